@@ -1,0 +1,117 @@
+"""Developer entry point: `python3 dev.py demo` and `python3 dev.py test`.
+
+Needs only a Python 3.11+ interpreter. On first use it creates `.venv/` beside this
+file, installs childsafe in editable mode with its development tools, and remembers
+what it installed (a hash of pyproject.toml) so later runs start at once.
+
+Commands:
+    demo    run the demo (the main job)
+    test    the whole suite: ruff, ruff format --check, mypy --strict, pytest with
+            branch coverage of at least 95 %, and the docs built with warnings as errors
+    bench   run the benchmarks and print the side-by-side tables
+    docs    build the documentation site into docs/_build/html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".childsafe-installed"
+EXTRAS = "dev,bench"
+COVERAGE_FLOOR = 95
+
+
+def _wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {EXTRAS}"
+
+
+def ensure_venv() -> None:
+    """Create `.venv` and install the project into it, unless already current."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - a friendly message on old interpreters
+        sys.exit(f"childsafe needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print(f"dev.py: creating {VENV.relative_to(ROOT)}/ ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
+        return
+    print("dev.py: installing childsafe and its development tools ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f".[{EXTRAS}]"], check=True, cwd=ROOT)
+    STAMP.write_text(_wanted_stamp())
+
+
+def run(*args: str) -> int:
+    print("+", " ".join(args), flush=True)
+    return subprocess.run(args, cwd=ROOT, check=False).returncode
+
+
+def tool(name: str) -> str:
+    return str(BIN / name)
+
+
+def cmd_test(extra: list[str]) -> int:
+    steps: list[tuple[str, ...]] = [
+        (tool("ruff"), "check", "."),
+        (tool("ruff"), "format", "--check", "."),
+        (tool("mypy"),),
+        (
+            str(PYTHON),
+            "-m",
+            "pytest",
+            "--cov=childsafe",
+            "--cov-branch",
+            "--cov-report=term",
+            f"--cov-fail-under={COVERAGE_FLOOR}",
+            *extra,
+        ),
+        (
+            tool("sphinx-build"),
+            "-q",
+            "-W",
+            "-n",
+            "--keep-going",
+            "-b",
+            "html",
+            "docs",
+            "docs/_build/html",
+        ),
+    ]
+    failed = [" ".join(s[:2]) for s in steps if run(*s) != 0]
+    if failed:
+        print(f"dev.py test: FAILED: {', '.join(failed)}", flush=True)
+        return 1
+    print("dev.py test: all checks passed", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in {"demo", "test", "bench", "docs"}:
+        print(f"dev.py: unknown command {command!r}; expected demo, test, bench or docs")
+        return 2
+    ensure_venv()
+    if command == "demo":
+        return run(tool("childsafe"), "demo", *rest)
+    if command == "test":
+        return cmd_test(rest)
+    if command == "bench":
+        return run(str(PYTHON), "benchmarks/bench_decisions.py", *rest)
+    return run(tool("sphinx-build"), "-W", "-n", "-b", "html", "docs", "docs/_build/html")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,71 @@
+"""childsafe: protective defaults, safeguarding floors and explainable decisions for
+child accounts.
+
+>>> from childsafe import Account, AgeBand, Guard, load_policy
+>>> guard = Guard(load_policy())
+>>> guard.settings_for(Account(id="c1", band=AgeBand.from_age(12))).location_sharing
+'off'
+"""
+
+from __future__ import annotations
+
+import typing
+
+from childsafe._bands import AgeBand, Assurance, age_on
+from childsafe._decision import Decision, Reason
+from childsafe._diff import PolicyDiff, RuleChange, diff_policies
+from childsafe._effective import Settings
+from childsafe._engine import ACTIONS, SENSITIVITY_LEVELS, Guard, SettingChange
+from childsafe._model import Account, Relationship
+from childsafe._policy import (
+    ChangeableBy,
+    Citation,
+    JurisdictionInfo,
+    Policy,
+    Rule,
+    load_policy,
+)
+from childsafe._settings import SETTINGS, Setting, SettingValue, TimeWindow
+
+__all__ = [
+    "ACTIONS",
+    "SENSITIVITY_LEVELS",
+    "SETTINGS",
+    "Account",
+    "AgeBand",
+    "Assurance",
+    "ChangeableBy",
+    "Citation",
+    "Decision",
+    "Guard",
+    "JurisdictionInfo",
+    "Policy",
+    "PolicyDiff",
+    "Reason",
+    "Relationship",
+    "Rule",
+    "RuleChange",
+    "Setting",
+    "SettingChange",
+    "SettingValue",
+    "Settings",
+    "TimeWindow",
+    "age_on",
+    "diff_policies",
+    "load_policy",
+]
+
+# Present every public object as living in `childsafe`, as httpx does.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "childsafe"
+del _name, _obj
+
+
+def __getattr__(name: str) -> typing.Any:  # noqa: ANN401 - module attribute hook
+    if name == "__version__":
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return version("childsafe")
+    raise AttributeError(f"module 'childsafe' has no attribute {name!r}")

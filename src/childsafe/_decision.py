@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from childsafe._bands import AgeBand
+from childsafe._policy import Citation
+
+__all__ = ["Decision", "Reason"]
+
+
+class Reason(enum.StrEnum):
+    """Stable reason codes carried by every :class:`Decision`.
+
+    Codes never change meaning once released; new ones may be added.
+    """
+
+    #: The deciding setting permits the action.
+    PERMITTED = "permitted"
+    #: The account acts on itself.
+    OWN_ACCOUNT = "own_account"
+    #: One of the two accounts has blocked the other.
+    BLOCKED = "blocked"
+    #: The setting is off (``nobody``, ``off``, ``hidden``).
+    SETTING_OFF = "setting_off"
+    #: The setting allows connections only, and the accounts are not connected.
+    NOT_CONNECTED = "not_connected"
+    #: The setting requires a mutual connection, and there is none.
+    NO_MUTUAL_CONNECTION = "no_mutual_connection"
+    #: The account is not discoverable; a friend request needs its invite.
+    NOT_INVITED = "not_invited"
+    #: Group invites need the account holder's approval.
+    APPROVAL_REQUIRED = "approval_required"
+    #: A parent must approve (purchases).
+    PARENT_APPROVAL_REQUIRED = "parent_approval_required"
+    #: The time falls in the account's quiet hours.
+    QUIET_HOURS = "quiet_hours"
+    #: The content is more sensitive than the account's level allows.
+    CONTENT_TOO_SENSITIVE = "content_too_sensitive"
+    #: Adult-only content, and the account is not an adult.
+    ADULT_ONLY = "adult_only"
+    #: The accounts behind a request could not be loaded, so it fails closed.
+    UNVERIFIABLE = "unverifiable"
+
+
+@attrs.frozen(slots=True)
+class Decision:
+    """The answer to :meth:`childsafe.Guard.check`, with its reasons.
+
+    ``reason`` is a stable code (:class:`Reason`); ``setting`` and ``value`` the setting
+    that decided and its value; ``subject`` whose setting it was (``"actor"`` or
+    ``"target"``) and ``band`` that account's band; ``citations`` the standards behind
+    the rule; ``remedy`` what would make it allowed (``None`` when nothing can).
+    A decision is truthy exactly when it is allowed.
+    """
+
+    allowed: bool
+    action: str
+    reason: Reason
+    message: str
+    setting: str | None = None
+    value: str | None = None
+    subject: str | None = None
+    band: AgeBand | None = None
+    citations: tuple[Citation, ...] = ()
+    remedy: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (citations as their labels and URLs)."""
+        return {
+            "allowed": self.allowed,
+            "action": self.action,
+            "reason": self.reason.value,
+            "message": self.message,
+            "setting": self.setting,
+            "value": self.value,
+            "subject": self.subject,
+            "band": self.band.value if self.band is not None else None,
+            "citations": [{"label": c.label, "url": c.url} for c in self.citations],
+            "remedy": self.remedy,
+        }

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from childsafe import Guard, Policy, load_policy
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=int(os.environ.get("CHILDSAFE_HYPOTHESIS_EXAMPLES", "100")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("default")
+
+
+@pytest.fixture(name="policy", scope="session")
+def _policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture(name="guard", scope="session")
+def _guard(policy: Policy) -> Guard:
+    return Guard(policy)
