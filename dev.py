@@ -5,7 +5,8 @@ file, installs childsafe in editable mode with its development tools, and rememb
 what it installed (a hash of pyproject.toml) so later runs start at once.
 
 Commands:
-    demo    run the demo (the main job)
+    demo    the main job: the Playground example (Flask) on http://127.0.0.1:8000 with
+            seeded demo accounts; `demo --port N` picks another port
     test    the whole suite: ruff, ruff format --check, mypy --strict, pytest with
             branch coverage of at least 95 %, and the docs built with warnings as errors
     bench   run the benchmarks and print the side-by-side tables
@@ -105,7 +106,7 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_venv()
     if command == "demo":
-        return run(tool("childsafe"), "demo", *rest)
+        return run(str(PYTHON), "-m", "examples.flask_app", *rest)
     if command == "test":
         return cmd_test(rest)
     if command == "bench":

@@ -14,8 +14,9 @@ then timed in one run, in the same process, interleaved sample by sample:
 6. cedarpy: policies and entities pre-parsed once (``PolicySet``, ``Entities``),
    ``cedarpy.is_authorized(...)`` timed.
 
-Run it with ``python3 dev.py bench``; ``python3 dev.py bench --write`` also rewrites
-``benchmarks/RESULTS.md``.
+Run it with ``python3 dev.py bench``; ``python3 dev.py bench --write`` also updates the
+``decisions`` section of ``benchmarks/RESULTS.md`` (between its markers) and leaves the
+rest of the file alone.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 HERE: Final = Path(__file__).resolve().parent
 RESULTS: Final = HERE / "RESULTS.md"
+START: Final = "<!-- decisions:start -->"
+END: Final = "<!-- decisions:end -->"
 COMMAND: Final = "python3 dev.py bench --write"
 
 DENY: Final = "adult stranger → deny"
@@ -422,7 +425,8 @@ def results_md(benches: list[Bench], samples: int, sample_ms: float, empty_ns: f
         for name in ("childsafe", "attrs", "casbin", "simpleeval", "cedarpy")
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""# Decision benchmark results
+    return f"""{START}
+# Decision benchmark results
 
 One decision, six ways: may this actor send a direct message to this target? The
 target is a 13-15-year-old whose `direct_messages` setting is `connections` (the
@@ -461,12 +465,24 @@ one (`direct_messages` turned down to `nobody`).
   larger models cost more per decision. cedarpy's `is_authorized` with pre-parsed
   handles is its fastest public single-request path (it sends a one-item batch to Rust
   and decodes the JSON answer).
-"""
+{END}"""
+
+
+def write_section(text: str) -> None:
+    """Replace the decisions section of RESULTS.md (read just before writing), or put it
+    first; every other section (tokens, adapters ...) is left as it is."""
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    start, end = current.find(START), current.find(END)
+    if start != -1 and end > start:
+        updated = current[:start] + text + current[end + len(END) :]
+    else:
+        updated = text + "\n" + ("\n" + current.lstrip("\n") if current.strip() else "")
+    RESULTS.write_text(updated, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--write", action="store_true", help=f"rewrite {RESULTS.name}")
+    parser.add_argument("--write", action="store_true", help=f"update {RESULTS.name}")
     parser.add_argument("--samples", type=int, default=25, help="samples per statement")
     parser.add_argument(
         "--sample-ms", type=float, default=40.0, help="target duration of one sample"
@@ -481,8 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     empty_ns = run(benches, args.samples, args.sample_ms)
     print(tables(benches))
     if args.write:
-        RESULTS.write_text(results_md(benches, args.samples, args.sample_ms, empty_ns))
-        print(f"\nWrote {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
+        write_section(results_md(benches, args.samples, args.sample_ms, empty_ns))
+        print(
+            f"\nUpdated the decisions section of {RESULTS.relative_to(HERE.parent)}",
+            file=sys.stderr,
+        )
     return 0
 
 

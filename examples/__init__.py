@@ -1,0 +1,1 @@
+"""childsafe example apps."""

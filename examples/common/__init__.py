@@ -1,0 +1,1 @@
+"""What the Flask and Django example apps share: store, views, templates, scenarios."""

@@ -1,0 +1,1 @@
+"""The Playground app: thin Django views over :mod:`examples.common`."""

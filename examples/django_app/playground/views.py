@@ -1,0 +1,289 @@
+"""The Playground views on Django, protected by ``childsafe.contrib.django``.
+
+The views are thin: the logic lives in :mod:`examples.common.views` (shared with the
+Flask app) and the templates in ``examples/common/templates``, rendered by Django's
+Jinja2 backend. What this module shows is the childsafe wiring:
+
+* the middleware resolves the signed-in account from the session
+  (``CHILDSAFE["RESOLVERS"]``) and stores the request context on ``request.childsafe``
+  (read here with :func:`~childsafe.contrib.django.request_context`);
+* ``@action("dm.send", target=path_param("user_id"))`` and friends on the views that
+  reach another account: a denied request never gets to the view;
+* ``CHILDSAFE["RESPONSE_FILTER"]`` on JSON responses: children's locations are removed
+  and children dropped from friend suggestions for viewers who may not see them;
+* :func:`render_denial` (``CHILDSAFE["RENDERER"]``): ``denied.html`` for browsers,
+  ``application/problem+json`` for ``/api/`` and clients that ask for JSON.
+
+Django ships no type information, so requests and responses are ``Any`` here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped]
+from django.http import (  # type: ignore[import-untyped]
+    Http404,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import render  # type: ignore[import-untyped]
+
+from childsafe import (
+    Decision,
+    RequestContext,
+    action,
+    path_param,
+    problem_details,
+    problem_response,
+)
+from childsafe.contrib.django import request_context
+from examples.common import views
+from examples.django_app.playground.store import SESSION_KEY, get_db
+
+View = Callable[..., Any]
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _signed_in(request: Any) -> RequestContext | None:  # noqa: ANN401 - an HttpRequest
+    """The request context when someone is signed in (an existing account)."""
+    context = request_context(request)
+    account_id = request.session.get(SESSION_KEY)
+    return context if account_id is not None and context.account.id == account_id else None
+
+
+def _me(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+    context = _signed_in(request)
+    if context is None:
+        raise PermissionDenied
+    return context
+
+
+def _wants_json(request: Any) -> bool:  # noqa: ANN401 - an HttpRequest
+    if str(request.path_info).startswith("/api/"):
+        return True
+    return bool(request.accepts("application/json") and not request.accepts("text/html"))
+
+
+def signed_in(view: View) -> View:
+    """Send signed-out browsers to the sign-in page; API clients get ``401``."""
+
+    @functools.wraps(view)
+    def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        if _signed_in(request) is None:
+            if _wants_json(request):
+                return JsonResponse({"error": "sign in first"}, status=401)
+            return _back("/login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _page(request: Any, page: views.Page | None, status: int = 200) -> Any:  # noqa: ANN401
+    if page is None:
+        raise Http404
+    template, context = page
+    return render(request, template, context, status=status)
+
+
+def _back(path: str) -> Any:  # noqa: ANN401 - an HttpResponseRedirect
+    return HttpResponseRedirect(path, status=303)
+
+
+def _json_body(request: Any) -> dict[str, Any]:  # noqa: ANN401 - an HttpRequest
+    """The JSON object in the body, or ``{}``. Only ``application/json`` is read: an
+    HTML form on another site cannot send it (which is why the API is exempt from
+    Django's CSRF tokens)."""
+    if request.content_type != "application/json":
+        return {}
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def render_denial(decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
+    """problem+json for the API and JSON clients; the ``denied.html`` page for
+    browsers (or the sign-in page when signed out). This is ``CHILDSAFE["RENDERER"]``."""
+    if _wants_json(request):
+        return problem_response(decision)
+    if _signed_in(request) is None:
+        return _back("/login")
+    page = views.denied_page(get_db(), request_context(request), problem_details(decision))
+    return _page(request, page, status=403)
+
+
+# -- signing in ------------------------------------------------------------------
+
+
+def login(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+    guard = request_context(request).guard
+    if request.method == "GET":
+        return _page(request, views.login_page(get_db(), guard))
+    account_id = request.POST.get("account", "")
+    if get_db().person(account_id) is None:
+        return _page(request, views.login_page(get_db(), guard), status=400)
+    request.session.flush()
+    request.session[SESSION_KEY] = account_id
+    return _back("/")
+
+
+def logout(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+    request.session.flush()
+    return _back("/login")
+
+
+# -- pages -----------------------------------------------------------------------
+
+
+@signed_in
+def home(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+    return _page(request, views.home_page(get_db(), _me(request)))
+
+
+@signed_in
+def profile(request: Any, user_id: str) -> Any:  # noqa: ANN401
+    return _page(request, views.profile_page(get_db(), _me(request), user_id))
+
+
+@signed_in
+def suggestions(request: Any) -> Any:  # noqa: ANN401
+    return _page(request, views.suggestions_page(get_db(), _me(request)))
+
+
+@signed_in
+def requests(request: Any) -> Any:  # noqa: ANN401
+    return _page(request, views.requests_page(get_db(), _me(request)))
+
+
+@action("friend.request", target=path_param("user_id"))
+@signed_in
+def friend_request(request: Any, user_id: str) -> Any:  # noqa: ANN401
+    get_db().request_friend(_me(request).account.id, user_id)
+    if _wants_json(request):
+        return JsonResponse({"requested": user_id}, status=201)
+    return _back(f"/users/{user_id}")
+
+
+@signed_in
+def accept_request(request: Any, request_id: int) -> Any:  # noqa: ANN401
+    if not get_db().accept_request(request_id, _me(request).account.id):
+        raise Http404
+    return _back("/requests")
+
+
+@signed_in
+def messages(request: Any) -> Any:  # noqa: ANN401
+    sent = request.GET.get("sent")
+    person = get_db().person(sent) if sent else None
+    notice = f"Message sent to {person.name}." if person is not None else None
+    return _page(request, views.messages_page(get_db(), _me(request), notice))
+
+
+@action("dm.send", target=path_param("user_id"))
+@signed_in
+def send_message(request: Any, user_id: str) -> Any:  # noqa: ANN401
+    text = request.POST.get("text", "").strip()
+    if not text:
+        return _back(f"/users/{user_id}")
+    get_db().send_message(_me(request).account.id, user_id, text)
+    return _back(f"/messages?sent={user_id}")
+
+
+@signed_in
+def check_in(request: Any) -> Any:  # noqa: ANN401
+    place = request.POST.get("place", "").strip()
+    if place:
+        get_db().check_in(_me(request).account.id, place)
+    return _back("/")
+
+
+@signed_in
+def settings(request: Any) -> Any:  # noqa: ANN401
+    me = _me(request)
+    if request.method == "GET":
+        result = request.session.pop("result", None)
+        return _page(request, views.settings_page(get_db(), me, result))
+    request.session["result"] = views.change_setting(
+        get_db(),
+        me.guard,
+        me.account,
+        request.POST.get("setting", ""),
+        request.POST.get("value", ""),
+        by="self",
+        confirmed=request.POST.get("confirmed") == "1",
+    )
+    return _back("/settings")
+
+
+@signed_in
+def parent(request: Any) -> Any:  # noqa: ANN401
+    result = request.session.pop("result", None)
+    return _page(request, views.parent_page(get_db(), _me(request), result))
+
+
+@signed_in
+def parent_settings(request: Any, child_id: str) -> Any:  # noqa: ANN401
+    me = _me(request)
+    db = get_db()
+    child = db.account(child_id)
+    if child is None or child_id not in db.children_of(me.account.id):
+        raise PermissionDenied
+    request.session["result"] = views.change_setting(
+        db,
+        me.guard,
+        child,
+        request.POST.get("setting", ""),
+        request.POST.get("value", ""),
+        by="parent",
+        confirmed=True,
+    )
+    return _back("/parent")
+
+
+# -- JSON API --------------------------------------------------------------------
+
+
+@action("profile.view", target=path_param("user_id"))
+@signed_in
+def profile_json(request: Any, user_id: str) -> Any:  # noqa: ANN401
+    body = views.profile_json(get_db(), _me(request), user_id)
+    if body is None:
+        raise Http404
+    return JsonResponse(body)  # childsafe removes `location` if the viewer may not see it
+
+
+@signed_in
+def suggestions_json(request: Any) -> Any:  # noqa: ANN401
+    # childsafe drops the children this viewer may not be shown.
+    return JsonResponse(views.suggestions_json(get_db(), _me(request)))
+
+
+@signed_in
+def messages_json(request: Any) -> Any:  # noqa: ANN401
+    return JsonResponse({"messages": get_db().inbox(_me(request).account.id)})
+
+
+@action("dm.send", target=path_param("user_id"))
+@signed_in
+def send_message_json(request: Any, user_id: str) -> Any:  # noqa: ANN401
+    text = _json_body(request).get("text")
+    if not isinstance(text, str) or not text.strip():
+        return JsonResponse({"error": 'expected a JSON object {"text": "..."}'}, status=400)
+    message_id = get_db().send_message(_me(request).account.id, user_id, text.strip())
+    return JsonResponse({"id": message_id}, status=201)
+
+
+@signed_in
+def check_in_json(request: Any) -> Any:  # noqa: ANN401
+    place = _json_body(request).get("place")
+    if not isinstance(place, str) or not place.strip():
+        return JsonResponse({"error": 'expected a JSON object {"place": "..."}'}, status=400)
+    get_db().check_in(_me(request).account.id, place.strip())
+    return JsonResponse({"place": place.strip()})

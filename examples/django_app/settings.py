@@ -1,0 +1,88 @@
+"""Settings of the Playground example on Django.
+
+Environment variables:
+
+``PLAYGROUND_DB``
+    The SQLite file (seeded with the demo accounts when empty). Default:
+    ``childsafe-playground-django.sqlite3`` in the system's temporary directory.
+``PLAYGROUND_SECRET_KEY``
+    Signs the session cookie. Every worker must share it. The default is for local
+    demos only.
+``PLAYGROUND_DEBUG``
+    ``1`` for Django's debug pages.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = BASE_DIR.parent / "common" / "templates"
+
+SECRET_KEY = os.environ.get("PLAYGROUND_SECRET_KEY") or "django-insecure-childsafe-playground-demo"
+DEBUG = os.environ.get("PLAYGROUND_DEBUG") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "childsafe.contrib.django",  # registers childsafe's system checks
+    "examples.django_app.playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # The session holds the signed-in account id, which childsafe's resolver reads: it
+    # must come first (system check childsafe.E016).
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # No django.contrib.auth here: the demo signs in by account id. With it, childsafe
+    # goes after AuthenticationMiddleware (childsafe.E014).
+    "childsafe.contrib.django.middleware.ChildsafeMiddleware",
+    # After childsafe, so a denied request is answered by childsafe (problem+json or
+    # the denied page) before Django checks its CSRF token; an allowed one is then
+    # checked for CSRF as usual.
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "examples.django_app.urls"
+WSGI_APPLICATION = "examples.django_app.wsgi.application"
+
+# The pages are the Jinja2 templates both example apps share.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [TEMPLATES_DIR],
+        "APP_DIRS": False,
+        "OPTIONS": {},
+    }
+]
+
+# No ORM: the store is plain SQLite (examples.common.socialdb), and sessions live in a
+# signed cookie, so there is nothing to migrate.
+DATABASES: dict[str, dict[str, str]] = {}
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+USE_TZ = True
+TIME_ZONE = "Europe/London"
+
+PLAYGROUND_DB = os.environ.get("PLAYGROUND_DB") or str(
+    Path(tempfile.gettempdir()) / "childsafe-playground-django.sqlite3"
+)
+
+CHILDSAFE = {
+    # The built-in `minimum` baseline; a path to your childsafe.toml goes here.
+    "POLICY": None,
+    # Loads accounts and relationships from the store (a factory, called at start-up).
+    "REPOSITORY": "examples.django_app.playground.store.repository",
+    # The signed-in account comes from the session; signed out: the protective
+    # anonymous account.
+    "RESOLVERS": ["examples.django_app.playground.store.signed_in"],
+    # The denied page for browsers, problem+json for the API.
+    "RENDERER": "examples.django_app.playground.views.render_denial",
+    # Remove children's locations and drop children from suggestions in JSON responses.
+    "RESPONSE_FILTER": True,
+}

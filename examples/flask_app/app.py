@@ -1,0 +1,365 @@
+"""The Playground social app on Flask, protected by ``childsafe.contrib.flask``.
+
+The views are thin: the logic lives in :mod:`examples.common.views` (shared with the
+Django app) and the templates in ``examples/common/templates``. What this module shows
+is the childsafe wiring:
+
+* ``ChildSafe(app, resolvers=[session_account()], repository=..., ...)``: the signed-in
+  account comes from the Flask session; no session means the protective anonymous
+  account;
+* ``@action("dm.send", target=path_param("user_id"))`` and friends on the routes that
+  reach another account: a denied request never gets to the view;
+* a ``ResponseFilter`` on JSON responses: children's locations are removed and children
+  dropped from friend suggestions for viewers who may not see them;
+* a denial renderer: ``denied.html`` for browsers, ``application/problem+json`` for
+  ``/api/`` and clients that ask for JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from childsafe import (
+    Decision,
+    DenialResponse,
+    Request,
+    RequestContext,
+    ResponseFilter,
+    action,
+    path_param,
+    problem_details,
+    problem_response,
+)
+from childsafe.contrib.flask import ChildSafe, current_context, current_guard, session_account
+from examples.common import views
+from examples.common.socialdb import SocialDB, SocialRepository
+
+__all__ = ["create_app"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "common" / "templates"
+SESSION_KEY = "account_id"
+_DB_KEY = "playground.db"
+
+P = ParamSpec("P")
+
+bp = Blueprint("playground", __name__)
+
+
+def create_app(db_path: str | Path | None = None, secret_key: str | None = None) -> Flask:
+    """The Playground app over the SQLite file ``db_path`` (seeded if empty).
+
+    ``db_path=None`` uses a fresh file in a new temporary directory. ``secret_key``
+    signs the session cookie; by default it is ``$PLAYGROUND_SECRET_KEY`` or a random
+    key (fine for one process; give every worker the same key otherwise).
+    """
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    app.config.update(
+        SECRET_KEY=secret_key or os.environ.get("PLAYGROUND_SECRET_KEY") or secrets.token_hex(32),
+        # Browsers do not send the session cookie on cross-site POSTs: the demo's CSRF
+        # defence. A production app adds a CSRF token (Flask-WTF's CSRFProtect).
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
+    if db_path is None:
+        db_path = Path(tempfile.mkdtemp(prefix="childsafe-playground-")) / "playground.sqlite3"
+    db = SocialDB(db_path)
+    if db.is_empty():
+        db.seed()
+    app.extensions[_DB_KEY] = db
+
+    ChildSafe(
+        app,
+        resolvers=[session_account(SESSION_KEY)],
+        repository=SocialRepository(db),
+        renderer=render_denial,
+        response_filter=ResponseFilter(),
+    )
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def csrf_input() -> dict[str, Any]:
+        # The shared templates print `{{ csrf_input }}` (Django fills it in); the Flask
+        # app relies on SameSite cookies instead, so it is empty here.
+        return {"csrf_input": Markup("")}
+
+    return app
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _db() -> SocialDB:
+    db = current_app.extensions[_DB_KEY]
+    assert isinstance(db, SocialDB)
+    return db
+
+
+def _signed_in() -> RequestContext | None:
+    """The request context when someone is signed in (an existing account)."""
+    context = current_context()
+    account_id = session.get(SESSION_KEY)
+    return context if account_id is not None and context.account.id == account_id else None
+
+
+def _me() -> RequestContext:
+    context = _signed_in()
+    if context is None:
+        abort(401)
+    return context
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def signed_in(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """Send signed-out browsers to the sign-in page; API clients get ``401``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        if _signed_in() is None:
+            if _wants_json():
+                return {"error": "sign in first"}, 401
+            return redirect("/login", 303)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _page(page: views.Page | None) -> str:
+    if page is None:
+        abort(404)
+    template, context = page
+    return render_template(template, **context)
+
+
+def render_denial(decision: Decision, request_: Request) -> DenialResponse | ResponseReturnValue:
+    """problem+json for the API and JSON clients; the ``denied.html`` page for
+    browsers (or the sign-in page when signed out)."""
+    if _wants_json():
+        return problem_response(decision, request_)
+    if _signed_in() is None:
+        return redirect("/login", 303)
+    template, context = views.denied_page(_db(), current_context(), problem_details(decision))
+    return render_template(template, **context), 403
+
+
+def _back(path: str) -> BaseResponse:
+    return redirect(path, 303)
+
+
+# -- signing in ------------------------------------------------------------------
+
+
+@bp.get("/login")
+def login() -> str:
+    return _page(views.login_page(_db(), current_guard()))
+
+
+@bp.post("/login")
+def login_post() -> ResponseReturnValue:
+    account_id = request.form.get("account", "")
+    if _db().person(account_id) is None:
+        return _page(views.login_page(_db(), current_guard())), 400
+    session.clear()
+    session[SESSION_KEY] = account_id
+    return _back("/")
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    session.clear()
+    return _back("/login")
+
+
+# -- pages -----------------------------------------------------------------------
+
+
+@bp.get("/")
+@signed_in
+def home() -> str:
+    return _page(views.home_page(_db(), _me()))
+
+
+@bp.get("/users/<user_id>")
+@signed_in
+def profile(user_id: str) -> str:
+    return _page(views.profile_page(_db(), _me(), user_id))
+
+
+@bp.get("/suggestions")
+@signed_in
+def suggestions() -> str:
+    return _page(views.suggestions_page(_db(), _me()))
+
+
+@bp.get("/requests")
+@signed_in
+def requests() -> str:
+    return _page(views.requests_page(_db(), _me()))
+
+
+@bp.post("/users/<user_id>/friend-request")
+@action("friend.request", target=path_param("user_id"))
+@signed_in
+def friend_request(user_id: str) -> ResponseReturnValue:
+    _db().request_friend(_me().account.id, user_id)
+    if _wants_json():
+        return {"requested": user_id}, 201
+    return _back(f"/users/{user_id}")
+
+
+@bp.post("/requests/<int:request_id>/accept")
+@signed_in
+def accept_request(request_id: int) -> BaseResponse:
+    if not _db().accept_request(request_id, _me().account.id):
+        abort(404)
+    return _back("/requests")
+
+
+@bp.get("/messages")
+@signed_in
+def messages() -> str:
+    sent = request.args.get("sent")
+    person = _db().person(sent) if sent else None
+    notice = f"Message sent to {person.name}." if person is not None else None
+    return _page(views.messages_page(_db(), _me(), notice))
+
+
+@bp.post("/messages/<user_id>")
+@action("dm.send", target=path_param("user_id"))
+@signed_in
+def send_message(user_id: str) -> BaseResponse:
+    text = request.form.get("text", "").strip()
+    if not text:
+        return _back(f"/users/{user_id}")
+    _db().send_message(_me().account.id, user_id, text)
+    return _back(f"/messages?sent={user_id}")
+
+
+@bp.post("/location")
+@signed_in
+def check_in() -> BaseResponse:
+    place = request.form.get("place", "").strip()
+    if place:
+        _db().check_in(_me().account.id, place)
+    return _back("/")
+
+
+@bp.get("/settings")
+@signed_in
+def settings() -> str:
+    return _page(views.settings_page(_db(), _me(), session.pop("result", None)))
+
+
+@bp.post("/settings")
+@signed_in
+def settings_post() -> BaseResponse:
+    me = _me()
+    session["result"] = views.change_setting(
+        _db(),
+        me.guard,
+        me.account,
+        request.form.get("setting", ""),
+        request.form.get("value", ""),
+        by="self",
+        confirmed=request.form.get("confirmed") == "1",
+    )
+    return _back("/settings")
+
+
+@bp.get("/parent")
+@signed_in
+def parent() -> str:
+    return _page(views.parent_page(_db(), _me(), session.pop("result", None)))
+
+
+@bp.post("/parent/<child_id>/settings")
+@signed_in
+def parent_settings(child_id: str) -> BaseResponse:
+    me = _me()
+    db = _db()
+    child = db.account(child_id)
+    if child is None or child_id not in db.children_of(me.account.id):
+        abort(403)
+    session["result"] = views.change_setting(
+        db,
+        me.guard,
+        child,
+        request.form.get("setting", ""),
+        request.form.get("value", ""),
+        by="parent",
+        confirmed=True,
+    )
+    return _back("/parent")
+
+
+# -- JSON API --------------------------------------------------------------------
+
+
+@bp.get("/api/users/<user_id>")
+@action("profile.view", target=path_param("user_id"))
+@signed_in
+def profile_json(user_id: str) -> dict[str, Any]:
+    body = views.profile_json(_db(), _me(), user_id)
+    if body is None:
+        abort(404)
+    return body  # childsafe removes `location` if the viewer may not see it
+
+
+@bp.get("/api/suggestions")
+@signed_in
+def suggestions_json() -> dict[str, Any]:
+    return views.suggestions_json(_db(), _me())  # childsafe drops children for others
+
+
+@bp.get("/api/messages")
+@signed_in
+def messages_json() -> dict[str, Any]:
+    return {"messages": _db().inbox(_me().account.id)}
+
+
+@bp.post("/api/messages/<user_id>")
+@action("dm.send", target=path_param("user_id"))
+@signed_in
+def send_message_json(user_id: str) -> ResponseReturnValue:
+    payload = request.get_json(silent=True)
+    text = payload.get("text") if isinstance(payload, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return {"error": 'expected a JSON object {"text": "..."}'}, 400
+    message_id = _db().send_message(_me().account.id, user_id, text.strip())
+    return {"id": message_id}, 201
+
+
+@bp.post("/api/location")
+@signed_in
+def check_in_json() -> ResponseReturnValue:
+    payload = request.get_json(silent=True)
+    place = payload.get("place") if isinstance(payload, dict) else None
+    if not isinstance(place, str) or not place.strip():
+        return {"error": 'expected a JSON object {"place": "..."}'}, 400
+    _db().check_in(_me().account.id, place.strip())
+    return {"place": place.strip()}, 200

@@ -1,0 +1,345 @@
+"""Pure ASGI middleware: resolve the account, check declared routes, filter JSON.
+
+Standard library only (no Starlette import). It forwards ``lifespan`` and any scope it
+does not handle straight to the app, passes websockets through untouched unless a route
+declares them, never reads a request body unless a declared route takes its target
+from the JSON body, and only holds back a response when it must filter JSON: every
+other ``http.response.body`` message is forwarded as it comes, so streaming keeps
+flowing. The :class:`~childsafe.RequestContext` is stored in
+``scope["childsafe.context"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs
+
+from childsafe._engine import Guard
+from childsafe._web import (
+    CONTEXT_KEY,
+    AccountRepository,
+    AsyncAccountRepository,
+    DenialRenderer,
+    DenialResponse,
+    RequestContext,
+    Resolver,
+    ResponseFilter,
+    RouteTable,
+    check_middleware_options,
+    decode_json_body,
+    encode_filtered,
+    filter_json_async,
+    is_json,
+    log,
+    parse_cookie_header,
+    problem_response,
+    render_denial,
+    resolve_async,
+    withheld_response,
+)
+from childsafe.exceptions import ConfigurationError
+
+__all__ = ["ASGIApp", "ASGIRequest", "ChildsafeMiddleware", "Message", "Receive", "Scope", "Send"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""The largest request body (bytes) read to find a target in JSON."""
+
+WS_POLICY_VIOLATION = 1008
+"""The websocket close code sent when a declared websocket route is denied."""
+
+_UNSET: Any = object()
+
+
+class ASGIRequest:
+    """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
+
+    __slots__ = ("_cookies", "_headers", "_json", "_query", "body", "params", "scope")
+
+    def __init__(self, scope: Scope, params: dict[str, str] | None = None) -> None:
+        self.scope = scope
+        self.params = params or {}
+        self.body: bytes | None = None
+        self._headers: dict[str, str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._query: dict[str, list[str]] | None = None
+        self._json: object = _UNSET
+
+    @property
+    def method(self) -> str:
+        return str(self.scope.get("method", "GET")).upper()
+
+    @property
+    def path(self) -> str:
+        """The path below the app's mount point (``root_path`` removed, as routers do)."""
+        path = str(self.scope.get("path", "/"))
+        root = str(self.scope.get("root_path", ""))
+        if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
+            path = path[len(root) :]
+        return path or "/"
+
+    def header(self, name: str) -> str | None:
+        """A header's value; repeated headers are joined with commas (cookies with ";")."""
+        if self._headers is None:
+            headers: dict[str, str] = {}
+            for raw_key, raw_value in self.scope.get("headers", ()):
+                key = bytes(raw_key).decode("latin-1").lower()
+                value = bytes(raw_value).decode("latin-1")
+                if key in headers:
+                    value = headers[key] + ("; " if key == "cookie" else ", ") + value
+                headers[key] = value
+            self._headers = headers
+        return self._headers.get(name.lower())
+
+    def cookie(self, name: str) -> str | None:
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self.header("cookie") or "")
+        return self._cookies.get(name)
+
+    def query(self, name: str) -> str | None:
+        if self._query is None:
+            raw = bytes(self.scope.get("query_string", b""))
+            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+        values = self._query.get(name)
+        return values[0] if values else None
+
+    def path_param(self, name: str) -> str | None:
+        if name in self.params:
+            return self.params[name]
+        framework_params = self.scope.get("path_params")
+        if isinstance(framework_params, dict) and name in framework_params:
+            return str(framework_params[name])
+        return None
+
+    def json(self) -> object:
+        """The JSON body if the middleware read it for a declared route, else ``None``."""
+        if self._json is not _UNSET:
+            return self._json
+        parsed: object = None
+        if self.body is not None and is_json(self.header("content-type")):
+            try:
+                parsed = json.loads(self.body)
+            except ValueError:
+                parsed = None
+        if self.body is not None:
+            self._json = parsed
+        return parsed
+
+
+class ChildsafeMiddleware:
+    """ASGI middleware enforcing a :class:`~childsafe.Guard` on every request.
+
+    The same options as :class:`childsafe.wsgi.ChildsafeMiddleware`; ``repository`` may
+    be sync or async (:class:`~childsafe.AsyncAccountRepository`), and resolvers may be
+    coroutine functions. A denied websocket route is closed with code 1008.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        /,
+        *,
+        guard: Guard,
+        resolvers: Sequence[Resolver] = (),
+        repository: AccountRepository | AsyncAccountRepository | None = None,
+        routes: RouteTable | None = None,
+        response_filter: ResponseFilter | None = None,
+        renderer: DenialRenderer = problem_response,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        problems = check_middleware_options(
+            guard=guard,
+            resolvers=resolvers,
+            repository=repository,
+            routes=routes,
+            response_filter=response_filter,
+            renderer=renderer,
+            max_body=max_body,
+        )
+        if problems:
+            raise ConfigurationError(problems)
+        self.app = app
+        self.guard = guard
+        self.resolvers = tuple(resolvers)
+        self.repository = repository
+        self.routes = routes if routes is not None else RouteTable()
+        self.response_filter = response_filter
+        self.renderer = renderer
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        websocket = kind == "websocket"
+        request = ASGIRequest(scope)
+        rule, params = self.routes.match("WEBSOCKET" if websocket else request.method, request.path)
+        if websocket and rule is None:
+            await self.app(scope, receive, send)
+            return
+        context = RequestContext(
+            self.guard, await resolve_async(self.resolvers, request), self.repository
+        )
+        scope[CONTEXT_KEY] = context
+        if rule is not None:
+            request.params = params or {}
+            if rule.needs_body and not websocket:
+                receive = await self._buffer_body(request, receive)
+            decision = await context.check_rule_async(rule, request)
+            if not decision.allowed:
+                if websocket:
+                    await _refuse_websocket(receive, send, decision.reason.value)
+                else:
+                    await _send_response(send, render_denial(self.renderer, decision, request))
+                return
+        if self.response_filter is None or websocket:
+            await self.app(scope, receive, send)
+            return
+        await self.app(
+            _without_pathsend(scope), receive, _FilteringSend(send, context, self.response_filter)
+        )
+
+    async def _buffer_body(self, request: ASGIRequest, receive: Receive) -> Receive:
+        """Read the body (at most ``max_body`` bytes) so the target can be taken from
+        it, then hand the app a ``receive`` that replays what was read."""
+        messages: list[Message] = []
+        size = 0
+        complete = False
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message.get("type") != "http.request":
+                break  # http.disconnect: the client went away
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                break
+            if not message.get("more_body", False):
+                complete = True
+                break
+        if complete:
+            request.body = b"".join(bytes(m.get("body", b"")) for m in messages)
+        pending = deque(messages)
+
+        async def replay() -> Message:
+            if pending:
+                return pending.popleft()
+            return await receive()
+
+        return replay
+
+
+async def _refuse_websocket(receive: Receive, send: Send, reason: str) -> None:
+    """Close a websocket handshake with 1008 (the server answers the upgrade with 403)."""
+    message = await receive()
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
+
+
+async def _send_response(send: Send, response: DenialResponse) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _without_pathsend(scope: Scope) -> Scope:
+    """``scope`` without the ``http.response.pathsend`` extension, so file responses
+    arrive as body messages: a JSON file can then be filtered, and nothing blocks."""
+    extensions = scope.get("extensions")
+    if not isinstance(extensions, dict) or "http.response.pathsend" not in extensions:
+        return scope
+    scope = dict(scope)
+    scope["extensions"] = {k: v for k, v in extensions.items() if k != "http.response.pathsend"}
+    return scope
+
+
+def _content_type(message: Message) -> str | None:
+    for key, value in message.get("headers", ()):
+        if bytes(key).lower() == b"content-type":
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class _FilteringSend:
+    """Wraps ``send``: JSON responses are held and filtered; every other message is
+    forwarded as it comes (streams, ``more_body``, trailers)."""
+
+    __slots__ = ("chunks", "context", "filter", "send", "start", "withheld")
+
+    def __init__(
+        self, send: Send, context: RequestContext, response_filter: ResponseFilter
+    ) -> None:
+        self.send = send
+        self.context = context
+        self.filter = response_filter
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+        self.withheld = False
+
+    async def __call__(self, message: Message) -> None:
+        start = self.start
+        if start is None:
+            if self.withheld:
+                return  # the rest of a response that was replaced by a 500
+            if message.get("type") == "http.response.start" and is_json(_content_type(message)):
+                self.start, self.chunks = message, []
+                return
+            await self.send(message)
+            return
+        kind = message.get("type")
+        if kind == "http.response.body":
+            self.chunks.append(bytes(message.get("body", b"")))
+            if message.get("more_body", False):
+                return
+            raw = b"".join(self.chunks)
+        else:
+            # http.response.pathsend (hidden from the app, which should not use it) or an
+            # extension this middleware cannot read: the JSON cannot be checked.
+            log.error("childsafe: cannot filter a JSON response sent as %r; withholding it", kind)
+            await self._withhold()
+            return
+        self.start, self.chunks = None, []
+        await self._finish(start, raw)
+
+    async def _withhold(self) -> None:
+        self.start, self.chunks, self.withheld = None, [], True
+        await _send_response(self.send, withheld_response())
+
+    async def _finish(self, start: Message, raw: bytes) -> None:
+        if not raw:
+            await self.send(start)
+            await self.send({"type": "http.response.body", "body": b""})
+            return
+        headers = [
+            (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+            for k, v in start.get("headers", ())
+        ]
+        readable, parsed = decode_json_body(raw, headers)
+        if not readable:
+            await self._withhold()
+            return
+        try:
+            filtered = await filter_json_async(self.context, self.filter, parsed)
+            body, new_headers = encode_filtered(parsed, filtered, raw, headers)
+        except Exception:  # noqa: BLE001 - what cannot be filtered is not sent
+            log.exception("childsafe: filtering a JSON response failed; withholding it")
+            await self._withhold()
+            return
+        if new_headers != headers:
+            start = dict(start)
+            start["headers"] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in new_headers]
+        await self.send(start)
+        await self.send({"type": "http.response.body", "body": body})

@@ -1,0 +1,63 @@
+"""System checks: a bad policy or a missing setting fails ``manage.py check``.
+
+Registered by the app's ``ready()`` under the ``security`` tag. Every finding has its
+own id:
+
+========  ==========================================================================
+E001      ``CHILDSAFE`` is not a dict
+E002      ``CHILDSAFE`` has an unknown key (with a did-you-mean)
+E003      the policy does not load (one message per problem in it)
+E004      ``REPOSITORY`` is not set
+E005      ``REPOSITORY`` cannot be imported or is not an ``AccountRepository``
+E006      ``RESOLVERS`` is not a list (a string, say)
+E007      a resolver cannot be imported, is not callable or is async
+E008      ``RENDERER`` cannot be imported or is not callable
+E009      ``RESPONSE_FILTER`` is not valid
+E010      ``ROUTES`` is not valid
+E011      ``ENABLED`` is not a boolean
+E012      ``MAX_BODY`` is not a size in bytes
+E013      the middleware is not in ``MIDDLEWARE``
+E014      the middleware comes before ``AuthenticationMiddleware``
+E015      ``django_user`` is used without ``AuthenticationMiddleware``
+E016      ``session_account`` is used without ``SessionMiddleware`` before the middleware
+E017      ``ENABLED`` is ``False`` (``manage.py check --deploy`` only)
+W001      ``ENABLED`` is ``False``
+========  ==========================================================================
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import Error, Warning  # type: ignore[import-untyped]  # noqa: A004
+
+from childsafe.contrib.django.conf import Problem, conf, load
+
+__all__ = ["check_deploy", "check_settings"]
+
+
+def _message(problem: Problem) -> Any:  # noqa: ANN401 - a django.core.checks.CheckMessage
+    cls = Error if problem.level == "error" else Warning
+    return cls(problem.message, hint=problem.hint, id=f"childsafe.{problem.id}")
+
+
+def check_settings(app_configs: object = None, **kwargs: object) -> list[Any]:
+    """Every problem with ``CHILDSAFE`` and the middleware's place in ``MIDDLEWARE``."""
+    del app_configs, kwargs
+    return [_message(p) for p in load(instantiate=False).problems]
+
+
+def check_deploy(app_configs: object = None, **kwargs: object) -> list[Any]:
+    """``manage.py check --deploy``: childsafe must be enabled in a deployment."""
+    del app_configs, kwargs
+    if conf.ENABLED is False:
+        return [
+            Error(
+                "childsafe is disabled (CHILDSAFE['ENABLED'] is False) in a deployment.",
+                hint="Remove CHILDSAFE['ENABLED'] = False from the production settings.",
+                id="childsafe.E017",
+            )
+        ]
+    return []

@@ -1,0 +1,280 @@
+"""The Django middleware: resolve the account, check declared actions, filter JSON.
+
+Put it after ``AuthenticationMiddleware`` (and ``SessionMiddleware`` for
+:func:`~childsafe.contrib.django.session_account`)::
+
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "childsafe.contrib.django.middleware.ChildsafeMiddleware",
+    ]
+
+It works under WSGI and ASGI. Under ASGI the resolvers, the repository and the
+renderer (all synchronous, as ORM code is) run in Django's thread for sync code.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import (  # type: ignore[import-untyped]
+    ImproperlyConfigured,
+    PermissionDenied,
+)
+from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
+from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
+
+from childsafe._decision import Decision
+from childsafe._web import (
+    ActionRule,
+    DenialResponse,
+    RequestContext,
+    declared_rule,
+    decode_json_body,
+    encode_filtered,
+    filter_json,
+    is_json,
+    problem_response,
+    resolve,
+    withheld_response,
+)
+from childsafe.contrib.django.conf import Config, load
+from childsafe.contrib.django.decorators import is_filter_exempt
+from childsafe.contrib.django.request import DjangoRequest
+
+__all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
+
+log = logging.getLogger(__name__)
+
+DjangoRenderer = Callable[[Decision, Any], Any]
+"""A denial renderer: ``(decision, request) -> HttpResponse | DenialResponse``, given
+the Django ``HttpRequest``. It may raise ``PermissionDenied`` or ``Http404`` to answer
+with the site's own error page."""
+
+CONTEXT_ATTR: Final = "childsafe"
+"""The ``HttpRequest`` attribute holding the :class:`~childsafe.RequestContext`."""
+_REQUEST_ATTR: Final = "_childsafe_request"
+_EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
+
+# Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
+_RUNTIME_IGNORED: Final = frozenset({"E013"})
+
+
+def request_context(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+    """The :class:`~childsafe.RequestContext` of a Django request (``request.childsafe``),
+    typed, for views::
+
+        decision = request_context(request).check("profile.view", user_id)
+
+    Raises :class:`RuntimeError` when the middleware did not handle the request.
+    """
+    context = getattr(request, CONTEXT_ATTR, None)
+    if isinstance(context, RequestContext):
+        return context
+    raise RuntimeError(
+        "This request has no childsafe context. Is "
+        "'childsafe.contrib.django.middleware.ChildsafeMiddleware' in MIDDLEWARE?"
+    )
+
+
+def _rules(view_func: object, method: str) -> Iterator[ActionRule]:
+    """The rules declared on a view: on the function, on a class-based view's class,
+    its ``dispatch`` and the handler for ``method`` (``method_decorator``)."""
+    seen: list[ActionRule] = []
+    view_class = getattr(view_func, "view_class", None)
+    candidates: list[object] = [view_func]
+    if view_class is not None:
+        handler = getattr(view_class, method.lower(), None)
+        if handler is None and method == "HEAD":
+            handler = getattr(view_class, "get", None)  # View.setup() does the same
+        candidates += [view_class, getattr(view_class, "dispatch", None), handler]
+    for candidate in candidates:
+        rule = declared_rule(candidate)
+        if rule is not None and all(rule is not s for s in seen):
+            seen.append(rule)
+            yield rule
+
+
+def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResponse
+    response = HttpResponse(denial.body, status=denial.status)
+    for name, value in denial.headers:
+        response[name] = value
+    return response
+
+
+class ChildsafeMiddleware:
+    """Enforces the ``CHILDSAFE`` settings (see :mod:`childsafe.contrib.django.conf`).
+
+    1. On every request: finds the account with the resolvers (none: the protective
+       anonymous account; one that raises: the same, logged) and stores the
+       :class:`~childsafe.RequestContext` on ``request.childsafe``.
+    2. Before the view: checks the actions declared on it with
+       :func:`childsafe.action` and the matching ``ROUTES`` entry; a denial answers
+       ``403 application/problem+json`` (or the ``RENDERER``'s response) and the view
+       never runs.
+    3. After the view: filters JSON responses with the ``RESPONSE_FILTER`` (not
+       streaming responses, nor views marked
+       :func:`~childsafe.contrib.django.filter_exempt`).
+
+    The settings are loaded when the middleware is built, so a bad policy stops the
+    server from starting (``ImproperlyConfigured``), as it fails ``manage.py check``.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        loaded = load()
+        errors = [p for p in loaded.errors if p.id not in _RUNTIME_IGNORED]
+        if errors or loaded.config is None:
+            listed = "\n".join(f"  - {p}" for p in errors)
+            raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
+        self.config: Config = loaded.config
+        if not self.config.enabled:
+            log.warning(
+                "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
+                "not checked and JSON responses are not filtered. Never run a service that "
+                "children use like this."
+            )
+
+    # -- the request/response cycle ----------------------------------------------
+
+    def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+        if self.is_async:
+            return self.__acall__(request)
+        self._start(request)
+        response = self.get_response(request)
+        if self._needs_filter(request, response):
+            return self._filter(request, response)
+        return response
+
+    async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
+        await sync_to_async(self._start, thread_sensitive=True)(request)
+        response = await self.get_response(request)
+        if self._needs_filter(request, response):
+            return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
+        return response
+
+    def process_view(
+        self,
+        request: Any,  # noqa: ANN401 - an HttpRequest
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> Any:  # noqa: ANN401 - an HttpResponse or None
+        """Check what the view is declared to do; a denial is the response."""
+        del view_args  # unnamed groups: targets come from named ones
+        config = self.config
+        if not config.enabled:
+            return None
+        if is_filter_exempt(view_func):
+            setattr(request, _EXEMPT_ATTR, True)
+        context, wrapper = self._context(request)
+        wrapper.params = {k: str(v) for k, v in view_kwargs.items()}
+        for rule in _rules(view_func, wrapper.method):
+            decision = context.check_rule(rule, wrapper)
+            if not decision.allowed:
+                return self._deny(decision, request)
+        if config.routes:
+            route, params = config.routes.match(wrapper.method, wrapper.path)
+            if route is not None:
+                wrapper.params = params or {}
+                decision = context.check_rule(route, wrapper)
+                if not decision.allowed:
+                    return self._deny(decision, request)
+        return None
+
+    # -- shared steps -------------------------------------------------------------
+
+    def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+        config = self.config
+        wrapper = DjangoRequest(request, config.repository, max_body=config.max_body)
+        context = RequestContext(
+            config.guard, resolve(config.resolvers, wrapper), config.repository
+        )
+        setattr(request, CONTEXT_ATTR, context)
+        setattr(request, _REQUEST_ATTR, wrapper)
+        return context
+
+    def _context(self, request: Any) -> tuple[RequestContext, DjangoRequest]:  # noqa: ANN401
+        context = getattr(request, CONTEXT_ATTR, None)
+        wrapper = getattr(request, _REQUEST_ATTR, None)
+        if not isinstance(context, RequestContext) or not isinstance(wrapper, DjangoRequest):
+            # Called outside __call__ (a test driving process_view): resolve now.
+            context = self._start(request)
+            wrapper = getattr(request, _REQUEST_ATTR)
+        return context, wrapper
+
+    def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
+        renderer = self.config.renderer
+        rendered: object
+        if renderer is None:
+            rendered = problem_response(decision)
+        else:
+            try:
+                rendered = renderer(decision, request)
+            except (PermissionDenied, Http404):
+                raise  # the site's own error page; the view still never runs
+            except Exception:
+                log.exception("childsafe: the denial renderer raised; answering problem+json")
+                rendered = problem_response(decision)
+        if isinstance(rendered, DenialResponse):
+            response = _http_response(rendered)
+        elif isinstance(rendered, HttpResponseBase):
+            response = rendered
+        else:
+            log.error(
+                "childsafe: the denial renderer returned a %s, not an HttpResponse or a "
+                "DenialResponse; answering problem+json",
+                type(rendered).__name__,
+            )
+            response = _http_response(problem_response(decision))
+        if response.status_code < 300:
+            # A denial must never look like success to the client.
+            response.status_code = 403
+        return response
+
+    def _needs_filter(self, request: Any, response: Any) -> bool:  # noqa: ANN401
+        config = self.config
+        return (
+            config.enabled
+            and config.response_filter is not None
+            and not getattr(request, _EXEMPT_ATTR, False)
+            and not response.streaming
+            and is_json(response.get("Content-Type"))
+        )
+
+    def _filter(self, request: Any, response: Any) -> Any:  # noqa: ANN401 - Http*
+        response_filter = self.config.response_filter
+        assert response_filter is not None  # checked by _needs_filter
+        raw = bytes(response.content)
+        if not raw:
+            return response  # HEAD, 204, 304: nothing to filter
+        headers = list(response.items())
+        readable, parsed = decode_json_body(raw, headers)
+        if not readable:
+            return _http_response(withheld_response())
+        context, _ = self._context(request)
+        try:
+            filtered = filter_json(context, response_filter, parsed)
+            body, new_headers = encode_filtered(parsed, filtered, raw, headers)
+        except Exception:  # what cannot be filtered is not sent
+            log.exception("childsafe: filtering a JSON response failed; withholding it")
+            return _http_response(withheld_response())
+        if body is not raw:
+            response.content = body
+        wanted = {name.lower() for name, _ in new_headers}
+        for name in [n for n, _ in headers if n.lower() not in wanted]:
+            del response[name]
+        for name, value in new_headers:
+            response[name] = value
+        return response

@@ -1,0 +1,179 @@
+"""The Django request as childsafe reads it, and the resolvers that find its account.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from childsafe._model import Account
+from childsafe._web import AccountRepository, Request, Resolver, is_json
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+
+__all__ = ["DjangoRequest", "django_user", "session_account"]
+
+DEFAULT_MAX_BODY: Final = 1024 * 1024
+"""The largest request body (bytes) read to find a target declared with ``json_field``."""
+
+_UNSET: Any = object()
+
+# Django ships no type information: its objects are `Any` here, named in comments.
+
+
+class DjangoRequest:
+    """A :class:`~childsafe.Request` over a Django ``HttpRequest``.
+
+    ``request`` is the ``HttpRequest``; ``repository`` the app's
+    :class:`~childsafe.AccountRepository` (what :func:`django_user` and
+    :func:`session_account` load accounts with); ``params`` the view's keyword
+    arguments from the URL (set by the middleware once the URL is resolved).
+
+    ``query(name)`` is ``request.GET.get(name)`` (the *last* value, as views read it),
+    and ``json()`` parses ``request.body`` when the content type is JSON and the declared
+    ``Content-Length`` is at most ``max_body``, so the view can still read the body.
+    """
+
+    __slots__ = ("_json", "max_body", "params", "repository", "request")
+
+    def __init__(
+        self,
+        request: Any,  # noqa: ANN401 - a django.http.HttpRequest
+        repository: AccountRepository | None = None,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.request = request
+        self.repository = repository
+        self.params: Mapping[str, str] = params or {}
+        self.max_body = max_body
+        self._json: object = _UNSET
+
+    @property
+    def method(self) -> str:
+        return str(self.request.method or "GET").upper()
+
+    @property
+    def path(self) -> str:
+        """``request.path_info``: the path below the script prefix, as URLconfs see it."""
+        return str(self.request.path_info)
+
+    def header(self, name: str) -> str | None:
+        value = self.request.headers.get(name)
+        return None if value is None else str(value)
+
+    def cookie(self, name: str) -> str | None:
+        value = self.request.COOKIES.get(name)
+        return None if value is None else str(value)
+
+    def query(self, name: str) -> str | None:
+        value = self.request.GET.get(name)
+        return None if value is None else str(value)
+
+    def path_param(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def json(self) -> object:
+        """The parsed JSON body; ``None`` if absent, not JSON, too large or of unknown
+        length (a chunked upload), or unreadable."""
+        if self._json is not _UNSET:
+            return self._json
+        self._json = None
+        request = self.request
+        if not is_json(request.META.get("CONTENT_TYPE")):
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None  # no length: reading could take any amount of memory
+        if not 0 < length <= self.max_body:
+            return None
+        try:
+            self._json = json.loads(request.body)
+        except Exception:  # noqa: BLE001 - malformed, too large for Django, already read
+            self._json = None
+        return self._json
+
+
+def _repository(request: Request, resolver: str) -> tuple[Any, AccountRepository]:
+    """The ``HttpRequest`` and the repository behind ``request``, or an error that makes
+    the request fail closed."""
+    if not isinstance(request, DjangoRequest):
+        raise TypeError(f"{resolver} works with the Django middleware only")
+    if request.repository is None:
+        raise LookupError(f"{resolver} needs CHILDSAFE['REPOSITORY']")
+    return request.request, request.repository
+
+
+class _DjangoUser:
+    """``django_user``: the account of ``request.user``."""
+
+    __slots__ = ()
+    __name__ = "django_user"
+
+    def __call__(self, request: Request) -> Account | None:
+        http_request, repository = _repository(request, "django_user")
+        user = getattr(http_request, "user", None)
+        if user is None:
+            raise LookupError(
+                "request.user is not set: put AuthenticationMiddleware before ChildsafeMiddleware"
+            )
+        if not user.is_authenticated:
+            return None
+        return repository.get_account(str(user.pk))
+
+    def __repr__(self) -> str:
+        return "django_user"
+
+
+django_user: Final[Resolver] = _DjangoUser()
+"""The default resolver: the signed-in Django user's account, loaded through the
+repository with ``str(request.user.pk)``. A signed-out user gives ``None`` (the next
+resolver, or the protective anonymous account). Needs ``AuthenticationMiddleware``
+before ``ChildsafeMiddleware``."""
+
+
+class _SessionAccount:
+    """``session_account(key)``: the account whose id is in ``request.session[key]``."""
+
+    __slots__ = ("__name__", "key")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.__name__ = f"session_account({key!r})"
+
+    def __call__(self, request: Request) -> Account | None:
+        http_request, repository = _repository(request, self.__name__)
+        session = getattr(http_request, "session", None)
+        if session is None:
+            raise LookupError(
+                "request.session is not set: put SessionMiddleware before ChildsafeMiddleware"
+            )
+        value = session.get(self.key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise TypeError(f"session[{self.key!r}] holds a {type(value).__name__}, not an id")
+        return repository.get_account(str(value))
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
+def session_account(key: str = "account_id") -> Resolver:
+    """A resolver reading the signed-in account's id from ``request.session[key]`` (put
+    there by your sign-in view) and loading it through the repository.
+
+    No id in the session: ``None``. An id that is not a string or an integer, or a
+    repository that raises, fails closed. Needs ``SessionMiddleware`` before
+    ``ChildsafeMiddleware``.
+    """
+    name: object = key
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(
+            [ConfigProblem("session_account", "key", f"expected a session key, got {key!r}")]
+        )
+    return _SessionAccount(key)

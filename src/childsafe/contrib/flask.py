@@ -1,0 +1,540 @@
+"""The Flask extension: checks declared actions before views run and filters JSON
+responses about children.
+
+>>> from flask import Flask
+>>> from childsafe.contrib.flask import ChildSafe
+>>> app = Flask("docs")
+>>> childsafe = ChildSafe(app)
+>>> app.extensions["childsafe"].guard.policy.name
+'minimum'
+
+Install it with ``pip install 'childsafe[flask]'``. See the :class:`ChildSafe` docstring
+for every ``app.config`` key it reads.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar, cast
+
+from childsafe._decision import Decision
+from childsafe._engine import Guard
+from childsafe._model import Account
+from childsafe._policy import Policy, load_policy
+from childsafe._web import (
+    AccountRepository,
+    DenialResponse,
+    Request,
+    RequestContext,
+    Resolver,
+    ResponseFilter,
+    RouteTable,
+    declared_rule,
+    filter_json,
+    is_json,
+    problem_response,
+    resolve,
+)
+from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
+
+try:
+    import flask
+    from flask.typing import ResponseReturnValue
+    from werkzeug.exceptions import HTTPException
+except ImportError:
+    raise MissingExtraError(
+        "childsafe.contrib.flask needs Flask; install it with: pip install 'childsafe[flask]'"
+    ) from None
+
+__all__ = [
+    "ChildSafe",
+    "FlaskRenderer",
+    "FlaskRequest",
+    "current_context",
+    "current_guard",
+    "session_account",
+]
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY: Final = "childsafe"
+"""The key of the extension's per-app state in ``app.extensions``."""
+
+FlaskRenderer = Callable[[Decision, Request], "DenialResponse | ResponseReturnValue"]
+"""A denial renderer: a :class:`~childsafe.DenialResponse` or anything a Flask view may
+return (a response, a string, a ``(body, status)`` tuple ...)."""
+
+V = TypeVar("V", bound="Callable[..., Any] | str")
+
+_SOURCE: Final = "app.config"
+
+
+class FlaskRequest:
+    """A :class:`~childsafe.Request` over :data:`flask.request`.
+
+    Path parameters come from ``params`` (a route-table match) first, then from the
+    matched URL rule's ``view_args``; the JSON body is ``request.get_json(silent=True)``,
+    so Flask's ``MAX_CONTENT_LENGTH`` applies and the view can still read it.
+    """
+
+    __slots__ = ("params", "request")
+
+    def __init__(self, request: flask.Request, params: Mapping[str, str] | None = None) -> None:
+        self.request = request
+        self.params: Mapping[str, str] = params or {}
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
+    def cookie(self, name: str) -> str | None:
+        return self.request.cookies.get(name)
+
+    def query(self, name: str) -> str | None:
+        return self.request.args.get(name)
+
+    def path_param(self, name: str) -> str | None:
+        if name in self.params:
+            return self.params[name]
+        value = (self.request.view_args or {}).get(name)
+        return None if value is None else str(value)
+
+    def json(self) -> object:
+        return self.request.get_json(silent=True)
+
+
+class _AppState:
+    """What one app registered: stored in ``app.extensions["childsafe"]``."""
+
+    __slots__ = (
+        "extension",
+        "guard",
+        "renderer",
+        "repository",
+        "resolvers",
+        "response_filter",
+        "routes",
+    )
+
+    def __init__(self, extension: ChildSafe, guard: Guard) -> None:
+        self.extension = extension
+        self.guard = guard
+        self.resolvers = extension.resolvers
+        self.repository = extension.repository
+        self.renderer = extension.renderer
+        self.response_filter = extension.response_filter or ResponseFilter()
+        self.routes = extension.routes
+
+
+class ChildSafe:
+    """Enforce a :class:`~childsafe.Guard` on a Flask app.
+
+    ``ChildSafe(app, ...)`` or, with an app factory, ``childsafe = ChildSafe(...)`` at
+    module level and ``childsafe.init_app(app)`` in the factory. On every request it
+
+    1. turns the request into an account with ``resolvers`` (the first that returns an
+       account wins; none: the protective unknown-age account; one that raises: the
+       same, logged) and stores the :class:`~childsafe.RequestContext` on
+       ``flask.g.childsafe`` (see :func:`current_context`);
+    2. checks the action declared on the endpoint's view with
+       :func:`childsafe.action`, and the entry of ``routes`` matching the request, if
+       any. A denial answers ``403 application/problem+json`` (or what ``renderer``
+       returns) and the view never runs;
+    3. after the view, removes children's locations and drops children from suggestion
+       and connection lists in JSON responses (``response_filter``), except for views
+       marked with :meth:`exempt`.
+
+    Arguments (the same for every app the extension is registered on):
+
+    ``guard``
+        A :class:`~childsafe.Guard` to use instead of loading ``CHILDSAFE_POLICY``
+        (setting both is an error).
+    ``resolvers``
+        Callables ``(request) -> Account | None``: :func:`session_account`,
+        :func:`childsafe.bearer_token` or your own.
+    ``repository``
+        The app's :class:`~childsafe.AccountRepository`, used to load target accounts.
+        Required by ``routes``, the response filter and :func:`session_account`.
+    ``renderer``
+        ``(decision, request) -> DenialResponse | ResponseReturnValue`` for denials
+        (an HTML page for browsers). A renderer that raises falls back to the
+        problem+json answer; a rendered 2xx status is replaced by ``403``.
+    ``response_filter``
+        A :class:`~childsafe.ResponseFilter` (field and list names).
+    ``routes``
+        A :class:`~childsafe.RouteTable`, for views you prefer not to decorate.
+
+    ``app.config`` keys (read with ``setdefault``, so yours win and the defaults are
+    visible in ``app.config``):
+
+    ``CHILDSAFE_POLICY``
+        A path to a ``.toml``/``.json`` config file, a mapping, or a
+        :class:`~childsafe.Policy`. Default ``None``: the built-in ``minimum``
+        baseline. Loaded in :meth:`init_app`, so a bad policy fails at start-up with
+        :class:`~childsafe.exceptions.ConfigurationError`.
+    ``CHILDSAFE_ENABLED``
+        Default ``True``. ``False`` turns off the checks of declared actions and the
+        response filter (the request context is still resolved, so explicit checks in
+        views keep working) and logs a warning at every start. Only the boolean
+        ``False`` switches it off; any other value is a configuration error.
+    ``CHILDSAFE_FILTER_JSON``
+        Whether to filter JSON responses. Default: ``True`` when a
+        ``response_filter`` is given, else ``False``; ``True`` without one uses
+        ``ResponseFilter()``.
+
+    The two flags are read live on each request, like Flask-WTF's ``WTF_CSRF_ENABLED``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        app: flask.Flask | None = None,
+        *,
+        guard: Guard | None = None,
+        resolvers: Sequence[Resolver] = (),
+        repository: AccountRepository | None = None,
+        renderer: FlaskRenderer | None = None,
+        response_filter: ResponseFilter | None = None,
+        routes: RouteTable | None = None,
+    ) -> None:
+        problems = _check_arguments(guard, resolvers, renderer, response_filter, routes)
+        if problems:
+            raise ConfigurationError(problems)
+        self.guard = guard
+        self.resolvers: tuple[Resolver, ...] = tuple(resolvers)
+        self.repository = repository
+        self.renderer = renderer
+        self.response_filter = response_filter
+        self.routes = routes if routes is not None else RouteTable()
+        self._exempt_views: set[Callable[..., Any]] = set()
+        self._exempt_endpoints: set[str] = set()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask) -> None:
+        """Register the extension on ``app``: load its policy and add the hooks.
+
+        Raises :class:`~childsafe.exceptions.ConfigurationError` listing every problem
+        in the config, and :class:`RuntimeError` if ``app`` already has the extension.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "A 'ChildSafe' instance has already been registered on this Flask app. "
+                "Import and use that instance instead."
+            )
+        config = app.config
+        policy_config = config.setdefault("CHILDSAFE_POLICY", None)
+        enabled = config.setdefault("CHILDSAFE_ENABLED", True)
+        filtering = config.setdefault("CHILDSAFE_FILTER_JSON", self.response_filter is not None)
+        problems: list[ConfigProblem] = []
+        for key, value in (("CHILDSAFE_ENABLED", enabled), ("CHILDSAFE_FILTER_JSON", filtering)):
+            if not isinstance(value, bool):
+                problems.append(
+                    ConfigProblem(_SOURCE, key, f"expected True or False, got {value!r}")
+                )
+        guard = self._guard(policy_config, problems)
+        if self.repository is None:
+            needs = [
+                what
+                for what, needed in (
+                    ("routes", len(self.routes) > 0),
+                    ("CHILDSAFE_FILTER_JSON", filtering is True),
+                    ("session_account", any(_needs_repository(r) for r in self.resolvers)),
+                )
+                if needed
+            ]
+            if needs:
+                problems.append(
+                    _problem(
+                        "repository",
+                        f"{', '.join(needs)} need an AccountRepository to load accounts",
+                    )
+                )
+        if problems or guard is None:
+            raise ConfigurationError(problems)
+        if enabled is False:
+            log.warning(
+                "childsafe is DISABLED for Flask app %r (CHILDSAFE_ENABLED=False): declared "
+                "actions are not checked and JSON responses are not filtered. Never run a "
+                "service that children use like this.",
+                app.name,
+            )
+        state = _AppState(self, guard)
+        app.extensions[EXTENSION_KEY] = state
+        app.before_request(self._before_request(app, state))
+        app.after_request(self._after_request(app, state))
+        app.context_processor(_template_context)
+
+    def _guard(self, policy_config: object, problems: list[ConfigProblem]) -> Guard | None:
+        if self.guard is not None:
+            if policy_config is not None:
+                problems.append(
+                    ConfigProblem(
+                        _SOURCE,
+                        "CHILDSAFE_POLICY",
+                        "set either ChildSafe(guard=...) or CHILDSAFE_POLICY, not both",
+                    )
+                )
+            return self.guard
+        if isinstance(policy_config, Policy):
+            return Guard(policy_config)
+        if policy_config is not None and not isinstance(policy_config, str | os.PathLike | Mapping):
+            problems.append(
+                ConfigProblem(
+                    _SOURCE,
+                    "CHILDSAFE_POLICY",
+                    f"expected a path, a mapping or a Policy, got {type(policy_config).__name__}",
+                )
+            )
+            return None
+        try:
+            return Guard(load_policy(policy_config))
+        except ConfigurationError as e:
+            problems.extend(e.problems)
+            return None
+
+    def exempt(self, view: V) -> V:
+        """Leave a view's JSON responses unfiltered (a view or an endpoint name).
+
+        Use it for views that return only the requester's own data, or that filter
+        themselves. Declared actions are still checked.
+
+        >>> from childsafe import ResponseFilter
+        >>> from childsafe.contrib.flask import ChildSafe
+        >>> childsafe = ChildSafe(response_filter=ResponseFilter())
+        >>> @childsafe.exempt
+        ... def me() -> dict[str, str]:
+        ...     return {"id": "me"}
+        """
+        if isinstance(view, str):
+            self._exempt_endpoints.add(view)
+        else:
+            self._exempt_views.add(view)
+        return view
+
+    @staticmethod
+    def context() -> RequestContext:
+        """The current request's :class:`~childsafe.RequestContext`
+        (:func:`current_context`)."""
+        return current_context()
+
+    # -- hooks ------------------------------------------------------------------
+
+    def _before_request(
+        self, app: flask.Flask, state: _AppState
+    ) -> Callable[[], flask.Response | None]:
+        def childsafe_before_request() -> flask.Response | None:
+            req = _current_request()
+            request = FlaskRequest(req)
+            context = RequestContext(
+                state.guard, resolve(state.resolvers, request), state.repository
+            )
+            flask.g.childsafe = context
+            if app.config.get("CHILDSAFE_ENABLED") is False:
+                return None
+            if req.method == "OPTIONS" and getattr(
+                req.url_rule, "provide_automatic_options", False
+            ):
+                # Flask answers these itself; the view never runs.
+                return None
+            view = app.view_functions.get(req.endpoint) if req.endpoint is not None else None
+            rule = declared_rule(view) or declared_rule(getattr(view, "view_class", None))
+            if rule is not None:
+                decision = context.check_rule(rule, request)
+                if not decision.allowed:
+                    return _deny(app, state, decision, request)
+            if not state.routes:
+                return None
+            rule, params = state.routes.match(req.method, req.path)
+            if rule is not None:
+                request.params = params or {}
+                decision = context.check_rule(rule, request)
+                if not decision.allowed:
+                    return _deny(app, state, decision, request)
+            return None
+
+        return childsafe_before_request
+
+    def _after_request(
+        self, app: flask.Flask, state: _AppState
+    ) -> Callable[[flask.Response], flask.Response]:
+        def childsafe_after_request(response: flask.Response) -> flask.Response:
+            config = app.config
+            if not config.get("CHILDSAFE_FILTER_JSON") or config.get("CHILDSAFE_ENABLED") is False:
+                return response
+            if not is_json(response.content_type):
+                return response
+            endpoint = flask.request.endpoint
+            if endpoint is not None and (
+                endpoint in self._exempt_endpoints
+                or app.view_functions.get(endpoint) in self._exempt_views
+            ):
+                return response
+            # `send_file` responses are passed through by WSGI servers; read them here.
+            response.direct_passthrough = False
+            try:
+                body = json.loads(response.get_data())
+            except (ValueError, UnicodeDecodeError):
+                return response
+            filtered = filter_json(_context(state), state.response_filter, body)
+            if filtered is not body:
+                # Encoded as `jsonify` would, with the app's JSON provider and settings.
+                encoded = cast("flask.Response", app.json.response(filtered))
+                response.set_data(encoded.get_data())
+            return response
+
+        return childsafe_after_request
+
+
+def _current_request() -> flask.Request:
+    # The request object itself: every attribute read through the `flask.request`
+    # proxy costs a context-variable lookup.
+    return flask.request._get_current_object()  # type: ignore[attr-defined,no-any-return]  # noqa: SLF001
+
+
+def _deny(
+    app: flask.Flask, state: _AppState, decision: Decision, request: Request
+) -> flask.Response:
+    rendered: DenialResponse | ResponseReturnValue
+    if state.renderer is None:
+        rendered = problem_response(decision, request)
+    else:
+        try:
+            rendered = state.renderer(decision, request)
+        except HTTPException:
+            raise  # `abort(...)` in a renderer: Flask answers it; the view still never runs.
+        except Exception:
+            log.exception("childsafe: the denial renderer raised; answering problem+json")
+            rendered = problem_response(decision, request)
+    if isinstance(rendered, DenialResponse):
+        response = app.response_class(
+            rendered.body, status=rendered.status, headers=list(rendered.headers)
+        )
+    else:
+        response = app.make_response(rendered)
+    if response.status_code < 300:
+        # A denial must never look like success to the client.
+        response.status_code = 403
+    return response
+
+
+def _problem(key: str, message: str) -> ConfigProblem:
+    return ConfigProblem("ChildSafe", key, message)
+
+
+def _check_arguments(
+    guard: object, resolvers: object, renderer: object, response_filter: object, routes: object
+) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    if guard is not None and not isinstance(guard, Guard):
+        problems.append(_problem("guard", f"expected a Guard, got {guard!r}"))
+    if (
+        isinstance(resolvers, str)
+        or not isinstance(resolvers, Sequence)
+        or not all(callable(r) for r in resolvers)
+    ):
+        problems.append(_problem("resolvers", "expected a sequence of callables"))
+    if renderer is not None and not callable(renderer):
+        problems.append(_problem("renderer", f"expected a callable, got {renderer!r}"))
+    if response_filter is not None and not isinstance(response_filter, ResponseFilter):
+        problems.append(
+            _problem("response_filter", f"expected a ResponseFilter, got {response_filter!r}")
+        )
+    if routes is not None and not isinstance(routes, RouteTable):
+        problems.append(_problem("routes", f"expected a RouteTable, got {routes!r}"))
+    return problems
+
+
+def _state() -> _AppState:
+    state = flask.current_app.extensions.get(EXTENSION_KEY)
+    if isinstance(state, _AppState):
+        return state
+    raise RuntimeError(
+        "The current Flask app is not registered with a 'ChildSafe' instance. Did you "
+        "forget to call 'init_app'?"
+    )
+
+
+def _context(state: _AppState) -> RequestContext:
+    context = flask.g.get("childsafe")
+    if isinstance(context, RequestContext):
+        return context
+    # An earlier before_request hook answered the request: resolve now.
+    context = RequestContext(
+        state.guard, resolve(state.resolvers, FlaskRequest(flask.request)), state.repository
+    )
+    flask.g.childsafe = context
+    return context
+
+
+def current_context() -> RequestContext:
+    """The current request's :class:`~childsafe.RequestContext` (``flask.g.childsafe``).
+
+    Call it in views to check actions the declarations do not cover::
+
+        decision = current_context().check("profile.view", user_id)
+
+    Raises :class:`RuntimeError` outside a request or when the app has no extension.
+    """
+    return _context(_state())
+
+
+def current_guard() -> Guard:
+    """The current app's :class:`~childsafe.Guard` (for ``change_setting``, a
+    :class:`~childsafe.NotificationGate` ...)."""
+    return _state().guard
+
+
+def _template_context() -> dict[str, Any]:
+    return {"childsafe": flask.g.get("childsafe")}
+
+
+class _SessionAccount:
+    __slots__ = ("__name__", "key", "repository")
+
+    def __init__(self, key: str, repository: AccountRepository | None) -> None:
+        self.key = key
+        self.repository = repository
+        self.__name__ = f"session_account({key!r})"
+
+    def __call__(self, request: Request) -> Account | None:
+        del request
+        value = flask.session.get(self.key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise TypeError(f"session[{self.key!r}] holds a {type(value).__name__}, not an id")
+        repository = self.repository if self.repository is not None else _state().repository
+        if repository is None:
+            raise LookupError("session_account needs an AccountRepository")
+        return repository.get_account(str(value))
+
+
+def _needs_repository(resolver: object) -> bool:
+    return isinstance(resolver, _SessionAccount) and resolver.repository is None
+
+
+def session_account(
+    key: str = "account_id", *, repository: AccountRepository | None = None
+) -> Resolver:
+    """A resolver reading the signed-in account's id from ``flask.session[key]`` and
+    loading it through ``repository`` (default: the extension's).
+
+    No id in the session: ``None`` (the next resolver, or the protective anonymous
+    account). An id that is not a string or an integer, or a repository that raises,
+    fails closed.
+    """
+    return _SessionAccount(key, repository)

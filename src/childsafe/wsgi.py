@@ -1,0 +1,411 @@
+"""Pure WSGI middleware: resolve the account, check declared routes, filter JSON.
+
+Standard library only. Use it directly around any WSGI app, or through the Flask and
+Django adapters which build on the same pieces::
+
+    from childsafe import Guard, RouteTable, action_rule, path_param
+    from childsafe.wsgi import ChildsafeMiddleware
+
+    app = ChildsafeMiddleware(
+        app,
+        guard=Guard(),
+        resolvers=[my_session_resolver],
+        repository=MyAccounts(),
+        routes=RouteTable(
+            {"POST /users/{user_id}/messages": action_rule("dm.send", target=path_param("user_id"))}
+        ),
+    )
+
+The :class:`~childsafe.RequestContext` is stored in ``environ["childsafe.context"]``.
+"""
+
+from __future__ import annotations
+
+import http
+import inspect
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from childsafe._engine import Guard
+from childsafe._web import (
+    CONTEXT_KEY,
+    AccountRepository,
+    DenialRenderer,
+    DenialResponse,
+    Request,
+    RequestContext,
+    Resolver,
+    ResponseFilter,
+    RouteTable,
+    check_middleware_options,
+    decode_json_body,
+    encode_filtered,
+    filter_json,
+    is_json,
+    log,
+    parse_cookie_header,
+    problem_response,
+    render_denial,
+    resolve,
+    withheld_response,
+)
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["ChildsafeMiddleware", "WSGIRequest", "request_of"]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""The largest request body (bytes) read to find a target in JSON."""
+
+_UNSET: Any = object()
+
+
+class WSGIRequest:
+    """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
+
+    __slots__ = ("_cookies", "_json", "_query", "environ", "max_body", "params")
+
+    def __init__(
+        self,
+        environ: WSGIEnvironment,
+        params: dict[str, str] | None = None,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.environ = environ
+        self.params = params or {}
+        self.max_body = max_body
+        self._cookies: dict[str, str] | None = None
+        self._query: dict[str, list[str]] | None = None
+        self._json: object = _UNSET
+
+    @property
+    def method(self) -> str:
+        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+    @property
+    def path(self) -> str:
+        """``PATH_INFO`` (the path below the app's mount point), decoded as UTF-8."""
+        raw = str(self.environ.get("PATH_INFO", "") or "/")
+        try:
+            # WSGI carries the path's bytes as latin-1 code points.
+            return raw.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return raw
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key not in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
+            key = "HTTP_" + key
+        value = self.environ.get(key)
+        return str(value) if value is not None else None
+
+    def cookie(self, name: str) -> str | None:
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
+        return self._cookies.get(name)
+
+    def query(self, name: str) -> str | None:
+        if self._query is None:
+            self._query = parse_qs(
+                str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True
+            )
+        values = self._query.get(name)
+        return values[0] if values else None
+
+    def path_param(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def json(self) -> object:
+        """The JSON body, read once (at most ``max_body`` bytes) and put back in
+        ``wsgi.input`` for the app; ``None`` if absent, too large or not JSON."""
+        if self._json is not _UNSET:
+            return self._json
+        self._json = None
+        if not is_json(self.header("content-type")):
+            return None
+        raw = self._read_body()
+        if raw is None:
+            return None
+        try:
+            self._json = json.loads(raw)
+        except ValueError:
+            self._json = None
+        return self._json
+
+    def _read_body(self) -> bytes | None:
+        environ = self.environ
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return None
+        length_header = environ.get("CONTENT_LENGTH")
+        if length_header:
+            try:
+                length = int(length_header)
+            except ValueError:
+                return None
+            if length <= 0 or length > self.max_body:
+                return None
+            raw = bytes(stream.read(length))
+            environ["wsgi.input"] = io.BytesIO(raw)
+            return raw
+        if not environ.get("wsgi.input_terminated"):
+            # No length and a stream that may not end: reading could block.
+            return None
+        raw = bytes(stream.read(self.max_body + 1))
+        if len(raw) > self.max_body:
+            environ["wsgi.input"] = _ReplayInput(raw, stream)
+            return None
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return raw
+
+
+class _ReplayInput:
+    """``wsgi.input`` after a partial read: the bytes read first, then the rest."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:  # noqa: ANN401 - any wsgi.input
+        self._head = io.BytesIO(head)
+        self._rest = rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._head.read(size)
+        if size is None or size < 0:
+            return data + bytes(self._rest.read())
+        if len(data) < size:
+            data += bytes(self._rest.read(size - len(data)))
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = self._head.readline(size)
+        if line.endswith(b"\n") or (size is not None and 0 <= size <= len(line)):
+            return line
+        more = size - len(line) if size is not None and size >= 0 else -1
+        return line + bytes(self._rest.readline(more))
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        del hint  # an optional optimisation; reading everything is always allowed
+        return list(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+class ChildsafeMiddleware:
+    """WSGI middleware enforcing a :class:`~childsafe.Guard` on every request.
+
+    * ``resolvers`` turn the request into an account (first match wins; none: the
+      protective unknown-age account; one that raises: the same, logged);
+    * ``routes`` declare what each route does; a denied action answers ``403``
+      ``application/problem+json`` (or what ``renderer`` returns) and the app never runs;
+    * ``response_filter`` removes children's locations and drops children from
+      suggestion and connection lists in JSON responses.
+
+    Responses that are not filtered are passed through untouched (streaming and
+    ``close()`` survive). ``max_body`` bounds the request body read to find a target
+    declared with :func:`~childsafe.json_field`.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        /,
+        *,
+        guard: Guard,
+        resolvers: Sequence[Resolver] = (),
+        repository: AccountRepository | None = None,
+        routes: RouteTable | None = None,
+        response_filter: ResponseFilter | None = None,
+        renderer: DenialRenderer = problem_response,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        problems = check_middleware_options(
+            guard=guard,
+            resolvers=resolvers,
+            repository=repository,
+            routes=routes,
+            response_filter=response_filter,
+            renderer=renderer,
+            max_body=max_body,
+        )
+        bad_resolvers = any(p.path == "resolvers" for p in problems)
+        raw_resolvers: Iterable[object] = () if bad_resolvers else resolvers
+        if any(inspect.iscoroutinefunction(r) for r in raw_resolvers):
+            problems.append(
+                ConfigProblem(
+                    "ChildsafeMiddleware",
+                    "resolvers",
+                    "async resolvers need the ASGI middleware (childsafe.asgi)",
+                )
+            )
+        if repository is not None and inspect.iscoroutinefunction(
+            getattr(repository, "get_account", None)
+        ):
+            problems.append(
+                ConfigProblem(
+                    "ChildsafeMiddleware",
+                    "repository",
+                    "an async repository needs the ASGI middleware (childsafe.asgi)",
+                )
+            )
+        if problems:
+            raise ConfigurationError(problems)
+        self.app = app
+        self.guard = guard
+        self.resolvers = tuple(resolvers)
+        self.repository = repository
+        self.routes = routes if routes is not None else RouteTable()
+        self.response_filter = response_filter
+        self.renderer = renderer
+        self.max_body = max_body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = WSGIRequest(environ, max_body=self.max_body)
+        context = RequestContext(self.guard, resolve(self.resolvers, request), self.repository)
+        environ[CONTEXT_KEY] = context
+        rule, params = self.routes.match(request.method, request.path)
+        if rule is not None:
+            request.params = params or {}
+            decision = context.check_rule(rule, request)
+            if not decision.allowed:
+                return _send(render_denial(self.renderer, decision, request), start_response)
+        if self.response_filter is None:
+            return self.app(environ, start_response)
+        return _FilteredResponse(start_response, context, self.response_filter).run(
+            self.app, environ
+        )
+
+
+class _FilteredResponse:
+    """One response through the filter: JSON is held, filtered and re-encoded; any other
+    content type goes straight to the server, its iterable untouched when possible."""
+
+    __slots__ = (
+        "chunks",
+        "context",
+        "filter",
+        "headers",
+        "passthrough",
+        "start_response",
+        "status",
+    )
+
+    def __init__(
+        self,
+        start_response: StartResponse,
+        context: RequestContext,
+        response_filter: ResponseFilter,
+    ) -> None:
+        self.start_response = start_response
+        self.context = context
+        self.filter = response_filter
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.passthrough = False
+
+    def capture(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: OptExcInfo | None = None,
+    ) -> Callable[[bytes], object]:
+        """The ``start_response`` the app sees."""
+        if self.passthrough:
+            # Already handed to the server: it re-raises exc_info if headers went out.
+            return self.start_response(status, headers, exc_info)
+        if self.status is not None and not exc_info:
+            raise RuntimeError("start_response called a second time without exc_info")
+        if not is_json(next((v for k, v in headers if k.lower() == "content-type"), None)):
+            self.passthrough = True
+            self.chunks = []
+            return self.start_response(status, headers, exc_info)
+        # Nothing was sent yet, so a second call (an error page) simply replaces the first.
+        self.status, self.headers, self.chunks = status, list(headers), []
+        return self.chunks.append
+
+    def handed_over(self) -> bool:
+        """Whether the response went to the server as is (not JSON)."""
+        return self.passthrough
+
+    def run(self, app: WSGIApplication, environ: WSGIEnvironment) -> Iterable[bytes]:
+        body = app(environ, self.capture)
+        if self.passthrough:
+            return body
+        iterator = iter(body)
+        try:
+            for chunk in iterator:
+                self.chunks.append(chunk)
+                if self.handed_over():
+                    # start_response came late, inside the iterable, with another type.
+                    return _Resumed(self.chunks, iterator, body)
+        except BaseException:
+            _close(body)
+            raise
+        _close(body)
+        if self.status is None:
+            # The app never called start_response: let the server report it.
+            return self.chunks
+        return self._finish(self.status, self.headers, b"".join(self.chunks))
+
+    def _finish(self, status: str, headers: list[tuple[str, str]], raw: bytes) -> list[bytes]:
+        if not raw:
+            # No body (HEAD, 204, 304): nothing to filter.
+            self.start_response(status, headers)
+            return []
+        readable, parsed = decode_json_body(raw, headers)
+        if not readable:
+            return _send(withheld_response(), self.start_response)
+        try:
+            filtered = filter_json(self.context, self.filter, parsed)
+            out, headers = encode_filtered(parsed, filtered, raw, headers)
+        except Exception:  # noqa: BLE001 - what cannot be filtered is not sent
+            log.exception("childsafe: filtering a JSON response failed; withholding it")
+            return _send(withheld_response(), self.start_response)
+        self.start_response(status, headers)
+        return [out]
+
+
+class _Resumed:
+    """An app's iterable after its first chunks were read: those, then the rest; and
+    ``close()`` reaches the app's iterable."""
+
+    __slots__ = ("_body", "_head", "_rest")
+
+    def __init__(self, head: list[bytes], rest: Iterator[bytes], body: Iterable[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._head
+        yield from self._rest
+
+    def close(self) -> None:
+        _close(self._body)
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def _send(response: DenialResponse, start_response: StartResponse) -> list[bytes]:
+    try:
+        phrase = http.HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = "Denied"
+    start_response(f"{response.status} {phrase}", list(response.headers))
+    return [response.body]
+
+
+def request_of(environ: WSGIEnvironment) -> Request:
+    """A :class:`~childsafe.Request` for ``environ`` (for custom resolvers and tests)."""
+    return WSGIRequest(environ)

@@ -1,0 +1,527 @@
+"""The Playground example on Django (``examples/django_app``).
+
+In-process tests use Django's test client. Django is configured once per test process
+(``tests/django_settings.py``, shared with ``tests/test_django.py``), so each test here
+applies the example's own settings module with ``override_settings``: every setting
+except ``INSTALLED_APPS`` (already in the shared base) and ``DATABASES`` (the example has
+none, and Django refuses to swap databases under a running process). The real-server
+tests start the project in subprocesses, with its settings module as it is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import examples.django_app.settings as example_settings
+import httpx
+import pytest
+from django.test import Client, override_settings  # type: ignore[import-untyped]
+from examples.common.scenarios import SCENARIOS, report, run_scenarios
+from examples.common.socialdb import SEED_PEOPLE, SocialDB
+
+from tests import django_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGE = ROOT / "examples" / "django_app" / "manage.py"
+PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent")
+ACCOUNTS = tuple(ident for ident, *_ in SEED_PEOPLE)
+NOT_OVERRIDDEN = ("INSTALLED_APPS", "DATABASES")
+START_TIMEOUT = 30.0
+
+
+@pytest.fixture(name="django_env", scope="module")
+def _django_env() -> None:
+    django_settings.setup()
+
+
+def example_overrides(db_path: Path) -> dict[str, Any]:
+    """The example's settings module as ``override_settings`` arguments."""
+    values = {
+        name: getattr(example_settings, name)
+        for name in dir(example_settings)
+        if name.isupper() and name not in NOT_OVERRIDDEN
+    }
+    values["PLAYGROUND_DB"] = str(db_path)
+    values["ALLOWED_HOSTS"] = [*example_settings.ALLOWED_HOSTS, "testserver"]
+    return values
+
+
+@pytest.fixture(name="db_path")
+def _db_path(tmp_path: Path) -> Path:
+    return tmp_path / "playground.sqlite3"
+
+
+@pytest.fixture(name="site")
+def _site(django_env: None, db_path: Path) -> Iterator[None]:
+    with override_settings(**example_overrides(db_path)):
+        yield
+
+
+def sign_in(account: str, *, enforce_csrf_checks: bool = False) -> Any:
+    """A test client signed in as ``account`` through the sign-in form."""
+    client = Client(enforce_csrf_checks=enforce_csrf_checks)
+    response = client.post("/login", {"account": account})
+    assert response.status_code == 303, response.content
+    return client
+
+
+def text(response: Any) -> str:
+    return bytes(response.content).decode()
+
+
+@pytest.mark.usefixtures("site")
+class TestSettings:
+    def test_example_apps_are_in_the_shared_base(self) -> None:
+        """The shared test configuration installs every app the example lists."""
+        assert set(example_settings.INSTALLED_APPS) <= set(django_settings.BASE["INSTALLED_APPS"])
+
+    def test_database_is_seeded_on_first_use(self, db_path: Path) -> None:
+        """The store is created and seeded with the demo accounts on the first request."""
+        assert Client().get("/login").status_code == 200
+        assert [p.id for p in SocialDB(db_path).people()] == list(ACCOUNTS)
+
+
+@pytest.mark.usefixtures("site")
+class TestSigningIn:
+    def test_signed_out_pages_redirect_to_sign_in(self) -> None:
+        """Every page sends a signed-out browser to the sign-in page."""
+        client = Client()
+
+        for page in PAGES:
+            response = client.get(page)
+            assert (response.status_code, response["Location"]) == (303, "/login"), page
+
+    def test_signed_out_api_is_401(self) -> None:
+        """The JSON API answers 401 to signed-out clients."""
+        response = Client().get("/api/messages")
+
+        assert response.status_code == 401
+        assert response.json() == {"error": "sign in first"}
+
+    def test_sign_in_page_lists_the_demo_accounts(self) -> None:
+        """The sign-in page offers every seeded account with its age band."""
+        page = text(Client().get("/login"))
+
+        for ident in ACCOUNTS:
+            assert f'value="{ident}"' in page
+        assert "13 to 15" in page
+        assert "<code>minimum</code>" in page
+
+    def test_sign_in_and_out(self) -> None:
+        """Signing in shows the account's home page; signing out ends the session."""
+        client = sign_in("sam")
+
+        home = text(client.get("/"))
+        assert "Hello, Sam" in home
+        assert "supervised" in home
+
+        assert client.post("/logout")["Location"] == "/login"
+        assert client.get("/").status_code == 303
+
+    def test_unknown_account_cannot_sign_in(self) -> None:
+        """Signing in as an account that does not exist is refused."""
+        client = Client()
+
+        assert client.post("/login", {"account": "mallory"}).status_code == 400
+        assert client.get("/").status_code == 303
+
+    def test_methods_are_enforced(self) -> None:
+        """Each URL accepts only its methods."""
+        client = sign_in("sam")
+
+        assert client.get("/logout").status_code == 405
+        assert client.post("/suggestions").status_code == 405
+
+
+@pytest.mark.usefixtures("site")
+class TestPages:
+    @pytest.mark.parametrize("account", ACCOUNTS)
+    def test_every_page_renders(self, account: str) -> None:
+        """Each page, and every profile, renders for each demo account."""
+        client = sign_in(account)
+
+        for page in (*PAGES, *(f"/users/{other}" for other in ACCOUNTS)):
+            response = client.get(page)
+            assert response.status_code == 200, page
+            assert response["Content-Type"] == "text/html; charset=utf-8"
+            assert "</html>" in text(response)
+
+    def test_forms_carry_csrf_tokens(self) -> None:
+        """The shared templates get Django's CSRF token in every form."""
+        page = text(sign_in("aunt_jo").get("/users/sam"))
+
+        assert page.count('name="csrfmiddlewaretoken"') == 2  # sign out, message
+
+    def test_unknown_profile_is_404(self) -> None:
+        """A profile that does not exist is a 404."""
+        assert sign_in("sam").get("/users/nobody").status_code == 404
+
+    def test_stranger_sees_no_child_details(self) -> None:
+        """A stranger's view of a child's profile hides the bio and the location."""
+        page = text(sign_in("stranger").get("/users/sam"))
+
+        assert "This profile is private" in page
+        assert "Football on Saturdays" not in page
+        assert "Central Library" not in page
+        assert 'action="/messages/sam"' not in page
+
+    def test_relative_sees_the_message_form(self) -> None:
+        """A connected relative may message the 15-year-old from the profile."""
+        page = text(sign_in("aunt_jo").get("/users/sam"))
+
+        assert 'action="/messages/sam"' in page
+        assert "Football on Saturdays" in page
+
+
+@pytest.mark.usefixtures("site")
+class TestDenials:
+    def test_browser_dm_denial_renders_the_denied_page(self, db_path: Path) -> None:
+        """A stranger's form DM to a child gets the HTML denied page, and is not stored."""
+        response = sign_in("stranger").post("/messages/sam", {"text": "hi there"})
+
+        page = text(response)
+        assert response.status_code == 403
+        assert response["Content-Type"] == "text/html; charset=utf-8"
+        assert "<h1>Not allowed</h1>" in page
+        assert "Only the account&#39;s connections can do this." in page
+        assert "<code>not_connected</code>" in page
+        # The public page never carries the target's age band.
+        assert "13_15" not in page
+        assert all(m["text"] != "hi there" for m in SocialDB(db_path).inbox("sam"))
+
+    def test_api_dm_denial_is_problem_json(self) -> None:
+        """The JSON API answers denials with application/problem+json."""
+        response = sign_in("stranger").post(
+            "/api/messages/sam", {"text": "hi"}, content_type="application/json"
+        )
+
+        assert response.status_code == 403
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["reason"] == "not_connected"
+
+    def test_json_client_gets_problem_json_on_form_routes(self) -> None:
+        """A client asking for JSON gets problem+json from the form routes too."""
+        response = sign_in("stranger").post(
+            "/users/maya/friend-request", headers={"Accept": "application/json"}
+        )
+
+        assert response.status_code == 403
+        assert response.json()["reason"] == "not_invited"
+
+    def test_signed_out_browser_denial_goes_to_sign_in(self) -> None:
+        """A denied form post from a signed-out browser is sent to the sign-in page."""
+        response = Client().post("/messages/sam", {"text": "hi"})
+
+        assert (response.status_code, response["Location"]) == (303, "/login")
+
+
+@pytest.mark.usefixtures("site")
+class TestCsrf:
+    def test_childsafe_answers_before_csrf(self) -> None:
+        """With CSRF enforced, a denied request still gets childsafe's answer."""
+        client = sign_in("stranger", enforce_csrf_checks=True)
+
+        response = client.post("/users/maya/friend-request", headers={"Accept": "application/json"})
+
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["reason"] == "not_invited"
+
+    def test_allowed_form_posts_need_the_token(self, db_path: Path) -> None:
+        """An allowed form post without the CSRF token is refused; with it, it is sent."""
+        client = sign_in("aunt_jo", enforce_csrf_checks=True)
+
+        forged = client.post("/messages/sam", {"text": "forged"})
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text(client.get("/")))
+        assert match is not None
+        sent = client.post("/messages/sam", {"text": "real", "csrfmiddlewaretoken": match[1]})
+
+        assert forged.status_code == 403
+        assert "CSRF" in text(forged)
+        assert sent.status_code == 303
+        assert [m["text"] for m in SocialDB(db_path).inbox("sam")][:1] == ["real"]
+
+    def test_json_api_is_exempt_but_reads_only_json(self) -> None:
+        """The JSON API needs no token, and ignores bodies that are not JSON."""
+        client = sign_in("aunt_jo", enforce_csrf_checks=True)
+
+        sent = client.post("/api/messages/sam", {"text": "hi"}, content_type="application/json")
+        form = client.post("/api/messages/sam", {"text": "hi"})
+
+        assert sent.status_code == 201
+        assert form.status_code == 400
+
+
+@pytest.mark.usefixtures("site")
+class TestFlows:
+    def test_relative_messages_a_child(self, db_path: Path) -> None:
+        """The aunt's form DM to Sam is delivered and confirmed."""
+        client = sign_in("aunt_jo")
+
+        response = client.post("/messages/sam", {"text": "Well played!"})
+        notice = text(client.get(response["Location"]))
+
+        assert response["Location"] == "/messages?sent=sam"
+        assert "Message sent to Sam." in notice
+        assert SocialDB(db_path).inbox("sam")[0]["text"] == "Well played!"
+
+    def test_empty_form_dm_is_not_sent(self, db_path: Path) -> None:
+        """An empty message goes back to the profile without being stored."""
+        client = sign_in("aunt_jo")
+        before = SocialDB(db_path).inbox("sam")
+
+        response = client.post("/messages/sam", {"text": "  "})
+
+        assert response["Location"] == "/users/sam"
+        assert SocialDB(db_path).inbox("sam") == before
+
+    def test_api_messages(self) -> None:
+        """The JSON DM endpoint stores the message and validates its body."""
+        aunt = sign_in("aunt_jo")
+
+        sent = aunt.post("/api/messages/sam", {"text": "Dinner?"}, content_type="application/json")
+        bad = aunt.post(
+            "/api/messages/sam", {"message": "Dinner?"}, content_type="application/json"
+        )
+        garbled = aunt.post("/api/messages/sam", "{", content_type="application/json")
+        inbox = sign_in("sam").get("/api/messages").json()["messages"]
+
+        assert sent.status_code == 201
+        assert (bad.status_code, garbled.status_code) == (400, 400)
+        assert inbox[0]["id"] == sent.json()["id"]
+        assert inbox[0]["text"] == "Dinner?"
+
+    def test_friend_request_and_accept(self) -> None:
+        """An adult's friend request to an adult can be accepted, connecting them."""
+        coach = sign_in("coach_lee")
+        assert coach.post("/users/riley/friend-request")["Location"] == "/users/riley"
+        assert coach.post(
+            "/users/riley/friend-request", headers={"Accept": "application/json"}
+        ).json() == {"requested": "riley"}
+
+        client = sign_in("riley")
+        match = re.search(r'action="/requests/(\d+)/accept"', text(client.get("/requests")))
+        assert match is not None
+
+        assert client.post(f"/requests/{match[1]}/accept")["Location"] == "/requests"
+        assert client.post(f"/requests/{match[1]}/accept").status_code == 404
+        assert "connected" in text(sign_in("riley").get("/users/coach_lee"))
+
+    def test_check_in(self) -> None:
+        """Checking in by form and JSON updates the account's location."""
+        client = sign_in("riley")
+
+        client.post("/location", {"place": "Harbour"})
+        assert "Last check-in: Harbour" in text(client.get("/"))
+        checked_in = client.post(
+            "/api/location", {"place": "Quay"}, content_type="application/json"
+        )
+        assert checked_in.json() == {"place": "Quay"}
+        assert client.post("/api/location", {}, content_type="application/json").status_code == (
+            400
+        )
+        assert client.get("/api/users/riley").json()["location"]["place"] == "Quay"
+
+    def test_child_location_filtered_for_connections_too(self) -> None:
+        """Alex's location stays hidden from a connection while Alex's sharing is off."""
+        body = sign_in("jamie").get("/api/users/alex").json()
+
+        assert body["id"] == "alex"
+        assert "location" not in body
+
+    def test_children_never_suggested_to_a_stranger(self) -> None:
+        """The stranger's suggestions (JSON) hold adults only."""
+        ids = [s["id"] for s in sign_in("stranger").get("/api/suggestions").json()["suggestions"]]
+
+        assert ids
+        assert not {"maya", "sam", "alex", "jamie"} & set(ids)
+
+    def test_child_settings_change_within_the_policy(self) -> None:
+        """A 17-year-old can loosen a setting after the safety prompt, and not below the floor."""
+        client = sign_in("alex")
+
+        form = {"setting": "location_sharing", "value": "connections_precise"}
+        prompted = client.get(client.post("/settings", form)["Location"])
+        confirmed = client.get(client.post("/settings", {**form, "confirmed": "1"})["Location"])
+        floor = client.get(
+            client.post("/settings", {"setting": "location_sharing", "value": "public"})["Location"]
+        )
+
+        assert "Safety tip" in text(prompted)
+        assert "location_sharing changed" in text(confirmed)
+        assert "below the floor" in text(floor)
+        assert sign_in("jamie").get("/api/users/alex").json()["location"]["place"] == (
+            "Harbour Running Track"
+        )
+
+    def test_parent_changes_a_linked_childs_setting(self) -> None:
+        """A parent may loosen what the policy lets a parent loosen, for their own child only."""
+        parent = sign_in("parent_pat")
+
+        done = parent.post(
+            "/parent/sam/settings", {"setting": "location_sharing", "value": "connections_coarse"}
+        )
+        page = text(parent.get(done["Location"]))
+        other = parent.post(
+            "/parent/alex/settings", {"setting": "location_sharing", "value": "connections_coarse"}
+        )
+
+        assert "location_sharing changed" in page
+        assert other.status_code == 403
+        # The change now reaches the aunt (a connection) but still not a stranger.
+        assert "location" in sign_in("aunt_jo").get("/api/users/sam").json()
+        assert "location" not in sign_in("stranger").get("/api/users/alex").json()
+
+
+# -- real servers ----------------------------------------------------------------------
+
+
+def _environment(db_path: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "examples.django_app.settings",
+        "PLAYGROUND_DB": str(db_path),
+        "PLAYGROUND_SECRET_KEY": secrets.token_hex(32),
+    }
+    env.pop("PLAYGROUND_DEBUG", None)
+    return env
+
+
+def _wait_for(condition: Any, process: subprocess.Popen[bytes], log: Path) -> Any:
+    """Poll ``condition()`` until it returns something, for at most START_TIMEOUT."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()}")
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"the server did not start in {START_TIMEOUT} s:\n{log.read_text()}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _has_gunicorn_option(flag: str) -> bool:
+    config = importlib.import_module("gunicorn.config")  # untyped
+    return any(flag in (setting.cli or ()) for setting in config.KNOWN_SETTINGS)
+
+
+@pytest.fixture(name="gunicorn")
+def _gunicorn(tmp_path: Path) -> Iterator[str]:
+    """The project on gunicorn (two workers) on 127.0.0.1 and an ephemeral port."""
+    db_path = tmp_path / "served.sqlite3"
+    SocialDB(db_path).seed()  # before the workers start, so they do not race to seed it
+    log = tmp_path / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "examples.django_app.wsgi:application",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+    ]
+    if _has_gunicorn_option("--no-control-socket"):
+        # gunicorn 24+ opens a control socket in ~/.gunicorn, shared by every server.
+        command.append("--no-control-socket")
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, cwd=ROOT, env=_environment(db_path), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def listening() -> str | None:
+            found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
+            return found[1] if found else None
+
+        base_url = str(_wait_for(listening, process, log))
+        _wait_for(lambda: _answers(f"{base_url}/login"), process, log)
+        yield base_url
+    finally:
+        _stop(process)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TestRealServer:
+    def test_scenarios_pass_on_gunicorn(self, gunicorn: str) -> None:
+        """Every shared scenario passes against the project on gunicorn."""
+        results = run_scenarios(gunicorn)
+
+        assert [r.name for r in results] == [name for name, _ in SCENARIOS]
+        assert all(r.passed for r in results), "\n" + report(results)
+
+    def test_served_pages_are_html(self, gunicorn: str) -> None:
+        """The served sign-in page is a full HTML page."""
+        response = httpx.get(f"{gunicorn}/login", timeout=10)
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert "</html>" in response.text
+
+    def test_runserver(self, tmp_path: Path) -> None:
+        """``manage.py runserver`` serves the project, seeding an empty database."""
+        db_path = tmp_path / "runserver.sqlite3"
+        log = tmp_path / "runserver.log"
+        url = f"http://127.0.0.1:{_free_port()}"
+        command = [sys.executable, str(MANAGE), "runserver", url.removeprefix("http://")]
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [*command, "--noreload"],
+                cwd=tmp_path,
+                env=_environment(db_path),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_for(lambda: _answers(f"{url}/login"), process, log)
+            page = httpx.get(f"{url}/login", timeout=10).text
+        finally:
+            _stop(process)
+
+        assert 'value="sam"' in page
+        assert [p.id for p in SocialDB(db_path).people()] == list(ACCOUNTS)
+
+    def test_manage_py_check(self, tmp_path: Path) -> None:
+        """``manage.py check --deploy`` finds no error in the project's settings."""
+        result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, str(MANAGE), "check", "--deploy"],
+            cwd=tmp_path,
+            env=_environment(tmp_path / "unused.sqlite3"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+        assert result.returncode == 0, result.stderr
+        assert "childsafe." not in result.stdout + result.stderr
