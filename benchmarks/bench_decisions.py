@@ -23,32 +23,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
-import math
-import os
-import platform
 import statistics
 import sys
-import time
 import timeit
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import casbin
 import cedarpy
 
+import _harness
 from childsafe import Account, AgeBand, Decision, Guard, Relationship, Settings, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-HERE: Final = Path(__file__).resolve().parent
-RESULTS: Final = HERE / "RESULTS.md"
-START: Final = "<!-- decisions:start -->"
-END: Final = "<!-- decisions:end -->"
+HERE: Final = _harness.HERE
+RESULTS: Final = _harness.RESULTS
 COMMAND: Final = "python3 dev.py bench --write"
 
 DENY: Final = "adult stranger → deny"
@@ -163,7 +155,7 @@ class Bench:
         assert got == self.expected, f"{self.impl} / {self.case}: {got!r} != {self.expected!r}"
 
     def timer(self) -> timeit.Timer:
-        return timeit.Timer(self.stmt, globals=self.namespace, timer=time.perf_counter_ns)
+        return _harness.ns_timer(self.stmt, self.namespace)
 
     @property
     def median_us(self) -> float:
@@ -267,41 +259,6 @@ def build() -> list[Bench]:
     return benches
 
 
-# -- timing ----------------------------------------------------------------------
-
-
-def calibrate(bench: Bench, sample_ns: float) -> None:
-    """Pick the iterations per sample so that one sample takes about ``sample_ns``."""
-    timer = bench.timer()
-    number = 1
-    while True:
-        elapsed = timer.timeit(number)
-        if elapsed >= sample_ns / 20:
-            break
-        number *= 10
-    bench.number = max(1, math.ceil(number * sample_ns / elapsed))
-
-
-def run(benches: list[Bench], samples: int, sample_ms: float) -> float:
-    """Time every bench, interleaved sample by sample; return the empty-loop ns/iter."""
-    for bench in benches:
-        bench.verify()
-    for bench in benches:
-        calibrate(bench, sample_ms * 1e6)
-    timers = [b.timer() for b in benches]
-    for bench, timer in zip(benches, timers, strict=True):
-        timer.timeit(bench.number)  # warm-up, not recorded
-    for _ in range(samples):
-        for bench, timer in zip(benches, timers, strict=True):
-            bench.samples.append(timer.timeit(bench.number) / bench.number)
-    gc.collect()
-    empty = timeit.Timer("pass", timer=time.perf_counter_ns)
-    return min(empty.repeat(5, 1_000_000)) / 1_000_000
-
-
-# -- reporting -------------------------------------------------------------------
-
-
 def us(value: float) -> str:
     if value < 10:
         return f"{value:.3f}"
@@ -402,30 +359,10 @@ def tables(benches: list[Bench]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def results_md(benches: list[Bench], samples: int, sample_ms: float, empty_ns: float) -> str:
-    packages = ", ".join(
-        f"{name} {package_version(name)}"
-        for name in ("childsafe", "attrs", "casbin", "simpleeval", "cedarpy")
-    )
+    versions = _harness.packages(("childsafe", "attrs", "casbin", "simpleeval", "cedarpy"))
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{START}
+    return f"""<!-- decisions:start -->
 # Decision benchmark results
 
 One decision, six ways: may this actor send a direct message to this target? The
@@ -436,9 +373,9 @@ Every implementation is checked to give the same answers before it is timed.
 one (`direct_messages` turned down to `nobody`).
 
 - Date: {now}
-- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}
-- Python: {platform.python_implementation()} {platform.python_version()}
-- Packages: {packages}
+- Machine: {_harness.machine()}
+- Python: {_harness.python()}
+- Packages: {versions}
 - Reproduce: `{COMMAND}` (or `python3 dev.py bench` to print without writing this file)
 
 ## Results
@@ -465,19 +402,7 @@ one (`direct_messages` turned down to `nobody`).
   larger models cost more per decision. cedarpy's `is_authorized` with pre-parsed
   handles is its fastest public single-request path (it sends a one-item batch to Rust
   and decodes the JSON answer).
-{END}"""
-
-
-def write_section(text: str) -> None:
-    """Replace the decisions section of RESULTS.md (read just before writing), or put it
-    first; every other section (tokens, adapters ...) is left as it is."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    start, end = current.find(START), current.find(END)
-    if start != -1 and end > start:
-        updated = current[:start] + text + current[end + len(END) :]
-    else:
-        updated = text + "\n" + ("\n" + current.lstrip("\n") if current.strip() else "")
-    RESULTS.write_text(updated, encoding="utf-8")
+<!-- decisions:end -->"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -494,10 +419,15 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    empty_ns = run(benches, args.samples, args.sample_ms)
+    for bench in benches:
+        bench.verify()
+    _harness.run_interleaved(benches, args.samples, args.sample_ms)
+    empty_ns = _harness.empty_loop_ns()
     print(tables(benches))
     if args.write:
-        write_section(results_md(benches, args.samples, args.sample_ms, empty_ns))
+        _harness.write_section(
+            "decisions", results_md(benches, args.samples, args.sample_ms, empty_ns), first=True
+        )
         print(
             f"\nUpdated the decisions section of {RESULTS.relative_to(HERE.parent)}",
             file=sys.stderr,

@@ -22,30 +22,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
-import math
-import os
-import platform
 import secrets
 import statistics
 import sys
 import time
 import timeit
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any, Final
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+import _harness
 from childsafe.assurance import IssuerConfig, TokenVerifier
 
-HERE: Final = Path(__file__).resolve().parent
-RESULTS: Final = HERE / "RESULTS.md"
-START: Final = "<!-- tokens:start -->"
-END: Final = "<!-- tokens:end -->"
+HERE: Final = _harness.HERE
+RESULTS: Final = _harness.RESULTS
 COMMAND: Final = "python3 benchmarks/bench_tokens.py --write"
 
 ISSUER: Final = "https://age.example"
@@ -126,7 +119,7 @@ class Bench:
         assert got == "13_15", f"{self.impl} / {self.alg}: {got!r}"
 
     def timer(self) -> timeit.Timer:
-        return timeit.Timer(self.stmt, globals=self.namespace, timer=time.perf_counter_ns)
+        return _harness.ns_timer(self.stmt, self.namespace)
 
     @property
     def median_us(self) -> float:
@@ -166,36 +159,6 @@ def build() -> list[Bench]:
             Bench(alg, CACHED, "cached.verify(token)", namespace, lambda v: v.band.value),
         ]
     return benches
-
-
-# -- timing ---------------------------------------------------------------------------
-
-
-def calibrate(bench: Bench, sample_ns: float) -> None:
-    """Pick the iterations per sample so that one sample takes about ``sample_ns``."""
-    timer = bench.timer()
-    number = 1
-    while True:
-        elapsed = timer.timeit(number)
-        if elapsed >= sample_ns / 20:
-            break
-        number *= 10
-    bench.number = max(1, math.ceil(number * sample_ns / elapsed))
-
-
-def run(benches: list[Bench], samples: int, sample_ms: float) -> None:
-    """Time every bench, interleaved sample by sample."""
-    for bench in benches:
-        bench.check()
-    for bench in benches:
-        calibrate(bench, sample_ms * 1e6)
-    timers = [b.timer() for b in benches]
-    for bench, timer in zip(benches, timers, strict=True):
-        timer.timeit(bench.number)  # warm-up, not recorded
-    for _ in range(samples):
-        for bench, timer in zip(benches, timers, strict=True):
-            bench.samples.append(timer.timeit(bench.number) / bench.number)
-    gc.collect()
 
 
 # -- reporting ------------------------------------------------------------------------
@@ -250,29 +213,10 @@ def tables(benches: list[Bench]) -> str:
     return "\n".join(rows) + "\n\n" + "\n".join(target_rows)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def section(benches: list[Bench], samples: int, sample_ms: float) -> str:
-    packages = ", ".join(
-        f"{name} {package_version(name)}" for name in ("childsafe", "PyJWT", "cryptography")
-    )
+    versions = _harness.packages(("childsafe", "PyJWT", "cryptography"))
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{START}
+    return f"""<!-- tokens:start -->
 ## Age-assurance tokens
 
 Verifying one age-assurance token per algorithm: plain `jwt.decode` with the key
@@ -281,9 +225,9 @@ token again from the verified-token cache (cached). Each statement is first chec
 to give the `13_15` band.
 
 - Date: {now}
-- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}
-- Python: {platform.python_implementation()} {platform.python_version()}
-- Packages: {packages}
+- Machine: {_harness.machine()}
+- Python: {_harness.python()}
+- Packages: {versions}
 - Reproduce: `{COMMAND}`
 
 {tables(benches)}
@@ -297,19 +241,7 @@ collector off) with the iterations per sample chosen so one sample takes about
 all alike. The ratio is the median, over the sample rounds, of the cold time divided by
 the `jwt.decode` time measured right before it in the same round. Source:
 `benchmarks/bench_tokens.py`.
-{END}"""
-
-
-def write_section(text: str) -> None:
-    """Replace the tokens section of RESULTS.md (read just before writing), or append
-    it; every other section is left as it is."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    start, end = current.find(START), current.find(END)
-    if start != -1 and end > start:
-        updated = current[:start] + text + current[end + len(END) :]
-    else:
-        updated = current.rstrip("\n") + ("\n\n" if current else "") + text + "\n"
-    RESULTS.write_text(updated, encoding="utf-8")
+<!-- tokens:end -->"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    run(benches, args.samples, args.sample_ms)
+    for bench in benches:
+        bench.check()
+    _harness.run_interleaved(benches, args.samples, args.sample_ms)
     print(tables(benches))
     if args.write:
-        write_section(section(benches, args.samples, args.sample_ms))
+        _harness.write_section("tokens", section(benches, args.samples, args.sample_ms))
         print(
             f"\nUpdated the tokens section of {RESULTS.relative_to(HERE.parent)}", file=sys.stderr
         )
