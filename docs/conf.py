@@ -43,6 +43,8 @@ nitpicky = True
 # `typing` names are resolved by Sphinx itself; these are the rest.
 nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|datetime|os)\..*"),
+    # The optional database drivers of the revocation stores (extras, no inventory).
+    ("py:class", r"(redis|psycopg)\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately

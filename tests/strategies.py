@@ -86,3 +86,20 @@ def accounts(draw: st.DrawFn, band: AgeBand | None = None) -> Account:
 
 
 birth_dates = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31))
+
+
+# Parental controls: consent scopes as written in grants.
+account_ids = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=40,
+)
+consent_scopes = st.one_of(
+    st.sampled_from(("feed_personalisation:profiled", "data_sharing:on", "personalised_content")),
+    account_ids.map(lambda account: f"dm.from:{account}"),
+)
+scope_texts = st.one_of(
+    consent_scopes,
+    st.text(max_size=60),
+    st.builds(lambda a, b: f"{a}:{b}", settings_names, st.text(max_size=20)),
+)

@@ -373,7 +373,8 @@ class TestCheckErrors:
 
     def test_action_list(self) -> None:
         """Every action the issue names is known."""
-        assert set(ACTIONS) == {*RELATIONAL, "live.start", "purchase", "notify", "content.show"}
+        own = {"live.start", "purchase", "feed.personalise", "data.share"}
+        assert set(ACTIONS) == {*RELATIONAL, *own, "notify", "content.show"}
 
 
 class TestFailClosed:

@@ -43,6 +43,11 @@ class Reason(enum.StrEnum):
     ADULT_ONLY = "adult_only"
     #: The accounts behind a request could not be loaded, so it fails closed.
     UNVERIFIABLE = "unverifiable"
+    #: Consent-based processing (profiling, data sharing) for an account below its
+    #: jurisdiction's age of digital consent, and no valid parental consent grant.
+    PARENTAL_CONSENT_REQUIRED = "parental_consent_required"
+    #: Allowed by a parent's consent grant (a ``dm.from`` grant for this connection).
+    PARENTAL_CONSENT = "parental_consent"
 
 
 @attrs.frozen(slots=True)

@@ -22,6 +22,13 @@ from childsafe._effective import Settings
 from childsafe._model import STRANGERS, Account, Relationship
 from childsafe._policy import ChangeableBy, Policy, Rule
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
+from childsafe._supervision import (
+    CONSENT_BASED,
+    DEFAULT_AGE_OF_DIGITAL_CONSENT,
+    ConsentScope,
+    consent_values,
+    youngest_age,
+)
 from childsafe._time import local_minute
 from childsafe.exceptions import InvalidCheckError, InvalidSettingError, UnknownActionError
 
@@ -93,6 +100,8 @@ class _ActionSpec:
     target: _Side | None = None
     actor: _Side | None = None
     actor_minors_only: bool = False
+    # A parent's ``dm.from:<id>`` consent grant lets that one connection through.
+    consent_dm: bool = False
 
 
 def _side(action: str, who: str, setting: str, *pairs: tuple[str, int]) -> _Side:
@@ -130,6 +139,7 @@ _SPECS: Final = (
         target=_contact("dm.send", "direct_messages"),
         actor=_contact("dm.send", "direct_messages", "actor"),
         actor_minors_only=True,
+        consent_dm=True,
     ),
     _ActionSpec(
         "friend.request",
@@ -223,11 +233,29 @@ _SPECS: Final = (
         actor=_purchases("live.gift"),
     ),
     _ActionSpec("purchase", "own", actor=_purchases("purchase")),
+    _ActionSpec(
+        "feed.personalise",
+        "own",
+        actor=_side(
+            "feed.personalise",
+            "actor",
+            "feed_personalisation",
+            ("chronological", NEVER),
+            ("non_profiled", NEVER),
+            ("profiled", ANY),
+        ),
+    ),
+    _ActionSpec(
+        "data.share",
+        "own",
+        actor=_side("data.share", "actor", "data_sharing", ("off", NEVER), ("on", ANY)),
+    ),
     _ActionSpec("notify", "notify"),
     _ActionSpec("content.show", "content"),
 )
 
 _SETTINGS_CACHE_SIZE: Final = 4096
+_NO_CONSENTS: Final[frozenset[str]] = frozenset()
 _ADULT: Final = AgeBand.ADULT  # a module global is cheaper to read than an enum member
 
 ACTIONS: Final = tuple(s.name for s in _SPECS)
@@ -246,6 +274,12 @@ def _satisfied(req: int, rel: Relationship) -> bool:
     return False
 
 
+def _dm_granted(table: _BandTable, child: Account, other: str, rel: Relationship) -> bool:
+    """Whether a parent's ``dm.from`` grant lets ``other`` message ``child`` (connected,
+    and only where the floor lets connections message)."""
+    return rel.connected and table.dm_contact_ok and f"dm.from:{other}" in child.consents
+
+
 def _effective(setting: Setting, rule: Rule, raw: SettingValue) -> SettingValue:
     """An account's own value, clamped to what the policy allows today."""
     if rule.changeable_by is ChangeableBy.NOBODY and not setting.le(raw, rule.default):
@@ -262,22 +296,52 @@ class _BandTable:
         "band",
         "cache",
         "citations",
+        "consent_age",
+        "consented_defaults",
         "defaults",
+        "dm_contact_ok",
         "entries",
+        "gates",
         "rules",
         "settings",
         "settings_cache",
     )
 
-    def __init__(self, policy: Policy, band: AgeBand, rules: Mapping[str, Rule]) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        band: AgeBand,
+        rules: Mapping[str, Rule],
+        consent_age: int = DEFAULT_AGE_OF_DIGITAL_CONSENT,
+    ) -> None:
         self.band = band
         self.rules = dict(rules)
         self.defaults: dict[str, SettingValue] = {n: r.default for n, r in rules.items()}
+        self.consent_age = consent_age
+        # Below the age of digital consent, consent-based values need a parent's grant:
+        # per setting, the values that do and the value used without one.
+        self.gates: dict[str, tuple[dict[SettingValue, str], SettingValue]] = {}
+        # Policy defaults that are consent-based: they apply only with the consent.
+        self.consented_defaults: dict[str, SettingValue] = {}
+        if youngest_age(band) < consent_age:
+            for name, threshold in CONSENT_BASED.items():
+                values = SETTINGS[name].domain.values  # type: ignore[union-attr]
+                needs: dict[SettingValue, str] = {
+                    v: f"{name}:{v}" for v in sorted(consent_values(name))
+                }
+                self.gates[name] = (needs, values[values.index(threshold) - 1])
+                if self.defaults[name] in needs:
+                    self.consented_defaults[name] = self.defaults[name]
+                    self.defaults[name] = self.gates[name][1]
+        # A dm.from grant counts only where the floor lets connections message.
+        self.dm_contact_ok = SETTINGS["direct_messages"].le(
+            "connections", rules["direct_messages"].floor
+        )
         self.settings = Settings(**self.defaults)  # type: ignore[arg-type]
         self.citations = {n: policy.cite(r.sources) for n, r in rules.items()}
         self.cache: dict[tuple[str, str, bool], Decision] = {}
         # Effective settings per distinct set of personal changes (bounded, see below).
-        self.settings_cache: dict[tuple[tuple[str, SettingValue], ...], Settings] = {}
+        self.settings_cache: dict[tuple[object, ...], Settings] = {}
         self.entries: dict[str, dict[SettingValue, tuple[int, Decision, Decision]]] = {}
         for spec in _SPECS:
             for who, side in (("target", spec.target), ("actor", spec.actor)):
@@ -290,8 +354,60 @@ class _BandTable:
     def value(self, account: Account, name: str) -> SettingValue:
         own = account.settings.get(name, self)
         if own is self:
+            if self.consented_defaults and account.consents:
+                default = self.consented_defaults.get(name)
+                if default is not None and f"{name}:{default}" in account.consents:
+                    return default
             return self.defaults[name]
+        value = _effective(SETTINGS[name], self.rules[name], own)  # type: ignore[arg-type]
+        if self.gates:
+            gate = self.gates.get(name)
+            if gate is not None:
+                scope = gate[0].get(value)
+                if scope is not None and scope not in account.consents:
+                    return gate[1]
+        return value
+
+    def chosen(self, account: Account, name: str) -> SettingValue:
+        """The value the account (or the policy) chose, before any consent gate."""
+        own = account.settings.get(name, self)
+        if own is self:
+            return self.rules[name].default
         return _effective(SETTINGS[name], self.rules[name], own)  # type: ignore[arg-type]
+
+    def consent_denial(self, action: str, setting: str, chosen: SettingValue) -> Decision:
+        shown = SETTINGS[setting].format(chosen)
+
+        def build() -> Decision:
+            return self.decision(
+                action,
+                "actor",
+                setting,
+                SETTINGS[setting].format(self.gates[setting][1]),
+                Reason.PARENTAL_CONSENT_REQUIRED,
+                f"{action} denied: the actor's {setting} {shown!r} is consent-based "
+                f"processing and {self.band.value} accounts are below the age of digital "
+                f"consent ({self.consent_age}); it needs a parent's consent grant.",
+                f"A linked parent can grant consent for '{setting}:{shown}'.",
+            )
+
+        return _cached(self, (f"{action}:consent", shown, False), build)
+
+    def dm_consent_allow(self, who: str) -> Decision:
+        def build() -> Decision:
+            return Decision(
+                allowed=True,
+                action="dm.send",
+                reason=Reason.PARENTAL_CONSENT,
+                message=f"dm.send allowed: a parent's consent grant lets this connection "
+                f"exchange direct messages with the {who} ({self.band.value}).",
+                setting="direct_messages",
+                subject=who,
+                band=self.band,
+                citations=self.citations["direct_messages"],
+            )
+
+        return _cached(self, ("dm.send:consent", who, True), build)
 
     def _pair(
         self, action: str, who: str, side: _Side, value: SettingValue, req: int
@@ -332,6 +448,13 @@ class _BandTable:
             who = "a parent" if rule.changeable_by is ChangeableBy.PARENT else "the account holder"
             floor = SETTINGS[side.setting].format(rule.floor)
             then = _RELATIONSHIP_REMEDY.get(floor_req)
+            gate = self.gates.get(side.setting)
+            if gate is not None and rule.floor in gate[0]:
+                then = (
+                    f"with a parent's consent grant for '{side.setting}:{floor}', since "
+                    f"{self.band.value} accounts are below the age of digital consent "
+                    f"({self.consent_age})"
+                )
             parts.append(
                 f"{who} can allow this by changing {side.setting} to {floor!r}"
                 + (f" (then {then})" if then else "")
@@ -370,15 +493,19 @@ class _Compiled:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        shared: dict[tuple[tuple[AgeBand, tuple[Rule, ...]], ...], dict[AgeBand, _BandTable]] = {}
+        shared: dict[tuple[object, ...], dict[AgeBand, _BandTable]] = {}
         self.tables: dict[str | None, dict[AgeBand, _BandTable]] = {}
         keys: list[str | None] = [None, *policy.overlay_keys()]
         for key in keys:
             rules = policy.rules_for(key)
-            signature = tuple((band, tuple(rules[band].values())) for band in sorted(rules))
+            age = (
+                policy.jurisdiction_info(key).age_of_digital_consent
+                or DEFAULT_AGE_OF_DIGITAL_CONSENT
+            )
+            signature = (age, *((band, tuple(rules[band].values())) for band in sorted(rules)))
             tables = shared.get(signature)
             if tables is None:
-                tables = {band: _BandTable(policy, band, rules[band]) for band in rules}
+                tables = {band: _BandTable(policy, band, rules[band], age) for band in rules}
                 tables[AgeBand.UNKNOWN] = tables[policy.unknown_age]
                 shared[signature] = tables
             self.tables[key] = tables
@@ -398,11 +525,15 @@ class SettingChange:
     """The outcome of :meth:`Guard.change_setting`.
 
     ``applied`` tells whether the change took effect; ``reason`` is one of
-    ``changed``, ``unchanged``, ``not_changeable``, ``parent_required``,
-    ``below_floor`` or ``prompt_required`` (loosening needs the child to see the safety
-    prompt and confirm: call again with ``confirmed=True``). ``account`` and
-    ``settings`` are the account and its effective settings afterwards.
-    Truthy exactly when applied.
+    ``changed``, ``unchanged``, ``locked`` or ``unlocked`` (a parent locked or unlocked
+    the current value), or a refusal: ``not_changeable``, ``parent_required``,
+    ``parent_locked`` (a parent locked it), ``not_guardian`` (the named parent is not
+    linked to the account), ``parental_consent_required`` (consent-based processing
+    below the age of digital consent, without a verified consent grant), ``below_floor``
+    or ``prompt_required`` (loosening needs the child to see the safety prompt and
+    confirm: call again with ``confirmed=True``). ``account`` and ``settings`` are the
+    account and its effective settings afterwards; ``locked`` whether a parent's lock
+    holds the setting afterwards. Truthy exactly when applied.
     """
 
     applied: bool
@@ -415,6 +546,7 @@ class SettingChange:
     floor: SettingValue
     prompt_required: bool = False
     citations: tuple[object, ...] = ()
+    locked: bool = False
 
     def __bool__(self) -> bool:
         return self.applied
@@ -455,19 +587,35 @@ class Guard:
         to what the policy allows."""
         table = self._compiled.table(account)
         own = account.settings
-        if not own:
+        consents = account.consents if table.gates else _NO_CONSENTS
+        if consents:
+            # Only consents to processing change settings; dm.from grants (one per
+            # contact) must not split the cache.
+            consents = frozenset(c for c in consents if not c.startswith("dm.from:"))
+        if not own and not (consents and table.consented_defaults):
             return table.settings
         # Accounts share few distinct sets of changes: build each Settings once.
-        key = tuple(sorted(own.items(), key=lambda item: item[0]))
+        key = (consents, *sorted(own.items(), key=lambda item: item[0]))
         found = table.settings_cache.get(key)
         if found is None:
             values = dict(table.defaults)
-            for name in own:
+            for name in (*own, *table.consented_defaults):
                 values[name] = table.value(account, name)
             found = Settings(**values)  # type: ignore[arg-type]
             if len(table.settings_cache) < _SETTINGS_CACHE_SIZE:
                 table.settings_cache[key] = found
         return found
+
+    def consent_needed(self, account: Account, scope: str | ConsentScope) -> bool:
+        """Whether ``scope`` is consent-based processing that ``account`` may have only
+        with a parent's consent grant (it is below its jurisdiction's age of digital
+        consent). ``dm.from`` scopes are never *needed*: they are exceptions a parent
+        may grant."""
+        parsed = ConsentScope.parse(scope)
+        if parsed.setting is None:
+            return False
+        gate = self._compiled.table(account).gates.get(parsed.setting)
+        return gate is not None and parsed.value in gate[0]
 
     def rules_for(self, account: Account) -> Mapping[str, Rule]:
         """The rules that apply to the account (its band and jurisdiction)."""
@@ -481,13 +629,26 @@ class Guard:
         *,
         by: Literal["self", "parent"] = "self",
         confirmed: bool = False,
+        guardian: str | None = None,
+        lock: bool = True,
     ) -> SettingChange:
         """Change one of the account's settings as the user (``by="self"``) or a parent
         would, within the policy. Tightening is always allowed; loosening needs the
         right person, never goes below the floor, and (where the rule says so) needs
-        the child to have confirmed a safety prompt."""
+        the child to have confirmed a safety prompt.
+
+        Supervision: on a supervised account (one with ``guardians``) a parent's change
+        must name one of them as ``guardian=`` (``not_guardian`` otherwise). A parent's
+        change locks the setting (``lock=False`` applies it unlocked and lifts an
+        earlier lock): the account holder may still tighten a locked setting but not
+        loosen it (``parent_locked``). A consent-based value (``feed_personalisation``
+        ``profiled``, ``data_sharing`` ``on``) below the jurisdiction's age of digital
+        consent needs a verified parental consent grant (``parental_consent_required``).
+        """
         if by not in ("self", "parent"):
             raise InvalidCheckError(f"by must be 'self' or 'parent', got {by!r}")
+        if by == "self" and guardian is not None:
+            raise InvalidCheckError("guardian= names the parent making a change: use by='parent'")
         if setting not in SETTINGS:
             raise InvalidSettingError(
                 f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
@@ -499,72 +660,106 @@ class Guard:
         current = table.value(account, setting)
         citations = table.citations[setting]
         fmt = spec.format
+        parent = by == "parent"
 
-        def refuse(reason: str, message: str, *, prompt: bool = False) -> SettingChange:
+        def result(
+            reason: str, message: str, updated: Account | None = None, *, prompt: bool = False
+        ) -> SettingChange:
+            after = account if updated is None else updated
             return SettingChange(
-                applied=False,
+                applied=updated is not None,
                 reason=reason,
                 message=message,
                 setting=setting,
                 value=new_value,
-                account=account,
-                settings=self.settings_for(account),
+                account=after,
+                settings=self.settings_for(after),
                 floor=rule.floor,
                 prompt_required=prompt,
                 citations=citations,
+                locked=setting in after.locks,
             )
 
+        if parent and account.guardians and guardian not in account.guardians:
+            who = "no guardian" if guardian is None else f"{guardian!r}"
+            return result(
+                "not_guardian",
+                f"{who} is not a linked guardian of {account.id!r}; a parent's change to a "
+                "supervised account must name one of its guardians.",
+            )
+        locks = account.locks
+        if parent:
+            locks = locks | {setting} if lock else locks - {setting}
+        chosen = table.chosen(account, setting)
+        if new_value == current and chosen != current:
+            # A consent-based choice lapsed with its consent; the new choice replaces it.
+            own = {**account.settings, setting: new_value}
+            if new_value == rule.default:
+                del own[setting]
+            return result(
+                "changed",
+                f"{setting} set to {fmt(new_value)!r}, replacing {fmt(chosen)!r}, which no "
+                "longer had a parent's consent.",
+                attrs.evolve(account, settings=own, locks=locks),
+            )
         if new_value == current:
-            return SettingChange(
-                applied=True,
-                reason="unchanged",
-                message=f"{setting} is already {fmt(current)!r}.",
-                setting=setting,
-                value=new_value,
-                account=account,
-                settings=self.settings_for(account),
-                floor=rule.floor,
-                citations=citations,
+            if locks == account.locks:
+                return result("unchanged", f"{setting} is already {fmt(current)!r}.", account)
+            done = "locked" if setting in locks else "unlocked"
+            return result(
+                done,
+                f"{setting} stays {fmt(current)!r} and is now {done}.",
+                attrs.evolve(account, locks=locks),
             )
         band = table.band.value
         if not spec.le(new_value, current):
             if not spec.le(new_value, rule.floor):
-                return refuse(
+                return result(
                     "below_floor",
                     f"{fmt(new_value)!r} is below the floor {fmt(rule.floor)!r} for {setting} "
                     f"at {band}; nobody can choose it.",
                 )
             if rule.changeable_by is ChangeableBy.NOBODY:
-                return refuse(
+                return result(
                     "not_changeable", f"{setting} cannot be loosened for {band} accounts."
                 )
-            if by == "self" and rule.changeable_by is ChangeableBy.PARENT:
-                return refuse(
+            if not parent and setting in account.locks:
+                return result(
+                    "parent_locked",
+                    f"A parent has locked {setting} at {fmt(current)!r}; only a parent can "
+                    "loosen it.",
+                )
+            if not parent and rule.changeable_by is ChangeableBy.PARENT:
+                return result(
                     "parent_required", f"Only a parent can loosen {setting} for {band} accounts."
                 )
-            if by == "self" and rule.prompt_on_loosen and not confirmed:
-                return refuse(
-                    "prompt_required",
-                    f"Show the safety explanation for {setting} and ask the account holder "
-                    "to confirm before loosening it.",
-                    prompt=True,
+        gate = table.gates.get(setting)
+        if gate is not None and new_value in gate[0]:
+            scope = f"{setting}:{fmt(new_value)}"
+            if scope not in account.consents:
+                return result(
+                    "parental_consent_required",
+                    f"{setting} {fmt(new_value)!r} is consent-based processing and {band} "
+                    f"accounts are below the age of digital consent ({table.consent_age}); "
+                    f"it needs a parent's consent grant for {scope!r}.",
                 )
+        loosening = not spec.le(new_value, current)
+        if loosening and not parent and rule.prompt_on_loosen and not confirmed:
+            return result(
+                "prompt_required",
+                f"Show the safety explanation for {setting} and ask the account holder "
+                "to confirm before loosening it.",
+                prompt=True,
+            )
         own = dict(account.settings)
         if new_value == rule.default:
             own.pop(setting, None)
         else:
             own[setting] = new_value
-        updated = attrs.evolve(account, settings=own)
-        return SettingChange(
-            applied=True,
-            reason="changed",
-            message=f"{setting} changed from {fmt(current)!r} to {fmt(new_value)!r}.",
-            setting=setting,
-            value=new_value,
-            account=updated,
-            settings=self.settings_for(updated),
-            floor=rule.floor,
-            citations=citations,
+        return result(
+            "changed",
+            f"{setting} changed from {fmt(current)!r} to {fmt(new_value)!r}.",
+            attrs.evolve(account, settings=own, locks=locks),
         )
 
     # -- decisions --------------------------------------------------------------
@@ -611,7 +806,13 @@ class Guard:
                 else table.value(target, side.setting)  # type: ignore[union-attr]
             ]  # fmt: skip
             if req and not _satisfied(req, relationship):
-                return deny
+                if not (
+                    target.consents
+                    and spec.consent_dm
+                    and _dm_granted(table, target, actor.id, relationship)
+                ):
+                    return deny
+                allow = table.dm_consent_allow("target")
             side = spec.actor
             if side is None or (spec.actor_minors_only and actor.band is _ADULT):
                 return allow
@@ -621,14 +822,28 @@ class Guard:
                 else table.value(actor, side.setting)
             ]  # fmt: skip
             if req and not _satisfied(req, relationship):
-                return deny
+                if not (
+                    actor.consents
+                    and spec.consent_dm
+                    and _dm_granted(table, actor, target.id, relationship)
+                ):
+                    return deny
+                return table.dm_consent_allow("actor")
             return allow
         if spec.kind == "own":
             if actor is None:
                 raise InvalidCheckError(f"{action} needs actor=")
             side = spec.actor
             table = c.table(actor)
-            req, allow, deny = table.entries[side.key][table.value(actor, side.setting)]  # type: ignore[union-attr]
+            value = table.value(actor, side.setting)  # type: ignore[union-attr]
+            if table.gates:
+                gate = table.gates.get(side.setting)  # type: ignore[union-attr]
+                # Only a value the gate fell back to can hide a lapsed consent.
+                if gate is not None and value == gate[1]:
+                    chosen = table.chosen(actor, side.setting)  # type: ignore[union-attr]
+                    if chosen != value:
+                        return table.consent_denial(action, side.setting, chosen)  # type: ignore[union-attr]
+            req, allow, deny = table.entries[side.key][value]  # type: ignore[union-attr]
             return allow if req == ANY else deny
         if spec.kind == "notify":
             return self._notify(c, target, at, engagement=engagement)

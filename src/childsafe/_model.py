@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from childsafe._bands import AgeBand, Assurance
 from childsafe._policy import normalise_jurisdiction
-from childsafe._settings import SETTINGS, SettingValue, get_setting
-from childsafe.exceptions import InvalidAccountError, InvalidSettingError
+from childsafe._settings import SETTINGS, SettingValue, get_setting, suggest
+from childsafe._supervision import Supervision, parse_scopes
+from childsafe.exceptions import InvalidAccountError, InvalidScopeError, InvalidSettingError
 
 __all__ = ["Account", "Relationship"]
 
 _EMPTY: Mapping[str, SettingValue] = types.MappingProxyType({})
+_NONE: frozenset[str] = frozenset()
 
 
 def _band(band: AgeBand | str) -> AgeBand:
@@ -68,6 +70,49 @@ def _settings(settings: Mapping[str, Any] | None) -> Mapping[str, SettingValue]:
     return types.MappingProxyType(out)
 
 
+def _collection(name: str, value: object) -> list[object]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidAccountError(f"{name} must be a collection of strings, got {value!r}")
+    return list(value)
+
+
+def _guardians(guardians: Iterable[str] | None) -> frozenset[str]:
+    items = _collection("guardians", guardians)
+    if not items:
+        return _NONE
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise InvalidAccountError(
+                f"guardians must be non-empty account ids (strings), got {item!r}"
+            )
+    return frozenset(items)  # type: ignore[arg-type]
+
+
+def _locks(locks: Iterable[str] | None) -> frozenset[str]:
+    items = _collection("locks", locks)
+    if not items:
+        return _NONE
+    for item in items:
+        if not isinstance(item, str) or item not in SETTINGS:
+            raise InvalidAccountError(
+                f"locks must name settings; unknown setting {item!r}"
+                f"{suggest(str(item), tuple(SETTINGS))}"
+            )
+    return frozenset(items)  # type: ignore[arg-type]
+
+
+def _consents(consents: Iterable[str] | None) -> frozenset[str]:
+    items = _collection("consents", consents)
+    if not items:
+        return _NONE
+    try:
+        return parse_scopes(items)  # type: ignore[arg-type]
+    except InvalidScopeError as e:
+        raise InvalidAccountError(f"account consents: {e}") from None
+
+
 def _timezone(timezone: str | None) -> str | None:
     value: object = timezone
     if value is None:
@@ -93,6 +138,12 @@ class Account:
     then treats it as its protective band). ``settings`` holds only the values the user
     or a parent has *changed*; everything else comes from the policy. ``timezone`` is
     an IANA name used for quiet hours (UTC when absent).
+
+    Supervision: ``guardians`` are the account ids of the linked parents or guardians
+    (see :func:`childsafe.parental.link_guardian`); ``locks`` the settings a parent
+    locked, which the account holder may tighten but not loosen; ``consents`` the
+    consent scopes of the parental consent grants verified for this request (fill it
+    only from :meth:`childsafe.parental.ConsentVerifier.apply`).
     """
 
     id: str = attrs.field()
@@ -103,11 +154,30 @@ class Account:
         default=_EMPTY, converter=_settings, repr=lambda s: repr(dict(s))
     )
     timezone: str | None = attrs.field(default=None, converter=_timezone)
+    guardians: frozenset[str] = attrs.field(default=_NONE, converter=_guardians)
+    locks: frozenset[str] = attrs.field(default=_NONE, converter=_locks)
+    consents: frozenset[str] = attrs.field(default=_NONE, converter=_consents)
 
     @id.validator
     def _check_id(self, _: attrs.Attribute[str], value: object) -> None:
         if not isinstance(value, str) or not value:
             raise InvalidAccountError(f"id must be a non-empty string, got {value!r}")
+
+    @guardians.validator
+    def _check_guardians(self, _: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
+        if self.id in value:
+            raise InvalidAccountError(f"account {self.id!r} cannot be its own guardian")
+
+    @property
+    def supervised(self) -> bool:
+        """Whether a parent or guardian is linked to the account (ICO standard 11: show
+        the child an obvious sign)."""
+        return bool(self.guardians)
+
+    @property
+    def supervision(self) -> Supervision:
+        """The account's guardians, parent locks and verified consents, for the UI."""
+        return Supervision(self.guardians, self.locks, self.consents)
 
     def with_settings(self, **changes: object) -> Account:
         """A copy with ``changes`` added to the account's own settings.

@@ -26,6 +26,7 @@ from childsafe._effective import Settings
 from childsafe._engine import ACTIONS, SENSITIVITY_LEVELS, Guard
 from childsafe._model import Account, Relationship
 from childsafe._settings import suggest
+from childsafe._supervision import Supervision
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 __all__ = [
@@ -205,7 +206,9 @@ def json_field(name: str) -> Extractor:
 _ACTION_ATTR: Final = "__childsafe_action__"
 
 # Actions decided on the actor alone; every other action needs a target account.
-_NO_TARGET: Final = frozenset({"live.start", "purchase", "content.show"})
+_NO_TARGET: Final = frozenset(
+    {"live.start", "purchase", "feed.personalise", "data.share", "content.show"}
+)
 
 
 @attrs.frozen
@@ -800,6 +803,12 @@ class RequestContext:
     def is_minor(self) -> bool:
         """Whether the account is treated as a minor (unknown ages are)."""
         return self.account.band.is_minor
+
+    @property
+    def supervision(self) -> Supervision:
+        """Who supervises the account (guardians, parent locks, verified consents), so
+        the UI can show the child an obvious sign (ICO Children's code standard 11)."""
+        return self.account.supervision
 
     def decide(
         self,

@@ -10,6 +10,7 @@ built-in it refines, so ``except ValueError`` keeps working::
     ├── InvalidSettingError (ValueError)  an unknown setting or a value outside its domain
     ├── InvalidCheckError (ValueError)    a ``Guard`` call lacks what the action needs
     │   └── UnknownActionError             ``Guard.check`` was asked about an unknown action
+    ├── InvalidScopeError (ValueError)    a consent scope that cannot be parsed
     └── MissingExtraError (ImportError)   an optional integration's extra is not installed
 
 A *denial* is never an exception: :meth:`childsafe.Guard.check` returns a
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidAccountError",
     "InvalidAgeError",
     "InvalidCheckError",
+    "InvalidScopeError",
     "InvalidSettingError",
     "MissingExtraError",
     "UnknownActionError",
@@ -93,6 +95,13 @@ class InvalidCheckError(ChildsafeError, ValueError):
 
 class UnknownActionError(InvalidCheckError):
     """:meth:`childsafe.Guard.check` was asked about an action it does not know."""
+
+
+class InvalidScopeError(ChildsafeError, ValueError):
+    """A consent scope is malformed or names no consent-based processing.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class MissingExtraError(ChildsafeError, ImportError):

@@ -1,0 +1,349 @@
+"""Parental consent grants: signed, expiring, revocable receipts issued by the platform.
+
+A grant is a JWT signed with the platform's own key (HS256 with a secret of at least
+32 bytes, or RS256/PS256/ES256/EdDSA), with the header ``typ`` ``childsafe-consent+jwt``
+so that no other token of the platform's can pass for one. Its claims: ``iss`` and
+``aud`` (the platform and the consent audience), ``sub`` (the child's account id),
+``guardian`` (the linked guardian who consented), ``scope`` (what was consented to, a
+:class:`~childsafe.parental.ConsentScope`), ``iat``, ``nbf``, ``exp`` and a unique ``jti``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any, Final
+
+import attrs
+import jwt
+
+from childsafe._model import Account
+from childsafe._supervision import ConsentScope
+from childsafe.exceptions import InvalidScopeError
+from childsafe.parental._errors import (
+    ExpiredGrantError,
+    GrantConfigError,
+    GrantError,
+    InvalidGrantSignatureError,
+    MalformedGrantError,
+    NotAGuardianError,
+    NotYetValidGrantError,
+    RevocationStoreError,
+    RevokedGrantError,
+    UntrustedGrantError,
+    WrongChildError,
+)
+from childsafe.parental._stores import RevocationStore
+
+__all__ = ["GRANT_TYPE", "ConsentGrant", "ConsentIssuer", "ConsentResult", "ConsentVerifier"]
+
+log = logging.getLogger("childsafe.parental")
+
+GRANT_TYPE: Final = "childsafe-consent+jwt"
+"""The JWT header ``typ`` of every consent grant."""
+ALGORITHMS: Final = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
+DEFAULT_AUDIENCE: Final = "childsafe:consent"
+MIN_SECRET_BYTES: Final = 32
+MAX_GRANT_BYTES: Final = 4096
+
+
+def _prepare(algorithm: str, key: object, *, signing: bool) -> Any:  # noqa: ANN401
+    if algorithm not in ALGORITHMS:
+        raise GrantConfigError(
+            f"algorithm {algorithm!r} is not allowed for consent grants; use one of "
+            f"{', '.join(ALGORITHMS)}"
+        )
+    if algorithm == "HS256":
+        if not isinstance(key, str | bytes):
+            raise GrantConfigError(
+                f"HS256 needs the platform's shared secret as str or bytes, got {type(key)!r}"
+            )
+        secret = key.encode() if isinstance(key, str) else key
+        if len(secret) < MIN_SECRET_BYTES:
+            raise GrantConfigError(
+                f"an HS256 secret must be at least {MIN_SECRET_BYTES} bytes, got {len(secret)}"
+            )
+    try:
+        prepared = jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+    except (jwt.InvalidKeyError, ValueError, TypeError) as e:
+        raise GrantConfigError(f"the key does not fit {algorithm}: {e}") from e
+    if algorithm == "HS256":
+        return prepared
+    private = hasattr(prepared, "sign")
+    if signing and not private:
+        raise GrantConfigError(f"issuing {algorithm} grants needs the private key")
+    if not signing and private:
+        return prepared.public_key()
+    return prepared
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    if value.tzinfo is None:
+        raise GrantConfigError(f"now must be an aware datetime, got {value!r}")
+    return value
+
+
+@attrs.frozen
+class ConsentGrant:
+    """A verified consent grant: ``id`` (its ``jti``), the ``child`` and the
+    ``guardian`` who consented (account ids), the ``scope``, and when it was issued and
+    expires (aware UTC datetimes)."""
+
+    id: str
+    child: str
+    guardian: str
+    scope: ConsentScope
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+@attrs.frozen
+class ConsentResult:
+    """What :meth:`ConsentVerifier.apply` found: the ``account`` with ``consents`` set to
+    the scopes of the valid ``grants``, and why the others were ``refused``."""
+
+    account: Account
+    grants: tuple[ConsentGrant, ...]
+    refused: tuple[GrantError | RevocationStoreError, ...]
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The consent scopes that count."""
+        return self.account.consents
+
+
+class ConsentIssuer:
+    """Issues consent grants signed with the platform's key.
+
+    >>> import secrets
+    >>> from childsafe import Account
+    >>> issuer = ConsentIssuer(secrets.token_bytes(32))
+    >>> child = Account(id="c1", band="13_15", guardians={"p1"})
+    >>> token = issuer.issue(child, "p1", "feed_personalisation:profiled")
+    >>> token.count(".")
+    2
+    """
+
+    def __init__(
+        self,
+        key: object,
+        *,
+        algorithm: str = "HS256",
+        issuer: str = "childsafe",
+        audience: str = DEFAULT_AUDIENCE,
+        key_id: str | None = None,
+        max_ttl: dt.timedelta = dt.timedelta(days=400),
+    ) -> None:
+        self._key = _prepare(algorithm, key, signing=True)
+        self.algorithm = algorithm
+        self.issuer = issuer
+        self.audience = audience
+        self.key_id = key_id
+        self.max_ttl = max_ttl
+
+    def issue(
+        self,
+        child: Account,
+        guardian: str,
+        scope: str | ConsentScope,
+        *,
+        ttl: dt.timedelta = dt.timedelta(days=365),
+        now: dt.datetime | None = None,
+    ) -> str:
+        """A grant from ``guardian`` (a linked guardian of ``child``) for ``scope``,
+        valid for ``ttl`` from ``now``. Store it with the child's account and pass it to
+        :meth:`ConsentVerifier.apply` at each resolution."""
+        if guardian not in child.guardians:
+            raise NotAGuardianError(
+                f"{guardian!r} is not a linked guardian of {child.id!r}; link them first"
+            )
+        parsed = ConsentScope.parse(scope)
+        if not dt.timedelta(0) < ttl <= self.max_ttl:
+            raise GrantConfigError(f"ttl must be positive and at most {self.max_ttl}, got {ttl}")
+        issued = _aware(now)
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": child.id,
+            "guardian": guardian,
+            "scope": str(parsed),
+            "iat": int(issued.timestamp()),
+            "nbf": int(issued.timestamp()),
+            "exp": int((issued + ttl).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        headers: dict[str, str] = {"typ": GRANT_TYPE}
+        if self.key_id is not None:
+            headers["kid"] = self.key_id
+        return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
+
+
+def _claim(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedGrantError(f"claim {name!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _time(claims: dict[str, Any], name: str) -> dt.datetime:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedGrantError(f"claim {name!r} must be a number, got {value!r}")
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+class ConsentVerifier:
+    """Verifies consent grants and keeps their revocation list.
+
+    ``key`` is the shared HS256 secret, or the public (or private) key for the
+    asymmetric algorithms; only ``algorithm`` is accepted. ``revocations`` is the store
+    every app server shares. A grant counts only when it is correctly signed, a consent
+    grant of this platform, within its validity (``leeway`` for clock skew), for this
+    child, from a guardian still linked to it, and not revoked.
+    """
+
+    def __init__(
+        self,
+        key: object,
+        *,
+        revocations: RevocationStore,
+        algorithm: str = "HS256",
+        issuer: str = "childsafe",
+        audience: str = DEFAULT_AUDIENCE,
+        leeway: dt.timedelta = dt.timedelta(seconds=30),
+    ) -> None:
+        self._key = _prepare(algorithm, key, signing=False)
+        self.revocations = revocations
+        self.algorithm = algorithm
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+
+    def decode(self, token: str, *, verify_expiry: bool = True) -> ConsentGrant:
+        """The grant in ``token`` after checking its signature and claims (not the child,
+        the guardian link nor the revocation list: :meth:`verify` does all)."""
+        raw: object = token
+        if not isinstance(raw, str) or not raw:
+            raise MalformedGrantError(f"a grant must be a non-empty string, got {type(raw)!r}")
+        if len(raw) > MAX_GRANT_BYTES:
+            raise MalformedGrantError(f"a grant is at most {MAX_GRANT_BYTES} bytes, got {len(raw)}")
+        try:
+            # One parse: pyjwt refuses any algorithm but ours before it checks a signature.
+            decoded = jwt.decode_complete(
+                raw,
+                self._key,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={
+                    "require": ["iss", "aud", "sub", "iat", "exp", "jti"],
+                    "verify_exp": verify_expiry,
+                },
+            )
+        except jwt.InvalidAlgorithmError:
+            alg = jwt.get_unverified_header(raw).get("alg")
+            raise UntrustedGrantError(
+                f"algorithm {alg!r} is not accepted; grants use {self.algorithm}"
+            ) from None
+        except jwt.ExpiredSignatureError:
+            raise ExpiredGrantError("the grant has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise NotYetValidGrantError(
+                "the grant is not valid yet (nbf or iat in the future)"
+            ) from None
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as e:
+            raise UntrustedGrantError(f"not issued by this platform for consent: {e}") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidGrantSignatureError("the signature does not verify") from None
+        except jwt.PyJWTError as e:
+            raise MalformedGrantError(f"not a valid JWT: {e}") from None
+        typ = decoded["header"].get("typ")
+        if typ != GRANT_TYPE:
+            raise MalformedGrantError(
+                f"not a consent grant: header typ {typ!r}, expected {GRANT_TYPE!r}"
+            )
+        claims: dict[str, Any] = decoded["payload"]
+        try:
+            scope = ConsentScope.parse(_claim(claims, "scope"))
+        except InvalidScopeError as e:
+            raise MalformedGrantError(str(e)) from None
+        return ConsentGrant(
+            id=_claim(claims, "jti"),
+            child=_claim(claims, "sub"),
+            guardian=_claim(claims, "guardian"),
+            scope=scope,
+            issued_at=_time(claims, "iat"),
+            expires_at=_time(claims, "exp"),
+        )
+
+    def _check_child(self, grant: ConsentGrant, child: Account) -> None:
+        if grant.child != child.id:
+            raise WrongChildError(f"the grant is for {grant.child!r}, not {child.id!r}")
+        if grant.guardian not in child.guardians:
+            raise NotAGuardianError(
+                f"{grant.guardian!r}, who granted it, is not a linked guardian of {child.id!r}"
+            )
+
+    def verify(self, token: str, child: Account) -> ConsentGrant:
+        """The grant in ``token`` if it counts for ``child``; a :class:`GrantError` (or
+        :class:`RevocationStoreError` when the store cannot be read) otherwise."""
+        grant = self.decode(token)
+        self._check_child(grant, child)
+        if grant.id in self.revocations.revoked([grant.id]):
+            raise RevokedGrantError(f"grant {grant.id} was revoked")
+        return grant
+
+    def apply(self, child: Account, tokens: Iterable[str]) -> ConsentResult:
+        """``child`` with ``consents`` set to the scopes of the ``tokens`` that count.
+
+        Call it when resolving the account for a request; it never raises for a bad
+        grant or a store that is down: such grants count as none (logged), and the
+        reasons are in ``refused``. One store round trip checks every grant.
+        """
+        candidates: list[ConsentGrant] = []
+        refused: list[GrantError | RevocationStoreError] = []
+        for token in tokens:
+            try:
+                grant = self.decode(token)
+                self._check_child(grant, child)
+            except GrantError as e:
+                log.info("childsafe: consent grant for %r does not count: %s", child.id, e)
+                refused.append(e)
+            else:
+                candidates.append(grant)
+        grants: list[ConsentGrant] = []
+        if candidates:
+            try:
+                revoked = self.revocations.revoked([g.id for g in candidates])
+            except RevocationStoreError as e:
+                log.warning(
+                    "childsafe: revocation store unavailable, %d consent grant(s) of %r do "
+                    "not count: %s",
+                    len(candidates),
+                    child.id,
+                    e,
+                )
+                refused.extend(e for _ in candidates)
+            else:
+                for grant in candidates:
+                    if grant.id in revoked:
+                        refused.append(RevokedGrantError(f"grant {grant.id} was revoked"))
+                    else:
+                        grants.append(grant)
+        consents = frozenset(str(g.scope) for g in grants)
+        account = child if consents == child.consents else attrs.evolve(child, consents=consents)
+        return ConsentResult(account, tuple(grants), tuple(refused))
+
+    def revoke(self, grant: ConsentGrant | str) -> ConsentGrant:
+        """Put ``grant`` (a verified grant or its token) on the revocation list; every
+        verifier sharing the store stops counting it at once."""
+        found = (
+            grant if isinstance(grant, ConsentGrant) else self.decode(grant, verify_expiry=False)
+        )
+        self.revocations.revoke(found.id, found.expires_at + self.leeway)
+        return found
