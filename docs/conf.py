@@ -45,6 +45,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|datetime|os)\..*"),
     # The optional database drivers of the revocation stores (extras, no inventory).
     ("py:class", r"(redis|psycopg)\..*"),
+    # pytest and hypothesis types in the QA toolkit's signatures (no inventory either).
+    ("py:class", r"(_pytest|pytest|hypothesis|st|pathlib)\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately

@@ -182,6 +182,24 @@ class SocialDB:
                 [(a, b, t, now) for a, b, t in SEED_MESSAGES],
             )
 
+    def add_account(
+        self,
+        ident: str,
+        name: str,
+        age: int | None,
+        *,
+        jurisdiction: str = "GB",
+        today: dt.date | None = None,
+    ) -> None:
+        """Add an account ``age`` years old today (``None``: its age is unknown), with
+        no connections: how the conformance tests make an account of each age band."""
+        born = _birth_date(age, today or _today()) if age is not None else None
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO accounts (id, name, birth_date, jurisdiction) VALUES (?, ?, ?, ?)",
+                (ident, name, born.isoformat() if born else None, jurisdiction),
+            )
+
     # -- accounts ---------------------------------------------------------------
 
     def person(self, ident: str) -> Person | None:
