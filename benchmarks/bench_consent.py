@@ -9,6 +9,10 @@ digital consent). Timed in one process, interleaved sample by sample:
 3. ``ConsentVerifier.apply(child, [grant])`` against each revocation store: memory,
    SQLite (a file in a temporary directory), and, when ``CHILDSAFE_TEST_REDIS_URL`` /
    ``CHILDSAFE_TEST_POSTGRES_URL`` are set, Redis and PostgreSQL (one round trip each);
+   then ``ConsentVerifier.apply_async`` against the same stores (memory called directly,
+   SQLite in a worker thread, ``AsyncRedisRevocationStore`` and
+   ``AsyncPostgresRevocationStore``), each awaited through one ``asyncio.Runner``, next to
+   that runner running an empty coroutine (the cost of entering the loop);
 4. ``Guard.check("feed.personalise", ...)`` for the consented account and for one whose
    consent lapsed (``parental_consent_required``), next to ``Guard.check("purchase")``
    (an own-account action without a consent gate) as the reference.
@@ -21,6 +25,7 @@ of ``benchmarks/RESULTS.md`` (between its markers) and leaves the rest of the fi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import platform
@@ -40,6 +45,9 @@ import jwt
 
 from childsafe import Account, Guard, Reason
 from childsafe.parental import (
+    AsyncPostgresRevocationStore,
+    AsyncRedisRevocationStore,
+    AsyncRevocationStore,
     ConsentIssuer,
     ConsentVerifier,
     MemoryRevocationStore,
@@ -91,6 +99,19 @@ def build(stack: ExitStack) -> list[Bench]:
         stack.callback(_drop_table, postgres_url, table)
         stack.callback(pg_store.close)
         stores["PostgreSQL"] = pg_store
+    runner = stack.enter_context(asyncio.Runner())
+    async_stores: dict[str, RevocationStore | AsyncRevocationStore] = {
+        "memory store": stores["memory"],
+        "SQLite file store (worker thread)": stores["SQLite file"],
+    }
+    if redis_url:
+        async_redis = AsyncRedisRevocationStore(redis_url, prefix=f"childsafe-bench-{run_id}:")
+        stack.callback(lambda: runner.run(async_redis.aclose()))
+        async_stores["async Redis store"] = async_redis
+    if postgres_url:
+        async_pg = AsyncPostgresRevocationStore(postgres_url, table=f"childsafe_bench_{run_id}")
+        stack.callback(lambda: runner.run(async_pg.aclose()))
+        async_stores["async PostgreSQL store"] = async_pg
     verifier = ConsentVerifier(key, revocations=stores["memory"])
     prepared = jwt.get_algorithm_by_name("HS256").prepare_key(key)
     options: Any = {"require": ["iss", "aud", "sub", "iat", "exp", "jti"]}
@@ -119,6 +140,26 @@ def build(stack: ExitStack) -> list[Bench]:
             Bench(
                 f"ConsentVerifier.apply, {name} store",
                 lambda each=each: each.apply(child, [token]),  # type: ignore[misc]
+                lambda r: not getattr(r, "refused", True),
+            )
+        )
+
+    async def nothing() -> None:
+        pass
+
+    benches.append(
+        Bench(
+            "asyncio.Runner.run(empty coroutine) (reference)",
+            lambda: runner.run(nothing()),
+            lambda r: r is None,
+        )
+    )
+    for name, async_store in async_stores.items():
+        each_async = ConsentVerifier(key, revocations=async_store)
+        benches.append(
+            Bench(
+                f"ConsentVerifier.apply_async, {name}",
+                lambda each=each_async: runner.run(each.apply_async(child, [token])),  # type: ignore[misc]
                 lambda r: not getattr(r, "refused", True),
             )
         )

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Collection
 from typing import Any
 
+import anyio
 import jwt
 import pytest
 
@@ -19,6 +20,7 @@ from childsafe import Account, Guard, Reason
 from childsafe.exceptions import ChildsafeError, InvalidScopeError
 from childsafe.parental import (
     GRANT_TYPE,
+    AsyncStoreAdapter,
     ConsentGrant,
     ConsentIssuer,
     ConsentVerifier,
@@ -49,6 +51,44 @@ class BrokenStore:
 
     def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:  # noqa: ARG002
         raise RevocationStoreError("cannot reach the store")
+
+
+class BrokenAsyncStore:
+    """An async revocation store whose server is down."""
+
+    async def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:  # noqa: ARG002
+        raise RevocationStoreError(f"cannot reach the store to revoke {grant_id}")
+
+    async def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:  # noqa: ARG002
+        raise RevocationStoreError("cannot reach the store")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class SilentStore:
+    """An async revocation store that never answers (a server that accepts and hangs);
+    it counts the calls it was asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:  # noqa: ARG002
+        self.calls += 1
+        await anyio.sleep_forever()
+
+    async def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:  # noqa: ARG002
+        self.calls += 1
+        await anyio.sleep_forever()
+        raise AssertionError  # sleep_forever never returns
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture(name="anyio_backend")
+def _anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture(name="child")
@@ -384,3 +424,146 @@ class TestApply:
         with caplog.at_level(logging.INFO, logger="childsafe.parental"):
             verifier.apply(child, ["junk"])
         assert "[malformed]" in caplog.text
+
+
+class TestApplyAsync:
+    """The async twins: the same checks and results, with the store call awaited."""
+
+    @pytest.mark.anyio
+    async def test_same_results_as_apply(
+        self, verifier: ConsentVerifier, issuer: ConsentIssuer, child: Account
+    ) -> None:
+        """apply_async counts and refuses exactly what apply does, for the same reasons."""
+        other = Account(id="c2", band="13_15", guardians={"p1"})
+        revoked = issuer.issue(child, "p1", "data_sharing:on")
+        verifier.revoke(revoked)
+        tokens = [
+            issuer.issue(child, "p1", PROFILED),
+            "junk",
+            revoked,
+            issuer.issue(other, "p1", "dm.from:friend"),
+        ]
+        sync, async_ = verifier.apply(child, tokens), await verifier.apply_async(child, tokens)
+        assert async_.scopes == sync.scopes == {PROFILED}
+        assert [e.code for e in async_.refused] == [e.code for e in sync.refused]
+        assert [e.code for e in async_.refused] == ["malformed", "wrong_child", "revoked"]
+        assert [g.id for g in async_.grants] == [g.id for g in sync.grants]
+
+    @pytest.mark.anyio
+    async def test_revoke_async_then_apply_async(
+        self, verifier: ConsentVerifier, issuer: ConsentIssuer, child: Account, guard: Guard
+    ) -> None:
+        """A grant revoked with revoke_async (by token or grant) stops counting at once."""
+        stored = Account(
+            id="c1",
+            band="13_15",
+            jurisdiction="DE",
+            guardians={"p1"},
+            settings={"feed_personalisation": "profiled"},
+        )
+        token = issuer.issue(child, "p1", PROFILED)
+        before = await verifier.apply_async(stored, [token])
+        assert guard.check("feed.personalise", actor=before.account).allowed
+        grant = await verifier.revoke_async(token)
+        assert await verifier.revoke_async(grant) == grant
+        after = await verifier.apply_async(before.account, [token])
+        assert [e.code for e in after.refused] == ["revoked"]
+        assert guard.check("feed.personalise", actor=after.account).reason is (
+            Reason.PARENTAL_CONSENT_REQUIRED
+        )
+
+    @pytest.mark.anyio
+    async def test_verify_async(
+        self, verifier: ConsentVerifier, issuer: ConsentIssuer, child: Account
+    ) -> None:
+        """verify_async returns a grant that counts and raises why one does not."""
+        token = issuer.issue(child, "p1", PROFILED)
+        assert (await verifier.verify_async(token, child)).child == "c1"
+        with pytest.raises(MalformedGrantError):
+            await verifier.verify_async("junk", child)
+        await verifier.revoke_async(token)
+        with pytest.raises(RevokedGrantError):
+            await verifier.verify_async(token, child)
+
+    @pytest.mark.anyio
+    async def test_async_store_down_fails_closed(
+        self, issuer: ConsentIssuer, child: Account, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """An async store that is down means no grant counts, logged, never raised."""
+        verifier = ConsentVerifier(SECRET, revocations=BrokenAsyncStore())
+        token = issuer.issue(child, "p1", PROFILED)
+        with caplog.at_level(logging.WARNING, logger="childsafe.parental"):
+            result = await verifier.apply_async(child, [token, "junk"])
+        assert result.account.consents == frozenset()
+        assert [e.code for e in result.refused] == ["malformed", "store_unavailable"]
+        assert "revocation store unavailable" in caplog.text
+        with pytest.raises(RevocationStoreError):
+            await verifier.revoke_async(token)
+
+    @pytest.mark.anyio
+    async def test_sync_store_down_fails_closed(
+        self, issuer: ConsentIssuer, child: Account
+    ) -> None:
+        """A sync store that is down fails closed through apply_async as well."""
+        verifier = ConsentVerifier(SECRET, revocations=BrokenStore())
+        result = await verifier.apply_async(child, [issuer.issue(child, "p1", PROFILED)])
+        assert [e.code for e in result.refused] == ["store_unavailable"]
+
+    @pytest.mark.anyio
+    async def test_store_that_never_answers(
+        self, issuer: ConsentIssuer, child: Account, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A store that hangs is given up on after store_timeout: apply_async counts no
+        grant and says so, verify_async and revoke_async raise; none of them hangs."""
+        verifier = ConsentVerifier(SECRET, revocations=SilentStore(), store_timeout=0.05)
+        token = issuer.issue(child, "p1", PROFILED)
+        with caplog.at_level(logging.WARNING, logger="childsafe.parental"), anyio.fail_after(20):
+            result = await verifier.apply_async(child, [token])
+            with pytest.raises(RevocationStoreError, match=r"did not answer within 0\.05 s"):
+                await verifier.verify_async(token, child)
+            with pytest.raises(RevocationStoreError, match=r"did not answer within 0\.05 s"):
+                await verifier.revoke_async(token)
+        assert result.account.consents == frozenset()
+        assert [str(e) for e in result.refused] == [
+            "the revocation store did not answer within 0.05 s"
+        ]
+        assert "revocation store unavailable" in caplog.text
+
+    @pytest.mark.anyio
+    async def test_no_round_trip_without_candidates(self, child: Account) -> None:
+        """When no grant passes the pure checks, the store is not asked at all."""
+        store = SilentStore()
+        verifier = ConsentVerifier(SECRET, revocations=store, store_timeout=60)
+        with anyio.fail_after(20):
+            result = await verifier.apply_async(child, ["junk"])
+        assert [e.code for e in result.refused] == ["malformed"]
+        assert store.calls == 0
+
+    @pytest.mark.anyio
+    async def test_apply_async_replaces_stale_consents(self, verifier: ConsentVerifier) -> None:
+        """Consents carried from an earlier request are dropped unless a grant backs them."""
+        stale = Account(id="c1", band="13_15", guardians={"p1"}, consents=[PROFILED])
+        assert (await verifier.apply_async(stale, [])).account.consents == frozenset()
+
+    def test_sync_methods_refuse_an_async_store(
+        self, issuer: ConsentIssuer, child: Account
+    ) -> None:
+        """apply, verify and revoke cannot await an async store: a clear error names the
+        async methods, instead of a coroutine that is never awaited."""
+        verifier = ConsentVerifier(SECRET, revocations=AsyncStoreAdapter(MemoryRevocationStore()))
+        token = issuer.issue(child, "p1", PROFILED)
+        for call in (
+            lambda: verifier.apply(child, [token]),
+            lambda: verifier.verify(token, child),
+            lambda: verifier.revoke(token),
+        ):
+            with pytest.raises(
+                GrantConfigError, match="AsyncStoreAdapter is async: use apply_async"
+            ):
+                call()
+
+    @pytest.mark.parametrize("timeout", [0, -1.0])
+    def test_bad_store_timeout(self, store: MemoryRevocationStore, timeout: float) -> None:
+        """A store timeout must be a positive number of seconds."""
+        with pytest.raises(GrantConfigError, match="store_timeout must be a positive"):
+            ConsentVerifier(SECRET, revocations=store, store_timeout=timeout)

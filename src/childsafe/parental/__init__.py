@@ -5,8 +5,9 @@ by whom), so the child's UI can show it. A parent changes settings through
 :meth:`childsafe.Guard.change_setting` with ``by="parent"`` and ``guardian=``; the child
 cannot loosen what a parent locked. A :class:`ConsentIssuer` signs consent grants, a
 :class:`ConsentVerifier` checks them at resolution time against a shared
-:class:`RevocationStore` and puts the scopes that count on the account, where the pure
-engine reads them. See :doc:`/parental-controls`.
+:class:`RevocationStore` (or, in async apps, an :class:`AsyncRevocationStore`) and puts
+the scopes that count on the account, where the pure engine reads them. See
+:doc:`/parental-controls`.
 
 .. versionadded:: 0.1.0
 """
@@ -41,9 +42,11 @@ from childsafe.parental._grants import (
     ConsentVerifier,
 )
 from childsafe.parental._links import link_guardian, unlink_guardian
-from childsafe.parental._postgres import PostgresRevocationStore
-from childsafe.parental._redis import RedisRevocationStore
+from childsafe.parental._postgres import AsyncPostgresRevocationStore, PostgresRevocationStore
+from childsafe.parental._redis import AsyncRedisRevocationStore, RedisRevocationStore
 from childsafe.parental._stores import (
+    AsyncRevocationStore,
+    AsyncStoreAdapter,
     MemoryRevocationStore,
     RevocationStore,
     SQLiteRevocationStore,
@@ -53,6 +56,10 @@ __all__ = [
     "CONSENT_BASED",
     "DEFAULT_AGE_OF_DIGITAL_CONSENT",
     "GRANT_TYPE",
+    "AsyncPostgresRevocationStore",
+    "AsyncRedisRevocationStore",
+    "AsyncRevocationStore",
+    "AsyncStoreAdapter",
     "ConsentGrant",
     "ConsentIssuer",
     "ConsentResult",

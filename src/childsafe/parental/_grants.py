@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Awaitable, Iterable
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 import jwt
@@ -35,7 +35,12 @@ from childsafe.parental._errors import (
     UntrustedGrantError,
     WrongChildError,
 )
-from childsafe.parental._stores import RevocationStore
+from childsafe.parental._stores import (
+    AsyncRevocationStore,
+    AsyncStoreAdapter,
+    RevocationStore,
+    _is_async,
+)
 
 __all__ = ["GRANT_TYPE", "ConsentGrant", "ConsentIssuer", "ConsentResult", "ConsentVerifier"]
 
@@ -47,6 +52,10 @@ ALGORITHMS: Final = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 DEFAULT_AUDIENCE: Final = "childsafe:consent"
 MIN_SECRET_BYTES: Final = 32
 MAX_GRANT_BYTES: Final = 4096
+DEFAULT_STORE_TIMEOUT: Final = 2.0
+
+T = TypeVar("T")
+Refusal = GrantError | RevocationStoreError
 
 
 def _prepare(algorithm: str, key: object, *, signing: bool) -> Any:  # noqa: ANN401
@@ -103,8 +112,9 @@ class ConsentGrant:
 
 @attrs.frozen
 class ConsentResult:
-    """What :meth:`ConsentVerifier.apply` found: the ``account`` with ``consents`` set to
-    the scopes of the valid ``grants``, and why the others were ``refused``."""
+    """What :meth:`ConsentVerifier.apply` (or :meth:`~ConsentVerifier.apply_async`) found:
+    the ``account`` with ``consents`` set to the scopes of the valid ``grants``, and why the
+    others were ``refused``."""
 
     account: Account
     grants: tuple[ConsentGrant, ...]
@@ -196,6 +206,44 @@ def _time(claims: dict[str, Any], name: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
+@attrs.frozen
+class _Screened:
+    """The pure half of :meth:`ConsentVerifier.apply`: every grant decoded and checked
+    against the child; only the revocation list is left to ask about ``ids``."""
+
+    child: Account
+    candidates: tuple[ConsentGrant, ...]
+    refused: tuple[Refusal, ...]
+
+    @property
+    def ids(self) -> list[str]:
+        return [g.id for g in self.candidates]
+
+    def settle(self, revoked: frozenset[str] | RevocationStoreError) -> ConsentResult:
+        """The result, given what the store said (or why it could not say)."""
+        refused = list(self.refused)
+        grants: list[ConsentGrant] = []
+        if isinstance(revoked, RevocationStoreError):
+            log.warning(
+                "childsafe: revocation store unavailable, %d consent grant(s) of %r do "
+                "not count: %s",
+                len(self.candidates),
+                self.child.id,
+                revoked,
+            )
+            refused.extend(revoked for _ in self.candidates)
+        else:
+            for grant in self.candidates:
+                if grant.id in revoked:
+                    refused.append(RevokedGrantError(f"grant {grant.id} was revoked"))
+                else:
+                    grants.append(grant)
+        child = self.child
+        consents = frozenset(str(g.scope) for g in grants)
+        account = child if consents == child.consents else attrs.evolve(child, consents=consents)
+        return ConsentResult(account, tuple(grants), tuple(refused))
+
+
 class ConsentVerifier:
     """Verifies consent grants and keeps their revocation list.
 
@@ -204,24 +252,62 @@ class ConsentVerifier:
     every app server shares. A grant counts only when it is correctly signed, a consent
     grant of this platform, within its validity (``leeway`` for clock skew), for this
     child, from a guardian still linked to it, and not revoked.
+
+    ``revocations`` may be a sync :class:`~childsafe.parental.RevocationStore`, for
+    :meth:`apply`, :meth:`verify` and :meth:`revoke`, or an
+    :class:`~childsafe.parental.AsyncRevocationStore`, for their ``_async`` twins. The
+    async methods also take a sync store, which they call through an
+    :class:`~childsafe.parental.AsyncStoreAdapter` (in a worker thread), and give up on
+    the store after ``store_timeout`` seconds.
     """
 
     def __init__(
         self,
         key: object,
         *,
-        revocations: RevocationStore,
+        revocations: RevocationStore | AsyncRevocationStore,
         algorithm: str = "HS256",
         issuer: str = "childsafe",
         audience: str = DEFAULT_AUDIENCE,
         leeway: dt.timedelta = dt.timedelta(seconds=30),
+        store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
         self._key = _prepare(algorithm, key, signing=False)
+        if not store_timeout > 0:
+            raise GrantConfigError(
+                f"store_timeout must be a positive number of seconds, got {store_timeout!r}"
+            )
         self.revocations = revocations
         self.algorithm = algorithm
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.store_timeout = store_timeout
+
+    def _sync_store(self) -> RevocationStore:
+        store = self.revocations
+        if _is_async(store):
+            raise GrantConfigError(
+                f"the revocation store {type(store).__name__} is async: use apply_async, "
+                "verify_async and revoke_async, or give the verifier a sync store"
+            )
+        return cast("RevocationStore", store)
+
+    def _async_store(self) -> AsyncRevocationStore:
+        store = self.revocations
+        return store if _is_async(store) else AsyncStoreAdapter(cast("RevocationStore", store))
+
+    async def _within(self, call: Awaitable[T]) -> T:
+        """``call``, abandoned after ``store_timeout`` seconds as a store that is down."""
+        import anyio  # noqa: PLC0415 - sync apps never load the async machinery
+
+        try:
+            with anyio.fail_after(self.store_timeout):
+                return await call
+        except TimeoutError:
+            raise RevocationStoreError(
+                f"the revocation store did not answer within {self.store_timeout:g} s"
+            ) from None
 
     def decode(self, token: str, *, verify_expiry: bool = True) -> ConsentGrant:
         """The grant in ``token`` after checking its signature and claims (not the child,
@@ -289,14 +375,43 @@ class ConsentVerifier:
                 f"{grant.guardian!r}, who granted it, is not a linked guardian of {child.id!r}"
             )
 
+    def _checked(self, token: str, child: Account) -> ConsentGrant:
+        grant = self.decode(token)
+        self._check_child(grant, child)
+        return grant
+
+    def _screen(self, child: Account, tokens: Iterable[str]) -> _Screened:
+        candidates: list[ConsentGrant] = []
+        refused: list[Refusal] = []
+        for token in tokens:
+            try:
+                candidates.append(self._checked(token, child))
+            except GrantError as e:
+                log.info("childsafe: consent grant for %r does not count: %s", child.id, e)
+                refused.append(e)
+        return _Screened(child, tuple(candidates), tuple(refused))
+
+    @staticmethod
+    def _unrevoked(grant: ConsentGrant, revoked: frozenset[str]) -> ConsentGrant:
+        if grant.id in revoked:
+            raise RevokedGrantError(f"grant {grant.id} was revoked")
+        return grant
+
+    def _revocable(self, grant: ConsentGrant | str) -> ConsentGrant:
+        return grant if isinstance(grant, ConsentGrant) else self.decode(grant, verify_expiry=False)
+
     def verify(self, token: str, child: Account) -> ConsentGrant:
         """The grant in ``token`` if it counts for ``child``; a :class:`GrantError` (or
         :class:`RevocationStoreError` when the store cannot be read) otherwise."""
-        grant = self.decode(token)
-        self._check_child(grant, child)
-        if grant.id in self.revocations.revoked([grant.id]):
-            raise RevokedGrantError(f"grant {grant.id} was revoked")
-        return grant
+        store = self._sync_store()
+        grant = self._checked(token, child)
+        return self._unrevoked(grant, store.revoked([grant.id]))
+
+    async def verify_async(self, token: str, child: Account) -> ConsentGrant:
+        """:meth:`verify`, awaiting the store (for at most ``store_timeout`` seconds)."""
+        store = self._async_store()
+        grant = self._checked(token, child)
+        return self._unrevoked(grant, await self._within(store.revoked([grant.id])))
 
     def apply(self, child: Account, tokens: Iterable[str]) -> ConsentResult:
         """``child`` with ``consents`` set to the scopes of the ``tokens`` that count.
@@ -305,45 +420,47 @@ class ConsentVerifier:
         grant or a store that is down: such grants count as none (logged), and the
         reasons are in ``refused``. One store round trip checks every grant.
         """
-        candidates: list[ConsentGrant] = []
-        refused: list[GrantError | RevocationStoreError] = []
-        for token in tokens:
-            try:
-                grant = self.decode(token)
-                self._check_child(grant, child)
-            except GrantError as e:
-                log.info("childsafe: consent grant for %r does not count: %s", child.id, e)
-                refused.append(e)
-            else:
-                candidates.append(grant)
-        grants: list[ConsentGrant] = []
-        if candidates:
-            try:
-                revoked = self.revocations.revoked([g.id for g in candidates])
-            except RevocationStoreError as e:
-                log.warning(
-                    "childsafe: revocation store unavailable, %d consent grant(s) of %r do "
-                    "not count: %s",
-                    len(candidates),
-                    child.id,
-                    e,
-                )
-                refused.extend(e for _ in candidates)
-            else:
-                for grant in candidates:
-                    if grant.id in revoked:
-                        refused.append(RevokedGrantError(f"grant {grant.id} was revoked"))
-                    else:
-                        grants.append(grant)
-        consents = frozenset(str(g.scope) for g in grants)
-        account = child if consents == child.consents else attrs.evolve(child, consents=consents)
-        return ConsentResult(account, tuple(grants), tuple(refused))
+        store = self._sync_store()
+        screened = self._screen(child, tokens)
+        if not screened.candidates:
+            return screened.settle(frozenset())
+        try:
+            revoked = store.revoked(screened.ids)
+        except RevocationStoreError as e:
+            return screened.settle(e)
+        return screened.settle(revoked)
+
+    async def apply_async(self, child: Account, tokens: Iterable[str]) -> ConsentResult:
+        """:meth:`apply` for async apps: the one store round trip is awaited, so the event
+        loop serves other requests meanwhile.
+
+        The same results and the same promise: it never raises for a bad grant or a store
+        that is down, and a store that has not answered after ``store_timeout`` seconds
+        counts as down (no grant counts, logged, ``store_unavailable`` in ``refused``).
+        """
+        store = self._async_store()
+        screened = self._screen(child, tokens)
+        if not screened.candidates:
+            return screened.settle(frozenset())
+        try:
+            revoked = await self._within(store.revoked(screened.ids))
+        except RevocationStoreError as e:
+            return screened.settle(e)
+        return screened.settle(revoked)
 
     def revoke(self, grant: ConsentGrant | str) -> ConsentGrant:
         """Put ``grant`` (a verified grant or its token) on the revocation list; every
         verifier sharing the store stops counting it at once."""
-        found = (
-            grant if isinstance(grant, ConsentGrant) else self.decode(grant, verify_expiry=False)
-        )
-        self.revocations.revoke(found.id, found.expires_at + self.leeway)
+        store = self._sync_store()
+        found = self._revocable(grant)
+        store.revoke(found.id, found.expires_at + self.leeway)
+        return found
+
+    async def revoke_async(self, grant: ConsentGrant | str) -> ConsentGrant:
+        """:meth:`revoke`, awaiting the store; a store that has not answered after
+        ``store_timeout`` seconds raises :class:`RevocationStoreError` (the grant may not
+        be revoked: try again)."""
+        store = self._async_store()
+        found = self._revocable(grant)
+        await self._within(store.revoke(found.id, found.expires_at + self.leeway))
         return found

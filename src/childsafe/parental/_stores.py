@@ -8,22 +8,36 @@ processes sharing one file (standard library only);
 :class:`~childsafe.parental.PostgresRevocationStore` share revocations across app servers.
 Every failure to reach a store raises
 :class:`~childsafe.parental.RevocationStoreError`; the verifier then counts no grant.
+
+An :class:`AsyncRevocationStore` is the same two calls as coroutines, for event loops:
+:class:`~childsafe.parental.AsyncRedisRevocationStore` and
+:class:`~childsafe.parental.AsyncPostgresRevocationStore` talk to their servers without
+blocking the loop, and :class:`AsyncStoreAdapter` runs any sync store in a worker thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import closing
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
 
-__all__ = ["MemoryRevocationStore", "RevocationStore", "SQLiteRevocationStore"]
+__all__ = [
+    "AsyncRevocationStore",
+    "AsyncStoreAdapter",
+    "MemoryRevocationStore",
+    "RevocationStore",
+    "SQLiteRevocationStore",
+]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -37,6 +51,38 @@ class RevocationStore(Protocol):
     def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:
         """Which of ``grant_ids`` are revoked."""
         ...
+
+
+@runtime_checkable
+class AsyncRevocationStore(Protocol):
+    """:class:`RevocationStore` for event loops: the same calls, awaited, and ``aclose``.
+
+    An async store and a sync store over the same server, key prefix or table share
+    one revocation list. The verifier tells the two kinds apart by ``revoked`` being a
+    coroutine function (``async def``).
+    """
+
+    async def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:
+        """Put ``grant_id`` on the list; it may be forgotten after ``expires_at``."""
+        ...
+
+    async def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:
+        """Which of ``grant_ids`` are revoked."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the store's connections."""
+        ...
+
+
+def _is_async(store: object) -> TypeGuard[AsyncRevocationStore]:
+    """Whether ``store`` is an async store: its ``revoked`` is a coroutine function."""
+    return inspect.iscoroutinefunction(getattr(store, "revoked", None))
+
+
+def _unique(grant_ids: Collection[str]) -> list[str]:
+    """The ids once each, in order: what every store asks its backend about."""
+    return list(dict.fromkeys(grant_ids))
 
 
 def _timestamp(expires_at: dt.datetime) -> float:
@@ -114,7 +160,7 @@ class SQLiteRevocationStore:
             ) from e
 
     def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:
-        ids = list(dict.fromkeys(grant_ids))
+        ids = _unique(grant_ids)
         if not ids:
             return frozenset()
         marks = ", ".join("?" for _ in ids)
@@ -127,3 +173,47 @@ class SQLiteRevocationStore:
         except sqlite3.Error as e:
             raise RevocationStoreError(f"cannot read the SQLite store {self.path!r}: {e}") from e
         return frozenset(row[0] for row in rows)
+
+
+async def _in_thread(call: Callable[[], T]) -> T:
+    import anyio.to_thread  # noqa: PLC0415 - sync apps never load the async machinery
+
+    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+
+class AsyncStoreAdapter:
+    """An :class:`AsyncRevocationStore` over a sync :class:`RevocationStore`.
+
+    Each call runs the sync store in a worker thread (``anyio.to_thread``), so a SQLite
+    file, or a store of your own that does blocking I/O, never blocks the event loop. A
+    :class:`MemoryRevocationStore` is called directly: it only looks in a dict. When the
+    awaiting task is cancelled (the verifier's ``store_timeout``, say), the adapter stops
+    waiting at once and the thread finishes its call in the background.
+    :meth:`~childsafe.parental.ConsentVerifier.apply_async` wraps a sync store in one for
+    you.
+    """
+
+    def __init__(self, store: RevocationStore) -> None:
+        if _is_async(store):
+            raise GrantConfigError(
+                f"{type(store).__name__} is already an async store; use it as it is"
+            )
+        self.store = store
+        self._direct = type(store) is MemoryRevocationStore
+
+    async def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:
+        if self._direct:
+            self.store.revoke(grant_id, expires_at)
+        else:
+            await _in_thread(lambda: self.store.revoke(grant_id, expires_at))
+
+    async def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:
+        if self._direct:
+            return self.store.revoked(grant_ids)
+        return await _in_thread(lambda: self.store.revoked(grant_ids))
+
+    async def aclose(self) -> None:
+        """Close the wrapped store, if it has a ``close()``."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            await _in_thread(close)
