@@ -59,6 +59,20 @@ CREATE TABLE IF NOT EXISTS parents (
     child_id TEXT NOT NULL REFERENCES accounts(id),
     PRIMARY KEY (parent_id, child_id)
 );
+CREATE TABLE IF NOT EXISTS locks (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    setting TEXT NOT NULL,
+    PRIMARY KEY (account_id, setting)
+);
+CREATE TABLE IF NOT EXISTS consent_grants (
+    id TEXT PRIMARY KEY,
+    child_id TEXT NOT NULL REFERENCES accounts(id),
+    guardian_id TEXT NOT NULL REFERENCES accounts(id),
+    scope TEXT NOT NULL,
+    token TEXT NOT NULL,
+    issued TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS blocks (
     a TEXT NOT NULL REFERENCES accounts(id),
     b TEXT NOT NULL REFERENCES accounts(id),
@@ -72,12 +86,16 @@ SEED_PEOPLE: tuple[tuple[str, str, int | None, str], ...] = (
     ("sam", "Sam", 15, "Football on Saturdays. Learning the guitar."),
     ("alex", "Alex", 17, "Sixth form. Photography and running."),
     ("jamie", "Jamie", 16, "Chess club and coding."),
+    ("lena", "Lena", 15, "Lives in Dublin. Drama club and hurling."),
     ("stranger", "Dan (a stranger)", 34, "Just here to make friends!"),
     ("aunt_jo", "Aunt Jo", 45, "Maya and Sam's aunt."),
-    ("parent_pat", "Pat (parent)", 41, "Parent of Maya and Sam."),
+    ("parent_pat", "Pat (parent)", 41, "Parent of Maya, Sam and Lena."),
     ("coach_lee", "Coach Lee", 38, "Running coach."),
     ("riley", "Riley", 29, "Photographer."),
 )
+# Where the accounts not in the UK live: (jurisdiction, time zone). Lena is in Ireland,
+# whose age of digital consent is 16: at 15 she needs a parent's consent for profiling.
+SEED_HOMES: dict[str, tuple[str, str]] = {"lena": ("IE", "Europe/Dublin")}
 SEED_CONNECTIONS = (
     ("maya", "aunt_jo"),
     ("sam", "aunt_jo"),
@@ -89,9 +107,11 @@ SEED_CONNECTIONS = (
     ("alex", "coach_lee"),
     ("aunt_jo", "parent_pat"),
     ("aunt_jo", "riley"),
+    ("lena", "parent_pat"),
+    ("lena", "sam"),
     ("stranger", "riley"),
 )
-SEED_PARENTS = (("parent_pat", "maya"), ("parent_pat", "sam"))
+SEED_PARENTS = (("parent_pat", "maya"), ("parent_pat", "sam"), ("parent_pat", "lena"))
 SEED_LOCATIONS = (
     ("maya", "Riverside Park"),
     ("sam", "Central Library"),
@@ -163,10 +183,12 @@ class SocialDB:
         with self._db() as db:
             for ident, name, age, bio in SEED_PEOPLE:
                 born = _birth_date(age, day) if age is not None else None
+                jurisdiction, timezone = SEED_HOMES.get(ident, ("GB", "Europe/London"))
                 db.execute(
-                    "INSERT OR IGNORE INTO accounts (id, name, birth_date, bio) "
-                    "VALUES (?, ?, ?, ?)",
-                    (ident, name, born.isoformat() if born else None, bio),
+                    "INSERT OR IGNORE INTO accounts "
+                    "(id, name, birth_date, jurisdiction, timezone, bio) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (ident, name, born.isoformat() if born else None, jurisdiction, timezone, bio),
                 )
             for a, b in SEED_CONNECTIONS:
                 db.executemany(
@@ -202,11 +224,8 @@ class SocialDB:
 
     # -- accounts ---------------------------------------------------------------
 
-    def person(self, ident: str) -> Person | None:
-        with self._db() as db:
-            row = db.execute("SELECT * FROM accounts WHERE id = ?", (ident,)).fetchone()
-        if row is None:
-            return None
+    @staticmethod
+    def _person(row: sqlite3.Row) -> Person:
         return Person(
             id=row["id"],
             name=row["name"],
@@ -217,24 +236,57 @@ class SocialDB:
             settings=json.loads(row["settings"]),
         )
 
+    def person(self, ident: str) -> Person | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM accounts WHERE id = ?", (ident,)).fetchone()
+        return None if row is None else self._person(row)
+
     def people(self) -> list[Person]:
         with self._db() as db:
             ids = [r["id"] for r in db.execute("SELECT id FROM accounts ORDER BY rowid")]
         return [p for i in ids if (p := self.person(i)) is not None]
 
     def account(self, ident: str, today: dt.date | None = None) -> Account | None:
-        """The childsafe :class:`~childsafe.Account` for ``ident``."""
-        person = self.person(ident)
-        if person is None:
-            return None
-        band = AgeBand.from_birth_date(person.birth_date, on=today or _today())
-        return Account(
+        """The childsafe :class:`~childsafe.Account` for ``ident`` as stored: its age
+        band from the declared birth date, its own settings, its linked guardians and
+        the settings a parent locked. (Consent grants are verified on top of this by
+        :meth:`examples.common.playground.Playground.account`.)"""
+        found = self.account_and_grants(ident, today)
+        return None if found is None else found[0]
+
+    def account_and_grants(
+        self, ident: str, today: dt.date | None = None
+    ) -> tuple[Account, list[str]] | None:
+        """:meth:`account` and the consent grant tokens kept for it, in one connection."""
+        with self._db() as db:
+            row = db.execute("SELECT * FROM accounts WHERE id = ?", (ident,)).fetchone()
+            if row is None:
+                return None
+            guardians = [
+                r[0]
+                for r in db.execute("SELECT parent_id FROM parents WHERE child_id = ?", (ident,))
+            ]
+            locks = [
+                r[0] for r in db.execute("SELECT setting FROM locks WHERE account_id = ?", (ident,))
+            ]
+            tokens = [
+                r[0]
+                for r in db.execute(
+                    "SELECT token FROM consent_grants WHERE child_id = ? ORDER BY issued, rowid",
+                    (ident,),
+                )
+            ]
+        person = self._person(row)
+        account = Account(
             id=person.id,
-            band=band,
+            band=AgeBand.from_birth_date(person.birth_date, on=today or _today()),
             jurisdiction=person.jurisdiction,
             settings=person.settings,
             timezone=person.timezone,
+            guardians=guardians,
+            locks=locks,
         )
+        return account, tokens
 
     def save_settings(self, ident: str, settings: dict[str, Any]) -> None:
         """Store an account's own setting values (as childsafe returned them)."""
@@ -244,6 +296,54 @@ class SocialDB:
         }
         with self._db() as db:
             db.execute("UPDATE accounts SET settings = ? WHERE id = ?", (json.dumps(plain), ident))
+
+    def locks(self, ident: str) -> list[str]:
+        """The settings a parent locked on ``ident``'s account."""
+        with self._db() as db:
+            return [
+                r["setting"]
+                for r in db.execute(
+                    "SELECT setting FROM locks WHERE account_id = ? ORDER BY setting", (ident,)
+                )
+            ]
+
+    def save_locks(self, ident: str, locks: frozenset[str] | set[str]) -> None:
+        """Replace the parent locks on ``ident``'s account."""
+        with self._db() as db:
+            db.execute("DELETE FROM locks WHERE account_id = ?", (ident,))
+            db.executemany(
+                "INSERT INTO locks (account_id, setting) VALUES (?, ?)",
+                [(ident, name) for name in sorted(locks)],
+            )
+
+    # -- consent grants -----------------------------------------------------------
+
+    def add_grant(
+        self,
+        grant_id: str,
+        child: str,
+        guardian: str,
+        scope: str,
+        token: str,
+        issued: dt.datetime,
+        expires: dt.datetime,
+    ) -> None:
+        """Keep a signed consent grant with the child's account."""
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO consent_grants VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (grant_id, child, guardian, scope, token, issued.isoformat(), expires.isoformat()),
+            )
+
+    def grants(self, child: str) -> list[dict[str, str]]:
+        """Every consent grant kept for ``child``, oldest first (revoked ones too: the
+        revocation list, not this table, says whether a grant still counts)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT * FROM consent_grants WHERE child_id = ? ORDER BY issued, rowid",
+                (child,),
+            ).fetchall()
+        return [{k: str(row[k]) for k in row.keys()} for row in rows]  # noqa: SIM118 - sqlite3.Row
 
     # -- relationships ----------------------------------------------------------
 
@@ -280,6 +380,27 @@ class SocialDB:
                 ).fetchone()
                 is not None
             )
+
+    def relationship(self, a: str, b: str) -> Relationship:
+        """How ``a`` relates to ``b`` (one connection for the three questions)."""
+        with self._db() as db:
+            connected = db.execute(
+                "SELECT 1 FROM connections WHERE a = ? AND b = ?", (a, b)
+            ).fetchone()
+            mutual = db.execute(
+                "SELECT COUNT(*) FROM connections x JOIN connections y ON x.b = y.b "
+                "WHERE x.a = ? AND y.a = ?",
+                (a, b),
+            ).fetchone()[0]
+            blocked = db.execute(
+                "SELECT 1 FROM blocks WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)",
+                (a, b, b, a),
+            ).fetchone()
+        return Relationship(
+            connected=connected is not None,
+            mutual_connections=int(mutual),
+            blocked=blocked is not None,
+        )
 
     def connect(self, a: str, b: str) -> None:
         with self._db() as db:
@@ -406,8 +527,4 @@ class SocialRepository:
         return self.db.account(account_id)
 
     def relationship(self, actor: Account, target: Account) -> Relationship:
-        return Relationship(
-            connected=self.db.connected(actor.id, target.id),
-            mutual_connections=self.db.mutual_connections(actor.id, target.id),
-            blocked=self.db.blocked(actor.id, target.id),
-        )
+        return self.db.relationship(actor.id, target.id)

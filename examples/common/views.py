@@ -6,10 +6,21 @@ The Flask and Django apps only translate requests and responses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from childsafe import SETTINGS, Account, ChangeableBy, Guard, RequestContext, problem_details
+from childsafe import (
+    SETTINGS,
+    Account,
+    AgeBand,
+    ChangeableBy,
+    Guard,
+    RequestContext,
+    problem_details,
+)
 from childsafe._settings import EnumDomain
+from childsafe.parental import CONSENT_BASED, DEFAULT_AGE_OF_DIGITAL_CONSENT
+from examples.common.playground import Playground, scope_label
 from examples.common.socialdb import SocialDB
 
 BAND_LABELS = {
@@ -23,16 +34,26 @@ BAND_LABELS = {
 Page = tuple[str, dict[str, Any]]
 
 
+def _names(db: SocialDB, ids: Iterable[str]) -> list[str]:
+    return sorted(p.name for i in ids if (p := db.person(i)) is not None)
+
+
 def _me(db: SocialDB, ctx: RequestContext) -> dict[str, Any] | None:
     person = db.person(ctx.account.id)
     if person is None:
         return None
+    supervision = ctx.supervision
     return {
         "id": person.id,
         "name": person.name,
         "band": ctx.account.band.value,
         "band_label": BAND_LABELS[ctx.account.band.value],
-        "supervised": bool(db.parents_of(person.id)),
+        "assurance": ctx.account.assurance.value,
+        # ICO Children's code standard 11: an obvious sign, naming who supervises.
+        "supervised": supervision.supervised,
+        "supervisors": ", ".join(_names(db, supervision.guardians)),
+        "locks": sorted(supervision.locks),
+        "consents": sorted(scope_label(db, c) for c in supervision.consents),
         "is_parent": bool(db.children_of(person.id)),
     }
 
@@ -159,24 +180,47 @@ def messages_page(db: SocialDB, ctx: RequestContext, notice: str | None = None) 
     }
 
 
-def _allowed_values(name: str, floor: object) -> list[str]:
+def _allowed_values(name: str, limit: object) -> list[str]:
+    """The values of ``name`` at least as protective as ``limit``, most protective first."""
     setting = SETTINGS[name]
     domain = setting.domain
     if isinstance(domain, EnumDomain):
-        return [v for v in domain.values if setting.le(v, floor)]  # type: ignore[arg-type]
+        return [v for v in domain.values if setting.le(v, limit)]  # type: ignore[arg-type]
     return []
 
 
+def _consent_note(guard: Guard, account: Account, name: str) -> str | None:
+    """Whether the consent-based value of ``name`` needs (or has) a parent's consent;
+    ``None`` where it needs none or is below the floor anyway."""
+    value = CONSENT_BASED.get(name)
+    if value is None:
+        return None
+    scope = f"{name}:{value}"
+    floor = guard.rules_for(account)[name].floor
+    if not guard.consent_needed(account, scope) or not SETTINGS[name].le(value, floor):
+        return None
+    if scope in account.consents:
+        return f"{value!r} has a parent's consent"
+    return f"{value!r} needs a parent's consent"
+
+
 def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, Any]]:
-    """One row per setting: current value, who may loosen it, the floor, choices."""
+    """One row per setting: current value, who may loosen it, the floor, whether a
+    parent locked it, and the choices offered (a locked setting offers the account
+    holder only values at least as protective as the current one)."""
     rules = guard.rules_for(account)
-    current = guard.settings_for(account).formatted()
+    effective = guard.settings_for(account)
+    current = effective.formatted()
     rows = []
     for name, setting in SETTINGS.items():
         rule = rules[name]
+        locked = name in account.locks
         may_loosen = rule.changeable_by is ChangeableBy.SELF or (
             by == "parent" and rule.changeable_by is ChangeableBy.PARENT
         )
+        if by == "self" and locked:
+            may_loosen = False
+        limit = getattr(effective, name) if by == "self" and locked else rule.floor
         rows.append(
             {
                 "name": name,
@@ -185,8 +229,10 @@ def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, A
                 "floor": setting.format(rule.floor),
                 "changeable_by": rule.changeable_by.value,
                 "may_loosen": may_loosen,
-                "prompt": rule.prompt_on_loosen,
-                "choices": _allowed_values(name, rule.floor),
+                "locked": locked,
+                "prompt": rule.prompt_on_loosen and by == "self",
+                "consent": _consent_note(guard, account, name),
+                "choices": _allowed_values(name, limit),
                 "sources": ", ".join(c.label for c in guard.policy.cite(rule.sources)),
             }
         )
@@ -202,18 +248,31 @@ def settings_page(db: SocialDB, ctx: RequestContext, result: dict[str, Any] | No
 
 
 def change_setting(
-    db: SocialDB, guard: Guard, account: Account, name: str, value: str, *, by: str, confirmed: bool
+    db: SocialDB,
+    guard: Guard,
+    account: Account,
+    name: str,
+    value: str,
+    *,
+    by: str,
+    confirmed: bool,
+    guardian: str | None = None,
+    lock: bool = True,
 ) -> dict[str, Any]:
-    """Apply a change through the policy and store it; returns what to show."""
+    """Apply a change through the policy and store it (with the parent locks); returns
+    what to show. A parent's change names the ``guardian``, so childsafe checks the
+    link, and locks the setting unless ``lock=False`` (which lifts a lock)."""
     if name not in SETTINGS:
         return {"applied": False, "message": f"Unknown setting {name!r}.", "prompt": False}
     raw: str | int = int(value) if value.isdigit() else value
+    extra: dict[str, Any] = {"guardian": guardian, "lock": lock} if by == "parent" else {}
     try:
-        change = guard.change_setting(account, name, raw, by=by, confirmed=confirmed)  # type: ignore[arg-type]
+        change = guard.change_setting(account, name, raw, by=by, confirmed=confirmed, **extra)  # type: ignore[arg-type]
     except ValueError as e:
         return {"applied": False, "message": str(e), "prompt": False}
     if change.applied:
         db.save_settings(account.id, dict(change.account.settings))
+        db.save_locks(account.id, change.account.locks)
     return {
         "applied": change.applied,
         "reason": change.reason,
@@ -224,21 +283,70 @@ def change_setting(
     }
 
 
-def parent_page(db: SocialDB, ctx: RequestContext, result: dict[str, Any] | None = None) -> Page:
+def parent_page(
+    playground: Playground, ctx: RequestContext, result: dict[str, Any] | None = None
+) -> Page:
+    """Each linked child: their settings as a parent may change them, and consents."""
+    db = playground.db
+    guard = ctx.guard
     children = []
     for child_id in db.children_of(ctx.account.id):
         person = db.person(child_id)
-        account = db.account(child_id)
+        account = playground.account(child_id)
         if person is None or account is None:
             continue
+        info = guard.policy.jurisdiction_info(account.jurisdiction)
         children.append(
             {
                 "person": person,
                 "band_label": BAND_LABELS[account.band.value],
-                "rows": setting_rows(ctx.guard, account, by="parent"),
+                "jurisdiction": account.jurisdiction,
+                "consent_age": info.age_of_digital_consent or DEFAULT_AGE_OF_DIGITAL_CONSENT,
+                "rows": setting_rows(guard, account, by="parent"),
+                "locks": sorted(account.locks),
+                "offers": playground.offers(guard, account),
+                "grants": playground.grant_rows(account),
             }
         )
     return "parent.html", {**base_context(db, ctx), "children": children, "result": result}
+
+
+def age_page(playground: Playground, ctx: RequestContext, token: str | None) -> Page:
+    """The "Verify my age" page: what the age token kept in the session says."""
+    return "age.html", {
+        **base_context(playground.db, ctx),
+        "status": playground.token_status(token, subject=ctx.account.id),
+        "treated_as": BAND_LABELS[_treated_as(ctx).value],
+        "issuer_command": "python -m examples.common.age_issuer --data-dir "
+        f"{playground.data_dir} {ctx.account.id} --age-band 13_15",
+    }
+
+
+def _treated_as(ctx: RequestContext) -> AgeBand:
+    band = ctx.account.band
+    return ctx.guard.policy.unknown_age if band is AgeBand.UNKNOWN else band
+
+
+def me_json(
+    playground: Playground, ctx: RequestContext, authorization: str | None
+) -> dict[str, Any]:
+    """Who the request is, as childsafe resolved it: the band and assurance, how the
+    account was found and, for a refused age token, why (the protective path)."""
+    resolution = ctx.resolution
+    person = playground.db.person(ctx.account.id)
+    supervision = ctx.supervision
+    return {
+        "id": ctx.account.id if person is not None else None,
+        "band": ctx.account.band.value,
+        "treated_as": _treated_as(ctx).value,
+        "assurance": ctx.account.assurance.value,
+        "resolved_by": resolution.source,
+        "error": resolution.error,
+        "age_token": playground.age_status(authorization),
+        "supervised_by": sorted(supervision.guardians),
+        "locks": sorted(supervision.locks),
+        "consents": sorted(supervision.consents),
+    }
 
 
 def denied_page(db: SocialDB, ctx: RequestContext | None, detail: dict[str, Any]) -> Page:

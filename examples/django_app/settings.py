@@ -5,6 +5,10 @@ Environment variables:
 ``PLAYGROUND_DB``
     The SQLite file (seeded with the demo accounts when empty). Default:
     ``childsafe-playground-django.sqlite3`` in the system's temporary directory.
+``PLAYGROUND_DATA``
+    The directory for the consent-grant secret, the revocation list and the test
+    age-token issuer's key pair (created on first use, with a ``.gitignore``). Default:
+    ``<db name>-data`` next to the database.
 ``PLAYGROUND_SECRET_KEY``
     Signs the session cookie. Every worker must share it. The default is for local
     demos only.
@@ -72,15 +76,19 @@ TIME_ZONE = "Europe/London"
 PLAYGROUND_DB = os.environ.get("PLAYGROUND_DB") or str(
     Path(tempfile.gettempdir()) / "childsafe-playground-django.sqlite3"
 )
+PLAYGROUND_DATA = os.environ.get("PLAYGROUND_DATA") or None
 
 CHILDSAFE = {
     # The built-in `minimum` baseline; a path to your childsafe.toml goes here.
     "POLICY": None,
     # Loads accounts and relationships from the store (a factory, called at start-up).
     "REPOSITORY": "examples.django_app.playground.store.repository",
-    # The signed-in account comes from the session; signed out: the protective
-    # anonymous account.
-    "RESOLVERS": ["examples.django_app.playground.store.signed_in"],
+    # An age token (Authorization: Bearer, from the local test issuer) first, then the
+    # signed-in account from the session; neither: the protective anonymous account.
+    "RESOLVERS": [
+        "examples.django_app.playground.store.age_token",
+        "examples.django_app.playground.store.signed_in",
+    ],
     # The denied page for browsers, problem+json for the API.
     "RENDERER": "examples.django_app.playground.views.render_denial",
     # Remove children's locations and drop children from suggestions in JSON responses.

@@ -4,15 +4,22 @@ The views are thin: the logic lives in :mod:`examples.common.views` (shared with
 Django app) and the templates in ``examples/common/templates``. What this module shows
 is the childsafe wiring:
 
-* ``ChildSafe(app, resolvers=[session_account()], repository=..., ...)``: the signed-in
-  account comes from the Flask session; no session means the protective anonymous
-  account;
+* ``ChildSafe(app, resolvers=[..., session_account()], repository=..., ...)``: the
+  signed-in account comes from the Flask session; no session means the protective
+  anonymous account;
 * ``@action("dm.send", target=path_param("user_id"))`` and friends on the routes that
   reach another account: a denied request never gets to the view;
 * a ``ResponseFilter`` on JSON responses: children's locations are removed and children
   dropped from friend suggestions for viewers who may not see them;
 * a denial renderer: ``denied.html`` for browsers, ``application/problem+json`` for
-  ``/api/`` and clients that ask for JSON.
+  ``/api/`` and clients that ask for JSON;
+* parental controls: accounts are loaded with their guardians, parent locks and
+  verified consent grants (:class:`~examples.common.playground.Playground`); the Parent
+  page changes settings with ``by="parent", guardian=...`` and signs and revokes
+  consent grants;
+* age tokens: ``Authorization: Bearer <token>`` from the local test issuer
+  (:mod:`examples.common.age_issuer`) is checked by childsafe's ``TokenVerifier``
+  before the session is looked at; ``/.well-known/jwks.json`` publishes its keys.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from childsafe import (
+    Account,
     Decision,
     DenialResponse,
     Request,
@@ -52,25 +60,40 @@ from childsafe import (
 )
 from childsafe.contrib.flask import ChildSafe, current_context, current_guard, session_account
 from examples.common import views
-from examples.common.socialdb import SocialDB, SocialRepository
+from examples.common.playground import (
+    AGE_TOKEN,
+    SESSION_AGE_TOKEN,
+    AgeTokenResolver,
+    Playground,
+    SessionAgeResolver,
+    default_data_dir,
+)
+from examples.common.socialdb import SocialDB
 
 __all__ = ["create_app"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "common" / "templates"
 SESSION_KEY = "account_id"
 _DB_KEY = "playground.db"
+_PLAYGROUND_KEY = "playground"
 
 P = ParamSpec("P")
 
 bp = Blueprint("playground", __name__)
 
 
-def create_app(db_path: str | Path | None = None, secret_key: str | None = None) -> Flask:
+def create_app(
+    db_path: str | Path | None = None,
+    secret_key: str | None = None,
+    data_dir: str | Path | None = None,
+) -> Flask:
     """The Playground app over the SQLite file ``db_path`` (seeded if empty).
 
     ``db_path=None`` uses a fresh file in a new temporary directory. ``secret_key``
     signs the session cookie; by default it is ``$PLAYGROUND_SECRET_KEY`` or a random
-    key (fine for one process; give every worker the same key otherwise).
+    key (fine for one process; give every worker the same key otherwise). ``data_dir``
+    holds the consent-grant secret, the revocation list and the test age issuer's key
+    pair (default: ``<db name>-data`` next to the database).
     """
     app = Flask(__name__, template_folder=str(TEMPLATES))
     app.config.update(
@@ -86,11 +109,24 @@ def create_app(db_path: str | Path | None = None, secret_key: str | None = None)
     if db.is_empty():
         db.seed()
     app.extensions[_DB_KEY] = db
+    playground = Playground(db, data_dir or default_data_dir(db_path))
+    app.extensions[_PLAYGROUND_KEY] = playground
+    repository = playground.repository()
 
     ChildSafe(
         app,
-        resolvers=[session_account(SESSION_KEY)],
-        repository=SocialRepository(db),
+        # An age token (API clients) first, then the signed-in session.
+        # The signed-in session has the band of the age token that the "Verify my
+        # age" page kept in it.
+        resolvers=[
+            AgeTokenResolver(playground),
+            SessionAgeResolver(
+                session_account(SESSION_KEY, repository=repository),
+                playground,
+                lambda _: session.get(SESSION_AGE_TOKEN),
+            ),
+        ],
+        repository=repository,
         renderer=render_denial,
         response_filter=ResponseFilter(),
     )
@@ -114,9 +150,18 @@ def _db() -> SocialDB:
     return db
 
 
+def _playground() -> Playground:
+    playground = current_app.extensions[_PLAYGROUND_KEY]
+    assert isinstance(playground, Playground)
+    return playground
+
+
 def _signed_in() -> RequestContext | None:
-    """The request context when someone is signed in (an existing account)."""
+    """The request context when someone is signed in (an existing account, from the
+    session or a valid age token)."""
     context = current_context()
+    if context.resolution.source == AGE_TOKEN:
+        return context
     account_id = session.get(SESSION_KEY)
     return context if account_id is not None and context.account.id == account_id else None
 
@@ -142,7 +187,11 @@ def signed_in(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRet
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         if _signed_in() is None:
             if _wants_json():
-                return {"error": "sign in first"}, 401
+                body = {"error": "sign in first"}
+                error = current_context().resolution.error
+                if error is not None:  # a refused age token: say why
+                    body["reason"] = error
+                return body, 401
             return redirect("/login", 303)
         return view(*args, **kwargs)
 
@@ -294,27 +343,87 @@ def settings_post() -> BaseResponse:
 @bp.get("/parent")
 @signed_in
 def parent() -> str:
-    return _page(views.parent_page(_db(), _me(), session.pop("result", None)))
+    return _page(views.parent_page(_playground(), _me(), session.pop("result", None)))
+
+
+def _my_child(child_id: str) -> Account:
+    """The linked child's account (403 for anyone else's)."""
+    child = _playground().account(child_id)
+    if child is None or child_id not in _db().children_of(_me().account.id):
+        abort(403)
+    return child
 
 
 @bp.post("/parent/<child_id>/settings")
 @signed_in
 def parent_settings(child_id: str) -> BaseResponse:
     me = _me()
-    db = _db()
-    child = db.account(child_id)
-    if child is None or child_id not in db.children_of(me.account.id):
-        abort(403)
     session["result"] = views.change_setting(
-        db,
+        _db(),
         me.guard,
-        child,
+        _my_child(child_id),
         request.form.get("setting", ""),
         request.form.get("value", ""),
         by="parent",
         confirmed=True,
+        guardian=me.account.id,
+        lock=request.form.get("lock", "1") != "0",
     )
     return _back("/parent")
+
+
+@bp.post("/parent/<child_id>/consents")
+@signed_in
+def parent_grant(child_id: str) -> BaseResponse:
+    me = _me()
+    _my_child(child_id)
+    session["result"] = _playground().grant(
+        me.guard, me.account.id, child_id, request.form.get("scope", "")
+    )
+    return _back("/parent")
+
+
+@bp.post("/parent/<child_id>/consents/<grant_id>/revoke")
+@signed_in
+def parent_revoke(child_id: str, grant_id: str) -> BaseResponse:
+    _my_child(child_id)
+    session["result"] = _playground().revoke(_me().account.id, child_id, grant_id)
+    return _back("/parent")
+
+
+# -- age tokens ------------------------------------------------------------------
+
+
+@bp.get("/age")
+@signed_in
+def age() -> str:
+    return _page(views.age_page(_playground(), _me(), session.get(SESSION_AGE_TOKEN)))
+
+
+@bp.post("/age")
+@signed_in
+def age_post() -> BaseResponse:
+    session[SESSION_AGE_TOKEN] = request.form.get("token", "").strip()
+    return _back("/age")
+
+
+@bp.post("/age/forget")
+@signed_in
+def age_forget() -> BaseResponse:
+    session.pop(SESSION_AGE_TOKEN, None)
+    return _back("/age")
+
+
+@bp.get("/api/me")
+def me_json() -> dict[str, Any]:
+    """Who this request is to childsafe (works signed out, and with a refused token)."""
+    return views.me_json(_playground(), current_context(), request.headers.get("authorization"))
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> dict[str, Any]:
+    """The public keys of the local test age-token issuer."""
+    return _playground().age_issuer.jwks()
 
 
 # -- JSON API --------------------------------------------------------------------

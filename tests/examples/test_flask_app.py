@@ -1,21 +1,33 @@
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import html
 import importlib
+import json
 import re
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from examples.common.scenarios import SCENARIOS, report, run_scenarios
+from examples.common.age_issuer import AUDIENCE, ISSUER, AgeIssuer
+from examples.common.playground import Playground, default_data_dir
+from examples.common.scenarios import SCENARIOS, Site, report, run_scenarios
 from examples.common.socialdb import SEED_PEOPLE, SocialDB
 from examples.flask_app import create_app
 from examples.flask_app.__main__ import main
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent")
+from childsafe.assurance import IssuerConfig, TokenVerifier
+from childsafe.parental import ConsentIssuer, SQLiteRevocationStore
+
+PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent", "/age")
 ACCOUNTS = tuple(ident for ident, *_ in SEED_PEOPLE)
 
 
@@ -263,38 +275,439 @@ class TestFlows:
         assert "location" in sign_in(app, "aunt_jo").get("/api/users/sam").get_json()
 
 
-@pytest.fixture(name="server")
-def _server(tmp_path: Path) -> Iterator[str]:
-    """The app on a real waitress server on 127.0.0.1 and an ephemeral port."""
+def notice(client: FlaskClient, response: TestResponse) -> str:
+    """The notice on the page a form post redirected to, as text."""
+    assert response.status_code == 303, response.get_data(as_text=True)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    found = re.search(r'<div class="notice[^"]*">(.*?)</div>', page, re.DOTALL)
+    assert found is not None, "no notice on the page"
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])).strip()
+
+
+def parent_change(client: FlaskClient, child: str, setting: str, value: str, **form: str) -> str:
+    """What the Parent page says after a parent's change to ``child``'s setting."""
+    data = {"setting": setting, "value": value, **form}
+    return notice(client, client.post(f"/parent/{child}/settings", data=data))
+
+
+def grant(client: FlaskClient, child: str, scope: str) -> str:
+    """What the Parent page says after giving consent for ``scope``."""
+    return notice(client, client.post(f"/parent/{child}/consents", data={"scope": scope}))
+
+
+def grant_id(client: FlaskClient, child: str) -> str:
+    """The id of the child's grant that the Parent page offers to revoke."""
+    page = client.get("/parent").get_data(as_text=True)
+    found = re.search(rf'action="/parent/{child}/consents/([0-9a-f]+)/revoke"', page)
+    assert found is not None, "no grant to revoke"
+    return found[1]
+
+
+def me(client: FlaskClient, token: str | None = None) -> dict[str, Any]:
+    """``/api/me``, with ``token`` as a bearer age token if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = client.get("/api/me", headers=headers).get_json()
+    return body
+
+
+def tampered(token: str, **claims: object) -> str:
+    """``token`` with changed claims and its original signature."""
+    header, payload, signature = token.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**data, **claims}).encode()).rstrip(b"=")
+    return f"{header}.{forged.decode()}.{signature}"
+
+
+@pytest.fixture(name="issuer")
+def _issuer(app: Flask) -> AgeIssuer:
+    playground = app.extensions["playground"]
+    assert isinstance(playground, Playground)
+    return playground.age_issuer
+
+
+class TestParentView:
+    def test_parent_page_lists_each_linked_child(self, app: Flask) -> None:
+        """The Parent page shows every linked child with their jurisdiction's consent age."""
+        page = sign_in(app, "parent_pat").get("/parent").get_data(as_text=True)
+
+        for child in ("maya", "sam", "lena"):
+            assert f'id="child-{child}"' in page
+        assert "Age of digital consent in IE: 16." in page
+        assert "Age of digital consent in GB: 13." in page
+        assert 'id="child-alex"' not in page
+
+    def test_child_sees_who_supervises(self, app: Flask) -> None:
+        """A linked child's pages name the supervising parent; an unlinked teen's do not."""
+        maya = sign_in(app, "maya").get("/settings").get_data(as_text=True)
+        alex = sign_in(app, "alex").get("/settings").get_data(as_text=True)
+
+        assert "supervised by Pat (parent)" in maya
+        assert "Pat (parent) can see your settings and change some of them." in maya
+        assert "supervised by" not in alex
+
+    def test_parent_change_locks_and_the_child_cannot_undo_it(
+        self, app: Flask, db_path: Path
+    ) -> None:
+        """A parent's change locks the setting: the child may tighten it, never loosen it."""
+        parent = sign_in(app, "parent_pat")
+        sam = sign_in(app, "sam")
+
+        changed = parent_change(parent, "sam", "location_sharing", "connections_coarse")
+        settings = sam.get("/settings").get_data(as_text=True)
+        tighter = notice(
+            sam, sam.post("/settings", data={"setting": "location_sharing", "value": "off"})
+        )
+        undo = notice(
+            sam,
+            sam.post(
+                "/settings",
+                data={
+                    "setting": "location_sharing",
+                    "value": "connections_coarse",
+                    "confirmed": "1",
+                },
+            ),
+        )
+
+        assert changed == "location_sharing changed from 'off' to 'connections_coarse'."
+        assert SocialDB(db_path).locks("sam") == ["location_sharing"]
+        assert 'title="A parent locked this setting">locked by a parent<' in settings
+        assert "Locked by a parent: <code>location_sharing</code>" in settings
+        assert tighter == "location_sharing changed from 'connections_coarse' to 'off'."
+        assert undo.startswith("A parent has locked location_sharing at 'off'")
+        assert "location" not in sign_in(app, "aunt_jo").get("/api/users/sam").get_json()
+
+    def test_parent_can_lift_a_lock(self, app: Flask, db_path: Path) -> None:
+        """Unlocking keeps the value and removes the lock from the store and the child's page."""
+        parent = sign_in(app, "parent_pat")
+        parent_change(parent, "sam", "live_streaming", "connections")
+
+        unlocked = parent_change(parent, "sam", "live_streaming", "connections", lock="0")
+
+        assert unlocked == "live_streaming stays 'connections' and is now unlocked."
+        assert SocialDB(db_path).locks("sam") == []
+        page = sign_in(app, "sam").get("/settings").get_data(as_text=True)
+        assert "A parent locked this setting" not in page
+        assert "Nothing is locked by a parent." in page
+
+    def test_parent_refused_below_the_floor_and_where_the_policy_says_nobody(
+        self, app: Flask, db_path: Path
+    ) -> None:
+        """A parent cannot go below the floor, nor loosen what the policy lets nobody loosen."""
+        parent = sign_in(app, "parent_pat")
+
+        floor = parent_change(parent, "sam", "direct_messages", "everyone")
+        sam = sign_in(app, "sam")
+        sam.post("/settings", data={"setting": "tagging", "value": "nobody"})
+        nobody = parent_change(parent, "sam", "tagging", "connections")
+
+        assert floor == (
+            "'everyone' is below the floor 'connections' for direct_messages at 13_15; "
+            "nobody can choose it."
+        )
+        assert nobody == "tagging cannot be loosened for 13_15 accounts."
+        assert SocialDB(db_path).locks("sam") == []
+
+    def test_only_a_linked_parent_may_change_a_child(self, app: Flask) -> None:
+        """Another adult, or a parent for someone else's child, is refused with 403."""
+        form = {"setting": "live_streaming", "value": "connections"}
+
+        aunt = sign_in(app, "aunt_jo").post("/parent/sam/settings", data=form)
+        grant_by_aunt = sign_in(app, "aunt_jo").post(
+            "/parent/lena/consents", data={"scope": "feed_personalisation:profiled"}
+        )
+        unlinked = sign_in(app, "parent_pat").post("/parent/jamie/settings", data=form)
+
+        assert (aunt.status_code, grant_by_aunt.status_code, unlinked.status_code) == (
+            403,
+            403,
+            403,
+        )
+
+
+class TestConsent:
+    def test_profiling_needs_consent_below_the_age_of_digital_consent(self, app: Flask) -> None:
+        """At 15, profiling needs a parent's consent in Ireland (16) but not in the UK (13)."""
+        parent = sign_in(app, "parent_pat")
+
+        lena = parent_change(parent, "lena", "feed_personalisation", "profiled")
+        sam = parent_change(parent, "sam", "feed_personalisation", "profiled")
+        page = parent.get("/parent").get_data(as_text=True)
+
+        assert "parental_consent_required" not in lena  # the public wording, not the code
+        assert lena.startswith("feed_personalisation 'profiled' is consent-based processing")
+        assert "below the age of digital consent (16)" in lena
+        assert sam == "feed_personalisation changed from 'non_profiled' to 'profiled'."
+        assert 'value="feed_personalisation:profiled"' in page.split('id="child-lena"')[1]
+        assert "No consent-based processing needs your consent for Sam" in page
+
+    def test_consent_grant_allows_profiling_and_revocation_removes_it_at_once(
+        self, app: Flask, db_path: Path
+    ) -> None:
+        """A signed grant makes 'profiled' possible; revoking it takes it away at once."""
+        parent = sign_in(app, "parent_pat")
+        lena = sign_in(app, "lena")
+
+        given = grant(parent, "lena", "feed_personalisation:profiled")
+        changed = parent_change(parent, "lena", "feed_personalisation", "profiled")
+        during = me(lena)
+        settings = lena.get("/settings").get_data(as_text=True)
+        revoked = notice(
+            parent, parent.post(f"/parent/lena/consents/{grant_id(parent, 'lena')}/revoke")
+        )
+        after = me(lena)
+        page = parent.get("/parent").get_data(as_text=True)
+
+        assert given.startswith("Consent given for feed_personalisation:profiled, until ")
+        assert changed == "feed_personalisation changed from 'non_profiled' to 'profiled'."
+        assert during["consents"] == ["feed_personalisation:profiled"]
+        assert "<code>profiled</code>" in settings
+        assert "&#39;profiled&#39; has a parent&#39;s consent" in settings
+        assert revoked == "Consent for feed_personalisation:profiled revoked."
+        assert after["consents"] == []
+        assert "<code>non_profiled</code>" in lena.get("/settings").get_data(as_text=True)
+        assert '<span class="badge warn">revoked</span>' in page
+        [row] = SocialDB(db_path).grants("lena")
+        store = SQLiteRevocationStore(default_data_dir(db_path) / "revocations.sqlite3")
+        assert store.revoked([row["id"]]) == {row["id"]}
+
+    def test_dm_from_grant_lets_one_connection_message_the_child(self, app: Flask) -> None:
+        """With DMs switched off, a dm.from grant lets that one connection through."""
+        parent = sign_in(app, "parent_pat")
+        aunt, sam = sign_in(app, "aunt_jo"), sign_in(app, "sam")
+        parent_change(parent, "maya", "direct_messages", "nobody")
+
+        off = aunt.post("/api/messages/maya", json={"text": "hi"})
+        grant(parent, "maya", "dm.from:aunt_jo")
+        granted = aunt.post("/api/messages/maya", json={"text": "hi"})
+        other = sam.post("/api/messages/maya", json={"text": "hi"})
+
+        assert off.get_json()["reason"] == "setting_off"
+        assert granted.status_code == 201
+        assert other.get_json()["reason"] == "setting_off"
+
+    def test_consents_not_offered_are_refused(self, app: Flask, db_path: Path) -> None:
+        """Scopes the policy never allows, strangers and malformed scopes get no grant."""
+        parent = sign_in(app, "parent_pat")
+
+        floor = grant(parent, "lena", "data_sharing:on")
+        stranger = grant(parent, "maya", "dm.from:stranger")
+        garbage = grant(parent, "maya", "everything")
+
+        assert floor == "Consent for 'data_sharing:on' is not something lena needs."
+        assert stranger == "Consent for 'dm.from:stranger' is not something maya needs."
+        assert garbage.startswith("unknown consent scope 'everything'")
+        assert SocialDB(db_path).grants("lena") == SocialDB(db_path).grants("maya") == []
+
+    def test_a_forged_grant_in_the_store_does_not_count(self, app: Flask, db_path: Path) -> None:
+        """A grant signed with another key is refused when the account is loaded."""
+        db = SocialDB(db_path)
+        child = db.account("lena")
+        assert child is not None
+        forged = ConsentIssuer(secrets.token_bytes(32), issuer="childsafe-playground").issue(
+            child, "parent_pat", "feed_personalisation:profiled"
+        )
+        now = dt.datetime.now(dt.UTC)
+        db.add_grant(
+            "forged", "lena", "parent_pat", "feed_personalisation:profiled", forged, now, now
+        )
+
+        page = sign_in(app, "parent_pat").get("/parent").get_data(as_text=True)
+
+        assert me(sign_in(app, "lena"))["consents"] == []
+        assert '<span class="badge warn">bad_signature</span>' in page
+
+
+class TestAgeTokens:
+    def test_valid_token_gives_the_verified_band(self, app: Flask, issuer: AgeIssuer) -> None:
+        """A token from the local issuer signs the API client in with a verified band."""
+        client = app.test_client()
+        token = issuer.issue("sam", age_band="13_15")
+
+        body = me(client, token)
+        inbox = client.get("/api/messages", headers={"Authorization": f"Bearer {token}"})
+
+        assert (body["id"], body["band"], body["assurance"]) == ("sam", "13_15", "verified")
+        assert body["resolved_by"] == "age_token"
+        assert body["age_token"]["band_set_by"] == "token:age_band"
+        assert body["supervised_by"] == ["parent_pat"]
+        assert inbox.status_code == 200
+
+    @pytest.mark.parametrize(
+        ("claims", "band"),
+        [
+            ({"age_over": {13: True, 16: True, 18: False}}, "16_17"),
+            ({"birthdate": dt.date(dt.datetime.now(dt.UTC).year - 17, 1, 1)}, "16_17"),
+        ],
+    )
+    def test_other_claim_shapes(
+        self, app: Flask, issuer: AgeIssuer, claims: dict[str, Any], band: str
+    ) -> None:
+        """age_over_N booleans and a birthdate give bands too."""
+        token = issuer.issue("alex", **claims)
+
+        body = me(app.test_client(), token)
+
+        assert (body["band"], body["assurance"]) == (band, "verified")
+
+    def test_a_token_cannot_make_a_child_older(self, app: Flask, issuer: AgeIssuer) -> None:
+        """The youngest of the token's band and the declared birth date wins."""
+        body = me(app.test_client(), issuer.issue("sam", age_band="adult"))
+
+        assert body["band"] == "13_15"
+        assert body["age_token"]["band_set_by"] == "declared birth date"
+
+    @pytest.mark.parametrize(
+        ("make", "code"),
+        [
+            (
+                lambda i: tampered(i.issue("sam", age_band="13_15"), age_band="adult"),
+                "bad_signature",
+            ),
+            (lambda i: i.issue("sam", age_band="13_15", ttl=-dt.timedelta(minutes=5)), "expired"),
+            (lambda i: i.issue("sam", age_band="13_15", audience="another-app"), "wrong_audience"),
+            (lambda _: "not.a-token", "malformed"),
+        ],
+    )
+    def test_bad_tokens_get_the_protective_path(
+        self, app: Flask, issuer: AgeIssuer, make: Callable[[AgeIssuer], str], code: str
+    ) -> None:
+        """A refused token is the protective unknown-age account, and the answer says why."""
+        client = app.test_client()
+        token = make(issuer)
+
+        body = me(client, token)
+        denied = client.get("/api/messages", headers={"Authorization": f"Bearer {token}"})
+
+        assert (body["id"], body["band"], body["treated_as"]) == (None, "unknown", "under_13")
+        assert body["resolved_by"] == "error"
+        assert f"[{code}]" in body["error"]
+        assert body["age_token"]["code"] == code
+        assert denied.status_code == 401
+        assert f"[{code}]" in denied.get_json()["reason"]
+
+    def test_unknown_subject_fails_closed(self, app: Flask, issuer: AgeIssuer) -> None:
+        """A valid token for nobody in the app does not sign anyone in."""
+        body = me(app.test_client(), issuer.issue("mallory", age_band="adult"))
+
+        assert (body["id"], body["resolved_by"]) == (None, "error")
+        assert "no Playground account" in body["error"]
+
+    def test_cookie_sign_in_is_unchanged(self, app: Flask) -> None:
+        """Without a token the session account is used, with its declared band."""
+        body = me(sign_in(app, "alex"))
+
+        assert (body["id"], body["band"], body["assurance"]) == ("alex", "16_17", "self_declared")
+        assert body["age_token"] is None
+
+    def test_verify_my_age_page_applies_a_valid_token(self, app: Flask, issuer: AgeIssuer) -> None:
+        """A token pasted on the age page gives the signed-in account its verified band."""
+        sam = sign_in(app, "sam")
+
+        page = notice(sam, sam.post("/age", data={"token": issuer.issue("sam", age_band="13_15")}))
+        body = me(sam)
+
+        assert page.startswith("Your age token was accepted: 13_15 from the issuer, verified.")
+        assert (body["id"], body["band"], body["assurance"]) == ("sam", "13_15", "verified")
+        assert "age verified" in sam.get("/").get_data(as_text=True)
+
+    def test_refused_token_on_the_age_page_is_protective(
+        self, app: Flask, issuer: AgeIssuer
+    ) -> None:
+        """A tampered token kept in the session leaves the account signed in with an
+        unknown age, shows why, and removing it restores the declared band."""
+        alex = sign_in(app, "alex")
+        token = tampered(issuer.issue("alex", age_band="16_17"), age_band="adult")
+
+        page = notice(alex, alex.post("/age", data={"token": token}))
+        during = me(alex)
+        alex.post("/age/forget")
+        after = me(alex)
+
+        assert page.startswith("Your age token was refused (bad_signature)")
+        assert "treated as age unknown, with the protections for under 13" in page
+        assert (during["id"], during["band"], during["treated_as"]) == (
+            "alex",
+            "unknown",
+            "under_13",
+        )
+        assert (after["band"], after["assurance"]) == ("16_17", "self_declared")
+
+    def test_someone_elses_token_does_not_count(self, app: Flask, issuer: AgeIssuer) -> None:
+        """A valid token about another account is refused on the age page."""
+        riley = sign_in(app, "riley")
+
+        page = notice(
+            riley, riley.post("/age", data={"token": issuer.issue("sam", age_band="adult")})
+        )
+
+        assert page.startswith("Your age token was refused (wrong_subject)")
+        assert me(riley)["band"] == "unknown"
+
+    def test_jwks_is_served(self, app: Flask, issuer: AgeIssuer) -> None:
+        """The app publishes the test issuer's public key set."""
+        body = app.test_client().get("/.well-known/jwks.json").get_json()
+
+        assert body == issuer.jwks()
+        assert "d" not in body["keys"][0]  # no private part
+
+
+@pytest.fixture(name="site", scope="class")
+def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app on a real waitress server on 127.0.0.1 and an ephemeral port, shared by
+    the tests of a class (the scenarios are written to run on one server, as people
+    would use it)."""
     waitress = importlib.import_module("waitress")
     wasyncore = importlib.import_module("waitress.wasyncore")
-    app = create_app(tmp_path / "served.sqlite3", secret_key="test-only")  # noqa: S106 - a test-only key
+    db_path = tmp_path_factory.mktemp("waitress") / "served.sqlite3"
+    app = create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
     sockets: dict[int, object] = {}
     server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield Site(f"http://127.0.0.1:{server.effective_port}", default_data_dir(db_path))
     finally:
         # Close every socket (the listener and any kept-alive connection) from the
         # server's own loop, which then has nothing left to serve and returns.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        except OSError:  # the loop's wake-up pipe is already gone: close from here
+            wasyncore.close_all(sockets)
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "the waitress server did not stop"
 
 
 class TestRealServer:
-    def test_scenarios_pass_on_waitress(self, server: str) -> None:
+    def test_scenarios_pass_on_waitress(self, site: Site) -> None:
         """Every shared scenario passes against the app on a real WSGI server."""
-        results = run_scenarios(server)
+        results = run_scenarios(site)
 
         assert [r.name for r in results] == [name for name, _ in SCENARIOS]
         assert all(r.passed for r in results), "\n" + report(results)
 
-    def test_served_pages_are_html(self, server: str) -> None:
+    def test_jwks_over_http_verifies_the_issuers_tokens(self, site: Site) -> None:
+        """A TokenVerifier fetching the served JWK set over HTTP accepts the issuer's tokens."""
+        config = IssuerConfig(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=["ES256"],
+            jwks_url=f"{site.base_url}/.well-known/jwks.json",
+        )
+        token = site.issuer().issue("maya", age_band="under_13")
+
+        with TokenVerifier([config]) as verifier:
+            verified = verifier.verify(token)
+            keys = verifier.jwks(ISSUER)
+
+        assert (verified.subject, verified.band.value) == ("maya", "under_13")
+        assert keys is not None
+        assert (keys.attempts, keys.last_error) == (1, None)
+
+    def test_served_pages_are_html(self, site: Site) -> None:
         """The served sign-in page is a full HTML page."""
-        response = httpx.get(f"{server}/login", timeout=10)
+        response = httpx.get(f"{site.base_url}/login", timeout=10)
 
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")

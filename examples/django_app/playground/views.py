@@ -12,7 +12,12 @@ Jinja2 backend. What this module shows is the childsafe wiring:
 * ``CHILDSAFE["RESPONSE_FILTER"]`` on JSON responses: children's locations are removed
   and children dropped from friend suggestions for viewers who may not see them;
 * :func:`render_denial` (``CHILDSAFE["RENDERER"]``): ``denied.html`` for browsers,
-  ``application/problem+json`` for ``/api/`` and clients that ask for JSON.
+  ``application/problem+json`` for ``/api/`` and clients that ask for JSON;
+* parental controls: accounts are loaded with their guardians, parent locks and
+  verified consent grants; the Parent page changes settings with ``by="parent",
+  guardian=...`` and signs and revokes consent grants;
+* age tokens: ``Authorization: Bearer <token>`` from the local test issuer is checked
+  by childsafe's ``TokenVerifier`` before the session (``CHILDSAFE["RESOLVERS"]``).
 
 Django ships no type information, so requests and responses are ``Any`` here.
 """
@@ -33,6 +38,7 @@ from django.http import (  # type: ignore[import-untyped]
 from django.shortcuts import render  # type: ignore[import-untyped]
 
 from childsafe import (
+    Account,
     Decision,
     RequestContext,
     action,
@@ -42,7 +48,8 @@ from childsafe import (
 )
 from childsafe.contrib.django import request_context
 from examples.common import views
-from examples.django_app.playground.store import SESSION_KEY, get_db
+from examples.common.playground import AGE_TOKEN, SESSION_AGE_TOKEN
+from examples.django_app.playground.store import SESSION_KEY, get_db, get_playground
 
 View = Callable[..., Any]
 
@@ -51,8 +58,11 @@ View = Callable[..., Any]
 
 
 def _signed_in(request: Any) -> RequestContext | None:  # noqa: ANN401 - an HttpRequest
-    """The request context when someone is signed in (an existing account)."""
+    """The request context when someone is signed in (an existing account, from the
+    session or a valid age token)."""
     context = request_context(request)
+    if context.resolution.source == AGE_TOKEN:
+        return context
     account_id = request.session.get(SESSION_KEY)
     return context if account_id is not None and context.account.id == account_id else None
 
@@ -77,7 +87,11 @@ def signed_in(view: View) -> View:
     def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
         if _signed_in(request) is None:
             if _wants_json(request):
-                return JsonResponse({"error": "sign in first"}, status=401)
+                body = {"error": "sign in first"}
+                error = request_context(request).resolution.error
+                if error is not None:  # a refused age token: say why
+                    body["reason"] = error
+                return JsonResponse(body, status=401)
             return _back("/login")
         return view(request, *args, **kwargs)
 
@@ -225,26 +239,81 @@ def settings(request: Any) -> Any:  # noqa: ANN401
 @signed_in
 def parent(request: Any) -> Any:  # noqa: ANN401
     result = request.session.pop("result", None)
-    return _page(request, views.parent_page(get_db(), _me(request), result))
+    return _page(request, views.parent_page(get_playground(), _me(request), result))
+
+
+def _my_child(request: Any, child_id: str) -> Account:  # noqa: ANN401 - an HttpRequest
+    """The linked child's account (403 for anyone else's)."""
+    child = get_playground().account(child_id)
+    if child is None or child_id not in get_db().children_of(_me(request).account.id):
+        raise PermissionDenied
+    return child
 
 
 @signed_in
 def parent_settings(request: Any, child_id: str) -> Any:  # noqa: ANN401
     me = _me(request)
-    db = get_db()
-    child = db.account(child_id)
-    if child is None or child_id not in db.children_of(me.account.id):
-        raise PermissionDenied
     request.session["result"] = views.change_setting(
-        db,
+        get_db(),
         me.guard,
-        child,
+        _my_child(request, child_id),
         request.POST.get("setting", ""),
         request.POST.get("value", ""),
         by="parent",
         confirmed=True,
+        guardian=me.account.id,
+        lock=request.POST.get("lock", "1") != "0",
     )
     return _back("/parent")
+
+
+@signed_in
+def parent_grant(request: Any, child_id: str) -> Any:  # noqa: ANN401
+    me = _me(request)
+    _my_child(request, child_id)
+    request.session["result"] = get_playground().grant(
+        me.guard, me.account.id, child_id, request.POST.get("scope", "")
+    )
+    return _back("/parent")
+
+
+@signed_in
+def parent_revoke(request: Any, child_id: str, grant_id: str) -> Any:  # noqa: ANN401
+    _my_child(request, child_id)
+    request.session["result"] = get_playground().revoke(_me(request).account.id, child_id, grant_id)
+    return _back("/parent")
+
+
+# -- age tokens ------------------------------------------------------------------
+
+
+@signed_in
+def age(request: Any) -> Any:  # noqa: ANN401
+    if request.method == "POST":
+        request.session[SESSION_AGE_TOKEN] = request.POST.get("token", "").strip()
+        return _back("/age")
+    token = request.session.get(SESSION_AGE_TOKEN)
+    return _page(request, views.age_page(get_playground(), _me(request), token))
+
+
+@signed_in
+def age_forget(request: Any) -> Any:  # noqa: ANN401
+    request.session.pop(SESSION_AGE_TOKEN, None)
+    return _back("/age")
+
+
+def me_json(request: Any) -> Any:  # noqa: ANN401
+    """Who this request is to childsafe (works signed out, and with a refused token)."""
+    body = views.me_json(
+        get_playground(), request_context(request), request.headers.get("authorization")
+    )
+    return JsonResponse(body)
+
+
+def jwks(request: Any) -> Any:  # noqa: ANN401
+    """The public keys of the local test age-token issuer."""
+    del request
+    return JsonResponse(get_playground().age_issuer.jwks())
 
 
 # -- JSON API --------------------------------------------------------------------
