@@ -18,6 +18,7 @@ from childsafe import (
     Decision,
     DenialResponse,
     Guard,
+    Relationship,
     Request,
     RequestContext,
     ResponseFilter,
@@ -241,6 +242,66 @@ class TestDeclaredRoutes:
             assert (await http.get("/whoami")).text == "childsafe:anonymous anonymous"
 
     @pytest.mark.anyio
+    async def test_mixed_sync_and_async_repository(
+        self, guard: Guard, accounts: Accounts, social_app: SocialASGI
+    ) -> None:
+        """Accounts from a sync cache with relationships from an async store are checked
+        the same as either alone: the relative's DM goes through, the stranger's not."""
+        inner = AsyncAccounts(accounts)
+
+        class Mixed:
+            def get_account(self, account_id: str) -> Account | None:
+                return accounts.get_account(account_id)
+
+            async def relationship(self, actor: Account, target: Account) -> Relationship:
+                return await inner.relationship(actor, target)
+
+        async with client(wrap(social_app, Mixed(), guard)) as http:
+            refused = await http.post("/users/kid/messages", headers=as_("stranger"))
+            delivered = await http.post("/users/kid/messages", headers=as_("relative"))
+        assert (refused.status_code, refused.json()["reason"]) == (403, "not_connected")
+        assert delivered.status_code == 200
+
+    @pytest.mark.anyio
+    async def test_async_repository_that_raises_fails_closed(
+        self, guard: Guard, social_app: SocialASGI
+    ) -> None:
+        """An async repository that raises denies the declared route, never a 500."""
+
+        class Down:
+            async def get_account(self, account_id: str) -> Account | None:
+                raise ConnectionError(f"database down loading {account_id}")
+
+            async def relationship(self, actor: Account, target: Account) -> Relationship:
+                raise AssertionError(f"not reached for {actor.id} and {target.id}")
+
+        async with client(wrap(social_app, Down(), guard)) as http:
+            refused = await http.post("/users/kid/messages", headers=as_("relative"))
+        assert (refused.status_code, refused.json()["reason"]) == (403, "unverifiable")
+        assert social_app.calls == []
+
+    @pytest.mark.anyio
+    async def test_async_resolver_after_sync_ones(
+        self, guard: Guard, accounts: Accounts, social_app: SocialASGI
+    ) -> None:
+        """Resolvers run in order whether sync or async: a sync one that finds nothing,
+        an async one that finds nothing, then the bearer token."""
+        seen: list[str] = []
+
+        def cookie_session(request: Request) -> Account | None:
+            seen.append("sync")
+            return None
+
+        async def remote_session(request: Request) -> Account | None:
+            seen.append("async")
+            return None
+
+        resolvers = [cookie_session, remote_session, bearer_token(verify_token)]
+        async with client(wrap(social_app, accounts, guard, resolvers=resolvers)) as http:
+            assert (await http.get("/whoami", headers=as_("kid"))).text == "kid bearer_token"
+        assert seen == ["sync", "async"]
+
+    @pytest.mark.anyio
     async def test_broken_resolver_fails_closed(
         self, guard: Guard, accounts: Accounts, social_app: SocialASGI
     ) -> None:
@@ -249,9 +310,13 @@ class TestDeclaredRoutes:
         async def broken(request: Request) -> Account | None:
             raise ConnectionError("identity service down")
 
-        async with client(wrap(social_app, accounts, guard, resolvers=[broken])) as http:
-            assert (await http.post("/users/kid/messages")).status_code == 403
-            assert (await http.get("/whoami")).text == "childsafe:anonymous error"
+        def broken_sync(request: Request) -> Account | None:
+            raise ConnectionError("session store down")
+
+        for resolver in (broken, broken_sync):
+            async with client(wrap(social_app, accounts, guard, resolvers=[resolver])) as http:
+                assert (await http.post("/users/kid/messages")).status_code == 403
+                assert (await http.get("/whoami")).text == "childsafe:anonymous error"
 
     @pytest.mark.anyio
     async def test_renderers(
@@ -683,6 +748,33 @@ class TestASGIRequest:
     def test_path_below_root_path(self, path: str, root_path: str, expected: str) -> None:
         """The path is taken below root_path when the server included it."""
         assert ASGIRequest(scope_for(path, root_path=root_path)).path == expected
+
+    def test_header_names_from_a_non_conforming_server(self) -> None:
+        """Header names sent in any case (ASGI says lower case) are still found."""
+        request = ASGIRequest(
+            scope_for("/", headers=[(b"Authorization", b"Bearer kid"), (b"X-Trace", b"t1")])
+        )
+        assert request.header("authorization") == "Bearer kid"
+        assert request.header("X-TRACE") == "t1"
+        loose = ASGIRequest(scope_for("/", headers=[(bytearray(b"x-trace"), b"t2")]))  # type: ignore[list-item]
+        assert loose.header("x-trace") == "t2"
+
+    def test_headers_from_any_iterable(self) -> None:
+        """Headers given as a one-shot iterable (the spec allows any) can be read again."""
+        pairs = [(b"authorization", b"Bearer kid"), (b"x-trace", b"t1")]
+        request = ASGIRequest({"type": "http", "headers": iter(pairs)})
+        assert (request.header("x-trace"), request.header("authorization")) == (
+            "t1",
+            "Bearer kid",
+        )
+        assert request.header("missing") is None
+        assert request.header("naïve-ünicode-€") is None
+
+    def test_header_lookup_is_case_insensitive(self) -> None:
+        """A header is found whatever the case of the name asked for."""
+        request = ASGIRequest(scope_for("/", headers=[(b"content-type", b"application/json")]))
+        assert request.header("Content-Type") == request.header("content-type")
+        assert request.header("Content-Type") == "application/json"
 
     def test_json(self) -> None:
         """The body read by the middleware is parsed once; other bodies give None."""

@@ -857,6 +857,20 @@ class TestDjangoRequest:
         assert request.json() is request.json()
         assert json.loads(http.body) == {"to": "maya"}
 
+    def test_header_names_in_any_case(self, factory: RequestFactory) -> None:
+        """Headers are found whatever the case of the name, Content-Type included,
+        as ``request.headers`` finds them."""
+        http = factory.post(
+            "/", data="{}", content_type="application/json", headers={"Authorization": "Bearer t"}
+        )
+        request = DjangoRequest(http)
+
+        for name in ("authorization", "Authorization", "AUTHORIZATION"):
+            assert request.header(name) == http.headers[name] == "Bearer t"
+        assert request.header("Content-Type") == request.header("content-type")
+        assert request.header("Content-Type") == "application/json"
+        assert request.header("content-length") == "2"
+
     @pytest.mark.parametrize(
         ("content_type", "body", "meta"),
         [
@@ -912,6 +926,29 @@ class TestMiddleware:
 
         assert problem(response)["reason"] == "not_connected"
         assert request_context(request).account.id == "stranger"
+
+    def test_declarations_checked_on_every_request(self) -> None:
+        """A declared view is checked on every request, however it is called: again and
+        again, with a made-up method, or as a view object that cannot be hashed."""
+
+        @action("dm.send", target=path_param("user_id"))
+        class Unhashable:
+            __hash__ = None  # type: ignore[assignment]
+
+            def __call__(self, request: Any, user_id: str) -> Any:
+                return HttpResponse(f"{request.path} {user_id}")
+
+        with override_settings(CHILDSAFE=childsafe_settings()):
+            middleware = ChildsafeMiddleware(lambda _: HttpResponse())
+        for view, method in [(send_dm, "POST"), (send_dm, "POST"), (send_dm, "BREW")]:
+            request = RequestFactory().generic(method, "/dm/sam")
+            request.session = {"account_id": "stranger"}
+            response = middleware.process_view(request, view, (), {"user_id": "sam"})
+            assert problem(response)["reason"] == "not_connected"
+        request = RequestFactory().post("/dm/sam")
+        request.session = {"account_id": "stranger"}
+        response = middleware.process_view(request, Unhashable(), (), {"user_id": "sam"})
+        assert problem(response)["reason"] == "not_connected"
 
     def test_request_context_needs_the_middleware(self) -> None:
         """``request_context`` says what is missing when the middleware did not run."""

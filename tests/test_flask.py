@@ -923,6 +923,20 @@ class TestHelpers:
             assert request.path_param("missing") is None
             assert request.json() == {"to": "alex"}
 
+    def test_header_names_in_any_case(self) -> None:
+        """Headers are found whatever the case of the name, Content-Type included,
+        as ``request.headers`` finds them."""
+        app = Flask(__name__)
+        with app.test_request_context(
+            "/", method="POST", json={}, headers={"Authorization": "Bearer t"}
+        ):
+            request = FlaskRequest(flask.request)
+
+            for name in ("authorization", "Authorization", "AUTHORIZATION"):
+                assert request.header(name) == flask.request.headers[name] == "Bearer t"
+            assert request.header("Content-Type") == "application/json"
+            assert request.header("content-length") == "2"
+
 
 class TestPackaging:
     def test_missing_flask_names_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:

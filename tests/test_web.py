@@ -253,6 +253,15 @@ class TestActionRule:
         with pytest.raises(ConfigurationError, match="declare where its id is"):
             action_rule("dm.send")
 
+    @pytest.mark.parametrize(
+        "name", ["live.start", "purchase", "feed.personalise", "data.share", "content.show"]
+    )
+    def test_own_actions_need_no_target(self, name: str) -> None:
+        """Actions decided on the actor alone are declared without a target."""
+        assert (
+            action_rule(name, sensitivity="mild" if name == "content.show" else None).target is None
+        )
+
     def test_target_must_be_callable(self) -> None:
         """A target that is not an extractor is refused."""
         with pytest.raises(ConfigurationError, match="must be an extractor"):
@@ -522,6 +531,7 @@ class TestResolve:
         found = await resolve_async([session, lambda _: None, token], DictRequest())
         assert (found.account, found.source) == (KID, "token")
         assert (await resolve_async([], DictRequest())).source == "anonymous"
+        assert (await resolve_async([session, session], DictRequest())).source == "anonymous"
 
     @pytest.mark.anyio
     async def test_resolve_async_fails_closed(self) -> None:
@@ -533,6 +543,12 @@ class TestResolve:
         assert (await resolve_async([broken], DictRequest())).source == "error"
         junk = await resolve_async([lambda _: 42], DictRequest())  # type: ignore[list-item, return-value]
         assert junk.source == "error"
+
+        async def confused(request: Request) -> object:
+            return "kid"
+
+        found = await resolve_async([confused], DictRequest())  # type: ignore[list-item]
+        assert (found.source, found.error) == ("error", "resolver confused returned str")
 
 
 @pytest.fixture(name="anyio_backend")
@@ -560,6 +576,8 @@ class TestBearerToken:
         assert resolver(DictRequest(cookies={"session": "parent"})) == PARENT
         both = DictRequest(headers={"Authorization": "Bearer kid"}, cookies={"session": "parent"})
         assert resolver(both) == KID
+        blank = DictRequest(headers={"Authorization": "Bearer   "}, cookies={"session": "parent"})
+        assert resolver(blank) == PARENT
         assert resolver(DictRequest(cookies={"session": ""})) is None
 
     def test_cookie_only(self, accounts: Accounts) -> None:
@@ -743,11 +761,14 @@ class TestRequestContext:
     def test_unloadable_target_is_unverifiable(
         self, guard: Guard, repository: object, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """No repository, a failing or async one, or an unknown id: denied, logged."""
+        """No repository, a failing or async one, or an unknown id: denied, logged,
+        whether checked directly or as a declared rule."""
         context = context_for(guard, RELATIVE, repository)
         decision = context.check("dm.send", "kid")
+        declared = context.check_rule(DM, DictRequest(params={"user_id": "kid"}))
         assert (decision.allowed, decision.reason) == (False, Reason.UNVERIFIABLE)
-        assert context.decisions == [decision]
+        assert declared == decision
+        assert context.decisions == [decision, declared]
         assert "failing closed" in caplog.text
 
     def test_async_relationship_on_sync_path(self, guard: Guard) -> None:
@@ -775,9 +796,36 @@ class TestRequestContext:
             def relationship(self, actor: Account, target: Account) -> Any:
                 return f"{actor.id} is connected to {target.id}"
 
+        request = DictRequest(params={"user_id": "kid"})
         for repo in (Wrong(KID), WrongRelationship(KID, RELATIVE)):
-            decision = context_for(guard, RELATIVE, repo).check("dm.send", "kid")
-            assert decision.reason is Reason.UNVERIFIABLE
+            context = context_for(guard, RELATIVE, repo)
+            assert context.check("dm.send", "kid").reason is Reason.UNVERIFIABLE
+            assert context.check_rule(DM, request).reason is Reason.UNVERIFIABLE
+
+    @pytest.mark.anyio
+    async def test_wrong_types_on_the_async_paths(self, guard: Guard) -> None:
+        """On the async paths too, a repository returning the wrong types fails closed."""
+
+        class Wrong(Accounts):
+            def get_account(self, account_id: str) -> Any:
+                return {"id": account_id}
+
+        class WrongRelationship(Accounts):
+            def relationship(self, actor: Account, target: Account) -> Any:
+                return f"{actor.id} is connected to {target.id}"
+
+        class WrongAsyncRelationship(Accounts):
+            async def relationship(self, actor: Account, target: Account) -> Any:  # type: ignore[override]
+                return f"{actor.id} is connected to {target.id}"
+
+        request = DictRequest(params={"user_id": "kid"})
+        for repo in (Wrong(KID), WrongRelationship(KID, RELATIVE), WrongAsyncRelationship(KID)):
+            context = context_for(guard, RELATIVE, repo)
+            assert (await context.check_async("dm.send", "kid")).reason is Reason.UNVERIFIABLE
+            assert (await context.check_rule_async(DM, request)).reason is Reason.UNVERIFIABLE
+        context = context_for(guard, RELATIVE, Accounts(KID))
+        assert (await context.check_async("dm.send", "ghost")).reason is Reason.UNVERIFIABLE
+        assert context.resolution == Resolution(RELATIVE, "test")
 
     def test_relationship_none_means_strangers(self, guard: Guard) -> None:
         """A repository that knows no relationship (None) is read as strangers."""
@@ -856,6 +904,40 @@ class TestRequestContext:
         context = context_for(guard, STRANGER, None)
         assert (await context.check_async("live.start")).allowed
         assert (await context.check_async("dm.send", KID)).reason is Reason.NOT_CONNECTED
+
+    @pytest.mark.anyio
+    async def test_half_async_repositories(self, guard: Guard, accounts: Accounts) -> None:
+        """A repository async for accounts only, or for relationships only, decides
+        declared rules on the async path like a sync one; the sync path refuses both."""
+        inner = AsyncAccounts(accounts)
+
+        class AsyncAccountsOnly:
+            get_account = inner.get_account
+            relationship = accounts.relationship
+
+        class AsyncRelationshipsOnly:
+            get_account = accounts.get_account
+            relationship = inner.relationship
+
+        request = DictRequest(params={"user_id": "kid"})
+        for repo in (AsyncAccountsOnly(), AsyncRelationshipsOnly()):
+            stranger = context_for(guard, STRANGER, repo)
+            parent = context_for(guard, PARENT, repo)
+            assert (await stranger.check_rule_async(DM, request)).reason is Reason.NOT_CONNECTED
+            assert (await parent.check_rule_async(DM, request)).allowed
+            assert parent.check_rule(DM, request).reason is Reason.UNVERIFIABLE
+            assert [d.allowed for d in parent.decisions] == [True, False]
+
+    @pytest.mark.anyio
+    async def test_check_rule_eager(self, guard: Guard, accounts: Accounts) -> None:
+        """check_rule_eager answers at once for a sync repository and gives an awaitable
+        of the same decision for an async one."""
+        request = DictRequest(params={"user_id": "kid"})
+        at_once = context_for(guard, PARENT, accounts).check_rule_eager(DM, request)
+        later = context_for(guard, PARENT, AsyncAccounts(accounts)).check_rule_eager(DM, request)
+        assert isinstance(at_once, Decision)
+        assert not isinstance(later, Decision)
+        assert await later == at_once
 
     @pytest.mark.anyio
     async def test_async_fail_closed(self, guard: Guard, accounts: Accounts) -> None:

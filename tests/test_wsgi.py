@@ -704,6 +704,8 @@ class TestWSGIRequest:
         assert request.method == "POST"
         assert (request.header("content-type"), request.header("x-token")) == ("text/plain", "abc")
         assert request.header("missing") is None
+        assert request.header("Content-Type") == request.header("CONTENT-TYPE") == "text/plain"
+        assert request.header("X-TOKEN") == "abc"
         assert (request.cookie("a"), request.cookie("b"), request.cookie("bad")) == (
             "1",
             "two",

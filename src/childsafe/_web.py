@@ -15,8 +15,16 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, Protocol, TypeVar, runtime_checkable
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, Final, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 
@@ -140,6 +148,25 @@ def parse_cookie_header(header: str) -> dict[str, str]:
             value = value[1:-1]
         cookies.setdefault(name, value)
     return cookies
+
+
+# The WSGI environ (and Django ``META``) keys of the headers childsafe reads most, so
+# adapters find them with one dict lookup (``ENVIRON_KEYS.get(name) or environ_key(name)``).
+ENVIRON_KEYS: Final = {
+    "authorization": "HTTP_AUTHORIZATION",
+    "Authorization": "HTTP_AUTHORIZATION",
+    "cookie": "HTTP_COOKIE",
+    "content-type": "CONTENT_TYPE",
+    "Content-Type": "CONTENT_TYPE",
+    "content-length": "CONTENT_LENGTH",
+}
+
+
+def environ_key(name: str) -> str:
+    """The WSGI environ key of the header ``name`` (any case): ``HTTP_X_TOKEN`` for
+    ``x-token``; ``CONTENT_TYPE`` and ``CONTENT_LENGTH`` have no ``HTTP_`` prefix."""
+    key = name.upper().replace("-", "_")
+    return key if key in {"CONTENT_TYPE", "CONTENT_LENGTH"} else "HTTP_" + key
 
 
 def _is_id(value: object) -> bool:
@@ -414,6 +441,8 @@ class RouteTable:
             self._routes.append(_Route(frozenset(methods), pattern, rule))
         if problems:
             raise ConfigurationError(problems)
+        # What match() walks: no attribute lookups per route and request.
+        self._match = tuple((r.methods, r.pattern.fullmatch, r.rule) for r in self._routes)
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -422,13 +451,14 @@ class RouteTable:
         self, method: str, path: str
     ) -> tuple[ActionRule, dict[str, str]] | tuple[None, None]:
         """The rule for a request and its path parameters, or ``(None, None)``."""
-        method = method.upper()
-        for route in self._routes:
-            if route.methods and method not in route.methods:
+        if not method.isupper():
+            method = method.upper()
+        for methods, fullmatch, rule in self._match:
+            if methods and method not in methods:
                 continue
-            m = route.pattern.fullmatch(path)
+            m = fullmatch(path)
             if m is not None:
-                return route.rule, m.groupdict()
+                return rule, m.groupdict()
         return None, None
 
     def __iter__(self) -> Iterator[ActionRule]:
@@ -457,30 +487,140 @@ class Resolution:
     error: str | None = None
 
 
-def _protective(source: str, error: str | None = None) -> Resolution:
-    return Resolution(Account(id=ANONYMOUS_ID, band=AgeBand.UNKNOWN), source, error)
+# One shared protective account: frozen, so every request may hold the same one.
+_ANONYMOUS: Final = Account(id=ANONYMOUS_ID, band=AgeBand.UNKNOWN)
+
+# What a resolver chain found: the account, the resolver's name (or "anonymous" /
+# "error") and what went wrong. A tuple, so a request does not build a Resolution
+# unless someone reads RequestContext.resolution.
+_Found = tuple[Account, str, "str | None"]
 
 
 def _name(obj: object) -> str:
     return str(getattr(obj, "__name__", None) or type(obj).__name__)
 
 
-def _checked(result: object, resolver: object) -> Resolution | None:
-    if result is None:
-        return None
-    if isinstance(result, Account):
-        return Resolution(result, _name(resolver))
+def _not_an_account(result: object, name: str) -> _Found:
     log.warning(
         "childsafe: resolver %s returned a %s, not an Account; failing closed",
-        _name(resolver),
+        name,
         type(result).__name__,
     )
-    return _protective("error", f"resolver {_name(resolver)} returned {type(result).__name__}")
+    return _ANONYMOUS, "error", f"resolver {name} returned {type(result).__name__}"
 
 
-def _failed(resolver: object, exc: BaseException) -> Resolution:
-    log.warning("childsafe: resolver %s raised %r; failing closed", _name(resolver), exc)
-    return _protective("error", f"resolver {_name(resolver)} raised {type(exc).__name__}: {exc}")
+def _raised(name: str, exc: BaseException) -> _Found:
+    log.warning("childsafe: resolver %s raised %r; failing closed", name, exc)
+    return _ANONYMOUS, "error", f"resolver {name} raised {type(exc).__name__}: {exc}"
+
+
+_NOTHING_FOUND: Final[_Found] = (_ANONYMOUS, "anonymous", None)
+
+
+class ResolverChain:
+    """Resolvers in order, with their names looked up once (adapters build one at
+    start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
+    :func:`resolve_async`, returning ``(account, source, error)``."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, resolvers: Iterable[Resolver]) -> None:
+        self._entries: tuple[tuple[Resolver, str], ...] = tuple((r, _name(r)) for r in resolvers)
+
+    def run(self, request: Request) -> _Found:
+        """The sync path: an async resolver (one returning an awaitable) fails closed."""
+        for resolver, name in self._entries:
+            try:
+                result: object = resolver(request)
+            except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                return _raised(name, e)
+            if result is None:
+                continue
+            if isinstance(result, Account):
+                return result, name, None
+            if inspect.isawaitable(result):
+                _close_awaitable(result)
+                return _raised(name, TypeError("an async resolver needs the ASGI adapter"))
+            return _not_an_account(result, name)
+        return _NOTHING_FOUND
+
+    async def run_async(self, request: Request) -> _Found:
+        """The async path: resolvers may be sync or async."""
+        found = self.run_eager(request)
+        return found if isinstance(found, tuple) else await found
+
+    def run_eager(self, request: Request) -> _Found | Coroutine[Any, Any, _Found]:
+        """:meth:`run_async` without a coroutine while every resolver answers at once:
+        the result itself, or, from the first resolver that returns an awaitable, a
+        coroutine that awaits it and runs the rest of the chain."""
+        for index, (resolver, name) in enumerate(self._entries):
+            try:
+                result: object = resolver(request)
+            except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                return _raised(name, e)
+            if result is None:
+                continue
+            if isinstance(result, Account):
+                return result, name, None
+            if inspect.isawaitable(result):
+                return self._run_awaiting(request, index, result)
+            return _not_an_account(result, name)
+        return _NOTHING_FOUND
+
+    async def _run_awaiting(
+        self, request: Request, index: int, pending: Awaitable[object]
+    ) -> _Found:
+        """The rest of :meth:`run_eager` from resolver ``index``, which returned
+        ``pending``."""
+        entries = self._entries
+        for position in range(index, len(entries)):
+            resolver, name = entries[position]
+            try:
+                if position == index:
+                    result: object = await pending
+                else:
+                    result = resolver(request)
+                    if inspect.isawaitable(result):
+                        result = await result
+            except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                return _raised(name, e)
+            if result is None:
+                continue
+            if isinstance(result, Account):
+                return result, name, None
+            return _not_an_account(result, name)
+        return _NOTHING_FOUND
+
+    def context(
+        self,
+        guard: Guard,
+        request: Request,
+        repository: AccountRepository | AsyncAccountRepository | None,
+    ) -> RequestContext:
+        """The :class:`RequestContext` of ``request`` (sync resolvers)."""
+        return RequestContext._found(guard, self.run(request), repository)  # noqa: SLF001
+
+    def context_eager(
+        self,
+        guard: Guard,
+        request: Request,
+        repository: AccountRepository | AsyncAccountRepository | None,
+    ) -> RequestContext | Coroutine[Any, Any, RequestContext]:
+        """The :class:`RequestContext` of ``request`` (sync or async resolvers): the
+        context itself while every resolver answers at once, else a coroutine to await
+        for it (what the ASGI middleware calls)."""
+        found = self.run_eager(request)
+        if isinstance(found, tuple):
+            return RequestContext._found(guard, found, repository)  # noqa: SLF001
+        return self._context_awaiting(guard, found, repository)
+
+    @staticmethod
+    async def _context_awaiting(
+        guard: Guard,
+        pending: Awaitable[_Found],
+        repository: AccountRepository | AsyncAccountRepository | None,
+    ) -> RequestContext:
+        return RequestContext._found(guard, await pending, repository)  # noqa: SLF001
 
 
 def resolve(resolvers: Sequence[Resolver], request: Request) -> Resolution:
@@ -490,33 +630,12 @@ def resolve(resolvers: Sequence[Resolver], request: Request) -> Resolution:
     async (this is the sync path) makes the request fail closed: the protective
     unknown-age account, with ``source="error"``.
     """
-    for resolver in resolvers:
-        try:
-            result = resolver(request)
-        except Exception as e:  # noqa: BLE001 - any failure must fail closed
-            return _failed(resolver, e)
-        if inspect.isawaitable(result):
-            _close_awaitable(result)
-            return _failed(resolver, TypeError("an async resolver needs the ASGI adapter"))
-        found = _checked(result, resolver)
-        if found is not None:
-            return found
-    return _protective("anonymous")
+    return Resolution(*ResolverChain(resolvers).run(request))
 
 
 async def resolve_async(resolvers: Sequence[Resolver], request: Request) -> Resolution:
     """:func:`resolve` for ASGI apps: resolvers may be sync or async."""
-    for resolver in resolvers:
-        try:
-            result = resolver(request)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as e:  # noqa: BLE001 - any failure must fail closed
-            return _failed(resolver, e)
-        found = _checked(result, resolver)
-        if found is not None:
-            return found
-    return _protective("anonymous")
+    return Resolution(*await ResolverChain(resolvers).run_async(request))
 
 
 Verifier = Callable[[str], "Account | Awaitable[Account | None] | None"]
@@ -531,18 +650,18 @@ class _BearerToken:
     __name__: str = "bearer_token"
 
     def __call__(self, request: Request) -> Account | Awaitable[Account | None] | None:
-        token = None
         if self.header:
             value = request.header(self.header)
             if value:
                 scheme, _, credentials = value.strip().partition(" ")
-                if scheme.lower() == "bearer" and credentials.strip():
-                    token = credentials.strip()
-        if token is None and self.cookie:
-            token = request.cookie(self.cookie) or None
-        if token is None:
-            return None
-        return self.verify(token)
+                if credentials and scheme.lower() == "bearer":
+                    # Not blank: `value` was stripped, so it ends in the token.
+                    return self.verify(credentials.strip())
+        if self.cookie:
+            cookie = request.cookie(self.cookie)
+            if cookie:
+                return self.verify(cookie)
+        return None
 
 
 def bearer_token(
@@ -760,6 +879,25 @@ def _loaded_relationship(value: object) -> Relationship | None:
     raise TypeError(f"relationship returned a {type(value).__name__}, not a Relationship")
 
 
+_NEEDS_ASYNC: Final = "an async repository needs check_async (the ASGI adapter)"
+
+
+def _sync_account(value: object, account_id: str) -> Account:
+    """``get_account``'s result on the sync path: an awaitable fails closed."""
+    if inspect.isawaitable(value):
+        _close_awaitable(value)
+        raise TypeError(_NEEDS_ASYNC)
+    return _loaded_account(value, account_id)
+
+
+def _sync_relationship(value: object) -> Relationship | None:
+    """``relationship``'s result on the sync path: an awaitable fails closed."""
+    if inspect.isawaitable(value):
+        _close_awaitable(value)
+        raise TypeError(_NEEDS_ASYNC)
+    return _loaded_relationship(value)
+
+
 def _rule_options(rule: ActionRule) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if rule.sensitivity is not None:
@@ -777,7 +915,16 @@ class RequestContext:
     decisions made while handling the request, in order.
     """
 
-    __slots__ = ("_settings", "account", "decisions", "guard", "repository", "resolution")
+    __slots__ = (
+        "_error",
+        "_resolution",
+        "_settings",
+        "_source",
+        "account",
+        "decisions",
+        "guard",
+        "repository",
+    )
 
     def __init__(
         self,
@@ -786,11 +933,38 @@ class RequestContext:
         repository: AccountRepository | AsyncAccountRepository | None = None,
     ) -> None:
         self.guard = guard
-        self.resolution = resolution
         self.account = resolution.account
         self.repository = repository
         self.decisions: list[Decision] = []
+        self._resolution: Resolution | None = resolution
+        self._source = resolution.source
+        self._error = resolution.error
         self._settings: Settings | None = None
+
+    @classmethod
+    def _found(
+        cls,
+        guard: Guard,
+        found: _Found,
+        repository: AccountRepository | AsyncAccountRepository | None,
+    ) -> RequestContext:
+        """What adapters build per request: the :class:`Resolution` only when read."""
+        self = cls.__new__(cls)
+        self.guard = guard
+        self.account, self._source, self._error = found
+        self.repository = repository
+        self.decisions = []
+        self._resolution = None
+        self._settings = None
+        return self
+
+    @property
+    def resolution(self) -> Resolution:
+        """How the account was found (:class:`Resolution`)."""
+        resolution = self._resolution
+        if resolution is None:
+            resolution = self._resolution = Resolution(self.account, self._source, self._error)
+        return resolution
 
     @property
     def settings(self) -> Settings:
@@ -835,18 +1009,14 @@ class RequestContext:
         if isinstance(target, str):
             if repo is None:
                 raise LookupError("no AccountRepository configured")
-            loaded = repo.get_account(target)
-            if inspect.isawaitable(loaded):
-                _close_awaitable(loaded)
-                raise TypeError("an async repository needs check_async (the ASGI adapter)")
-            target = _loaded_account(loaded, target)
+            loaded: object = repo.get_account(target)
+            target = loaded if isinstance(loaded, Account) else _sync_account(loaded, target)
         if repo is None:
             return target, None
-        rel = repo.relationship(self.account, target)
-        if inspect.isawaitable(rel):
-            _close_awaitable(rel)
-            raise TypeError("an async repository needs check_async (the ASGI adapter)")
-        return target, _loaded_relationship(rel)
+        rel: object = repo.relationship(self.account, target)
+        if rel is None or isinstance(rel, Relationship):
+            return target, rel
+        return target, _sync_relationship(rel)
 
     async def _load_async(self, target: Account | str) -> tuple[Account, Relationship | None]:
         repo = self.repository
@@ -854,12 +1024,16 @@ class RequestContext:
             if repo is None:
                 raise LookupError("no AccountRepository configured")
             loaded: object = repo.get_account(target)
-            if inspect.isawaitable(loaded):
-                loaded = await loaded
-            target = _loaded_account(loaded, target)
+            if not isinstance(loaded, Account):
+                if inspect.isawaitable(loaded):
+                    loaded = await loaded
+                loaded = _loaded_account(loaded, target)
+            target = loaded
         if repo is None:
             return target, None
         rel: object = repo.relationship(self.account, target)
+        if rel is None or isinstance(rel, Relationship):
+            return target, rel
         if inspect.isawaitable(rel):
             rel = await rel
         return target, _loaded_relationship(rel)
@@ -897,37 +1071,113 @@ class RequestContext:
             return self._unverifiable(action_name, e)
         return self.decide(action_name, loaded, rel, **options)
 
-    def _target(self, rule: ActionRule, request: Request) -> str | None:
-        """The rule's target id, or ``None`` when it cannot be found."""
-        if rule.target is None:
-            return None
+    @staticmethod
+    def _target(rule: ActionRule, extractor: Extractor, request: Request) -> str | None:
+        """The target id ``extractor`` finds, or ``None`` when it finds none."""
         try:
-            found: object = rule.target(request)
+            found: object = extractor(request)
         except Exception as e:  # noqa: BLE001 - an extractor that fails finds nothing
             log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
             return None
+        if type(found) is str:
+            return found or None
         return str(found) if _is_id(found) and found != "" else None
 
     def check_rule(self, rule: ActionRule, request: Request) -> Decision:
         """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
-        found, or any failure on the way, is denied as ``unverifiable``."""
-        target = self._target(rule, request)
-        if rule.target is not None and target is None:
-            return self._unverifiable(rule.action, "no target id in the request")
-        try:
-            return self.check(rule.action, target, **_rule_options(rule))
-        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
-            return self._unverifiable(rule.action, e)
+        found, or any failure on the way, is denied as ``unverifiable`` (an async
+        repository too: use :meth:`check_rule_async`)."""
+        return self._rule(rule, request, eager=False)
 
     async def check_rule_async(self, rule: ActionRule, request: Request) -> Decision:
-        """:meth:`check_rule` for async repositories."""
-        target = self._target(rule, request)
-        if rule.target is not None and target is None:
-            return self._unverifiable(rule.action, "no target id in the request")
+        """:meth:`check_rule` for async (or sync) repositories."""
+        decision = self._rule(rule, request, eager=True)
+        return decision if isinstance(decision, Decision) else await decision
+
+    def check_rule_eager(
+        self, rule: ActionRule, request: Request
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        """:meth:`check_rule_async` without a coroutine while the repository answers at
+        once: the decision itself for a sync repository, else a coroutine to await for
+        it. What the ASGI adapters call."""
+        return self._rule(rule, request, eager=True)
+
+    @overload
+    def _rule(self, rule: ActionRule, request: Request, *, eager: Literal[False]) -> Decision: ...
+
+    @overload
+    def _rule(
+        self, rule: ActionRule, request: Request, *, eager: bool
+    ) -> Decision | Coroutine[Any, Any, Decision]: ...
+
+    def _rule(
+        self, rule: ActionRule, request: Request, *, eager: bool
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        """The rule check, synchronously until the repository returns an awaitable:
+        then a coroutine finishing it (``eager``) or, on the sync path, a denial."""
+        action_name = rule.action
+        extractor = rule.target
         try:
-            return await self.check_async(rule.action, target, **_rule_options(rule))
+            if extractor is None:
+                decision = self.guard.check(action_name, self.account, **_rule_options(rule))
+            else:
+                target = self._target(rule, extractor, request)
+                if target is None:
+                    return self._unverifiable(action_name, "no target id in the request")
+                repo = self.repository
+                if repo is None:
+                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
+                loaded: object = repo.get_account(target)
+                if not isinstance(loaded, Account):
+                    if eager and inspect.isawaitable(loaded):
+                        return self._rule_awaiting(rule, repo, target, loaded)
+                    loaded = _sync_account(loaded, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if rel is not None and not isinstance(rel, Relationship):
+                    if eager and inspect.isawaitable(rel):
+                        return self._rule_awaiting(rule, repo, loaded, rel)
+                    rel = _sync_relationship(rel)
+                if rule.sensitivity is None and action_name != "notify":
+                    decision = self.guard.check(action_name, self.account, loaded, rel)
+                else:
+                    decision = self._rule_decision(rule, loaded, rel)
+        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
+            return self._unverifiable(action_name, e)
+        self.decisions.append(decision)
+        return decision
+
+    async def _rule_awaiting(
+        self,
+        rule: ActionRule,
+        repo: AccountRepository | AsyncAccountRepository,
+        target: Account | str,
+        pending: Awaitable[object],
+    ) -> Decision:
+        """The rest of :meth:`_rule` once the repository returned ``pending``: the
+        target's account (``target`` is its id) or the relationship (``target`` is the
+        loaded account)."""
+        try:
+            if isinstance(target, str):
+                loaded = _loaded_account(await pending, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if inspect.isawaitable(rel):
+                    rel = await rel
+            else:
+                loaded, rel = target, await pending
+            decision = self._rule_decision(rule, loaded, _loaded_relationship(rel))
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
+        self.decisions.append(decision)
+        return decision
+
+    def _rule_decision(
+        self, rule: ActionRule, target: Account, relationship: Relationship | None
+    ) -> Decision:
+        if rule.sensitivity is None and rule.action != "notify":
+            return self.guard.check(rule.action, self.account, target, relationship)
+        return self.guard.check(
+            rule.action, self.account, target, relationship, **_rule_options(rule)
+        )
 
     def _decide_loaded(
         self, actions: Iterable[str], account_id: str, loaded: tuple[Account, Relationship | None]

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
+from childsafe._decision import Decision
 from childsafe._engine import Guard
 from childsafe._web import (
     CONTEXT_KEY,
@@ -26,6 +27,7 @@ from childsafe._web import (
     DenialResponse,
     RequestContext,
     Resolver,
+    ResolverChain,
     ResponseFilter,
     RouteTable,
     check_middleware_options,
@@ -37,7 +39,6 @@ from childsafe._web import (
     parse_cookie_header,
     problem_response,
     render_denial,
-    resolve_async,
     withheld_response,
 )
 from childsafe.exceptions import ConfigurationError
@@ -68,7 +69,7 @@ class ASGIRequest:
         self.scope = scope
         self.params = params or {}
         self.body: bytes | None = None
-        self._headers: dict[str, str] | None = None
+        self._headers: _Headers | None = None
         self._cookies: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
         self._json: object = _UNSET
@@ -87,17 +88,32 @@ class ASGIRequest:
         return path or "/"
 
     def header(self, name: str) -> str | None:
-        """A header's value; repeated headers are joined with commas (cookies with ";")."""
-        if self._headers is None:
-            headers: dict[str, str] = {}
-            for raw_key, raw_value in self.scope.get("headers", ()):
-                key = bytes(raw_key).decode("latin-1").lower()
-                value = bytes(raw_value).decode("latin-1")
-                if key in headers:
-                    value = headers[key] + ("; " if key == "cookie" else ", ") + value
-                headers[key] = value
-            self._headers = headers
-        return self._headers.get(name.lower())
+        """A header's value; repeated headers are joined with commas (cookies with ";").
+
+        Only the value asked for is decoded. The raw names are indexed once, at C
+        speed, when all are in lower case (as servers send them) and none is repeated;
+        otherwise the list is scanned, comparing names case-insensitively.
+        """
+        try:
+            wanted = name.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            return None  # no header can have that name
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = _index_headers(self.scope.get("headers", ()))
+        if isinstance(headers, dict):
+            value = headers.get(wanted)
+            return None if value is None else bytes(value).decode("latin-1")
+        size = len(wanted)
+        found: list[bytes] = []
+        for raw_key, raw_value in headers:
+            if raw_key == wanted or (len(raw_key) == size and bytes(raw_key).lower() == wanted):
+                found.append(bytes(raw_value))
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0].decode("latin-1")
+        return ("; " if wanted == b"cookie" else ", ").join(v.decode("latin-1") for v in found)
 
     def cookie(self, name: str) -> str | None:
         if self._cookies is None:
@@ -132,6 +148,24 @@ class ASGIRequest:
         if self.body is not None:
             self._json = parsed
         return parsed
+
+
+# The scope's headers as ASGIRequest.header reads them: by name, or the list to scan.
+_Headers = dict[bytes, bytes] | Sequence[tuple[bytes, bytes]]
+
+
+def _index_headers(raw: Iterable[tuple[bytes, bytes]]) -> _Headers:
+    """The raw headers by name, built at C speed, when that loses nothing: every name
+    in lower case (as servers send them) and none repeated. Else the headers as a
+    sequence, which :meth:`ASGIRequest.header` scans."""
+    headers = raw if isinstance(raw, list | tuple) else list(raw)
+    try:
+        by_name: dict[bytes, bytes] = dict(headers)
+    except (TypeError, ValueError):  # unhashable names, malformed pairs: scan instead
+        return headers
+    if len(by_name) != len(headers) or not b"".join(by_name).islower():
+        return headers
+    return by_name
 
 
 class ChildsafeMiddleware:
@@ -174,27 +208,37 @@ class ChildsafeMiddleware:
         self.response_filter = response_filter
         self.renderer = renderer
         self.max_body = max_body
+        # Looked up once here rather than on every request.
+        self._chain = ResolverChain(self.resolvers)
+        self._match = self.routes.match if len(self.routes) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
-        if kind not in {"http", "websocket"}:
+        if kind == "http":
+            websocket = False
+        elif kind == "websocket":
+            websocket = True
+        else:
             await self.app(scope, receive, send)
             return
-        websocket = kind == "websocket"
         request = ASGIRequest(scope)
-        rule, params = self.routes.match("WEBSOCKET" if websocket else request.method, request.path)
+        rule = params = None
+        if self._match is not None:
+            rule, params = self._match("WEBSOCKET" if websocket else request.method, request.path)
         if websocket and rule is None:
             await self.app(scope, receive, send)
             return
-        context = RequestContext(
-            self.guard, await resolve_async(self.resolvers, request), self.repository
-        )
+        context = self._chain.context_eager(self.guard, request, self.repository)
+        if not isinstance(context, RequestContext):
+            context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if rule is not None:
             request.params = params or {}
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
-            decision = await context.check_rule_async(rule, request)
+            decision = context.check_rule_eager(rule, request)
+            if not isinstance(decision, Decision):
+                decision = await decision  # an async repository
             if not decision.allowed:
                 if websocket:
                     await _refuse_websocket(receive, send, decision.reason.value)

@@ -32,24 +32,26 @@ from urllib.parse import parse_qs
 from childsafe._engine import Guard
 from childsafe._web import (
     CONTEXT_KEY,
+    ENVIRON_KEYS,
     AccountRepository,
     DenialRenderer,
     DenialResponse,
     Request,
     RequestContext,
     Resolver,
+    ResolverChain,
     ResponseFilter,
     RouteTable,
     check_middleware_options,
     decode_json_body,
     encode_filtered,
+    environ_key,
     filter_json,
     is_json,
     log,
     parse_cookie_header,
     problem_response,
     render_denial,
-    resolve,
     withheld_response,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError
@@ -93,6 +95,8 @@ class WSGIRequest:
     def path(self) -> str:
         """``PATH_INFO`` (the path below the app's mount point), decoded as UTF-8."""
         raw = str(self.environ.get("PATH_INFO", "") or "/")
+        if raw.isascii():
+            return raw
         try:
             # WSGI carries the path's bytes as latin-1 code points.
             return raw.encode("latin-1").decode("utf-8")
@@ -100,10 +104,7 @@ class WSGIRequest:
             return raw
 
     def header(self, name: str) -> str | None:
-        key = name.upper().replace("-", "_")
-        if key not in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
-            key = "HTTP_" + key
-        value = self.environ.get(key)
+        value = self.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
         return str(value) if value is not None else None
 
     def cookie(self, name: str) -> str | None:
@@ -264,17 +265,21 @@ class ChildsafeMiddleware:
         self.response_filter = response_filter
         self.renderer = renderer
         self.max_body = max_body
+        # Looked up once here rather than on every request.
+        self._chain = ResolverChain(self.resolvers)
+        self._match = self.routes.match if len(self.routes) else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = WSGIRequest(environ, max_body=self.max_body)
-        context = RequestContext(self.guard, resolve(self.resolvers, request), self.repository)
+        context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
-        rule, params = self.routes.match(request.method, request.path)
-        if rule is not None:
-            request.params = params or {}
-            decision = context.check_rule(rule, request)
-            if not decision.allowed:
-                return _send(render_denial(self.renderer, decision, request), start_response)
+        if self._match is not None:
+            rule, params = self._match(request.method, request.path)
+            if rule is not None:
+                request.params = params or {}
+                decision = context.check_rule(rule, request)
+                if not decision.allowed:
+                    return _send(render_denial(self.renderer, decision, request), start_response)
         if self.response_filter is None:
             return self.app(environ, start_response)
         return _FilteredResponse(start_response, context, self.response_filter).run(

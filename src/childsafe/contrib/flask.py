@@ -27,18 +27,20 @@ from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe._policy import Policy, load_policy
 from childsafe._web import (
+    ENVIRON_KEYS,
     AccountRepository,
     DenialResponse,
     Request,
     RequestContext,
     Resolver,
+    ResolverChain,
     ResponseFilter,
     RouteTable,
     declared_rule,
+    environ_key,
     filter_json,
     is_json,
     problem_response,
-    resolve,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
 
@@ -97,7 +99,9 @@ class FlaskRequest:
         return self.request.path
 
     def header(self, name: str) -> str | None:
-        return self.request.headers.get(name)
+        # What `request.headers.get(name)` reads, without building the headers object.
+        value = self.request.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
+        return None if value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         return self.request.cookies.get(name)
@@ -119,8 +123,10 @@ class _AppState:
     """What one app registered: stored in ``app.extensions["childsafe"]``."""
 
     __slots__ = (
+        "chain",
         "extension",
         "guard",
+        "match",
         "renderer",
         "repository",
         "resolvers",
@@ -132,10 +138,12 @@ class _AppState:
         self.extension = extension
         self.guard = guard
         self.resolvers = extension.resolvers
+        self.chain = ResolverChain(extension.resolvers)
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
         self.routes = extension.routes
+        self.match = self.routes.match if len(self.routes) else None
 
 
 class ChildSafe:
@@ -339,10 +347,8 @@ class ChildSafe:
         def childsafe_before_request() -> flask.Response | None:
             req = _current_request()
             request = FlaskRequest(req)
-            context = RequestContext(
-                state.guard, resolve(state.resolvers, request), state.repository
-            )
-            flask.g.childsafe = context
+            context = state.chain.context(state.guard, request, state.repository)
+            _current_g().childsafe = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if req.method == "OPTIONS" and getattr(
@@ -350,15 +356,16 @@ class ChildSafe:
             ):
                 # Flask answers these itself; the view never runs.
                 return None
-            view = app.view_functions.get(req.endpoint) if req.endpoint is not None else None
+            endpoint = req.endpoint
+            view = app.view_functions.get(endpoint) if endpoint is not None else None
             rule = declared_rule(view) or declared_rule(getattr(view, "view_class", None))
             if rule is not None:
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
-            if not state.routes:
+            if state.match is None:
                 return None
-            rule, params = state.routes.match(req.method, req.path)
+            rule, params = state.match(req.method, req.path)
             if rule is not None:
                 request.params = params or {}
                 decision = context.check_rule(rule, request)
@@ -403,6 +410,12 @@ def _current_request() -> flask.Request:
     # The request object itself: every attribute read through the `flask.request`
     # proxy costs a context-variable lookup.
     return flask.request._get_current_object()  # type: ignore[attr-defined,no-any-return]  # noqa: SLF001
+
+
+def _current_g() -> Any:  # noqa: ANN401 - flask.ctx._AppCtxGlobals
+    # `flask.g` itself, for the same reason: setting an attribute through the proxy
+    # costs twice as much.
+    return flask.g._get_current_object()  # noqa: SLF001
 
 
 def _deny(
@@ -473,9 +486,7 @@ def _context(state: _AppState) -> RequestContext:
     if isinstance(context, RequestContext):
         return context
     # An earlier before_request hook answered the request: resolve now.
-    context = RequestContext(
-        state.guard, resolve(state.resolvers, FlaskRequest(flask.request)), state.repository
-    )
+    context = state.chain.context(state.guard, FlaskRequest(_current_request()), state.repository)
     flask.g.childsafe = context
     return context
 

@@ -238,7 +238,9 @@ class Requirement:
         request = StarletteRequest(connection)
         if self._needs_body:
             await request.load_json()
-        decision = await found.check_rule_async(self.rule, request)
+        decision = found.check_rule_eager(self.rule, request)
+        if not isinstance(decision, Decision):
+            decision = await decision  # an async repository
         if decision.allowed:
             return found
         if request.method == "WEBSOCKET":

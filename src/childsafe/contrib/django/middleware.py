@@ -34,13 +34,13 @@ from childsafe._web import (
     ActionRule,
     DenialResponse,
     RequestContext,
+    ResolverChain,
     declared_rule,
     decode_json_body,
     encode_filtered,
     filter_json,
     is_json,
     problem_response,
-    resolve,
     withheld_response,
 )
 from childsafe.contrib.django.conf import Config, load
@@ -63,6 +63,14 @@ _EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
 
 # Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
 _RUNTIME_IGNORED: Final = frozenset({"E013"})
+
+# How many (view, method) pairs a middleware remembers the declared rules of: more than
+# any URLconf has views, and a bound on memory if views are made on the fly. Only the
+# standard methods are remembered, so requests with made-up methods cannot fill it.
+_RULES_CACHE_SIZE: Final = 4096
+_CACHED_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+)
 
 
 def request_context(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
@@ -139,6 +147,11 @@ class ChildsafeMiddleware:
             listed = "\n".join(f"  - {p}" for p in errors)
             raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
         self.config: Config = loaded.config
+        self._chain = ResolverChain(self.config.resolvers)
+        self._filtering = self.config.enabled and self.config.response_filter is not None
+        self._match = self.config.routes.match if len(self.config.routes) else None
+        # (view, method) -> its declared rules; views are declared when imported.
+        self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
@@ -153,14 +166,14 @@ class ChildsafeMiddleware:
             return self.__acall__(request)
         self._start(request)
         response = self.get_response(request)
-        if self._needs_filter(request, response):
+        if self._filtering and self._needs_filter(request, response):
             return self._filter(request, response)
         return response
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
         await sync_to_async(self._start, thread_sensitive=True)(request)
         response = await self.get_response(request)
-        if self._needs_filter(request, response):
+        if self._filtering and self._needs_filter(request, response):
             return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
         return response
 
@@ -176,16 +189,18 @@ class ChildsafeMiddleware:
         config = self.config
         if not config.enabled:
             return None
-        if is_filter_exempt(view_func):
+        if config.response_filter is not None and is_filter_exempt(view_func):
             setattr(request, _EXEMPT_ATTR, True)
         context, wrapper = self._context(request)
-        wrapper.params = {k: str(v) for k, v in view_kwargs.items()}
-        for rule in _rules(view_func, wrapper.method):
+        rules = self._rules_of(view_func, wrapper.method)
+        if rules:
+            wrapper.params = {k: str(v) for k, v in view_kwargs.items()}
+        for rule in rules:
             decision = context.check_rule(rule, wrapper)
             if not decision.allowed:
                 return self._deny(decision, request)
-        if config.routes:
-            route, params = config.routes.match(wrapper.method, wrapper.path)
+        if self._match is not None:
+            route, params = self._match(wrapper.method, wrapper.path)
             if route is not None:
                 wrapper.params = params or {}
                 decision = context.check_rule(route, wrapper)
@@ -195,12 +210,24 @@ class ChildsafeMiddleware:
 
     # -- shared steps -------------------------------------------------------------
 
+    def _rules_of(self, view_func: object, method: str) -> tuple[ActionRule, ...]:
+        """:func:`_rules`, remembered per view and standard method."""
+        key = (view_func, method)
+        try:
+            return self._view_rules[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable view
+            return tuple(_rules(view_func, method))
+        rules = tuple(_rules(view_func, method))
+        if method in _CACHED_METHODS and len(self._view_rules) < _RULES_CACHE_SIZE:
+            self._view_rules[key] = rules
+        return rules
+
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
         config = self.config
         wrapper = DjangoRequest(request, config.repository, max_body=config.max_body)
-        context = RequestContext(
-            config.guard, resolve(config.resolvers, wrapper), config.repository
-        )
+        context = self._chain.context(config.guard, wrapper, config.repository)
         setattr(request, CONTEXT_ATTR, context)
         setattr(request, _REQUEST_ATTR, wrapper)
         return context

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from childsafe._model import Account
-from childsafe._web import AccountRepository, Request, Resolver, is_json
+from childsafe._web import ENVIRON_KEYS, AccountRepository, Request, Resolver, environ_key, is_json
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 __all__ = ["DjangoRequest", "django_user", "session_account"]
@@ -62,7 +62,9 @@ class DjangoRequest:
         return str(self.request.path_info)
 
     def header(self, name: str) -> str | None:
-        value = self.request.headers.get(name)
+        """The header from ``request.META`` (what ``request.headers`` reads, without
+        building the whole mapping of every header on first use)."""
+        value = self.request.META.get(ENVIRON_KEYS.get(name) or environ_key(name))
         return None if value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
