@@ -41,7 +41,6 @@ import logging
 import math
 import multiprocessing
 import os
-import platform
 import re
 import shutil
 import signal
@@ -55,7 +54,6 @@ import timeit
 import types
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -68,6 +66,7 @@ from starlette.requests import Request as StarletteHTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import _harness
 from childsafe import (
     Account,
     Guard,
@@ -91,10 +90,8 @@ from childsafe.wsgi import WSGIRequest
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-HERE: Final = Path(__file__).resolve().parent
-RESULTS: Final = HERE / "RESULTS.md"
-START: Final = "<!-- adapters:start -->"
-END: Final = "<!-- adapters:end -->"
+HERE: Final = _harness.HERE
+RESULTS: Final = _harness.RESULTS
 COMMAND: Final = "python3 benchmarks/bench_adapters.py --write"
 
 # Targets from the issue.
@@ -1208,21 +1205,6 @@ def targets_table(rows: list[Target]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def wrk_version() -> str:
     if shutil.which("wrk") is None:
         return "not installed"
@@ -1233,8 +1215,8 @@ def wrk_version() -> str:
 
 def uvicorn_stack() -> str:
     """Which HTTP parser and event loop uvicorn picks with its defaults ("auto")."""
-    parser = "httptools" if package_version("httptools") != "not installed" else "h11"
-    loop = "uvloop" if package_version("uvloop") != "not installed" else "asyncio"
+    parser = "httptools" if _harness.package_version("httptools") != "not installed" else "h11"
+    loop = "uvloop" if _harness.package_version("uvloop") != "not installed" else "asyncio"
     return f"{parser} + {loop}"
 
 
@@ -1261,7 +1243,7 @@ def load_average() -> tuple[float, float, float]:
 def section(run: Run) -> str:
     timed, servers, load = run.timed, run.servers, run.load
     packages = ", ".join(
-        f"{name} {package_version(name)}"
+        f"{name} {_harness.package_version(name)}"
         for name in (
             "childsafe",
             "flask",
@@ -1291,7 +1273,7 @@ connection after each response. The load generator shares the machine's
 dedicated host; the ratios compare like with like."""
     else:
         server_part = "### On real servers\n\nNot run (`--no-servers`)."
-    return f"""{START}
+    return f"""<!-- adapters:start -->
 ## Web adapters
 
 The cost of each web adapter per request, against the same app without childsafe. One
@@ -1302,8 +1284,8 @@ lookup); the repository is in memory. Every app is first checked to answer `201`
 aunt and, with childsafe, `403` to an adult stranger.
 
 - Date: {now}
-- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}
-- Python: {platform.python_implementation()} {platform.python_version()}
+- Machine: {_harness.machine()}
+- Python: {_harness.python()}
 - Packages: {packages}, wrk {wrk_version()}
 - Reproduce: `{COMMAND}`
 
@@ -1343,19 +1325,7 @@ and cost more than in a tight loop, so they add up to less than the measured ove
 ### Targets
 
 {targets_table(targets(timed, servers))}
-{END}"""
-
-
-def write_section(text: str) -> None:
-    """Replace the adapters section of RESULTS.md (read just before writing), or append
-    it; every other section is left as it is."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    start_at, end_at = current.find(START), current.find(END)
-    if start_at != -1 and end_at > start_at:
-        updated = current[:start_at] + text + current[end_at + len(END) :]
-    else:
-        updated = current.rstrip("\n") + ("\n\n" if current else "") + text + "\n"
-    RESULTS.write_text(updated, encoding="utf-8")
+<!-- adapters:end -->"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1407,7 +1377,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(targets_table(targets(timed, run.servers)))
     if args.write:
-        write_section(section(run))
+        _harness.write_section("adapters", section(run))
         print(
             f"\nUpdated the adapters section of {RESULTS.relative_to(HERE.parent)}",
             file=sys.stderr,
