@@ -22,11 +22,8 @@ def _band(band: AgeBand | str) -> AgeBand:
     value: object = band  # callers may pass anything; say what is wrong
     if isinstance(value, AgeBand):
         return value
-    if isinstance(value, str):
-        try:
-            return AgeBand(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and value in AgeBand.__members__.values():
+        return AgeBand(value)
     names = ", ".join(repr(b.value) for b in AgeBand)
     raise InvalidAccountError(f"band must be an AgeBand or one of {names}, got {value!r}")
 

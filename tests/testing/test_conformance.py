@@ -155,6 +155,32 @@ class TestAdapter:
         assert [r.outcome for r in hidden.results] == [Outcome.PASS, Outcome.NOT_APPLICABLE]
 
 
+class Unfinished(Partial):
+    """An app whose own DM route raises NotImplementedError."""
+
+    def send_dm(self, sender: str, recipient: str) -> bool:
+        raise NotImplementedError(f"DMs from {sender} to {recipient}: not built yet")
+
+
+class TestNotApplicable:
+    def test_a_missing_method_is_named(self) -> None:
+        """A check whose adapter method is left out is n/a and names the method."""
+        report = run_conformance(Partial(), bands=["13_15"], probes=["location"])
+
+        assert [(r.outcome, r.observed) for r in report.results] == [
+            (Outcome.NOT_APPLICABLE, "the adapter has no set_location, view_location")
+        ]
+
+    def test_the_apps_own_not_implemented_error_is_an_error(self) -> None:
+        """NotImplementedError raised inside an implemented method is reported as an
+        error, never hidden as n/a."""
+        report = run_conformance(Unfinished(), bands=["13_15"], probes=["stranger_dm"])
+
+        assert [r.outcome for r in report.results] == [Outcome.ERROR]
+        assert "not built yet" in report.results[0].observed
+        assert not report.passed
+
+
 class TestReport:
     @pytest.fixture(name="report")
     def _report(self) -> object:

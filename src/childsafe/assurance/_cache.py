@@ -41,10 +41,10 @@ class TokenCache(Generic[T]):
         if now >= entry[0]:
             self._entries.pop(token, None)
             return None
-        try:  # noqa: SIM105 - contextlib.suppress costs more than the lookup itself
+        try:  # contextlib.suppress would cost more than the lookup itself
             self._entries.move_to_end(token)
         except KeyError:  # pragma: no cover - evicted by another thread meanwhile
-            pass
+            return entry[1]  # still unexpired: only its place in the LRU order is lost
         return entry[1]
 
     def put(self, token: str, value: T, expires_at: float) -> None:

@@ -207,7 +207,7 @@ class KeySet:
 
 
 class _FetchError(Exception):
-    pass
+    """A JWKS fetch failed (network, HTTP status or body); its message says how."""
 
 
 ClientFactory = Callable[[], httpx.Client]

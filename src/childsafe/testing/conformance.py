@@ -137,6 +137,19 @@ class _Probe:
     target: str  # "stranger", "subject" or "friend"
     needs_friend: bool
     observe: _Observe
+    uses: tuple[str, ...]  # the adapter methods it calls besides create_account/connect
+
+
+class _Inconclusive(Exception):  # noqa: N818 - an outcome, not an error
+    """What the app showed cannot answer the check (it is ``n/a``, not a failure)."""
+
+
+def _unimplemented(adapter: ConformanceAdapter, names: Iterable[str]) -> list[str]:
+    """The ``names`` that ``adapter``'s class leaves as :class:`ConformanceAdapter` has
+    them. Asked before a check runs, so a ``NotImplementedError`` raised by the app's
+    own code is an error the report shows, never a silent ``n/a``."""
+    base = ConformanceAdapter.__dict__
+    return [n for n in names if getattr(type(adapter), n, None) is base[n]]
 
 
 def _shown(flag: bool, yes: str, no: str) -> tuple[bool, str]:
@@ -192,7 +205,7 @@ def _listed(a: ConformanceAdapter, w: _World) -> tuple[bool, str]:
     a.connect(w.subject, w.friend)
     seen = a.view_connections(w.stranger, w.friend)
     if seen is None:
-        raise NotImplementedError  # an adult's list that is not shown proves nothing
+        raise _Inconclusive("the friend's connection list is not shown to the stranger")
     return _shown(w.subject in seen, "listed", "not listed")
 
 
@@ -206,27 +219,30 @@ def _comment(a: ConformanceAdapter, w: _World) -> tuple[bool, str]:
 
 PROBES: Final = (
     _Probe("stranger_dm", "a stranger's DM to the account", "dm.send", "stranger", "subject",
-           needs_friend=False, observe=_stranger_dm),
+           needs_friend=False, observe=_stranger_dm, uses=("send_dm",)),
     _Probe("dm_to_stranger", "the account's DM to a stranger", "dm.send", "subject", "stranger",
-           needs_friend=False, observe=_dm_to_stranger),
+           needs_friend=False, observe=_dm_to_stranger, uses=("send_dm",)),
     _Probe("friend_request", "a stranger's friend request", "friend.request", "stranger",
-           "subject", needs_friend=False, observe=_friend_request),
+           "subject", needs_friend=False, observe=_friend_request, uses=("friend_request",)),
     _Probe("suggested_to_stranger", "the account in a stranger's suggestions", "friend.suggest",
-           "stranger", "subject", needs_friend=False, observe=_suggested),
+           "stranger", "subject", needs_friend=False, observe=_suggested, uses=("suggestions",)),
     _Probe("stranger_suggested", "a stranger in the account's suggestions", "friend.suggest",
-           "subject", "stranger", needs_friend=False, observe=_sees_suggestions),
+           "subject", "stranger", needs_friend=False, observe=_sees_suggestions,
+           uses=("suggestions",)),
     _Probe("profile", "its profile, to a stranger", "profile.view", "stranger", "subject",
-           needs_friend=False, observe=_profile),
+           needs_friend=False, observe=_profile, uses=("view_profile",)),
     _Probe("location", "its location, to a stranger", "location.view", "stranger", "subject",
-           needs_friend=False, observe=_location),
+           needs_friend=False, observe=_location, uses=("set_location", "view_location")),
     _Probe("connection_list", "its connection list, to a stranger", "connections.view",
-           "stranger", "subject", needs_friend=True, observe=_connection_list),
+           "stranger", "subject", needs_friend=True, observe=_connection_list,
+           uses=("view_connections",)),
     _Probe("listed_in_connections", "the account in a friend's list a stranger sees",
-           "connections.view", "stranger", "subject", needs_friend=True, observe=_listed),
+           "connections.view", "stranger", "subject", needs_friend=True,
+           observe=_listed, uses=("view_connections",)),
     _Probe("tag", "a stranger tagging the account", "tag", "stranger", "subject",
-           needs_friend=False, observe=_tag),
+           needs_friend=False, observe=_tag, uses=("tag",)),
     _Probe("comment", "a stranger's comment on its post", "comment", "stranger", "subject",
-           needs_friend=False, observe=_comment),
+           needs_friend=False, observe=_comment, uses=("comment",)),
 )  # fmt: skip
 """The questions the suite asks about every band, in table order."""
 
@@ -405,6 +421,10 @@ class ConformanceSuite:
 
 
 def _run(adapter: ConformanceAdapter, check: Check, probe: _Probe) -> CheckResult:
+    needed = ("create_account", *(("connect",) if probe.needs_friend else ()), *probe.uses)
+    if missing := _unimplemented(adapter, needed):
+        detail = f"the adapter has no {', '.join(missing)}"
+        return CheckResult(check, Outcome.NOT_APPLICABLE, _one_line(detail))
     try:
         j = check.cohort.jurisdiction
         subject = adapter.create_account(check.cohort.band, jurisdiction=j)
@@ -414,8 +434,8 @@ def _run(adapter: ConformanceAdapter, check: Check, probe: _Probe) -> CheckResul
         )
         world = _World(subject, stranger, friend)
         allowed, observed = probe.observe(adapter, world)
-    except NotImplementedError:
-        return CheckResult(check, Outcome.NOT_APPLICABLE, "not implemented by the adapter")
+    except _Inconclusive as e:
+        return CheckResult(check, Outcome.NOT_APPLICABLE, _one_line(str(e)))
     except Exception as e:  # noqa: BLE001 - an adapter error is a result, not a crash
         return CheckResult(check, Outcome.ERROR, _one_line(f"{type(e).__name__}: {e}"))
     ok = allowed == check.expect_allowed

@@ -214,11 +214,11 @@ class ChildsafeMiddleware:
         """:func:`_rules`, remembered per view and standard method."""
         key = (view_func, method)
         try:
-            return self._view_rules[key]
-        except KeyError:
-            pass
+            known = self._view_rules.get(key)
         except TypeError:  # an unhashable view
             return tuple(_rules(view_func, method))
+        if known is not None:
+            return known
         rules = tuple(_rules(view_func, method))
         if method in _CACHED_METHODS and len(self._view_rules) < _RULES_CACHE_SIZE:
             self._view_rules[key] = rules
