@@ -250,6 +250,8 @@ class ActionRule:
     action: str = attrs.field()
     target: Extractor | None = None
     sensitivity: str | None = None
+    needs_body: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+    """Whether the target is read from the request body (adapters then read it)."""
 
     @action.validator
     def _known(self, _: attrs.Attribute[str], value: str) -> None:
@@ -289,11 +291,8 @@ class ActionRule:
             raise ConfigurationError(
                 ConfigProblem("<routes>", self.action, message) for message in problems
             )
-
-    @property
-    def needs_body(self) -> bool:
-        """Whether the target is read from the request body (adapters then read it)."""
-        return bool(getattr(self.target, "needs_body", False))
+        # Worked out once: adapters read it on every request.
+        object.__setattr__(self, "needs_body", bool(getattr(target, "needs_body", False)))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1071,18 +1070,6 @@ class RequestContext:
             return self._unverifiable(action_name, e)
         return self.decide(action_name, loaded, rel, **options)
 
-    @staticmethod
-    def _target(rule: ActionRule, extractor: Extractor, request: Request) -> str | None:
-        """The target id ``extractor`` finds, or ``None`` when it finds none."""
-        try:
-            found: object = extractor(request)
-        except Exception as e:  # noqa: BLE001 - an extractor that fails finds nothing
-            log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
-            return None
-        if type(found) is str:
-            return found or None
-        return str(found) if _is_id(found) and found != "" else None
-
     def check_rule(self, rule: ActionRule, request: Request) -> Decision:
         """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
         found, or any failure on the way, is denied as ``unverifiable`` (an async
@@ -1121,7 +1108,16 @@ class RequestContext:
             if extractor is None:
                 decision = self.guard.check(action_name, self.account, **_rule_options(rule))
             else:
-                target = self._target(rule, extractor, request)
+                # The id the extractor finds; one that fails finds nothing.
+                try:
+                    found: object = extractor(request)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("childsafe: the target extractor for %s raised %r", action_name, e)
+                    found = None
+                if type(found) is str:
+                    target = found or None
+                else:
+                    target = str(found) if _is_id(found) and found != "" else None
                 if target is None:
                     return self._unverifiable(action_name, "no target id in the request")
                 repo = self.repository

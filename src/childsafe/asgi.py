@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
@@ -58,6 +58,7 @@ WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
 
 _UNSET: Any = object()
+_SEQUENCES: Final = frozenset({list, tuple})
 
 
 class ASGIRequest:
@@ -69,7 +70,7 @@ class ASGIRequest:
         self.scope = scope
         self.params = params or {}
         self.body: bytes | None = None
-        self._headers: _Headers | None = None
+        self._headers: Sequence[tuple[bytes, bytes]] | None = None
         self._cookies: dict[str, str] | None = None
         self._query: dict[str, list[str]] | None = None
         self._json: object = _UNSET
@@ -90,30 +91,41 @@ class ASGIRequest:
     def header(self, name: str) -> str | None:
         """A header's value; repeated headers are joined with commas (cookies with ";").
 
-        Only the value asked for is decoded. The raw names are indexed once, at C
-        speed, when all are in lower case (as servers send them) and none is repeated;
-        otherwise the list is scanned, comparing names case-insensitively.
+        Only the value asked for is decoded. Names are compared as servers send them, in
+        lower case (what the ASGI spec asks for); only when none matches are the names
+        compared again case-insensitively, so a header is found whatever its case (but
+        when a lower-case name matches, other spellings of it are not read).
         """
         try:
             wanted = name.lower().encode("latin-1")
         except UnicodeEncodeError:
             return None  # no header can have that name
         headers = self._headers
-        if headers is None:
-            headers = self._headers = _index_headers(self.scope.get("headers", ()))
-        if isinstance(headers, dict):
-            value = headers.get(wanted)
-            return None if value is None else bytes(value).decode("latin-1")
-        size = len(wanted)
+        if headers is None:  # kept, so a one-shot iterable can be read again
+            raw = self.scope.get("headers", ())
+            headers = self._headers = raw if type(raw) in _SEQUENCES else list(raw)
+        value: bytes | None = None
         found: list[bytes] = []
-        for raw_key, raw_value in headers:
-            if raw_key == wanted or (len(raw_key) == size and bytes(raw_key).lower() == wanted):
-                found.append(bytes(raw_value))
+        for raw_key, raw_value in headers:  # a loop: cheaper than a comprehension here
+            if raw_key == wanted:
+                if value is not None:
+                    found.append(value)
+                value = raw_value
+        if value is None:
+            size = len(wanted)
+            found = [
+                raw_value
+                for raw_key, raw_value in headers
+                if len(raw_key) == size and bytes(raw_key).lower() == wanted
+            ]
+            if not found:
+                return None
+            value = found.pop()
         if not found:
-            return None
-        if len(found) == 1:
-            return found[0].decode("latin-1")
-        return ("; " if wanted == b"cookie" else ", ").join(v.decode("latin-1") for v in found)
+            return bytes(value).decode("latin-1")
+        found.append(value)
+        separator = "; " if wanted == b"cookie" else ", "
+        return separator.join(bytes(v).decode("latin-1") for v in found)
 
     def cookie(self, name: str) -> str | None:
         if self._cookies is None:
@@ -148,24 +160,6 @@ class ASGIRequest:
         if self.body is not None:
             self._json = parsed
         return parsed
-
-
-# The scope's headers as ASGIRequest.header reads them: by name, or the list to scan.
-_Headers = dict[bytes, bytes] | Sequence[tuple[bytes, bytes]]
-
-
-def _index_headers(raw: Iterable[tuple[bytes, bytes]]) -> _Headers:
-    """The raw headers by name, built at C speed, when that loses nothing: every name
-    in lower case (as servers send them) and none repeated. Else the headers as a
-    sequence, which :meth:`ASGIRequest.header` scans."""
-    headers = raw if isinstance(raw, list | tuple) else list(raw)
-    try:
-        by_name: dict[bytes, bytes] = dict(headers)
-    except (TypeError, ValueError):  # unhashable names, malformed pairs: scan instead
-        return headers
-    if len(by_name) != len(headers) or not b"".join(by_name).islower():
-        return headers
-    return by_name
 
 
 class ChildsafeMiddleware:

@@ -202,7 +202,10 @@ class ChildSafe:
         ``response_filter`` is given, else ``False``; ``True`` without one uses
         ``ResponseFilter()``.
 
-    The two flags are read live on each request, like Flask-WTF's ``WTF_CSRF_ENABLED``.
+    ``CHILDSAFE_ENABLED`` is read live on each request, like Flask-WTF's
+    ``WTF_CSRF_ENABLED``; ``CHILDSAFE_FILTER_JSON`` when :meth:`init_app` runs (the
+    after-request hook is only added when it is on, so apps that don't filter pay
+    nothing after their views).
 
     .. versionadded:: 0.1.0
     """
@@ -283,7 +286,9 @@ class ChildSafe:
         state = _AppState(self, guard)
         app.extensions[EXTENSION_KEY] = state
         app.before_request(self._before_request(app, state))
-        app.after_request(self._after_request(app, state))
+        if filtering:
+            # Only then: Flask charges every request for each hook it has.
+            app.after_request(self._after_request(app, state))
         app.context_processor(_template_context)
 
     def _guard(self, policy_config: object, problems: list[ConfigProblem]) -> Guard | None:
@@ -379,8 +384,7 @@ class ChildSafe:
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[flask.Response], flask.Response]:
         def childsafe_after_request(response: flask.Response) -> flask.Response:
-            config = app.config
-            if not config.get("CHILDSAFE_FILTER_JSON") or config.get("CHILDSAFE_ENABLED") is False:
+            if app.config.get("CHILDSAFE_ENABLED") is False:
                 return response
             if not is_json(response.content_type):
                 return response
@@ -406,16 +410,11 @@ class ChildSafe:
         return childsafe_after_request
 
 
-def _current_request() -> flask.Request:
-    # The request object itself: every attribute read through the `flask.request`
-    # proxy costs a context-variable lookup.
-    return flask.request._get_current_object()  # type: ignore[attr-defined,no-any-return]  # noqa: SLF001
-
-
-def _current_g() -> Any:  # noqa: ANN401 - flask.ctx._AppCtxGlobals
-    # `flask.g` itself, for the same reason: setting an attribute through the proxy
-    # costs twice as much.
-    return flask.g._get_current_object()  # noqa: SLF001
+# The request object and `flask.g` themselves: every attribute read through the
+# `flask.request` proxy costs a context-variable lookup, and setting one through the
+# `flask.g` proxy twice that. Werkzeug gives each proxy its own `_get_current_object`.
+_current_request: Final[Callable[[], flask.Request]] = flask.request._get_current_object  # type: ignore[attr-defined]  # noqa: SLF001
+_current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF001
 
 
 def _deny(
