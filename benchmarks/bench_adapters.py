@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
@@ -725,6 +726,121 @@ def find(timed: list[Timed], framework: str, variant: str) -> Timed:
     return next(t for t in timed if t.framework == framework and t.variant == variant)
 
 
+# -- instructions per request (Valgrind) -------------------------------------------
+
+# Requests served in the two counted runs of each app; their difference, divided by
+# the difference in requests, leaves out start-up and the imports.
+COUNT_FEW: Final = 100
+COUNT_MANY: Final = 600
+_IREFS: Final = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Instructions one app's request takes, counted under Valgrind."""
+
+    framework: str
+    variant: str
+    per_request: int
+
+
+def serve_for_count(framework: str, variant: str, number: int) -> None:
+    """What a counting subprocess runs: build one app, warm it up, serve ``number``
+    requests (the same calls as in-process timing, garbage collector off)."""
+    spec = next(f for f in FRAMEWORKS if f.name == framework)
+    loop = asyncio.new_event_loop()
+    app = spec.build(variant)
+    if spec.kind == "asgi":
+        t = asgi_timed(framework, variant, app, loop)
+    else:
+        t = wsgi_timed(framework, variant, app)
+    t.run(50)
+    gc.collect()
+    gc.disable()
+    t.run(number)
+
+
+def _instructions(framework: str, variant: str, number: int) -> int:
+    """The instructions a whole process serving ``number`` requests executes."""
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--count-one",
+        framework,
+        variant,
+        str(number),
+    ]
+    # A fixed hash seed: dict and set probing is then the same in every run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False, timeout=900
+    )
+    found = _IREFS.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        tail = done.stderr.strip().splitlines()[-5:]
+        raise RuntimeError(f"counting {framework} / {variant} failed: {' | '.join(tail)}")
+    return int(found.group(1).replace(",", ""))
+
+
+def count_instructions(frameworks: Iterable[str], variants: Iterable[str]) -> list[Counted]:
+    """Instructions per request of each app, two counted runs each, as many at once as
+    the machine has CPUs (the counts do not depend on what else runs)."""
+    apps = [(f, v) for f in frameworks for v in variants]
+    jobs = [(f, v, n) for f, v in apps for n in (COUNT_FEW, COUNT_MANY)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        totals = dict(zip(jobs, pool.map(lambda job: _instructions(*job), jobs), strict=True))
+    return [
+        Counted(
+            f, v, (totals[f, v, COUNT_MANY] - totals[f, v, COUNT_FEW]) // (COUNT_MANY - COUNT_FEW)
+        )
+        for f, v in apps
+    ]
+
+
+def instructions_table(counted: list[Counted], timed: list[Timed]) -> str:
+    head = (
+        "| Framework | Bare | With childsafe | childsafe's share | Added | At the bare app's pace |"
+    )
+    lines = [head, "|---|--:|--:|--:|--:|--:|"]
+    by_app = {(c.framework, c.variant): c.per_request for c in counted}
+    for framework in dict.fromkeys(c.framework for c in counted):
+        bare, wrapped = by_app[framework, BARE], by_app[framework, WRAPPED]
+        added = wrapped - bare
+        # The bare app's measured instructions per µs, applied to what childsafe adds.
+        pace = bare / find(timed, framework, BARE).median_us
+        lines.append(
+            f"| {framework} | {bare:,} | {wrapped:,} | {added / wrapped:.0%} | "
+            f"**+{added:,}** | +{added / pace:.1f} µs |"
+        )
+    return "\n".join(lines)
+
+
+def instructions_part(run: Run) -> str:
+    if run.counted is None:
+        return (
+            "### Instructions per request\n\nNot counted (`--no-instructions`, or no `valgrind`)."
+        )
+    return f"""### Instructions per request
+
+{instructions_table(run.counted, run.timed)}
+
+Instructions a request executes, counted by Valgrind (`cachegrind --cache-sim=no`): a
+process serving {COUNT_MANY} requests less one serving {COUNT_FEW}, each app built and
+called as in the in-process timing, with a fixed hash seed. The count is the same on
+every run of this build of Python, whatever else the machine is doing, so it is the
+figure to compare between commits; the times above move with the machine's load.
+*At the bare app's pace* turns the added instructions into time at the rate the
+bare app executes its own (its instructions over its median time in this run): an
+estimate of the overhead as steady as the bare app's timing. Code running inside a large
+framework's request executes fewer instructions per µs than in a tight loop (the
+framework has pushed it out of the CPU's caches), which is why the pieces above cost
+less on their own than in a request."""
+
+
 # -- real servers ----------------------------------------------------------------
 
 
@@ -1246,6 +1362,7 @@ class Run:
     samples: int
     sample_ms: float
     load_average: list[tuple[float, float, float]] = field(default_factory=list)
+    counted: list[Counted] | None = None
 
 
 def load_average() -> tuple[float, float, float]:
@@ -1341,6 +1458,8 @@ and cost more than in a tight loop, so they add up to less than the measured ove
 
 {server_part}
 
+{instructions_part(run)}
+
 ### Targets
 
 {targets_table(targets(timed, servers))}
@@ -1356,7 +1475,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="load duration per run")
     parser.add_argument("--rounds", type=int, default=5, help="runs per server")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--no-instructions",
+        action="store_true",
+        help="skip counting instructions per request (needs valgrind)",
+    )
+    parser.add_argument("--count-one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.count_one:  # a counting subprocess (see count_instructions)
+        framework, variant, number = args.count_one
+        serve_for_count(framework, variant, int(number))
+        return 0
 
     def interrupted(signum: int, frame: types.FrameType | None) -> None:
         del frame
@@ -1393,6 +1522,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(server_table(run.servers))
     run.load_average.append(load_average())
+    if not args.no_instructions and shutil.which("valgrind"):
+        print("Counting instructions under Valgrind ...", file=sys.stderr, flush=True)
+        run.counted = count_instructions(MAIN, (BARE, WRAPPED))
+        print()
+        print(instructions_table(run.counted, timed))
     print()
     print(targets_table(targets(timed, run.servers)))
     if args.write:

@@ -631,6 +631,16 @@ class TestResponseFilter:
 
         assert "location" not in harness.client("stranger").get("/api/users/sam").get_json()
 
+    def test_after_request_hook_only_when_filtering(self, repository: MemoryRepository) -> None:
+        """Flask charges every request for each hook: without filtering the extension adds
+        none after the view, and CHILDSAFE_FILTER_JSON set after init_app changes nothing."""
+        plain = build(repository)
+        assert plain.app.after_request_funcs.get(None, []) == []
+        plain.app.config["CHILDSAFE_FILTER_JSON"] = True
+        assert plain.client("stranger").get("/api/users/sam").get_json()["location"] == "Leeds"
+        filtered = build(repository, response_filter=ResponseFilter())
+        assert len(filtered.app.after_request_funcs[None]) == 1
+
     def test_no_filter_by_default(self, repository: MemoryRepository) -> None:
         """Without a response_filter, filtering is off and visible as such in app.config."""
         harness = build(repository)
