@@ -833,12 +833,12 @@ process serving {COUNT_MANY} requests less one serving {COUNT_FEW}, each app bui
 called as in the in-process timing, with a fixed hash seed. The count is the same on
 every run of this build of Python, whatever else the machine is doing, so it is the
 figure to compare between commits; the times above move with the machine's load.
-*At the bare app's pace* turns the added instructions into time at the rate the
-bare app executes its own (its instructions over its median time in this run): an
-estimate of the overhead as steady as the bare app's timing. Code running inside a large
-framework's request executes fewer instructions per µs than in a tight loop (the
-framework has pushed it out of the CPU's caches), which is why the pieces above cost
-less on their own than in a request."""
+*At the bare app's pace* is what the added instructions would cost at the rate the
+bare app executes its own (its instructions over its median time in this run). The
+measured overheads are higher: childsafe's code runs at fewer instructions per µs than
+the framework around it, because each request's framework code pushes it out of the
+CPU's caches. That is also why the pieces above cost less in a tight loop than in a
+request: the way to a lower overhead is less code run per request."""
 
 
 # -- real servers ----------------------------------------------------------------
