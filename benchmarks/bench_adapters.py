@@ -928,11 +928,26 @@ def post(port: int, token: str, timeout: float = 2.0) -> int:
         conn.close()
 
 
-def start(server: Server, logs: Path) -> None:
+# With two CPUs or more and `taskset`, the servers run on the first CPU and the load
+# generator on the second, so neither takes the other's CPU time mid-run.
+SERVER_CPU: Final = "0"
+LOAD_CPU: Final = "1"
+
+
+def can_pin() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def pinned(argv: list[str], cpu: str, pin: bool) -> list[str]:
+    """``argv`` run on CPU ``cpu`` when pinning (``taskset`` execs it: same process)."""
+    return ["taskset", "-c", cpu, *argv] if pin else argv
+
+
+def start(server: Server, logs: Path, pin: bool) -> None:
     server.port = free_port()
     server.log = (logs / f"{server.app}.log").open("wb")
     server.process = subprocess.Popen(
-        server.argv(),
+        pinned(server.argv(), SERVER_CPU, pin),
         stdout=server.log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so its workers stop with it
@@ -986,17 +1001,25 @@ class Load:
     threads: int
     seconds: float
     script: Path | None = None
+    pin: bool = False
 
     def describe(self) -> str:
         if self.tool == "wrk":
-            return (
+            text = (
                 f"`wrk -t{self.threads} -c{self.connections} -d{self.seconds:g}s` "
                 "(keep-alive, POST with the bearer token)"
             )
-        return (
-            f"{self.connections} Python keep-alive clients (`http.client`) in "
-            f"{self.connections} processes, {self.seconds:g} s (wrk was not installed)"
-        )
+        else:
+            text = (
+                f"{self.connections} Python keep-alive clients (`http.client`) in "
+                f"{self.connections} processes, {self.seconds:g} s (wrk was not installed)"
+            )
+        if self.pin:
+            text += (
+                f"; the servers pinned to CPU {SERVER_CPU} and the load generator to CPU "
+                f"{LOAD_CPU} (`taskset`)"
+            )
+        return text
 
 
 _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -1026,16 +1049,17 @@ def group_cpu_seconds(pgid: int) -> float:
 
 def run_wrk(load: Load, port: int, seconds: float) -> tuple[float, int, str | None]:
     assert load.script is not None
+    argv = [
+        "wrk",
+        f"-t{load.threads}",
+        f"-c{load.connections}",
+        f"-d{seconds:g}s",
+        "-s",
+        str(load.script),
+        f"http://127.0.0.1:{port}{PATH}",
+    ]
     out = subprocess.run(
-        [
-            "wrk",
-            f"-t{load.threads}",
-            f"-c{load.connections}",
-            f"-d{seconds:g}s",
-            "-s",
-            str(load.script),
-            f"http://127.0.0.1:{port}{PATH}",
-        ],
+        pinned(argv, LOAD_CPU, load.pin),
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -1086,6 +1110,8 @@ def run_python_clients(load: Load, port: int, seconds: float) -> tuple[float, in
     started = time.perf_counter()
     for c in clients:
         c.start()
+        if load.pin and c.pid is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(c.pid, {int(LOAD_CPU)})
     totals = [results.get(timeout=seconds + 60) for _ in clients]
     elapsed = time.perf_counter() - started
     for c in clients:
@@ -1104,6 +1130,19 @@ def drive(load: Load, port: int, seconds: float) -> tuple[float, int, str | None
     return run_python_clients(load, port, seconds)
 
 
+def _sharing(load: Load) -> str:
+    if load.pin:
+        return (
+            "The server being driven has one CPU to itself and the load generator the other, "
+            "so the absolute numbers are one core's; the ratios compare like with like."
+        )
+    return (
+        f"The load generator shares the machine's {os.cpu_count()} CPUs with the server, so "
+        "the absolute numbers are lower than on a dedicated host; the ratios compare like "
+        "with like."
+    )
+
+
 def run_servers(load: Load, rounds: int) -> list[Server]:
     """Start every server, check each answers as it should, then drive them in turn,
     round after round (the order flipping each round); stop them all at the end."""
@@ -1116,7 +1155,7 @@ def run_servers(load: Load, rounds: int) -> list[Server]:
         logs = Path(tmp)
         try:
             for server in servers:
-                start(server, logs)
+                start(server, logs, load.pin)
             for server in servers:
                 wait_ready(server, logs)
                 allowed, denied = post(server.port, ALLOWED_TOKEN), post(server.port, DENIED_TOKEN)
@@ -1400,9 +1439,7 @@ processes used during a run, divided by the requests answered: the adapter's cos
 real server, less sensitive to the load generator and other work on the machine than
 the request rate. Load: {load.describe()}. uvicorn runs with its defaults
 ({uvicorn_stack()}, 1 worker); gunicorn with 2 sync workers, which close the
-connection after each response. The load generator shares the machine's
-{os.cpu_count()} CPUs with the server, so the absolute numbers are lower than on a
-dedicated host; the ratios compare like with like."""
+connection after each response. {_sharing(load)}"""
     else:
         server_part = "### On real servers\n\nNot run (`--no-servers`)."
     return f"""<!-- adapters:start -->
@@ -1476,6 +1513,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="runs per server")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let servers and the load generator share every CPU (default: one each)",
+    )
+    parser.add_argument(
         "--no-instructions",
         action="store_true",
         help="skip counting instructions per request (needs valgrind)",
@@ -1510,13 +1552,14 @@ def main(argv: list[str] | None = None) -> int:
     print(breakdown_table(pieces))
     run = Run(timed, pieces, None, None, args.samples, args.sample_ms, [started])
     if not args.no_servers:
+        pin = can_pin() and not args.no_pin
         with tempfile.TemporaryDirectory(prefix="childsafe-wrk-") as tmp:
             if shutil.which("wrk"):
                 script = Path(tmp) / "post.lua"
                 script.write_text(WRK_SCRIPT)
-                run.load = Load("wrk", args.connections, 1, args.seconds, script)
+                run.load = Load("wrk", args.connections, 1, args.seconds, script, pin)
             else:
-                run.load = Load("python", 4, 1, args.seconds)
+                run.load = Load("python", 4, 1, args.seconds, pin=pin)
             print(f"Real servers: {run.load.describe()} ...", file=sys.stderr, flush=True)
             run.servers = run_servers(run.load, args.rounds)
         print()
