@@ -830,9 +830,10 @@ def instructions_part(run: Run) -> str:
 
 Instructions a request executes, counted by Valgrind (`cachegrind --cache-sim=no`): a
 process serving {COUNT_MANY} requests less one serving {COUNT_FEW}, each app built and
-called as in the in-process timing, with a fixed hash seed. The count is the same on
-every run of this build of Python, whatever else the machine is doing, so it is the
-figure to compare between commits; the times above move with the machine's load.
+called as in the in-process timing, with a fixed hash seed. The count does not depend
+on what else the machine is doing; it moves by a few per cent between runs (objects land
+at other addresses, so some dictionaries probe differently), far less than the times
+above, which move with the machine's load. It is the figure to compare between commits.
 *At the bare app's pace* is what the added instructions would cost at the rate the
 bare app executes its own (its instructions over its median time in this run). The
 measured overheads are higher: childsafe's code runs at fewer instructions per µs than
