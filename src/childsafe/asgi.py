@@ -104,14 +104,11 @@ class ASGIRequest:
         if headers is None:  # kept, so a one-shot iterable can be read again
             raw = self.scope.get("headers", ())
             headers = self._headers = raw if type(raw) in _SEQUENCES else list(raw)
-        value: bytes | None = None
         found: list[bytes] = []
         for raw_key, raw_value in headers:  # a loop: cheaper than a comprehension here
             if raw_key == wanted:
-                if value is not None:
-                    found.append(value)
-                value = raw_value
-        if value is None:
+                found.append(raw_value)
+        if not found:
             size = len(wanted)
             found = [
                 raw_value
@@ -120,10 +117,8 @@ class ASGIRequest:
             ]
             if not found:
                 return None
-            value = found.pop()
-        if not found:
-            return bytes(value).decode("latin-1")
-        found.append(value)
+        if len(found) == 1:
+            return bytes(found[0]).decode("latin-1")
         separator = "; " if wanted == b"cookie" else ", "
         return separator.join(bytes(v).decode("latin-1") for v in found)
 

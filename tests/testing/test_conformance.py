@@ -114,23 +114,27 @@ class Lists(Partial):
 
 class TestAdapter:
     def test_every_method_is_optional(self) -> None:
-        """Each adapter method a subclass leaves out raises NotImplementedError."""
+        """Each adapter method a subclass leaves out raises NotImplementedError, naming
+        the adapter class and the method."""
         adapter = ConformanceAdapter()
-        calls: list[Callable[[], object]] = [
-            lambda: adapter.create_account(AgeBand.ADULT, jurisdiction=None),
-            lambda: adapter.connect("a", "b"),
-            lambda: adapter.send_dm("a", "b"),
-            lambda: adapter.friend_request("a", "b"),
-            lambda: adapter.suggestions("a"),
-            lambda: adapter.view_profile("a", "b"),
-            lambda: adapter.set_location("a", "here"),
-            lambda: adapter.view_location("a", "b"),
-            lambda: adapter.view_connections("a", "b"),
-            lambda: adapter.tag("a", "b"),
-            lambda: adapter.comment("a", "b"),
+        calls: list[tuple[str, Callable[[], object]]] = [
+            ("create_account", lambda: adapter.create_account(AgeBand.ADULT, jurisdiction=None)),
+            ("connect", lambda: adapter.connect("a", "b")),
+            ("send_dm", lambda: adapter.send_dm("a", "b")),
+            ("friend_request", lambda: adapter.friend_request("a", "b")),
+            ("suggestions", lambda: adapter.suggestions("a")),
+            ("view_profile", lambda: adapter.view_profile("a", "b")),
+            ("set_location", lambda: adapter.set_location("a", "here")),
+            ("view_location", lambda: adapter.view_location("a", "b")),
+            ("view_connections", lambda: adapter.view_connections("a", "b")),
+            ("tag", lambda: adapter.tag("a", "b")),
+            ("comment", lambda: adapter.comment("a", "b")),
         ]
-        for call in calls:
-            with pytest.raises(NotImplementedError):
+        for name, call in calls:
+            with pytest.raises(
+                NotImplementedError,
+                match=rf"^ConformanceAdapter does not implement ConformanceAdapter\.{name}\(\)",
+            ):
                 call()
 
     def test_a_bare_adapter_makes_everything_not_applicable(self) -> None:

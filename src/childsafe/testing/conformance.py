@@ -49,6 +49,15 @@ __all__ = [
 ]
 
 
+def _not_offered(adapter: object, method: str) -> NotImplementedError:
+    """What a :class:`ConformanceAdapter` method the subclass leaves out raises if it is
+    called anyway (the suite itself marks the checks needing it ``n/a`` instead)."""
+    return NotImplementedError(
+        f"{type(adapter).__name__} does not implement ConformanceAdapter.{method}(): "
+        f"the conformance checks that need it are n/a until it does"
+    )
+
+
 class ConformanceAdapter:
     """How the conformance suite drives your app. Subclass it and implement what your
     app has; every method left as it is makes its checks ``n/a``.
@@ -63,48 +72,48 @@ class ConformanceAdapter:
     def create_account(self, band: AgeBand, *, jurisdiction: str | None) -> str:
         """Create a fresh account in ``band`` (no connections) and return its id.
         ``AgeBand.UNKNOWN`` means an account whose age the app does not know."""
-        raise NotImplementedError
+        raise _not_offered(self, "create_account")
 
     def connect(self, a: str, b: str) -> None:
         """Make ``a`` and ``b`` connected (friends)."""
-        raise NotImplementedError
+        raise _not_offered(self, "connect")
 
     def send_dm(self, sender: str, recipient: str) -> bool:
         """Send a direct message; ``True`` if it was delivered."""
-        raise NotImplementedError
+        raise _not_offered(self, "send_dm")
 
     def friend_request(self, sender: str, target: str) -> bool:
         """Send a friend request; ``True`` if it was accepted for delivery."""
-        raise NotImplementedError
+        raise _not_offered(self, "friend_request")
 
     def suggestions(self, viewer: str) -> Collection[str]:
         """The ids of the accounts suggested to ``viewer`` as new connections."""
-        raise NotImplementedError
+        raise _not_offered(self, "suggestions")
 
     def view_profile(self, viewer: str, target: str) -> bool:
         """Whether ``viewer`` is shown ``target``'s profile (bio and posts)."""
-        raise NotImplementedError
+        raise _not_offered(self, "view_profile")
 
     def set_location(self, account: str, place: str) -> None:
         """Record that ``account`` is at ``place`` (the app's check-in)."""
-        raise NotImplementedError
+        raise _not_offered(self, "set_location")
 
     def view_location(self, viewer: str, target: str) -> str | None:
         """``target``'s location as ``viewer`` is shown it (``None``: not shown)."""
-        raise NotImplementedError
+        raise _not_offered(self, "view_location")
 
     def view_connections(self, viewer: str, target: str) -> Collection[str] | None:
         """The ids in ``target``'s connection list as ``viewer`` sees it (``None``: the
         list is not shown at all)."""
-        raise NotImplementedError
+        raise _not_offered(self, "view_connections")
 
     def tag(self, actor: str, target: str) -> bool:
         """Tag or mention ``target``; ``True`` if the tag was made."""
-        raise NotImplementedError
+        raise _not_offered(self, "tag")
 
     def comment(self, actor: str, target: str) -> bool:
         """Comment on ``target``'s post; ``True`` if the comment was posted."""
-        raise NotImplementedError
+        raise _not_offered(self, "comment")
 
 
 class Outcome(enum.StrEnum):
