@@ -11,8 +11,10 @@ exists bare and with childsafe:
 * Flask vs Flask + ``childsafe.contrib.flask.ChildSafe`` (``@action`` on the view);
 * Django vs Django + ``childsafe.contrib.django`` middleware (``@action`` on the view);
 * plain ASGI callable vs ``childsafe.asgi.ChildsafeMiddleware`` (route table);
-* Starlette vs Starlette + the ASGI middleware + ``require(...)`` awaited in the endpoint;
-* FastAPI vs FastAPI + the ASGI middleware + a ``Depends(require(...))`` dependency.
+* Starlette vs Starlette + the ASGI middleware + ``install(app)``, ``@action`` on the
+  endpoint (and, for comparison, ``require(...)`` awaited in the endpoint);
+* FastAPI vs FastAPI + the ASGI middleware + a ``Depends(require(...))`` dependency
+  (and, for comparison, a route table).
 
 1. **In process**: each app is called directly (WSGI with a prebuilt environ, ASGI with
    a prebuilt scope in one event loop), interleaved sample by sample; the overhead is
@@ -62,7 +64,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import Depends, FastAPI
 from flask import Flask
-from flask import Response as FlaskResponse
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.requests import Request as StarletteHTTPRequest
@@ -146,6 +147,7 @@ RESOLVERS: Final = (bearer_token(verify),)
 SEND_DM_RULE: Final = action_rule("dm.send", target=path_param("user_id"))
 ROUTES: Final = RouteTable({"POST /users/{user_id}/messages": SEND_DM_RULE})
 SEND_DM: Final = require("dm.send", target=path_param("user_id"))
+DECLARE_DM: Final = action("dm.send", target=path_param("user_id"))
 
 
 # -- the apps --------------------------------------------------------------------
@@ -222,14 +224,10 @@ def flask_app(mode: str) -> Flask:
         return {"sent": True}, 201
 
     if mode == HOOK:
-
+        # What the extension registers when it does not filter responses.
         @app.before_request
         def before() -> None:
             return None
-
-        @app.after_request
-        def after(response: FlaskResponse) -> FlaskResponse:
-            return response
 
     elif mode != BARE:
         ChildSafe(
@@ -360,7 +358,19 @@ async def nothing(request: HTTPConnection) -> None:
     del request
 
 
-def starlette_app(mode: str) -> Starlette:
+def _wrap_routes(app: Starlette) -> None:
+    """The empty hook of ``@action``: each route's app behind a pass-through, as
+    ``install(app)`` puts a declared endpoint's behind its check."""
+    for route in app.router.routes:
+        if isinstance(route, Route):
+            route.app = ASGIPassThrough(route.app)
+
+
+def _starlette(mode: str, endpoint: Callable[..., Awaitable[Response]], *, hook: str) -> Starlette:
+    """The Starlette app around ``endpoint`` (used as it is in every mode but bare and
+    the empty hook, which awaits an empty coroutine in the endpoint, ``hook="call"``, or
+    puts the route's app behind a pass-through, ``hook="route"``)."""
+
     async def bare(request: StarletteHTTPRequest) -> Response:
         del request
         return JSONResponse({"sent": True}, status_code=201)
@@ -369,13 +379,11 @@ def starlette_app(mode: str) -> Starlette:
         await nothing(request)
         return JSONResponse({"sent": True}, status_code=201)
 
-    async def checked(request: StarletteHTTPRequest) -> Response:
-        await SEND_DM(request)
-        return JSONResponse({"sent": True}, status_code=201)
-
-    endpoint = {BARE: bare, HOOK: hooked}.get(mode, checked)
-    app = Starlette(routes=[Route("/users/{user_id}/messages", endpoint, methods=["POST"])])
+    chosen = {BARE: bare, HOOK: hooked if hook == "call" else bare}.get(mode, endpoint)
+    app = Starlette(routes=[Route("/users/{user_id}/messages", chosen, methods=["POST"])])
     if mode == HOOK:
+        if hook == "route":
+            _wrap_routes(app)
         app.add_middleware(ASGIPassThrough)
     elif mode != BARE:
         app.add_middleware(
@@ -389,7 +397,30 @@ def starlette_app(mode: str) -> Starlette:
     return app
 
 
-def fastapi_app(mode: str) -> FastAPI:
+def starlette_app(mode: str) -> Starlette:
+    """Starlette with the endpoint declared by ``@action``."""
+
+    @DECLARE_DM
+    async def declared(request: StarletteHTTPRequest) -> Response:
+        del request
+        return JSONResponse({"sent": True}, status_code=201)
+
+    return _starlette(mode, declared, hook="route")
+
+
+def starlette_require(mode: str) -> Starlette:
+    """Starlette with ``await require(...)(request)`` at the top of the endpoint."""
+
+    async def checked(request: StarletteHTTPRequest) -> Response:
+        await SEND_DM(request)
+        return JSONResponse({"sent": True}, status_code=201)
+
+    return _starlette(mode, checked, hook="call")
+
+
+def _fastapi(mode: str, add_checked: Callable[[FastAPI], None]) -> FastAPI:
+    """The FastAPI app; ``add_checked`` adds the endpoint in every mode but bare and the
+    empty hook (an empty dependency)."""
     app = FastAPI()
     if mode == BARE:
 
@@ -407,14 +438,7 @@ def fastapi_app(mode: str) -> FastAPI:
 
         app.add_middleware(ASGIPassThrough)
     else:
-
-        @app.post("/users/{user_id}/messages", status_code=201)
-        async def checked(
-            user_id: str, ctx: Annotated[RequestContext, Depends(SEND_DM)]
-        ) -> dict[str, bool]:
-            del user_id, ctx
-            return {"sent": True}
-
+        add_checked(app)
         app.add_middleware(
             ASGIChildsafe,
             guard=GUARD,
@@ -424,6 +448,20 @@ def fastapi_app(mode: str) -> FastAPI:
         )
         install(app)
     return app
+
+
+def fastapi_app(mode: str) -> FastAPI:
+    """FastAPI with a ``Depends(require(...))`` dependency."""
+
+    def add(app: FastAPI) -> None:
+        @app.post("/users/{user_id}/messages", status_code=201)
+        async def checked(
+            user_id: str, ctx: Annotated[RequestContext, Depends(SEND_DM)]
+        ) -> dict[str, bool]:
+            del user_id, ctx
+            return {"sent": True}
+
+    return _fastapi(mode, add)
 
 
 def fastapi_route_table(mode: str) -> FastAPI:
@@ -629,6 +667,7 @@ STARLETTE: Final = "Starlette"
 FASTAPI: Final = "FastAPI"
 FLASK_WSGI: Final = "Flask (alternative)"
 DJANGO_WSGI: Final = "Django (alternative)"
+STARLETTE_REQUIRE: Final = "Starlette (alternative)"
 FASTAPI_TABLE: Final = "FastAPI (alternative)"
 
 
@@ -651,7 +690,7 @@ FRAMEWORKS: Final = (
     Framework(ASGI, "`childsafe.asgi.ChildsafeMiddleware`, route table", asgi_variant, "asgi"),
     Framework(
         STARLETTE,
-        "ASGI middleware + `await require(...)(request)` in the endpoint",
+        "ASGI middleware + `install(app)`, `@action` on the endpoint",
         starlette_app,
         "asgi",
     ),
@@ -667,6 +706,12 @@ FRAMEWORKS: Final = (
         "Django's WSGI handler in `childsafe.wsgi.ChildsafeMiddleware`, route table",
         django_wsgi_middleware,
         "wsgi",
+    ),
+    Framework(
+        STARLETTE_REQUIRE,
+        "ASGI middleware + `await require(...)(request)` in the endpoint",
+        starlette_require,
+        "asgi",
     ),
     Framework(
         FASTAPI_TABLE,
@@ -1477,9 +1522,11 @@ so no app always follows the same one), garbage collector off.
 - *Overhead* is the difference of the medians (the target); *fastest samples* the
   difference of the minimums, which is less sensitive to other work on the machine.
 - *Empty hook* is the app with only the framework's integration point and nothing in
-  it: a pass-through middleware (WSGI, ASGI, Django), empty `before_request` and
-  `after_request` functions (Flask), a pass-through middleware plus an empty async
-  dependency (FastAPI) or an awaited empty coroutine (Starlette). Part of every
+  it: a pass-through middleware (WSGI, ASGI, Django), an empty `before_request`
+  function (Flask; the extension adds an `after_request` one only to filter), a
+  pass-through middleware plus a pass-through around the route's app (`@action` on
+  Starlette endpoints, where `install(app)` puts its check), an empty async dependency
+  (FastAPI) or an awaited empty coroutine (Starlette's `require` call). Part of every
   adapter's overhead is this cost, which the framework charges for any extension.
 - The response filter finds nothing to remove in `{{"sent": true}}`, so its column is
   the cost of holding and parsing a small JSON response.

@@ -308,7 +308,9 @@ def action(
     ... def send_message(user_id: str) -> str:
     ...     return "sent"
 
-    Works for Flask and Django views alike: the adapter reads the declaration. A
+    Works for Flask and Django views and Starlette endpoints alike (Starlette through
+    ``childsafe.contrib.starlette.install(app)``; FastAPI endpoints use
+    ``Depends(require(...))`` instead): the adapter reads the declaration. A
     mistake (an unknown action, a missing target) raises
     :class:`~childsafe.exceptions.ConfigurationError` at import time.
     """

@@ -31,6 +31,7 @@ from childsafe._web import (
     ResponseFilter,
     RouteTable,
     check_middleware_options,
+    declared_rule,
     decode_json_body,
     encode_filtered,
     filter_json_async,
@@ -41,7 +42,7 @@ from childsafe._web import (
     render_denial,
     withheld_response,
 )
-from childsafe.exceptions import ConfigurationError
+from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 __all__ = ["ASGIApp", "ASGIRequest", "ChildsafeMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -200,11 +201,14 @@ class ChildsafeMiddleware:
         # Looked up once here rather than on every request.
         self._chain = ResolverChain(self.resolvers)
         self._match = self.routes.match if len(self.routes) else None
+        self._declarations_checked = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "http":
             websocket = False
+            if not self._declarations_checked:
+                self._declarations_checked = _check_declarations(scope.get("app"))
         elif kind == "websocket":
             websocket = True
         else:
@@ -244,30 +248,73 @@ class ChildsafeMiddleware:
     async def _buffer_body(self, request: ASGIRequest, receive: Receive) -> Receive:
         """Read the body (at most ``max_body`` bytes) so the target can be taken from
         it, then hand the app a ``receive`` that replays what was read."""
-        messages: list[Message] = []
-        size = 0
-        complete = False
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message.get("type") != "http.request":
-                break  # http.disconnect: the client went away
-            size += len(message.get("body", b""))
-            if size > self.max_body:
-                break
-            if not message.get("more_body", False):
-                complete = True
-                break
-        if complete:
-            request.body = b"".join(bytes(m.get("body", b"")) for m in messages)
-        pending = deque(messages)
-
-        async def replay() -> Message:
-            if pending:
-                return pending.popleft()
-            return await receive()
-
+        request.body, replay = await _read_body(receive, self.max_body)
         return replay
+
+
+def _check_declarations(app: object) -> bool:
+    """Refuse to serve a Starlette or FastAPI app (``scope["app"]``) whose endpoints
+    carry :func:`childsafe.action` while nothing checks them: without
+    ``childsafe.contrib.starlette.install(app)`` the declarations would be ignored.
+    Only the app's own routes are looked at; ``install`` looks at the rest.
+    Duck-typed, so this module imports no framework. ``True`` once found sound."""
+    router = getattr(app, "router", None)
+    routes = getattr(router, "routes", None)
+    if not isinstance(routes, list):
+        return True  # not a Starlette app: nothing to look at
+    if getattr(getattr(router, "middleware_stack", None), "checks_declared_endpoints", False):
+        return True
+    declared = [
+        getattr(route, "path", repr(route))
+        for route in routes
+        if declared_rule(getattr(route, "endpoint", None)) is not None
+    ]
+    if declared:
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    "childsafe.asgi.ChildsafeMiddleware",
+                    "install",
+                    f"endpoints declared with @childsafe.action ({', '.join(map(str, declared))}) "
+                    "are not checked: call childsafe.contrib.starlette.install(app) (in FastAPI, "
+                    "declare them with Depends(require(...)) instead). The request was not "
+                    "allowed.",
+                )
+            ]
+        )
+    return True
+
+
+async def _read_body(receive: Receive, max_body: int) -> tuple[bytes | None, Receive]:
+    """Read a request body of at most ``max_body`` bytes: ``(body, replay)``, where
+    ``replay`` is a ``receive`` giving the app every message read, then the rest.
+
+    ``body`` is ``None`` when the body is larger than ``max_body`` or the client went
+    away before sending all of it; the app still gets what was read.
+    """
+    messages: list[Message] = []
+    size = 0
+    complete = False
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message.get("type") != "http.request":
+            break  # http.disconnect: the client went away
+        size += len(message.get("body", b""))
+        if size > max_body:
+            break
+        if not message.get("more_body", False):
+            complete = True
+            break
+    body = b"".join(bytes(m.get("body", b"")) for m in messages) if complete else None
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.popleft()
+        return await receive()
+
+    return body, replay
 
 
 async def _refuse_websocket(receive: Receive, send: Send, reason: str) -> None:

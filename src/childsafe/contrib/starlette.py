@@ -13,7 +13,8 @@ defined, as a FastAPI dependency (or a call at the top of a Starlette endpoint):
 require('dm.send', target=path_param('user_id'))
 
 A denial raises :class:`ChildsafeDenied`, which :func:`install` turns into ``403``
-``application/problem+json`` (or what your renderer returns).
+``application/problem+json`` (or what your renderer returns). In Starlette apps,
+:func:`install` also checks endpoints declared with :func:`childsafe.action`.
 
 Install it with ``pip install 'childsafe[starlette]'`` (or ``'childsafe[fastapi]'``).
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, cast
 
 from childsafe._decision import Decision
 from childsafe._web import (
@@ -35,12 +36,22 @@ from childsafe._web import (
     Extractor,
     Request,
     RequestContext,
+    declared_rule,
     is_json,
     problem_details,
     problem_response,
     render_denial,
 )
-from childsafe.asgi import WS_POLICY_VIOLATION
+from childsafe.asgi import (
+    DEFAULT_MAX_BODY,
+    WS_POLICY_VIOLATION,
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    _read_body,
+    _refuse_websocket,
+)
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
 
 try:
@@ -49,6 +60,8 @@ try:
     from starlette.requests import HTTPConnection
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import Response
+    from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
+    from starlette.websockets import WebSocket
 except ImportError:
     raise MissingExtraError(
         "childsafe.contrib.starlette needs Starlette; install it with: "
@@ -56,7 +69,9 @@ except ImportError:
     ) from None
 
 __all__ = [
+    "CheckedEndpoint",
     "ChildsafeDenied",
+    "DeclaredRoutes",
     "Requirement",
     "StarletteRenderer",
     "StarletteRequest",
@@ -159,13 +174,25 @@ class StarletteRequest:
         connection = self.connection
         if not isinstance(connection, HTTPRequest):
             return
-        content_type = self.header("content-type")
-        if content_type is not None and not is_json(content_type):
+        if not self._json_expected():
             return
         try:
             raw = await connection.body()
             self._json = json.loads(raw) if raw else None
         except Exception as e:  # noqa: BLE001 - an unreadable body has no target
+            log.warning("childsafe: could not read the JSON body of %s: %r", self.path, e)
+
+    def _json_expected(self) -> bool:
+        content_type = self.header("content-type")
+        return content_type is None or is_json(content_type)
+
+    def _take_body(self, raw: bytes | None) -> None:
+        """:meth:`load_json` for a body already read (``None``: too large or cut off)."""
+        if raw is None or not self._json_expected():
+            return
+        try:
+            self._json = json.loads(raw) if raw else None
+        except (ValueError, RecursionError) as e:
             log.warning("childsafe: could not read the JSON body of %s: %r", self.path, e)
 
 
@@ -281,6 +308,217 @@ def require(
     return Requirement(ActionRule(action, target, sensitivity))
 
 
+# -------------------------------------------------- endpoints declared with @action
+
+_HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _endpoint_rules(endpoint: object) -> dict[str, ActionRule]:
+    """What an endpoint was declared with: ``{"*": rule}`` for a function or class
+    declared as a whole, plus ``{"POST": rule, ...}`` for the methods of an
+    ``HTTPEndpoint`` class declared one by one."""
+    rules: dict[str, ActionRule] = {}
+    rule = declared_rule(endpoint)
+    if rule is not None:
+        rules["*"] = rule
+    if isinstance(endpoint, type):
+        for method in _HTTP_METHODS:
+            handler = getattr(endpoint, method.lower(), None)
+            method_rule = declared_rule(handler) if handler is not None else None
+            if method_rule is not None:
+                rules[method] = method_rule
+        if "GET" in rules and "HEAD" not in rules:
+            rules["HEAD"] = rules["GET"]  # Starlette answers HEAD with the get handler
+    return rules
+
+
+class CheckedEndpoint:
+    """A declared endpoint's ASGI app behind its check: what :func:`install` puts in
+    place of ``route.app`` for each route whose endpoint carries
+    :func:`childsafe.action`. Routing has already happened, so the path parameters
+    are the route's own.
+
+    The check runs before the endpoint (and before the route's own middleware): an
+    allowed request goes on unchanged (a body read for a ``json_field`` target is
+    replayed to the endpoint), a denied one is answered with the renderer's response
+    (``403`` ``application/problem+json`` by default), a denied websocket is closed
+    with code ``1008``. Without the middleware's request context the endpoint never
+    runs: HTTP requests raise :class:`~childsafe.exceptions.ConfigurationError`,
+    websockets are closed.
+    """
+
+    __slots__ = ("app", "max_body", "renderer", "rules")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rules: dict[str, ActionRule],
+        *,
+        renderer: StarletteRenderer = problem_response,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.rules = rules
+        self.renderer = renderer
+        self.max_body = max_body
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{method}: {rule.action}" for method, rule in self.rules.items())
+        return f"<CheckedEndpoint {{{shown}}} of {self.app!r}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = scope.get(CONTEXT_KEY)
+        websocket = scope.get("type") == "websocket"
+        if websocket:
+            rule = self.rules.get("*")
+        else:
+            rule = self.rules.get(str(scope.get("method", "GET")).upper()) or self.rules.get("*")
+        if rule is None:  # a method declared on its own is not this one
+            await self.app(scope, receive, send)
+            return
+        if not isinstance(found, RequestContext):
+            if websocket:
+                log.error("childsafe: %s", _NO_WEBSOCKET_CONTEXT)
+                await _refuse_websocket(receive, send, "unverifiable")
+                return
+            raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
+        if websocket:
+            request = StarletteRequest(WebSocket(scope, receive, send))
+        elif rule.needs_body:
+            body, receive = await _read_body(receive, self.max_body)
+            request = StarletteRequest(HTTPRequest(scope, receive))
+            request._take_body(body)  # noqa: SLF001 - this module's own class
+        else:
+            request = StarletteRequest(HTTPRequest(scope, receive))
+        decision = found.check_rule_eager(rule, request)
+        if not isinstance(decision, Decision):
+            decision = await decision  # an async repository
+        if decision.allowed:
+            await self.app(scope, receive, send)
+        elif websocket:
+            await _refuse_websocket(receive, send, decision.reason.value)
+        else:
+            await _render(self.renderer, decision, request)(scope, receive, send)
+
+
+class DeclaredRoutes:
+    """Puts every route of a router whose endpoint carries :func:`childsafe.action`
+    behind a :class:`CheckedEndpoint`, and again whenever the router's routes change.
+
+    :func:`install` sets it in front of ``app.router``'s routing (its
+    ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
+    the next request; routers of ``Mount`` and ``Host`` routes get one of their own.
+    Per request it costs a length check.
+    """
+
+    __slots__ = ("app", "max_body", "renderer", "router", "seen")
+
+    checks_declared_endpoints: Final = True
+    """What the ASGI middleware looks for before serving an app with declarations."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        router: Router,
+        *,
+        renderer: StarletteRenderer = problem_response,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.router = router
+        self.renderer = renderer
+        self.max_body = max_body
+        self.seen = -1
+        self.sync()
+
+    def sync(self) -> None:
+        """Check every route now (called whenever the number of routes changes)."""
+        routes = self.router.routes
+        for route in routes:
+            self._guard(route)
+        self.seen = len(routes)
+
+    def _guard(self, route: BaseRoute) -> None:
+        declared_in_fastapi = _fastapi_declared(route)
+        if declared_in_fastapi:
+            raise ConfigurationError(
+                ConfigProblem(
+                    _WHERE,
+                    path,
+                    "FastAPI endpoints declare their action with a dependency, "
+                    f"Depends(require({action!r}, ...)), not with @childsafe.action: FastAPI "
+                    "builds its own handlers, which install(app) cannot put a check in front of",
+                )
+                for path, action in declared_in_fastapi
+            )
+        if isinstance(route, Route | WebSocketRoute):
+            inner = route.app
+            rules = _endpoint_rules(route.endpoint)
+            if isinstance(inner, CheckedEndpoint):
+                inner.rules, inner.renderer, inner.max_body = rules, self.renderer, self.max_body
+            elif rules:
+                route.app = CheckedEndpoint(
+                    inner, rules, renderer=self.renderer, max_body=self.max_body
+                )
+            return
+        router = _inner_router(route)
+        if router is not None:
+            _declare_routes(router, self.renderer, self.max_body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if len(self.router.routes) != self.seen:
+            self.sync()
+        await self.app(scope, receive, send)
+
+
+def _fastapi_declared(route: object) -> list[tuple[str, str]]:
+    """``(path, action)`` of each FastAPI endpoint declared with ``@action`` in
+    ``route``: a FastAPI route (it has a ``dependant``) or an included router (its
+    ``original_router``), looked at without importing FastAPI."""
+    if hasattr(route, "dependant"):
+        rule = declared_rule(getattr(route, "endpoint", None))
+        return [] if rule is None else [(str(getattr(route, "path", route)), rule.action)]
+    original = getattr(route, "original_router", None)
+    found: list[tuple[str, str]] = []
+    for inner in getattr(original, "routes", None) or ():
+        found.extend(_fastapi_declared(inner))
+    return found
+
+
+def _inner_router(route: BaseRoute) -> Router | None:
+    """The router behind a ``Mount`` or ``Host`` route (a sub-app's own router too)."""
+    for attribute in ("_base_app", "app"):
+        candidate: object = getattr(route, attribute, None)
+        if isinstance(candidate, Router):
+            return candidate
+        router: object = getattr(candidate, "router", None)
+        if isinstance(router, Router):
+            return router
+    return None
+
+
+def _declare_routes(router: Router, renderer: StarletteRenderer, max_body: int) -> None:
+    stack: object = getattr(router, "middleware_stack", None)
+    if isinstance(stack, DeclaredRoutes):
+        stack.renderer, stack.max_body = renderer, max_body
+        stack.sync()
+        return
+    if not callable(stack):
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    _WHERE,
+                    "install",
+                    f"{type(router).__name__} has no middleware_stack to check declared "
+                    "endpoints in; this needs Starlette 0.37 or newer",
+                )
+            ]
+        )
+    router.middleware_stack = DeclaredRoutes(
+        cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body
+    )
+
+
 def as_response(denial: DenialResponse) -> Response:
     """A Starlette ``Response`` sending ``denial`` as it is
     (status, headers in order, body), with a ``Content-Length`` if it had none."""
@@ -341,8 +579,25 @@ def denial_handler(renderer: StarletteRenderer = problem_response) -> DeniedHand
     return handle_denial
 
 
-def install(app: Starlette, *, renderer: StarletteRenderer = problem_response) -> None:
-    """Answer :class:`ChildsafeDenied` from :func:`require` with ``renderer`` (default:
-    ``403`` ``application/problem+json``). Call it before the app starts, next to
-    ``app.add_middleware(ChildsafeMiddleware, ...)``. Works for FastAPI apps too."""
+def install(
+    app: Starlette,
+    *,
+    renderer: StarletteRenderer = problem_response,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> None:
+    """Check endpoints declared with :func:`childsafe.action`, and answer denials
+    (theirs and :class:`ChildsafeDenied` from :func:`require`) with ``renderer``
+    (default: ``403`` ``application/problem+json``). Works for FastAPI apps too.
+
+    Call it once, next to ``app.add_middleware(ChildsafeMiddleware, ...)``; endpoints
+    defined later are found on the next request (see :class:`DeclaredRoutes`).
+    ``max_body`` bounds the body read for a ``json_field`` target, as the middleware's
+    option does.
+    """
+    size: object = max_body
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ConfigurationError(
+            [ConfigProblem(_WHERE, "max_body", f"expected a size in bytes, got {max_body!r}")]
+        )
     app.add_exception_handler(ChildsafeDenied, denial_handler(renderer))
+    _declare_routes(app.router, renderer, max_body)

@@ -1,0 +1,564 @@
+"""``@childsafe.action`` on Starlette endpoints, checked by ``install(app)`` (and refused
+on FastAPI endpoints): real apps through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
+from starlette.exceptions import StarletteDeprecationWarning
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from childsafe import (
+    AccountRepository,
+    AsyncAccountRepository,
+    Guard,
+    RouteTable,
+    action,
+    action_rule,
+    bearer_token,
+    json_field,
+    path_param,
+    query_param,
+)
+from childsafe.asgi import ChildsafeMiddleware
+from childsafe.contrib.starlette import CheckedEndpoint, DeclaredRoutes, context, install
+from childsafe.exceptions import ConfigurationError
+from tests.test_starlette import (
+    AsyncMemoryRepository,
+    BrokenRepository,
+    assert_problem,
+    auth,
+    html_page,
+    memory,
+    verify,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+DM = action("dm.send", target=path_param("user_id"))
+
+
+def add_childsafe(
+    app: Starlette,
+    repository: AccountRepository | AsyncAccountRepository,
+    routes: RouteTable | None = None,
+) -> None:
+    app.add_middleware(
+        ChildsafeMiddleware,
+        guard=Guard(),
+        resolvers=[bearer_token(verify)],
+        repository=repository,
+        routes=routes,
+    )
+
+
+class SocialApp:
+    """A Starlette social app whose endpoints are declared with ``@action``."""
+
+    def __init__(
+        self,
+        repository: AccountRepository | AsyncAccountRepository,
+        *,
+        installed: bool = True,
+        **install_options: Any,
+    ) -> None:
+        self.ran: list[str] = []
+        ran = self.ran
+
+        @DM
+        async def send_message(request: HTTPRequest) -> Response:
+            ran.append(f"dm {request.path_params['user_id']}")
+            return JSONResponse({"sent_to": request.path_params["user_id"]})
+
+        @DM
+        def poke(request: HTTPRequest) -> Response:  # a sync endpoint, run in a thread
+            ran.append(f"poke {request.path_params['user_id']}")
+            return JSONResponse({"poked": request.path_params["user_id"]})
+
+        @action("dm.send", target=json_field("to"))
+        async def send_body_message(request: HTTPRequest) -> Response:
+            body = await request.json()  # replayed after the check read it
+            ran.append(f"dm {body['to']}: {body['text']}")
+            return JSONResponse({"sent_to": body["to"]})
+
+        @action("group.invite", target=query_param("to"))
+        async def invite(request: HTTPRequest) -> Response:
+            ran.append(f"invite {request.query_params['to']}")
+            return JSONResponse({"invited": request.query_params["to"]})
+
+        async def profile(request: HTTPRequest) -> Response:
+            ran.append(f"profile {request.path_params['user_id']}")
+            return JSONResponse({"id": request.path_params["user_id"]})
+
+        @DM
+        async def chat(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await websocket.send_text(f"chatting with {websocket.path_params['user_id']}")
+            ran.append(f"chat {websocket.path_params['user_id']}")
+            await websocket.close()
+
+        app = Starlette(
+            routes=[
+                Route("/users/{user_id}/messages", send_message, methods=["POST"]),
+                Route("/users/{user_id}/pokes", poke, methods=["POST"]),
+                Route("/messages", send_body_message, methods=["POST"]),
+                Route("/invites", invite, methods=["POST"]),
+                Route("/users/{user_id}", profile),
+                WebSocketRoute("/ws/chat/{user_id}", chat),
+            ]
+        )
+        add_childsafe(app, repository)
+        if installed:
+            install(app, **install_options)
+        self.app = app
+
+    def client(self) -> TestClient:
+        return TestClient(self.app)
+
+
+@pytest.fixture(name="social")
+def _social() -> SocialApp:
+    return SocialApp(memory())
+
+
+@pytest.fixture(name="client")
+def _client(social: SocialApp) -> Iterator[TestClient]:
+    with social.client() as client:
+        yield client
+
+
+class TestDeclaredEndpoints:
+    def test_stranger_dm_to_teen_is_refused_before_the_endpoint(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """An adult stranger's DM to a 15-year-old answers 403 problem+json; the endpoint
+        never runs and nothing about the child leaks."""
+        response = client.post("/users/sam/messages", headers=auth("t-stranger"))
+
+        body = assert_problem(response, "not_connected")
+        assert body["action"] == "dm.send"
+        assert body["setting"] == "direct_messages"
+        assert "13_15" not in response.text
+        assert social.ran == []
+
+    def test_connected_relative_dm_is_delivered(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """The child's connected aunt may message her: the endpoint runs as usual."""
+        response = client.post("/users/sam/messages", headers=auth("t-aunt"))
+
+        assert response.status_code == 200
+        assert response.json() == {"sent_to": "sam"}
+        assert social.ran == ["dm sam"]
+
+    def test_anonymous_request_is_treated_as_a_child(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """No token: the protective unknown-age account may not message a child."""
+        assert_problem(client.post("/users/sam/messages"), "not_connected")
+        assert social.ran == []
+
+    def test_sync_endpoint(self, client: TestClient, social: SocialApp) -> None:
+        assert_problem(client.post("/users/sam/pokes", headers=auth("t-stranger")), "not_connected")
+        allowed = client.post("/users/sam/pokes", headers=auth("t-aunt"))
+
+        assert allowed.json() == {"poked": "sam"}
+        assert social.ran == ["poke sam"]
+
+    def test_target_from_the_json_body_which_the_endpoint_still_gets(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """The body is read for the target, then replayed to the endpoint."""
+        message = {"to": "sam", "text": "hi"}
+        denied = client.post("/messages", json=message, headers=auth("t-stranger"))
+        allowed = client.post("/messages", json=message, headers=auth("t-aunt"))
+
+        assert_problem(denied, "not_connected")
+        assert allowed.json() == {"sent_to": "sam"}
+        assert social.ran == ["dm sam: hi"]
+
+    @pytest.mark.parametrize(
+        ("content", "content_type"),
+        [(b'{"to": "sam"', "application/json"), (b'{"to": "sam"}', "text/plain"), (b"", None)],
+    )
+    def test_body_without_a_readable_target_fails_closed(
+        self, client: TestClient, social: SocialApp, content: bytes, content_type: str | None
+    ) -> None:
+        """Broken JSON, a body that is not JSON, or no body: no target, so denied."""
+        headers = auth("t-aunt") | ({"content-type": content_type} if content_type else {})
+        response = client.post("/messages", content=content, headers=headers)
+
+        assert_problem(response, "unverifiable")
+        assert social.ran == []
+
+    def test_body_over_max_body_fails_closed(self) -> None:
+        """A body larger than ``max_body`` is not parsed: the check fails closed."""
+        small = SocialApp(memory(), max_body=16)
+        with small.client() as client:
+            response = client.post(
+                "/messages", json={"to": "sam", "text": "x" * 100}, headers=auth("t-aunt")
+            )
+
+        assert_problem(response, "unverifiable")
+        assert small.ran == []
+
+    def test_ambiguous_query_target_fails_closed(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """``?to=a&to=b`` names two targets: the check refuses rather than pick one."""
+        response = client.post("/invites?to=aunt_jo&to=sam", headers=auth("t-aunt"))
+
+        assert_problem(response, "unverifiable")
+        assert social.ran == []
+
+    def test_undeclared_endpoint_runs_unchecked(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        response = client.get("/users/sam", headers=auth("t-stranger"))
+
+        assert response.status_code == 200
+        assert social.ran == ["profile sam"]
+
+    def test_endpoint_added_after_a_request_is_checked(
+        self, client: TestClient, social: SocialApp
+    ) -> None:
+        """Routes added once the app is serving are found on the next request."""
+        assert client.get("/users/sam").status_code == 200
+
+        @DM
+        async def late(request: HTTPRequest) -> Response:
+            social.ran.append(f"late {request.path_params['user_id']}")
+            return PlainTextResponse("late")
+
+        social.app.add_route("/late/{user_id}", late, methods=["POST"])
+
+        assert_problem(client.post("/late/sam", headers=auth("t-stranger")), "not_connected")
+        assert client.post("/late/sam", headers=auth("t-aunt")).status_code == 200
+        assert social.ran == ["profile sam", "late sam"]
+
+    def test_each_check_is_made_once_and_remembered(self, social: SocialApp) -> None:
+        """Installing twice does not check twice; the decision is on the request context."""
+        install(social.app)
+        seen: list[int] = []
+
+        @action("profile.view", target=path_param("user_id"))
+        async def count(request: HTTPRequest) -> Response:
+            seen.append(len(context(request).decisions))
+            return PlainTextResponse("counted")
+
+        social.app.add_route("/count/{user_id}", count)
+        install(social.app)
+        with social.client() as client:
+            assert client.get("/count/sam", headers=auth("t-aunt")).status_code == 200
+        assert seen == [1]
+
+    def test_async_repository(self) -> None:
+        social = SocialApp(AsyncMemoryRepository(memory()))
+        with social.client() as client:
+            denied = client.post("/users/sam/messages", headers=auth("t-stranger"))
+            assert_problem(denied, "not_connected")
+            assert client.post("/users/sam/messages", headers=auth("t-aunt")).status_code == 200
+        assert social.ran == ["dm sam"]
+
+    def test_broken_repository_fails_closed_not_500(self, caplog: pytest.LogCaptureFixture) -> None:
+        social = SocialApp(BrokenRepository())
+        with caplog.at_level(logging.WARNING), social.client() as client:
+            response = client.post("/users/sam/messages", headers=auth("t-aunt"))
+
+        assert_problem(response, "unverifiable")
+        assert "database is down" in caplog.text
+        assert social.ran == []
+
+    def test_custom_renderer(self) -> None:
+        social = SocialApp(memory(), renderer=html_page)
+        with social.client() as client:
+            response = client.post("/users/sam/messages", headers=auth("t-stranger"))
+
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert social.ran == []
+
+    def test_without_install_the_app_refuses_to_serve(self) -> None:
+        """Declarations that nothing would check stop every request, naming the fix."""
+        social = SocialApp(memory(), installed=False)
+        with social.client() as client, pytest.raises(ConfigurationError) as raised:
+            client.get("/users/sam")
+
+        message = str(raised.value)
+        assert "install(app)" in message
+        assert "/users/{user_id}/messages" in message
+        assert social.ran == []
+
+    def test_without_the_middleware_the_endpoint_never_runs(self) -> None:
+        ran: list[str] = []
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            ran.append(request.path_params["user_id"])
+            return PlainTextResponse("sent")
+
+        app = Starlette(routes=[Route("/users/{user_id}/messages", send, methods=["POST"])])
+        install(app)
+        with (
+            TestClient(app) as client,
+            pytest.raises(ConfigurationError, match="add the middleware"),
+        ):
+            client.post("/users/sam/messages", headers=auth("t-aunt"))
+        assert ran == []
+
+    @pytest.mark.parametrize("max_body", [-1, 1.5, True, "1MB"])
+    def test_install_checks_max_body(self, max_body: Any) -> None:
+        with pytest.raises(ConfigurationError, match="max_body: expected a size in bytes"):
+            install(Starlette(), max_body=max_body)
+
+
+class TestWebsockets:
+    def test_declared_websocket_without_a_context_is_closed(
+        self, client: TestClient, social: SocialApp, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The middleware passes undeclared websockets through without a context, so a
+        websocket endpoint declared with ``@action`` alone is refused (and says why)."""
+        with (
+            caplog.at_level(logging.ERROR),
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect("/ws/chat/sam", headers=auth("t-aunt")),
+        ):
+            pass  # pragma: no cover - the handshake is refused
+
+        assert closed.value.code == 1008
+        assert "Declare the route" in caplog.text
+        assert social.ran == []
+
+    def test_declared_websocket_with_a_route_table_context(self) -> None:
+        """With the route in the middleware's table the context exists, and the
+        endpoint's own declaration is checked too."""
+        ran: list[str] = []
+
+        @DM
+        async def chat(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await websocket.send_text(f"chatting with {websocket.path_params['user_id']}")
+            ran.append(websocket.path_params["user_id"])
+            await websocket.close()
+
+        app = Starlette(routes=[WebSocketRoute("/ws/chat/{user_id}", chat)])
+        # A rule every adult passes: the route table gives the websocket its context.
+        rule = action_rule("live.start")
+        add_childsafe(app, memory(), RouteTable({"WEBSOCKET /ws/chat/{user_id}": rule}))
+        install(app)
+        with TestClient(app) as client:
+            with (
+                pytest.raises(WebSocketDisconnect) as closed,
+                client.websocket_connect("/ws/chat/sam", headers=auth("t-stranger")),
+            ):
+                pass  # pragma: no cover - the handshake is refused
+            with client.websocket_connect("/ws/chat/sam", headers=auth("t-aunt")) as ws:
+                assert ws.receive_text() == "chatting with sam"
+
+        assert closed.value.code == 1008
+        assert ran == ["sam"]
+
+
+class TestFastAPI:
+    """FastAPI builds its own handlers: ``@action`` there is refused, never ignored."""
+
+    def test_declared_endpoint_is_refused_at_install(self) -> None:
+        app = FastAPI()
+
+        @app.post("/users/{user_id}/messages")
+        @DM
+        async def send(user_id: str) -> dict[str, str]:  # pragma: no cover - never served
+            return {"sent_to": user_id}
+
+        with pytest.raises(ConfigurationError, match=r"Depends\(require\('dm.send'"):
+            install(app)
+
+    def test_declared_endpoint_in_an_included_router_is_refused(self) -> None:
+        """Included after ``install(app)``, it is found when the app starts."""
+        app = FastAPI()
+        add_childsafe(app, memory())
+        install(app)
+        router = APIRouter(prefix="/v2")
+        ran: list[str] = []
+
+        @router.post("/users/{user_id}/messages")
+        @DM
+        async def send(user_id: str) -> dict[str, str]:  # pragma: no cover - never served
+            ran.append(user_id)
+            return {"sent_to": user_id}
+
+        app.include_router(router)
+        # The app's startup (lifespan) already refuses; so would a request.
+        with (
+            pytest.raises(ConfigurationError, match=r"/v2/users/\{user_id\}/messages: FastAPI"),
+            TestClient(app) as client,
+        ):
+            client.post("/v2/users/sam/messages", headers=auth("t-aunt"))  # pragma: no cover
+        assert ran == []
+
+    def test_without_install_the_middleware_names_the_dependency(self) -> None:
+        app = FastAPI()
+        add_childsafe(app, memory())
+
+        @app.post("/users/{user_id}/messages")
+        @DM
+        async def send(user_id: str) -> dict[str, str]:  # pragma: no cover - never served
+            return {"sent_to": user_id}
+
+        with TestClient(app) as client, pytest.raises(ConfigurationError, match="Depends"):
+            client.post("/users/sam/messages", headers=auth("t-aunt"))
+
+    def test_undeclared_fastapi_app_installs(self) -> None:
+        """Dependencies and plain Starlette routes in a FastAPI app are fine."""
+        app = FastAPI()
+        add_childsafe(app, memory())
+        install(app)
+
+        @DM
+        async def plain(request: HTTPRequest) -> Response:
+            return PlainTextResponse(f"sent to {request.path_params['user_id']}")
+
+        app.add_route("/plain/{user_id}", plain, methods=["POST"])
+        undeclared = APIRouter(prefix="/v2")
+
+        @undeclared.get("/ping")
+        async def ping() -> dict[str, str]:
+            return {"ping": "pong"}
+
+        app.include_router(undeclared)
+        with TestClient(app) as client:
+            assert client.get("/v2/ping").json() == {"ping": "pong"}
+            assert_problem(client.post("/plain/sam", headers=auth("t-stranger")), "not_connected")
+            assert client.post("/plain/sam", headers=auth("t-aunt")).text == "sent to sam"
+
+
+class TestRoutes:
+    def make(self, routes: list[Any]) -> TestClient:
+        app = Starlette(routes=routes)
+        add_childsafe(app, memory())
+        install(app)
+        return TestClient(app)
+
+    def test_function_endpoint(self) -> None:
+        ran: list[str] = []
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            ran.append(request.path_params["user_id"])
+            return PlainTextResponse("sent", status_code=201)
+
+        with self.make([Route("/users/{user_id}/messages", send, methods=["POST"])]) as client:
+            assert_problem(
+                client.post("/users/sam/messages", headers=auth("t-stranger")), "not_connected"
+            )
+            assert client.post("/users/sam/messages", headers=auth("t-aunt")).status_code == 201
+        assert ran == ["sam"]
+
+    def test_endpoint_class_declared_method_by_method(self) -> None:
+        """An ``HTTPEndpoint`` declares its methods one by one: only those are checked."""
+        ran: list[str] = []
+
+        class Messages(HTTPEndpoint):
+            async def get(self, request: HTTPRequest) -> Response:
+                ran.append(f"read {request.path_params['user_id']}")
+                return PlainTextResponse("thread")
+
+            @DM
+            async def post(self, request: HTTPRequest) -> Response:
+                ran.append(f"sent {request.path_params['user_id']}")
+                return PlainTextResponse("sent", status_code=201)
+
+        with self.make([Route("/users/{user_id}/messages", Messages)]) as client:
+            assert client.get("/users/sam/messages", headers=auth("t-stranger")).status_code == 200
+            assert_problem(
+                client.post("/users/sam/messages", headers=auth("t-stranger")), "not_connected"
+            )
+            assert client.post("/users/sam/messages", headers=auth("t-aunt")).status_code == 201
+        assert ran == ["read sam", "sent sam"]
+
+    def test_endpoint_class_declared_whole_and_head_follows_get(self) -> None:
+        @action("profile.view", target=path_param("user_id"))
+        class Profile(HTTPEndpoint):
+            async def get(self, request: HTTPRequest) -> Response:
+                return PlainTextResponse(request.path_params["user_id"])
+
+        class Location(HTTPEndpoint):
+            @action("location.view", target=path_param("user_id"))
+            async def get(self, request: HTTPRequest) -> Response:
+                return PlainTextResponse(f"{request.path_params['user_id']}: Leeds")
+
+        routes = [Route("/users/{user_id}", Profile), Route("/users/{user_id}/location", Location)]
+        with self.make(routes) as client:
+            assert client.get("/users/sam", headers=auth("t-aunt")).status_code == 200
+            assert client.get("/users/nobody", headers=auth("t-aunt")).status_code == 403
+            assert client.head("/users/sam/location", headers=auth("t-stranger")).status_code == 403
+            assert client.get("/users/sam/location", headers=auth("t-aunt")).status_code == 200
+
+    def test_mounted_routes_and_sub_apps(self) -> None:
+        """Routes under a ``Mount``, and a mounted app's own routes, are found too."""
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            return PlainTextResponse("sent", status_code=201)
+
+        sub = Starlette(routes=[Route("/users/{user_id}/messages", send, methods=["POST"])])
+        routes = [
+            Mount("/v1", routes=[Route("/users/{user_id}/messages", send, methods=["POST"])]),
+            Mount("/v2", app=sub),
+        ]
+        with self.make(routes) as client:
+            for prefix in ("/v1", "/v2"):
+                denied = client.post(f"{prefix}/users/sam/messages", headers=auth("t-stranger"))
+                assert_problem(denied, "not_connected")
+                allowed = client.post(f"{prefix}/users/sam/messages", headers=auth("t-aunt"))
+                assert allowed.status_code == 201
+
+    def test_what_install_put_in_place(self) -> None:
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            return PlainTextResponse("sent")
+
+        async def other(request: HTTPRequest) -> Response:
+            return PlainTextResponse("other")
+
+        app = Starlette(routes=[Route("/a/{user_id}", send), Route("/b", other)])
+        install(app)
+        checked, plain = app.router.routes
+        assert isinstance(app.router.middleware_stack, DeclaredRoutes)
+        assert isinstance(getattr(checked, "app", None), CheckedEndpoint)
+        assert not isinstance(getattr(plain, "app", None), CheckedEndpoint)
+        assert "*: dm.send" in repr(getattr(checked, "app", None))
+
+    def test_websocket_route_declared(self) -> None:
+        @DM
+        async def chat(websocket: Any) -> None:  # pragma: no cover - never accepted
+            await websocket.accept()
+
+        with (
+            self.make([WebSocketRoute("/ws/{user_id}", chat)]) as client,
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect("/ws/sam"),
+        ):
+            pass  # pragma: no cover - the handshake is refused
+        assert closed.value.code == 1008
+
+    def test_router_without_a_middleware_stack_is_refused(self) -> None:
+        """A Starlette too old to route through ``middleware_stack`` cannot be checked:
+        ``install`` says so rather than leave declarations unchecked."""
+        app = Starlette()
+        app.router.middleware_stack = None  # type: ignore[assignment]
+
+        with pytest.raises(ConfigurationError, match=r"Starlette 0\.37 or newer"):
+            install(app)
