@@ -22,7 +22,10 @@ exists bare and with childsafe:
 2. **Real servers** on 127.0.0.1: gunicorn (2 sync workers) for Flask and Django,
    uvicorn for Starlette and FastAPI, driven by ``wrk`` (or, without it, a small
    keep-alive client in subprocesses) for a bounded time; requests per second and the
-   ratio with childsafe / bare. Every server is stopped at the end, error or not.
+   ratio with childsafe / bare. The bare and childsafe servers of a framework are driven
+   at the same time, sharing one CPU, so a change in the machine's speed hits both alike
+   (``--one-at-a-time`` drives them in turn). Every server is stopped at the end, error
+   or not.
 
 Run it with ``python3 benchmarks/bench_adapters.py`` (about three minutes);
 ``--write`` also updates the ``adapters`` section of ``benchmarks/RESULTS.md``
@@ -64,6 +67,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import Depends, FastAPI
 from flask import Flask
+from flask import request as flask_request
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.requests import Request as StarletteHTTPRequest
@@ -207,6 +211,34 @@ def flask_wsgi_middleware(mode: str) -> Flask:
     app = flask_app(BARE)
     app.wsgi_app = wrap_wsgi(app.wsgi_app, mode)  # type: ignore[method-assign,assignment]
     return app
+
+
+def flask_hand_written(mode: str) -> Flask:
+    """Flask with a hand-written ``before_request`` guard doing only the work no adapter
+    can avoid: read the token, load both accounts and their relationship, ``Guard.check``.
+    The floor for any adapter on Flask (it has no fail-closed handling, no problem+json,
+    no declarations)."""
+    app = flask_app(BARE)
+    if mode == HOOK:
+        app.before_request(lambda: None)
+        return app
+    if mode == BARE:
+        return app
+    # The request object itself, as the extension reads it.
+    current = flask_request._get_current_object  # type: ignore[attr-defined]  # noqa: SLF001
+
+    @app.before_request
+    def check() -> tuple[dict[str, bool], int] | None:
+        request = current()
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
+        actor = TOKENS.get(header[7:]) if header.startswith("Bearer ") else None
+        target = REPOSITORY.get_account((request.view_args or {}).get("user_id", ""))
+        if actor is None or target is None:
+            return {"denied": True}, 403
+        decision = GUARD.check("dm.send", actor, target, REPOSITORY.relationship(actor, target))
+        return None if decision.allowed else ({"denied": True}, 403)
+
+    return app  # with a response filter asked for, the same: it filters nothing
 
 
 def django_wsgi_middleware(mode: str) -> WSGIApplication:
@@ -667,6 +699,7 @@ STARLETTE: Final = "Starlette"
 FASTAPI: Final = "FastAPI"
 FLASK_WSGI: Final = "Flask (alternative)"
 DJANGO_WSGI: Final = "Django (alternative)"
+FLASK_HAND: Final = "Flask (hand-written)"
 STARLETTE_REQUIRE: Final = "Starlette (alternative)"
 FASTAPI_TABLE: Final = "FastAPI (alternative)"
 
@@ -699,6 +732,12 @@ FRAMEWORKS: Final = (
         FLASK_WSGI,
         "`app.wsgi_app = ChildsafeMiddleware(app.wsgi_app, ...)`, route table",
         flask_wsgi_middleware,
+        "wsgi",
+    ),
+    Framework(
+        FLASK_HAND,
+        "a hand-written `before_request`: token, both accounts, `Guard.check`, nothing else",
+        flask_hand_written,
         "wsgi",
     ),
     Framework(
@@ -1048,6 +1087,7 @@ class Load:
     seconds: float
     script: Path | None = None
     pin: bool = False
+    together: bool = True  # the bare and childsafe servers of a pair driven at once
 
     def describe(self) -> str:
         if self.tool == "wrk":
@@ -1060,9 +1100,11 @@ class Load:
                 f"{self.connections} Python keep-alive clients (`http.client`) in "
                 f"{self.connections} processes, {self.seconds:g} s (wrk was not installed)"
             )
+        if self.together:
+            text += ", one load generator per server of the pair"
         if self.pin:
             text += (
-                f"; the servers pinned to CPU {SERVER_CPU} and the load generator to CPU "
+                f"; the servers pinned to CPU {SERVER_CPU} and the load generators to CPU "
                 f"{LOAD_CPU} (`taskset`)"
             )
         return text
@@ -1177,6 +1219,20 @@ def drive(load: Load, port: int, seconds: float) -> tuple[float, int, str | None
 
 
 def _sharing(load: Load) -> str:
+    if load.together and load.pin:
+        return (
+            f"The two servers of a pair share CPU {SERVER_CPU}, which the kernel's scheduler "
+            "splits evenly between them while both are busy, and their load generators share "
+            f"CPU {LOAD_CPU}: the absolute numbers are half a core's, and each ratio compares "
+            "two servers measured at the same moment on the same core, so a change in the "
+            "machine's speed during the run (this machine is shared) hits both alike."
+        )
+    if load.together:
+        return (
+            f"Both servers of a pair and their load generators share the machine's "
+            f"{os.cpu_count()} CPUs, so the absolute numbers are lower than on a dedicated "
+            "host; each ratio compares two servers measured at the same moment."
+        )
     if load.pin:
         return (
             "The server being driven has one CPU to itself and the load generator the other, "
@@ -1189,9 +1245,38 @@ def _sharing(load: Load) -> str:
     )
 
 
+def measure(load: Load, servers: list[Server]) -> None:
+    """Drive ``servers`` at the same time for ``load.seconds`` (one load generator
+    each) and record each one's rate and CPU time per request."""
+    before = [group_cpu_seconds(_pid(server)) for server in servers]
+    with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
+        results = list(pool.map(lambda server: drive(load, server.port, load.seconds), servers))
+    for server, start_cpu, (rate, requests, error) in zip(servers, before, results, strict=True):
+        cpu = group_cpu_seconds(_pid(server)) - start_cpu
+        server.rates.append(rate)
+        server.cpu_us.append(cpu / max(requests, 1) * 1e6)
+        if error:
+            server.errors.append(error)
+
+
+def _pid(server: Server) -> int:
+    assert server.process is not None
+    return server.process.pid
+
+
+def _pairing(load: Load) -> str:
+    if load.together:
+        return "In each round the bare and childsafe servers are driven at the same time."
+    return (
+        "In each round the bare and childsafe servers run back to back (the order "
+        "flipping each round)."
+    )
+
+
 def run_servers(load: Load, rounds: int) -> list[Server]:
-    """Start every server, check each answers as it should, then drive them in turn,
-    round after round (the order flipping each round); stop them all at the end."""
+    """Start every server, check each answers as it should, then drive each pair (bare
+    and childsafe) round after round: both at once (``load.together``), or one after
+    the other with the order flipping each round; stop them all at the end."""
     servers = [
         Server(framework, variant, kind, f"{name}_{'bare' if variant == BARE else 'childsafe'}")
         for framework, kind, name in SERVED
@@ -1213,20 +1298,22 @@ def run_servers(load: Load, rounds: int) -> list[Server]:
             for n in range(rounds):
                 for pair in range(0, len(servers), 2):
                     order = servers[pair : pair + 2]
+                    if load.together:
+                        print(
+                            f"  round {n + 1}/{rounds}: {order[0].app} and {order[1].app} "
+                            f"on {order[0].kind} ...",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        measure(load, order)
+                        continue
                     for server in order if n % 2 == 0 else reversed(order):
                         print(
                             f"  round {n + 1}/{rounds}: {server.app} on {server.kind} ...",
                             file=sys.stderr,
                             flush=True,
                         )
-                        assert server.process is not None
-                        cpu = group_cpu_seconds(server.process.pid)
-                        rate, requests, error = drive(load, server.port, load.seconds)
-                        cpu = group_cpu_seconds(server.process.pid) - cpu
-                        server.rates.append(rate)
-                        server.cpu_us.append(cpu / max(requests, 1) * 1e6)
-                        if error:
-                            server.errors.append(error)
+                        measure(load, [server])
         finally:
             for server in servers:
                 stop(server)
@@ -1375,8 +1462,8 @@ def server_table(servers: list[Server]) -> str:
 
 
 def paired_ratios(bare: Server, wrapped: Server) -> list[float]:
-    """With childsafe / bare, per round: the two ran back to back, so drift in the
-    machine's load hits both runs of a round alike."""
+    """With childsafe / bare, per round: the two ran at the same time or back to back,
+    so drift in the machine's load hits both runs of a round alike."""
     return [w / b for b, w in zip(bare.rates, wrapped.rates, strict=True)]
 
 
@@ -1478,8 +1565,8 @@ def section(run: Run) -> str:
 {server_table(servers)}
 
 Requests per second are the median of {len(servers[0].rates)} rounds of {load.seconds:g} s
-runs, after a 1 s warm-up. In each round the bare and childsafe servers run back to
-back (the order flipping each round); the ratio is the median of the per-round ratios.
+runs, after a 1 s warm-up. {_pairing(load)} The ratio is the median of the per-round
+ratios.
 The server CPU per request is the CPU time (user + system, from `/proc`) the server's
 processes used during a run, divided by the requests answered: the adapter's cost on a
 real server, less sensitive to the load generator and other work on the machine than
@@ -1528,6 +1615,11 @@ so no app always follows the same one), garbage collector off.
   Starlette endpoints, where `install(app)` puts its check), an empty async dependency
   (FastAPI) or an awaited empty coroutine (Starlette's `require` call). Part of every
   adapter's overhead is this cost, which the framework charges for any extension.
+- *Flask (hand-written)* is the floor for an adapter on Flask: a `before_request`
+  function doing only the work no adapter can avoid (read the token, load both accounts
+  and their relationship, `Guard.check`), without failing closed on errors, problem+json
+  denials or declarations. It filters nothing, so its filter column is its plain
+  overhead.
 - The response filter finds nothing to remove in `{{"sent": true}}`, so its column is
   the cost of holding and parsing a small JSON response.
 - Load average (1, 5, 15 min) at the start and at the end of the run:
@@ -1560,6 +1652,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="load duration per run")
     parser.add_argument("--rounds", type=int, default=5, help="runs per server")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="drive the bare and childsafe servers one after the other (default: at once)",
+    )
     parser.add_argument(
         "--no-pin",
         action="store_true",
@@ -1605,9 +1702,13 @@ def main(argv: list[str] | None = None) -> int:
             if shutil.which("wrk"):
                 script = Path(tmp) / "post.lua"
                 script.write_text(WRK_SCRIPT)
-                run.load = Load("wrk", args.connections, 1, args.seconds, script, pin)
+                run.load = Load(
+                    "wrk", args.connections, 1, args.seconds, script, pin, not args.one_at_a_time
+                )
             else:
-                run.load = Load("python", 4, 1, args.seconds, pin=pin)
+                run.load = Load(
+                    "python", 4, 1, args.seconds, pin=pin, together=not args.one_at_a_time
+                )
             print(f"Real servers: {run.load.describe()} ...", file=sys.stderr, flush=True)
             run.servers = run_servers(run.load, args.rounds)
         print()
