@@ -9,6 +9,7 @@ and ASGI run through both ``django.test.Client`` and ``django.test.AsyncClient``
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import importlib.util
 import inspect
@@ -17,6 +18,7 @@ import json
 import logging
 import re
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,6 +50,7 @@ from childsafe import (
     RouteTable,
     action,
     action_rule,
+    bearer_token,
     json_field,
     load_policy,
     path_param,
@@ -1247,3 +1250,68 @@ class TestPackaging:
         config = apps.get_app_config("childsafe")
 
         assert config.name == "childsafe.contrib.django"
+
+
+# -- memory --------------------------------------------------------------------------
+
+SEEN: list[weakref.ref[Any]] = []
+
+
+class Remember:
+    """A Django middleware in front of childsafe's, keeping a weak reference to each
+    request."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        SEEN.append(weakref.ref(request))
+        return self.get_response(request)
+
+
+class MemoryURLs:
+    urlpatterns: ClassVar[list[Any]] = [path("dm/<str:user_id>", send_dm)]
+
+
+class TestMemory:
+    @pytest.mark.parametrize(("token", "status"), [("aunt_jo", "201"), ("stranger", "403")])
+    def test_requests_are_freed_without_the_garbage_collector(
+        self, caplog: pytest.LogCaptureFixture, token: str, status: str
+    ) -> None:
+        """The middleware leaves no reference cycle through the request: once the
+        server lets go of it, reference counting frees it (with its ``META`` and body)
+        at once, instead of leaving every request to the garbage collector. Checked
+        through Django's own WSGI handler (the test client keeps responses and requests
+        in cycles of its own)."""
+        from django.core.handlers.wsgi import WSGIHandler  # noqa: PLC0415
+
+        repository = MemoryRepository()
+        settings = childsafe_settings(
+            RESOLVERS=[bearer_token(repository.get_account)], REPOSITORY=repository
+        )
+        middleware = ["tests.test_django.Remember", OURS]
+        statuses: list[str] = []
+
+        def start_response(status: str, headers: object, exc_info: object = None) -> None:
+            del headers, exc_info
+            statuses.append(status)
+
+        # Django logs each 403 with its request, and pytest keeps the log records.
+        caplog.set_level(logging.ERROR, logger="django.request")
+        with override_settings(ROOT_URLCONF=MemoryURLs, MIDDLEWARE=middleware, CHILDSAFE=settings):
+            handler = WSGIHandler()
+            factory = RequestFactory(HTTP_AUTHORIZATION=f"Bearer {token}")
+            SEEN.clear()
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(3):
+                    body = handler(factory.post("/dm/sam").environ, start_response)
+                    b"".join(body)
+                    body.close()
+                    del body
+                freed = [ref() is None for ref in SEEN]
+            finally:
+                gc.enable()
+        assert [s.split()[0] for s in statuses] == [status] * 3
+        assert freed == [True, True, True]

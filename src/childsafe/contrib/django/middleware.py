@@ -59,6 +59,16 @@ with the site's own error page."""
 CONTEXT_ATTR: Final = "childsafe"
 """The ``HttpRequest`` attribute holding the :class:`~childsafe.RequestContext`."""
 _REQUEST_ATTR: Final = "_childsafe_request"
+
+
+def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
+    """Forget the request's :class:`DjangoRequest` once the response is made: it refers
+    back to the request, and left in place that cycle would keep every request (its
+    ``META``, body and session) alive until the garbage collector runs, instead of
+    freeing it when Django lets go of it."""
+    vars(request).pop(_REQUEST_ATTR, None)
+
+
 _EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
 
 # Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
@@ -165,17 +175,23 @@ class ChildsafeMiddleware:
         if self.is_async:
             return self.__acall__(request)
         self._start(request)
-        response = self.get_response(request)
-        if self._filtering and self._needs_filter(request, response):
-            return self._filter(request, response)
-        return response
+        try:
+            response = self.get_response(request)
+            if self._filtering and self._needs_filter(request, response):
+                return self._filter(request, response)
+            return response
+        finally:
+            _release(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
         await sync_to_async(self._start, thread_sensitive=True)(request)
-        response = await self.get_response(request)
-        if self._filtering and self._needs_filter(request, response):
-            return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
-        return response
+        try:
+            response = await self.get_response(request)
+            if self._filtering and self._needs_filter(request, response):
+                return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
+            return response
+        finally:
+            _release(request)
 
     def process_view(
         self,
