@@ -291,6 +291,38 @@ class TestDeclaredActions:
         assert harness.client("stranger").post("/nowhere").status_code == 404
 
 
+class TestViewRules:
+    def test_unhashable_view_is_still_checked(self, harness: Harness) -> None:
+        """A view Flask holds as an unhashable object cannot be remembered: it is looked
+        up on every request, and still checked."""
+
+        class Unhashable:
+            __hash__ = None  # type: ignore[assignment]
+
+            def __call__(self, user_id: str) -> tuple[str, int]:
+                harness.ran.append(f"unhashable {user_id}")
+                return "sent", 201
+
+        view = action("dm.send", target=path_param("user_id"))(Unhashable())
+        harness.app.add_url_rule("/unhashable/<user_id>", "unhashable", view, methods=["POST"])
+
+        for _ in range(2):
+            assert _problem(harness.client("stranger").post("/unhashable/sam"))
+        assert harness.client("aunt_jo").post("/unhashable/sam").status_code == 201
+        assert harness.ran == ["unhashable sam"]
+
+    def test_views_are_remembered_up_to_a_bound(
+        self, harness: Harness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Past the bound, views are looked up every time, and still checked."""
+        monkeypatch.setattr(childsafe_flask, "_VIEW_RULES_CACHE_SIZE", 0)
+
+        for _ in range(2):
+            assert _problem(harness.client("stranger").post("/messages/sam"))
+        assert harness.client("aunt_jo").post("/messages/sam").status_code == 201
+        assert harness.ran == ["dm to sam"]
+
+
 class TestRouteTable:
     def test_route_table_entry_is_checked(self, harness: Harness) -> None:
         """An undecorated view is checked through its route-table entry."""

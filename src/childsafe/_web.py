@@ -1110,9 +1110,13 @@ class RequestContext:
             if extractor is None:
                 decision = self.guard.check(action_name, self.account, **_rule_options(rule))
             else:
-                # The id the extractor finds; one that fails finds nothing.
+                # The id the extractor finds; one that fails finds nothing. A path
+                # parameter is read straight from the request (what `_PathParam` does).
                 try:
-                    found: object = extractor(request)
+                    if type(extractor) is _PathParam:
+                        found: object = request.path_param(extractor.name)
+                    else:
+                        found = extractor(request)
                 except Exception as e:  # noqa: BLE001
                     log.warning("childsafe: the target extractor for %s raised %r", action_name, e)
                     found = None

@@ -16,10 +16,13 @@ for every ``app.config`` key it reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 from childsafe._decision import Decision
@@ -29,6 +32,7 @@ from childsafe._policy import Policy, load_policy
 from childsafe._web import (
     ENVIRON_KEYS,
     AccountRepository,
+    ActionRule,
     DenialResponse,
     Request,
     RequestContext,
@@ -76,6 +80,9 @@ V = TypeVar("V", bound="Callable[..., Any] | str")
 _SOURCE: Final = "app.config"
 
 
+_NO_PARAMS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
 class FlaskRequest:
     """A :class:`~childsafe.Request` over :data:`flask.request`.
 
@@ -88,7 +95,7 @@ class FlaskRequest:
 
     def __init__(self, request: flask.Request, params: Mapping[str, str] | None = None) -> None:
         self.request = request
-        self.params: Mapping[str, str] = params or {}
+        self.params: Mapping[str, str] = params or _NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -132,6 +139,7 @@ class _AppState:
         "resolvers",
         "response_filter",
         "routes",
+        "view_rules",
     )
 
     def __init__(self, extension: ChildSafe, guard: Guard) -> None:
@@ -144,6 +152,8 @@ class _AppState:
         self.response_filter = extension.response_filter or ResponseFilter()
         self.routes = extension.routes
         self.match = self.routes.match if len(self.routes) else None
+        # view function -> its declared rule (or None); views are declared when imported.
+        self.view_rules: dict[object, ActionRule | None] = {}
 
 
 class ChildSafe:
@@ -353,7 +363,8 @@ class ChildSafe:
             req = _current_request()
             request = FlaskRequest(req)
             context = state.chain.context(state.guard, request, state.repository)
-            _current_g().childsafe = context
+            # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
+            vars(_current_g())["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if req.method == "OPTIONS" and getattr(
@@ -363,7 +374,11 @@ class ChildSafe:
                 return None
             endpoint = req.endpoint
             view = app.view_functions.get(endpoint) if endpoint is not None else None
-            rule = declared_rule(view) or declared_rule(getattr(view, "view_class", None))
+            rules = state.view_rules
+            try:
+                rule = rules[view]
+            except (KeyError, TypeError):  # not seen yet, or an unhashable view
+                rule = _view_rule(view, rules)
             if rule is not None:
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
@@ -372,7 +387,7 @@ class ChildSafe:
                 return None
             rule, params = state.match(req.method, req.path)
             if rule is not None:
-                request.params = params or {}
+                request.params = params or _NO_PARAMS
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
@@ -391,7 +406,7 @@ class ChildSafe:
             endpoint = flask.request.endpoint
             if endpoint is not None and (
                 endpoint in self._exempt_endpoints
-                or app.view_functions.get(endpoint) in self._exempt_views
+                or _member(app.view_functions.get(endpoint), self._exempt_views)
             ):
                 return response
             # `send_file` responses are passed through by WSGI servers; read them here.
@@ -441,6 +456,27 @@ def _deny(
         # A denial must never look like success to the client.
         response.status_code = 403
     return response
+
+
+def _member(view: object, views: AbstractSet[object]) -> bool:
+    """``view in views``; an unhashable view is in no set."""
+    try:
+        return view in views
+    except TypeError:
+        return False
+
+
+_VIEW_RULES_CACHE_SIZE: Final = 4096
+
+
+def _view_rule(view: object, known: dict[object, ActionRule | None]) -> ActionRule | None:
+    """The rule ``view`` (or its ``view_class``) was declared with, remembered in
+    ``known`` (up to a bound: apps have a fixed set of views)."""
+    rule = declared_rule(view) or declared_rule(getattr(view, "view_class", None))
+    if len(known) < _VIEW_RULES_CACHE_SIZE:
+        with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
+            known[view] = rule
+    return rule
 
 
 def _problem(key: str, message: str) -> ConfigProblem:
