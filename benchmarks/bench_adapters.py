@@ -1607,8 +1607,8 @@ per app, interleaved across apps so drift hits all alike (in an order shuffled e
 so no app always follows the same one), garbage collector off. What the collector
 would cost is kept out by a test rather than timed: `tests/test_adapter_memory.py`
 checks that no adapter leaves more objects in reference cycles than its bare app
-(until this run's commit, the Django middleware left each request in one, so the
-collector ran every 46 requests on a real server, and nowhere in this table).
+(the Django middleware once left each request in one: the collector then ran every
+46 requests on a real server, a cost this table never showed).
 
 - *Overhead* is the difference of the medians (the target); *fastest samples* the
   difference of the minimums, which is less sensitive to other work on the machine.
