@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Final, cast
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final, cast
 
 from childsafe._decision import Decision
 from childsafe._web import (
@@ -347,7 +347,7 @@ class CheckedEndpoint:
     websockets are closed.
     """
 
-    __slots__ = ("app", "max_body", "renderer", "rules")
+    __slots__ = ("_only", "app", "max_body", "renderer", "rules")
 
     def __init__(
         self,
@@ -358,9 +358,17 @@ class CheckedEndpoint:
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.app = app
+        self.configure(rules, renderer=renderer, max_body=max_body)
+
+    def configure(
+        self, rules: dict[str, ActionRule], *, renderer: StarletteRenderer, max_body: int
+    ) -> None:
+        """Check ``rules`` from now on (what :class:`DeclaredRoutes` calls again)."""
         self.rules = rules
         self.renderer = renderer
         self.max_body = max_body
+        # One rule for every method: the usual case, looked up without the method.
+        self._only = rules.get("*") if list(rules) == ["*"] else None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{method}: {rule.action}" for method, rule in self.rules.items())
@@ -369,7 +377,10 @@ class CheckedEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = scope.get(CONTEXT_KEY)
         websocket = scope.get("type") == "websocket"
-        if websocket:
+        rule = self._only
+        if rule is not None:
+            pass
+        elif websocket:
             rule = self.rules.get("*")
         else:
             rule = self.rules.get(str(scope.get("method", "GET")).upper()) or self.rules.get("*")
@@ -455,7 +466,7 @@ class DeclaredRoutes:
             inner = route.app
             rules = _endpoint_rules(route.endpoint)
             if isinstance(inner, CheckedEndpoint):
-                inner.rules, inner.renderer, inner.max_body = rules, self.renderer, self.max_body
+                inner.configure(rules, renderer=self.renderer, max_body=self.max_body)
             elif rules:
                 route.app = CheckedEndpoint(
                     inner, rules, renderer=self.renderer, max_body=self.max_body
@@ -465,10 +476,12 @@ class DeclaredRoutes:
         if router is not None:
             _declare_routes(router, self.renderer, self.max_body)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # Not a coroutine of its own: the router's (its routing is one), once the routes
+        # are known. Saves a coroutine per request.
         if len(self.router.routes) != self.seen:
             self.sync()
-        await self.app(scope, receive, send)
+        return cast("Coroutine[Any, Any, None]", self.app(scope, receive, send))
 
 
 def _fastapi_declared(route: object) -> list[tuple[str, str]]:
