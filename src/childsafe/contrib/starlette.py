@@ -378,12 +378,9 @@ class CheckedEndpoint:
         found = scope.get(CONTEXT_KEY)
         websocket = scope.get("type") == "websocket"
         rule = self._only
-        if rule is not None:
-            pass
-        elif websocket:
-            rule = self.rules.get("*")
-        else:
-            rule = self.rules.get(str(scope.get("method", "GET")).upper()) or self.rules.get("*")
+        if rule is None:  # rules per method: websockets only ever have the "*" one
+            method = "WEBSOCKET" if websocket else str(scope.get("method", "GET")).upper()
+            rule = self.rules.get(method) or self.rules.get("*")
         if rule is None:  # a method declared on its own is not this one
             await self.app(scope, receive, send)
             return
