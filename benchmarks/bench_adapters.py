@@ -17,8 +17,9 @@ exists bare and with childsafe:
   (and, for comparison, a route table).
 
 1. **In process**: each app is called directly (WSGI with a prebuilt environ, ASGI with
-   a prebuilt scope in one event loop), interleaved sample by sample; the overhead is
-   the difference of the medians. The same apps with a response filter are timed too.
+   a prebuilt scope in one event loop), interleaved sample by sample, a framework's
+   variants back to back; the overhead is the median of the per-round differences. The
+   same apps with a response filter are timed too.
 2. **Real servers** on 127.0.0.1: gunicorn (2 sync workers) for Flask and Django,
    uvicorn for Starlette and FastAPI, driven by ``wrk`` (or, without it, a small
    keep-alive client in subprocesses) for a bounded time; requests per second and the
@@ -795,15 +796,31 @@ def time_in_process(timed: list[Timed], samples: int, sample_ms: float) -> None:
         t.run(t.number)  # warm-up, not recorded
     gc.collect()
     gc.disable()
-    order = list(timed)
+    # A framework's variants run back to back (about 0.2 s in all), so one round's
+    # samples of them see the machine at the same speed; frameworks, and the variants
+    # within each, in an order shuffled every round.
+    groups: dict[str, list[Timed]] = {}
+    for t in timed:
+        groups.setdefault(t.framework, []).append(t)
+    order = list(groups.values())
     shuffle = random.Random(SEED).shuffle
     try:
         for _ in range(samples):
-            shuffle(order)  # so no app always runs right after the same one
-            for t in order:
-                t.samples.append(t.run(t.number) / t.number)
+            shuffle(order)
+            for group in order:
+                shuffle(group)
+                for t in group:
+                    t.samples.append(t.run(t.number) / t.number)
     finally:
         gc.enable()
+
+
+def overhead_us(wrapped: Timed, bare: Timed) -> float:
+    """The median over rounds of the difference between the two apps' samples in that
+    round (taken moments apart): the overhead, less sensitive to changes in the
+    machine's speed over the run than the difference of the medians."""
+    pairs = zip(wrapped.samples, bare.samples, strict=True)
+    return statistics.median(w - b for w, b in pairs) / 1000
 
 
 def find(timed: list[Timed], framework: str, variant: str) -> Timed:
@@ -1341,9 +1358,9 @@ def in_process_table(timed: list[Timed]) -> str:
         lines.append(
             f"| {framework.name} | {framework.how} | {us(bare.median_us)} "
             f"| {us(hook.median_us)} "
-            f"| {us(wrapped.median_us)} | **{wrapped.median_us - bare.median_us:+.2f}** "
+            f"| {us(wrapped.median_us)} | **{overhead_us(wrapped, bare):+.2f}** "
             f"| {wrapped.min_us - bare.min_us:+.2f} "
-            f"| {filtered.median_us - bare.median_us:+.2f} |"
+            f"| {overhead_us(filtered, bare):+.2f} |"
         )
     return "\n".join(lines)
 
@@ -1477,9 +1494,7 @@ class Target:
 def targets(timed: list[Timed], servers: list[Server] | None) -> list[Target]:
     out = []
     for framework in MAIN:
-        overhead = (
-            find(timed, framework, WRAPPED).median_us - find(timed, framework, BARE).median_us
-        )
+        overhead = overhead_us(find(timed, framework, WRAPPED), find(timed, framework, BARE))
         out.append(
             Target(
                 f"{framework}: at most {MAX_OVERHEAD_US:g} µs added per request in process",
@@ -1602,16 +1617,21 @@ Median CPU time per request (`time.thread_time_ns`, so time spent waiting for a 
 while other work runs is not counted), calling the app directly: WSGI apps with a
 prebuilt environ (copied per request), ASGI apps with a prebuilt scope in one asyncio
 event loop. Requests carry a browser's 11 headers besides the token. The iterations per
-sample are chosen so one sample takes about {run.sample_ms:g} ms; {run.samples} samples
-per app, interleaved across apps so drift hits all alike (in an order shuffled each round,
-so no app always follows the same one), garbage collector off. What the collector
+sample are chosen so one sample takes about {run.sample_ms:g} ms; {run.samples} rounds,
+each taking one sample of every app: a framework's variants (bare, empty hook, with
+childsafe, with the filter) back to back, so they see the machine at the same speed,
+and the frameworks, and the variants within each, in an order shuffled every round;
+garbage collector off. What the collector
 would cost is kept out by a test rather than timed: `tests/test_adapter_memory.py`
 checks that no adapter leaves more objects in reference cycles than its bare app
 (the Django middleware once left each request in one: the collector then ran every
 46 requests on a real server, a cost this table never showed).
 
-- *Overhead* is the difference of the medians (the target); *fastest samples* the
-  difference of the minimums, which is less sensitive to other work on the machine.
+- *Overhead* (the target) is the median over the rounds of the difference between
+  the app with childsafe and the bare app in that round, taken moments apart: this
+  machine is shared and its speed changes by a third within minutes, which a
+  difference of medians would pick up. The filter column is measured the same way;
+  *fastest samples* is the difference of the minimums.
 - *Empty hook* is the app with only the framework's integration point and nothing in
   it: a pass-through middleware (WSGI, ASGI, Django), an empty `before_request`
   function (Flask; the extension adds an `after_request` one only to filter), a
