@@ -3,6 +3,7 @@ on FastAPI endpoints): real apps through Starlette's TestClient."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Iterator
@@ -562,3 +563,32 @@ class TestRoutes:
 
         with pytest.raises(ConfigurationError, match=r"Starlette 0\.37 or newer"):
             install(app)
+
+    def test_partial_endpoint_is_checked(self) -> None:
+        """An endpoint registered through ``functools.partial`` keeps its declaration."""
+
+        @DM
+        async def send(request: HTTPRequest, *, note: str) -> Response:
+            return PlainTextResponse(f"{note} {request.path_params['user_id']}")
+
+        endpoint = functools.partial(send, note="sent to")
+        with self.make([Route("/users/{user_id}/messages", endpoint, methods=["POST"])]) as client:
+            denied = client.post("/users/sam/messages", headers=auth("t-stranger"))
+            assert_problem(denied, "not_connected")
+            allowed = client.post("/users/sam/messages", headers=auth("t-aunt"))
+            assert allowed.text == "sent to sam"
+
+    def test_install_again_after_replacing_a_route(self) -> None:
+        """A route replaced in place is checked once ``install(app)`` runs again."""
+
+        async def plain(request: HTTPRequest) -> Response:
+            return PlainTextResponse(f"sent to {request.path_params['user_id']}")
+
+        app = Starlette(routes=[Route("/users/{user_id}/messages", plain, methods=["POST"])])
+        add_childsafe(app, memory())
+        install(app)
+        app.router.routes[0] = Route("/users/{user_id}/messages", DM(plain), methods=["POST"])
+        install(app)
+        with TestClient(app) as client:
+            denied = client.post("/users/sam/messages", headers=auth("t-stranger"))
+            assert_problem(denied, "not_connected")

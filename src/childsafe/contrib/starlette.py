@@ -23,6 +23,7 @@ Install it with ``pip install 'childsafe[starlette]'`` (or ``'childsafe[fastapi]
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -318,6 +319,8 @@ def _endpoint_rules(endpoint: object) -> dict[str, ActionRule]:
     declared as a whole, plus ``{"POST": rule, ...}`` for the methods of an
     ``HTTPEndpoint`` class declared one by one."""
     rules: dict[str, ActionRule] = {}
+    while isinstance(endpoint, functools.partial):  # as Starlette looks through them
+        endpoint = endpoint.func
     rule = declared_rule(endpoint)
     if rule is not None:
         rules["*"] = rule
@@ -416,7 +419,9 @@ class DeclaredRoutes:
     :func:`install` sets it in front of ``app.router``'s routing (its
     ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
     the next request; routers of ``Mount`` and ``Host`` routes get one of their own.
-    Per request it costs a length check.
+    Per request it costs a length check, so a route *replaced* in place (the count
+    unchanged) is found only when the count next changes: call ``install(app)`` again
+    after replacing routes.
     """
 
     __slots__ = ("app", "max_body", "renderer", "router", "seen")
