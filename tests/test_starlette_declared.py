@@ -324,6 +324,12 @@ class TestDeclaredEndpoints:
         with pytest.raises(ConfigurationError, match="max_body: expected a size in bytes"):
             install(Starlette(), max_body=max_body)
 
+    def test_install_checks_renderer(self) -> None:
+        """A renderer that cannot be called is refused when installed, not at the first
+        denial."""
+        with pytest.raises(ConfigurationError, match="renderer: expected a callable"):
+            install(Starlette(), renderer="denied.html")  # type: ignore[arg-type]
+
 
 class TestWebsockets:
     def test_declared_websocket_without_a_context_is_closed(

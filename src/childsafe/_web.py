@@ -800,11 +800,15 @@ def check_middleware_options(
         )
     if not callable(renderer):
         problems.append(ConfigProblem(where, "renderer", f"expected a callable, got {renderer!r}"))
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
-        problems.append(
-            ConfigProblem(where, "max_body", f"expected a size in bytes, got {max_body!r}")
-        )
+    problems.extend(max_body_problems(where, max_body))
     return problems
+
+
+def max_body_problems(where: str, max_body: object) -> list[ConfigProblem]:
+    """The problem with a ``max_body`` option (a size in bytes), if any."""
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
+        return [ConfigProblem(where, "max_body", f"expected a size in bytes, got {max_body!r}")]
+    return []
 
 
 def render_denial(renderer: DenialRenderer, decision: Decision, request: Request) -> DenialResponse:
@@ -1110,13 +1114,9 @@ class RequestContext:
             if extractor is None:
                 decision = self.guard.check(action_name, self.account, **_rule_options(rule))
             else:
-                # The id the extractor finds; one that fails finds nothing. A path
-                # parameter is read straight from the request (what `_PathParam` does).
+                # The id the extractor finds; one that fails finds nothing.
                 try:
-                    if type(extractor) is _PathParam:
-                        found: object = request.path_param(extractor.name)
-                    else:
-                        found = extractor(request)
+                    found: object = extractor(request)
                 except Exception as e:  # noqa: BLE001
                     log.warning("childsafe: the target extractor for %s raised %r", action_name, e)
                     found = None

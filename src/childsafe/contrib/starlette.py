@@ -39,6 +39,7 @@ from childsafe._web import (
     RequestContext,
     declared_rule,
     is_json,
+    max_body_problems,
     problem_details,
     problem_response,
     render_denial,
@@ -179,16 +180,18 @@ class StarletteRequest:
             return
         try:
             raw = await connection.body()
-            self._json = json.loads(raw) if raw else None
         except Exception as e:  # noqa: BLE001 - an unreadable body has no target
             log.warning("childsafe: could not read the JSON body of %s: %r", self.path, e)
+            return
+        self._take_body(raw)
 
     def _json_expected(self) -> bool:
         content_type = self.header("content-type")
         return content_type is None or is_json(content_type)
 
     def _take_body(self, raw: bytes | None) -> None:
-        """:meth:`load_json` for a body already read (``None``: too large or cut off)."""
+        """Parse a body already read (``None``: too large or cut off); one that is not
+        JSON leaves :meth:`json` ``None``."""
         if raw is None or not self._json_expected():
             return
         try:
@@ -609,10 +612,11 @@ def install(
     ``max_body`` bounds the body read for a ``json_field`` target, as the middleware's
     option does.
     """
-    size: object = max_body
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ConfigurationError(
-            [ConfigProblem(_WHERE, "max_body", f"expected a size in bytes, got {max_body!r}")]
-        )
+    problems = max_body_problems(_WHERE, max_body)
+    given: object = renderer
+    if not callable(given):
+        problems.append(ConfigProblem(_WHERE, "renderer", f"expected a callable, got {given!r}"))
+    if problems:
+        raise ConfigurationError(problems)
     app.add_exception_handler(ChildsafeDenied, denial_handler(renderer))
     _declare_routes(app.router, renderer, max_body)

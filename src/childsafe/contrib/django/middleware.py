@@ -59,16 +59,6 @@ with the site's own error page."""
 CONTEXT_ATTR: Final = "childsafe"
 """The ``HttpRequest`` attribute holding the :class:`~childsafe.RequestContext`."""
 _REQUEST_ATTR: Final = "_childsafe_request"
-
-
-def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
-    """Forget the request's :class:`DjangoRequest` once the response is made: it refers
-    back to the request, and left in place that cycle would keep every request (its
-    ``META``, body and session) alive until the garbage collector runs, instead of
-    freeing it when Django lets go of it."""
-    vars(request).pop(_REQUEST_ATTR, None)
-
-
 _EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
 
 # Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
@@ -123,6 +113,14 @@ def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResp
     for name, value in denial.headers:
         response[name] = value
     return response
+
+
+def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
+    """Forget the request's :class:`DjangoRequest` once the response is made: it refers
+    back to the request, and left in place that cycle would keep every request (its
+    ``META``, body and session) alive until the garbage collector runs, instead of
+    freeing it when Django lets go of it."""
+    vars(request).pop(_REQUEST_ATTR, None)
 
 
 class ChildsafeMiddleware:
