@@ -88,11 +88,11 @@ from childsafe import (
     bearer_token,
     path_param,
 )
-from childsafe._web import ResolverChain, resolve
 from childsafe.asgi import ASGIRequest
 from childsafe.asgi import ChildsafeMiddleware as ASGIChildsafe
 from childsafe.contrib.flask import ChildSafe
 from childsafe.contrib.starlette import install, require
+from childsafe.web import ResolverChain, resolve
 from childsafe.wsgi import ChildsafeMiddleware as WSGIChildsafe
 from childsafe.wsgi import WSGIRequest
 

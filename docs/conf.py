@@ -59,7 +59,7 @@ nitpick_ignore = [
     ("py:class", "Domain"),
     ("py:class", "Overlay"),
     # The type variable in the signature of the `childsafe.action` decorator.
-    ("py:class", "childsafe._web.F"),
+    ("py:class", "childsafe.web.routes.F"),
 ]
 
 html_theme = "furo"

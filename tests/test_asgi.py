@@ -28,7 +28,6 @@ from childsafe import (
     json_field,
     path_param,
 )
-from childsafe._web import CONTEXT_KEY
 from childsafe.asgi import (
     ASGIRequest,
     ChildsafeMiddleware,
@@ -38,6 +37,7 @@ from childsafe.asgi import (
     Send,
 )
 from childsafe.exceptions import ConfigurationError
+from childsafe.web import CONTEXT_KEY
 from tests.test_web import KID, Accounts, AsyncAccounts, html_denial, social
 
 PROFILES: dict[str, dict[str, Any]] = {

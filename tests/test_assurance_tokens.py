@@ -17,7 +17,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from childsafe import Account, AgeBand, Assurance, Guard
-from childsafe._web import ANONYMOUS_ID, resolve, resolve_async
 from childsafe.assurance import (
     AlgorithmNotAllowedError,
     AssurancePolicy,
@@ -41,6 +40,7 @@ from childsafe.assurance import (
 )
 from childsafe.assurance._claims import ANYWHERE_ON_EARTH
 from childsafe.exceptions import ChildsafeError
+from childsafe.web import ANONYMOUS_ID, resolve, resolve_async
 from tests.assurance_support import (
     AUDIENCE,
     ISSUER,

@@ -56,7 +56,6 @@ from childsafe import (
     path_param,
     query_param,
 )
-from childsafe._web import ANONYMOUS_ID, resolve
 from childsafe.contrib.django import (
     ChildsafeMiddleware,
     DjangoRequest,
@@ -69,6 +68,7 @@ from childsafe.contrib.django import checks as checks_module
 from childsafe.contrib.django import conf as conf_module
 from childsafe.contrib.django.checks import check_deploy, check_settings
 from childsafe.exceptions import ConfigurationError, MissingExtraError
+from childsafe.web import ANONYMOUS_ID, resolve
 from childsafe.wsgi import WSGIRequest
 from tests import django_settings
 

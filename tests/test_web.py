@@ -1,4 +1,4 @@
-"""The framework-agnostic request layer (childsafe._web).
+"""The framework-agnostic request kernel (childsafe.web).
 
 The in-memory repositories and the cast of accounts defined here are shared with
 ``test_wsgi`` and ``test_asgi``.
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import childsafe._web
+import childsafe.web
 from childsafe import (
     Account,
     ActionRule,
@@ -43,7 +43,8 @@ from childsafe import (
     problem_response,
     query_param,
 )
-from childsafe._web import (
+from childsafe.exceptions import ConfigurationError
+from childsafe.web import (
     ANONYMOUS_ID,
     declared_rule,
     decode_json_body,
@@ -58,7 +59,6 @@ from childsafe._web import (
     unverifiable,
     withheld_response,
 )
-from childsafe.exceptions import ConfigurationError
 
 # ------------------------------------------------------------------ shared cast
 
@@ -1384,7 +1384,11 @@ class TestNotificationGate:
 
 class TestDocstrings:
     def test_examples_run(self) -> None:
-        """The examples in the module's docstrings are correct."""
-        result = doctest.testmod(childsafe._web)
-        assert result.attempted > 0
+        """The examples in the kernel's docstrings are correct."""
+        finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+        for name in childsafe.web.__all__:
+            for test in finder.find(getattr(childsafe.web, name), name):
+                runner.run(test)
+        result = runner.summarize(verbose=False)
+        assert result.attempted >= 4
         assert result.failed == 0

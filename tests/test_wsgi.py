@@ -29,8 +29,8 @@ from childsafe import (
     json_field,
     path_param,
 )
-from childsafe._web import CONTEXT_KEY
 from childsafe.exceptions import ConfigurationError
+from childsafe.web import CONTEXT_KEY
 from childsafe.wsgi import ChildsafeMiddleware, WSGIRequest, request_of
 from tests.test_web import (
     FRIENDLY,

@@ -26,13 +26,11 @@ from childsafe._policy import (
     load_policy,
 )
 from childsafe._settings import SETTINGS, Setting, SettingValue, TimeWindow
-from childsafe._web import (
-    AccountRepository,
+from childsafe.typing import AccountRepository, AsyncAccountRepository, Request
+from childsafe.web import (
     ActionRule,
-    AsyncAccountRepository,
     DenialResponse,
     NotificationGate,
-    Request,
     RequestContext,
     Resolution,
     ResponseFilter,

@@ -12,6 +12,7 @@ flowing. The :class:`~childsafe.RequestContext` is stored in
 from __future__ import annotations
 
 import json
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Final
@@ -19,14 +20,12 @@ from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
-from childsafe._web import (
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import AccountRepository, AsyncAccountRepository, DenialRenderer, Resolver
+from childsafe.web import (
     CONTEXT_KEY,
-    AccountRepository,
-    AsyncAccountRepository,
-    DenialRenderer,
     DenialResponse,
     RequestContext,
-    Resolver,
     ResolverChain,
     ResponseFilter,
     RouteTable,
@@ -36,13 +35,13 @@ from childsafe._web import (
     encode_filtered,
     filter_json_async,
     is_json,
-    log,
     parse_cookie_header,
     problem_response,
     render_denial,
     withheld_response,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError
+
+log = logging.getLogger("childsafe")
 
 __all__ = ["ASGIApp", "ASGIRequest", "ChildsafeMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -414,7 +413,7 @@ class _FilteringSend:
         try:
             filtered = await filter_json_async(self.context, self.filter, parsed)
             body, new_headers = encode_filtered(parsed, filtered, raw, headers)
-        except Exception:  # noqa: BLE001 - what cannot be filtered is not sent
+        except Exception:
             log.exception("childsafe: filtering a JSON response failed; withholding it")
             await self._withhold()
             return

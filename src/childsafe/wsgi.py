@@ -25,20 +25,19 @@ import http
 import inspect
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from childsafe._engine import Guard
-from childsafe._web import (
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import AccountRepository, DenialRenderer, Request, Resolver
+from childsafe.web import (
     CONTEXT_KEY,
     ENVIRON_KEYS,
-    AccountRepository,
-    DenialRenderer,
     DenialResponse,
-    Request,
     RequestContext,
-    Resolver,
     ResolverChain,
     ResponseFilter,
     RouteTable,
@@ -48,17 +47,17 @@ from childsafe._web import (
     environ_key,
     filter_json,
     is_json,
-    log,
     parse_cookie_header,
     problem_response,
     render_denial,
     withheld_response,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("childsafe")
 
 __all__ = ["ChildsafeMiddleware", "WSGIRequest", "request_of"]
 
@@ -370,7 +369,7 @@ class _FilteredResponse:
         try:
             filtered = filter_json(self.context, self.filter, parsed)
             out, headers = encode_filtered(parsed, filtered, raw, headers)
-        except Exception:  # noqa: BLE001 - what cannot be filtered is not sent
+        except Exception:
             log.exception("childsafe: filtering a JSON response failed; withholding it")
             return _send(withheld_response(), self.start_response)
         self.start_response(status, headers)

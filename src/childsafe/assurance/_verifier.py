@@ -20,7 +20,6 @@ import jwt
 from childsafe._bands import AgeBand, Assurance
 from childsafe._config import ProblemCollector, structure
 from childsafe._model import Account
-from childsafe._web import Resolver, bearer_token
 from childsafe.assurance._cache import TokenCache
 from childsafe.assurance._claims import ANYWHERE_ON_EARTH
 from childsafe.assurance._errors import (
@@ -48,6 +47,8 @@ from childsafe.assurance._signals import (
     rebase,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import Resolver
+from childsafe.web import bearer_token
 
 __all__ = ["TokenVerifier", "VerifiedAge"]
 

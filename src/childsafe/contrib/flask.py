@@ -29,14 +29,13 @@ from childsafe._decision import Decision
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe._policy import Policy, load_policy
-from childsafe._web import (
+from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
+from childsafe.typing import AccountRepository, Request, Resolver
+from childsafe.web import (
     ENVIRON_KEYS,
-    AccountRepository,
     ActionRule,
     DenialResponse,
-    Request,
     RequestContext,
-    Resolver,
     ResolverChain,
     ResponseFilter,
     RouteTable,
@@ -46,7 +45,6 @@ from childsafe._web import (
     is_json,
     problem_response,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
 
 try:
     import flask

@@ -30,20 +30,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, cast
 
 from childsafe._decision import Decision
-from childsafe._web import (
-    CONTEXT_KEY,
-    ActionRule,
-    DenialResponse,
-    Extractor,
-    Request,
-    RequestContext,
-    declared_rule,
-    is_json,
-    max_body_problems,
-    problem_details,
-    problem_response,
-    render_denial,
-)
 from childsafe.asgi import (
     DEFAULT_MAX_BODY,
     WS_POLICY_VIOLATION,
@@ -55,6 +41,19 @@ from childsafe.asgi import (
     _refuse_websocket,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
+from childsafe.typing import Extractor, Request
+from childsafe.web import (
+    CONTEXT_KEY,
+    ActionRule,
+    DenialResponse,
+    RequestContext,
+    declared_rule,
+    is_json,
+    max_body_problems,
+    problem_details,
+    problem_response,
+    render_denial,
+)
 
 try:
     from starlette.applications import Starlette

@@ -50,13 +50,14 @@ from childsafe._decision import Decision
 from childsafe._engine import Guard
 from childsafe._policy import Policy, load_policy
 from childsafe._settings import suggest
-from childsafe._web import AccountRepository, Resolver, ResponseFilter, RouteTable
 from childsafe.contrib.django.request import (
     DEFAULT_MAX_BODY,
     _DjangoUser,
     _SessionAccount,
 )
 from childsafe.exceptions import ConfigurationError
+from childsafe.typing import AccountRepository, Resolver
+from childsafe.web import ResponseFilter, RouteTable
 
 __all__ = ["KEYS", "ChildsafeSettings", "Config", "Problem", "conf", "load"]
 

@@ -30,7 +30,10 @@ from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
 
 from childsafe._decision import Decision
-from childsafe._web import (
+from childsafe.contrib.django.conf import Config, load
+from childsafe.contrib.django.decorators import is_filter_exempt
+from childsafe.contrib.django.request import DjangoRequest
+from childsafe.web import (
     ActionRule,
     DenialResponse,
     RequestContext,
@@ -43,9 +46,6 @@ from childsafe._web import (
     problem_response,
     withheld_response,
 )
-from childsafe.contrib.django.conf import Config, load
-from childsafe.contrib.django.decorators import is_filter_exempt
-from childsafe.contrib.django.request import DjangoRequest
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
 

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from childsafe._model import Account
-from childsafe._web import ENVIRON_KEYS, AccountRepository, Request, Resolver, environ_key, is_json
 from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import AccountRepository, Request, Resolver
+from childsafe.web import ENVIRON_KEYS, environ_key, is_json
 
 __all__ = ["DjangoRequest", "django_user", "session_account"]
 

@@ -1,0 +1,412 @@
+"""The request context: the resolved account, its settings and the decisions made
+while handling the request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import logging
+from collections.abc import (
+    Awaitable,
+    Coroutine,
+    Iterable,
+)
+from typing import Any, Final, Literal, overload
+
+import attrs
+
+from childsafe._bands import AgeBand
+from childsafe._decision import Decision
+from childsafe._effective import Settings
+from childsafe._engine import Guard
+from childsafe._model import Account, Relationship
+from childsafe._supervision import Supervision
+from childsafe.typing import AccountRepository, AsyncAccountRepository, Request
+from childsafe.web.denials import unverifiable
+from childsafe.web.request import close_awaitable, is_id
+from childsafe.web.routes import ActionRule
+
+log = logging.getLogger("childsafe")
+
+
+ANONYMOUS_ID: Final = "childsafe:anonymous"
+"""The id of the protective account used when no account could be resolved."""
+
+
+@attrs.frozen
+class Resolution:
+    """How the request's account was found: ``source`` is the resolver's name,
+    ``"anonymous"`` (no resolver applied) or ``"error"`` (a resolver raised or returned
+    something that is not an account: the request is treated as the protective
+    unknown-age account)."""
+
+    account: Account
+    source: str
+    error: str | None = None
+
+
+# One shared protective account: frozen, so every request may hold the same one.
+ANONYMOUS: Final = Account(id=ANONYMOUS_ID, band=AgeBand.UNKNOWN)
+
+# What a resolver chain found: the account, the resolver's name (or "anonymous" /
+# "error") and what went wrong. A tuple, so a request does not build a Resolution
+# unless someone reads RequestContext.resolution.
+Found = tuple[Account, str, "str | None"]
+
+
+def loaded_account(value: object, account_id: str) -> Account:
+    if value is None:
+        raise LookupError(f"no account {account_id!r}")
+    if not isinstance(value, Account):
+        raise TypeError(f"get_account returned a {type(value).__name__}, not an Account")
+    return value
+
+
+def _loaded_relationship(value: object) -> Relationship | None:
+    if value is None or isinstance(value, Relationship):
+        return value
+    raise TypeError(f"relationship returned a {type(value).__name__}, not a Relationship")
+
+
+_NEEDS_ASYNC: Final = "an async repository needs check_async (the ASGI adapter)"
+
+
+def _sync_account(value: object, account_id: str) -> Account:
+    """``get_account``'s result on the sync path: an awaitable fails closed."""
+    if inspect.isawaitable(value):
+        close_awaitable(value)
+        raise TypeError(_NEEDS_ASYNC)
+    return loaded_account(value, account_id)
+
+
+def _sync_relationship(value: object) -> Relationship | None:
+    """``relationship``'s result on the sync path: an awaitable fails closed."""
+    if inspect.isawaitable(value):
+        close_awaitable(value)
+        raise TypeError(_NEEDS_ASYNC)
+    return _loaded_relationship(value)
+
+
+def _rule_options(rule: ActionRule) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if rule.sensitivity is not None:
+        options["sensitivity"] = rule.sensitivity
+    if rule.action == "notify":
+        options["at"] = dt.datetime.now(dt.UTC)
+    return options
+
+
+class RequestContext:
+    """Everything childsafe knows about the current request.
+
+    ``account`` is the resolved account (the protective unknown-age account when none
+    could be resolved); ``settings`` its effective settings; ``decisions`` the
+    decisions made while handling the request, in order.
+    """
+
+    __slots__ = (
+        "_error",
+        "_resolution",
+        "_settings",
+        "_source",
+        "account",
+        "decisions",
+        "guard",
+        "repository",
+    )
+
+    def __init__(
+        self,
+        guard: Guard,
+        resolution: Resolution,
+        repository: AccountRepository | AsyncAccountRepository | None = None,
+    ) -> None:
+        self.guard = guard
+        self.account = resolution.account
+        self.repository = repository
+        self.decisions: list[Decision] = []
+        self._resolution: Resolution | None = resolution
+        self._source = resolution.source
+        self._error = resolution.error
+        self._settings: Settings | None = None
+
+    @classmethod
+    def _found(
+        cls,
+        guard: Guard,
+        found: Found,
+        repository: AccountRepository | AsyncAccountRepository | None,
+    ) -> RequestContext:
+        """What adapters build per request: the :class:`Resolution` only when read."""
+        self = cls.__new__(cls)
+        self.guard = guard
+        self.account, self._source, self._error = found
+        self.repository = repository
+        self.decisions = []
+        self._resolution = None
+        self._settings = None
+        return self
+
+    @property
+    def resolution(self) -> Resolution:
+        """How the account was found (:class:`Resolution`)."""
+        resolution = self._resolution
+        if resolution is None:
+            resolution = self._resolution = Resolution(self.account, self._source, self._error)
+        return resolution
+
+    @property
+    def settings(self) -> Settings:
+        """The account's effective settings (computed on first use)."""
+        if self._settings is None:
+            self._settings = self.guard.settings_for(self.account)
+        return self._settings
+
+    @property
+    def is_minor(self) -> bool:
+        """Whether the account is treated as a minor (unknown ages are)."""
+        return self.account.band.is_minor
+
+    @property
+    def supervision(self) -> Supervision:
+        """Who supervises the account (guardians, parent locks, verified consents), so
+        the UI can show the child an obvious sign (ICO Children's code standard 11)."""
+        return self.account.supervision
+
+    def decide(
+        self,
+        action_name: str,
+        target: Account | None = None,
+        relationship: Relationship | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        """``Guard.check`` with this request's account as the actor; remembered."""
+        decision = self.guard.check(
+            action_name, actor=self.account, target=target, relationship=relationship, **options
+        )
+        self.decisions.append(decision)
+        return decision
+
+    def _unverifiable(self, action_name: str, why: object) -> Decision:
+        log.warning("childsafe: could not check %s: %r; failing closed", action_name, why)
+        decision = unverifiable(action_name)
+        self.decisions.append(decision)
+        return decision
+
+    def _load(self, target: Account | str) -> tuple[Account, Relationship | None]:
+        repo = self.repository
+        if isinstance(target, str):
+            if repo is None:
+                raise LookupError("no AccountRepository configured")
+            loaded: object = repo.get_account(target)
+            target = loaded if isinstance(loaded, Account) else _sync_account(loaded, target)
+        if repo is None:
+            return target, None
+        rel: object = repo.relationship(self.account, target)
+        if rel is None or isinstance(rel, Relationship):
+            return target, rel
+        return target, _sync_relationship(rel)
+
+    async def _load_async(self, target: Account | str) -> tuple[Account, Relationship | None]:
+        repo = self.repository
+        if isinstance(target, str):
+            if repo is None:
+                raise LookupError("no AccountRepository configured")
+            loaded: object = repo.get_account(target)
+            if not isinstance(loaded, Account):
+                if inspect.isawaitable(loaded):
+                    loaded = await loaded
+                loaded = loaded_account(loaded, target)
+            target = loaded
+        if repo is None:
+            return target, None
+        rel: object = repo.relationship(self.account, target)
+        if rel is None or isinstance(rel, Relationship):
+            return target, rel
+        if inspect.isawaitable(rel):
+            rel = await rel
+        return target, _loaded_relationship(rel)
+
+    def check(
+        self,
+        action_name: str,
+        target: Account | str | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        """Decide ``action_name`` against ``target`` (an account or its id), loading the
+        account and the relationship through the sync repository. A target that cannot
+        be loaded (unknown id, a repository that raises or is async) is denied as
+        ``unverifiable`` (fail closed)."""
+        if target is None:
+            return self.decide(action_name, **options)
+        try:
+            loaded, rel = self._load(target)
+        except Exception as e:  # noqa: BLE001 - fail closed
+            return self._unverifiable(action_name, e)
+        return self.decide(action_name, loaded, rel, **options)
+
+    async def check_async(
+        self,
+        action_name: str,
+        target: Account | str | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        """:meth:`check` for async (or sync) repositories."""
+        if target is None:
+            return self.decide(action_name, **options)
+        try:
+            loaded, rel = await self._load_async(target)
+        except Exception as e:  # noqa: BLE001 - fail closed
+            return self._unverifiable(action_name, e)
+        return self.decide(action_name, loaded, rel, **options)
+
+    def check_rule(self, rule: ActionRule, request: Request) -> Decision:
+        """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
+        found, or any failure on the way, is denied as ``unverifiable`` (an async
+        repository too: use :meth:`check_rule_async`)."""
+        return self._rule(rule, request, eager=False)
+
+    async def check_rule_async(self, rule: ActionRule, request: Request) -> Decision:
+        """:meth:`check_rule` for async (or sync) repositories."""
+        decision = self._rule(rule, request, eager=True)
+        return decision if isinstance(decision, Decision) else await decision
+
+    def check_rule_eager(
+        self, rule: ActionRule, request: Request
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        """:meth:`check_rule_async` without a coroutine while the repository answers at
+        once: the decision itself for a sync repository, else a coroutine to await for
+        it. What the ASGI adapters call."""
+        return self._rule(rule, request, eager=True)
+
+    @overload
+    def _rule(self, rule: ActionRule, request: Request, *, eager: Literal[False]) -> Decision: ...
+
+    @overload
+    def _rule(
+        self, rule: ActionRule, request: Request, *, eager: bool
+    ) -> Decision | Coroutine[Any, Any, Decision]: ...
+
+    def _rule(
+        self, rule: ActionRule, request: Request, *, eager: bool
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        """The rule check, synchronously until the repository returns an awaitable:
+        then a coroutine finishing it (``eager``) or, on the sync path, a denial."""
+        action_name = rule.action
+        extractor = rule.target
+        try:
+            if extractor is None:
+                decision = self.guard.check(action_name, self.account, **_rule_options(rule))
+            else:
+                # The id the extractor finds; one that fails finds nothing.
+                try:
+                    found: object = extractor(request)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("childsafe: the target extractor for %s raised %r", action_name, e)
+                    found = None
+                if type(found) is str:
+                    target = found or None
+                else:
+                    target = str(found) if is_id(found) and found != "" else None
+                if target is None:
+                    return self._unverifiable(action_name, "no target id in the request")
+                repo = self.repository
+                if repo is None:
+                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
+                loaded: object = repo.get_account(target)
+                if not isinstance(loaded, Account):
+                    if eager and inspect.isawaitable(loaded):
+                        return self._rule_awaiting(rule, repo, target, loaded)
+                    loaded = _sync_account(loaded, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if rel is not None and not isinstance(rel, Relationship):
+                    if eager and inspect.isawaitable(rel):
+                        return self._rule_awaiting(rule, repo, loaded, rel)
+                    rel = _sync_relationship(rel)
+                if rule.sensitivity is None and action_name != "notify":
+                    decision = self.guard.check(action_name, self.account, loaded, rel)
+                else:
+                    decision = self._rule_decision(rule, loaded, rel)
+        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
+            return self._unverifiable(action_name, e)
+        self.decisions.append(decision)
+        return decision
+
+    async def _rule_awaiting(
+        self,
+        rule: ActionRule,
+        repo: AccountRepository | AsyncAccountRepository,
+        target: Account | str,
+        pending: Awaitable[object],
+    ) -> Decision:
+        """The rest of :meth:`_rule` once the repository returned ``pending``: the
+        target's account (``target`` is its id) or the relationship (``target`` is the
+        loaded account)."""
+        try:
+            if isinstance(target, str):
+                loaded = loaded_account(await pending, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if inspect.isawaitable(rel):
+                    rel = await rel
+            else:
+                loaded, rel = target, await pending
+            decision = self._rule_decision(rule, loaded, _loaded_relationship(rel))
+        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
+            return self._unverifiable(rule.action, e)
+        self.decisions.append(decision)
+        return decision
+
+    def _rule_decision(
+        self, rule: ActionRule, target: Account, relationship: Relationship | None
+    ) -> Decision:
+        if rule.sensitivity is None and rule.action != "notify":
+            return self.guard.check(rule.action, self.account, target, relationship)
+        return self.guard.check(
+            rule.action, self.account, target, relationship, **_rule_options(rule)
+        )
+
+    def _decide_loaded(
+        self, actions: Iterable[str], account_id: str, loaded: tuple[Account, Relationship | None]
+    ) -> dict[tuple[str, str], bool]:
+        out: dict[tuple[str, str], bool] = {}
+        for action_name in actions:
+            try:
+                out[action_name, account_id] = self.decide(action_name, *loaded).allowed
+            except Exception as e:  # noqa: BLE001 - fail closed
+                out[action_name, account_id] = self._unverifiable(action_name, e).allowed
+        return out
+
+    def decide_many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """Decide many ``(action, account id)`` pairs (what a :class:`ResponseFilter`
+        needs), loading each account once through the sync repository. Pairs whose
+        account cannot be loaded are denied."""
+        out: dict[tuple[str, str], bool] = {}
+        for account_id, actions in _by_account(pairs).items():
+            try:
+                loaded = self._load(account_id)
+            except Exception as e:  # noqa: BLE001 - fail closed
+                out.update({(a, account_id): self._unverifiable(a, e).allowed for a in actions})
+                continue
+            out.update(self._decide_loaded(actions, account_id, loaded))
+        return out
+
+    async def decide_many_async(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], bool]:
+        """:meth:`decide_many` for async (or sync) repositories."""
+        out: dict[tuple[str, str], bool] = {}
+        for account_id, actions in _by_account(pairs).items():
+            try:
+                loaded = await self._load_async(account_id)
+            except Exception as e:  # noqa: BLE001 - fail closed
+                out.update({(a, account_id): self._unverifiable(a, e).allowed for a in actions})
+                continue
+            out.update(self._decide_loaded(actions, account_id, loaded))
+        return out
+
+
+def _by_account(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for action_name, account_id in sorted(pairs):
+        grouped.setdefault(account_id, []).append(action_name)
+    return grouped

@@ -1,0 +1,149 @@
+"""Denials: how a refused request is answered (RFC 9457 problem documents), and the
+rule that a denial never looks like success."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Final
+
+import attrs
+
+from childsafe._decision import Decision, Reason
+from childsafe.typing import DenialRenderer, Request
+from childsafe.web.request import callable_name
+
+log = logging.getLogger("childsafe")
+
+
+# -------------------------------------------------------------------- denials
+
+
+PROBLEM_TYPE_BASE: Final = "https://childsafe.readthedocs.io/en/latest/decisions.html#"
+
+
+@attrs.frozen
+class DenialResponse:
+    """A framework-neutral HTTP response (status, headers, body)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+_TITLES: Final = {
+    Reason.BLOCKED: "Blocked",
+    Reason.UNVERIFIABLE: "Could not be checked",
+}
+
+
+def problem_details(decision: Decision) -> dict[str, Any]:
+    """An RFC 9457 problem document for a denial.
+
+    It carries the reason code, the action and the deciding setting's *name*, and never
+    the target's band, settings values, id or anything else about them. A ``remedy``
+    is included only when the decision was about the requester's own account.
+    """
+    title = _TITLES.get(decision.reason, "Not allowed by child-safety settings")
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + decision.reason.value,
+        "title": title,
+        "status": 403,
+        "detail": _PUBLIC_DETAIL.get(decision.reason, "This action is not allowed."),
+        "reason": decision.reason.value,
+        "action": decision.action,
+    }
+    if decision.setting is not None:
+        body["setting"] = decision.setting
+    if decision.subject == "actor" and decision.remedy:
+        # About the requester's own account: safe, and useful, to say what would help.
+        body["remedy"] = decision.remedy
+    return body
+
+
+_PUBLIC_DETAIL: Final = {
+    Reason.BLOCKED: "One of the accounts has blocked the other.",
+    Reason.SETTING_OFF: "The account's settings do not allow this.",
+    Reason.NOT_CONNECTED: "Only the account's connections can do this.",
+    Reason.NO_MUTUAL_CONNECTION: "Only accounts with a mutual connection can do this.",
+    Reason.NOT_INVITED: "This account can only be added with its invite.",
+    Reason.APPROVAL_REQUIRED: "The account holder approves each invite.",
+    Reason.PARENT_APPROVAL_REQUIRED: "A parent needs to approve this.",
+    Reason.QUIET_HOURS: "The account is in its quiet hours.",
+    Reason.CONTENT_TOO_SENSITIVE: "This content is not shown to this account.",
+    Reason.ADULT_ONLY: "This content is for adults only.",
+    Reason.UNVERIFIABLE: "The accounts could not be checked, so this is not allowed.",
+}
+
+
+def problem_response(decision: Decision, request: Request | None = None) -> DenialResponse:
+    """The default denial: ``403`` with an ``application/problem+json`` body."""
+    del request
+    body = json.dumps(problem_details(decision), separators=(",", ":")).encode()
+    return DenialResponse(
+        403,
+        (
+            ("content-type", "application/problem+json"),
+            ("content-length", str(len(body))),
+            ("cache-control", "no-store"),
+        ),
+        body,
+    )
+
+
+def render_denial(renderer: DenialRenderer, decision: Decision, request: Request) -> DenialResponse:
+    """``renderer(decision, request)``, or the default problem response when the app's
+    renderer raises or returns something that cannot be sent (the request stays denied
+    either way)."""
+    try:
+        response: object = renderer(decision, request)
+        if not isinstance(response, DenialResponse):
+            raise TypeError(f"returned a {type(response).__name__}, not a DenialResponse")  # noqa: TRY301
+        body: object = response.body
+        if not isinstance(body, bytes) or not 100 <= response.status <= 999:
+            raise TypeError("a DenialResponse needs a bytes body and a 3-digit status")  # noqa: TRY301
+        for name, value in response.headers:
+            name.encode("latin-1")
+            value.encode("latin-1")
+    except Exception as e:  # noqa: BLE001 - the denial must be sent whatever the renderer did
+        log.error(  # noqa: TRY400 - the renderer's failure is reported, not re-raised
+            "childsafe: denial renderer %s failed (%r); sending problem+json",
+            callable_name(renderer),
+            e,
+        )
+        return problem_response(decision)
+    return response
+
+
+def unverifiable(action_name: str) -> Decision:
+    """The decision used when the accounts behind a request cannot be loaded."""
+    return Decision(
+        allowed=False,
+        action=action_name,
+        reason=Reason.UNVERIFIABLE,
+        message=f"{action_name} denied: the accounts could not be loaded to check it.",
+    )
+
+
+def withheld_response() -> DenialResponse:
+    """``500`` problem+json: a JSON response that needed filtering could not be read
+    (an unknown content coding, a body that is not JSON), so it is not sent."""
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Response withheld",
+            "status": 500,
+            "detail": "The response could not be checked against child-safety settings, "
+            "so it was not sent.",
+        },
+        separators=(",", ":"),
+    ).encode()
+    return DenialResponse(
+        500,
+        (
+            ("content-type", "application/problem+json"),
+            ("content-length", str(len(body))),
+            ("cache-control", "no-store"),
+        ),
+        body,
+    )

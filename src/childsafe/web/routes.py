@@ -1,0 +1,316 @@
+"""Declared rules: what a route does (:class:`ActionRule`), where its target is
+(extractors), and route tables for apps that prefer not to touch their views."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import (
+    Callable,
+    Iterator,
+    Mapping,
+)
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from childsafe._engine import ACTIONS, SENSITIVITY_LEVELS
+from childsafe._settings import suggest
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import Extractor, Request
+from childsafe.web.request import is_id
+
+log = logging.getLogger("childsafe")
+
+
+# ------------------------------------------------------------------- extractors
+
+
+@attrs.frozen
+class _PathParam:
+    name: str
+
+    def __call__(self, request: Request) -> str | None:
+        return request.path_param(self.name)
+
+
+@attrs.frozen
+class _QueryParam:
+    name: str
+
+    def __call__(self, request: Request) -> str | None:
+        return request.query(self.name)
+
+
+@attrs.frozen
+class _JsonField:
+    name: str
+    needs_body: bool = attrs.field(default=True, init=False)
+
+    def __call__(self, request: Request) -> str | None:
+        body = request.json()
+        if not isinstance(body, dict):
+            return None
+        value = body.get(self.name)
+        return str(value) if is_id(value) else None
+
+
+def path_param(name: str) -> Extractor:
+    """The target's id is the path parameter ``name`` (``/users/<name>``)."""
+    return _PathParam(name)
+
+
+def query_param(name: str) -> Extractor:
+    """The target's id is the query parameter ``name`` (``?to=...``)."""
+    return _QueryParam(name)
+
+
+def json_field(name: str) -> Extractor:
+    """The target's id is the top-level field ``name`` of the JSON body (a string or
+    an integer). Adapters read the body only for routes declared with it."""
+    return _JsonField(name)
+
+
+# ------------------------------------------------------------------ declarations
+
+_ACTION_ATTR: Final = "__childsafe_action__"
+
+# Actions decided on the actor alone; every other action needs a target account.
+_NO_TARGET: Final = frozenset(
+    {"live.start", "purchase", "feed.personalise", "data.share", "content.show"}
+)
+
+
+@attrs.frozen
+class ActionRule:
+    """What a route does: the action to check and where to find its target.
+
+    Checked when declared: the action must be known, actions about another account
+    need a ``target`` extractor, and ``content.show`` needs a ``sensitivity`` (one of
+    :data:`~childsafe.SENSITIVITY_LEVELS`), which no other action takes.
+    """
+
+    action: str = attrs.field()
+    target: Extractor | None = None
+    sensitivity: str | None = None
+    needs_body: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+    """Whether the target is read from the request body (adapters then read it)."""
+
+    @action.validator
+    def _known(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in ACTIONS:
+            raise ConfigurationError(
+                [
+                    ConfigProblem(
+                        "<routes>",
+                        "action",
+                        f"unknown action {value!r}{suggest(value, ACTIONS)}; known: "
+                        f"{', '.join(ACTIONS)}",
+                    )
+                ]
+            )
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[str] = []
+        target: object = self.target
+        if target is not None and not callable(target):
+            problems.append(
+                f"target must be an extractor such as path_param('user_id'), got {self.target!r}"
+            )
+        if self.target is None and self.action not in _NO_TARGET:
+            problems.append(
+                f"{self.action} is about another account: declare where its id is, "
+                "e.g. target=path_param('user_id')"
+            )
+        if self.action == "content.show":
+            if self.sensitivity not in SENSITIVITY_LEVELS:
+                problems.append(
+                    "content.show needs sensitivity= one of "
+                    f"{', '.join(SENSITIVITY_LEVELS)}, got {self.sensitivity!r}"
+                )
+        elif self.sensitivity is not None:
+            problems.append(f"sensitivity only applies to content.show, not {self.action}")
+        if problems:
+            raise ConfigurationError(
+                ConfigProblem("<routes>", self.action, message) for message in problems
+            )
+        # Worked out once: adapters read it on every request.
+        object.__setattr__(self, "needs_body", bool(getattr(target, "needs_body", False)))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def action(
+    name: str, *, target: Extractor | None = None, sensitivity: str | None = None
+) -> Callable[[F], F]:
+    """Declare what a view does, so the adapter checks it before the view runs.
+
+    >>> from childsafe import action, path_param
+    >>> @action("dm.send", target=path_param("user_id"))
+    ... def send_message(user_id: str) -> str:
+    ...     return "sent"
+
+    Works for Flask and Django views and Starlette endpoints alike (Starlette through
+    ``childsafe.contrib.starlette.install(app)``; FastAPI endpoints use
+    ``Depends(require(...))`` instead): the adapter reads the declaration. A
+    mistake (an unknown action, a missing target) raises
+    :class:`~childsafe.exceptions.ConfigurationError` at import time.
+    """
+    rule = ActionRule(name, target, sensitivity)
+
+    def decorate(view: F) -> F:
+        setattr(view, _ACTION_ATTR, rule)
+        return view
+
+    return decorate
+
+
+def declared_rule(view: object) -> ActionRule | None:
+    """The :class:`ActionRule` a view was declared with, if any."""
+    rule = getattr(view, _ACTION_ATTR, None)
+    return rule if isinstance(rule, ActionRule) else None
+
+
+_ROUTE_KEY: Final = re.compile(r"\s*([^\s,/]+(?:\s*,\s*[^\s,/]+)*)\s+(.*?)\s*")
+_PLACEHOLDER: Final = re.compile(r"\{([^{}]*)\}")
+_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONVERTERS: Final = {"str": "[^/]+", "int": "[0-9]+", "path": ".+"}
+_METHODS: Final = (
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "TRACE",
+    "CONNECT",
+    "WEBSOCKET",
+)
+
+
+@attrs.frozen
+class _Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    rule: ActionRule
+
+
+def _compile_path(path: str) -> tuple[re.Pattern[str] | None, list[str]]:
+    """The regex for a route path template, or ``None`` and what is wrong with it."""
+    problems: list[str] = []
+    names: set[str] = set()
+    template = path.rstrip("/") or "/"
+    parts: list[str] = []
+    end = 0
+    for m in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[end : m.start()]))
+        end = m.end()
+        name, _, converter = m.group(1).partition(":")
+        if not _IDENTIFIER.fullmatch(name):
+            problems.append(f"{{{m.group(1)}}}: a parameter name must be an identifier")
+        elif name in names:
+            problems.append(f"{{{name}}} appears twice")
+        names.add(name)
+        regex = _CONVERTERS.get(converter or "str")
+        if regex is None:
+            problems.append(
+                f"{{{m.group(1)}}}: unknown converter {converter!r}; "
+                f"use one of {', '.join(_CONVERTERS)}"
+            )
+        parts.append(f"(?P<{name}>{regex})")
+    parts.append(re.escape(template[end:]))
+    if any("{" in lit or "}" in lit for lit in _PLACEHOLDER.split(template)[::2]):
+        problems.append("unbalanced '{' or '}'")
+    if problems:
+        return None, problems
+    suffix = "" if template == "/" else "/?"
+    return re.compile("".join(parts) + suffix), []
+
+
+class RouteTable:
+    """Declarations for apps that prefer not to touch their views.
+
+    >>> from childsafe import RouteTable, action_rule, path_param
+    >>> routes = RouteTable({
+    ...     "POST /users/{user_id}/messages": action_rule("dm.send", target=path_param("user_id")),
+    ... })
+    >>> rule, params = routes.match("POST", "/users/42/messages")
+    >>> rule.action, params
+    ('dm.send', {'user_id': '42'})
+
+    Keys are ``"METHOD /path/{param}"``: several methods as ``"GET,POST /..."``,
+    ``"* /..."`` for any method (websockets included), ``"WEBSOCKET /..."`` for a
+    websocket route. ``GET`` also covers ``HEAD``. A parameter matches one path segment;
+    ``{name:int}`` only digits and ``{name:path}`` the rest of the path, slashes
+    included. A trailing slash is optional, so ``/users/42/`` matches
+    ``/users/{id}``. The first matching entry wins. Every mistake in the table is
+    reported at once as a :class:`~childsafe.exceptions.ConfigurationError`.
+    """
+
+    def __init__(self, routes: Mapping[str, ActionRule] | None = None) -> None:
+        problems: list[ConfigProblem] = []
+        self._routes: list[_Route] = []
+        entries: list[tuple[object, object]] = list((routes or {}).items())
+        for key, rule in entries:
+            if not isinstance(key, str):
+                problems.append(
+                    ConfigProblem("<routes>", repr(key), "a key must be 'METHOD /path'")
+                )
+                continue
+            split = _ROUTE_KEY.fullmatch(key)
+            method_part, path = split.groups() if split else ("", key.strip())
+            messages: list[str] = []
+            if not isinstance(rule, ActionRule):
+                messages.append(f"expected action_rule(...), got {rule!r}")
+            if not path.startswith("/"):
+                messages.append("expected 'METHOD /path/{param}' (a method, a space, a path)")
+            methods = {m.strip().upper() for m in method_part.split(",") if m.strip()}
+            if not methods:
+                messages.append("no method given")
+            messages.extend(
+                f"unknown method {method!r}{suggest(method, _METHODS)}"
+                for method in sorted(methods - {"*", *_METHODS})
+            )
+            pattern, path_problems = _compile_path(path) if path.startswith("/") else (None, [])
+            messages.extend(path_problems)
+            if messages or pattern is None or not isinstance(rule, ActionRule):
+                problems.extend(ConfigProblem("<routes>", key, message) for message in messages)
+                continue
+            if "*" in methods:
+                methods = set()
+            elif "GET" in methods:
+                methods.add("HEAD")
+            self._routes.append(_Route(frozenset(methods), pattern, rule))
+        if problems:
+            raise ConfigurationError(problems)
+        # What match() walks: no attribute lookups per route and request.
+        self._match = tuple((r.methods, r.pattern.fullmatch, r.rule) for r in self._routes)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def match(
+        self, method: str, path: str
+    ) -> tuple[ActionRule, dict[str, str]] | tuple[None, None]:
+        """The rule for a request and its path parameters, or ``(None, None)``."""
+        if not method.isupper():
+            method = method.upper()
+        for methods, fullmatch, rule in self._match:
+            if methods and method not in methods:
+                continue
+            m = fullmatch(path)
+            if m is not None:
+                return rule, m.groupdict()
+        return None, None
+
+    def __iter__(self) -> Iterator[ActionRule]:
+        return (r.rule for r in self._routes)
+
+
+def action_rule(
+    name: str, *, target: Extractor | None = None, sensitivity: str | None = None
+) -> ActionRule:
+    """An :class:`ActionRule` for a :class:`RouteTable` entry."""
+    return ActionRule(name, target, sensitivity)
