@@ -718,7 +718,7 @@ class TestASGIRequest:
                 (b"cookie", b"session=kid"),
                 (b"cookie", b'theme="dark"'),
             ],
-            query_string=b"to=kid&to=x&empty=",
+            query_string=b"to=kid&to=kid&same=a&same=a&to=x&empty=",
             path_params={"user_id": 42},
         )
         request = ASGIRequest(scope, {"post_id": "p1"})
@@ -727,11 +727,13 @@ class TestASGIRequest:
         assert request.header("x-tag") == "b"
         assert (request.cookie("session"), request.cookie("theme")) == ("kid", "dark")
         assert request.cookie("missing") is None
+        # A field given twice with different values is ambiguous: refused, not guessed.
         assert (request.query("to"), request.query("empty"), request.query("x")) == (
-            "kid",
+            None,
             "",
             None,
         )
+        assert request.query("same") == "a"
         assert (request.path_param("post_id"), request.path_param("user_id")) == ("p1", "42")
         assert request.path_param("other") is None
         assert ASGIRequest({"type": "http"}).path_param("x") is None

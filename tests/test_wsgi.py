@@ -699,7 +699,7 @@ class TestWSGIRequest:
             "post",
             {"Content-Type": "text/plain", "X-Token": "abc", "Cookie": 'a=1; b="two"; bad'},
         )
-        environ["QUERY_STRING"] = "to=kid&to=other&empty="
+        environ["QUERY_STRING"] = "to=kid&to=kid&same=a&same=a&to=other&empty="
         request = WSGIRequest(environ, {"user_id": "kid"})
         assert request.method == "POST"
         assert (request.header("content-type"), request.header("x-token")) == ("text/plain", "abc")
@@ -711,11 +711,13 @@ class TestWSGIRequest:
             "two",
             None,
         )
+        # A field given twice with different values is ambiguous: refused, not guessed.
         assert (request.query("to"), request.query("empty"), request.query("x")) == (
-            "kid",
+            None,
             "",
             None,
         )
+        assert request.query("same") == "a"
         assert (request.path_param("user_id"), request.path_param("x")) == ("kid", None)
         assert isinstance(request_of(environ), WSGIRequest)
 

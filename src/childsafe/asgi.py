@@ -11,7 +11,6 @@ flowing. The :class:`~childsafe.RequestContext` is stored in
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -36,8 +35,10 @@ from childsafe.web import (
     filter_json_async,
     is_json,
     parse_cookie_header,
+    parse_json_body,
     problem_response,
     render_denial,
+    single_value,
     withheld_response,
 )
 
@@ -131,8 +132,7 @@ class ASGIRequest:
         if self._query is None:
             raw = bytes(self.scope.get("query_string", b""))
             self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
-        values = self._query.get(name)
-        return values[0] if values else None
+        return single_value(self._query.get(name))
 
     def path_param(self, name: str) -> str | None:
         if name in self.params:
@@ -148,10 +148,7 @@ class ASGIRequest:
             return self._json
         parsed: object = None
         if self.body is not None and is_json(self.header("content-type")):
-            try:
-                parsed = json.loads(self.body)
-            except ValueError:
-                parsed = None
+            parsed = parse_json_body(self.body)
         if self.body is not None:
             self._json = parsed
         return parsed

@@ -24,7 +24,6 @@ from __future__ import annotations
 import http
 import inspect
 import io
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -48,8 +47,10 @@ from childsafe.web import (
     filter_json,
     is_json,
     parse_cookie_header,
+    parse_json_body,
     problem_response,
     render_denial,
+    single_value,
     withheld_response,
 )
 
@@ -116,8 +117,7 @@ class WSGIRequest:
             self._query = parse_qs(
                 str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True
             )
-        values = self._query.get(name)
-        return values[0] if values else None
+        return single_value(self._query.get(name))
 
     def path_param(self, name: str) -> str | None:
         return self.params.get(name)
@@ -133,10 +133,7 @@ class WSGIRequest:
         raw = self._read_body()
         if raw is None:
             return None
-        try:
-            self._json = json.loads(raw)
-        except ValueError:
-            self._json = None
+        self._json = parse_json_body(raw)
         return self._json
 
     def _read_body(self) -> bytes | None:

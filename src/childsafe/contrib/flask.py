@@ -43,7 +43,9 @@ from childsafe.web import (
     environ_key,
     filter_json,
     is_json,
+    parse_json_body,
     problem_response,
+    single_value,
 )
 
 try:
@@ -112,7 +114,7 @@ class FlaskRequest:
         return self.request.cookies.get(name)
 
     def query(self, name: str) -> str | None:
-        return self.request.args.get(name)
+        return single_value(self.request.args.getlist(name))
 
     def path_param(self, name: str) -> str | None:
         if name in self.params:
@@ -121,7 +123,10 @@ class FlaskRequest:
         return None if value is None else str(value)
 
     def json(self) -> object:
-        return self.request.get_json(silent=True)
+        request = self.request
+        if not request.is_json:
+            return None
+        return parse_json_body(request.get_data(cache=True))
 
 
 class _AppState:

@@ -24,7 +24,6 @@ Install it with ``pip install 'childsafe[starlette]'`` (or ``'childsafe[fastapi]
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, cast
@@ -50,9 +49,11 @@ from childsafe.web import (
     declared_rule,
     is_json,
     max_body_problems,
+    parse_json_body,
     problem_details,
     problem_response,
     render_denial,
+    single_value,
 )
 
 try:
@@ -155,10 +156,7 @@ class StarletteRequest:
 
     def query(self, name: str) -> str | None:
         """A query parameter; ``None`` when absent or given twice with different values."""
-        values = self.connection.query_params.getlist(name)
-        if not values or any(v != values[0] for v in values):
-            return None
-        return values[0]
+        return single_value(self.connection.query_params.getlist(name))
 
     def path_param(self, name: str) -> str | None:
         value = self.connection.path_params.get(name)
@@ -193,10 +191,7 @@ class StarletteRequest:
         JSON leaves :meth:`json` ``None``."""
         if raw is None or not self._json_expected():
             return
-        try:
-            self._json = json.loads(raw) if raw else None
-        except (ValueError, RecursionError) as e:
-            log.warning("childsafe: could not read the JSON body of %s: %r", self.path, e)
+        self._json = parse_json_body(raw)
 
 
 class ChildsafeDenied(HTTPException):

@@ -48,6 +48,8 @@ from childsafe.web.request import (
     environ_key,
     is_json,
     parse_cookie_header,
+    parse_json_body,
+    single_value,
 )
 from childsafe.web.resolvers import ResolverChain, bearer_token, resolve, resolve_async
 from childsafe.web.routes import (
@@ -87,6 +89,7 @@ __all__ = [
     "json_field",
     "max_body_problems",
     "parse_cookie_header",
+    "parse_json_body",
     "path_param",
     "problem_details",
     "problem_response",
@@ -94,6 +97,7 @@ __all__ = [
     "render_denial",
     "resolve",
     "resolve_async",
+    "single_value",
     "unverifiable",
     "withheld_response",
 ]

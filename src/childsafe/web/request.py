@@ -4,7 +4,9 @@ helpers every adapter shares (headers, cookies, query strings, JSON bodies)."""
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+from collections.abc import Sequence
 from typing import Final
 
 log = logging.getLogger("childsafe")
@@ -72,4 +74,85 @@ def is_json(content_type: str | None) -> bool:
 
 
 def callable_name(obj: object) -> str:
+    """A callable's name for messages (its ``__name__``, else its type's)."""
     return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def single_value(values: Sequence[str] | None) -> str | None:
+    """The one value of a request field given ``values`` (a query parameter's, say):
+    ``None`` when it is absent or given more than once with different values.
+
+    Ambiguity is refused rather than resolved: a check that reads the first
+    ``?to=`` while the view acts on the last (or on all) would be checking another
+    account than the one acted on, so a declared target that is ambiguous is never
+    found and the request is denied (``unverifiable``).
+
+    >>> single_value(["kid"]), single_value(["kid", "kid"]), single_value(["kid", "adult"])
+    ('kid', 'kid', None)
+    """
+    if not values:
+        return None
+    first = values[0]
+    for value in values[1:]:
+        if value != first:
+            log.warning("childsafe: a request field was given %d different values", len(values))
+            return None
+    return first
+
+
+MAX_JSON_DEPTH: Final = 64
+"""How deeply a request's JSON body may nest before the kernel stops reading it."""
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(f"the key {key!r} appears twice")
+        out[key] = value
+    return out
+
+
+def _depth(raw: bytes | str) -> int:
+    """The deepest nesting of brackets in a JSON text (strings skipped)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # cannot nest deeper than the limit: skip the scan
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_body(raw: bytes | str) -> object:
+    """A request's JSON body, or ``None`` when it cannot be read without ambiguity:
+    malformed, nested deeper than :data:`MAX_JSON_DEPTH`, or holding an object with a
+    key given twice (``{"to": "kid", "to": "adult"}``: the check would read one and
+    the view might act on the other). What every adapter's ``Request.json`` returns."""
+    if not raw:
+        return None
+    try:
+        if _depth(raw) > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")  # noqa: TRY301
+        return json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as e:
+        log.warning("childsafe: a JSON request body was not read: %s", e)
+        return None

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from childsafe._model import Account
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import AccountRepository, Request, Resolver
-from childsafe.web import ENVIRON_KEYS, environ_key, is_json
+from childsafe.web import ENVIRON_KEYS, environ_key, is_json, parse_json_body, single_value
 
 __all__ = ["DjangoRequest", "django_user", "session_account"]
 
@@ -73,8 +72,7 @@ class DjangoRequest:
         return None if value is None else str(value)
 
     def query(self, name: str) -> str | None:
-        value = self.request.GET.get(name)
-        return None if value is None else str(value)
+        return single_value(self.request.GET.getlist(name))
 
     def path_param(self, name: str) -> str | None:
         return self.params.get(name)
@@ -95,7 +93,7 @@ class DjangoRequest:
         if not 0 < length <= self.max_body:
             return None
         try:
-            self._json = json.loads(request.body)
+            self._json = parse_json_body(request.body)
         except Exception:  # noqa: BLE001 - malformed, too large for Django, already read
             self._json = None
         return self._json
