@@ -593,7 +593,7 @@ class TestResponseFilter:
         response = harness.client("stranger").get("/api/users/sam")
 
         assert response.headers["Content-Length"] == str(len(response.get_data()))
-        assert response.get_data().endswith(b"\n")
+        assert json.loads(response.get_data()) == {"id": "sam", "name": "Sam"}
 
     def test_exempt_view_is_not_filtered(self, repository: MemoryRepository) -> None:
         """A view marked exempt keeps its JSON as written."""
@@ -624,9 +624,11 @@ class TestResponseFilter:
 
         assert response.get_data(as_text=True) == "adult"
 
-    def test_invalid_json_untouched(self, harness: Harness) -> None:
-        """A JSON response that does not parse is passed through unchanged."""
-        assert harness.client("stranger").get("/api/raw").get_data() == b"{not json"
+    def test_invalid_json_withheld(self, harness: Harness) -> None:
+        """A JSON response that does not parse cannot be checked, so it is withheld."""
+        response = harness.client("stranger").get("/api/raw")
+        assert response.status_code == 500
+        assert b"{not json" not in response.get_data()
 
     def test_unchanged_body_is_not_reencoded(self, harness: Harness) -> None:
         """A body with nothing to filter keeps its exact bytes."""

@@ -30,9 +30,7 @@ from childsafe.web import (
     RouteTable,
     check_middleware_options,
     declared_rule,
-    decode_json_body,
-    encode_filtered,
-    filter_json_async,
+    filter_response_async,
     is_json,
     parse_cookie_header,
     parse_json_body,
@@ -395,25 +393,15 @@ class _FilteringSend:
         await _send_response(self.send, withheld_response())
 
     async def _finish(self, start: Message, raw: bytes) -> None:
-        if not raw:
-            await self.send(start)
-            await self.send({"type": "http.response.body", "body": b""})
-            return
         headers = [
             (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
             for k, v in start.get("headers", ())
         ]
-        readable, parsed = decode_json_body(raw, headers)
-        if not readable:
+        outcome = await filter_response_async(self.context, self.filter, raw, headers)
+        if isinstance(outcome, DenialResponse):
             await self._withhold()
             return
-        try:
-            filtered = await filter_json_async(self.context, self.filter, parsed)
-            body, new_headers = encode_filtered(parsed, filtered, raw, headers)
-        except Exception:
-            log.exception("childsafe: filtering a JSON response failed; withholding it")
-            await self._withhold()
-            return
+        body, new_headers = outcome
         if new_headers != headers:
             start = dict(start)
             start["headers"] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in new_headers]

@@ -41,17 +41,14 @@ from childsafe.web import (
     ResponseFilter,
     RouteTable,
     check_middleware_options,
-    decode_json_body,
-    encode_filtered,
     environ_key,
-    filter_json,
+    filter_response,
     is_json,
     parse_cookie_header,
     parse_json_body,
     problem_response,
     render_denial,
     single_value,
-    withheld_response,
 )
 
 if TYPE_CHECKING:
@@ -356,21 +353,12 @@ class _FilteredResponse:
         return self._finish(self.status, self.headers, b"".join(self.chunks))
 
     def _finish(self, status: str, headers: list[tuple[str, str]], raw: bytes) -> list[bytes]:
-        if not raw:
-            # No body (HEAD, 204, 304): nothing to filter.
-            self.start_response(status, headers)
-            return []
-        readable, parsed = decode_json_body(raw, headers)
-        if not readable:
-            return _send(withheld_response(), self.start_response)
-        try:
-            filtered = filter_json(self.context, self.filter, parsed)
-            out, headers = encode_filtered(parsed, filtered, raw, headers)
-        except Exception:
-            log.exception("childsafe: filtering a JSON response failed; withholding it")
-            return _send(withheld_response(), self.start_response)
+        outcome = filter_response(self.context, self.filter, raw, headers)
+        if isinstance(outcome, DenialResponse):
+            return _send(outcome, self.start_response)
+        out, headers = outcome
         self.start_response(status, headers)
-        return [out]
+        return [out] if out else []
 
 
 class _Resumed:

@@ -17,13 +17,12 @@ for every ``app.config`` key it reads.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import MappingProxyType
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
@@ -40,8 +39,9 @@ from childsafe.web import (
     ResponseFilter,
     RouteTable,
     declared_rule,
+    denial_status,
     environ_key,
-    filter_json,
+    filter_response,
     is_json,
     parse_json_body,
     problem_response,
@@ -51,6 +51,7 @@ from childsafe.web import (
 try:
     import flask
     from flask.typing import ResponseReturnValue
+    from werkzeug.datastructures import Headers
     from werkzeug.exceptions import HTTPException
 except ImportError:
     raise MissingExtraError(
@@ -414,15 +415,14 @@ class ChildSafe:
                 return response
             # `send_file` responses are passed through by WSGI servers; read them here.
             response.direct_passthrough = False
-            try:
-                body = json.loads(response.get_data())
-            except (ValueError, UnicodeDecodeError):
-                return response
-            filtered = filter_json(_context(state), state.response_filter, body)
-            if filtered is not body:
-                # Encoded as `jsonify` would, with the app's JSON provider and settings.
-                encoded = cast("flask.Response", app.json.response(filtered))
-                response.set_data(encoded.get_data())
+            raw = response.get_data()
+            outcome = filter_response(_context(state), state.response_filter, raw, response.headers)
+            if isinstance(outcome, DenialResponse):
+                return _native(app, outcome)
+            body, headers = outcome
+            if body is not raw:
+                response.set_data(body)
+            response.headers = Headers(headers)
             return response
 
         return childsafe_after_request
@@ -450,15 +450,15 @@ def _deny(
             log.exception("childsafe: the denial renderer raised; answering problem+json")
             rendered = problem_response(decision, request)
     if isinstance(rendered, DenialResponse):
-        response = app.response_class(
-            rendered.body, status=rendered.status, headers=list(rendered.headers)
-        )
+        response = _native(app, rendered)
     else:
         response = app.make_response(rendered)
-    if response.status_code < 300:
-        # A denial must never look like success to the client.
-        response.status_code = 403
+    response.status_code = denial_status(response.status_code)
     return response
+
+
+def _native(app: flask.Flask, response: DenialResponse) -> flask.Response:
+    return app.response_class(response.body, status=response.status, headers=list(response.headers))
 
 
 def _member(view: object, views: AbstractSet[object]) -> bool:

@@ -47,6 +47,7 @@ from childsafe.web import (
     DenialResponse,
     RequestContext,
     declared_rule,
+    denial_status,
     is_json,
     max_body_problems,
     parse_json_body,
@@ -573,8 +574,7 @@ def _render(renderer: StarletteRenderer, decision: Decision, request: Request) -
     else:
         # Checks a DenialResponse (bytes body, status, latin-1 headers), else the default.
         response = as_response(render_denial(lambda _d, _r: rendered, decision, request))
-    if response.status_code < 300:
-        response.status_code = 403
+    response.status_code = denial_status(response.status_code)
     return response
 
 

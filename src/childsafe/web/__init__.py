@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from childsafe.web.context import ANONYMOUS_ID, RequestContext, Resolution
 from childsafe.web.denials import (
+    DENIED_STATUS,
     DenialResponse,
+    denial_status,
     problem_details,
     problem_response,
     render_denial,
@@ -39,6 +41,8 @@ from childsafe.web.filtering import (
     encode_filtered,
     filter_json,
     filter_json_async,
+    filter_response,
+    filter_response_async,
 )
 from childsafe.web.notify import NotificationGate
 from childsafe.web.options import check_middleware_options, max_body_problems
@@ -66,6 +70,7 @@ from childsafe.web.routes import (
 __all__ = [
     "ANONYMOUS_ID",
     "CONTEXT_KEY",
+    "DENIED_STATUS",
     "ENVIRON_KEYS",
     "ActionRule",
     "DenialResponse",
@@ -81,10 +86,13 @@ __all__ = [
     "check_middleware_options",
     "declared_rule",
     "decode_json_body",
+    "denial_status",
     "encode_filtered",
     "environ_key",
     "filter_json",
     "filter_json_async",
+    "filter_response",
+    "filter_response_async",
     "is_json",
     "json_field",
     "max_body_problems",

@@ -91,10 +91,35 @@ def problem_response(decision: Decision, request: Request | None = None) -> Deni
     )
 
 
+DENIED_STATUS: Final = 403
+"""The status a denial is sent with when its renderer chose one that looks like success."""
+
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
+
+def denial_status(status: int) -> int:
+    """The status a denial rendered with ``status`` is sent with: ``status`` itself when
+    it is an error (4xx, 5xx) or a redirect (to a sign-in or explanation page), else
+    :data:`DENIED_STATUS`. A denial never looks like success: no 1xx, no 2xx, no
+    ``304 Not Modified`` (which would show the client its cached copy).
+
+    Every adapter sends denials through this rule, whatever its renderer returned.
+
+    >>> denial_status(200), denial_status(204), denial_status(304), denial_status(302)
+    (403, 403, 403, 302)
+    >>> denial_status(404), denial_status(451)
+    (404, 451)
+    """
+    if 400 <= status <= 599 or status in _REDIRECTS:
+        return status
+    return DENIED_STATUS
+
+
 def render_denial(renderer: DenialRenderer, decision: Decision, request: Request) -> DenialResponse:
-    """``renderer(decision, request)``, or the default problem response when the app's
-    renderer raises or returns something that cannot be sent (the request stays denied
-    either way)."""
+    """``renderer(decision, request)`` with its status passed through
+    :func:`denial_status`, or the default problem response when the app's renderer
+    raises or returns something that cannot be sent (the request stays denied either
+    way)."""
     try:
         response: object = renderer(decision, request)
         if not isinstance(response, DenialResponse):
@@ -112,6 +137,16 @@ def render_denial(renderer: DenialRenderer, decision: Decision, request: Request
             e,
         )
         return problem_response(decision)
+    status = denial_status(response.status)
+    if status != response.status:
+        log.warning(
+            "childsafe: denial renderer %s answered %d; sending %d (a denial never looks "
+            "like success)",
+            callable_name(renderer),
+            response.status,
+            status,
+        )
+        return attrs.evolve(response, status=status)
     return response
 
 

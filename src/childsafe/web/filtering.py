@@ -16,6 +16,7 @@ import attrs
 
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.web.context import RequestContext
+from childsafe.web.denials import DenialResponse, withheld_response
 from childsafe.web.request import is_id
 
 log = logging.getLogger("childsafe")
@@ -250,3 +251,61 @@ def encode_filtered(
     headers = [(k, v) for k, v in headers if k.lower() not in _BODY_HEADERS]
     headers.append(("content-length", str(len(body))))
     return body, headers
+
+
+FilteredBody = tuple[bytes, list[tuple[str, str]]]
+"""A filtered response's body and headers, ready to send."""
+
+
+def _withheld(why: str) -> DenialResponse:
+    log.error("childsafe: %s; withholding the response", why)
+    return withheld_response()
+
+
+def filter_response(
+    context: RequestContext,
+    response_filter: ResponseFilter,
+    raw: bytes,
+    headers: Iterable[tuple[str, str]],
+) -> FilteredBody | DenialResponse:
+    """A whole JSON response put through ``response_filter`` for the request's account
+    (sync repository): the body and headers to send, or the ``500`` to send instead.
+
+    The one place every adapter filters a response: an empty body (``HEAD``, ``204``,
+    ``304``) goes out as it is; a ``gzip`` or ``deflate`` body is decoded first; one
+    that cannot be read (another content coding, malformed JSON) or filtered is
+    withheld; a filtered body is re-encoded with a correct ``Content-Length``, no stale
+    ``ETag`` or content coding, and ``Cache-Control: private`` (see
+    :func:`encode_filtered`).
+    """
+    headers = list(headers)
+    if not raw:
+        return raw, headers
+    readable, parsed = decode_json_body(raw, headers)
+    if not readable:
+        return withheld_response()
+    try:
+        filtered = filter_json(context, response_filter, parsed)
+        return encode_filtered(parsed, filtered, raw, headers)
+    except Exception as e:  # noqa: BLE001 - what cannot be filtered is not sent
+        return _withheld(f"filtering a JSON response failed ({e!r})")
+
+
+async def filter_response_async(
+    context: RequestContext,
+    response_filter: ResponseFilter,
+    raw: bytes,
+    headers: Iterable[tuple[str, str]],
+) -> FilteredBody | DenialResponse:
+    """:func:`filter_response` for async (or sync) repositories."""
+    headers = list(headers)
+    if not raw:
+        return raw, headers
+    readable, parsed = decode_json_body(raw, headers)
+    if not readable:
+        return withheld_response()
+    try:
+        filtered = await filter_json_async(context, response_filter, parsed)
+        return encode_filtered(parsed, filtered, raw, headers)
+    except Exception as e:  # noqa: BLE001 - what cannot be filtered is not sent
+        return _withheld(f"filtering a JSON response failed ({e!r})")

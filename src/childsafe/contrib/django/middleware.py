@@ -39,12 +39,10 @@ from childsafe.web import (
     RequestContext,
     ResolverChain,
     declared_rule,
-    decode_json_body,
-    encode_filtered,
-    filter_json,
+    denial_status,
+    filter_response,
     is_json,
     problem_response,
-    withheld_response,
 )
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -279,9 +277,7 @@ class ChildsafeMiddleware:
                 type(rendered).__name__,
             )
             response = _http_response(problem_response(decision))
-        if response.status_code < 300:
-            # A denial must never look like success to the client.
-            response.status_code = 403
+        response.status_code = denial_status(response.status_code)
         return response
 
     def _needs_filter(self, request: Any, response: Any) -> bool:  # noqa: ANN401
@@ -301,16 +297,11 @@ class ChildsafeMiddleware:
         if not raw:
             return response  # HEAD, 204, 304: nothing to filter
         headers = list(response.items())
-        readable, parsed = decode_json_body(raw, headers)
-        if not readable:
-            return _http_response(withheld_response())
         context, _ = self._context(request)
-        try:
-            filtered = filter_json(context, response_filter, parsed)
-            body, new_headers = encode_filtered(parsed, filtered, raw, headers)
-        except Exception:  # what cannot be filtered is not sent
-            log.exception("childsafe: filtering a JSON response failed; withholding it")
-            return _http_response(withheld_response())
+        outcome = filter_response(context, response_filter, raw, headers)
+        if isinstance(outcome, DenialResponse):
+            return _http_response(outcome)
+        body, new_headers = outcome
         if body is not raw:
             response.content = body
         wanted = {name.lower() for name, _ in new_headers}
