@@ -38,7 +38,7 @@ from childsafe.web import (
     ResolverChain,
     ResponseFilter,
     RouteTable,
-    declared_rule,
+    declared_rules,
     denial_status,
     environ_key,
     filter_response,
@@ -157,7 +157,7 @@ class _AppState:
         self.routes = extension.routes
         self.match = self.routes.match if len(self.routes) else None
         # view function -> its declared rule (or None); views are declared when imported.
-        self.view_rules: dict[object, ActionRule | None] = {}
+        self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
 
 
 class ChildSafe:
@@ -378,21 +378,21 @@ class ChildSafe:
                 return None
             endpoint = req.endpoint
             view = app.view_functions.get(endpoint) if endpoint is not None else None
-            rules = state.view_rules
+            known = state.view_rules
             try:
-                rule = rules[view]
+                rules = known[view, req.method]
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
-                rule = _view_rule(view, rules)
-            if rule is not None:
+                rules = _view_rules(view, req.method, known)
+            for rule in rules:
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
             if state.match is None:
                 return None
-            rule, params = state.match(req.method, req.path)
-            if rule is not None:
+            table_rule, params = state.match(req.method, req.path)
+            if table_rule is not None:
                 request.params = params or _NO_PARAMS
-                decision = context.check_rule(rule, request)
+                decision = context.check_rule(table_rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
             return None
@@ -472,14 +472,17 @@ def _member(view: object, views: AbstractSet[object]) -> bool:
 _VIEW_RULES_CACHE_SIZE: Final = 4096
 
 
-def _view_rule(view: object, known: dict[object, ActionRule | None]) -> ActionRule | None:
-    """The rule ``view`` (or its ``view_class``) was declared with, remembered in
-    ``known`` (up to a bound: apps have a fixed set of views)."""
-    rule = declared_rule(view) or declared_rule(getattr(view, "view_class", None))
+def _view_rules(
+    view: object, method: str, known: dict[tuple[object, str], tuple[ActionRule, ...]]
+) -> tuple[ActionRule, ...]:
+    """The kernel's :func:`~childsafe.web.declared_rules` for ``view`` (a function or a
+    ``MethodView``'s ``as_view()``), remembered in ``known`` (up to a bound: apps have a
+    fixed set of views and methods)."""
+    rules = declared_rules(view, method)
     if len(known) < _VIEW_RULES_CACHE_SIZE:
         with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
-            known[view] = rule
-    return rule
+            known[view, method] = rules
+    return rules
 
 
 def _problem(key: str, message: str) -> ConfigProblem:

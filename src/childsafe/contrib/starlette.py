@@ -23,7 +23,6 @@ Install it with ``pip install 'childsafe[starlette]'`` (or ``'childsafe[fastapi]
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, cast
@@ -47,6 +46,7 @@ from childsafe.web import (
     DenialResponse,
     RequestContext,
     declared_rule,
+    declared_rules,
     denial_status,
     is_json,
     max_body_problems,
@@ -312,24 +312,18 @@ def require(
 _HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _endpoint_rules(endpoint: object) -> dict[str, ActionRule]:
-    """What an endpoint was declared with: ``{"*": rule}`` for a function or class
-    declared as a whole, plus ``{"POST": rule, ...}`` for the methods of an
-    ``HTTPEndpoint`` class declared one by one."""
-    rules: dict[str, ActionRule] = {}
-    while isinstance(endpoint, functools.partial):  # as Starlette looks through them
-        endpoint = endpoint.func
-    rule = declared_rule(endpoint)
-    if rule is not None:
-        rules["*"] = rule
-    if isinstance(endpoint, type):
-        for method in _HTTP_METHODS:
-            handler = getattr(endpoint, method.lower(), None)
-            method_rule = declared_rule(handler) if handler is not None else None
-            if method_rule is not None:
-                rules[method] = method_rule
-        if "GET" in rules and "HEAD" not in rules:
-            rules["HEAD"] = rules["GET"]  # Starlette answers HEAD with the get handler
+def _endpoint_rules(endpoint: object) -> dict[str, tuple[ActionRule, ...]]:
+    """What an endpoint was declared with, per method (the kernel's
+    :func:`~childsafe.web.declared_rules`): ``{"*": rules}`` when every method has the
+    same rules (a function, or a class declared as a whole), else one entry per method
+    that has any. Websockets only ever have the ``"*"`` entry."""
+    whole = declared_rules(endpoint, "WEBSOCKET")
+    per_method = {method: declared_rules(endpoint, method) for method in _HTTP_METHODS}
+    if all(rules == whole for rules in per_method.values()):
+        return {"*": whole} if whole else {}
+    rules = {method: found for method, found in per_method.items() if found}
+    if whole:
+        rules["*"] = whole
     return rules
 
 
@@ -353,7 +347,7 @@ class CheckedEndpoint:
     def __init__(
         self,
         app: ASGIApp,
-        rules: dict[str, ActionRule],
+        rules: dict[str, tuple[ActionRule, ...]],
         *,
         renderer: StarletteRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
@@ -362,7 +356,11 @@ class CheckedEndpoint:
         self.configure(rules, renderer=renderer, max_body=max_body)
 
     def configure(
-        self, rules: dict[str, ActionRule], *, renderer: StarletteRenderer, max_body: int
+        self,
+        rules: dict[str, tuple[ActionRule, ...]],
+        *,
+        renderer: StarletteRenderer,
+        max_body: int,
     ) -> None:
         """Check ``rules`` from now on (what :class:`DeclaredRoutes` calls again)."""
         self.rules = rules
@@ -372,17 +370,20 @@ class CheckedEndpoint:
         self._only = rules.get("*") if list(rules) == ["*"] else None
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{method}: {rule.action}" for method, rule in self.rules.items())
+        shown = ", ".join(
+            f"{method}: {' + '.join(rule.action for rule in rules)}"
+            for method, rules in self.rules.items()
+        )
         return f"<CheckedEndpoint {{{shown}}} of {self.app!r}>"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = scope.get(CONTEXT_KEY)
         websocket = scope.get("type") == "websocket"
-        rule = self._only
-        if rule is None:  # rules per method: websockets only ever have the "*" one
+        rules = self._only
+        if rules is None:  # rules per method: websockets only ever have the "*" one
             method = "WEBSOCKET" if websocket else str(scope.get("method", "GET")).upper()
-            rule = self.rules.get(method) or self.rules.get("*")
-        if rule is None:  # a method declared on its own is not this one
+            rules = self.rules.get(method) or self.rules.get("*")
+        if not rules:  # a method declared on its own is not this one
             await self.app(scope, receive, send)
             return
         if not isinstance(found, RequestContext):
@@ -393,21 +394,24 @@ class CheckedEndpoint:
             raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
         if websocket:
             request = StarletteRequest(WebSocket(scope, receive, send))
-        elif rule.needs_body:
+        elif any(rule.needs_body for rule in rules):
             body, receive = await _read_body(receive, self.max_body)
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
             request = StarletteRequest(HTTPRequest(scope, receive))
-        decision = found.check_rule_eager(rule, request)
-        if not isinstance(decision, Decision):
-            decision = await decision  # an async repository
-        if decision.allowed:
-            await self.app(scope, receive, send)
-        elif websocket:
-            await _refuse_websocket(receive, send, decision.reason.value)
-        else:
-            await _render(self.renderer, decision, request)(scope, receive, send)
+        for rule in rules:
+            decision = found.check_rule_eager(rule, request)
+            if not isinstance(decision, Decision):
+                decision = await decision  # an async repository
+            if decision.allowed:
+                continue
+            if websocket:
+                await _refuse_websocket(receive, send, decision.reason.value)
+            else:
+                await _render(self.renderer, decision, request)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class DeclaredRoutes:

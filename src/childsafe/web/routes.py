@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import (
@@ -170,6 +171,78 @@ def declared_rule(view: object) -> ActionRule | None:
     """The :class:`ActionRule` a view was declared with, if any."""
     rule = getattr(view, _ACTION_ATTR, None)
     return rule if isinstance(rule, ActionRule) else None
+
+
+# The handler names class-based views use (Flask ``MethodView``, Django ``View``,
+# Starlette ``HTTPEndpoint``), and the dispatchers that run before them.
+_HANDLERS: Final = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+_DISPATCHERS: Final = ("dispatch", "dispatch_request")
+
+
+def _unwrap(view: object) -> object:
+    while isinstance(view, functools.partial):  # as Starlette and Django look through them
+        view = view.func
+    return view
+
+
+def _view_class(view: object) -> type | None:
+    """The class behind a class-based view: the endpoint class itself (Starlette), or
+    the ``view_class`` that ``as_view()`` records (Flask, Django)."""
+    if isinstance(view, type):
+        return view
+    cls = getattr(view, "view_class", None)
+    return cls if isinstance(cls, type) else None
+
+
+def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
+    """Every rule declared for a ``method`` request to ``view``, each to be checked.
+
+    The one lookup every adapter uses. It finds :func:`action` on a view function (also
+    through :func:`functools.partial`), and on a class-based view: on the class, on its
+    dispatcher (``dispatch``, ``dispatch_request``) and on the handler for ``method``
+    (``get``, ``post``, ...; ``HEAD`` falls back to ``get`` as the frameworks do).
+
+    >>> from childsafe import action, path_param
+    >>> class Messages:
+    ...     @action("dm.send", target=path_param("user_id"))
+    ...     def post(self) -> None: ...
+    ...     def get(self) -> None: ...
+    >>> [r.action for r in declared_rules(Messages, "POST")], declared_rules(Messages, "GET")
+    (['dm.send'], ())
+    """
+    view = _unwrap(view)
+    found: list[ActionRule] = []
+
+    def add(candidate: object) -> None:
+        rule = declared_rule(candidate)
+        if rule is not None and all(rule is not seen for seen in found):
+            found.append(rule)
+
+    add(view)
+    cls = _view_class(view)
+    if cls is not None:
+        add(cls)
+        for name in _DISPATCHERS:
+            add(getattr(cls, name, None))
+        handler_name = method.lower()
+        handler = getattr(cls, handler_name, None) if handler_name in _HANDLERS else None
+        if handler is None and handler_name == "head":
+            handler = getattr(cls, "get", None)
+        add(handler)
+    return tuple(found)
+
+
+def is_declared(view: object) -> bool:
+    """Whether any rule is declared on ``view`` or, for a class-based view, on its
+    class, dispatcher or any of its handlers (what strict mode asks of a route)."""
+    view = _unwrap(view)
+    if declared_rule(view) is not None:
+        return True
+    cls = _view_class(view)
+    if cls is None:
+        return False
+    names = ("", *_DISPATCHERS, *_HANDLERS)
+    return any(declared_rule(getattr(cls, n, None) if n else cls) is not None for n in names)
 
 
 _ROUTE_KEY: Final = re.compile(r"\s*([^\s,/]+(?:\s*,\s*[^\s,/]+)*)\s+(.*?)\s*")

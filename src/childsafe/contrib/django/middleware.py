@@ -18,7 +18,7 @@ renderer (all synchronous, as ORM code is) run in Django's thread for sync code.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -38,7 +38,7 @@ from childsafe.web import (
     DenialResponse,
     RequestContext,
     ResolverChain,
-    declared_rule,
+    declared_rules,
     denial_status,
     filter_response,
     is_json,
@@ -86,24 +86,6 @@ def request_context(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRe
         "This request has no childsafe context. Is "
         "'childsafe.contrib.django.middleware.ChildsafeMiddleware' in MIDDLEWARE?"
     )
-
-
-def _rules(view_func: object, method: str) -> Iterator[ActionRule]:
-    """The rules declared on a view: on the function, on a class-based view's class,
-    its ``dispatch`` and the handler for ``method`` (``method_decorator``)."""
-    seen: list[ActionRule] = []
-    view_class = getattr(view_func, "view_class", None)
-    candidates: list[object] = [view_func]
-    if view_class is not None:
-        handler = getattr(view_class, method.lower(), None)
-        if handler is None and method == "HEAD":
-            handler = getattr(view_class, "get", None)  # View.setup() does the same
-        candidates += [view_class, getattr(view_class, "dispatch", None), handler]
-    for candidate in candidates:
-        rule = declared_rule(candidate)
-        if rule is not None and all(rule is not s for s in seen):
-            seen.append(rule)
-            yield rule
 
 
 def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResponse
@@ -223,15 +205,16 @@ class ChildsafeMiddleware:
     # -- shared steps -------------------------------------------------------------
 
     def _rules_of(self, view_func: object, method: str) -> tuple[ActionRule, ...]:
-        """:func:`_rules`, remembered per view and standard method."""
+        """The kernel's :func:`~childsafe.web.declared_rules`, remembered per view and
+        standard method."""
         key = (view_func, method)
         try:
             known = self._view_rules.get(key)
         except TypeError:  # an unhashable view
-            return tuple(_rules(view_func, method))
+            return declared_rules(view_func, method)
         if known is not None:
             return known
-        rules = tuple(_rules(view_func, method))
+        rules = declared_rules(view_func, method)
         if method in _CACHED_METHODS and len(self._view_rules) < _RULES_CACHE_SIZE:
             self._view_rules[key] = rules
         return rules
