@@ -1056,8 +1056,9 @@ def serve_for_count(framework: str, variant: str, number: int) -> None:
     t.run(number)
 
 
-def _instructions(framework: str, variant: str, number: int) -> int:
-    """The instructions a whole process serving ``number`` requests executes."""
+def _instructions(*args: str) -> int:
+    """The instructions a whole process running this script with ``args`` executes
+    (``--count-one framework variant number`` serves ``number`` requests)."""
     command = [
         "valgrind",
         "--tool=cachegrind",
@@ -1065,10 +1066,7 @@ def _instructions(framework: str, variant: str, number: int) -> int:
         "--cachegrind-out-file=/dev/null",
         sys.executable,
         str(Path(__file__).resolve()),
-        "--count-one",
-        framework,
-        variant,
-        str(number),
+        *args,
     ]
     # A fixed hash seed: dict and set probing is then the same in every run.
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -1078,7 +1076,7 @@ def _instructions(framework: str, variant: str, number: int) -> int:
     found = _IREFS.search(done.stderr)
     if done.returncode != 0 or found is None:
         tail = done.stderr.strip().splitlines()[-5:]
-        raise RuntimeError(f"counting {framework} / {variant} failed: {' | '.join(tail)}")
+        raise RuntimeError(f"counting {' '.join(args)} failed: {' | '.join(tail)}")
     return int(found.group(1).replace(",", ""))
 
 
@@ -1091,7 +1089,7 @@ def count_instructions(
     apps = [(f, v) for f in frameworks for v in variants]
     jobs = [(f, v, n, r) for r in range(runs) for f, v in apps for n in (COUNT_FEW, COUNT_MANY)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        counts = pool.map(lambda job: _instructions(*job[:3]), jobs)
+        counts = pool.map(lambda job: _instructions("--count-one", *map(str, job[:3])), jobs)
         totals = dict(zip(jobs, counts, strict=True))
     return [
         Counted(
@@ -1634,9 +1632,8 @@ def in_process_table(timed: list[Timed]) -> str:
 # -- where the time goes -----------------------------------------------------------
 
 
-def breakdown() -> list[tuple[str, float]]:
-    """Warm per-call costs of the pieces a checked request runs through (best of 9
-    ``timeit`` runs), to show where an adapter's time goes."""
+def pieces_namespace() -> dict[str, Any]:
+    """What the pieces' statements run with."""
     from django.core.handlers import wsgi as django_wsgi  # type: ignore[import-untyped]  # noqa: PLC0415
 
     from childsafe.contrib.django.request import DjangoRequest  # noqa: PLC0415
@@ -1649,76 +1646,135 @@ def breakdown() -> list[tuple[str, float]]:
     chain = ResolverChain(RESOLVERS)
     context = chain.context(GUARD, request, REPOSITORY)
     relationship = REPOSITORY.relationship(AUNT, SAM)
-    namespace = {
+    return {
         **globals(),
-        **locals(),
+        "environ": environ,
+        "scope": scope,
+        "short": short,
+        "request": request,
+        "chain": chain,
+        "context": context,
+        "relationship": relationship,
+        "authorization": environ["HTTP_AUTHORIZATION"],
         "DjangoWSGIRequest": django_wsgi.WSGIRequest,
         "DjangoRequest": DjangoRequest,
         "ASGIRequest": ASGIRequest,
         "resolve": resolve,
     }
-    pieces = [
-        ("`wsgi.WSGIRequest(environ)`", "WSGIRequest(environ)"),
-        ("`RouteTable.match` (one route)", "ROUTES.match('POST', PATH)"),
-        (
-            "`ResolverChain.run` (what adapters run): `bearer_token` + cached `verify`",
-            "chain.run(request)",
-        ),
-        (
-            "`ResolverChain.context`: the same + the `RequestContext`",
-            "chain.context(GUARD, request, REPOSITORY)",
-        ),
-        (
-            "`resolve(...)`, the public function (builds the chain and a `Resolution`)",
-            "resolve(RESOLVERS, request)",
-        ),
-        (
-            "`RequestContext.check_rule` (sync; includes the next three)",
-            "context.check_rule(SEND_DM_RULE, request); context.decisions.clear()",
-        ),
-        (
-            "— `Guard.check` itself",
-            "GUARD.check('dm.send', actor=AUNT, target=SAM, relationship=relationship)",
-        ),
-        (
-            "— the app's `repository.relationship` (a dict lookup)",
-            "REPOSITORY.relationship(AUNT, SAM)",
-        ),
-        (
-            "— what a repository building a `Relationship` per call adds",
-            "Relationship(connected=True)",
-        ),
-        ("— the extractor (`path_param`)", "SEND_DM_RULE.target(request)"),
-        (
-            "`asgi.ASGIRequest.header`, first call, 12 headers",
-            "ASGIRequest(scope).header('authorization')",
-        ),
-        (
-            "`asgi.ASGIRequest.header`, first call, 2 headers",
-            "ASGIRequest(short).header('authorization')",
-        ),
-        (
-            "`DjangoRequest.header` (reads `request.META`), with building the Django request",
-            "DjangoRequest(DjangoWSGIRequest(environ.copy())).header('authorization')",
-        ),
-        (
-            "— Django's own `request.headers` first read instead, 12 headers",
-            "DjangoWSGIRequest(environ.copy()).headers.get('authorization')",
-        ),
-        ("— building the Django request alone", "DjangoWSGIRequest(environ.copy())"),
-    ]
+
+
+# The pieces one checked request runs through: (label, statement).
+PIECES: Final = (
+    ("`wsgi.WSGIRequest(environ)`", "WSGIRequest(environ)"),
+    ("`RouteTable.match` (one route)", "ROUTES.match('POST', PATH)"),
+    ("— the floors' regular expression instead", "_DM_PATH.fullmatch(PATH)"),
+    (
+        "`ResolverChain.run` (what adapters run): `bearer_token` + cached `verify`",
+        "chain.run(request)",
+    ),
+    ("— `bearer_token(verify)(request)` alone", "RESOLVERS[0](request)"),
+    ("— `WSGIRequest.header` alone", "request.header('authorization')"),
+    (
+        "`ResolverChain.context`: the same + the `RequestContext`",
+        "chain.context(GUARD, request, REPOSITORY)",
+    ),
+    (
+        "`resolve(...)`, the public function (builds the chain and a `Resolution`)",
+        "resolve(RESOLVERS, request)",
+    ),
+    (
+        "`RequestContext.check_rule` (sync; includes the next three)",
+        "context.check_rule(SEND_DM_RULE, request); context.decisions.clear()",
+    ),
+    (
+        "— `Guard.check` itself",
+        "GUARD.check('dm.send', actor=AUNT, target=SAM, relationship=relationship)",
+    ),
+    (
+        "— the app's `repository.relationship` (a dict lookup)",
+        "REPOSITORY.relationship(AUNT, SAM)",
+    ),
+    (
+        "— what a repository building a `Relationship` per call adds",
+        "Relationship(connected=True)",
+    ),
+    ("— the extractor (`path_param`)", "SEND_DM_RULE.target(request)"),
+    (
+        "The floors' whole check (`hand_check`: token, `verify`, both loads, `Guard.check`)",
+        "hand_check(authorization, 'sam')",
+    ),
+    (
+        "`asgi.ASGIRequest.header`, first call, 12 headers",
+        "ASGIRequest(scope).header('authorization')",
+    ),
+    (
+        "`asgi.ASGIRequest.header`, first call, 2 headers",
+        "ASGIRequest(short).header('authorization')",
+    ),
+    (
+        "`DjangoRequest.header` (reads `request.META`), with building the Django request",
+        "DjangoRequest(DjangoWSGIRequest(environ.copy())).header('authorization')",
+    ),
+    (
+        "— Django's own `request.headers` first read instead, 12 headers",
+        "DjangoWSGIRequest(environ.copy()).headers.get('authorization')",
+    ),
+    ("— building the Django request alone", "DjangoWSGIRequest(environ.copy())"),
+)
+PIECE_CALLS: Final = 2000  # calls of a piece per counted process (another makes none)
+
+
+@dataclass(frozen=True)
+class Piece:
+    label: str
+    us: float  # best of 9 timeit runs, per call
+    instructions: int | None = None  # per call, under Valgrind
+
+
+def breakdown() -> list[Piece]:
+    """Warm per-call costs of the pieces a checked request runs through (best of 9
+    ``timeit`` runs), to show where an adapter's time goes."""
+    namespace = pieces_namespace()
     out = []
-    for label, stmt in pieces:
+    for label, stmt in PIECES:
         timer = timeit.Timer(stmt, globals=namespace, timer=time.thread_time_ns)
-        number = 2000
-        best = min(timer.repeat(9, number)) / number / 1000
-        out.append((label, best))
+        best = min(timer.repeat(9, PIECE_CALLS)) / PIECE_CALLS / 1000
+        out.append(Piece(label, best))
     return out
 
 
-def breakdown_table(rows: list[tuple[str, float]]) -> str:
-    lines = ["| Piece | µs per call |", "|---|--:|"]
-    lines += [f"| {label} | {us(cost)} |" for label, cost in rows]
+def run_piece(index: int, number: int) -> None:
+    """What a counting subprocess runs for a piece: warm it up, then ``number`` calls."""
+    stmt = PIECES[index][1]
+    timer = timeit.Timer(stmt, globals=pieces_namespace())
+    timer.timeit(50)
+    gc.collect()
+    gc.disable()
+    timer.timeit(number)
+
+
+def count_pieces(pieces: list[Piece]) -> list[Piece]:
+    """``pieces`` with the instructions of each call, counted under Valgrind: a process
+    making ``PIECE_CALLS`` calls less one making none."""
+    jobs = [(i, n) for i in range(len(PIECES)) for n in (0, PIECE_CALLS)]
+
+    def count(job: tuple[int, int]) -> int:
+        return _instructions("--count-piece", str(job[0]), str(job[1]))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        totals = dict(zip(jobs, pool.map(count, jobs), strict=True))
+    return [
+        Piece(p.label, p.us, (totals[i, PIECE_CALLS] - totals[i, 0]) // PIECE_CALLS)
+        for i, p in enumerate(pieces)
+    ]
+
+
+def breakdown_table(rows: list[Piece]) -> str:
+    lines = ["| Piece | µs per call | Instructions per call |", "|---|--:|--:|"]
+    lines += [
+        f"| {p.label} | {us(p.us)} | {'—' if p.instructions is None else f'{p.instructions:,}'} |"
+        for p in rows
+    ]
     return "\n".join(lines)
 
 
@@ -1828,7 +1884,7 @@ class Run:
     """Everything one run measured, and how busy the machine was."""
 
     timed: list[Timed]
-    pieces: list[tuple[str, float]]
+    pieces: list[Piece]
     servers: list[Server] | None
     load: Load | None
     samples: int
@@ -1948,9 +2004,13 @@ checks that no adapter leaves more objects in reference cycles than its bare app
 
 {breakdown_table(run.pieces)}
 
-Warm per-call costs of the pieces one checked request runs through (best of 9 `timeit`
-runs of 2,000 calls, CPU time). In a whole request these pieces run with colder caches
-and cost more than in a tight loop, so they add up to less than the measured overhead.
+Warm per-call costs of the pieces one checked request runs through: CPU time (best of
+9 `timeit` runs of {PIECE_CALLS:,} calls), and instructions, counted by Valgrind as
+below (a process making {PIECE_CALLS:,} calls less one making none, divided by
+{PIECE_CALLS:,}; the `timeit` loop's own few dozen per call included). In a whole
+request these pieces run with colder caches and cost more time than in a tight loop,
+but the same instructions: the instructions of the pieces an adapter runs add up to
+about what it adds per request.
 
 {server_part}
 
@@ -2003,10 +2063,14 @@ def main(argv: list[str] | None = None) -> int:
         help="count instructions and print their table; time nothing",
     )
     parser.add_argument("--count-one", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--count-piece", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.count_one:  # a counting subprocess (see count_instructions)
         framework, variant, number = args.count_one
         serve_for_count(framework, variant, int(number))
+        return 0
+    if args.count_piece:  # a counting subprocess (see count_pieces)
+        run_piece(*args.count_piece)
         return 0
     if args.only_instructions:  # the target alone, printed (nothing is written)
         counted = count_instructions(MAIN, (BARE, WRAPPED, FLOOR), args.count_runs)
@@ -2059,6 +2123,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_instructions and shutil.which("valgrind"):
         print("Counting instructions under Valgrind ...", file=sys.stderr, flush=True)
         run.counted = count_instructions(MAIN, (BARE, WRAPPED, FLOOR), args.count_runs)
+        run.pieces = count_pieces(run.pieces)
+        print()
+        print(breakdown_table(run.pieces))
         print()
         print(instructions_table(run.counted))
         print(spread(run.counted))
