@@ -193,7 +193,7 @@ class ChildsafeMiddleware:
         self.renderer = renderer
         self.max_body = max_body
         # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers)
+        self._chain = ResolverChain(self.resolvers, adapter="asgi")
         self._match = self.routes.match if len(self.routes) else None
         self._declarations_checked = False
 
@@ -202,9 +202,12 @@ class ChildsafeMiddleware:
         if kind == "http":
             websocket = False
             if not self._declarations_checked:
+                self._chain.adapter = _adapter_name(scope.get("app"))
                 self._declarations_checked = _check_declarations(scope.get("app"))
         elif kind == "websocket":
             websocket = True
+            if not self._declarations_checked:
+                self._chain.adapter = _adapter_name(scope.get("app"))
         else:
             await self.app(scope, receive, send)
             return
@@ -244,6 +247,17 @@ class ChildsafeMiddleware:
         it, then hand the app a ``receive`` that replays what was read."""
         request.body, replay = await _read_body(receive, self.max_body)
         return replay
+
+
+def _adapter_name(app: object) -> str:
+    """The name events give the adapter: ``fastapi`` or ``starlette`` for an app of
+    theirs behind this middleware (``scope["app"]``), else ``asgi``. Duck-typed: no
+    framework is imported."""
+    for cls in type(app).__mro__:
+        package = cls.__module__.partition(".")[0]
+        if package in {"fastapi", "starlette"}:
+            return package
+    return "asgi"
 
 
 def _check_declarations(app: object) -> bool:

@@ -259,7 +259,7 @@ class ChildsafeMiddleware:
         self.renderer = renderer
         self.max_body = max_body
         # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers)
+        self._chain = ResolverChain(self.resolvers, adapter="wsgi")
         self._match = self.routes.match if len(self.routes) else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -150,7 +150,7 @@ class _AppState:
         self.extension = extension
         self.guard = guard
         self.resolvers = extension.resolvers
-        self.chain = ResolverChain(extension.resolvers)
+        self.chain = ResolverChain(extension.resolvers, adapter="flask")
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
