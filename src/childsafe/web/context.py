@@ -26,7 +26,7 @@ from childsafe._engine import Guard
 from childsafe._model import Account, Relationship
 from childsafe._supervision import Supervision
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request
-from childsafe.web.denials import unverifiable
+from childsafe.web.denials import undeclared_route, unverifiable
 from childsafe.web.request import close_awaitable, is_id
 from childsafe.web.routes import ActionRule
 
@@ -213,6 +213,17 @@ class RequestContext:
     def _unverifiable(self, action_name: str, why: object) -> Decision:
         log.warning("childsafe: could not check %s: %r; failing closed", action_name, why)
         decision = unverifiable(action_name)
+        self.decisions.append(decision)
+        self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
+            decision, self.account, request_id=self.request_id, adapter=self.adapter
+        )
+        return decision
+
+    def refuse_undeclared(self, method: str, path: str) -> Decision:
+        """Strict mode's answer to a request that matches no declared rule and no
+        exemption: denied (``undeclared_route``), logged and recorded."""
+        log.warning("childsafe: %s %s declares no action and is not exempt; refused", method, path)
+        decision = undeclared_route(f"{method} {path}")
         self.decisions.append(decision)
         self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
             decision, self.account, request_id=self.request_id, adapter=self.adapter
