@@ -16,6 +16,15 @@ exists bare and with childsafe:
 * FastAPI vs FastAPI + the ASGI middleware + a ``Depends(require(...))`` dependency
   (and, for comparison, a route table).
 
+Each of the six adapters also has a hand-written floor: a guard doing the same work
+(the bearer token, the same repository, ``Guard.check``, 403 problem+json) in the
+framework's own hook (a WSGI or ASGI middleware, Flask's ``before_request``, Django's
+``process_view``, a Starlette route middleware, a FastAPI dependency).
+
+0. **Instructions** (the target): under Valgrind, the instructions each app executes
+   per request, in two independent runs; childsafe may add at most 1.5x what the floor
+   adds to the bare app. ``--only-instructions`` prints just this.
+
 1. **In process**: each app is called directly (WSGI with a prebuilt environ, ASGI with
    a prebuilt scope in one event loop), interleaved sample by sample, a framework's
    variants back to back; the overhead is the median of the per-round differences. The
@@ -28,7 +37,8 @@ exists bare and with childsafe:
    (``--one-at-a-time`` drives them in turn). Every server is stopped at the end, error
    or not.
 
-Run it with ``python3 benchmarks/bench_adapters.py`` (about three minutes);
+Run it with ``python3 benchmarks/bench_adapters.py`` (about twenty minutes on two CPUs,
+most of it under Valgrind);
 ``--write`` also updates the ``adapters`` section of ``benchmarks/RESULTS.md``
 (between its markers) and leaves the rest of the file alone. ``--no-servers`` runs only
 the in-process part. The servers import this module by name (``bench_adapters:...``).
