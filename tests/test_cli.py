@@ -315,7 +315,9 @@ class TestExplain:
             (["--on", "2025-01-01"], "--on only applies with --birth-date"),
             (["--jurisdiction", "Britain"], "is not an ISO 3166-1 alpha-2 code"),
             (["--jurisdiction", "UK"], "did you mean 'GB'?"),
-            (["--jurisdiction", "ZZ"], "no overlay is known for jurisdiction 'ZZ'"),
+            (["--jurisdiction", "ZZ"], "'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+            (["--jurisdiction", "US-CAL"], "did you mean 'US-CA' or 'US-AL'?"),
+            (["--jurisdiction", "JP"], "no overlay is known for jurisdiction 'JP'"),
         ],
     )
     def test_bad_input(self, run: Run, argv: list[str], message: str) -> None:
@@ -503,7 +505,7 @@ class TestMatrix:
 
     def test_bad_jurisdiction(self, run: Run) -> None:
         """An unknown jurisdiction exits 2."""
-        code, _, err = run("matrix", "-j", "XX")
+        code, _, err = run("matrix", "-j", "JP")
 
         assert code == 2
         assert "childsafe matrix: error: no overlay is known" in err

@@ -38,6 +38,7 @@ from childsafe._config import (
     rule_specs,
     structure,
 )
+from childsafe._iso3166 import check_jurisdiction
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
 
@@ -151,18 +152,23 @@ BandRules = Mapping[AgeBand, Mapping[str, Rule]]
 
 
 def normalise_jurisdiction(value: str) -> str:
-    """``"gb"`` -> ``"GB"``, ``"us-ny"`` -> ``"US-NY"``; ``ValueError`` if malformed."""
+    """``"gb"`` -> ``"GB"``, ``"us-ny"`` -> ``"US-NY"``; ``ValueError`` if malformed or
+    not an ISO 3166 code (with a did-you-mean): ``"US-"``, ``"US-ZZ"``, ``"US-CAL"``.
+
+    .. versionchanged:: 0.2.0 Codes are checked against ISO 3166-1 and, for the
+       countries in :data:`childsafe._iso3166.SUBDIVISIONS`, ISO 3166-2.
+    """
     raw: object = value  # callers may pass anything; say what is wrong
     text = raw.strip().upper() if isinstance(raw, str) else ""
-    country, _, sub = text.partition("-")
+    country, sep, sub = text.partition("-")
     if len(country) != 2 or not country.isalpha() or not country.isascii():
         raise ValueError(
             f"jurisdiction {value!r} is not an ISO 3166-1 alpha-2 code ('GB') "
             "or ISO 3166-2 subdivision ('US-NY')"
         )
-    if sub and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
+    if sep and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
         raise ValueError(f"jurisdiction {value!r} has a malformed subdivision after '-'")
-    return text
+    return check_jurisdiction(value, text)
 
 
 # --------------------------------------------------------------------------- data
