@@ -267,9 +267,15 @@ class ClaimMapping:
         year, month, day = m.groups()
         try:
             born = dt.date(int(year), int(month or 12), int(day or 31))
-            return age_on(born, on=dt.datetime.fromtimestamp(now, dt.UTC), tz=ANYWHERE_ON_EARTH)
-        except (ValueError, InvalidAgeError) as e:
+            age = age_on(born, on=dt.datetime.fromtimestamp(now, dt.UTC), tz=ANYWHERE_ON_EARTH)
+        except (ValueError, OverflowError, OSError, InvalidAgeError) as e:
             raise InvalidClaimError(f"claim {name!r} is not a possible birth date: {e}") from e
+        if age > MAX_AGE:
+            raise InvalidClaimError(
+                f"claim {name!r} is not a possible birth date: {value} is more than "
+                f"{MAX_AGE} years ago"
+            )
+        return age
 
     def _whole_years(self, value: object, name: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
