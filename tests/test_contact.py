@@ -458,3 +458,55 @@ class TestArgumentTypes:
         adult = acct("adult", "a")
         with pytest.raises(InvalidCheckError, match="confirmed"):
             guard.check("follow", actor=teen, target=adult, confirmed="no")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("bad", [{"id": "x"}, "x", None])
+    def test_guard_methods_refuse_non_accounts(self, guard: Guard, bad: object) -> None:
+        """settings_for, rules_for, consent_needed and change_setting name a non-Account."""
+        with pytest.raises(InvalidCheckError, match=r"must be a childsafe\.Account"):
+            guard.settings_for(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidCheckError, match=r"must be a childsafe\.Account"):
+            guard.rules_for(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidCheckError, match=r"must be a childsafe\.Account"):
+            guard.consent_needed(bad, "data_sharing:on")  # type: ignore[arg-type]
+        with pytest.raises(InvalidCheckError, match=r"must be a childsafe\.Account"):
+            guard.change_setting(bad, "comments", "nobody")  # type: ignore[arg-type]
+
+    def test_change_setting_confirmed_must_be_a_bool(self, guard: Guard) -> None:
+        """A truthy non-bool confirmation does not pass the safety prompt."""
+        sixteen = acct("16_17", "s")
+        with pytest.raises(InvalidCheckError, match="confirmed must be True or False"):
+            guard.change_setting(sixteen, "profile_visibility", "public", confirmed="no")  # type: ignore[arg-type]
+
+
+class TestConfirmationProperties:
+    @given(
+        action=st.sampled_from(["friend.request", "follow", "group.invite", "dm.send"]),
+        actor=accounts(),
+        target=accounts(),
+        relationship=st.one_of(st.none(), relationships),
+    )
+    def test_unconfirmed_is_never_allowed(
+        self, action: str, actor: Account, target: Account, relationship: Relationship | None
+    ) -> None:
+        """A decision never both needs confirmation and is allowed, and confirming only
+        turns a prompt into an allow, never a denial into one."""
+        first = _GUARD.check(action, actor=actor, target=target, relationship=relationship)
+        assert not (first.allowed and first.needs_confirmation)
+        assert bool(first) is first.allowed
+        again = _GUARD.check(
+            action, actor=actor, target=target, relationship=relationship, confirmed=True
+        )
+        if first.needs_confirmation:
+            assert again.reason is Reason.CONFIRMED
+        else:
+            assert again == first
+
+    @given(actor=accounts(), target=accounts(band=AgeBand.ADULT))
+    def test_minor_never_adds_an_adult_stranger_unasked(
+        self, actor: Account, target: Account
+    ) -> None:
+        """No minor's request to an adult stranger is allowed without a prompt or a parent."""
+        for action in ADD_ACTIONS:
+            decision = _GUARD.check(action, actor=actor, target=target)
+            if actor.band is not AgeBand.ADULT and actor.id != target.id:
+                assert not decision.allowed

@@ -611,7 +611,11 @@ class Guard:
     def settings_for(self, account: Account) -> Settings:
         """The account's effective settings: defaults, with its own changes clamped
         to what the policy allows."""
-        table = self._compiled.table(account)
+        try:
+            table = self._compiled.table(account)
+        except (AttributeError, TypeError, KeyError):
+            _check_account("settings_for", account)
+            raise
         own = account.settings
         consents = account.consents if table.gates else _NO_CONSENTS
         if consents:
@@ -637,6 +641,7 @@ class Guard:
         with a parent's consent grant (it is below its jurisdiction's age of digital
         consent). ``dm.from`` scopes are never *needed*: they are exceptions a parent
         may grant."""
+        _check_account("consent_needed", account)
         parsed = ConsentScope.parse(scope)
         if parsed.setting is None:
             return False
@@ -645,6 +650,7 @@ class Guard:
 
     def rules_for(self, account: Account) -> Mapping[str, Rule]:
         """The rules that apply to the account (its band and jurisdiction)."""
+        _check_account("rules_for", account)
         return self._compiled.table(account).rules
 
     def change_setting(
@@ -673,8 +679,10 @@ class Guard:
         ``profiled``, ``data_sharing`` ``on``) below the jurisdiction's age of digital
         consent needs a verified parental consent grant (``parental_consent_required``).
         """
+        _check_account("change_setting", account)
         if by not in ("self", "parent"):
             raise InvalidCheckError(f"by must be 'self' or 'parent', got {by!r}")
+        _check_flags(confirmed=confirmed, lock=lock)
         if by == "self" and guardian is not None:
             raise InvalidCheckError("guardian= names the parent making a change: use by='parent'")
         if setting not in SETTINGS:
@@ -1277,6 +1285,21 @@ def _check_arguments(
         )
     if not isinstance(confirmed, bool):
         raise InvalidCheckError(f"{action}: confirmed= must be True or False, got {confirmed!r}")
+
+
+def _check_flags(**flags: object) -> None:
+    for flag, given in flags.items():
+        if given is not True and given is not False:
+            # A truthy "no" must not count as the child's confirmation.
+            raise InvalidCheckError(f"{flag} must be True or False, got {given!r}")
+
+
+def _check_account(method: str, account: object) -> None:
+    if not isinstance(account, Account):
+        raise InvalidCheckError(
+            f"{method}: account must be a childsafe.Account, got "
+            f"{type(account).__name__} {_short(account)}"
+        )
 
 
 def _short(value: object) -> str:
