@@ -12,6 +12,7 @@ The engine decides *when* these apply (:mod:`childsafe._engine`); this module bu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Final
 
@@ -29,6 +30,8 @@ __all__ = [
     "parent_granted",
     "parent_needed",
 ]
+
+_ROLE: Final = re.compile(r"the (actor|target)'s (\w+)")
 
 #: The standards behind the contact rules (Ofcom ICU F1/F2, NSPCC).
 CONFIRM_SOURCES: Final = ("ofcom-icu-f1", "ofcom-icu-f2", "nspcc-wild-west-web")
@@ -125,10 +128,16 @@ def guardian_allow(action: str, decision: Decision) -> Decision:
     )
 
 
-def group_denial(action: str, pair: Decision, first: str, second: str) -> Decision:
-    """A group that would hold ``first`` and ``second``, whose pair check ``pair`` refused
-    (as a ``dm.send`` from an adult to a minor, or a ``group.invite``)."""
+def group_denial(
+    action: str, pair: Decision, members: tuple[str, str], roles: tuple[str, str]
+) -> Decision:
+    """A group that would hold the two ``members``, whose pair check ``pair`` refused
+    (as a ``dm.send`` from an adult to a minor, or a ``group.invite``); ``roles`` are
+    the ids of that check's actor and target, named in the message instead of roles."""
+    first, second = members
     why = pair.message.split(": ", 1)[-1]
+    ids = {"actor": roles[0], "target": roles[1]}
+    why = _ROLE.sub(lambda m: f"the {m[2]} of {ids[m[1]]!r}", why)
     return Decision(
         allowed=False,
         action=action,

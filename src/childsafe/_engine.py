@@ -973,9 +973,12 @@ class Guard:
             refusal = _pair(c, a, b, rel)
             if refusal is None and action == "group.form" and a is actor:
                 invite = _relational(c, _GROUP_INVITE_SPEC, actor, b, rel)
-                refusal = None if invite.allowed else invite
+                refusal = None if invite.allowed else (invite, actor, b)
             if refusal is not None:
-                return _contacts.group_denial(action, refusal, a.id, b.id)
+                decision, checked_actor, checked_target = refusal
+                return _contacts.group_denial(
+                    action, decision, (a.id, b.id), (checked_actor.id, checked_target.id)
+                )
         return _contacts.group_allow(action, len(group) + 1)
 
     @staticmethod
@@ -1184,17 +1187,18 @@ def _request(
 
 def _pair(
     c: _Compiled, a: Account, b: Account, relationship: Relationship | None
-) -> Decision | None:
-    """The refusal for two accounts in one group, or ``None``: a (minor, adult) pair is
-    checked as a ``dm.send`` from the adult to the minor would be; any pair for a block."""
+) -> tuple[Decision, Account, Account] | None:
+    """The refusal for two accounts in one group with the actor and target it was
+    decided for, or ``None``: a (minor, adult) pair is checked as a ``dm.send`` from the
+    adult to the minor would be; any pair for a block."""
     if relationship is not None and relationship.blocked:
-        return _blocked("dm.send")
+        return _blocked("dm.send"), a, b
     a_adult = c.table(a).band is _ADULT
     if a_adult == (c.table(b).band is _ADULT):
         return None
     adult, minor = (a, b) if a_adult else (b, a)
     decision = _relational(c, _DM_SPEC, adult, minor, relationship)
-    return None if decision.allowed else decision
+    return None if decision.allowed else (decision, adult, minor)
 
 
 def _group_invite(
@@ -1212,7 +1216,10 @@ def _group_invite(
     pair = _pair(c, actor, target, relationship)
     if pair is None:
         return base
-    return _contacts.group_denial(spec.name, pair, actor.id, target.id)
+    refusal, checked_actor, checked_target = pair
+    return _contacts.group_denial(
+        spec.name, refusal, (actor.id, target.id), (checked_actor.id, checked_target.id)
+    )
 
 
 def _list(
