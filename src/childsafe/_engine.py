@@ -824,7 +824,7 @@ class Guard:
         ``engagement=True`` for engagement prompts; ``content.show`` needs the viewing
         ``actor`` and the content's ``sensitivity`` (one of :data:`SENSITIVITY_LEVELS`).
 
-        A decision may *need confirmation* (:attr:`Decision.needs_confirmation`): a
+        A decision may *need confirmation* (its ``needs_confirmation`` is true): a
         13-17 sending a friend or follow request to an adult who is not a connection
         sees a safety prompt first. Show it, and when the account holder confirms, ask
         again with ``confirmed=True``; that satisfies the prompt and nothing else.
