@@ -537,3 +537,36 @@ class TestJwksDeadline:
             assert cache is not None
             assert "nested more than" in str(cache.last_error)
             verifier.close()
+
+
+class TestReferenceTimes:
+    @pytest.mark.parametrize("now", [math.nan, math.inf, -math.inf, 1e20, -1e20, True, "now"])
+    def test_verify_now_must_be_a_time(self, verifier: TokenVerifier, now: object) -> None:
+        """verify(now=...) outside any calendar is an InvalidAgeError, never a bare ValueError."""
+        token = hs256(json.dumps(claims(age_band=None, birthdate="2010-01-01")).encode())
+        with pytest.raises(InvalidAgeError, match="now must be"):
+            verifier.verify(token, now=now)  # type: ignore[arg-type]
+
+    def test_grant_issued_at_the_end_of_time(self) -> None:
+        """Issuing a grant whose expiry no calendar holds is a GrantConfigError."""
+        child = Account(id="c", band="under_13", guardians=["p"])
+        with pytest.raises(GrantConfigError, match="past the dates"):
+            ConsentIssuer(b"k" * 32).issue(
+                child, "p", "data_sharing:on", now=dt.datetime.max.replace(tzinfo=dt.UTC)
+            )
+
+    @pytest.mark.parametrize("kind", ["issuer", "claims", "assurance"])
+    def test_deep_mappings_in_assurance_config(self, kind: str) -> None:
+        """Every assurance from_mapping refuses a mapping nested too deep."""
+        from childsafe.assurance import AssurancePolicy, ClaimMapping  # noqa: PLC0415
+
+        deep: Any = 1
+        for _ in range(5000):
+            deep = [deep]
+        load = {
+            "issuer": IssuerConfig.from_mapping,
+            "claims": ClaimMapping.from_mapping,
+            "assurance": AssurancePolicy.from_mapping,
+        }[kind]
+        with pytest.raises(ConfigurationError, match="nested more than"):
+            load({"x": deep})

@@ -17,6 +17,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
+from childsafe._parsing import ParseError, check_depth
 from childsafe.assurance._errors import InvalidClaimError, MissingAgeClaimError
 from childsafe.assurance._signals import AgeSignal, rebase
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
@@ -173,6 +174,11 @@ class ClaimMapping:
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> ClaimMapping:
         """The mapping a config table describes (every problem reported at once)."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         mapping = claim_mapping_from(data, problems, "")
         problems.raise_if_any()
         assert mapping is not None

@@ -14,6 +14,7 @@ import attrs
 from childsafe._bands import Assurance
 from childsafe._config import ProblemCollector, structure
 from childsafe._durations import seconds_problem
+from childsafe._parsing import ParseError, check_depth
 from childsafe._settings import suggest
 from childsafe.assurance._claims import ClaimMapping, claim_mapping_from
 from childsafe.assurance._jwks import (
@@ -266,6 +267,11 @@ class IssuerConfig:
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> IssuerConfig:
         """The issuer a config table describes (every problem reported at once)."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         config = issuer_from(data, problems, "")
         problems.raise_if_any()
         assert config is not None

@@ -47,7 +47,7 @@ from childsafe.assurance._signals import (
     combine_signals,
     rebase,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
 
 __all__ = ["TokenVerifier", "VerifiedAge"]
 
@@ -216,6 +216,23 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
             f"claim {name!r} must be a time in seconds, got {_short(value)}"
         ) from e
     return number
+
+
+# Seconds since the epoch of 0001-01-02 and 9999-12-30: any time a calendar can hold.
+_EARLIEST: Final = -62135510400
+_LATEST: Final = 253402041600
+
+
+def _check_now(now: object) -> None:
+    # A plain range check: this runs on every verify, cached tokens included.
+    if (
+        isinstance(now, bool)
+        or not isinstance(now, int | float)
+        or not (_EARLIEST <= now <= _LATEST)
+    ):
+        raise InvalidAgeError(
+            f"now must be a number of seconds since the epoch within the years 1-9999, got {now!r}"
+        )
 
 
 def _utc(timestamp: float) -> dt.datetime:
@@ -433,6 +450,7 @@ class TokenVerifier:
         """
         if now is None:
             now = self.clock()
+        _check_now(now)
         if type(token) is str:
             hit = self.cache.get(token, now)
             if hit is not None:
@@ -444,6 +462,7 @@ class TokenVerifier:
         """:meth:`verify` for async code: key sets are fetched with the async client."""
         if now is None:
             now = self.clock()
+        _check_now(now)
         if type(token) is str:
             hit = self.cache.get(token, now)
             if hit is not None:

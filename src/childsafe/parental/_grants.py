@@ -187,6 +187,13 @@ class ConsentIssuer:
         if not isinstance(given, dt.timedelta) or not dt.timedelta(0) < given <= self.max_ttl:
             raise GrantConfigError(f"ttl must be positive and at most {self.max_ttl}, got {ttl}")
         issued = _aware(now)
+        try:
+            expires = issued + ttl
+        except OverflowError:
+            raise GrantConfigError(
+                f"now ({issued.isoformat()}) plus ttl ({ttl}) is past the dates Python can "
+                "represent"
+            ) from None
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -195,7 +202,7 @@ class ConsentIssuer:
             "scope": str(parsed),
             "iat": int(issued.timestamp()),
             "nbf": int(issued.timestamp()),
-            "exp": int((issued + ttl).timestamp()),
+            "exp": int(expires.timestamp()),
             "jti": uuid.uuid4().hex,
         }
         headers: dict[str, str] = {"typ": GRANT_TYPE}
