@@ -417,11 +417,17 @@ class TestFailClosed:
     def test_decisions_are_explained(
         self, actor: Account, target: Account, rel: Relationship, action: str
     ) -> None:
-        """Every decision has a reason and message; denials name their setting unless blocked."""
+        """Every decision has a reason and message; denials name their setting unless
+        blocked or decided by a contact rule, which no setting decides but which names its
+        standards and its remedy."""
         d = _GUARD.check(action, actor=actor, target=target, relationship=rel)
         assert d.message
         if not d.allowed and d.reason is not Reason.BLOCKED:
-            assert d.setting is not None and d.value is not None and d.citations
+            assert d.citations
+            if d.reason in {Reason.PARENT_APPROVAL_TO_CONTACT, Reason.CONFIRMATION_REQUIRED}:
+                assert d.remedy
+            else:
+                assert d.setting is not None and d.value is not None
 
 
 _GUARD = Guard()
