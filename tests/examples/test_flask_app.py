@@ -567,6 +567,8 @@ class TestAgeTokens:
             (lambda i: i.issue("sam", age_band="13_15", ttl=-dt.timedelta(minutes=5)), "expired"),
             (lambda i: i.issue("sam", age_band="13_15", audience="another-app"), "wrong_audience"),
             (lambda _: "not.a-token", "malformed"),
+            # More than 130 years ago: this answered 500 with a traceback.
+            (lambda i: i.issue("sam", birthdate=dt.date(1850, 1, 1)), "invalid_claim"),
         ],
     )
     def test_bad_tokens_get_the_protective_path(
