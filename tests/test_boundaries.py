@@ -429,7 +429,8 @@ class TestCliMalformedInput:
 
 class _SlowServer:
     """An HTTP server on 127.0.0.1 that answers 200 and then trickles its body a byte
-    at a time (``trickle``), or streams bytes without end (``endless``)."""
+    at a time (``trickle``), streams bytes without end (``endless``), or trickles its
+    very headers (``headers``)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -453,7 +454,12 @@ class _SlowServer:
         body = json.dumps({"keys": [public_jwk(session_keys().rsa, "k1")]}).encode()
         try:
             conn.recv(65536)
-            if self.mode == "trickle":
+            if self.mode == "headers":
+                for byte in b"HTTP/1.1 200 OK\r\nx-padding: " + b"a" * 200:
+                    if self.stop.wait(0.2):
+                        break
+                    conn.sendall(bytes([byte]))
+            elif self.mode == "trickle":
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
                 for byte in body:
                     if self.stop.wait(0.2):
@@ -474,7 +480,7 @@ class _SlowServer:
         self.sock.close()
 
 
-@pytest.fixture(name="slow", params=["trickle", "endless"])
+@pytest.fixture(name="slow", params=["trickle", "endless", "headers"])
 def _slow(request: pytest.FixtureRequest) -> Iterator[_SlowServer]:
     server = _SlowServer(request.param)
     try:

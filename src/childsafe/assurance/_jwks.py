@@ -71,12 +71,22 @@ def _status(response: httpx.Response) -> None:
         raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
 
 
+def _downloaded(outcome: list[bytes | Exception], timeout: float) -> bytes:
+    """The body a download worker produced, or what it raised (nothing yet: too late)."""
+    if not outcome:
+        raise _FetchTimeoutError(f"no complete answer within {timeout:g} s")
+    body = outcome[0]
+    if isinstance(body, Exception):
+        raise body
+    return body
+
+
 def _grow(body: bytearray, chunk: bytes, deadline: float, timeout: float) -> None:
     body += chunk
     if len(body) > MAX_JWKS_BYTES:
         raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
     if time.monotonic() > deadline:
-        raise _FetchError(f"no complete answer within {timeout:g} s")
+        raise _FetchTimeoutError(f"no complete answer within {timeout:g} s")
 
 
 def _family(key: object) -> str | None:
@@ -229,6 +239,10 @@ class _FetchError(Exception):
     """A JWKS fetch failed (network, HTTP status or body); its message says how."""
 
 
+class _FetchTimeoutError(_FetchError):
+    """A JWKS fetch passed its overall deadline (``jwks_timeout``)."""
+
+
 ClientFactory = Callable[[], httpx.Client]
 AsyncClientFactory = Callable[[], httpx.AsyncClient]
 
@@ -369,16 +383,33 @@ class JwksCache:
 
     def _fetch(self, now: float) -> bool:
         self._begin(now)
-        deadline = time.monotonic() + self.timeout
+        # httpx's timeouts are per read, and a server can trickle even its headers: the
+        # download runs in a worker thread, and the caller waits for it no longer than
+        # the deadline. A worker left behind stops at its next chunk (or read timeout).
+        outcome: list[bytes | Exception] = []
+
+        def download() -> None:
+            try:
+                outcome.append(self._download())
+            except Exception as e:  # noqa: BLE001 - handed to the waiting thread
+                outcome.append(e)
+
+        worker = threading.Thread(target=download, name="childsafe-jwks-fetch", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
         try:
-            with self._client().stream("GET", self.url, timeout=self.timeout) as response:
-                _status(response)
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    _grow(body, chunk, deadline, self.timeout)
-            return self._accept(bytes(body), now)
+            return self._accept(_downloaded(outcome, self.timeout), now)
         except (httpx.HTTPError, _FetchError) as e:
             return self._failed(e)
+
+    def _download(self) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        with self._client().stream("GET", self.url, timeout=self.timeout) as response:
+            _status(response)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                _grow(body, chunk, deadline, self.timeout)
+        return bytes(body)
 
     async def _fetch_async(self, now: float) -> bool:
         self._begin(now)
@@ -392,7 +423,7 @@ class JwksCache:
                         _grow(body, chunk, math.inf, self.timeout)
             return self._accept(bytes(body), now)
         except TimeoutError:
-            return self._failed(_FetchError(f"no complete answer within {self.timeout:g} s"))
+            return self._failed(_FetchTimeoutError(f"no complete answer within {self.timeout:g} s"))
         except (httpx.HTTPError, _FetchError) as e:
             return self._failed(e)
 
