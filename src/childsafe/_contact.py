@@ -48,8 +48,7 @@ def confirm(action: str, band: AgeBand, citations: tuple[Citation, ...]) -> Deci
         subject="actor",
         band=band,
         citations=citations,
-        remedy="Show the account holder the safety prompt; if they confirm, check again "
-        "with confirmed=True.",
+        remedy="The account holder can go ahead after seeing the safety prompt and confirming.",
         needs_confirmation=True,
     )
 
