@@ -510,3 +510,15 @@ class TestConfirmationProperties:
             decision = _GUARD.check(action, actor=actor, target=target)
             if actor.band is not AgeBand.ADULT and actor.id != target.id:
                 assert not decision.allowed
+
+
+class TestSettingChangeConfirmation:
+    def test_prompted_change_needs_confirmation(self, guard: Guard) -> None:
+        """A prompt_on_loosen change says it needs confirmation, like a Decision does."""
+        sixteen = acct("16_17", "s")
+        first = guard.change_setting(sixteen, "profile_visibility", "public")
+        assert first.needs_confirmation
+        assert not first
+        second = guard.change_setting(sixteen, "profile_visibility", "public", confirmed=True)
+        assert second
+        assert not second.needs_confirmation

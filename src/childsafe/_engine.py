@@ -577,6 +577,16 @@ class SettingChange:
     def __bool__(self) -> bool:
         return self.applied
 
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether the change waits for the account holder to confirm a safety prompt
+        (``prompt_required``), as :attr:`Decision.outcome` says ``needs_confirmation``:
+        call again with ``confirmed=True`` once they have.
+
+        .. versionadded:: 0.2.0
+        """
+        return self.prompt_required
+
 
 class Guard:
     """A compiled policy that answers questions about accounts.
