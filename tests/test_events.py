@@ -127,7 +127,7 @@ class TestDecisionEvents:
 
     def test_group_decision_event(self, guard: Guard, seen: list[DecisionEvent]) -> None:
         """A group check gives one event for the group, with the actor."""
-        decision = guard.check_group("group.form", TEEN, [ADULT], lambda a, b: Relationship())
+        decision = guard.check_group("group.form", TEEN, [ADULT], lambda _a, _b: Relationship())
         assert guard.flush_events()
         [event] = seen
         assert (event.action, event.allowed, event.actor_id) == ("group.form", False, "teen")
