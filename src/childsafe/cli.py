@@ -762,6 +762,14 @@ def _cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_routes(args: argparse.Namespace) -> int:
+    from childsafe._routes_cli import find_routes, render_routes  # noqa: PLC0415 - frameworks
+
+    routes = find_routes(args.app, django_settings=args.django)
+    _emit(render_routes(routes, args.format))
+    return 1 if any(not r.protected for r in routes) else 0
+
+
 # ------------------------------------------------------------------------ parser
 
 
@@ -770,8 +778,8 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Protective defaults, safeguarding floors and explainable decisions "
         "for child accounts.",
-        epilog="Exit status: 0 success; 1 problems found (check) or protection loosened "
-        "(diff); 2 usage or configuration error.",
+        epilog="Exit status: 0 success; 1 problems found (check), protection loosened "
+        "(diff) or an unprotected route (routes); 2 usage or configuration error.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {version('childsafe')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -835,6 +843,19 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("new", metavar="NEW")
     diff.add_argument("--format", "-f", choices=("table", "json"), default="table")
     diff.set_defaults(run=_cmd_diff)
+
+    routes = commands.add_parser(
+        "routes",
+        help="every route of a web app and what protects it (exit 1 if any is unprotected)",
+        description="List every route of a Flask, Starlette or FastAPI app (MODULE:APP, or "
+        "MODULE:FACTORY() to call an app factory) or of a Django project (--django "
+        "SETTINGS_MODULE) with the action it declares or why it is exempt. Exit 1 while "
+        "any route is unprotected: a CI gate for strict mode.",
+    )
+    routes.add_argument("app", nargs="?", metavar="MODULE:APP")
+    routes.add_argument("--django", metavar="SETTINGS_MODULE", help="a Django project's settings")
+    routes.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    routes.set_defaults(run=_cmd_routes)
 
     demo = commands.add_parser("demo", help="sample accounts and the decisions made for them")
     demo.set_defaults(run=_cmd_demo)
