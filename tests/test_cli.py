@@ -315,7 +315,9 @@ class TestExplain:
             (["--on", "2025-01-01"], "--on only applies with --birth-date"),
             (["--jurisdiction", "Britain"], "is not an ISO 3166-1 alpha-2 code"),
             (["--jurisdiction", "UK"], "did you mean 'GB'?"),
-            (["--jurisdiction", "ZZ"], "no overlay is known for jurisdiction 'ZZ'"),
+            (["--jurisdiction", "ZZ"], "'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+            (["--jurisdiction", "US-CAL"], "did you mean 'US-CA' or 'US-AL'?"),
+            (["--jurisdiction", "JP"], "no overlay is known for jurisdiction 'JP'"),
         ],
     )
     def test_bad_input(self, run: Run, argv: list[str], message: str) -> None:
@@ -503,7 +505,7 @@ class TestMatrix:
 
     def test_bad_jurisdiction(self, run: Run) -> None:
         """An unknown jurisdiction exits 2."""
-        code, _, err = run("matrix", "-j", "XX")
+        code, _, err = run("matrix", "-j", "JP")
 
         assert code == 2
         assert "childsafe matrix: error: no overlay is known" in err
@@ -713,3 +715,174 @@ class TestRender:
             "tagging  Instagram Teen Accounts;",
             "         TikTok teen defaults",
         ]
+
+
+class TestContactStarted:
+    def test_explain_shows_what_a_child_can_start(self, run: Run) -> None:
+        """explain shows the prompt a 13-15 sees before adding an adult stranger."""
+        code, out, _ = run("explain", "--age", "14", "--jurisdiction", "GB")
+
+        assert code == 0
+        started = out.split("What this account can start")[1]
+        assert "friend.request  CONFIRM  confirmation_required" in started
+        assert "follow          CONFIRM  confirmation_required" in started
+        assert "dm.send         DENIED   not_connected" in started
+        assert "group.invite    DENIED   not_connected" in started
+        assert _width(out) <= WIDTH
+
+    def test_explain_under_13_needs_a_parent(self, run_json: RunJson) -> None:
+        """The JSON form says an under-13 needs a parent's approval to add an adult."""
+        code, data = run_json("explain", "--age", "10")
+
+        assert code == 0
+        started = {d["action"]: d for d in data["started"]}
+        assert started["friend.request"]["reason"] == "parent_approval_to_contact"
+        assert started["friend.request"]["needs_confirmation"] is False
+        assert started["dm.send"]["reason"] == "not_connected"
+
+    def test_matrix_row(self, run: Run, run_json: RunJson) -> None:
+        """matrix has a row for adding an adult who is not a connection, per band."""
+        code, out, _ = run("matrix")
+        assert code == 0
+        row = next(line for line in out.splitlines() if line.startswith("  adding an adult"))
+        assert row.split()[3:] == [
+            "parent",
+            "approves",
+            "safety",
+            "prompt",
+            "safety",
+            "prompt",
+            "allowed",
+        ]
+        _, data = run_json("matrix")
+        assert data["adding_an_adult"]["13_15"] == {
+            "outcome": "needs_confirmation",
+            "reason": "confirmation_required",
+        }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+UNPROTECTED_APPS = """
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+import childsafe
+from childsafe.contrib.flask import ChildSafe
+
+flask_app = Flask(__name__)
+flask_app.config["CHILDSAFE_STRICT"] = False
+
+
+@flask_app.get("/open")
+def open_page() -> str:
+    return "open"
+
+
+@flask_app.get("/health")
+@childsafe.exempt("a health check")
+def health() -> str:
+    return "ok"
+
+
+ChildSafe(flask_app)
+
+
+async def forgotten(request):
+    return PlainTextResponse("open")
+
+
+starlette_app = Starlette(routes=[Route("/forgotten", forgotten)])
+
+
+def not_an_app():
+    return 42
+"""
+
+
+class TestRoutes:
+    @pytest.fixture(name="apps")
+    def _apps(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+        """A module of small apps, importable from the current directory."""
+        (tmp_path / "routes_apps.py").write_text(UNPROTECTED_APPS)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return "routes_apps"
+
+    def test_example_flask_app_is_all_protected(self, run: Callable[..., Any]) -> None:
+        """The example app's factory lists every route, each protected: exit 0."""
+        code, out, err = run("routes", "examples.flask_app.app:create_app()")
+        assert (code, err) == (0, "")
+        assert "POST     /messages/<user_id>" in out
+        assert "dm.send (target path_param('user_id'))" in out
+        assert out.rstrip().endswith("all protected")
+
+    def test_unprotected_route_fails(self, run: Callable[..., Any], apps: str) -> None:
+        """An unprotected Flask route is listed as such, and the command exits 1."""
+        code, out, _ = run("routes", f"{apps}:flask_app")
+        assert code == 1
+        assert "UNPROTECTED" in out
+        assert "exempt: a health check" in out
+        assert out.rstrip().endswith("1 unprotected")
+
+    def test_starlette_json(self, run: Callable[..., Any], apps: str) -> None:
+        """A Starlette app lists as JSON too."""
+        code, out, _ = run("routes", f"{apps}:starlette_app", "--format", "json")
+        assert code == 1
+        assert json.loads(out) == [
+            {
+                "methods": ["GET"],
+                "path": "/forgotten",
+                "endpoint": "forgotten",
+                "actions": [],
+                "exempt": None,
+                "protected": False,
+            }
+        ]
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("no_colon", "expected MODULE:APP"),
+            ("missing_module_xyz:app", "cannot import"),
+            ("routes_apps:nothing", "has no attribute 'nothing'"),
+            ("routes_apps:not_an_app()", "is a int, not a Flask"),
+        ],
+    )
+    def test_bad_apps(self, run: Callable[..., Any], apps: str, spec: str, message: str) -> None:
+        """An app that cannot be found is a one-line error and exit 2."""
+        code, out, err = run("routes", spec.replace("routes_apps", apps))
+        assert (code, out) == (2, "")
+        assert message in err
+        assert len(err.strip().splitlines()) == 1
+
+    def test_nothing_named(self, run: Callable[..., Any]) -> None:
+        """Without an app or Django settings the command says what it needs."""
+        code, _, err = run("routes")
+        assert code == 2
+        assert "name the app" in err
+
+    def test_django_example(self) -> None:
+        """A Django project is listed from its settings module (a process of its own)."""
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "childsafe.cli",
+                "routes",
+                "--django",
+                "examples.django_app.settings",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "/api/messages/<str:user_id>" in done.stdout
+        assert done.stdout.rstrip().endswith("all protected")

@@ -616,21 +616,21 @@ class TestResponseFilter:
         harness = build(repository, response_filter=ResponseFilter())
         me = harness.app.view_functions["me"]
 
-        assert harness.extension.exempt(me) is me
+        assert harness.extension.filter_exempt(me) is me
         assert harness.client("stranger").get("/api/me").get_json()["location"] == "Leeds"
 
     def test_exempt_endpoint_name(self, repository: MemoryRepository) -> None:
         """A view can be exempted by its endpoint name."""
         harness = build(repository, response_filter=ResponseFilter())
 
-        assert harness.extension.exempt("profile") == "profile"
+        assert harness.extension.filter_exempt("profile") == "profile"
         assert harness.client("stranger").get("/api/users/sam").get_json()["location"] == "Leeds"
         assert "location" not in harness.client("stranger").get("/api/me").get_json()
 
     def test_exempt_views_still_checked(self, repository: MemoryRepository) -> None:
         """Exempting a view from filtering does not exempt it from its declaration."""
         harness = build(repository, response_filter=ResponseFilter())
-        harness.extension.exempt(harness.app.view_functions["send_message"])
+        harness.extension.filter_exempt(harness.app.view_functions["send_message"])
 
         assert _problem(harness.client("stranger").post("/messages/sam"))["action"] == "dm.send"
 
@@ -1104,3 +1104,13 @@ class TestStrictMode:
         app.config["CHILDSAFE_STRICT"] = "off"
         with pytest.raises(ConfigurationError, match="CHILDSAFE_STRICT"):
             ChildSafe(app, repository=repository)
+
+
+class TestDeprecatedExempt:
+    def test_old_name_warns_and_still_works(self, harness: Harness) -> None:
+        """ChildSafe.exempt still leaves a view unfiltered, with a DeprecationWarning."""
+        view = harness.app.view_functions["me"]
+        with pytest.warns(DeprecationWarning, match="filter_exempt"):
+            assert harness.extension.exempt(view) is view
+        with harness.client("stranger").get("/api/me") as response:
+            assert response.get_json() == {"id": "sam", "location": "Leeds"}

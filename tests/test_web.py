@@ -1037,13 +1037,19 @@ class TestResponseFilter:
     def test_connections(self) -> None:
         """Connection lists drop accounts that hide from lists others see."""
         body = {"id": "adult", "friends": [{"id": "kid"}, {"id": "adult2"}], "followers": ["kid"]}
-        out = ResponseFilter().apply(body, deny(("connections.view", "kid")))
+        out = ResponseFilter().apply(body, deny(("connections.listed", "kid")))
         assert out == {"id": "adult", "friends": [{"id": "adult2"}], "followers": []}
+
+    def test_hidden_connection_list_is_emptied(self) -> None:
+        """A child's own list is emptied for viewers who may not see it, whoever is on it."""
+        body = {"id": "kid", "friends": [{"id": "adult"}, {"id": "adult2"}]}
+        out = ResponseFilter().apply(body, deny(("connections.view", "kid")), viewer="stranger")
+        assert out == {"id": "kid", "friends": []}
 
     def test_viewers_own_connections_are_whole(self) -> None:
         """The viewer's own connection list is not filtered; someone else's is."""
         body = {"id": "parent", "friends": ["kid"]}
-        hide = deny(("connections.view", "kid"))
+        hide = deny(("connections.listed", "kid"))
         rf = ResponseFilter()
         assert rf.apply(body, hide, viewer="parent") == body
         assert rf.apply(body, hide, viewer="stranger") == {"id": "parent", "friends": []}
@@ -1063,7 +1069,8 @@ class TestResponseFilter:
             ("friend.suggest", "b"),
             ("friend.suggest", "c"),
             ("location.view", "c"),
-            ("connections.view", "d"),
+            ("connections.view", "a"),
+            ("connections.listed", "d"),
         }
 
     def test_field_names_configurable(self) -> None:
@@ -1107,7 +1114,9 @@ json_bodies = st.recursive(
 )
 decision_pairs = st.sets(
     st.tuples(
-        st.sampled_from(("location.view", "friend.suggest", "connections.view")),
+        st.sampled_from(
+            ("location.view", "friend.suggest", "connections.view", "connections.listed")
+        ),
         st.sampled_from((*ACCOUNT_IDS, "8")),
     )
 )
@@ -1135,7 +1144,9 @@ def _violations(
         if key in rf.suggestion_lists:
             checks.append("friend.suggest")
         if key in rf.connection_lists and owner != viewer:
-            checks.append("connections.view")
+            checks.append("connections.listed")
+            if owner is not None and not allowed("connections.view", owner) and node:
+                found.append(f"the hidden list {key} of {owner}")
         for item in node:
             ident = item.get(rf.id_field) if isinstance(item, dict) else item
             for check in checks:

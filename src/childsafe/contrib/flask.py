@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import MappingProxyType
@@ -184,7 +185,7 @@ class ChildSafe:
        returns) and the view never runs;
     3. after the view, removes children's locations and drops children from suggestion
        and connection lists in JSON responses (``response_filter``), except for views
-       marked with :meth:`exempt`.
+       marked with :meth:`filter_exempt`.
 
     Arguments (the same for every app the extension is registered on):
 
@@ -356,24 +357,42 @@ class ChildSafe:
             problems.extend(e.problems)
             return None
 
-    def exempt(self, view: V) -> V:
-        """Leave a view's JSON responses unfiltered (a view or an endpoint name).
+    def filter_exempt(self, view: V) -> V:
+        """Leave a view's JSON responses unfiltered (a view or an endpoint name): the
+        same as Django's :func:`~childsafe.contrib.django.filter_exempt`.
 
         Use it for views that return only the requester's own data, or that filter
-        themselves. Declared actions are still checked.
+        themselves. Declared actions are still checked (and strict mode still asks
+        each view to declare one or be :func:`childsafe.exempt`).
 
         >>> from childsafe import ResponseFilter
         >>> from childsafe.contrib.flask import ChildSafe
         >>> childsafe = ChildSafe(response_filter=ResponseFilter())
-        >>> @childsafe.exempt
+        >>> @childsafe.filter_exempt
         ... def me() -> dict[str, str]:
         ...     return {"id": "me"}
+
+        .. versionadded:: 0.1.0
         """
         if isinstance(view, str):
             self._exempt_endpoints.add(view)
         else:
             self._exempt_views.add(view)
         return view
+
+    def exempt(self, view: V) -> V:
+        """The old name of :meth:`filter_exempt`, easily mistaken for
+        :func:`childsafe.exempt` (which exempts a view from strict mode).
+
+        .. deprecated:: 0.1.0 Use :meth:`filter_exempt`.
+        """
+        warnings.warn(
+            "ChildSafe.exempt is deprecated: use ChildSafe.filter_exempt (it leaves JSON "
+            "responses unfiltered); childsafe.exempt('why') exempts a view from strict mode",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.filter_exempt(view)
 
     @staticmethod
     def context() -> RequestContext:

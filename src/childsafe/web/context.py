@@ -27,7 +27,7 @@ from childsafe._model import Account, Relationship
 from childsafe._supervision import Supervision
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request
 from childsafe.web.denials import undeclared_route, unverifiable
-from childsafe.web.request import close_awaitable, is_id
+from childsafe.web.request import close_awaitable, confirms, is_id
 from childsafe.web.routes import ActionRule
 
 Checker = Callable[..., Decision]
@@ -353,17 +353,19 @@ class RequestContext:
                 loaded: object = repo.get_account(target)
                 if not isinstance(loaded, Account):
                     if eager and inspect.isawaitable(loaded):
-                        return self._rule_awaiting(rule, repo, target, loaded)
+                        return self._rule_awaiting(rule, repo, target, loaded, request)
                     loaded = _sync_account(loaded, target)
                 rel: object = repo.relationship(self.account, loaded)
                 if rel is not None and not isinstance(rel, Relationship):
                     if eager and inspect.isawaitable(rel):
-                        return self._rule_awaiting(rule, repo, loaded, rel)
+                        return self._rule_awaiting(rule, repo, loaded, rel, request)
                     rel = _sync_relationship(rel)
                 if rule.sensitivity is None and action_name != "notify":
                     decision = self._check(action_name, self.account, loaded, rel)
+                    if decision.needs_confirmation:
+                        decision = self._rule_decision(rule, loaded, rel, request)
                 else:
-                    decision = self._rule_decision(rule, loaded, rel)
+                    decision = self._rule_decision(rule, loaded, rel, request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(action_name, e)
         self.decisions.append(decision)
@@ -375,6 +377,7 @@ class RequestContext:
         repo: AccountRepository | AsyncAccountRepository,
         target: Account | str,
         pending: Awaitable[object],
+        request: Request,
     ) -> Decision:
         """The rest of :meth:`_rule` once the repository returned ``pending``: the
         target's account (``target`` is its id) or the relationship (``target`` is the
@@ -387,18 +390,28 @@ class RequestContext:
                     rel = await rel
             else:
                 loaded, rel = target, await pending
-            decision = self._rule_decision(rule, loaded, _loaded_relationship(rel))
+            decision = self._rule_decision(rule, loaded, _loaded_relationship(rel), request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
         self.decisions.append(decision)
         return decision
 
     def _rule_decision(
-        self, rule: ActionRule, target: Account, relationship: Relationship | None
+        self,
+        rule: ActionRule,
+        target: Account,
+        relationship: Relationship | None,
+        request: Request,
     ) -> Decision:
-        if rule.sensitivity is None and rule.action != "notify":
-            return self._check(rule.action, self.account, target, relationship)
-        return self._check(rule.action, self.account, target, relationship, **_rule_options(rule))
+        """The decision for a declared rule, confirmed when it needs the account
+        holder's confirmation and the request carries it (:func:`confirms`)."""
+        options = _rule_options(rule)
+        decision = self._check(rule.action, self.account, target, relationship, **options)
+        if decision.needs_confirmation and confirms(request, rule.action):
+            decision = self._check(
+                rule.action, self.account, target, relationship, confirmed=True, **options
+            )
+        return decision
 
     def _decide_loaded(
         self, actions: Iterable[str], account_id: str, loaded: tuple[Account, Relationship | None]

@@ -11,7 +11,7 @@ import attrs
 
 from childsafe._decision import Decision, Reason
 from childsafe.typing import DenialRenderer, Request
-from childsafe.web.request import callable_name
+from childsafe.web.request import CONFIRM_HEADER, callable_name
 
 log = logging.getLogger("childsafe")
 
@@ -34,6 +34,8 @@ class DenialResponse:
 _TITLES: Final = {
     Reason.BLOCKED: "Blocked",
     Reason.UNVERIFIABLE: "Could not be checked",
+    Reason.CONFIRMATION_REQUIRED: "Confirmation needed",
+    Reason.UNDECLARED_ROUTE: "Not available",
 }
 
 
@@ -58,6 +60,10 @@ def problem_details(decision: Decision) -> dict[str, Any]:
     if decision.subject == "actor" and decision.remedy:
         # About the requester's own account: safe, and useful, to say what would help.
         body["remedy"] = decision.remedy
+    if decision.needs_confirmation:
+        # Allowed once the account holder (the requester) confirms the safety prompt.
+        body["needs_confirmation"] = True
+        body["confirm"] = {"header": CONFIRM_HEADER, "value": decision.action}
     return body
 
 
@@ -73,6 +79,8 @@ _PUBLIC_DETAIL: Final = {
     Reason.CONTENT_TOO_SENSITIVE: "This content is not shown to this account.",
     Reason.ADULT_ONLY: "This content is for adults only.",
     Reason.UNVERIFIABLE: "The accounts could not be checked, so this is not allowed.",
+    Reason.CONFIRMATION_REQUIRED: "Read the safety tip, then confirm to go ahead.",
+    Reason.PARENT_APPROVAL_TO_CONTACT: "A parent needs to approve this first.",
     Reason.UNDECLARED_ROUTE: "This page has no child-safety rule yet, so it is not available.",
 }
 

@@ -57,9 +57,11 @@ class ResponseFilter:
       objects it owns, unless the viewer may ``location.view`` that account;
     * ``suggestion_lists``: lists under these keys are friend suggestions: accounts the
       viewer may not ``friend.suggest`` are dropped;
-    * ``connection_lists``: lists under these keys are someone's connections: accounts
-      that keep themselves out of lists others see (``connections.view``) are dropped,
-      except from the viewer's own list (one owned by the viewer's account).
+    * ``connection_lists``: lists under these keys are someone's connections. A list
+      owned by an account whose connection list the viewer may not see
+      (``connections.view``: hidden for children, except from their linked parents) is
+      emptied; from the others, accounts that keep themselves out of lists others see
+      (``connections.listed``) are dropped. The viewer's own list is left whole.
 
     Entries of these lists are account objects or bare ids (strings or integers); an
     entry whose account cannot be told is dropped. Each option takes one name or a
@@ -70,7 +72,7 @@ class ResponseFilter:
 
     >>> from childsafe import ResponseFilter
     >>> body = {"id": "kid", "location": "Leeds", "friends": ["adult", "kid2"]}
-    >>> hidden = {("location.view", "kid"), ("connections.view", "kid2")}
+    >>> hidden = {("location.view", "kid"), ("connections.listed", "kid2")}
     >>> ResponseFilter().apply(body, lambda action, who: (action, who) not in hidden)
     {'id': 'kid', 'friends': ['adult']}
     """
@@ -110,7 +112,7 @@ class ResponseFilter:
         if key in self.suggestion_lists:
             return "friend.suggest"
         if key in self.connection_lists and (owner is None or owner != viewer):
-            return "connections.view"
+            return "connections.listed"
         return None
 
     def _entry_id(self, item: object) -> str | None:
@@ -141,6 +143,12 @@ class ResponseFilter:
             }
         if isinstance(node, list):
             list_action = self._list_action(key, owner, viewer)
+            if (
+                list_action == "connections.listed"
+                and owner is not None
+                and not allowed("connections.view", owner)
+            ):
+                return []  # the owner's whole list is hidden from this viewer
             kept = []
             for item in node:
                 if list_action is not None:

@@ -4,10 +4,12 @@ helpers every adapter shares (headers, cookies, query strings, JSON bodies)."""
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from collections.abc import Sequence
 from typing import Final
+
+from childsafe._parsing import ParseError, load_json
+from childsafe.typing import Request
 
 log = logging.getLogger("childsafe")
 
@@ -100,59 +102,33 @@ def single_value(values: Sequence[str] | None) -> str | None:
     return first
 
 
-MAX_JSON_DEPTH: Final = 64
-"""How deeply a request's JSON body may nest before the kernel stops reading it."""
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKeyError(f"the key {key!r} appears twice")
-        out[key] = value
-    return out
-
-
-def _depth(raw: bytes | str) -> int:
-    """The deepest nesting of brackets in a JSON text (strings skipped)."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return 0  # cannot nest deeper than the limit: skip the scan
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def parse_json_body(raw: bytes | str) -> object:
     """A request's JSON body, or ``None`` when it cannot be read without ambiguity:
-    malformed, nested deeper than :data:`MAX_JSON_DEPTH`, or holding an object with a
-    key given twice (``{"to": "kid", "to": "adult"}``: the check would read one and
-    the view might act on the other). What every adapter's ``Request.json`` returns."""
+    malformed, nested too deeply, holding ``NaN``, or holding an object with a key
+    given twice (``{"to": "kid", "to": "adult"}``: the check would read one and the
+    view might act on the other). What every adapter's ``Request.json`` returns; the
+    adapters bound the body's size before reading it."""
     if not raw:
         return None
     try:
-        if _depth(raw) > MAX_JSON_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")  # noqa: TRY301
-        return json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as e:
+        return load_json(raw, max_bytes=len(raw))
+    except ParseError as e:
         log.warning("childsafe: a JSON request body was not read: %s", e)
         return None
+
+
+CONFIRM_HEADER: Final = "Childsafe-Confirm"
+"""The request header by which the account holder confirms a safety prompt: the
+action's name (``Childsafe-Confirm: friend.request``), or several, comma-separated."""
+
+
+def confirms(request: Request, action: str) -> bool:
+    """Whether ``request`` carries the account holder's confirmation of ``action``
+    (the :data:`CONFIRM_HEADER` header names it). A declared rule whose decision
+    ``needs_confirmation`` is then checked again with ``confirmed=True``; the app's
+    page shows the safety prompt and sends the header only once it was confirmed."""
+    try:
+        value = request.header(CONFIRM_HEADER)
+    except Exception:  # noqa: BLE001 - no confirmation read is no confirmation
+        return False
+    return bool(value) and action in {part.strip() for part in str(value).split(",")}

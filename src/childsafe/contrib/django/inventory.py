@@ -29,7 +29,7 @@ def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[st
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or "")
         elif isinstance(entry, URLPattern):
             name = entry.name or ""
-            full = f"{namespace}:{name}" if namespace and name else name or namespace
+            full = f"{namespace}:{name}" if namespace else name
             yield prefix + str(entry.pattern), full, entry.callback
 
 
@@ -38,7 +38,7 @@ def _configured_exemption(path: str, name: str, exempt: Mapping[str, str]) -> st
         if entry.startswith("/"):
             if path.startswith(entry):
                 return reason
-        elif name == entry or name.startswith(entry + ":"):
+        elif name == entry or name.startswith(entry + ":"):  # a URL name or a namespace
             return reason
     return None
 
@@ -75,7 +75,8 @@ def routes(
     found: list[RouteInfo] = []
     for pattern, name, view in _walk(get_resolver(urlconf).url_patterns, "/", ""):
         path = pattern.replace("^", "").replace("$", "") or "/"
-        endpoint = name or getattr(view, "__qualname__", repr(view))
+        shown = str(getattr(view, "__qualname__", None) or type(view).__name__)
+        endpoint = name if name and not name.endswith(":") else name + shown
         configured = _configured_exemption(path, name, exempt)
         groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
         for method in _methods(view):

@@ -1,0 +1,270 @@
+"""The request kernel's shared rules (childsafe.web): denial statuses, ambiguity,
+declared-rule lookup, confirmations, strict mode's building blocks."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from childsafe import (
+    Account,
+    DenialResponse,
+    Guard,
+    Relationship,
+    RouteTable,
+    action,
+    action_rule,
+    bearer_token,
+    exempt,
+    path_param,
+)
+from childsafe.exceptions import ConfigurationError
+from childsafe.web import declared_rules, denial_status, is_declared, single_value
+from childsafe.web.request import parse_json_body
+from childsafe.web.strict import RouteInfo, check_strict, exemption, sample_path
+from childsafe.wsgi import ChildsafeMiddleware
+
+ACCOUNTS = {
+    "teen": Account(id="teen", band="13_15"),
+    "kid": Account(id="kid", band="under_13"),
+    "adult": Account(id="adult", band="adult"),
+}
+
+
+class Strangers:
+    """Everyone is a stranger to everyone."""
+
+    def get_account(self, account_id: str) -> Account | None:
+        return ACCOUNTS.get(account_id)
+
+    def relationship(self, actor: Account, target: Account) -> Relationship:
+        del actor, target
+        return Relationship()
+
+
+class TestDenialStatus:
+    @pytest.mark.parametrize("status", [100, 200, 201, 204, 206, 299, 300, 304, 305, 600, 999])
+    def test_success_like_statuses_become_403(self, status: int) -> None:
+        """No 1xx, 2xx, 304 or unknown status ever carries a denial."""
+        assert denial_status(status) == 403
+
+    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308, 400, 401, 403, 404, 451, 500])
+    def test_errors_and_redirects_are_kept(self, status: int) -> None:
+        """Error statuses and redirects (to a sign-in or explanation page) are kept."""
+        assert denial_status(status) == status
+
+    @given(st.integers(min_value=100, max_value=999))
+    def test_never_success(self, status: int) -> None:
+        """Whatever a renderer chooses, the status sent is not a success."""
+        assert not 100 <= denial_status(status) < 300
+        assert denial_status(status) != 304
+
+
+class TestAmbiguity:
+    @given(st.lists(st.text(max_size=5), min_size=1, max_size=4))
+    def test_single_value(self, values: list[str]) -> None:
+        """A field is read only when every value given is the same."""
+        expected = values[0] if len(set(values)) == 1 else None
+        assert single_value(values) == expected
+
+    def test_absent(self) -> None:
+        """No value is no value."""
+        assert single_value([]) is None
+        assert single_value(None) is None
+
+    @pytest.mark.parametrize(
+        "raw",
+        [b'{"to": "a", "to": "b"}', b'{"to": NaN}', b"[" * 100 + b"]" * 100, b"{oops", b""],
+    )
+    def test_unreadable_json_bodies(self, raw: bytes) -> None:
+        """Duplicated keys, NaN, deep nesting and malformed bodies are not read."""
+        assert parse_json_body(raw) is None
+
+
+class TestDeclaredRules:
+    def test_function_and_partial(self) -> None:
+        """A rule on a function is found, through functools.partial too."""
+
+        @action("dm.send", target=path_param("user_id"))
+        def send(user_id: str, extra: int) -> str:
+            return user_id * extra
+
+        assert [r.action for r in declared_rules(functools.partial(send, extra=1), "POST")] == [
+            "dm.send"
+        ]
+        assert is_declared(functools.partial(send, extra=1))
+
+    def test_class_and_method_rules_all_apply(self) -> None:
+        """A class-wide rule and a handler's own rule are both checked, in that order."""
+
+        @action("profile.view", target=path_param("user_id"))
+        class Thread:
+            @action("dm.send", target=path_param("user_id"))
+            def post(self) -> None: ...
+
+            def get(self) -> None: ...
+
+        assert [r.action for r in declared_rules(Thread, "POST")] == ["profile.view", "dm.send"]
+        assert [r.action for r in declared_rules(Thread, "HEAD")] == ["profile.view"]
+
+    def test_view_class_of_as_view(self) -> None:
+        """``as_view()`` functions are looked through to their ``view_class``."""
+
+        class Messages:
+            @action("dm.send", target=path_param("user_id"))
+            def post(self) -> None: ...
+
+        def view() -> None: ...
+
+        view.view_class = Messages  # type: ignore[attr-defined]
+        assert [r.action for r in declared_rules(view, "post")] == ["dm.send"]
+        assert declared_rules(view, "GET") == ()
+        assert is_declared(view)
+
+    def test_nothing_declared(self) -> None:
+        """A plain function declares nothing."""
+
+        def plain() -> None: ...
+
+        assert declared_rules(plain, "GET") == ()
+        assert not is_declared(plain)
+
+
+def _app(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("201 Created", [("content-type", "text/plain")])
+    return [b"requested"]
+
+
+@pytest.fixture(name="client")
+def _client() -> httpx.Client:
+    routes = RouteTable(
+        {"POST /friends/{user_id}": action_rule("friend.request", target=path_param("user_id"))}
+    )
+    app = ChildsafeMiddleware(
+        _app,
+        guard=Guard(),
+        resolvers=[bearer_token(ACCOUNTS.get)],
+        repository=Strangers(),
+        routes=routes,
+    )
+    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t")
+
+
+class TestConfirmation:
+    def test_prompt_then_confirmed(self, client: httpx.Client) -> None:
+        """A teen's request to an adult stranger needs confirmation, then goes ahead."""
+        asked = client.post("/friends/adult", headers={"Authorization": "Bearer teen"})
+        assert asked.status_code == 403
+        problem = asked.json()
+        assert problem["reason"] == "confirmation_required"
+        assert problem["needs_confirmation"] is True
+        assert problem["confirm"] == {"header": "Childsafe-Confirm", "value": "friend.request"}
+        confirmed = client.post(
+            "/friends/adult",
+            headers={"Authorization": "Bearer teen", "Childsafe-Confirm": "friend.request"},
+        )
+        assert (confirmed.status_code, confirmed.text) == (201, "requested")
+
+    def test_confirming_another_action_does_not_count(self, client: httpx.Client) -> None:
+        """A confirmation names its action: confirming something else changes nothing."""
+        response = client.post(
+            "/friends/adult",
+            headers={"Authorization": "Bearer teen", "Childsafe-Confirm": "dm.send"},
+        )
+        assert response.json()["reason"] == "confirmation_required"
+
+    def test_confirmation_cannot_replace_a_parent(self, client: httpx.Client) -> None:
+        """An under-13 cannot confirm past the parent's approval."""
+        response = client.post(
+            "/friends/adult",
+            headers={"Authorization": "Bearer kid", "Childsafe-Confirm": "friend.request"},
+        )
+        assert response.status_code == 403
+        assert response.json()["reason"] == "parent_approval_to_contact"
+        assert "needs_confirmation" not in response.json()
+
+
+class TestStrictBuildingBlocks:
+    @pytest.mark.parametrize(
+        ("template", "sample"),
+        [
+            ("/users/<int:user_id>", "/users/1"),
+            ("/users/<user_id>/messages", "/users/childsafe-sample/messages"),
+            ("/users/{user_id}", "/users/childsafe-sample"),
+            ("/files/{rest:path}", "/files/childsafe-sample"),
+            ("/", "/"),
+        ],
+    )
+    def test_sample_path(self, template: str, sample: str) -> None:
+        """A path template is filled so that route tables can be asked about it."""
+        assert sample_path(template) == sample
+
+    @pytest.mark.parametrize("reason", ["", "   ", None, 3])
+    def test_exempt_needs_a_reason(self, reason: Any) -> None:
+        """An exemption without a reason is refused when declared."""
+        with pytest.raises(ConfigurationError, match="say why"):
+            exempt(reason)
+
+    def test_exemption_on_class_and_handler(self) -> None:
+        """Exemptions are found on the class, or on the handler of the method."""
+
+        class Page:
+            @exempt("a public page")
+            def get(self) -> None: ...
+
+            def post(self) -> None: ...
+
+        assert exemption(Page, "GET") == "a public page"
+        assert exemption(Page, "HEAD") == "a public page"
+        assert exemption(Page, "POST") is None
+
+    def test_route_table_exemptions_are_validated(self) -> None:
+        """Exempt keys use the route syntax and need reasons; every mistake is named."""
+        with pytest.raises(ConfigurationError) as info:
+            RouteTable(exempt={"GETT /x": "why", "GET /y": "", "nope": "why"})
+        paths = {p.path for p in info.value.problems}
+        assert paths == {"exempt GETT /x", "exempt GET /y", "exempt nope"}
+        table = RouteTable(exempt=["GET /health"])
+        assert table.exemption("GET", "/health") == "listed as exempt in the route table"
+        assert table.exemption("POST", "/health") is None
+
+    def test_check_strict(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Unprotected routes are refused, named, or logged when strict mode is off."""
+        routes = [
+            RouteInfo(("GET",), "/a", "a", ("dm.send",)),
+            RouteInfo(("GET",), "/b", "b", (), "public"),
+            RouteInfo(("POST",), "/c", "c"),
+        ]
+        with pytest.raises(ConfigurationError) as info:
+            check_strict(routes, strict=True, where="test")
+        assert [p.path for p in info.value.problems] == ["POST /c"]
+        check_strict(routes, strict=False, where="test")
+        assert "POST /c" in caplog.text
+        assert [r.protection for r in routes] == ["dm.send", "exempt: public", "UNPROTECTED"]
+
+
+class TestRendererStatus:
+    def test_renderer_2xx_becomes_403(self) -> None:
+        """The WSGI middleware sends a renderer's 200 as 403 (a denial never succeeds)."""
+
+        def cheerful(decision: Any, request: Any) -> DenialResponse:
+            return DenialResponse(200, (("content-type", "text/plain"),), b"all good!")
+
+        app = ChildsafeMiddleware(
+            _app,
+            guard=Guard(),
+            resolvers=[bearer_token(ACCOUNTS.get)],
+            repository=Strangers(),
+            routes=RouteTable(
+                {"POST /dm/{user_id}": action_rule("dm.send", target=path_param("user_id"))}
+            ),
+            renderer=cheerful,
+        )
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as http:
+            response = http.post("/dm/teen", headers={"Authorization": "Bearer adult"})
+        assert (response.status_code, response.text) == (403, "all good!")
