@@ -2020,7 +2020,7 @@ checks that no adapter leaves more objects in reference cycles than its bare app
 Warm per-call costs of the pieces one checked request runs through: CPU time (best of
 9 `timeit` runs of {PIECE_CALLS:,} calls), and instructions, counted by Valgrind as
 below (a process making {PIECE_CALLS:,} calls less one making none, divided by
-{PIECE_CALLS:,}; the `timeit` loop's own few dozen per call included). In a whole
+{PIECE_CALLS:,}; the `timeit` loop's own cost included). In a whole
 request these pieces run with colder caches and cost more time than in a tight loop,
 but the same instructions: the instructions of the pieces an adapter runs add up to
 about what it adds per request.
