@@ -31,7 +31,6 @@ import attrs
 
 from childsafe._decision import Decision
 from childsafe.asgi import (
-    DEFAULT_MAX_BODY,
     WS_POLICY_VIOLATION,
     ASGIApp,
     ChildsafeMiddleware,
@@ -60,6 +59,7 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, route_protection
 
 try:
