@@ -1,0 +1,339 @@
+"""One adapter contract: every scenario, the same expected outcome, on all six adapters.
+
+The app is :class:`childsafe.testing.SocialApp`, built on each adapter by
+:func:`childsafe.testing.build_app`: the plain WSGI and ASGI middlewares with a route
+table, Flask, Django, Starlette (``@action`` with ``install``) and FastAPI
+(``Depends(require(...))``). Its accounts: ``teen`` (14), ``kid`` (12), ``stranger``
+(an adult connected to nobody), ``aunt`` (an adult connected to both children) and
+``parent`` (``teen``'s). A bearer token is an account id.
+
+Adding a scenario group: write a class whose tests take ``built`` (the default app on
+the adapter under test) or ``make`` (``make(**options)`` builds it with keyword options
+passed through to the adapter: the middleware, the Flask extension, Django's
+``CHILDSAFE`` keys), and override the ``social`` fixture in the class to give the app
+``extra_routes``. A scenario an adapter genuinely cannot have is skipped with
+``pytest.skip("n/a: ...")``; a scenario that fails on some adapter today is marked with
+:func:`known_bug` (a strict xfail, with the cause), never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from childsafe import Account, Request
+from childsafe.testing import ADAPTERS, BuiltApp, SocialApp, build_app
+from childsafe.testing._apps import DENIAL_PAGE, LOCATION, STREAM_CHUNKS, Adapter
+from childsafe.web import ANONYMOUS_ID
+from tests import django_settings
+
+PROBLEM = "application/problem+json"
+
+Make = Callable[..., BuiltApp]
+
+
+@pytest.fixture(name="adapter", params=ADAPTERS)
+def _adapter(request: pytest.FixtureRequest) -> Adapter:
+    adapter: Adapter = request.param
+    if adapter == "django":
+        # The suite's one Django configuration (see tests/django_settings.py).
+        django_settings.setup()
+    return adapter
+
+
+@pytest.fixture(name="social")
+def _social() -> SocialApp:
+    return SocialApp()
+
+
+@pytest.fixture(name="make")
+def _make(adapter: Adapter, social: SocialApp) -> Iterator[Make]:
+    built: list[BuiltApp] = []
+
+    def make(**options: Any) -> BuiltApp:
+        app = build_app(adapter, social, **options)
+        built.append(app)
+        return app
+
+    yield make
+    for app in reversed(built):
+        app.close()
+
+
+@pytest.fixture(name="built")
+def _built(make: Make) -> BuiltApp:
+    return make()
+
+
+def known_bug(request: pytest.FixtureRequest, adapter: str, bugs: Mapping[str, str]) -> None:
+    """Mark the running test as a strict xfail when ``adapter`` has a known bug for it."""
+    if adapter in bugs:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=bugs[adapter]))
+
+
+def call(
+    built: BuiltApp, account: str | None, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """``method url`` as ``account`` (``None``: signed out)."""
+    with built.client(account) as client:
+        return client.request(method, url, **kwargs)
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem document of a denial, after checking that it is one."""
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+# A DM to ``teen``, by each way of naming the target.
+DM_TO_TEEN: Mapping[str, tuple[str, str, dict[str, Any]]] = {
+    "path": ("POST", "/users/teen/messages", {}),
+    "query": ("POST", "/messages?to=teen", {}),
+    "json": ("POST", "/messages/json", {"json": {"to": "teen", "text": "hi"}}),
+}
+RAN_FOR_TEEN: Mapping[str, str] = {
+    "path": "dm_path teen",
+    "query": "dm_query teen",
+    "json": "dm_json teen",
+}
+
+
+class TestAllowAndDeny:
+    @pytest.mark.parametrize("how", sorted(DM_TO_TEEN))
+    def test_allowed_request_runs_the_view(self, built: BuiltApp, how: str) -> None:
+        """A connected adult's DM to a 14-year-old passes and the view runs once."""
+        method, url, kwargs = DM_TO_TEEN[how]
+        response = call(built, "aunt", method, url, **kwargs)
+        assert response.status_code == 201, response.text
+        assert response.json() == {"sent": "teen"}
+        assert built.social.ran == [RAN_FOR_TEEN[how]]
+
+    @pytest.mark.parametrize("how", sorted(DM_TO_TEEN))
+    def test_denied_request_is_a_problem_and_the_view_never_runs(
+        self, built: BuiltApp, how: str
+    ) -> None:
+        """A stranger's DM to a 14-year-old is a 403 problem+json naming the reason, and
+        the view never runs."""
+        method, url, kwargs = DM_TO_TEEN[how]
+        body = problem(call(built, "stranger", method, url, **kwargs))
+        assert (body["reason"], body["action"], body["status"]) == ("not_connected", "dm.send", 403)
+        assert "teen" not in json.dumps(body)
+        assert built.social.ran == []
+
+    def test_signed_out_is_a_child(self, built: BuiltApp) -> None:
+        """A signed-out request is the protective unknown-age account: it may not
+        message an adult it is not connected to."""
+        assert problem(call(built, None, "POST", "/users/aunt/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+
+class TestRenderer:
+    def test_custom_renderer_returning_200_is_sent_as_403(self, make: Make) -> None:
+        """A custom denial page rendered with 200 goes out as 403, and the view never runs."""
+        built = make(renderer_status=200)
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert response.status_code == 403
+        assert response.content == DENIAL_PAGE
+        assert response.headers["content-type"].startswith("text/html")
+        assert built.social.ran == []
+
+    def test_custom_renderer_error_status_is_kept(self, make: Make) -> None:
+        """A custom denial page rendered with an error status keeps that status."""
+        built = make(renderer_status=404)
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert (response.status_code, response.content) == (404, DENIAL_PAGE)
+        assert built.social.ran == []
+
+
+ENCODINGS = ("identity", "gzip", "deflate")
+
+
+class TestResponseFilter:
+    @pytest.mark.parametrize("encoding", ENCODINGS)
+    def test_child_location_never_reaches_another_account(
+        self, built: BuiltApp, encoding: str
+    ) -> None:
+        """A 14-year-old's location is removed from their profile, whatever the
+        response's content coding."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?encoding={encoding}")
+        assert response.status_code == 200
+        assert LOCATION not in response.text
+        assert response.json() == {"id": "teen", "name": "Teen"}
+
+    @pytest.mark.parametrize("encoding", ENCODINGS)
+    def test_adult_location_is_kept(self, built: BuiltApp, encoding: str) -> None:
+        """An adult's location, which they share publicly, is left in their profile."""
+        response = call(built, "aunt", "GET", f"/users/stranger/profile?encoding={encoding}")
+        assert response.status_code == 200
+        assert response.json() == {"id": "stranger", "name": "Stranger", "location": LOCATION}
+
+    def test_malformed_json_is_withheld(self, built: BuiltApp) -> None:
+        """A JSON response that cannot be read is a 500 and its body is not sent."""
+        response = call(built, "aunt", "GET", "/users/teen/profile?encoding=malformed")
+        assert response.status_code == 500
+        assert LOCATION not in response.text
+        assert built.social.ran == ["profile teen"]
+
+    @pytest.mark.parametrize("encoding", ENCODINGS)
+    def test_filtered_response_is_private_without_a_stale_etag(
+        self, built: BuiltApp, encoding: str
+    ) -> None:
+        """A filtered response is ``Cache-Control: private`` (never ``public``) and drops
+        the view's ``ETag``."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?encoding={encoding}")
+        cache_control = response.headers.get("cache-control", "")
+        assert "private" in cache_control
+        assert "public" not in cache_control
+        assert "etag" not in response.headers
+
+    def test_children_are_dropped_from_suggestions(self, built: BuiltApp) -> None:
+        """A stranger's friend suggestions keep the adults and lose the children."""
+        response = call(built, "stranger", "GET", "/suggestions")
+        assert response.status_code == 200
+        assert [s["id"] for s in response.json()["suggestions"]] == ["aunt", "parent"]
+
+
+class TestAmbiguousTargets:
+    def test_repeated_query_target_with_different_values_is_refused(self, built: BuiltApp) -> None:
+        """``?to=aunt&to=teen`` is refused: the check and the view could read different
+        values."""
+        body = problem(call(built, "stranger", "POST", "/messages?to=aunt&to=teen"))
+        assert body["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    def test_repeated_query_target_with_the_same_value_is_fine(self, built: BuiltApp) -> None:
+        """``?to=teen&to=teen`` names one account, and is checked as such."""
+        response = call(built, "aunt", "POST", "/messages?to=teen&to=teen")
+        assert response.status_code == 201, response.text
+        assert built.social.ran == ["dm_query teen,teen"]
+        assert problem(call(built, "stranger", "POST", "/messages?to=teen&to=teen"))["reason"] == (
+            "not_connected"
+        )
+
+    def test_duplicated_json_key_is_refused(self, built: BuiltApp) -> None:
+        """A JSON body naming the target twice (``{"to": "aunt", "to": "teen"}``) is
+        refused."""
+        response = call(
+            built,
+            "stranger",
+            "POST",
+            "/messages/json",
+            content=b'{"to": "aunt", "to": "teen"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+
+class TestViewClasses:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        built = make()
+        if not built.supports_view_classes:
+            pytest.skip(f"n/a: {built.adapter} has no class-based views")
+        return built
+
+    def test_declared_method_is_checked(self, built: BuiltApp) -> None:
+        """The class's declared ``post`` is refused for a stranger, and runs for a
+        connected adult."""
+        assert problem(call(built, "stranger", "POST", "/users/teen/poke"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/poke").status_code == 201
+        assert built.social.ran == ["poke POST teen"]
+
+    def test_undeclared_method_runs(self, built: BuiltApp) -> None:
+        """The class's undeclared ``get`` runs for anyone."""
+        response = call(built, "stranger", "GET", "/users/teen/poke")
+        assert (response.status_code, response.text) == (200, "poke teen?")
+        assert built.social.ran == ["poke GET teen"]
+
+
+class TestHeadAndOptions:
+    def test_head_follows_get(self, built: BuiltApp) -> None:
+        """``HEAD`` is checked with the ``GET`` rule: refused for a stranger, allowed for
+        a connected adult."""
+        denied = call(built, "stranger", "HEAD", "/users/teen/profile")
+        assert (denied.status_code, denied.headers["content-type"]) == (403, PROBLEM)
+        assert built.social.ran == []
+        assert call(built, "aunt", "HEAD", "/users/teen/profile").status_code == 200
+        assert built.social.ran == ["profile teen"]
+
+    @pytest.mark.parametrize("account", ["stranger", "aunt"])
+    def test_options_never_runs_the_declared_view(self, built: BuiltApp, account: str) -> None:
+        """``OPTIONS`` (a CORS preflight) to a declared ``POST`` route never sends the DM,
+        and is never a server error."""
+        response = call(built, account, "OPTIONS", "/users/teen/messages")
+        assert response.status_code < 500
+        assert built.social.ran == []
+
+
+class TestWebsockets:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        built = make()
+        if not built.supports_websockets:
+            pytest.skip(f"n/a: {built.adapter} serves no websockets")
+        return built
+
+    def test_denied_websocket_is_closed_with_1008(self, built: BuiltApp) -> None:
+        """A stranger's chat with a 14-year-old is closed in the handshake with 1008 and
+        the reason code; the endpoint never runs."""
+        outcome = built.websocket("/chat/teen", account="stranger")
+        assert not outcome.accepted
+        assert (outcome.close_code, outcome.close_reason) == (1008, "not_connected")
+        assert built.social.ran == []
+
+    def test_allowed_websocket_connects(self, built: BuiltApp) -> None:
+        """A connected adult's chat is accepted and the endpoint runs."""
+        outcome = built.websocket("/chat/teen", account="aunt")
+        assert outcome.accepted
+        assert outcome.texts == ("chatting with teen",)
+        assert built.social.ran == ["chat teen"]
+
+
+class TestStreaming:
+    def test_unfiltered_stream_stays_streamed(self, built: BuiltApp) -> None:
+        """A response with nothing to filter reaches the client chunk by chunk, each
+        chunk before the next is made, unchanged."""
+        response = built.stream("/stream", account="aunt")
+        assert response.status == 200
+        assert response.chunks == STREAM_CHUNKS
+        assert built.social.log == [
+            entry for chunk in STREAM_CHUNKS for entry in (f"made {chunk!r}", f"sent {chunk!r}")
+        ]
+
+
+def raising_resolver(request: Request) -> Account | None:
+    """A resolver whose token service is down."""
+    raise OSError(f"token service is down ({request.path})")
+
+
+class TestFailClosed:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        return make(resolvers=[raising_resolver])
+
+    def test_raising_resolver_gives_the_protective_unknown_account(self, built: BuiltApp) -> None:
+        """A resolver that raises makes the request the unknown-age account (never a 500)."""
+        response = call(built, "aunt", "GET", "/me")
+        assert response.status_code == 200
+        assert response.json() == {"id": ANONYMOUS_ID, "band": "unknown", "source": "error"}
+
+    def test_raising_resolver_never_opens_the_door(self, built: BuiltApp) -> None:
+        """With a resolver that raises, a DM to an adult is refused (the request is a
+        child's, who may message only connections) and the view never runs."""
+        assert problem(call(built, "aunt", "POST", "/users/aunt/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
