@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from childsafe import Account, Request
-from childsafe.testing import ADAPTERS, BuiltApp, SocialApp, build_app
+from childsafe.testing import ADAPTERS, BuiltApp, DenialPage, SocialApp, build_app
 from childsafe.testing._apps import DENIAL_PAGE, LOCATION, STREAM_CHUNKS, Adapter
 from childsafe.web import ANONYMOUS_ID
 from tests import django_settings
@@ -127,6 +127,68 @@ class TestAllowAndDeny:
         assert "teen" not in json.dumps(body)
         assert built.social.ran == []
 
+    def test_denial_is_never_cached(self, built: BuiltApp) -> None:
+        """A denial says ``Cache-Control: no-store``."""
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert response.headers.get("cache-control") == "no-store"
+
+    @pytest.mark.parametrize(
+        ("url", "kwargs"),
+        [
+            ("/users/nobody/messages", {}),
+            ("/messages?to=nobody", {}),
+            ("/messages", {}),
+            ("/messages/json", {"json": {"to": "nobody"}}),
+            ("/messages/json", {"json": {"text": "no target"}}),
+            ("/messages/json", {"json": ["teen"]}),
+            (
+                "/messages/json",
+                {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            ),
+        ],
+    )
+    def test_unknown_or_missing_target_is_unverifiable(
+        self, built: BuiltApp, url: str, kwargs: dict[str, Any]
+    ) -> None:
+        """A target that is missing, unknown or unreadable is refused as unverifiable."""
+        assert problem(call(built, "aunt", "POST", url, **kwargs))["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize(
+        "content_type",
+        ["application/json; charset=utf-8", "application/vnd.api+json", "text/plain", None],
+    )
+    def test_json_target_is_checked_whatever_the_content_type(
+        self, built: BuiltApp, content_type: str | None
+    ) -> None:
+        """A stranger's JSON-body DM to a 14-year-old is refused whatever content type
+        it claims (the view reads the body regardless)."""
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        response = call(
+            built, "stranger", "POST", "/messages/json", content=b'{"to": "teen"}', headers=headers
+        )
+        assert response.status_code == 403
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("account", ["stranger", "aunt"])
+    def test_percent_encoded_target_is_decoded(self, built: BuiltApp, account: str) -> None:
+        """A target written with percent-escapes (``te%65n``) is checked as the account
+        it names."""
+        response = call(built, account, "POST", "/users/te%65n/messages")
+        if account == "stranger":
+            assert problem(response)["reason"] == "not_connected"
+            assert built.social.ran == []
+        else:
+            assert response.status_code == 201
+            assert built.social.ran == ["dm_path teen"]
+
+    def test_trailing_slash_never_skips_the_check(self, built: BuiltApp) -> None:
+        """A stranger's DM with a trailing slash on the path is refused or not routed;
+        it never reaches the view unchecked."""
+        response = call(built, "stranger", "POST", "/users/teen/messages/")
+        assert not response.is_success
+        assert built.social.ran == []
+
     def test_signed_out_is_a_child(self, built: BuiltApp) -> None:
         """A signed-out request is the protective unknown-age account: it may not
         message an adult it is not connected to."""
@@ -136,21 +198,30 @@ class TestAllowAndDeny:
         assert built.social.ran == []
 
 
+# A rendered status, and the status the denial is sent with: never a success.
+RENDERED_STATUSES: Mapping[int, int] = {200: 403, 204: 403, 304: 403, 302: 302, 404: 404, 451: 451}
+
+
 class TestRenderer:
-    def test_custom_renderer_returning_200_is_sent_as_403(self, make: Make) -> None:
-        """A custom denial page rendered with 200 goes out as 403, and the view never runs."""
-        built = make(renderer_status=200)
+    @pytest.mark.parametrize("kind", ["native", "denial_response"])
+    @pytest.mark.parametrize("rendered", sorted(RENDERED_STATUSES))
+    def test_rendered_status_is_never_a_success(self, make: Make, kind: str, rendered: int) -> None:
+        """A custom denial page goes out with its status when that is an error or a
+        redirect, and as 403 when it would look like success (2xx, 304); the view never
+        runs."""
+        built = make(denial_page=DenialPage(rendered, kind))  # type: ignore[arg-type]
         response = call(built, "stranger", "POST", "/users/teen/messages")
-        assert response.status_code == 403
+        assert response.status_code == RENDERED_STATUSES[rendered]
         assert response.content == DENIAL_PAGE
         assert response.headers["content-type"].startswith("text/html")
         assert built.social.ran == []
 
-    def test_custom_renderer_error_status_is_kept(self, make: Make) -> None:
-        """A custom denial page rendered with an error status keeps that status."""
-        built = make(renderer_status=404)
-        response = call(built, "stranger", "POST", "/users/teen/messages")
-        assert (response.status_code, response.content) == (404, DENIAL_PAGE)
+    def test_raising_renderer_falls_back_to_the_problem(self, make: Make) -> None:
+        """A renderer that raises is replaced by the problem+json denial."""
+        built = make(denial_page=DenialPage(kind="raising"))
+        assert problem(call(built, "stranger", "POST", "/users/teen/messages"))["reason"] == (
+            "not_connected"
+        )
         assert built.social.ran == []
 
 
@@ -195,6 +266,25 @@ class TestResponseFilter:
         assert "public" not in cache_control
         assert "etag" not in response.headers
 
+    def test_streamed_json_is_filtered(
+        self, built: BuiltApp, request: pytest.FixtureRequest
+    ) -> None:
+        """A JSON response streamed in chunks is held, filtered, and sent without the
+        child's location."""
+        known_bug(
+            request,
+            built.adapter,
+            {
+                "django": "a StreamingHttpResponse is never filtered: the child's location "
+                "goes out (src/childsafe/contrib/django/middleware.py:272, `not "
+                "response.streaming` in _needs_filter; documented as a pitfall in "
+                "docs/django.md:421, unlike the other five adapters, which hold and filter it)"
+            },
+        )
+        response = call(built, "aunt", "GET", "/users/teen/profile?encoding=streamed")
+        assert response.status_code == 200
+        assert response.json() == {"id": "teen", "name": "Teen"}
+
     def test_children_are_dropped_from_suggestions(self, built: BuiltApp) -> None:
         """A stranger's friend suggestions keep the adults and lose the children."""
         response = call(built, "stranger", "GET", "/suggestions")
@@ -203,10 +293,15 @@ class TestResponseFilter:
 
 
 class TestAmbiguousTargets:
-    def test_repeated_query_target_with_different_values_is_refused(self, built: BuiltApp) -> None:
-        """``?to=aunt&to=teen`` is refused: the check and the view could read different
-        values."""
-        body = problem(call(built, "stranger", "POST", "/messages?to=aunt&to=teen"))
+    @pytest.mark.parametrize(
+        "query", ["to=aunt&to=teen", "to=aunt&%74o=teen", "to=teen&to=aunt", "to=aunt&to="]
+    )
+    def test_repeated_query_target_with_different_values_is_refused(
+        self, built: BuiltApp, query: str
+    ) -> None:
+        """``?to=aunt&to=teen`` (however the name is written) is refused: the check and
+        the view could read different values."""
+        body = problem(call(built, "stranger", "POST", f"/messages?{query}"))
         assert body["reason"] == "unverifiable"
         assert built.social.ran == []
 
@@ -292,6 +387,13 @@ class TestWebsockets:
         outcome = built.websocket("/chat/teen", account="stranger")
         assert not outcome.accepted
         assert (outcome.close_code, outcome.close_reason) == (1008, "not_connected")
+        assert built.social.ran == []
+
+    def test_signed_out_websocket_is_closed(self, built: BuiltApp) -> None:
+        """A signed-out chat (the unknown-age account) with an adult it is not connected
+        to is closed with 1008."""
+        outcome = built.websocket("/chat/aunt")
+        assert (outcome.accepted, outcome.close_code) == (False, 1008)
         assert built.social.ran == []
 
     def test_allowed_websocket_connects(self, built: BuiltApp) -> None:

@@ -57,13 +57,13 @@ from childsafe.web import (
 
 if TYPE_CHECKING:
     from childsafe._decision import Decision
-    from childsafe.typing import Request
 
 __all__ = [
     "ADAPTERS",
     "AppRoute",
     "BuiltApp",
     "Call",
+    "DenialPage",
     "RawResponse",
     "Reply",
     "SocialApp",
@@ -84,7 +84,7 @@ _Send = Callable[[_Scope], Awaitable[None]]
 _ASGIApp = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 
 DENIAL_PAGE: Final = b"<p>Not allowed here.</p>"
-"""The body of the page a custom denial renderer (``renderer_status=``) answers."""
+"""The body of the page a custom denial renderer (:class:`DenialPage`) answers."""
 
 LOCATION: Final = "Leeds"
 """Where every account of the app is, according to its profile."""
@@ -224,7 +224,8 @@ DEFAULT_ROUTES: Final[tuple[AppRoute, ...]] = (
 ``profile``
     ``GET /users/{user_id}/profile`` (``profile.view``): the account as JSON with its
     ``location``, an ``ETag`` and ``Cache-Control: public``; ``?encoding=gzip``,
-    ``deflate`` or ``malformed`` sends it compressed, or cut short.
+    ``deflate``, ``malformed`` or ``streamed`` sends it compressed, cut short, or as a
+    streamed body in two chunks.
 ``suggestions``
     ``GET /suggestions``: friend suggestions (``teen``, ``kid``, ``aunt``, ``parent``).
 ``poke``
@@ -443,6 +444,9 @@ class SocialApp:
             headers.append(("Content-Encoding", "deflate"))
         elif encoding == "malformed":
             raw = raw[:-1]
+        elif encoding == "streamed":
+            half = len(raw) // 2
+            return Reply(200, tuple(headers), iter((raw[:half], raw[half:])))
         return Reply(200, tuple(headers), raw)
 
     def _chunks(self) -> Iterator[bytes]:
@@ -733,14 +737,33 @@ def _declare(view: Any, rule: ActionRule | None) -> Any:  # noqa: ANN401 - any v
     return view
 
 
-def _renderer(page: Callable[[], object]) -> Callable[[Decision, Any], object]:
-    """A denial renderer answering ``page()`` whatever the decision."""
+@attrs.frozen
+class DenialPage:
+    """A custom denial renderer for :func:`build_app`: it answers :data:`DENIAL_PAGE`
+    (HTML) with ``status``, as the adapter's own response type (``kind="native"``: a
+    Flask return value, a Django ``HttpResponse``, a Starlette ``HTMLResponse``; for the
+    plain middlewares a :class:`~childsafe.DenialResponse`), as a
+    :class:`~childsafe.DenialResponse` (``"denial_response"``), or it raises
+    (``"raising"``).
 
-    def renderer(decision: Decision, request: Any) -> object:  # noqa: ANN401 - any request
-        del decision, request
-        return page()
+    .. versionadded:: 0.1.0
+    """
 
-    return renderer
+    status: int = 403
+    kind: Literal["native", "denial_response", "raising"] = "native"
+
+    def renderer(self, native: Callable[[int], object]) -> Callable[[Decision, Any], object]:
+        """The renderer, given how the adapter makes its native page of a status."""
+
+        def render(decision: Decision, request: Any) -> object:  # noqa: ANN401 - any request
+            del request
+            if self.kind == "raising":
+                raise RuntimeError(f"the denial page for {decision.action} is broken")
+            if self.kind == "denial_response":
+                return _page(self.status)
+            return native(self.status)
+
+        return render
 
 
 def _page(status: int) -> DenialResponse:
@@ -761,13 +784,12 @@ def build_wsgi(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A plain WSGI app routing by itself, behind :class:`childsafe.wsgi.ChildsafeMiddleware`
     with the app's :meth:`~SocialApp.route_table`, a :class:`~childsafe.ResponseFilter`
-    and ``options``. ``renderer_status``: deny with a :class:`~childsafe.DenialResponse`
-    page of that status instead of problem+json."""
+    and ``options``. ``denial_page``: a custom renderer instead of problem+json."""
     from childsafe.wsgi import ChildsafeMiddleware  # noqa: PLC0415
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -791,9 +813,8 @@ def build_wsgi(
         start_response(f"{reply.status} -", _headers(reply))
         return [reply.body] if isinstance(reply.body, bytes) else reply.body
 
-    if renderer_status is not None:
-        status = renderer_status
-        options.setdefault("renderer", _renderer(lambda: _page(status)))
+    if denial_page is not None:
+        options.setdefault("renderer", denial_page.renderer(_page))
     wrapped = ChildsafeMiddleware(
         app,
         guard=guard if guard is not None else Guard(),
@@ -811,13 +832,13 @@ def build_asgi(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A plain ASGI app routing by itself (websockets included), behind
     :class:`childsafe.asgi.ChildsafeMiddleware` with the app's
     :meth:`~SocialApp.route_table`, a :class:`~childsafe.ResponseFilter` and
-    ``options``; ``renderer_status`` as for :func:`build_wsgi`."""
+    ``options``; ``denial_page`` as for :func:`build_wsgi`."""
     from childsafe.asgi import ChildsafeMiddleware  # noqa: PLC0415
 
     async def websocket(scope: _Scope, receive: _Receive, send: _Send) -> None:
@@ -874,9 +895,8 @@ def build_asgi(
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    if renderer_status is not None:
-        status = renderer_status
-        options.setdefault("renderer", _renderer(lambda: _page(status)))
+    if denial_page is not None:
+        options.setdefault("renderer", denial_page.renderer(_page))
     wrapped = ChildsafeMiddleware(
         app,
         guard=guard if guard is not None else Guard(),
@@ -894,14 +914,14 @@ def build_flask(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     **options: Any,  # noqa: ANN401 - passed to ChildSafe
 ) -> BuiltApp:
     """A Flask app with :class:`childsafe.contrib.flask.ChildSafe` (a
     :class:`~childsafe.ResponseFilter` and ``options``): function views declared with
     :func:`childsafe.action`, a ``MethodView`` for ``view_class`` routes (each declared
-    method decorated), no websockets. ``renderer_status``: deny with a Flask page of that
-    status."""
+    method decorated), no websockets. ``denial_page``: a custom renderer (see
+    :class:`DenialPage`)."""
     _require("flask", "flask")
     import flask  # noqa: PLC0415
     from flask.views import MethodView  # noqa: PLC0415
@@ -955,10 +975,12 @@ def build_flask(
         app.add_url_rule(
             route.formatted("flask"), endpoint=route.name, view_func=view, methods=route.methods
         )
-    if renderer_status is not None:
-        status = renderer_status
+    if denial_page is not None:
         options.setdefault(
-            "renderer", _renderer(lambda: (DENIAL_PAGE, status, {"Content-Type": "text/html"}))
+            "renderer",
+            denial_page.renderer(
+                lambda status: (DENIAL_PAGE, status, {"Content-Type": "text/html"})
+            ),
         )
     ChildSafe(
         app,
@@ -991,7 +1013,7 @@ def build_django(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     **options: Any,  # noqa: ANN401 - CHILDSAFE keys, upper-cased
 ) -> BuiltApp:
     """A Django project served by Django's ``WSGIHandler``, with only the childsafe
@@ -1002,8 +1024,8 @@ def build_django(
 
     Django is configured once per process: if nothing configured it yet, this does, with
     minimal settings; the app's URLconf, middleware and ``CHILDSAFE`` are applied with
-    ``override_settings`` until :meth:`BuiltApp.close`. ``renderer_status``: deny with
-    an ``HttpResponse`` page of that status."""
+    ``override_settings`` until :meth:`BuiltApp.close`. ``denial_page``: a custom
+    ``RENDERER`` (see :class:`DenialPage`)."""
     _require("django", "django")
     import django  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.apps import apps  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -1083,10 +1105,9 @@ def build_django(
         "RESOLVERS": social.resolvers() if resolvers is None else list(resolvers),
         "RESPONSE_FILTER": True,
     }
-    if renderer_status is not None:
-        status = renderer_status
-        config["RENDERER"] = _renderer(
-            lambda: HttpResponse(DENIAL_PAGE, status=status, content_type="text/html")
+    if denial_page is not None:
+        config["RENDERER"] = denial_page.renderer(
+            lambda status: HttpResponse(DENIAL_PAGE, status=status, content_type="text/html")
         )
     config.update({key.upper(): value for key, value in options.items()})
     overridden = override_settings(
@@ -1183,18 +1204,16 @@ def _add_middleware(
     )
 
 
-def _starlette_renderer(renderer_status: int | None) -> dict[str, Any]:
-    if renderer_status is None:
+def _starlette_renderer(denial_page: DenialPage | None) -> dict[str, Any]:
+    if denial_page is None:
         return {}
     from starlette.responses import HTMLResponse  # noqa: PLC0415
 
-    status = renderer_status
-
-    def renderer(decision: Decision, request: Request) -> HTMLResponse:
-        del decision, request
-        return HTMLResponse(DENIAL_PAGE, status_code=status)
-
-    return {"renderer": renderer}
+    return {
+        "renderer": denial_page.renderer(
+            lambda status: HTMLResponse(DENIAL_PAGE, status_code=status)
+        )
+    }
 
 
 def build_starlette(
@@ -1202,7 +1221,7 @@ def build_starlette(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     install_options: Mapping[str, Any] | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
@@ -1210,8 +1229,8 @@ def build_starlette(
     :class:`~childsafe.ResponseFilter`, the websocket routes' rules as its route table,
     and ``options``) with ``install(app, **install_options)``: endpoints declared with
     :func:`childsafe.action`, an ``HTTPEndpoint`` for ``view_class`` routes (each
-    declared method decorated). ``renderer_status``: ``install`` renders denials as a
-    Starlette ``HTMLResponse`` of that status."""
+    declared method decorated). ``denial_page``: the renderer given to ``install``
+    (see :class:`DenialPage`)."""
     _require("starlette", "starlette")
     from starlette.applications import Starlette  # noqa: PLC0415
     from starlette.endpoints import HTTPEndpoint  # noqa: PLC0415
@@ -1261,7 +1280,7 @@ def build_starlette(
             )
     app = Starlette(routes=routes)
     _add_middleware(app, social, guard, resolvers, options)
-    install(app, **{**_starlette_renderer(renderer_status), **(install_options or {})})
+    install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
     return BuiltApp("starlette", social, app, asgi=app)
 
 
@@ -1270,7 +1289,7 @@ def build_fastapi(
     *,
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
-    renderer_status: int | None = None,
+    denial_page: DenialPage | None = None,
     install_options: Mapping[str, Any] | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
@@ -1278,7 +1297,7 @@ def build_fastapi(
     :func:`build_starlette`) with ``install(app, **install_options)``: every declared
     route (websockets included) is a ``Depends(require(...))`` dependency; FastAPI has
     no class-based views, so a ``view_class`` route is one path operation per method.
-    ``GET`` routes answer ``HEAD`` too. ``renderer_status`` as for
+    ``GET`` routes answer ``HEAD`` too. ``denial_page`` as for
     :func:`build_starlette`."""
     _require("fastapi", "fastapi")
     from fastapi import Depends, FastAPI  # noqa: PLC0415
@@ -1334,7 +1353,7 @@ def build_fastapi(
                 dependencies=dependencies(rule),
             )
     _add_middleware(app, social, guard, resolvers, options)
-    install(app, **{**_starlette_renderer(renderer_status), **(install_options or {})})
+    install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
     return BuiltApp("fastapi", social, app, asgi=app)
 
 
@@ -1357,7 +1376,8 @@ def build_app(
     :data:`ADAPTERS`) with that adapter's builder: :func:`build_wsgi`,
     :func:`build_asgi`, :func:`build_flask`, :func:`build_django`,
     :func:`build_starlette` or :func:`build_fastapi`. Every builder takes ``guard``,
-    ``resolvers`` (default: the app's bearer tokens) and ``renderer_status``, and passes
+    ``resolvers`` (default: the app's bearer tokens) and ``denial_page`` (a
+    :class:`DenialPage`), and passes
     the other keyword arguments to the adapter's configuration (the middleware, the
     Flask extension, Django's ``CHILDSAFE`` keys).
 
