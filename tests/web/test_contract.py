@@ -225,65 +225,67 @@ class TestRenderer:
         assert built.social.ran == []
 
 
-ENCODINGS = ("identity", "gzip", "deflate")
+DJANGO_STREAMS_UNFILTERED = (
+    "a StreamingHttpResponse is never filtered, so a child's location in streamed JSON "
+    "goes out with the view's Cache-Control and ETag (src/childsafe/contrib/django/"
+    "middleware.py:272, `not response.streaming` in _needs_filter; documented as a pitfall "
+    "in docs/django.md:421), while the other five adapters hold and filter it"
+)
+
+# Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
+READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
 
 
 class TestResponseFilter:
-    @pytest.mark.parametrize("encoding", ENCODINGS)
+    @pytest.mark.parametrize("variant", READABLE)
     def test_child_location_never_reaches_another_account(
-        self, built: BuiltApp, encoding: str
+        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
     ) -> None:
-        """A 14-year-old's location is removed from their profile, whatever the
-        response's content coding."""
-        response = call(built, "aunt", "GET", f"/users/teen/profile?encoding={encoding}")
+        """A 14-year-old's location is removed from their profile, however the JSON is
+        sent (compressed, streamed, with a charset, as a ``+json`` type)."""
+        if variant == "streamed":
+            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         assert response.status_code == 200
         assert LOCATION not in response.text
         assert response.json() == {"id": "teen", "name": "Teen"}
 
-    @pytest.mark.parametrize("encoding", ENCODINGS)
-    def test_adult_location_is_kept(self, built: BuiltApp, encoding: str) -> None:
-        """An adult's location, which they share publicly, is left in their profile."""
-        response = call(built, "aunt", "GET", f"/users/stranger/profile?encoding={encoding}")
+    @pytest.mark.parametrize("variant", READABLE)
+    def test_adult_location_is_kept(
+        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
+    ) -> None:
+        """An adult's location, which they share publicly, is left in their profile, which
+        is still marked private (it depends on who views it)."""
+        if variant == "streamed":
+            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
+        response = call(built, "aunt", "GET", f"/users/stranger/profile?variant={variant}")
         assert response.status_code == 200
         assert response.json() == {"id": "stranger", "name": "Stranger", "location": LOCATION}
+        assert "private" in response.headers.get("cache-control", "")
 
-    def test_malformed_json_is_withheld(self, built: BuiltApp) -> None:
-        """A JSON response that cannot be read is a 500 and its body is not sent."""
-        response = call(built, "aunt", "GET", "/users/teen/profile?encoding=malformed")
+    @pytest.mark.parametrize("variant", ["malformed", "br"])
+    def test_unreadable_json_is_withheld(self, built: BuiltApp, variant: str) -> None:
+        """A JSON response that cannot be read (malformed, or in a coding childsafe
+        cannot decode) is a 500 problem and its body is not sent."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         assert response.status_code == 500
-        assert LOCATION not in response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert LOCATION.encode() not in response.content
         assert built.social.ran == ["profile teen"]
 
-    @pytest.mark.parametrize("encoding", ENCODINGS)
+    @pytest.mark.parametrize("variant", READABLE)
     def test_filtered_response_is_private_without_a_stale_etag(
-        self, built: BuiltApp, encoding: str
+        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
     ) -> None:
         """A filtered response is ``Cache-Control: private`` (never ``public``) and drops
         the view's ``ETag``."""
-        response = call(built, "aunt", "GET", f"/users/teen/profile?encoding={encoding}")
+        if variant == "streamed":
+            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         cache_control = response.headers.get("cache-control", "")
         assert "private" in cache_control
         assert "public" not in cache_control
         assert "etag" not in response.headers
-
-    def test_streamed_json_is_filtered(
-        self, built: BuiltApp, request: pytest.FixtureRequest
-    ) -> None:
-        """A JSON response streamed in chunks is held, filtered, and sent without the
-        child's location."""
-        known_bug(
-            request,
-            built.adapter,
-            {
-                "django": "a StreamingHttpResponse is never filtered: the child's location "
-                "goes out (src/childsafe/contrib/django/middleware.py:272, `not "
-                "response.streaming` in _needs_filter; documented as a pitfall in "
-                "docs/django.md:421, unlike the other five adapters, which hold and filter it)"
-            },
-        )
-        response = call(built, "aunt", "GET", "/users/teen/profile?encoding=streamed")
-        assert response.status_code == 200
-        assert response.json() == {"id": "teen", "name": "Teen"}
 
     def test_children_are_dropped_from_suggestions(self, built: BuiltApp) -> None:
         """A stranger's friend suggestions keep the adults and lose the children."""

@@ -223,9 +223,10 @@ DEFAULT_ROUTES: Final[tuple[AppRoute, ...]] = (
     ``POST /messages/json`` with ``{"to": ...}``: a DM to the JSON field (``dm.send``).
 ``profile``
     ``GET /users/{user_id}/profile`` (``profile.view``): the account as JSON with its
-    ``location``, an ``ETag`` and ``Cache-Control: public``; ``?encoding=gzip``,
-    ``deflate``, ``malformed`` or ``streamed`` sends it compressed, cut short, or as a
-    streamed body in two chunks.
+    ``location``, an ``ETag`` and ``Cache-Control: public``. ``?variant=`` changes how:
+    ``gzip``, ``deflate`` (compressed), ``br`` (labelled with a coding childsafe cannot
+    read), ``malformed`` (cut short), ``streamed`` (in two chunks), ``charset``
+    (``application/json; charset=utf-8``), ``vnd`` (``application/vnd.social+json``).
 ``suggestions``
     ``GET /suggestions``: friend suggestions (``teen``, ``kid``, ``aunt``, ``parent``).
 ``poke``
@@ -397,7 +398,7 @@ class SocialApp:
             return _json(201, {"sent": body.get("to")})
         if name == "profile":
             self.ran.append(f"profile {target}")
-            return self._profile(target, (call.query_values("encoding") or ["identity"])[-1])
+            return self._profile(target, (call.query_values("variant") or ["plain"])[-1])
         if name == "suggestions":
             self.ran.append("suggestions")
             ids = ("teen", "kid", "aunt", "parent")
@@ -429,22 +430,28 @@ class SocialApp:
         self.ran.append(name)
         return Reply(200, body=name.encode())
 
-    def _profile(self, user_id: str, encoding: str) -> Reply:
+    def _profile(self, user_id: str, variant: str) -> Reply:
         raw = json.dumps({"id": user_id, "name": user_id.title(), "location": LOCATION}).encode()
+        media_type = {
+            "charset": "application/json; charset=utf-8",
+            "vnd": "application/vnd.social+json",
+        }.get(variant, "application/json")
         headers = [
-            ("Content-Type", "application/json"),
+            ("Content-Type", media_type),
             ("ETag", f'"{user_id}-v1"'),
             ("Cache-Control", "public, max-age=60"),
         ]
-        if encoding == "gzip":
+        if variant == "gzip":
             raw = gzip.compress(raw)
             headers.append(("Content-Encoding", "gzip"))
-        elif encoding == "deflate":
+        elif variant == "deflate":
             raw = zlib.compress(raw)
             headers.append(("Content-Encoding", "deflate"))
-        elif encoding == "malformed":
+        elif variant == "br":  # a coding childsafe cannot read (the body is not brotli)
+            headers.append(("Content-Encoding", "br"))
+        elif variant == "malformed":
             raw = raw[:-1]
-        elif encoding == "streamed":
+        elif variant == "streamed":
             half = len(raw) // 2
             return Reply(200, tuple(headers), iter((raw[:half], raw[half:])))
         return Reply(200, tuple(headers), raw)
