@@ -27,7 +27,7 @@ import pytest
 
 from childsafe import Account, Request
 from childsafe.testing import ADAPTERS, BuiltApp, DenialPage, SocialApp, build_app
-from childsafe.testing._apps import DENIAL_PAGE, LOCATION, STREAM_CHUNKS, Adapter
+from childsafe.testing._apps import Adapter
 from childsafe.web import ANONYMOUS_ID
 from tests import django_settings
 
@@ -212,7 +212,7 @@ class TestRenderer:
         built = make(denial_page=DenialPage(rendered, kind))  # type: ignore[arg-type]
         response = call(built, "stranger", "POST", "/users/teen/messages")
         assert response.status_code == RENDERED_STATUSES[rendered]
-        assert response.content == DENIAL_PAGE
+        assert response.content == DenialPage.BODY
         assert response.headers["content-type"].startswith("text/html")
         assert built.social.ran == []
 
@@ -247,7 +247,7 @@ class TestResponseFilter:
             known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
         response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         assert response.status_code == 200
-        assert LOCATION not in response.text
+        assert SocialApp.LOCATION not in response.text
         assert response.json() == {"id": "teen", "name": "Teen"}
 
     @pytest.mark.parametrize("variant", READABLE)
@@ -260,7 +260,11 @@ class TestResponseFilter:
             known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
         response = call(built, "aunt", "GET", f"/users/stranger/profile?variant={variant}")
         assert response.status_code == 200
-        assert response.json() == {"id": "stranger", "name": "Stranger", "location": LOCATION}
+        assert response.json() == {
+            "id": "stranger",
+            "name": "Stranger",
+            "location": SocialApp.LOCATION,
+        }
         assert "private" in response.headers.get("cache-control", "")
 
     @pytest.mark.parametrize("variant", ["malformed", "br"])
@@ -270,7 +274,7 @@ class TestResponseFilter:
         response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         assert response.status_code == 500
         assert response.headers["content-type"] == PROBLEM
-        assert LOCATION.encode() not in response.content
+        assert SocialApp.LOCATION.encode() not in response.content
         assert built.social.ran == ["profile teen"]
 
     @pytest.mark.parametrize("variant", READABLE)
@@ -412,9 +416,11 @@ class TestStreaming:
         chunk before the next is made, unchanged."""
         response = built.stream("/stream", account="aunt")
         assert response.status == 200
-        assert response.chunks == STREAM_CHUNKS
+        assert response.chunks == SocialApp.STREAM_CHUNKS
         assert built.social.log == [
-            entry for chunk in STREAM_CHUNKS for entry in (f"made {chunk!r}", f"sent {chunk!r}")
+            entry
+            for chunk in SocialApp.STREAM_CHUNKS
+            for entry in (f"made {chunk!r}", f"sent {chunk!r}")
         ]
 
 

@@ -14,6 +14,7 @@ no framework installed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import io
 import json
@@ -30,7 +31,7 @@ from collections.abc import (
     Sequence,
 )
 from types import SimpleNamespace, TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 from urllib.parse import parse_qsl
 
 import attrs
@@ -84,10 +85,7 @@ _Send = Callable[[_Scope], Awaitable[None]]
 _ASGIApp = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
 
 DENIAL_PAGE: Final = b"<p>Not allowed here.</p>"
-"""The body of the page a custom denial renderer (:class:`DenialPage`) answers."""
-
 LOCATION: Final = "Leeds"
-"""Where every account of the app is, according to its profile."""
 
 
 def social_accounts() -> AccountFactory:
@@ -169,13 +167,11 @@ class AppRoute:
         """Whether the route answers ``method`` (``HEAD`` wherever ``GET``)."""
         return method in self.methods or (method == "HEAD" and "GET" in self.methods)
 
-    def pattern(self) -> re.Pattern[str]:
-        """A regular expression matching the route's paths, one group per parameter."""
-        parts = re.split(r"\{(\w+)\}", self.path)
-        regex = "".join(
-            f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
-        )
-        return re.compile(f"^{regex}/?$")
+    def match(self, path: str) -> dict[str, str] | None:
+        """The route's parameters in ``path``, or ``None`` if the route has no such
+        path (a trailing slash is optional)."""
+        hit = _pattern(self.path).match(path)
+        return None if hit is None else hit.groupdict()
 
     def formatted(self, style: Literal["flask", "django"]) -> str:
         """The path in Flask (``<user_id>``) or Django (``<str:user_id>``, no leading
@@ -183,6 +179,17 @@ class AppRoute:
         if style == "flask":
             return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
         return re.sub(r"\{(\w+)\}", r"<str:\1>", self.path).lstrip("/")
+
+
+@functools.cache
+def _pattern(path: str) -> re.Pattern[str]:
+    """A regular expression matching ``path`` (RouteTable syntax), one group per
+    parameter, the trailing slash optional."""
+    parts = re.split(r"\{(\w+)\}", path)
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}/?$")
 
 
 _DM_PATH = action_rule("dm.send", target=path_param("user_id"))
@@ -213,36 +220,9 @@ DEFAULT_ROUTES: Final[tuple[AppRoute, ...]] = (
     AppRoute("me", "/me"),
     AppRoute("chat", "/chat/{user_id}", (), {"WEBSOCKET": _DM_PATH}, websocket=True),
 )
-"""The routes of :class:`SocialApp`:
-
-``dm_path``
-    ``POST /users/{user_id}/messages``: a DM to the path parameter (``dm.send``).
-``dm_query``
-    ``POST /messages?to=...``: a DM to the query parameter (``dm.send``).
-``dm_json``
-    ``POST /messages/json`` with ``{"to": ...}``: a DM to the JSON field (``dm.send``).
-``profile``
-    ``GET /users/{user_id}/profile`` (``profile.view``): the account as JSON with its
-    ``location``, an ``ETag`` and ``Cache-Control: public``. ``?variant=`` changes how:
-    ``gzip``, ``deflate`` (compressed), ``br`` (labelled with a coding childsafe cannot
-    read), ``malformed`` (cut short), ``streamed`` (in two chunks), ``charset``
-    (``application/json; charset=utf-8``), ``vnd`` (``application/vnd.social+json``).
-``suggestions``
-    ``GET /suggestions``: friend suggestions (``teen``, ``kid``, ``aunt``, ``parent``).
-``poke``
-    ``/users/{user_id}/poke``, a class-based view: ``GET`` (the poke page) undeclared,
-    ``POST`` (the poke) declared ``dm.send``.
-``stream``
-    ``GET /stream``: three ``application/x-ndjson`` chunks, streamed.
-``me``
-    ``GET /me``: the request's account (``id``, ``band``, ``source``) as JSON.
-``chat``
-    ``WEBSOCKET /chat/{user_id}`` (``dm.send``): accepts, says ``chatting with ...``,
-    closes.
-"""
+# The routes of SocialApp, described in its docstring.
 
 STREAM_CHUNKS: Final = (b'{"n": 1}\n', b'{"n": 2}\n', b'{"n": 3}\n')
-"""The chunks the ``stream`` route sends, one at a time."""
 
 
 @attrs.frozen
@@ -305,15 +285,47 @@ class SocialApp:
 
     ``accounts`` (default :func:`social_accounts`) is its database and repository; a
     bearer token is an account id (:meth:`verify`). ``routes`` are
-    :data:`DEFAULT_ROUTES` plus ``extra_routes``: an extra route that the app does not
+    the routes below plus ``extra_routes``: an extra route that the app does not
     know answers ``200 text/plain`` with its name, so a test can add undeclared or late
     routes. ``ran`` records every handler that ran (``"dm_path teen"``), so a test can
     prove that a denied request never reached the view; ``log`` records the ``stream``
     route's progress (``"made ..."``) beside what a raw driver received
     (``"sent ..."``).
 
+    The routes:
+
+    ``dm_path``
+        ``POST /users/{user_id}/messages``: a DM to the path parameter (``dm.send``).
+    ``dm_query``
+        ``POST /messages?to=...``: a DM to the query parameter (``dm.send``).
+    ``dm_json``
+        ``POST /messages/json`` with ``{"to": ...}``: a DM to the JSON field (``dm.send``).
+    ``profile``
+        ``GET /users/{user_id}/profile`` (``profile.view``): the account as JSON with its
+        ``location``, an ``ETag`` and ``Cache-Control: public``. ``?variant=`` changes how:
+        ``gzip``, ``deflate`` (compressed), ``br`` (labelled with a coding childsafe cannot
+        read), ``malformed`` (cut short), ``streamed`` (in two chunks), ``charset``
+        (``application/json; charset=utf-8``), ``vnd`` (``application/vnd.social+json``).
+    ``suggestions``
+        ``GET /suggestions``: friend suggestions (``teen``, ``kid``, ``aunt``, ``parent``).
+    ``poke``
+        ``/users/{user_id}/poke``, a class-based view: ``GET`` (the poke page) undeclared,
+        ``POST`` (the poke) declared ``dm.send``.
+    ``stream``
+        ``GET /stream``: three ``application/x-ndjson`` chunks, streamed.
+    ``me``
+        ``GET /me``: the request's account (``id``, ``band``, ``source``) as JSON.
+    ``chat``
+        ``WEBSOCKET /chat/{user_id}`` (``dm.send``): accepts, says ``chatting with ...``,
+        closes.
+
     .. versionadded:: 0.1.0
     """
+
+    LOCATION: Final = LOCATION
+    """Where every account is, according to its profile (``"Leeds"``)."""
+    STREAM_CHUNKS: Final = STREAM_CHUNKS
+    """The chunks the ``stream`` route sends, one at a time."""
 
     def __init__(
         self,
@@ -362,20 +374,20 @@ class SocialApp:
         for route in self.routes:
             if route.websocket:
                 continue
-            hit = route.pattern().match(path)
-            if hit is None:
+            params = route.match(path)
+            if params is None:
                 continue
             found = True
             if route.serves(method):
-                return route, hit.groupdict(), True
+                return route, params, True
         return None, {}, found
 
     def websocket_route(self, path: str) -> tuple[AppRoute | None, dict[str, str]]:
         """The websocket route serving ``path``, with its parameters."""
         for route in self.routes:
-            hit = route.pattern().match(path) if route.websocket else None
-            if hit is not None:
-                return route, hit.groupdict()
+            params = route.match(path) if route.websocket else None
+            if params is not None:
+                return route, params
         return None, {}
 
     # -- the handlers ---------------------------------------------------------------
@@ -746,8 +758,8 @@ def _declare(view: Any, rule: ActionRule | None) -> Any:  # noqa: ANN401 - any v
 
 @attrs.frozen
 class DenialPage:
-    """A custom denial renderer for :func:`build_app`: it answers :data:`DENIAL_PAGE`
-    (HTML) with ``status``, as the adapter's own response type (``kind="native"``: a
+    """A custom denial renderer for :func:`build_app`: it answers an HTML page
+    (``DenialPage.BODY``) with ``status``, as the adapter's own response type (``kind="native"``: a
     Flask return value, a Django ``HttpResponse``, a Starlette ``HTMLResponse``; for the
     plain middlewares a :class:`~childsafe.DenialResponse`), as a
     :class:`~childsafe.DenialResponse` (``"denial_response"``), or it raises
@@ -755,6 +767,9 @@ class DenialPage:
 
     .. versionadded:: 0.1.0
     """
+
+    BODY: ClassVar[bytes] = DENIAL_PAGE
+    """The page's body (``<p>Not allowed here.</p>``)."""
 
     status: int = 403
     kind: Literal["native", "denial_response", "raising"] = "native"
@@ -845,7 +860,7 @@ def build_asgi(
     """A plain ASGI app routing by itself (websockets included), behind
     :class:`childsafe.asgi.ChildsafeMiddleware` with the app's
     :meth:`~SocialApp.route_table`, a :class:`~childsafe.ResponseFilter` and
-    ``options``; ``denial_page`` as for :func:`build_wsgi`."""
+    ``options``; ``denial_page`` as for ``build_wsgi``."""
     from childsafe.asgi import ChildsafeMiddleware  # noqa: PLC0415
 
     async def websocket(scope: _Scope, receive: _Receive, send: _Send) -> None:
@@ -1301,11 +1316,11 @@ def build_fastapi(
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A FastAPI app behind :class:`childsafe.asgi.ChildsafeMiddleware` (as
-    :func:`build_starlette`) with ``install(app, **install_options)``: every declared
+    ``build_starlette``) with ``install(app, **install_options)``: every declared
     route (websockets included) is a ``Depends(require(...))`` dependency; FastAPI has
     no class-based views, so a ``view_class`` route is one path operation per method.
     ``GET`` routes answer ``HEAD`` too. ``denial_page`` as for
-    :func:`build_starlette`."""
+    ``build_starlette``."""
     _require("fastapi", "fastapi")
     from fastapi import Depends, FastAPI  # noqa: PLC0415
     from starlette.requests import Request as StarletteRequest  # noqa: PLC0415
@@ -1380,9 +1395,9 @@ def build_app(
     **options: Any,  # noqa: ANN401 - the builder's keyword arguments
 ) -> BuiltApp:
     """Build ``social`` (default: a new :class:`SocialApp`) on ``adapter`` (one of
-    :data:`ADAPTERS`) with that adapter's builder: :func:`build_wsgi`,
-    :func:`build_asgi`, :func:`build_flask`, :func:`build_django`,
-    :func:`build_starlette` or :func:`build_fastapi`. Every builder takes ``guard``,
+    ``ADAPTERS``) with that adapter's builder: ``build_wsgi``,
+    ``build_asgi``, ``build_flask``, ``build_django``,
+    ``build_starlette`` or ``build_fastapi``. Every builder takes ``guard``,
     ``resolvers`` (default: the app's bearer tokens) and ``denial_page`` (a
     :class:`DenialPage`), and passes
     the other keyword arguments to the adapter's configuration (the middleware, the
