@@ -25,13 +25,14 @@ from typing import Any
 import httpx
 import pytest
 
-from childsafe import Account, Request
-from childsafe.testing import ADAPTERS, BuiltApp, DenialPage, SocialApp, build_app
+from childsafe import Account, Request, action_rule, path_param
+from childsafe.testing import ADAPTERS, AppRoute, BuiltApp, DenialPage, SocialApp, build_app
 from childsafe.testing._apps import Adapter
 from childsafe.web import ANONYMOUS_ID
 from tests import django_settings
 
 PROBLEM = "application/problem+json"
+DM_TO_PATH_TARGET = action_rule("dm.send", target=path_param("user_id"))
 
 Make = Callable[..., BuiltApp]
 
@@ -447,3 +448,29 @@ class TestFailClosed:
             "not_connected"
         )
         assert built.social.ran == []
+
+
+class TestExtraRoutes:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        return SocialApp(
+            extra_routes=[
+                AppRoute("notes", "/notes"),
+                AppRoute("nudge", "/users/{user_id}/nudge", ("POST",), {"POST": DM_TO_PATH_TARGET}),
+            ]
+        )
+
+    def test_extra_undeclared_route_runs(self, built: BuiltApp) -> None:
+        """A route the description adds without a declaration serves anyone."""
+        response = call(built, "stranger", "GET", "/notes")
+        assert (response.status_code, response.text) == (200, "notes")
+        assert built.social.ran == ["notes"]
+
+    def test_extra_declared_route_is_checked(self, built: BuiltApp) -> None:
+        """A route the description adds with a declaration is checked like the others."""
+        assert problem(call(built, "stranger", "POST", "/users/teen/nudge"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
+        assert built.social.ran == ["nudge"]
