@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from childsafe import Account, Request, action_rule, path_param
+from childsafe import Account, Relationship, Request, action_rule, path_param
 from childsafe.testing import ADAPTERS, AppRoute, BuiltApp, DenialPage, SocialApp, build_app
 from childsafe.testing._apps import Adapter
 from childsafe.web import ANONYMOUS_ID
@@ -293,10 +293,12 @@ class TestResponseFilter:
         assert "etag" not in response.headers
 
     def test_children_are_dropped_from_suggestions(self, built: BuiltApp) -> None:
-        """A stranger's friend suggestions keep the adults and lose the children."""
+        """A stranger's friend suggestions keep the adults and lose the children, and are
+        marked private."""
         response = call(built, "stranger", "GET", "/suggestions")
         assert response.status_code == 200
         assert [s["id"] for s in response.json()["suggestions"]] == ["aunt", "parent"]
+        assert "private" in response.headers.get("cache-control", "")
 
 
 class TestAmbiguousTargets:
@@ -430,6 +432,19 @@ def raising_resolver(request: Request) -> Account | None:
     raise OSError(f"token service is down ({request.path})")
 
 
+class GraphDown:
+    """A repository whose accounts load but whose social graph is down."""
+
+    def __init__(self, social: SocialApp) -> None:
+        self.accounts = social.accounts
+
+    def get_account(self, account_id: str) -> Account | None:
+        return self.accounts.get_account(account_id)
+
+    def relationship(self, actor: Account, target: Account) -> Relationship:
+        raise OSError(f"graph database is down (relating {actor.id} to {target.id})")
+
+
 class TestFailClosed:
     @pytest.fixture(name="built")
     def _built(self, make: Make) -> BuiltApp:
@@ -474,3 +489,75 @@ class TestExtraRoutes:
         assert built.social.ran == []
         assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
         assert built.social.ran == ["nudge"]
+
+
+class TestRepositoryDown:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        social = SocialApp()
+        social.repository = GraphDown(social)
+        return social
+
+    def test_check_is_unverifiable(self, built: BuiltApp) -> None:
+        """A check that needs the social graph while it is down is refused as
+        unverifiable, never allowed and never a 500."""
+        assert problem(call(built, "aunt", "POST", "/users/teen/messages"))["reason"] == (
+            "unverifiable"
+        )
+        assert built.social.ran == []
+
+    def test_children_stay_out_of_suggestions(self, built: BuiltApp) -> None:
+        """While the graph is down no child appears in a stranger's suggestions."""
+        response = call(built, "stranger", "GET", "/suggestions")
+        assert response.status_code in {200, 500}
+        assert b'"teen"' not in response.content
+        assert b'"kid"' not in response.content
+
+
+class TestBodies:
+    def test_deeply_nested_json_is_refused(self, built: BuiltApp) -> None:
+        """A JSON body nested thousands deep is refused, never a 500."""
+        body = b'{"to": "teen", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        response = call(
+            built,
+            "aunt",
+            "POST",
+            "/messages/json",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    def test_body_over_the_default_limit_is_unverifiable(
+        self, built: BuiltApp, request: pytest.FixtureRequest
+    ) -> None:
+        """A JSON body over the default 1 MiB limit is not read to find the target, so
+        the check fails closed."""
+        known_bug(
+            request,
+            built.adapter,
+            {
+                "flask": "no body limit: FlaskRequest.json reads the whole body "
+                "(src/childsafe/contrib/flask.py:126-130, request.get_data(cache=True); "
+                "only Flask's MAX_CONTENT_LENGTH, unset by default, bounds it, as "
+                "docs/flask.md:128 says) and checks the target; the other adapters stop "
+                "at max_body",
+                "fastapi": "no body limit: require(...) reads the whole body "
+                "(src/childsafe/contrib/starlette.py:180, StarletteRequest.load_json "
+                "awaits connection.body(); documented in docs/starlette.md:395) and "
+                "checks the target, while install(max_body=...) bounds @action endpoints "
+                "and the middlewares stop at max_body",
+            },
+        )
+        body = json.dumps({"to": "teen", "text": "x" * (1 << 21)}).encode()
+        response = call(
+            built,
+            "aunt",
+            "POST",
+            "/messages/json",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []

@@ -41,7 +41,7 @@ from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe.exceptions import MissingExtraError
 from childsafe.testing._accounts import AccountFactory
-from childsafe.typing import Resolver
+from childsafe.typing import AccountRepository, Resolver
 from childsafe.web import (
     ActionRule,
     DenialResponse,
@@ -283,8 +283,10 @@ def _json(status: int, body: object, *extra: tuple[str, str]) -> Reply:
 class SocialApp:
     """The description of a small social app, and its state while a test runs.
 
-    ``accounts`` (default :func:`social_accounts`) is its database and repository; a
-    bearer token is an account id (:meth:`verify`). ``routes`` are
+    ``accounts`` (default :func:`social_accounts`) is its database; a bearer token is an
+    account id (:meth:`verify`). The adapters load accounts and relationships through
+    ``repository`` (default: ``accounts``), which a test can replace with one whose
+    database is down. ``routes`` are
     the routes below plus ``extra_routes``: an extra route that the app does not
     know answers ``200 text/plain`` with its name, so a test can add undeclared or late
     routes. ``ran`` records every handler that ran (``"dm_path teen"``), so a test can
@@ -331,9 +333,11 @@ class SocialApp:
         self,
         *,
         accounts: AccountFactory | None = None,
+        repository: AccountRepository | None = None,
         extra_routes: Iterable[AppRoute] = (),
     ) -> None:
         self.accounts = accounts if accounts is not None else social_accounts()
+        self.repository: AccountRepository = repository if repository is not None else self.accounts
         self.routes: tuple[AppRoute, ...] = (*DEFAULT_ROUTES, *extra_routes)
         names = [route.name for route in self.routes]
         if len(set(names)) != len(names):
@@ -841,7 +845,7 @@ def build_wsgi(
         app,
         guard=guard if guard is not None else Guard(),
         resolvers=social.resolvers() if resolvers is None else resolvers,
-        repository=social.accounts,
+        repository=social.repository,
         routes=social.route_table(),
         response_filter=ResponseFilter(),
         **options,
@@ -923,7 +927,7 @@ def build_asgi(
         app,
         guard=guard if guard is not None else Guard(),
         resolvers=social.resolvers() if resolvers is None else resolvers,
-        repository=social.accounts,
+        repository=social.repository,
         routes=social.route_table(),
         response_filter=ResponseFilter(),
         **options,
@@ -1008,7 +1012,7 @@ def build_flask(
         app,
         guard=guard if guard is not None else Guard(),
         resolvers=social.resolvers() if resolvers is None else resolvers,
-        repository=social.accounts,
+        repository=social.repository,
         response_filter=ResponseFilter(),
         **options,
     )
@@ -1123,7 +1127,7 @@ def build_django(
     urlconf = type("URLConf", (), {"urlpatterns": patterns})
     config: dict[str, Any] = {
         "POLICY": guard.policy if guard is not None else None,
-        "REPOSITORY": social.accounts,
+        "REPOSITORY": social.repository,
         "RESOLVERS": social.resolvers() if resolvers is None else list(resolvers),
         "RESPONSE_FILTER": True,
     }
@@ -1219,7 +1223,7 @@ def _add_middleware(
         ChildsafeMiddleware,
         guard=guard if guard is not None else Guard(),
         resolvers=social.resolvers() if resolvers is None else resolvers,
-        repository=social.accounts,
+        repository=social.repository,
         routes=social.route_table(websockets_only=True),
         response_filter=ResponseFilter(),
         **options,
