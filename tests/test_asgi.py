@@ -50,7 +50,12 @@ ROUTES = RouteTable(
         "POST /users/{user_id}/messages": action_rule("dm.send", target=path_param("user_id")),
         "POST /messages": action_rule("dm.send", target=json_field("to")),
         "WEBSOCKET /chat/{user_id}": action_rule("dm.send", target=path_param("user_id")),
-    }
+    },
+    # Reads are not actions: the response filter removes what the viewer may not see.
+    exempt={
+        "GET /": "reads; the response filter removes what a viewer may not see",
+        "GET /{rest:path}": "reads; the response filter removes what a viewer may not see",
+    },
 )
 
 
@@ -657,7 +662,8 @@ class TestScopes:
     async def test_undeclared_websocket_is_untouched(
         self, guard: Guard, accounts: Accounts
     ) -> None:
-        """A websocket no route declares reaches the app with the same receive and send."""
+        """With strict mode off, a websocket no route declares reaches the app with the
+        same receive and send."""
         seen: list[tuple[Scope, Receive, Send]] = []
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -665,12 +671,28 @@ class TestScopes:
 
         wire = Wire({"type": "websocket.connect"})
         scope = scope_for("/live", kind="websocket", viewer="stranger")
-        await wrap(app, accounts, guard, response_filter=ResponseFilter())(
+        await wrap(app, accounts, guard, response_filter=ResponseFilter(), strict=False)(
             scope, wire.receive, wire.send
         )
         assert seen == [(scope, wire.receive, wire.send)]
         assert CONTEXT_KEY not in scope
         assert wire.receives == 0
+
+    @pytest.mark.anyio
+    async def test_undeclared_websocket_is_refused(self, guard: Guard, accounts: Accounts) -> None:
+        """In strict mode a websocket no route declares is closed with 1008."""
+        seen: list[Scope] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope)
+
+        wire = Wire({"type": "websocket.connect"})
+        scope = scope_for("/live", kind="websocket", viewer="stranger")
+        await wrap(app, accounts, guard)(scope, wire.receive, wire.send)
+        assert seen == []
+        assert wire.sent == [
+            {"type": "websocket.close", "code": 1008, "reason": "undeclared_route"}
+        ]
 
     @pytest.mark.anyio
     async def test_declared_websocket_allowed(self, guard: Guard, accounts: Accounts) -> None:
@@ -803,9 +825,28 @@ class TestConfiguration:
 
     @pytest.mark.anyio
     async def test_defaults(self, guard: Guard, social_app: SocialASGI) -> None:
-        """With only a guard, every request runs with a context and nothing is checked."""
+        """With only a guard, strict mode refuses every request: no route is declared."""
         async with client(ChildsafeMiddleware(social_app, guard=guard)) as http:
+            response = await http.get("/whoami")
+        assert response.status_code == 403
+        assert response.json()["reason"] == "undeclared_route"
+        assert social_app.calls == []
+
+    @pytest.mark.anyio
+    async def test_strict_off(
+        self, guard: Guard, social_app: SocialASGI, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """strict=False serves undeclared routes with a context, and says so at start-up."""
+        middleware = ChildsafeMiddleware(social_app, guard=guard, strict=False)
+        assert "strict=False" in caplog.text
+        async with client(middleware) as http:
             assert (await http.get("/whoami")).text == "childsafe:anonymous anonymous"
+
+    @pytest.mark.anyio
+    async def test_strict_must_be_a_bool(self, guard: Guard, social_app: SocialASGI) -> None:
+        """A strict option that is not a bool is a configuration error."""
+        with pytest.raises(ConfigurationError, match="strict"):
+            ChildsafeMiddleware(social_app, guard=guard, strict="no")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ a real server

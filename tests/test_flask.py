@@ -30,6 +30,7 @@ from childsafe import (
     RouteTable,
     action,
     action_rule,
+    exempt,
     json_field,
     load_policy,
     path_param,
@@ -40,6 +41,7 @@ from childsafe.contrib.flask import (
     FlaskRequest,
     current_context,
     current_guard,
+    routes,
     session_account,
 )
 from childsafe.exceptions import ConfigurationError, MissingExtraError
@@ -151,29 +153,35 @@ def build(
         return "requested", 201
 
     @app.get("/api/users/<user_id>")
+    @exempt("a read; the response filter removes what the viewer may not see")
     def profile(user_id: str) -> dict[str, object]:
         ran.append(f"profile of {user_id}")
         return {"id": user_id, "name": user_id.title(), "location": "Leeds"}
 
     @app.get("/api/suggestions")
+    @exempt("a read; the response filter drops children from suggestions")
     def suggestions() -> dict[str, object]:
         return {"suggestions": [{"id": "sam"}, {"id": "grandpa"}, {"id": "maya"}]}
 
     @app.get("/api/me")
+    @exempt("the requester's own account")
     def me() -> dict[str, object]:
         return {"id": "sam", "location": "Leeds"}
 
     @app.get("/api/raw")
+    @exempt("returns no account data")
     def raw() -> flask.Response:
         return app.response_class("{not json", mimetype="application/json")
 
     @app.get("/page")
+    @exempt("a page about the requester")
     def page() -> str:
         return render_template_string(
             "{% if childsafe.is_minor %}supervised{% else %}adult{% endif %}"
         )
 
     @app.get("/whoami")
+    @exempt("the requester's own account")
     def whoami() -> dict[str, object]:
         context = current_context()
         return {"id": context.account.id, "source": context.resolution.source}
@@ -342,7 +350,14 @@ class TestRouteTable:
     def test_decorator_and_table_both_apply(self, repository: MemoryRepository) -> None:
         """A view with a declaration and a table entry must pass both checks."""
         routes = RouteTable(
-            {"POST /messages/{user_id}": action_rule("location.view", target=path_param("user_id"))}
+            {
+                "POST /messages/{user_id}": action_rule(
+                    "location.view", target=path_param("user_id")
+                ),
+                "POST /friends/{user_id}": action_rule(
+                    "friend.request", target=path_param("user_id")
+                ),
+            }
         )
         harness = build(repository, routes=routes)
 
@@ -451,7 +466,8 @@ class TestFailClosed:
             assert isinstance(result, Account | None)
             return result
 
-        harness = build(None, resolvers=[wrapped], routes=None)
+        # No routes (they would need a repository), so strict mode is off for /friends.
+        harness = build(None, resolvers=[wrapped], routes=None, config={"CHILDSAFE_STRICT": False})
 
         who = harness.client("aunt_jo").get("/whoami").get_json()
 
@@ -632,8 +648,8 @@ class TestResponseFilter:
 
     def test_unchanged_body_is_not_reencoded(self, harness: Harness) -> None:
         """A body with nothing to filter keeps its exact bytes."""
-        harness.app.view_functions["raw"] = lambda: harness.app.response_class(
-            '{"a": [1, 2]}', mimetype="application/json"
+        harness.app.view_functions["raw"] = exempt("returns no account data")(
+            lambda: harness.app.response_class('{"a": [1, 2]}', mimetype="application/json")
         )
 
         assert harness.client("stranger").get("/api/raw").get_data() == b'{"a": [1, 2]}'
@@ -642,8 +658,8 @@ class TestResponseFilter:
         """JSON sent from a file (direct passthrough) is filtered too."""
         path = tmp_path / "sam.json"
         path.write_text(json.dumps({"id": "sam", "location": "Leeds"}))
-        harness.app.view_functions["me"] = lambda: flask.send_file(
-            path, mimetype="application/json"
+        harness.app.view_functions["me"] = exempt("a read; filtered")(
+            lambda: flask.send_file(path, mimetype="application/json")
         )
 
         with harness.client("stranger").get("/api/me") as response:
@@ -824,8 +840,12 @@ class TestConfig:
 
     def test_session_resolver_with_its_own_repository(self, repository: MemoryRepository) -> None:
         """A session resolver can carry its own repository."""
+        # No routes (they would need a repository), so strict mode is off for /friends.
         harness = build(
-            None, resolvers=[session_account("uid", repository=repository)], routes=None
+            None,
+            resolvers=[session_account("uid", repository=repository)],
+            routes=None,
+            config={"CHILDSAFE_STRICT": False},
         )
         client = harness.app.test_client()
         with client.session_transaction() as session:
@@ -1002,3 +1022,85 @@ class TestPackaging:
 
         assert result.attempted > 0
         assert result.failed == 0
+
+
+class TestStrictMode:
+    def test_unprotected_route_refused_at_init(self, repository: MemoryRepository) -> None:
+        """A route that declares no action and is not exempt stops init_app, named."""
+        app = Flask(__name__)
+
+        @app.get("/forgotten/<user_id>")
+        def forgotten(user_id: str) -> str:
+            return user_id
+
+        with pytest.raises(ConfigurationError) as info:
+            ChildSafe(app, repository=repository)
+        assert [p.path for p in info.value.problems] == ["GET /forgotten/<user_id>"]
+        assert "forgotten declares no action" in str(info.value)
+
+    def test_late_route_refused_before_serving(self, repository: MemoryRepository) -> None:
+        """A blueprint registered after init_app is checked before the first request,
+        and the app serves nothing while it is unprotected."""
+        app = Flask(__name__)
+        ChildSafe(app, repository=repository)
+        late = flask.Blueprint("late", __name__)
+
+        @late.get("/late")
+        def late_view() -> str:
+            return "served"
+
+        app.register_blueprint(late)
+        client = app.test_client()
+        response = client.get("/late")
+        assert response.status_code == 500
+        assert b"served" not in response.get_data()
+        assert client.get("/late").status_code == 500  # still refused, not just once
+
+    def test_undeclared_method_of_a_method_view(self, repository: MemoryRepository) -> None:
+        """A MethodView whose POST is declared and GET is not has an unprotected GET."""
+        app = Flask(__name__)
+
+        class Messages(MethodView):
+            @action("dm.send", target=path_param("user_id"))
+            def post(self, user_id: str) -> str:
+                return f"sent to {user_id}"
+
+            def get(self, user_id: str) -> str:
+                return f"messages with {user_id}"
+
+        app.add_url_rule("/m/<user_id>", view_func=Messages.as_view("messages"))
+        with pytest.raises(ConfigurationError) as info:
+            ChildSafe(app, repository=repository)
+        assert [p.path for p in info.value.problems] == ["GET /m/<user_id>"]
+
+    def test_inventory(self, harness: Harness) -> None:
+        """routes() lists every route with what protects it."""
+        listed = {r.key: r.protection for r in routes(harness.app)}
+        assert listed["POST /messages/<user_id>"] == "dm.send (target path_param('user_id'))"
+        assert listed["POST /friends/<user_id>"] == "friend.request (target path_param('user_id'))"
+        assert listed["GET /whoami"] == "exempt: the requester's own account"
+        assert listed["GET /static/<path:filename>"] == "exempt: Flask's static files"
+        assert listed["POST /poke/<user_id>"] == "dm.send (target path_param('user_id'))"
+        assert all(r.protected for r in routes(harness.app))
+
+    def test_strict_off_warns_and_serves(
+        self, repository: MemoryRepository, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """CHILDSAFE_STRICT=False serves unprotected routes and logs them at start-up."""
+        app = Flask(__name__)
+        app.config["CHILDSAFE_STRICT"] = False
+
+        @app.get("/open")
+        def open_view() -> str:
+            return "open"
+
+        ChildSafe(app, repository=repository)
+        assert "GET /open" in caplog.text
+        assert app.test_client().get("/open").get_data() == b"open"
+
+    def test_strict_must_be_a_bool(self, repository: MemoryRepository) -> None:
+        """CHILDSAFE_STRICT takes True or False only."""
+        app = Flask(__name__)
+        app.config["CHILDSAFE_STRICT"] = "off"
+        with pytest.raises(ConfigurationError, match="CHILDSAFE_STRICT"):
+            ChildSafe(app, repository=repository)

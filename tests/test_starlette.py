@@ -163,6 +163,7 @@ class FastAPIHarness:
         handler: bool = True,
         response_filter: ResponseFilter | None = None,
         routes: RouteTable | None = None,
+        strict: bool = True,
         **install_options: Any,
     ) -> None:
         self.ran: list[str] = []
@@ -237,6 +238,7 @@ class FastAPIHarness:
                 repository=repository,
                 response_filter=response_filter,
                 routes=routes,
+                strict=strict,
             )
         if handler:
             install(app, **install_options)
@@ -425,9 +427,22 @@ class TestRequireWithFastAPI:
         assert me.status_code == 500
         assert harness.ran == []
 
-    def test_without_install_denial_is_still_403(self, repository: MemoryRepository) -> None:
-        """A forgotten ``install`` still refuses the action, in FastAPI's error format."""
+    def test_without_install_strict_mode_refuses(self, repository: MemoryRepository) -> None:
+        """A forgotten ``install`` leaves strict mode nothing that checks the app's
+        routes, so the middleware refuses every request as undeclared."""
         harness = FastAPIHarness(repository, handler=False)
+
+        with harness.client() as client:
+            response = client.post("/users/sam/messages", headers=auth("t-connected"))
+
+        assert response.status_code == 403
+        assert response.json()["reason"] == "undeclared_route"
+        assert harness.ran == []
+
+    def test_without_install_denial_is_still_403(self, repository: MemoryRepository) -> None:
+        """With strict mode off, a forgotten ``install`` still refuses the action, in
+        FastAPI's error format."""
+        harness = FastAPIHarness(repository, handler=False, strict=False)
 
         with harness.client() as client:
             response = client.post("/users/sam/messages", headers=auth("t-stranger"))

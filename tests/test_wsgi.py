@@ -56,7 +56,12 @@ ROUTES = RouteTable(
         "POST /users/{user_id}/messages": action_rule("dm.send", target=path_param("user_id")),
         "POST /messages": action_rule("dm.send", target=json_field("to")),
         "GET /users/{user_id}/location": action_rule("location.view", target=path_param("user_id")),
-    }
+    },
+    # Reads are not actions: the response filter removes what the viewer may not see.
+    exempt={
+        "GET /": "reads; the response filter removes what a viewer may not see",
+        "GET /{rest:path}": "reads; the response filter removes what a viewer may not see",
+    },
 )
 
 
@@ -682,10 +687,45 @@ class TestConfiguration:
         assert [p.path for p in info.value.problems] == ["max_body", "resolvers", "repository"]
 
     def test_defaults(self, guard: Guard, social_app: SocialApp) -> None:
-        """With only a guard, every request runs with a context and nothing is checked."""
-        middleware = ChildsafeMiddleware(social_app, guard=guard)
+        """With only a guard, strict mode refuses every request: no route is declared."""
+        with client(ChildsafeMiddleware(social_app, guard=guard)) as http:
+            response = http.get("/whoami")
+        assert response.status_code == 403
+        assert response.json()["reason"] == "undeclared_route"
+        assert social_app.calls == []
+
+    def test_strict_off(
+        self, guard: Guard, social_app: SocialApp, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """strict=False serves undeclared routes with a context, and says so at start-up."""
+        middleware = ChildsafeMiddleware(social_app, guard=guard, strict=False)
+        assert "strict=False" in caplog.text
         with client(middleware) as http:
             assert http.get("/whoami").text == "childsafe:anonymous anonymous"
+
+    def test_strict_must_be_a_bool(self, guard: Guard, social_app: SocialApp) -> None:
+        """A strict option that is not a bool is a configuration error."""
+        with pytest.raises(ConfigurationError, match="strict"):
+            ChildsafeMiddleware(social_app, guard=guard, strict="no")  # type: ignore[arg-type]
+
+    def test_exempt_routes_pass_and_others_are_refused(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """Strict mode serves declared and exempt routes and refuses the rest."""
+        routes = RouteTable(
+            {
+                "POST /users/{user_id}/messages": action_rule(
+                    "dm.send", target=path_param("user_id")
+                )
+            },
+            exempt={"GET /whoami": "the requester's own account"},
+        )
+        with client(wrap(social_app, accounts, guard, routes=routes)) as http:
+            assert http.get("/whoami", headers=as_("kid")).status_code == 200
+            assert http.post("/whoami", headers=as_("kid")).status_code == 403
+            assert http.get("/suggestions", headers=as_("kid")).status_code == 403
+            assert http.post("/users/relative/messages", headers=as_("kid")).status_code == 200
+        assert social_app.calls == ["GET /whoami", "POST /users/relative/messages"]
 
 
 # ------------------------------------------------------------------- WSGIRequest

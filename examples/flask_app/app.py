@@ -54,6 +54,7 @@ from childsafe import (
     RequestContext,
     ResponseFilter,
     action,
+    exempt,
     path_param,
     problem_details,
     problem_response,
@@ -224,11 +225,13 @@ def _back(path: str) -> BaseResponse:
 
 
 @bp.get("/login")
+@exempt("sign-in page: shows no account's data")
 def login() -> str:
     return _page(views.login_page(_db(), current_guard()))
 
 
 @bp.post("/login")
+@exempt("signs in: shows no other account's data")
 def login_post() -> ResponseReturnValue:
     account_id = request.form.get("account", "")
     if _db().person(account_id) is None:
@@ -239,6 +242,7 @@ def login_post() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
+@exempt("signs out")
 def logout() -> BaseResponse:
     session.clear()
     return _back("/login")
@@ -248,24 +252,28 @@ def logout() -> BaseResponse:
 
 
 @bp.get("/")
+@exempt("the signed-in account's own page")
 @signed_in
 def home() -> str:
     return _page(views.home_page(_db(), _me()))
 
 
 @bp.get("/users/<user_id>")
+@exempt("checks profile.view itself, to show a private profile's limited page")
 @signed_in
 def profile(user_id: str) -> str:
     return _page(views.profile_page(_db(), _me(), user_id))
 
 
 @bp.get("/suggestions")
+@exempt("the account's own suggestions, each checked with friend.suggest")
 @signed_in
 def suggestions() -> str:
     return _page(views.suggestions_page(_db(), _me()))
 
 
 @bp.get("/requests")
+@exempt("the account's own friend requests")
 @signed_in
 def requests() -> str:
     return _page(views.requests_page(_db(), _me()))
@@ -282,6 +290,7 @@ def friend_request(user_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/requests/<int:request_id>/accept")
+@exempt("accepts a request to the account itself, checked when it was sent")
 @signed_in
 def accept_request(request_id: int) -> BaseResponse:
     if not _db().accept_request(request_id, _me().account.id):
@@ -290,6 +299,7 @@ def accept_request(request_id: int) -> BaseResponse:
 
 
 @bp.get("/messages")
+@exempt("the account's own inbox")
 @signed_in
 def messages() -> str:
     sent = request.args.get("sent")
@@ -310,6 +320,7 @@ def send_message(user_id: str) -> BaseResponse:
 
 
 @bp.post("/location")
+@exempt("the account's own location, kept under its location_sharing setting")
 @signed_in
 def check_in() -> BaseResponse:
     place = request.form.get("place", "").strip()
@@ -319,12 +330,14 @@ def check_in() -> BaseResponse:
 
 
 @bp.get("/settings")
+@exempt("the account's own settings")
 @signed_in
 def settings() -> str:
     return _page(views.settings_page(_db(), _me(), session.pop("result", None)))
 
 
 @bp.post("/settings")
+@exempt("changes the account's own settings through Guard.change_setting")
 @signed_in
 def settings_post() -> BaseResponse:
     me = _me()
@@ -341,6 +354,7 @@ def settings_post() -> BaseResponse:
 
 
 @bp.get("/parent")
+@exempt("a parent's own children")
 @signed_in
 def parent() -> str:
     return _page(views.parent_page(_playground(), _me(), session.pop("result", None)))
@@ -355,6 +369,7 @@ def _my_child(child_id: str) -> Account:
 
 
 @bp.post("/parent/<child_id>/settings")
+@exempt("a parent's change, checked by Guard.change_setting as their guardian")
 @signed_in
 def parent_settings(child_id: str) -> BaseResponse:
     me = _me()
@@ -373,6 +388,7 @@ def parent_settings(child_id: str) -> BaseResponse:
 
 
 @bp.post("/parent/<child_id>/consents")
+@exempt("a parent's consent grant, checked as their guardian")
 @signed_in
 def parent_grant(child_id: str) -> BaseResponse:
     me = _me()
@@ -384,6 +400,7 @@ def parent_grant(child_id: str) -> BaseResponse:
 
 
 @bp.post("/parent/<child_id>/consents/<grant_id>/revoke")
+@exempt("a parent's consent revocation, checked as their guardian")
 @signed_in
 def parent_revoke(child_id: str, grant_id: str) -> BaseResponse:
     _my_child(child_id)
@@ -395,12 +412,14 @@ def parent_revoke(child_id: str, grant_id: str) -> BaseResponse:
 
 
 @bp.get("/age")
+@exempt("age assurance for the signed-in account")
 @signed_in
 def age() -> str:
     return _page(views.age_page(_playground(), _me(), session.get(SESSION_AGE_TOKEN)))
 
 
 @bp.post("/age")
+@exempt("age assurance for the signed-in account")
 @signed_in
 def age_post() -> BaseResponse:
     session[SESSION_AGE_TOKEN] = request.form.get("token", "").strip()
@@ -408,6 +427,7 @@ def age_post() -> BaseResponse:
 
 
 @bp.post("/age/forget")
+@exempt("age assurance for the signed-in account")
 @signed_in
 def age_forget() -> BaseResponse:
     session.pop(SESSION_AGE_TOKEN, None)
@@ -415,12 +435,14 @@ def age_forget() -> BaseResponse:
 
 
 @bp.get("/api/me")
+@exempt("the signed-in account itself")
 def me_json() -> dict[str, Any]:
     """Who this request is to childsafe (works signed out, and with a refused token)."""
     return views.me_json(_playground(), current_context(), request.headers.get("authorization"))
 
 
 @bp.get("/.well-known/jwks.json")
+@exempt("the local test issuer's public keys")
 def jwks() -> dict[str, Any]:
     """The public keys of the local test age-token issuer."""
     return _playground().age_issuer.jwks()
@@ -440,12 +462,14 @@ def profile_json(user_id: str) -> dict[str, Any]:
 
 
 @bp.get("/api/suggestions")
+@exempt("the account's own suggestions, each checked with friend.suggest")
 @signed_in
 def suggestions_json() -> dict[str, Any]:
     return views.suggestions_json(_db(), _me())  # childsafe drops children for others
 
 
 @bp.get("/api/messages")
+@exempt("the account's own inbox")
 @signed_in
 def messages_json() -> dict[str, Any]:
     return {"messages": _db().inbox(_me().account.id)}
@@ -464,6 +488,7 @@ def send_message_json(user_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/api/location")
+@exempt("the account's own location, kept under its location_sharing setting")
 @signed_in
 def check_in_json() -> ResponseReturnValue:
     payload = request.get_json(silent=True)

@@ -44,6 +44,7 @@ from childsafe.web import (
     problem_response,
     query_param,
 )
+from childsafe.web.strict import exempt
 
 __all__ = [
     "ACTIONS",
@@ -83,6 +84,7 @@ __all__ = [
     "age_on",
     "bearer_token",
     "diff_policies",
+    "exempt",
     "json_field",
     "load_policy",
     "path_param",

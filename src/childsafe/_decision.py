@@ -48,6 +48,9 @@ class Reason(enum.StrEnum):
     PARENTAL_CONSENT_REQUIRED = "parental_consent_required"
     #: Allowed by a parent's consent grant (a ``dm.from`` grant for this connection).
     PARENTAL_CONSENT = "parental_consent"
+    #: Strict mode: the route declares no action, matches no route-table rule and is
+    #: not exempt, so it is not served.
+    UNDECLARED_ROUTE = "undeclared_route"
 
 
 @attrs.frozen(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import attrs
 
@@ -30,6 +30,7 @@ from childsafe._supervision import (
     youngest_age,
 )
 from childsafe._time import local_minute
+from childsafe.events import EventDispatcher, EventSink, EventStats
 from childsafe.exceptions import InvalidCheckError, InvalidSettingError, UnknownActionError
 
 __all__ = ["ACTIONS", "SENSITIVITY_LEVELS", "Guard", "SettingChange"]
@@ -570,10 +571,14 @@ class Guard:
     Safe to share between threads and tasks; :meth:`reload` swaps the policy atomically.
     """
 
-    __slots__ = ("_compiled",)
+    __slots__ = ("_compiled", "_events")
+
+    #: Whether decisions are sent to event sinks (the class of a guard with sinks says so).
+    _observed: ClassVar[bool] = False
 
     def __init__(self, policy: Policy | None = None) -> None:
         self._compiled = _Compiled(policy if policy is not None else Policy.baseline())
+        self._events: EventDispatcher | None = None
 
     @property
     def policy(self) -> Policy:
@@ -583,6 +588,93 @@ class Guard:
     def reload(self, policy: Policy) -> None:
         """Compile ``policy`` and swap it in; calls in flight finish on the old one."""
         self._compiled = _Compiled(policy)
+
+    # -- events -----------------------------------------------------------------
+
+    def add_sink(self, sink: EventSink) -> None:
+        """Send a :class:`~childsafe.events.DecisionEvent` of every decision and setting
+        change to ``sink`` from now on.
+
+        Sinks are called from a background thread, in the order they were added, so a
+        slow or failing sink never changes or delays a decision (failures are logged
+        and counted in :attr:`event_stats`). A guard with no sink builds no event.
+
+        .. versionadded:: 0.1.0
+        """
+        if not callable(sink):
+            raise InvalidCheckError(f"an event sink must be callable, got {sink!r}")
+        if self._events is None:
+            self._events = EventDispatcher()
+        self._events.add(sink)
+        if not self._observed:
+            self.__class__ = _observed_class(type(self))
+
+    def remove_sink(self, sink: EventSink) -> bool:
+        """Stop sending events to ``sink``; whether it was registered. Without sinks the
+        guard builds no events again."""
+        events = self._events
+        removed = events is not None and events.remove(sink)
+        if events is not None and not events.sinks and self._observed:
+            self.__class__ = _PLAIN_CLASSES[type(self)]  # the class before add_sink
+        return removed
+
+    def flush_events(self, timeout: float = 5.0) -> bool:
+        """Wait (at most ``timeout`` seconds) until every event so far reached the
+        sinks; whether it did. For tests, and before a process exits."""
+        seconds: object = timeout
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            seconds = None
+        if seconds is None or not 0 < seconds <= 3600:
+            raise InvalidCheckError(
+                f"timeout must be a number of seconds in (0, 3600], got {timeout!r}"
+            )
+        return True if self._events is None else self._events.flush(float(timeout))
+
+    def _check_for_request(
+        self,
+        request_id: str | None,
+        adapter: str | None,
+        action: str,
+        actor: Account | None = None,
+        target: Account | None = None,
+        relationship: Relationship | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        """:meth:`check` made for a web request, whose event (when the guard has sinks)
+        carries the request's id and the adapter's name. What the request kernel calls."""
+        del request_id, adapter
+        return self.check(action, actor, target, relationship, **options)
+
+    def _record(
+        self,
+        decision: Decision,
+        actor: Account | None,
+        target: Account | None = None,
+        relationship: Relationship | None = None,
+        *,
+        request_id: str | None = None,
+        adapter: str | None = None,
+    ) -> None:
+        """Send the event of ``decision`` to the sinks, if the guard has any (the request
+        kernel records the denials it makes itself, such as ``unverifiable``)."""
+        events = self._events
+        if events is not None and self._observed:
+            events.decision(
+                self._compiled.policy,
+                decision,
+                actor,
+                target,
+                relationship,
+                request_id=request_id,
+                adapter=adapter,
+            )
+
+    @property
+    def event_stats(self) -> EventStats:
+        """How many events were delivered, failed in a sink, dropped or are pending."""
+        if self._events is None:
+            return EventStats(delivered=0, failed=0, dropped=0, pending=0)
+        return self._events.stats()
 
     # -- settings ---------------------------------------------------------------
 
@@ -1006,4 +1098,74 @@ def _blocked(action: str) -> Decision:
                 message=f"{action} denied: one of the accounts has blocked the other.",
             ),
         )
+    return found
+
+
+class _Observed(Guard):
+    """What a guard with event sinks becomes (see :meth:`Guard.add_sink`): each
+    decision and setting change is also handed to the sinks. A guard without sinks
+    keeps the plain class, so deciding builds no event at all."""
+
+    __slots__ = ()
+    _observed: ClassVar[bool] = True
+
+    def check(
+        self,
+        action: str,
+        actor: Account | None = None,
+        target: Account | None = None,
+        relationship: Relationship | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        decision = super().check(action, actor, target, relationship, **options)
+        self._record(decision, actor, target, relationship)
+        return decision
+
+    def _check_for_request(
+        self,
+        request_id: str | None,
+        adapter: str | None,
+        action: str,
+        actor: Account | None = None,
+        target: Account | None = None,
+        relationship: Relationship | None = None,
+        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
+    ) -> Decision:
+        decision = super().check(action, actor, target, relationship, **options)
+        self._record(decision, actor, target, relationship, request_id=request_id, adapter=adapter)
+        return decision
+
+    def change_setting(
+        self,
+        account: Account,
+        setting: str,
+        value: object,
+        **options: Any,  # noqa: ANN401 - Guard.change_setting's keywords, passed on
+    ) -> SettingChange:
+        change = super().change_setting(account, setting, value, **options)
+        events = self._events
+        if events is not None:
+            spec = SETTINGS[setting]
+            events.setting_change(
+                self._compiled.policy,
+                change,
+                account,
+                by=str(options.get("by", "self")),
+                guardian=options.get("guardian"),
+                value=spec.format(spec.parse(value)),
+            )
+        return change
+
+
+_OBSERVED_CLASSES: dict[type[Guard], type[Guard]] = {Guard: _Observed}
+_PLAIN_CLASSES: dict[type[Guard], type[Guard]] = {_Observed: Guard}
+
+
+def _observed_class(cls: type[Guard]) -> type[Guard]:
+    """The event-sending class for guards of ``cls`` (an app's own subclass too)."""
+    found = _OBSERVED_CLASSES.get(cls)
+    if found is None:
+        found = type(f"Observed{cls.__name__}", (_Observed, cls), {"__slots__": ()})
+        _OBSERVED_CLASSES[cls] = found
+        _PLAIN_CLASSES[found] = cls
     return found

@@ -172,6 +172,7 @@ class ChildsafeMiddleware:
         response_filter: ResponseFilter | None = None,
         renderer: DenialRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
+        strict: bool = True,
     ) -> None:
         problems = check_middleware_options(
             guard=guard,
@@ -181,6 +182,7 @@ class ChildsafeMiddleware:
             response_filter=response_filter,
             renderer=renderer,
             max_body=max_body,
+            strict=strict,
         )
         if problems:
             raise ConfigurationError(problems)
@@ -193,26 +195,45 @@ class ChildsafeMiddleware:
         self.renderer = renderer
         self.max_body = max_body
         # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers)
+        self._chain = ResolverChain(self.resolvers, adapter="asgi")
         self._match = self.routes.match if len(self.routes) else None
         self._declarations_checked = False
+        self.strict = strict
+        # Whether the app behind checks its own routes in strict mode (a Starlette or
+        # FastAPI app given to childsafe.contrib.starlette.install): found on the first
+        # request, from scope["app"].
+        self._app_checks_routes = False
+        if not strict:
+            log.warning(
+                "childsafe: the ASGI middleware runs with strict=False: requests matching no "
+                "route-table rule are served unchecked"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "http":
             websocket = False
             if not self._declarations_checked:
-                self._declarations_checked = _check_declarations(scope.get("app"))
+                self._first_request(scope.get("app"))
         elif kind == "websocket":
             websocket = True
+            if not self._declarations_checked:
+                self._first_request(scope.get("app"))
         else:
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
         rule = params = None
+        method = "WEBSOCKET" if websocket else request.method
         if self._match is not None:
-            rule, params = self._match("WEBSOCKET" if websocket else request.method, request.path)
-        if websocket and rule is None:
+            rule, params = self._match(method, request.path)
+        undeclared = (
+            rule is None
+            and self.strict
+            and not self._app_checks_routes
+            and self.routes.exemption(method, request.path) is None
+        )
+        if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)
             return
         context = self._chain.context_eager(self.guard, request, self.repository)
@@ -232,6 +253,13 @@ class ChildsafeMiddleware:
                 else:
                     await _send_response(send, render_denial(self.renderer, decision, request))
                 return
+        elif undeclared:
+            decision = context.refuse_undeclared(method, request.path)
+            if websocket:
+                await _refuse_websocket(receive, send, decision.reason.value)
+            else:
+                await _send_response(send, render_denial(self.renderer, decision, request))
+            return
         if self.response_filter is None or websocket:
             await self.app(scope, receive, send)
             return
@@ -239,11 +267,37 @@ class ChildsafeMiddleware:
             _without_pathsend(scope), receive, _FilteringSend(send, context, self.response_filter)
         )
 
+    def _first_request(self, app: object) -> None:
+        """What is learnt once, from the app behind (``scope["app"]``): the adapter's
+        name for events, whether it checks its own routes, and that its declarations
+        are checked at all."""
+        self._chain.adapter = _adapter_name(app)
+        self._app_checks_routes = _checks_own_routes(app)
+        self._declarations_checked = _check_declarations(app)
+
     async def _buffer_body(self, request: ASGIRequest, receive: Receive) -> Receive:
         """Read the body (at most ``max_body`` bytes) so the target can be taken from
         it, then hand the app a ``receive`` that replays what was read."""
         request.body, replay = await _read_body(receive, self.max_body)
         return replay
+
+
+def _adapter_name(app: object) -> str:
+    """The name events give the adapter: ``fastapi`` or ``starlette`` for an app of
+    theirs behind this middleware (``scope["app"]``), else ``asgi``. Duck-typed: no
+    framework is imported."""
+    for cls in type(app).__mro__:
+        package = cls.__module__.partition(".")[0]
+        if package in {"fastapi", "starlette"}:
+            return package
+    return "asgi"
+
+
+def _checks_own_routes(app: object) -> bool:
+    """Whether ``app`` is a Starlette or FastAPI app whose routes
+    ``childsafe.contrib.starlette.install(app)`` checks (strict mode included)."""
+    stack = getattr(getattr(app, "router", None), "middleware_stack", None)
+    return bool(getattr(stack, "checks_declared_endpoints", False))
 
 
 def _check_declarations(app: object) -> bool:

@@ -218,6 +218,7 @@ class ChildsafeMiddleware:
         response_filter: ResponseFilter | None = None,
         renderer: DenialRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
+        strict: bool = True,
     ) -> None:
         problems = check_middleware_options(
             guard=guard,
@@ -227,6 +228,7 @@ class ChildsafeMiddleware:
             response_filter=response_filter,
             renderer=renderer,
             max_body=max_body,
+            strict=strict,
         )
         bad_resolvers = any(p.path == "resolvers" for p in problems)
         raw_resolvers: Iterable[object] = () if bad_resolvers else resolvers
@@ -259,20 +261,30 @@ class ChildsafeMiddleware:
         self.renderer = renderer
         self.max_body = max_body
         # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers)
+        self._chain = ResolverChain(self.resolvers, adapter="wsgi")
         self._match = self.routes.match if len(self.routes) else None
+        self.strict = strict
+        if not strict:
+            log.warning(
+                "childsafe: the WSGI middleware runs with strict=False: requests matching no "
+                "route-table rule are served unchecked"
+            )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = WSGIRequest(environ, max_body=self.max_body)
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
+        rule = params = None
         if self._match is not None:
             rule, params = self._match(request.method, request.path)
-            if rule is not None:
-                request.params = params or {}
-                decision = context.check_rule(rule, request)
-                if not decision.allowed:
-                    return _send(render_denial(self.renderer, decision, request), start_response)
+        if rule is not None:
+            request.params = params or {}
+            decision = context.check_rule(rule, request)
+            if not decision.allowed:
+                return _send(render_denial(self.renderer, decision, request), start_response)
+        elif self.strict and self.routes.exemption(request.method, request.path) is None:
+            decision = context.refuse_undeclared(request.method, request.path)
+            return _send(render_denial(self.renderer, decision, request), start_response)
         if self.response_filter is None:
             return self.app(environ, start_response)
         return _FilteredResponse(start_response, context, self.response_filter).run(

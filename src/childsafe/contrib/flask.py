@@ -47,6 +47,7 @@ from childsafe.web import (
     problem_response,
     single_value,
 )
+from childsafe.web.strict import RouteInfo, check_strict, route_protection
 
 try:
     import flask
@@ -64,6 +65,7 @@ __all__ = [
     "FlaskRequest",
     "current_context",
     "current_guard",
+    "routes",
     "session_account",
 ]
 
@@ -143,14 +145,16 @@ class _AppState:
         "resolvers",
         "response_filter",
         "routes",
+        "strict",
+        "strict_checked",
         "view_rules",
     )
 
-    def __init__(self, extension: ChildSafe, guard: Guard) -> None:
+    def __init__(self, extension: ChildSafe, guard: Guard, *, strict: bool) -> None:
         self.extension = extension
         self.guard = guard
         self.resolvers = extension.resolvers
-        self.chain = ResolverChain(extension.resolvers)
+        self.chain = ResolverChain(extension.resolvers, adapter="flask")
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
@@ -158,6 +162,10 @@ class _AppState:
         self.match = self.routes.match if len(self.routes) else None
         # view function -> its declared rule (or None); views are declared when imported.
         self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        self.strict = strict
+        # Whether the app's routes were found protected (or strict mode is off), before
+        # its first request: routes added after init_app are checked then.
+        self.strict_checked = False
 
 
 class ChildSafe:
@@ -211,6 +219,14 @@ class ChildSafe:
         response filter (the request context is still resolved, so explicit checks in
         views keep working) and logs a warning at every start. Only the boolean
         ``False`` switches it off; any other value is a configuration error.
+    ``CHILDSAFE_STRICT``
+        Default ``True``: every route must declare an action (:func:`childsafe.action`,
+        on the view or a ``MethodView`` method), match a ``routes`` entry, or be marked
+        :func:`childsafe.exempt`; Flask's own ``static`` endpoints are exempt. The
+        routes are checked in :meth:`init_app` and again before the first request (so
+        blueprints registered later are covered); an unprotected route raises
+        :class:`~childsafe.exceptions.ConfigurationError` naming each one, and the app
+        serves nothing until it is fixed. ``False`` logs a warning listing them.
     ``CHILDSAFE_FILTER_JSON``
         Whether to filter JSON responses. Default: ``True`` when a
         ``response_filter`` is given, else ``False``; ``True`` without one uses
@@ -264,8 +280,13 @@ class ChildSafe:
         policy_config = config.setdefault("CHILDSAFE_POLICY", None)
         enabled = config.setdefault("CHILDSAFE_ENABLED", True)
         filtering = config.setdefault("CHILDSAFE_FILTER_JSON", self.response_filter is not None)
+        strict = config.setdefault("CHILDSAFE_STRICT", True)
         problems: list[ConfigProblem] = []
-        for key, value in (("CHILDSAFE_ENABLED", enabled), ("CHILDSAFE_FILTER_JSON", filtering)):
+        for key, value in (
+            ("CHILDSAFE_ENABLED", enabled),
+            ("CHILDSAFE_FILTER_JSON", filtering),
+            ("CHILDSAFE_STRICT", strict),
+        ):
             if not isinstance(value, bool):
                 problems.append(
                     ConfigProblem(_SOURCE, key, f"expected True or False, got {value!r}")
@@ -297,8 +318,10 @@ class ChildSafe:
                 "service that children use like this.",
                 app.name,
             )
-        state = _AppState(self, guard)
+        state = _AppState(self, guard, strict=strict is True)
         app.extensions[EXTENSION_KEY] = state
+        if enabled is not False:
+            check_strict(routes(app), strict=state.strict, where=f"Flask app {app.name!r}")
         app.before_request(self._before_request(app, state))
         if filtering:
             # Only then: Flask charges every request for each hook it has.
@@ -371,6 +394,10 @@ class ChildSafe:
             vars(_current_g())["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
+            if not state.strict_checked:
+                # Routes added after init_app (blueprints, app factories) are seen now.
+                check_strict(routes(app), strict=state.strict, where=f"Flask app {app.name!r}")
+                state.strict_checked = True
             if req.method == "OPTIONS" and getattr(
                 req.url_rule, "provide_automatic_options", False
             ):
@@ -455,6 +482,41 @@ def _deny(
         response = app.make_response(rendered)
     response.status_code = denial_status(response.status_code)
     return response
+
+
+def routes(app: flask.Flask) -> list[RouteInfo]:
+    """Every route of ``app`` with its protection, one entry per URL rule and kind of
+    protection (a ``MethodView`` whose ``POST`` is declared and ``GET`` is not gives
+    two): what strict mode checks and ``childsafe routes`` prints.
+
+    Protected are methods whose view (or ``MethodView`` handler) declares
+    :func:`childsafe.action`, methods matching an entry of the extension's ``routes``,
+    views marked :func:`childsafe.exempt`, and Flask's ``static`` endpoints. ``HEAD``
+    follows ``GET``; automatic ``OPTIONS`` answers are Flask's own.
+
+    .. versionadded:: 0.1.0
+    """
+    state = app.extensions.get(EXTENSION_KEY)
+    table = state.routes if isinstance(state, _AppState) else None
+    found: list[RouteInfo] = []
+    for rule in app.url_map.iter_rules():
+        endpoint = rule.endpoint
+        view = app.view_functions.get(endpoint)
+        automatic = getattr(rule, "provide_automatic_options", False)
+        skip = {"HEAD", "OPTIONS"} if automatic else {"HEAD"}
+        methods = sorted(set(rule.methods or ()) - skip) or ["GET"]
+        static = endpoint == "static" or endpoint.endswith(".static")
+        groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        for method in methods:
+            actions, reason = route_protection(view, method, path=rule.rule, routes=table)
+            if static and not actions and reason is None:
+                reason = "Flask's static files"
+            groups.setdefault((actions, reason), []).append(method)
+        found.extend(
+            RouteInfo(tuple(group), rule.rule, endpoint, actions, reason)
+            for (actions, reason), group in groups.items()
+        )
+    return found
 
 
 def _native(app: flask.Flask, response: DenialResponse) -> flask.Response:

@@ -68,6 +68,7 @@ from childsafe.web.routes import (
     path_param,
     query_param,
 )
+from childsafe.web.strict import RouteInfo, check_strict, exempt, exemption
 
 __all__ = [
     "ANONYMOUS_ID",
@@ -81,17 +82,21 @@ __all__ = [
     "Resolution",
     "ResolverChain",
     "ResponseFilter",
+    "RouteInfo",
     "RouteTable",
     "action",
     "action_rule",
     "bearer_token",
     "check_middleware_options",
+    "check_strict",
     "declared_rule",
     "declared_rules",
     "decode_json_body",
     "denial_status",
     "encode_filtered",
     "environ_key",
+    "exempt",
+    "exemption",
     "filter_json",
     "filter_json_async",
     "filter_response",

@@ -4,10 +4,14 @@ while handling the request."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import logging
+import re
+import uuid
 from collections.abc import (
     Awaitable,
+    Callable,
     Coroutine,
     Iterable,
 )
@@ -22,9 +26,11 @@ from childsafe._engine import Guard
 from childsafe._model import Account, Relationship
 from childsafe._supervision import Supervision
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request
-from childsafe.web.denials import unverifiable
+from childsafe.web.denials import undeclared_route, unverifiable
 from childsafe.web.request import close_awaitable, is_id
 from childsafe.web.routes import ActionRule
+
+Checker = Callable[..., Decision]
 
 log = logging.getLogger("childsafe")
 
@@ -105,14 +111,17 @@ class RequestContext:
     """
 
     __slots__ = (
+        "_check",
         "_error",
         "_resolution",
         "_settings",
         "_source",
         "account",
+        "adapter",
         "decisions",
         "guard",
         "repository",
+        "request_id",
     )
 
     def __init__(
@@ -120,6 +129,9 @@ class RequestContext:
         guard: Guard,
         resolution: Resolution,
         repository: AccountRepository | AsyncAccountRepository | None = None,
+        *,
+        request_id: str | None = None,
+        adapter: str | None = None,
     ) -> None:
         self.guard = guard
         self.account = resolution.account
@@ -129,6 +141,9 @@ class RequestContext:
         self._source = resolution.source
         self._error = resolution.error
         self._settings: Settings | None = None
+        self.request_id = request_id
+        self.adapter = adapter
+        self._check = _checker(guard, request_id, adapter)
 
     @classmethod
     def _found(
@@ -136,8 +151,11 @@ class RequestContext:
         guard: Guard,
         found: Found,
         repository: AccountRepository | AsyncAccountRepository | None,
+        adapter: str | None = None,
+        request: Request | None = None,
     ) -> RequestContext:
-        """What adapters build per request: the :class:`Resolution` only when read."""
+        """What adapters build per request: the :class:`Resolution` only when read, and
+        the request's id only when the guard has event sinks."""
         self = cls.__new__(cls)
         self.guard = guard
         self.account, self._source, self._error = found
@@ -145,6 +163,13 @@ class RequestContext:
         self.decisions = []
         self._resolution = None
         self._settings = None
+        self.adapter = adapter
+        if guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
+            self.request_id = request_id_of(request)
+            self._check = _checker(guard, self.request_id, adapter)
+        else:
+            self.request_id = None
+            self._check = guard.check
         return self
 
     @property
@@ -181,9 +206,7 @@ class RequestContext:
         **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
     ) -> Decision:
         """``Guard.check`` with this request's account as the actor; remembered."""
-        decision = self.guard.check(
-            action_name, actor=self.account, target=target, relationship=relationship, **options
-        )
+        decision = self._check(action_name, self.account, target, relationship, **options)
         self.decisions.append(decision)
         return decision
 
@@ -191,6 +214,20 @@ class RequestContext:
         log.warning("childsafe: could not check %s: %r; failing closed", action_name, why)
         decision = unverifiable(action_name)
         self.decisions.append(decision)
+        self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
+            decision, self.account, request_id=self.request_id, adapter=self.adapter
+        )
+        return decision
+
+    def refuse_undeclared(self, method: str, path: str) -> Decision:
+        """Strict mode's answer to a request that matches no declared rule and no
+        exemption: denied (``undeclared_route``), logged and recorded."""
+        log.warning("childsafe: %s %s declares no action and is not exempt; refused", method, path)
+        decision = undeclared_route(f"{method} {path}")
+        self.decisions.append(decision)
+        self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
+            decision, self.account, request_id=self.request_id, adapter=self.adapter
+        )
         return decision
 
     def _load(self, target: Account | str) -> tuple[Account, Relationship | None]:
@@ -296,7 +333,7 @@ class RequestContext:
         extractor = rule.target
         try:
             if extractor is None:
-                decision = self.guard.check(action_name, self.account, **_rule_options(rule))
+                decision = self._check(action_name, self.account, **_rule_options(rule))
             else:
                 # The id the extractor finds; one that fails finds nothing.
                 try:
@@ -324,7 +361,7 @@ class RequestContext:
                         return self._rule_awaiting(rule, repo, loaded, rel)
                     rel = _sync_relationship(rel)
                 if rule.sensitivity is None and action_name != "notify":
-                    decision = self.guard.check(action_name, self.account, loaded, rel)
+                    decision = self._check(action_name, self.account, loaded, rel)
                 else:
                     decision = self._rule_decision(rule, loaded, rel)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
@@ -360,10 +397,8 @@ class RequestContext:
         self, rule: ActionRule, target: Account, relationship: Relationship | None
     ) -> Decision:
         if rule.sensitivity is None and rule.action != "notify":
-            return self.guard.check(rule.action, self.account, target, relationship)
-        return self.guard.check(
-            rule.action, self.account, target, relationship, **_rule_options(rule)
-        )
+            return self._check(rule.action, self.account, target, relationship)
+        return self._check(rule.action, self.account, target, relationship, **_rule_options(rule))
 
     def _decide_loaded(
         self, actions: Iterable[str], account_id: str, loaded: tuple[Account, Relationship | None]
@@ -410,3 +445,27 @@ def _by_account(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for action_name, account_id in sorted(pairs):
         grouped.setdefault(account_id, []).append(action_name)
     return grouped
+
+
+def _checker(guard: Guard, request_id: str | None, adapter: str | None) -> Checker:
+    """What a request's context decides with: ``guard.check`` itself, or (when the
+    guard has event sinks) a check whose events carry the request's id and adapter."""
+    if not guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
+        return guard.check
+    return functools.partial(guard._check_for_request, request_id, adapter)  # noqa: SLF001
+
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def request_id_of(request: Request | None) -> str:
+    """The request's id for its events: the client's ``X-Request-ID`` when it is a
+    plain token (at most 128 letters, digits and ``._:/+=-``), else a fresh one."""
+    if request is not None:
+        try:
+            given = request.header("x-request-id")
+        except Exception:  # noqa: BLE001 - an id is never worth failing a request
+            given = None
+        if given and _REQUEST_ID.fullmatch(given):
+            return given
+    return uuid.uuid4().hex

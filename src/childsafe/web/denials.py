@@ -73,6 +73,7 @@ _PUBLIC_DETAIL: Final = {
     Reason.CONTENT_TOO_SENSITIVE: "This content is not shown to this account.",
     Reason.ADULT_ONLY: "This content is for adults only.",
     Reason.UNVERIFIABLE: "The accounts could not be checked, so this is not allowed.",
+    Reason.UNDECLARED_ROUTE: "This page has no child-safety rule yet, so it is not available.",
 }
 
 
@@ -157,6 +158,17 @@ def unverifiable(action_name: str) -> Decision:
         action=action_name,
         reason=Reason.UNVERIFIABLE,
         message=f"{action_name} denied: the accounts could not be loaded to check it.",
+    )
+
+
+def undeclared_route(route: str) -> Decision:
+    """The decision for a request that strict mode refuses: ``route`` (``"GET /x"``)
+    matches no declared rule and no exemption."""
+    return Decision(
+        allowed=False,
+        action="route",
+        reason=Reason.UNDECLARED_ROUTE,
+        message=f"{route} denied: the route declares no action and is not exempt (strict mode).",
     )
 
 

@@ -22,6 +22,7 @@ def check_middleware_options(
     response_filter: object,
     renderer: object,
     max_body: object,
+    strict: object = True,
 ) -> list[ConfigProblem]:
     """Every problem with a middleware's options (shared by the WSGI and ASGI middlewares)."""
     where = "ChildsafeMiddleware"
@@ -60,6 +61,8 @@ def check_middleware_options(
     if not callable(renderer):
         problems.append(ConfigProblem(where, "renderer", f"expected a callable, got {renderer!r}"))
     problems.extend(max_body_problems(where, max_body))
+    if not isinstance(strict, bool):
+        problems.append(ConfigProblem(where, "strict", f"expected True or False, got {strict!r}"))
     return problems
 
 

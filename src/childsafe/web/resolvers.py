@@ -48,12 +48,14 @@ class ResolverChain:
     start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
     :func:`resolve_async`, returning ``(account, source, error)``."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "adapter")
 
-    def __init__(self, resolvers: Iterable[Resolver]) -> None:
+    def __init__(self, resolvers: Iterable[Resolver], *, adapter: str | None = None) -> None:
         self._entries: tuple[tuple[Resolver, str], ...] = tuple(
             (r, callable_name(r)) for r in resolvers
         )
+        #: The adapter's name, carried by the events of the requests it resolves.
+        self.adapter = adapter
 
     def run(self, request: Request) -> Found:
         """The sync path: an async resolver (one returning an awaitable) fails closed."""
@@ -126,7 +128,9 @@ class ResolverChain:
         repository: AccountRepository | AsyncAccountRepository | None,
     ) -> RequestContext:
         """The :class:`RequestContext` of ``request`` (sync resolvers)."""
-        return RequestContext._found(guard, self.run(request), repository)  # noqa: SLF001
+        return RequestContext._found(  # noqa: SLF001
+            guard, self.run(request), repository, self.adapter, request
+        )
 
     def context_eager(
         self,
@@ -139,16 +143,21 @@ class ResolverChain:
         for it (what the ASGI middleware calls)."""
         found = self.run_eager(request)
         if isinstance(found, tuple):
-            return RequestContext._found(guard, found, repository)  # noqa: SLF001
-        return self._context_awaiting(guard, found, repository)
+            return RequestContext._found(  # noqa: SLF001
+                guard, found, repository, self.adapter, request
+            )
+        return self._context_awaiting(guard, found, repository, request)
 
-    @staticmethod
     async def _context_awaiting(
+        self,
         guard: Guard,
         pending: Awaitable[Found],
         repository: AccountRepository | AsyncAccountRepository | None,
+        request: Request,
     ) -> RequestContext:
-        return RequestContext._found(guard, await pending, repository)  # noqa: SLF001
+        return RequestContext._found(  # noqa: SLF001
+            guard, await pending, repository, self.adapter, request
+        )
 
 
 def resolve(resolvers: Sequence[Resolver], request: Request) -> Resolution:

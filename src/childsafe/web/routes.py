@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import (
     Callable,
+    Iterable,
     Iterator,
     Mapping,
 )
@@ -322,44 +323,55 @@ class RouteTable:
     reported at once as a :class:`~childsafe.exceptions.ConfigurationError`.
     """
 
-    def __init__(self, routes: Mapping[str, ActionRule] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, ActionRule] | None = None,
+        *,
+        exempt: Mapping[str, str] | Iterable[str] = (),
+    ) -> None:
         problems: list[ConfigProblem] = []
         self._routes: list[_Route] = []
         entries: list[tuple[object, object]] = list((routes or {}).items())
         for key, rule in entries:
-            if not isinstance(key, str):
-                problems.append(
-                    ConfigProblem("<routes>", repr(key), "a key must be 'METHOD /path'")
-                )
-                continue
-            split = _ROUTE_KEY.fullmatch(key)
-            method_part, path = split.groups() if split else ("", key.strip())
             messages: list[str] = []
             if not isinstance(rule, ActionRule):
                 messages.append(f"expected action_rule(...), got {rule!r}")
-            if not path.startswith("/"):
-                messages.append("expected 'METHOD /path/{param}' (a method, a space, a path)")
-            methods = {m.strip().upper() for m in method_part.split(",") if m.strip()}
-            if not methods:
-                messages.append("no method given")
-            messages.extend(
-                f"unknown method {method!r}{suggest(method, _METHODS)}"
-                for method in sorted(methods - {"*", *_METHODS})
-            )
-            pattern, path_problems = _compile_path(path) if path.startswith("/") else (None, [])
-            messages.extend(path_problems)
-            if messages or pattern is None or not isinstance(rule, ActionRule):
-                problems.extend(ConfigProblem("<routes>", key, message) for message in messages)
+            parsed = _parse_key(key, messages)
+            if parsed is None or messages or not isinstance(rule, ActionRule):
+                problems.extend(ConfigProblem("<routes>", str(key), m) for m in messages)
                 continue
-            if "*" in methods:
-                methods = set()
-            elif "GET" in methods:
-                methods.add("HEAD")
-            self._routes.append(_Route(frozenset(methods), pattern, rule))
+            self._routes.append(_Route(parsed[0], parsed[1], rule))
+        self._exempt: list[tuple[frozenset[str], re.Pattern[str], str]] = []
+        given: object = exempt
+        exempt_entries: list[tuple[object, object]] = (
+            list(exempt.items())
+            if isinstance(exempt, Mapping)
+            else [(key, "listed as exempt in the route table") for key in exempt]
+            if isinstance(given, Iterable) and not isinstance(given, str | bytes)
+            else [(given, None)]
+        )
+        for key, reason in exempt_entries:
+            messages = []
+            if not isinstance(reason, str) or not reason.strip():
+                messages.append(f"say why the route needs no check; got {reason!r}")
+            parsed = _parse_key(key, messages)
+            if parsed is None or messages or not isinstance(reason, str):
+                problems.extend(ConfigProblem("<routes>", f"exempt {key}", m) for m in messages)
+                continue
+            self._exempt.append((parsed[0], parsed[1], reason.strip()))
         if problems:
             raise ConfigurationError(problems)
         # What match() walks: no attribute lookups per route and request.
         self._match = tuple((r.methods, r.pattern.fullmatch, r.rule) for r in self._routes)
+
+    def exemption(self, method: str, path: str) -> str | None:
+        """Why a request matching no rule needs no check (strict mode), or ``None``."""
+        if not method.isupper():
+            method = method.upper()
+        for methods, pattern, reason in self._exempt:
+            if (not methods or method in methods) and pattern.fullmatch(path):
+                return reason
+        return None
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -380,6 +392,34 @@ class RouteTable:
 
     def __iter__(self) -> Iterator[ActionRule]:
         return (r.rule for r in self._routes)
+
+
+def _parse_key(key: object, messages: list[str]) -> tuple[frozenset[str], re.Pattern[str]] | None:
+    """The methods (empty: any) and path pattern of a ``"METHOD /path"`` key, adding
+    what is wrong with it to ``messages``."""
+    if not isinstance(key, str):
+        messages.append("a key must be 'METHOD /path'")
+        return None
+    split = _ROUTE_KEY.fullmatch(key)
+    method_part, path = split.groups() if split else ("", key.strip())
+    if not path.startswith("/"):
+        messages.append("expected 'METHOD /path/{param}' (a method, a space, a path)")
+    methods = {m.strip().upper() for m in method_part.split(",") if m.strip()}
+    if not methods:
+        messages.append("no method given")
+    messages.extend(
+        f"unknown method {method!r}{suggest(method, _METHODS)}"
+        for method in sorted(methods - {"*", *_METHODS})
+    )
+    pattern, path_problems = _compile_path(path) if path.startswith("/") else (None, [])
+    messages.extend(path_problems)
+    if pattern is None:
+        return None
+    if "*" in methods:
+        methods = set()
+    elif "GET" in methods:
+        methods.add("HEAD")
+    return frozenset(methods), pattern
 
 
 def action_rule(

@@ -135,7 +135,7 @@ class ChildsafeMiddleware:
             listed = "\n".join(f"  - {p}" for p in errors)
             raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
         self.config: Config = loaded.config
-        self._chain = ResolverChain(self.config.resolvers)
+        self._chain = ResolverChain(self.config.resolvers, adapter="django")
         self._filtering = self.config.enabled and self.config.response_filter is not None
         self._match = self.config.routes.match if len(self.config.routes) else None
         # (view, method) -> its declared rules; views are declared when imported.

@@ -1,0 +1,208 @@
+"""Strict mode: every route declares an action, is marked exempt, or matches a
+route-table rule; a route that does none of these is a configuration error, not a
+silent open door.
+
+Each adapter lists its framework's routes as :class:`RouteInfo` (its only
+framework-specific part); the kernel decides what is protected, what the error says,
+and what ``strict=False`` logs. ``childsafe routes`` prints the same inventory.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.web.routes import ActionRule, RouteTable, declared_rules
+
+__all__ = [
+    "RouteInfo",
+    "check_strict",
+    "describe_rule",
+    "exempt",
+    "exemption",
+    "route_protection",
+    "sample_path",
+]
+
+log = logging.getLogger("childsafe")
+
+_EXEMPT_ATTR: Final = "__childsafe_exempt__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exempt(reason: str) -> Callable[[F], F]:
+    """Mark a view as needing no child-safety check, saying why (strict mode).
+
+    >>> import childsafe
+    >>> @childsafe.exempt("health check: reads no account data")
+    ... def health() -> str:
+    ...     return "ok"
+    >>> childsafe.web.strict.exemption(health)
+    'health check: reads no account data'
+
+    Works on view functions, class-based views and their handlers, and Starlette
+    endpoints alike. The reason is shown by ``childsafe routes`` for review; an empty
+    one is refused (:class:`~childsafe.exceptions.ConfigurationError`).
+    """
+    given: object = reason
+    if not isinstance(given, str) or not given.strip():
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    "<routes>",
+                    "exempt",
+                    f"say why the route needs no check, e.g. exempt('public assets'); "
+                    f"got {reason!r}",
+                )
+            ]
+        )
+
+    def decorate(view: F) -> F:
+        setattr(view, _EXEMPT_ATTR, reason.strip())
+        return view
+
+    return decorate
+
+
+def exemption(view: object, method: str | None = None) -> str | None:
+    """Why ``view`` is exempt from strict mode, or ``None``: marked on the function
+    (through :func:`functools.partial`), on a class-based view's class, or on the
+    handler for ``method``."""
+    while isinstance(view, functools.partial):
+        view = view.func
+    candidates: list[object] = [view]
+    cls = view if isinstance(view, type) else getattr(view, "view_class", None)
+    if isinstance(cls, type):
+        candidates.append(cls)
+        if method is not None:
+            name = "get" if method.upper() == "HEAD" else method.lower()
+            candidates.append(getattr(cls, name, None))
+    for candidate in candidates:
+        reason = getattr(candidate, _EXEMPT_ATTR, None)
+        if isinstance(reason, str):
+            return reason
+    return None
+
+
+def describe_rule(rule: ActionRule) -> str:
+    """``dm.send (target path_param('user_id'))``: a rule as ``childsafe routes``
+    shows it."""
+    parts = []
+    if rule.target is not None:
+        target = rule.target
+        name = getattr(target, "name", None)
+        kind = {
+            "_PathParam": "path_param",
+            "_QueryParam": "query_param",
+            "_JsonField": "json_field",
+        }.get(type(target).__name__)
+        shown = f"{kind}({name!r})" if kind and isinstance(name, str) else repr(target)
+        parts.append(f"target {shown}")
+    if rule.sensitivity is not None:
+        parts.append(f"sensitivity {rule.sensitivity!r}")
+    return f"{rule.action} ({', '.join(parts)})" if parts else rule.action
+
+
+@attrs.frozen
+class RouteInfo:
+    """One route of an app and how it is protected.
+
+    ``methods`` the HTTP methods it answers (``"*"`` for any, ``"WEBSOCKET"``);
+    ``path`` its path template; ``endpoint`` the view's name; ``actions`` the rules
+    declared for it (described); ``exempt`` why it needs no check, if it is exempt.
+    """
+
+    methods: tuple[str, ...]
+    path: str
+    endpoint: str
+    actions: tuple[str, ...] = ()
+    exempt: str | None = None
+
+    @property
+    def protected(self) -> bool:
+        """Whether the route declares an action or is exempt."""
+        return bool(self.actions) or self.exempt is not None
+
+    @property
+    def protection(self) -> str:
+        """What protects the route, in words: its actions, ``exempt: why``, or
+        ``UNPROTECTED``."""
+        if self.actions:
+            return "; ".join(self.actions)
+        if self.exempt is not None:
+            return f"exempt: {self.exempt}"
+        return "UNPROTECTED"
+
+    @property
+    def key(self) -> str:
+        """``GET,POST /users/<id>``: the route as strict mode names it."""
+        return f"{','.join(self.methods)} {self.path}"
+
+
+_SAMPLES: Final = re.compile(r"<(?:(\w+):)?[^<>]+>|\{[^{}]*\}")
+
+
+def sample_path(template: str) -> str:
+    """A path that ``template`` matches (``/users/<int:id>`` -> ``/users/1``), to ask a
+    :class:`~childsafe.RouteTable` whether one of its rules covers the route."""
+
+    def fill(m: re.Match[str]) -> str:
+        text = m.group(0)
+        braces = text.startswith("{")
+        converter = text[1:-1].partition(":")[2] if braces else m.group(1) or ""
+        return "1" if converter in {"int", "float"} else "childsafe-sample"
+
+    return _SAMPLES.sub(fill, template) or "/"
+
+
+def route_protection(
+    view: object,
+    method: str,
+    *,
+    path: str | None = None,
+    routes: RouteTable | None = None,
+) -> tuple[tuple[str, ...], str | None]:
+    """``(actions, exempt)`` for ``method`` requests to ``view``: the rules declared on
+    it (or, failing that, the route-table rule matching ``path``) and its exemption."""
+    rules: Sequence[ActionRule] = declared_rules(view, method)
+    if not rules and routes is not None and path is not None and len(routes):
+        rule, _ = routes.match(method, sample_path(path))
+        if rule is not None:
+            rules = (rule,)
+    reason = exemption(view, method)
+    if reason is None and routes is not None and path is not None:
+        reason = routes.exemption(method, sample_path(path))
+    return tuple(describe_rule(r) for r in rules), reason
+
+
+def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> None:
+    """Refuse an app with unprotected routes (``strict``), naming each one, or log a
+    warning listing them (``strict=False``)."""
+    unprotected = [r for r in routes if not r.protected]
+    if not unprotected:
+        return
+    if not strict:
+        log.warning(
+            "childsafe: strict mode is off and %d route(s) declare no action and are not "
+            "exempt, so nothing checks them: %s",
+            len(unprotected),
+            ", ".join(r.key for r in unprotected),
+        )
+        return
+    raise ConfigurationError(
+        ConfigProblem(
+            where,
+            route.key,
+            f"{route.endpoint} declares no action and is not exempt: declare what it does "
+            "(@childsafe.action(...), Depends(require(...)) or a RouteTable rule) or mark it "
+            "@childsafe.exempt('why'); strict=False serves it unchecked",
+        )
+        for route in unprotected
+    )
