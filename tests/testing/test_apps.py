@@ -107,10 +107,13 @@ class TestBuildApp:
 
     @pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
     def test_plain_apps_route_by_themselves(self, adapter: str) -> None:
-        """The plain WSGI and ASGI apps answer 404 for unknown paths and 405 for methods
-        a route does not serve, running nothing."""
+        """Out of strict mode, the plain WSGI and ASGI apps answer 404 for unknown paths
+        and 405 for methods a route does not serve, running nothing."""
         social = SocialApp()
-        with build_app(adapter, social) as built, built.client("aunt") as http:  # type: ignore[arg-type]
+        with (
+            build_app(adapter, social, strict=False) as built,  # type: ignore[arg-type]
+            built.client("aunt") as http,
+        ):
             assert http.get("/nowhere").status_code == 404
             assert http.delete("/me").status_code == 405
         assert social.ran == []
@@ -122,7 +125,7 @@ class TestBuildApp:
 
     def test_plain_asgi_app(self) -> None:
         """The plain ASGI app closes websockets to unknown paths and ignores lifespan."""
-        with build_app("asgi") as built:
+        with build_app("asgi", strict=False) as built:
             assert built.websocket("/nowhere").close_code == 1000
             assert built.asgi is not None
 

@@ -470,13 +470,13 @@ class TestExtraRoutes:
     def _social(self) -> SocialApp:
         return SocialApp(
             extra_routes=[
-                AppRoute("notes", "/notes"),
+                AppRoute("notes", "/notes", exempt="public notes"),
                 AppRoute("nudge", "/users/{user_id}/nudge", ("POST",), {"POST": DM_TO_PATH_TARGET}),
             ]
         )
 
-    def test_extra_undeclared_route_runs(self, built: BuiltApp) -> None:
-        """A route the description adds without a declaration serves anyone."""
+    def test_extra_exempt_route_runs(self, built: BuiltApp) -> None:
+        """A route the description adds as exempt serves anyone."""
         response = call(built, "stranger", "GET", "/notes")
         assert (response.status_code, response.text) == (200, "notes")
         assert built.social.ran == ["notes"]

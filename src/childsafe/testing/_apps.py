@@ -55,6 +55,7 @@ from childsafe.web import (
     path_param,
     query_param,
 )
+from childsafe.web.strict import exempt as exempt_view
 
 if TYPE_CHECKING:
     from childsafe._decision import Decision
@@ -127,6 +128,10 @@ class AppRoute:
     framework has them (a Flask ``MethodView``, a Django ``View``, a Starlette
     ``HTTPEndpoint``), each declared method checked on its own.
 
+    ``exempt`` says why the methods that declare no rule need no check (strict mode):
+    builders mark them with :func:`childsafe.exempt` or the route table's ``exempt``.
+    A route with a method that has neither is what strict mode refuses.
+
     .. versionadded:: 0.1.0
     """
 
@@ -136,6 +141,7 @@ class AppRoute:
     rules: Mapping[str, ActionRule] = attrs.field(factory=dict)
     view_class: bool = False
     websocket: bool = False
+    exempt: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.websocket:
@@ -158,6 +164,11 @@ class AppRoute:
     def rule(self) -> ActionRule | None:
         """The one rule of a function view (``None``: undeclared)."""
         return next(iter(self.rules.values()), None)
+
+    @property
+    def undeclared(self) -> tuple[str, ...]:
+        """The methods that declare no rule."""
+        return tuple(m for m in self.methods if m not in self.rules)
 
     def rule_for(self, method: str) -> ActionRule | None:
         """The rule declared for ``method`` (``HEAD`` follows ``GET``)."""
@@ -214,10 +225,17 @@ DEFAULT_ROUTES: Final[tuple[AppRoute, ...]] = (
         ("GET",),
         {"GET": action_rule("profile.view", target=path_param("user_id"))},
     ),
-    AppRoute("suggestions", "/suggestions"),
-    AppRoute("poke", "/users/{user_id}/poke", ("GET", "POST"), {"POST": _DM_PATH}, view_class=True),
-    AppRoute("stream", "/stream"),
-    AppRoute("me", "/me"),
+    AppRoute("suggestions", "/suggestions", exempt="a list: the response filter checks it"),
+    AppRoute(
+        "poke",
+        "/users/{user_id}/poke",
+        ("GET", "POST"),
+        {"POST": _DM_PATH},
+        view_class=True,
+        exempt="the poke page shows nothing about the account",
+    ),
+    AppRoute("stream", "/stream", exempt="a public feed about no account"),
+    AppRoute("me", "/me", exempt="the requester's own account"),
     AppRoute("chat", "/chat/{user_id}", (), {"WEBSOCKET": _DM_PATH}, websocket=True),
 )
 # The routes of SocialApp, described in its docstring.
@@ -361,15 +379,19 @@ class SocialApp:
         return [bearer_token(self.verify)]
 
     def route_table(self, *, websockets_only: bool = False) -> RouteTable:
-        """Every declared rule of the routes as a :class:`~childsafe.RouteTable` (only
-        the websocket routes with ``websockets_only``)."""
+        """Every declared rule and exemption of the routes as a
+        :class:`~childsafe.RouteTable` (only the websocket routes' with
+        ``websockets_only``)."""
         entries: dict[str, ActionRule] = {}
+        exempt: dict[str, str] = {}
         for route in self.routes:
             if websockets_only and not route.websocket:
                 continue
             for method, rule in route.rules.items():
                 entries[f"{method} {route.path}"] = rule
-        return RouteTable(entries)
+            if route.exempt is not None and route.undeclared:
+                exempt[f"{', '.join(route.undeclared)} {route.path}"] = route.exempt
+        return RouteTable(entries, exempt=exempt)
 
     def match(self, method: str, path: str) -> tuple[AppRoute | None, dict[str, str], bool]:
         """The HTTP route serving ``path`` (with its parameters), and whether some route
@@ -754,9 +776,12 @@ def _headers(reply: Reply) -> list[tuple[str, str]]:
     return [("Content-Type", reply.content_type), *reply.other_headers()]
 
 
-def _declare(view: Any, rule: ActionRule | None) -> Any:  # noqa: ANN401 - any view
+def _declare(view: Any, rule: ActionRule | None, exempt: str | None) -> Any:  # noqa: ANN401
+    """``view`` declared with ``rule``, or else marked exempt for the reason ``exempt``."""
     if rule is not None:
-        view = action(rule.action, target=rule.target, sensitivity=rule.sensitivity)(view)
+        return action(rule.action, target=rule.target, sensitivity=rule.sensitivity)(view)
+    if exempt is not None:
+        return exempt_view(exempt)(view)
     return view
 
 
@@ -980,7 +1005,7 @@ def build_flask(
             return native(social.respond(call(route, params)))
 
         view.__name__ = route.name
-        return _declare(view, route.rule)  # type: ignore[no-any-return]
+        return _declare(view, route.rule, route.exempt)  # type: ignore[no-any-return]
 
     def method_view(route: AppRoute) -> Callable[..., flask.Response]:
         def handler(method: str) -> Callable[..., flask.Response]:
@@ -988,7 +1013,7 @@ def build_flask(
                 del self
                 return native(social.respond(call(route, params)))
 
-            return _declare(handle, route.rules.get(method))  # type: ignore[no-any-return]
+            return _declare(handle, route.rules.get(method), route.exempt)  # type: ignore[no-any-return]
 
         namespace = {method.lower(): handler(method) for method in route.methods}
         view_class: Any = type(f"{route.name.title()}View", (MethodView,), namespace)
@@ -1102,7 +1127,7 @@ def build_django(
             return native(social.respond(call(request, route, params)))
 
         view.__name__ = route.name
-        return _declare(view, route.rule)  # type: ignore[no-any-return]
+        return _declare(view, route.rule, route.exempt)  # type: ignore[no-any-return]
 
     def class_view(route: AppRoute) -> Callable[..., Any]:
         def handler(self: Any, request: Any, **params: Any) -> Any:  # noqa: ANN401
@@ -1111,8 +1136,8 @@ def build_django(
 
         namespace = {method.lower(): handler for method in route.methods}
         view_class: Any = type(f"{route.name.title()}View", (View,), namespace)
-        for method, rule in route.rules.items():
-            declare = action(rule.action, target=rule.target, sensitivity=rule.sensitivity)
+        for method in route.methods:
+            declare = functools.partial(_declare, rule=route.rules.get(method), exempt=route.exempt)
             view_class = method_decorator(declare, name=method.lower())(view_class)
         return view_class.as_view()  # type: ignore[no-any-return]
 
@@ -1274,7 +1299,7 @@ def build_starlette(
             return parts.native(social.respond(await parts.call(request, route)))  # type: ignore[no-any-return]
 
         handle.__name__ = route.name
-        return _declare(handle, route.rule)  # type: ignore[no-any-return]
+        return _declare(handle, route.rule, route.exempt)  # type: ignore[no-any-return]
 
     def endpoint_class(route: AppRoute) -> type[HTTPEndpoint]:
         def handler(method: str) -> Callable[..., Any]:
@@ -1282,7 +1307,7 @@ def build_starlette(
                 del self
                 return parts.native(social.respond(await parts.call(request, route)))  # type: ignore[no-any-return]
 
-            return _declare(handle, route.rules.get(method))  # type: ignore[no-any-return]
+            return _declare(handle, route.rules.get(method), route.exempt)  # type: ignore[no-any-return]
 
         namespace = {method.lower(): handler(method) for method in route.methods}
         return type(f"{route.name.title()}Endpoint", (HTTPEndpoint,), namespace)
@@ -1292,7 +1317,7 @@ def build_starlette(
             await parts.chat(websocket, route)
 
         handle.__name__ = route.name
-        return _declare(handle, route.rule)  # type: ignore[no-any-return]
+        return _declare(handle, route.rule, route.exempt)  # type: ignore[no-any-return]
 
     routes: list[BaseRoute] = []
     for route in social.routes:
@@ -1373,7 +1398,7 @@ def build_fastapi(
         for methods, rule in groups:
             app.add_api_route(
                 route.path,
-                endpoint(route),
+                _declare(endpoint(route), None, None if rule else route.exempt),
                 methods=list(methods),
                 name=route.name,
                 dependencies=dependencies(rule),
