@@ -26,7 +26,15 @@ import httpx
 import pytest
 
 from childsafe import Account, Relationship, Request, action_rule, path_param
-from childsafe.testing import ADAPTERS, AppRoute, BuiltApp, DenialPage, SocialApp, build_app
+from childsafe.testing import (
+    ADAPTERS,
+    AppRoute,
+    BuiltApp,
+    DenialPage,
+    SocialApp,
+    build_app,
+    overridden,
+)
 from childsafe.testing._apps import Adapter
 from childsafe.web import ANONYMOUS_ID
 from tests import django_settings
@@ -201,6 +209,20 @@ class TestAllowAndDeny:
 
 # A rendered status, and the status the denial is sent with: never a success.
 RENDERED_STATUSES: Mapping[int, int] = {200: 403, 204: 403, 304: 403, 302: 302, 404: 404, 451: 451}
+
+
+class TestGuard:
+    def test_built_app_decides_with_its_guard(self, built: BuiltApp) -> None:
+        """``BuiltApp.guard`` is the guard the adapter decides with: tightening its policy
+        refuses what it allowed."""
+        assert built.guard is not None
+        tighter = {"bands": {"13_15": {"direct_messages": {"default": "nobody"}}}}
+        with overridden(built.guard, tighter):
+            assert problem(call(built, "aunt", "POST", "/users/teen/messages"))["reason"] == (
+                "setting_off"
+            )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/messages").status_code == 201
 
 
 class TestRenderer:

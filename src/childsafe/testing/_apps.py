@@ -705,6 +705,8 @@ class BuiltApp:
     wsgi: _WSGIApp | None = None
     asgi: _ASGIApp | None = None
     on_close: Callable[[], None] | None = None
+    guard: Guard | None = None
+    """The :class:`~childsafe.Guard` the adapter decides with (for sinks, overrides)."""
 
     @property
     def supports_websockets(self) -> bool:
@@ -864,18 +866,19 @@ def build_wsgi(
         start_response(f"{reply.status} -", _headers(reply))
         return [reply.body] if isinstance(reply.body, bytes) else reply.body
 
+    guard = guard if guard is not None else Guard()
     if denial_page is not None:
         options.setdefault("renderer", denial_page.renderer(_page))
     wrapped = ChildsafeMiddleware(
         app,
-        guard=guard if guard is not None else Guard(),
+        guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
         routes=social.route_table(),
         response_filter=ResponseFilter(),
         **options,
     )
-    return BuiltApp("wsgi", social, wrapped, wsgi=wrapped)
+    return BuiltApp("wsgi", social, wrapped, wsgi=wrapped, guard=guard)
 
 
 def build_asgi(
@@ -946,18 +949,19 @@ def build_asgi(
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
+    guard = guard if guard is not None else Guard()
     if denial_page is not None:
         options.setdefault("renderer", denial_page.renderer(_page))
     wrapped = ChildsafeMiddleware(
         app,
-        guard=guard if guard is not None else Guard(),
+        guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
         routes=social.route_table(),
         response_filter=ResponseFilter(),
         **options,
     )
-    return BuiltApp("asgi", social, wrapped, asgi=wrapped)
+    return BuiltApp("asgi", social, wrapped, asgi=wrapped, guard=guard)
 
 
 def build_flask(
@@ -1033,15 +1037,16 @@ def build_flask(
                 lambda status: (DENIAL_PAGE, status, {"Content-Type": "text/html"})
             ),
         )
+    guard = guard if guard is not None else Guard()
     ChildSafe(
         app,
-        guard=guard if guard is not None else Guard(),
+        guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
         response_filter=ResponseFilter(),
         **options,
     )
-    return BuiltApp("flask", social, app, wsgi=app.wsgi_app)
+    return BuiltApp("flask", social, app, wsgi=app.wsgi_app, guard=guard)
 
 
 _DJANGO_DEFAULTS: Final[Mapping[str, Any]] = {
@@ -1075,7 +1080,9 @@ def build_django(
 
     Django is configured once per process: if nothing configured it yet, this does, with
     minimal settings; the app's URLconf, middleware and ``CHILDSAFE`` are applied with
-    ``override_settings`` until :meth:`BuiltApp.close`. ``denial_page``: a custom
+    ``override_settings`` until :meth:`BuiltApp.close`. ``guard`` gives only its policy
+    (``CHILDSAFE["POLICY"]``): the middleware builds its own guard from it, which is
+    :attr:`BuiltApp.guard`. ``denial_page``: a custom
     ``RENDERER`` (see :class:`DenialPage`)."""
     _require("django", "django")
     import django  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -1091,6 +1098,8 @@ def build_django(
     from django.urls import path  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.utils.decorators import method_decorator  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.views import View  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    from childsafe.contrib.django import ChildsafeMiddleware  # noqa: PLC0415
 
     if not settings.configured:
         settings.configure(**_DJANGO_DEFAULTS)
@@ -1173,7 +1182,20 @@ def build_django(
     except BaseException:
         overridden.disable()
         raise
-    return BuiltApp("django", social, handler, wsgi=handler, on_close=overridden.disable)
+    # The guard the middleware built from POLICY (CHILDSAFE takes a policy, not a guard).
+    middleware = next(
+        m.__self__
+        for m in handler._view_middleware  # noqa: SLF001 - Django keeps no public list
+        if isinstance(getattr(m, "__self__", None), ChildsafeMiddleware)
+    )
+    return BuiltApp(
+        "django",
+        social,
+        handler,
+        wsgi=handler,
+        on_close=overridden.disable,
+        guard=middleware.config.guard,
+    )
 
 
 def _starlette_parts(
@@ -1237,7 +1259,7 @@ def _starlette_parts(
 def _add_middleware(
     app: Any,  # noqa: ANN401 - a Starlette or FastAPI app
     social: SocialApp,
-    guard: Guard | None,
+    guard: Guard,
     resolvers: Sequence[Resolver] | None,
     options: Mapping[str, Any],
 ) -> None:
@@ -1246,7 +1268,7 @@ def _add_middleware(
     # Websockets get a request context only from a route-table entry (docs/starlette.md).
     app.add_middleware(
         ChildsafeMiddleware,
-        guard=guard if guard is not None else Guard(),
+        guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
         routes=social.route_table(websockets_only=True),
@@ -1330,9 +1352,10 @@ def build_starlette(
                 Route(route.path, endpoint(route), methods=list(route.methods), name=route.name)
             )
     app = Starlette(routes=routes)
+    guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
     install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
-    return BuiltApp("starlette", social, app, asgi=app)
+    return BuiltApp("starlette", social, app, asgi=app, guard=guard)
 
 
 def build_fastapi(
@@ -1403,9 +1426,10 @@ def build_fastapi(
                 name=route.name,
                 dependencies=dependencies(rule),
             )
+    guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
     install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
-    return BuiltApp("fastapi", social, app, asgi=app)
+    return BuiltApp("fastapi", social, app, asgi=app, guard=guard)
 
 
 _BUILDERS: Final[Mapping[str, Callable[..., BuiltApp]]] = {
