@@ -51,6 +51,7 @@ from childsafe import (
     action,
     action_rule,
     bearer_token,
+    exempt,
     json_field,
     load_policy,
     path_param,
@@ -62,11 +63,12 @@ from childsafe.contrib.django import (
     django_user,
     filter_exempt,
     request_context,
+    routes,
     session_account,
 )
 from childsafe.contrib.django import checks as checks_module
 from childsafe.contrib.django import conf as conf_module
-from childsafe.contrib.django.checks import check_deploy, check_settings
+from childsafe.contrib.django.checks import check_deploy, check_routes, check_settings
 from childsafe.exceptions import ConfigurationError, MissingExtraError
 from childsafe.web import ANONYMOUS_ID, resolve
 from childsafe.wsgi import WSGIRequest
@@ -161,11 +163,13 @@ class SubclassedMiddleware(ChildsafeMiddleware):
 # -- the test site's views ---------------------------------------------------------
 
 
+@exempt("signs the test client in")
 def signin(request: Any) -> Any:
     request.session["account_id"] = request.POST["account"]
     return HttpResponse(status=204)
 
 
+@exempt("the requester's own account")
 def whoami(request: Any) -> Any:
     context = request_context(request)
     return JsonResponse({"account": context.account.id, "source": context.resolution.source})
@@ -212,8 +216,9 @@ class FriendRequest(View):  # type: ignore[misc]  # Django ships no type informa
 
 @method_decorator(action("dm.send", target=path_param("user_id")), name="post")
 class Poke(View):  # type: ignore[misc]
-    """Only POST is declared: GET (reading the poke page) is not checked."""
+    """Only POST is declared: GET (reading the poke page) is exempt."""
 
+    @exempt("the poke page shows no account data")
     def get(self, _request: Any, user_id: str) -> Any:
         RAN.append(f"poke page {user_id}")
         return HttpResponse("poke page")
@@ -245,32 +250,38 @@ def _profile(user_id: str) -> dict[str, Any]:
     return {"id": user_id, "name": user_id.title(), "location": "Leeds"}
 
 
+@exempt("a read; the response filter removes what the viewer may not see")
 def profile_json(request: Any, user_id: str) -> Any:
     response = JsonResponse(_profile(user_id))
     response["ETag"] = '"v1"'
     return response
 
 
+@exempt("a read; the response filter drops children from suggestions")
 def suggestions_json(request: Any) -> Any:
     return JsonResponse({"suggestions": [{"id": "sam"}, {"id": "aunt_jo"}, {"id": "maya"}]})
 
 
+@exempt("the requester's own profile")
 @filter_exempt
 def own_profile_json(request: Any, user_id: str) -> Any:
     return JsonResponse(_profile(user_id))
 
 
 @filter_exempt
+@exempt("the requester's own profile")
 class OwnProfile(View):  # type: ignore[misc]
     def get(self, _request: Any, user_id: str) -> Any:
         return JsonResponse(_profile(user_id))
 
 
+@exempt("a read; filtered")
 def streamed_profile(request: Any, user_id: str) -> Any:
     body = json.dumps(_profile(user_id)).encode()
     return StreamingHttpResponse(iter([body]), content_type="application/json")
 
 
+@exempt("a read; filtered")
 def gzipped_profile(request: Any, user_id: str) -> Any:
     body = gzip.compress(json.dumps(_profile(user_id)).encode())
     response = HttpResponse(body, content_type="application/json")
@@ -278,16 +289,19 @@ def gzipped_profile(request: Any, user_id: str) -> Any:
     return response
 
 
+@exempt("a read; filtered")
 def brotli_profile(request: Any, user_id: str) -> Any:
     response = HttpResponse(b"\x0b\x02\x80", content_type="application/json")
     response["Content-Encoding"] = "br"
     return response
 
 
+@exempt("no account data")
 def empty_json(request: Any) -> Any:
     return HttpResponse(status=204, content_type="application/json")
 
 
+@exempt("a read; filtered")
 def profile_page(request: Any, user_id: str) -> Any:
     return HttpResponse(f"<p>{user_id} is at Leeds</p>")
 
@@ -325,7 +339,8 @@ def childsafe_settings(**overrides: object) -> dict[str, object]:
         "REPOSITORY": MemoryRepository(),
         "RESOLVERS": [session_account("account_id")],
         "RESPONSE_FILTER": True,
-        "ROUTES": {"POST /routed/{user_id}": action_rule("dm.send", target=path_param("user_id"))},
+        # A function view answers any method: a "*" entry covers them all.
+        "ROUTES": {"* /routed/{user_id}": action_rule("dm.send", target=path_param("user_id"))},
         **overrides,
     }
 
@@ -559,6 +574,7 @@ class TestFailClosed:
     def test_bad_session_value(self, site: Site) -> None:
         """A session id that is not a string or an integer fails closed."""
 
+        @exempt("signs a broken session in")
         def corrupt(request: Any) -> Any:
             request.session["account_id"] = ["sam"]
             return HttpResponse(status=204)
@@ -1023,7 +1039,11 @@ class TestMiddleware:
 
 BELOW_FLOOR = {"bands": {"13_15": {"direct_messages": {"default": "everyone"}}}}
 REPOSITORY = MemoryRepository()
-GOOD: dict[str, object] = {"REPOSITORY": REPOSITORY}
+# The test URLconf's undecorated function view, declared for every method.
+ROUTED: dict[str, object] = {
+    "* /routed/{user_id}": action_rule("dm.send", target=path_param("user_id"))
+}
+GOOD: dict[str, object] = {"REPOSITORY": REPOSITORY, "ROUTES": ROUTED}
 
 # One bad setting per case, and the check ids it must give: (CHILDSAFE, MIDDLEWARE, ids).
 CHECK_CASES: dict[str, tuple[object, list[str] | None, list[str]]] = {
@@ -1095,6 +1115,9 @@ CHECK_CASES: dict[str, tuple[object, list[str] | None, list[str]]] = {
         ["E016"],
     ),
     "disabled": ({**GOOD, "ENABLED": False}, None, ["W001"]),
+    "strict not a bool": ({**GOOD, "STRICT": "yes"}, None, ["E018"]),
+    "exempt a string": ({**GOOD, "EXEMPT": "admin"}, None, ["E019"]),
+    "exempt without a reason": ({**GOOD, "EXEMPT": {"admin": ""}}, None, ["E019"]),
 }
 
 # What each id is about: two different errors never share an id.
@@ -1116,7 +1139,11 @@ ID_TOPICS = {
     "E015": "The django_user resolver reads request.user",
     "E016": "A session_account resolver reads request.session",
     "E017": "in a deployment",
+    "E018": "CHILDSAFE['STRICT']",
+    "E019": "CHILDSAFE['EXEMPT']",
+    "E020": "declares no action",
     "W001": "childsafe is disabled",
+    "W002": "served unchecked",
 }
 
 
@@ -1185,7 +1212,7 @@ class TestChecks:
             in_code |= set(re.findall(r'"((?:childsafe\.)?[EW]\d{3})"', text))
         in_code = {i.removeprefix("childsafe.") for i in in_code}
         documented = _documented_ids()
-        tested = {i for *_, ids in CHECK_CASES.values() for i in ids} | {"E017"}
+        tested = {i for *_, ids in CHECK_CASES.values() for i in ids} | {"E017", "E020", "W002"}
 
         in_docs = Path(__file__).parents[1] / "docs" / "django.md"
         table = set(re.findall(r"^\| `childsafe\.([EW]\d{3})`", in_docs.read_text(), re.MULTILINE))
@@ -1202,6 +1229,40 @@ class TestChecks:
 
         assert message.id == "childsafe.E017"
         assert ID_TOPICS["E017"] in message.msg
+
+    def test_unprotected_routes(self) -> None:
+        """Strict mode reports each route that declares no action and is not exempt."""
+        loose = {**GOOD, "ROUTES": {}}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=loose):
+            errors = check_routes()
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE={**loose, "STRICT": False}):
+            warnings = check_routes()
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=GOOD):
+            assert check_routes() == []
+
+        assert [m.id for m in errors] == ["childsafe.E020"]
+        assert "* /routed/<str:user_id> (routed)" in errors[0].msg
+        assert ID_TOPICS["E020"] in errors[0].msg
+        assert [m.id for m in warnings] == ["childsafe.W002"]
+        assert ID_TOPICS["W002"] in warnings[0].msg
+
+    def test_exempt_by_path_prefix(self) -> None:
+        """CHILDSAFE["EXEMPT"] exempts routes by path prefix, with the reason shown."""
+        settings = {**GOOD, "ROUTES": {}, "EXEMPT": {"/routed/": "a test route"}}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=settings):
+            assert check_routes() == []
+            listed = {r.path: r.protection for r in routes()}
+        assert listed["/routed/<str:user_id>"] == "exempt: a test route"
+        assert listed["/poke/<str:user_id>"] == "dm.send (target path_param('user_id'))"
+
+    def test_middleware_refuses_to_start(self) -> None:
+        """The middleware itself refuses an unprotected route (checks do not run under
+        production servers)."""
+        with (
+            override_settings(ROOT_URLCONF=URLs, CHILDSAFE={**GOOD, "ROUTES": {}}),
+            pytest.raises(ConfigurationError, match="routed declares no action"),
+        ):
+            ChildsafeMiddleware(lambda _request: HttpResponse("never"))
 
     def test_manage_py_check_fails_on_a_bad_policy(self) -> None:
         """``manage.py check`` runs the registered checks and fails on a bad policy."""

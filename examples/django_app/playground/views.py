@@ -42,6 +42,7 @@ from childsafe import (
     Decision,
     RequestContext,
     action,
+    exempt,
     path_param,
     problem_details,
     problem_response,
@@ -136,6 +137,7 @@ def render_denial(decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Ht
 # -- signing in ------------------------------------------------------------------
 
 
+@exempt("sign-in page: shows no other account's data")
 def login(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     guard = request_context(request).guard
     if request.method == "GET":
@@ -148,6 +150,7 @@ def login(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     return _back("/")
 
 
+@exempt("signs out")
 def logout(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     request.session.flush()
     return _back("/login")
@@ -156,21 +159,25 @@ def logout(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
 # -- pages -----------------------------------------------------------------------
 
 
+@exempt("the signed-in account's own page")
 @signed_in
 def home(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     return _page(request, views.home_page(get_db(), _me(request)))
 
 
+@exempt("checks profile.view itself, to show a private profile's limited page")
 @signed_in
 def profile(request: Any, user_id: str) -> Any:  # noqa: ANN401
     return _page(request, views.profile_page(get_db(), _me(request), user_id))
 
 
+@exempt("the account's own suggestions, each checked with friend.suggest")
 @signed_in
 def suggestions(request: Any) -> Any:  # noqa: ANN401
     return _page(request, views.suggestions_page(get_db(), _me(request)))
 
 
+@exempt("the account's own friend requests")
 @signed_in
 def requests(request: Any) -> Any:  # noqa: ANN401
     return _page(request, views.requests_page(get_db(), _me(request)))
@@ -185,6 +192,7 @@ def friend_request(request: Any, user_id: str) -> Any:  # noqa: ANN401
     return _back(f"/users/{user_id}")
 
 
+@exempt("accepts a request to the account itself, checked when it was sent")
 @signed_in
 def accept_request(request: Any, request_id: int) -> Any:  # noqa: ANN401
     if not get_db().accept_request(request_id, _me(request).account.id):
@@ -192,6 +200,7 @@ def accept_request(request: Any, request_id: int) -> Any:  # noqa: ANN401
     return _back("/requests")
 
 
+@exempt("the account's own inbox")
 @signed_in
 def messages(request: Any) -> Any:  # noqa: ANN401
     sent = request.GET.get("sent")
@@ -210,6 +219,7 @@ def send_message(request: Any, user_id: str) -> Any:  # noqa: ANN401
     return _back(f"/messages?sent={user_id}")
 
 
+@exempt("the account's own location, kept under its location_sharing setting")
 @signed_in
 def check_in(request: Any) -> Any:  # noqa: ANN401
     place = request.POST.get("place", "").strip()
@@ -218,6 +228,7 @@ def check_in(request: Any) -> Any:  # noqa: ANN401
     return _back("/")
 
 
+@exempt("the account's own settings, changed through Guard.change_setting")
 @signed_in
 def settings(request: Any) -> Any:  # noqa: ANN401
     me = _me(request)
@@ -236,6 +247,7 @@ def settings(request: Any) -> Any:  # noqa: ANN401
     return _back("/settings")
 
 
+@exempt("a parent's own children")
 @signed_in
 def parent(request: Any) -> Any:  # noqa: ANN401
     result = request.session.pop("result", None)
@@ -250,6 +262,7 @@ def _my_child(request: Any, child_id: str) -> Account:  # noqa: ANN401 - an Http
     return child
 
 
+@exempt("a parent's change, checked by Guard.change_setting as their guardian")
 @signed_in
 def parent_settings(request: Any, child_id: str) -> Any:  # noqa: ANN401
     me = _me(request)
@@ -267,6 +280,7 @@ def parent_settings(request: Any, child_id: str) -> Any:  # noqa: ANN401
     return _back("/parent")
 
 
+@exempt("a parent's consent grant, checked as their guardian")
 @signed_in
 def parent_grant(request: Any, child_id: str) -> Any:  # noqa: ANN401
     me = _me(request)
@@ -277,6 +291,7 @@ def parent_grant(request: Any, child_id: str) -> Any:  # noqa: ANN401
     return _back("/parent")
 
 
+@exempt("a parent's consent revocation, checked as their guardian")
 @signed_in
 def parent_revoke(request: Any, child_id: str, grant_id: str) -> Any:  # noqa: ANN401
     _my_child(request, child_id)
@@ -287,6 +302,7 @@ def parent_revoke(request: Any, child_id: str, grant_id: str) -> Any:  # noqa: A
 # -- age tokens ------------------------------------------------------------------
 
 
+@exempt("age assurance for the signed-in account")
 @signed_in
 def age(request: Any) -> Any:  # noqa: ANN401
     if request.method == "POST":
@@ -296,12 +312,14 @@ def age(request: Any) -> Any:  # noqa: ANN401
     return _page(request, views.age_page(get_playground(), _me(request), token))
 
 
+@exempt("age assurance for the signed-in account")
 @signed_in
 def age_forget(request: Any) -> Any:  # noqa: ANN401
     request.session.pop(SESSION_AGE_TOKEN, None)
     return _back("/age")
 
 
+@exempt("the signed-in account itself")
 def me_json(request: Any) -> Any:  # noqa: ANN401
     """Who this request is to childsafe (works signed out, and with a refused token)."""
     body = views.me_json(
@@ -310,6 +328,7 @@ def me_json(request: Any) -> Any:  # noqa: ANN401
     return JsonResponse(body)
 
 
+@exempt("the local test issuer's public keys")
 def jwks(request: Any) -> Any:  # noqa: ANN401
     """The public keys of the local test age-token issuer."""
     del request
@@ -328,12 +347,14 @@ def profile_json(request: Any, user_id: str) -> Any:  # noqa: ANN401
     return JsonResponse(body)  # childsafe removes `location` if the viewer may not see it
 
 
+@exempt("the account's own suggestions, each checked with friend.suggest")
 @signed_in
 def suggestions_json(request: Any) -> Any:  # noqa: ANN401
     # childsafe drops the children this viewer may not be shown.
     return JsonResponse(views.suggestions_json(get_db(), _me(request)))
 
 
+@exempt("the account's own inbox")
 @signed_in
 def messages_json(request: Any) -> Any:  # noqa: ANN401
     return JsonResponse({"messages": get_db().inbox(_me(request).account.id)})
@@ -349,6 +370,7 @@ def send_message_json(request: Any, user_id: str) -> Any:  # noqa: ANN401
     return JsonResponse({"id": message_id}, status=201)
 
 
+@exempt("the account's own location, kept under its location_sharing setting")
 @signed_in
 def check_in_json(request: Any) -> Any:  # noqa: ANN401
     place = _json_body(request).get("place")

@@ -32,6 +32,7 @@ except ImportError:
     ) from None
 
 from childsafe.contrib.django.decorators import filter_exempt
+from childsafe.contrib.django.inventory import routes
 from childsafe.contrib.django.middleware import ChildsafeMiddleware, DjangoRenderer, request_context
 from childsafe.contrib.django.request import DjangoRequest, django_user, session_account
 
@@ -42,5 +43,6 @@ __all__ = [
     "django_user",
     "filter_exempt",
     "request_context",
+    "routes",
     "session_account",
 ]

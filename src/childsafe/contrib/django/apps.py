@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.apps import AppConfig  # type: ignore[import-untyped]
 from django.core.checks import Tags, register  # type: ignore[import-untyped]
 
-from childsafe.contrib.django.checks import check_deploy, check_settings
+from childsafe.contrib.django.checks import check_deploy, check_routes, check_settings
 
 __all__ = ["ChildsafeConfig"]
 
@@ -23,3 +23,4 @@ class ChildsafeConfig(AppConfig):  # type: ignore[misc]  # Django ships no type 
     def ready(self) -> None:
         register(Tags.security)(check_settings)
         register(Tags.security, deploy=True)(check_deploy)
+        register(Tags.security, Tags.urls)(check_routes)

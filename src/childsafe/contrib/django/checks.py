@@ -21,7 +21,11 @@ E014      the middleware comes before ``AuthenticationMiddleware``
 E015      ``django_user`` is used without ``AuthenticationMiddleware``
 E016      ``session_account`` is used without ``SessionMiddleware`` before the middleware
 E017      ``ENABLED`` is ``False`` (``manage.py check --deploy`` only)
+E018      ``STRICT`` is not a boolean
+E019      ``EXEMPT`` is not valid
+E020      a route declares no action and is not exempt (strict mode; one per route)
 W001      ``ENABLED`` is ``False``
+W002      ``STRICT`` is ``False`` and some routes are unprotected (one per route)
 ========  ==========================================================================
 
 .. versionadded:: 0.1.0
@@ -34,8 +38,9 @@ from typing import Any
 from django.core.checks import Error, Warning  # type: ignore[import-untyped]  # noqa: A004
 
 from childsafe.contrib.django.conf import Problem, conf, load
+from childsafe.contrib.django.inventory import routes
 
-__all__ = ["check_deploy", "check_settings"]
+__all__ = ["check_deploy", "check_routes", "check_settings"]
 
 
 def _message(problem: Problem) -> Any:  # noqa: ANN401 - a django.core.checks.CheckMessage
@@ -61,3 +66,29 @@ def check_deploy(app_configs: object = None, **kwargs: object) -> list[Any]:
             )
         ]
     return []
+
+
+def check_routes(app_configs: object = None, **kwargs: object) -> list[Any]:
+    """Strict mode: every URL pattern declares an action or is exempt (``E020``; a
+    warning, ``W002``, when ``STRICT`` is ``False``). Registered under the ``urls`` tag,
+    so it runs once the URLconf loads."""
+    del app_configs, kwargs
+    config = load(instantiate=False).config
+    if config is None or not config.enabled:
+        return []  # the settings' own problems are reported by check_settings
+    found = []
+    for route in routes(table=config.routes, exempt=config.exempt):
+        if route.protected:
+            continue
+        message = f"{route.key} ({route.endpoint}) declares no action and is not exempt."
+        hint = (
+            "Declare what it does with @childsafe.action(...) or a CHILDSAFE['ROUTES'] "
+            "entry, or mark it @childsafe.exempt('why') or list it in CHILDSAFE['EXEMPT']."
+        )
+        if config.strict:
+            found.append(Error(message, hint=hint, id="childsafe.E020"))
+        else:
+            found.append(
+                Warning(message + " It is served unchecked.", hint=hint, id="childsafe.W002")
+            )
+    return found

@@ -31,6 +31,18 @@ Every key is optional except ``REPOSITORY``:
 ``MAX_BODY``
     The largest request body, in bytes, read to find a target declared with
     :func:`~childsafe.json_field`. Default 1 MiB.
+``STRICT``
+    Default ``True``: every URL pattern's view must declare an action
+    (:func:`childsafe.action`, on the view, a class-based view or its handlers), match a
+    ``ROUTES`` entry for every method it answers, or be exempt. An unprotected route
+    stops the middleware from starting (:class:`~childsafe.exceptions.ConfigurationError`
+    naming each) and fails ``manage.py check`` (``childsafe.E020``). ``False`` serves
+    them unchecked and warns (``childsafe.W002``).
+``EXEMPT``
+    Routes that need no check, by URL name (``"healthz"``), namespace (``"admin"``
+    covers every ``admin:`` route) or path prefix (``"/static/"``): a list, or a
+    mapping to the reason shown by ``childsafe routes``. Views can also be marked
+    :func:`childsafe.exempt`.
 
 .. versionadded:: 0.1.0
 """
@@ -71,6 +83,8 @@ KEYS: Final = (
     "ROUTES",
     "ENABLED",
     "MAX_BODY",
+    "STRICT",
+    "EXEMPT",
 )
 DEFAULT_RESOLVERS: Final = ("childsafe.contrib.django.django_user",)
 MIDDLEWARE_PATH: Final = "childsafe.contrib.django.middleware.ChildsafeMiddleware"
@@ -123,6 +137,14 @@ class ChildsafeSettings:
     def MAX_BODY(self) -> object:  # noqa: N802
         return self._get("MAX_BODY", DEFAULT_MAX_BODY)
 
+    @property
+    def STRICT(self) -> object:  # noqa: N802
+        return self._get("STRICT", default=True)
+
+    @property
+    def EXEMPT(self) -> object:  # noqa: N802
+        return self._get("EXEMPT", ())
+
 
 conf: Final = ChildsafeSettings()
 
@@ -153,6 +175,8 @@ class Config:
     routes: RouteTable
     enabled: bool
     max_body: int
+    strict: bool = True
+    exempt: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def _key(name: str) -> str:
@@ -365,6 +389,37 @@ class _Loader:
             )
         return value
 
+    def strict(self, value: object) -> bool:
+        if not isinstance(value, bool):
+            self.error("E018", f"{_key('STRICT')} must be True or False, not {value!r}.")
+            return True
+        return value
+
+    def exempt(self, value: object) -> dict[str, str]:
+        default_reason = f"listed in {_key('EXEMPT')}"
+        entries: list[tuple[object, object]]
+        if isinstance(value, Mapping):
+            entries = list(value.items())
+        elif isinstance(value, list | tuple | set | frozenset):
+            entries = [(entry, default_reason) for entry in value]
+        else:
+            self.error(
+                "E019",
+                f"{_key('EXEMPT')} must be a list of URL names, namespaces or path "
+                f"prefixes (or a mapping of them to reasons), not {type(value).__name__}.",
+                f"{_key('EXEMPT')} = [{value!r}]" if isinstance(value, str) else None,
+            )
+            return {}
+        out: dict[str, str] = {}
+        for entry, reason in entries:
+            if not isinstance(entry, str) or not entry.strip():
+                self.error("E019", f"{_key('EXEMPT')} has an entry that is not a name: {entry!r}.")
+            elif not isinstance(reason, str) or not reason.strip():
+                self.error("E019", f"{_key('EXEMPT')}[{entry!r}] must say why, not {reason!r}.")
+            else:
+                out[entry.strip()] = reason.strip()
+        return out
+
     def max_body(self, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.error("E012", f"{_key('MAX_BODY')} must be a size in bytes, not {value!r}.")
@@ -477,6 +532,8 @@ def load(settings_: ChildsafeSettings = conf, *, instantiate: bool = True) -> Lo
     routes = loader.routes(settings_.ROUTES)
     enabled = loader.enabled(settings_.ENABLED)
     max_body = loader.max_body(settings_.MAX_BODY)
+    strict = loader.strict(settings_.STRICT)
+    exempt = loader.exempt(settings_.EXEMPT)
     config = None
     if (
         guard is not None
@@ -492,6 +549,8 @@ def load(settings_: ChildsafeSettings = conf, *, instantiate: bool = True) -> Lo
             routes=routes,
             enabled=enabled,
             max_body=max_body,
+            strict=strict,
+            exempt=exempt,
         )
     loader.problems.extend(_middleware_problems(resolvers))
     return Loaded(config, tuple(loader.problems))

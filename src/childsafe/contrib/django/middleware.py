@@ -32,6 +32,7 @@ from django.http.response import HttpResponseBase  # type: ignore[import-untyped
 from childsafe._decision import Decision
 from childsafe.contrib.django.conf import Config, load
 from childsafe.contrib.django.decorators import is_filter_exempt
+from childsafe.contrib.django.inventory import routes
 from childsafe.contrib.django.request import DjangoRequest
 from childsafe.web import (
     ActionRule,
@@ -44,6 +45,7 @@ from childsafe.web import (
     is_json,
     problem_response,
 )
+from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
 
@@ -140,6 +142,14 @@ class ChildsafeMiddleware:
         self._match = self.config.routes.match if len(self.config.routes) else None
         # (view, method) -> its declared rules; views are declared when imported.
         self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        if self.config.enabled:
+            # Strict mode, where it also runs under production servers (system checks
+            # do not): the URLconf is complete once the middleware is built.
+            check_strict(
+                routes(table=self.config.routes, exempt=self.config.exempt),
+                strict=self.config.strict,
+                where="settings.CHILDSAFE",
+            )
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "

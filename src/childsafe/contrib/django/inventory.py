@@ -1,0 +1,88 @@
+"""Every URL pattern of a Django project with its protection: what strict mode checks,
+``manage.py check`` reports (``childsafe.E020``) and ``childsafe routes`` prints.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver  # type: ignore[import-untyped]
+
+from childsafe.web import RouteTable
+from childsafe.web.strict import RouteInfo, route_protection
+
+__all__ = ["routes"]
+
+# Class-based views answer OPTIONS themselves (View.options) and HEAD with get.
+_IMPLICIT: frozenset[str] = frozenset({"options", "head"})
+
+
+def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[str, str, object]]:
+    """``(path, full name, callback)`` of every URL pattern, depth first."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            space = entry.namespace
+            inner = f"{namespace}:{space}" if namespace and space else space or namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or "")
+        elif isinstance(entry, URLPattern):
+            name = entry.name or ""
+            full = f"{namespace}:{name}" if namespace and name else name or namespace
+            yield prefix + str(entry.pattern), full, entry.callback
+
+
+def _configured_exemption(path: str, name: str, exempt: Mapping[str, str]) -> str | None:
+    for entry, reason in exempt.items():
+        if entry.startswith("/"):
+            if path.startswith(entry):
+                return reason
+        elif name == entry or name.startswith(entry + ":"):
+            return reason
+    return None
+
+
+def _methods(view: object) -> tuple[str, ...]:
+    """The methods a view answers: a class-based view's handlers, else any (``*``)."""
+    cls = getattr(view, "view_class", None)
+    if not isinstance(cls, type):
+        return ("*",)
+    names = getattr(cls, "http_method_names", ())
+    return tuple(m.upper() for m in names if m not in _IMPLICIT and hasattr(cls, m)) or ("*",)
+
+
+def routes(
+    urlconf: str | None = None,
+    *,
+    table: RouteTable | None = None,
+    exempt: Mapping[str, str] | None = None,
+) -> list[RouteInfo]:
+    """Every URL pattern of ``urlconf`` (default ``ROOT_URLCONF``) with its protection.
+
+    A function view answers any method (``*``): it is protected by a declaration on the
+    function, by a ``"* /path"`` entry of ``table`` (a method-specific entry leaves the
+    other methods unchecked), or by an exemption. A class-based view is looked at per
+    handler (``get``, ``post``, ...). ``table`` and ``exempt`` default to
+    ``CHILDSAFE["ROUTES"]`` and ``CHILDSAFE["EXEMPT"]``.
+    """
+    if table is None or exempt is None:
+        from childsafe.contrib.django.conf import load  # noqa: PLC0415 - settings, lazily
+
+        config = load(instantiate=False).config
+        table = table if table is not None else config.routes if config else RouteTable()
+        exempt = exempt if exempt is not None else config.exempt if config else {}
+    found: list[RouteInfo] = []
+    for pattern, name, view in _walk(get_resolver(urlconf).url_patterns, "/", ""):
+        path = pattern.replace("^", "").replace("$", "") or "/"
+        endpoint = name or getattr(view, "__qualname__", repr(view))
+        configured = _configured_exemption(path, name, exempt)
+        groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        for method in _methods(view):
+            actions, reason = route_protection(view, method, path=path, routes=table)
+            groups.setdefault((actions, reason or configured), []).append(method)
+        found.extend(
+            RouteInfo(tuple(methods), path, endpoint, actions, reason)
+            for (actions, reason), methods in groups.items()
+        )
+    return found
