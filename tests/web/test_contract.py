@@ -251,8 +251,9 @@ class TestRenderer:
 DJANGO_STREAMS_UNFILTERED = (
     "a StreamingHttpResponse is never filtered, so a child's location in streamed JSON "
     "goes out with the view's Cache-Control and ETag (src/childsafe/contrib/django/"
-    "middleware.py:272, `not response.streaming` in _needs_filter; documented as a pitfall "
-    "in docs/django.md:421), while the other five adapters hold and filter it"
+    "middleware.py, ChildsafeMiddleware._needs_filter: `not response.streaming`; documented "
+    "as a pitfall in docs/django.md, 'Streaming responses are not filtered'), while the "
+    "other five adapters hold and filter it"
 )
 
 # Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
@@ -560,14 +561,13 @@ class TestBodies:
             request,
             built.adapter,
             {
-                "flask": "no body limit: FlaskRequest.json reads the whole body "
-                "(src/childsafe/contrib/flask.py:126-130, request.get_data(cache=True); "
-                "only Flask's MAX_CONTENT_LENGTH, unset by default, bounds it, as "
-                "docs/flask.md:128 says) and checks the target; the other adapters stop "
-                "at max_body",
+                "flask": "no body limit: FlaskRequest.json (src/childsafe/contrib/flask.py) "
+                "reads the whole body with request.get_data(cache=True), bounded only by "
+                "Flask's MAX_CONTENT_LENGTH (unset by default, as docs/flask.md says), and "
+                "checks the target; the other adapters stop at max_body",
                 "fastapi": "no body limit: require(...) reads the whole body "
-                "(src/childsafe/contrib/starlette.py:180, StarletteRequest.load_json "
-                "awaits connection.body(); documented in docs/starlette.md:395) and "
+                "(src/childsafe/contrib/starlette.py, StarletteRequest.load_json awaits "
+                "connection.body(); documented in docs/starlette.md, 'Body reading') and "
                 "checks the target, while install(max_body=...) bounds @action endpoints "
                 "and the middlewares stop at max_body",
             },
