@@ -129,7 +129,7 @@ class AppRoute:
     ``HTTPEndpoint``), each declared method checked on its own.
 
     ``exempt`` says why the methods that declare no rule need no check (strict mode):
-    builders mark them with :func:`childsafe.exempt` or the route table's ``exempt``.
+    builders mark them with ``childsafe.exempt(reason)`` or the route table's ``exempt``.
     A route with a method that has neither is what strict mode refuses.
 
     .. versionadded:: 0.1.0
