@@ -18,6 +18,7 @@ from childsafe.testing import (
     build_app,
     social_accounts,
 )
+from tests import django_settings
 
 DM = action_rule("dm.send", target=path_param("user_id"))
 
@@ -146,3 +147,17 @@ class TestBuildApp:
         built = build_app("wsgi")
         built.close()
         built.close()
+
+    @pytest.mark.parametrize("adapter", ADAPTERS)
+    def test_add_route_after_building(self, adapter: str) -> None:
+        """A route added to a built app is served (an exempt one, out of strict mode)."""
+        social = SocialApp()
+        if adapter == "django":
+            django_settings.setup()
+        with build_app(adapter, social, strict=False) as built:  # type: ignore[arg-type]
+            built.add_route(AppRoute("late", "/late", exempt="a late public page"))
+            with built.client("stranger") as http:
+                assert http.get("/late").text == "late"
+        assert social.ran == ["late"]
+        with pytest.raises(ValueError, match="'late' is taken"):
+            social.add_route(AppRoute("late", "/again"))

@@ -583,3 +583,13 @@ class TestBodies:
         )
         assert problem(response)["reason"] == "unverifiable"
         assert built.social.ran == []
+
+    def test_late_declared_route_never_runs_unchecked(self, built: BuiltApp) -> None:
+        """A declared route added after the app was built is refused to a stranger."""
+        built.add_route(
+            AppRoute("wave", "/users/{user_id}/wave", ("POST",), {"POST": DM_TO_PATH_TARGET})
+        )
+        response = call(built, "stranger", "POST", "/users/teen/wave")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert built.social.ran == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import inspect
 import io
 import json
 import re
@@ -363,6 +364,13 @@ class SocialApp:
         self.ran: list[str] = []
         self.log: list[str] = []
 
+    def add_route(self, route: AppRoute) -> None:
+        """Add ``route`` to the description (apps already built do not see it: use
+        :meth:`BuiltApp.add_route`)."""
+        if any(known.name == route.name for known in self.routes):
+            raise ValueError(f"route names must be unique: {route.name!r} is taken")
+        self.routes = (*self.routes, route)
+
     def route(self, name: str) -> AppRoute:
         """The route called ``name``."""
         for route in self.routes:
@@ -707,6 +715,7 @@ class BuiltApp:
     on_close: Callable[[], None] | None = None
     guard: Guard | None = None
     """The :class:`~childsafe.Guard` the adapter decides with (for sinks, overrides)."""
+    register: Callable[[AppRoute], None] | None = None
 
     @property
     def supports_websockets(self) -> bool:
@@ -748,6 +757,15 @@ class BuiltApp:
         if self.asgi is None:
             raise TypeError(f"the {self.adapter} adapter serves no websockets")
         return asyncio.run(_asgi_websocket(self.asgi, path, _auth(account)))
+
+    def add_route(self, route: AppRoute) -> None:
+        """Add ``route`` to the app after it was built, as an app factory or a router
+        included late would (the framework may refuse: Flask does once it served a
+        request). The plain WSGI and ASGI apps serve it at once; their route tables are
+        left as they were built."""
+        self.social.add_route(route)
+        if self.register is not None:
+            self.register(route)
 
     def close(self) -> None:
         """Undo what building the app did (Django's settings); safe to call twice."""
@@ -1023,13 +1041,16 @@ def build_flask(
         view_class: Any = type(f"{route.name.title()}View", (MethodView,), namespace)
         return view_class.as_view(route.name)  # type: ignore[no-any-return]
 
-    for route in social.routes:
+    def register(route: AppRoute) -> None:
         if route.websocket:
-            continue
+            return
         view = method_view(route) if route.view_class else function_view(route)
         app.add_url_rule(
             route.formatted("flask"), endpoint=route.name, view_func=view, methods=route.methods
         )
+
+    for route in social.routes:
+        register(route)
     if denial_page is not None:
         options.setdefault(
             "renderer",
@@ -1037,6 +1058,9 @@ def build_flask(
                 lambda status: (DENIAL_PAGE, status, {"Content-Type": "text/html"})
             ),
         )
+    accepted = inspect.signature(ChildSafe).parameters
+    for key in [key for key in options if key not in accepted]:
+        app.config[f"CHILDSAFE_{key.upper()}"] = options.pop(key)
     guard = guard if guard is not None else Guard()
     ChildSafe(
         app,
@@ -1046,7 +1070,7 @@ def build_flask(
         response_filter=ResponseFilter(),
         **options,
     )
-    return BuiltApp("flask", social, app, wsgi=app.wsgi_app, guard=guard)
+    return BuiltApp("flask", social, app, wsgi=app.wsgi_app, guard=guard, register=register)
 
 
 _DJANGO_DEFAULTS: Final[Mapping[str, Any]] = {
@@ -1062,6 +1086,31 @@ _DJANGO_DEFAULTS: Final[Mapping[str, Any]] = {
 }
 
 urlpatterns: list[Any] = []  # the ROOT_URLCONF of _DJANGO_DEFAULTS: no URLs
+
+
+def _configure_django() -> None:
+    """Configure Django with minimal settings, unless something already did."""
+    import django  # type: ignore[import-untyped]  # noqa: PLC0415
+    from django.apps import apps  # type: ignore[import-untyped]  # noqa: PLC0415
+    from django.conf import settings  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    if not settings.configured:
+        settings.configure(**_DJANGO_DEFAULTS)
+    if not apps.ready:
+        django.setup()
+
+
+def _django_guard(handler: Any) -> Guard:  # noqa: ANN401 - a WSGIHandler
+    """The guard the childsafe middleware of ``handler`` built from ``POLICY``."""
+    from childsafe.contrib.django import ChildsafeMiddleware  # noqa: PLC0415
+
+    middleware = next(
+        hook.__self__
+        for hook in handler._view_middleware  # noqa: SLF001 - Django keeps no public list
+        if isinstance(getattr(hook, "__self__", None), ChildsafeMiddleware)
+    )
+    guard: Guard = middleware.config.guard
+    return guard
 
 
 def build_django(
@@ -1085,9 +1134,6 @@ def build_django(
     :attr:`BuiltApp.guard`. ``denial_page``: a custom
     ``RENDERER`` (see :class:`DenialPage`)."""
     _require("django", "django")
-    import django  # type: ignore[import-untyped]  # noqa: PLC0415
-    from django.apps import apps  # type: ignore[import-untyped]  # noqa: PLC0415
-    from django.conf import settings  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.core.handlers.wsgi import WSGIHandler  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.http import (  # type: ignore[import-untyped]  # noqa: PLC0415
         HttpResponse,
@@ -1095,16 +1141,11 @@ def build_django(
         StreamingHttpResponse,
     )
     from django.test import override_settings  # type: ignore[import-untyped]  # noqa: PLC0415
-    from django.urls import path  # type: ignore[import-untyped]  # noqa: PLC0415
+    from django.urls import clear_url_caches, path  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.utils.decorators import method_decorator  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.views import View  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    from childsafe.contrib.django import ChildsafeMiddleware  # noqa: PLC0415
-
-    if not settings.configured:
-        settings.configure(**_DJANGO_DEFAULTS)
-    if not apps.ready:
-        django.setup()
+    _configure_django()
 
     def call(request: Any, route: AppRoute, params: Mapping[str, Any]) -> Call:  # noqa: ANN401
         return Call(
@@ -1150,14 +1191,17 @@ def build_django(
             view_class = method_decorator(declare, name=method.lower())(view_class)
         return view_class.as_view()  # type: ignore[no-any-return]
 
-    patterns = [
-        path(
-            route.formatted("django"),
-            class_view(route) if route.view_class else function_view(route),
-        )
-        for route in social.routes
-        if not route.websocket
-    ]
+    patterns: list[Any] = []
+
+    def register(route: AppRoute) -> None:
+        if route.websocket:
+            return
+        view = class_view(route) if route.view_class else function_view(route)
+        patterns.append(path(route.formatted("django"), view))
+        clear_url_caches()
+
+    for route in social.routes:
+        register(route)
     urlconf = type("URLConf", (), {"urlpatterns": patterns})
     config: dict[str, Any] = {
         "POLICY": guard.policy if guard is not None else None,
@@ -1182,19 +1226,14 @@ def build_django(
     except BaseException:
         overridden.disable()
         raise
-    # The guard the middleware built from POLICY (CHILDSAFE takes a policy, not a guard).
-    middleware = next(
-        m.__self__
-        for m in handler._view_middleware  # noqa: SLF001 - Django keeps no public list
-        if isinstance(getattr(m, "__self__", None), ChildsafeMiddleware)
-    )
     return BuiltApp(
         "django",
         social,
         handler,
         wsgi=handler,
         on_close=overridden.disable,
-        guard=middleware.config.guard,
+        guard=_django_guard(handler),
+        register=register,
     )
 
 
@@ -1341,21 +1380,22 @@ def build_starlette(
         handle.__name__ = route.name
         return _declare(handle, route.rule, route.exempt)  # type: ignore[no-any-return]
 
-    routes: list[BaseRoute] = []
-    for route in social.routes:
+    def starlette_route(route: AppRoute) -> BaseRoute:
         if route.websocket:
-            routes.append(WebSocketRoute(route.path, websocket_endpoint(route), name=route.name))
-        elif route.view_class:
-            routes.append(Route(route.path, endpoint_class(route), name=route.name))
-        else:
-            routes.append(
-                Route(route.path, endpoint(route), methods=list(route.methods), name=route.name)
-            )
-    app = Starlette(routes=routes)
+            return WebSocketRoute(route.path, websocket_endpoint(route), name=route.name)
+        if route.view_class:
+            return Route(route.path, endpoint_class(route), name=route.name)
+        return Route(route.path, endpoint(route), methods=list(route.methods), name=route.name)
+
+    app = Starlette(routes=[starlette_route(route) for route in social.routes])
+
+    def register(route: AppRoute) -> None:
+        app.router.routes.append(starlette_route(route))
+
     guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
     install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
-    return BuiltApp("starlette", social, app, asgi=app, guard=guard)
+    return BuiltApp("starlette", social, app, asgi=app, guard=guard, register=register)
 
 
 def build_fastapi(
@@ -1404,7 +1444,7 @@ def build_fastapi(
         handle.__annotations__ = {"websocket": WebSocket}
         return handle
 
-    for route in social.routes:
+    def register(route: AppRoute) -> None:
         if route.websocket:
             app.add_api_websocket_route(
                 route.path,
@@ -1412,7 +1452,7 @@ def build_fastapi(
                 name=route.name,
                 dependencies=dependencies(route.rule),
             )
-            continue
+            return
         groups = (
             [((m, *(("HEAD",) if m == "GET" else ())), route.rules.get(m)) for m in route.methods]
             if route.view_class
@@ -1426,10 +1466,13 @@ def build_fastapi(
                 name=route.name,
                 dependencies=dependencies(rule),
             )
+
+    for route in social.routes:
+        register(route)
     guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
     install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
-    return BuiltApp("fastapi", social, app, asgi=app, guard=guard)
+    return BuiltApp("fastapi", social, app, asgi=app, guard=guard, register=register)
 
 
 _BUILDERS: Final[Mapping[str, Callable[..., BuiltApp]]] = {
@@ -1453,8 +1496,9 @@ def build_app(
     ``build_starlette`` or ``build_fastapi``. Every builder takes ``guard``,
     ``resolvers`` (default: the app's bearer tokens) and ``denial_page`` (a
     :class:`DenialPage`), and passes
-    the other keyword arguments to the adapter's configuration (the middleware, the
-    Flask extension, Django's ``CHILDSAFE`` keys).
+    the other keyword arguments to the adapter's configuration: the middleware's
+    arguments, the Flask extension's (or else ``app.config["CHILDSAFE_<OPTION>"]``),
+    Django's ``CHILDSAFE`` keys (upper-cased). Every builder takes ``strict=False``.
 
     >>> from childsafe.testing import build_app
     >>> with build_app("wsgi") as built, built.client("stranger") as http:
