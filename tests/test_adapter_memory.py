@@ -36,6 +36,7 @@ from childsafe import (
     action,
     action_rule,
     bearer_token,
+    exempt,
     path_param,
 )
 from childsafe.asgi import ChildsafeMiddleware as ASGIMiddleware
@@ -126,6 +127,7 @@ def starlette_app(childsafe: bool, *, declared: bool) -> Any:
     async def with_action(request: HTTPRequest) -> Response:
         return JSONResponse({"sent": request.path_params["user_id"]}, status_code=201)
 
+    @exempt("checks dm.send itself: await send_dm(request)")
     async def with_require(request: HTTPRequest) -> Response:
         await send_dm(request)
         return JSONResponse({"sent": request.path_params["user_id"]}, status_code=201)

@@ -315,7 +315,9 @@ class TestExplain:
             (["--on", "2025-01-01"], "--on only applies with --birth-date"),
             (["--jurisdiction", "Britain"], "is not an ISO 3166-1 alpha-2 code"),
             (["--jurisdiction", "UK"], "did you mean 'GB'?"),
-            (["--jurisdiction", "ZZ"], "no overlay is known for jurisdiction 'ZZ'"),
+            (["--jurisdiction", "ZZ"], "'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+            (["--jurisdiction", "US-CAL"], "did you mean 'US-CA' or 'US-AL'?"),
+            (["--jurisdiction", "JP"], "no overlay is known for jurisdiction 'JP'"),
         ],
     )
     def test_bad_input(self, run: Run, argv: list[str], message: str) -> None:
@@ -503,7 +505,7 @@ class TestMatrix:
 
     def test_bad_jurisdiction(self, run: Run) -> None:
         """An unknown jurisdiction exits 2."""
-        code, _, err = run("matrix", "-j", "XX")
+        code, _, err = run("matrix", "-j", "JP")
 
         assert code == 2
         assert "childsafe matrix: error: no overlay is known" in err
@@ -713,3 +715,47 @@ class TestRender:
             "tagging  Instagram Teen Accounts;",
             "         TikTok teen defaults",
         ]
+
+
+class TestContactStarted:
+    def test_explain_shows_what_a_child_can_start(self, run: Run) -> None:
+        """explain shows the prompt a 13-15 sees before adding an adult stranger."""
+        code, out, _ = run("explain", "--age", "14", "--jurisdiction", "GB")
+
+        assert code == 0
+        started = out.split("What this account can start")[1]
+        assert "friend.request  CONFIRM  confirmation_required" in started
+        assert "follow          CONFIRM  confirmation_required" in started
+        assert "dm.send         DENIED   not_connected" in started
+        assert "group.invite    DENIED   not_connected" in started
+        assert _width(out) <= WIDTH
+
+    def test_explain_under_13_needs_a_parent(self, run_json: RunJson) -> None:
+        """The JSON form says an under-13 needs a parent's approval to add an adult."""
+        code, data = run_json("explain", "--age", "10")
+
+        assert code == 0
+        started = {d["action"]: d for d in data["started"]}
+        assert started["friend.request"]["reason"] == "parent_approval_to_contact"
+        assert started["friend.request"]["needs_confirmation"] is False
+        assert started["dm.send"]["reason"] == "not_connected"
+
+    def test_matrix_row(self, run: Run, run_json: RunJson) -> None:
+        """matrix has a row for adding an adult who is not a connection, per band."""
+        code, out, _ = run("matrix")
+        assert code == 0
+        row = next(line for line in out.splitlines() if line.startswith("  adding an adult"))
+        assert row.split()[3:] == [
+            "parent",
+            "approves",
+            "safety",
+            "prompt",
+            "safety",
+            "prompt",
+            "allowed",
+        ]
+        _, data = run_json("matrix")
+        assert data["adding_an_adult"]["13_15"] == {
+            "outcome": "needs_confirmation",
+            "reason": "confirmation_required",
+        }

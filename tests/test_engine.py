@@ -35,10 +35,12 @@ MINOR_BANDS = (AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17, AgeBand.U
 RELATIONAL = (
     "dm.send",
     "friend.request",
+    "follow",
     "friend.suggest",
     "group.invite",
     "profile.view",
     "connections.view",
+    "connections.listed",
     "location.view",
     "tag",
     "comment",
@@ -184,6 +186,8 @@ class TestDiscovery:
             "friend.request", actor=adult, target=teen, relationship=Relationship(invited=True)
         )
         d = guard.check("friend.request", actor=teen, target=adult)
+        assert d.needs_confirmation, "a child adding an adult stranger sees a prompt first"
+        d = guard.check("friend.request", actor=teen, target=adult, confirmed=True)
         assert d.allowed, "children may send requests to discoverable accounts"
         opted = acct("16_17", "s", settings={"discoverable": "mutual_connections"})
         assert guard.check(
@@ -413,11 +417,17 @@ class TestFailClosed:
     def test_decisions_are_explained(
         self, actor: Account, target: Account, rel: Relationship, action: str
     ) -> None:
-        """Every decision has a reason and message; denials name their setting unless blocked."""
+        """Every decision has a reason and message; denials name their setting unless
+        blocked or decided by a contact rule, which no setting decides but which names its
+        standards and its remedy."""
         d = _GUARD.check(action, actor=actor, target=target, relationship=rel)
         assert d.message
         if not d.allowed and d.reason is not Reason.BLOCKED:
-            assert d.setting is not None and d.value is not None and d.citations
+            assert d.citations
+            if d.reason in {Reason.PARENT_APPROVAL_TO_CONTACT, Reason.CONFIRMATION_REQUIRED}:
+                assert d.remedy
+            else:
+                assert d.setting is not None and d.value is not None
 
 
 _GUARD = Guard()
@@ -519,11 +529,32 @@ class TestChangeSetting:
         )
         assert "below the floor 'connections'" in change.message
 
-    def test_not_changeable(self, guard: Guard) -> None:
-        """Settings nobody may change cannot be loosened even within the floor."""
-        sixteen = acct("16_17", "s", settings={"direct_messages": "nobody"})
-        change = guard.change_setting(sixteen, "direct_messages", "connections", by="parent")
+    def test_not_changeable(self) -> None:
+        """Settings nobody may change cannot be loosened past the default, even within the floor."""
+        policy = Policy.from_mapping(
+            {
+                "bands": {
+                    "16_17": {
+                        "direct_messages": {
+                            "default": "nobody",
+                            "floor": "connections",
+                            "changeable_by": "nobody",
+                        }
+                    }
+                }
+            }
+        )
+        sixteen = acct("16_17", "s")
+        change = Guard(policy).change_setting(
+            sixteen, "direct_messages", "connections", by="parent"
+        )
         assert (change.applied, change.reason) == (False, "not_changeable")
+
+    def test_going_back_is_not_loosening(self, guard: Guard) -> None:
+        """A setting nobody may change can still go back to its default after tightening."""
+        sixteen = acct("16_17", "s", settings={"direct_messages": "nobody"})
+        change = guard.change_setting(sixteen, "direct_messages", "connections")
+        assert (change.applied, change.reason) == (True, "changed")
 
     def test_safety_prompt_then_confirm(self, guard: Guard) -> None:
         """Loosening a prompted setting needs the child's confirmation first (Ofcom ICU F2)."""

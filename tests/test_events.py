@@ -125,6 +125,14 @@ class TestDecisionEvents:
         [event] = seen
         assert (event.actor_id, event.actor_band, event.target_id) == ("mum", None, "kid")
 
+    def test_group_decision_event(self, guard: Guard, seen: list[DecisionEvent]) -> None:
+        """A group check gives one event for the group, with the actor."""
+        decision = guard.check_group("group.form", TEEN, [ADULT], lambda _a, _b: Relationship())
+        assert guard.flush_events()
+        [event] = seen
+        assert (event.action, event.allowed, event.actor_id) == ("group.form", False, "teen")
+        assert event.reason == decision.reason.value
+
     def test_to_dict_is_json(self, guard: Guard, seen: list[DecisionEvent]) -> None:
         """An event turns into plain JSON with an ISO 8601 time."""
         guard.check("dm.send", actor=ADULT, target=TEEN)

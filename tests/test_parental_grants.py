@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 from collections.abc import Collection
 from typing import Any
@@ -562,8 +563,8 @@ class TestApplyAsync:
             ):
                 call()
 
-    @pytest.mark.parametrize("timeout", [0, -1.0])
+    @pytest.mark.parametrize("timeout", [0, -1.0, math.inf, math.nan, 10**400, 61, "1"])
     def test_bad_store_timeout(self, store: MemoryRevocationStore, timeout: float) -> None:
-        """A store timeout must be a positive number of seconds."""
-        with pytest.raises(GrantConfigError, match="store_timeout must be a positive"):
+        """A store timeout must be a finite, positive, bounded number of seconds."""
+        with pytest.raises(GrantConfigError, match="store_timeout: expected a finite number"):
             ConsentVerifier(SECRET, revocations=store, store_timeout=timeout)

@@ -327,11 +327,15 @@ class TestOverrides:
     def test_jurisdictions_and_declarations_are_checked(self) -> None:
         """Malformed codes, codes without an overlay and unknown declarations are reported."""
         problems = _problems(
-            {"jurisdiction": ["GB", "Britain", "ZZ"], "declarations": ["ofcom_icu_f1_inscope"]}
+            {
+                "jurisdiction": ["GB", "Britain", "ZZ", "JP"],
+                "declarations": ["ofcom_icu_f1_inscope"],
+            }
         )
         joined = "\n".join(problems)
         assert "jurisdiction[1]: jurisdiction 'Britain' is not an ISO 3166-1 alpha-2" in joined
-        assert "no overlay is known for 'ZZ'" in joined
+        assert "jurisdiction[2]: jurisdiction 'ZZ': 'ZZ' is not an ISO 3166-1" in joined
+        assert "no overlay is known for 'JP'" in joined
         assert "did you mean 'ofcom_icu_f1_in_scope'" in joined
 
     def test_platform_jurisdiction_applies_to_everyone(self) -> None:

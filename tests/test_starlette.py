@@ -41,6 +41,7 @@ from childsafe import (
     RouteTable,
     action_rule,
     bearer_token,
+    exempt,
     json_field,
     path_param,
     query_param,
@@ -203,18 +204,22 @@ class FastAPIHarness:
             return {"video": "ok"}
 
         @app.get("/me")
+        @exempt("the requester's own account")
         async def me(ctx: Annotated[RequestContext, Depends(get_context)]) -> dict[str, str]:
             return {"id": ctx.account.id, "direct_messages": str(ctx.settings.direct_messages)}
 
         @app.get("/users/{user_id}")
+        @exempt("a read; the response filter removes what the viewer may not see")
         async def profile(user_id: str) -> dict[str, Any]:
             return PROFILES[user_id]
 
         @app.get("/suggestions")
+        @exempt("a read; the response filter drops children from suggestions")
         async def suggestions() -> dict[str, Any]:
             return {"suggestions": [{"id": "sam"}, {"id": "aunt_jo"}]}
 
         @app.websocket("/ws/echo")
+        @exempt("an echo: no account data")
         async def echo(websocket: WebSocket) -> None:
             await websocket.accept()
             text = await websocket.receive_text()
@@ -672,12 +677,14 @@ class StarletteHarness:
             ran.append(f"routed {request.path_params['user_id']}")
             return PlainTextResponse("sent")
 
+        @exempt("checks dm.send itself (await DM_BODY(request))")
         async def explicit_dm(request: HTTPRequest) -> Response:
             ctx = await DM_BODY(request)
             body = await request.json()
             ran.append(f"explicit {ctx.account.id}->{body['to']}")
             return PlainTextResponse("sent")
 
+        @exempt("checks location.view itself")
         async def location(request: HTTPRequest) -> Response:
             user_id = request.path_params["user_id"]
             decision = await context(request).check_async("location.view", user_id)
@@ -685,6 +692,7 @@ class StarletteHarness:
                 return denial_response(decision, request)
             return JSONResponse({"location": PROFILES[user_id]["location"]})
 
+        @exempt("an echo: no account data")
         async def echo(websocket: Any) -> None:
             await websocket.accept()
             text = await websocket.receive_text()

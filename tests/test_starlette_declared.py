@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import StarletteDeprecationWarning
@@ -27,12 +27,20 @@ from childsafe import (
     action,
     action_rule,
     bearer_token,
+    exempt,
     json_field,
     path_param,
     query_param,
 )
 from childsafe.asgi import ChildsafeMiddleware
-from childsafe.contrib.starlette import CheckedEndpoint, DeclaredRoutes, context, install
+from childsafe.contrib.starlette import (
+    CheckedEndpoint,
+    DeclaredRoutes,
+    context,
+    install,
+    require,
+    routes,
+)
 from childsafe.exceptions import ConfigurationError
 from tests.test_starlette import (
     AsyncMemoryRepository,
@@ -99,6 +107,7 @@ class SocialApp:
             ran.append(f"invite {request.query_params['to']}")
             return JSONResponse({"invited": request.query_params["to"]})
 
+        @exempt("a read; the response filter removes what the viewer may not see")
         async def profile(request: HTTPRequest) -> Response:
             ran.append(f"profile {request.path_params['user_id']}")
             return JSONResponse({"id": request.path_params["user_id"]})
@@ -224,9 +233,8 @@ class TestDeclaredEndpoints:
         assert_problem(response, "unverifiable")
         assert social.ran == []
 
-    def test_undeclared_endpoint_runs_unchecked(
-        self, client: TestClient, social: SocialApp
-    ) -> None:
+    def test_exempt_endpoint_runs_unchecked(self, client: TestClient, social: SocialApp) -> None:
+        """An endpoint marked exempt runs without a check."""
         response = client.get("/users/sam", headers=auth("t-stranger"))
 
         assert response.status_code == 200
@@ -441,6 +449,7 @@ class TestFastAPI:
         undeclared = APIRouter(prefix="/v2")
 
         @undeclared.get("/ping")
+        @exempt("a health check")
         async def ping() -> dict[str, str]:
             return {"ping": "pong"}
 
@@ -478,6 +487,7 @@ class TestRoutes:
         ran: list[str] = []
 
         class Messages(HTTPEndpoint):
+            @exempt("the requester's own thread")
             async def get(self, request: HTTPRequest) -> Response:
                 ran.append(f"read {request.path_params['user_id']}")
                 return PlainTextResponse("thread")
@@ -537,6 +547,7 @@ class TestRoutes:
         async def send(request: HTTPRequest) -> Response:
             return PlainTextResponse("sent")
 
+        @exempt("shows no account data")
         async def other(request: HTTPRequest) -> Response:
             return PlainTextResponse("other")
 
@@ -592,9 +603,102 @@ class TestRoutes:
 
         app = Starlette(routes=[Route("/users/{user_id}/messages", plain, methods=["POST"])])
         add_childsafe(app, memory())
-        install(app)
+        install(app, strict=False)
         app.router.routes[0] = Route("/users/{user_id}/messages", DM(plain), methods=["POST"])
         install(app)
         with TestClient(app) as client:
             denied = client.post("/users/sam/messages", headers=auth("t-stranger"))
             assert_problem(denied, "not_connected")
+
+
+async def _assets(scope: Any, receive: Any, send: Any) -> None:
+    """A mounted ASGI app that is not a router (like StaticFiles)."""
+    await PlainTextResponse("asset")(scope, receive, send)
+
+
+class TestStrictMode:
+    def test_undeclared_endpoint_refused_at_install(self) -> None:
+        """install() names every route that declares no action and is not exempt."""
+
+        async def forgotten(request: HTTPRequest) -> Response:
+            return PlainTextResponse("open")
+
+        app = Starlette(routes=[Route("/users/{user_id}/messages", forgotten, methods=["POST"])])
+        with pytest.raises(ConfigurationError) as info:
+            install(app)
+        assert [p.path for p in info.value.problems] == ["POST /users/{user_id}/messages"]
+
+    def test_fastapi_routes_need_a_requirement(self) -> None:
+        """A FastAPI route is protected by Depends(require(...)) on the route or on the
+        router it is included with; FastAPI's documentation routes are exempt."""
+        app = FastAPI()
+        add_childsafe(app, memory())
+        send_dm = require("dm.send", target=path_param("user_id"))
+
+        @app.post("/users/{user_id}/messages", dependencies=[Depends(send_dm)])
+        async def send(user_id: str) -> dict[str, str]:
+            return {"sent_to": user_id}
+
+        guarded = APIRouter(prefix="/v2")
+
+        @guarded.post("/users/{user_id}/messages")
+        async def send_v2(user_id: str) -> dict[str, str]:
+            return {"sent_to": user_id}
+
+        app.include_router(guarded, dependencies=[Depends(send_dm)])
+        install(app)
+        listed = {r.key: r.protection for r in routes(app)}
+        assert listed["POST /users/{user_id}/messages"] == "dm.send (target path_param('user_id'))"
+        assert listed["POST /v2/users/{user_id}/messages"] == (
+            "dm.send (target path_param('user_id'))"
+        )
+        assert listed["GET /docs"] == "exempt: FastAPI's API documentation"
+        assert all(r.protected for r in routes(app))
+
+        @app.get("/open")
+        async def open_route() -> dict[str, str]:
+            return {"open": "yes"}
+
+        with pytest.raises(ConfigurationError, match="GET /open"):
+            install(app)
+
+    def test_route_added_after_install_refused_before_serving(self) -> None:
+        """A route added once the app is built is caught on the next request."""
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            return PlainTextResponse("sent")
+
+        async def late(request: HTTPRequest) -> Response:
+            return PlainTextResponse("late")
+
+        app = Starlette(routes=[Route("/users/{user_id}/messages", send, methods=["POST"])])
+        add_childsafe(app, memory())
+        install(app)
+        app.add_route("/late", late)
+        # Caught when the server starts the app (lifespan), or else at the request.
+        with pytest.raises(ConfigurationError, match="GET /late"), TestClient(app) as client:
+            client.get("/late")
+
+    def test_exempt_by_path_prefix(self) -> None:
+        """install(exempt=...) exempts routes (a mounted app too) by path prefix or name."""
+        app = Starlette(routes=[Mount("/static", app=_assets, name="static")])
+        with pytest.raises(ConfigurationError, match="/static"):
+            install(app)
+        install(app, exempt={"/static": "public assets"})
+        [route] = routes(app)
+        assert (route.path, route.protection) == ("/static/{path}", "exempt: public assets")
+        with pytest.raises(ConfigurationError, match="exempt"):
+            install(app, exempt={"/static": ""})
+
+    def test_strict_off_warns(self, caplog: pytest.LogCaptureFixture) -> None:
+        """strict=False serves undeclared routes and says so."""
+
+        async def open_route(request: HTTPRequest) -> Response:
+            return PlainTextResponse("open")
+
+        app = Starlette(routes=[Route("/open", open_route)])
+        install(app, strict=False)
+        assert "GET /open" in caplog.text
+        with pytest.raises(ConfigurationError, match="strict"):
+            install(app, strict="no")  # type: ignore[arg-type]

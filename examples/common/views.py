@@ -122,12 +122,12 @@ def profile_page(db: SocialDB, ctx: RequestContext, user_id: str) -> Page | None
         "message_reason": None if message.allowed else _public(problem_details(message)),
         "can_request": request.allowed and not own and not db.connected(ctx.account.id, user_id),
         "request_reason": None if request.allowed else _public(problem_details(request)),
-        # Accounts that keep themselves out of lists others see (children) are left
-        # out, except from the viewer's own list.
+        # Accounts that keep themselves out of lists shown to people who are not their
+        # connections (children) are left out, except from the viewer's own list.
         "connections": [
             db.person(i)
             for i in db.connections(user_id)
-            if own or ctx.check("connections.view", i).allowed
+            if own or ctx.check("connections.listed", i).allowed
         ]
         if connections.allowed
         else None,

@@ -15,7 +15,7 @@ from childsafe._bands import AgeBand, Assurance, age_on
 from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
 from childsafe._effective import Settings
-from childsafe._engine import ACTIONS, SENSITIVITY_LEVELS, Guard, SettingChange
+from childsafe._engine import ACTIONS, GROUP_ACTIONS, SENSITIVITY_LEVELS, Guard, SettingChange
 from childsafe._model import Account, Relationship
 from childsafe._policy import (
     ChangeableBy,
@@ -48,6 +48,7 @@ from childsafe.web.strict import exempt
 
 __all__ = [
     "ACTIONS",
+    "GROUP_ACTIONS",
     "SENSITIVITY_LEVELS",
     "SETTINGS",
     "Account",

@@ -116,7 +116,13 @@ def age_on(
                 "reference datetime must be time-zone aware (e.g. datetime.now(UTC)); "
                 f"got naive {on.isoformat()}"
             )
-        local = on.astimezone(_resolve_tz(tz)) if tz is not None else on
+        try:
+            local = on.astimezone(_resolve_tz(tz)) if tz is not None else on
+        except OverflowError:
+            raise InvalidAgeError(
+                f"reference datetime {on.isoformat()} has no local date in {tz}: it is "
+                "outside the dates Python can represent"
+            ) from None
         today = local.date()
     elif isinstance(on, dt.date):
         if tz is not None:

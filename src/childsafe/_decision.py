@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -46,8 +46,19 @@ class Reason(enum.StrEnum):
     #: Consent-based processing (profiling, data sharing) for an account below its
     #: jurisdiction's age of digital consent, and no valid parental consent grant.
     PARENTAL_CONSENT_REQUIRED = "parental_consent_required"
-    #: Allowed by a parent's consent grant (a ``dm.from`` grant for this connection).
+    #: Allowed by a parent's consent grant (a ``dm.from`` grant for this connection, or
+    #: a ``contact.add`` grant for this one request).
     PARENTAL_CONSENT = "parental_consent"
+    #: Allowed once the account holder confirms a safety prompt: the decision is not
+    #: allowed (and falsy) until the check is repeated with ``confirmed=True``.
+    CONFIRMATION_REQUIRED = "confirmation_required"
+    #: Allowed because the account holder saw the safety prompt and confirmed.
+    CONFIRMED = "confirmed"
+    #: A child below 13 asks to connect with (or follow) an adult who is not a connection:
+    #: a linked parent must approve it first.
+    PARENT_APPROVAL_TO_CONTACT = "parent_approval_to_contact"
+    #: Allowed because the actor is a linked parent or guardian of the account.
+    GUARDIAN = "guardian"
     #: Strict mode: the route declares no action, matches no route-table rule and is
     #: not exempt, so it is not served.
     UNDECLARED_ROUTE = "undeclared_route"
@@ -62,6 +73,13 @@ class Decision:
     ``"target"``) and ``band`` that account's band; ``citations`` the standards behind
     the rule; ``remedy`` what would make it allowed (``None`` when nothing can).
     A decision is truthy exactly when it is allowed.
+
+    ``needs_confirmation`` is the third outcome: the action is allowed once the account
+    holder confirms a safety prompt (reason :attr:`Reason.CONFIRMATION_REQUIRED`). Such
+    a decision is *not* allowed, and is falsy, until the caller shows the prompt and
+    repeats the check with ``confirmed=True``. :attr:`outcome` names the three.
+
+    .. versionchanged:: 0.2.0 ``needs_confirmation`` and :attr:`outcome`.
     """
 
     allowed: bool
@@ -74,9 +92,18 @@ class Decision:
     band: AgeBand | None = None
     citations: tuple[Citation, ...] = ()
     remedy: str | None = None
+    needs_confirmation: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    @property
+    def outcome(self) -> Literal["allowed", "denied", "needs_confirmation"]:
+        """``"allowed"``, ``"needs_confirmation"`` (allowed once the account holder
+        confirms) or ``"denied"``."""
+        if self.allowed:
+            return "allowed"
+        return "needs_confirmation" if self.needs_confirmation else "denied"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (citations as their labels and URLs)."""
@@ -91,4 +118,5 @@ class Decision:
             "band": self.band.value if self.band is not None else None,
             "citations": [{"label": c.label, "url": c.url} for c in self.citations],
             "remedy": self.remedy,
+            "needs_confirmation": self.needs_confirmation,
         }

@@ -11,11 +11,12 @@ with one attribute assignment, so readers see either the old or the new one whol
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final, Literal
 
 import attrs
 
+from childsafe import _contact as _contacts
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
 from childsafe._effective import Settings
@@ -33,7 +34,7 @@ from childsafe._time import local_minute
 from childsafe.events import EventDispatcher, EventSink, EventStats
 from childsafe.exceptions import InvalidCheckError, InvalidSettingError, UnknownActionError
 
-__all__ = ["ACTIONS", "SENSITIVITY_LEVELS", "Guard", "SettingChange"]
+__all__ = ["ACTIONS", "GROUP_ACTIONS", "SENSITIVITY_LEVELS", "Guard", "SettingChange"]
 
 # Requirements a setting value puts on the relationship.
 # Numbered by how demanding they are, so a lower number is easier to meet.
@@ -97,7 +98,9 @@ class _Side:
 @attrs.frozen
 class _ActionSpec:
     name: str
-    kind: Literal["relational", "own", "notify", "content"]
+    # "request", "group" and "list" are relational actions with rules of their own on
+    # top of the table (contact a child starts, groups, whose list): see _contact.
+    kind: Literal["relational", "request", "group", "list", "own", "notify", "content"]
     target: _Side | None = None
     actor: _Side | None = None
     actor_minors_only: bool = False
@@ -127,6 +130,17 @@ def _discover(action: str, setting: str, who: str) -> _Side:
     )
 
 
+def _adding(action: str) -> _Side:
+    return _side(
+        action,
+        "target",
+        "discoverable",
+        ("off", INVITED),
+        ("mutual_connections", MUTUAL_OR_INVITED),
+        ("everyone", ANY),
+    )
+
+
 def _purchases(action: str) -> _Side:
     return _side(
         action, "actor", "purchases", ("off", NEVER), ("parent_approval", PARENT), ("on", ANY)
@@ -142,18 +156,8 @@ _SPECS: Final = (
         actor_minors_only=True,
         consent_dm=True,
     ),
-    _ActionSpec(
-        "friend.request",
-        "relational",
-        target=_side(
-            "friend.request",
-            "target",
-            "discoverable",
-            ("off", INVITED),
-            ("mutual_connections", MUTUAL_OR_INVITED),
-            ("everyone", ANY),
-        ),
-    ),
+    _ActionSpec("friend.request", "request", target=_adding("friend.request")),
+    _ActionSpec("follow", "request", target=_adding("follow")),
     _ActionSpec(
         "friend.suggest",
         "relational",
@@ -162,7 +166,7 @@ _SPECS: Final = (
     ),
     _ActionSpec(
         "group.invite",
-        "relational",
+        "group",
         target=_side(
             "group.invite",
             "target",
@@ -185,12 +189,24 @@ _SPECS: Final = (
     ),
     _ActionSpec(
         "connections.view",
-        "relational",
+        "list",
         target=_side(
             "connections.view",
             "target",
             "connections_visibility",
             ("hidden", NEVER),
+            ("connections", CONNECTED),
+            ("public", ANY),
+        ),
+    ),
+    _ActionSpec(
+        "connections.listed",
+        "list",
+        target=_side(
+            "connections.listed",
+            "target",
+            "connections_visibility",
+            ("hidden", CONNECTED),
             ("connections", CONNECTED),
             ("public", ANY),
         ),
@@ -261,6 +277,10 @@ _ADULT: Final = AgeBand.ADULT  # a module global is cheaper to read than an enum
 
 ACTIONS: Final = tuple(s.name for s in _SPECS)
 """Every action :meth:`Guard.check` decides."""
+GROUP_ACTIONS: Final = ("group.form", "group.join")
+"""The actions :meth:`Guard.check_group` decides."""
+_DM_SPEC: Final = _SPECS[0]
+_GROUP_INVITE_SPEC: Final = next(s for s in _SPECS if s.name == "group.invite")
 
 
 def _satisfied(req: int, rel: Relationship) -> bool:
@@ -299,6 +319,7 @@ class _BandTable:
         "citations",
         "consent_age",
         "consented_defaults",
+        "contact_citations",
         "defaults",
         "dm_contact_ok",
         "entries",
@@ -340,6 +361,7 @@ class _BandTable:
         )
         self.settings = Settings(**self.defaults)  # type: ignore[arg-type]
         self.citations = {n: policy.cite(r.sources) for n, r in rules.items()}
+        self.contact_citations = policy.cite(_contacts.CONFIRM_SOURCES)
         self.cache: dict[tuple[str, str, bool], Decision] = {}
         # Effective settings per distinct set of personal changes (bounded, see below).
         self.settings_cache: dict[tuple[object, ...], Settings] = {}
@@ -556,6 +578,16 @@ class SettingChange:
     def __bool__(self) -> bool:
         return self.applied
 
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether the change waits for the account holder to confirm a safety prompt
+        (``prompt_required``), as :attr:`Decision.outcome` says ``needs_confirmation``:
+        call again with ``confirmed=True`` once they have.
+
+        .. versionadded:: 0.2.0
+        """
+        return self.prompt_required
+
 
 class Guard:
     """A compiled policy that answers questions about accounts.
@@ -681,7 +713,11 @@ class Guard:
     def settings_for(self, account: Account) -> Settings:
         """The account's effective settings: defaults, with its own changes clamped
         to what the policy allows."""
-        table = self._compiled.table(account)
+        try:
+            table = self._compiled.table(account)
+        except (AttributeError, TypeError, KeyError):
+            _check_account("settings_for", account)
+            raise
         own = account.settings
         consents = account.consents if table.gates else _NO_CONSENTS
         if consents:
@@ -707,6 +743,7 @@ class Guard:
         with a parent's consent grant (it is below its jurisdiction's age of digital
         consent). ``dm.from`` scopes are never *needed*: they are exceptions a parent
         may grant."""
+        _check_account("consent_needed", account)
         parsed = ConsentScope.parse(scope)
         if parsed.setting is None:
             return False
@@ -715,6 +752,7 @@ class Guard:
 
     def rules_for(self, account: Account) -> Mapping[str, Rule]:
         """The rules that apply to the account (its band and jurisdiction)."""
+        _check_account("rules_for", account)
         return self._compiled.table(account).rules
 
     def change_setting(
@@ -731,7 +769,9 @@ class Guard:
         """Change one of the account's settings as the user (``by="self"``) or a parent
         would, within the policy. Tightening is always allowed; loosening needs the
         right person, never goes below the floor, and (where the rule says so) needs
-        the child to have confirmed a safety prompt.
+        the child to have confirmed a safety prompt. Going back is never loosening:
+        the account holder may always move a setting back towards its default (without
+        a prompt) unless a parent's lock holds it.
 
         Supervision: on a supervised account (one with ``guardians``) a parent's change
         must name one of them as ``guardian=`` (``not_guardian`` otherwise). A parent's
@@ -741,8 +781,10 @@ class Guard:
         ``profiled``, ``data_sharing`` ``on``) below the jurisdiction's age of digital
         consent needs a verified parental consent grant (``parental_consent_required``).
         """
+        _check_account("change_setting", account)
         if by not in ("self", "parent"):
             raise InvalidCheckError(f"by must be 'self' or 'parent', got {by!r}")
+        _check_flags(confirmed=confirmed, lock=lock)
         if by == "self" and guardian is not None:
             raise InvalidCheckError("guardian= names the parent making a change: use by='parent'")
         if setting not in SETTINGS:
@@ -808,7 +850,12 @@ class Guard:
                 attrs.evolve(account, locks=locks),
             )
         band = table.band.value
-        if not spec.le(new_value, current):
+        # Going back: a value between the current one and the default (inclusive) is
+        # always the account holder's to choose, unless a parent's lock holds it.
+        back = spec.le(new_value, rule.default)
+        if not spec.le(new_value, current) and not (
+            back and (parent or setting not in account.locks)
+        ):
             if not spec.le(new_value, rule.floor):
                 return result(
                     "below_floor",
@@ -840,7 +887,7 @@ class Guard:
                     f"it needs a parent's consent grant for {scope!r}.",
                 )
         loosening = not spec.le(new_value, current)
-        if loosening and not parent and rule.prompt_on_loosen and not confirmed:
+        if loosening and not back and not parent and rule.prompt_on_loosen and not confirmed:
             return result(
                 "prompt_required",
                 f"Show the safety explanation for {setting} and ask the account holder "
@@ -860,7 +907,7 @@ class Guard:
 
     # -- decisions --------------------------------------------------------------
 
-    def check(
+    def check(  # noqa: PLR0915 - the hot path stays inline
         self,
         action: str,
         actor: Account | None = None,
@@ -870,6 +917,7 @@ class Guard:
         at: dt.datetime | None = None,
         sensitivity: str | None = None,
         engagement: bool = False,
+        confirmed: bool = False,
     ) -> Decision:
         """Decide whether ``actor`` may do ``action`` to ``target``.
 
@@ -877,78 +925,163 @@ class Guard:
         ``notify`` needs ``target`` (the recipient) and an aware ``at``, and takes
         ``engagement=True`` for engagement prompts; ``content.show`` needs the viewing
         ``actor`` and the content's ``sensitivity`` (one of :data:`SENSITIVITY_LEVELS`).
+
+        A decision may *need confirmation* (its ``needs_confirmation`` is true): a
+        13-17 sending a friend or follow request to an adult who is not a connection
+        sees a safety prompt first. Show it, and when the account holder confirms, ask
+        again with ``confirmed=True``; that satisfies the prompt and nothing else.
+
+        .. versionchanged:: 0.2.0 ``confirmed``; the ``follow`` and ``connections.listed``
+           actions.
         """
-        c = self._compiled
-        raw: object = action
-        spec = c.actions.get(action) if isinstance(raw, str) else None
-        if spec is None:
-            raise UnknownActionError(
-                f"unknown action {action!r}{suggest(action, ACTIONS)}; known actions: "
-                f"{', '.join(ACTIONS)}"
-            )
-        if spec.kind == "relational":
-            if actor is None or target is None:
-                raise InvalidCheckError(f"{action} needs both actor= and target=")
-            if actor.id == target.id:
-                return _own(action)
-            if relationship is None:
-                relationship = STRANGERS
-            elif relationship.blocked:
-                return _blocked(action)
-            connected = relationship.connected
-            side = spec.target
-            # `c.table(target)`, inline: this is the hot path of every request.
-            tables = c.tables.get(target.jurisdiction)
-            table = (tables if tables is not None else c.fallback(target))[target.band]
-            req, allow, deny = table.entries[side.key][  # type: ignore[union-attr]
-                table.defaults[side.setting] if not target.settings  # type: ignore[union-attr]
-                else table.value(target, side.setting)  # type: ignore[union-attr]
-            ]  # fmt: skip
-            # Being connected meets every requirement easier than APPROVAL.
-            if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
-                if not (
-                    target.consents
-                    and spec.consent_dm
-                    and _dm_granted(table, target, actor.id, relationship)
-                ):
-                    return deny
-                allow = table.dm_consent_allow("target")
-            side = spec.actor
-            if side is None or (spec.actor_minors_only and actor.band is _ADULT):
+        # The try costs nothing until it catches: a wrong type (a dict or a string
+        # where an Account belongs) surfaces as InvalidCheckError, not AttributeError.
+        try:
+            c = self._compiled
+            raw: object = action
+            spec = c.actions.get(action) if isinstance(raw, str) else None
+            if spec is None:
+                raise UnknownActionError(
+                    f"unknown action {action!r}{suggest(action, ACTIONS)}; known actions: "
+                    f"{', '.join(ACTIONS)}"
+                )
+            if spec.kind == "relational":
+                if actor is None or target is None:
+                    raise InvalidCheckError(f"{action} needs both actor= and target=")
+                if actor.id == target.id:
+                    return _own(action)
+                if relationship is None:
+                    relationship = STRANGERS
+                elif relationship.blocked:
+                    return _blocked(action)
+                connected = relationship.connected
+                side = spec.target
+                # `c.table(target)`, inline: this is the hot path of every request.
+                tables = c.tables.get(target.jurisdiction)
+                table = (tables if tables is not None else c.fallback(target))[target.band]
+                req, allow, deny = table.entries[side.key][  # type: ignore[union-attr]
+                    table.defaults[side.setting] if not target.settings  # type: ignore[union-attr]
+                    else table.value(target, side.setting)  # type: ignore[union-attr]
+                ]  # fmt: skip
+                # Being connected meets every requirement easier than APPROVAL.
+                if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
+                    if not (
+                        target.consents
+                        and spec.consent_dm
+                        and _dm_granted(table, target, actor.id, relationship)
+                    ):
+                        return deny
+                    allow = table.dm_consent_allow("target")
+                side = spec.actor
+                if side is None or (spec.actor_minors_only and actor.band is _ADULT):
+                    return allow
+                tables = c.tables.get(actor.jurisdiction)
+                table = (tables if tables is not None else c.fallback(actor))[actor.band]
+                req, _, deny = table.entries[side.key][
+                    table.defaults[side.setting] if not actor.settings
+                    else table.value(actor, side.setting)
+                ]  # fmt: skip
+                if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
+                    if not (
+                        actor.consents
+                        and spec.consent_dm
+                        and _dm_granted(table, actor, target.id, relationship)
+                    ):
+                        return deny
+                    return table.dm_consent_allow("actor")
                 return allow
-            tables = c.tables.get(actor.jurisdiction)
-            table = (tables if tables is not None else c.fallback(actor))[actor.band]
-            req, _, deny = table.entries[side.key][
-                table.defaults[side.setting] if not actor.settings
-                else table.value(actor, side.setting)
-            ]  # fmt: skip
-            if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
-                if not (
-                    actor.consents
-                    and spec.consent_dm
-                    and _dm_granted(table, actor, target.id, relationship)
-                ):
-                    return deny
-                return table.dm_consent_allow("actor")
-            return allow
-        if spec.kind == "own":
-            if actor is None:
-                raise InvalidCheckError(f"{action} needs actor=")
-            side = spec.actor
-            table = c.table(actor)
-            value = table.value(actor, side.setting)  # type: ignore[union-attr]
-            if table.gates:
-                gate = table.gates.get(side.setting)  # type: ignore[union-attr]
-                # Only a value the gate fell back to can hide a lapsed consent.
-                if gate is not None and value == gate[1]:
-                    chosen = table.chosen(actor, side.setting)  # type: ignore[union-attr]
-                    if chosen != value:
-                        return table.consent_denial(action, side.setting, chosen)  # type: ignore[union-attr]
-            req, allow, deny = table.entries[side.key][value]  # type: ignore[union-attr]
-            return allow if req == ANY else deny
-        if spec.kind == "notify":
-            return self._notify(c, target, at, engagement=engagement)
-        return self._content(c, actor, sensitivity)
+            contact = _CONTACT_KINDS.get(spec.kind)
+            if contact is not None:
+                if actor is None or target is None:
+                    raise InvalidCheckError(f"{action} needs both actor= and target=")
+                if confirmed is not True and confirmed is not False:
+                    raise InvalidCheckError(f"confirmed must be True or False, got {confirmed!r}")
+                return contact(c, spec, actor, target, relationship, confirmed)
+            if spec.kind == "own":
+                if actor is None:
+                    raise InvalidCheckError(f"{action} needs actor=")
+                side = spec.actor
+                table = c.table(actor)
+                value = table.value(actor, side.setting)  # type: ignore[union-attr]
+                if table.gates:
+                    gate = table.gates.get(side.setting)  # type: ignore[union-attr]
+                    # Only a value the gate fell back to can hide a lapsed consent.
+                    if gate is not None and value == gate[1]:
+                        chosen = table.chosen(actor, side.setting)  # type: ignore[union-attr]
+                        if chosen != value:
+                            return table.consent_denial(action, side.setting, chosen)  # type: ignore[union-attr]
+                req, allow, deny = table.entries[side.key][value]  # type: ignore[union-attr]
+                return allow if req == ANY else deny
+            if spec.kind == "notify":
+                return self._notify(c, target, at, engagement=engagement)
+            return self._content(c, actor, sensitivity)
+        except (AttributeError, TypeError, KeyError):
+            _check_arguments(action, actor, target, relationship, confirmed)
+            raise
+
+    def check_group(
+        self,
+        action: Literal["group.form", "group.join"],
+        actor: Account,
+        members: Iterable[Account],
+        relationship: Callable[[Account, Account], Relationship | None],
+    ) -> Decision:
+        """Decide whether ``actor`` may form a group chat with ``members``
+        (``"group.form"``) or join one that holds them (``"group.join"``).
+
+        A group may not hold a minor and an adult who is not that minor's connection:
+        each (minor, adult) pair is checked as a ``dm.send`` from the adult to the minor
+        would be, by either side forming or joining. ``group.form`` checks every pair
+        of the new group and each member's ``group_invites`` (the actor adds them);
+        ``group.join`` checks the actor with each member. A block between any two
+        checked accounts refuses. ``relationship(a, b)`` gives how two accounts relate
+        (``None``: strangers). The first refusal is returned, naming both accounts.
+
+        .. versionadded:: 0.2.0
+        """
+        if action not in GROUP_ACTIONS:
+            raise InvalidCheckError(
+                f"check_group decides {' or '.join(GROUP_ACTIONS)}, got {action!r}"
+                f"{suggest(str(action), GROUP_ACTIONS)}"
+            )
+        if not isinstance(actor, Account):
+            raise InvalidCheckError(
+                f"{action}: actor must be a childsafe.Account, got {type(actor).__name__}"
+            )
+        if not callable(relationship):
+            raise InvalidCheckError(
+                f"{action}: relationship must be a function of two accounts that returns "
+                f"a Relationship or None, got {type(relationship).__name__}"
+            )
+        group = _members(action, actor, members)
+        c = self._compiled
+
+        def related(a: Account, b: Account) -> Relationship | None:
+            found = relationship(a, b)
+            if found is not None and not isinstance(found, Relationship):
+                raise InvalidCheckError(
+                    f"{action}: relationship({a.id!r}, {b.id!r}) must return a Relationship "
+                    f"or None, got {type(found).__name__}"
+                )
+            return found
+
+        pairs = (
+            [(actor, m) for m in group]
+            if action == "group.join"
+            else [(a, b) for i, a in enumerate((actor, *group)) for b in group[i:]]
+        )
+        for a, b in pairs:
+            rel = related(a, b)
+            refusal = _pair(c, a, b, rel)
+            if refusal is None and action == "group.form" and a is actor:
+                invite = _relational(c, _GROUP_INVITE_SPEC, actor, b, rel)
+                refusal = None if invite.allowed else (invite, actor, b)
+            if refusal is not None:
+                decision, checked_actor, checked_target = refusal
+                return _contacts.group_denial(
+                    action, decision, (a.id, b.id), (checked_actor.id, checked_target.id)
+                )
+        return _contacts.group_allow(action, len(group) + 1)
 
     @staticmethod
     def _notify(
@@ -1060,6 +1193,229 @@ class Guard:
         )
 
 
+# -- contact a child starts, groups, whose list (see _contact) ---------------------
+
+
+def _relational(
+    c: _Compiled,
+    spec: _ActionSpec,
+    actor: Account,
+    target: Account,
+    relationship: Relationship | None,
+) -> Decision:
+    """What the tables decide for a relational action.
+
+    :meth:`Guard.check` keeps its own inline copy of this for ``relational`` actions,
+    the hot path; ``tests/test_contact.py`` checks that the two agree.
+    """
+    if actor.id == target.id:
+        return _own(spec.name)
+    if relationship is None:
+        relationship = STRANGERS
+    elif relationship.blocked:
+        return _blocked(spec.name)
+    connected = relationship.connected
+    side = spec.target
+    assert side is not None
+    table = c.table(target)
+    req, allow, deny = table.entries[side.key][table.value(target, side.setting)]
+    if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
+        if not (
+            target.consents
+            and spec.consent_dm
+            and _dm_granted(table, target, actor.id, relationship)
+        ):
+            return deny
+        allow = table.dm_consent_allow("target")
+    side = spec.actor
+    if side is None or (spec.actor_minors_only and actor.band is _ADULT):
+        return allow
+    table = c.table(actor)
+    req, _, deny = table.entries[side.key][table.value(actor, side.setting)]
+    if req and not ((connected and req < APPROVAL) or _satisfied(req, relationship)):
+        if not (
+            actor.consents
+            and spec.consent_dm
+            and _dm_granted(table, actor, target.id, relationship)
+        ):
+            return deny
+        return table.dm_consent_allow("actor")
+    return allow
+
+
+def _request(
+    c: _Compiled,
+    spec: _ActionSpec,
+    actor: Account,
+    target: Account,
+    relationship: Relationship | None,
+    confirmed: bool,
+) -> Decision:
+    """``friend.request`` and ``follow``: the target's setting, then, for a minor adding
+    an adult who is not a connection, a parent's approval (under 13) or a prompt."""
+    base = _relational(c, spec, actor, target, relationship)
+    if not base.allowed or base.reason is Reason.OWN_ACCOUNT:
+        return base
+    if relationship is not None and relationship.connected:
+        return base
+    if c.table(target).band is not _ADULT:
+        return base
+    table = c.table(actor)
+    band = table.band
+    if band is _ADULT:
+        return base
+    if band is AgeBand.UNDER_13:
+        if actor.consents and f"contact.add:{target.id}" in actor.consents:
+            return _cached(
+                table,
+                (f"{spec.name}:contact.add", "", True),
+                lambda: _contacts.parent_granted(spec.name, band, table.contact_citations),
+            )
+        return _contacts.parent_needed(
+            spec.name, band, table.contact_citations, target.id, actor.guardians
+        )
+    if confirmed:
+        return _cached(
+            table,
+            (f"{spec.name}:confirm", "", True),
+            lambda: _contacts.confirmed(spec.name, band, table.contact_citations),
+        )
+    return _cached(
+        table,
+        (f"{spec.name}:confirm", "", False),
+        lambda: _contacts.confirm(spec.name, band, table.contact_citations),
+    )
+
+
+def _pair(
+    c: _Compiled, a: Account, b: Account, relationship: Relationship | None
+) -> tuple[Decision, Account, Account] | None:
+    """The refusal for two accounts in one group with the actor and target it was
+    decided for, or ``None``: a (minor, adult) pair is checked as a ``dm.send`` from the
+    adult to the minor would be; any pair for a block."""
+    if relationship is not None and relationship.blocked:
+        return _blocked("dm.send"), a, b
+    a_adult = c.table(a).band is _ADULT
+    if a_adult == (c.table(b).band is _ADULT):
+        return None
+    adult, minor = (a, b) if a_adult else (b, a)
+    decision = _relational(c, _DM_SPEC, adult, minor, relationship)
+    return None if decision.allowed else (decision, adult, minor)
+
+
+def _group_invite(
+    c: _Compiled,
+    spec: _ActionSpec,
+    actor: Account,
+    target: Account,
+    relationship: Relationship | None,
+    confirmed: bool,  # noqa: ARG001
+) -> Decision:
+    """``group.invite``: the invitee's ``group_invites``, and the pair as a ``dm.send``."""
+    base = _relational(c, spec, actor, target, relationship)
+    if not base.allowed or base.reason is Reason.OWN_ACCOUNT:
+        return base
+    pair = _pair(c, actor, target, relationship)
+    if pair is None:
+        return base
+    refusal, checked_actor, checked_target = pair
+    return _contacts.group_denial(
+        spec.name, refusal, (actor.id, target.id), (checked_actor.id, checked_target.id)
+    )
+
+
+def _list(
+    c: _Compiled,
+    spec: _ActionSpec,
+    actor: Account,
+    target: Account,
+    relationship: Relationship | None,
+    confirmed: bool,  # noqa: ARG001
+) -> Decision:
+    """``connections.view`` and ``connections.listed``: the table, and linked parents."""
+    base = _relational(c, spec, actor, target, relationship)
+    if base.allowed or base.reason is Reason.BLOCKED or actor.id not in target.guardians:
+        return base
+    table = c.table(target)
+    return _cached(
+        table,
+        (f"{spec.name}:guardian", str(base.value), True),
+        lambda: _contacts.guardian_allow(spec.name, base),
+    )
+
+
+_Rule = Callable[[_Compiled, _ActionSpec, Account, Account, Relationship | None, bool], Decision]
+_CONTACT_KINDS: Final[dict[str, _Rule]] = {
+    "request": _request,
+    "group": _group_invite,
+    "list": _list,
+}
+
+
+def _members(action: str, actor: Account, members: Iterable[Account]) -> list[Account]:
+    raw: object = members
+    if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
+        raise InvalidCheckError(
+            f"{action}: members must be a collection of childsafe.Account, got {type(raw).__name__}"
+        )
+    group: list[Account] = []
+    seen = {actor.id}
+    for i, member in enumerate(raw):
+        if not isinstance(member, Account):
+            raise InvalidCheckError(
+                f"{action}: members[{i}] must be a childsafe.Account, got "
+                f"{type(member).__name__} {_short(member)}"
+            )
+        if member.id not in seen:
+            seen.add(member.id)
+            group.append(member)
+    return group
+
+
+def _check_arguments(
+    action: object,
+    actor: object,
+    target: object,
+    relationship: object,
+    confirmed: object,
+) -> None:
+    """Raise :class:`InvalidCheckError` naming the argument of :meth:`Guard.check` that
+    has the wrong type (called when a check failed on a missing attribute)."""
+    for name, value in (("actor", actor), ("target", target)):
+        if value is not None and not isinstance(value, Account):
+            raise InvalidCheckError(
+                f"{action}: {name}= must be a childsafe.Account (or None), got "
+                f"{type(value).__name__} {_short(value)}"
+            )
+    if relationship is not None and not isinstance(relationship, Relationship):
+        raise InvalidCheckError(
+            f"{action}: relationship= must be a childsafe.Relationship (or None), got "
+            f"{type(relationship).__name__} {_short(relationship)}"
+        )
+    if not isinstance(confirmed, bool):
+        raise InvalidCheckError(f"{action}: confirmed= must be True or False, got {confirmed!r}")
+
+
+def _check_flags(**flags: object) -> None:
+    for flag, given in flags.items():
+        if given is not True and given is not False:
+            # A truthy "no" must not count as the child's confirmation.
+            raise InvalidCheckError(f"{flag} must be True or False, got {given!r}")
+
+
+def _check_account(method: str, account: object) -> None:
+    if not isinstance(account, Account):
+        raise InvalidCheckError(
+            f"{method}: account must be a childsafe.Account, got "
+            f"{type(account).__name__} {_short(account)}"
+        )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _cached(table: _BandTable, key: tuple[str, str, bool], build: object) -> Decision:
     found = table.cache.get(key)
     if found is None:
@@ -1133,6 +1489,17 @@ class _Observed(Guard):
     ) -> Decision:
         decision = super().check(action, actor, target, relationship, **options)
         self._record(decision, actor, target, relationship, request_id=request_id, adapter=adapter)
+        return decision
+
+    def check_group(
+        self,
+        action: Literal["group.form", "group.join"],
+        actor: Account,
+        members: Iterable[Account],
+        relationship: Callable[[Account, Account], Relationship | None],
+    ) -> Decision:
+        decision = super().check_group(action, actor, members, relationship)
+        self._record(decision, actor)
         return decision
 
     def change_setting(

@@ -199,16 +199,30 @@ class Relationship:
     A missing relationship means strangers.
     """
 
-    connected: bool = False
-    follows: bool = False
+    connected: bool = attrs.field(default=False)
+    follows: bool = attrs.field(default=False)
     mutual_connections: int = attrs.field(default=0)
-    blocked: bool = False
-    invited: bool = False
+    blocked: bool = attrs.field(default=False)
+    invited: bool = attrs.field(default=False)
+
+    @connected.validator
+    @follows.validator
+    @blocked.validator
+    @invited.validator
+    def _check_flag(self, attribute: attrs.Attribute[bool], value: object) -> None:
+        # A string such as "false" is truthy: accepting it would connect strangers.
+        if value is not True and value is not False:
+            raise InvalidAccountError(
+                f"Relationship.{attribute.name} must be True or False, got "
+                f"{type(value).__name__} {value!r}"
+            )
 
     @mutual_connections.validator
     def _check_count(self, _: attrs.Attribute[int], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidAccountError(f"mutual_connections must be a count >= 0, got {value!r}")
+            raise InvalidAccountError(
+                f"Relationship.mutual_connections must be a count >= 0, got {value!r}"
+            )
 
 
 STRANGERS = Relationship()

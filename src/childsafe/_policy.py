@@ -17,9 +17,7 @@ jurisdiction overlays are applied last, so no override can undo them.
 from __future__ import annotations
 
 import enum
-import json
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -38,6 +36,8 @@ from childsafe._config import (
     rule_specs,
     structure,
 )
+from childsafe._iso3166 import check_jurisdiction
+from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, check_depth, load_json, load_toml
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
 
@@ -151,18 +151,23 @@ BandRules = Mapping[AgeBand, Mapping[str, Rule]]
 
 
 def normalise_jurisdiction(value: str) -> str:
-    """``"gb"`` -> ``"GB"``, ``"us-ny"`` -> ``"US-NY"``; ``ValueError`` if malformed."""
+    """``"gb"`` -> ``"GB"``, ``"us-ny"`` -> ``"US-NY"``; ``ValueError`` if malformed or
+    not an ISO 3166 code (with a did-you-mean): ``"US-"``, ``"US-ZZ"``, ``"US-CAL"``.
+
+    .. versionchanged:: 0.2.0 Codes are checked against ISO 3166-1 and, for the
+       countries in :data:`childsafe._iso3166.SUBDIVISIONS`, ISO 3166-2.
+    """
     raw: object = value  # callers may pass anything; say what is wrong
     text = raw.strip().upper() if isinstance(raw, str) else ""
-    country, _, sub = text.partition("-")
+    country, sep, sub = text.partition("-")
     if len(country) != 2 or not country.isalpha() or not country.isascii():
         raise ValueError(
             f"jurisdiction {value!r} is not an ISO 3166-1 alpha-2 code ('GB') "
             "or ISO 3166-2 subdivision ('US-NY')"
         )
-    if sub and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
+    if sep and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
         raise ValueError(f"jurisdiction {value!r} has a malformed subdivision after '-'")
-    return text
+    return check_jurisdiction(value, text)
 
 
 # --------------------------------------------------------------------------- data
@@ -174,8 +179,8 @@ def _data_text(name: str) -> str:
 
 def _toml(text: str, problems: ProblemCollector) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        return load_toml(text)
+    except ParseError as e:
         problems.add("", f"invalid TOML: {e}")
         return {}
 
@@ -548,6 +553,10 @@ class Policy:
         p = Path(path)
         source = str(path)
         try:
+            if p.stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigurationError(
+                    [ConfigProblem(source, "", f"larger than {MAX_CONFIG_BYTES} bytes")]
+                )
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
@@ -565,8 +574,8 @@ class Policy:
     def from_toml(cls, text: str, *, source: str = "<toml>") -> Policy:
         """Load config from TOML text; ``source`` names it in error messages."""
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
+            data = load_toml(text)
+        except ParseError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"invalid TOML: {e}")]) from None
         return cls.from_mapping(data, source=source)
 
@@ -574,8 +583,8 @@ class Policy:
     def from_json(cls, text: str, *, source: str = "<json>") -> Policy:
         """Load config from JSON text (an object); ``source`` names it in errors."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
+            data = load_json(text)
+        except ParseError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"invalid JSON: {e}")]) from None
         if not isinstance(data, dict):
             raise ConfigurationError([ConfigProblem(source, "", "the top level must be an object")])
@@ -589,6 +598,11 @@ class Policy:
         raw: object = data
         if not isinstance(raw, Mapping):
             problems.add("", f"expected a table of settings, got {type(raw).__name__}")
+            problems.raise_if_any()
+        try:
+            check_depth(dict(data))
+        except ParseError as e:
+            problems.add("", str(e))
             problems.raise_if_any()
         doc = structure(dict(data), ConfigDoc, problems, "") or ConfigDoc()
         base = _baseline(doc.baseline, problems)

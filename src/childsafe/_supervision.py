@@ -41,6 +41,8 @@ parent's consent below the age of digital consent (and every value beyond it).""
 
 _ALIASES: Final = {"personalised_content": "feed_personalisation:profiled"}
 _DM_FROM: Final = "dm.from"
+_CONTACT_ADD: Final = "contact.add"
+_PER_ACCOUNT: Final = {_DM_FROM: "dm_from", _CONTACT_ADD: "contact_add"}
 _MAX_SCOPE_CHARS: Final = 300
 _ACCOUNT_ID_RE: Final = re.compile(r"^[^\s\x00-\x1f\x7f]{1,256}$")
 
@@ -72,7 +74,9 @@ def consent_values(setting: str) -> frozenset[str]:
 
 def _known_scopes() -> str:
     settings = ", ".join(f"'{s}:{v}'" for s, v in CONSENT_BASED.items())
-    return f"{settings}, 'personalised_content' or 'dm.from:<account id>'"
+    return (
+        f"{settings}, 'personalised_content', 'dm.from:<account id>' or 'contact.add:<account id>'"
+    )
 
 
 @attrs.frozen(slots=True)
@@ -83,7 +87,11 @@ class ConsentScope:
     ``data_sharing:on``; ``personalised_content`` is another name for the first), or
     ``dm.from:<account id>``: that one connection may exchange direct messages with the
     child even where the child's ``direct_messages`` would not allow it (never below the
-    floor). ``str(scope)`` is the canonical spelling.
+    floor), or ``contact.add:<account id>``: a child below 13 may send that one adult a
+    friend or follow request (see :attr:`childsafe.Reason.PARENT_APPROVAL_TO_CONTACT`).
+    ``str(scope)`` is the canonical spelling.
+
+    .. versionchanged:: 0.2.0 ``contact.add:<account id>``.
 
     >>> str(ConsentScope.parse("personalised_content"))
     'feed_personalisation:profiled'
@@ -109,13 +117,13 @@ class ConsentScope:
             )
         scope = _ALIASES.get(raw, raw)
         head, sep, tail = scope.partition(":")
-        if sep and head == _DM_FROM:
+        if sep and head in _PER_ACCOUNT:
             if not _ACCOUNT_ID_RE.match(tail):
                 raise InvalidScopeError(
-                    f"consent scope {text!r}: 'dm.from:' must be followed by an account id "
+                    f"consent scope {text!r}: '{head}:' must be followed by an account id "
                     "(no spaces or control characters)"
                 )
-            return cls("dm_from", account=tail)
+            return cls(_PER_ACCOUNT[head], account=tail)
         if sep and head in CONSENT_BASED:
             allowed = consent_values(head)
             if tail not in allowed:
@@ -131,9 +139,20 @@ class ConsentScope:
         """The scope that lets ``account_id`` exchange direct messages with the child."""
         return cls.parse(f"{_DM_FROM}:{account_id}")
 
+    @classmethod
+    def contact_add(cls, account_id: str) -> ConsentScope:
+        """The scope that lets a child below 13 send ``account_id`` a friend or follow
+        request.
+
+        .. versionadded:: 0.2.0
+        """
+        return cls.parse(f"{_CONTACT_ADD}:{account_id}")
+
     def __str__(self) -> str:
         if self.kind == "dm_from":
             return f"{_DM_FROM}:{self.account}"
+        if self.kind == "contact_add":
+            return f"{_CONTACT_ADD}:{self.account}"
         return f"{self.setting}:{self.value}"
 
 

@@ -22,5 +22,11 @@ def local_minute(at: dt.datetime, timezone: str | None) -> int:
     """Minutes after local midnight of the aware datetime ``at`` in ``timezone``."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"'at' must be time-zone aware, got naive {at.isoformat()}")
-    local = at.astimezone(zone(timezone) if timezone else dt.UTC)
+    try:
+        local = at.astimezone(zone(timezone) if timezone else dt.UTC)
+    except OverflowError:
+        raise ValueError(
+            f"'at' {at.isoformat()} has no local time in {timezone or 'UTC'}: it is outside "
+            "the dates Python can represent"
+        ) from None
     return local.hour * 60 + local.minute

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from childsafe._bands import AgeBand, age_on
-from childsafe._decision import Decision
+from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
 from childsafe._engine import Guard
 from childsafe._model import Account, Relationship
@@ -57,6 +57,13 @@ _STRANGER_ACTIONS: Final = (
     ("friend.request", "send them a friend request"),
     ("profile.view", "see their profile and posts"),
     ("location.view", "see their location"),
+)
+# What the account itself may start with an adult it is not connected to (who allows it).
+_STARTED_ACTIONS: Final = (
+    ("friend.request", "send them a friend request"),
+    ("follow", "follow them"),
+    ("dm.send", "send them a direct message"),
+    ("group.invite", "invite them to a group chat"),
 )
 
 
@@ -226,6 +233,25 @@ def _stranger_decisions(guard: Guard, account: Account) -> list[tuple[str, Decis
     ]
 
 
+def _started_decisions(guard: Guard, account: Account) -> list[tuple[str, Decision]]:
+    adult = Account(
+        id="adult",
+        band=AgeBand.ADULT,
+        jurisdiction=account.jurisdiction,
+        settings={"discoverable": "everyone", "direct_messages": "everyone"},
+    )
+    return [
+        (label, guard.check(action, actor=account, target=adult))
+        for action, label in _STARTED_ACTIONS
+    ]
+
+
+def _result(d: Decision) -> str:
+    if d.allowed:
+        return "allowed"
+    return "CONFIRM" if d.needs_confirmation else "DENIED"
+
+
 def _age_facts(subject: _Subject, consent: int | None, minimum: int | None) -> list[str]:
     facts: list[str] = []
     if subject.age is not None and minimum is not None and subject.age < minimum:
@@ -249,6 +275,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     rules = guard.rules_for(account)
     info = policy.jurisdiction_info(key)
     decisions = _stranger_decisions(guard, account)
+    started = _started_decisions(guard, account)
     band = _resolved(policy, subject.band)
     notes = {name: policy.notes[(band, name)] for name in SETTINGS if (band, name) in policy.notes}
     facts = _age_facts(subject, info.age_of_digital_consent, info.minimum_account_age)
@@ -280,6 +307,14 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                     {"scenario": f"a stranger (an adult, not connected) tries to {label}"}
                     | decision.to_dict()
                     for label, decision in decisions
+                ],
+                "started": [
+                    {
+                        "scenario": f"this account tries to {label}, an adult it is not "
+                        "connected to who allows it"
+                    }
+                    | decision.to_dict()
+                    for label, decision in started
                 ],
             }
         )
@@ -320,6 +355,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         lines += table(["setting", "note"], [[n, t] for n, t in notes.items()], wrap_column=1)
     lines += ["", "What a stranger can do (an adult with no connection to this account)"]
     lines += _decision_lines(decisions)
+    lines += [
+        "",
+        "What this account can start (with an adult it is not connected to, who allows it)",
+    ]
+    lines += _decision_lines(started, who="it tries to")
     _emit(lines)
     return 0
 
@@ -347,13 +387,12 @@ def _rules_table(rules: Mapping[str, Rule]) -> list[str]:
     return table(["setting", "default", "floor", "changeable_by", "prompt", "layers"], rows)
 
 
-def _decision_lines(decisions: Sequence[tuple[str, Decision]]) -> list[str]:
+def _decision_lines(
+    decisions: Sequence[tuple[str, Decision]], who: str = "they try to"
+) -> list[str]:
     heads = table(
-        ["they try to", "action", "result", "reason"],
-        [
-            [label, d.action, "allowed" if d.allowed else "DENIED", d.reason.value]
-            for label, d in decisions
-        ],
+        [who, "action", "result", "reason"],
+        [[label, d.action, _result(d), d.reason.value] for label, d in decisions],
     )
     out = heads[:2]
     for head, (_, d) in zip(heads[2:], decisions, strict=True):
@@ -419,6 +458,34 @@ _MATRIX_KEY: Final = (
 )
 
 
+_ADDING_WORDS: Final = {
+    "allowed": "allowed",
+    "needs_confirmation": "safety prompt",
+    "denied": "denied",
+}
+
+
+def _adding_adults(policy: Policy, key: str | None) -> dict[str, Decision]:
+    """Per band: the decision when the account sends a friend request to an adult it is
+    not connected to, who allows requests from anyone."""
+    guard = Guard(policy)
+    adult = Account(
+        id="adult", band=AgeBand.ADULT, jurisdiction=key, settings={"discoverable": "everyone"}
+    )
+    return {
+        band.value: guard.check(
+            "friend.request", actor=Account(id="account", band=band, jurisdiction=key), target=adult
+        )
+        for band in POLICY_BANDS
+    }
+
+
+def _adding_word(d: Decision) -> str:
+    if d.reason is Reason.PARENT_APPROVAL_TO_CONTACT:
+        return "parent approves"
+    return _ADDING_WORDS[d.outcome]
+
+
 def _matrix_json(policy: Policy, key: str | None) -> dict[str, Any]:
     rules = policy.rules_for(key)
     return {
@@ -439,6 +506,10 @@ def _matrix_json(policy: Policy, key: str | None) -> dict[str, Any]:
             }
             for name in SETTINGS
         },
+        "adding_an_adult": {
+            band: {"outcome": d.outcome, "reason": d.reason.value}
+            for band, d in _adding_adults(policy, key).items()
+        },
     }
 
 
@@ -454,8 +525,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     where = f"accounts in {key}" if key else "platform-wide"
     title = f"Effective defaults by age band ({where}; {_describe_policy(policy)})"
     unknown = f"Accounts of unknown age get the {policy.unknown_age.value} rules (fail closed)."
+    adding = [_adding_word(d) for d in _adding_adults(policy, key).values()]
     if args.format == "markdown":
         rows = [[name, *(f"{d} {rest}" for d, rest in row)] for name, row in cells.items()]
+        rows.append(["adding an adult (not a connection)", *adding])
         key_lines = [f"- `{k}`: {text}" for k, text in _MATRIX_KEY]
         legend = ["Each cell reads `default ≥floor who*`:", "", *key_lines, "", unknown]
         _emit([f"**{title}**", "", *markdown_table(headers, rows), "", *legend])
@@ -465,6 +538,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     lines: list[list[str]] = []
     for name, row in cells.items():
         lines += [[name, *(d for d, _ in row)], ["", *(f"  {rest}" for _, rest in row)]]
+    lines += [["adding an adult", *adding], ["  (not a connection)", *("" for _ in adding)]]
     _emit(
         [
             title,

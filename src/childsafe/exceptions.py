@@ -6,7 +6,8 @@ built-in it refines, so ``except ValueError`` keeps working::
     ChildsafeError
     ├── ConfigurationError (ValueError)   a policy or config file is wrong; lists every problem
     ├── InvalidAgeError (ValueError)      an age or birth date cannot be turned into a band
-    ├── InvalidAccountError (ValueError)  an account field (jurisdiction, time zone, setting)
+    ├── InvalidAccountError (ValueError)  an account or relationship field of the wrong type
+    │                                      or value (jurisdiction, time zone, setting, flag)
     ├── InvalidSettingError (ValueError)  an unknown setting or a value outside its domain
     ├── InvalidCheckError (ValueError)    a ``Guard`` call lacks what the action needs
     │   └── UnknownActionError             ``Guard.check`` was asked about an unknown action
@@ -81,7 +82,10 @@ class InvalidAgeError(ChildsafeError, ValueError):
 
 
 class InvalidAccountError(ChildsafeError, ValueError):
-    """An :class:`childsafe.Account` field is malformed."""
+    """An :class:`childsafe.Account` or :class:`childsafe.Relationship` field is malformed.
+
+    .. versionchanged:: 0.2.0 Also raised for a ``Relationship`` flag that is not a bool.
+    """
 
 
 class InvalidSettingError(ChildsafeError, ValueError):

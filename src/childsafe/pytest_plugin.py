@@ -16,9 +16,7 @@ with ``child``, ``teen``, ``adult`` and ``parent_of``,
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,6 +28,7 @@ import pytest
 from childsafe._bands import AgeBand
 from childsafe._engine import Guard
 from childsafe._model import Account
+from childsafe._parsing import load_json, load_toml
 from childsafe._policy import Policy, load_policy
 from childsafe._settings import suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
@@ -151,7 +150,7 @@ def _merge_bands(base: object, extra: Mapping[str, Any]) -> Any:  # noqa: ANN401
 def _read_config(path: Path, source: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        data = load_json(text) if path.suffix.lower() == ".json" else load_toml(text)
     except FileNotFoundError:
         raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
     except (OSError, ValueError) as e:

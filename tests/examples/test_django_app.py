@@ -520,10 +520,10 @@ class TestParentView:
         assert "A parent locked this setting" not in page
         assert "Nothing is locked by a parent." in page
 
-    def test_parent_refused_below_the_floor_and_where_the_policy_says_nobody(
+    def test_parent_refused_below_the_floor_but_may_restore_the_default(
         self, db_path: Path
     ) -> None:
-        """A parent cannot go below the floor, nor loosen what the policy lets nobody loosen."""
+        """A parent cannot go below the floor, but may take a setting back to its default."""
         parent = sign_in("parent_pat")
 
         floor = parent_change(parent, "sam", "direct_messages", "everyone")
@@ -535,8 +535,8 @@ class TestParentView:
             "'everyone' is below the floor 'connections' for direct_messages at 13_15; "
             "nobody can choose it."
         )
-        assert nobody == "tagging cannot be loosened for 13_15 accounts."
-        assert SocialDB(db_path).locks("sam") == []
+        assert nobody == "tagging changed from 'nobody' to 'connections'."
+        assert SocialDB(db_path).locks("sam") == ["tagging"]
 
     def test_only_a_linked_parent_may_change_a_child(self) -> None:
         """Another adult, or a parent for someone else's child, is refused with 403."""

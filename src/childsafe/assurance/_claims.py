@@ -17,6 +17,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
+from childsafe._parsing import ParseError, check_depth
 from childsafe.assurance._errors import InvalidClaimError, MissingAgeClaimError
 from childsafe.assurance._signals import AgeSignal, rebase
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
@@ -173,6 +174,11 @@ class ClaimMapping:
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> ClaimMapping:
         """The mapping a config table describes (every problem reported at once)."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         mapping = claim_mapping_from(data, problems, "")
         problems.raise_if_any()
         assert mapping is not None
@@ -267,9 +273,15 @@ class ClaimMapping:
         year, month, day = m.groups()
         try:
             born = dt.date(int(year), int(month or 12), int(day or 31))
-            return age_on(born, on=dt.datetime.fromtimestamp(now, dt.UTC), tz=ANYWHERE_ON_EARTH)
-        except (ValueError, InvalidAgeError) as e:
+            age = age_on(born, on=dt.datetime.fromtimestamp(now, dt.UTC), tz=ANYWHERE_ON_EARTH)
+        except (ValueError, OverflowError, OSError, InvalidAgeError) as e:
             raise InvalidClaimError(f"claim {name!r} is not a possible birth date: {e}") from e
+        if age > MAX_AGE:
+            raise InvalidClaimError(
+                f"claim {name!r} is not a possible birth date: {value} is more than "
+                f"{MAX_AGE} years ago"
+            )
+        return age
 
     def _whole_years(self, value: object, name: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:

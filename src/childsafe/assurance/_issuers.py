@@ -13,6 +13,8 @@ import attrs
 
 from childsafe._bands import Assurance
 from childsafe._config import ProblemCollector, structure
+from childsafe._durations import seconds_problem
+from childsafe._parsing import ParseError, check_depth
 from childsafe._settings import suggest
 from childsafe.assurance._claims import ClaimMapping, claim_mapping_from
 from childsafe.assurance._jwks import (
@@ -52,6 +54,18 @@ def _is_seconds(value: object, *, positive: bool) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return value > 0 if positive else value >= 0
+
+
+_DAY: Final = 86400.0
+# (option, must be > 0, the most it may be): finite, and bounded so that no arithmetic
+# on it overflows and no mistake (an hour typed as days) turns a check off.
+_DURATIONS: Final = (
+    ("leeway", False, 600.0),
+    ("jwks_ttl", True, 7 * _DAY),
+    ("jwks_cooldown", False, _DAY),
+    ("jwks_timeout", True, 60.0),
+    ("jwks_max_stale", True, 30 * _DAY),
+)
 
 
 def _local(host: str) -> bool:
@@ -170,17 +184,10 @@ class IssuerConfig:
                 )
 
     def _check_numbers(self, bad: _Bad) -> None:
-        for name, positive in (
-            ("leeway", False),
-            ("jwks_ttl", True),
-            ("jwks_cooldown", False),
-            ("jwks_timeout", True),
-            ("jwks_max_stale", True),
-        ):
-            value = getattr(self, name)
-            if not _is_seconds(value, positive=positive):
-                bound = "> 0" if positive else ">= 0"
-                bad(name, f"expected a number of seconds {bound}, got {value!r}")
+        for name, positive, maximum in _DURATIONS:
+            problem = seconds_problem(getattr(self, name), positive=positive, maximum=maximum)
+            if problem is not None:
+                bad(name, problem)
         size: object = self.max_token_bytes
         if isinstance(size, bool) or not isinstance(size, int) or size < 64:
             bad("max_token_bytes", f"expected a size in bytes >= 64, got {size!r}")
@@ -260,6 +267,11 @@ class IssuerConfig:
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> IssuerConfig:
         """The issuer a config table describes (every problem reported at once)."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         config = issuer_from(data, problems, "")
         problems.raise_if_any()
         assert config is not None

@@ -13,10 +13,10 @@ A failed or slow fetch keeps the last good set.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from childsafe._parsing import ParseError, load_json
 from childsafe.assurance._errors import KeysUnavailableError, UnknownKeyError
 
 __all__ = [
@@ -58,6 +59,34 @@ ASYMMETRIC_ALGORITHMS: Final = tuple(_FAMILIES)
 SYMMETRIC_ALGORITHMS: Final = ("HS256", "HS384", "HS512")
 MIN_RSA_BITS: Final = 2048
 MAX_JWKS_BYTES: Final = 1 << 20
+# {"keys": [{"x5c": [...]}]}: a JWK set nests four levels; allow some room.
+_JWKS_DEPTH: Final = 8
+
+
+def _status(response: httpx.Response) -> None:
+    if response.status_code != httpx.codes.OK:
+        raise _FetchError(f"HTTP {response.status_code}")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+        raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
+
+
+def _downloaded(outcome: list[bytes | Exception], timeout: float) -> bytes:
+    """The body a download worker produced, or what it raised (nothing yet: too late)."""
+    if not outcome:
+        raise _FetchTimeoutError(f"no complete answer within {timeout:g} s")
+    body = outcome[0]
+    if isinstance(body, Exception):
+        raise body
+    return body
+
+
+def _grow(body: bytearray, chunk: bytes, deadline: float, timeout: float) -> None:
+    body += chunk
+    if len(body) > MAX_JWKS_BYTES:
+        raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
+    if time.monotonic() > deadline:
+        raise _FetchTimeoutError(f"no complete answer within {timeout:g} s")
 
 
 def _family(key: object) -> str | None:
@@ -210,6 +239,10 @@ class _FetchError(Exception):
     """A JWKS fetch failed (network, HTTP status or body); its message says how."""
 
 
+class _FetchTimeoutError(_FetchError):
+    """A JWKS fetch passed its overall deadline (``jwks_timeout``)."""
+
+
 ClientFactory = Callable[[], httpx.Client]
 AsyncClientFactory = Callable[[], httpx.AsyncClient]
 
@@ -344,30 +377,60 @@ class JwksCache:
         self._last_attempt = now
         self.attempts += 1
 
+    # ``timeout`` is the deadline of the whole fetch, not of each read: a server that
+    # trickles its answer a byte at a time is cut off when it passes, and the body is
+    # read in chunks and refused as soon as it outgrows MAX_JWKS_BYTES.
+
     def _fetch(self, now: float) -> bool:
         self._begin(now)
+        # httpx's timeouts are per read, and a server can trickle even its headers: the
+        # download runs in a worker thread, and the caller waits for it no longer than
+        # the deadline. A worker left behind stops at its next chunk (or read timeout).
+        outcome: list[bytes | Exception] = []
+
+        def download() -> None:
+            try:
+                outcome.append(self._download())
+            except Exception as e:  # noqa: BLE001 - handed to the waiting thread
+                outcome.append(e)
+
+        worker = threading.Thread(target=download, name="childsafe-jwks-fetch", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
         try:
-            response = self._client().get(self.url, timeout=self.timeout)
-            return self._accept(response, now)
+            return self._accept(_downloaded(outcome, self.timeout), now)
         except (httpx.HTTPError, _FetchError) as e:
             return self._failed(e)
+
+    def _download(self) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        with self._client().stream("GET", self.url, timeout=self.timeout) as response:
+            _status(response)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                _grow(body, chunk, deadline, self.timeout)
+        return bytes(body)
 
     async def _fetch_async(self, now: float) -> bool:
         self._begin(now)
         try:
-            response = await self._async_client().get(self.url, timeout=self.timeout)
-            return self._accept(response, now)
+            with anyio.fail_after(self.timeout):
+                client = self._async_client()
+                async with client.stream("GET", self.url, timeout=self.timeout) as response:
+                    _status(response)
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        _grow(body, chunk, math.inf, self.timeout)
+            return self._accept(bytes(body), now)
+        except TimeoutError:
+            return self._failed(_FetchTimeoutError(f"no complete answer within {self.timeout:g} s"))
         except (httpx.HTTPError, _FetchError) as e:
             return self._failed(e)
 
-    def _accept(self, response: httpx.Response, now: float) -> bool:
-        if response.status_code != httpx.codes.OK:
-            raise _FetchError(f"HTTP {response.status_code}")
-        if len(response.content) > MAX_JWKS_BYTES:
-            raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
+    def _accept(self, content: bytes, now: float) -> bool:
         try:
-            data = json.loads(response.content)
-        except ValueError as e:
+            data = load_json(content, max_bytes=MAX_JWKS_BYTES, max_depth=_JWKS_DEPTH)
+        except ParseError as e:
             raise _FetchError(f"the response is not JSON ({e})") from e
         keys, problems = parse_jwks(data)
         for path, problem in problems:

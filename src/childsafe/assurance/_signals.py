@@ -16,6 +16,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
+from childsafe._parsing import ParseError, check_depth
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
 
 __all__ = ["AgeSignal", "AssurancePolicy", "band_rank", "combine_signals"]
@@ -204,6 +205,11 @@ class AssurancePolicy:
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> AssurancePolicy:
         """The policy a config table describes (every problem reported at once)."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         policy = assurance_policy_from(data, problems, "")
         problems.raise_if_any()
         assert policy is not None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-import json
 import math
 import os
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple, Self, cast
 
@@ -19,7 +17,9 @@ import jwt
 
 from childsafe._bands import AgeBand, Assurance
 from childsafe._config import ProblemCollector, structure
+from childsafe._durations import seconds_problem
 from childsafe._model import Account
+from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, check_depth, load_json, load_toml
 from childsafe.assurance._cache import TokenCache
 from childsafe.assurance._claims import ANYWHERE_ON_EARTH
 from childsafe.assurance._errors import (
@@ -46,7 +46,7 @@ from childsafe.assurance._signals import (
     combine_signals,
     rebase,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
 from childsafe.typing import Resolver
 from childsafe.web import bearer_token
 
@@ -121,6 +121,10 @@ class _Trusted:
         self.daily = config.claims.needs_daily_refresh()
 
 
+# Claims nest a little (verified_claims.claims.birthdate); nothing needs more than this.
+_TOKEN_DEPTH: Final = 16
+
+
 def _segment(segment: str, what: str) -> bytes:
     try:
         return binascii.a2b_base64(
@@ -147,9 +151,10 @@ def _header(segment: str) -> tuple[str, str | None]:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise MalformedTokenError(f"the {what} is not JSON") from e
+        # The token's size is already bounded; a repeated claim ("age" twice) is refused.
+        value = load_json(raw, max_bytes=len(raw), max_depth=_TOKEN_DEPTH)
+    except ParseError as e:
+        raise MalformedTokenError(f"the {what} is not valid JSON: {e}") from e
     if not isinstance(value, dict):
         raise MalformedTokenError(f"the {what} is not a JSON object")
     return value
@@ -212,6 +217,23 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
             f"claim {name!r} must be a time in seconds, got {_short(value)}"
         ) from e
     return number
+
+
+# Seconds since the epoch of 0001-01-02 and 9999-12-30: any time a calendar can hold.
+_EARLIEST: Final = -62135510400
+_LATEST: Final = 253402041600
+
+
+def _check_now(now: object) -> None:
+    # A plain range check: this runs on every verify, cached tokens included.
+    if (
+        isinstance(now, bool)
+        or not isinstance(now, int | float)
+        or not (_EARLIEST <= now <= _LATEST)
+    ):
+        raise InvalidAgeError(
+            f"now must be a number of seconds since the epoch within the years 1-9999, got {now!r}"
+        )
 
 
 def _utc(timestamp: float) -> dt.datetime:
@@ -302,11 +324,9 @@ class TokenVerifier:
             problems.append(
                 ConfigProblem(_SOURCE, "cache_size", f"expected a count >= 0, got {cache_size!r}")
             )
-        ttl: object = cache_ttl
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
-            problems.append(
-                ConfigProblem(_SOURCE, "cache_ttl", f"expected seconds > 0, got {cache_ttl!r}")
-            )
+        problem = seconds_problem(cache_ttl, positive=True, maximum=86400.0)
+        if problem is not None:
+            problems.append(ConfigProblem(_SOURCE, "cache_ttl", problem))
         if problems:
             raise ConfigurationError(problems)
 
@@ -356,6 +376,11 @@ class TokenVerifier:
         ``cache_ttl``. Unknown keys and every other problem are reported at once, each
         with its path."""
         problems = ProblemCollector(source)
+        try:
+            check_depth(data)
+        except ParseError as e:
+            problems.add("", str(e))
+            problems.raise_if_any()
         doc = structure(data, _VerifierDoc, problems, "")
         if doc is None:
             problems.raise_if_any()
@@ -390,16 +415,21 @@ class TokenVerifier:
     def from_toml(cls, text: str, *, source: str = "<toml>", **clients: Any) -> TokenVerifier:  # noqa: ANN401
         """A verifier from TOML text (see :meth:`from_mapping` for the keys)."""
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
+            data = load_toml(text)
+        except ParseError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"not valid TOML: {e}")]) from e
         return cls.from_mapping(data, source=source, **clients)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **clients: Any) -> TokenVerifier:  # noqa: ANN401
         """A verifier from a TOML file."""
-        with open(path, encoding="utf-8") as f:  # noqa: PTH123 - plain file read
-            return cls.from_toml(f.read(), source=os.fspath(path), **clients)
+        source = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:  # noqa: PTH123 - plain file read
+                text = f.read(MAX_CONFIG_BYTES + 1)
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigurationError([ConfigProblem(source, "", f"cannot read: {e}")]) from None
+        return cls.from_toml(text, source=source, **clients)
 
     @property
     def issuers(self) -> tuple[IssuerConfig, ...]:
@@ -421,6 +451,7 @@ class TokenVerifier:
         """
         if now is None:
             now = self.clock()
+        _check_now(now)
         if type(token) is str:
             hit = self.cache.get(token, now)
             if hit is not None:
@@ -432,6 +463,7 @@ class TokenVerifier:
         """:meth:`verify` for async code: key sets are fetched with the async client."""
         if now is None:
             now = self.clock()
+        _check_now(now)
         if type(token) is str:
             hit = self.cache.get(token, now)
             if hit is not None:

@@ -24,14 +24,17 @@ Install it with ``pip install 'childsafe[starlette]'`` (or ``'childsafe[fastapi]
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, Final, cast
+
+import attrs
 
 from childsafe._decision import Decision
 from childsafe.asgi import (
     DEFAULT_MAX_BODY,
     WS_POLICY_VIOLATION,
     ASGIApp,
+    ChildsafeMiddleware,
     Receive,
     Scope,
     Send,
@@ -45,6 +48,7 @@ from childsafe.web import (
     ActionRule,
     DenialResponse,
     RequestContext,
+    RouteTable,
     declared_rule,
     declared_rules,
     denial_status,
@@ -56,6 +60,7 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, route_protection
 
 try:
     from starlette.applications import Starlette
@@ -63,7 +68,7 @@ try:
     from starlette.requests import HTTPConnection
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import Response
-    from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
+    from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
     from starlette.websockets import WebSocket
 except ImportError:
     raise MissingExtraError(
@@ -85,6 +90,7 @@ __all__ = [
     "get_context",
     "install",
     "require",
+    "routes",
 ]
 
 log = logging.getLogger(__name__)
@@ -426,7 +432,7 @@ class DeclaredRoutes:
     after replacing routes.
     """
 
-    __slots__ = ("app", "max_body", "renderer", "router", "seen")
+    __slots__ = ("app", "max_body", "renderer", "router", "seen", "strict")
 
     checks_declared_endpoints: Final = True
     """What the ASGI middleware looks for before serving an app with declarations."""
@@ -438,19 +444,29 @@ class DeclaredRoutes:
         *,
         renderer: StarletteRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
+        strict: _Strict | None = None,
     ) -> None:
         self.app = app
         self.router = router
         self.renderer = renderer
         self.max_body = max_body
+        self.strict = strict
         self.seen = -1
         self.sync()
 
     def sync(self) -> None:
-        """Check every route now (called whenever the number of routes changes)."""
+        """Check every route now (called whenever the number of routes changes), and,
+        for the app's own router, that strict mode finds every route protected."""
         routes = self.router.routes
         for route in routes:
             self._guard(route)
+        strict = self.strict
+        if strict is not None:
+            check_strict(
+                _inventory(self.router, strict.app, strict.exempt),
+                strict=strict.on,
+                where=_WHERE,
+            )
         self.seen = len(routes)
 
     def _guard(self, route: BaseRoute) -> None:
@@ -514,10 +530,23 @@ def _inner_router(route: BaseRoute) -> Router | None:
     return None
 
 
-def _declare_routes(router: Router, renderer: StarletteRenderer, max_body: int) -> None:
+@attrs.frozen
+class _Strict:
+    """Strict mode's options for one app (what :func:`install` was given)."""
+
+    on: bool
+    app: object
+    exempt: Mapping[str, str]
+
+
+def _declare_routes(
+    router: Router, renderer: StarletteRenderer, max_body: int, strict: _Strict | None = None
+) -> None:
     stack: object = getattr(router, "middleware_stack", None)
     if isinstance(stack, DeclaredRoutes):
         stack.renderer, stack.max_body = renderer, max_body
+        if strict is not None:
+            stack.strict = strict
         stack.sync()
         return
     if not callable(stack):
@@ -532,7 +561,7 @@ def _declare_routes(router: Router, renderer: StarletteRenderer, max_body: int) 
             ]
         )
     router.middleware_stack = DeclaredRoutes(
-        cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body
+        cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body, strict=strict
     )
 
 
@@ -600,21 +629,191 @@ def install(
     *,
     renderer: StarletteRenderer = problem_response,
     max_body: int = DEFAULT_MAX_BODY,
+    strict: bool = True,
+    exempt: Mapping[str, str] | Iterable[str] = (),
 ) -> None:
-    """Check endpoints declared with :func:`childsafe.action`, and answer denials
-    (theirs and :class:`ChildsafeDenied` from :func:`require`) with ``renderer``
-    (default: ``403`` ``application/problem+json``). Works for FastAPI apps too.
+    """Check endpoints declared with :func:`childsafe.action`, answer denials (theirs
+    and :class:`ChildsafeDenied` from :func:`require`) with ``renderer`` (default:
+    ``403`` ``application/problem+json``), and hold the app to strict mode. Works for
+    FastAPI apps too, and is how their routes get strict mode: call it for every app.
 
     Call it once, next to ``app.add_middleware(ChildsafeMiddleware, ...)``; endpoints
     defined later are found on the next request (see :class:`DeclaredRoutes`).
     ``max_body`` bounds the body read for a ``json_field`` target, as the middleware's
     option does.
+
+    Strict mode (``strict=True``, the default): every route must declare its action
+    (:func:`childsafe.action` on a Starlette endpoint or its methods,
+    ``Depends(require(...))`` in FastAPI, on the route or its router) or be exempt
+    (:func:`childsafe.exempt` on the endpoint, or listed in ``exempt`` by path prefix
+    or route name, with the reason). FastAPI's own documentation routes are exempt.
+    An unprotected route raises :class:`~childsafe.exceptions.ConfigurationError`
+    naming each one, here and on the first request after routes are added, so the app
+    serves nothing until it is fixed; ``strict=False`` logs a warning instead.
     """
     problems = max_body_problems(_WHERE, max_body)
     given: object = renderer
     if not callable(given):
         problems.append(ConfigProblem(_WHERE, "renderer", f"expected a callable, got {given!r}"))
+    flag: object = strict
+    if not isinstance(flag, bool):
+        problems.append(ConfigProblem(_WHERE, "strict", f"expected True or False, got {flag!r}"))
+    exemptions = _exemptions(exempt, problems)
     if problems:
         raise ConfigurationError(problems)
+    if not strict:
+        log.warning("childsafe: install(app, strict=False): undeclared routes are served unchecked")
     app.add_exception_handler(ChildsafeDenied, denial_handler(renderer))
-    _declare_routes(app.router, renderer, max_body)
+    _declare_routes(app.router, renderer, max_body, _Strict(strict, app, exemptions))
+
+
+def _exemptions(
+    exempt: Mapping[str, str] | Iterable[str], problems: list[ConfigProblem]
+) -> dict[str, str]:
+    given: object = exempt
+    if isinstance(exempt, Mapping):
+        entries: list[tuple[object, object]] = list(exempt.items())
+    elif isinstance(given, Iterable) and not isinstance(given, str | bytes):
+        entries = [(entry, "listed in install(exempt=...)") for entry in exempt]
+    else:
+        problems.append(
+            ConfigProblem(_WHERE, "exempt", f"expected path prefixes or route names, got {given!r}")
+        )
+        return {}
+    out: dict[str, str] = {}
+    for entry, reason in entries:
+        if not isinstance(entry, str) or not entry or not isinstance(reason, str) or not reason:
+            problems.append(
+                ConfigProblem(_WHERE, "exempt", f"expected a name and a reason, got {entry!r}")
+            )
+        else:
+            out[entry] = reason
+    return out
+
+
+def _requirements(dependant: object) -> list[ActionRule]:
+    """The rules of every :func:`require` in a FastAPI dependency tree."""
+    found: list[ActionRule] = []
+    call = getattr(dependant, "call", None)
+    if isinstance(call, Requirement):
+        found.append(call.rule)
+    for inner in getattr(dependant, "dependencies", None) or ():
+        found.extend(_requirements(inner))
+    return found
+
+
+def _configured(path: str, name: str, exempt: Mapping[str, str]) -> str | None:
+    for entry, reason in exempt.items():
+        if (entry.startswith("/") and path.startswith(entry)) or entry == name:
+            return reason
+    return None
+
+
+def _docs_paths(app: object) -> set[str]:
+    """FastAPI's own documentation routes (exempt: they show no account's data)."""
+    names = ("openapi_url", "docs_url", "redoc_url", "swagger_ui_oauth2_redirect_url")
+    return {url for url in (getattr(app, n, None) for n in names) if isinstance(url, str)}
+
+
+_HANDLER_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _route_methods(route: Route | WebSocketRoute) -> list[str]:
+    """The methods a route answers: an ``HTTPEndpoint`` class's handlers, a function's
+    declared methods (``HEAD`` follows ``GET``), or any (``*``)."""
+    if isinstance(route, WebSocketRoute):
+        return ["WEBSOCKET"]
+    endpoint = route.endpoint
+    if isinstance(endpoint, type):
+        handlers = [m for m in _HANDLER_METHODS if hasattr(endpoint, m.lower())]
+        return handlers or ["*"]
+    return sorted(set(route.methods or ()) - {"HEAD"}) or ["*"]
+
+
+def _depends_requirements(dependencies: object) -> list[ActionRule]:
+    """The rules of the ``Depends(require(...))`` in a list of FastAPI ``Depends``."""
+    found: list[ActionRule] = []
+    for dependency in dependencies if isinstance(dependencies, list | tuple) else ():
+        call = getattr(dependency, "dependency", None)
+        if isinstance(call, Requirement):
+            found.append(call.rule)
+    return found
+
+
+def _middleware_table(app: object) -> RouteTable | None:
+    """The :class:`~childsafe.RouteTable` given to the app's childsafe ASGI middleware
+    (``app.add_middleware(ChildsafeMiddleware, routes=...)``), if any."""
+    for entry in getattr(app, "user_middleware", None) or ():
+        cls = getattr(entry, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, ChildsafeMiddleware):
+            table = (getattr(entry, "kwargs", None) or {}).get("routes")
+            if isinstance(table, RouteTable):
+                return table
+    return None
+
+
+def _inventory(
+    router: Router,
+    app: object,
+    exempt: Mapping[str, str],
+    prefix: str = "",
+    inherited: tuple[str, ...] = (),
+) -> list[RouteInfo]:
+    """The routes of ``router`` below ``prefix``; ``inherited`` are the actions that
+    dependencies of an including router add to each (FastAPI)."""
+    docs = _docs_paths(app) if not prefix else set()
+    table = _middleware_table(app)
+    found: list[RouteInfo] = []
+    for route in router.routes:
+        path = prefix + str(getattr(route, "path", ""))
+        name = str(getattr(route, "name", "") or "")
+        configured = _configured(path, name, exempt)
+        original = getattr(route, "original_router", None)
+        if original is not None and isinstance(getattr(original, "routes", None), list):
+            # FastAPI's included router, resolved lazily: its routes, under its prefix
+            # and with the dependencies the include added.
+            context = getattr(route, "include_context", None)
+            added = _depends_requirements(getattr(context, "dependencies", None))
+            extra = tuple(describe_rule(r) for r in added)
+            below = prefix + str(getattr(context, "prefix", "") or "")
+            found.extend(_inventory(original, app, exempt, below, inherited + extra))
+            continue
+        if isinstance(route, Mount | Host):
+            inner = _inner_router(route)
+            below = path if isinstance(route, Mount) else prefix
+            if inner is not None:
+                found.extend(_inventory(inner, app, exempt, below, inherited))
+            else:
+                reason = configured or exemption(route.app)
+                shown = name or repr(route.app)
+                found.append(RouteInfo(("*",), path + "/{path}", shown, inherited, reason))
+            continue
+        if not isinstance(route, Route | WebSocketRoute):
+            shown = path or type(route).__name__
+            found.append(RouteInfo(("*",), shown, name or shown, inherited, configured))
+            continue
+        own = _requirements(getattr(route, "dependant", None))
+        required = inherited + tuple(describe_rule(r) for r in own)
+        groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        for method in _route_methods(route):
+            actions, reason = route_protection(route.endpoint, method, path=path, routes=table)
+            if path in docs and not actions and reason is None:
+                reason = "FastAPI's API documentation"
+            groups.setdefault((actions + required, reason or configured), []).append(method)
+        found.extend(
+            RouteInfo(tuple(group), path, name, actions, reason)
+            for (actions, reason), group in groups.items()
+        )
+    return found
+
+
+def routes(app: Starlette) -> list[RouteInfo]:
+    """Every route of a Starlette or FastAPI ``app`` (mounted apps' too) with what
+    protects it: what strict mode checks and ``childsafe routes`` prints. Exemptions
+    given to :func:`install` count.
+
+    .. versionadded:: 0.1.0
+    """
+    stack = getattr(app.router, "middleware_stack", None)
+    strict = stack.strict if isinstance(stack, DeclaredRoutes) else None
+    return _inventory(app.router, app, strict.exempt if strict is not None else {})

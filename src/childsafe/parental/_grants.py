@@ -10,6 +10,8 @@ so that no other token of the platform's can pass for one. Its claims: ``iss`` a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import logging
 import uuid
@@ -19,7 +21,9 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 import jwt
 
+from childsafe._durations import seconds_problem, timedelta_problem
 from childsafe._model import Account
+from childsafe._parsing import load_json
 from childsafe._supervision import ConsentScope
 from childsafe.exceptions import InvalidScopeError
 from childsafe.parental._errors import (
@@ -126,6 +130,10 @@ class ConsentResult:
         return self.account.consents
 
 
+# The longest a grant may be valid (max_ttl): a bound keeps exp representable.
+_LONGEST_GRANT: Final = dt.timedelta(days=3660)
+
+
 class ConsentIssuer:
     """Issues consent grants signed with the platform's key.
 
@@ -148,6 +156,9 @@ class ConsentIssuer:
         key_id: str | None = None,
         max_ttl: dt.timedelta = dt.timedelta(days=400),
     ) -> None:
+        problem = timedelta_problem(max_ttl, positive=True, maximum=_LONGEST_GRANT)
+        if problem is not None:
+            raise GrantConfigError(f"max_ttl: {problem}")
         self._key = _prepare(algorithm, key, signing=True)
         self.algorithm = algorithm
         self.issuer = issuer
@@ -172,9 +183,17 @@ class ConsentIssuer:
                 f"{guardian!r} is not a linked guardian of {child.id!r}; link them first"
             )
         parsed = ConsentScope.parse(scope)
-        if not dt.timedelta(0) < ttl <= self.max_ttl:
+        given: object = ttl
+        if not isinstance(given, dt.timedelta) or not dt.timedelta(0) < given <= self.max_ttl:
             raise GrantConfigError(f"ttl must be positive and at most {self.max_ttl}, got {ttl}")
         issued = _aware(now)
+        try:
+            expires = issued + ttl
+        except OverflowError:
+            raise GrantConfigError(
+                f"now ({issued.isoformat()}) plus ttl ({ttl}) is past the dates Python can "
+                "represent"
+            ) from None
         claims = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -183,7 +202,7 @@ class ConsentIssuer:
             "scope": str(parsed),
             "iat": int(issued.timestamp()),
             "nbf": int(issued.timestamp()),
-            "exp": int((issued + ttl).timestamp()),
+            "exp": int(expires.timestamp()),
             "jti": uuid.uuid4().hex,
         }
         headers: dict[str, str] = {"typ": GRANT_TYPE}
@@ -203,7 +222,27 @@ def _time(claims: dict[str, Any], name: str) -> dt.datetime:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedGrantError(f"claim {name!r} must be a number, got {value!r}")
-    return dt.datetime.fromtimestamp(value, dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedGrantError(
+            f"claim {name!r} must be a representable time in seconds, got {value!r}"
+        ) from None
+
+
+def _strict_json(token: str) -> None:
+    """Refuse a grant whose header or payload is not strict JSON: a repeated claim
+    (two ``scope`` or ``sub`` keys), NaN or Infinity, or too deep a nesting. pyjwt
+    would read the last of two keys; nothing should depend on which one it reads."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return  # pyjwt says what is wrong with it
+    for what, segment in (("header", parts[0]), ("payload", parts[1])):
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            load_json(raw, max_bytes=MAX_GRANT_BYTES, max_depth=8)
+        except (ValueError, binascii.Error) as e:
+            raise MalformedGrantError(f"the grant's {what} is not valid JSON: {e}") from None
 
 
 @attrs.frozen
@@ -273,10 +312,12 @@ class ConsentVerifier:
         store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
         self._key = _prepare(algorithm, key, signing=False)
-        if not store_timeout > 0:
-            raise GrantConfigError(
-                f"store_timeout must be a positive number of seconds, got {store_timeout!r}"
-            )
+        problem = seconds_problem(store_timeout, positive=True, maximum=60.0)
+        if problem is not None:
+            raise GrantConfigError(f"store_timeout: {problem}")
+        problem = timedelta_problem(leeway, positive=False, maximum=dt.timedelta(minutes=10))
+        if problem is not None:
+            raise GrantConfigError(f"leeway: {problem}")
         self.revocations = revocations
         self.algorithm = algorithm
         self.issuer = issuer
@@ -317,6 +358,7 @@ class ConsentVerifier:
             raise MalformedGrantError(f"a grant must be a non-empty string, got {type(raw)!r}")
         if len(raw) > MAX_GRANT_BYTES:
             raise MalformedGrantError(f"a grant is at most {MAX_GRANT_BYTES} bytes, got {len(raw)}")
+        _strict_json(raw)
         try:
             # One parse: pyjwt refuses any algorithm but ours before it checks a signature.
             decoded = jwt.decode_complete(

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Final
 
+from childsafe._durations import seconds_problem
 from childsafe.exceptions import MissingExtraError
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
 from childsafe.parental._stores import _timestamp, _unique
@@ -48,6 +49,9 @@ class _PostgresLayout:
         self._psycopg = _psycopg_module(who)
         if not _IDENTIFIER.match(table):
             raise GrantConfigError(f"table must be a plain SQL identifier, got {table!r}")
+        problem = seconds_problem(timeout, positive=True, maximum=300.0)
+        if problem is not None:
+            raise GrantConfigError(f"timeout: {problem}")
         self.conninfo = conninfo
         self.table = table
         self.timeout = timeout

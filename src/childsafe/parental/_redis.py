@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
+from childsafe._durations import seconds_problem
 from childsafe.exceptions import MissingExtraError
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
 from childsafe.parental._stores import _timestamp, _unique
@@ -60,6 +61,9 @@ class _RedisLayout:
         factory, self._errors = _driver(who, asyncio=asyncio)
         if (url is None) == (client is None):
             raise GrantConfigError("give exactly one of url= or client=")
+        problem = seconds_problem(timeout, positive=True, maximum=300.0)
+        if problem is not None:
+            raise GrantConfigError(f"timeout: {problem}")
         self.prefix = prefix
         self._client: Any = (
             client

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from contextlib import closing
 from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
 
+from childsafe._durations import seconds_problem
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
 
 __all__ = [
@@ -128,6 +129,9 @@ class SQLiteRevocationStore:
     ) -> None:
         if not table.isidentifier() or not table.isascii():
             raise GrantConfigError(f"table must be a plain SQL identifier, got {table!r}")
+        problem = seconds_problem(timeout, positive=True, maximum=300.0)
+        if problem is not None:
+            raise GrantConfigError(f"timeout: {problem}")
         self.path = os.fspath(path)
         self.table = table
         self.timeout = timeout

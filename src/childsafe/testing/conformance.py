@@ -246,7 +246,7 @@ PROBES: Final = (
            "stranger", "subject", needs_friend=True, observe=_connection_list,
            uses=("view_connections",)),
     _Probe("listed_in_connections", "the account in a friend's list a stranger sees",
-           "connections.view", "stranger", "subject", needs_friend=True,
+           "connections.listed", "stranger", "subject", needs_friend=True,
            observe=_listed, uses=("view_connections",)),
     _Probe("tag", "a stranger tagging the account", "tag", "stranger", "subject",
            needs_friend=False, observe=_tag, uses=("tag",)),

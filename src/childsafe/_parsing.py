@@ -1,0 +1,106 @@
+"""Parsers with limits: every JSON and TOML text childsafe reads goes through here.
+
+Each parse is bounded in size (bytes) and nesting depth, so a deeply nested document
+is a clear error instead of a ``RecursionError`` (or minutes of work), and JSON objects
+may not repeat a key: ``{"age": 15, "age": 40}`` is refused rather than read as 40.
+``NaN`` and ``Infinity``, which are not JSON, are refused too. The errors are
+:class:`ParseError` (a ``ValueError``); callers wrap them in their own error type.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable
+from typing import Any, Final
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "ParseError",
+    "check_depth",
+    "load_json",
+    "load_toml",
+]
+
+MAX_DEPTH: Final = 32
+"""How deeply arrays and objects (tables) may nest; childsafe's own formats need 5."""
+MAX_CONFIG_BYTES: Final = 1 << 20
+"""The largest config file (TOML or JSON) read: 1 MiB."""
+
+
+class ParseError(ValueError):
+    """A text that is not valid, too large, too deep or repeats a key."""
+
+
+def check_depth(value: object, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`ParseError` if ``value`` nests dicts and lists deeper than
+    ``max_depth`` (walked without recursion, so any depth is safe to check)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            raise ParseError(f"nested more than {max_depth} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ParseError(f"duplicate key {key!r}")
+            seen.add(key)
+    return out
+
+
+def _constant(name: str) -> object:
+    raise ParseError(f"{name} is not a JSON number")
+
+
+def _size(text: str | bytes, max_bytes: int) -> None:
+    # A str is measured in characters first (cheap), then encoded only if it might fit.
+    if len(text) > max_bytes or (
+        isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > max_bytes
+    ):
+        raise ParseError(f"larger than {max_bytes} bytes")
+
+
+def load_json(
+    text: str | bytes, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
+) -> Any:  # noqa: ANN401 - JSON is any JSON value
+    """Parse JSON with a size and depth limit, refusing repeated keys and NaN/Infinity."""
+    _size(text, max_bytes)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_constant)
+    except ParseError:
+        raise
+    except RecursionError:
+        raise ParseError(f"nested more than {max_depth} levels deep") from None
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ParseError(str(e)) from None
+    check_depth(value, max_depth)
+    return value
+
+
+def load_toml(
+    text: str, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """Parse TOML with a size and depth limit (TOML itself refuses repeated keys)."""
+    _size(text, max_bytes)
+    try:
+        value = tomllib.loads(text)
+    except RecursionError:
+        raise ParseError(f"nested more than {max_depth} levels deep") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ParseError(str(e)) from None
+    check_depth(value, max_depth)
+    return value
