@@ -161,3 +161,16 @@ class TestBuildApp:
         assert social.ran == ["late"]
         with pytest.raises(ValueError, match="'late' is taken"):
             social.add_route(AppRoute("late", "/again"))
+
+    @pytest.mark.parametrize("adapter", ADAPTERS)
+    def test_strict_false_reaches_the_adapter(self, adapter: str) -> None:
+        """``strict=False`` reaches every adapter: a route neither declared nor exempt is
+        served."""
+        social = SocialApp(extra_routes=[AppRoute("loose", "/loose")])
+        if adapter == "django":
+            django_settings.setup()
+        with (
+            build_app(adapter, social, strict=False) as built,  # type: ignore[arg-type]
+            built.client("stranger") as http,
+        ):
+            assert http.get("/loose").text == "loose"

@@ -1328,6 +1328,19 @@ def _starlette_renderer(denial_page: DenialPage | None) -> dict[str, Any]:
     }
 
 
+def _install_options(
+    denial_page: DenialPage | None,
+    options: Mapping[str, Any],
+    install_options: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """What ``install(app, ...)`` gets: the renderer, ``strict`` as the middleware got
+    it, and ``install_options``."""
+    chosen = _starlette_renderer(denial_page)
+    if "strict" in options:
+        chosen["strict"] = options["strict"]
+    return {**chosen, **(install_options or {})}
+
+
 def build_starlette(
     social: SocialApp,
     *,
@@ -1339,7 +1352,8 @@ def build_starlette(
 ) -> BuiltApp:
     """A Starlette app behind :class:`childsafe.asgi.ChildsafeMiddleware` (a
     :class:`~childsafe.ResponseFilter`, the websocket routes' rules as its route table,
-    and ``options``) with ``install(app, **install_options)``: endpoints declared with
+    and ``options``; ``strict`` goes to ``install`` too) with
+    ``install(app, **install_options)``: endpoints declared with
     :func:`childsafe.action`, an ``HTTPEndpoint`` for ``view_class`` routes (each
     declared method decorated). ``denial_page``: the renderer given to ``install``
     (see :class:`DenialPage`)."""
@@ -1394,7 +1408,7 @@ def build_starlette(
 
     guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
-    install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
+    install(app, **_install_options(denial_page, options, install_options))
     return BuiltApp("starlette", social, app, asgi=app, guard=guard, register=register)
 
 
@@ -1471,7 +1485,7 @@ def build_fastapi(
         register(route)
     guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
-    install(app, **{**_starlette_renderer(denial_page), **(install_options or {})})
+    install(app, **_install_options(denial_page, options, install_options))
     return BuiltApp("fastapi", social, app, asgi=app, guard=guard, register=register)
 
 
