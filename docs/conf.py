@@ -47,6 +47,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(redis|psycopg)\..*"),
     # pytest and hypothesis types in the QA toolkit's signatures (no inventory either).
     ("py:class", r"(_pytest|pytest|hypothesis|st|pathlib)\..*"),
+    # httpx, whose clients the QA toolkit's fake apps hand out (no inventory either).
+    ("py:class", r"httpx\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately
