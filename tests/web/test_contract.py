@@ -12,8 +12,8 @@ the adapter under test) or ``make`` (``make(**options)`` builds it with keyword 
 passed through to the adapter: the middleware, the Flask extension, Django's
 ``CHILDSAFE`` keys), and override the ``social`` fixture in the class to give the app
 ``extra_routes``. A scenario an adapter genuinely cannot have is skipped with
-``pytest.skip("n/a: ...")``; a scenario that fails on some adapter today is marked with
-:func:`known_bug` (a strict xfail, with the cause), never skipped.
+``pytest.skip("n/a: ...")``; a scenario that fails on some adapter is a bug to fix,
+never skipped.
 """
 
 from __future__ import annotations
@@ -76,12 +76,6 @@ def _make(adapter: Adapter, social: SocialApp) -> Iterator[Make]:
 @pytest.fixture(name="built")
 def _built(make: Make) -> BuiltApp:
     return make()
-
-
-def known_bug(request: pytest.FixtureRequest, adapter: str, bugs: Mapping[str, str]) -> None:
-    """Mark the running test as a strict xfail when ``adapter`` has a known bug for it."""
-    if adapter in bugs:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=bugs[adapter]))
 
 
 def call(
@@ -248,14 +242,6 @@ class TestRenderer:
         assert built.social.ran == []
 
 
-DJANGO_STREAMS_UNFILTERED = (
-    "a StreamingHttpResponse is never filtered, so a child's location in streamed JSON "
-    "goes out with the view's Cache-Control and ETag (src/childsafe/contrib/django/"
-    "middleware.py, ChildsafeMiddleware._needs_filter: `not response.streaming`; documented "
-    "as a pitfall in docs/django.md, 'Streaming responses are not filtered'), while the "
-    "other five adapters hold and filter it"
-)
-
 # Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
 READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
 
@@ -263,25 +249,19 @@ READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
 class TestResponseFilter:
     @pytest.mark.parametrize("variant", READABLE)
     def test_child_location_never_reaches_another_account(
-        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
+        self, built: BuiltApp, variant: str
     ) -> None:
         """A 14-year-old's location is removed from their profile, however the JSON is
         sent (compressed, streamed, with a charset, as a ``+json`` type)."""
-        if variant == "streamed":
-            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
         response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         assert response.status_code == 200
         assert SocialApp.LOCATION not in response.text
         assert response.json() == {"id": "teen", "name": "Teen"}
 
     @pytest.mark.parametrize("variant", READABLE)
-    def test_adult_location_is_kept(
-        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
-    ) -> None:
+    def test_adult_location_is_kept(self, built: BuiltApp, variant: str) -> None:
         """An adult's location, which they share publicly, is left in their profile, which
         is still marked private (it depends on who views it)."""
-        if variant == "streamed":
-            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
         response = call(built, "aunt", "GET", f"/users/stranger/profile?variant={variant}")
         assert response.status_code == 200
         assert response.json() == {
@@ -303,12 +283,10 @@ class TestResponseFilter:
 
     @pytest.mark.parametrize("variant", READABLE)
     def test_filtered_response_is_private_without_a_stale_etag(
-        self, built: BuiltApp, variant: str, request: pytest.FixtureRequest
+        self, built: BuiltApp, variant: str
     ) -> None:
         """A filtered response is ``Cache-Control: private`` (never ``public``) and drops
         the view's ``ETag``."""
-        if variant == "streamed":
-            known_bug(request, built.adapter, {"django": DJANGO_STREAMS_UNFILTERED})
         response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
         cache_control = response.headers.get("cache-control", "")
         assert "private" in cache_control
@@ -552,26 +530,9 @@ class TestBodies:
         assert problem(response)["reason"] == "unverifiable"
         assert built.social.ran == []
 
-    def test_body_over_the_default_limit_is_unverifiable(
-        self, built: BuiltApp, request: pytest.FixtureRequest
-    ) -> None:
+    def test_body_over_the_default_limit_is_unverifiable(self, built: BuiltApp) -> None:
         """A JSON body over the default 1 MiB limit is not read to find the target, so
         the check fails closed."""
-        known_bug(
-            request,
-            built.adapter,
-            {
-                "flask": "no body limit: FlaskRequest.json (src/childsafe/contrib/flask.py) "
-                "reads the whole body with request.get_data(cache=True), bounded only by "
-                "Flask's MAX_CONTENT_LENGTH (unset by default, as docs/flask.md says), and "
-                "checks the target; the other adapters stop at max_body",
-                "fastapi": "no body limit: require(...) reads the whole body "
-                "(src/childsafe/contrib/starlette.py, StarletteRequest.load_json awaits "
-                "connection.body(); documented in docs/starlette.md, 'Body reading') and "
-                "checks the target, while install(max_body=...) bounds @action endpoints "
-                "and the middlewares stop at max_body",
-            },
-        )
         body = json.dumps({"to": "teen", "text": "x" * (1 << 21)}).encode()
         response = call(
             built,

@@ -21,7 +21,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import (
+    async_to_sync,
+    iscoroutinefunction,
+    markcoroutinefunction,
+    sync_to_async,
+)
 from django.core.exceptions import (  # type: ignore[import-untyped]
     ImproperlyConfigured,
     PermissionDenied,
@@ -97,6 +102,30 @@ def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResp
     return response
 
 
+def _join(response: Any) -> bytes:  # noqa: ANN401 - a StreamingHttpResponse
+    """A streamed JSON body, whole (it must be read to be filtered, as in every adapter)."""
+    if getattr(response, "is_async", False):
+        return async_to_sync(_ajoin)(response)
+    return b"".join(bytes(chunk) for chunk in response.streaming_content)
+
+
+async def _ajoin(response: Any) -> bytes:  # noqa: ANN401 - a StreamingHttpResponse
+    if not getattr(response, "is_async", False):
+        return await sync_to_async(_join, thread_sensitive=True)(response)
+    return b"".join([bytes(chunk) async for chunk in response.streaming_content])
+
+
+def _held(response: Any, raw: bytes) -> Any:  # noqa: ANN401 - Http* in and out
+    """A plain response with ``raw`` as the body and ``response``'s status, headers and
+    cookies, in place of the stream it was read from."""
+    held = HttpResponse(raw, status=response.status_code, reason=response.reason_phrase)
+    for name, value in response.items():
+        held[name] = value
+    held.cookies = response.cookies
+    response.close()
+    return held
+
+
 def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     """Forget the request's :class:`DjangoRequest` once the response is made: it refers
     back to the request, and left in place that cycle would keep every request (its
@@ -166,6 +195,8 @@ class ChildsafeMiddleware:
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
+                if response.streaming:
+                    response = _held(response, _join(response))
                 return self._filter(request, response)
             return response
         finally:
@@ -176,6 +207,8 @@ class ChildsafeMiddleware:
         try:
             response = await self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
+                if response.streaming:
+                    response = _held(response, await _ajoin(response))
                 return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
             return response
         finally:
@@ -279,7 +312,6 @@ class ChildsafeMiddleware:
             config.enabled
             and config.response_filter is not None
             and not getattr(request, _EXEMPT_ATTR, False)
-            and not response.streaming
             and is_json(response.get("Content-Type"))
         )
 
