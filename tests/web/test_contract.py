@@ -554,3 +554,113 @@ class TestBodies:
         assert response.status_code == 403
         assert response.headers["content-type"] == PROBLEM
         assert built.social.ran == []
+
+
+# ----------------------------------------------------------------- decision events
+
+# What differs between adapters by design: the event's own id and time, the request's
+# id, and the adapter's name.
+PER_REQUEST = ("id", "time", "request_id", "adapter")
+
+
+def _comparable(events: list[Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.to_dict().items() if k not in PER_REQUEST} for e in events]
+
+
+@pytest.fixture(name="events", scope="module")
+def _events() -> dict[str, list[dict[str, Any]]]:
+    """The comparable events each adapter emitted for the same scenario, by adapter."""
+    return {}
+
+
+class TestDecisionEvents:
+    SCENARIO: tuple[tuple[str | None, str, str, dict[str, Any]], ...] = (
+        ("stranger", "POST", "/users/teen/messages", {}),
+        ("aunt", "POST", "/users/teen/messages", {}),
+        ("stranger", "POST", "/messages?to=teen", {}),
+        ("aunt", "POST", "/messages/json", {"json": {"to": "teen", "text": "hi"}}),
+        ("stranger", "POST", "/users/nobody/messages", {}),
+        (None, "POST", "/users/teen/messages", {}),
+    )
+
+    def test_one_event_per_decision(
+        self, built: BuiltApp, events: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Each checked request gives exactly one decision event, carrying the request's
+        id (the client's X-Request-ID) and the adapter's name."""
+        seen: list[Any] = []
+        guard = built.guard
+        assert guard is not None
+        guard.add_sink(seen.append)
+        try:
+            for number, (account, method, url, kwargs) in enumerate(self.SCENARIO):
+                headers = {"X-Request-ID": f"req-{number}"}
+                call(built, account, method, url, headers=headers, **kwargs)
+            assert guard.flush_events()
+        finally:
+            guard.remove_sink(seen.append)
+        assert [e.request_id for e in seen] == [f"req-{n}" for n in range(len(self.SCENARIO))]
+        assert {e.adapter for e in seen} == {built.adapter}
+        assert [(e.allowed, e.reason) for e in seen] == [
+            (False, "not_connected"),
+            (True, "permitted"),
+            (False, "not_connected"),
+            (True, "permitted"),
+            (False, "unverifiable"),
+            (False, "not_connected"),
+        ]
+        events[built.adapter] = _comparable(seen)
+
+    def test_identical_across_adapters(self, events: dict[str, list[dict[str, Any]]]) -> None:
+        """For the same scenario, every adapter emitted the same events."""
+        if len(events) < len(ADAPTERS):
+            pytest.skip("n/a: runs after every adapter's event test, in one session")
+        first, *others = ADAPTERS
+        for adapter in others:
+            assert events[adapter] == events[first], adapter
+
+
+# ----------------------------------------------------------------- strict mode
+
+
+UNDECLARED = AppRoute("undeclared", "/undeclared/{user_id}", ("POST",))
+
+
+class TestStrictMode:
+    def test_undeclared_route_refused(self, adapter: Adapter, social: SocialApp) -> None:
+        """An app with a route that declares no action and is not exempt is refused:
+        the framework adapters refuse to start (naming the route), the route tables
+        refuse the request (403 undeclared_route). The view never runs."""
+        social.add_route(UNDECLARED)
+        if adapter in {"wsgi", "asgi"}:
+            with build_app(adapter, social) as built:
+                body = problem(call(built, "aunt", "POST", "/undeclared/teen"))
+            assert body["reason"] == "undeclared_route"
+        else:
+            with pytest.raises(Exception, match="undeclared") as raised:
+                build_app(adapter, social).close()
+            assert "declares no action" in str(raised.value)
+        assert social.ran == []
+
+    def test_strict_off_serves(self, make: Make, social: SocialApp) -> None:
+        """strict=False serves the undeclared route unchecked, on every adapter."""
+        social.add_route(UNDECLARED)
+        built = make(strict=False)
+        assert call(built, "stranger", "POST", "/undeclared/teen").status_code == 200
+        assert social.ran == ["undeclared"]
+
+    def test_late_route_never_served_unchecked(self, built: BuiltApp) -> None:
+        """A route added after the app was built is never served unchecked: refused as
+        undeclared, the app refuses to serve, or the framework refuses the late route."""
+        try:
+            built.add_route(UNDECLARED)
+        except (AssertionError, RuntimeError, ValueError):
+            assert built.social.ran == []  # the framework refused the route itself
+            return
+        try:
+            response = call(built, "aunt", "POST", "/undeclared/teen")
+        except Exception:  # noqa: BLE001 - the app refusing to serve is one of the outcomes
+            response = None
+        if response is not None:
+            assert response.status_code in {403, 404, 405, 500}, response.text
+        assert built.social.ran == []

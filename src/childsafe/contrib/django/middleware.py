@@ -171,14 +171,11 @@ class ChildsafeMiddleware:
         self._match = self.config.routes.match if len(self.config.routes) else None
         # (view, method) -> its declared rules; views are declared when imported.
         self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
-        if self.config.enabled:
-            # Strict mode, where it also runs under production servers (system checks
-            # do not): the URLconf is complete once the middleware is built.
-            check_strict(
-                routes(table=self.config.routes, exempt=self.config.exempt),
-                strict=self.config.strict,
-                where="settings.CHILDSAFE",
-            )
+        # Strict mode, checked here (system checks do not run under production servers)
+        # and again before the first request, for URL patterns added since.
+        self._strict_checked = not self.config.enabled
+        self._check_strict()
+        self._strict_checked = not self.config.enabled
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
@@ -262,7 +259,20 @@ class ChildsafeMiddleware:
             self._view_rules[key] = rules
         return rules
 
+    def _check_strict(self) -> None:
+        """Refuse to serve while a URL pattern declares no action and is not exempt."""
+        if self._strict_checked:
+            return
+        check_strict(
+            routes(table=self.config.routes, exempt=self.config.exempt),
+            strict=self.config.strict,
+            where="settings.CHILDSAFE",
+        )
+        self._strict_checked = True
+
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+        if not self._strict_checked:
+            self._check_strict()
         config = self.config
         wrapper = DjangoRequest(request, config.repository, max_body=config.max_body)
         context = self._chain.context(config.guard, wrapper, config.repository)
