@@ -62,6 +62,10 @@ nitpick_ignore = [
     ("py:class", "Overlay"),
     # The type variable in the signature of the `childsafe.action` decorator.
     ("py:class", "childsafe.web.routes.F"),
+    ("py:class", "childsafe.web.strict.F"),
+    # Framework classes in signatures: no inventory of theirs is available offline.
+    ("py:class", "flask.app.Flask"),
+    ("py:class", "starlette.applications.Starlette"),
 ]
 
 html_theme = "furo"

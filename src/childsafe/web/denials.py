@@ -109,7 +109,7 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 def denial_status(status: int) -> int:
     """The status a denial rendered with ``status`` is sent with: ``status`` itself when
     it is an error (4xx, 5xx) or a redirect (to a sign-in or explanation page), else
-    :data:`DENIED_STATUS`. A denial never looks like success: no 1xx, no 2xx, no
+    ``DENIED_STATUS`` (403). A denial never looks like success: no 1xx, no 2xx, no
     ``304 Not Modified`` (which would show the client its cached copy).
 
     Every adapter sends denials through this rule, whatever its renderer returned.
