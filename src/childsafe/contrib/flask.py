@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
@@ -45,9 +45,9 @@ from childsafe.web import (
     filter_response,
     is_json,
     parse_json_body,
-    problem_response,
     single_value,
 )
+from childsafe.web.denials import rendered
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
 from childsafe.web.strict import RouteInfo, check_strict, route_protection
@@ -501,21 +501,12 @@ _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF0
 def _deny(
     app: flask.Flask, state: _AppState, decision: Decision, request: Request
 ) -> flask.Response:
-    rendered: DenialResponse | ResponseReturnValue
-    if state.renderer is None:
-        rendered = problem_response(decision, request)
+    # `abort(...)` in a renderer (HTTPException): Flask answers it; the view never runs.
+    made = rendered(state.renderer, decision, request, passthrough=(HTTPException,))
+    if isinstance(made, DenialResponse):
+        response = _native(app, made)
     else:
-        try:
-            rendered = state.renderer(decision, request)
-        except HTTPException:
-            raise  # `abort(...)` in a renderer: Flask answers it; the view still never runs.
-        except Exception:
-            log.exception("childsafe: the denial renderer raised; answering problem+json")
-            rendered = problem_response(decision, request)
-    if isinstance(rendered, DenialResponse):
-        response = _native(app, rendered)
-    else:
-        response = app.make_response(rendered)
+        response = app.make_response(cast("ResponseReturnValue", made))
     response.status_code = denial_status(response.status_code)
     return response
 

@@ -59,6 +59,7 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.denials import rendered
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, route_protection
 
@@ -613,16 +614,14 @@ def denial_response(
 
 
 def _render(renderer: StarletteRenderer, decision: Decision, request: Request) -> Response:
-    try:
-        rendered = renderer(decision, request)
-    except Exception:
-        log.exception("childsafe: the denial renderer raised; answering problem+json")
-        rendered = problem_response(decision, request)
-    if isinstance(rendered, Response):
-        response = rendered
+    made = rendered(renderer, decision, request)
+    if isinstance(made, Response):
+        response = made
     else:
         # Checks a DenialResponse (bytes body, status, latin-1 headers), else the default.
-        response = as_response(render_denial(lambda _d, _r: rendered, decision, request))
+        response = as_response(
+            render_denial(lambda _d, _r: cast("DenialResponse", made), decision, request)
+        )
     response.status_code = denial_status(response.status_code)
     return response
 

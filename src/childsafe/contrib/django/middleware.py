@@ -50,6 +50,7 @@ from childsafe.web import (
     is_json,
     problem_response,
 )
+from childsafe.web.denials import rendered
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -290,27 +291,19 @@ class ChildsafeMiddleware:
         return context, wrapper
 
     def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
-        renderer = self.config.renderer
-        rendered: object
-        if renderer is None:
-            rendered = problem_response(decision)
-        else:
-            try:
-                rendered = renderer(decision, request)
-            except (PermissionDenied, Http404):
-                raise  # the site's own error page; the view still never runs
-            except Exception:
-                log.exception("childsafe: the denial renderer raised; answering problem+json")
-                rendered = problem_response(decision)
-        if isinstance(rendered, DenialResponse):
-            response = _http_response(rendered)
-        elif isinstance(rendered, HttpResponseBase):
-            response = rendered
+        # PermissionDenied and Http404 give the site's own error page; the view never runs.
+        made = rendered(
+            self.config.renderer, decision, request, passthrough=(PermissionDenied, Http404)
+        )
+        if isinstance(made, DenialResponse):
+            response = _http_response(made)
+        elif isinstance(made, HttpResponseBase):
+            response = made
         else:
             log.error(
                 "childsafe: the denial renderer returned a %s, not an HttpResponse or a "
                 "DenialResponse; answering problem+json",
-                type(rendered).__name__,
+                type(made).__name__,
             )
             response = _http_response(problem_response(decision))
         response.status_code = denial_status(response.status_code)
