@@ -47,6 +47,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(redis|psycopg)\..*"),
     # pytest and hypothesis types in the QA toolkit's signatures (no inventory either).
     ("py:class", r"(_pytest|pytest|hypothesis|st|pathlib)\..*"),
+    # httpx, whose clients the QA toolkit's fake apps hand out (no inventory either).
+    ("py:class", r"httpx\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately
@@ -60,6 +62,10 @@ nitpick_ignore = [
     ("py:class", "Overlay"),
     # The type variable in the signature of the `childsafe.action` decorator.
     ("py:class", "childsafe.web.routes.F"),
+    ("py:class", "childsafe.web.strict.F"),
+    # Framework classes in signatures: no inventory of theirs is available offline.
+    ("py:class", "flask.app.Flask"),
+    ("py:class", "starlette.applications.Starlette"),
 ]
 
 html_theme = "furo"

@@ -933,12 +933,35 @@ class TestStarletteRequest:
         declaration on it fails closed), logged."""
 
         async def read() -> object:
-            request = StarletteRequest(connection(messages=[{"type": "http.disconnect"}]))
+            request = StarletteRequest(
+                connection(
+                    headers=[(b"content-length", b"13")], messages=[{"type": "http.disconnect"}]
+                )
+            )
             await request.load_json()
             return request.json()
 
         assert _run(read()) is None
         assert "could not read the JSON body" in caplog.text
+
+    @pytest.mark.parametrize("length", [None, b"chunked", b"0", b"2000000"])
+    def test_body_of_unknown_or_excessive_length_is_not_read(
+        self, length: bytes | None, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A body without a usable Content-Length, or over max_body, is never read."""
+        headers = [(b"content-type", b"application/json")]
+        if length is not None:
+            headers.append((b"content-length", length))
+
+        async def read() -> object:
+            request = StarletteRequest(
+                connection(headers=headers, messages=[{"type": "http.request", "body": b"{}"}])
+            )
+            await request.load_json()
+            return request.json()
+
+        assert _run(read()) is None
+        assert "too large or of unknown length" in caplog.text
 
     def test_reads_json_body(self) -> None:
         """A JSON body arriving in several messages is read whole."""
@@ -946,7 +969,10 @@ class TestStarletteRequest:
         async def read() -> object:
             request = StarletteRequest(
                 connection(
-                    headers=[(b"content-type", b"application/json; charset=utf-8")],
+                    headers=[
+                        (b"content-type", b"application/json; charset=utf-8"),
+                        (b"content-length", b"13"),
+                    ],
                     messages=[
                         {"type": "http.request", "body": b'{"to": ', "more_body": True},
                         {"type": "http.request", "body": b'"sam"}'},

@@ -681,7 +681,7 @@ class TestConfiguration:
                 social_app,
                 guard=guard,
                 resolvers=[session],
-                repository=AsyncAccounts(accounts),  # type: ignore[arg-type]
+                repository=AsyncAccounts(accounts),
                 max_body=True,
             )
         assert [p.path for p in info.value.problems] == ["max_body", "resolvers", "repository"]

@@ -19,7 +19,7 @@ from sphinx.util import logging
 
 import childsafe
 import childsafe.exceptions
-from childsafe import SETTINGS, AgeBand, Citation, Policy, Rule, _engine, load_policy
+from childsafe import SETTINGS, AgeBand, Citation, Policy, Rule, _actions, load_policy
 from childsafe._policy import POLICY_BANDS, Overlay
 
 if TYPE_CHECKING:
@@ -265,14 +265,14 @@ def render_jurisdictions(policy: Policy) -> str:
 # ------------------------------------------------------------------------ actions
 
 _REQUIREMENT_WORDS: Final = {
-    _engine.ANY: "anyone",
-    _engine.MUTUAL_OR_INVITED: "connected, a mutual connection, or the target's invite",
-    _engine.MUTUAL: "connected, or at least one mutual connection",
-    _engine.INVITED: "connected, or the target's personal invite",
-    _engine.CONNECTED: "connected",
-    _engine.APPROVAL: "the account holder approves each one",
-    _engine.PARENT: "a parent approves each one",
-    _engine.NEVER: "never",
+    _actions.ANY: "anyone",
+    _actions.MUTUAL_OR_INVITED: "connected, a mutual connection, or the target's invite",
+    _actions.MUTUAL: "connected, or at least one mutual connection",
+    _actions.INVITED: "connected, or the target's personal invite",
+    _actions.CONNECTED: "connected",
+    _actions.APPROVAL: "the account holder approves each one",
+    _actions.PARENT: "a parent approves each one",
+    _actions.NEVER: "never",
 }
 
 # Actions decided by code rather than by a value table (see decisions.md).
@@ -285,7 +285,7 @@ _SPECIAL: Final = {
 def render_actions() -> str:
     """What each value of each action's deciding setting requires."""
     rows: list[list[str]] = []
-    for spec in _engine._SPECS:  # noqa: SLF001 - the engine's own table is the truth
+    for spec in _actions._SPECS:  # noqa: SLF001 - the engine's own table is the truth
         if spec.kind in _SPECIAL:
             whose, settings = _SPECIAL[spec.kind]
             rows.append([_code(spec.name), whose, settings, "see below"])

@@ -17,6 +17,27 @@ from typing import Any, ClassVar, Final, Literal
 import attrs
 
 from childsafe import _contact as _contacts
+from childsafe._actions import (
+    _DENY_REASON,
+    _DM_SPEC,
+    _EXPLAIN,
+    _GROUP_INVITE_SPEC,
+    _MAX_SENSITIVITY,
+    _RELATIONSHIP_REMEDY,
+    _SENSITIVITY_RANK,
+    _SPECS,
+    ACTIONS,
+    ANY,
+    APPROVAL,
+    CONNECTED,
+    GROUP_ACTIONS,
+    INVITED,
+    MUTUAL,
+    MUTUAL_OR_INVITED,
+    SENSITIVITY_LEVELS,
+    _ActionSpec,
+    _Side,
+)
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
 from childsafe._effective import Settings
@@ -36,251 +57,9 @@ from childsafe.exceptions import InvalidCheckError, InvalidSettingError, Unknown
 
 __all__ = ["ACTIONS", "GROUP_ACTIONS", "SENSITIVITY_LEVELS", "Guard", "SettingChange"]
 
-# Requirements a setting value puts on the relationship.
-# Numbered by how demanding they are, so a lower number is easier to meet.
-ANY: Final = 0
-MUTUAL_OR_INVITED: Final = 1
-MUTUAL: Final = 2
-INVITED: Final = 3
-CONNECTED: Final = 4
-APPROVAL: Final = 5
-PARENT: Final = 6
-NEVER: Final = 7
-
-_DENY_REASON: Final = {
-    CONNECTED: Reason.NOT_CONNECTED,
-    MUTUAL: Reason.NO_MUTUAL_CONNECTION,
-    INVITED: Reason.NOT_INVITED,
-    MUTUAL_OR_INVITED: Reason.NO_MUTUAL_CONNECTION,
-    APPROVAL: Reason.APPROVAL_REQUIRED,
-    PARENT: Reason.PARENT_APPROVAL_REQUIRED,
-    NEVER: Reason.SETTING_OFF,
-}
-
-_EXPLAIN: Final = {
-    Reason.SETTING_OFF: "this is switched off",
-    Reason.NOT_CONNECTED: "only connections are allowed and these accounts are not connected",
-    Reason.NO_MUTUAL_CONNECTION: "a mutual connection is required and there is none",
-    Reason.NOT_INVITED: "the account is not discoverable, so a request needs its invite",
-    Reason.APPROVAL_REQUIRED: "the account holder approves each invite",
-    Reason.PARENT_APPROVAL_REQUIRED: "a parent approves each one",
-}
-
-_RELATIONSHIP_REMEDY: Final = {
-    CONNECTED: "they need to be connected",
-    MUTUAL: "they need a mutual connection",
-    INVITED: "the account holder can share a personal invite",
-    MUTUAL_OR_INVITED: "they need a mutual connection, or the account holder's invite",
-    APPROVAL: "send it as an invite the account holder approves",
-    PARENT: "a parent can approve it",
-}
-
-SENSITIVITY_LEVELS: Final = ("none", "mild", "strong", "adult")
-"""Content sensitivity for ``content.show``, least to most sensitive."""
-_SENSITIVITY_RANK: Final = {name: i for i, name in enumerate(SENSITIVITY_LEVELS)}
-_MAX_SENSITIVITY: Final = {"strictest": 0, "limited": 1, "standard": 2}
-
-
-def _reqs(setting: str, *pairs: tuple[str, int]) -> Mapping[SettingValue, int]:
-    values = SETTINGS[setting].domain.values  # type: ignore[union-attr]
-    table: dict[SettingValue, int] = dict(pairs)
-    assert set(table) == set(values), (setting, table)
-    return table
-
-
-@attrs.frozen
-class _Side:
-    setting: str
-    reqs: Mapping[SettingValue, int]
-    key: str
-
-
-@attrs.frozen
-class _ActionSpec:
-    name: str
-    # "request", "group" and "list" are relational actions with rules of their own on
-    # top of the table (contact a child starts, groups, whose list): see _contact.
-    kind: Literal["relational", "request", "group", "list", "own", "notify", "content"]
-    target: _Side | None = None
-    actor: _Side | None = None
-    actor_minors_only: bool = False
-    # A parent's ``dm.from:<id>`` consent grant lets that one connection through.
-    consent_dm: bool = False
-
-
-def _side(action: str, who: str, setting: str, *pairs: tuple[str, int]) -> _Side:
-    return _Side(setting, _reqs(setting, *pairs), f"{action}:{who}")
-
-
-def _contact(action: str, setting: str, who: str = "target") -> _Side:
-    return _side(
-        action, who, setting, ("nobody", NEVER), ("connections", CONNECTED), ("everyone", ANY)
-    )
-
-
-def _off_conn_every(action: str, setting: str) -> _Side:
-    return _side(
-        action, "target", setting, ("off", NEVER), ("connections", CONNECTED), ("everyone", ANY)
-    )
-
-
-def _discover(action: str, setting: str, who: str) -> _Side:
-    return _side(
-        action, who, setting, ("off", NEVER), ("mutual_connections", MUTUAL), ("everyone", ANY)
-    )
-
-
-def _adding(action: str) -> _Side:
-    return _side(
-        action,
-        "target",
-        "discoverable",
-        ("off", INVITED),
-        ("mutual_connections", MUTUAL_OR_INVITED),
-        ("everyone", ANY),
-    )
-
-
-def _purchases(action: str) -> _Side:
-    return _side(
-        action, "actor", "purchases", ("off", NEVER), ("parent_approval", PARENT), ("on", ANY)
-    )
-
-
-_SPECS: Final = (
-    _ActionSpec(
-        "dm.send",
-        "relational",
-        target=_contact("dm.send", "direct_messages"),
-        actor=_contact("dm.send", "direct_messages", "actor"),
-        actor_minors_only=True,
-        consent_dm=True,
-    ),
-    _ActionSpec("friend.request", "request", target=_adding("friend.request")),
-    _ActionSpec("follow", "request", target=_adding("follow")),
-    _ActionSpec(
-        "friend.suggest",
-        "relational",
-        target=_discover("friend.suggest", "discoverable", "target"),
-        actor=_discover("friend.suggest", "friend_suggestions", "actor"),
-    ),
-    _ActionSpec(
-        "group.invite",
-        "group",
-        target=_side(
-            "group.invite",
-            "target",
-            "group_invites",
-            ("approval_required", APPROVAL),
-            ("connections", CONNECTED),
-            ("everyone", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "profile.view",
-        "relational",
-        target=_side(
-            "profile.view",
-            "target",
-            "profile_visibility",
-            ("connections", CONNECTED),
-            ("public", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "connections.view",
-        "list",
-        target=_side(
-            "connections.view",
-            "target",
-            "connections_visibility",
-            ("hidden", NEVER),
-            ("connections", CONNECTED),
-            ("public", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "connections.listed",
-        "list",
-        target=_side(
-            "connections.listed",
-            "target",
-            "connections_visibility",
-            ("hidden", CONNECTED),
-            ("connections", CONNECTED),
-            ("public", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "location.view",
-        "relational",
-        target=_side(
-            "location.view",
-            "target",
-            "location_sharing",
-            ("off", NEVER),
-            ("connections_coarse", CONNECTED),
-            ("connections_precise", CONNECTED),
-            ("public", ANY),
-        ),
-    ),
-    _ActionSpec("tag", "relational", target=_contact("tag", "tagging")),
-    _ActionSpec("comment", "relational", target=_contact("comment", "comments")),
-    _ActionSpec(
-        "content.download",
-        "relational",
-        target=_off_conn_every("content.download", "remix_download"),
-    ),
-    _ActionSpec(
-        "live.start",
-        "own",
-        actor=_side(
-            "live.start",
-            "actor",
-            "live_streaming",
-            ("off", NEVER),
-            ("connections", ANY),
-            ("public", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "live.gift",
-        "relational",
-        target=_side("live.gift", "target", "live_gifting", ("off", NEVER), ("on", ANY)),
-        actor=_purchases("live.gift"),
-    ),
-    _ActionSpec("purchase", "own", actor=_purchases("purchase")),
-    _ActionSpec(
-        "feed.personalise",
-        "own",
-        actor=_side(
-            "feed.personalise",
-            "actor",
-            "feed_personalisation",
-            ("chronological", NEVER),
-            ("non_profiled", NEVER),
-            ("profiled", ANY),
-        ),
-    ),
-    _ActionSpec(
-        "data.share",
-        "own",
-        actor=_side("data.share", "actor", "data_sharing", ("off", NEVER), ("on", ANY)),
-    ),
-    _ActionSpec("notify", "notify"),
-    _ActionSpec("content.show", "content"),
-)
-
 _SETTINGS_CACHE_SIZE: Final = 4096
 _NO_CONSENTS: Final[frozenset[str]] = frozenset()
 _ADULT: Final = AgeBand.ADULT  # a module global is cheaper to read than an enum member
-
-ACTIONS: Final = tuple(s.name for s in _SPECS)
-"""Every action :meth:`Guard.check` decides."""
-GROUP_ACTIONS: Final = ("group.form", "group.join")
-"""The actions :meth:`Guard.check_group` decides."""
-_DM_SPEC: Final = _SPECS[0]
-_GROUP_INVITE_SPEC: Final = next(s for s in _SPECS if s.name == "group.invite")
 
 
 def _satisfied(req: int, rel: Relationship) -> bool:
@@ -639,7 +418,9 @@ class Guard:
             self._events = EventDispatcher()
         self._events.add(sink)
         if not self._observed:
-            self.__class__ = _observed_class(type(self))
+            from childsafe._observed import observed_class  # noqa: PLC0415 - it imports this module
+
+            self.__class__ = observed_class(type(self))
 
     def remove_sink(self, sink: EventSink) -> bool:
         """Stop sending events to ``sink``; whether it was registered. Without sinks the
@@ -647,7 +428,9 @@ class Guard:
         events = self._events
         removed = events is not None and events.remove(sink)
         if events is not None and not events.sinks and self._observed:
-            self.__class__ = _PLAIN_CLASSES[type(self)]  # the class before add_sink
+            from childsafe._observed import plain_class  # noqa: PLC0415 - it imports this module
+
+            self.__class__ = plain_class(type(self))  # the class before add_sink
         return removed
 
     def flush_events(self, timeout: float = 5.0) -> bool:
@@ -1454,85 +1237,4 @@ def _blocked(action: str) -> Decision:
                 message=f"{action} denied: one of the accounts has blocked the other.",
             ),
         )
-    return found
-
-
-class _Observed(Guard):
-    """What a guard with event sinks becomes (see :meth:`Guard.add_sink`): each
-    decision and setting change is also handed to the sinks. A guard without sinks
-    keeps the plain class, so deciding builds no event at all."""
-
-    __slots__ = ()
-    _observed: ClassVar[bool] = True
-
-    def check(
-        self,
-        action: str,
-        actor: Account | None = None,
-        target: Account | None = None,
-        relationship: Relationship | None = None,
-        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
-    ) -> Decision:
-        decision = super().check(action, actor, target, relationship, **options)
-        self._record(decision, actor, target, relationship)
-        return decision
-
-    def _check_for_request(
-        self,
-        request_id: str | None,
-        adapter: str | None,
-        action: str,
-        actor: Account | None = None,
-        target: Account | None = None,
-        relationship: Relationship | None = None,
-        **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
-    ) -> Decision:
-        decision = super().check(action, actor, target, relationship, **options)
-        self._record(decision, actor, target, relationship, request_id=request_id, adapter=adapter)
-        return decision
-
-    def check_group(
-        self,
-        action: Literal["group.form", "group.join"],
-        actor: Account,
-        members: Iterable[Account],
-        relationship: Callable[[Account, Account], Relationship | None],
-    ) -> Decision:
-        decision = super().check_group(action, actor, members, relationship)
-        self._record(decision, actor)
-        return decision
-
-    def change_setting(
-        self,
-        account: Account,
-        setting: str,
-        value: object,
-        **options: Any,  # noqa: ANN401 - Guard.change_setting's keywords, passed on
-    ) -> SettingChange:
-        change = super().change_setting(account, setting, value, **options)
-        events = self._events
-        if events is not None:
-            spec = SETTINGS[setting]
-            events.setting_change(
-                self._compiled.policy,
-                change,
-                account,
-                by=str(options.get("by", "self")),
-                guardian=options.get("guardian"),
-                value=spec.format(spec.parse(value)),
-            )
-        return change
-
-
-_OBSERVED_CLASSES: dict[type[Guard], type[Guard]] = {Guard: _Observed}
-_PLAIN_CLASSES: dict[type[Guard], type[Guard]] = {_Observed: Guard}
-
-
-def _observed_class(cls: type[Guard]) -> type[Guard]:
-    """The event-sending class for guards of ``cls`` (an app's own subclass too)."""
-    found = _OBSERVED_CLASSES.get(cls)
-    if found is None:
-        found = type(f"Observed{cls.__name__}", (_Observed, cls), {"__slots__": ()})
-        _OBSERVED_CLASSES[cls] = found
-        _PLAIN_CLASSES[found] = cls
     return found

@@ -18,27 +18,22 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
-from childsafe._engine import Guard
 from childsafe.exceptions import ConfigProblem, ConfigurationError
-from childsafe.typing import AccountRepository, AsyncAccountRepository, DenialRenderer, Resolver
 from childsafe.web import (
     CONTEXT_KEY,
     DenialResponse,
     RequestContext,
-    ResolverChain,
     ResponseFilter,
-    RouteTable,
-    check_middleware_options,
     declared_rule,
     filter_response_async,
     is_json,
     parse_cookie_header,
     parse_json_body,
-    problem_response,
     render_denial,
     single_value,
     withheld_response,
 )
+from childsafe.web.middleware import MiddlewareBase
 
 log = logging.getLogger("childsafe")
 
@@ -50,8 +45,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-DEFAULT_MAX_BODY = 1024 * 1024
-"""The largest request body (bytes) read to find a target in JSON."""
 
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
@@ -152,7 +145,7 @@ class ASGIRequest:
         return parsed
 
 
-class ChildsafeMiddleware:
+class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     """ASGI middleware enforcing a :class:`~childsafe.Guard` on every request.
 
     The same options as :class:`childsafe.wsgi.ChildsafeMiddleware`; ``repository`` may
@@ -160,54 +153,14 @@ class ChildsafeMiddleware:
     coroutine functions. A denied websocket route is closed with code 1008.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        /,
-        *,
-        guard: Guard,
-        resolvers: Sequence[Resolver] = (),
-        repository: AccountRepository | AsyncAccountRepository | None = None,
-        routes: RouteTable | None = None,
-        response_filter: ResponseFilter | None = None,
-        renderer: DenialRenderer = problem_response,
-        max_body: int = DEFAULT_MAX_BODY,
-        strict: bool = True,
-    ) -> None:
-        problems = check_middleware_options(
-            guard=guard,
-            resolvers=resolvers,
-            repository=repository,
-            routes=routes,
-            response_filter=response_filter,
-            renderer=renderer,
-            max_body=max_body,
-            strict=strict,
-        )
-        if problems:
-            raise ConfigurationError(problems)
-        self.app = app
-        self.guard = guard
-        self.resolvers = tuple(resolvers)
-        self.repository = repository
-        self.routes = routes if routes is not None else RouteTable()
-        self.response_filter = response_filter
-        self.renderer = renderer
-        self.max_body = max_body
-        # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers, adapter="asgi")
-        self._match = self.routes.match if len(self.routes) else None
-        self._declarations_checked = False
-        self.strict = strict
-        # Whether the app behind checks its own routes in strict mode (a Starlette or
-        # FastAPI app given to childsafe.contrib.starlette.install): found on the first
-        # request, from scope["app"].
-        self._app_checks_routes = False
-        if not strict:
-            log.warning(
-                "childsafe: the ASGI middleware runs with strict=False: requests matching no "
-                "route-table rule are served unchecked"
-            )
+    adapter = "asgi"
+    sync_only = False
+
+    # Learnt from the app behind on the first request (scope["app"]): whether its
+    # declarations are checked, and whether it checks its own routes in strict mode (a
+    # Starlette or FastAPI app given to childsafe.contrib.starlette.install).
+    _declarations_checked = False
+    _app_checks_routes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
@@ -223,15 +176,9 @@ class ChildsafeMiddleware:
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        rule = params = None
         method = "WEBSOCKET" if websocket else request.method
-        if self._match is not None:
-            rule, params = self._match(method, request.path)
-        undeclared = (
-            rule is None
-            and self.strict
-            and not self._app_checks_routes
-            and self.routes.exemption(method, request.path) is None
+        rule, params, undeclared = self._route(
+            method, request.path, checked_elsewhere=self._app_checks_routes
         )
         if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)

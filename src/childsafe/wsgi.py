@@ -22,34 +22,28 @@ The :class:`~childsafe.RequestContext` is stored in ``environ["childsafe.context
 from __future__ import annotations
 
 import http
-import inspect
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from childsafe._engine import Guard
-from childsafe.exceptions import ConfigProblem, ConfigurationError
-from childsafe.typing import AccountRepository, DenialRenderer, Request, Resolver
+from childsafe.typing import AccountRepository, Request
 from childsafe.web import (
     CONTEXT_KEY,
     ENVIRON_KEYS,
     DenialResponse,
     RequestContext,
-    ResolverChain,
     ResponseFilter,
-    RouteTable,
-    check_middleware_options,
     environ_key,
     filter_response,
     is_json,
     parse_cookie_header,
     parse_json_body,
-    problem_response,
     render_denial,
     single_value,
 )
+from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -59,8 +53,6 @@ log = logging.getLogger("childsafe")
 
 __all__ = ["ChildsafeMiddleware", "WSGIRequest", "request_of"]
 
-DEFAULT_MAX_BODY = 1024 * 1024
-"""The largest request body (bytes) read to find a target in JSON."""
 
 _UNSET: Any = object()
 
@@ -191,7 +183,7 @@ class _ReplayInput:
             yield line
 
 
-class ChildsafeMiddleware:
+class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     """WSGI middleware enforcing a :class:`~childsafe.Guard` on every request.
 
     * ``resolvers`` turn the request into an account (first match wins; none: the
@@ -206,83 +198,21 @@ class ChildsafeMiddleware:
     declared with :func:`~childsafe.json_field`.
     """
 
-    def __init__(
-        self,
-        app: WSGIApplication,
-        /,
-        *,
-        guard: Guard,
-        resolvers: Sequence[Resolver] = (),
-        repository: AccountRepository | None = None,
-        routes: RouteTable | None = None,
-        response_filter: ResponseFilter | None = None,
-        renderer: DenialRenderer = problem_response,
-        max_body: int = DEFAULT_MAX_BODY,
-        strict: bool = True,
-    ) -> None:
-        problems = check_middleware_options(
-            guard=guard,
-            resolvers=resolvers,
-            repository=repository,
-            routes=routes,
-            response_filter=response_filter,
-            renderer=renderer,
-            max_body=max_body,
-            strict=strict,
-        )
-        bad_resolvers = any(p.path == "resolvers" for p in problems)
-        raw_resolvers: Iterable[object] = () if bad_resolvers else resolvers
-        if any(inspect.iscoroutinefunction(r) for r in raw_resolvers):
-            problems.append(
-                ConfigProblem(
-                    "ChildsafeMiddleware",
-                    "resolvers",
-                    "async resolvers need the ASGI middleware (childsafe.asgi)",
-                )
-            )
-        if repository is not None and inspect.iscoroutinefunction(
-            getattr(repository, "get_account", None)
-        ):
-            problems.append(
-                ConfigProblem(
-                    "ChildsafeMiddleware",
-                    "repository",
-                    "an async repository needs the ASGI middleware (childsafe.asgi)",
-                )
-            )
-        if problems:
-            raise ConfigurationError(problems)
-        self.app = app
-        self.guard = guard
-        self.resolvers = tuple(resolvers)
-        self.repository = repository
-        self.routes = routes if routes is not None else RouteTable()
-        self.response_filter = response_filter
-        self.renderer = renderer
-        self.max_body = max_body
-        # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers, adapter="wsgi")
-        self._match = self.routes.match if len(self.routes) else None
-        self.strict = strict
-        if not strict:
-            log.warning(
-                "childsafe: the WSGI middleware runs with strict=False: requests matching no "
-                "route-table rule are served unchecked"
-            )
+    adapter = "wsgi"
+    sync_only = True
+    repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = WSGIRequest(environ, max_body=self.max_body)
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
-        rule = params = None
-        if self._match is not None:
-            rule, params = self._match(request.method, request.path)
+        rule, params, undeclared = self._route(request.method, request.path)
         if rule is not None:
             request.params = params or {}
             decision = context.check_rule(rule, request)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
-        elif self.strict and self.routes.exemption(request.method, request.path) is None:
+        elif undeclared:
             decision = context.refuse_undeclared(request.method, request.path)
             return _send(render_denial(self.renderer, decision, request), start_response)
         if self.response_filter is None:

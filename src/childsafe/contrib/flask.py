@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
@@ -45,9 +45,11 @@ from childsafe.web import (
     filter_response,
     is_json,
     parse_json_body,
-    problem_response,
     single_value,
 )
+from childsafe.web.denials import rendered
+from childsafe.web.middleware import DEFAULT_MAX_BODY
+from childsafe.web.options import max_body_problems
 from childsafe.web.strict import RouteInfo, check_strict, route_protection
 
 try:
@@ -91,15 +93,23 @@ class FlaskRequest:
     """A :class:`~childsafe.Request` over :data:`flask.request`.
 
     Path parameters come from ``params`` (a route-table match) first, then from the
-    matched URL rule's ``view_args``; the JSON body is ``request.get_json(silent=True)``,
-    so Flask's ``MAX_CONTENT_LENGTH`` applies and the view can still read it.
+    matched URL rule's ``view_args``. The JSON body is read (and kept for the view) only
+    when its ``Content-Length`` is at most ``max_body`` bytes: a larger body, or one of
+    unknown length (a chunked upload), has no target, so its check fails closed.
     """
 
-    __slots__ = ("params", "request")
+    __slots__ = ("max_body", "params", "request")
 
-    def __init__(self, request: flask.Request, params: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        request: flask.Request,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
         self.request = request
         self.params: Mapping[str, str] = params or _NO_PARAMS
+        self.max_body = max_body
 
     @property
     def method(self) -> str:
@@ -128,7 +138,8 @@ class FlaskRequest:
 
     def json(self) -> object:
         request = self.request
-        if not request.is_json:
+        length = request.content_length
+        if not request.is_json or length is None or not 0 < length <= self.max_body:
             return None
         return parse_json_body(request.get_data(cache=True))
 
@@ -141,6 +152,7 @@ class _AppState:
         "extension",
         "guard",
         "match",
+        "max_body",
         "renderer",
         "repository",
         "resolvers",
@@ -151,7 +163,7 @@ class _AppState:
         "view_rules",
     )
 
-    def __init__(self, extension: ChildSafe, guard: Guard, *, strict: bool) -> None:
+    def __init__(self, extension: ChildSafe, guard: Guard, *, strict: bool, max_body: int) -> None:
         self.extension = extension
         self.guard = guard
         self.resolvers = extension.resolvers
@@ -164,6 +176,7 @@ class _AppState:
         # view function -> its declared rule (or None); views are declared when imported.
         self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         self.strict = strict
+        self.max_body = max_body
         # Whether the app's routes were found protected (or strict mode is off), before
         # its first request: routes added after init_app are checked then.
         self.strict_checked = False
@@ -228,6 +241,9 @@ class ChildSafe:
         blueprints registered later are covered); an unprotected route raises
         :class:`~childsafe.exceptions.ConfigurationError` naming each one, and the app
         serves nothing until it is fixed. ``False`` logs a warning listing them.
+    ``CHILDSAFE_MAX_BODY``
+        The largest request body, in bytes, read to find a target declared with
+        :func:`~childsafe.json_field`. Default 1 MiB, as the other adapters.
     ``CHILDSAFE_FILTER_JSON``
         Whether to filter JSON responses. Default: ``True`` when a
         ``response_filter`` is given, else ``False``; ``True`` without one uses
@@ -282,7 +298,8 @@ class ChildSafe:
         enabled = config.setdefault("CHILDSAFE_ENABLED", True)
         filtering = config.setdefault("CHILDSAFE_FILTER_JSON", self.response_filter is not None)
         strict = config.setdefault("CHILDSAFE_STRICT", True)
-        problems: list[ConfigProblem] = []
+        max_body = config.setdefault("CHILDSAFE_MAX_BODY", DEFAULT_MAX_BODY)
+        problems: list[ConfigProblem] = max_body_problems(_SOURCE, max_body)
         for key, value in (
             ("CHILDSAFE_ENABLED", enabled),
             ("CHILDSAFE_FILTER_JSON", filtering),
@@ -319,7 +336,7 @@ class ChildSafe:
                 "service that children use like this.",
                 app.name,
             )
-        state = _AppState(self, guard, strict=strict is True)
+        state = _AppState(self, guard, strict=strict is True, max_body=max_body)
         app.extensions[EXTENSION_KEY] = state
         if enabled is not False:
             check_strict(routes(app), strict=state.strict, where=f"Flask app {app.name!r}")
@@ -407,7 +424,7 @@ class ChildSafe:
     ) -> Callable[[], flask.Response | None]:
         def childsafe_before_request() -> flask.Response | None:
             req = _current_request()
-            request = FlaskRequest(req)
+            request = FlaskRequest(req, max_body=state.max_body)
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             vars(_current_g())["childsafe"] = context
@@ -484,21 +501,12 @@ _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF0
 def _deny(
     app: flask.Flask, state: _AppState, decision: Decision, request: Request
 ) -> flask.Response:
-    rendered: DenialResponse | ResponseReturnValue
-    if state.renderer is None:
-        rendered = problem_response(decision, request)
+    # `abort(...)` in a renderer (HTTPException): Flask answers it; the view never runs.
+    made = rendered(state.renderer, decision, request, passthrough=(HTTPException,))
+    if isinstance(made, DenialResponse):
+        response = _native(app, made)
     else:
-        try:
-            rendered = state.renderer(decision, request)
-        except HTTPException:
-            raise  # `abort(...)` in a renderer: Flask answers it; the view still never runs.
-        except Exception:
-            log.exception("childsafe: the denial renderer raised; answering problem+json")
-            rendered = problem_response(decision, request)
-    if isinstance(rendered, DenialResponse):
-        response = _native(app, rendered)
-    else:
-        response = app.make_response(rendered)
+        response = app.make_response(cast("ResponseReturnValue", made))
     response.status_code = denial_status(response.status_code)
     return response
 

@@ -31,7 +31,6 @@ import attrs
 
 from childsafe._decision import Decision
 from childsafe.asgi import (
-    DEFAULT_MAX_BODY,
     WS_POLICY_VIOLATION,
     ASGIApp,
     ChildsafeMiddleware,
@@ -60,6 +59,8 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.denials import rendered
+from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, route_protection
 
 try:
@@ -173,14 +174,20 @@ class StarletteRequest:
         """The parsed JSON body once :meth:`load_json` has read it, else ``None``."""
         return self._json
 
-    async def load_json(self) -> None:
+    async def load_json(self, max_body: int = DEFAULT_MAX_BODY) -> None:
         """Read and parse the request body, as FastAPI does for a JSON body: when the
-        content type is JSON or absent. A body that cannot be read or parsed leaves
-        :meth:`json` ``None``. Websockets have no body."""
+        content type is JSON or absent, and its ``Content-Length`` is at most
+        ``max_body`` bytes (a larger body, or one of unknown length, is not read). A body
+        that cannot be read or parsed leaves :meth:`json` ``None``. Websockets have no
+        body."""
         connection = self.connection
         if not isinstance(connection, HTTPRequest):
             return
         if not self._json_expected():
+            return
+        length = self.header("content-length")
+        if length is None or not length.isdigit() or not 0 < int(length) <= max_body:
+            log.warning("childsafe: the body of %s is too large or of unknown length", self.path)
             return
         try:
             raw = await connection.body()
@@ -251,10 +258,11 @@ class Requirement:
     be found or loaded is denied (``unverifiable``). Build it with :func:`require`.
     """
 
-    __slots__ = ("_needs_body", "rule")
+    __slots__ = ("_needs_body", "max_body", "rule")
 
-    def __init__(self, rule: ActionRule) -> None:
+    def __init__(self, rule: ActionRule, *, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.rule = rule
+        self.max_body = max_body
         self._needs_body = rule.needs_body
 
     def __repr__(self) -> str:
@@ -269,7 +277,7 @@ class Requirement:
         found = context(connection)
         request = StarletteRequest(connection)
         if self._needs_body:
-            await request.load_json()
+            await request.load_json(self.max_body)
         decision = found.check_rule_eager(self.rule, request)
         if not isinstance(decision, Decision):
             decision = await decision  # an async repository
@@ -291,7 +299,11 @@ def _describe(extractor: Extractor) -> str:
 
 
 def require(
-    action: str, *, target: Extractor | None = None, sensitivity: str | None = None
+    action: str,
+    *,
+    target: Extractor | None = None,
+    sensitivity: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> Requirement:
     """Declare an endpoint's action: a dependency that checks it before the endpoint runs.
 
@@ -307,10 +319,15 @@ def require(
     Starlette: ``ctx = await send_dm(request)`` at the top of the endpoint. The target
     comes from the path (:func:`~childsafe.path_param`), the query
     (:func:`~childsafe.query_param`) or the JSON body (:func:`~childsafe.json_field`,
-    read only for such declarations). Mistakes (an unknown action, a missing target)
-    raise :class:`~childsafe.exceptions.ConfigurationError` when declared.
+    read only for such declarations, and only when its ``Content-Length`` is at most
+    ``max_body`` bytes: 1 MiB by default, as the middlewares). Mistakes (an unknown
+    action, a missing target) raise :class:`~childsafe.exceptions.ConfigurationError`
+    when declared.
     """
-    return Requirement(ActionRule(action, target, sensitivity))
+    problems = max_body_problems(_WHERE, max_body)
+    if problems:
+        raise ConfigurationError(problems)
+    return Requirement(ActionRule(action, target, sensitivity), max_body=max_body)
 
 
 # -------------------------------------------------- endpoints declared with @action
@@ -597,16 +614,14 @@ def denial_response(
 
 
 def _render(renderer: StarletteRenderer, decision: Decision, request: Request) -> Response:
-    try:
-        rendered = renderer(decision, request)
-    except Exception:
-        log.exception("childsafe: the denial renderer raised; answering problem+json")
-        rendered = problem_response(decision, request)
-    if isinstance(rendered, Response):
-        response = rendered
+    made = rendered(renderer, decision, request)
+    if isinstance(made, Response):
+        response = made
     else:
         # Checks a DenialResponse (bytes body, status, latin-1 headers), else the default.
-        response = as_response(render_denial(lambda _d, _r: rendered, decision, request))
+        response = as_response(
+            render_denial(lambda _d, _r: cast("DenialResponse", made), decision, request)
+        )
     response.status_code = denial_status(response.status_code)
     return response
 

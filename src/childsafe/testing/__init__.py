@@ -13,6 +13,19 @@ against itself in :mod:`childsafe.testing.conformance`. The pytest plugin
 from __future__ import annotations
 
 from childsafe.testing._accounts import BAND_AGES, AccountFactory, Cohort, cohorts
+from childsafe.testing._apps import (
+    ADAPTERS,
+    AppRoute,
+    BuiltApp,
+    Call,
+    DenialPage,
+    RawResponse,
+    Reply,
+    SocialApp,
+    WebsocketOutcome,
+    build_app,
+    social_accounts,
+)
 from childsafe.testing._assertions import (
     PROBLEM_MEDIA_TYPE,
     assert_allowed,
@@ -24,19 +37,30 @@ from childsafe.testing._assertions import (
 from childsafe.testing._overrides import FrozenClock, overridden, override_policy
 
 __all__ = [
+    "ADAPTERS",
     "BAND_AGES",
     "PROBLEM_MEDIA_TYPE",
     "AccountFactory",
+    "AppRoute",
+    "BuiltApp",
+    "Call",
     "Cohort",
+    "DenialPage",
     "FrozenClock",
+    "RawResponse",
+    "Reply",
+    "SocialApp",
+    "WebsocketOutcome",
     "assert_allowed",
     "assert_allowed_response",
     "assert_denied",
     "assert_denied_response",
+    "build_app",
     "cohorts",
     "overridden",
     "override_policy",
     "problem_of",
+    "social_accounts",
 ]
 
 for _name in __all__:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -109,7 +110,7 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 def denial_status(status: int) -> int:
     """The status a denial rendered with ``status`` is sent with: ``status`` itself when
     it is an error (4xx, 5xx) or a redirect (to a sign-in or explanation page), else
-    :data:`DENIED_STATUS`. A denial never looks like success: no 1xx, no 2xx, no
+    ``DENIED_STATUS`` (403). A denial never looks like success: no 1xx, no 2xx, no
     ``304 Not Modified`` (which would show the client its cached copy).
 
     Every adapter sends denials through this rule, whatever its renderer returned.
@@ -157,6 +158,32 @@ def render_denial(renderer: DenialRenderer, decision: Decision, request: Request
         )
         return attrs.evolve(response, status=status)
     return response
+
+
+def rendered(
+    renderer: Callable[[Decision, Request], object] | None,
+    decision: Decision,
+    request: Request,
+    *,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> object:
+    """What ``renderer`` makes of a denial, for adapters whose renderers may return their
+    framework's own responses: the default problem response without a renderer or when
+    it raises (logged), except for the ``passthrough`` exceptions the framework answers
+    itself (Flask's ``abort()``, Django's ``Http404``). The adapter then sends the result
+    with :func:`denial_status` applied."""
+    if renderer is None:
+        return problem_response(decision, request)
+    try:
+        return renderer(decision, request)
+    except passthrough:
+        raise
+    except Exception:
+        log.exception(  # the renderer's failure is reported, not re-raised
+            "childsafe: the denial renderer raised (%s); answering problem+json",
+            callable_name(renderer),
+        )
+        return problem_response(decision, request)
 
 
 def unverifiable(action_name: str) -> Decision:

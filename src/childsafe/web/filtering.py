@@ -283,8 +283,7 @@ def filter_response(
     ``304``) goes out as it is; a ``gzip`` or ``deflate`` body is decoded first; one
     that cannot be read (another content coding, malformed JSON) or filtered is
     withheld; a filtered body is re-encoded with a correct ``Content-Length``, no stale
-    ``ETag`` or content coding, and ``Cache-Control: private`` (see
-    :func:`encode_filtered`).
+    ``ETag`` or content coding, and ``Cache-Control: private``.
     """
     headers = list(headers)
     if not raw:

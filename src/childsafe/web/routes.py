@@ -198,8 +198,8 @@ def _view_class(view: object) -> type | None:
 def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
     """Every rule declared for a ``method`` request to ``view``, each to be checked.
 
-    The one lookup every adapter uses. It finds :func:`action` on a view function (also
-    through :func:`functools.partial`), and on a class-based view: on the class, on its
+    The one lookup every adapter uses. It finds :func:`childsafe.action` on a view
+    function (also through ``functools.partial``), and on a class-based view: on the class, on its
     dispatcher (``dispatch``, ``dispatch_request``) and on the handler for ``method``
     (``get``, ``post``, ...; ``HEAD`` falls back to ``get`` as the frameworks do).
 

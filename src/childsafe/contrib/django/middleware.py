@@ -21,7 +21,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import (
+    async_to_sync,
+    iscoroutinefunction,
+    markcoroutinefunction,
+    sync_to_async,
+)
 from django.core.exceptions import (  # type: ignore[import-untyped]
     ImproperlyConfigured,
     PermissionDenied,
@@ -45,6 +50,7 @@ from childsafe.web import (
     is_json,
     problem_response,
 )
+from childsafe.web.denials import rendered
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -97,6 +103,30 @@ def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResp
     return response
 
 
+def _join(response: Any) -> bytes:  # noqa: ANN401 - a StreamingHttpResponse
+    """A streamed JSON body, whole (it must be read to be filtered, as in every adapter)."""
+    if getattr(response, "is_async", False):
+        return async_to_sync(_ajoin)(response)
+    return b"".join(bytes(chunk) for chunk in response.streaming_content)
+
+
+async def _ajoin(response: Any) -> bytes:  # noqa: ANN401 - a StreamingHttpResponse
+    if not getattr(response, "is_async", False):
+        return await sync_to_async(_join, thread_sensitive=True)(response)
+    return b"".join([bytes(chunk) async for chunk in response.streaming_content])
+
+
+def _held(response: Any, raw: bytes) -> Any:  # noqa: ANN401 - Http* in and out
+    """A plain response with ``raw`` as the body and ``response``'s status, headers and
+    cookies, in place of the stream it was read from."""
+    held = HttpResponse(raw, status=response.status_code, reason=response.reason_phrase)
+    for name, value in response.items():
+        held[name] = value
+    held.cookies = response.cookies
+    response.close()
+    return held
+
+
 def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     """Forget the request's :class:`DjangoRequest` once the response is made: it refers
     back to the request, and left in place that cycle would keep every request (its
@@ -142,14 +172,11 @@ class ChildsafeMiddleware:
         self._match = self.config.routes.match if len(self.config.routes) else None
         # (view, method) -> its declared rules; views are declared when imported.
         self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
-        if self.config.enabled:
-            # Strict mode, where it also runs under production servers (system checks
-            # do not): the URLconf is complete once the middleware is built.
-            check_strict(
-                routes(table=self.config.routes, exempt=self.config.exempt),
-                strict=self.config.strict,
-                where="settings.CHILDSAFE",
-            )
+        # Strict mode, checked here (system checks do not run under production servers)
+        # and again before the first request, for URL patterns added since.
+        self._strict_checked = not self.config.enabled
+        self._check_strict()
+        self._strict_checked = not self.config.enabled
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
@@ -166,6 +193,8 @@ class ChildsafeMiddleware:
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
+                if response.streaming:
+                    response = _held(response, _join(response))
                 return self._filter(request, response)
             return response
         finally:
@@ -176,6 +205,8 @@ class ChildsafeMiddleware:
         try:
             response = await self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
+                if response.streaming:
+                    response = _held(response, await _ajoin(response))
                 return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
             return response
         finally:
@@ -229,7 +260,20 @@ class ChildsafeMiddleware:
             self._view_rules[key] = rules
         return rules
 
+    def _check_strict(self) -> None:
+        """Refuse to serve while a URL pattern declares no action and is not exempt."""
+        if self._strict_checked:
+            return
+        check_strict(
+            routes(table=self.config.routes, exempt=self.config.exempt),
+            strict=self.config.strict,
+            where="settings.CHILDSAFE",
+        )
+        self._strict_checked = True
+
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+        if not self._strict_checked:
+            self._check_strict()
         config = self.config
         wrapper = DjangoRequest(request, config.repository, max_body=config.max_body)
         context = self._chain.context(config.guard, wrapper, config.repository)
@@ -247,27 +291,19 @@ class ChildsafeMiddleware:
         return context, wrapper
 
     def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
-        renderer = self.config.renderer
-        rendered: object
-        if renderer is None:
-            rendered = problem_response(decision)
-        else:
-            try:
-                rendered = renderer(decision, request)
-            except (PermissionDenied, Http404):
-                raise  # the site's own error page; the view still never runs
-            except Exception:
-                log.exception("childsafe: the denial renderer raised; answering problem+json")
-                rendered = problem_response(decision)
-        if isinstance(rendered, DenialResponse):
-            response = _http_response(rendered)
-        elif isinstance(rendered, HttpResponseBase):
-            response = rendered
+        # PermissionDenied and Http404 give the site's own error page; the view never runs.
+        made = rendered(
+            self.config.renderer, decision, request, passthrough=(PermissionDenied, Http404)
+        )
+        if isinstance(made, DenialResponse):
+            response = _http_response(made)
+        elif isinstance(made, HttpResponseBase):
+            response = made
         else:
             log.error(
                 "childsafe: the denial renderer returned a %s, not an HttpResponse or a "
                 "DenialResponse; answering problem+json",
-                type(rendered).__name__,
+                type(made).__name__,
             )
             response = _http_response(problem_response(decision))
         response.status_code = denial_status(response.status_code)
@@ -279,7 +315,6 @@ class ChildsafeMiddleware:
             config.enabled
             and config.response_filter is not None
             and not getattr(request, _EXEMPT_ATTR, False)
-            and not response.streaming
             and is_json(response.get("Content-Type"))
         )
 

@@ -1,0 +1,136 @@
+"""What the WSGI and ASGI middlewares share: their options, checked once, and how a
+request's route is looked up in strict mode. Each middleware only translates its
+protocol's requests and responses."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable, Sequence
+from typing import ClassVar, Generic, TypeVar
+
+from childsafe._engine import Guard
+from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import (
+    AccountRepository,
+    AsyncAccountRepository,
+    DenialRenderer,
+    Resolver,
+)
+from childsafe.web.denials import problem_response
+from childsafe.web.filtering import ResponseFilter
+from childsafe.web.options import check_middleware_options
+from childsafe.web.resolvers import ResolverChain
+from childsafe.web.routes import ActionRule, RouteTable
+
+__all__ = ["DEFAULT_MAX_BODY", "MiddlewareBase"]
+
+log = logging.getLogger("childsafe")
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""The largest request body (bytes) read to find a target in JSON."""
+
+AppT = TypeVar("AppT")
+
+
+class MiddlewareBase(Generic[AppT]):
+    """The options of a childsafe middleware, validated together when it is built.
+
+    ``adapter`` names the protocol in decision events; ``sync_only`` refuses async
+    resolvers and repositories (the WSGI middleware cannot await them).
+    """
+
+    adapter: ClassVar[str]
+    sync_only: ClassVar[bool]
+
+    def __init__(
+        self,
+        app: AppT,
+        /,
+        *,
+        guard: Guard,
+        resolvers: Sequence[Resolver] = (),
+        repository: AccountRepository | AsyncAccountRepository | None = None,
+        routes: RouteTable | None = None,
+        response_filter: ResponseFilter | None = None,
+        renderer: DenialRenderer = problem_response,
+        max_body: int = DEFAULT_MAX_BODY,
+        strict: bool = True,
+    ) -> None:
+        problems = check_middleware_options(
+            guard=guard,
+            resolvers=resolvers,
+            repository=repository,
+            routes=routes,
+            response_filter=response_filter,
+            renderer=renderer,
+            max_body=max_body,
+            strict=strict,
+        )
+        if self.sync_only:
+            problems.extend(_async_problems(problems, resolvers, repository))
+        if problems:
+            raise ConfigurationError(problems)
+        self.app = app
+        self.guard = guard
+        self.resolvers = tuple(resolvers)
+        self.repository = repository
+        self.routes = routes if routes is not None else RouteTable()
+        self.response_filter = response_filter
+        self.renderer = renderer
+        self.max_body = max_body
+        self.strict = strict
+        # Looked up once here rather than on every request.
+        self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
+        self._match = self.routes.match if len(self.routes) else None
+        if not strict:
+            log.warning(
+                "childsafe: the %s middleware runs with strict=False: requests matching no "
+                "route-table rule are served unchecked",
+                self.adapter.upper(),
+            )
+
+    def _route(
+        self, method: str, path: str, *, checked_elsewhere: bool = False
+    ) -> tuple[ActionRule | None, dict[str, str] | None, bool]:
+        """``(rule, path parameters, undeclared)`` for a request: the route-table rule it
+        matches, or whether strict mode refuses it (no rule, no exemption, and no app
+        behind that checks its own routes)."""
+        rule = params = None
+        if self._match is not None:
+            rule, params = self._match(method, path)
+        undeclared = (
+            rule is None
+            and self.strict
+            and not checked_elsewhere
+            and self.routes.exemption(method, path) is None
+        )
+        return rule, params, undeclared
+
+
+def _async_problems(
+    problems: list[ConfigProblem], resolvers: object, repository: object
+) -> list[ConfigProblem]:
+    found = []
+    raw: Iterable[object] = (
+        () if any(p.path == "resolvers" for p in problems) else resolvers  # type: ignore[assignment]
+    )
+    if any(inspect.iscoroutinefunction(r) for r in raw):
+        found.append(
+            ConfigProblem(
+                "ChildsafeMiddleware",
+                "resolvers",
+                "async resolvers need the ASGI middleware (childsafe.asgi)",
+            )
+        )
+    if repository is not None and inspect.iscoroutinefunction(
+        getattr(repository, "get_account", None)
+    ):
+        found.append(
+            ConfigProblem(
+                "ChildsafeMiddleware",
+                "repository",
+                "an async repository needs the ASGI middleware (childsafe.asgi)",
+            )
+        )
+    return found

@@ -1,0 +1,666 @@
+"""One adapter contract: every scenario, the same expected outcome, on all six adapters.
+
+The app is :class:`childsafe.testing.SocialApp`, built on each adapter by
+:func:`childsafe.testing.build_app`: the plain WSGI and ASGI middlewares with a route
+table, Flask, Django, Starlette (``@action`` with ``install``) and FastAPI
+(``Depends(require(...))``). Its accounts: ``teen`` (14), ``kid`` (12), ``stranger``
+(an adult connected to nobody), ``aunt`` (an adult connected to both children) and
+``parent`` (``teen``'s). A bearer token is an account id.
+
+Adding a scenario group: write a class whose tests take ``built`` (the default app on
+the adapter under test) or ``make`` (``make(**options)`` builds it with keyword options
+passed through to the adapter: the middleware, the Flask extension, Django's
+``CHILDSAFE`` keys), and override the ``social`` fixture in the class to give the app
+``extra_routes``. A scenario an adapter genuinely cannot have is skipped with
+``pytest.skip("n/a: ...")``; a scenario that fails on some adapter is a bug to fix,
+never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from childsafe import Account, Relationship, Request, action_rule, path_param
+from childsafe.testing import (
+    ADAPTERS,
+    AppRoute,
+    BuiltApp,
+    DenialPage,
+    SocialApp,
+    build_app,
+    overridden,
+)
+from childsafe.testing._apps import Adapter
+from childsafe.web import ANONYMOUS_ID
+from tests import django_settings
+
+PROBLEM = "application/problem+json"
+DM_TO_PATH_TARGET = action_rule("dm.send", target=path_param("user_id"))
+
+Make = Callable[..., BuiltApp]
+
+
+@pytest.fixture(name="adapter", params=ADAPTERS)
+def _adapter(request: pytest.FixtureRequest) -> Adapter:
+    adapter: Adapter = request.param
+    if adapter == "django":
+        # The suite's one Django configuration (see tests/django_settings.py).
+        django_settings.setup()
+    return adapter
+
+
+@pytest.fixture(name="social")
+def _social() -> SocialApp:
+    return SocialApp()
+
+
+@pytest.fixture(name="make")
+def _make(adapter: Adapter, social: SocialApp) -> Iterator[Make]:
+    built: list[BuiltApp] = []
+
+    def make(**options: Any) -> BuiltApp:
+        app = build_app(adapter, social, **options)
+        built.append(app)
+        return app
+
+    yield make
+    for app in reversed(built):
+        app.close()
+
+
+@pytest.fixture(name="built")
+def _built(make: Make) -> BuiltApp:
+    return make()
+
+
+def call(
+    built: BuiltApp, account: str | None, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """``method url`` as ``account`` (``None``: signed out)."""
+    with built.client(account) as client:
+        return client.request(method, url, **kwargs)
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem document of a denial, after checking that it is one."""
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+# A DM to ``teen``, by each way of naming the target.
+DM_TO_TEEN: Mapping[str, tuple[str, str, dict[str, Any]]] = {
+    "path": ("POST", "/users/teen/messages", {}),
+    "query": ("POST", "/messages?to=teen", {}),
+    "json": ("POST", "/messages/json", {"json": {"to": "teen", "text": "hi"}}),
+}
+RAN_FOR_TEEN: Mapping[str, str] = {
+    "path": "dm_path teen",
+    "query": "dm_query teen",
+    "json": "dm_json teen",
+}
+
+
+class TestAllowAndDeny:
+    @pytest.mark.parametrize("how", sorted(DM_TO_TEEN))
+    def test_allowed_request_runs_the_view(self, built: BuiltApp, how: str) -> None:
+        """A connected adult's DM to a 14-year-old passes and the view runs once."""
+        method, url, kwargs = DM_TO_TEEN[how]
+        response = call(built, "aunt", method, url, **kwargs)
+        assert response.status_code == 201, response.text
+        assert response.json() == {"sent": "teen"}
+        assert built.social.ran == [RAN_FOR_TEEN[how]]
+
+    @pytest.mark.parametrize("how", sorted(DM_TO_TEEN))
+    def test_denied_request_is_a_problem_and_the_view_never_runs(
+        self, built: BuiltApp, how: str
+    ) -> None:
+        """A stranger's DM to a 14-year-old is a 403 problem+json naming the reason, and
+        the view never runs."""
+        method, url, kwargs = DM_TO_TEEN[how]
+        body = problem(call(built, "stranger", method, url, **kwargs))
+        assert (body["reason"], body["action"], body["status"]) == ("not_connected", "dm.send", 403)
+        assert "teen" not in json.dumps(body)
+        assert built.social.ran == []
+
+    def test_denial_is_never_cached(self, built: BuiltApp) -> None:
+        """A denial says ``Cache-Control: no-store``."""
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert response.headers.get("cache-control") == "no-store"
+
+    @pytest.mark.parametrize(
+        ("url", "kwargs"),
+        [
+            ("/users/nobody/messages", {}),
+            ("/messages?to=nobody", {}),
+            ("/messages", {}),
+            ("/messages/json", {"json": {"to": "nobody"}}),
+            ("/messages/json", {"json": {"text": "no target"}}),
+            ("/messages/json", {"json": ["teen"]}),
+            (
+                "/messages/json",
+                {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            ),
+        ],
+    )
+    def test_unknown_or_missing_target_is_unverifiable(
+        self, built: BuiltApp, url: str, kwargs: dict[str, Any]
+    ) -> None:
+        """A target that is missing, unknown or unreadable is refused as unverifiable."""
+        assert problem(call(built, "aunt", "POST", url, **kwargs))["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize(
+        "content_type",
+        ["application/json; charset=utf-8", "application/vnd.api+json", "text/plain", None],
+    )
+    def test_json_target_is_checked_whatever_the_content_type(
+        self, built: BuiltApp, content_type: str | None
+    ) -> None:
+        """A stranger's JSON-body DM to a 14-year-old is refused whatever content type
+        it claims (the view reads the body regardless)."""
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        response = call(
+            built, "stranger", "POST", "/messages/json", content=b'{"to": "teen"}', headers=headers
+        )
+        assert response.status_code == 403
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("account", ["stranger", "aunt"])
+    def test_percent_encoded_target_is_decoded(self, built: BuiltApp, account: str) -> None:
+        """A target written with percent-escapes (``te%65n``) is checked as the account
+        it names."""
+        response = call(built, account, "POST", "/users/te%65n/messages")
+        if account == "stranger":
+            assert problem(response)["reason"] == "not_connected"
+            assert built.social.ran == []
+        else:
+            assert response.status_code == 201
+            assert built.social.ran == ["dm_path teen"]
+
+    def test_trailing_slash_never_skips_the_check(self, built: BuiltApp) -> None:
+        """A stranger's DM with a trailing slash on the path is refused or not routed;
+        it never reaches the view unchecked."""
+        response = call(built, "stranger", "POST", "/users/teen/messages/")
+        assert not response.is_success
+        assert built.social.ran == []
+
+    def test_signed_out_is_a_child(self, built: BuiltApp) -> None:
+        """A signed-out request is the protective unknown-age account: it may not
+        message an adult it is not connected to."""
+        assert problem(call(built, None, "POST", "/users/aunt/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+
+# A rendered status, and the status the denial is sent with: never a success.
+RENDERED_STATUSES: Mapping[int, int] = {200: 403, 204: 403, 304: 403, 302: 302, 404: 404, 451: 451}
+
+
+class TestGuard:
+    def test_built_app_decides_with_its_guard(self, built: BuiltApp) -> None:
+        """``BuiltApp.guard`` is the guard the adapter decides with: tightening its policy
+        refuses what it allowed."""
+        assert built.guard is not None
+        tighter = {"bands": {"13_15": {"direct_messages": {"default": "nobody"}}}}
+        with overridden(built.guard, tighter):
+            assert problem(call(built, "aunt", "POST", "/users/teen/messages"))["reason"] == (
+                "setting_off"
+            )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/messages").status_code == 201
+
+
+class TestRenderer:
+    @pytest.mark.parametrize("kind", ["native", "denial_response"])
+    @pytest.mark.parametrize("rendered", sorted(RENDERED_STATUSES))
+    def test_rendered_status_is_never_a_success(self, make: Make, kind: str, rendered: int) -> None:
+        """A custom denial page goes out with its status when that is an error or a
+        redirect, and as 403 when it would look like success (2xx, 304); the view never
+        runs."""
+        built = make(denial_page=DenialPage(rendered, kind))  # type: ignore[arg-type]
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert response.status_code == RENDERED_STATUSES[rendered]
+        assert response.content == DenialPage.BODY
+        assert response.headers["content-type"].startswith("text/html")
+        assert built.social.ran == []
+
+    def test_raising_renderer_falls_back_to_the_problem(self, make: Make) -> None:
+        """A renderer that raises is replaced by the problem+json denial."""
+        built = make(denial_page=DenialPage(kind="raising"))
+        assert problem(call(built, "stranger", "POST", "/users/teen/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+
+# Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
+READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
+
+
+class TestResponseFilter:
+    @pytest.mark.parametrize("variant", READABLE)
+    def test_child_location_never_reaches_another_account(
+        self, built: BuiltApp, variant: str
+    ) -> None:
+        """A 14-year-old's location is removed from their profile, however the JSON is
+        sent (compressed, streamed, with a charset, as a ``+json`` type)."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
+        assert response.status_code == 200
+        assert SocialApp.LOCATION not in response.text
+        assert response.json() == {"id": "teen", "name": "Teen"}
+
+    @pytest.mark.parametrize("variant", READABLE)
+    def test_adult_location_is_kept(self, built: BuiltApp, variant: str) -> None:
+        """An adult's location, which they share publicly, is left in their profile, which
+        is still marked private (it depends on who views it)."""
+        response = call(built, "aunt", "GET", f"/users/stranger/profile?variant={variant}")
+        assert response.status_code == 200
+        assert response.json() == {
+            "id": "stranger",
+            "name": "Stranger",
+            "location": SocialApp.LOCATION,
+        }
+        assert "private" in response.headers.get("cache-control", "")
+
+    @pytest.mark.parametrize("variant", ["malformed", "br"])
+    def test_unreadable_json_is_withheld(self, built: BuiltApp, variant: str) -> None:
+        """A JSON response that cannot be read (malformed, or in a coding childsafe
+        cannot decode) is a 500 problem and its body is not sent."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
+        assert response.status_code == 500
+        assert response.headers["content-type"] == PROBLEM
+        assert SocialApp.LOCATION.encode() not in response.content
+        assert built.social.ran == ["profile teen"]
+
+    @pytest.mark.parametrize("variant", READABLE)
+    def test_filtered_response_is_private_without_a_stale_etag(
+        self, built: BuiltApp, variant: str
+    ) -> None:
+        """A filtered response is ``Cache-Control: private`` (never ``public``) and drops
+        the view's ``ETag``."""
+        response = call(built, "aunt", "GET", f"/users/teen/profile?variant={variant}")
+        cache_control = response.headers.get("cache-control", "")
+        assert "private" in cache_control
+        assert "public" not in cache_control
+        assert "etag" not in response.headers
+
+    def test_children_are_dropped_from_suggestions(self, built: BuiltApp) -> None:
+        """A stranger's friend suggestions keep the adults and lose the children, and are
+        marked private."""
+        response = call(built, "stranger", "GET", "/suggestions")
+        assert response.status_code == 200
+        assert [s["id"] for s in response.json()["suggestions"]] == ["aunt", "parent"]
+        assert "private" in response.headers.get("cache-control", "")
+
+
+class TestAmbiguousTargets:
+    @pytest.mark.parametrize(
+        "query", ["to=aunt&to=teen", "to=aunt&%74o=teen", "to=teen&to=aunt", "to=aunt&to="]
+    )
+    def test_repeated_query_target_with_different_values_is_refused(
+        self, built: BuiltApp, query: str
+    ) -> None:
+        """``?to=aunt&to=teen`` (however the name is written) is refused: the check and
+        the view could read different values."""
+        body = problem(call(built, "stranger", "POST", f"/messages?{query}"))
+        assert body["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    def test_repeated_query_target_with_the_same_value_is_fine(self, built: BuiltApp) -> None:
+        """``?to=teen&to=teen`` names one account, and is checked as such."""
+        response = call(built, "aunt", "POST", "/messages?to=teen&to=teen")
+        assert response.status_code == 201, response.text
+        assert built.social.ran == ["dm_query teen,teen"]
+        assert problem(call(built, "stranger", "POST", "/messages?to=teen&to=teen"))["reason"] == (
+            "not_connected"
+        )
+
+    def test_duplicated_json_key_is_refused(self, built: BuiltApp) -> None:
+        """A JSON body naming the target twice (``{"to": "aunt", "to": "teen"}``) is
+        refused."""
+        response = call(
+            built,
+            "stranger",
+            "POST",
+            "/messages/json",
+            content=b'{"to": "aunt", "to": "teen"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+
+class TestViewClasses:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        built = make()
+        if not built.supports_view_classes:
+            pytest.skip(f"n/a: {built.adapter} has no class-based views")
+        return built
+
+    def test_declared_method_is_checked(self, built: BuiltApp) -> None:
+        """The class's declared ``post`` is refused for a stranger, and runs for a
+        connected adult."""
+        assert problem(call(built, "stranger", "POST", "/users/teen/poke"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/poke").status_code == 201
+        assert built.social.ran == ["poke POST teen"]
+
+    def test_undeclared_method_runs(self, built: BuiltApp) -> None:
+        """The class's undeclared ``get`` runs for anyone."""
+        response = call(built, "stranger", "GET", "/users/teen/poke")
+        assert (response.status_code, response.text) == (200, "poke teen?")
+        assert built.social.ran == ["poke GET teen"]
+
+
+class TestHeadAndOptions:
+    def test_head_follows_get(self, built: BuiltApp) -> None:
+        """``HEAD`` is checked with the ``GET`` rule: refused for a stranger, allowed for
+        a connected adult."""
+        denied = call(built, "stranger", "HEAD", "/users/teen/profile")
+        assert (denied.status_code, denied.headers["content-type"]) == (403, PROBLEM)
+        assert built.social.ran == []
+        assert call(built, "aunt", "HEAD", "/users/teen/profile").status_code == 200
+        assert built.social.ran == ["profile teen"]
+
+    @pytest.mark.parametrize("account", ["stranger", "aunt"])
+    def test_options_never_runs_the_declared_view(self, built: BuiltApp, account: str) -> None:
+        """``OPTIONS`` (a CORS preflight) to a declared ``POST`` route never sends the DM,
+        and is never a server error."""
+        response = call(built, account, "OPTIONS", "/users/teen/messages")
+        assert response.status_code < 500
+        assert built.social.ran == []
+
+
+class TestWebsockets:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        built = make()
+        if not built.supports_websockets:
+            pytest.skip(f"n/a: {built.adapter} serves no websockets")
+        return built
+
+    def test_denied_websocket_is_closed_with_1008(self, built: BuiltApp) -> None:
+        """A stranger's chat with a 14-year-old is closed in the handshake with 1008 and
+        the reason code; the endpoint never runs."""
+        outcome = built.websocket("/chat/teen", account="stranger")
+        assert not outcome.accepted
+        assert (outcome.close_code, outcome.close_reason) == (1008, "not_connected")
+        assert built.social.ran == []
+
+    def test_signed_out_websocket_is_closed(self, built: BuiltApp) -> None:
+        """A signed-out chat (the unknown-age account) with an adult it is not connected
+        to is closed with 1008."""
+        outcome = built.websocket("/chat/aunt")
+        assert (outcome.accepted, outcome.close_code) == (False, 1008)
+        assert built.social.ran == []
+
+    def test_allowed_websocket_connects(self, built: BuiltApp) -> None:
+        """A connected adult's chat is accepted and the endpoint runs."""
+        outcome = built.websocket("/chat/teen", account="aunt")
+        assert outcome.accepted
+        assert outcome.texts == ("chatting with teen",)
+        assert built.social.ran == ["chat teen"]
+
+
+class TestStreaming:
+    def test_unfiltered_stream_stays_streamed(self, built: BuiltApp) -> None:
+        """A response with nothing to filter reaches the client chunk by chunk, each
+        chunk before the next is made, unchanged."""
+        response = built.stream("/stream", account="aunt")
+        assert response.status == 200
+        assert response.chunks == SocialApp.STREAM_CHUNKS
+        assert built.social.log == [
+            entry
+            for chunk in SocialApp.STREAM_CHUNKS
+            for entry in (f"made {chunk!r}", f"sent {chunk!r}")
+        ]
+
+
+def raising_resolver(request: Request) -> Account | None:
+    """A resolver whose token service is down."""
+    raise OSError(f"token service is down ({request.path})")
+
+
+class GraphDown:
+    """A repository whose accounts load but whose social graph is down."""
+
+    def __init__(self, social: SocialApp) -> None:
+        self.accounts = social.accounts
+
+    def get_account(self, account_id: str) -> Account | None:
+        return self.accounts.get_account(account_id)
+
+    def relationship(self, actor: Account, target: Account) -> Relationship:
+        raise OSError(f"graph database is down (relating {actor.id} to {target.id})")
+
+
+class TestFailClosed:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make) -> BuiltApp:
+        return make(resolvers=[raising_resolver])
+
+    def test_raising_resolver_gives_the_protective_unknown_account(self, built: BuiltApp) -> None:
+        """A resolver that raises makes the request the unknown-age account (never a 500)."""
+        response = call(built, "aunt", "GET", "/me")
+        assert response.status_code == 200
+        assert response.json() == {"id": ANONYMOUS_ID, "band": "unknown", "source": "error"}
+
+    def test_raising_resolver_never_opens_the_door(self, built: BuiltApp) -> None:
+        """With a resolver that raises, a DM to an adult is refused (the request is a
+        child's, who may message only connections) and the view never runs."""
+        assert problem(call(built, "aunt", "POST", "/users/aunt/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+
+class TestExtraRoutes:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        return SocialApp(
+            extra_routes=[
+                AppRoute("notes", "/notes", exempt="public notes"),
+                AppRoute("nudge", "/users/{user_id}/nudge", ("POST",), {"POST": DM_TO_PATH_TARGET}),
+            ]
+        )
+
+    def test_extra_exempt_route_runs(self, built: BuiltApp) -> None:
+        """A route the description adds as exempt serves anyone."""
+        response = call(built, "stranger", "GET", "/notes")
+        assert (response.status_code, response.text) == (200, "notes")
+        assert built.social.ran == ["notes"]
+
+    def test_extra_declared_route_is_checked(self, built: BuiltApp) -> None:
+        """A route the description adds with a declaration is checked like the others."""
+        assert problem(call(built, "stranger", "POST", "/users/teen/nudge"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+        assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
+        assert built.social.ran == ["nudge"]
+
+
+class TestRepositoryDown:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        social = SocialApp()
+        social.repository = GraphDown(social)
+        return social
+
+    def test_check_is_unverifiable(self, built: BuiltApp) -> None:
+        """A check that needs the social graph while it is down is refused as
+        unverifiable, never allowed and never a 500."""
+        assert problem(call(built, "aunt", "POST", "/users/teen/messages"))["reason"] == (
+            "unverifiable"
+        )
+        assert built.social.ran == []
+
+    def test_children_stay_out_of_suggestions(self, built: BuiltApp) -> None:
+        """While the graph is down no child appears in a stranger's suggestions."""
+        response = call(built, "stranger", "GET", "/suggestions")
+        assert response.status_code in {200, 500}
+        assert b'"teen"' not in response.content
+        assert b'"kid"' not in response.content
+
+
+class TestBodies:
+    def test_deeply_nested_json_is_refused(self, built: BuiltApp) -> None:
+        """A JSON body nested thousands deep is refused, never a 500."""
+        body = b'{"to": "teen", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        response = call(
+            built,
+            "aunt",
+            "POST",
+            "/messages/json",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    def test_body_over_the_default_limit_is_unverifiable(self, built: BuiltApp) -> None:
+        """A JSON body over the default 1 MiB limit is not read to find the target, so
+        the check fails closed."""
+        body = json.dumps({"to": "teen", "text": "x" * (1 << 21)}).encode()
+        response = call(
+            built,
+            "aunt",
+            "POST",
+            "/messages/json",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert problem(response)["reason"] == "unverifiable"
+        assert built.social.ran == []
+
+    def test_late_declared_route_never_runs_unchecked(self, built: BuiltApp) -> None:
+        """A declared route added after the app was built is refused to a stranger."""
+        built.add_route(
+            AppRoute("wave", "/users/{user_id}/wave", ("POST",), {"POST": DM_TO_PATH_TARGET})
+        )
+        response = call(built, "stranger", "POST", "/users/teen/wave")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert built.social.ran == []
+
+
+# ----------------------------------------------------------------- decision events
+
+# What differs between adapters by design: the event's own id and time, the request's
+# id, and the adapter's name.
+PER_REQUEST = ("id", "time", "request_id", "adapter")
+
+
+def _comparable(events: list[Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.to_dict().items() if k not in PER_REQUEST} for e in events]
+
+
+@pytest.fixture(name="events", scope="module")
+def _events() -> dict[str, list[dict[str, Any]]]:
+    """The comparable events each adapter emitted for the same scenario, by adapter."""
+    return {}
+
+
+class TestDecisionEvents:
+    SCENARIO: tuple[tuple[str | None, str, str, dict[str, Any]], ...] = (
+        ("stranger", "POST", "/users/teen/messages", {}),
+        ("aunt", "POST", "/users/teen/messages", {}),
+        ("stranger", "POST", "/messages?to=teen", {}),
+        ("aunt", "POST", "/messages/json", {"json": {"to": "teen", "text": "hi"}}),
+        ("stranger", "POST", "/users/nobody/messages", {}),
+        (None, "POST", "/users/teen/messages", {}),
+    )
+
+    def test_one_event_per_decision(
+        self, built: BuiltApp, events: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Each checked request gives exactly one decision event, carrying the request's
+        id (the client's X-Request-ID) and the adapter's name."""
+        seen: list[Any] = []
+        guard = built.guard
+        assert guard is not None
+        guard.add_sink(seen.append)
+        try:
+            for number, (account, method, url, kwargs) in enumerate(self.SCENARIO):
+                headers = {"X-Request-ID": f"req-{number}"}
+                call(built, account, method, url, headers=headers, **kwargs)
+            assert guard.flush_events()
+        finally:
+            guard.remove_sink(seen.append)
+        assert [e.request_id for e in seen] == [f"req-{n}" for n in range(len(self.SCENARIO))]
+        assert {e.adapter for e in seen} == {built.adapter}
+        assert [(e.allowed, e.reason) for e in seen] == [
+            (False, "not_connected"),
+            (True, "permitted"),
+            (False, "not_connected"),
+            (True, "permitted"),
+            (False, "unverifiable"),
+            (False, "not_connected"),
+        ]
+        events[built.adapter] = _comparable(seen)
+
+    def test_identical_across_adapters(self, events: dict[str, list[dict[str, Any]]]) -> None:
+        """For the same scenario, every adapter emitted the same events."""
+        if len(events) < len(ADAPTERS):
+            pytest.skip("n/a: runs after every adapter's event test, in one session")
+        first, *others = ADAPTERS
+        for adapter in others:
+            assert events[adapter] == events[first], adapter
+
+
+# ----------------------------------------------------------------- strict mode
+
+
+UNDECLARED = AppRoute("undeclared", "/undeclared/{user_id}", ("POST",))
+
+
+class TestStrictMode:
+    def test_undeclared_route_refused(self, adapter: Adapter, social: SocialApp) -> None:
+        """An app with a route that declares no action and is not exempt is refused:
+        the framework adapters refuse to start (naming the route), the route tables
+        refuse the request (403 undeclared_route). The view never runs."""
+        social.add_route(UNDECLARED)
+        if adapter in {"wsgi", "asgi"}:
+            with build_app(adapter, social) as built:
+                body = problem(call(built, "aunt", "POST", "/undeclared/teen"))
+            assert body["reason"] == "undeclared_route"
+        else:
+            with pytest.raises(Exception, match="undeclared") as raised:
+                build_app(adapter, social).close()
+            assert "declares no action" in str(raised.value)
+        assert social.ran == []
+
+    def test_strict_off_serves(self, make: Make, social: SocialApp) -> None:
+        """strict=False serves the undeclared route unchecked, on every adapter."""
+        social.add_route(UNDECLARED)
+        built = make(strict=False)
+        assert call(built, "stranger", "POST", "/undeclared/teen").status_code == 200
+        assert social.ran == ["undeclared"]
+
+    def test_late_route_never_served_unchecked(self, built: BuiltApp) -> None:
+        """A route added after the app was built is never served unchecked: refused as
+        undeclared, the app refuses to serve, or the framework refuses the late route."""
+        try:
+            built.add_route(UNDECLARED)
+        except (AssertionError, RuntimeError, ValueError):
+            assert built.social.ran == []  # the framework refused the route itself
+            return
+        try:
+            response = call(built, "aunt", "POST", "/undeclared/teen")
+        except Exception:  # noqa: BLE001 - the app refusing to serve is one of the outcomes
+            response = None
+        if response is not None:
+            assert response.status_code in {403, 404, 405, 500}, response.text
+        assert built.social.ran == []
