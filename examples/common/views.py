@@ -14,17 +14,20 @@ from childsafe import (
     Account,
     AgeBand,
     ChangeableBy,
+    DenialResponse,
     Explanation,
     Guard,
     Messages,
     RequestContext,
     SettingChange,
+    change_problem_response,
     explain,
     problem_details,
 )
 from childsafe._settings import EnumDomain
 from childsafe.parental import CONSENT_BASED, DEFAULT_AGE_OF_DIGITAL_CONSENT
 from childsafe.typing import Audience
+from childsafe.web import negotiate_locale
 from examples.common.playground import Playground, scope_label
 from examples.common.socialdb import SocialDB
 
@@ -299,6 +302,37 @@ def change_setting(
         "setting": name,
         "value": value,
     }
+
+
+def change_setting_json(
+    db: SocialDB, guard: Guard, account: Account, payload: object, accept_language: str | None
+) -> DenialResponse | tuple[dict[str, Any], int]:
+    """The account holder's own change through the API: ``200`` and the new value, a
+    ``403`` problem document in the child's words (in the language the client
+    prefers, naming their parent) when the policy refuses it, ``400`` for a malformed
+    body."""
+    body = payload if isinstance(payload, dict) else {}
+    name, value = body.get("setting"), body.get("value")
+    confirmed = body.get("confirmed", False)
+    if not isinstance(name, str) or name not in SETTINGS or not isinstance(confirmed, bool):
+        return {"error": 'expected {"setting": <a setting>, "value": ..., "confirmed": false}'}, 400
+    try:
+        change = guard.change_setting(account, name, value, confirmed=confirmed)
+    except ValueError as e:
+        return {"error": str(e)}, 400
+    if not change.applied:
+        return change_problem_response(
+            change,
+            locale=negotiate_locale(accept_language),
+            names=display_names(db, account),
+            messages=MESSAGES,
+        )
+    db.save_settings(account.id, dict(change.account.settings))
+    return {
+        "setting": name,
+        "value": change.settings.formatted()[name],
+        "reason": change.reason,
+    }, 200
 
 
 def display_names(db: SocialDB, account: Account) -> dict[str, str]:

@@ -570,6 +570,39 @@ class TestParentView:
 
 
 @pytest.mark.usefixtures("site")
+class TestSettingsApi:
+    def test_refused_change_is_problem_json_in_the_childs_words(self) -> None:
+        """A 15-year-old loosening location sharing gets 403 problem+json naming their parent."""
+        response = sign_in("sam").post(
+            "/api/settings",
+            {"setting": "location_sharing", "value": "connections_coarse"},
+            content_type="application/json",
+        )
+
+        assert response.status_code == 403
+        assert response["Content-Type"] == "application/problem+json"
+        body = json.loads(response.content)
+        assert body["reason"] == "parent_required"
+        assert (
+            body["detail"]
+            == "Only Pat (parent) can loosen your “Who can see where you are” setting."
+        )
+
+    def test_allowed_change(self, db_path: Path) -> None:
+        """A change the policy allows is applied and stored."""
+        done = sign_in("sam").post(
+            "/api/settings",
+            {"setting": "tagging", "value": "nobody"},
+            content_type="application/json",
+        )
+
+        assert (done.status_code, done.json()["value"]) == (200, "nobody")
+        stored = SocialDB(db_path).account("sam")
+        assert stored is not None
+        assert stored.settings["tagging"] == "nobody"
+
+
+@pytest.mark.usefixtures("site")
 class TestConsent:
     def test_profiling_needs_consent_below_the_age_of_digital_consent(self) -> None:
         """At 15, profiling needs a parent's consent in Ireland (16) but not in the UK (13)."""

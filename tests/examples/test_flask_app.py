@@ -441,6 +441,49 @@ class TestParentView:
         )
 
 
+class TestSettingsApi:
+    def test_refused_change_is_problem_json_in_the_childs_words(self, app: Flask) -> None:
+        """A 15-year-old loosening location sharing gets 403 problem+json naming their parent."""
+        response = sign_in(app, "sam").post(
+            "/api/settings", json={"setting": "location_sharing", "value": "connections_coarse"}
+        )
+
+        assert response.status_code == 403
+        assert response.content_type == "application/problem+json"
+        body = response.get_json()
+        assert body["reason"] == "parent_required"
+        assert (
+            body["detail"]
+            == "Only Pat (parent) can loosen your “Who can see where you are” setting."
+        )
+        assert "13_15" not in response.get_data(as_text=True)
+
+    def test_in_french(self, app: Flask) -> None:
+        """The refusal follows the client's Accept-Language."""
+        response = sign_in(app, "sam").post(
+            "/api/settings",
+            json={"setting": "location_sharing", "value": "public"},
+            headers={"Accept-Language": "fr-FR, en;q=0.5"},
+        )
+
+        assert (
+            response.get_json()["detail"]
+            == "Ce choix n\u2019est pas possible à ton âge, pour te protéger."
+        )
+
+    def test_allowed_change(self, app: Flask, db_path: Path) -> None:
+        """A change the policy allows is applied and stored; a malformed one is a 400."""
+        client = sign_in(app, "sam")
+        done = client.post("/api/settings", json={"setting": "tagging", "value": "nobody"})
+        bad = client.post("/api/settings", json={"setting": "taging", "value": "nobody"})
+
+        assert (done.status_code, done.get_json()["value"]) == (200, "nobody")
+        stored = SocialDB(db_path).account("sam")
+        assert stored is not None
+        assert stored.settings["tagging"] == "nobody"
+        assert bad.status_code == 400
+
+
 class TestConsent:
     def test_profiling_needs_consent_below_the_age_of_digital_consent(self, app: Flask) -> None:
         """At 15, profiling needs a parent's consent in Ireland (16) but not in the UK (13)."""
