@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+import attrs
 import pytest
 
 from childsafe import (
@@ -257,6 +258,13 @@ class TestCompleteness:
             assert said.title
             assert said.text
             assert "{" not in said.text
+
+    def test_a_reason_without_texts(self, guard: Guard) -> None:
+        """A reason the catalogue lacks reads as a plain refusal rather than failing."""
+        change = guard.change_setting(Account(id="o", band="13_15"), "tagging", "everyone")
+        future = attrs.evolve(change, reason="some_future_reason")
+        assert explain(future) == Explanation("Not possible", "This isn't possible right now.")
+        assert explain(future, locale="fr").title == "Pas possible"
 
 
 class TestChildTexts:

@@ -15,7 +15,9 @@ texts live in gettext catalogues shipped with the package
   key present wins. The refused person's texts cannot be narrowed, so they are the same
   whatever the child's setting or band;
 - ``name.parent``, ``name.child`` and ``name.setting``: the words used for
-  ``{parent}``, ``{child}`` and ``{setting}`` when no name is known.
+  ``{parent}``, ``{child}`` and ``{setting}`` when no name is known;
+- ``fallback.title`` and ``fallback.text``: what anyone reads for a reason that has no
+  texts yet (the completeness test keeps the shipped catalogue from needing them).
 """
 
 from __future__ import annotations
@@ -151,12 +153,16 @@ def check_key(key: str) -> str | None:
         if parts[2] == "tip":
             return f"{key!r}: a safety tip is the same for every band"
         return _choice(key, parts[3], _BANDS, "band")
+    if head == "fallback":
+        if len(parts) != 2:
+            return f"{key!r}: expected fallback.<title|text>"
+        return _choice(key, parts[1], ("title", "text"), "part")
     if head == "change" and parts[1:3] == ["note", "locked"]:
         if len(parts) != 4:
             return f"{key!r}: expected change.note.locked.<child|parent>"
         return _choice(key, parts[3], ("child", "parent"), "audience")
     if head not in _REASONS:
-        return _choice(key, head, ("name", "setting", "decision", "change"), "kind")
+        return _choice(key, head, ("name", "setting", "decision", "change", "fallback"), "kind")
     if len(parts) < 3:
         return f"{key!r}: expected {head}.<reason>.title or {head}.<reason>.<audience>.<part>"
     problem = _choice(key, parts[1], _REASONS[head], f"{head} reason")
@@ -334,6 +340,7 @@ class Messages:
                 f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
             )
         band_name = AgeBand(band).value if band is not None else None
+        locale = self._locale(locale)
         cache_key = ("setting", setting, band_name, locale)
         found = self._cache.get(cache_key)
         if found is None:
@@ -354,6 +361,7 @@ class Messages:
         band: str | None,
         locale: str,
     ) -> tuple[str | None, ...]:
+        locale = self._locale(locale)
         cache_key = (kind, reason, audience, setting, band, locale)
         found = self._cache.get(cache_key)
         if found is not None:
@@ -431,8 +439,9 @@ class Messages:
         if title is None or text is None:
             # A reason without texts (added to the engine but not to the catalogue yet):
             # say nothing specific rather than fail the request.
-            title = self._first((f"decision.setting_off.{audience}.title",), locale)
-            text = self._first(("decision.undeclared_route.refused_adult.text",), locale)
+            title = self._first(("fallback.title",), locale)
+            text = self._first(("fallback.text",), locale)
+            next_step = tip = None
         if kind == "change" and audience != "refused_adult":
             if audience == "child" and reason == "prompt_required" and setting is not None:
                 tip = self.setting_text(setting, band, locale=locale).tip
