@@ -475,14 +475,24 @@ class Messages:
                 parent = next((names[g] for g in sorted(guardians) if g in names), None)
             if child is None:
                 child = names.get(str(getattr(account, "id", "")))
-        label = (
-            self.setting_text(setting, band, locale=locale).label
-            if setting is not None
-            else self.lookup("name.setting", locale)
-        )
+        cache_key = ("names", setting, band, self._locale(locale))
+        defaults = self._cache.get(cache_key)
+        if defaults is None:
+            label = (
+                self.setting_text(setting, band, locale=locale).label
+                if setting is not None
+                else self.lookup("name.setting", locale)
+            )
+            defaults = (
+                self.lookup("name.parent", locale),
+                self.lookup("name.child", locale),
+                label,
+            )
+            self._cache[cache_key] = defaults
+        default_parent, default_child, label = defaults
         return {
-            "parent": parent or self.lookup("name.parent", locale) or "",
-            "child": child or self.lookup("name.child", locale) or "",
+            "parent": parent or default_parent or "",
+            "child": child or default_child or "",
             "setting": label or "",
         }
 
