@@ -63,6 +63,8 @@ nitpick_ignore = [
     # The type variable in the signature of the `childsafe.action` decorator.
     ("py:class", "childsafe.web.routes.F"),
     ("py:class", "childsafe.web.strict.F"),
+    # The `Literal` alias of `explain`'s audiences, documented with AUDIENCES.
+    ("py:class", "Audience"),
     # Framework classes in signatures: no inventory of theirs is available offline.
     ("py:class", "flask.app.Flask"),
     ("py:class", "starlette.applications.Starlette"),

@@ -14,12 +14,20 @@ from childsafe import (
     Account,
     AgeBand,
     ChangeableBy,
+    DenialResponse,
+    Explanation,
     Guard,
+    Messages,
     RequestContext,
+    SettingChange,
+    change_problem_response,
+    explain,
     problem_details,
 )
 from childsafe._settings import EnumDomain
 from childsafe.parental import CONSENT_BASED, DEFAULT_AGE_OF_DIGITAL_CONSENT
+from childsafe.typing import Audience
+from childsafe.web import negotiate_locale
 from examples.common.playground import Playground, scope_label
 from examples.common.socialdb import SocialDB
 
@@ -32,6 +40,9 @@ BAND_LABELS = {
 }
 
 Page = tuple[str, dict[str, Any]]
+
+#: The texts the pages show: childsafe's own, in English.
+MESSAGES = Messages()
 
 
 def _names(db: SocialDB, ids: Iterable[str]) -> list[str]:
@@ -205,9 +216,11 @@ def _consent_note(guard: Guard, account: Account, name: str) -> str | None:
 
 
 def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, Any]]:
-    """One row per setting: current value, who may loosen it, the floor, whether a
-    parent locked it, and the choices offered (a locked setting offers the account
-    holder only values at least as protective as the current one)."""
+    """One row per setting: its label and description in words for the account's
+    band, current value, who may loosen it, the floor, whether a parent locked it, and
+    the choices offered (a locked setting offers the account holder only values at
+    least as protective as the current one). The safety tip, and the box to confirm
+    having read it, appear only where the viewer may loosen the setting."""
     rules = guard.rules_for(account)
     effective = guard.settings_for(account)
     current = effective.formatted()
@@ -221,16 +234,20 @@ def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, A
         if by == "self" and locked:
             may_loosen = False
         limit = getattr(effective, name) if by == "self" and locked else rule.floor
+        words = MESSAGES.setting_text(name, account.band)
+        prompt = rule.prompt_on_loosen and by == "self" and may_loosen
         rows.append(
             {
                 "name": name,
-                "summary": setting.summary,
+                "label": words.label,
+                "summary": words.description,
                 "value": current[name],
                 "floor": setting.format(rule.floor),
                 "changeable_by": rule.changeable_by.value,
                 "may_loosen": may_loosen,
                 "locked": locked,
-                "prompt": rule.prompt_on_loosen and by == "self",
+                "prompt": prompt,
+                "tip": words.tip if prompt else None,
                 "consent": _consent_note(guard, account, name),
                 "choices": _allowed_values(name, limit),
                 "sources": ", ".join(c.label for c in guard.policy.cite(rule.sources)),
@@ -273,14 +290,66 @@ def change_setting(
     if change.applied:
         db.save_settings(account.id, dict(change.account.settings))
         db.save_locks(account.id, change.account.locks)
+    said = explain_change(db, change, by=by)
     return {
         "applied": change.applied,
         "reason": change.reason,
-        "message": change.message,
+        "title": said.title,
+        "message": said.text,
+        "next_step": said.next_step,
+        "tip": said.tip,
         "prompt": change.prompt_required,
         "setting": name,
         "value": value,
     }
+
+
+def change_setting_json(
+    db: SocialDB, guard: Guard, account: Account, payload: object, accept_language: str | None
+) -> DenialResponse | tuple[dict[str, Any], int]:
+    """The account holder's own change through the API: ``200`` and the new value, a
+    ``403`` problem document in the child's words (in the language the client
+    prefers, naming their parent) when the policy refuses it, ``400`` for a malformed
+    body."""
+    body = payload if isinstance(payload, dict) else {}
+    name, value = body.get("setting"), body.get("value")
+    confirmed = body.get("confirmed", False)
+    if not isinstance(name, str) or name not in SETTINGS or not isinstance(confirmed, bool):
+        return {"error": 'expected {"setting": <a setting>, "value": ..., "confirmed": false}'}, 400
+    try:
+        change = guard.change_setting(account, name, value, confirmed=confirmed)
+    except ValueError as e:
+        return {"error": str(e)}, 400
+    if not change.applied:
+        return change_problem_response(
+            change,
+            locale=negotiate_locale(accept_language),
+            names=display_names(db, account),
+            messages=MESSAGES,
+        )
+    db.save_settings(account.id, dict(change.account.settings))
+    return {
+        "setting": name,
+        "value": change.settings.formatted()[name],
+        "reason": change.reason,
+    }, 200
+
+
+def display_names(db: SocialDB, account: Account) -> dict[str, str]:
+    """The display names of the account and its linked parents, by account id, for the
+    texts that name them."""
+    return {
+        i: person.name
+        for i in (account.id, *account.guardians)
+        if (person := db.person(i)) is not None
+    }
+
+
+def explain_change(db: SocialDB, change: SettingChange, *, by: str) -> Explanation:
+    """The change in the words of whoever made it: the account holder or their parent,
+    naming the child and the parent."""
+    audience: Audience = "child" if by == "self" else "parent"
+    return explain(change, audience, names=display_names(db, change.account), messages=MESSAGES)
 
 
 def parent_page(

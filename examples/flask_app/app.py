@@ -487,6 +487,24 @@ def send_message_json(user_id: str) -> ResponseReturnValue:
     return {"id": message_id}, 201
 
 
+@bp.post("/api/settings")
+@exempt("changes the account's own settings through Guard.change_setting")
+@signed_in
+def change_setting_json() -> ResponseReturnValue:
+    me = _me()
+    answer = views.change_setting_json(
+        _db(),
+        me.guard,
+        me.account,
+        request.get_json(silent=True),
+        request.headers.get("Accept-Language"),
+    )
+    if isinstance(answer, DenialResponse):
+        # A refused change: childsafe's problem+json, in the child's words.
+        return BaseResponse(answer.body, answer.status, list(answer.headers))
+    return answer
+
+
 @bp.post("/api/location")
 @exempt("the account's own location, kept under its location_sharing setting")
 @signed_in

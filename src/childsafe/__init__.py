@@ -16,6 +16,15 @@ from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
 from childsafe._effective import Settings
 from childsafe._engine import ACTIONS, GROUP_ACTIONS, SENSITIVITY_LEVELS, Guard, SettingChange
+from childsafe._messages import (
+    AUDIENCES,
+    CHANGE_REASONS,
+    LOCALES,
+    Explanation,
+    Messages,
+    SettingText,
+    explain,
+)
 from childsafe._model import Account, Relationship
 from childsafe._policy import (
     ChangeableBy,
@@ -38,6 +47,8 @@ from childsafe.web import (
     action,
     action_rule,
     bearer_token,
+    change_problem_details,
+    change_problem_response,
     json_field,
     path_param,
     problem_details,
@@ -48,7 +59,10 @@ from childsafe.web.strict import exempt
 
 __all__ = [
     "ACTIONS",
+    "AUDIENCES",
+    "CHANGE_REASONS",
     "GROUP_ACTIONS",
+    "LOCALES",
     "SENSITIVITY_LEVELS",
     "SETTINGS",
     "Account",
@@ -61,8 +75,10 @@ __all__ = [
     "Citation",
     "Decision",
     "DenialResponse",
+    "Explanation",
     "Guard",
     "JurisdictionInfo",
+    "Messages",
     "NotificationGate",
     "Policy",
     "PolicyDiff",
@@ -77,6 +93,7 @@ __all__ = [
     "RuleChange",
     "Setting",
     "SettingChange",
+    "SettingText",
     "SettingValue",
     "Settings",
     "TimeWindow",
@@ -84,8 +101,11 @@ __all__ = [
     "action_rule",
     "age_on",
     "bearer_token",
+    "change_problem_details",
+    "change_problem_response",
     "diff_policies",
     "exempt",
+    "explain",
     "json_field",
     "load_policy",
     "path_param",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from childsafe._decision import Decision
+from childsafe._messages import Audience
 from childsafe._model import Account, Relationship
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountRepository",
     "AsyncAccountRepository",
+    "Audience",
     "DenialRenderer",
     "Extractor",
     "Request",

@@ -46,5 +46,6 @@ urlpatterns = [
     path("api/suggestions", require_GET(views.suggestions_json)),
     path("api/messages", require_GET(views.messages_json)),
     path("api/messages/<str:user_id>", csrf_exempt(require_POST(views.send_message_json))),
+    path("api/settings", csrf_exempt(require_POST(views.change_setting_json))),
     path("api/location", csrf_exempt(require_POST(views.check_in_json))),
 ]

@@ -32,6 +32,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped]
 from django.http import (  # type: ignore[import-untyped]
     Http404,
+    HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
 )
@@ -40,6 +41,7 @@ from django.shortcuts import render  # type: ignore[import-untyped]
 from childsafe import (
     Account,
     Decision,
+    DenialResponse,
     RequestContext,
     action,
     exempt,
@@ -368,6 +370,24 @@ def send_message_json(request: Any, user_id: str) -> Any:  # noqa: ANN401
         return JsonResponse({"error": 'expected a JSON object {"text": "..."}'}, status=400)
     message_id = get_db().send_message(_me(request).account.id, user_id, text.strip())
     return JsonResponse({"id": message_id}, status=201)
+
+
+@exempt("changes the account's own settings through Guard.change_setting")
+@signed_in
+def change_setting_json(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+    me = _me(request)
+    answer = views.change_setting_json(
+        get_db(),
+        me.guard,
+        me.account,
+        _json_body(request),
+        request.headers.get("Accept-Language"),
+    )
+    if isinstance(answer, DenialResponse):
+        # A refused change: childsafe's problem+json, in the child's words.
+        return HttpResponse(answer.body, status=answer.status, headers=dict(answer.headers))
+    payload, status = answer
+    return JsonResponse(payload, status=status)
 
 
 @exempt("the account's own location, kept under its location_sharing setting")

@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
 from childsafe._decision import Decision, Reason
+from childsafe._messages import LOCALES, Audience, Messages, explain
+from childsafe.exceptions import InvalidCheckError
 from childsafe.typing import DenialRenderer, Request
 from childsafe.web.request import CONFIRM_HEADER, callable_name
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from childsafe._engine import SettingChange
 
 log = logging.getLogger("childsafe")
 
@@ -32,35 +39,53 @@ class DenialResponse:
     body: bytes
 
 
-_TITLES: Final = {
-    Reason.BLOCKED: "Blocked",
-    Reason.UNVERIFIABLE: "Could not be checked",
-    Reason.CONFIRMATION_REQUIRED: "Confirmation needed",
-    Reason.UNDECLARED_ROUTE: "Not available",
-}
-
-
-def problem_details(decision: Decision) -> dict[str, Any]:
-    """An RFC 9457 problem document for a denial.
+def problem_details(
+    decision: Decision,
+    *,
+    locale: str = "en",
+    parent: str | None = None,
+    messages: Messages | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document for a denial, its ``title`` and ``detail`` in
+    ``locale`` (see :func:`childsafe.explain`).
 
     It carries the reason code, the action and the deciding setting's *name*, and never
-    the target's band, settings values, id or anything else about them. A ``remedy``
-    is included only when the decision was about the requester's own account.
+    the target's band, settings values, id or anything else about them: when the
+    decision was about another account, the texts are the refused person's, the same
+    whatever that account's band or settings. When it was about the requester's own
+    account (``subject`` is ``"actor"``), the texts are the account holder's own, with
+    the ``remedy``, a ``next_step`` and, before a safety prompt, a ``tip``; ``parent``
+    is the display name of their linked parent, for texts that name them.
+
+    .. versionchanged:: 0.2.0 ``locale``, ``parent`` and ``messages``; the requester's
+       own denials carry ``next_step`` and ``tip``.
     """
-    title = _TITLES.get(decision.reason, "Not allowed by child-safety settings")
+    own = decision.subject == "actor"
+    said = explain(
+        decision,
+        "child" if own else "refused_adult",
+        locale=locale,
+        parent=parent,
+        messages=messages,
+    )
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + decision.reason.value,
-        "title": title,
+        "title": said.title,
         "status": 403,
-        "detail": _PUBLIC_DETAIL.get(decision.reason, "This action is not allowed."),
+        "detail": said.text,
         "reason": decision.reason.value,
         "action": decision.action,
     }
     if decision.setting is not None:
         body["setting"] = decision.setting
-    if decision.subject == "actor" and decision.remedy:
+    if own:
         # About the requester's own account: safe, and useful, to say what would help.
-        body["remedy"] = decision.remedy
+        if decision.remedy:
+            body["remedy"] = decision.remedy
+        if said.next_step:
+            body["next_step"] = said.next_step
+        if said.tip:
+            body["tip"] = said.tip
     if decision.needs_confirmation:
         # Allowed once the account holder (the requester) confirms the safety prompt.
         body["needs_confirmation"] = True
@@ -68,30 +93,142 @@ def problem_details(decision: Decision) -> dict[str, Any]:
     return body
 
 
-_PUBLIC_DETAIL: Final = {
-    Reason.BLOCKED: "One of the accounts has blocked the other.",
-    Reason.SETTING_OFF: "The account's settings do not allow this.",
-    Reason.NOT_CONNECTED: "Only the account's connections can do this.",
-    Reason.NO_MUTUAL_CONNECTION: "Only accounts with a mutual connection can do this.",
-    Reason.NOT_INVITED: "This account can only be added with its invite.",
-    Reason.APPROVAL_REQUIRED: "The account holder approves each invite.",
-    Reason.PARENT_APPROVAL_REQUIRED: "A parent needs to approve this.",
-    Reason.QUIET_HOURS: "The account is in its quiet hours.",
-    Reason.CONTENT_TOO_SENSITIVE: "This content is not shown to this account.",
-    Reason.ADULT_ONLY: "This content is for adults only.",
-    Reason.UNVERIFIABLE: "The accounts could not be checked, so this is not allowed.",
-    Reason.CONFIRMATION_REQUIRED: "Read the safety tip, then confirm to go ahead.",
-    Reason.PARENT_APPROVAL_TO_CONTACT: "A parent needs to approve this first.",
-    Reason.UNDECLARED_ROUTE: "This page has no child-safety rule yet, so it is not available.",
-}
+CHANGE_PROBLEM_TYPE_BASE: Final = (
+    "https://childsafe.readthedocs.io/en/latest/explanations.html#change-"
+)
+"""The start of the problem ``type`` of a refused setting change; the reason follows."""
+
+
+def change_problem_details(
+    change: SettingChange,
+    *,
+    by: Literal["self", "parent"] = "self",
+    locale: str = "en",
+    names: Mapping[str, str] | None = None,
+    messages: Messages | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document for a refused :class:`~childsafe.SettingChange`,
+    in the words of whoever asked for it: the account holder (``by="self"``) or their
+    parent (``by="parent"``), in ``locale``. ``names`` maps account ids to display
+    names, so that the texts name the child and their parent.
+
+    It holds the reason, the setting's name, the account holder's ``title``,
+    ``detail`` and ``next_step``, and, when loosening waits for a safety prompt,
+    the setting's safety ``tip`` and ``needs_confirmation``. A change refused because
+    the person is not the account's parent (``not_guardian``) gets the refused
+    person's text, which says nothing about the account.
+
+    .. versionadded:: 0.2.0
+    """
+    if change.applied:
+        raise InvalidCheckError(
+            "change_problem_details() needs a refused change; this one was applied "
+            f"({change.reason})"
+        )
+    if by not in ("self", "parent"):
+        raise InvalidCheckError(f"by must be 'self' or 'parent', got {by!r}")
+    audience: Audience
+    if change.reason == "not_guardian":
+        audience = "refused_adult"
+    else:
+        audience = "child" if by == "self" else "parent"
+    said = explain(change, audience, locale=locale, names=names, messages=messages)
+    body: dict[str, Any] = {
+        "type": CHANGE_PROBLEM_TYPE_BASE + change.reason.replace("_", "-"),
+        "title": said.title,
+        "status": 403,
+        "detail": said.text,
+        "reason": change.reason,
+        "setting": change.setting,
+    }
+    if said.next_step:
+        body["next_step"] = said.next_step
+    if said.tip:
+        body["tip"] = said.tip
+    if change.prompt_required:
+        body["needs_confirmation"] = True
+    return body
+
+
+def change_problem_response(
+    change: SettingChange,
+    *,
+    by: Literal["self", "parent"] = "self",
+    locale: str = "en",
+    names: Mapping[str, str] | None = None,
+    messages: Messages | None = None,
+) -> DenialResponse:
+    """``403`` ``application/problem+json`` for a refused setting change (see
+    :func:`change_problem_details`), for an app's settings endpoint to return.
+
+    Every refusal is a ``403``: the request was understood and well formed, and the
+    policy does not let this person make it (a value no one may choose at the
+    account's age included); the ``reason`` says which case it is.
+
+    .. versionadded:: 0.2.0
+    """
+    return _problem(
+        change_problem_details(change, by=by, locale=locale, names=names, messages=messages)
+    )
+
+
+def negotiate_locale(accept_language: str | None, default: str = "en") -> str:
+    """The shipped locale (:data:`childsafe.LOCALES`) an ``Accept-Language`` header
+    prefers (``fr-CA`` counts as ``fr``), or ``default``.
+
+    >>> negotiate_locale("de, fr-CA;q=0.8, en;q=0.5")
+    'fr'
+    >>> negotiate_locale("de"), negotiate_locale(None)
+    ('en', 'en')
+
+    .. versionadded:: 0.2.0
+    """
+    header = accept_language
+    if not header:
+        return default
+    ranked = []
+    for position, item in enumerate(header.split(",")):
+        language, _, params = item.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        base = language.strip().lower().replace("_", "-").partition("-")[0]
+        if base in LOCALES and quality > 0:
+            ranked.append((-quality, position, base))
+    return min(ranked)[2] if ranked else default
 
 
 def problem_response(decision: Decision, request: Request | None = None) -> DenialResponse:
-    """The default denial: ``403`` with an ``application/problem+json`` body."""
-    del request
-    body = json.dumps(problem_details(decision), separators=(",", ":")).encode()
+    """The default denial: ``403`` with an ``application/problem+json`` body, its
+    texts in the language the request's ``Accept-Language`` prefers among
+    :data:`childsafe.LOCALES` (English otherwise).
+
+    .. versionchanged:: 0.2.0 Texts follow ``Accept-Language``.
+    """
+    return _problem(problem_details(decision, locale=negotiate_locale(_accept_language(request))))
+
+
+def _accept_language(request: object) -> str | None:
+    """The request's ``Accept-Language``, read from a :class:`~childsafe.typing.Request`
+    (or a framework's request handed to a renderer, which has no ``header``: English)."""
+    header = getattr(request, "header", None)
+    if not callable(header):
+        return None
+    try:
+        value = header("accept-language")
+    except Exception:  # noqa: BLE001 - a language is never worth failing a denial
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _problem(document: dict[str, Any]) -> DenialResponse:
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     return DenialResponse(
-        403,
+        int(document["status"]),
         (
             ("content-type", "application/problem+json"),
             ("content-length", str(len(body))),
