@@ -176,10 +176,16 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        method = "WEBSOCKET" if websocket else request.method
-        rule, params, undeclared = self._route(
-            method, request.path, checked_elsewhere=self._app_checks_routes
-        )
+        if self._match is None and self._app_checks_routes:
+            # The app behind checks its own routes, and no table adds any: nothing to look up.
+            rule = params = None
+            undeclared = False
+        else:
+            rule, params, undeclared = self._route(
+                "WEBSOCKET" if websocket else request.method,
+                request.path,
+                checked_elsewhere=self._app_checks_routes,
+            )
         if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)
             return
@@ -201,6 +207,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
                     await _send_response(send, render_denial(self.renderer, decision, request))
                 return
         elif undeclared:
+            method = "WEBSOCKET" if websocket else request.method
             decision = context.refuse_undeclared(method, request.path)
             if websocket:
                 await _refuse_websocket(receive, send, decision.reason.value)

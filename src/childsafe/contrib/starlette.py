@@ -365,7 +365,7 @@ class CheckedEndpoint:
     websockets are closed.
     """
 
-    __slots__ = ("_only", "app", "max_body", "renderer", "rules")
+    __slots__ = ("_bodies", "_only", "app", "max_body", "renderer", "rules")
 
     def __init__(
         self,
@@ -391,6 +391,8 @@ class CheckedEndpoint:
         self.max_body = max_body
         # One rule for every method: the usual case, looked up without the method.
         self._only = rules.get("*") if list(rules) == ["*"] else None
+        # The rule sets that read the body (a json_field target), worked out once.
+        self._bodies = frozenset(id(r) for r in rules.values() if any(x.needs_body for x in r))
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -417,7 +419,7 @@ class CheckedEndpoint:
             raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
         if websocket:
             request = StarletteRequest(WebSocket(scope, receive, send))
-        elif any(rule.needs_body for rule in rules):
+        elif id(rules) in self._bodies:
             body, receive = await _read_body(receive, self.max_body)
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class

@@ -44,6 +44,8 @@ ENVIRON_KEYS: Final = {
     "content-type": "CONTENT_TYPE",
     "Content-Type": "CONTENT_TYPE",
     "content-length": "CONTENT_LENGTH",
+    "accept-language": "HTTP_ACCEPT_LANGUAGE",
+    "x-request-id": "HTTP_X_REQUEST_ID",
 }
 
 

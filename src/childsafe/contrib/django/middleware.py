@@ -229,7 +229,7 @@ class ChildsafeMiddleware:
         context, wrapper = self._context(request)
         rules = self._rules_of(view_func, wrapper.method)
         if rules:
-            wrapper.params = {k: str(v) for k, v in view_kwargs.items()}
+            wrapper.params = view_kwargs  # converted to text when read (path_param)
         for rule in rules:
             decision = context.check_rule(rule, wrapper)
             if not decision.allowed:

@@ -48,7 +48,7 @@ class DjangoRequest:
     ) -> None:
         self.request = request
         self.repository = repository
-        self.params: Mapping[str, str] = params or {}
+        self.params: Mapping[str, object] = params or {}
         self.max_body = max_body
         self._json: object = _UNSET
 
@@ -75,7 +75,8 @@ class DjangoRequest:
         return single_value(self.request.GET.getlist(name))
 
     def path_param(self, name: str) -> str | None:
-        return self.params.get(name)
+        value = self.params.get(name)
+        return None if value is None else str(value)
 
     def json(self) -> object:
         """The parsed JSON body; ``None`` if absent, not JSON, too large or of unknown
