@@ -86,8 +86,9 @@ def login_page(db: SocialDB, guard: Guard) -> Page:
 def home_page(db: SocialDB, ctx: RequestContext) -> Page:
     me = ctx.account.id
     settings = ctx.settings.formatted()
+    # Shown to the account holder: the catalogue's plain label, never the setting's code.
     highlights = [
-        (name, settings[name])
+        (MESSAGES.setting_text(name, ctx.account.band).label, settings[name])
         for name in (
             "direct_messages",
             "discoverable",

@@ -94,6 +94,13 @@ class TestSigningIn:
 
 
 class TestPages:
+    def test_home_names_settings_in_plain_words(self, app: Flask) -> None:
+        """A child's home page names its protections in words, not setting codes."""
+        home = sign_in(app, "sam").get("/").get_data(as_text=True)
+        assert "direct_messages" not in home
+        assert "location_sharing" not in home
+        assert "Who can message you" in home
+
     @pytest.mark.parametrize("account", ACCOUNTS)
     def test_every_page_renders(self, app: Flask, account: str) -> None:
         """Each page, and every profile, renders for each demo account."""
