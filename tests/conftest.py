@@ -10,7 +10,7 @@ from childsafe import Guard, Policy, load_policy
 # `pytester` runs pytest inside tests (the pytest plugin's tests). childsafe's own
 # plugin is loaded here rather than from its entry point (`-p no:childsafe` in
 # pyproject.toml), so that coverage, started by then, sees the modules it imports.
-pytest_plugins = ["pytester", "childsafe.pytest_plugin"]
+pytest_plugins = ["pytester", "childsafe.pytest_plugin", "tests.browser"]
 
 settings.register_profile(
     "default",
