@@ -230,6 +230,8 @@ class TestCompleteness:
         gaps = Messages({"de": {"name.parent": "deine Eltern"}}).missing(["de"])
         assert "de: decision.blocked child title" in gaps
         assert "de: setting.quiet_hours.tip" in gaps
+        assert "de: value.location_sharing.connections_coarse" in gaps
+        assert "de: value.quiet_hours.window" in gaps
 
     def test_change_reasons_are_all_listed(self, guard: Guard) -> None:
         """Every reason change_setting gives is in CHANGE_REASONS, and each is reached
@@ -282,6 +284,9 @@ class TestChildTexts:
         for name, band, locale in itertools.product(SETTINGS, BANDS, LOCALES):
             words = Messages().setting_text(name, band, locale=locale)
             yield from ((locale, t) for t in (words.label, words.description, words.tip))
+        for name, locale in itertools.product(SETTINGS, LOCALES):
+            for value in _sample_values(name):
+                yield locale, Messages().value_label(name, value, locale=locale)
 
     def test_no_internal_codes(self, guard: Guard) -> None:
         """No child-facing text holds a band id, a snake_case name, a reason code or "floor"."""
@@ -359,6 +364,79 @@ class TestSafetyTips:
         """An unknown setting name is refused with a suggestion."""
         with pytest.raises(InvalidSettingError, match="did you mean 'location_sharing'"):
             Messages().setting_text("location_sharin")
+
+
+def _sample_values(name: str) -> tuple[str | int | None, ...]:
+    """Every value of an enumerated setting; "none" and one set value of the others."""
+    domain = SETTINGS[name].domain
+    if isinstance(domain, EnumDomain):
+        return domain.values
+    return ("none", "21:00-07:00") if name == "quiet_hours" else ("none", 45)
+
+
+class TestValueLabels:
+    @pytest.mark.parametrize("locale", LOCALES)
+    def test_every_value_has_words(self, locale: str) -> None:
+        """Every value of every setting has a label in every shipped locale, never its code."""
+        for name in SETTINGS:
+            for value in _sample_values(name):
+                label = Messages().value_label(name, value, locale=locale)
+                assert label
+                assert label != str(value)
+                assert not JARGON.search(label), (name, value, label)
+
+    def test_values_of_one_setting_differ(self) -> None:
+        """Two values of one setting never read the same (a reader could not tell them apart)."""
+        for name, locale in itertools.product(SETTINGS, LOCALES):
+            labels = [Messages().value_label(name, v, locale=locale) for v in _sample_values(name)]
+            assert len(set(labels)) == len(labels), (name, locale, labels)
+
+    @pytest.mark.parametrize(
+        ("name", "value", "locale", "expected"),
+        [
+            ("location_sharing", "public", "en", "Everyone sees the exact place"),
+            ("direct_messages", "connections", "fr", "Tes contacts seulement"),
+            ("quiet_hours", "21:00-07:00", "en", "From 21:00 to 07:00"),
+            ("quiet_hours", "00:00-24:00", "en", "From 00:00 to 24:00"),
+            ("quiet_hours", None, "fr", "Désactivées"),
+            ("daily_time_reminder", "30", "en", "After 30 minutes a day"),
+            ("daily_time_reminder", 30, "fr", "Après 30 minutes par jour"),
+            ("daily_time_reminder", "none", "en", "Off"),
+        ],
+    )
+    def test_value_label(
+        self, name: str, value: str | int | None, locale: str, expected: str
+    ) -> None:
+        """A value, or its formatted text, reads as words with its numbers or times filled in."""
+        assert Messages().value_label(name, value, locale=locale) == expected
+
+    def test_platform_wording(self) -> None:
+        """A platform's own words for a value win; a locale without them falls back to English."""
+        messages = Messages({"en": {"value.group_invites.approval_required": "I approve"}})
+        assert messages.value_label("group_invites", "approval_required") == "I approve"
+        german = messages.value_label("group_invites", "approval_required", locale="de")
+        assert german == "I approve"
+
+    def test_without_text_shows_the_value(self) -> None:
+        """A value whose text was removed from every locale reads as its formatted value."""
+        messages = Messages()
+        for chosen in messages._locales.values():
+            object.__setattr__(chosen, "texts", {"value.comments.nobody": None})
+            object.__setattr__(chosen, "translations", None)
+        assert messages.value_label("comments", "nobody") == "nobody"
+
+    @pytest.mark.parametrize(
+        ("name", "value", "message"),
+        [
+            ("comment", "nobody", "did you mean 'comments'"),
+            ("comments", "noone", "is not one of"),
+            ("daily_time_reminder", "soon", "is not one of"),
+        ],
+    )
+    def test_unknown(self, name: str, value: str, message: str) -> None:
+        """An unknown setting or value is refused with the library's own error."""
+        with pytest.raises(InvalidSettingError, match=message):
+            Messages().value_label(name, value)
 
 
 class TestRefusedAdult:
@@ -473,6 +551,11 @@ class TestOverrides:
             ({"en": {"decision.blocked.refused_adult.text": "{parent}"}}, "allowed here: none"),
             ({"en": {"decision.blocked.child.text": ""}}, "expected a non-empty string"),
             ({"en": {"setting.comments.tip.13_15": "x"}}, "same for every band"),
+            ({"en": {"value.comments.evryone": "x"}}, "did you mean 'everyone'?"),
+            ({"en": {"value.comment.everyone": "x"}}, "did you mean 'comments'?"),
+            ({"en": {"value.comments": "x"}}, "expected value.<setting>.<value>"),
+            ({"en": {"value.comments.everyone": "{child}"}}, "allowed here: none"),
+            ({"en": {"value.quiet_hours.window": "{from}"}}, "allowed here: {end}, {start}"),
             ({"e n": {}}, "expected a locale name"),
         ],
     )

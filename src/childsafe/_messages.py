@@ -7,6 +7,10 @@ texts live in gettext catalogues shipped with the package
 (``childsafe/locale/<lang>/LC_MESSAGES/childsafe.mo``) whose ``msgid`` is a key:
 
 - ``setting.<setting>.label``, ``.about`` (each optionally ``.<band>``), ``.tip``;
+- ``value.<setting>.<value>``: each value of a setting in words (``value.
+  location_sharing.connections_coarse``); a setting measured in minutes or a daily
+  window has ``value.<setting>.none`` and ``value.<setting>.minutes`` (placeholder
+  ``{minutes}``) or ``value.<setting>.window`` (``{start}`` and ``{end}``);
 - ``<kind>.<reason>.title`` and ``<kind>.<reason>.<audience>.title``, where ``<kind>``
   is ``decision`` (a :class:`~childsafe.Reason`) or ``change`` (a
   :class:`~childsafe.SettingChange` reason);
@@ -34,7 +38,15 @@ import attrs
 
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
-from childsafe._settings import SETTINGS, suggest
+from childsafe._settings import (
+    SETTINGS,
+    EnumDomain,
+    MinutesDomain,
+    SettingValue,
+    TimeWindow,
+    WindowDomain,
+    suggest,
+)
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
 
 if TYPE_CHECKING:
@@ -84,6 +96,19 @@ _BANDS: Final = tuple(band.value for band in AgeBand)
 _REASONS: Final = {"decision": tuple(r.value for r in Reason), "change": CHANGE_REASONS}
 _PLACEHOLDERS: Final = frozenset({"parent", "child", "setting"})
 _NAMES: Final = ("parent", "child", "setting")
+
+
+def _value_words(setting: str) -> dict[str, frozenset[str]]:
+    """The value keys of ``setting`` and the placeholders each text may use."""
+    domain = SETTINGS[setting].domain
+    if isinstance(domain, EnumDomain):
+        return {value: frozenset() for value in domain.values}
+    if isinstance(domain, MinutesDomain):
+        return {"none": frozenset(), "minutes": frozenset({"minutes"})}
+    return {"none": frozenset(), "window": frozenset({"start", "end"})}
+
+
+_VALUE_KEYS: Final = {setting: _value_words(setting) for setting in SETTINGS}
 
 
 def locale_dir() -> Path:
@@ -153,6 +178,12 @@ def check_key(key: str) -> str | None:
         if parts[2] == "tip":
             return f"{key!r}: a safety tip is the same for every band"
         return _choice(key, parts[3], _BANDS, "band")
+    if head == "value":
+        if len(parts) != 3:
+            return f"{key!r}: expected value.<setting>.<value>"
+        return _choice(key, parts[1], SETTINGS, "setting") or _choice(
+            key, parts[2], _VALUE_KEYS[parts[1]], f"value of {parts[1]}"
+        )
     if head == "fallback":
         if len(parts) != 2:
             return f"{key!r}: expected fallback.<title|text>"
@@ -162,7 +193,9 @@ def check_key(key: str) -> str | None:
             return f"{key!r}: expected change.note.locked.<child|parent>"
         return _choice(key, parts[3], ("child", "parent"), "audience")
     if head not in _REASONS:
-        return _choice(key, head, ("name", "setting", "decision", "change", "fallback"), "kind")
+        return _choice(
+            key, head, ("name", "setting", "value", "decision", "change", "fallback"), "kind"
+        )
     if len(parts) < 3:
         return f"{key!r}: expected {head}.<reason>.title or {head}.<reason>.<audience>.<part>"
     problem = _choice(key, parts[1], _REASONS[head], f"{head} reason")
@@ -199,7 +232,14 @@ def check_text(key: str, text: object) -> str | None:
     """Why ``text`` cannot be the text of ``key``, or ``None``."""
     if not isinstance(text, str) or not text.strip():
         return f"{key!r}: expected a non-empty string, got {text!r}"
-    allowed = set() if ".refused_adult." in key or key.startswith("name.") else _PLACEHOLDERS
+    parts = key.split(".")
+    allowed: frozenset[str] | set[str]
+    if parts[0] == "value" and len(parts) == 3 and parts[1] in _VALUE_KEYS:
+        allowed = _VALUE_KEYS[parts[1]].get(parts[2], frozenset())
+    elif ".refused_adult." in key or key.startswith("name."):
+        allowed = set()
+    else:
+        allowed = _PLACEHOLDERS
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as e:
@@ -352,6 +392,48 @@ class Messages:
         label, description, tip = found
         return SettingText(label or setting, description or "", tip or "")
 
+    def value_label(
+        self, setting: str, value: SettingValue | str, *, locale: str = _DEFAULT_LOCALE
+    ) -> str:
+        """A value of ``setting`` in words (``"connections_coarse"`` of
+        ``location_sharing``: "Connections see your town, not the exact place"), in
+        ``locale``. ``value`` is a value or its text as :meth:`EffectiveSettings.formatted
+        <childsafe.EffectiveSettings.formatted>` writes it (``"none"``, ``"30"``,
+        ``"21:00-07:00"``); one the setting does not have raises
+        :class:`~childsafe.exceptions.InvalidSettingError`.
+
+        >>> from childsafe import Messages
+        >>> Messages().value_label("direct_messages", "connections")
+        'Connections only'
+
+        .. versionadded:: 0.2.0
+        """
+        spec = SETTINGS.get(setting)
+        if spec is None:
+            raise InvalidSettingError(
+                f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
+            )
+        raw: object = value
+        if isinstance(spec.domain, MinutesDomain) and isinstance(value, str) and value.isdigit():
+            raw = int(value)
+        parsed = spec.parse(raw)
+        values: dict[str, str] = {}
+        if parsed is None:
+            word = "none"
+        elif isinstance(spec.domain, MinutesDomain):
+            word, values = "minutes", {"minutes": str(parsed)}
+        elif isinstance(spec.domain, WindowDomain):
+            assert isinstance(parsed, TimeWindow)
+            end = parsed.end or 24 * 60
+            word = "window"
+            values = {"start": _clock(parsed.start), "end": _clock(end)}
+        else:
+            word = str(parsed)
+        template = self._first((f"value.{setting}.{word}",), locale)
+        if template is None:
+            return spec.format(parsed)
+        return template.format_map(values)
+
     def _templates(
         self,
         kind: str,
@@ -380,7 +462,8 @@ class Messages:
 
     def missing(self, locales: Iterable[str] | None = None) -> list[str]:
         """Every reason, setting (or none), band and audience that has no title or no
-        text, as ``"<locale>: <kind>.<reason> <audience> <setting> <band>"``; an empty
+        text, as ``"<locale>: <kind>.<reason> <audience> <setting> <band>"``, and every
+        setting text and setting value without words (``"<locale>: <key>"``); an empty
         list when the catalogue is complete. Locales default to all of :attr:`locales`.
         Reads each locale on its own, without falling back to English."""
         gaps = []
@@ -405,6 +488,12 @@ class Messages:
                 for setting in SETTINGS
                 for part in ("label", "about", "tip")
                 if chosen.get(f"setting.{setting}.{part}") is None
+            )
+            gaps.extend(
+                f"{name}: value.{setting}.{word}"
+                for setting, words in _VALUE_KEYS.items()
+                for word in words
+                if chosen.get(f"value.{setting}.{word}") is None
             )
         return gaps
 
@@ -495,6 +584,10 @@ class Messages:
             "child": child or default_child or "",
             "setting": label or "",
         }
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def _narrowed(base: str, setting: str | None, band: str | None) -> tuple[str, ...]:
