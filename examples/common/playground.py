@@ -225,10 +225,11 @@ class Playground:
         except InvalidScopeError as e:
             return {"applied": False, "message": str(e)}
         offered = {o["scope"] for o in self.offers(guard, child)}
+        child_name = _name(self.db, child.id)
         if parsed not in offered:
             return {
                 "applied": False,
-                "message": f"Consent for {parsed!r} is not something {child_id} needs.",
+                "message": f"{child_name} doesn't need consent for {scope_label(self.db, parsed)}.",
             }
         token = self.consent_issuer.issue(child, parent, parsed, ttl=GRANT_TTL)
         grant = self.consent_verifier.decode(token)
@@ -237,8 +238,8 @@ class Playground:
         )
         return {
             "applied": True,
-            "message": f"Consent given for {parsed}, until {grant.expires_at:%d %B %Y} "
-            "unless you revoke it.",
+            "message": f"You gave consent for {child_name}: {scope_label(self.db, parsed)}, "
+            f"until {grant.expires_at:%d %B %Y} unless you revoke it.",
         }
 
     def revoke(self, parent: str, child_id: str, grant_id: str) -> dict[str, Any]:
@@ -252,7 +253,11 @@ class Playground:
             self.consent_verifier.revoke(row["token"])
         except (GrantError, RevocationStoreError) as e:
             return {"applied": False, "message": f"Could not revoke it: {e}"}
-        return {"applied": True, "message": f"Consent for {row['scope']} revoked."}
+        return {
+            "applied": True,
+            "message": f"You revoked your consent for {_name(self.db, child_id)}: "
+            f"{scope_label(self.db, row['scope'])}.",
+        }
 
     def grant_rows(self, child: Account) -> list[dict[str, Any]]:
         """The child's grants with whether each still counts (and why not)."""
@@ -292,6 +297,11 @@ class Playground:
         for offer in out:
             offer["granted"] = offer["scope"] in child.consents
         return out
+
+
+def _name(db: SocialDB, ident: str) -> str:
+    person = db.person(ident)
+    return person.name if person is not None else ident
 
 
 def _at_or_above_floor(guard: Guard, child: Account, setting: str, value: str) -> bool:

@@ -171,7 +171,7 @@ def parent_dm_consent_and_revocation(site: Site) -> str:
         _expect("Saved." in notice, f"parent change: {notice!r}")
         before = _dm(url, "aunt_jo", "maya", "before the consent")
         notice = _parent_post(parent, "/parent/maya/consents", {"scope": "dm.from:aunt_jo"})
-        _expect("Consent given" in notice, f"grant: {notice!r}")
+        _expect("You gave consent" in notice, f"grant: {notice!r}")
         allowed = _dm(url, "aunt_jo", "maya", "with the consent")
         other = _dm(url, "sam", "maya", "not in the consent")
         grant = re.search(

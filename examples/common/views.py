@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
 from childsafe import (
     SETTINGS,
     Account,
@@ -25,11 +27,11 @@ from childsafe import (
     problem_details,
 )
 from childsafe._settings import EnumDomain
-from childsafe.parental import CONSENT_BASED, DEFAULT_AGE_OF_DIGITAL_CONSENT
+from childsafe.parental import DEFAULT_AGE_OF_DIGITAL_CONSENT
 from childsafe.typing import Audience
 from childsafe.web import negotiate_locale
 from examples.common.playground import Playground, scope_label
-from examples.common.socialdb import SocialDB
+from examples.common.socialdb import Person, SocialDB
 
 BAND_LABELS = {
     "under_13": "under 13",
@@ -40,6 +42,9 @@ BAND_LABELS = {
 }
 
 Page = tuple[str, dict[str, Any]]
+
+#: Countries the demo accounts live in, by ISO 3166-1 code.
+COUNTRIES = {"GB": "the UK", "IE": "Ireland"}
 
 #: The texts the pages show: childsafe's own, in English.
 MESSAGES = Messages()
@@ -63,32 +68,121 @@ def _me(db: SocialDB, ctx: RequestContext) -> dict[str, Any] | None:
         # ICO Children's code standard 11: an obvious sign, naming who supervises.
         "supervised": supervision.supervised,
         "supervisors": ", ".join(_names(db, supervision.guardians)),
-        "locks": sorted(supervision.locks),
+        # The locked settings by their labels, never their codes.
+        "locks": sorted(
+            MESSAGES.setting_text(n, ctx.account.band).label for n in supervision.locks
+        ),
         "consents": sorted(scope_label(db, c) for c in supervision.consents),
         "is_parent": bool(db.children_of(person.id)),
     }
+
+
+def _labels(settings: Iterable[str], account: Account) -> list[str]:
+    """Setting names as their labels for ``account``'s band, sorted."""
+    return sorted(MESSAGES.setting_text(n, account.band).label for n in settings)
 
 
 def base_context(db: SocialDB, ctx: RequestContext) -> dict[str, Any]:
     return {"me": _me(db, ctx)}
 
 
-def login_page(db: SocialDB, guard: Guard) -> Page:
-    people = []
-    for person in db.people():
-        account = db.account(person.id)
-        assert account is not None
-        band = account.band.value
-        people.append({"id": person.id, "name": person.name, "band_label": BAND_LABELS[band]})
-    return "login.html", {"me": None, "people": people, "policy": guard.policy.name}
+def login_page(db: SocialDB, guard: Guard, unknown: str | None = None) -> Page:
+    """The sign-in page: every demo account with who it is, whom it is connected to and
+    what to try as it, all worked out from the seeded store and the policy (so it never
+    goes stale). ``unknown``: an account name that was asked for and does not exist."""
+    people = [_persona(db, guard, person) for person in db.people()]
+    return "login.html", {
+        "me": None,
+        "people": people,
+        "policy": guard.policy.name,
+        "unknown": unknown,
+    }
+
+
+def _persona(db: SocialDB, guard: Guard, person: Person) -> dict[str, Any]:
+    account = db.account(person.id)
+    assert account is not None
+    children = _names(db, db.children_of(person.id))
+    parents = _names(db, db.parents_of(person.id))
+    about = []
+    if person.jurisdiction != "GB":
+        about.append(f"lives in {COUNTRIES.get(person.jurisdiction, person.jurisdiction)}")
+    if children:
+        about.append(f"parent of {_and(children)}")
+    if parents:
+        about.append(f"{_and(parents)} is their parent")
+    return {
+        "id": person.id,
+        "name": person.name,
+        "band_label": BAND_LABELS[account.band.value],
+        "about": about,
+        "connections": _names(db, db.connections(person.id)),
+        "tries": _tries(db, guard, account, children),
+    }
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _tries(db: SocialDB, guard: Guard, account: Account, children: list[str]) -> list[str]:
+    """What is worth trying as ``account``: what the policy refuses or allows it, found
+    by asking the guard about the other demo accounts."""
+    tries: list[str] = []
+    me = account.id
+    connected = set(db.connections(me))
+    adult = account.band is AgeBand.ADULT
+    if children:
+        tries.append(f"Open Parent to change {_and(children)}'s settings and give consent.")
+    said: set[bool] = set()
+    for other in db.people():
+        target = db.account(other.id)
+        if target is None or other.id in (me, *account.guardians, *db.children_of(me)):
+            continue
+        link = other.id in connected
+        if (target.band is AgeBand.ADULT) == adult or (link and not adult):
+            continue
+        if adult:  # what this adult may do to a child
+            sender, receiver = account, target
+        else:  # what an adult may do to this child
+            sender, receiver = target, account
+        decision = guard.check(
+            "dm.send",
+            actor=sender,
+            target=receiver,
+            relationship=db.relationship(sender.id, receiver.id),
+        )
+        if link in said or decision.allowed != link:
+            continue
+        said.add(link)
+        if adult and link:
+            tries.append(f"Message {other.name}: you are connected, so it goes through.")
+        elif adult:
+            tries.append(f"Message {other.name}, whom you don't know: you will be stopped.")
+        else:
+            tries.append(f"{other.name} can't message you: you are not connected.")
+    if account.band is not AgeBand.ADULT:
+        rule = guard.rules_for(account)["location_sharing"]
+        label = MESSAGES.setting_text("location_sharing", account.band).label
+        if rule.changeable_by is ChangeableBy.PARENT and account.guardians:
+            parents = _and(_names(db, account.guardians))
+            tries.append(f"Try to loosen “{label}” in Settings: only {parents} can.")
+        elif rule.changeable_by is ChangeableBy.SELF and rule.prompt_on_loosen:
+            tries.append(f"Loosen “{label}” in Settings: you read a safety tip first.")
+        if account.guardians:
+            tries.append("Every page says who can see your settings.")
+    return tries
 
 
 def home_page(db: SocialDB, ctx: RequestContext) -> Page:
     me = ctx.account.id
     settings = ctx.settings.formatted()
-    # Shown to the account holder: the catalogue's plain label, never the setting's code.
+    # Shown to the account holder: the catalogue's words, never a setting's or value's code.
     highlights = [
-        (MESSAGES.setting_text(name, ctx.account.band).label, settings[name])
+        (
+            MESSAGES.setting_text(name, ctx.account.band).label,
+            MESSAGES.value_label(name, settings[name]),
+        )
         for name in (
             "direct_messages",
             "discoverable",
@@ -192,65 +286,71 @@ def messages_page(db: SocialDB, ctx: RequestContext, notice: str | None = None) 
     }
 
 
-def _allowed_values(name: str, limit: object) -> list[str]:
-    """The values of ``name`` at least as protective as ``limit``, most protective first."""
-    setting = SETTINGS[name]
-    domain = setting.domain
-    if isinstance(domain, EnumDomain):
-        return [v for v in domain.values if setting.le(v, limit)]  # type: ignore[arg-type]
-    return []
+def _values(name: str) -> tuple[str, ...]:
+    """The values of an enumerated setting, most protective first (none otherwise)."""
+    domain = SETTINGS[name].domain
+    return domain.values if isinstance(domain, EnumDomain) else ()
 
 
-def _consent_note(guard: Guard, account: Account, name: str) -> str | None:
-    """Whether the consent-based value of ``name`` needs (or has) a parent's consent;
-    ``None`` where it needs none or is below the floor anyway."""
-    value = CONSENT_BASED.get(name)
-    if value is None:
-        return None
-    scope = f"{name}:{value}"
-    floor = guard.rules_for(account)[name].floor
-    if not guard.consent_needed(account, scope) or not SETTINGS[name].le(value, floor):
-        return None
-    if scope in account.consents:
-        return f"{value!r} has a parent's consent"
-    return f"{value!r} needs a parent's consent"
-
-
-def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, Any]]:
-    """One row per setting: its label and description in words for the account's
-    band, current value, who may loosen it, the floor, whether a parent locked it, and
-    the choices offered (a locked setting offers the account holder only values at
-    least as protective as the current one). The safety tip, and the box to confirm
-    having read it, appear only where the viewer may loosen the setting."""
+def setting_rows(
+    guard: Guard,
+    account: Account,
+    *,
+    by: str,
+    guardian: str | None = None,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per setting, all in the catalogue's words: its label and description for
+    the account's band, the current value, who locked it, the values the viewer can
+    choose (each tried through ``Guard.change_setting``, so only changes that would
+    apply are offered: no Save button where nothing can change), and why the next
+    looser value is out of reach (naming the parent). The safety tip, and the box to
+    confirm having read it, appear only where the viewer may loosen the setting."""
     rules = guard.rules_for(account)
-    effective = guard.settings_for(account)
-    current = effective.formatted()
+    current = guard.settings_for(account).formatted()
+    audience: Audience = "child" if by == "self" else "parent"
+    extra: dict[str, Any] = {"guardian": guardian} if by == "parent" else {}
+    parents = [names[g] for g in sorted(account.guardians) if names and g in names]
     rows = []
-    for name, setting in SETTINGS.items():
+    for name in SETTINGS:
         rule = rules[name]
-        locked = name in account.locks
-        may_loosen = rule.changeable_by is ChangeableBy.SELF or (
-            by == "parent" and rule.changeable_by is ChangeableBy.PARENT
-        )
-        if by == "self" and locked:
-            may_loosen = False
-        limit = getattr(effective, name) if by == "self" and locked else rule.floor
         words = MESSAGES.setting_text(name, account.band)
-        prompt = rule.prompt_on_loosen and by == "self" and may_loosen
+        values = _values(name)
+        now = current[name]
+        choices, note, looser = [], None, False
+        for value in values:
+            if value == now:
+                choices.append(value)
+                continue
+            change = guard.change_setting(account, name, value, by=by, confirmed=True, **extra)  # type: ignore[arg-type]
+            is_looser = SETTINGS[name].le(now, value) and not SETTINGS[name].le(value, now)
+            if change.applied:
+                choices.append(value)
+                looser = looser or is_looser
+            elif is_looser and note is None:
+                note = change
+        if note is not None and note.reason == "below_floor":
+            # Nothing looser is open to anyone: say the setting stays this way (or, when
+            # some looser values are offered, nothing: the choices say it).
+            note = None if looser else attrs.evolve(note, reason="not_changeable")
+        said = explain(note, audience, names=names, messages=MESSAGES) if note is not None else None
+        prompt = rule.prompt_on_loosen and by == "self" and looser
         rows.append(
             {
                 "name": name,
                 "label": words.label,
                 "summary": words.description,
-                "value": current[name],
-                "floor": setting.format(rule.floor),
-                "changeable_by": rule.changeable_by.value,
-                "may_loosen": may_loosen,
-                "locked": locked,
+                "value": now,
+                "value_label": MESSAGES.value_label(name, now),
+                "locked": name in account.locks,
+                "locked_by": _and(parents) if parents else "a parent",
+                "note": said.text if said else None,
                 "prompt": prompt,
                 "tip": words.tip if prompt else None,
-                "consent": _consent_note(guard, account, name),
-                "choices": _allowed_values(name, limit),
+                # A setting with values is changed by picking one; the others (minutes,
+                # a daily window) by typing one, which is always possible to tighten.
+                "choices": [(v, MESSAGES.value_label(name, v)) for v in choices],
+                "editable": len(choices) > 1 if values else True,
                 "sources": ", ".join(c.label for c in guard.policy.cite(rule.sources)),
             }
         )
@@ -260,7 +360,9 @@ def setting_rows(guard: Guard, account: Account, *, by: str) -> list[dict[str, A
 def settings_page(db: SocialDB, ctx: RequestContext, result: dict[str, Any] | None = None) -> Page:
     return "settings.html", {
         **base_context(db, ctx),
-        "rows": setting_rows(ctx.guard, ctx.account, by="self"),
+        "rows": setting_rows(
+            ctx.guard, ctx.account, by="self", names=display_names(db, ctx.account)
+        ),
         "result": result,
     }
 
@@ -370,15 +472,76 @@ def parent_page(
             {
                 "person": person,
                 "band_label": BAND_LABELS[account.band.value],
-                "jurisdiction": account.jurisdiction,
+                "country": COUNTRIES.get(account.jurisdiction or "", account.jurisdiction),
                 "consent_age": info.age_of_digital_consent or DEFAULT_AGE_OF_DIGITAL_CONSENT,
-                "rows": setting_rows(guard, account, by="parent"),
-                "locks": sorted(account.locks),
-                "offers": playground.offers(guard, account),
-                "grants": playground.grant_rows(account),
+                "rows": setting_rows(
+                    guard,
+                    account,
+                    by="parent",
+                    guardian=ctx.account.id,
+                    names=display_names(db, account),
+                ),
+                "locks": sorted(
+                    MESSAGES.setting_text(n, account.band).label for n in account.locks
+                ),
+                "consents": consent_rows(playground, guard, account),
             }
         )
     return "parent.html", {**base_context(db, ctx), "children": children, "result": result}
+
+
+#: Why a consent grant no longer counts, in words (a grant error's code).
+GRANT_STATUS = {
+    "revoked": "revoked",
+    "expired": "expired",
+    "not_guardian": "given by someone no longer linked",
+    "wrong_child": "given for another account",
+    "bad_signature": "not valid",
+    "malformed": "not valid",
+    "untrusted": "not valid",
+}
+
+
+def consent_rows(playground: Playground, guard: Guard, child: Account) -> list[dict[str, Any]]:
+    """One row per consent a parent may give for ``child`` (one flow: give it, or see
+    until when it counts and revoke it), then the earlier grants that no longer count."""
+    grants = playground.grant_rows(child)
+    counting = {g["scope"]: g for g in grants if g["status"] == "counts"}
+    rows = []
+    for offer in playground.offers(guard, child):
+        grant = counting.pop(offer["scope"], None)
+        rows.append(
+            {
+                "scope": offer["scope"],
+                "label": _capital(offer["label"]),
+                "grant": grant,
+                "status": "counts" if grant else "not given",
+            }
+        )
+    rows.extend(
+        {
+            "scope": g["scope"],
+            "label": _capital(scope_label(playground.db, g["scope"])),
+            "grant": g,
+            "status": "counts",
+        }
+        for g in counting.values()
+    )
+    rows.extend(
+        {
+            "scope": g["scope"],
+            "label": _capital(scope_label(playground.db, g["scope"])),
+            "grant": None,
+            "status": GRANT_STATUS.get(g["status"], "no longer counts"),
+        }
+        for g in grants
+        if g["status"] != "counts"
+    )
+    return rows
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def age_page(playground: Playground, ctx: RequestContext, token: str | None) -> Page:
@@ -417,6 +580,31 @@ def me_json(
         "locks": sorted(supervision.locks),
         "consents": sorted(supervision.consents),
     }
+
+
+#: The error pages, by status: a heading and what happened, in plain words.
+ERRORS = {
+    400: ("Something was missing", "The page couldn't use what was sent. Please try again."),
+    403: ("Not allowed", "This page isn't yours to see."),
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Not possible here", "This page can't be used that way."),
+    500: ("Something went wrong", "Something broke on our side. Please try again in a moment."),
+}
+
+
+#: A form sent without its anti-forgery token (Django's CSRF check).
+STALE_FORM = "This form was sent without its security check. Reload the page and try again."
+
+
+def error_page(
+    db: SocialDB, ctx: RequestContext | None, status: int, text: str | None = None
+) -> Page:
+    """The styled page for an error status (400, 403, 404, 405, 500); ``text``
+    replaces the status's own words."""
+    title, words = ERRORS.get(status, ERRORS[500])
+    text = text or words
+    me = _me(db, ctx) if ctx is not None and db.person(ctx.account.id) else None
+    return "error.html", {"me": me, "status": status, "title": title, "text": text}
 
 
 def denied_page(db: SocialDB, ctx: RequestContext | None, detail: dict[str, Any]) -> Page:

@@ -51,6 +51,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "examples.django_app.urls"
+# A form without its CSRF token gets the styled 403 page.
+CSRF_FAILURE_VIEW = "examples.django_app.playground.views.forbidden"
 WSGI_APPLICATION = "examples.django_app.wsgi.application"
 
 # The pages are the Jinja2 templates both example apps share.

@@ -44,6 +44,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from childsafe import (
@@ -133,6 +134,9 @@ def create_app(
     )
     app.register_blueprint(bp)
 
+    for status in views.ERRORS:
+        app.register_error_handler(status, _error_page)
+
     @app.context_processor
     def csrf_input() -> dict[str, Any]:
         # The shared templates print `{{ csrf_input }}` (Django fills it in); the Flask
@@ -217,6 +221,17 @@ def render_denial(decision: Decision, request_: Request) -> DenialResponse | Res
     return render_template(template, **context), 403
 
 
+def _error_page(error: Exception) -> ResponseReturnValue:
+    """The styled page for 400, 403, 404, 405 and 500 (JSON for the API); a 500
+    answers without reading the session, which may be what failed."""
+    status = error.code if isinstance(error, HTTPException) and error.code else 500
+    if _wants_json():
+        return {"error": views.ERRORS.get(status, views.ERRORS[500])[0]}, status
+    context = _signed_in() if status != 500 else None
+    template, values = views.error_page(_db(), context, status)
+    return render_template(template, **values), status
+
+
 def _back(path: str) -> BaseResponse:
     return redirect(path, 303)
 
@@ -235,7 +250,7 @@ def login() -> str:
 def login_post() -> ResponseReturnValue:
     account_id = request.form.get("account", "")
     if _db().person(account_id) is None:
-        return _page(views.login_page(_db(), current_guard())), 400
+        return _page(views.login_page(_db(), current_guard(), unknown=account_id)), 400
     session.clear()
     session[SESSION_KEY] = account_id
     return _back("/")

@@ -11,41 +11,41 @@ from __future__ import annotations
 
 from django.urls import path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
-from django.views.decorators.http import (  # type: ignore[import-untyped]
-    require_GET,
-    require_http_methods,
-    require_POST,
-)
 
 from examples.django_app.playground import views
+from examples.django_app.playground.views import methods
+
+# Each view's methods; anything else is the styled 405 page.
+get_only = methods("GET", "HEAD")
+post_only = methods("POST")
 
 app_name = "playground"
 
 urlpatterns = [
-    path("login", csrf_exempt(require_http_methods(["GET", "POST"])(views.login))),
-    path("logout", require_POST(views.logout)),
-    path("", require_GET(views.home)),
-    path("users/<str:user_id>", require_GET(views.profile)),
-    path("users/<str:user_id>/friend-request", require_POST(views.friend_request)),
-    path("suggestions", require_GET(views.suggestions)),
-    path("requests", require_GET(views.requests)),
-    path("requests/<int:request_id>/accept", require_POST(views.accept_request)),
-    path("messages", require_GET(views.messages)),
-    path("messages/<str:user_id>", require_POST(views.send_message)),
-    path("location", require_POST(views.check_in)),
-    path("settings", require_http_methods(["GET", "POST"])(views.settings)),
-    path("parent", require_GET(views.parent)),
-    path("parent/<str:child_id>/settings", require_POST(views.parent_settings)),
-    path("parent/<str:child_id>/consents", require_POST(views.parent_grant)),
-    path("parent/<str:child_id>/consents/<str:grant_id>/revoke", require_POST(views.parent_revoke)),
-    path("age", require_http_methods(["GET", "POST"])(views.age)),
-    path("age/forget", require_POST(views.age_forget)),
-    path("api/me", require_GET(views.me_json)),
-    path(".well-known/jwks.json", require_GET(views.jwks)),
-    path("api/users/<str:user_id>", require_GET(views.profile_json)),
-    path("api/suggestions", require_GET(views.suggestions_json)),
-    path("api/messages", require_GET(views.messages_json)),
-    path("api/messages/<str:user_id>", csrf_exempt(require_POST(views.send_message_json))),
-    path("api/settings", csrf_exempt(require_POST(views.change_setting_json))),
-    path("api/location", csrf_exempt(require_POST(views.check_in_json))),
+    path("login", csrf_exempt(methods("GET", "HEAD", "POST")(views.login))),
+    path("logout", post_only(views.logout)),
+    path("", get_only(views.home)),
+    path("users/<str:user_id>", get_only(views.profile)),
+    path("users/<str:user_id>/friend-request", post_only(views.friend_request)),
+    path("suggestions", get_only(views.suggestions)),
+    path("requests", get_only(views.requests)),
+    path("requests/<int:request_id>/accept", post_only(views.accept_request)),
+    path("messages", get_only(views.messages)),
+    path("messages/<str:user_id>", post_only(views.send_message)),
+    path("location", post_only(views.check_in)),
+    path("settings", methods("GET", "HEAD", "POST")(views.settings)),
+    path("parent", get_only(views.parent)),
+    path("parent/<str:child_id>/settings", post_only(views.parent_settings)),
+    path("parent/<str:child_id>/consents", post_only(views.parent_grant)),
+    path("parent/<str:child_id>/consents/<str:grant_id>/revoke", post_only(views.parent_revoke)),
+    path("age", methods("GET", "HEAD", "POST")(views.age)),
+    path("age/forget", post_only(views.age_forget)),
+    path("api/me", get_only(views.me_json)),
+    path(".well-known/jwks.json", get_only(views.jwks)),
+    path("api/users/<str:user_id>", get_only(views.profile_json)),
+    path("api/suggestions", get_only(views.suggestions_json)),
+    path("api/messages", get_only(views.messages_json)),
+    path("api/messages/<str:user_id>", csrf_exempt(post_only(views.send_message_json))),
+    path("api/settings", csrf_exempt(post_only(views.change_setting_json))),
+    path("api/location", csrf_exempt(post_only(views.check_in_json))),
 ]

@@ -136,6 +136,60 @@ def render_denial(decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Ht
     return _page(request, page, status=403)
 
 
+# -- error pages -----------------------------------------------------------------
+
+
+def _error(request: Any, status: int, text: str | None = None) -> Any:  # noqa: ANN401
+    """The styled page for ``status`` (JSON for the API); a 500 answers without
+    reading the session, which may be what failed."""
+    if _wants_json(request):
+        return JsonResponse({"error": views.ERRORS[status][0]}, status=status)
+    context = None
+    if status != 500 and getattr(request, "childsafe", None) is not None:
+        context = _signed_in(request)
+    template, values = views.error_page(get_db(), context, status, text)
+    return render(request, template, values, status=status)
+
+
+def bad_request(request: Any, exception: object = None) -> Any:  # noqa: ANN401, ARG001
+    """``handler400``."""
+    return _error(request, 400)
+
+
+def forbidden(request: Any, exception: object = None, reason: str = "") -> Any:  # noqa: ANN401, ARG001
+    """``handler403``, and ``CSRF_FAILURE_VIEW`` (a form without its token: Django
+    gives the ``reason``)."""
+    return _error(request, 403, views.STALE_FORM if reason else None)
+
+
+def not_found(request: Any, exception: object = None) -> Any:  # noqa: ANN401, ARG001
+    """``handler404``."""
+    return _error(request, 404)
+
+
+def server_error(request: Any) -> Any:  # noqa: ANN401
+    """``handler500``."""
+    return _error(request, 500)
+
+
+def methods(*allowed: str) -> Callable[[View], View]:
+    """Accept only ``allowed`` methods (Django's ``require_http_methods``, with the
+    styled 405 page and its ``Allow`` header)."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            if request.method not in allowed:
+                response = _error(request, 405)
+                response["Allow"] = ", ".join(allowed)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 # -- signing in ------------------------------------------------------------------
 
 
@@ -146,7 +200,7 @@ def login(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
         return _page(request, views.login_page(get_db(), guard))
     account_id = request.POST.get("account", "")
     if get_db().person(account_id) is None:
-        return _page(request, views.login_page(get_db(), guard), status=400)
+        return _page(request, views.login_page(get_db(), guard, unknown=account_id), status=400)
     request.session.flush()
     request.session[SESSION_KEY] = account_id
     return _back("/")
