@@ -11,11 +11,21 @@ Commands:
             branch coverage of at least 95 %, and the docs built with warnings as errors
     bench   run the benchmarks and print the side-by-side tables
     docs    build the documentation site into docs/_build/html
+    childsafe ARGS...
+            childsafe's command line in the project's environment, e.g.
+            `python3 dev.py childsafe explain --age 14 --jurisdiction GB`
+    age-token ARGS...
+            an age token from the demo's local test issuer, e.g.
+            `python3 dev.py age-token --data-dir DIR sam --age-band 13_15`
+
+Run from a virtual environment that already has childsafe and its development tools
+(for example `.venv/bin/python dev.py ...`), it uses that environment instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -23,9 +33,20 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+
+
+def _current_env() -> bool:
+    """Whether this interpreter is a virtual environment with the project installed."""
+    return sys.prefix != sys.base_prefix and all(
+        importlib.util.find_spec(name) is not None for name in ("childsafe", "flask", "jwt")
+    )
+
+
+CURRENT = _current_env()
+VENV = Path(sys.prefix) if CURRENT else ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+PYTHON = Path(sys.executable) if CURRENT else BIN / ("python.exe" if os.name == "nt" else "python")
+COMMANDS = ("demo", "test", "bench", "docs", "childsafe", "age-token")
 STAMP = VENV / ".childsafe-installed"
 EXTRAS = "dev,bench"
 COVERAGE_FLOOR = 95
@@ -40,6 +61,8 @@ def ensure_venv() -> None:
     """Create `.venv` and install the project into it, unless already current."""
     if sys.version_info < (3, 11):  # noqa: UP036 - a friendly message on old interpreters
         sys.exit(f"childsafe needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if CURRENT:
+        return
     if not PYTHON.exists():
         print(f"dev.py: creating {VENV.relative_to(ROOT)}/ ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -52,9 +75,17 @@ def ensure_venv() -> None:
     STAMP.write_text(_wanted_stamp())
 
 
-def run(*args: str) -> int:
-    print("+", " ".join(args), flush=True)
-    return subprocess.run(args, cwd=ROOT, check=False).returncode
+def run(*args: str, echo: bool = True) -> int:
+    """Run a command in the project's directory. Ctrl+C reaches it too (same terminal);
+    this waits for it to finish cleanly instead of printing a traceback."""
+    if echo:
+        print("+", " ".join(args), flush=True)
+    child = subprocess.Popen(args, cwd=ROOT)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def tool(name: str) -> str:
@@ -101,12 +132,19 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command not in {"demo", "test", "bench", "docs"}:
-        print(f"dev.py: unknown command {command!r}; expected demo, test, bench or docs")
+    if command not in COMMANDS:
+        print(f"dev.py: unknown command {command!r}; expected {', '.join(COMMANDS)}")
         return 2
-    ensure_venv()
+    try:
+        ensure_venv()
+    except KeyboardInterrupt:
+        return 130
     if command == "demo":
-        return run(str(PYTHON), "-m", "examples.flask_app", *rest)
+        return run(str(PYTHON), "-m", "examples.flask_app", *rest, echo=False)
+    if command == "childsafe":
+        return run(str(PYTHON), "-m", "childsafe.cli", *rest, echo=False)
+    if command == "age-token":
+        return run(str(PYTHON), "-m", "examples.common.age_issuer", *rest, echo=False)
     if command == "test":
         return cmd_test(rest)
     if command == "bench":

@@ -550,9 +550,20 @@ def age_page(playground: Playground, ctx: RequestContext, token: str | None) -> 
         **base_context(playground.db, ctx),
         "status": playground.token_status(token, subject=ctx.account.id),
         "treated_as": BAND_LABELS[_treated_as(ctx).value],
-        "issuer_command": "python -m examples.common.age_issuer --data-dir "
-        f"{playground.data_dir} {ctx.account.id} --age-band 13_15",
+        "issuer_command": issuer_command(playground, ctx.account.id),
     }
+
+
+def issuer_command(playground: Playground, account_id: str) -> str:
+    """The command (run from the repository root) minting an age token for the account,
+    with the birth date it declared (or, without one, an "over 13" claim)."""
+    person = playground.db.person(account_id)
+    claim = (
+        f"--birthdate {person.birth_date.isoformat()}"
+        if person is not None and person.birth_date is not None
+        else "--over 13"
+    )
+    return f"python3 dev.py age-token --data-dir {playground.data_dir} {account_id} {claim}"
 
 
 def _treated_as(ctx: RequestContext) -> AgeBand:
