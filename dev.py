@@ -14,6 +14,9 @@ Commands:
     childsafe ARGS...
             childsafe's command line in the project's environment, e.g.
             `python3 dev.py childsafe explain --age 14 --jurisdiction GB`
+    reference [--check]
+            regenerate the reference tables committed under docs/reference/_generated
+            (--check: exit 1 if any is out of date)
     age-token ARGS...
             an age token from the demo's local test issuer, e.g.
             `python3 dev.py age-token --data-dir DIR sam --age-band 13_15`
@@ -46,7 +49,7 @@ CURRENT = _current_env()
 VENV = Path(sys.prefix) if CURRENT else ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = Path(sys.executable) if CURRENT else BIN / ("python.exe" if os.name == "nt" else "python")
-COMMANDS = ("demo", "test", "bench", "docs", "childsafe", "age-token")
+COMMANDS = ("demo", "test", "bench", "docs", "childsafe", "age-token", "reference")
 STAMP = VENV / ".childsafe-installed"
 EXTRAS = "dev,bench"
 COVERAGE_FLOOR = 95
@@ -143,6 +146,8 @@ def main(argv: list[str]) -> int:
         return run(str(PYTHON), "-m", "examples.flask_app", *rest, echo=False)
     if command == "childsafe":
         return run(str(PYTHON), "-m", "childsafe.cli", *rest, echo=False)
+    if command == "reference":
+        return run(str(PYTHON), "docs/_ext/childsafe_reference.py", *rest, echo=False)
     if command == "age-token":
         return run(str(PYTHON), "-m", "examples.common.age_issuer", *rest, echo=False)
     if command == "test":

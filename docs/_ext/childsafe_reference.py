@@ -1,16 +1,22 @@
-"""Generate the policy reference pages from childsafe's package data.
+"""Generate the policy reference tables from childsafe's package data.
 
-On ``builder-inited`` this renders Markdown into ``docs/reference/_generated/`` from
-:func:`childsafe.load_policy` (the built-in ``minimum`` baseline, its sources and the
-jurisdiction overlays). The pages under ``docs/reference/`` include those files, so the
-reference can never drift from the data the library enforces.
+The tables (the settings catalogue, the baseline's defaults, floors and who may change
+them, the actions, the reasons, the sources and the jurisdiction overlays) are rendered
+as Markdown from :func:`childsafe.load_policy` and the message catalogue into
+``docs/reference/_generated/``, and committed, so a developer reads them in the
+repository too. Regenerate them after changing the policy data, the actions or the
+reasons::
 
-A file is only rewritten when its content changes, so Sphinx's dependency tracking
-re-reads the including page exactly when the data changed.
+    python3 dev.py reference            # rewrite the tables
+    python3 dev.py reference --check    # exit 1 naming each table that is out of date
+
+``tests/test_docs_reference.py`` fails, and the docs build warns (an error under
+``-W``), while any committed table differs from what the data gives.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -19,7 +25,17 @@ from sphinx.util import logging
 
 import childsafe
 import childsafe.exceptions
-from childsafe import SETTINGS, AgeBand, Citation, Policy, Rule, _actions, load_policy
+from childsafe import (
+    SETTINGS,
+    AgeBand,
+    Citation,
+    Messages,
+    Policy,
+    Reason,
+    Rule,
+    _actions,
+    load_policy,
+)
 from childsafe._policy import POLICY_BANDS, Overlay
 
 if TYPE_CHECKING:
@@ -33,16 +49,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "generate",
+    "main",
+    "pages",
     "render_actions",
     "render_baseline",
     "render_catalogue",
     "render_jurisdictions",
+    "render_reasons",
     "render_sources",
     "setup",
+    "stale",
     "undocumented_exports",
 ]
 
 GENERATED: Final = Path("reference") / "_generated"
+TABLES: Final = Path(__file__).resolve().parent.parent / GENERATED
+"""Where the committed tables are."""
+HEADER: Final = (
+    "<!-- Generated from the package data by docs/_ext/childsafe_reference.py: "
+    "run `python3 dev.py reference`, do not edit. -->\n\n"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -315,27 +341,87 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """Render every generated page into ``out_dir``; return the paths."""
+def render_reasons() -> str:
+    """Every decision reason: its code, the heading people read and the child's and a
+    refused adult's words (from the English catalogue)."""
+    messages = Messages()
+    rows = []
+    for reason in Reason:
+        said = [
+            messages.lookup(key) or ""
+            for key in (
+                f"decision.{reason.value}.title",
+                f"decision.{reason.value}.child.text",
+                f"decision.{reason.value}.refused_adult.text",
+            )
+        ]
+        rows.append([_code(reason.value), *(_text(t.format_map(_Blank())) for t in said)])
+    header = ("reason", "heading", "the child reads", "a refused adult reads")
+    return "\n".join(_table(header, rows))
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return f"{{{key}}}"  # a placeholder stays visible: "{parent}"
+
+
+def pages() -> dict[str, str]:
+    """Every table, by file name, as committed (header included)."""
     policy = load_policy()
-    pages = {
+    bodies = {
         "catalogue.md": render_catalogue(),
         "actions.md": render_actions(),
+        "reasons.md": render_reasons(),
         "baseline.md": render_baseline(policy),
         "sources.md": render_sources(policy),
         "jurisdictions.md": render_jurisdictions(policy),
     }
-    header = "% Generated from the package data by docs/_ext/childsafe_reference.py.\n\n"
+    return {name: HEADER + body.rstrip("\n") + "\n" for name, body in bodies.items()}
+
+
+def generate(out_dir: Path = TABLES) -> list[Path]:
+    """Write every table into ``out_dir``; return the paths."""
     paths = []
-    for name, body in pages.items():
+    for name, text in pages().items():
         path = out_dir / name
-        _write(path, header + body.rstrip("\n") + "\n")
+        _write(path, text)
         paths.append(path)
     return paths
 
 
+def stale(out_dir: Path = TABLES) -> list[Path]:
+    """The tables in ``out_dir`` that are missing or differ from what the data gives."""
+    return [
+        out_dir / name
+        for name, text in pages().items()
+        if not (out_dir / name).exists() or (out_dir / name).read_text(encoding="utf-8") != text
+    ]
+
+
 def _on_builder_inited(app: Sphinx) -> None:
-    generate(Path(app.srcdir) / GENERATED)
+    for path in stale(Path(app.srcdir) / GENERATED):
+        logger.warning(
+            "%s is out of date with the package data; run `python3 dev.py reference`",
+            path.name,
+            type="childsafe",
+            subtype="reference",
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python docs/_ext/childsafe_reference.py [--check]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args not in ([], ["--check"]):
+        print("usage: childsafe_reference.py [--check]", file=sys.stderr)
+        return 2
+    if args == ["--check"]:
+        old = stale()
+        for path in old:
+            print(f"out of date: {path}; run `python3 dev.py reference`")
+        return 1 if old else 0
+    for path in generate():
+        print(f"wrote: {path}")
+    return 0
 
 
 def undocumented_exports(documented: Iterable[str]) -> list[str]:
@@ -364,3 +450,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.connect("builder-inited", _on_builder_inited)
     app.connect("env-check-consistency", _check_api_coverage)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
