@@ -170,7 +170,8 @@ def _tries(db: SocialDB, guard: Guard, account: Account, children: list[str]) ->
         elif rule.changeable_by is ChangeableBy.SELF and rule.prompt_on_loosen:
             tries.append(f"Loosen “{label}” in Settings: you read a safety tip first.")
         if account.guardians:
-            tries.append("Every page says who can see your settings.")
+            parents = _and(_names(db, account.guardians))
+            tries.append(f"Every page tells you that {parents} can see your settings.")
     return tries
 
 

@@ -395,12 +395,11 @@ class Messages:
     def value_label(
         self, setting: str, value: SettingValue | str, *, locale: str = _DEFAULT_LOCALE
     ) -> str:
-        """A value of ``setting`` in words (``"connections_coarse"`` of
-        ``location_sharing``: "Connections see your town, not the exact place"), in
-        ``locale``. ``value`` is a value or its text as :meth:`EffectiveSettings.formatted
-        <childsafe.EffectiveSettings.formatted>` writes it (``"none"``, ``"30"``,
-        ``"21:00-07:00"``); one the setting does not have raises
-        :class:`~childsafe.exceptions.InvalidSettingError`.
+        """A value of ``setting`` in words, in ``locale``: ``"connections_coarse"`` of
+        ``location_sharing`` reads "Connections see the town, not the exact place".
+        ``value`` is a value or its text as the effective settings' ``formatted()``
+        writes it (``"none"``, ``"30"``, ``"21:00-07:00"``); one the setting does not
+        have raises :class:`~childsafe.exceptions.InvalidSettingError`.
 
         >>> from childsafe import Messages
         >>> Messages().value_label("direct_messages", "connections")
