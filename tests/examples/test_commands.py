@@ -9,6 +9,7 @@ without a traceback and removes its temporary folder.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shlex
@@ -90,6 +91,27 @@ class TestReadme:
 
         assert result.returncode == 2
         assert "age-token" in result.stdout
+
+
+class TestPages:
+    def test_age_page_command_runs_as_printed(self, tmp_path: Path) -> None:
+        """The "Verify my age" page's command mints a token the page then accepts."""
+        from examples.flask_app import create_app  # noqa: PLC0415
+
+        app = create_app(tmp_path / "playground.sqlite3")
+        client = app.test_client()
+        client.post("/login", data={"account": "sam"})
+        page = html.unescape(client.get("/age").get_data(as_text=True))
+        printed = re.search(r"<code[^>]*>(python3 dev\.py [^<]+)</code>", page)
+        assert printed is not None
+
+        token = _run(shlex.split(printed[1]))
+        client.post("/age", data={"token": token.stdout.strip()})
+        after = client.get("/age").get_data(as_text=True)
+
+        assert token.returncode == 0, token.stderr
+        assert "--birthdate" in printed[1]
+        assert "Your age token was accepted" in after
 
 
 def _free_port() -> int:

@@ -101,7 +101,56 @@ class TestSettings:
 
 
 @pytest.mark.usefixtures("site")
+class TestErrorPages:
+    @pytest.mark.parametrize(
+        ("method", "path", "status", "title"),
+        [
+            ("get", "/no-such-page", 404, "Page not found"),
+            ("put", "/settings", 405, "Not possible here"),
+            ("post", "/parent/lena/settings", 403, "Not allowed"),
+        ],
+    )
+    def test_styled_page(self, method: str, path: str, status: int, title: str) -> None:
+        """An error is the app's own page, with the navigation for a signed-in person."""
+        response = getattr(sign_in("aunt_jo"), method)(path)
+
+        assert response.status_code == status
+        assert f"<h1>{title}</h1>" in text(response)
+        assert 'href="/settings"' in text(response)
+
+    def test_405_names_the_methods(self) -> None:
+        """The styled 405 keeps the Allow header."""
+        assert sign_in("sam").put("/settings")["Allow"] == "GET, HEAD, POST"
+
+    def test_handlers(self) -> None:
+        """400 and 500 (Django calls these handlers itself) are the styled pages too."""
+        from django.test import RequestFactory  # noqa: PLC0415
+        from examples.django_app.playground import views as django_views  # noqa: PLC0415
+
+        request = RequestFactory().get("/x")
+        bad = django_views.bad_request(request)
+        broken = django_views.server_error(request)
+
+        assert (bad.status_code, broken.status_code) == (400, 500)
+        assert "Something was missing" in bad.content.decode()
+        assert "Something went wrong" in broken.content.decode()
+
+    def test_json_client(self) -> None:
+        """A JSON client gets JSON."""
+        response = Client().get("/api/nope")
+
+        assert response.json() == {"error": "Page not found"}
+
+
+@pytest.mark.usefixtures("site")
 class TestSigningIn:
+    def test_unknown_account_is_named(self) -> None:
+        """Signing in as an account that does not exist says so, above the list."""
+        response = Client().post("/login", {"account": "zed"})
+
+        assert response.status_code == 400
+        assert "There is no demo account called “zed”" in text(response)
+
     def test_signed_out_pages_redirect_to_sign_in(self) -> None:
         """Every page sends a signed-out browser to the sign-in page."""
         client = Client()

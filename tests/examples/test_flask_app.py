@@ -24,6 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from childsafe import exempt
 from childsafe.assurance import IssuerConfig, TokenVerifier
 from childsafe.parental import ConsentIssuer, SQLiteRevocationStore
 
@@ -49,7 +50,66 @@ def sign_in(app: Flask, account: str) -> FlaskClient:
     return client
 
 
+class TestErrorPages:
+    @pytest.mark.parametrize(
+        ("method", "path", "status", "title"),
+        [
+            ("GET", "/no-such-page", 404, "Page not found"),
+            ("PUT", "/settings", 405, "Not possible here"),
+            ("POST", "/parent/lena/settings", 403, "Not allowed"),
+        ],
+    )
+    def test_styled_page(self, app: Flask, method: str, path: str, status: int, title: str) -> None:
+        """An error is the app's own page, with the navigation for a signed-in person."""
+        response = sign_in(app, "aunt_jo").open(path, method=method)
+        page = response.get_data(as_text=True)
+
+        assert response.status_code == status
+        assert f"<h1>{title}</h1>" in page
+        assert 'href="/settings"' in page  # the signed-in navigation
+
+    def test_signed_out_and_json(self, app: Flask) -> None:
+        """Signed out, the page offers to sign in; a JSON client gets JSON."""
+        client = app.test_client()
+
+        assert "Sign in</a>" in client.get("/nope").get_data(as_text=True)
+        assert client.get("/api/nope").get_json() == {"error": "Page not found"}
+
+    def test_server_error(self, db_path: Path) -> None:
+        """An exception in a view is the styled 500 page, without the traceback."""
+        app = create_app(db_path)
+
+        @app.get("/boom")
+        @exempt("a test page that fails")
+        def boom() -> str:
+            raise RuntimeError("internal detail")
+
+        response = app.test_client().get("/boom")
+        page = response.get_data(as_text=True)
+
+        assert response.status_code == 500
+        assert "Something went wrong" in page
+        assert "internal detail" not in page
+
+
 class TestSigningIn:
+    def test_unknown_account_is_named(self, app: Flask) -> None:
+        """Signing in as an account that does not exist says so, above the list."""
+        response = app.test_client().post("/login", data={"account": "zed"})
+
+        assert response.status_code == 400
+        assert "There is no demo account called “zed”" in response.get_data(as_text=True)
+
+    def test_sign_in_page_says_who_is_who(self, app: Flask) -> None:
+        """Each account's connections and what to try come from the seed and the policy."""
+        page = html.unescape(app.test_client().get("/login").get_data(as_text=True))
+
+        assert "parent of Lena, Maya and Sam" in page
+        assert "Connected to Aunt Jo, Lena, Maya, Pat (parent)." in page
+        assert "Dan (a stranger) can't message you: you are not connected." in page
+        assert "Message Maya: you are connected, so it goes through." in page
+        assert "only Pat (parent) can" in page
+
     def test_signed_out_pages_redirect_to_sign_in(self, app: Flask) -> None:
         """Every page sends a signed-out browser to the sign-in page."""
         client = app.test_client()
