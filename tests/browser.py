@@ -64,8 +64,11 @@ def axe_source() -> str:
     return AXE_SCRIPT.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running
+    in this thread while it is open, so it is closed after each module: tests that run
+    their own loop (``asyncio.run``) come after it in the same session."""
     executable = chromium_path()
     with sync_playwright() as driver:
         launched = driver.chromium.launch(

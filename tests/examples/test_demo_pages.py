@@ -279,7 +279,7 @@ def test_parent_change_names_the_child_and_the_lock(
 
 def test_safety_tip_before_loosening(server: tuple[str, str], page: Any, axe_script: str) -> None:
     """Alex (17) loosens location sharing without ticking the box: the page explains, as
-    information, what it exposes; ticking it then saves."""
+    information, what it exposes, keeping the choice; ticking the box then saves."""
     app, url = server
     _sign_in(page, url, "alex")
     page.goto(f"{url}/settings")
@@ -290,7 +290,7 @@ def test_safety_tip_before_loosening(server: tuple[str, str], page: Any, axe_scr
     first = page.inner_text("main")
     problems = _look(page, axe_script, f"demo-{app}-alex-prompt")
     row = page.locator("#setting-location_sharing")
-    row.locator("select").select_option("connections_coarse")
+    kept = row.locator("select").input_value()
     row.locator("input[name=confirmed]").check()
     row.locator("button", has_text="Save").click()
     second = page.inner_text("main .notice")
@@ -300,6 +300,7 @@ def test_safety_tip_before_loosening(server: tuple[str, str], page: Any, axe_scr
 
     assert "where you live" in tip
     assert "Read this first" in first
+    assert kept == "connections_coarse"  # the choice waits for the box to be ticked
     assert "Safety tip:" in first
     assert "is changed" in second
     assert problems == [], "\n".join(problems)
