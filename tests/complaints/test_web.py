@@ -1,0 +1,192 @@
+"""Filing a report over HTTP, on all six adapters: the same answers everywhere.
+
+Each adapter mounts its own report endpoint (``childsafe.wsgi.report_app``,
+``childsafe.asgi.report_app``, ``childsafe.contrib.flask.report_view``,
+``childsafe.contrib.django.views.report_view``, ``childsafe.contrib.starlette.
+report_endpoint`` on Starlette and FastAPI) at ``POST /reports`` of the contract
+suite's app (``build_app(..., reports=desk)``), behind the adapter's middleware with
+strict mode on; all of them call :func:`childsafe.complaints.report_response`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from childsafe.complaints import (
+    MAX_REPORT_BODY,
+    ComplaintEvent,
+    ComplaintsDesk,
+    SQLiteComplaintStore,
+    Status,
+)
+from childsafe.testing import ADAPTERS, BuiltApp, build_app
+from childsafe.testing._apps import Adapter
+from tests import django_settings
+
+PROBLEM = "application/problem+json"
+REPORT = {
+    "category": "grooming",
+    "subject": {"kind": "message", "id": "m-81", "account_id": "stranger"},
+    "description": "He keeps asking me to move to another app",
+}
+
+
+@pytest.fixture(name="adapter", params=ADAPTERS)
+def _adapter(request: pytest.FixtureRequest) -> Adapter:
+    adapter: Adapter = request.param
+    if adapter == "django":
+        django_settings.setup()
+    return adapter
+
+
+@pytest.fixture(name="store")
+def _store(tmp_path: Path) -> SQLiteComplaintStore:
+    return SQLiteComplaintStore(tmp_path / "reports.db")
+
+
+@pytest.fixture(name="events")
+def _events() -> list[ComplaintEvent]:
+    return []
+
+
+@pytest.fixture(name="desk")
+def _desk(store: SQLiteComplaintStore, events: list[ComplaintEvent]) -> ComplaintsDesk:
+    return ComplaintsDesk(store, sinks=[events.append])
+
+
+@pytest.fixture(name="built")
+def _built(adapter: Adapter, desk: ComplaintsDesk) -> Iterator[BuiltApp]:
+    with build_app(adapter, reports=desk, strict=True) as built:
+        yield built
+
+
+def post(built: BuiltApp, account: str | None, **kwargs: Any) -> httpx.Response:
+    with built.client(account) as client:
+        return client.post("/reports", **kwargs)
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://childsafe.readthedocs.io/")
+    return body
+
+
+class TestFiling:
+    def test_a_signed_in_child_files_a_report(
+        self, built: BuiltApp, desk: ComplaintsDesk, events: list[ComplaintEvent]
+    ) -> None:
+        """A 12-year-old's report is filed with their band and role, and an event goes out."""
+        response = post(built, "kid", json=REPORT)
+        assert response.status_code == 201, response.text
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert body["status"] == "received"
+        assert body["category"] == "grooming"
+        case = desk.get(body["id"])
+        assert case.reporter.role.value == "child"
+        assert case.reporter.band.value == "under_13"
+        assert case.reporter.account_id == "kid"
+        assert case.subject.account_id == "stranger"
+        assert case.status is Status.RECEIVED
+        assert [e.kind for e in events] == ["complaint.filed"]
+        assert events[0].case_id == body["id"]
+        assert events[0].dsa_category == "protection_of_minors"
+
+    def test_a_parent_reports_as_parent(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """An adult account may say it reports as a parent."""
+        response = post(built, "parent", json={**REPORT, "reporter": {"role": "parent"}})
+        assert response.status_code == 201, response.text
+        case = desk.get(response.json()["id"])
+        assert (case.reporter.role.value, case.reporter.band.value) == ("parent", "adult")
+
+    def test_anyone_signed_out_can_report(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """Reporting is never refused for want of an account: the band is declared."""
+        response = post(built, None, json={**REPORT, "reporter": {"age_band": "13_15"}})
+        assert response.status_code == 201, response.text
+        case = desk.get(response.json()["id"])
+        assert case.reporter.account_id is None
+        assert (case.reporter.role.value, case.reporter.band.value) == ("child", "13_15")
+
+    def test_a_child_cannot_claim_another_band(self, built: BuiltApp) -> None:
+        """A signed-in child's band comes from the account, not from the body."""
+        body = problem(post(built, "teen", json={**REPORT, "reporter": {"age_band": "adult"}}), 422)
+        assert [e["field"] for e in body["errors"]] == ["reporter.age_band"]
+
+
+class TestProblems:
+    def test_invalid_reports_list_every_problem(
+        self, built: BuiltApp, desk: ComplaintsDesk
+    ) -> None:
+        """A 422 names each bad field; nothing is filed."""
+        response = post(built, "kid", json={"category": "spam", "subject": {"kind": "post"}})
+        body = problem(response, 422)
+        assert [e["field"] for e in body["errors"]] == ["category", "subject.kind", "subject.id"]
+        assert "category" in body["detail"]
+        assert desk.cases() == []
+
+    def test_malformed_json_is_400(self, built: BuiltApp) -> None:
+        """A body that is not JSON is a 400 saying so."""
+        response = post(
+            built, "kid", content=b'{"category": ', headers={"content-type": "application/json"}
+        )
+        assert problem(response, 400)["title"] == "The report is not valid JSON"
+
+    def test_repeated_keys_are_refused(self, built: BuiltApp) -> None:
+        """A key given twice is ambiguous, so the report is refused."""
+        raw = b'{"category": "grooming", "category": "other", "subject": {"kind": "account", "id": "x"}}'
+        response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
+        problem(response, 400)
+
+    def test_other_media_types_are_415(self, built: BuiltApp) -> None:
+        """A form post is refused with 415, naming JSON."""
+        response = post(built, "kid", data={"category": "grooming"})
+        problem(response, 415)
+        assert response.headers["accept-post"] == "application/json"
+
+    def test_too_large_is_413(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """A body over the limit is not read into a case."""
+        huge = {**REPORT, "description": "x" * (MAX_REPORT_BODY + 10)}
+        problem(post(built, "kid", json=huge), 413)
+        assert desk.cases() == []
+
+    def test_only_post(self, built: BuiltApp) -> None:
+        """Another method gets 405 (or the framework's own 405), never a filed case."""
+        with built.client("kid") as client:
+            response = client.get("/reports")
+        assert response.status_code == 405
+
+    def test_a_store_that_fails_is_503(self, built: BuiltApp, store: SQLiteComplaintStore) -> None:
+        """When the database cannot take the report, the reporter is told to try again."""
+        with sqlite3.connect(store.path) as db:
+            db.execute("DROP TABLE childsafe_complaints")
+        response = post(built, "kid", json=REPORT)
+        body = problem(response, 503)
+        assert response.headers["retry-after"] == "60"
+        assert "try again" in body["detail"]
+
+
+class TestSinkFailure:
+    def test_a_failing_sink_still_files(
+        self, adapter: Adapter, store: SQLiteComplaintStore
+    ) -> None:
+        """The case is stored before the sink runs: the reporter gets 201, the failure is
+        logged for the platform."""
+
+        def broken(event: ComplaintEvent) -> None:
+            raise OSError(f"audit trail down ({event.kind})")
+
+        desk = ComplaintsDesk(store, sinks=[broken])
+        with build_app(adapter, reports=desk) as built:
+            response = post(built, "kid", json=REPORT)
+        assert response.status_code == 201, response.text
+        assert desk.get(json.loads(response.content)["id"]).category == "grooming"
