@@ -143,7 +143,10 @@ class TestProblems:
 
     def test_repeated_keys_are_refused(self, built: BuiltApp) -> None:
         """A key given twice is ambiguous, so the report is refused."""
-        raw = b'{"category": "grooming", "category": "other", "subject": {"kind": "account", "id": "x"}}'
+        raw = (
+            b'{"category": "grooming", "category": "other", '
+            b'"subject": {"kind": "account", "id": "x"}}'
+        )
         response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
         problem(response, 400)
 

@@ -85,7 +85,10 @@ def _id(
 
 def _extra(data: Mapping[str, object], known: frozenset[str], prefix: str) -> list[FieldProblem]:
     return [
-        FieldProblem(f"{prefix}{key}", f"unknown field; expected {_choices(sorted(known))}")
+        FieldProblem(
+            f"{prefix}{key}" if key else f"{prefix}(empty name)",
+            f"unknown field; expected {_choices(sorted(known))}",
+        )
         for key in data
         if key not in known
     ]

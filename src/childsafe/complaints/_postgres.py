@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from childsafe.complaints._errors import ComplaintStoreError
+from childsafe.complaints._errors import ComplaintError, ComplaintStoreError
 from childsafe.complaints._figures import ComplaintFigures, Durations, Group
 from childsafe.complaints._model import Complaint, Status
 from childsafe.complaints._stores import (
@@ -63,6 +64,7 @@ _PERCENTILES: Final = f"""
            percentile_disc(0.9) WITHIN GROUP (ORDER BY resolution_secs)
     FROM {TABLE} WHERE received_at >= %s AND received_at < %s
 """  # noqa: S608 - constant identifiers
+_IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _LOCK_ID: Final = 0x6368696C64  # an advisory lock held while the schema is migrated
 
 
@@ -79,14 +81,20 @@ def _psycopg() -> Any:  # noqa: ANN401 - the optional driver module
 class PostgresComplaintStore:
     """Cases in PostgreSQL (psycopg 3): one store for every app server. Each call
     opens a connection to ``conninfo`` (use a pooler such as PgBouncer at scale);
-    ``timeout`` bounds connecting and each statement."""
+    ``timeout`` bounds connecting and each statement; ``schema`` is the PostgreSQL
+    schema holding the tables (created if missing; default: the ``search_path``'s)."""
 
-    def __init__(self, conninfo: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, conninfo: str, *, timeout: float = 30.0, schema: str | None = None) -> None:
         self._psycopg = _psycopg()
+        if schema is not None and not _IDENTIFIER.match(schema):
+            raise ComplaintError(f"schema must be a plain SQL identifier, got {schema!r}")
         self.conninfo = conninfo
         self.timeout = timeout
+        self.schema = schema
         with self._connect() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            if schema is not None:
+                db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             db.execute(f"CREATE TABLE IF NOT EXISTS {META} (key text PRIMARY KEY, value text)")
             found = db.execute(
                 f"SELECT value FROM {META} WHERE key = 'schema_version'"  # noqa: S608
@@ -113,7 +121,8 @@ class PostgresComplaintStore:
                 self.conninfo,
                 autocommit=True,
                 connect_timeout=max(1, round(self.timeout)),
-                options=f"-c statement_timeout={int(self.timeout * 1000)}",
+                options=f"-c statement_timeout={int(self.timeout * 1000)}"
+                + ("" if self.schema is None else f" -c search_path={self.schema}"),
             )
         except psycopg.Error as e:
             raise ComplaintStoreError(f"cannot connect to the complaint store: {e}") from e
