@@ -89,8 +89,7 @@ class TestCases:
         filed: list[str] = []
 
         def work() -> None:
-            for _ in range(10):
-                filed.append(desk.file_report(REPORT).id)
+            filed.extend(desk.file_report(REPORT).id for _ in range(10))
 
         threads = [threading.Thread(target=work) for _ in range(8)]
         for t in threads:
