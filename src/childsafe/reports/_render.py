@@ -401,30 +401,32 @@ CSS: Final = """
 body{margin:0;
 font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
 color:#1f2937;background:#f8fafc;line-height:1.5}
-header{background:#0f172a;color:#f8fafc;padding:2rem 1rem}
-header .wrap,main,footer{max-width:60rem;margin:0 auto}
+header{background:#0f172a;color:#f8fafc;padding:2rem 0}
+header .wrap,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}
 header p{margin:.25rem 0 0;color:#cbd5e1}
-h1{margin:0;font-size:1.9rem;line-height:1.2}
+h1{margin:0;font-size:clamp(1.5rem,6vw,2rem);line-height:1.2}
 h2{font-size:1.35rem;margin:0 0 .75rem}
 h3{font-size:1.05rem;margin:1.25rem 0 .5rem}
-main{padding:1rem}
+main{padding-top:1rem;padding-bottom:1rem}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1.25rem;margin:1rem 0}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10.5rem,1fr));
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));
 gap:.75rem;margin:1rem 0}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1rem}
 .card .value{display:block;font-size:1.6rem;font-weight:700;color:#0f172a}
 .card .label{color:#475569;font-size:.9rem}
 figure{margin:0 0 1rem}
-figure svg{display:block;width:100%;max-width:36rem;height:auto}
+figure svg{display:block;width:100%;max-width:26rem;height:auto}
 figcaption{color:#475569;font-size:.9rem;margin-top:.25rem}
 .table{overflow-x:auto;margin:.5rem 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e2e8f0;vertical-align:top}
+td.code{font-size:.85em}
 th{background:#f1f5f9;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .note{color:#475569;font-size:.9rem}
-footer{padding:1rem 1rem 3rem;color:#475569;font-size:.85rem}
+footer{padding-bottom:3rem;color:#475569;font-size:.85rem}
 code{font-size:.85em;overflow-wrap:anywhere}
+@media (max-width:40rem){th,td{padding:.35rem .4rem}section{padding:1rem .75rem}}
 """
 
 
@@ -433,8 +435,10 @@ def _bar_chart(
 ) -> str:
     """A horizontal bar chart: each item is (label, value, shown value); the label sits
     above its bar, so the chart reads at phone widths."""
-    width, row, bar = 360, 40, 14
-    height = max(1, len(items)) * row + 8
+    if not items:
+        return ""
+    width, row, bar = 360, 44, 14
+    height = len(items) * row + 8
     peak = max((v for _, v, _ in items), default=0) or 1
     parts = [
         (
@@ -448,14 +452,14 @@ def _bar_chart(
         length = 0 if value <= 0 else max(2.0, (width - 70) * value / peak)
         colour = _PALETTE[i % len(_PALETTE)]
         parts += [
-            f'<text x="0" y="{y + 12}" font-size="12" fill="#1f2937">{_E(label)}</text>',
-            f'<rect x="0" y="{y + 17}" width="{width - 70}" height="{bar}" rx="3" fill="#eef2f7"/>',
+            f'<text x="0" y="{y + 14}" font-size="14" fill="#1f2937">{_E(label)}</text>',
+            f'<rect x="0" y="{y + 20}" width="{width - 70}" height="{bar}" rx="3" fill="#eef2f7"/>',
             (
-                f'<rect x="0" y="{y + 17}" width="{length:.1f}" height="{bar}" rx="3" '
+                f'<rect x="0" y="{y + 20}" width="{length:.1f}" height="{bar}" rx="3" '
                 f'fill="{colour}"><title>{_E(label)}: {_E(shown)}{unit}</title></rect>'
             ),
             (
-                f'<text x="{width}" y="{y + 29}" font-size="12" text-anchor="end" '
+                f'<text x="{width - 62}" y="{y + 32}" font-size="14" '
                 f'fill="#1f2937">{_E(shown)}</text>'
             ),
         ]
@@ -465,7 +469,7 @@ def _bar_chart(
 
 def _stacked_chart(chart_id: str, title: str, items: Sequence[tuple[str, int, int]]) -> str:
     """One bar per item split in two: on defaults (dark) and changed (light)."""
-    width, row, bar = 360, 40, 14
+    width, row, bar = 360, 44, 14
     height = max(1, len(items)) * row + 30
     parts = [
         (
@@ -474,28 +478,39 @@ def _stacked_chart(chart_id: str, title: str, items: Sequence[tuple[str, int, in
         ),
         f'<title id="{chart_id}-title">{_E(title)}</title>',
         '<rect x="0" y="2" width="12" height="12" fill="#047857"/>',
-        '<text x="18" y="12" font-size="12" fill="#1f2937">on every default</text>',
-        '<rect x="150" y="2" width="12" height="12" fill="#fbbf24"/>',
-        '<text x="168" y="12" font-size="12" fill="#1f2937">changed a setting</text>',
+        '<text x="18" y="13" font-size="14" fill="#1f2937">on every default</text>',
+        '<rect x="160" y="2" width="12" height="12" fill="#fbbf24"/>',
+        '<text x="178" y="13" font-size="14" fill="#1f2937">changed a setting</text>',
     ]
     for i, (label, defaults, changed) in enumerate(items):
         y = i * row + 26
         total = defaults + changed
         share = 0.0 if total == 0 else (width - 70) * defaults / total
         parts += [
-            f'<text x="0" y="{y + 12}" font-size="12" fill="#1f2937">{_E(label)}</text>',
+            f'<text x="0" y="{y + 14}" font-size="14" fill="#1f2937">{_E(label)}</text>',
             (
-                f'<rect x="0" y="{y + 17}" width="{width - 70}" height="{bar}" rx="3" '
+                f'<rect x="0" y="{y + 20}" width="{width - 70}" height="{bar}" rx="3" '
                 f'fill="{"#fbbf24" if total else "#eef2f7"}"/>'
             ),
-            f'<rect x="0" y="{y + 17}" width="{share:.1f}" height="{bar}" rx="3" fill="#047857"/>',
+            f'<rect x="0" y="{y + 20}" width="{share:.1f}" height="{bar}" rx="3" fill="#047857"/>',
             (
-                f'<text x="{width}" y="{y + 29}" font-size="12" text-anchor="end" '
+                f'<text x="{width - 62}" y="{y + 32}" font-size="14" '
                 f'fill="#1f2937">{_pct(defaults, total)}</text>'
             ),
         ]
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped, with line-break chances after underscores (long DSA codes)."""
+    return _E(text).replace("_", "_<wbr>") if "_" in text and " " not in text else _E(text)
+
+
+def _cell_class(index: int, value: object, numeric: set[int]) -> str:
+    if index in numeric:
+        return " class=num"
+    return " class=code" if str(value).startswith("STATEMENT_CATEGORY_") else ""
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[int]) -> str:
@@ -506,16 +521,20 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: se
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td{' class=num' if i in numeric else ''}>{_E(str(v))}</td>" for i, v in enumerate(r)
+            f"<td{_cell_class(i, v, numeric)}>{_breakable(str(v))}</td>" for i, v in enumerate(r)
         )
         + "</tr>"
         for r in rows
     )
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="table">{table}</div>'
+    # A region that may scroll sideways on a phone: focusable, so keyboards can scroll it.
+    label = _E("Table: " + ", ".join(headers))
+    return f'<div class="table" tabindex="0" role="region" aria-label="{label}">{table}</div>'
 
 
 def _figure(svg: str, caption: str) -> str:
+    if not svg:
+        return '<p class="note">None in this period.</p>'
     return f'<figure class="chart">{svg}<figcaption>{_E(caption)}</figcaption></figure>'
 
 
