@@ -187,5 +187,5 @@ class TestOpenStore:
         import childsafe.complaints as module  # noqa: PLC0415
 
         with pytest.raises(AttributeError):
-            _ = module.NoSuchThing  # type: ignore[attr-defined]
+            _ = module.NoSuchThing
         assert issubclass(MissingExtraError, ImportError)
