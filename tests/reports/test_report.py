@@ -324,4 +324,21 @@ class TestCommand:
                      f"sqlite:///{store.path}", "-f", "md"]) == 0  # fmt: skip
         text = capsys.readouterr().out
         assert "| Self-harm | STATEMENT_CATEGORY_SELF_HARM | 1 | 1 | 1 |" in text
-        assert "| Time to first action | 1 | 1800 | 1800 |" in text
+        assert "| Time to first action | 1 | 1,800 s (30 min) | 1,800 s (30 min) |" in text
+
+
+class TestPublished:
+    def test_the_docs_publish_the_shipped_schema(self) -> None:
+        """docs/_extra/schema/ serves the schema at its $id; it is the package's file."""
+        from tests.reports.sample import SCHEMA, SCHEMA_COPY  # noqa: PLC0415
+
+        assert SCHEMA_COPY.read_bytes() == SCHEMA.read_bytes()
+        assert report_schema()["$id"].endswith("/schema/transparency-report-1.json")
+
+    def test_the_sample_report_is_current(self) -> None:
+        """The sample files in the docs are what this childsafe writes
+        (python -m tests.reports.sample rewrites them)."""
+        from tests.reports.sample import sample_files  # noqa: PLC0415
+
+        for path, text in sample_files().items():
+            assert path.read_text(encoding="utf-8") == text, path

@@ -322,6 +322,10 @@ _SQLITE_SCHEMA: Final = (
         first_action_secs REAL, resolution_secs REAL)""",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_received ON {TABLE} (received_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_status ON {TABLE} (status, received_at)",
+    # Covers the report's GROUP BY, in its order: one index scan, no sort, no table reads.
+    f"""CREATE INDEX IF NOT EXISTS {TABLE}_groups ON {TABLE} (category, reporter_role,
+        reporter_band, outcome, received_at, first_action_secs, resolution_secs, appeals,
+        reversals, status)""",
     f"""CREATE INDEX IF NOT EXISTS {TABLE}_first ON {TABLE} (first_action_secs, received_at)
         WHERE first_action_secs IS NOT NULL""",
     f"""CREATE INDEX IF NOT EXISTS {TABLE}_resolution ON {TABLE} (resolution_secs, received_at)
@@ -331,9 +335,9 @@ _SQLITE_SCHEMA: Final = (
 
 GROUP_SQL: Final = f"""
     SELECT category, reporter_role, reporter_band, outcome, count(*),
-           count(first_action_at), count(resolved_at), sum(appeals > 0), sum(appeals),
+           count(first_action_secs), count(resolution_secs), sum(appeals > 0), sum(appeals),
            sum(reversals), sum(status = 'appealed')
-    FROM {TABLE} WHERE received_at >= ? AND received_at < ?
+    FROM {TABLE} INDEXED BY {TABLE}_groups WHERE received_at >= ? AND received_at < ?
     GROUP BY category, reporter_role, reporter_band, outcome
 """  # noqa: S608 - constant identifiers
 _PLACEHOLDERS: Final = ", ".join("?" * len(COLUMNS))

@@ -217,6 +217,10 @@ def csv_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _md_time(seconds: int | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:,} s ({duration(seconds)})"
+
+
 def _blank(value: object) -> object:
     return "" if value is None else value
 
@@ -305,7 +309,10 @@ def to_markdown(d: dict[str, Any]) -> str:
         "",
         *_md_table(
             ["Reporter", "Age band", "Reports"],
-            [[r["role"], r["band"], _n(r["complaints"])] for r in c["by_reporter"]],
+            [
+                [ROLE_LABELS[r["role"]], BAND_LABELS[r["band"]], _n(r["complaints"])]
+                for r in c["by_reporter"]
+            ],
         ),
         "",
         "### Outcomes",
@@ -317,22 +324,22 @@ def to_markdown(d: dict[str, Any]) -> str:
         "",
         "### How fast we acted",
         "",
-        f"Percentiles by the {d['percentile_method']} method, in seconds.",
+        f"Percentiles by the {d['percentile_method']} method.",
         "",
         *_md_table(
-            ["Measure", "Count", "Median (s)", "90th percentile (s)"],
+            ["Measure", "Count", "Median", "90th percentile"],
             [
                 [
                     "Time to first action",
                     _n(first["count"]),
-                    _blank(first["median_seconds"]),
-                    _blank(first["p90_seconds"]),
+                    _md_time(first["median_seconds"]),
+                    _md_time(first["p90_seconds"]),
                 ],
                 [
                     "Time to resolution",
                     _n(done["count"]),
-                    _blank(done["median_seconds"]),
-                    _blank(done["p90_seconds"]),
+                    _md_time(done["median_seconds"]),
+                    _md_time(done["p90_seconds"]),
                 ],
             ],
         ),
