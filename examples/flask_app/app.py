@@ -132,6 +132,9 @@ def create_app(
         response_filter=ResponseFilter(),
     )
     app.register_blueprint(bp)
+    from examples.flask_app.reports import install_reports  # noqa: PLC0415 - imports this module
+
+    install_reports(app)
 
     @app.context_processor
     def csrf_input() -> dict[str, Any]:

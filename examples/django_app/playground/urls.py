@@ -17,7 +17,7 @@ from django.views.decorators.http import (  # type: ignore[import-untyped]
     require_POST,
 )
 
-from examples.django_app.playground import views
+from examples.django_app.playground import reports, views
 
 app_name = "playground"
 
@@ -48,4 +48,5 @@ urlpatterns = [
     path("api/messages/<str:user_id>", csrf_exempt(require_POST(views.send_message_json))),
     path("api/settings", csrf_exempt(require_POST(views.change_setting_json))),
     path("api/location", csrf_exempt(require_POST(views.check_in_json))),
+    *reports.urlpatterns,
 ]
