@@ -24,7 +24,7 @@ from childsafe.complaints import (
     Status,
 )
 from childsafe.reports import MemoryEvidence, Period, build_report, render, take_census
-from examples.common.socialdb import SocialDB
+from examples.common.socialdb import Person, SocialDB
 from examples.common.views import BAND_LABELS, Page, base_context
 
 __all__ = [
@@ -49,6 +49,16 @@ FORMATS: Final = {
     "md": "text/markdown; charset=utf-8",
 }
 KINDS: Final = {"account": "profile", "message": "message", "content": "post"}
+# What each category means, in words a child reporting it would use.
+PLAIN_WORDS: Final = {
+    "grooming": "Someone wants photos, secrets, or to meet up (grooming)",
+    "sexual_content": "Sexual pictures, videos or messages",
+    "bullying": "Bullying, threats or hurtful messages",
+    "self_harm": "Someone talking about hurting themselves",
+    "impersonation": "Pretending to be someone else",
+    "privacy": "Sharing someone's private information or photos",
+    "other": "Something else",
+}
 OUTCOME_LABELS: Final = {
     "content_removed": "Remove the content",
     "account_restricted": "Restrict the account",
@@ -99,7 +109,10 @@ def report_form_page(
         "subject_id": subject_id,
         "owner": owner or "",
         "about": about,
-        "categories": [(name, DEFAULT_CATEGORIES.label(name)) for name in DEFAULT_CATEGORIES],
+        "categories": [
+            (name, PLAIN_WORDS.get(name, DEFAULT_CATEGORIES.label(name)))
+            for name in DEFAULT_CATEGORIES
+        ],
         "child": _minor(ctx),
         "errors": dict(errors or {}),
         "values": dict(values or {}),
@@ -190,20 +203,31 @@ def admin_page(
                 "category": DEFAULT_CATEGORIES.label(case.category),
                 "reporter": reporter.name if reporter else "signed out",
                 "reporter_band": BAND_LABELS[case.reporter.band.value],
-                "about": f"{KINDS[case.subject.kind.value]} of {owner.name}"
-                if owner
-                else f"{KINDS[case.subject.kind.value]} {case.subject.id}",
+                "about": _about(case.subject.kind.value, case.subject.id, owner),
             }
         )
+    bands = [
+        {**band, "label": BAND_LABELS[band["band"]]}
+        for band in (document["child_accounts"] or {"bands": []})["bands"]
+    ]
     return "admin_reports.html", {
         **base_context(db, ctx),
         "report": document,
+        "bands": bands,
         "cases": cases,
         "outcomes": OUTCOME_LABELS,
         "notice": notice,
         "formats": list(FORMATS),
         "Status": Status,
     }
+
+
+def _about(kind: str, subject_id: str, owner: Person | None) -> str:
+    if owner is None:
+        return f"{KINDS[kind]} {subject_id}"
+    if kind == "account":
+        return f"{owner.name}'s profile"
+    return f"a {KINDS[kind]} from {owner.name}"
 
 
 def admin_step(desk: ComplaintsDesk, case_id: str, step: str, form: Mapping[str, str]) -> str:
