@@ -40,8 +40,8 @@ class ProgressBar:
         self.started = time.monotonic()
 
     def step(self, name: str) -> None:
-        if name in self.steps:
-            self.done = self.steps.index(name)
+        """Step ``name`` (one of ``steps``) starts: the ones before it are done."""
+        self.done = self.steps.index(name)
         self._draw(name)
 
     def finish(self) -> None:

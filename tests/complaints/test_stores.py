@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,6 +119,10 @@ class TestFigures:
 
 
 class TestCensusKept:
+    def test_a_naive_time_is_refused(self, store: ComplaintStore) -> None:
+        with pytest.raises(ComplaintError, match="timezone-aware"):
+            store.save_census(dt.datetime(2025, 1, 1), {})  # noqa: DTZ001
+
     def test_the_latest_before_the_end(self, store: ComplaintStore) -> None:
         store.save_census(T0, {"n": 1})
         store.save_census(T0 + dt.timedelta(days=30), {"n": 2})
@@ -174,6 +179,38 @@ class TestOpenStore:
         assert POSTGRES_URL is not None
         store = open_store(POSTGRES_URL)
         assert type(store).__name__ == "PostgresComplaintStore"
+
+    def test_memory_close_forgets(self) -> None:
+        store = MemoryComplaintStore()
+        case = ComplaintsDesk(store).file_report(REPORT, at=T0)
+        store.close()
+        assert store.get(case.id) is None
+
+    def test_postgres_needs_its_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without psycopg, the store names the extra to install."""
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
+        monkeypatch.setitem(sys.modules, "psycopg", None)
+        with pytest.raises(MissingExtraError, match=r"childsafe\[postgres\]"):
+            PostgresComplaintStore("postgresql://127.0.0.1/x")
+
+    @pytest.mark.skipif(not POSTGRES_URL, reason="set CHILDSAFE_TEST_POSTGRES_URL")
+    def test_postgres_schema_version_and_errors(self) -> None:
+        """The version table, a newer schema refused, and a failing statement."""
+        import psycopg  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        for store in make_store("postgres", Path()):
+            assert store.schema_version() == SCHEMA_VERSION  # type: ignore[attr-defined]
+            schema = store.schema  # type: ignore[attr-defined]
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                db.execute(f"UPDATE {schema}.childsafe_complaints_meta SET value = '99'")  # noqa: S608
+            with pytest.raises(ComplaintStoreError, match="schema version 99"):
+                type(store)(POSTGRES_URL, schema=schema)
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                db.execute(f"DROP TABLE {schema}.childsafe_complaints")
+            with pytest.raises(ComplaintStoreError, match="complaint store: "):
+                store.get("x")
 
     def test_postgres_errors(self) -> None:
         from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415

@@ -273,6 +273,9 @@ class TestCommand:
         assert main(["report", "--from", "2025-01-01", "--to", "2025-06-30", "-o", str(out),
                      "--store", db, "--progress"]) == 0  # fmt: skip
         assert out.read_text().startswith("<!doctype html>")
+        other = tmp_path / "r.txt"  # an unknown suffix: JSON
+        assert main(["report", "--store", db, "-o", str(other)]) == 0
+        assert json.loads(other.read_text())["schema"] == REPORT_SCHEMA
         err = capsys.readouterr().err
         assert "5/5 done" in err
         assert err.count("\r") >= 5
@@ -280,7 +283,8 @@ class TestCommand:
     def test_stdout_and_no_progress_off_a_terminal(
         self, db: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        assert main(["report", "--from", "2025-01-01", "--to", "2025-12-31", "--store", db]) == 0
+        args = ["report", "--from", "2025-01-01", "--to", "2025-12-31", "--store", db, "-o", "-"]
+        assert main(args) == 0
         captured = capsys.readouterr()
         assert json.loads(captured.out)["schema"] == REPORT_SCHEMA
         assert captured.err == ""
@@ -341,4 +345,4 @@ class TestPublished:
         from tests.reports.sample import sample_files  # noqa: PLC0415
 
         for path, text in sample_files().items():
-            assert path.read_text(encoding="utf-8") == text, path
+            assert path.read_bytes() == text.encode(), path

@@ -95,7 +95,8 @@ class ComplaintsDesk:
     ``store`` keeps the cases (default: in memory; use
     :class:`~childsafe.complaints.SQLiteComplaintStore` or
     :class:`~childsafe.complaints.PostgresComplaintStore` for real ones).
-    ``categories`` are the categories reports may be filed under. ``sinks`` receive a
+    ``categories`` are the categories reports may be filed under (default:
+    ``DEFAULT_CATEGORIES``). ``sinks`` receive a
     :class:`ComplaintEvent` for every step, synchronously and after the step is
     stored; a sink that raises makes the step raise :class:`ComplaintEventError`
     (the step itself stays stored). ``clock`` gives the time of steps taken without
@@ -113,12 +114,12 @@ class ComplaintsDesk:
         self,
         store: ComplaintStore | None = None,
         *,
-        categories: Categories = DEFAULT_CATEGORIES,
+        categories: Categories | None = None,
         sinks: Iterable[ComplaintSink] = (),
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         self.store: ComplaintStore = store if store is not None else MemoryComplaintStore()
-        self.categories = categories
+        self.categories = DEFAULT_CATEGORIES if categories is None else categories
         self._sinks: tuple[ComplaintSink, ...] = tuple(sinks)
         self._clock = clock
         self._lock = threading.Lock()

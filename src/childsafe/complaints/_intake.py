@@ -157,7 +157,7 @@ def _reporter(
 def parse_report(
     data: object,
     *,
-    categories: Categories = DEFAULT_CATEGORIES,
+    categories: Categories | None = None,
     account: Account | None = None,
 ) -> Intake:
     """Validate a report as a user sends it::
@@ -167,6 +167,7 @@ def parse_report(
          "description": "He keeps asking me to move to another app",
          "reporter": {"role": "parent"}}
 
+    ``categories`` are those the report may name (default: ``DEFAULT_CATEGORIES``);
     ``account`` is the signed-in reporter's account (``None``: not signed in); it
     decides the reporter's band, and a child's account always reports as ``child``.
     Without an account, ``reporter.age_band`` is what the reporter declared
@@ -177,6 +178,7 @@ def parse_report(
     >>> parse_report(report).reporter.role
     <ReporterRole.OTHER: 'other'>
     """
+    categories = DEFAULT_CATEGORIES if categories is None else categories
     problems: list[FieldProblem] = []
     top = _object(data, "(body)", problems)
     if top is None:

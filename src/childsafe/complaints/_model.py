@@ -131,7 +131,7 @@ _NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 class Categories:
     """The report categories a platform offers, each mapped to a :class:`DSACategory`,
     with the label people see. Build one with :meth:`from_mapping`; the default is
-    :data:`DEFAULT_CATEGORIES`.
+    ``DEFAULT_CATEGORIES`` (the seven of the table in the docs).
 
     >>> cats = Categories.from_mapping(
     ...     {"grooming": "protection_of_minors", "spam": "scams_and_fraud"}

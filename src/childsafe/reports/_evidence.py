@@ -82,10 +82,12 @@ class MemoryEvidence:
             self.record_denial(event.reason, event.time)
 
     def record_denial(self, reason: str, at: dt.datetime) -> None:
+        """Count a request denied for ``reason`` at ``at``."""
         with self._lock:
             self._denials.append((_utc(at), reason))
 
     def record_detection(self, at: dt.datetime, *, confirmed: bool = False) -> None:
+        """Count a proactive detection raised at ``at`` (``confirmed`` by a reviewer)."""
         with self._lock:
             self._detections.append((_utc(at), confirmed))
 
@@ -110,6 +112,7 @@ class BandCensus:
     changed: Mapping[str, int]
 
     def to_dict(self) -> dict[str, Any]:
+        """One band as JSON-ready data."""
         return {
             "band": self.band,
             "accounts": self.accounts,
@@ -129,6 +132,7 @@ class Census:
     bands: tuple[BandCensus, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The census as JSON-ready data (the report's ``child_accounts``)."""
         return {
             "taken_at": self.taken_at.isoformat(),
             "bands": [b.to_dict() for b in self.bands],
