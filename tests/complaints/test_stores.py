@@ -199,14 +199,17 @@ class TestOpenStore:
         """The version table, a newer schema refused, and a failing statement."""
         import psycopg  # noqa: PLC0415
 
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
         assert POSTGRES_URL is not None
         for store in make_store("postgres", Path()):
-            assert store.schema_version() == SCHEMA_VERSION  # type: ignore[attr-defined]
-            schema = store.schema  # type: ignore[attr-defined]
+            assert isinstance(store, PostgresComplaintStore)
+            assert store.schema_version() == SCHEMA_VERSION
+            schema = store.schema
             with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
                 db.execute(f"UPDATE {schema}.childsafe_complaints_meta SET value = '99'")  # noqa: S608
             with pytest.raises(ComplaintStoreError, match="schema version 99"):
-                type(store)(POSTGRES_URL, schema=schema)
+                PostgresComplaintStore(POSTGRES_URL, schema=schema)
             with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
                 db.execute(f"DROP TABLE {schema}.childsafe_complaints")
             with pytest.raises(ComplaintStoreError, match="complaint store: "):
