@@ -357,11 +357,16 @@ def report_app(desk: ComplaintsDesk) -> WSGIApplication:
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body: bytes | None = None
+        raw_length = environ.get("CONTENT_LENGTH")
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            length = int(raw_length) if raw_length else None
         except ValueError:
             length = -1
-        if 0 <= length <= MAX_REPORT_BODY:
+        if length is None:
+            # No length: read up to the limit only from an input the server ends.
+            terminated = environ.get("wsgi.input_terminated")
+            body = environ["wsgi.input"].read(MAX_REPORT_BODY + 1) if terminated else b""
+        elif 0 <= length <= MAX_REPORT_BODY:
             body = environ["wsgi.input"].read(length) if length else b""
         context = environ.get(CONTEXT_KEY)
         response = report_response(

@@ -10,9 +10,11 @@ strict mode on; all of them call :func:`childsafe.complaints.report_response`.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,79 @@ class TestSinkFailure:
             response = post(built, "kid", json=REPORT)
         assert response.status_code == 201, response.text
         assert desk.get(json.loads(response.content)["id"]).category == "grooming"
+
+
+BODY = json.dumps(REPORT).encode()
+
+
+def _environ(terminated: bool) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/reports",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/json",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": "Bearer kid",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(BODY),
+        "wsgi.input_terminated": terminated,
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+class TestBodiesOfUnknownLength:
+    """A chunked body (no Content-Length) is read up to the limit when the server ends
+    the input (``wsgi.input_terminated``; ASGI always does), and is never waited on
+    otherwise: the report is then refused as empty, never half-read."""
+
+    def test_wsgi_servers(self, built: BuiltApp) -> None:
+        if built.wsgi is None:
+            pytest.skip("n/a: an ASGI app (see test_asgi_servers)")
+        statuses: list[int] = []
+
+        def start_response(status: str, *_: object) -> None:
+            statuses.append(int(status.split(maxsplit=1)[0]))
+
+        for terminated in (True, False):
+            b"".join(built.wsgi(_environ(terminated), start_response))
+        # Django reads no body without a Content-Length, whatever the server says.
+        assert statuses == ([400, 400] if built.adapter == "django" else [201, 400])
+
+    def test_asgi_servers(self, built: BuiltApp) -> None:
+        if built.asgi is None:
+            pytest.skip("n/a: a WSGI app (see test_wsgi_servers)")
+        asgi = built.asgi
+        sent: list[dict[str, Any]] = []
+        parts = [BODY[:7], BODY[7:]]
+
+        async def receive() -> dict[str, Any]:
+            if parts:
+                return {"type": "http.request", "body": parts.pop(0), "more_body": bool(parts)}
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/reports", "raw_path": b"/reports",
+            "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80), "state": {},
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                        (b"authorization", b"Bearer kid")],
+        }  # fmt: skip
+
+        async def call() -> None:
+            await asgi(scope, receive, send)
+
+        asyncio.run(call())
+        assert sent[0]["status"] == 201, sent

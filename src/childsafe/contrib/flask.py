@@ -704,7 +704,14 @@ def report_view(desk: ComplaintsDesk) -> Callable[[], flask.Response]:
     def childsafe_report() -> flask.Response:
         request = _current_request()
         length = request.content_length
-        body = request.get_data() if length is None or length <= MAX_REPORT_BODY else None
+        body: bytes | None
+        if length is None:
+            # No Content-Length (chunked): read up to the limit from an input the server
+            # ends, as the WSGI endpoint does; never wait on one it does not.
+            terminated = request.environ.get("wsgi.input_terminated")
+            body = request.stream.read(MAX_REPORT_BODY + 1) if terminated else b""
+        else:
+            body = request.get_data() if length <= MAX_REPORT_BODY else None
         context = flask.g.get("childsafe")
         response = report_response(
             desk,

@@ -1555,8 +1555,9 @@ def build_app(
     ``ADAPTERS``) with that adapter's builder: ``build_wsgi``,
     ``build_asgi``, ``build_flask``, ``build_django``,
     ``build_starlette`` or ``build_fastapi``. Every builder takes ``guard``,
-    ``resolvers`` (default: the app's bearer tokens) and ``denial_page`` (a
-    :class:`DenialPage`), and passes
+    ``resolvers`` (default: the app's bearer tokens), ``denial_page`` (a
+    :class:`DenialPage`) and ``reports`` (a :class:`~childsafe.complaints.ComplaintsDesk`:
+    the adapter's own report endpoint is mounted at ``POST /reports``), and passes
     the other keyword arguments to the adapter's configuration: the middleware's
     arguments, the Flask extension's (or else ``app.config["CHILDSAFE_<OPTION>"]``),
     Django's ``CHILDSAFE`` keys (upper-cased). Every builder takes ``strict=False``.
