@@ -64,7 +64,10 @@ def axe_source() -> str:
     return AXE_SCRIPT.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked as
+# running in the main thread while it is started, which would make every later test
+# that runs its own loop (loop.run_until_complete) fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     with sync_playwright() as driver:
