@@ -271,3 +271,37 @@ class TestBodiesOfUnknownLength:
 
         asyncio.run(call())
         assert sent[0]["status"] == 201, sent
+
+
+class TestRawEdges:
+    def test_a_bad_content_length_is_too_large(self, desk: ComplaintsDesk) -> None:
+        """A Content-Length that is not a number is never trusted: nothing is read."""
+        from childsafe.wsgi import report_app  # noqa: PLC0415
+
+        environ = {**_environ(terminated=True), "CONTENT_LENGTH": "ten"}
+        statuses: list[str] = []
+        app: Any = report_app(desk)  # called as a server would, with a plain start_response
+        b"".join(app(environ, lambda status, *_: statuses.append(status)))
+        assert statuses == ["413 Request Entity Too Large"]
+        assert desk.cases() == []
+
+    def test_asgi_lifespan_and_disconnect(self, desk: ComplaintsDesk) -> None:
+        """The ASGI app ignores other scopes, and a client that goes away files nothing."""
+        from childsafe.asgi import report_app  # noqa: PLC0415
+
+        app = report_app(desk)
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> MutableMapping[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        async def go() -> None:
+            await app({"type": "lifespan"}, receive, send)
+            await app({"type": "http", "method": "POST", "headers": []}, receive, send)
+
+        asyncio.run(go())
+        assert sent == []
+        assert desk.cases() == []
