@@ -28,7 +28,7 @@ extensions = [
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 # `reference/_generated/` holds fragments that pages include; they are not pages.
-exclude_patterns = ["_build", "reference/_generated", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_extra", "reference/_generated", "Thumbs.db", ".DS_Store"]
 
 myst_enable_extensions = ["colon_fence", "deflist", "fieldlist"]
 myst_heading_anchors = 3
@@ -73,3 +73,5 @@ nitpick_ignore = [
 html_theme = "furo"
 html_title = "childsafe"
 html_static_path: list[str] = []
+# Served as they are: the report schema at its $id, and the sample report.
+html_extra_path = ["_extra"]

@@ -133,6 +133,9 @@ def create_app(
         response_filter=ResponseFilter(),
     )
     app.register_blueprint(bp)
+    from examples.flask_app.reports import install_reports  # noqa: PLC0415 - imports this module
+
+    install_reports(app)
 
     for status in views.ERRORS:
         app.register_error_handler(status, _error_page)

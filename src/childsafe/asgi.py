@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
@@ -35,9 +35,21 @@ from childsafe.web import (
 )
 from childsafe.web.middleware import MiddlewareBase
 
+if TYPE_CHECKING:
+    from childsafe.complaints import ComplaintsDesk
+
 log = logging.getLogger("childsafe")
 
-__all__ = ["ASGIApp", "ASGIRequest", "ChildsafeMiddleware", "Message", "Receive", "Scope", "Send"]
+__all__ = [
+    "ASGIApp",
+    "ASGIRequest",
+    "ChildsafeMiddleware",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "report_app",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -415,3 +427,47 @@ class _FilteringSend:
             start["headers"] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in new_headers]
         await self.send(start)
         await self.send({"type": "http.response.body", "body": body})
+
+
+def report_app(desk: ComplaintsDesk) -> ASGIApp:
+    """An ASGI app filing reports on ``desk`` (``POST`` a JSON report; see
+    :func:`childsafe.complaints.report_response`); the desk's store is called in a
+    worker thread. Behind :class:`ChildsafeMiddleware` the signed-in reporter comes
+    from the request context, and the path needs the route table's exemption
+    (:data:`childsafe.complaints.REPORT_EXEMPTION`).
+
+    .. versionadded:: 0.2.0
+    """
+    import anyio.to_thread  # noqa: PLC0415
+
+    from childsafe.complaints import MAX_REPORT_BODY, report_response  # noqa: PLC0415
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body: bytes | None = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if body is not None:
+                body += message.get("body", b"")
+                if len(body) > MAX_REPORT_BODY:
+                    body = None
+            more = message.get("more_body", False)
+        headers = dict(scope.get("headers", ()))
+        raw_type = headers.get(b"content-type")
+        context = scope.get(CONTEXT_KEY)
+        response = await anyio.to_thread.run_sync(
+            lambda: report_response(
+                desk,
+                method=str(scope.get("method", "GET")),
+                content_type=None if raw_type is None else bytes(raw_type).decode("latin-1"),
+                body=body,
+                context=context if isinstance(context, RequestContext) else None,
+            )
+        )
+        await _send_response(send, response)
+
+    return app

@@ -40,6 +40,7 @@ from childsafe._engine import Guard
 from childsafe._model import Account, Relationship
 from childsafe._policy import POLICY_BANDS, Citation, Policy, Rule, normalise_jurisdiction
 from childsafe._render import WIDTH, markdown_table, pairs, table
+from childsafe._report_cli import add_report_command
 from childsafe._settings import SETTINGS, SettingValue, TimeWindow
 from childsafe.exceptions import ChildsafeError, ConfigurationError
 
@@ -857,6 +858,7 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--format", "-f", choices=("table", "json"), default="table")
     routes.set_defaults(run=_cmd_routes)
 
+    add_report_command(commands)
     demo = commands.add_parser("demo", help="sample accounts and the decisions made for them")
     demo.set_defaults(run=_cmd_demo)
     return parser

@@ -49,9 +49,11 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from childsafe.complaints import ComplaintsDesk
+
 log = logging.getLogger("childsafe")
 
-__all__ = ["ChildsafeMiddleware", "WSGIRequest", "request_of"]
+__all__ = ["ChildsafeMiddleware", "WSGIRequest", "report_app", "request_of"]
 
 
 _UNSET: Any = object()
@@ -340,3 +342,40 @@ def _send(response: DenialResponse, start_response: StartResponse) -> list[bytes
 def request_of(environ: WSGIEnvironment) -> Request:
     """A :class:`~childsafe.Request` for ``environ`` (for custom resolvers and tests)."""
     return WSGIRequest(environ)
+
+
+def report_app(desk: ComplaintsDesk) -> WSGIApplication:
+    """A WSGI app filing reports on ``desk`` (``POST`` a JSON report; see
+    :func:`childsafe.complaints.report_response`). Mount it at a path of your choice;
+    behind :class:`ChildsafeMiddleware` the signed-in reporter comes from the request
+    context, and the path needs the route table's exemption
+    (:data:`childsafe.complaints.REPORT_EXEMPTION`).
+
+    .. versionadded:: 0.2.0
+    """
+    from childsafe.complaints import MAX_REPORT_BODY, report_response  # noqa: PLC0415
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body: bytes | None = None
+        raw_length = environ.get("CONTENT_LENGTH")
+        try:
+            length = int(raw_length) if raw_length else None
+        except ValueError:
+            length = -1
+        if length is None:
+            # No length: read up to the limit only from an input the server ends.
+            terminated = environ.get("wsgi.input_terminated")
+            body = environ["wsgi.input"].read(MAX_REPORT_BODY + 1) if terminated else b""
+        elif 0 <= length <= MAX_REPORT_BODY:
+            body = environ["wsgi.input"].read(length) if length else b""
+        context = environ.get(CONTEXT_KEY)
+        response = report_response(
+            desk,
+            method=str(environ.get("REQUEST_METHOD", "GET")),
+            content_type=environ.get("CONTENT_TYPE"),
+            body=body,
+            context=context if isinstance(context, RequestContext) else None,
+        )
+        return _send(response, start_response)
+
+    return app

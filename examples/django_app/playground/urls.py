@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.urls import path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
-from examples.django_app.playground import views
+from examples.django_app.playground import reports, views
 from examples.django_app.playground.views import methods
 
 # Each view's methods; anything else is the styled 405 page.
@@ -48,4 +48,5 @@ urlpatterns = [
     path("api/messages/<str:user_id>", csrf_exempt(post_only(views.send_message_json))),
     path("api/settings", csrf_exempt(post_only(views.change_setting_json))),
     path("api/location", csrf_exempt(post_only(views.check_in_json))),
+    *reports.urlpatterns,
 ]

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import MappingProxyType
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
@@ -50,7 +50,10 @@ from childsafe.web import (
 from childsafe.web.denials import rendered
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
-from childsafe.web.strict import RouteInfo, check_strict, route_protection
+from childsafe.web.strict import RouteInfo, check_strict, exempt, route_protection
+
+if TYPE_CHECKING:
+    from childsafe.complaints import ComplaintsDesk
 
 try:
     import flask
@@ -68,6 +71,7 @@ __all__ = [
     "FlaskRequest",
     "current_context",
     "current_guard",
+    "report_view",
     "routes",
     "session_account",
 ]
@@ -679,3 +683,43 @@ def session_account(
     fails closed.
     """
     return _SessionAccount(key, repository)
+
+
+def report_view(desk: ComplaintsDesk) -> Callable[[], flask.Response]:
+    """A view filing reports on ``desk`` (``POST`` a JSON report; see
+    :func:`childsafe.complaints.report_response`), exempt from strict mode; the
+    signed-in reporter comes from the extension's request context::
+
+        app.add_url_rule("/reports", view_func=report_view(desk), methods=["POST"])
+
+    .. versionadded:: 0.2.0
+    """
+    from childsafe.complaints import (  # noqa: PLC0415
+        MAX_REPORT_BODY,
+        REPORT_EXEMPTION,
+        report_response,
+    )
+
+    @exempt(REPORT_EXEMPTION)
+    def childsafe_report() -> flask.Response:
+        request = _current_request()
+        length = request.content_length
+        body: bytes | None
+        if length is None:
+            # No Content-Length (chunked): read up to the limit from an input the server
+            # ends, as the WSGI endpoint does; never wait on one it does not.
+            terminated = request.environ.get("wsgi.input_terminated")
+            body = request.stream.read(MAX_REPORT_BODY + 1) if terminated else b""
+        else:
+            body = request.get_data() if length <= MAX_REPORT_BODY else None
+        context = flask.g.get("childsafe")
+        response = report_response(
+            desk,
+            method=request.method,
+            content_type=request.content_type,
+            body=body,
+            context=context if isinstance(context, RequestContext) else None,
+        )
+        return _native(flask.current_app, response)
+
+    return childsafe_report

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 
@@ -61,7 +61,17 @@ from childsafe.web import (
 )
 from childsafe.web.denials import rendered
 from childsafe.web.middleware import DEFAULT_MAX_BODY
-from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, route_protection
+from childsafe.web.strict import (
+    RouteInfo,
+    check_strict,
+    describe_rule,
+    exempt,
+    exemption,
+    route_protection,
+)
+
+if TYPE_CHECKING:
+    from childsafe.complaints import ComplaintsDesk
 
 try:
     from starlette.applications import Starlette
@@ -90,6 +100,7 @@ __all__ = [
     "denial_response",
     "get_context",
     "install",
+    "report_endpoint",
     "require",
     "routes",
 ]
@@ -834,3 +845,46 @@ def routes(app: Starlette) -> list[RouteInfo]:
     stack = getattr(app.router, "middleware_stack", None)
     strict = stack.strict if isinstance(stack, DeclaredRoutes) else None
     return _inventory(app.router, app, strict.exempt if strict is not None else {})
+
+
+def report_endpoint(desk: ComplaintsDesk) -> Callable[[HTTPRequest], Awaitable[Response]]:
+    """An endpoint filing reports on ``desk`` (``POST`` a JSON report; see
+    :func:`childsafe.complaints.report_response`), exempt from strict mode; the desk's
+    store is called in a worker thread, and the signed-in reporter comes from the
+    middleware's request context. Starlette: ``Route("/reports", report_endpoint(desk),
+    methods=["POST"])``; FastAPI: ``app.add_api_route("/reports", report_endpoint(desk),
+    methods=["POST"], include_in_schema=False)``.
+
+    .. versionadded:: 0.2.0
+    """
+    import anyio.to_thread  # noqa: PLC0415
+
+    from childsafe.complaints import (  # noqa: PLC0415
+        MAX_REPORT_BODY,
+        REPORT_EXEMPTION,
+        report_response,
+    )
+
+    @exempt(REPORT_EXEMPTION)
+    async def childsafe_report(request: HTTPRequest) -> Response:
+        body: bytes | None = b""
+        async for chunk in request.stream():
+            if body is not None:
+                body += chunk
+                if len(body) > MAX_REPORT_BODY:
+                    body = None
+        found = request.scope.get(CONTEXT_KEY)
+        response = await anyio.to_thread.run_sync(
+            lambda: report_response(
+                desk,
+                method=request.method,
+                content_type=request.headers.get("content-type"),
+                body=body,
+                context=found if isinstance(found, RequestContext) else None,
+            )
+        )
+        return as_response(response)
+
+    # FastAPI reads the annotations; this module's are strings it cannot resolve.
+    childsafe_report.__annotations__ = {"request": HTTPRequest, "return": Response}
+    return childsafe_report

@@ -60,6 +60,19 @@ from childsafe.web.strict import exempt as exempt_view
 
 if TYPE_CHECKING:
     from childsafe._decision import Decision
+    from childsafe.complaints import ComplaintsDesk
+
+REPORTS_PATH: Final = "/reports"
+"""Where :func:`build_app` mounts the adapter's report endpoint when given ``reports=``."""
+
+
+def _reports_exempt(reports: ComplaintsDesk | None) -> dict[str, str] | None:
+    if reports is None:
+        return None
+    from childsafe.complaints import REPORT_EXEMPTION  # noqa: PLC0415
+
+    return {f"GET, POST {REPORTS_PATH}": REPORT_EXEMPTION}
+
 
 __all__ = [
     "ADAPTERS",
@@ -386,12 +399,14 @@ class SocialApp:
         """The app's resolvers: ``Authorization: Bearer <account id>``."""
         return [bearer_token(self.verify)]
 
-    def route_table(self, *, websockets_only: bool = False) -> RouteTable:
+    def route_table(
+        self, *, websockets_only: bool = False, exempt: Mapping[str, str] | None = None
+    ) -> RouteTable:
         """Every declared rule and exemption of the routes as a
         :class:`~childsafe.RouteTable` (only the websocket routes' with
-        ``websockets_only``)."""
+        ``websockets_only``), plus the ``exempt`` entries given."""
         entries: dict[str, ActionRule] = {}
-        exempt: dict[str, str] = {}
+        exempt = dict(exempt or {})
         for route in self.routes:
             if websockets_only and not route.websocket:
                 continue
@@ -856,14 +871,21 @@ def build_wsgi(
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A plain WSGI app routing by itself, behind :class:`childsafe.wsgi.ChildsafeMiddleware`
     with the app's :meth:`~SocialApp.route_table`, a :class:`~childsafe.ResponseFilter`
-    and ``options``. ``denial_page``: a custom renderer instead of problem+json."""
-    from childsafe.wsgi import ChildsafeMiddleware  # noqa: PLC0415
+    and ``options``. ``denial_page``: a custom renderer instead of problem+json.
+    ``reports``: a complaints desk, filed on at ``POST /reports`` by
+    :func:`childsafe.wsgi.report_app`."""
+    from childsafe.wsgi import ChildsafeMiddleware, report_app  # noqa: PLC0415
+
+    report = None if reports is None else report_app(reports)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if report is not None and environ.get("PATH_INFO") == REPORTS_PATH:
+            return report(environ, start_response)
         method = environ["REQUEST_METHOD"]
         route, params, found = social.match(method, environ.get("PATH_INFO", ""))
         if route is None:
@@ -892,7 +914,7 @@ def build_wsgi(
         guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
-        routes=social.route_table(),
+        routes=social.route_table(exempt=_reports_exempt(reports)),
         response_filter=ResponseFilter(),
         **options,
     )
@@ -905,13 +927,17 @@ def build_asgi(
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A plain ASGI app routing by itself (websockets included), behind
     :class:`childsafe.asgi.ChildsafeMiddleware` with the app's
     :meth:`~SocialApp.route_table`, a :class:`~childsafe.ResponseFilter` and
-    ``options``; ``denial_page`` as for ``build_wsgi``."""
-    from childsafe.asgi import ChildsafeMiddleware  # noqa: PLC0415
+    ``options``; ``denial_page`` and ``reports`` (by
+    :func:`childsafe.asgi.report_app`) as for ``build_wsgi``."""
+    from childsafe.asgi import ChildsafeMiddleware, report_app  # noqa: PLC0415
+
+    report = None if reports is None else report_app(reports)
 
     async def websocket(scope: _Scope, receive: _Receive, send: _Send) -> None:
         await receive()  # websocket.connect
@@ -931,6 +957,9 @@ def build_asgi(
             await websocket(scope, receive, send)
             return
         if scope["type"] != "http":
+            return
+        if report is not None and scope["path"] == REPORTS_PATH:
+            await report(scope, receive, send)
             return
         route, params, found = social.match(scope["method"], scope["path"])
         body = b""
@@ -975,7 +1004,7 @@ def build_asgi(
         guard=guard,
         resolvers=social.resolvers() if resolvers is None else resolvers,
         repository=social.repository,
-        routes=social.route_table(),
+        routes=social.route_table(exempt=_reports_exempt(reports)),
         response_filter=ResponseFilter(),
         **options,
     )
@@ -988,6 +1017,7 @@ def build_flask(
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - passed to ChildSafe
 ) -> BuiltApp:
     """A Flask app with :class:`childsafe.contrib.flask.ChildSafe` (a
@@ -1051,6 +1081,10 @@ def build_flask(
 
     for route in social.routes:
         register(route)
+    if reports is not None:
+        from childsafe.contrib.flask import report_view  # noqa: PLC0415
+
+        app.add_url_rule(REPORTS_PATH, view_func=report_view(reports), methods=["POST"])
     if denial_page is not None:
         options.setdefault(
             "renderer",
@@ -1119,6 +1153,7 @@ def build_django(
     guard: Guard | None = None,
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - CHILDSAFE keys, upper-cased
 ) -> BuiltApp:
     """A Django project served by Django's ``WSGIHandler``, with only the childsafe
@@ -1202,6 +1237,10 @@ def build_django(
 
     for route in social.routes:
         register(route)
+    if reports is not None:
+        from childsafe.contrib.django.views import report_view  # noqa: PLC0415
+
+        patterns.append(path(REPORTS_PATH.lstrip("/"), report_view(reports)))
     urlconf = type("URLConf", (), {"urlpatterns": patterns})
     config: dict[str, Any] = {
         "POLICY": guard.policy if guard is not None else None,
@@ -1348,6 +1387,7 @@ def build_starlette(
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
     install_options: Mapping[str, Any] | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A Starlette app behind :class:`childsafe.asgi.ChildsafeMiddleware` (a
@@ -1365,7 +1405,7 @@ def build_starlette(
     from starlette.routing import BaseRoute, Route, WebSocketRoute  # noqa: PLC0415
     from starlette.websockets import WebSocket  # noqa: PLC0415
 
-    from childsafe.contrib.starlette import install  # noqa: PLC0415
+    from childsafe.contrib.starlette import install, report_endpoint  # noqa: PLC0415
 
     parts = _starlette_parts(social)
 
@@ -1402,6 +1442,8 @@ def build_starlette(
         return Route(route.path, endpoint(route), methods=list(route.methods), name=route.name)
 
     app = Starlette(routes=[starlette_route(route) for route in social.routes])
+    if reports is not None:
+        app.router.routes.append(Route(REPORTS_PATH, report_endpoint(reports), methods=["POST"]))
 
     def register(route: AppRoute) -> None:
         app.router.routes.append(starlette_route(route))
@@ -1419,6 +1461,7 @@ def build_fastapi(
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
     install_options: Mapping[str, Any] | None = None,
+    reports: ComplaintsDesk | None = None,
     **options: Any,  # noqa: ANN401 - passed to the middleware
 ) -> BuiltApp:
     """A FastAPI app behind :class:`childsafe.asgi.ChildsafeMiddleware` (as
@@ -1433,7 +1476,7 @@ def build_fastapi(
     from starlette.responses import Response  # noqa: PLC0415
     from starlette.websockets import WebSocket  # noqa: PLC0415
 
-    from childsafe.contrib.starlette import install, require  # noqa: PLC0415
+    from childsafe.contrib.starlette import install, report_endpoint, require  # noqa: PLC0415
 
     parts = _starlette_parts(social)
     app = FastAPI()
@@ -1483,6 +1526,10 @@ def build_fastapi(
 
     for route in social.routes:
         register(route)
+    if reports is not None:
+        app.add_api_route(
+            REPORTS_PATH, report_endpoint(reports), methods=["POST"], include_in_schema=False
+        )
     guard = guard if guard is not None else Guard()
     _add_middleware(app, social, guard, resolvers, options)
     install(app, **_install_options(denial_page, options, install_options))
@@ -1508,8 +1555,9 @@ def build_app(
     ``ADAPTERS``) with that adapter's builder: ``build_wsgi``,
     ``build_asgi``, ``build_flask``, ``build_django``,
     ``build_starlette`` or ``build_fastapi``. Every builder takes ``guard``,
-    ``resolvers`` (default: the app's bearer tokens) and ``denial_page`` (a
-    :class:`DenialPage`), and passes
+    ``resolvers`` (default: the app's bearer tokens), ``denial_page`` (a
+    :class:`DenialPage`) and ``reports`` (a :class:`~childsafe.complaints.ComplaintsDesk`:
+    the adapter's own report endpoint is mounted at ``POST /reports``), and passes
     the other keyword arguments to the adapter's configuration: the middleware's
     arguments, the Flask extension's (or else ``app.config["CHILDSAFE_<OPTION>"]``),
     Django's ``CHILDSAFE`` keys (upper-cased). Every builder takes ``strict=False``.

@@ -1,0 +1,111 @@
+"""Reports in the Flask Playground: "report this" on profiles and messages, the JSON
+endpoint (``childsafe.contrib.flask.report_view``), and the moderators' admin page with
+the live transparency report. The logic is in :mod:`examples.common.reports`.
+
+:func:`install_reports` registers it on the app ``create_app`` builds.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask.typing import ResponseReturnValue
+
+from childsafe import exempt
+from childsafe.complaints import ComplaintsDesk
+from childsafe.contrib.flask import current_guard, report_view
+from childsafe.reports import MemoryEvidence
+from examples.common import reports
+from examples.flask_app.app import _back, _db, _me, _page, signed_in
+
+__all__ = ["install_reports"]
+
+_DESK_KEY = "playground.desk"
+_EVIDENCE_KEY = "playground.evidence"
+
+bp = Blueprint("reports", __name__)
+
+
+def install_reports(app: Flask) -> None:
+    """The desk over the app's SQLite file, the evidence (denials counted by a guard
+    sink) and the report routes."""
+    with app.app_context():
+        desk = reports.open_desk(_db())
+        evidence = MemoryEvidence()
+        current_guard().add_sink(evidence)
+    app.extensions[_DESK_KEY] = desk
+    app.extensions[_EVIDENCE_KEY] = evidence
+    app.register_blueprint(bp)
+    app.add_url_rule("/api/reports", "api_reports", view_func=report_view(desk), methods=["POST"])
+
+
+def _desk() -> ComplaintsDesk:
+    desk = current_app.extensions[_DESK_KEY]
+    assert isinstance(desk, ComplaintsDesk)
+    return desk
+
+
+def _evidence() -> MemoryEvidence:
+    evidence = current_app.extensions[_EVIDENCE_KEY]
+    assert isinstance(evidence, MemoryEvidence)
+    return evidence
+
+
+@bp.get("/report")
+@exempt("the reporting form: anyone signed in may report harm")
+@signed_in
+def report_form() -> str:
+    args = request.args
+    return _page(
+        reports.report_form_page(
+            _db(), _me(), args.get("kind", ""), args.get("id", ""), args.get("account")
+        )
+    )
+
+
+@bp.post("/report")
+@exempt("files a report: anyone signed in may report harm")
+@signed_in
+def report_post() -> ResponseReturnValue:
+    page, status = reports.file_report_form(_db(), _desk(), _me(), request.form)
+    return _page(page), status
+
+
+def _moderator() -> None:
+    if not reports.is_moderator(_me()):
+        abort(403)
+
+
+@bp.get("/admin/reports")
+@exempt("the moderators' page: checks the account is a moderator")
+@signed_in
+def admin() -> str:
+    _moderator()
+    notice = request.args.get("done")
+    return _page(reports.admin_page(_db(), _desk(), _me(), _evidence(), notice))
+
+
+@bp.post("/admin/reports/<case_id>/<step>")
+@exempt("a moderator's step on a case: checks the account is a moderator")
+@signed_in
+def admin_step(case_id: str, step: str) -> ResponseReturnValue:
+    _moderator()
+    notice = reports.admin_step(_desk(), case_id, step, request.form)
+    return _back("/admin/reports?" + _query(notice))
+
+
+@bp.get("/admin/reports/transparency.<fmt>")
+@exempt("the live transparency report: checks the account is a moderator")
+@signed_in
+def transparency(fmt: str) -> ResponseReturnValue:
+    _moderator()
+    found = reports.live_report(_db(), _desk(), current_guard(), _evidence(), fmt)
+    if found is None:
+        abort(404)
+    text, media_type = found
+    return Response(text, content_type=media_type)
+
+
+def _query(notice: str) -> str:
+    from urllib.parse import urlencode  # noqa: PLC0415
+
+    return urlencode({"done": notice})

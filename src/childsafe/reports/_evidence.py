@@ -1,0 +1,208 @@
+"""What a report needs from elsewhere in childsafe: denials by reason and proactive
+detections for a period (:class:`Evidence`), and how child accounts' settings stand
+(:class:`Census`, from :func:`take_census`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from childsafe._bands import AgeBand
+from childsafe._engine import Guard
+from childsafe._model import Account
+from childsafe._settings import SETTINGS, SettingValue
+from childsafe.events import DecisionEvent
+from childsafe.exceptions import InvalidCheckError
+
+__all__ = [
+    "CHILD_BANDS",
+    "BandCensus",
+    "Census",
+    "Detections",
+    "Evidence",
+    "MemoryEvidence",
+    "take_census",
+]
+
+CHILD_BANDS: tuple[AgeBand, ...] = (
+    AgeBand.UNDER_13,
+    AgeBand.AGE_13_15,
+    AgeBand.AGE_16_17,
+    AgeBand.UNKNOWN,
+)
+"""The bands a census counts (an unknown age is treated as a child's)."""
+
+
+@attrs.frozen
+class Detections:
+    """Proactive detections in a period: signals ``raised`` for human review, and how
+    many of them the reviewers ``confirmed``."""
+
+    raised: int
+    confirmed: int
+
+
+class Evidence(Protocol):
+    """The audit evidence a transparency report reads. The audit trail provides it
+    (``childsafe.audit``); :class:`MemoryEvidence` is an in-memory one."""
+
+    def denials_by_reason(self, since: dt.datetime, until: dt.datetime) -> Mapping[str, int]:
+        """How many requests were denied in ``[since, until)``, by reason code."""
+
+    def proactive_detections(self, since: dt.datetime, until: dt.datetime) -> Detections:
+        """The proactive detections raised in ``[since, until)`` and how many were
+        confirmed."""
+
+
+def _utc(at: dt.datetime) -> dt.datetime:
+    if at.tzinfo is None:
+        raise InvalidCheckError(f"an evidence time must be timezone-aware, got {at!r}")
+    return at.astimezone(dt.UTC)
+
+
+class MemoryEvidence:
+    """Evidence kept in memory. Register it as a guard's event sink
+    (``guard.add_sink(evidence)``) to count denials, and call
+    :meth:`record_detection` when a signal is raised (``confirmed=True`` once a
+    reviewer confirms it)."""
+
+    def __init__(self) -> None:
+        self._denials: list[tuple[dt.datetime, str]] = []
+        self._detections: list[tuple[dt.datetime, bool]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: DecisionEvent) -> None:
+        """Count ``event`` if it is a denied decision (an event sink)."""
+        if event.kind == "decision" and not event.allowed:
+            self.record_denial(event.reason, event.time)
+
+    def record_denial(self, reason: str, at: dt.datetime) -> None:
+        """Count a request denied for ``reason`` at ``at``."""
+        with self._lock:
+            self._denials.append((_utc(at), reason))
+
+    def record_detection(self, at: dt.datetime, *, confirmed: bool = False) -> None:
+        """Count a proactive detection raised at ``at`` (``confirmed`` by a reviewer)."""
+        with self._lock:
+            self._detections.append((_utc(at), confirmed))
+
+    def denials_by_reason(self, since: dt.datetime, until: dt.datetime) -> Mapping[str, int]:
+        with self._lock:
+            return dict(Counter(r for at, r in self._denials if since <= at < until))
+
+    def proactive_detections(self, since: dt.datetime, until: dt.datetime) -> Detections:
+        with self._lock:
+            chosen = [c for at, c in self._detections if since <= at < until]
+        return Detections(len(chosen), sum(chosen))
+
+
+@attrs.frozen
+class BandCensus:
+    """The child accounts of one band: how many there are, how many run on every
+    protective default, and per setting how many changed it."""
+
+    band: str
+    accounts: int
+    on_defaults: int
+    changed: Mapping[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """One band as JSON-ready data."""
+        return {
+            "band": self.band,
+            "accounts": self.accounts,
+            "on_defaults": self.on_defaults,
+            "changed_any": self.accounts - self.on_defaults,
+            "settings": [
+                {"setting": name, "changed": self.changed.get(name, 0)} for name in SETTINGS
+            ],
+        }
+
+
+@attrs.frozen
+class Census:
+    """How the child accounts' settings stood at ``taken_at``, band by band."""
+
+    taken_at: dt.datetime
+    bands: tuple[BandCensus, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The census as JSON-ready data (the report's ``child_accounts``)."""
+        return {
+            "taken_at": self.taken_at.isoformat(),
+            "bands": [b.to_dict() for b in self.bands],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Census:
+        """The census :meth:`to_dict` wrote (as stores keep it)."""
+        return cls(
+            dt.datetime.fromisoformat(data["taken_at"]),
+            tuple(
+                BandCensus(
+                    b["band"],
+                    int(b["accounts"]),
+                    int(b["on_defaults"]),
+                    {s["setting"]: int(s["changed"]) for s in b["settings"] if s["changed"]},
+                )
+                for b in data["bands"]
+            ),
+        )
+
+
+def take_census(
+    guard: Guard, accounts: Iterable[Account], *, at: dt.datetime | None = None
+) -> Census:
+    """Count, over ``accounts`` (every account of the platform, read from its own
+    account store: accounts that never change a setting send no event, so only a
+    census can count them), how many child accounts run on protective defaults and
+    which settings the others changed. Each account's effective settings come from
+    :meth:`Guard.settings_for <childsafe.Guard.settings_for>` and are compared with
+    the defaults of its band and jurisdiction; adults are skipped.
+
+    >>> from childsafe import Account, Guard
+    >>> guard = Guard()
+    >>> kids = [
+    ...     Account(id="a", band="13_15"),
+    ...     Account(id="b", band="13_15", settings={"daily_time_reminder": 30}),
+    ... ]
+    >>> band = take_census(guard, kids).bands[1]
+    >>> band.band, band.accounts, band.on_defaults, dict(band.changed)
+    ('13_15', 2, 1, {'daily_time_reminder': 1})
+    """
+    when = _utc(at) if at is not None else dt.datetime.now(dt.UTC)
+    defaults: dict[tuple[AgeBand, str | None], dict[str, SettingValue]] = {}
+    totals: Counter[AgeBand] = Counter()
+    plain: Counter[AgeBand] = Counter()
+    changed: dict[AgeBand, Counter[str]] = {band: Counter() for band in CHILD_BANDS}
+    for account in accounts:
+        band = account.band
+        if band not in changed:
+            continue
+        key = (band, account.jurisdiction)
+        default = defaults.get(key)
+        if default is None:
+            blank = Account(id="census", band=band, jurisdiction=account.jurisdiction)
+            default = defaults[key] = guard.settings_for(blank).as_dict()
+        totals[band] += 1
+        if not account.settings and not account.consents:
+            plain[band] += 1
+            continue
+        effective = guard.settings_for(account).as_dict()
+        differs = [name for name, value in effective.items() if default[name] != value]
+        if differs:
+            changed[band].update(differs)
+        else:
+            plain[band] += 1
+    return Census(
+        when,
+        tuple(
+            BandCensus(band.value, totals[band], plain[band], dict(changed[band]))
+            for band in CHILD_BANDS
+        ),
+    )

@@ -1,0 +1,231 @@
+"""One suite for every complaint store: memory, SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from childsafe.complaints import (
+    SCHEMA_VERSION,
+    ComplaintError,
+    ComplaintsDesk,
+    ComplaintStore,
+    ComplaintStoreError,
+    MemoryComplaintStore,
+    Outcome,
+    SQLiteComplaintStore,
+    Status,
+    open_store,
+)
+from childsafe.complaints._stores import figures_of
+from childsafe.exceptions import MissingExtraError
+from tests.complaints.stores import KINDS, POSTGRES_URL, make_store
+from tests.reports.dataset import PERIOD, generate, to_complaint
+
+T0 = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+REPORT = {"category": "privacy", "subject": {"kind": "content", "id": "p-1"}}
+
+
+@pytest.fixture(name="store", params=KINDS)
+def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ComplaintStore]:
+    yield from make_store(request.param, tmp_path)
+
+
+class TestCases:
+    def test_round_trip(self, store: ComplaintStore) -> None:
+        """A case with every field set comes back equal."""
+        desk = ComplaintsDesk(store)
+        case = desk.file_report(
+            {**REPORT, "description": "ünïcode ✓", "reporter": {"age_band": "16_17"}}, at=T0
+        )
+        desk.resolve(case.id, Outcome.REFERRED_HOTLINE, at=T0 + dt.timedelta(minutes=3))
+        desk.appeal(case.id, at=T0 + dt.timedelta(hours=1))
+        final = desk.decide_appeal(case.id, outcome="no_violation", at=T0 + dt.timedelta(hours=2))
+        assert store.get(case.id) == final
+        assert store.get("missing") is None
+
+    def test_ids_are_unique(self, store: ComplaintStore) -> None:
+        case = ComplaintsDesk(store).file_report(REPORT, at=T0)
+        with pytest.raises(ComplaintStoreError):
+            store.add(case)
+
+    def test_a_stale_update_writes_nothing(self, store: ComplaintStore) -> None:
+        """Two moderators resolving the same case: the second is refused."""
+        desk = ComplaintsDesk(store)
+        case = desk.file_report(REPORT, at=T0)
+        first = case.resolve(Outcome.CONTENT_REMOVED, T0 + dt.timedelta(hours=1))
+        second = case.resolve(Outcome.NO_VIOLATION, T0 + dt.timedelta(hours=2))
+        store.update(first)
+        with pytest.raises(ComplaintStoreError, match="changed since it was read"):
+            store.update(second)
+        assert desk.get(case.id).outcome is Outcome.CONTENT_REMOVED
+
+    def test_newest_first_and_by_status(self, store: ComplaintStore) -> None:
+        desk = ComplaintsDesk(store)
+        cases = [desk.file_report(REPORT, at=T0 + dt.timedelta(hours=h)) for h in range(5)]
+        desk.start_review(cases[1].id, at=T0 + dt.timedelta(hours=9))
+        assert [c.id for c in store.cases()] == [c.id for c in reversed(cases)]
+        assert [c.id for c in store.cases(limit=2)] == [cases[4].id, cases[3].id]
+        assert [c.id for c in store.cases(status=Status.IN_REVIEW)] == [cases[1].id]
+        with pytest.raises(ComplaintError, match="limit"):
+            store.cases(limit=0)
+
+    def test_naive_and_backwards_times_are_refused(self, store: ComplaintStore) -> None:
+        case = ComplaintsDesk(store).file_report(REPORT, at=T0)
+        backwards = case.start_review(T0 - dt.timedelta(seconds=1))
+        with pytest.raises(ComplaintError, match="before the report was received"):
+            store.update(backwards)
+        with pytest.raises(ComplaintError, match="period must end after"):
+            store.figures(T0, T0)
+
+    def test_concurrent_desks_lose_nothing(self, store: ComplaintStore) -> None:
+        """Eight threads filing at once: every case is stored."""
+        desk = ComplaintsDesk(store)
+        filed: list[str] = []
+
+        def work() -> None:
+            filed.extend(desk.file_report(REPORT).id for _ in range(10))
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(c.id for c in store.cases(limit=1000)) == sorted(filed)
+        assert len(filed) == 80
+
+
+class TestFigures:
+    def test_the_store_agrees_with_python(self, store: ComplaintStore) -> None:
+        """On a generated data set, the store's grouping and percentiles equal the
+        plain Python computation over the same cases."""
+        records = generate(600)
+        cases = [to_complaint(r) for r in records]
+        assert store.add_many(cases) == len(cases)
+        since, until = PERIOD
+        chosen = [c for c in cases if since <= c.received_at < until]
+        assert store.figures(since, until) == figures_of(chosen)
+
+    def test_an_empty_period(self, store: ComplaintStore) -> None:
+        figures = store.figures(T0, T0 + dt.timedelta(days=1))
+        assert figures.groups == ()
+        assert (figures.first_action.count, figures.first_action.median) == (0, None)
+
+
+class TestCensusKept:
+    def test_a_naive_time_is_refused(self, store: ComplaintStore) -> None:
+        with pytest.raises(ComplaintError, match="timezone-aware"):
+            store.save_census(dt.datetime(2025, 1, 1), {})  # noqa: DTZ001
+
+    def test_the_latest_before_the_end(self, store: ComplaintStore) -> None:
+        store.save_census(T0, {"n": 1})
+        store.save_census(T0 + dt.timedelta(days=30), {"n": 2})
+        assert store.latest_census(T0) is None
+        found = store.latest_census(T0 + dt.timedelta(days=1))
+        assert found is not None
+        assert found == (T0, {"n": 1})
+        assert store.latest_census(T0 + dt.timedelta(days=31)) == (
+            T0 + dt.timedelta(days=30),
+            {"n": 2},
+        )
+
+
+class TestSQLite:
+    def test_schema_version_and_wal(self, tmp_path: Path) -> None:
+        store = SQLiteComplaintStore(tmp_path / "c.db")
+        assert store.schema_version() == SCHEMA_VERSION
+        with sqlite3.connect(store.path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        SQLiteComplaintStore(store.path)  # opening again migrates nothing
+        store.close()
+
+    def test_a_newer_schema_is_refused(self, tmp_path: Path) -> None:
+        store = SQLiteComplaintStore(tmp_path / "c.db")
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE childsafe_complaints_meta SET value = '99'")
+        with pytest.raises(ComplaintStoreError, match="schema version 99"):
+            SQLiteComplaintStore(store.path)
+
+    def test_an_unopenable_file(self, tmp_path: Path) -> None:
+        with pytest.raises(ComplaintStoreError, match="cannot open"):
+            SQLiteComplaintStore(tmp_path / "missing" / "dir" / "c.db")
+
+    def test_a_failed_bulk_insert_rolls_back(self, tmp_path: Path) -> None:
+        store = SQLiteComplaintStore(tmp_path / "c.db")
+        case = to_complaint(generate(1)[0])
+        with pytest.raises(ComplaintStoreError):
+            store.add_many([case, case])
+        assert store.get(case.id) is None
+
+
+class TestOpenStore:
+    def test_urls(self, tmp_path: Path) -> None:
+        assert isinstance(open_store("memory:"), MemoryComplaintStore)
+        found = open_store(f"sqlite:///{tmp_path}/x.db")
+        assert isinstance(found, SQLiteComplaintStore)
+        assert found.path == f"{tmp_path}/x.db"
+        for bad in ("sqlite:///", "mysql://x", "x.db"):
+            with pytest.raises(ComplaintError):
+                open_store(bad)
+
+    @pytest.mark.skipif(not POSTGRES_URL, reason="set CHILDSAFE_TEST_POSTGRES_URL")
+    def test_postgres_url(self) -> None:
+        assert POSTGRES_URL is not None
+        store = open_store(POSTGRES_URL)
+        assert type(store).__name__ == "PostgresComplaintStore"
+
+    def test_memory_close_forgets(self) -> None:
+        store = MemoryComplaintStore()
+        case = ComplaintsDesk(store).file_report(REPORT, at=T0)
+        store.close()
+        assert store.get(case.id) is None
+
+    def test_postgres_needs_its_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without psycopg, the store names the extra to install."""
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
+        monkeypatch.setitem(sys.modules, "psycopg", None)
+        with pytest.raises(MissingExtraError, match=r"childsafe\[postgres\]"):
+            PostgresComplaintStore("postgresql://127.0.0.1/x")
+
+    @pytest.mark.skipif(not POSTGRES_URL, reason="set CHILDSAFE_TEST_POSTGRES_URL")
+    def test_postgres_schema_version_and_errors(self) -> None:
+        """The version table, a newer schema refused, and a failing statement."""
+        import psycopg  # noqa: PLC0415
+
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        for store in make_store("postgres", Path()):
+            assert isinstance(store, PostgresComplaintStore)
+            assert store.schema_version() == SCHEMA_VERSION
+            schema = store.schema
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                db.execute(f"UPDATE {schema}.childsafe_complaints_meta SET value = '99'")  # noqa: S608
+            with pytest.raises(ComplaintStoreError, match="schema version 99"):
+                PostgresComplaintStore(POSTGRES_URL, schema=schema)
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                db.execute(f"DROP TABLE {schema}.childsafe_complaints")
+            with pytest.raises(ComplaintStoreError, match="complaint store: "):
+                store.get("x")
+
+    def test_postgres_errors(self) -> None:
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
+        with pytest.raises(ComplaintError, match="schema must be"):
+            PostgresComplaintStore("postgresql://127.0.0.1:1/x", schema="bad name")
+        with pytest.raises(ComplaintStoreError, match="cannot connect"):
+            PostgresComplaintStore("postgresql://postgres@127.0.0.1:1/test", timeout=1)
+
+    def test_missing_attribute(self) -> None:
+        import childsafe.complaints as module  # noqa: PLC0415
+
+        with pytest.raises(AttributeError):
+            _ = module.NoSuchThing
+        assert issubclass(MissingExtraError, ImportError)
