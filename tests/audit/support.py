@@ -80,9 +80,7 @@ class Tamper:
                     rows,
                 )
                 if head is not None:
-                    db.execute(
-                        f"UPDATE {store.prefix}_meta SET head_seq = ?, head_hash = ?", head
-                    )
+                    db.execute(f"UPDATE {store.prefix}_meta SET head_seq = ?, head_hash = ?", head)
             return
         assert isinstance(store, PostgresAuditStore)
         import psycopg  # noqa: PLC0415
@@ -93,9 +91,7 @@ class Tamper:
                 for row in rows:
                     copy.write_row(row)
             if head is not None:
-                db.execute(
-                    f"UPDATE {store.prefix}_meta SET head_seq = %s, head_hash = %s", head
-                )
+                db.execute(f"UPDATE {store.prefix}_meta SET head_seq = %s, head_hash = %s", head)
 
 
 def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditStore]:

@@ -61,7 +61,9 @@ class TestStoreSuite:
         store.append([draft(6, "complaint", actor="k1:other")])  # type: ignore[list-item]
         us = int(T0.timestamp() * 1e6)
         minute = 60_000_000
-        assert [r.seq for r in store.select(since_us=us + 2 * minute, until_us=us + 4 * minute)] == [3, 4]
+        assert [
+            r.seq for r in store.select(since_us=us + 2 * minute, until_us=us + 4 * minute)
+        ] == [3, 4]
         assert [r.seq for r in store.select(kinds=["complaint"])] == [7]
         assert [r.seq for r in store.select(kinds=[])] == []
         assert [r.seq for r in store.select(accounts=["k1:t0"])] == [1, 4, 7]
@@ -161,7 +163,6 @@ class TestSchema:
         with pytest.raises(AuditStoreError, match="cannot delete"):
             store.drop_through(1)
         store.close()
-
 
     def test_bad_prefix(self, tmp_path: Path) -> None:
         """A table prefix that is not a plain identifier is refused."""

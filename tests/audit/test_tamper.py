@@ -191,7 +191,9 @@ class TestTamper:
         sink = trail.checkpoints
         assert isinstance(sink, MemoryCheckpoints)
         sink.checkpoints.pop()
-        broken(trail, "record 17 announces a signed checkpoint that the checkpoint sink does not have")
+        broken(
+            trail, "record 17 announces a signed checkpoint that the checkpoint sink does not have"
+        )
 
     def test_roll_chain_and_checkpoints_back(self, trail: AuditTrail) -> None:
         """Chain and checkpoints rolled back together are caught by a witness: a

@@ -69,7 +69,9 @@ class TestFromTheGuard:
             guard = Guard()
             guard.add_sink(trail.sink)
             for _ in range(2):
-                guard.check("dm.send", actor=ADULT, target=KID, relationship=Relationship(connected=True))
+                guard.check(
+                    "dm.send", actor=ADULT, target=KID, relationship=Relationship(connected=True)
+                )
             assert guard.flush_events()
             trail.close()
             assert trail.count("decision") == expected
@@ -159,9 +161,7 @@ class TestExplicitRecords:
 
     def test_without_checkpoints_everything_is_unanchored(self, tmp_path: Path) -> None:
         """A trail without a signer verifies as unanchored, never as valid."""
-        trail = AuditTrail(
-            f"sqlite:///{tmp_path}/a.db", pseudonymiser=Pseudonymiser({"k": KEY})
-        )
+        trail = AuditTrail(f"sqlite:///{tmp_path}/a.db", pseudonymiser=Pseudonymiser({"k": KEY}))
         trail.record_complaint("r-1", category="other").wait()
         assert trail.checkpoint() is None
         trail.close()
@@ -204,7 +204,11 @@ class TestStoreDown:
         store = SQLiteAuditStore(path, timeout=0.02)
         metrics: list[str] = []
         config = AuditConfig(
-            buffer_size=3, batch_size=3, block_timeout=0.2, retry_max_delay=0.05, allow_sample_rate=1
+            buffer_size=3,
+            batch_size=3,
+            block_timeout=0.2,
+            retry_max_delay=0.05,
+            allow_sample_rate=1,
         )
         trail = make_trail(store, config=config, on_metric=lambda name, n: metrics.append(name))
         holder = sqlite3.connect(path, isolation_level=None)
@@ -217,7 +221,9 @@ class TestStoreDown:
                 with pytest.raises(AuditUnavailableError, match="was not committed within"):
                     tickets[0].wait(0.1)
                 tickets += [trail.record_complaint(f"r-{i}", category="other") for i in range(3, 6)]
-                guard.check("dm.send", actor=ADULT, target=KID, relationship=Relationship(connected=True))
+                guard.check(
+                    "dm.send", actor=ADULT, target=KID, relationship=Relationship(connected=True)
+                )
                 assert guard.flush_events()
                 with pytest.raises(AuditUnavailableError, match="stayed full") as raised:
                     trail.record_complaint("r-lost", category="other")
@@ -233,7 +239,12 @@ class TestStoreDown:
             holder.close()
         assert [t.wait(5).data["complaint"] for t in tickets] == [f"r-{i}" for i in range(6)]
         trail.close()
-        assert {"audit.store_error", "audit.buffer_full", "audit.unavailable", "audit.dropped"} <= set(metrics)
+        assert {
+            "audit.store_error",
+            "audit.buffer_full",
+            "audit.unavailable",
+            "audit.dropped",
+        } <= set(metrics)
         assert "audit.committed" in metrics
         assert "cannot commit" in caplog.text
         assert trail.count("complaint") == 6
