@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - test tables named by the store's checked prefix
 """Shared helpers for the audit tests: stores of every kind, and a way to tamper with
 what each one holds (as an attacker with write access to the database would)."""
 
@@ -48,7 +49,7 @@ def dispose(store: AuditStore) -> None:
         store.close()
 
 
-def make_trail(store: AuditStore, **options: Any) -> AuditTrail:  # noqa: ANN401
+def make_trail(store: AuditStore, **options: Any) -> AuditTrail:
     options.setdefault("pseudonymiser", Pseudonymiser({"k1": KEY}))
     options.setdefault("signer", CheckpointSigner.generate())
     options.setdefault("checkpoints", MemoryCheckpoints())

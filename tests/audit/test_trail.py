@@ -210,7 +210,7 @@ class TestStoreDown:
             retry_max_delay=0.05,
             allow_sample_rate=1,
         )
-        trail = make_trail(store, config=config, on_metric=lambda name, n: metrics.append(name))
+        trail = make_trail(store, config=config, on_metric=lambda name, _: metrics.append(name))
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         guard = Guard()
@@ -331,7 +331,7 @@ class TestCheckpointsAndRetention:
         trail2.checkpoint()  # record 8
         later = today + dt.timedelta(days=2)
         assert trail2.enforce_retention(later) == 6
-        assert [r.seq for r in trail2.records()][0] == 7
+        assert next(r.seq for r in trail2.records()) == 7
         report = trail2.verify()
         assert report.status == "unanchored"  # the retention record comes after the checkpoint
         assert report.first_seq == 7

@@ -6,6 +6,13 @@ account, or one account's pseudonyms across keys. To rotate, add a new key and m
 ``current``: new records use it, and :meth:`Pseudonymiser.candidates` still finds an
 account's older records under every key you keep. Dropping an old key makes the records
 written under it anonymous for good.
+
+>>> p = Pseudonymiser({"2026": bytes(range(32))})
+>>> name = p.pseudonym("child-1")
+>>> name.startswith("2026:"), len(name)
+(True, 37)
+>>> name in p.candidates("child-1")
+True
 """
 
 from __future__ import annotations
@@ -34,12 +41,6 @@ class Pseudonymiser:
     ``keys`` maps key ids (letters, digits, ``_`` and ``-``, at most 32) to secrets of at
     least 32 bytes; ``current`` (default: the last key given) signs new pseudonyms.
 
-    >>> p = Pseudonymiser({"2026": bytes(range(32))})
-    >>> name = p.pseudonym("child-1")
-    >>> name.startswith("2026:"), len(name)
-    (True, 37)
-    >>> name in p.candidates("child-1")
-    True
     """
 
     def __init__(self, keys: Mapping[str, bytes], *, current: str | None = None) -> None:
