@@ -429,3 +429,67 @@ class TestExports:
         for module in (_config, _pseudonyms, _trail):
             result = doctest.testmod(module)
             assert result.attempted and not result.failed, module
+
+
+class TestSinkEncoding:
+    @given(
+        allowed=st.booleans(),
+        reason=st.text(max_size=12),
+        actor=st.none() | st.text(max_size=10),
+        band=st.none() | st.sampled_from(["adult", "13_15"]),
+        value=st.none() | st.text(max_size=8),
+        time=times,
+        kind=st.sampled_from(["decision", "setting_change"]),
+    )
+    def test_sink_bodies_are_canonical(
+        self,
+        allowed: bool,
+        reason: str,
+        actor: str | None,
+        band: str | None,
+        value: str | None,
+        time: dt.datetime,
+        kind: str,
+    ) -> None:
+        """The guard's events take a fast path to their body; it is byte for byte the
+        canonical encoding make_draft gives for the same record."""
+        from childsafe.audit import AuditTrail, MemoryAuditStore  # noqa: PLC0415
+        from childsafe.events import DecisionEvent  # noqa: PLC0415
+
+        store = MemoryAuditStore()
+        trail = AuditTrail(store, pseudonymiser=Pseudonymiser({"k": b"k" * 32}))
+        event = DecisionEvent(
+            id="e1",
+            time=time,
+            kind=kind,  # type: ignore[arg-type]
+            action="dm.send",
+            allowed=allowed,
+            reason=reason,
+            setting="direct_messages",
+            value=value,
+            actor_id=actor,
+            actor_band=band,
+            actor_jurisdiction="GB" if band else None,
+            target_id="kid",
+            target_band="13_15",
+            target_jurisdiction="GB",
+            relationship={"connected": True, "mutual_connections": 2},
+            policy_version="v",
+        )
+        trail.config = AuditConfig(allow_sample_rate=1)
+        trail.sink(event)
+        trail.close()
+        (row,) = store.rows
+        record = decode_record(row)
+        again = make_draft(
+            record.kind,
+            time=record.time,
+            actor=record.actor,
+            target=record.target,
+            bands=record.bands,
+            jurisdictions=record.jurisdictions,
+            data=record.data,
+            id=record.id,
+        )
+        assert again.body == row.body
+        assert record.time == time

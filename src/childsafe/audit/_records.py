@@ -98,7 +98,8 @@ def to_micros(time: dt.datetime) -> int:
 
 def format_time(time: dt.datetime) -> str:
     """``time`` in UTC as ``2026-01-31T12:00:00.000000Z`` (the body's form)."""
-    return time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = time if time.tzinfo is dt.UTC else time.astimezone(dt.UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: object, where: str) -> dt.datetime:
@@ -182,10 +183,57 @@ class StoredRecord(NamedTuple):
     allowed: bool | None
 
 
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def _encode(body: Mapping[str, object]) -> bytes:
-    return json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    return _ENCODER.encode(body).encode()
+
+
+def build_draft(
+    kind: str,
+    time: dt.datetime,
+    record_id: str,
+    actor: str | None,
+    target: str | None,
+    bands: dict[str, str],
+    jurisdictions: dict[str, str],
+    data: dict[str, Any],
+    critical: bool,
+) -> Draft:
+    """A :class:`Draft` from values already checked (the guard's typed events, or
+    :func:`make_draft`): no validation here, this is the hot path."""
+    body = _ENCODER.encode(
+        {
+            "v": RECORD_VERSION,
+            "id": record_id,
+            "time": format_time(time),
+            "kind": kind,
+            "actor": actor,
+            "target": target,
+            "bands": bands,
+            "jurisdictions": jurisdictions,
+            "data": data,
+        }
     ).encode()
+    if len(body) > _MAX_BODY:
+        raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
+    reason = data.get("reason")
+    allowed = data.get("allowed")
+    return Draft(
+        record_id,
+        (time - _EPOCH) // _MICRO,
+        kind,
+        actor,
+        target,
+        reason if isinstance(reason, str) else None,
+        allowed if isinstance(allowed, bool) else None,
+        body,
+        hashlib.sha256(body).digest(),
+        critical,
+    )
 
 
 def make_draft(
@@ -212,35 +260,16 @@ def make_draft(
             raise AuditRecordError(f"{name}: expected a pseudonym string, got {value!r}")
     payload = dict(data or {})
     _check_json(payload, "data")
-    record_id = uuid.uuid4().hex if id is None else id
-    body = _encode(
-        {
-            "v": RECORD_VERSION,
-            "id": record_id,
-            "time": format_time(time),
-            "kind": kind,
-            "actor": actor,
-            "target": target,
-            "bands": _roles(bands, "bands"),
-            "jurisdictions": _roles(jurisdictions, "jurisdictions"),
-            "data": payload,
-        }
-    )
-    if len(body) > _MAX_BODY:
-        raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
-    reason = payload.get("reason")
-    allowed = payload.get("allowed")
-    return Draft(
-        id=record_id,
-        time_us=to_micros(time),
-        kind=kind,
-        actor=actor,
-        target=target,
-        reason=reason if isinstance(reason, str) else None,
-        allowed=allowed if isinstance(allowed, bool) else None,
-        body=body,
-        digest=hashlib.sha256(body).digest(),
-        critical=critical,
+    return build_draft(
+        kind,
+        time,
+        uuid.uuid4().hex if id is None else id,
+        actor,
+        target,
+        _roles(bands, "bands"),
+        _roles(jurisdictions, "jurisdictions"),
+        payload,
+        critical,
     )
 
 

@@ -48,6 +48,7 @@ from childsafe.audit._pseudonyms import Pseudonymiser
 from childsafe.audit._records import (
     AuditRecord,
     StoredRecord,
+    build_draft,
     decode_record,
     make_draft,
     to_micros,
@@ -244,16 +245,26 @@ class AuditTrail:
                 "by": "self" if by_self else "parent",
                 "policy_version": event.policy_version,
             }
-        draft = make_draft(
+        bands: dict[str, str] = {}
+        places: dict[str, str] = {}
+        if event.actor_band is not None:
+            bands["actor"] = event.actor_band
+        if event.target_band is not None:
+            bands["target"] = event.target_band
+        if event.actor_jurisdiction is not None:
+            places["actor"] = event.actor_jurisdiction
+        if event.target_jurisdiction is not None:
+            places["target"] = event.target_jurisdiction
+        draft = build_draft(
             event.kind,
-            time=event.time,
-            id=event.id,
-            actor=None if event.actor_id is None else pseudonym(event.actor_id),
-            target=None if event.target_id is None else pseudonym(event.target_id),
-            bands={"actor": event.actor_band, "target": event.target_band},
-            jurisdictions={"actor": event.actor_jurisdiction, "target": event.target_jurisdiction},
-            data=data,
-            critical=critical,
+            event.time,
+            event.id,
+            None if event.actor_id is None else pseudonym(event.actor_id),
+            None if event.target_id is None else pseudonym(event.target_id),
+            bands,
+            places,
+            data,
+            critical,
         )
         self._writer.put(draft)
 
