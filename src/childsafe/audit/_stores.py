@@ -270,7 +270,7 @@ class SQLiteAuditStore:
     process that opens it. Tables are ``<prefix>_records``, ``<prefix>_meta`` and
     ``<prefix>_schema`` (the schema version), created or migrated on open.
 
-    Each thread gets its own connection. :meth:`append` takes the write lock first
+    Each thread gets its own connection. ``append`` takes the write lock first
     (``BEGIN IMMEDIATE``) and reads the head inside the transaction, so concurrent
     writers queue up instead of forking the chain; ``timeout`` is how long one waits
     for the lock.
