@@ -344,6 +344,15 @@ class TestConfig:
         ):
             assert fragment in text, fragment
 
+    def test_direct_construction_is_checked(self) -> None:
+        """AuditConfig(...) in code is checked like a file."""
+        with pytest.raises(ConfigurationError, match="AuditConfig: batch_size: expected a whole"):
+            AuditConfig(batch_size=0)
+        with pytest.raises(ConfigurationError, match="retention.nope: unknown kind"):
+            AuditConfig(retention={"nope": 3})
+        with pytest.raises(ConfigurationError, match="retention.default: expected whole days"):
+            AuditConfig(default_retention=0)
+
     def test_not_a_table(self) -> None:
         """A config that is not a table, and a retention that is not one, are refused."""
         with pytest.raises(ConfigurationError, match="expected a table of settings"):

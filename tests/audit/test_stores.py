@@ -242,3 +242,40 @@ class TestOpenStore:
         finally:
             assert isinstance(store, PostgresAuditStore)
             store.destroy()
+
+
+@needs_postgres
+def test_postgres_reconnects_after_losing_its_connections() -> None:
+    """When the server drops its connections, the next call fails with AuditStoreError
+    and the one after reconnects; nothing committed is lost."""
+    import psycopg  # noqa: PLC0415
+
+    assert POSTGRES_URL is not None
+    store = PostgresAuditStore(f"{POSTGRES_URL}?application_name=t_reconnect", prefix="t_reconnect")
+    try:
+        store.append([draft(1)])  # type: ignore[list-item]
+        assert store.count("decision", None, None) == 1
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 't_reconnect'"
+            )
+        with pytest.raises(AuditStoreError, match="cannot write to"):
+            store.append([draft(2)])  # type: ignore[list-item]
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.head()
+        assert store.append([draft(2)])[0].seq == 2  # type: ignore[list-item]
+        assert store.head()[0] == 2
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 't_reconnect'"
+            )
+        with pytest.raises(AuditStoreError, match="cannot delete from"):
+            store.drop_through(1)
+        assert store.drop_through(1) == 1
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.count("decision", None, None)
+        assert verify_chain(store, [], {}).status == "broken"  # record 1 dropped, no anchor
+    finally:
+        store.destroy()

@@ -62,6 +62,26 @@ class AuditConfig:
     retention: Mapping[str, int] = attrs.field(factory=dict)
     default_retention: int = _DEFAULT_RETENTION
 
+    def __attrs_post_init__(self) -> None:
+        problems = [
+            ConfigProblem("AuditConfig", name, problem)
+            for name in (*_INTS, *_FLOATS)
+            if (problem := _check(name, getattr(self, name))) is not None
+        ]
+        for kind, days in {**self.retention, "default": self.default_retention}.items():
+            if kind != "default" and kind not in KINDS:
+                problems.append(ConfigProblem("AuditConfig", f"retention.{kind}", "unknown kind"))
+            elif isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_DAYS:
+                problems.append(
+                    ConfigProblem(
+                        "AuditConfig",
+                        f"retention.{kind}",
+                        f"expected whole days from 1 to {_MAX_DAYS}, got {days!r}",
+                    )
+                )
+        if problems:
+            raise ConfigurationError(problems)
+
     def retention_days(self, kind: str) -> int:
         """How many days records of ``kind`` are kept."""
         return self.retention.get(kind, self.default_retention)
