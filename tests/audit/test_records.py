@@ -348,9 +348,9 @@ class TestConfig:
         """AuditConfig(...) in code is checked like a file."""
         with pytest.raises(ConfigurationError, match="AuditConfig: batch_size: expected a whole"):
             AuditConfig(batch_size=0)
-        with pytest.raises(ConfigurationError, match="retention.nope: unknown kind"):
+        with pytest.raises(ConfigurationError, match=r"retention\.nope: unknown kind"):
             AuditConfig(retention={"nope": 3})
-        with pytest.raises(ConfigurationError, match="retention.default: expected whole days"):
+        with pytest.raises(ConfigurationError, match=r"retention\.default: expected whole days"):
             AuditConfig(default_retention=0)
 
     def test_not_a_table(self) -> None:

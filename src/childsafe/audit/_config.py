@@ -68,7 +68,8 @@ class AuditConfig:
             for name in (*_INTS, *_FLOATS)
             if (problem := _check(name, getattr(self, name))) is not None
         ]
-        for kind, days in {**self.retention, "default": self.default_retention}.items():
+        periods: dict[str, object] = {**self.retention, "default": self.default_retention}
+        for kind, days in periods.items():
             if kind != "default" and kind not in KINDS:
                 problems.append(ConfigProblem("AuditConfig", f"retention.{kind}", "unknown kind"))
             elif isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_DAYS:
