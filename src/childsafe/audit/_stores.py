@@ -17,9 +17,12 @@ table of their own.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import sqlite3
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -28,7 +31,10 @@ from typing import Final, Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from childsafe.audit._errors import AuditStoreError
-from childsafe.audit._records import Draft, StoredRecord, genesis_hash, link_hash
+
+if sys.platform != "win32":
+    import fcntl
+from childsafe.audit._records import _DOMAIN, Draft, StoredRecord, genesis_hash
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -54,14 +60,17 @@ def check_prefix(prefix: object) -> str:
 
 def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredRecord]:
     """Chain ``drafts`` after the head (``head_seq``, ``head_hash``): what every store
-    runs inside its write transaction."""
+    runs inside its write transaction (:func:`~childsafe.audit._records.link_hash`,
+    inlined: this loop runs once per record)."""
     out: list[StoredRecord] = []
+    append = out.append
+    sha256 = hashlib.sha256
     prev = head_hash
     seq = head_seq
     for d in drafts:
         seq += 1
-        h = link_hash(prev, seq, d.digest)
-        out.append(
+        h = sha256(b"%s%s\x00%d\x00%s" % (_DOMAIN, prev.encode(), seq, d.digest)).hexdigest()
+        append(
             StoredRecord(
                 seq, prev, h, d.body, d.time_us, d.kind, d.actor, d.target, d.reason, d.allowed
             )
@@ -290,6 +299,8 @@ class SQLiteAuditStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._lock_file: int | None = None
         self._chain = self._migrate()
 
     def _failure(self, what: str, error: Exception) -> AuditStoreError:
@@ -350,11 +361,38 @@ class SQLiteAuditStore:
     def chain_id(self) -> str:
         return self._chain
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold this process's write lock and, where ``fcntl`` exists, an exclusive
+        ``flock`` on ``<path>.lock``: writers in other processes then wake the moment
+        the lock is free, instead of polling SQLite's busy handler (which sleeps up to
+        100 ms at a time)."""
+        with self._write_lock:
+            if sys.platform == "win32":  # pragma: no cover - SQLite's busy handler alone
+                yield
+                return
+            if self._lock_file is None:
+                try:
+                    self._lock_file = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as e:
+                    raise self._failure("lock", e) from e
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
     def append(self, drafts: Sequence[Draft]) -> list[StoredRecord]:
         if not drafts:
             return []
         p = self.prefix
         conn = self._conn()
+        with self._writing():
+            return self._append(conn, p, drafts)
+
+    def _append(
+        self, conn: sqlite3.Connection, p: str, drafts: Sequence[Draft]
+    ) -> list[StoredRecord]:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -468,6 +506,10 @@ class SQLiteAuditStore:
             self._local = threading.local()
         for conn in conns:
             conn.close()
+        with self._write_lock:
+            if self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None
 
 
 def open_store(url: str) -> AuditStore:

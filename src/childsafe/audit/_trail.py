@@ -266,7 +266,7 @@ class AuditTrail:
             data,
             critical,
         )
-        self._writer.put(draft)
+        self._writer.put(draft, receipt=False)
 
     def attach(self, guard: Guard) -> None:
         """Record ``guard``'s policy (``policy_load``) and register :meth:`sink` on it."""

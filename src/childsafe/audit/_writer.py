@@ -105,7 +105,7 @@ class Writer:
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._committed_cond = threading.Condition(self._lock)
-        self._items: list[tuple[Draft, AuditTicket]] = []
+        self._items: list[tuple[Draft, AuditTicket | None]] = []
         self._enqueued = 0
         self._done = 0  # tickets settled (committed or failed), in order
         self._committed = 0
@@ -144,8 +144,9 @@ class Writer:
             self._sampled_out += 1
             self._unreported[0] += 1
 
-    def put(self, draft: Draft) -> AuditTicket | None:
-        """Queue ``draft``; ``None`` when it was a sampled allow dropped for lack of room."""
+    def put(self, draft: Draft, *, receipt: bool = True) -> AuditTicket | None:
+        """Queue ``draft``; its ticket (``None`` without ``receipt``, or when it was a
+        sampled allow dropped for lack of room)."""
         if self._thread is None:
             self._start()
         with self._lock:
@@ -194,7 +195,7 @@ class Writer:
                         self._lock.acquire()
                     return None
             self._enqueued += 1
-            ticket = AuditTicket(self, self._enqueued)
+            ticket = AuditTicket(self, self._enqueued) if receipt else None
             self._items.append((draft, ticket))
             if len(self._items) == 1:
                 self._not_empty.notify()
@@ -263,7 +264,7 @@ class Writer:
             self._thread = threading.Thread(target=self._run, name="childsafe-audit", daemon=True)
             self._thread.start()
 
-    def _take(self) -> list[tuple[Draft, AuditTicket]] | None:
+    def _take(self) -> list[tuple[Draft, AuditTicket | None]] | None:
         with self._lock:
             if not self._items and not self._closing:
                 self._not_empty.wait(_SAMPLING_EVERY)
@@ -316,7 +317,7 @@ class Writer:
                 except Exception:
                     log.exception("childsafe audit: the idle step failed")
 
-    def _commit(self, drafts: list[Draft], tickets: list[AuditTicket]) -> None:
+    def _commit(self, drafts: list[Draft], tickets: list[AuditTicket | None]) -> None:
         delay = 0.05
         while True:
             try:
@@ -339,7 +340,8 @@ class Writer:
                 if self._abandon.is_set():
                     with self._lock:
                         for ticket in tickets:
-                            ticket._failed = True  # noqa: SLF001 - the writer settles tickets
+                            if ticket is not None:
+                                ticket._failed = True  # noqa: SLF001 - the writer settles them
                         self._done += len(tickets)
                         self._committed_cond.notify_all()
                     return
@@ -347,7 +349,8 @@ class Writer:
                 self._wake.clear()
                 delay = min(delay * 2, self.config.retry_max_delay)
         for ticket, stored in zip(tickets, sealed, strict=False):
-            ticket._stored = stored  # noqa: SLF001 - the writer settles tickets
+            if ticket is not None:
+                ticket._stored = stored  # noqa: SLF001 - the writer settles tickets
         with self._lock:
             self._committed += len(tickets)
             self._done += len(tickets)
