@@ -502,3 +502,16 @@ class TestSinkEncoding:
         )
         assert again.body == row.body
         assert record.time == time
+
+
+def test_published_schema_matches_records() -> None:
+    """The JSON Schema in docs/audit.md names exactly the fields of a record, its kinds
+    and its version."""
+    text = (Path(__file__).parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    schema = json.loads(block)
+    draft = make_draft("complaint", time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), data={})
+    record = decode_record(stored(draft))
+    assert set(schema["properties"]) == set(record.to_dict()) == set(schema["required"])
+    assert schema["properties"]["kind"]["enum"] == list(KINDS)
+    assert schema["properties"]["v"]["const"] == childsafe.audit.RECORD_VERSION
