@@ -191,9 +191,12 @@ def main(argv: list[str] | None = None) -> int:
                 folder = Path(tmp) / f"cps-{name}-{writers}"
                 url = f"sqlite:///{tmp}/audit-{writers}.db" if name == "SQLite" else base
                 n = args.records if writers == 1 else args.records // 4
-                rate, status = run(url, folder, writers, n)
+                rate, per_cpu, status = run(url, folder, writers, n)
                 results[name, writers] = rate
-                rows.append(f"| {name} | {writers} | {writers * n:,} | {rate:,.0f} | {status} |")
+                rows.append(
+                    f"| {name} | {writers} | {writers * n:,} | {rate:,.0f} | {per_cpu:,.0f} "
+                    f"| {status} |"
+                )
                 print(rows[-1], flush=True)
     after = (reference_us(), os.getloadavg()[0])
     targets = []
