@@ -68,24 +68,23 @@ def export_bundle(
         {c.seq: c for c in checkpoints if c.chain == chain}.values(), key=lambda c: c.seq
     )
     marks = [c.seq for c in signed]
-    segments: dict[tuple[int, int | None], list[int]] = {}
+    segments: set[tuple[int, int | None]] = set()
     floor = 0 if first is None else first.seq - 1
     for seq in sorted(wanted):
         i = bisect.bisect_left(marks, seq)
         start = marks[i - 1] if i > 0 and marks[i - 1] >= floor else floor
         end = marks[i] if i < len(marks) else None
-        segments.setdefault((start, end), []).append(seq)
+        segments.add((start, end))
     out_segments: list[dict[str, Any]] = []
     versions: set[str] = set()
     used: set[int] = set()
-    for (start, end), _seqs in sorted(segments.items(), key=lambda kv: kv[0][0]):
+    for start, end in sorted(segments, key=lambda segment: segment[0]):
         entries: list[dict[str, Any]] = []
         for row in store.scan(start + 1, end if end is not None else head_seq):
             entries.append(_entry(row, full=row.seq in wanted))
             if row.seq in wanted:
-                version = decode_record(row).data.get("policy_version") or decode_record(
-                    row
-                ).data.get("version")
+                data = decode_record(row).data
+                version = data.get("policy_version") or data.get("version")
                 if isinstance(version, str):
                     versions.add(version)
         out_segments.append({"start": start, "end": end, "entries": entries})

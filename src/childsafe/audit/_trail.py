@@ -66,8 +66,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditTrail"]
 
-AccountRef = "Account | str | None"
-
 
 def _aware(value: dt.datetime | None, name: str) -> int | None:
     if value is None:
