@@ -49,6 +49,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(_pytest|pytest|hypothesis|st|pathlib)\..*"),
     # httpx, whose clients the QA toolkit's fake apps hand out (no inventory either).
     ("py:class", r"httpx\..*"),
+    # The Ed25519 key types of the audit trail's checkpoints (no inventory either).
+    ("py:class", r"cryptography\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately
@@ -68,6 +70,10 @@ nitpick_ignore = [
     # Framework classes in signatures: no inventory of theirs is available offline.
     ("py:class", "flask.app.Flask"),
     ("py:class", "starlette.applications.Starlette"),
+    # The audit trail's private writer, in AuditTicket's signature; `dt` is its
+    # modules' alias of `datetime`.
+    ("py:class", "childsafe.audit._writer.Writer"),
+    ("py:class", "dt.datetime"),
 ]
 
 html_theme = "furo"

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from childsafe._audit_cli import add_audit_commands
 from childsafe._bands import AgeBand, age_on
 from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
@@ -861,6 +862,7 @@ def _parser() -> argparse.ArgumentParser:
     add_report_command(commands)
     demo = commands.add_parser("demo", help="sample accounts and the decisions made for them")
     demo.set_defaults(run=_cmd_demo)
+    add_audit_commands(commands)
     return parser
 
 

@@ -1,0 +1,419 @@
+"""Audit records: what one record holds, its canonical encoding and its chain link.
+
+A record's *body* is the canonical JSON of everything but its place in the chain
+(``v``, ``id``, ``time``, ``kind``, ``actor``, ``target``, ``bands``,
+``jurisdictions``, ``data``): keys sorted, no spaces, UTF-8, integers only (no floats,
+so every language encodes it the same way). Its *link* is::
+
+    hash = SHA-256("childsafe-audit/1" 0x00 prev 0x00 seq 0x00 SHA-256(body))
+
+in lowercase hex, where ``prev`` is the previous record's hash (hex) and ``seq`` the
+record's position in decimal. The first record's ``prev`` is :func:`genesis_hash` of the
+chain's id, so two chains never share a link. Hashing the body's digest rather than the
+body lets an export prove a record's place without revealing its neighbours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final, Literal, NamedTuple, get_args
+
+import attrs
+
+from childsafe.audit._errors import AuditRecordError
+
+__all__ = [
+    "KINDS",
+    "RECORD_VERSION",
+    "AuditRecord",
+    "Draft",
+    "Kind",
+    "StoredRecord",
+    "decode_record",
+    "format_time",
+    "genesis_hash",
+    "link_hash",
+    "make_draft",
+    "parse_time",
+    "to_micros",
+]
+
+RECORD_VERSION: Final = 1
+"""The version of the record format (the body's ``v``)."""
+
+Kind = Literal[
+    "decision",
+    "setting_change",
+    "policy_load",
+    "policy_change",
+    "consent_grant",
+    "consent_revoke",
+    "signal_flag",
+    "case_outcome",
+    "complaint",
+    "checkpoint",
+    "sampling",
+    "retention",
+]
+KINDS: Final[tuple[str, ...]] = get_args(Kind)
+"""Every record kind. ``checkpoint``, ``sampling`` and ``retention`` are written by the
+trail itself (a signed checkpoint's reference, counts of allows not recorded, and a
+retention run); the others record what happened."""
+
+_DOMAIN: Final = b"childsafe-audit/1\x00"
+_MAX_BODY: Final = 1 << 20
+_MAX_DEPTH: Final = 16
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICRO: Final = dt.timedelta(microseconds=1)
+_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+_HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
+_BODY_KEYS: Final = frozenset(
+    ("v", "id", "time", "kind", "actor", "target", "bands", "jurisdictions", "data")
+)
+_ROLES: Final = frozenset(("actor", "target"))
+
+
+def genesis_hash(chain_id: str) -> str:
+    """The ``prev`` of a chain's first record: SHA-256 of ``childsafe-audit-genesis``,
+    a zero byte and the chain's id."""
+    return hashlib.sha256(b"childsafe-audit-genesis\x00" + chain_id.encode()).hexdigest()
+
+
+def link_hash(prev: str, seq: int, digest: bytes) -> str:
+    """The hash of the record at ``seq`` whose body has SHA-256 ``digest``."""
+    return hashlib.sha256(
+        _DOMAIN + prev.encode() + b"\x00" + str(seq).encode() + b"\x00" + digest
+    ).hexdigest()
+
+
+def to_micros(time: dt.datetime) -> int:
+    """``time`` (aware) as whole microseconds since the Unix epoch."""
+    return (time - _EPOCH) // _MICRO
+
+
+def format_time(time: dt.datetime) -> str:
+    """``time`` in UTC as ``2026-01-31T12:00:00.000000Z`` (the body's form)."""
+    utc = time if time.tzinfo is dt.UTC else time.astimezone(dt.UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def parse_time(text: object, where: str) -> dt.datetime:
+    """The body's time form back to an aware UTC datetime."""
+    if not isinstance(text, str) or not _TIME.match(text):
+        raise AuditRecordError(
+            f"{where}: time must look like 2026-01-31T12:00:00.000000Z, got {text!r}"
+        )
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError as e:
+        raise AuditRecordError(f"{where}: time {text!r} is not a date: {e}") from None
+
+
+def _check_json(value: object, path: str, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise AuditRecordError(f"{path}: nested more than {_MAX_DEPTH} levels deep")
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise AuditRecordError(f"{path}: keys must be strings, got {key!r}")
+            _check_json(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json(item, f"{path}[{i}]", depth + 1)
+        return
+    raise AuditRecordError(
+        f"{path}: {type(value).__name__} is not JSON-safe audit data "
+        "(use strings, integers, booleans, null, lists and string-keyed mappings)"
+    )
+
+
+def _roles(value: Mapping[str, str | None] | None, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for role, item in (value or {}).items():
+        if role not in _ROLES:
+            raise AuditRecordError(f"{name}: roles are 'actor' and 'target', got {role!r}")
+        if item is not None:
+            if not isinstance(item, str):
+                raise AuditRecordError(f"{name}.{role}: expected a string, got {item!r}")
+            out[role] = item
+    return out
+
+
+@attrs.frozen(slots=True)
+class Draft:
+    """A record ready to be chained: its body and what the store indexes. The store
+    gives it a ``seq`` and its link inside the write transaction."""
+
+    id: str
+    time_us: int
+    kind: str
+    actor: str | None
+    target: str | None
+    reason: str | None
+    allowed: bool | None
+    body: bytes
+    digest: bytes
+    critical: bool = True
+
+
+class StoredRecord(NamedTuple):
+    """A record as a store keeps it: its place (``seq``, ``prev``, ``hash``), its body,
+    and the columns the store indexes (derived from the body when it was written;
+    :func:`~childsafe.audit.verify_chain` checks they still agree)."""
+
+    seq: int
+    prev: str
+    hash: str
+    body: bytes
+    time_us: int
+    kind: str
+    actor: str | None
+    target: str | None
+    reason: str | None
+    allowed: bool | None
+
+
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _encode(body: Mapping[str, object]) -> bytes:
+    return _ENCODER.encode(body).encode()
+
+
+def build_draft(
+    kind: str,
+    time: dt.datetime,
+    record_id: str,
+    actor: str | None,
+    target: str | None,
+    bands: dict[str, str],
+    jurisdictions: dict[str, str],
+    data: dict[str, Any],
+    critical: bool,
+) -> Draft:
+    """A :class:`Draft` from values already checked (the guard's typed events, or
+    :func:`make_draft`): no validation here, this is the hot path."""
+    body = _ENCODER.encode(
+        {
+            "v": RECORD_VERSION,
+            "id": record_id,
+            "time": format_time(time),
+            "kind": kind,
+            "actor": actor,
+            "target": target,
+            "bands": bands,
+            "jurisdictions": jurisdictions,
+            "data": data,
+        }
+    ).encode()
+    if len(body) > _MAX_BODY:
+        raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
+    reason = data.get("reason")
+    allowed = data.get("allowed")
+    return Draft(
+        record_id,
+        (time - _EPOCH) // _MICRO,
+        kind,
+        actor,
+        target,
+        reason if isinstance(reason, str) else None,
+        allowed if isinstance(allowed, bool) else None,
+        body,
+        hashlib.sha256(body).digest(),
+        critical,
+    )
+
+
+def make_draft(
+    kind: str,
+    *,
+    time: dt.datetime,
+    actor: str | None = None,
+    target: str | None = None,
+    bands: Mapping[str, str | None] | None = None,
+    jurisdictions: Mapping[str, str | None] | None = None,
+    data: Mapping[str, Any] | None = None,
+    id: str | None = None,  # noqa: A002 - the record's id, as in the schema
+    critical: bool = True,
+) -> Draft:
+    """A :class:`Draft` of a new record; data that is not JSON-safe raises
+    :class:`~childsafe.audit.AuditRecordError` naming the field."""
+    if kind not in KINDS:
+        raise AuditRecordError(f"kind: unknown record kind {kind!r}; expected one of {KINDS}")
+    given: object = time
+    if not isinstance(given, dt.datetime) or given.tzinfo is None:
+        raise AuditRecordError(f"time: expected an aware datetime, got {time!r}")
+    for name, value in (("actor", actor), ("target", target)):
+        if value is not None and not isinstance(value, str):
+            raise AuditRecordError(f"{name}: expected a pseudonym string, got {value!r}")
+    payload = dict(data or {})
+    _check_json(payload, "data")
+    return build_draft(
+        kind,
+        time,
+        uuid.uuid4().hex if id is None else id,
+        actor,
+        target,
+        _roles(bands, "bands"),
+        _roles(jurisdictions, "jurisdictions"),
+        payload,
+        critical,
+    )
+
+
+@attrs.frozen(slots=True)
+class AuditRecord:
+    """One record of the audit trail.
+
+    ``actor`` and ``target`` are pseudonyms (``key_id:hex``), never the platform's
+    account ids. ``bands`` and ``jurisdictions`` map ``"actor"`` / ``"target"`` to the
+    age band and jurisdiction of each. ``data`` is the kind's JSON-safe details.
+    ``prev`` and ``hash`` are the record's chain link (see the module docs).
+    """
+
+    seq: int
+    id: str
+    time: dt.datetime
+    kind: str
+    actor: str | None
+    target: str | None
+    bands: Mapping[str, str]
+    jurisdictions: Mapping[str, str]
+    data: Mapping[str, Any]
+    prev: str
+    hash: str
+
+    @property
+    def denied(self) -> bool:
+        """Whether this is a decision or setting change that was refused."""
+        return self.kind in ("decision", "setting_change") and self.data.get("allowed") is False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, in the form of the published record schema."""
+        return {
+            "v": RECORD_VERSION,
+            "seq": self.seq,
+            "id": self.id,
+            "time": format_time(self.time),
+            "kind": self.kind,
+            "actor": self.actor,
+            "target": self.target,
+            "bands": dict(self.bands),
+            "jurisdictions": dict(self.jurisdictions),
+            "data": dict(self.data),
+            "prev": self.prev,
+            "hash": self.hash,
+        }
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a key is repeated")
+    return out
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _reject_float(text: str) -> object:
+    raise ValueError(f"{text} is not an integer")
+
+
+def load_body(body: bytes, where: str) -> dict[str, Any]:
+    """Parse a record body strictly (no repeated keys, no floats, no NaN)."""
+    try:
+        value = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_strict_object,
+            parse_constant=_reject_constant,
+            parse_float=_reject_float,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise AuditRecordError(f"{where}: the body is not valid record JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise AuditRecordError(f"{where}: the body must be a JSON object")
+    return value
+
+
+def _optional_str(value: object, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise AuditRecordError(f"{where}: expected a string or null, got {value!r}")
+    return value
+
+
+def _role_map(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        k in _ROLES and isinstance(v, str) for k, v in value.items()
+    ):
+        raise AuditRecordError(
+            f"{where}: expected an object mapping 'actor'/'target' to strings, got {value!r}"
+        )
+    return value
+
+
+def decode_record(stored: StoredRecord) -> AuditRecord:
+    """The :class:`AuditRecord` in ``stored``, its body checked field by field; a
+    malformed body raises :class:`~childsafe.audit.AuditRecordError` naming the record
+    and the field."""
+    where = f"record {stored.seq}"
+    body = load_body(stored.body, where)
+    missing = sorted(_BODY_KEYS - body.keys())
+    extra = sorted(body.keys() - _BODY_KEYS)
+    if missing or extra:
+        raise AuditRecordError(f"{where}: body fields missing {missing}, unexpected {extra}")
+    if body["v"] != RECORD_VERSION or isinstance(body["v"], bool):
+        raise AuditRecordError(f"{where}.v: unknown record version {body['v']!r}")
+    record_id = body["id"]
+    if not isinstance(record_id, str) or not record_id:
+        raise AuditRecordError(f"{where}.id: expected a non-empty string, got {record_id!r}")
+    kind = body["kind"]
+    if kind not in KINDS:
+        raise AuditRecordError(f"{where}.kind: unknown record kind {kind!r}")
+    data = body["data"]
+    if not isinstance(data, dict):
+        raise AuditRecordError(f"{where}.data: expected an object, got {data!r}")
+    link: tuple[tuple[str, object], ...] = (("prev", stored.prev), ("hash", stored.hash))
+    for name, value in link:
+        if not isinstance(value, str) or not _HEX64.match(value):
+            raise AuditRecordError(f"{where}.{name}: expected 64 lowercase hex digits")
+    return AuditRecord(
+        seq=stored.seq,
+        id=record_id,
+        time=parse_time(body["time"], f"{where}.time"),
+        kind=kind,
+        actor=_optional_str(body["actor"], f"{where}.actor"),
+        target=_optional_str(body["target"], f"{where}.target"),
+        bands=_role_map(body["bands"], f"{where}.bands"),
+        jurisdictions=_role_map(body["jurisdictions"], f"{where}.jurisdictions"),
+        data=data,
+        prev=stored.prev,
+        hash=stored.hash,
+    )
+
+
+def index_of(record: AuditRecord) -> tuple[int, str, str | None, str | None, Any, Any]:
+    """The columns a store derives from ``record``'s body, to compare with its own."""
+    reason = record.data.get("reason")
+    allowed = record.data.get("allowed")
+    return (
+        to_micros(record.time),
+        record.kind,
+        record.actor,
+        record.target,
+        reason if isinstance(reason, str) else None,
+        allowed if isinstance(allowed, bool) else None,
+    )

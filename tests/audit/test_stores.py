@@ -1,0 +1,281 @@
+"""The store suite: the same behaviour from memory, SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from childsafe.audit import (
+    SCHEMA_VERSION,
+    AuditStore,
+    AuditStoreError,
+    MemoryAuditStore,
+    PostgresAuditStore,
+    SQLiteAuditStore,
+    open_store,
+    verify_chain,
+)
+from childsafe.audit._records import genesis_hash, make_draft
+from tests.audit.support import POSTGRES_URL, needs_postgres
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def draft(i: int, kind: str = "decision", *, allowed: bool = False, actor: str = "k1:a") -> object:
+    return make_draft(
+        kind,
+        time=T0 + dt.timedelta(minutes=i),
+        actor=actor,
+        target=f"k1:t{i % 3}",
+        data={"allowed": allowed, "reason": "not_connected" if i % 2 else "blocked"},
+    )
+
+
+class TestStoreSuite:
+    def test_empty(self, store: AuditStore) -> None:
+        """A new store is empty; its head is the genesis hash of its chain id."""
+        assert len(store.chain_id()) == 32
+        assert store.head() == (0, genesis_hash(store.chain_id()))
+        assert list(store.scan()) == []
+        assert store.append([]) == []
+
+    def test_append_chains_and_commits(self, store: AuditStore) -> None:
+        """Batches get consecutive seqs, each linked to the one before, across batches."""
+        first = store.append([draft(i) for i in range(3)])  # type: ignore[misc]
+        second = store.append([draft(i) for i in range(3, 5)])  # type: ignore[misc]
+        assert [r.seq for r in first + second] == [1, 2, 3, 4, 5]
+        assert first[0].prev == genesis_hash(store.chain_id())
+        assert second[0].prev == first[-1].hash
+        assert store.head() == (5, second[-1].hash)
+        assert list(store.scan()) == first + second
+        assert list(store.scan(2, 3)) == first[1:3]
+        assert verify_chain(store, [], {}).status == "unanchored"
+
+    def test_select_by_time_kind_and_account(self, store: AuditStore) -> None:
+        """select filters by [since, until), kind and actor-or-target, in seq order."""
+        store.append([draft(i) for i in range(6)])  # type: ignore[misc]
+        store.append([draft(6, "complaint", actor="k1:other")])  # type: ignore[list-item]
+        us = int(T0.timestamp() * 1e6)
+        minute = 60_000_000
+        assert [
+            r.seq for r in store.select(since_us=us + 2 * minute, until_us=us + 4 * minute)
+        ] == [3, 4]
+        assert [r.seq for r in store.select(kinds=["complaint"])] == [7]
+        assert [r.seq for r in store.select(kinds=[])] == []
+        assert [r.seq for r in store.select(accounts=["k1:t0"])] == [1, 4, 7]
+        assert [r.seq for r in store.select(accounts=["k1:other"])] == [7]
+        assert [r.seq for r in store.select(accounts=[])] == []
+
+    def test_counts(self, store: AuditStore) -> None:
+        """count by kind and period; denials by reason leave allows out."""
+        store.append([draft(i) for i in range(5)])  # type: ignore[misc]
+        store.append([draft(9, allowed=True)])  # type: ignore[list-item]
+        us = int(T0.timestamp() * 1e6)
+        assert store.count("decision", None, None) == 6
+        assert store.count("decision", us + 60_000_000, None) == 5
+        assert store.count("complaint", None, None) == 0
+        assert store.count_denials(None, None) == {"blocked": 3, "not_connected": 2}
+        assert store.count_denials(None, us + 60_000_000) == {"blocked": 1}
+
+    def test_drop_through(self, store: AuditStore) -> None:
+        """drop_through deletes the oldest records; the head stays."""
+        store.append([draft(i) for i in range(5)])  # type: ignore[misc]
+        head = store.head()
+        assert store.drop_through(2) == 2
+        assert [r.seq for r in store.scan()] == [3, 4, 5]
+        assert store.head() == head
+        assert store.append([draft(7)])[0].seq == 6  # type: ignore[list-item]
+
+    def test_threads_share_one_chain(self, store: AuditStore) -> None:
+        """Appends from several threads at once still make one unbroken chain."""
+
+        def write() -> None:
+            for i in range(10):
+                store.append([draft(i), draft(i + 1)])  # type: ignore[list-item]
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert store.head()[0] == 80
+        report = verify_chain(store, [], {})
+        assert report.status == "unanchored"
+        assert report.records == 80
+
+
+class TestSchema:
+    def test_sqlite_version_table(self, tmp_path: Path) -> None:
+        """SQLite records its schema version, reopens without migrating twice, keeps the
+        chain id and runs in WAL mode."""
+        path = tmp_path / "a.db"
+        store = SQLiteAuditStore(path)
+        chain = store.chain_id()
+        store.close()
+        again = SQLiteAuditStore(path)
+        assert again.chain_id() == chain
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT version FROM childsafe_audit_schema").fetchall() == [(1,)]
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        again.close()
+
+    def test_sqlite_newer_schema_refused(self, tmp_path: Path) -> None:
+        """A schema newer than this childsafe knows is refused with a clear error."""
+        path = tmp_path / "a.db"
+        SQLiteAuditStore(path).close()
+        with sqlite3.connect(path) as db:
+            db.execute("INSERT INTO childsafe_audit_schema VALUES (?)", (SCHEMA_VERSION + 1,))
+        with pytest.raises(AuditStoreError, match="schema version 2, newer"):
+            SQLiteAuditStore(path)
+
+    def test_sqlite_unopenable(self, tmp_path: Path) -> None:
+        """A path that cannot be a database raises AuditStoreError naming it."""
+        with pytest.raises(AuditStoreError, match="cannot open the audit store SQLite"):
+            SQLiteAuditStore(tmp_path / "missing" / "a.db")
+
+    def test_sqlite_locked_store_fails_clearly(self, tmp_path: Path) -> None:
+        """A store locked by another process fails the append with AuditStoreError."""
+        path = tmp_path / "a.db"
+        store = SQLiteAuditStore(path, timeout=0.05)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(AuditStoreError, match="cannot write to the audit store"):
+                store.append([draft(1)])  # type: ignore[list-item]
+        finally:
+            holder.execute("ROLLBACK")
+        assert store.append([draft(1)])[0].seq == 1  # type: ignore[list-item]
+        holder.execute("DROP TABLE childsafe_audit_records")
+        holder.execute("DROP TABLE childsafe_audit_meta")
+        holder.close()
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            list(store.scan())
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.count("decision", None, None)
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.count_denials(None, None)
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.head()
+        with pytest.raises(AuditStoreError, match="cannot delete"):
+            store.drop_through(1)
+        store.close()
+
+    def test_bad_prefix(self, tmp_path: Path) -> None:
+        """A table prefix that is not a plain identifier is refused."""
+        with pytest.raises(AuditStoreError, match="plain SQL identifier"):
+            SQLiteAuditStore(tmp_path / "a.db", prefix="x; DROP TABLE y")
+
+    @needs_postgres
+    def test_postgres_version_table_and_newer_schema(self) -> None:
+        """PostgreSQL records its schema version once and refuses a newer one."""
+        import psycopg  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        store = PostgresAuditStore(POSTGRES_URL, prefix="t_schema_check")
+        try:
+            again = PostgresAuditStore(POSTGRES_URL, prefix="t_schema_check")
+            assert again.chain_id() == store.chain_id()
+            again.close()
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                rows = db.execute("SELECT version FROM t_schema_check_schema").fetchall()
+                assert rows == [(1,)]
+                db.execute("INSERT INTO t_schema_check_schema VALUES (2)")
+            with pytest.raises(AuditStoreError, match="newer than this childsafe knows"):
+                PostgresAuditStore(POSTGRES_URL, prefix="t_schema_check")
+        finally:
+            store.destroy()
+
+    def test_postgres_unreachable(self) -> None:
+        """A PostgreSQL server that is down raises AuditStoreError."""
+        with pytest.raises(AuditStoreError, match="cannot connect to"):
+            PostgresAuditStore("postgresql://postgres@127.0.0.1:1/test", timeout=1)
+
+
+class TestOpenStore:
+    def test_urls(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """sqlite:/// is relative, sqlite://// absolute, memory: in memory, ?prefix= sets
+        the tables."""
+        monkeypatch.chdir(tmp_path)
+        relative = open_store("sqlite:///rel.db?prefix=other")
+        assert isinstance(relative, SQLiteAuditStore)
+        assert relative.path == "rel.db"
+        assert relative.prefix == "other"
+        relative.close()
+        absolute = open_store(f"sqlite:///{tmp_path}/abs.db")
+        assert isinstance(absolute, SQLiteAuditStore)
+        assert absolute.path == f"{tmp_path}/abs.db"
+        absolute.close()
+        assert isinstance(open_store("memory:"), MemoryAuditStore)
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("mysql://x", "unknown audit store URL"),
+            ("sqlite://host/x.db", "sqlite:///relative"),
+            ("sqlite:///", "sqlite:///relative"),
+            ("sqlite:///a.db?mode=ro", "unknown options"),
+        ],
+    )
+    def test_bad_urls(self, url: str, message: str) -> None:
+        """Malformed URLs raise AuditStoreError saying what would be accepted."""
+        with pytest.raises(AuditStoreError, match=message):
+            open_store(url)
+
+    def test_not_a_string(self) -> None:
+        """A URL must be a string."""
+        with pytest.raises(AuditStoreError, match="is a string"):
+            open_store(3)  # type: ignore[arg-type]
+
+    @needs_postgres
+    def test_postgres_url(self) -> None:
+        """postgresql:// opens a PostgresAuditStore, keeping other query options."""
+        assert POSTGRES_URL is not None
+        store = open_store(f"{POSTGRES_URL}?prefix=t_url_check&application_name=audit")
+        try:
+            assert isinstance(store, PostgresAuditStore)
+            assert store.prefix == "t_url_check"
+            assert "application_name=audit" in store.conninfo
+        finally:
+            assert isinstance(store, PostgresAuditStore)
+            store.destroy()
+
+
+@needs_postgres
+def test_postgres_reconnects_after_losing_its_connections() -> None:
+    """When the server drops its connections, the next call fails with AuditStoreError
+    and the one after reconnects; nothing committed is lost."""
+    import psycopg  # noqa: PLC0415
+
+    assert POSTGRES_URL is not None
+    store = PostgresAuditStore(f"{POSTGRES_URL}?application_name=t_reconnect", prefix="t_reconnect")
+    try:
+        store.append([draft(1)])  # type: ignore[list-item]
+        assert store.count("decision", None, None) == 1
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 't_reconnect'"
+            )
+        with pytest.raises(AuditStoreError, match="cannot write to"):
+            store.append([draft(2)])  # type: ignore[list-item]
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.head()
+        assert store.append([draft(2)])[0].seq == 2  # type: ignore[list-item]
+        assert store.head()[0] == 2
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 't_reconnect'"
+            )
+        with pytest.raises(AuditStoreError, match="cannot delete from"):
+            store.drop_through(1)
+        assert store.drop_through(1) == 1
+        with pytest.raises(AuditStoreError, match="cannot read"):
+            store.count("decision", None, None)
+        assert verify_chain(store, [], {}).status == "broken"  # record 1 dropped, no anchor
+    finally:
+        store.destroy()
