@@ -15,7 +15,7 @@ from typing import IO, Final
 
 from childsafe.complaints import open_store
 from childsafe.exceptions import ChildsafeError
-from childsafe.reports import FORMATS, Period, build_report, render
+from childsafe.reports import FORMATS, AuditEvidence, Period, build_report, render
 
 __all__ = ["ProgressBar", "add_report_command"]
 
@@ -96,10 +96,15 @@ def _run(args: argparse.Namespace) -> int:
     fmt = _format(args)
     bar = ProgressBar(_STEPS, sys.stderr, enabled=args.progress or sys.stderr.isatty())
     store = open_store(args.store)
+    evidence = None if args.audit is None else AuditEvidence(args.audit)
     try:
-        report = build_report(store, period, platform=args.platform, progress=bar.step)
+        report = build_report(
+            store, period, platform=args.platform, evidence=evidence, progress=bar.step
+        )
     finally:
         store.close()
+        if evidence is not None:
+            evidence.close()
     bar.step("render")
     text = render(report.to_dict(), fmt)  # type: ignore[arg-type]
     bar.step("write")
@@ -136,6 +141,12 @@ def add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         default=DEFAULT_STORE,
         metavar="URL",
         help=f"sqlite:///path.db, postgresql://... (default: {DEFAULT_STORE})",
+    )
+    report.add_argument(
+        "--audit",
+        metavar="URL",
+        help="the audit trail's store (sqlite:///audit.db, postgresql://...): denials by "
+        "reason and proactive detections (default: not reported)",
     )
     report.add_argument("--platform", default="Our platform", help="the name on the report")
     report.add_argument(

@@ -20,6 +20,8 @@ from typing import Any
 
 from childsafe.reports._evidence import (
     CHILD_BANDS,
+    NOT_CONFIRMING,
+    AuditEvidence,
     BandCensus,
     Census,
     Detections,
@@ -39,8 +41,10 @@ from childsafe.reports._report import (
 __all__ = [
     "CHILD_BANDS",
     "FORMATS",
+    "NOT_CONFIRMING",
     "PERCENTILE_METHOD",
     "REPORT_SCHEMA",
+    "AuditEvidence",
     "BandCensus",
     "Census",
     "Detections",

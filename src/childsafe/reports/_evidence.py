@@ -16,11 +16,16 @@ from childsafe._bands import AgeBand
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe._settings import SETTINGS, SettingValue
+from childsafe.audit._records import decode_record, to_micros
+from childsafe.audit._stores import AuditStore, open_store
+from childsafe.audit._trail import AuditTrail
 from childsafe.events import DecisionEvent
 from childsafe.exceptions import InvalidCheckError
 
 __all__ = [
     "CHILD_BANDS",
+    "NOT_CONFIRMING",
+    "AuditEvidence",
     "BandCensus",
     "Census",
     "Detections",
@@ -99,6 +104,57 @@ class MemoryEvidence:
         with self._lock:
             chosen = [c for at, c in self._detections if since <= at < until]
         return Detections(len(chosen), sum(chosen))
+
+
+NOT_CONFIRMING: frozenset[str] = frozenset({"no_violation", "dismissed"})
+"""``case_outcome`` outcomes that do not confirm a proactive detection."""
+
+
+class AuditEvidence:
+    """The evidence the audit trail holds: refused decisions by reason, ``signal_flag``
+    records (detections raised) and ``case_outcome`` records of proactive cases
+    (confirmed unless the outcome is one of :data:`NOT_CONFIRMING`).
+
+    ``audit`` is an :class:`~childsafe.audit.AuditTrail`, an
+    :class:`~childsafe.audit.AuditStore` or a store URL (``sqlite:///audit.db``,
+    ``postgresql://...``); reading needs no pseudonymisation key. A reviewer's outcome
+    counts as a confirmed detection when recorded with ``data={"proactive": True}``::
+
+        trail.record_case_outcome(case_id, "account_restricted", data={"proactive": True})
+    """
+
+    def __init__(self, audit: object) -> None:
+        self._owned = isinstance(audit, str)
+        self.store: AuditStore
+        if isinstance(audit, str):
+            self.store = open_store(audit)
+        elif isinstance(audit, AuditTrail):
+            self.store = audit.store
+        elif all(hasattr(audit, name) for name in ("count", "count_denials", "select")):
+            self.store = audit  # type: ignore[assignment]  # checked by its methods
+        else:
+            raise InvalidCheckError(
+                f"audit evidence: expected an AuditTrail, an AuditStore or a store URL, "
+                f"got {audit!r}"
+            )
+
+    def denials_by_reason(self, since: dt.datetime, until: dt.datetime) -> Mapping[str, int]:
+        return self.store.count_denials(to_micros(_utc(since)), to_micros(_utc(until)))
+
+    def proactive_detections(self, since: dt.datetime, until: dt.datetime) -> Detections:
+        since_us, until_us = to_micros(_utc(since)), to_micros(_utc(until))
+        raised = self.store.count("signal_flag", since_us, until_us)
+        confirmed = 0
+        for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["case_outcome"]):
+            data = decode_record(row).data
+            if data.get("proactive") is True and data.get("outcome") not in NOT_CONFIRMING:
+                confirmed += 1
+        return Detections(raised, confirmed)
+
+    def close(self) -> None:
+        """Close the store if this evidence opened it from a URL."""
+        if self._owned:
+            self.store.close()
 
 
 @attrs.frozen
