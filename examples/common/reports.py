@@ -2,19 +2,30 @@
 moderators' admin page with the live transparency report, and the desk they share.
 
 The desk keeps its cases in the app's own SQLite file (``childsafe_complaints`` beside
-the app's tables), so ``childsafe report --store sqlite:///playground.sqlite3`` reports
-on the demo's data too. The Flask app (``examples/flask_app/reports.py``) and the Django
-app (``examples/django_app/playground/reports.py``) only translate requests and
-responses.
+the app's tables), and the audit trail its records there too (``childsafe_audit``),
+with signed checkpoints in the data folder beside it, so ``childsafe report --store
+sqlite:///playground.sqlite3 --audit sqlite:///playground.sqlite3`` and ``childsafe
+audit verify`` work on the demo's data. The Flask app
+(``examples/flask_app/reports.py``) and the Django app
+(``examples/django_app/playground/reports.py``) only translate requests and responses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from childsafe import Guard, RequestContext
+from childsafe.audit import (
+    AuditConfig,
+    AuditTrail,
+    CheckpointSigner,
+    ComplaintRecorder,
+    Pseudonymiser,
+)
 from childsafe.complaints import (
     DEFAULT_CATEGORIES,
     ComplaintError,
@@ -23,7 +34,9 @@ from childsafe.complaints import (
     SQLiteComplaintStore,
     Status,
 )
-from childsafe.reports import MemoryEvidence, Period, build_report, render, take_census
+from childsafe.complaints import open_store as open_complaint_store
+from childsafe.reports import Evidence, Period, build_report, render, take_census
+from examples.common.age_issuer import create_file_once
 from examples.common.socialdb import Person, SocialDB
 from examples.common.views import BAND_LABELS, Page, base_context
 
@@ -36,6 +49,7 @@ __all__ = [
     "is_moderator",
     "live_report",
     "open_desk",
+    "open_trail",
     "report_form_page",
 ]
 
@@ -68,9 +82,36 @@ OUTCOME_LABELS: Final = {
 }
 
 
-def open_desk(db: SocialDB) -> ComplaintsDesk:
-    """The desk over the app's own SQLite file."""
-    return ComplaintsDesk(SQLiteComplaintStore(db.path))
+AUDIT_KEY_FILE: Final = "audit-pseudonyms.key"
+AUDIT_SIGNER_FILE: Final = "audit-checkpoints.pem"
+AUDIT_CHECKPOINTS: Final = "audit-checkpoints"
+
+
+def open_desk(
+    db: SocialDB, trail: AuditTrail | None = None, store: str | None = None
+) -> ComplaintsDesk:
+    """The desk over ``store`` (a URL; default: the app's own SQLite file); every step
+    of a case goes on ``trail``."""
+    sinks = [] if trail is None else [ComplaintRecorder(trail)]
+    cases = SQLiteComplaintStore(db.path) if store is None else open_complaint_store(store)
+    return ComplaintsDesk(cases, sinks=sinks)
+
+
+def open_trail(db: SocialDB, data_dir: Path, store: str | None = None) -> AuditTrail:
+    """The audit trail in ``store`` (a URL; default: the app's SQLite file),
+    pseudonymising with a key kept in ``data_dir`` and signing checkpoints into
+    ``data_dir/audit-checkpoints`` (outside the database, as a platform keeps them on
+    other storage). Every allow is kept: the demo is small."""
+    key = create_file_once(data_dir / AUDIT_KEY_FILE, secrets.token_bytes(32))
+    fresh = CheckpointSigner.generate().private_pem().encode()
+    signer = CheckpointSigner.from_pem(create_file_once(data_dir / AUDIT_SIGNER_FILE, fresh))
+    return AuditTrail(
+        store or f"sqlite:///{Path(db.path).resolve()}",
+        pseudonymiser=Pseudonymiser({"demo": key}),
+        signer=signer,
+        checkpoints=data_dir / AUDIT_CHECKPOINTS,
+        config=AuditConfig(allow_sample_rate=1.0),
+    )
 
 
 def is_moderator(ctx: RequestContext) -> bool:
@@ -161,7 +202,7 @@ def _period(today: dt.date | None = None) -> Period:
 
 
 def _document(
-    db: SocialDB, desk: ComplaintsDesk, guard: Guard, evidence: MemoryEvidence | None
+    db: SocialDB, desk: ComplaintsDesk, guard: Guard, evidence: Evidence | None
 ) -> dict[str, Any]:
     accounts = (a for p in db.people() if (a := db.account(p.id)) is not None)
     census = take_census(guard, accounts)
@@ -174,7 +215,7 @@ def live_report(
     db: SocialDB,
     desk: ComplaintsDesk,
     guard: Guard,
-    evidence: MemoryEvidence | None,
+    evidence: Evidence | None,
     fmt: str,
 ) -> tuple[str, str] | None:
     """The live transparency report in ``fmt`` and its content type (``None``: no
@@ -188,7 +229,7 @@ def admin_page(
     db: SocialDB,
     desk: ComplaintsDesk,
     ctx: RequestContext,
-    evidence: MemoryEvidence | None,
+    evidence: Evidence | None,
     notice: str | None = None,
 ) -> Page:
     """The moderators' page: this year's figures and the newest cases to act on."""

@@ -1,6 +1,6 @@
 """Serve the Playground example on http://127.0.0.1:8000 with seeded demo accounts.
 
-    python3 dev.py demo [--port 8000] [--db playground.sqlite3] [--data-dir DIR]
+    python3 dev.py demo [--port 8000] [--db playground.sqlite3] [--data-dir DIR] [--store URL]
 
 (``python -m examples.flask_app`` in an environment with childsafe and Flask installed
 does the same; ``python3 dev.py`` creates one in ``.venv``.) It uses waitress when it
@@ -23,6 +23,7 @@ from types import FrameType
 
 from examples.common.socialdb import SEED_PEOPLE
 from examples.flask_app.app import create_app
+from examples.flask_app.reports import AUDIT_KEY
 
 HOST = "127.0.0.1"
 
@@ -60,12 +61,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="keys and revocations (default: <db name>-data next to the database)",
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="where complaints and the audit trail are kept: postgresql://... "
+        "(default: the SQLite file)",
+    )
     args = parser.parse_args(argv)
     scratch = None if args.db else Path(tempfile.mkdtemp(prefix="childsafe-playground-"))
     signal.signal(signal.SIGTERM, _stop)
+    app = None
     try:
         db = args.db or scratch / "playground.sqlite3"  # type: ignore[operator]
-        app = create_app(db, data_dir=args.data_dir)
+        app = create_app(db, data_dir=args.data_dir, store=args.store)
         data_dir = app.extensions["playground"].data_dir
         print(banner(args.port, data_dir), flush=True)
         if importlib.util.find_spec("waitress") is not None:
@@ -76,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nPlayground stopped.", flush=True)
     finally:
+        if app is not None:  # commit the audit trail's queue and sign a last checkpoint
+            app.extensions[AUDIT_KEY].close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0

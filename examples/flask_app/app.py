@@ -88,6 +88,7 @@ def create_app(
     db_path: str | Path | None = None,
     secret_key: str | None = None,
     data_dir: str | Path | None = None,
+    store: str | None = None,
 ) -> Flask:
     """The Playground app over the SQLite file ``db_path`` (seeded if empty).
 
@@ -95,10 +96,13 @@ def create_app(
     signs the session cookie; by default it is ``$PLAYGROUND_SECRET_KEY`` or a random
     key (fine for one process; give every worker the same key otherwise). ``data_dir``
     holds the consent-grant secret, the revocation list and the test age issuer's key
-    pair (default: ``<db name>-data`` next to the database).
+    pair (default: ``<db name>-data`` next to the database), and the audit trail's
+    keys and signed checkpoints. ``store`` is where the complaints desk and the audit
+    trail keep their records (``postgresql://...``; default: the SQLite file).
     """
     app = Flask(__name__, template_folder=str(TEMPLATES))
     app.config.update(
+        PLAYGROUND_STORE=store,
         SECRET_KEY=secret_key or os.environ.get("PLAYGROUND_SECRET_KEY") or secrets.token_hex(32),
         # Browsers do not send the session cookie on cross-site POSTs: the demo's CSRF
         # defence. A production app adds a CSRF token (Flask-WTF's CSRFProtect).

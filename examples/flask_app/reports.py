@@ -11,9 +11,10 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
 from childsafe import exempt
+from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.flask import current_guard, report_view
-from childsafe.reports import MemoryEvidence
+from childsafe.reports import AuditEvidence
 from examples.common import reports
 from examples.flask_app.app import _back, _db, _me, _page, signed_in
 
@@ -21,17 +22,23 @@ __all__ = ["install_reports"]
 
 _DESK_KEY = "playground.desk"
 _EVIDENCE_KEY = "playground.evidence"
+AUDIT_KEY = "playground.audit"
 
 bp = Blueprint("reports", __name__)
 
 
 def install_reports(app: Flask) -> None:
-    """The desk over the app's SQLite file, the evidence (denials counted by a guard
-    sink) and the report routes."""
+    """The audit trail (recording the guard's decisions and setting changes and the
+    desk's cases), the desk over the app's SQLite file, and the report routes. Close
+    the trail (``app.extensions[AUDIT_KEY].close()``) when the app stops: it commits
+    what is queued and signs a last checkpoint."""
     with app.app_context():
-        desk = reports.open_desk(_db())
-        evidence = MemoryEvidence()
-        current_guard().add_sink(evidence)
+        store = app.config["PLAYGROUND_STORE"]
+        trail = reports.open_trail(_db(), app.extensions["playground"].data_dir, store)
+        trail.attach(current_guard())
+        desk = reports.open_desk(_db(), trail, store)
+        evidence = AuditEvidence(trail)
+    app.extensions[AUDIT_KEY] = trail
     app.extensions[_DESK_KEY] = desk
     app.extensions[_EVIDENCE_KEY] = evidence
     app.register_blueprint(bp)
@@ -44,9 +51,13 @@ def _desk() -> ComplaintsDesk:
     return desk
 
 
-def _evidence() -> MemoryEvidence:
+def _evidence() -> AuditEvidence:
+    """The trail's evidence, once what is queued is committed (the live figures)."""
+    trail = current_app.extensions[AUDIT_KEY]
+    assert isinstance(trail, AuditTrail)
+    trail.flush(timeout=2.0)
     evidence = current_app.extensions[_EVIDENCE_KEY]
-    assert isinstance(evidence, MemoryEvidence)
+    assert isinstance(evidence, AuditEvidence)
     return evidence
 
 

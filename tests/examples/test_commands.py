@@ -43,6 +43,25 @@ def _commands(text: str) -> list[list[str]]:
     return [shlex.split(line, comments=True) for line in lines]
 
 
+DEMO_FILES = ("playground.sqlite3", "playground-data", "report.html", "evidence.json")
+"""The files the README's demo-data commands read and write, relative to the root."""
+
+
+def _on_demo_data(argv: list[str]) -> bool:
+    """Does this README command work on the data a ``demo --db`` run leaves?"""
+    return any(name in arg for arg in argv for name in DEMO_FILES)
+
+
+def _moved(argv: list[str], folder: Path) -> list[str]:
+    """``argv`` with the demo's files in ``folder`` instead of the repository root
+    (``sqlite:///playground.sqlite3`` becomes ``sqlite:////folder/playground.sqlite3``)."""
+    out = []
+    for arg in argv:
+        names = [n for n in DEMO_FILES if arg.startswith((n, f"sqlite:///{n}"))]
+        out.append(arg.replace(names[0], f"{folder}/{names[0]}", 1) if names else arg)
+    return out
+
+
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     assert argv[:2] == ["python3", "dev.py"], argv
     return subprocess.run(  # noqa: S603 - the README's own commands
@@ -74,7 +93,11 @@ class TestReadme:
 
     @pytest.mark.parametrize(
         "argv",
-        [c for c in _commands(README.read_text(encoding="utf-8")) if c[2] in CHEAP],
+        [
+            c
+            for c in _commands(README.read_text(encoding="utf-8"))
+            if c[2] in CHEAP and not _on_demo_data(c)
+        ],
         ids=lambda argv: " ".join(argv[2:4]),
     )
     def test_command_runs_as_printed(self, argv: list[str]) -> None:
@@ -217,3 +240,85 @@ def _server_pid(parent: int) -> int:
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
+
+
+def _fresh_database(request: pytest.FixtureRequest) -> str:
+    """A new, empty PostgreSQL database on the test server, dropped after the test."""
+    base = os.environ.get("CHILDSAFE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set CHILDSAFE_TEST_POSTGRES_URL to test against a real PostgreSQL")
+    import psycopg  # noqa: PLC0415 - only with PostgreSQL configured
+
+    name = f"childsafe_demo_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+class TestDemoData:
+    """The README's commands on the data a ``demo --db`` run leaves: the transparency
+    report with the audit trail's figures, and the trail verified and exported."""
+
+    @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+    def test_report_and_audit_commands_run_as_printed(
+        self, tmp_path: Path, engine: str, request: pytest.FixtureRequest
+    ) -> None:
+        """As printed on SQLite; on PostgreSQL with the README's ``--store`` given to
+        the demo and the same URL to the commands (a fresh database each run)."""
+        commands = [c for c in _commands(README.read_text(encoding="utf-8")) if _on_demo_data(c)]
+        demo, *after = [_moved(argv, tmp_path) for argv in commands]
+        if engine == "postgres":
+            url = _fresh_database(request)
+            sqlite = f"sqlite:///{tmp_path}/playground.sqlite3"
+            demo = [*demo, "--store", url]
+            after = [[url if arg == sqlite else arg for arg in argv] for argv in after]
+        assert demo[2] == "demo"
+        assert [argv[3] for argv in after] == ["report", "audit", "audit", "audit"]
+        port = _free_port()
+
+        process = subprocess.Popen(  # noqa: S603 - the README's own command
+            [sys.executable, *demo[1:], "--port", str(port)],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_serving(url)
+            with httpx.Client(base_url=url) as stranger:
+                stranger.post("/login", data={"account": "stranger"})
+                refused = stranger.post("/messages/maya", data={"text": "hi"})
+            with httpx.Client(base_url=url) as sam:
+                sam.post("/login", data={"account": "sam"})
+                filed = sam.post(
+                    "/report",
+                    data={"kind": "account", "subject_id": "stranger", "category": "grooming"},
+                )
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            _, errors = process.communicate(timeout=TIMEOUT)
+        assert refused.status_code == 403
+        assert filed.status_code == 201, filed.text
+        assert process.returncode == 0, errors
+
+        results = [_run(argv) for argv in after]
+
+        for argv, result in zip(after, results, strict=True):
+            assert result.returncode == 0, (argv, result.stdout, result.stderr)
+            assert "Traceback" not in result.stderr
+        page = (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert "Playground" in page or "Our platform" in page
+        assert "not reported" not in page.lower()  # the trail's denials are on the page
+        assert "VALID" in results[1].stdout
+        assert "anchored by" in results[1].stdout
+        assert "VALID" in results[3].stdout
+        assert (tmp_path / "evidence.json").exists()

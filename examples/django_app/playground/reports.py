@@ -16,7 +16,7 @@ from childsafe import exempt
 from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.django.views import report_view
 from examples.common import reports
-from examples.django_app.playground.store import get_db
+from examples.django_app.playground.store import get_db, get_playground
 from examples.django_app.playground.views import _me, _page, methods, signed_in
 
 __all__ = ["get_desk", "urlpatterns"]
@@ -24,7 +24,8 @@ __all__ = ["get_desk", "urlpatterns"]
 
 @functools.cache
 def _desk(db_path: str) -> ComplaintsDesk:  # noqa: ARG001 - the cache key
-    return reports.open_desk(get_db())
+    """The desk, recording each step of a case on the audit trail in the same file."""
+    return reports.open_desk(get_db(), reports.open_trail(get_db(), get_playground().data_dir))
 
 
 def get_desk() -> ComplaintsDesk:

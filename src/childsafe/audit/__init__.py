@@ -14,6 +14,7 @@ from childsafe.audit._checkpoints import (
     MemoryCheckpoints,
     load_public_key,
 )
+from childsafe.audit._complaints import ComplaintRecorder
 from childsafe.audit._config import AuditConfig
 from childsafe.audit._errors import (
     AuditError,
@@ -57,6 +58,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointSigner",
     "CheckpointSink",
+    "ComplaintRecorder",
     "DirectoryCheckpoints",
     "Draft",
     "MemoryAuditStore",
