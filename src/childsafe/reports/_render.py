@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 
+from childsafe._messages import default_messages
 from childsafe.complaints import Outcome
 
 __all__ = ["FORMATS", "render", "to_csv", "to_html", "to_json", "to_markdown"]
@@ -253,6 +254,13 @@ def duration(seconds: int | None) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def _why(reason: str) -> str:
+    """A refusal reason in the words a refused adult reads (the code when the catalogue
+    has none, for a reason a platform added)."""
+    text = default_messages().lookup(f"decision.{reason}.refused_adult.text")
+    return text if text is not None and "{" not in text else reason.replace("_", " ")
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -372,7 +380,8 @@ def to_markdown(d: dict[str, Any]) -> str:
         lines.append("Not reported for this period.")
     else:
         lines += _md_table(
-            ["Reason", "Requests"], [[x["reason"], _n(x["count"])] for x in d["denials"]]
+            ["Why", "Reason code", "Requests"],
+            [[_why(x["reason"]), f"`{x['reason']}`", _n(x["count"])] for x in d["denials"]],
         )
     lines += ["", "## Child accounts on protective defaults", ""]
     accounts = d["child_accounts"]
@@ -733,15 +742,14 @@ def to_html(d: dict[str, Any]) -> str:
                 _bar_chart(
                     "chart-denials",
                     "Requests refused, by reason",
-                    [
-                        (x["reason"].replace("_", " "), x["count"], _n(x["count"]))
-                        for x in d["denials"]
-                    ],
+                    [(_why(x["reason"]), x["count"], _n(x["count"])) for x in d["denials"]],
                 ),
                 "Requests refused, by reason",
             ),
             _table(
-                ["Reason", "Requests"], [[x["reason"], _n(x["count"])] for x in d["denials"]], {1}
+                ["Why", "Reason code", "Requests"],
+                [[_why(x["reason"]), x["reason"], _n(x["count"])] for x in d["denials"]],
+                {2},
             ),
         ]
     out.append("</section>")
