@@ -96,11 +96,11 @@ def _age(born: dt.date, today: dt.date) -> int:
 
 
 def _band(age: int) -> AgeBand:
-    if age >= 18:  # noqa: PLR2004
+    if age >= 18:
         return AgeBand.ADULT
-    if age >= 16:  # noqa: PLR2004
+    if age >= 16:
         return AgeBand.AGE_16_17
-    return AgeBand.AGE_13_15 if age >= 13 else AgeBand.UNDER_13  # noqa: PLR2004
+    return AgeBand.AGE_13_15 if age >= 13 else AgeBand.UNDER_13
 
 
 def _text(body: Mapping[str, Any], *names: str) -> str:
@@ -212,7 +212,9 @@ class Social:
     def friends(self, ident: str) -> set[str]:
         return {k for pair in self.connections if ident in pair for k in pair if k != ident}
 
-    def allowed(self, action: str, actor: Rec | None, target: Rec, *, confirmed: bool = True) -> bool:
+    def allowed(
+        self, action: str, actor: Rec | None, target: Rec, *, confirmed: bool = True
+    ) -> bool:
         return self.guard.check(
             action,
             self.viewer_account(actor),
@@ -234,9 +236,9 @@ class Social:
     def sees_connections(self, viewer: Rec | None, rec: Rec) -> bool:
         if viewer is not None and viewer.id == rec.id:
             return True
-        if "fof_connections" in self.bugs and viewer is not None:
-            if self.friends(viewer.id) & self.friends(rec.id):
-                return True
+        fof = viewer is not None and self.friends(viewer.id) & self.friends(rec.id)
+        if "fof_connections" in self.bugs and fof:
+            return True
         return self.allowed("connections.view", viewer, rec)
 
     def listed(self, viewer: Rec | None, rec: Rec) -> bool:
@@ -292,9 +294,16 @@ class Social:
         minimum = self.guard.policy.jurisdiction_info(jurisdiction).minimum_account_age
         if minimum is not None and age < minimum and "ignore_min_age" not in self.bugs:
             return Reply(403, {"error": f"accounts start at {minimum} in {jurisdiction}"})
-        rec = Rec(handle, name, handle, _text(body, "password"), born, jurisdiction,
-                  _text(body, "timezone") or "Europe/London")  # fmt: skip
-        if "signup_defaults" in self.bugs and 16 <= age < 18:  # noqa: PLR2004
+        rec = Rec(
+            handle,
+            name,
+            handle,
+            _text(body, "password"),
+            born,
+            jurisdiction,
+            _text(body, "timezone") or "Europe/London",
+        )
+        if "signup_defaults" in self.bugs and 16 <= age < 18:
             rec.settings = {"location_sharing": "connections_precise"}
         self.accounts[handle] = rec
         return Reply(201, {"id": handle})
@@ -316,8 +325,10 @@ class Social:
     def profile_data(self, viewer: Rec | None, rec: Rec) -> dict[str, Any]:
         everything = viewer is None and "logged_out_full" in self.bugs
         out: dict[str, Any] = self.brief(rec)
-        if everything or (viewer is not None and viewer.id == rec.id) or self.allowed(
-            "profile.view", viewer, rec
+        if (
+            everything
+            or (viewer is not None and viewer.id == rec.id)
+            or self.allowed("profile.view", viewer, rec)
         ):
             out["bio"] = f"Hello from {rec.name}"
         location = self.location_of(rec)
@@ -380,7 +391,9 @@ class Social:
             lines.append(f"ADR:{location['place']}")
         return Reply(200, "\n".join([*lines, "END:VCARD"]), "text/plain")
 
-    def activity(self, viewer: Rec | None, params: Mapping[str, str], _: Mapping[str, Any]) -> Reply:
+    def activity(
+        self, viewer: Rec | None, params: Mapping[str, str], _: Mapping[str, Any]
+    ) -> Reply:
         rec = self.accounts.get(params["user_id"])
         if rec is None:
             return Reply(404, {"error": "no such account"})
@@ -407,10 +420,17 @@ class Social:
         pool = matching if page > 1 and "later_pages" in self.bugs else shown
         start = (page - 1) * PAGE
         more = start + PAGE < len(pool)
-        return Reply(200, {"results": self._page(pool, start),
-                           "next": f"/api/search?page={page + 1}" if more else None})  # fmt: skip
+        return Reply(
+            200,
+            {
+                "results": self._page(pool, start),
+                "next": f"/api/search?page={page + 1}" if more else None,
+            },
+        )
 
-    def suggestions(self, viewer: Rec | None, _: Mapping[str, str], body: Mapping[str, Any]) -> Reply:
+    def suggestions(
+        self, viewer: Rec | None, _: Mapping[str, str], body: Mapping[str, Any]
+    ) -> Reply:
         if viewer is None:
             return Reply(401, {"error": "sign in first"})
         cursor = int(body.get("cursor") or 0)
@@ -430,8 +450,11 @@ class Social:
 
     def inbox(self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]) -> Reply:
         me = self._mine(viewer)
-        got = [{"from": self.brief(self.accounts[f]), "text": t} for f, to, t in self.messages
-               if to == me.id]  # fmt: skip
+        got = [
+            {"from": self.brief(self.accounts[f]), "text": t}
+            for f, to, t in self.messages
+            if to == me.id
+        ]
         return Reply(200, {"messages": got})
 
     def conversation(
@@ -445,12 +468,17 @@ class Social:
             got = [(f, t) for f, to, t in self.messages if {f, to} == {me.id, other}]
         return Reply(200, {"messages": [{"from": f, "text": t} for f, t in got]})
 
-    def requests_view(self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]) -> Reply:
+    def requests_view(
+        self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]
+    ) -> Reply:
         me = self._mine(viewer)
-        return Reply(200, {
-            "requests": [self.brief(self.accounts[f]) for f, t in self.requests if t == me.id],
-            "followers": [self.brief(self.accounts[f]) for f, t in self.follows if t == me.id],
-        })  # fmt: skip
+        return Reply(
+            200,
+            {
+                "requests": [self.brief(self.accounts[f]) for f, t in self.requests if t == me.id],
+                "followers": [self.brief(self.accounts[f]) for f, t in self.follows if t == me.id],
+            },
+        )
 
     def groups_view(self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]) -> Reply:
         me = self._mine(viewer)
@@ -463,7 +491,9 @@ class Social:
         me = self._mine(viewer)
         return Reply(200, {"notifications": self.notifications.get(me.id, [])})
 
-    def purchases_view(self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]) -> Reply:
+    def purchases_view(
+        self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]
+    ) -> Reply:
         me = self._mine(viewer)
         return Reply(200, {"purchases": self.bought.get(me.id, [])})
 
@@ -534,7 +564,9 @@ class Social:
         ]
         return Reply(200, {"requested": done})
 
-    def follow(self, viewer: Rec | None, params: Mapping[str, str], body: Mapping[str, Any]) -> Reply:
+    def follow(
+        self, viewer: Rec | None, params: Mapping[str, str], body: Mapping[str, Any]
+    ) -> Reply:
         me, to = self._mine(viewer), self._target(params["user_id"])
         confirmed = body.get("confirmed") in {True, "1", "true"}
         if not self.allowed("follow", me, to, confirmed=confirmed):
@@ -542,7 +574,9 @@ class Social:
         self.follows.add((me.id, to.id))
         return Reply(201, {"following": to.id})
 
-    def create_invite(self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]) -> Reply:
+    def create_invite(
+        self, viewer: Rec | None, _: Mapping[str, str], __: Mapping[str, Any]
+    ) -> Reply:
         me = self._mine(viewer)
         code = secrets.token_urlsafe(8)
         self.invites[code] = me.id
@@ -605,7 +639,7 @@ class Social:
         account = self.account(me)
         confirmed = body.get("confirmed") in {True, "1", "true"}
         if "child_parent_setting" in self.bugs and me.guardians:
-            guardian = sorted(me.guardians)[0]
+            guardian = min(me.guardians)
             return self._change(account, body, by="parent", guardian=guardian, confirmed=True)
         return self._change(account, body, confirmed=confirmed)
 
@@ -613,12 +647,13 @@ class Social:
         self, viewer: Rec | None, params: Mapping[str, str], body: Mapping[str, Any]
     ) -> Reply:
         me, child = self._mine(viewer), self._target(params["child_id"])
-        if me.id not in child.guardians:
-            if "parent_route_unchecked" not in self.bugs or not child.guardians:
-                return Reply(403, {"error": "not your child"})
-        guardian = me.id if me.id in child.guardians else sorted(child.guardians)[0]
-        return self._change(self.account(child), body, by="parent", guardian=guardian,
-                            lock=False, confirmed=True)  # fmt: skip
+        trusted = "parent_route_unchecked" in self.bugs and child.guardians
+        if me.id not in child.guardians and not trusted:
+            return Reply(403, {"error": "not your child"})
+        guardian = me.id if me.id in child.guardians else min(child.guardians)
+        return self._change(
+            self.account(child), body, by="parent", guardian=guardian, lock=False, confirmed=True
+        )
 
     def add_guardian(
         self, viewer: Rec | None, params: Mapping[str, str], _: Mapping[str, Any]

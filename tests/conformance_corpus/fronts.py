@@ -52,7 +52,9 @@ def flask_app(social: Social) -> flask.Flask:
         return view
 
     for method, path, name in ROUTES:
-        app.add_url_rule(path, endpoint=f"{name}_{method}", view_func=view_for(name), methods=[method])
+        app.add_url_rule(
+            path, endpoint=f"{name}_{method}", view_func=view_for(name), methods=[method]
+        )
     app.extensions["corpus.social"] = social
     return app
 
@@ -76,8 +78,9 @@ def starlette_app(social: Social) -> Starlette:
                 body = data
             params = {k: str(v) for k, v in request.path_params.items()}
             reply = social.dispatch(name, request.cookies.get(COOKIE), params, body)
-            response = Response(reply.payload(), reply.status, dict(reply.headers),
-                                media_type=reply.content_type)  # fmt: skip
+            response = Response(
+                reply.payload(), reply.status, dict(reply.headers), media_type=reply.content_type
+            )
             if reply.cookie is not None:
                 response.set_cookie(COOKIE, reply.cookie, httponly=True, samesite="lax")
             return response
@@ -86,10 +89,14 @@ def starlette_app(social: Social) -> Starlette:
         return endpoint
 
     routes = [
-        Route(re.sub(r"<(\w+)>", r"{\1}", path), endpoint_for(name), methods=[method],
-              name=f"{name}_{method}")
+        Route(
+            re.sub(r"<(\w+)>", r"{\1}", path),
+            endpoint_for(name),
+            methods=[method],
+            name=f"{name}_{method}",
+        )
         for method, path, name in ROUTES
-    ]  # fmt: skip
+    ]
     app = Starlette(routes=routes)
     app.state.social = social
     return app

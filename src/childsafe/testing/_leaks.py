@@ -59,7 +59,7 @@ def forms_of(text: str) -> tuple[str, ...]:
     escapes and URL encoding undone, alone and together, each lower-cased."""
     forms = {text}
     for _ in range(2):
-        for form in list(forms):
+        for form in forms:
             forms.add(html.unescape(form))
             forms.add(_json_unescape(form))
             forms.add(unquote_plus(form))

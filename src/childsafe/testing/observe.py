@@ -35,6 +35,7 @@ passed silently. Reports: :meth:`ObservationReport.table`, :meth:`~ObservationRe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -68,6 +69,7 @@ __all__ = [
     "ObservationSuite",
     "ObserveAdapter",
     "Persona",
+    "SyncASGITransport",
     "Unprobed",
     "discover_routes",
     "observe",
@@ -104,7 +106,7 @@ _TIMEZONES: Final = {
 def _timezone(jurisdiction: str) -> str:
     if jurisdiction in _TIMEZONES:
         return _TIMEZONES[jurisdiction]
-    return "Europe/Berlin" if len(jurisdiction) == 2 else "UTC"  # noqa: PLR2004 - ISO code
+    return "Europe/Berlin" if len(jurisdiction) == 2 else "UTC"
 
 
 def _birth_date(age: int, today: dt.date) -> dt.date:
@@ -138,11 +140,11 @@ class Persona:
 
     @property
     def band(self) -> AgeBand:
-        if self.age >= 18:  # noqa: PLR2004 - adulthood
+        if self.age >= 18:
             return AgeBand.ADULT
-        if self.age >= 16:  # noqa: PLR2004
+        if self.age >= 16:
             return AgeBand.AGE_16_17
-        return AgeBand.AGE_13_15 if self.age >= 13 else AgeBand.UNDER_13  # noqa: PLR2004
+        return AgeBand.AGE_13_15 if self.age >= 13 else AgeBand.UNDER_13
 
     @property
     def password(self) -> str:
@@ -223,6 +225,39 @@ class ObserveAdapter:
     def set_clock(self, when: dt.datetime) -> None:
         """Set the app's clock to ``when`` (aware), for quiet hours."""
         raise NotImplementedError
+
+
+class SyncASGITransport(httpx.BaseTransport):
+    """A synchronous httpx transport into an ASGI app (Starlette, FastAPI), on an event
+    loop of its own: what :class:`ObserveAdapter` needs to drive an ASGI app in process
+    with an ordinary ``httpx.Client``."""
+
+    def __init__(self, app: Any) -> None:  # noqa: ANN401 - any ASGI callable
+        import asyncio  # noqa: PLC0415 - only for ASGI apps
+
+        self._inner = httpx.ASGITransport(app=app)
+        self._loop = asyncio.new_event_loop()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        copy = httpx.Request(
+            request.method, request.url, headers=request.headers, content=request.read()
+        )
+
+        async def send() -> httpx.Response:
+            response = await self._inner.handle_async_request(copy)
+            content = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+        return self._loop.run_until_complete(send())
+
+    def close(self) -> None:
+        """Nothing: the transport is shared by every client an adapter makes, so closing
+        one of them leaves it open: :meth:`shutdown` ends it."""
+
+    def shutdown(self) -> None:
+        """Close the transport's event loop, when no client uses it any more."""
+        if not self._loop.is_closed():
+            self._loop.close()
 
 
 def _offers(adapter: ObserveAdapter, name: str) -> bool:
@@ -453,17 +488,21 @@ class ObservationReport:
                 f"<failure message={quoteattr(f.rule)}>{xml_escape(text)}</failure></testcase>"
             )
         for u in self.unprobed:
-            cases.append(
+            cases.append(  # noqa: PERF401 - one case each, in order
                 f"<testcase classname={quoteattr(name)} name={quoteattr('not probed: ' + u.what)}>"
                 f"<skipped message={quoteattr(u.why)}/></testcase>"
             )
         if not self.findings:
-            cases.append(f"<testcase classname={quoteattr(name)} name={quoteattr(self.summary())}/>")
+            cases.append(
+                f"<testcase classname={quoteattr(name)} name={quoteattr(self.summary())}/>"
+            )
         skipped = len(self.unprobed)
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n'
-            f"<testsuite name={quoteattr(name)} tests=\"{len(cases)}\" "
-            f'failures="{len(self.findings)}" skipped="{skipped}">' + "".join(cases) + "</testsuite>\n"
+            f'<testsuite name={quoteattr(name)} tests="{len(cases)}" '
+            f'failures="{len(self.findings)}" skipped="{skipped}">'
+            + "".join(cases)
+            + "</testsuite>\n"
         )
 
     def assert_passed(self) -> None:
@@ -537,7 +576,8 @@ class ObservationSuite:
 
     # -- personas ----------------------------------------------------------------
 
-    def _code(self) -> str:
+    def code(self) -> str:
+        """A fresh canary code, unique in this suite."""
         while True:
             code = "q" + "".join(
                 self._random.choice(string.ascii_lowercase + string.digits) for _ in range(7)
@@ -548,7 +588,7 @@ class ObservationSuite:
 
     def persona(self, key: str, role: str, age: int, jurisdiction: str) -> Persona:
         """A new persona with fresh canary values."""
-        code = self._code()
+        code = self.code()
         first = "Aaron" if role == "filler" else "Zoë"
         return Persona(
             key=key,
@@ -567,7 +607,7 @@ class ObservationSuite:
         return _Run(self, adapter).go()
 
 
-class _Run:  # noqa: PLR0904 - one observation, step by step
+class _Run:
     def __init__(self, suite: ObservationSuite, adapter: ObserveAdapter) -> None:
         self.s = suite
         self.a = adapter
@@ -649,7 +689,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         return " ".join(shlex.quote(p) for p in parts)
 
     def request(
-        self, client: httpx.Client, method: str, url: str, **kwargs: Any
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        **kwargs: Any,  # noqa: ANN401 - httpx's request options
     ) -> httpx.Response | None:
         self.stats["requests"] += 1
         headers = dict(kwargs.pop("headers", None) or {})
@@ -659,9 +703,9 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             headers.setdefault("Referer", str(client.base_url))
         try:
             return client.request(method, url, headers=headers, **kwargs)
-        except httpx.HTTPError:
-            return None
-        except Exception:  # noqa: BLE001 - an app that raises in process: a 500, observed
+        except Exception as e:  # noqa: BLE001 - an app that raises in process, a dead server
+            self.stats["errors"] = self.stats.get("errors", 0) + 1
+            self.note(f"{method} {url}", f"the request failed: {type(e).__name__}: {e}")
             return None
 
     def read_all(self, client: httpx.Client, url: str) -> list[_Read]:
@@ -673,12 +717,14 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         tried_page = False
         while next_url is not None and next_url not in seen and len(out) < self.s.max_pages:
             seen.add(next_url)
-            response = self.request(client, "GET", next_url, headers={"Accept-Encoding": "gzip, deflate"})
+            response = self.request(
+                client, "GET", next_url, headers={"Accept-Encoding": "gzip, deflate"}
+            )
             if response is None:
                 break
             self.stats["reads"] += 1
             out.append(_Read(next_url, response.status_code, response.content))
-            if response.status_code != 200:  # noqa: PLR2004
+            if response.status_code != 200:
                 break
             found, count = _next_page(response, next_url)
             items += count
@@ -687,7 +733,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             if found is None and count and not tried_page and "page=" not in next_url:
                 tried_page = True  # a list with no link: try ?page=2, 3, ... while new
                 found = _with_query(next_url, page=str(2))
-            elif found is None and tried_page and out and len(out) >= 2:  # noqa: PLR2004
+            elif found is None and tried_page and out and len(out) >= 2:
                 previous = out[-2].content
                 if response.content != previous and count:
                     number = int(dict(parse_qsl(urlsplit(next_url).query)).get("page", "1"))
@@ -728,22 +774,32 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         for role, age in viewers:
             if self.sign_up(s.persona(role, role, age, self.home)) is None:
                 self.note(f"viewer {role}", "its sign-up was refused")
-        children = []
+        children: list[str] = []
         for jurisdiction in s.jurisdictions:
             info = self.s.policy.jurisdiction_info(jurisdiction)
             for band in s.bands:
-                age = BAND_AGES[band]
-                if jurisdiction != self.home and not self.differs(band, jurisdiction):
+                child_age = BAND_AGES[band]
+                if child_age is None or (
+                    jurisdiction != self.home and not self.differs(band, jurisdiction)
+                ):
                     continue
-                if info.minimum_account_age is not None and age < info.minimum_account_age:
+                if info.minimum_account_age is not None and child_age < info.minimum_account_age:
                     continue
                 key = f"child-{band.value}-{jurisdiction}"
-                if self.sign_up(s.persona(key, "child", age, jurisdiction)) is None:
+                if self.sign_up(s.persona(key, "child", child_age, jurisdiction)) is None:
                     self.find(
-                        Finding("signup", "sign-up", "self", key, "account", "the app refused "
-                                f"a {age}-year-old in {jurisdiction}; the policy allows it",
-                                "sign_up returned None", "")
-                    )  # fmt: skip
+                        Finding(
+                            "signup",
+                            "sign-up",
+                            "self",
+                            key,
+                            "account",
+                            "the app refused "
+                            f"a {child_age}-year-old in {jurisdiction}; the policy allows it",
+                            "sign_up returned None",
+                            "",
+                        )
+                    )
                 else:
                     children.append(key)
         self.relate(children)
@@ -760,8 +816,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         pairs += [(c, "connected_adult") for c in children] + [(c, "parent") for c in children]
         have = [(a, b) for a, b in pairs if a in self.members and b in self.members]
         if not _offers(self.a, "connect"):
-            self.note("connected viewers", "the adapter has no connect(): the connected "
-                      "adult, friend of a friend and parent are strangers to the children")  # fmt: skip
+            self.note(
+                "connected viewers",
+                "the adapter has no connect(): the connected "
+                "adult, friend of a friend and parent are strangers to the children",
+            )
         else:
             for a, b in have:
                 try:
@@ -792,9 +851,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             ):
                 continue
             url = route.fill(self.members[key].id) if route.params else route.path
-            for page in self.read_all(client, url)[:3]:
-                if page.status == 200:  # noqa: PLR2004
-                    texts.append("\n".join(forms_of(body_text(page.content))))
+            texts += [
+                "\n".join(forms_of(body_text(page.content)))
+                for page in self.read_all(client, url)[:3]
+                if page.status == 200
+            ]
         return "\n".join(texts)
 
     # -- planting --------------------------------------------------------------------
@@ -803,14 +864,23 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         locations = [r for r in writes if r.kind == "location"]
         for n, key in enumerate(children):
             p = self.members[key].persona
-            place_code = self.s._code()
+            place_code = self.s.code()
             place = f"Quay {place_code.upper()} St Ann's & Co"
             lat, lon = round(40.0 + 0.37 * n + 0.012345, 6), round(-70.0 - 0.41 * n - 0.054321, 6)
             canary = Canary("location", key, (place_code,), (lat, lon))
             planted = False
             for route in locations:
-                body = {"place": place, "place_name": place, "location": place, "name": place,
-                        "lat": lat, "latitude": lat, "lng": lon, "lon": lon, "longitude": lon}  # fmt: skip
+                body = {
+                    "place": place,
+                    "place_name": place,
+                    "location": place,
+                    "name": place,
+                    "lat": lat,
+                    "latitude": lat,
+                    "lng": lon,
+                    "lon": lon,
+                    "longitude": lon,
+                }
                 url = route.fill(self.members[key].id)
                 if self.send(self.client_for(key), route.method, url, body) is None:
                     continue
@@ -821,8 +891,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             if planted:
                 self.canaries[key].append(canary)
             else:
-                self.note(f"location of {p.key}", "no location route kept the place "
-                          f"({', '.join(r.key for r in locations) or 'none found'})")  # fmt: skip
+                self.note(
+                    f"location of {p.key}",
+                    "no location route kept the place "
+                    f"({', '.join(r.key for r in locations) or 'none found'})",
+                )
             friend = "connected_adult"
             if friend in self.members and frozenset((key, friend)) in self.connected:
                 self.canaries[key].append(
@@ -831,7 +904,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 self.plant_message(key, friend, writes, reads)
 
     def plant_message(self, key: str, to: str, writes: list[_Route], reads: list[_Route]) -> None:
-        code = self.s._code()
+        code = self.s.code()
         text = f"Meet at {code.upper()} <b>&amp; \u2713"
         for route in writes:
             if route.kind != "contact" or route.action != "dm.send":
@@ -867,8 +940,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         targets = [*children, "connected_adult"] if "connected_adult" in self.members else children
         for route in reads:
             if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
-                self.note(route.key, f"path parameters {route.params} are not accounts the "
-                          "suite made: it cannot fill them")  # fmt: skip
+                self.note(
+                    route.key,
+                    f"path parameters {route.params} are not accounts the "
+                    "suite made: it cannot fill them",
+                )
                 continue
             addressed = targets if route.params else [None]
             for target in addressed:
@@ -878,7 +954,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 for viewer in who:
                     client = self.client_for(viewer)
                     for page in self.read_all(client, url):
-                        if page.status == 200:  # noqa: PLR2004
+                        if page.status == 200:
                             self.judge_read(route, viewer, target, page, client, children)
 
     def judge_read(
@@ -903,10 +979,17 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 if verdict is None or verdict[0]:
                     continue
                 self.find(
-                    Finding("read", route.key, role, child, canary.kind, verdict[1],
-                            f"{page.url} shows {shown!r}",
-                            self.curl(client, "GET", page.url))
-                )  # fmt: skip
+                    Finding(
+                        "read",
+                        route.key,
+                        role,
+                        child,
+                        canary.kind,
+                        verdict[1],
+                        f"{page.url} shows {shown!r}",
+                        self.curl(client, "GET", page.url),
+                    )
+                )
         if viewer in children and target is None:  # strangers suggested to the child
             for key, member in self.members.items():
                 if member.role in {"child", "connected_adult", "parent"} or key == viewer:
@@ -916,10 +999,17 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 decision = self.check("friend.suggest", viewer, key)
                 if not decision.allowed and not self.relationship(viewer, key).connected:
                     self.find(
-                        Finding("read", route.key, "self", viewer, f"stranger {member.role} shown",
-                                _rule(decision), f"{page.url} shows {member.persona.code!r}",
-                                self.curl(client, "GET", page.url))
-                    )  # fmt: skip
+                        Finding(
+                            "read",
+                            route.key,
+                            "self",
+                            viewer,
+                            f"stranger {member.role} shown",
+                            _rule(decision),
+                            f"{page.url} shows {member.persona.code!r}",
+                            self.curl(client, "GET", page.url),
+                        )
+                    )
 
     def read_decision(
         self, kind: str, viewer: str | None, child: str, target: str | None
@@ -954,13 +1044,28 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
 
     # -- writes ----------------------------------------------------------------------
 
-    def probe_contacts(self, children: list[str], writes: list[_Route], reads: list[_Route]) -> None:
+    def probe_contacts(
+        self, children: list[str], writes: list[_Route], reads: list[_Route]
+    ) -> None:
         contact = [r for r in writes if r.kind == "contact"]
-        strangers = [r for r in ("adult_stranger", "teen_13_15", "teen_16_17", "friend_of_friend",
-                                 "other_child") if r in self.members]  # fmt: skip
+        strangers = [
+            r
+            for r in (
+                "adult_stranger",
+                "teen_13_15",
+                "teen_16_17",
+                "friend_of_friend",
+                "other_child",
+            )
+            if r in self.members
+        ]
         decoy = "filler0" if "filler0" in self.members else None
-        pairs = [(a, c) for c in children for a in strangers
-                 if self.members[c].persona.jurisdiction == self.home or a == "adult_stranger"]  # fmt: skip
+        pairs: list[tuple[str, str]] = [
+            (a, c)
+            for c in children
+            for a in strangers
+            if self.members[c].persona.jurisdiction == self.home or a == "adult_stranger"
+        ]
         back = [(c, "adult_stranger") for c in children if "adult_stranger" in self.members]
         for actor, target in pairs:
             self.probe_pair(actor, target, contact, reads, decoy)
@@ -974,8 +1079,11 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 self.probe_pair(actor, target, dms, reads, decoy, second=True)
         for route in contact:
             if route.key not in self.effects:
-                self.note(route.key, "no probe changed anything a reader could see through it "
-                          "(no message, request or invite arrived), so it was not judged")  # fmt: skip
+                self.note(
+                    route.key,
+                    "no probe changed anything a reader could see through it "
+                    "(no message, request or invite arrived), so it was not judged",
+                )
 
     def probe_pair(
         self,
@@ -997,7 +1105,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             if route.params and decoy is not None:
                 paths.append(route.fill(self.members[decoy].id))
             for url in paths:
-                code = self.s._code()
+                code = self.s.code()
                 body = _contact_body(f"hello {code.upper()} \u2713", tid)
                 before = self.views.get(target)
                 if before is None:
@@ -1022,12 +1130,21 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                     what += " (after the child's own follow or request)"
                 child = target if self.members[target].role == "child" else actor
                 self.find(
-                    Finding("contact", route.key, self.members[actor].role, child, what,
-                            _rule(decision), f"HTTP {response.status_code}; {what}",
-                            self.curl(client, route.method, url, body))
-                )  # fmt: skip
+                    Finding(
+                        "contact",
+                        route.key,
+                        self.members[actor].role,
+                        child,
+                        what,
+                        _rule(decision),
+                        f"HTTP {response.status_code}; {what}",
+                        self.curl(client, route.method, url, body),
+                    )
+                )
 
-    def probe_settings(self, children: list[str], writes: list[_Route], reads: list[_Route]) -> None:
+    def probe_settings(
+        self, children: list[str], writes: list[_Route], reads: list[_Route]
+    ) -> None:
         routes = [r for r in writes if r.kind == "settings"]
         if not routes:
             self.note("settings changes", "no settings route found")
@@ -1035,8 +1152,10 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         for key in children:
             current = self.settings_of(key, reads)
             if current is None:
-                self.note(f"settings of {key}", "no route reads its settings back (a JSON "
-                          "object naming the settings)")  # fmt: skip
+                self.note(
+                    f"settings of {key}",
+                    "no route reads its settings back (a JSON object naming the settings)",
+                )
                 return
             account = self.account(key)
             client = self.client_for(key)
@@ -1051,17 +1170,30 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                     continue
                 for route in routes:
                     url = route.fill(self.members[key].id) if route.params else route.path
-                    body = {"setting": name, "value": shown, name: shown, "confirmed": True,
-                            "lock": "0", **_DECLARED_AGE}  # fmt: skip
+                    body = {
+                        "setting": name,
+                        "value": shown,
+                        name: shown,
+                        "confirmed": True,
+                        "lock": "0",
+                        **_DECLARED_AGE,
+                    }
                     if self.send(client, route.method, url, body) is None:
                         continue
                     after = self.settings_of(key, reads)
                     if after is not None and after.get(name) == shown:
                         self.find(
-                            Finding("settings", route.key, "self", key, f"{name} -> {shown}",
-                                    self.rule_for(account, name), f"{name} read back {shown!r}",
-                                    self.curl(client, route.method, url, body))
-                        )  # fmt: skip
+                            Finding(
+                                "settings",
+                                route.key,
+                                "self",
+                                key,
+                                f"{name} -> {shown}",
+                                self.rule_for(account, name),
+                                f"{name} read back {shown!r}",
+                                self.curl(client, route.method, url, body),
+                            )
+                        )
                         break
 
     def rule_for(self, account: Account, name: str) -> str:
@@ -1077,7 +1209,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             if route.params:
                 continue
             response = self.request(client, "GET", route.path)
-            if response is None or response.status_code != 200:  # noqa: PLR2004
+            if response is None or response.status_code != 200:
                 continue
             try:
                 data = json.loads(body_text(response.content))
@@ -1100,17 +1232,27 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 setting = SETTINGS[name]
                 try:
                     value = setting.parse(text)
-                except Exception:  # noqa: BLE001 - an unreadable value is not compared
+                except Exception:  # noqa: BLE001, S112 - an unreadable value is not compared
                     continue
                 want = getattr(expected, name)
                 if not setting.le(value, want):
                     self.find(
-                        Finding("signup_defaults", "sign-up", "self", key, name,
-                                f"default {setting.format(want)} for {account.band.value} in "
-                                f"{account.jurisdiction}", f"read back {text!r}", "")
-                    )  # fmt: skip
+                        Finding(
+                            "signup_defaults",
+                            "sign-up",
+                            "self",
+                            key,
+                            name,
+                            f"default {setting.format(want)} for {account.band.value} in "
+                            f"{account.jurisdiction}",
+                            f"read back {text!r}",
+                            "",
+                        )
+                    )
 
-    def probe_purchases(self, children: list[str], writes: list[_Route], reads: list[_Route]) -> None:
+    def probe_purchases(
+        self, children: list[str], writes: list[_Route], reads: list[_Route]
+    ) -> None:
         routes = [r for r in writes if r.kind == "purchase"]
         if not routes:
             self.note("purchases", "no purchase route found")
@@ -1119,9 +1261,16 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             client = self.client_for(key)
             decision = self.guard.check("purchase", self.account(key))
             for route in routes:
-                code = self.s._code()
-                body = {"item": code, "sku": code, "product": code, "name": code, "quantity": 1,
-                        "confirmed": True, **_DECLARED_AGE}  # fmt: skip
+                code = self.s.code()
+                body = {
+                    "item": code,
+                    "sku": code,
+                    "product": code,
+                    "name": code,
+                    "quantity": 1,
+                    "confirmed": True,
+                    **_DECLARED_AGE,
+                }
                 url = route.fill(self.members[key].id) if route.params else route.path
                 response = self.send(client, route.method, url, body)
                 if response is None:
@@ -1130,10 +1279,17 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                     self.effects.add(route.key)
                     if not decision.allowed:
                         self.find(
-                            Finding("purchase", route.key, "self", key, "purchase made",
-                                    _rule(decision), f"HTTP {response.status_code}",
-                                    self.curl(client, route.method, url, body))
-                        )  # fmt: skip
+                            Finding(
+                                "purchase",
+                                route.key,
+                                "self",
+                                key,
+                                "purchase made",
+                                _rule(decision),
+                                f"HTTP {response.status_code}",
+                                self.curl(client, route.method, url, body),
+                            )
+                        )
 
     def probe_quiet_hours(self, children: list[str], reads: list[_Route]) -> None:
         feeds = [r for r in reads if r.kind == "notifications" and not r.params]
@@ -1153,7 +1309,10 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         targets = [c for c in children if frozenset((c, sender)) in self.connected]
 
         def decide(at: dt.datetime) -> dict[str, bool]:
-            return {c: self.guard.check("notify", target=self.account(c), at=at).allowed for c in targets}
+            return {
+                c: self.guard.check("notify", target=self.account(c), at=at).allowed
+                for c in targets
+            }
 
         # For each child, a moment in its quiet hours when another child's are not (an
         # app that ignores the account's own time zone notifies one of them).
@@ -1166,7 +1325,7 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
         for when in chosen:
             self.a.set_clock(when)
             for child in targets:
-                code = self.s._code()
+                code = self.s.code()
                 url = route.fill(self.members[child].id) if route.params else route.path
                 body = _contact_body(f"ping {code.upper()}", self.members[child].id)
                 self.send(self.client_for(sender), route.method, url, body)
@@ -1179,10 +1338,17 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 decision = self.guard.check("notify", target=self.account(child), at=when)
                 if seen and not decision.allowed:
                     self.find(
-                        Finding("quiet_hours", feeds[0].key, "self", child, "notification",
-                                _rule(decision) + f" at {when.isoformat()}",
-                                f"notified at {when.isoformat()}", self.curl(client, "GET", feeds[0].path))
-                    )  # fmt: skip
+                        Finding(
+                            "quiet_hours",
+                            feeds[0].key,
+                            "self",
+                            child,
+                            "notification",
+                            _rule(decision) + f" at {when.isoformat()}",
+                            f"notified at {when.isoformat()}",
+                            self.curl(client, "GET", feeds[0].path),
+                        )
+                    )
         self.a.set_clock(dt.datetime.now(dt.UTC))
 
     def probe_minimum_age(self) -> None:
@@ -1204,10 +1370,17 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
                 exists = False
             if exists:
                 self.find(
-                    Finding("minimum_age", "sign-up", "self", key, "account created",
-                            f"minimum account age {minimum} in {jurisdiction}",
-                            f"a {minimum - 1}-year-old signed up and signed in as {member.id!r}", "")
-                )  # fmt: skip
+                    Finding(
+                        "minimum_age",
+                        "sign-up",
+                        "self",
+                        key,
+                        "account created",
+                        f"minimum account age {minimum} in {jurisdiction}",
+                        f"a {minimum - 1}-year-old signed up and signed in as {member.id!r}",
+                        "",
+                    )
+                )
 
     # -- all of it ---------------------------------------------------------------------
 
@@ -1218,7 +1391,9 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             self.note(key, f"excluded by the adapter: {why}")
         routes = [r for r in routes if r.key not in excluded]
         reads = [r for r in routes if r.method == "GET" and r.kind != "auth"]
-        writes = [r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"]
+        writes = [
+            r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
+        ]
         self.reads = reads
         for r in routes:
             if r.kind == "auth" and r.method != "GET":
@@ -1234,8 +1409,12 @@ class _Run:  # noqa: PLR0904 - one observation, step by step
             self.probe_settings(children, writes, reads)
             self.probe_quiet_hours(children, reads)
         finally:
+            shutdown = getattr(self.a.transport, "shutdown", None)
             for client in self.clients.values():
-                client.close()
+                with contextlib.suppress(Exception):  # closing is best effort
+                    client.close()
+            if callable(shutdown):
+                shutdown()
         self.stats["routes"] = len(routes)
         return ObservationReport(
             self.s.policy.name, tuple(self.findings.values()), tuple(self.unprobed), self.stats
@@ -1285,14 +1464,14 @@ def _contact_body(text: str, target: str) -> dict[str, Any]:
 
 
 def _distinctive(ident: str) -> bool:
-    return len(ident) >= 8 and not ident.isdigit()  # noqa: PLR2004
+    return len(ident) >= 8 and not ident.isdigit()
 
 
 def _settings_in(data: object) -> dict[str, str] | None:
     """The first JSON object in ``data`` with three or more setting names as keys."""
     if isinstance(data, dict):
         named = {k: v for k, v in data.items() if k in SETTINGS}
-        if len(named) >= 3:  # noqa: PLR2004
+        if len(named) >= 3:
             return {k: "none" if v is None else str(v) for k, v in named.items()}
         values: Iterable[object] = data.values()
     elif isinstance(data, list):
@@ -1363,7 +1542,7 @@ def observe(
     policy: Policy | None = None,
     *,
     jurisdictions: Sequence[str] = ("GB",),
-    **options: Any,
+    **options: Any,  # noqa: ANN401 - ObservationSuite's options
 ) -> ObservationReport:
     """Run an :class:`ObservationSuite` over ``adapter`` and return the report.
 
