@@ -24,6 +24,7 @@ app_name = "playground"
 urlpatterns = [
     path("login", csrf_exempt(require_http_methods(["GET", "POST"])(views.login))),
     path("logout", require_POST(views.logout)),
+    path("api/signup", csrf_exempt(require_POST(views.sign_up))),
     path("", require_GET(views.home)),
     path("users/<str:user_id>", require_GET(views.profile)),
     path("users/<str:user_id>/friend-request", require_POST(views.friend_request)),
