@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from childsafe.testing.observe import ObservationReport, ObservationSuite, SyncASGITransport
 from tests.conformance_corpus.adapter import CorpusAdapter
@@ -84,7 +84,13 @@ def test_the_exploit_exposes_the_child_only_in_the_variant(bug: str) -> None:
 def served() -> Iterator[tuple[Social, str]]:
     """A corpus app over a real HTTP server on 127.0.0.1; swap its bugs per test."""
     social = Social()
-    server = make_server("127.0.0.1", 0, flask_app(social), threaded=True)
+
+    class KeepAlive(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # one connection per client, not per request
+
+    server = make_server(
+        "127.0.0.1", 0, flask_app(social), threaded=True, request_handler=KeepAlive
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

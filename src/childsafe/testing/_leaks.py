@@ -59,10 +59,8 @@ def forms_of(text: str) -> tuple[str, ...]:
     escapes and URL encoding undone, alone and together, each lower-cased."""
     forms = {text}
     for _ in range(2):
-        for form in forms:
-            forms.add(html.unescape(form))
-            forms.add(_json_unescape(form))
-            forms.add(unquote_plus(form))
+        decoded = [f(form) for form in forms for f in (html.unescape, _json_unescape, unquote_plus)]
+        forms.update(decoded)
     return tuple(f.lower() for f in forms)
 
 

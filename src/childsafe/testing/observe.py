@@ -302,6 +302,7 @@ class _Route:
     method: str
     path: str
     actions: tuple[str, ...]
+    wildcard: bool = False  # the framework did not say which methods it answers
 
     @property
     def key(self) -> str:
@@ -373,10 +374,11 @@ def _routes(adapter: ObserveAdapter) -> list[_Route]:
     out: dict[str, _Route] = {}
     for info in infos:
         methods = {m.upper() for m in info.methods}
-        if "*" in methods:
+        wildcard = "*" in methods
+        if wildcard:
             methods = {"GET", "POST"}
         for method in sorted(methods - {"HEAD", "OPTIONS", "WEBSOCKET"}):
-            route = _Route(method, _normal_path(info.path), info.actions)
+            route = _Route(method, _normal_path(info.path), info.actions, wildcard)
             out.setdefault(route.key, route)
     for line in adapter.extra_routes:
         method, _, path = line.strip().partition(" ")
@@ -625,6 +627,7 @@ class _Run:
         self.home = suite.jurisdictions[0]
         self.reads: list[_Route] = []
         self.message_route: _Route | None = None
+        self.settings_route: str | None = None
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -708,14 +711,19 @@ class _Run:
             self.note(f"{method} {url}", f"the request failed: {type(e).__name__}: {e}")
             return None
 
-    def read_all(self, client: httpx.Client, url: str) -> list[_Read]:
-        """``url`` and the pages after it."""
+    def read_all(self, client: httpx.Client, url: str, limit: int | None = None) -> list[_Read]:
+        """``url`` and the pages after it (at most ``limit`` pages, default the suite's
+        ``max_pages``): by ``Link: rel=next``, a ``next`` field or cursor, an HTML
+        ``rel=next`` link, or, for a JSON list with none of those, ``?page=2, 3, ...``
+        while each page brings new data."""
         out: list[_Read] = []
         seen: set[str] = set()
         items = 0
         next_url: str | None = url
-        tried_page = False
-        while next_url is not None and next_url not in seen and len(out) < self.s.max_pages:
+        guessing = False
+        previous: object = None
+        pages = limit or self.s.max_pages
+        while next_url is not None and next_url not in seen and len(out) < pages:
             seen.add(next_url)
             response = self.request(
                 client, "GET", next_url, headers={"Accept-Encoding": "gzip, deflate"}
@@ -726,18 +734,16 @@ class _Run:
             out.append(_Read(next_url, response.status_code, response.content))
             if response.status_code != 200:
                 break
-            found, count = _next_page(response, next_url)
+            found, count, data = _next_page(response, next_url)
             items += count
-            if items >= self.s.max_items:
+            if items >= self.s.max_items or (guessing and (not count or data == previous)):
                 break
-            if found is None and count and not tried_page and "page=" not in next_url:
-                tried_page = True  # a list with no link: try ?page=2, 3, ... while new
-                found = _with_query(next_url, page=str(2))
-            elif found is None and tried_page and out and len(out) >= 2:
-                previous = out[-2].content
-                if response.content != previous and count:
-                    number = int(dict(parse_qsl(urlsplit(next_url).query)).get("page", "1"))
-                    found = _with_query(next_url, page=str(number + 1))
+            if found is None and data is not None and count and "page=" not in next_url:
+                guessing = True  # a JSON list with no link: try ?page=2, 3, ...
+            if found is None and guessing:
+                number = int(dict(parse_qsl(urlsplit(next_url).query)).get("page", "1"))
+                found = _with_query(next_url, page=str(number + 1))
+            previous = data
             next_url = urljoin(next_url, found) if found else None
         return out
 
@@ -853,7 +859,7 @@ class _Run:
             url = route.fill(self.members[key].id) if route.params else route.path
             texts += [
                 "\n".join(forms_of(body_text(page.content)))
-                for page in self.read_all(client, url)[:3]
+                for page in self.read_all(client, url, limit=3)
                 if page.status == 200
             ]
         return "\n".join(texts)
@@ -1097,6 +1103,7 @@ class _Run:
     ) -> None:
         client = self.client_for(actor)
         tid = self.members[target].id
+        planned: list[tuple[_Route, str, bool]] = []
         for route in routes:
             if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
                 self.note(route.key, f"path parameters {route.params} are not accounts")
@@ -1104,43 +1111,92 @@ class _Run:
             paths = [route.fill(tid)] if route.params else [route.path]
             if route.params and decoy is not None:
                 paths.append(route.fill(self.members[decoy].id))
-            for url in paths:
-                code = self.s.code()
-                body = _contact_body(f"hello {code.upper()} \u2713", tid)
-                before = self.views.get(target)
-                if before is None:
-                    before = self.views[target] = self.own_pages(target, reads, addressed=False)
-                response = self.send(client, route.method, url, body)
-                if response is None:
-                    continue
-                after = self.views[target] = self.own_pages(target, reads, addressed=False)
-                actor_code = self.members[actor].persona.code
-                arrived = code in after
-                stored = after.count(actor_code) > before.count(actor_code)
-                if not (arrived or stored):
-                    continue
-                self.effects.add(route.key)
-                decision = self.check(route.action, actor, target)
-                if decision.allowed:
-                    continue
-                what = "message arrived" if arrived else "request stored"
-                if url != paths[0]:
-                    what += " (the body named the child, the path someone else)"
-                if second:
-                    what += " (after the child's own follow or request)"
-                child = target if self.members[target].role == "child" else actor
-                self.find(
-                    Finding(
-                        "contact",
-                        route.key,
-                        self.members[actor].role,
-                        child,
-                        what,
-                        _rule(decision),
-                        f"HTTP {response.status_code}; {what}",
-                        self.curl(client, route.method, url, body),
-                    )
-                )
+            planned += [(route, url, url != paths[0]) for url in paths]
+        if target not in self.views:
+            self.views[target] = self.own_pages(target, reads, addressed=False)
+        # What the policy allows goes first, then what it refuses, each batch judged by
+        # one read of the target's own pages: a message by its own token, a request or
+        # follow by the actor newly appearing there.
+        allowed = [p for p in planned if self.check(p[0].action, actor, target).allowed]
+        refused = [p for p in planned if p not in allowed]
+        for batch in (allowed, refused):
+            if batch:
+                self.probe_batch(actor, target, client, batch, reads, second=second)
+
+    def probe_batch(
+        self,
+        actor: str,
+        target: str,
+        client: httpx.Client,
+        batch: list[tuple[_Route, str, bool]],
+        reads: list[_Route],
+        *,
+        second: bool,
+    ) -> None:
+        tid = self.members[target].id
+        before = self.views[target]
+        sent: list[tuple[_Route, str, dict[str, Any], str, httpx.Response, bool]] = []
+        for route, url, decoyed in batch:
+            code = self.s.code()
+            body = _contact_body(f"hello {code.upper()} \u2713", tid)
+            response = self.send(client, route.method, url, body)
+            if response is not None:
+                sent.append((route, url, body, code, response, decoyed))
+        after = self.views[target] = self.own_pages(target, reads, addressed=False)
+        actor_code = self.members[actor].persona.code
+        arrived = [item for item in sent if item[3] in after]
+        for route, url, body, _, response, decoyed in arrived:
+            self.effects.add(route.key)
+            self.judge_contact(actor, target, client, route, url, body, response,
+                               "message arrived", decoyed=decoyed, second=second)  # fmt: skip
+        if arrived or after.count(actor_code) <= before.count(actor_code):
+            return
+        # The actor newly shows on the target's pages but no message arrived: a
+        # request, follow or invite was stored, by a request the app accepted.
+        accepted = [item for item in sent if item[4].status_code < 400] or sent
+        route, url, body, _, response, decoyed = accepted[0]
+        for item in accepted:
+            self.effects.add(item[0].key)
+        what = "request stored"
+        if len(accepted) > 1:
+            what += " by one of " + ", ".join(sorted({item[0].key for item in accepted}))
+        self.judge_contact(actor, target, client, route, url, body, response, what,
+                           decoyed=decoyed, second=second)  # fmt: skip
+
+    def judge_contact(
+        self,
+        actor: str,
+        target: str,
+        client: httpx.Client,
+        route: _Route,
+        url: str,
+        body: dict[str, Any],
+        response: httpx.Response,
+        what: str,
+        *,
+        decoyed: bool,
+        second: bool,
+    ) -> None:
+        decision = self.check(route.action, actor, target)
+        if decision.allowed:
+            return
+        if decoyed:
+            what += " (the body named the child, the path someone else)"
+        if second:
+            what += " (after the child's own follow or request)"
+        child = target if self.members[target].role == "child" else actor
+        self.find(
+            Finding(
+                "contact",
+                route.key,
+                self.members[actor].role,
+                child,
+                what,
+                _rule(decision),
+                f"HTTP {response.status_code}; {what}",
+                self.curl(client, route.method, url, body),
+            )
+        )
 
     def probe_settings(
         self, children: list[str], writes: list[_Route], reads: list[_Route]
@@ -1205,7 +1261,8 @@ class _Run:
 
     def settings_of(self, key: str, reads: list[_Route]) -> dict[str, str] | None:
         client = self.client_for(key)
-        for route in reads:
+        known = [r for r in reads if r.path == self.settings_route]
+        for route in known + [r for r in reads if r not in known]:
             if route.params:
                 continue
             response = self.request(client, "GET", route.path)
@@ -1217,6 +1274,7 @@ class _Run:
                 continue
             found = _settings_in(data)
             if found is not None:
+                self.settings_route = route.path
                 return found
         return None
 
@@ -1333,7 +1391,7 @@ class _Run:
                 seen = any(
                     code in body_text(p.content).lower()
                     for feed in feeds
-                    for p in self.read_all(client, feed.path)[:3]
+                    for p in self.read_all(client, feed.path, limit=3)
                 )
                 decision = self.guard.check("notify", target=self.account(child), at=when)
                 if seen and not decision.allowed:
@@ -1382,6 +1440,15 @@ class _Run:
                     )
                 )
 
+    def answers(self, route: _Route) -> bool:
+        """Whether ``route`` answers its method: asked once, signed out, of routes whose
+        framework does not say (a Django function view answers any method)."""
+        if not route.wildcard:
+            return True
+        with self.a.client() as client:
+            response = self.request(client, route.method, route.fill("childsafe-probe"))
+        return response is None or response.status_code != 405
+
     # -- all of it ---------------------------------------------------------------------
 
     def go(self) -> ObservationReport:
@@ -1389,7 +1456,7 @@ class _Run:
         excluded = dict(self.a.excluded)
         for key, why in excluded.items():
             self.note(key, f"excluded by the adapter: {why}")
-        routes = [r for r in routes if r.key not in excluded]
+        routes = [r for r in routes if r.key not in excluded and self.answers(r)]
         reads = [r for r in routes if r.method == "GET" and r.kind != "auth"]
         writes = [
             r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
@@ -1510,7 +1577,7 @@ def _walk(data: object) -> Iterator[tuple[str, object]]:
             yield from _walk(v)
 
 
-def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int]:
+def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, object]:
     """The next page's URL (``Link: rel=next``, a ``next`` field, a cursor, an HTML
     ``rel=next`` link) and how many items this page held."""
     link = response.links.get("next", {}).get("url")
@@ -1521,20 +1588,20 @@ def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int]:
         data = None
     count = _count_items(data) if data is not None else text.count("<li")
     if link:
-        return str(link), count
+        return str(link), count, data
     if data is not None:
         for key, value in _walk(data):
             if key in _LIST_KEYS and isinstance(value, str) and value:
-                return value, count
+                return value, count, data
             if key in _CURSOR_KEYS and isinstance(value, str | int) and value not in {"", 0}:
-                return _with_query(url, cursor=str(value)), count
+                return _with_query(url, cursor=str(value)), count, data
             if key in {"next_page", "nextPage"} and isinstance(value, int):
-                return _with_query(url, page=str(value)), count
-        return None, count
+                return _with_query(url, page=str(value)), count, data
+        return None, count, data
     m = _HTML_NEXT.search(text)
     if m:
-        return (m.group(1) or m.group(2)).replace("&amp;", "&"), count
-    return None, count
+        return (m.group(1) or m.group(2)).replace("&amp;", "&"), count, None
+    return None, count, None
 
 
 def observe(
