@@ -418,8 +418,12 @@ def sign_up(db: SocialDB, guard: Guard, payload: object) -> tuple[dict[str, Any]
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     if info.minimum_account_age is not None and age < info.minimum_account_age:
         return {"error": f"accounts start at {info.minimum_account_age} in {jurisdiction}"}, 403
-    if not handle or not name or not db.sign_up(
-        handle, name, born, jurisdiction=info.key, timezone=timezone
+    if (
+        not handle
+        or not name
+        or not db.sign_up(
+            handle, name, born, jurisdiction=info.key or jurisdiction, timezone=timezone
+        )
     ):
         return {"error": "a name and a handle nobody has taken are needed"}, 400
     return {"id": handle}, 201
