@@ -19,7 +19,8 @@ import attrs
 
 __all__ = ["Canary", "body_text", "forms_of", "found_in"]
 
-_U_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})")
+_U_ESCAPE: Final = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
+_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _NUMERIC: Final = re.compile(r"-?\d+\.\d+")
 
 
@@ -47,7 +48,10 @@ def body_text(content: bytes) -> str:
 
 def _json_unescape(text: str) -> str:
     def one(m: re.Match[str]) -> str:
-        return chr(int(m.group(1), 16))
+        escape = m.group(1)
+        if escape.startswith("u"):
+            return chr(int(escape[1:], 16))
+        return _SIMPLE.get(escape, escape)
 
     # Surrogate pairs come out as two lone surrogates: re-encode them as one character.
     out = _U_ESCAPE.sub(one, text)

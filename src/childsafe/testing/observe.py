@@ -239,6 +239,7 @@ class SyncASGITransport(httpx.BaseTransport):
         self._loop = asyncio.new_event_loop()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` to the app and return its whole response."""
         copy = httpx.Request(
             request.method, request.url, headers=request.headers, content=request.read()
         )
@@ -1462,6 +1463,10 @@ class _Run:
             r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
         ]
         self.reads = reads
+        for r in reads + writes:
+            if r.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in r.params):
+                self.note(r.key, f"path parameters {r.params} are not accounts the suite "
+                          "made: it cannot fill them (list a filled path in extra_routes)")  # fmt: skip
         for r in routes:
             if r.kind == "auth" and r.method != "GET":
                 self.note(r.key, "signs in, out or up: used through the adapter, not probed")
