@@ -98,7 +98,7 @@ class TestPersonas:
         assert a.form()["birth_date"] == a.birth_date.isoformat()
         assert a.email.endswith("@example.test") and a.code in a.password
         suite = ObservationSuite(seed=1, today=day)
-        assert len({suite.code() for _ in range(200)}) == 200  # noqa: PLR2004
+        assert len({suite.code() for _ in range(200)}) == 200
         assert suite.persona("x", "adult_stranger", 40, "FR").timezone == "Europe/Berlin"
         assert suite.persona("x", "adult_stranger", 40, "US-XX").timezone == "UTC"
         assert suite.persona("x", "child", 16, "GB").band.value == "16_17"
@@ -125,7 +125,7 @@ class _Nothing(ObserveAdapter):
             start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
             return [b"nothing here"]
 
-        self.transport = httpx.WSGITransport(app=app)  # type: ignore[arg-type]
+        self.transport = httpx.WSGITransport(app=app)
 
     def sign_up(self, persona: Persona) -> str | None:
         if persona.role == "parent":
@@ -133,7 +133,7 @@ class _Nothing(ObserveAdapter):
         return None
 
     def sign_in(self, member: Member) -> httpx.Client:
-        raise AssertionError("never called: nobody signed up")
+        raise AssertionError(f"never called: nobody signed up, not even {member.id}")
 
 
 def test_what_could_not_be_probed_is_listed() -> None:
@@ -148,8 +148,16 @@ def test_what_could_not_be_probed_is_listed() -> None:
 
 
 def test_the_reports() -> None:
-    finding = Finding("read", "GET /x", "adult_stranger", "child-13_15-GB", "location",
-                      "location.view denied", "GET /x shows 'q1'", "curl -s http://t/x")  # fmt: skip
+    finding = Finding(
+        "read",
+        "GET /x",
+        "adult_stranger",
+        "child-13_15-GB",
+        "location",
+        "location.view denied",
+        "GET /x shows 'q1'",
+        "curl -s http://t/x",
+    )
     report = ObservationReport("minimum", (finding,), (Unprobed("GET /y", "why"),), {})
     assert not report.passed
     table = report.table()

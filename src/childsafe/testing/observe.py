@@ -531,6 +531,16 @@ def _rule(decision: Decision) -> str:
     return f"{decision.action} denied: {where}" + (f" ({'; '.join(labels)})" if labels else "")
 
 
+def _accepted_encodings() -> str:
+    """``gzip, deflate``, and ``br`` when httpx can decode it (brotli installed)."""
+    try:
+        import brotli  # type: ignore[import-not-found, unused-ignore]  # noqa: F401, PLC0415
+    except ImportError:
+        return "gzip, deflate"
+    return "gzip, deflate, br"  # pragma: no cover - brotli is not a dependency
+
+
+_ENCODINGS: Final = _accepted_encodings()
 _LIST_KEYS: Final = ("next", "next_url", "nextPage", "next_page", "next_link")
 _CURSOR_KEYS: Final = ("next_cursor", "cursor", "nextCursor")
 _HTML_NEXT: Final = re.compile(
@@ -727,7 +737,7 @@ class _Run:
         while next_url is not None and next_url not in seen and len(out) < pages:
             seen.add(next_url)
             response = self.request(
-                client, "GET", next_url, headers={"Accept-Encoding": "gzip, deflate"}
+                client, "GET", next_url, headers={"Accept-Encoding": _ENCODINGS}
             )
             if response is None:
                 break
@@ -1465,8 +1475,8 @@ class _Run:
         self.reads = reads
         for r in reads + writes:
             if r.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in r.params):
-                self.note(r.key, f"path parameters {r.params} are not accounts the suite "
-                          "made: it cannot fill them (list a filled path in extra_routes)")  # fmt: skip
+                why = f"path parameters {r.params} are not accounts the suite made: it "
+                self.note(r.key, why + "cannot fill them (list a filled path in extra_routes)")
         for r in routes:
             if r.kind == "auth" and r.method != "GET":
                 self.note(r.key, "signs in, out or up: used through the adapter, not probed")
