@@ -9,6 +9,7 @@ import datetime as dt
 import httpx
 
 from childsafe.testing.observe import Member, ObserveAdapter, Persona
+from tests.conformance_corpus.core import Social
 
 
 class CorpusAdapter(ObserveAdapter):
@@ -41,3 +42,23 @@ class CorpusAdapter(ObserveAdapter):
     def set_clock(self, when: dt.datetime) -> None:
         with self.client() as client:
             client.post("/api/test/clock", json={"now": when.isoformat()}).raise_for_status()
+
+
+class StoreAdapter(CorpusAdapter):
+    """Another style: sign-up and sign-in as above, but connections, parent links and
+    the clock set in the app's store directly, as a QA team with database access
+    would."""
+
+    def __init__(self, app: object, social: Social) -> None:
+        transport = httpx.WSGITransport(app=app)  # type: ignore[arg-type]
+        super().__init__(app, transport, "http://testserver")
+        self.social = social
+
+    def connect(self, a: Member, b: Member) -> None:
+        self.social.connections.add(frozenset((a.id, b.id)))
+
+    def link_parent(self, parent: Member, child: Member) -> None:
+        self.social.accounts[child.id].guardians.add(parent.id)
+
+    def set_clock(self, when: dt.datetime) -> None:
+        self.social.clock = when

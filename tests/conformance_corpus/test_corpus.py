@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from childsafe.testing.observe import ObservationReport, ObservationSuite, SyncASGITransport
-from tests.conformance_corpus.adapter import CorpusAdapter
+from tests.conformance_corpus.adapter import CorpusAdapter, StoreAdapter
 from tests.conformance_corpus.core import BUGS, Social
 from tests.conformance_corpus.exploits import EXPLOITS, Site
 from tests.conformance_corpus.fronts import flask_app, starlette_app
@@ -65,6 +65,31 @@ VARIANTS = [("flask", b) for b in BUGS] + [("starlette", b) for b in STARLETTE]
 def test_the_suite_catches_the_variant(framework: str, bug: str) -> None:
     report = _observe(_in_process(framework, frozenset([bug])))
     assert report.findings, f"{framework} {bug} ({BUGS[bug]}) was not caught:\n{report.table()}"
+
+
+#: Bugs of every kind, observed again through an adapter of another style.
+OTHER_STYLE = (
+    "nested_location",
+    "later_pages",
+    "conversation_idor",
+    "follow_as_connection",
+    "quiet_hours_utc",
+    "parent_route_unchecked",
+    "signup_jurisdiction",
+    "bulk_unchecked",
+)
+
+
+@pytest.mark.parametrize("bug", OTHER_STYLE)
+def test_an_adapter_of_another_style_catches_it_too(bug: str) -> None:
+    social = Social(frozenset([bug]))
+    report = _observe(StoreAdapter(flask_app(social), social))
+    assert report.findings, report.table()
+
+
+def test_another_style_passes_the_correct_app() -> None:
+    social = Social()
+    _observe(StoreAdapter(flask_app(social), social)).assert_passed()
 
 
 def _site(bugs: frozenset[str]) -> Site:
