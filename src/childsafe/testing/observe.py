@@ -984,7 +984,10 @@ class _Run:
         children: list[str],
     ) -> None:
         forms = forms_of(body_text(page.content))
-        role = "logged_out" if viewer is None else ("self" if viewer in children else viewer)
+        # A child reading another child's canary is "another child", named.
+        role = "logged_out" if viewer is None else viewer
+        if viewer in children:
+            role = f"other_child ({viewer})"
         for child in children:
             if child == viewer:
                 continue
