@@ -432,3 +432,46 @@ class TestIsolation:
         result = pytester.runpytest_subprocess("-p", "no:childsafe")
         result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(["*fixture 'flask_guard' not found*"])
+
+
+class TestObservationFixture:
+    def test_table_and_ci_reports(self, pytester: pytest.Pytester) -> None:
+        """childsafe_observe() fails on a leak, writes JUnit XML and JSON, and prints
+        the table at the end of the session."""
+        pytester.makepyfile(
+            """
+            import httpx
+            from tests.conformance_corpus.adapter import CorpusAdapter
+            from tests.conformance_corpus.core import Social
+            from tests.conformance_corpus.fronts import flask_app
+
+            def adapter(*bugs):
+                app = flask_app(Social(frozenset(bugs)))
+                return CorpusAdapter(app, httpx.WSGITransport(app=app), "http://testserver")
+
+            OPTIONS = {"jurisdictions": ["GB"], "bands": ["13_15"], "fillers": 6, "seed": 2}
+
+            def test_leak(childsafe_observe, tmp_path):
+                childsafe_observe(adapter("teen_viewers"), report_dir="reports", **OPTIONS)
+
+            def test_clean(childsafe_observe):
+                assert childsafe_observe(adapter(), **OPTIONS).passed
+            """
+        )
+        result = pytester.runpytest_inprocess("-p", "no:randomly")
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*findings:*",
+                "*= childsafe observation =*",
+                "test_table_and_ci_reports.py::test_leak",
+                "*read *GET /api/users/<user_id> *teen_13_15 *child-13_15-GB *location *",
+                "test_table_and_ci_reports.py::test_clean",
+                "childsafe observation (policy minimum): 0 findings;*",
+            ]
+        )
+        reports = sorted(p.name for p in (pytester.path / "reports").iterdir())
+        assert reports == [
+            "test_table_and_ci_reports.py__test_leak.json",
+            "test_table_and_ci_reports.py__test_leak.xml",
+        ]

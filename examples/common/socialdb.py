@@ -222,6 +222,23 @@ class SocialDB:
                 (ident, name, born.isoformat() if born else None, jurisdiction),
             )
 
+    def sign_up(
+        self, ident: str, name: str, born: dt.date, *, jurisdiction: str, timezone: str
+    ) -> bool:
+        """Add an account through the sign-up page; ``False`` if ``ident`` is taken."""
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO accounts (id, name, birth_date, jurisdiction, timezone) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (ident, name, born.isoformat(), jurisdiction, timezone),
+            )
+            return cur.rowcount == 1
+
+    def link_parent(self, parent: str, child: str) -> None:
+        """Link ``parent`` as ``child``'s parent (what the demo seeds for Pat)."""
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO parents VALUES (?, ?)", (parent, child))
+
     # -- accounts ---------------------------------------------------------------
 
     @staticmethod

@@ -6,8 +6,10 @@ The Flask and Django apps only translate requests and responses.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -572,6 +574,36 @@ def _treated_as(ctx: RequestContext) -> AgeBand:
     return ctx.guard.policy.unknown_age if band is AgeBand.UNKNOWN else band
 
 
+def sign_up(db: SocialDB, guard: Guard, payload: object) -> tuple[dict[str, Any], int]:
+    """A new account from ``{"handle", "name", "birth_date", "jurisdiction",
+    "timezone"}``: ``201`` and its id, ``400`` for a malformed body or a taken handle,
+    ``403`` under the jurisdiction's minimum account age (its settings are the policy's
+    defaults for its band and jurisdiction: nothing is stored until the holder changes
+    one)."""
+    body = payload if isinstance(payload, dict) else {}
+    handle, name = str(body.get("handle", "")).strip(), str(body.get("name", "")).strip()
+    jurisdiction = str(body.get("jurisdiction") or "GB")
+    try:
+        born = dt.date.fromisoformat(str(body.get("birth_date", "")))
+        info = guard.policy.jurisdiction_info(jurisdiction)
+        timezone = ZoneInfo(str(body.get("timezone") or "Europe/London")).key
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return {"error": "expected handle, name, birth_date, jurisdiction, timezone"}, 400
+    today = dt.datetime.now(ZoneInfo(timezone)).date()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if info.minimum_account_age is not None and age < info.minimum_account_age:
+        return {"error": f"accounts start at {info.minimum_account_age} in {jurisdiction}"}, 403
+    if (
+        not handle
+        or not name
+        or not db.sign_up(
+            handle, name, born, jurisdiction=info.key or jurisdiction, timezone=timezone
+        )
+    ):
+        return {"error": "a name and a handle nobody has taken are needed"}, 400
+    return {"id": handle}, 201
+
+
 def me_json(
     playground: Playground, ctx: RequestContext, authorization: str | None
 ) -> dict[str, Any]:
@@ -591,6 +623,7 @@ def me_json(
         "supervised_by": sorted(supervision.guardians),
         "locks": sorted(supervision.locks),
         "consents": sorted(supervision.consents),
+        "settings": ctx.settings.formatted() if person is not None else None,
     }
 
 

@@ -263,6 +263,12 @@ def login_post() -> ResponseReturnValue:
     return _back("/")
 
 
+@bp.post("/api/signup")
+@exempt("signs up: shows no other account's data")
+def sign_up() -> ResponseReturnValue:
+    return views.sign_up(_db(), current_guard(), request.get_json(silent=True))
+
+
 @bp.post("/logout")
 @exempt("signs out")
 def logout() -> BaseResponse:

@@ -8,7 +8,8 @@ fixtures runs exactly as before; ``-p no:childsafe`` switches it off.
 
 Fixtures: ``policy``, ``guard``, ``policy_override``, ``accounts``
 with ``child``, ``teen``, ``adult`` and ``parent_of``,
-``frozen_clock``, ``conformance`` and, for Flask apps, ``flask_guard``. Markers:
+``frozen_clock``, ``childsafe_observe``, ``conformance`` and, for Flask apps,
+``flask_guard``. Markers:
 ``childsafe_policy`` and ``childsafe_clock``. Helper: :func:`across`.
 
 .. versionadded:: 0.1.0
@@ -37,16 +38,19 @@ from childsafe.testing._overrides import FrozenClock, overridden
 
 if TYPE_CHECKING:
     from childsafe.testing.conformance import ConformanceAdapter, ConformanceReport
+    from childsafe.testing.observe import ObservationReport, ObserveAdapter
 
 __all__ = [
     "ClockOptions",
     "ConformanceRunner",
+    "ObservationRunner",
     "PolicyOptions",
     "PolicyOverride",
     "accounts",
     "across",
     "adult",
     "child",
+    "childsafe_observe",
     "conformance",
     "flask_guard",
     "frozen_clock",
@@ -342,6 +346,55 @@ class ConformanceRunner:
 
 
 _REPORTS = pytest.StashKey[list[tuple[str, "ConformanceReport"]]]()
+_OBSERVED = pytest.StashKey[list[tuple[str, "ObservationReport"]]]()
+
+
+class ObservationRunner:
+    """Runs the observation suite (:mod:`childsafe.testing.observe`) from a test.
+
+    ``childsafe_observe(adapter, policy, **options)`` takes the arguments of
+    :func:`~childsafe.testing.observe.observe`, fails the test with the table of
+    findings unless ``check=False``, and returns the report. With ``report_dir`` (or
+    ``$CHILDSAFE_REPORT_DIR``) it also writes ``<test>.xml`` (JUnit) and
+    ``<test>.json`` there for CI. pytest prints every report's table in a "childsafe
+    observation" section at the end of the run.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def __call__(
+        self,
+        adapter: ObserveAdapter,
+        policy: Policy | None = None,
+        *,
+        check: bool = True,
+        report_dir: str | os.PathLike[str] | None = None,
+        **options: Any,  # noqa: ANN401 - passed on to observe
+    ) -> ObservationReport:
+        __tracebackhide__ = True
+        from childsafe.testing.observe import observe  # noqa: PLC0415 - needs httpx
+
+        report = observe(adapter, policy, **options)
+        self._node.config.stash.setdefault(_OBSERVED, []).append((self._node.nodeid, report))
+        where = report_dir or os.environ.get("CHILDSAFE_REPORT_DIR")
+        if where:
+            folder = Path(where)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self._node.nodeid)
+            (folder / f"{name}.xml").write_text(report.junit_xml(name), encoding="utf-8")
+            (folder / f"{name}.json").write_text(report.to_json(), encoding="utf-8")
+        if check:
+            report.assert_passed()
+        return report
+
+
+@pytest.fixture(name="childsafe_observe")
+def childsafe_observe(request: pytest.FixtureRequest) -> ObservationRunner:
+    """An :class:`ObservationRunner`: observe your app through your adapter."""
+    return ObservationRunner(request.node)
 
 
 @pytest.fixture(name="conformance")
@@ -351,14 +404,20 @@ def conformance(request: pytest.FixtureRequest) -> ConformanceRunner:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:  # noqa: ANN401
-    """Print the table of every conformance run (nothing when there was none)."""
+    """Print the table of every conformance and observation run (nothing when there
+    was none)."""
     reports = config.stash.get(_REPORTS, [])
-    if not reports:
-        return
-    terminalreporter.section("childsafe conformance")
-    for nodeid, report in reports:
-        terminalreporter.write_line(nodeid)
-        terminalreporter.write_line(report.table())
+    if reports:
+        terminalreporter.section("childsafe conformance")
+        for nodeid, report in reports:
+            terminalreporter.write_line(nodeid)
+            terminalreporter.write_line(report.table())
+    observed = config.stash.get(_OBSERVED, [])
+    if observed:
+        terminalreporter.section("childsafe observation")
+        for nodeid, found in observed:
+            terminalreporter.write_line(nodeid)
+            terminalreporter.write_line(found.table())
 
 
 # ----------------------------------------------------------------- parametrizing

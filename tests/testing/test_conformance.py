@@ -241,3 +241,9 @@ class TestReport:
 
         report.assert_passed()
         assert report.passed
+
+
+def test_the_old_suite_is_deprecated() -> None:
+    """It still runs, and says what replaces it."""
+    with pytest.warns(DeprecationWarning, match=r"childsafe\.testing\.observe"):
+        ConformanceSuite(bands=["13_15"], jurisdictions=["GB"])

@@ -24,6 +24,7 @@ app_name = "playground"
 urlpatterns = [
     path("login", csrf_exempt(methods("GET", "HEAD", "POST")(views.login))),
     path("logout", post_only(views.logout)),
+    path("api/signup", csrf_exempt(post_only(views.sign_up))),
     path("", get_only(views.home)),
     path("users/<str:user_id>", get_only(views.profile)),
     path("users/<str:user_id>/friend-request", post_only(views.friend_request)),

@@ -206,6 +206,12 @@ def login(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     return _back("/")
 
 
+@exempt("signs up: shows no other account's data")
+def sign_up(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+    body, status = views.sign_up(get_db(), request_context(request).guard, _json_body(request))
+    return JsonResponse(body, status=status)
+
+
 @exempt("signs out")
 def logout(request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
     request.session.flush()

@@ -3,8 +3,9 @@
 Assertion helpers for decisions and HTTP denials, account factories, cohorts to run a
 test across age bands and jurisdictions, policy overrides that restore themselves and a
 frozen clock. Property-based strategies are in :mod:`childsafe.testing.strategies`
-(they need ``pip install 'childsafe[testing]'``) and the conformance suite an app runs
-against itself in :mod:`childsafe.testing.conformance`. The pytest plugin
+(they need ``pip install 'childsafe[testing]'``), the observation suite that finds what
+an app leaks about children in :mod:`childsafe.testing.observe`, and the deprecated
+conformance suite in :mod:`childsafe.testing.conformance`. The pytest plugin
 (:mod:`childsafe.pytest_plugin`) wraps these as fixtures.
 
 .. versionadded:: 0.1.0

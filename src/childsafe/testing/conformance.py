@@ -19,11 +19,16 @@ test client. Methods it does not implement make their checks ``n/a``.
 ['13_15-GB stranger_dm: refuse', '13_15-GB dm_to_stranger: refuse']
 
 .. versionadded:: 0.1.0
+.. deprecated:: 0.2.0
+   The adapter reports what the app shows, so it misses what the app leaks elsewhere.
+   Use :mod:`childsafe.testing.observe`, which finds leaks by observation; this module
+   keeps working and warns with :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final
 
@@ -405,6 +410,12 @@ class ConformanceSuite:
         probes: Iterable[str] | None = None,
         controls: bool = True,
     ) -> None:
+        warnings.warn(
+            "ConformanceSuite is deprecated: use childsafe.testing.observe "
+            "(ObservationSuite), which finds leaks by observing the app",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.policy = policy if policy is not None else load_policy()
         known = {p.name: p for p in PROBES}
         chosen = list(known) if probes is None else list(probes)

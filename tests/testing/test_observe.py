@@ -1,0 +1,188 @@
+"""The observation suite's parts: finding a canary in every form a leak takes, reading
+pages, discovering routes, the reports, and what it says when it cannot probe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import html
+import json
+import zlib
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from childsafe.testing._leaks import Canary, body_text, forms_of, found_in
+from childsafe.testing.observe import (
+    Finding,
+    Member,
+    ObservationReport,
+    ObservationSuite,
+    ObserveAdapter,
+    Persona,
+    SyncASGITransport,
+    Unprobed,
+    discover_routes,
+)
+
+PLACE = Canary("location", "kid", ("qplace12",), (51.512345, -0.123456))
+NAME = Canary("name", "kid", ("qzoe1234",))
+
+
+class TestLeakForms:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"name": "Zo\\u00eb QZOE1234"}',
+            b"<p>Zo&euml; &#81;ZOE1234</p>",
+            b"<a href='/search?q=Zo%C3%AB+qzoe1234'>",
+            json.dumps({"n": "qzoe1234"}).encode(),
+            gzip.compress(b"name=qzoe1234"),
+            zlib.compress(b"name=qzoe1234"),
+            gzip.compress(gzip.compress(b"qzoe1234")),
+        ],
+    )
+    def test_a_name_in_any_form(self, body: bytes) -> None:
+        assert found_in(body, [NAME]) == [(NAME, "qzoe1234")]
+
+    @pytest.mark.parametrize(
+        ("text", "shown"),
+        [
+            ('{"lat": 51.512345, "lng": -0.123456}', "51.512345,-0.123456"),
+            ("area 51.51,-0.12", "51.51,-0.12"),
+            ("near 51.5 / -0.1", "51.5,-0.1"),
+            ("GEO:51.512;-0.123", "51.512,-0.123"),
+            ("truncated 51.5123,-0.1234", "51.5123,-0.1234"),
+        ],
+    )
+    def test_coordinates_rounded_or_truncated(self, text: str, shown: str) -> None:
+        assert PLACE.find(forms_of(text)) == shown
+
+    @pytest.mark.parametrize("text", ["151.51,-0.12", "51.51 alone", "-0.12 alone", "51,0"])
+    def test_not_a_location(self, text: str) -> None:
+        assert PLACE.find(forms_of(text)) is None
+
+    def test_bad_compressed_data_is_read_as_it_is(self) -> None:
+        assert body_text(b"\x1f\x8bnot gzip").startswith("\x1f")
+        assert body_text(b"\x78\x9cnot zlib").startswith("x")
+
+    @given(st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=40))
+    def test_every_encoding_of_any_text_is_found(self, text: str) -> None:
+        canary = Canary("name", "x", (text,))
+        for encoded in (
+            html.escape(text),
+            json.dumps(text),
+            quote(text),
+            quote_plus(text),
+            "".join(f"&#{ord(c)};" for c in text),
+        ):
+            assert canary.find(forms_of(encoded)) is not None, encoded
+
+    @given(st.binary(max_size=200))
+    def test_any_body_reads(self, data: bytes) -> None:
+        assert isinstance(body_text(data), str)
+        found_in(data, [NAME, PLACE])
+
+
+class TestPersonas:
+    def test_canaries_are_unique_and_reproducible(self) -> None:
+        day = dt.date(2026, 6, 1)
+        a = ObservationSuite(seed=5, today=day).persona("k", "child", 14, "US-TX")
+        b = ObservationSuite(seed=5, today=day).persona("k", "child", 14, "US-TX")
+        assert a == b
+        assert a.code in a.name.lower() and a.code in a.handle
+        assert a.timezone == "America/Chicago" and a.band.value == "13_15"
+        assert a.form()["birth_date"] == a.birth_date.isoformat()
+        assert a.email.endswith("@example.test") and a.code in a.password
+        suite = ObservationSuite(seed=1, today=day)
+        assert len({suite.code() for _ in range(200)}) == 200
+        assert suite.persona("x", "adult_stranger", 40, "FR").timezone == "Europe/Berlin"
+        assert suite.persona("x", "adult_stranger", 40, "US-XX").timezone == "UTC"
+        assert suite.persona("x", "child", 16, "GB").band.value == "16_17"
+        assert suite.persona("x", "child", 12, "GB").band.value == "under_13"
+
+    def test_a_suite_needs_a_jurisdiction(self) -> None:
+        with pytest.raises(ValueError, match="at least one jurisdiction"):
+            ObservationSuite(jurisdictions=())
+
+
+class TestDiscovery:
+    def test_an_unknown_app_is_refused(self) -> None:
+        with pytest.raises(TypeError, match="cannot discover the routes of object"):
+            discover_routes(object())
+
+
+class _Nothing(ObserveAdapter):
+    """An app with one hand-listed route and a sign-up that refuses everyone."""
+
+    extra_routes = ("GET /feed", "POST /items/<item_id>/like")
+
+    def __init__(self) -> None:
+        def app(environ: object, start_response: object) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
+            return [b"nothing here"]
+
+        self.transport = httpx.WSGITransport(app=app)
+
+    def sign_up(self, persona: Persona) -> str | None:
+        if persona.role == "parent":
+            raise RuntimeError("sign-up is down")
+        return None
+
+    def sign_in(self, member: Member) -> httpx.Client:
+        raise AssertionError(f"never called: nobody signed up, not even {member.id}")
+
+
+def test_what_could_not_be_probed_is_listed() -> None:
+    report = ObservationSuite(jurisdictions=["GB"], bands=["13_15"], fillers=0).run(_Nothing())
+    found = {u.what: u.why for u in report.unprobed}
+    assert "the adapter raised RuntimeError: sign-up is down" in found["sign-up of parent"]
+    assert found["viewer adult_stranger"] == "its sign-up was refused"
+    assert "cannot fill them" in found["POST /items/<item_id>/like"]
+    assert found["connected viewers"].startswith("the adapter has no connect()")
+    assert [f.check for f in report.findings] == ["signup"]
+    assert "refused a 14-year-old in GB" in report.findings[0].rule
+
+
+def test_the_reports() -> None:
+    finding = Finding(
+        "read",
+        "GET /x",
+        "adult_stranger",
+        "child-13_15-GB",
+        "location",
+        "location.view denied",
+        "GET /x shows 'q1'",
+        "curl -s http://t/x",
+    )
+    report = ObservationReport("minimum", (finding,), (Unprobed("GET /y", "why"),), {})
+    assert not report.passed
+    table = report.table()
+    assert "GET /x  adult_stranger  child-13_15-GB  location  location.view denied" in table
+    assert "curl -s http://t/x" in table and "GET /y: why" in table
+    data = json.loads(report.to_json())
+    assert data["findings"][0]["reproduce"] == "curl -s http://t/x"
+    xml = report.junit_xml()
+    assert 'failures="1" skipped="1"' in xml and '<skipped message="why"/>' in xml
+    with pytest.raises(AssertionError, match="1 findings"):
+        report.assert_passed()
+    clean = ObservationReport("minimum", (), (), {"routes": 1})
+    clean.assert_passed()
+    assert clean.junit_xml().count("<testcase") == 1
+    assert str(clean) == clean.table()
+
+
+def test_the_asgi_transport() -> None:
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        body = b"seen " + str(scope["method"]).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+    transport = SyncASGITransport(app)
+    with httpx.Client(transport=transport, base_url="http://t") as client:
+        assert client.post("/", content=b"x").text == "seen POST"
+    transport.shutdown()
+    transport.shutdown()
