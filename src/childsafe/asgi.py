@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -49,8 +49,23 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
 
-_UNSET: Any = object()
 _SEQUENCES: Final = frozenset({list, tuple})
+# Header names childsafe reads, as servers send them (what ASGIRequest.header compares).
+_HEADER_NAMES: Final = {
+    name: name.lower().encode("latin-1")
+    for name in (
+        "authorization",
+        "Authorization",
+        "cookie",
+        "content-type",
+        "Content-Type",
+        "content-length",
+        "accept-language",
+        "x-request-id",
+        "childsafe-confirm",
+        "Childsafe-Confirm",
+    )
+}
 
 
 class ASGIRequest:
@@ -62,10 +77,7 @@ class ASGIRequest:
         self.scope = scope
         self.params = params or {}
         self.body: bytes | None = None
-        self._headers: Sequence[tuple[bytes, bytes]] | None = None
-        self._cookies: dict[str, str] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._json: object = _UNSET
+        # _headers, _cookies, _query and _json are set when first read.
 
     @property
     def method(self) -> str:
@@ -88,19 +100,30 @@ class ASGIRequest:
         compared again case-insensitively, so a header is found whatever its case (but
         when a lower-case name matches, other spellings of it are not read).
         """
+        wanted = _HEADER_NAMES.get(name)
+        if wanted is None:
+            try:
+                wanted = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return None  # no header can have that name
         try:
-            wanted = name.lower().encode("latin-1")
-        except UnicodeEncodeError:
-            return None  # no header can have that name
-        headers = self._headers
-        if headers is None:  # kept, so a one-shot iterable can be read again
+            headers = self._headers
+        except AttributeError:  # kept, so a one-shot iterable can be read again
             raw = self.scope.get("headers", ())
-            headers = self._headers = raw if type(raw) in _SEQUENCES else list(raw)
-        found: list[bytes] = []
+            headers = self._headers = raw if raw.__class__ in _SEQUENCES else list(raw)
+        value = None
+        found: list[bytes] | None = None
         for raw_key, raw_value in headers:  # a loop: cheaper than a comprehension here
             if raw_key == wanted:
-                found.append(raw_value)
-        if not found:
+                if value is None:
+                    value = raw_value
+                elif found is None:
+                    found = [value, raw_value]
+                else:
+                    found.append(raw_value)
+        if found is None:
+            if value is not None:
+                return bytes(value).decode("latin-1")
             size = len(wanted)
             found = [
                 raw_value
@@ -109,21 +132,25 @@ class ASGIRequest:
             ]
             if not found:
                 return None
-        if len(found) == 1:
-            return bytes(found[0]).decode("latin-1")
+            if len(found) == 1:
+                return bytes(found[0]).decode("latin-1")
         separator = "; " if wanted == b"cookie" else ", "
         return separator.join(bytes(v).decode("latin-1") for v in found)
 
     def cookie(self, name: str) -> str | None:
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(self.header("cookie") or "")
-        return self._cookies.get(name)
+        try:
+            cookies = self._cookies
+        except AttributeError:  # parsed when first read
+            cookies = self._cookies = parse_cookie_header(self.header("cookie") or "")
+        return cookies.get(name)
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
+        try:
+            query = self._query
+        except AttributeError:  # parsed when first read
             raw = bytes(self.scope.get("query_string", b""))
-            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
-        return single_value(self._query.get(name))
+            query = self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+        return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
         if name in self.params:
@@ -135,8 +162,10 @@ class ASGIRequest:
 
     def json(self) -> object:
         """The JSON body if the middleware read it for a declared route, else ``None``."""
-        if self._json is not _UNSET:
+        try:
             return self._json
+        except AttributeError:  # parsed once the body was read
+            pass
         parsed: object = None
         if self.body is not None and is_json(self.header("content-type")):
             parsed = parse_json_body(self.body)
@@ -176,16 +205,23 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        if self._match is None and self._app_checks_routes:
-            # The app behind checks its own routes, and no table adds any: nothing to look up.
-            rule = params = None
-            undeclared = False
-        else:
-            rule, params, undeclared = self._route(
-                "WEBSOCKET" if websocket else request.method,
-                request.path,
-                checked_elsewhere=self._app_checks_routes,
-            )
+        rule = params = None
+        undeclared = False
+        if self._has_routes or not self._app_checks_routes:
+            if websocket:
+                method = "WEBSOCKET"
+            else:
+                method = scope.get("method") or "GET"
+                if method.__class__ is not str:
+                    method = request.method
+            path = scope.get("path") or "/"
+            if path.__class__ is not str or scope.get("root_path"):
+                path = request.path
+            found = self._find(method, path)
+            if found is not None:
+                rule, params = found
+            else:
+                undeclared = self._refused(method, path, checked_elsewhere=self._app_checks_routes)
         if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)
             return

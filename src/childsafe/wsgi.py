@@ -54,9 +54,6 @@ log = logging.getLogger("childsafe")
 __all__ = ["ChildsafeMiddleware", "WSGIRequest", "request_of"]
 
 
-_UNSET: Any = object()
-
-
 class WSGIRequest:
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
@@ -66,15 +63,12 @@ class WSGIRequest:
         self,
         environ: WSGIEnvironment,
         params: dict[str, str] | None = None,
-        *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.environ = environ
         self.params = params or {}
         self.max_body = max_body
-        self._cookies: dict[str, str] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._json: object = _UNSET
+        # _cookies, _query and _json are set when first read.
 
     @property
     def method(self) -> str:
@@ -94,19 +88,23 @@ class WSGIRequest:
 
     def header(self, name: str) -> str | None:
         value = self.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
-        return str(value) if value is not None else None
+        return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
-        return self._cookies.get(name)
+        try:
+            cookies = self._cookies
+        except AttributeError:  # parsed when first read
+            cookies = self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
+        return cookies.get(name)
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
-            self._query = parse_qs(
+        try:
+            query = self._query
+        except AttributeError:  # parsed when first read
+            query = self._query = parse_qs(
                 str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True
             )
-        return single_value(self._query.get(name))
+        return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
         return self.params.get(name)
@@ -114,9 +112,10 @@ class WSGIRequest:
     def json(self) -> object:
         """The JSON body, read once (at most ``max_body`` bytes) and put back in
         ``wsgi.input`` for the app; ``None`` if absent, too large or not JSON."""
-        if self._json is not _UNSET:
+        try:
             return self._json
-        self._json = None
+        except AttributeError:  # read when first asked for
+            self._json = None
         if not is_json(self.header("content-type")):
             return None
         raw = self._read_body()
@@ -203,16 +202,22 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = WSGIRequest(environ, max_body=self.max_body)
+        request = WSGIRequest(environ, None, self.max_body)
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
-        rule, params, undeclared = self._route(request.method, request.path)
-        if rule is not None:
-            request.params = params or {}
+        method = environ.get("REQUEST_METHOD") or "GET"
+        if method.__class__ is not str:
+            method = request.method
+        path = environ.get("PATH_INFO") or "/"
+        if path.__class__ is not str or not path.isascii():
+            path = request.path
+        found = self._find(method, path)
+        if found is not None:
+            rule, request.params = found
             decision = context.check_rule(rule, request)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
-        elif undeclared:
+        elif self._refused(method, path):
             decision = context.refuse_undeclared(request.method, request.path)
             return _send(render_denial(self.renderer, decision, request), start_response)
         if self.response_filter is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
-from typing import Final
+from types import BuiltinFunctionType, FunctionType, MethodType
+from typing import Any, Final
 
 from childsafe._parsing import ParseError, load_json
 from childsafe.typing import Request
@@ -80,6 +81,16 @@ def is_json(content_type: str | None) -> bool:
 def callable_name(obj: object) -> str:
     """A callable's name for messages (its ``__name__``, else its type's)."""
     return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def fast_callable(obj: Any) -> Any:  # noqa: ANN401 - any callable, returned as such
+    """``obj``, or (for an instance of a class defining ``__call__`` in Python) its
+    bound ``__call__``: the same call, which the interpreter makes without looking the
+    method up on the type each time. Adapters take it once, at start-up."""
+    if isinstance(obj, FunctionType | BuiltinFunctionType | MethodType):
+        return obj
+    call = getattr(type(obj), "__call__", None)
+    return MethodType(call, obj) if isinstance(call, FunctionType) else obj
 
 
 def single_value(values: Sequence[str] | None) -> str | None:
