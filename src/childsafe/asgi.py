@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -72,6 +72,10 @@ class ASGIRequest:
     """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
 
     __slots__ = ("_cookies", "_headers", "_json", "_query", "body", "params", "scope")
+    _headers: Sequence[tuple[bytes, bytes]]
+    _cookies: dict[str, str]
+    _query: dict[str, list[str]]
+    _json: object
 
     def __init__(self, scope: Scope, params: dict[str, str] | None = None) -> None:
         self.scope = scope
@@ -106,11 +110,12 @@ class ASGIRequest:
                 wanted = name.lower().encode("latin-1")
             except UnicodeEncodeError:
                 return None  # no header can have that name
-        try:
-            headers = self._headers
-        except AttributeError:  # kept, so a one-shot iterable can be read again
-            raw = self.scope.get("headers", ())
-            headers = self._headers = raw if raw.__class__ in _SEQUENCES else list(raw)
+        headers = self.scope.get("headers", ())
+        if type(headers) not in _SEQUENCES:
+            try:
+                headers = self._headers
+            except AttributeError:  # kept, so a one-shot iterable can be read again
+                headers = self._headers = list(headers)
         value = None
         found: list[bytes] | None = None
         for raw_key, raw_value in headers:  # a loop: cheaper than a comprehension here
@@ -191,7 +196,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     _declarations_checked = False
     _app_checks_routes = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915 - the hot path stays inline
         kind = scope.get("type")
         if kind == "http":
             websocket = False

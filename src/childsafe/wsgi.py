@@ -58,6 +58,9 @@ class WSGIRequest:
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
     __slots__ = ("_cookies", "_json", "_query", "environ", "max_body", "params")
+    _cookies: dict[str, str]
+    _query: dict[str, list[str]]
+    _json: object
 
     def __init__(
         self,

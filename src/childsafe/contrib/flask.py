@@ -104,7 +104,6 @@ class FlaskRequest:
         self,
         request: flask.Request,
         params: Mapping[str, str] | None = None,
-        *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.request = request
@@ -122,7 +121,7 @@ class FlaskRequest:
     def header(self, name: str) -> str | None:
         # What `request.headers.get(name)` reads, without building the headers object.
         value = self.request.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
-        return None if value is None else str(value)
+        return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         return self.request.cookies.get(name)
@@ -131,10 +130,11 @@ class FlaskRequest:
         return single_value(self.request.args.getlist(name))
 
     def path_param(self, name: str) -> str | None:
-        if name in self.params:
-            return self.params[name]
-        value = (self.request.view_args or {}).get(name)
-        return None if value is None else str(value)
+        params = self.params
+        if params and name in params:
+            return params[name]
+        value = (self.request.view_args or _NO_PARAMS).get(name)
+        return value if value.__class__ is str or value is None else str(value)
 
     def json(self) -> object:
         request = self.request
@@ -151,7 +151,7 @@ class _AppState:
         "chain",
         "extension",
         "guard",
-        "match",
+        "has_routes",
         "max_body",
         "renderer",
         "repository",
@@ -172,7 +172,7 @@ class _AppState:
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
         self.routes = extension.routes
-        self.match = self.routes.match if len(self.routes) else None
+        self.has_routes = len(self.routes) > 0
         # view function -> its declared rule (or None); views are declared when imported.
         self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         self.strict = strict
@@ -424,7 +424,7 @@ class ChildSafe:
     ) -> Callable[[], flask.Response | None]:
         def childsafe_before_request() -> flask.Response | None:
             req = _current_request()
-            request = FlaskRequest(req, max_body=state.max_body)
+            request = FlaskRequest(req, None, state.max_body)
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             vars(_current_g())["childsafe"] = context
@@ -450,11 +450,11 @@ class ChildSafe:
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
-            if state.match is None:
+            if not state.has_routes:
                 return None
-            table_rule, params = state.match(req.method, req.path)
-            if table_rule is not None:
-                request.params = params or _NO_PARAMS
+            found = state.routes.find(req.method, req.path)
+            if found is not None:
+                table_rule, request.params = found
                 decision = context.check_rule(table_rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)

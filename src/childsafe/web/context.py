@@ -74,6 +74,10 @@ def _loaded_relationship(value: object) -> Relationship | None:
     raise TypeError(f"relationship returned a {type(value).__name__}, not a Relationship")
 
 
+# How _rule meets an awaitable from the repository: a denial, or a coroutine.
+_SYNC: Final = False
+_EAGER: Final = True
+
 _NEEDS_ASYNC: Final = "an async repository needs check_async (the ASGI adapter)"
 
 
@@ -123,6 +127,9 @@ class RequestContext:
         "repository",
         "request_id",
     )
+    _resolution: Resolution
+    _settings: Settings
+    _check: Checker | None
 
     def __init__(
         self,
@@ -291,11 +298,11 @@ class RequestContext:
         """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
         found, or any failure on the way, is denied as ``unverifiable`` (an async
         repository too: use :meth:`check_rule_async`)."""
-        return self._rule(rule, request, False)  # type: ignore[return-value]
+        return self._rule(rule, request, _SYNC)  # type: ignore[return-value]
 
     async def check_rule_async(self, rule: ActionRule, request: Request) -> Decision:
         """:meth:`check_rule` for async (or sync) repositories."""
-        decision = self._rule(rule, request, True)
+        decision = self._rule(rule, request, _EAGER)
         return decision if isinstance(decision, Decision) else await decision
 
     def check_rule_eager(
@@ -304,7 +311,7 @@ class RequestContext:
         """:meth:`check_rule_async` without a coroutine while the repository answers at
         once: the decision itself for a sync repository, else a coroutine to await for
         it. What the ASGI adapters call."""
-        return self._rule(rule, request, True)
+        return self._rule(rule, request, _EAGER)
 
     def _rule(
         self, rule: ActionRule, request: Request, eager: bool
@@ -351,13 +358,13 @@ class RequestContext:
                 if rule.plain:
                     check = self._check
                     if check is None:
-                        decision = self.guard.check(rule.action, self.account, loaded, rel)  # type: ignore[arg-type]
+                        decision = self.guard.check(rule.action, self.account, loaded, rel)
                     else:
                         decision = check(rule.action, self.account, loaded, rel)
                     if decision.needs_confirmation:
-                        decision = self._rule_decision(rule, loaded, rel, request)  # type: ignore[arg-type]
+                        decision = self._rule_decision(rule, loaded, rel, request)
                 else:
-                    decision = self._rule_decision(rule, loaded, rel, request)  # type: ignore[arg-type]
+                    decision = self._rule_decision(rule, loaded, rel, request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
         self.decisions.append(decision)

@@ -89,7 +89,7 @@ def fast_callable(obj: Any) -> Any:  # noqa: ANN401 - any callable, returned as 
     method up on the type each time. Adapters take it once, at start-up."""
     if isinstance(obj, FunctionType | BuiltinFunctionType | MethodType):
         return obj
-    call = getattr(type(obj), "__call__", None)
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method itself, not callable()
     return MethodType(call, obj) if isinstance(call, FunctionType) else obj
 
 

@@ -69,7 +69,7 @@ class ResolverChain:
         except Exception as e:  # noqa: BLE001 - any failure must fail closed
             return _raised(first[1], e)
         if result.__class__ is Account:  # the usual answer, taken at once
-            return result, first[1], None  # type: ignore[return-value]
+            return result, first[1], None
         return self._rest(request, result)
 
     def _rest(self, request: Request, result: object) -> Found:
@@ -110,7 +110,7 @@ class ResolverChain:
         except Exception as e:  # noqa: BLE001 - any failure must fail closed
             return _raised(first[1], e)
         if result.__class__ is Account:  # the usual answer, taken at once
-            return result, first[1], None  # type: ignore[return-value]
+            return result, first[1], None
         return self._rest_eager(request, result)
 
     def _rest_eager(self, request: Request, result: object) -> Found | Coroutine[Any, Any, Found]:
@@ -180,7 +180,7 @@ class ResolverChain:
                         None,
                         repository,
                         self.adapter,
-                        request,  # type: ignore[arg-type]
+                        request,
                     )
                 account, source, error = self._rest(request, result)
         else:
@@ -213,11 +213,11 @@ class ResolverChain:
                         None,
                         repository,
                         self.adapter,
-                        request,  # type: ignore[arg-type]
+                        request,
                     )
                 found = self._rest_eager(request, result)
         if found.__class__ is tuple:
-            account, source, error = found  # type: ignore[misc]
+            account, source, error = found
             return new_context(guard, account, source, error, repository, self.adapter, request)
         return self._context_awaiting(guard, found, repository, request)  # type: ignore[arg-type]
 

@@ -294,7 +294,7 @@ class ChildsafeMiddleware:
         wrapper = DjangoRequest(request, repository, None, self._max_body)
         context = self._chain.context(self._guard, wrapper, repository)
         request.childsafe = context  # CONTEXT_ATTR
-        request._childsafe_request = wrapper  # _REQUEST_ATTR
+        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         return context
 
     def _context(self, request: Any) -> tuple[RequestContext, DjangoRequest]:  # noqa: ANN401

@@ -38,6 +38,7 @@ class DjangoRequest:
     """
 
     __slots__ = ("_json", "max_body", "params", "repository", "request")
+    _json: object
 
     def __init__(
         self,
