@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -34,6 +34,7 @@ from childsafe.web import (
     withheld_response,
 )
 from childsafe.web.middleware import MiddlewareBase
+from childsafe.web.request import NO_PARAMS
 
 log = logging.getLogger("childsafe")
 
@@ -77,9 +78,9 @@ class ASGIRequest:
     _query: dict[str, list[str]]
     _json: object
 
-    def __init__(self, scope: Scope, params: dict[str, str] | None = None) -> None:
+    def __init__(self, scope: Scope, params: Mapping[str, str] | None = None) -> None:
         self.scope = scope
-        self.params = params or {}
+        self.params: Mapping[str, str] = params or NO_PARAMS
         self.body: bytes | None = None
         # _headers, _cookies, _query and _json are set when first read.
 
@@ -235,7 +236,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if rule is not None:
-            request.params = params or {}
+            request.params = params or NO_PARAMS
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
             decision = context.check_rule_eager(rule, request)

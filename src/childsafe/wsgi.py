@@ -24,7 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -44,6 +44,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
+from childsafe.web.request import NO_PARAMS
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -65,11 +66,11 @@ class WSGIRequest:
     def __init__(
         self,
         environ: WSGIEnvironment,
-        params: dict[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.environ = environ
-        self.params = params or {}
+        self.params: Mapping[str, str] = params or NO_PARAMS
         self.max_body = max_body
         # _cookies, _query and _json are set when first read.
 

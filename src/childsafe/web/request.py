@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
-from types import BuiltinFunctionType, FunctionType, MethodType
+from collections.abc import Mapping, Sequence
+from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
 from typing import Any, Final
 
 from childsafe._parsing import ParseError, load_json
@@ -14,6 +14,9 @@ from childsafe.typing import Request
 
 log = logging.getLogger("childsafe")
 
+
+NO_PARAMS: Final[Mapping[str, Any]] = MappingProxyType({})
+"""No path parameters (shared: it cannot be changed)."""
 
 CONTEXT_KEY: Final = "childsafe.context"
 """Where adapters store the :class:`RequestContext` (WSGI environ, ASGI scope)."""

@@ -17,7 +17,15 @@ import attrs
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request, Resolver, Verifier
-from childsafe.web.context import ANONYMOUS, Found, RequestContext, Resolution, new_context
+from childsafe.web.context import (
+    ANONYMOUS,
+    Found,
+    RequestContext,
+    Resolution,
+    _checker,
+    new_context,
+    request_id_of,
+)
 from childsafe.web.request import callable_name, close_awaitable, fast_callable
 
 log = logging.getLogger("childsafe")
@@ -41,6 +49,7 @@ def _raised(name: str, exc: BaseException) -> Found:
 
 
 _NOTHING_FOUND: Final[Found] = (ANONYMOUS, "anonymous", None)
+_new_object: Final = object.__new__
 
 
 class ResolverChain:
@@ -173,15 +182,22 @@ class ResolverChain:
                 account, source, error = _raised(first[1], e)
             else:
                 if result.__class__ is Account:
-                    return new_context(
-                        guard,
-                        result,
-                        first[1],
-                        None,
-                        repository,
-                        self.adapter,
-                        request,
-                    )
+                    # new_context(...), inline: this is the hot path of every request.
+                    context: RequestContext = _new_object(RequestContext)
+                    context.guard = guard
+                    context.account = result
+                    context._source = first[1]  # noqa: SLF001
+                    context._error = None  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = self.adapter
+                    context.decisions = []
+                    if guard._observed:  # noqa: SLF001
+                        context.request_id = request_id_of(request)
+                        context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
+                    else:
+                        context.request_id = None
+                        context._check = None  # noqa: SLF001
+                    return context
                 account, source, error = self._rest(request, result)
         else:
             account, source, error = _NOTHING_FOUND
