@@ -15,7 +15,7 @@ from collections.abc import (
     Coroutine,
     Iterable,
 )
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -104,6 +104,78 @@ def _rule_options(rule: ActionRule) -> dict[str, Any]:
     if rule.action == "notify":
         options["at"] = dt.datetime.now(dt.UTC)
     return options
+
+
+def _rule_checker(
+    eager: bool,
+    name: str,
+    doc: str,
+) -> Callable[[RequestContext, ActionRule, Request], Decision | Coroutine[Any, Any, Decision]]:
+    """``RequestContext.check_rule`` (``eager`` false: an awaitable from the repository
+    is a denial) or ``check_rule_eager`` (a coroutine finishing the check): the rule
+    check, synchronously until the repository returns an awaitable."""
+
+    def check(
+        self: RequestContext, rule: ActionRule, request: Request
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        try:
+            extract = rule.extract
+            if extract is None:
+                decision = (self._check or self.guard.check)(
+                    rule.action, self.account, **_rule_options(rule)
+                )
+            else:
+                # The id the extractor finds; one that fails finds nothing.
+                try:
+                    param = rule.param
+                    found: object = extract(request) if param is None else request.path_param(param)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
+                    found = None
+                if found.__class__ is str:
+                    target = found or None
+                else:
+                    target = str(found) if is_id(found) and found != "" else None
+                if target is None:
+                    return self._unverifiable(rule.action, "no target id in the request")
+                repo = self.repository
+                if repo is None:
+                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
+                loaded: object = repo.get_account(target)
+                if loaded.__class__ is not Account and not isinstance(loaded, Account):
+                    if eager and inspect.isawaitable(loaded):
+                        return self._rule_awaiting(rule, repo, target, loaded, request)
+                    loaded = _sync_account(loaded, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if (
+                    rel is not None
+                    and rel.__class__ is not Relationship
+                    and not isinstance(rel, Relationship)
+                ):
+                    if eager and inspect.isawaitable(rel):
+                        return self._rule_awaiting(rule, repo, loaded, rel, request)
+                    rel = _sync_relationship(rel)
+                if rule.plain:
+                    check = self._check
+                    if check is None:
+                        decision = self.guard.check(rule.action, self.account, loaded, rel)
+                    else:
+                        decision = check(rule.action, self.account, loaded, rel)
+                    if decision.needs_confirmation:
+                        decision = self._rule_decision(rule, loaded, rel, request)
+                else:
+                    decision = self._rule_decision(rule, loaded, rel, request)
+        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
+            return self._unverifiable(rule.action, e)
+        self.decisions.append(decision)
+        return decision
+
+    check.__name__ = name
+    check.__qualname__ = f"RequestContext.{name}"
+    check.__doc__ = inspect.cleandoc(doc)
+    if not eager:
+        check.__annotations__ = {**check.__annotations__, "return": "Decision"}
+    return check
 
 
 class RequestContext:
@@ -294,81 +366,36 @@ class RequestContext:
             return self._unverifiable(action_name, e)
         return self.decide(action_name, loaded, rel, **options)
 
-    def check_rule(self, rule: ActionRule, request: Request) -> Decision:
-        """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
-        found, or any failure on the way, is denied as ``unverifiable`` (an async
-        repository too: use :meth:`check_rule_async`)."""
-        return self._rule(rule, request, _SYNC)  # type: ignore[return-value]
+    # check_rule and check_rule_eager are one function made twice (see _rule_checker):
+    # each is the whole check, with no call in between.
+    if TYPE_CHECKING:
+
+        def check_rule(self, rule: ActionRule, request: Request) -> Decision: ...
+
+        def check_rule_eager(
+            self, rule: ActionRule, request: Request
+        ) -> Decision | Coroutine[Any, Any, Decision]: ...
+
+    else:
+        check_rule = _rule_checker(
+            _SYNC,
+            "check_rule",
+            """Decide a declared :class:`ActionRule` for ``request``. A target that cannot
+            be found, or any failure on the way, is denied as ``unverifiable`` (an async
+            repository too: use :meth:`check_rule_async`).""",
+        )
+        check_rule_eager = _rule_checker(
+            _EAGER,
+            "check_rule_eager",
+            """:meth:`check_rule_async` without a coroutine while the repository answers
+            at once: the decision itself for a sync repository, else a coroutine to await
+            for it. What the ASGI adapters call.""",
+        )
 
     async def check_rule_async(self, rule: ActionRule, request: Request) -> Decision:
         """:meth:`check_rule` for async (or sync) repositories."""
-        decision = self._rule(rule, request, _EAGER)
+        decision = self.check_rule_eager(rule, request)
         return decision if isinstance(decision, Decision) else await decision
-
-    def check_rule_eager(
-        self, rule: ActionRule, request: Request
-    ) -> Decision | Coroutine[Any, Any, Decision]:
-        """:meth:`check_rule_async` without a coroutine while the repository answers at
-        once: the decision itself for a sync repository, else a coroutine to await for
-        it. What the ASGI adapters call."""
-        return self._rule(rule, request, _EAGER)
-
-    def _rule(
-        self, rule: ActionRule, request: Request, eager: bool
-    ) -> Decision | Coroutine[Any, Any, Decision]:
-        """The rule check, synchronously until the repository returns an awaitable:
-        then a coroutine finishing it (``eager``) or, on the sync path, a denial."""
-        try:
-            extract = rule.extract
-            if extract is None:
-                decision = (self._check or self.guard.check)(
-                    rule.action, self.account, **_rule_options(rule)
-                )
-            else:
-                # The id the extractor finds; one that fails finds nothing.
-                try:
-                    param = rule.param
-                    found: object = extract(request) if param is None else request.path_param(param)
-                except Exception as e:  # noqa: BLE001
-                    log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
-                    found = None
-                if found.__class__ is str:
-                    target = found or None
-                else:
-                    target = str(found) if is_id(found) and found != "" else None
-                if target is None:
-                    return self._unverifiable(rule.action, "no target id in the request")
-                repo = self.repository
-                if repo is None:
-                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
-                loaded: object = repo.get_account(target)
-                if loaded.__class__ is not Account and not isinstance(loaded, Account):
-                    if eager and inspect.isawaitable(loaded):
-                        return self._rule_awaiting(rule, repo, target, loaded, request)
-                    loaded = _sync_account(loaded, target)
-                rel: object = repo.relationship(self.account, loaded)
-                if (
-                    rel is not None
-                    and rel.__class__ is not Relationship
-                    and not isinstance(rel, Relationship)
-                ):
-                    if eager and inspect.isawaitable(rel):
-                        return self._rule_awaiting(rule, repo, loaded, rel, request)
-                    rel = _sync_relationship(rel)
-                if rule.plain:
-                    check = self._check
-                    if check is None:
-                        decision = self.guard.check(rule.action, self.account, loaded, rel)
-                    else:
-                        decision = check(rule.action, self.account, loaded, rel)
-                    if decision.needs_confirmation:
-                        decision = self._rule_decision(rule, loaded, rel, request)
-                else:
-                    decision = self._rule_decision(rule, loaded, rel, request)
-        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
-            return self._unverifiable(rule.action, e)
-        self.decisions.append(decision)
-        return decision
 
     async def _rule_awaiting(
         self,
