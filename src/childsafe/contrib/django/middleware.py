@@ -196,7 +196,13 @@ class ChildsafeMiddleware:
     def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
         if self.is_async:
             return self.__acall__(request)
-        self._start(request)
+        # _start(request), inline: this runs on every request.
+        if not self._strict_checked:
+            self._check_strict()
+        repository = self._repository
+        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        request.childsafe = self._chain.context(self._guard, wrapper, repository)
+        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
