@@ -422,12 +422,14 @@ class ChildSafe:
     def _before_request(
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
+        fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
+
         def childsafe_before_request() -> flask.Response | None:
-            req = _current_request()
+            req = request_var.get().request if fast else _current_request()
             request = FlaskRequest(req, None, state.max_body)
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
-            vars(_current_g())["childsafe"] = context
+            (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if not state.strict_checked:
@@ -496,6 +498,12 @@ class ChildSafe:
 # `flask.g` proxy twice that. Werkzeug gives each proxy its own `_get_current_object`.
 _current_request: Final[Callable[[], flask.Request]] = flask.request._get_current_object  # type: ignore[attr-defined]  # noqa: SLF001
 _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF001
+
+# The context variables behind those proxies, read directly in the hook (no Python call)
+# where this Flask has them (3.0 and later); None where it does not.
+_REQUEST_VAR: Final[Any] = getattr(flask.globals, "_cv_request", None)
+_APP_VAR: Final[Any] = getattr(flask.globals, "_cv_app", None)
+_FAST_CONTEXT: Final = _REQUEST_VAR is not None and _APP_VAR is not None
 
 
 def _deny(
