@@ -64,8 +64,11 @@ def axe_source() -> str:
     return AXE_SCRIPT.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # One browser a module, not a session: while Playwright's sync API is open, its
+    # event loop counts as running in this thread, and the asyncio.run() of tests in
+    # later modules would refuse to start.
     executable = chromium_path()
     with sync_playwright() as driver:
         launched = driver.chromium.launch(
