@@ -257,7 +257,14 @@ def asgi_serve(app: Any, loop: asyncio.AbstractEventLoop) -> Serve:
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
         }
-        loop.run_until_complete(app(scope, receive, send))
+        # A loop left running in this thread (Playwright's sync API, when the browser
+        # tests ran first) would refuse run_until_complete: set it aside meanwhile.
+        running = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
+        try:
+            loop.run_until_complete(app(scope, receive, send))
+        finally:
+            asyncio.events._set_running_loop(running)
         return statuses[-1]
 
     return serve

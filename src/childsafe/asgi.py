@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
@@ -34,6 +34,7 @@ from childsafe.web import (
     withheld_response,
 )
 from childsafe.web.middleware import MiddlewareBase
+from childsafe.web.request import NO_PARAMS
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
@@ -61,23 +62,39 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
 
-_UNSET: Any = object()
 _SEQUENCES: Final = frozenset({list, tuple})
+# Header names childsafe reads, as servers send them (what ASGIRequest.header compares).
+_HEADER_NAMES: Final = {
+    name: name.lower().encode("latin-1")
+    for name in (
+        "authorization",
+        "Authorization",
+        "cookie",
+        "content-type",
+        "Content-Type",
+        "content-length",
+        "accept-language",
+        "x-request-id",
+        "childsafe-confirm",
+        "Childsafe-Confirm",
+    )
+}
 
 
 class ASGIRequest:
     """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
 
     __slots__ = ("_cookies", "_headers", "_json", "_query", "body", "params", "scope")
+    _headers: Sequence[tuple[bytes, bytes]]
+    _cookies: dict[str, str]
+    _query: dict[str, list[str]]
+    _json: object
 
-    def __init__(self, scope: Scope, params: dict[str, str] | None = None) -> None:
+    def __init__(self, scope: Scope, params: Mapping[str, str] | None = None) -> None:
         self.scope = scope
-        self.params = params or {}
+        self.params: Mapping[str, str] = params or NO_PARAMS
         self.body: bytes | None = None
-        self._headers: Sequence[tuple[bytes, bytes]] | None = None
-        self._cookies: dict[str, str] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._json: object = _UNSET
+        # _headers, _cookies, _query and _json are set when first read.
 
     @property
     def method(self) -> str:
@@ -100,19 +117,31 @@ class ASGIRequest:
         compared again case-insensitively, so a header is found whatever its case (but
         when a lower-case name matches, other spellings of it are not read).
         """
-        try:
-            wanted = name.lower().encode("latin-1")
-        except UnicodeEncodeError:
-            return None  # no header can have that name
-        headers = self._headers
-        if headers is None:  # kept, so a one-shot iterable can be read again
-            raw = self.scope.get("headers", ())
-            headers = self._headers = raw if type(raw) in _SEQUENCES else list(raw)
-        found: list[bytes] = []
+        wanted = _HEADER_NAMES.get(name)
+        if wanted is None:
+            try:
+                wanted = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return None  # no header can have that name
+        headers = self.scope.get("headers", ())
+        if type(headers) not in _SEQUENCES:
+            try:
+                headers = self._headers
+            except AttributeError:  # kept, so a one-shot iterable can be read again
+                headers = self._headers = list(headers)
+        value = None
+        found: list[bytes] | None = None
         for raw_key, raw_value in headers:  # a loop: cheaper than a comprehension here
             if raw_key == wanted:
-                found.append(raw_value)
-        if not found:
+                if value is None:
+                    value = raw_value
+                elif found is None:
+                    found = [value, raw_value]
+                else:
+                    found.append(raw_value)
+        if found is None:
+            if value is not None:
+                return bytes(value).decode("latin-1")
             size = len(wanted)
             found = [
                 raw_value
@@ -121,21 +150,25 @@ class ASGIRequest:
             ]
             if not found:
                 return None
-        if len(found) == 1:
-            return bytes(found[0]).decode("latin-1")
+            if len(found) == 1:
+                return bytes(found[0]).decode("latin-1")
         separator = "; " if wanted == b"cookie" else ", "
         return separator.join(bytes(v).decode("latin-1") for v in found)
 
     def cookie(self, name: str) -> str | None:
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(self.header("cookie") or "")
-        return self._cookies.get(name)
+        try:
+            cookies = self._cookies
+        except AttributeError:  # parsed when first read
+            cookies = self._cookies = parse_cookie_header(self.header("cookie") or "")
+        return cookies.get(name)
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
+        try:
+            query = self._query
+        except AttributeError:  # parsed when first read
             raw = bytes(self.scope.get("query_string", b""))
-            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
-        return single_value(self._query.get(name))
+            query = self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+        return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
         if name in self.params:
@@ -147,8 +180,10 @@ class ASGIRequest:
 
     def json(self) -> object:
         """The JSON body if the middleware read it for a declared route, else ``None``."""
-        if self._json is not _UNSET:
+        try:
             return self._json
+        except AttributeError:  # parsed once the body was read
+            pass
         parsed: object = None
         if self.body is not None and is_json(self.header("content-type")):
             parsed = parse_json_body(self.body)
@@ -174,7 +209,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     _declarations_checked = False
     _app_checks_routes = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915 - the hot path stays inline
         kind = scope.get("type")
         if kind == "http":
             websocket = False
@@ -188,16 +223,23 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        if self._match is None and self._app_checks_routes:
-            # The app behind checks its own routes, and no table adds any: nothing to look up.
-            rule = params = None
-            undeclared = False
-        else:
-            rule, params, undeclared = self._route(
-                "WEBSOCKET" if websocket else request.method,
-                request.path,
-                checked_elsewhere=self._app_checks_routes,
-            )
+        rule = params = None
+        undeclared = False
+        if self._has_routes or not self._app_checks_routes:
+            try:  # subscripts: cheaper than .get() when present, as servers make them
+                method = "WEBSOCKET" if websocket else scope["method"]
+                path = scope["path"]
+            except KeyError:
+                method = path = None
+            if method.__class__ is not str or not method:
+                method = request.method
+            if path.__class__ is not str or not path or scope.get("root_path"):
+                path = request.path
+            found = self._find(method, path)
+            if found is not None:
+                rule, params = found
+            else:
+                undeclared = self._refused(method, path, checked_elsewhere=self._app_checks_routes)
         if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)
             return
@@ -206,7 +248,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if rule is not None:
-            request.params = params or {}
+            request.params = params or NO_PARAMS
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
             decision = context.check_rule_eager(rule, request)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -44,6 +44,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
+from childsafe.web.request import NO_PARAMS
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -56,27 +57,24 @@ log = logging.getLogger("childsafe")
 __all__ = ["ChildsafeMiddleware", "WSGIRequest", "report_app", "request_of"]
 
 
-_UNSET: Any = object()
-
-
 class WSGIRequest:
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
     __slots__ = ("_cookies", "_json", "_query", "environ", "max_body", "params")
+    _cookies: dict[str, str]
+    _query: dict[str, list[str]]
+    _json: object
 
     def __init__(
         self,
         environ: WSGIEnvironment,
-        params: dict[str, str] | None = None,
-        *,
+        params: Mapping[str, str] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.environ = environ
-        self.params = params or {}
+        self.params: Mapping[str, str] = params or NO_PARAMS
         self.max_body = max_body
-        self._cookies: dict[str, str] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._json: object = _UNSET
+        # _cookies, _query and _json are set when first read.
 
     @property
     def method(self) -> str:
@@ -96,19 +94,23 @@ class WSGIRequest:
 
     def header(self, name: str) -> str | None:
         value = self.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
-        return str(value) if value is not None else None
+        return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
-        return self._cookies.get(name)
+        try:
+            cookies = self._cookies
+        except AttributeError:  # parsed when first read
+            cookies = self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
+        return cookies.get(name)
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
-            self._query = parse_qs(
+        try:
+            query = self._query
+        except AttributeError:  # parsed when first read
+            query = self._query = parse_qs(
                 str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True
             )
-        return single_value(self._query.get(name))
+        return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
         return self.params.get(name)
@@ -116,9 +118,10 @@ class WSGIRequest:
     def json(self) -> object:
         """The JSON body, read once (at most ``max_body`` bytes) and put back in
         ``wsgi.input`` for the app; ``None`` if absent, too large or not JSON."""
-        if self._json is not _UNSET:
+        try:
             return self._json
-        self._json = None
+        except AttributeError:  # read when first asked for
+            self._json = None
         if not is_json(self.header("content-type")):
             return None
         raw = self._read_body()
@@ -205,16 +208,25 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = WSGIRequest(environ, max_body=self.max_body)
+        request = WSGIRequest(environ, None, self.max_body)
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
-        rule, params, undeclared = self._route(request.method, request.path)
-        if rule is not None:
-            request.params = params or {}
+        try:  # subscripts: cheaper than .get() when present, as servers make them
+            method = environ["REQUEST_METHOD"]
+            path = environ["PATH_INFO"]
+        except KeyError:
+            method = path = None
+        if method.__class__ is not str or not method:
+            method = request.method
+        if path.__class__ is not str or not path or not path.isascii():
+            path = request.path
+        found = self._find(method, path)
+        if found is not None:
+            rule, request.params = found
             decision = context.check_rule(rule, request)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
-        elif undeclared:
+        elif self._refused(method, path):
             decision = context.refuse_undeclared(request.method, request.path)
             return _send(render_denial(self.renderer, decision, request), start_response)
         if self.response_filter is None:

@@ -108,7 +108,6 @@ class FlaskRequest:
         self,
         request: flask.Request,
         params: Mapping[str, str] | None = None,
-        *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.request = request
@@ -126,7 +125,7 @@ class FlaskRequest:
     def header(self, name: str) -> str | None:
         # What `request.headers.get(name)` reads, without building the headers object.
         value = self.request.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
-        return None if value is None else str(value)
+        return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         return self.request.cookies.get(name)
@@ -135,10 +134,11 @@ class FlaskRequest:
         return single_value(self.request.args.getlist(name))
 
     def path_param(self, name: str) -> str | None:
-        if name in self.params:
-            return self.params[name]
-        value = (self.request.view_args or {}).get(name)
-        return None if value is None else str(value)
+        params = self.params
+        if params and name in params:
+            return params[name]
+        value = (self.request.view_args or _NO_PARAMS).get(name)
+        return value if value.__class__ is str or value is None else str(value)
 
     def json(self) -> object:
         request = self.request
@@ -155,7 +155,7 @@ class _AppState:
         "chain",
         "extension",
         "guard",
-        "match",
+        "has_routes",
         "max_body",
         "renderer",
         "repository",
@@ -176,7 +176,7 @@ class _AppState:
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
         self.routes = extension.routes
-        self.match = self.routes.match if len(self.routes) else None
+        self.has_routes = len(self.routes) > 0
         # view function -> its declared rule (or None); views are declared when imported.
         self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         self.strict = strict
@@ -426,12 +426,14 @@ class ChildSafe:
     def _before_request(
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
+        fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
+
         def childsafe_before_request() -> flask.Response | None:
-            req = _current_request()
-            request = FlaskRequest(req, max_body=state.max_body)
+            req = request_var.get().request if fast else _current_request()
+            request = FlaskRequest(req, None, state.max_body)
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
-            vars(_current_g())["childsafe"] = context
+            (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if not state.strict_checked:
@@ -454,11 +456,11 @@ class ChildSafe:
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
-            if state.match is None:
+            if not state.has_routes:
                 return None
-            table_rule, params = state.match(req.method, req.path)
-            if table_rule is not None:
-                request.params = params or _NO_PARAMS
+            found = state.routes.find(req.method, req.path)
+            if found is not None:
+                table_rule, request.params = found
                 decision = context.check_rule(table_rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
@@ -500,6 +502,12 @@ class ChildSafe:
 # `flask.g` proxy twice that. Werkzeug gives each proxy its own `_get_current_object`.
 _current_request: Final[Callable[[], flask.Request]] = flask.request._get_current_object  # type: ignore[attr-defined]  # noqa: SLF001
 _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF001
+
+# The context variables behind those proxies, read directly in the hook (no Python call)
+# where this Flask has them (3.0 and later); None where it does not.
+_REQUEST_VAR: Final[Any] = getattr(flask.globals, "_cv_request", None)
+_APP_VAR: Final[Any] = getattr(flask.globals, "_cv_app", None)
+_FAST_CONTEXT: Final = _REQUEST_VAR is not None and _APP_VAR is not None
 
 
 def _deny(

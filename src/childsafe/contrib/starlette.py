@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
@@ -117,6 +118,8 @@ DeniedHandler = Callable[[HTTPRequest, Exception], Awaitable[Response]]
 """An exception handler for :class:`ChildsafeDenied`, as Starlette takes them."""
 
 _WHERE: Final = "childsafe.contrib.starlette"
+_NO_PARAMS: Final[Mapping[str, Any]] = MappingProxyType({})
+_new_object: Final = object.__new__
 
 _NO_MIDDLEWARE: Final = (
     "no childsafe context in scope['childsafe.context']: add the middleware, e.g. "
@@ -141,16 +144,39 @@ class StarletteRequest:
     :meth:`load_json` has read it (:func:`require` does, for ``json_field`` targets).
     """
 
-    __slots__ = ("_json", "connection")
+    __slots__ = ("_connection", "_json", "_receive", "scope")
+    _connection: HTTPConnection
+    _receive: Receive
 
     def __init__(self, connection: HTTPConnection) -> None:
-        self.connection = connection
+        self._connection = connection
+        self.scope: Scope = connection.scope
         self._json: object = None
+
+    @classmethod
+    def of_scope(cls, scope: Scope, receive: Receive) -> StarletteRequest:
+        """The request of an HTTP ``scope``, its Starlette ``Request`` built only when
+        something reads more than its path parameters (what :class:`CheckedEndpoint`
+        builds per request)."""
+        self = _new_object(cls)
+        self.scope = scope
+        self._receive = receive
+        self._json = None
+        return self
+
+    @property
+    def connection(self) -> HTTPConnection:
+        """The Starlette request (or websocket) read from."""
+        try:
+            return self._connection
+        except AttributeError:  # built when first read
+            connection = self._connection = HTTPRequest(self.scope, self._receive)
+            return connection
 
     @property
     def method(self) -> str:
         """The HTTP method, or ``WEBSOCKET`` for a websocket (as in a route table)."""
-        scope = self.connection.scope
+        scope = self.scope
         if scope.get("type") == "websocket":
             return "WEBSOCKET"
         return str(scope.get("method", "GET")).upper()
@@ -158,7 +184,7 @@ class StarletteRequest:
     @property
     def path(self) -> str:
         """The path below the app's mount point (``root_path`` removed)."""
-        scope = self.connection.scope
+        scope = self.scope
         path = str(scope.get("path", "/"))
         root = str(scope.get("root_path", ""))
         if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
@@ -178,8 +204,9 @@ class StarletteRequest:
         return single_value(self.connection.query_params.getlist(name))
 
     def path_param(self, name: str) -> str | None:
-        value = self.connection.path_params.get(name)
-        return None if value is None else str(value)
+        # What `connection.path_params` reads, without building the connection.
+        value = self.scope.get("path_params", _NO_PARAMS).get(name)
+        return value if value.__class__ is str or value is None else str(value)
 
     def json(self) -> object:
         """The parsed JSON body once :meth:`load_json` has read it, else ``None``."""
@@ -422,7 +449,7 @@ class CheckedEndpoint:
         if not rules:  # a method declared on its own is not this one
             await self.app(scope, receive, send)
             return
-        if not isinstance(found, RequestContext):
+        if found.__class__ is not RequestContext and not isinstance(found, RequestContext):
             if websocket:
                 log.error("childsafe: %s", _NO_WEBSOCKET_CONTEXT)
                 await _refuse_websocket(receive, send, "unverifiable")
@@ -430,16 +457,16 @@ class CheckedEndpoint:
             raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
         if websocket:
             request = StarletteRequest(WebSocket(scope, receive, send))
-        elif id(rules) in self._bodies:
+        elif self._bodies and id(rules) in self._bodies:
             body, receive = await _read_body(receive, self.max_body)
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
-            request = StarletteRequest(HTTPRequest(scope, receive))
+            request = StarletteRequest.of_scope(scope, receive)
         for rule in rules:
             decision = found.check_rule_eager(rule, request)
-            if not isinstance(decision, Decision):
-                decision = await decision  # an async repository
+            if decision.__class__ is not Decision:
+                decision = await decision  # type: ignore[misc]  # an async repository
             if decision.allowed:
                 continue
             if websocket:
@@ -531,7 +558,7 @@ class DeclaredRoutes:
         # are known. Saves a coroutine per request.
         if len(self.router.routes) != self.seen:
             self.sync()
-        return cast("Coroutine[Any, Any, None]", self.app(scope, receive, send))
+        return self.app(scope, receive, send)  # type: ignore[return-value]  # no cast(): a call
 
 
 def _fastapi_declared(route: object) -> list[tuple[str, str]]:

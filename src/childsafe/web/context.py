@@ -15,7 +15,7 @@ from collections.abc import (
     Coroutine,
     Iterable,
 )
-from typing import Any, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -74,6 +74,10 @@ def _loaded_relationship(value: object) -> Relationship | None:
     raise TypeError(f"relationship returned a {type(value).__name__}, not a Relationship")
 
 
+# How _rule meets an awaitable from the repository: a denial, or a coroutine.
+_SYNC: Final = False
+_EAGER: Final = True
+
 _NEEDS_ASYNC: Final = "an async repository needs check_async (the ASGI adapter)"
 
 
@@ -102,6 +106,78 @@ def _rule_options(rule: ActionRule) -> dict[str, Any]:
     return options
 
 
+def _rule_checker(
+    eager: bool,
+    name: str,
+    doc: str,
+) -> Callable[[RequestContext, ActionRule, Request], Decision | Coroutine[Any, Any, Decision]]:
+    """``RequestContext.check_rule`` (``eager`` false: an awaitable from the repository
+    is a denial) or ``check_rule_eager`` (a coroutine finishing the check): the rule
+    check, synchronously until the repository returns an awaitable."""
+
+    def check(
+        self: RequestContext, rule: ActionRule, request: Request
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        try:
+            extract = rule.extract
+            if extract is None:
+                decision = (self._check or self.guard.check)(
+                    rule.action, self.account, **_rule_options(rule)
+                )
+            else:
+                # The id the extractor finds; one that fails finds nothing.
+                try:
+                    param = rule.param
+                    found: object = extract(request) if param is None else request.path_param(param)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
+                    found = None
+                if found.__class__ is str:
+                    target = found or None
+                else:
+                    target = str(found) if is_id(found) and found != "" else None
+                if target is None:
+                    return self._unverifiable(rule.action, "no target id in the request")
+                repo = self.repository
+                if repo is None:
+                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
+                loaded: object = repo.get_account(target)
+                if loaded.__class__ is not Account and not isinstance(loaded, Account):
+                    if eager and inspect.isawaitable(loaded):
+                        return self._rule_awaiting(rule, repo, target, loaded, request)
+                    loaded = _sync_account(loaded, target)
+                rel: object = repo.relationship(self.account, loaded)
+                if (
+                    rel is not None
+                    and rel.__class__ is not Relationship
+                    and not isinstance(rel, Relationship)
+                ):
+                    if eager and inspect.isawaitable(rel):
+                        return self._rule_awaiting(rule, repo, loaded, rel, request)
+                    rel = _sync_relationship(rel)
+                if rule.plain:
+                    check = self._check
+                    if check is None:
+                        decision = self.guard.check(rule.action, self.account, loaded, rel)
+                    else:
+                        decision = check(rule.action, self.account, loaded, rel)
+                    if decision.needs_confirmation:
+                        decision = self._rule_decision(rule, loaded, rel, request)
+                else:
+                    decision = self._rule_decision(rule, loaded, rel, request)
+        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
+            return self._unverifiable(rule.action, e)
+        self.decisions.append(decision)
+        return decision
+
+    check.__name__ = name
+    check.__qualname__ = f"RequestContext.{name}"
+    check.__doc__ = inspect.cleandoc(doc)
+    if not eager:
+        check.__annotations__ = {**check.__annotations__, "return": "Decision"}
+    return check
+
+
 class RequestContext:
     """Everything childsafe knows about the current request.
 
@@ -123,6 +199,9 @@ class RequestContext:
         "repository",
         "request_id",
     )
+    _resolution: Resolution
+    _settings: Settings
+    _check: Checker | None
 
     def __init__(
         self,
@@ -137,13 +216,12 @@ class RequestContext:
         self.account = resolution.account
         self.repository = repository
         self.decisions: list[Decision] = []
-        self._resolution: Resolution | None = resolution
+        self._resolution: Resolution = resolution
         self._source = resolution.source
         self._error = resolution.error
-        self._settings: Settings | None = None
         self.request_id = request_id
         self.adapter = adapter
-        self._check = _checker(guard, request_id, adapter)
+        self._check: Checker | None = _checker(guard, request_id, adapter)
 
     @classmethod
     def _found(
@@ -154,38 +232,27 @@ class RequestContext:
         adapter: str | None = None,
         request: Request | None = None,
     ) -> RequestContext:
-        """What adapters build per request: the :class:`Resolution` only when read, and
-        the request's id only when the guard has event sinks."""
-        self = cls.__new__(cls)
-        self.guard = guard
-        self.account, self._source, self._error = found
-        self.repository = repository
-        self.decisions = []
-        self._resolution = None
-        self._settings = None
-        self.adapter = adapter
-        if guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
-            self.request_id = request_id_of(request)
-            self._check = _checker(guard, self.request_id, adapter)
-        else:
-            self.request_id = None
-            self._check = guard.check
-        return self
+        """What adapters build per request (see :func:`new_context`)."""
+        account, source, error = found
+        return new_context(guard, account, source, error, repository, adapter, request)
 
     @property
     def resolution(self) -> Resolution:
         """How the account was found (:class:`Resolution`)."""
-        resolution = self._resolution
-        if resolution is None:
+        try:
+            return self._resolution
+        except AttributeError:  # built when first read
             resolution = self._resolution = Resolution(self.account, self._source, self._error)
-        return resolution
+            return resolution
 
     @property
     def settings(self) -> Settings:
         """The account's effective settings (computed on first use)."""
-        if self._settings is None:
-            self._settings = self.guard.settings_for(self.account)
-        return self._settings
+        try:
+            return self._settings
+        except AttributeError:  # computed when first read
+            settings = self._settings = self.guard.settings_for(self.account)
+            return settings
 
     @property
     def is_minor(self) -> bool:
@@ -206,7 +273,9 @@ class RequestContext:
         **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
     ) -> Decision:
         """``Guard.check`` with this request's account as the actor; remembered."""
-        decision = self._check(action_name, self.account, target, relationship, **options)
+        decision = (self._check or self.guard.check)(
+            action_name, self.account, target, relationship, **options
+        )
         self.decisions.append(decision)
         return decision
 
@@ -297,79 +366,36 @@ class RequestContext:
             return self._unverifiable(action_name, e)
         return self.decide(action_name, loaded, rel, **options)
 
-    def check_rule(self, rule: ActionRule, request: Request) -> Decision:
-        """Decide a declared :class:`ActionRule` for ``request``. A target that cannot be
-        found, or any failure on the way, is denied as ``unverifiable`` (an async
-        repository too: use :meth:`check_rule_async`)."""
-        return self._rule(rule, request, eager=False)
+    # check_rule and check_rule_eager are one function made twice (see _rule_checker):
+    # each is the whole check, with no call in between.
+    if TYPE_CHECKING:
+
+        def check_rule(self, rule: ActionRule, request: Request) -> Decision: ...
+
+        def check_rule_eager(
+            self, rule: ActionRule, request: Request
+        ) -> Decision | Coroutine[Any, Any, Decision]: ...
+
+    else:
+        check_rule = _rule_checker(
+            _SYNC,
+            "check_rule",
+            """Decide a declared :class:`ActionRule` for ``request``. A target that cannot
+            be found, or any failure on the way, is denied as ``unverifiable`` (an async
+            repository too: use :meth:`check_rule_async`).""",
+        )
+        check_rule_eager = _rule_checker(
+            _EAGER,
+            "check_rule_eager",
+            """:meth:`check_rule_async` without a coroutine while the repository answers
+            at once: the decision itself for a sync repository, else a coroutine to await
+            for it. What the ASGI adapters call.""",
+        )
 
     async def check_rule_async(self, rule: ActionRule, request: Request) -> Decision:
         """:meth:`check_rule` for async (or sync) repositories."""
-        decision = self._rule(rule, request, eager=True)
+        decision = self.check_rule_eager(rule, request)
         return decision if isinstance(decision, Decision) else await decision
-
-    def check_rule_eager(
-        self, rule: ActionRule, request: Request
-    ) -> Decision | Coroutine[Any, Any, Decision]:
-        """:meth:`check_rule_async` without a coroutine while the repository answers at
-        once: the decision itself for a sync repository, else a coroutine to await for
-        it. What the ASGI adapters call."""
-        return self._rule(rule, request, eager=True)
-
-    @overload
-    def _rule(self, rule: ActionRule, request: Request, *, eager: Literal[False]) -> Decision: ...
-
-    @overload
-    def _rule(
-        self, rule: ActionRule, request: Request, *, eager: bool
-    ) -> Decision | Coroutine[Any, Any, Decision]: ...
-
-    def _rule(
-        self, rule: ActionRule, request: Request, *, eager: bool
-    ) -> Decision | Coroutine[Any, Any, Decision]:
-        """The rule check, synchronously until the repository returns an awaitable:
-        then a coroutine finishing it (``eager``) or, on the sync path, a denial."""
-        action_name = rule.action
-        extractor = rule.target
-        try:
-            if extractor is None:
-                decision = self._check(action_name, self.account, **_rule_options(rule))
-            else:
-                # The id the extractor finds; one that fails finds nothing.
-                try:
-                    found: object = extractor(request)
-                except Exception as e:  # noqa: BLE001
-                    log.warning("childsafe: the target extractor for %s raised %r", action_name, e)
-                    found = None
-                if type(found) is str:
-                    target = found or None
-                else:
-                    target = str(found) if is_id(found) and found != "" else None
-                if target is None:
-                    return self._unverifiable(action_name, "no target id in the request")
-                repo = self.repository
-                if repo is None:
-                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
-                loaded: object = repo.get_account(target)
-                if not isinstance(loaded, Account):
-                    if eager and inspect.isawaitable(loaded):
-                        return self._rule_awaiting(rule, repo, target, loaded, request)
-                    loaded = _sync_account(loaded, target)
-                rel: object = repo.relationship(self.account, loaded)
-                if rel is not None and not isinstance(rel, Relationship):
-                    if eager and inspect.isawaitable(rel):
-                        return self._rule_awaiting(rule, repo, loaded, rel, request)
-                    rel = _sync_relationship(rel)
-                if rule.sensitivity is None and action_name != "notify":
-                    decision = self._check(action_name, self.account, loaded, rel)
-                    if decision.needs_confirmation:
-                        decision = self._rule_decision(rule, loaded, rel, request)
-                else:
-                    decision = self._rule_decision(rule, loaded, rel, request)
-        except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
-            return self._unverifiable(action_name, e)
-        self.decisions.append(decision)
-        return decision
 
     async def _rule_awaiting(
         self,
@@ -406,9 +432,10 @@ class RequestContext:
         """The decision for a declared rule, confirmed when it needs the account
         holder's confirmation and the request carries it (:func:`confirms`)."""
         options = _rule_options(rule)
-        decision = self._check(rule.action, self.account, target, relationship, **options)
+        check = self._check or self.guard.check
+        decision = check(rule.action, self.account, target, relationship, **options)
         if decision.needs_confirmation and confirms(request, rule.action):
-            decision = self._check(
+            decision = check(
                 rule.action, self.account, target, relationship, confirmed=True, **options
             )
         return decision
@@ -460,12 +487,45 @@ def _by_account(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return grouped
 
 
-def _checker(guard: Guard, request_id: str | None, adapter: str | None) -> Checker:
-    """What a request's context decides with: ``guard.check`` itself, or (when the
-    guard has event sinks) a check whose events carry the request's id and adapter."""
+def _checker(guard: Guard, request_id: str | None, adapter: str | None) -> Checker | None:
+    """What a request's context decides with: ``None`` for ``guard.check`` itself, or
+    (when the guard has event sinks) a check whose events carry the request's id and
+    adapter."""
     if not guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
-        return guard.check
+        return None
     return functools.partial(guard._check_for_request, request_id, adapter)  # noqa: SLF001
+
+
+_new_object: Final = object.__new__
+
+
+def new_context(
+    guard: Guard,
+    account: Account,
+    source: str,
+    error: str | None,
+    repository: AccountRepository | AsyncAccountRepository | None,
+    adapter: str | None,
+    request: Request | None,
+) -> RequestContext:
+    """The :class:`RequestContext` adapters build per request, as cheaply as it can be
+    built: its :class:`Resolution` and settings only when read, the request's id only
+    when the guard has event sinks."""
+    self: RequestContext = _new_object(RequestContext)
+    self.guard = guard
+    self.account = account
+    self._source = source
+    self._error = error
+    self.repository = repository
+    self.adapter = adapter
+    self.decisions = []
+    if guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
+        self.request_id = request_id_of(request)
+        self._check = _checker(guard, self.request_id, adapter)
+    else:
+        self.request_id = None
+        self._check = None  # the guard's own check, looked up when called
+    return self
 
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")

@@ -21,7 +21,7 @@ from childsafe.web.denials import problem_response
 from childsafe.web.filtering import ResponseFilter
 from childsafe.web.options import check_middleware_options
 from childsafe.web.resolvers import ResolverChain
-from childsafe.web.routes import ActionRule, RouteTable
+from childsafe.web.routes import RouteTable
 
 __all__ = ["DEFAULT_MAX_BODY", "MiddlewareBase"]
 
@@ -82,7 +82,9 @@ class MiddlewareBase(Generic[AppT]):
         self.strict = strict
         # Looked up once here rather than on every request.
         self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
-        self._match = self.routes.match if len(self.routes) else None
+        # ``(rule, path parameters)`` of a request's route-table rule, or ``None``.
+        self._find = self.routes.find
+        self._has_routes = len(self.routes) > 0
         if not strict:
             log.warning(
                 "childsafe: the %s middleware runs with strict=False: requests matching no "
@@ -90,22 +92,10 @@ class MiddlewareBase(Generic[AppT]):
                 self.adapter.upper(),
             )
 
-    def _route(
-        self, method: str, path: str, *, checked_elsewhere: bool = False
-    ) -> tuple[ActionRule | None, dict[str, str] | None, bool]:
-        """``(rule, path parameters, undeclared)`` for a request: the route-table rule it
-        matches, or whether strict mode refuses it (no rule, no exemption, and no app
-        behind that checks its own routes)."""
-        rule = params = None
-        if self._match is not None:
-            rule, params = self._match(method, path)
-        undeclared = (
-            rule is None
-            and self.strict
-            and not checked_elsewhere
-            and self.routes.exemption(method, path) is None
-        )
-        return rule, params, undeclared
+    def _refused(self, method: str, path: str, *, checked_elsewhere: bool = False) -> bool:
+        """Whether strict mode refuses a request that matches no route-table rule: no
+        exemption, and no app behind that checks its own routes."""
+        return self.strict and not checked_elsewhere and self.routes.exemption(method, path) is None
 
 
 def _async_problems(

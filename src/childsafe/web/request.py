@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
+from typing import Any, Final
 
 from childsafe._parsing import ParseError, load_json
 from childsafe.typing import Request
 
 log = logging.getLogger("childsafe")
 
+
+NO_PARAMS: Final[Mapping[str, Any]] = MappingProxyType({})
+"""No path parameters (shared: it cannot be changed)."""
 
 CONTEXT_KEY: Final = "childsafe.context"
 """Where adapters store the :class:`RequestContext` (WSGI environ, ASGI scope)."""
@@ -80,6 +84,16 @@ def is_json(content_type: str | None) -> bool:
 def callable_name(obj: object) -> str:
     """A callable's name for messages (its ``__name__``, else its type's)."""
     return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def fast_callable(obj: Any) -> Any:  # noqa: ANN401 - any callable, returned as such
+    """``obj``, or (for an instance of a class defining ``__call__`` in Python) its
+    bound ``__call__``: the same call, which the interpreter makes without looking the
+    method up on the type each time. Adapters take it once, at start-up."""
+    if isinstance(obj, FunctionType | BuiltinFunctionType | MethodType):
+        return obj
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method itself, not callable()
+    return MethodType(call, obj) if isinstance(call, FunctionType) else obj
 
 
 def single_value(values: Sequence[str] | None) -> str | None:

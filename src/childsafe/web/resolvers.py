@@ -17,8 +17,16 @@ import attrs
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request, Resolver, Verifier
-from childsafe.web.context import ANONYMOUS, Found, RequestContext, Resolution
-from childsafe.web.request import callable_name, close_awaitable
+from childsafe.web.context import (
+    ANONYMOUS,
+    Found,
+    RequestContext,
+    Resolution,
+    _checker,
+    new_context,
+    request_id_of,
+)
+from childsafe.web.request import callable_name, close_awaitable, fast_callable
 
 log = logging.getLogger("childsafe")
 
@@ -41,6 +49,7 @@ def _raised(name: str, exc: BaseException) -> Found:
 
 
 _NOTHING_FOUND: Final[Found] = (ANONYMOUS, "anonymous", None)
+_new_object: Final = object.__new__
 
 
 class ResolverChain:
@@ -48,22 +57,41 @@ class ResolverChain:
     start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
     :func:`resolve_async`, returning ``(account, source, error)``."""
 
-    __slots__ = ("_entries", "adapter")
+    __slots__ = ("_entries", "_first", "adapter")
 
     def __init__(self, resolvers: Iterable[Resolver], *, adapter: str | None = None) -> None:
         self._entries: tuple[tuple[Resolver, str], ...] = tuple(
-            (r, callable_name(r)) for r in resolvers
+            (fast_callable(r), callable_name(r)) for r in resolvers
         )
+        # The first resolver, called without the loop (most apps have one).
+        self._first = self._entries[0] if self._entries else None
         #: The adapter's name, carried by the events of the requests it resolves.
         self.adapter = adapter
 
     def run(self, request: Request) -> Found:
         """The sync path: an async resolver (one returning an awaitable) fails closed."""
-        for resolver, name in self._entries:
-            try:
-                result: object = resolver(request)
-            except Exception as e:  # noqa: BLE001 - any failure must fail closed
-                return _raised(name, e)
+        first = self._first
+        if first is None:
+            return _NOTHING_FOUND
+        try:
+            result: object = first[0](request)
+        except Exception as e:  # noqa: BLE001 - any failure must fail closed
+            return _raised(first[1], e)
+        if result.__class__ is Account:  # the usual answer, taken at once
+            return result, first[1], None
+        return self._rest(request, result)
+
+    def _rest(self, request: Request, result: object) -> Found:
+        """:meth:`run` once the first resolver returned ``result`` (not an account
+        itself)."""
+        entries = self._entries
+        for position in range(len(entries)):
+            resolver, name = entries[position]
+            if position:
+                try:
+                    result = resolver(request)
+                except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                    return _raised(name, e)
             if result is None:
                 continue
             if isinstance(result, Account):
@@ -83,11 +111,28 @@ class ResolverChain:
         """:meth:`run_async` without a coroutine while every resolver answers at once:
         the result itself, or, from the first resolver that returns an awaitable, a
         coroutine that awaits it and runs the rest of the chain."""
-        for index, (resolver, name) in enumerate(self._entries):
-            try:
-                result: object = resolver(request)
-            except Exception as e:  # noqa: BLE001 - any failure must fail closed
-                return _raised(name, e)
+        first = self._first
+        if first is None:
+            return _NOTHING_FOUND
+        try:
+            result: object = first[0](request)
+        except Exception as e:  # noqa: BLE001 - any failure must fail closed
+            return _raised(first[1], e)
+        if result.__class__ is Account:  # the usual answer, taken at once
+            return result, first[1], None
+        return self._rest_eager(request, result)
+
+    def _rest_eager(self, request: Request, result: object) -> Found | Coroutine[Any, Any, Found]:
+        """:meth:`run_eager` once the first resolver returned ``result`` (not an account
+        itself)."""
+        entries = self._entries
+        for index in range(len(entries)):
+            resolver, name = entries[index]
+            if index:
+                try:
+                    result = resolver(request)
+                except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                    return _raised(name, e)
             if result is None:
                 continue
             if isinstance(result, Account):
@@ -127,10 +172,36 @@ class ResolverChain:
         request: Request,
         repository: AccountRepository | AsyncAccountRepository | None,
     ) -> RequestContext:
-        """The :class:`RequestContext` of ``request`` (sync resolvers)."""
-        return RequestContext._found(  # noqa: SLF001
-            guard, self.run(request), repository, self.adapter, request
-        )
+        """The :class:`RequestContext` of ``request`` (sync resolvers): :meth:`run`,
+        with its usual answer taken at once."""
+        first = self._first
+        if first is not None:
+            try:
+                result: object = first[0](request)
+            except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                account, source, error = _raised(first[1], e)
+            else:
+                if result.__class__ is Account:
+                    # new_context(...), inline: this is the hot path of every request.
+                    context: RequestContext = _new_object(RequestContext)
+                    context.guard = guard
+                    context.account = result
+                    context._source = first[1]  # noqa: SLF001
+                    context._error = None  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = self.adapter
+                    context.decisions = []
+                    if guard._observed:  # noqa: SLF001
+                        context.request_id = request_id_of(request)
+                        context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
+                    else:
+                        context.request_id = None
+                        context._check = None  # noqa: SLF001
+                    return context
+                account, source, error = self._rest(request, result)
+        else:
+            account, source, error = _NOTHING_FOUND
+        return new_context(guard, account, source, error, repository, self.adapter, request)
 
     def context_eager(
         self,
@@ -141,12 +212,30 @@ class ResolverChain:
         """The :class:`RequestContext` of ``request`` (sync or async resolvers): the
         context itself while every resolver answers at once, else a coroutine to await
         for it (what the ASGI middleware calls)."""
-        found = self.run_eager(request)
-        if isinstance(found, tuple):
-            return RequestContext._found(  # noqa: SLF001
-                guard, found, repository, self.adapter, request
-            )
-        return self._context_awaiting(guard, found, repository, request)
+        first = self._first
+        if first is None:
+            found: Found | Coroutine[Any, Any, Found] = _NOTHING_FOUND
+        else:
+            try:
+                result: object = first[0](request)
+            except Exception as e:  # noqa: BLE001 - any failure must fail closed
+                found = _raised(first[1], e)
+            else:
+                if result.__class__ is Account:  # the usual answer, taken at once
+                    return new_context(
+                        guard,
+                        result,
+                        first[1],
+                        None,
+                        repository,
+                        self.adapter,
+                        request,
+                    )
+                found = self._rest_eager(request, result)
+        if found.__class__ is tuple:
+            account, source, error = found
+            return new_context(guard, account, source, error, repository, self.adapter, request)
+        return self._context_awaiting(guard, found, repository, request)  # type: ignore[arg-type]
 
     async def _context_awaiting(
         self,
@@ -155,9 +244,8 @@ class ResolverChain:
         repository: AccountRepository | AsyncAccountRepository | None,
         request: Request,
     ) -> RequestContext:
-        return RequestContext._found(  # noqa: SLF001
-            guard, await pending, repository, self.adapter, request
-        )
+        account, source, error = await pending
+        return new_context(guard, account, source, error, repository, self.adapter, request)
 
 
 def resolve(resolvers: Sequence[Resolver], request: Request) -> Resolution:
@@ -186,10 +274,15 @@ class _BearerToken:
         if self.header:
             value = request.header(self.header)
             if value:
-                scheme, _, credentials = value.strip().partition(" ")
-                if credentials and scheme.lower() == "bearer":
-                    # Not blank: `value` was stripped, so it ends in the token.
-                    return self.verify(credentials.strip())
+                scheme, _, credentials = value.partition(" ")
+                if scheme != "Bearer" and scheme.lower() != "bearer":
+                    # Leading blanks, or another scheme: read it again without them.
+                    scheme, _, credentials = value.strip().partition(" ")
+                    if scheme.lower() != "bearer":
+                        credentials = ""
+                credentials = credentials.strip()
+                if credentials:
+                    return self.verify(credentials)
         if self.cookie:
             cookie = request.cookie(self.cookie)
             if cookie:

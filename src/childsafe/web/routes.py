@@ -20,7 +20,7 @@ from childsafe._engine import ACTIONS, SENSITIVITY_LEVELS
 from childsafe._settings import suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import Extractor, Request
-from childsafe.web.request import is_id
+from childsafe.web.request import fast_callable, is_id
 
 log = logging.getLogger("childsafe")
 
@@ -97,6 +97,13 @@ class ActionRule:
     sensitivity: str | None = None
     needs_body: bool = attrs.field(init=False, default=False, eq=False, repr=False)
     """Whether the target is read from the request body (adapters then read it)."""
+    extract: Extractor | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    """``target`` as the kernel calls it (an extractor object's bound ``__call__``)."""
+    param: str | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    """The path parameter naming the target, for a :func:`path_param` target (the
+    kernel then reads it without calling the extractor)."""
+    plain: bool = attrs.field(init=False, default=True, eq=False, repr=False)
+    """Whether the check takes no option (no ``sensitivity``, not ``notify``)."""
 
     @action.validator
     def _known(self, _: attrs.Attribute[str], value: str) -> None:
@@ -136,8 +143,12 @@ class ActionRule:
             raise ConfigurationError(
                 ConfigProblem("<routes>", self.action, message) for message in problems
             )
-        # Worked out once: adapters read it on every request.
+        # Worked out once: adapters read them on every request.
         object.__setattr__(self, "needs_body", bool(getattr(target, "needs_body", False)))
+        object.__setattr__(self, "extract", None if target is None else fast_callable(target))
+        if type(target) is _PathParam:
+            object.__setattr__(self, "param", target.name)
+        object.__setattr__(self, "plain", self.sensitivity is None and self.action != "notify")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -380,15 +391,18 @@ class RouteTable:
         self, method: str, path: str
     ) -> tuple[ActionRule, dict[str, str]] | tuple[None, None]:
         """The rule for a request and its path parameters, or ``(None, None)``."""
-        if not method.isupper():
-            method = method.upper()
+        found = self.find(method, path)
+        return (None, None) if found is None else found
+
+    def find(self, method: str, path: str) -> tuple[ActionRule, dict[str, str]] | None:
+        """:meth:`match`, answering ``None`` when no rule matches (what adapters call)."""
         for methods, fullmatch, rule in self._match:
-            if methods and method not in methods:
+            if methods and method not in methods and method.upper() not in methods:
                 continue
             m = fullmatch(path)
             if m is not None:
                 return rule, m.groupdict()
-        return None, None
+        return None
 
     def __iter__(self) -> Iterator[ActionRule]:
         return (r.rule for r in self._routes)

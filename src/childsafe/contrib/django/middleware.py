@@ -169,7 +169,14 @@ class ChildsafeMiddleware:
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
         self._filtering = self.config.enabled and self.config.response_filter is not None
-        self._match = self.config.routes.match if len(self.config.routes) else None
+        # Worked out once: read on every request.
+        self._enabled = self.config.enabled
+        self._filter_views = self.config.response_filter is not None
+        self._find = self.config.routes.find
+        self._has_routes = len(self.config.routes) > 0
+        self._repository = self.config.repository
+        self._guard = self.config.guard
+        self._max_body = self.config.max_body
         # (view, method) -> its declared rules; views are declared when imported.
         self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         # Strict mode, checked here (system checks do not run under production servers)
@@ -189,7 +196,13 @@ class ChildsafeMiddleware:
     def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
         if self.is_async:
             return self.__acall__(request)
-        self._start(request)
+        # _start(request), inline: this runs on every request.
+        if not self._strict_checked:
+            self._check_strict()
+        repository = self._repository
+        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        request.childsafe = self._chain.context(self._guard, wrapper, repository)
+        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -198,7 +211,7 @@ class ChildsafeMiddleware:
                 return self._filter(request, response)
             return response
         finally:
-            _release(request)
+            request.__dict__.pop(_REQUEST_ATTR, None)  # see _release
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
         await sync_to_async(self._start, thread_sensitive=True)(request)
@@ -221,23 +234,32 @@ class ChildsafeMiddleware:
     ) -> Any:  # noqa: ANN401 - an HttpResponse or None
         """Check what the view is declared to do; a denial is the response."""
         del view_args  # unnamed groups: targets come from named ones
-        config = self.config
-        if not config.enabled:
+        if not self._enabled:
             return None
-        if config.response_filter is not None and is_filter_exempt(view_func):
+        if self._filter_views and is_filter_exempt(view_func):
             setattr(request, _EXEMPT_ATTR, True)
-        context, wrapper = self._context(request)
-        rules = self._rules_of(view_func, wrapper.method)
+        attributes = request.__dict__
+        context = attributes.get(CONTEXT_ATTR)
+        wrapper = attributes.get(_REQUEST_ATTR)
+        if context.__class__ is not RequestContext or wrapper.__class__ is not DjangoRequest:
+            context, wrapper = self._context(request)
+        method = request.method
+        if method.__class__ is not str:
+            method = wrapper.method
+        try:
+            rules = self._view_rules[view_func, method]
+        except (KeyError, TypeError):  # not seen yet, or an unhashable view
+            rules = self._rules_of(view_func, method)
         if rules:
             wrapper.params = view_kwargs  # converted to text when read (path_param)
-        for rule in rules:
-            decision = context.check_rule(rule, wrapper)
-            if not decision.allowed:
-                return self._deny(decision, request)
-        if self._match is not None:
-            route, params = self._match(wrapper.method, wrapper.path)
-            if route is not None:
-                wrapper.params = params or {}
+            for rule in rules:
+                decision = context.check_rule(rule, wrapper)
+                if not decision.allowed:
+                    return self._deny(decision, request)
+        if self._has_routes:
+            found = self._find(wrapper.method, wrapper.path)
+            if found is not None:
+                route, wrapper.params = found
                 decision = context.check_rule(route, wrapper)
                 if not decision.allowed:
                     return self._deny(decision, request)
@@ -274,11 +296,11 @@ class ChildsafeMiddleware:
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
         if not self._strict_checked:
             self._check_strict()
-        config = self.config
-        wrapper = DjangoRequest(request, config.repository, max_body=config.max_body)
-        context = self._chain.context(config.guard, wrapper, config.repository)
-        setattr(request, CONTEXT_ATTR, context)
-        setattr(request, _REQUEST_ATTR, wrapper)
+        repository = self._repository
+        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        context = self._chain.context(self._guard, wrapper, repository)
+        request.childsafe = context  # CONTEXT_ATTR
+        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         return context
 
     def _context(self, request: Any) -> tuple[RequestContext, DjangoRequest]:  # noqa: ANN401

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from childsafe._model import Account
@@ -18,7 +19,7 @@ __all__ = ["DjangoRequest", "django_user", "session_account"]
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 """The largest request body (bytes) read to find a target declared with ``json_field``."""
 
-_UNSET: Any = object()
+_NO_PARAMS: Final[Mapping[str, object]] = MappingProxyType({})
 
 # Django ships no type information: its objects are `Any` here, named in comments.
 
@@ -37,20 +38,20 @@ class DjangoRequest:
     """
 
     __slots__ = ("_json", "max_body", "params", "repository", "request")
+    _json: object
 
     def __init__(
         self,
         request: Any,  # noqa: ANN401 - a django.http.HttpRequest
         repository: AccountRepository | None = None,
         params: Mapping[str, str] | None = None,
-        *,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.request = request
         self.repository = repository
-        self.params: Mapping[str, object] = params or {}
+        self.params: Mapping[str, object] = params or _NO_PARAMS
         self.max_body = max_body
-        self._json: object = _UNSET
+        # _json is set when first read.
 
     @property
     def method(self) -> str:
@@ -65,7 +66,7 @@ class DjangoRequest:
         """The header from ``request.META`` (what ``request.headers`` reads, without
         building the whole mapping of every header on first use)."""
         value = self.request.META.get(ENVIRON_KEYS.get(name) or environ_key(name))
-        return None if value is None else str(value)
+        return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         value = self.request.COOKIES.get(name)
@@ -76,14 +77,15 @@ class DjangoRequest:
 
     def path_param(self, name: str) -> str | None:
         value = self.params.get(name)
-        return None if value is None else str(value)
+        return value if value.__class__ is str or value is None else str(value)
 
     def json(self) -> object:
         """The parsed JSON body; ``None`` if absent, not JSON, too large or of unknown
         length (a chunked upload), or unreadable."""
-        if self._json is not _UNSET:
+        try:
             return self._json
-        self._json = None
+        except AttributeError:  # read when first asked for
+            self._json = None
         request = self.request
         if not is_json(request.META.get("CONTENT_TYPE")):
             return None
