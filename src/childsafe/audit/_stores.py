@@ -38,6 +38,7 @@ from childsafe.audit._records import _DOMAIN, Draft, StoredRecord, genesis_hash
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TAIL",
     "AuditStore",
     "MemoryAuditStore",
     "SQLiteAuditStore",
@@ -45,8 +46,16 @@ __all__ = [
     "seal",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""The newest schema version the SQL stores know."""
+SCHEMA_VERSION: Final = 2
+"""The newest schema version the SQL stores know (2: the account indexes cover the
+pseudonyms' last :data:`TAIL` characters rather than the whole pseudonym)."""
+
+TAIL: Final = 8
+"""How many trailing characters of a pseudonym the account indexes hold. A pseudonym
+ends in hex digits, so 8 characters tell accounts apart about one time in four
+billion; a lookup filters on the whole pseudonym too, so a shared tail only costs a
+row read. The short key keeps the two indexes whose keys arrive in random order small,
+which is most of what an append costs."""
 
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 
@@ -225,8 +234,15 @@ _SQLITE_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE INDEX {p}_records_actor ON {p}_records (actor)",
         "CREATE INDEX {p}_records_target ON {p}_records (target)",
     ),
+    2: (
+        "DROP INDEX {p}_records_actor",
+        "DROP INDEX {p}_records_target",
+        f"CREATE INDEX {{p}}_records_actor_tail ON {{p}}_records (substr(actor, -{TAIL}))",
+        f"CREATE INDEX {{p}}_records_target_tail ON {{p}}_records (substr(target, -{TAIL}))",
+    ),
 }
 
+_SQLITE_TAIL: Final = f"substr({{col}}, -{TAIL})"
 _COLUMNS: Final = "seq, prev, hash, body, time_us, kind, actor, target, reason, allowed"
 
 
@@ -252,7 +268,11 @@ def _where(
     kinds: Sequence[str] | None,
     accounts: Sequence[str] | None,
     mark: str,
+    tail: str,
 ) -> tuple[str, list[object]]:
+    """The WHERE clause and its parameters; ``tail`` is the SQL of a column's last
+    :data:`TAIL` characters (``{col}`` for the column), the expression the account
+    indexes hold."""
     clauses: list[str] = []
     params: list[object] = []
     if since_us is not None:
@@ -267,8 +287,13 @@ def _where(
     if accounts is not None:
         if accounts:
             marks = ", ".join(mark for _ in accounts)
-            clauses.append(f"(actor IN ({marks}) OR target IN ({marks}))")
-            params.extend([*accounts, *accounts])
+            tails = [account[-TAIL:] for account in accounts]
+            actor, target = tail.format(col="actor"), tail.format(col="target")
+            clauses.append(
+                f"({actor} IN ({marks}) OR {target} IN ({marks})) "
+                f"AND (actor IN ({marks}) OR target IN ({marks}))"
+            )
+            params.extend([*tails, *tails, *accounts, *accounts])
         else:
             clauses.append("0 = 1")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -457,12 +482,12 @@ class SQLiteAuditStore:
         kinds: Sequence[str] | None = None,
         accounts: Sequence[str] | None = None,
     ) -> Iterator[StoredRecord]:
-        where, params = _where(since_us, until_us, kinds, accounts, "?")
+        where, params = _where(since_us, until_us, kinds, accounts, "?", _SQLITE_TAIL)
         sql = f"SELECT {_COLUMNS} FROM {self.prefix}_records{where} ORDER BY seq"
         return self._query(sql, params)
 
     def count(self, kind: str, since_us: int | None, until_us: int | None) -> int:
-        where, params = _where(since_us, until_us, [kind], None, "?")
+        where, params = _where(since_us, until_us, [kind], None, "?", _SQLITE_TAIL)
         try:
             row = (
                 self._conn()
@@ -477,7 +502,7 @@ class SQLiteAuditStore:
         return int(row[0])
 
     def count_denials(self, since_us: int | None, until_us: int | None) -> dict[str, int]:
-        where, params = _where(since_us, until_us, ["decision"], None, "?")
+        where, params = _where(since_us, until_us, ["decision"], None, "?", _SQLITE_TAIL)
         sql = (
             f"SELECT reason, COUNT(*) FROM {self.prefix}_records{where} "
             "AND allowed = 0 AND reason IS NOT NULL GROUP BY reason"
