@@ -250,9 +250,9 @@ def build_draft(
 # byte what :func:`build_draft` gives for the same record (a property test holds them
 # together).
 
-_quote: Final[Callable[[str], str]] = getattr(
-    json.encoder, "c_encode_basestring", None
-) or json.encoder.py_encode_basestring
+_quote: Final[Callable[[str], str]] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
 _CACHE_MAX: Final = 4096
 _QUOTED: Final[dict[str, str]] = {}
 _SECONDS: Final[dict[int, str]] = {}
@@ -291,6 +291,28 @@ def _json_once(value: object) -> str:
     return _json(value)
 
 
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _mapping_encoder() -> Callable[[dict[str, Any]], str]:
+    """A flat mapping (a relationship) as canonical JSON: the standard library's C
+    encoder made once, not per call as :meth:`json.JSONEncoder.encode` does."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return _ENCODER.encode
+    # markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan
+    encode = make(None, _not_json, _quote, None, ":", ",", True, False, False)  # noqa: FBT003
+
+    def mapping(value: dict[str, Any]) -> str:
+        return "".join(encode(value, 0))
+
+    return mapping
+
+
+_MAPPING: Final = _mapping_encoder()
+
+
 def _second(seconds: int) -> str:
     found = _SECONDS.get(seconds)
     if found is None:
@@ -307,6 +329,10 @@ def _roles_json(actor: str | None, target: str | None) -> str:
     if target is None:
         return '{"actor":' + _quoted(actor) + "}"
     return '{"actor":' + _quoted(actor) + ',"target":' + _quoted(target) + "}"
+
+
+_draft: Final = Draft._make
+_sha256: Final = hashlib.sha256
 
 
 def encode_event(
@@ -333,7 +359,13 @@ def encode_event(
             + ',"reason":'
             + _json(reason)
             + ',"relationship":'
-            + ("null" if relationship is None else _ENCODER.encode(dict(relationship)))
+            + (
+                "null"
+                if relationship is None
+                else _MAPPING(
+                    relationship if relationship.__class__ is dict else dict(relationship)  # type: ignore[arg-type]
+                )
+            )
             + ',"request_id":'
             + _json_once(event.request_id)
             + ',"setting":'
@@ -381,17 +413,19 @@ def encode_event(
     body = text.encode()
     if len(body) > _MAX_BODY:
         raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
-    return Draft(
-        event.id,
-        time_us,
-        event.kind,
-        actor,
-        target,
-        reason if reason.__class__ is str else None,
-        allowed if allowed.__class__ is bool else None,
-        body,
-        hashlib.sha256(body).digest(),
-        critical,
+    return _draft(
+        (
+            event.id,
+            time_us,
+            event.kind,
+            actor,
+            target,
+            reason if reason.__class__ is str else None,
+            allowed if allowed.__class__ is bool else None,
+            body,
+            _sha256(body).digest(),
+            critical,
+        )
     )
 
 

@@ -73,18 +73,31 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
     inlined: this loop runs once per record)."""
     out: list[StoredRecord] = []
     append = out.append
-    sha256 = hashlib.sha256
+    make = StoredRecord._make
+    link = hashlib.sha256(_DOMAIN).copy
     prev = head_hash
     seq = head_seq
     for d in drafts:
         seq += 1
-        h = sha256(b"%s%s\x00%d\x00%s" % (_DOMAIN, prev.encode(), seq, d.digest)).hexdigest()
+        h = link()
+        h.update(b"%s\x00%d\x00%s" % (prev.encode(), seq, d.digest))
+        prev_, prev = prev, h.hexdigest()
         append(
-            StoredRecord(
-                seq, prev, h, d.body, d.time_us, d.kind, d.actor, d.target, d.reason, d.allowed
+            make(
+                (
+                    seq,
+                    prev_,
+                    prev,
+                    d.body,
+                    d.time_us,
+                    d.kind,
+                    d.actor,
+                    d.target,
+                    d.reason,
+                    d.allowed,
+                )
             )
         )
-        prev = h
     return out
 
 
