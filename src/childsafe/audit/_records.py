@@ -256,6 +256,7 @@ _quote: Final[Callable[[str], str]] = (
 _CACHE_MAX: Final = 4096
 _QUOTED: Final[dict[str, str]] = {}
 _SECONDS: Final[dict[int, str]] = {}
+_PIECES: Final[dict[tuple[object, ...], tuple[str, str]]] = {}
 _NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - for the naive UTC text
 _TAIL: Final = f'","v":{RECORD_VERSION}}}'
 
@@ -331,6 +332,63 @@ def _roles_json(actor: str | None, target: str | None) -> str:
     return '{"actor":' + _quoted(actor) + ',"target":' + _quoted(target) + "}"
 
 
+def _cache(key: tuple[object, ...], value: tuple[str, str]) -> tuple[str, str]:
+    if len(_PIECES) >= _CACHE_MAX:
+        _PIECES.clear()
+    _PIECES[key] = value
+    return value
+
+
+def _decision_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
+    """A decision's data around its relationship and request id, which change from
+    one event to the next: up to ``"relationship":`` and from ``"setting"`` on."""
+    action, adapter, allowed, version, reason, setting, value = key
+    return (
+        '{"action":'
+        + _json(action)
+        + ',"adapter":'
+        + _json(adapter)
+        + ',"allowed":'
+        + _json(allowed)
+        + ',"policy_version":'
+        + _json(version)
+        + ',"reason":'
+        + _json(reason)
+        + ',"relationship":',
+        ',"setting":' + _json(setting) + ',"value":' + _json(value) + "}",
+    )
+
+
+def _change_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
+    """A setting change's data (``by`` is known from the event's ids)."""
+    allowed, by_self, version, reason, setting, value = key
+    return (
+        '{"allowed":'
+        + _json(allowed)
+        + ',"by":'
+        + ('"self"' if by_self else '"parent"')
+        + ',"policy_version":'
+        + _json(version)
+        + ',"reason":'
+        + _json(reason)
+        + ',"setting":'
+        + _json(setting)
+        + ',"value":'
+        + _json(value)
+        + "}",
+        "",
+    )
+
+
+def _roles_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
+    """The bands, and the jurisdictions with the kind."""
+    actor_band, target_band, actor_place, target_place, kind = key
+    return (
+        _roles_json(actor_band, target_band),
+        _roles_json(actor_place, target_place) + ',"kind":' + _json(kind),
+    )
+
+
 _draft: Final = Draft._make
 _sha256: Final = hashlib.sha256
 
@@ -340,25 +398,35 @@ def encode_event(
 ) -> Draft:
     """The :class:`Draft` of a guard's decision or setting-change event whose account
     ids are already pseudonymised (``actor``, ``target``): the same body
-    :func:`build_draft` would encode from the event's data, built without the dict."""
+    :func:`build_draft` would encode from the event's data, built without the dict.
+
+    The parts that repeat from one event to the next (everything but the ids, the
+    time and the relationship) are encoded once per distinct combination and cached;
+    the cache is used only when ``allowed`` is a real ``bool``, since ``True == 1``
+    would otherwise share an entry with a different encoding."""
     time_us = (event.time - _EPOCH) // _MICRO
     seconds, micros = divmod(time_us, 1_000_000)
     allowed = event.allowed
     reason = event.reason
+    exact = allowed.__class__ is bool
     if event.kind == "decision":
+        key: tuple[object, ...] = (
+            event.action,
+            event.adapter,
+            allowed,
+            event.policy_version,
+            reason,
+            event.setting,
+            event.value,
+        )
+        pieces = _PIECES.get(key) if exact else None
+        if pieces is None:
+            pieces = _decision_pieces(key)
+            if exact:
+                _cache(key, pieces)
         relationship = event.relationship
         data = (
-            '{"action":'
-            + _json(event.action)
-            + ',"adapter":'
-            + _json(event.adapter)
-            + ',"allowed":'
-            + _json(allowed)
-            + ',"policy_version":'
-            + _json(event.policy_version)
-            + ',"reason":'
-            + _json(reason)
-            + ',"relationship":'
+            pieces[0]
             + (
                 "null"
                 if relationship is None
@@ -368,45 +436,48 @@ def encode_event(
             )
             + ',"request_id":'
             + _json_once(event.request_id)
-            + ',"setting":'
-            + _json(event.setting)
-            + ',"value":'
-            + _json(event.value)
-            + "}"
+            + pieces[1]
         )
     else:
-        data = (
-            '{"allowed":'
-            + _json(allowed)
-            + ',"by":'
-            + ('"self"' if event.actor_id == event.target_id else '"parent"')
-            + ',"policy_version":'
-            + _json(event.policy_version)
-            + ',"reason":'
-            + _json(reason)
-            + ',"setting":'
-            + _json(event.setting)
-            + ',"value":'
-            + _json(event.value)
-            + "}"
+        key = (
+            allowed,
+            event.actor_id == event.target_id,
+            event.policy_version,
+            reason,
+            event.setting,
+            event.value,
         )
+        pieces = _PIECES.get(key) if exact else None
+        if pieces is None:
+            pieces = _change_pieces(key)
+            if exact:
+                _cache(key, pieces)
+        data = pieces[0]
+    roles_key = (
+        event.actor_band,
+        event.target_band,
+        event.actor_jurisdiction,
+        event.target_jurisdiction,
+        event.kind,
+    )
+    roles = _PIECES.get(roles_key)
+    if roles is None:
+        roles = _cache(roles_key, _roles_pieces(roles_key))
     text = (
         '{"actor":'
-        + ("null" if actor is None else _quoted(actor))
+        + ("null" if actor is None else _quote(actor))
         + ',"bands":'
-        + _roles_json(event.actor_band, event.target_band)
+        + roles[0]
         + ',"data":'
         + data
         + ',"id":'
         + _json_once(event.id)
         + ',"jurisdictions":'
-        + _roles_json(event.actor_jurisdiction, event.target_jurisdiction)
-        + ',"kind":'
-        + _json(event.kind)
+        + roles[1]
         + ',"target":'
-        + ("null" if target is None else _quoted(target))
+        + ("null" if target is None else _quote(target))
         + ',"time":"'
-        + _second(seconds)
+        + (_SECONDS.get(seconds) or _second(seconds))
         + ".%06dZ" % micros  # noqa: UP031 - the fastest zero-padded form
         + _TAIL
     )
