@@ -256,9 +256,8 @@ _quote: Final[Callable[[str], str]] = (
 _CACHE_MAX: Final = 4096
 _QUOTED: Final[dict[str, str]] = {}
 _SECONDS: Final[dict[int, str]] = {}
-_PIECES: Final[dict[tuple[object, ...], tuple[str, str]]] = {}
+_PIECES: Final[dict[tuple[object, ...], tuple[str, ...]]] = {}
 _NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - for the naive UTC text
-_TAIL: Final = f'","v":{RECORD_VERSION}}}'
 
 
 def _quoted(text: str) -> str:
@@ -332,18 +331,20 @@ def _roles_json(actor: str | None, target: str | None) -> str:
     return '{"actor":' + _quoted(actor) + ',"target":' + _quoted(target) + "}"
 
 
-def _cache(key: tuple[object, ...], value: tuple[str, str]) -> tuple[str, str]:
+def _cache(key: tuple[object, ...], value: tuple[str, ...]) -> tuple[str, ...]:
     if len(_PIECES) >= _CACHE_MAX:
         _PIECES.clear()
     _PIECES[key] = value
     return value
 
 
-def _decision_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
-    """A decision's data around its relationship and request id, which change from
-    one event to the next: up to ``"relationship":`` and from ``"setting"`` on."""
-    action, adapter, allowed, version, reason, setting, value = key
+def _decision_pieces(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """A decision's bands, its data up to ``"relationship":`` and from ``"setting"``
+    on (the relationship and the request id change from one event to the next), and
+    its jurisdictions."""
+    action, adapter, allowed, version, reason, setting, value, *roles = key
     return (
+        _roles_json(roles[0], roles[1]),
         '{"action":'
         + _json(action)
         + ',"adapter":'
@@ -356,13 +357,16 @@ def _decision_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
         + _json(reason)
         + ',"relationship":',
         ',"setting":' + _json(setting) + ',"value":' + _json(value) + "}",
+        _roles_json(roles[2], roles[3]),
     )
 
 
-def _change_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
-    """A setting change's data (``by`` is known from the event's ids)."""
-    allowed, by_self, version, reason, setting, value = key
+def _change_pieces(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """A setting change's bands, data (``by`` is known from the event's ids) and
+    jurisdictions."""
+    allowed, by_self, version, reason, setting, value, *roles = key
     return (
+        _roles_json(roles[0], roles[1]),
         '{"allowed":'
         + _json(allowed)
         + ',"by":'
@@ -376,19 +380,19 @@ def _change_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
         + ',"value":'
         + _json(value)
         + "}",
-        "",
+        _roles_json(roles[2], roles[3]),
     )
 
 
-def _roles_pieces(key: tuple[Any, ...]) -> tuple[str, str]:
-    """The bands, and the jurisdictions with the kind."""
-    actor_band, target_band, actor_place, target_place, kind = key
-    return (
-        _roles_json(actor_band, target_band),
-        _roles_json(actor_place, target_place) + ',"kind":' + _json(kind),
-    )
-
-
+_TIME_V: Final = '"%s.%06dZ","v":' + str(RECORD_VERSION) + "}"
+_DECISION: Final = (
+    '{"actor":%s,"bands":%s,"data":%s%s,"request_id":%s%s,"id":%s,"jurisdictions":%s,'
+    '"kind":"decision","target":%s,"time":' + _TIME_V
+)
+_CHANGE: Final = (
+    '{"actor":%s,"bands":%s,"data":%s,"id":%s,"jurisdictions":%s,'
+    '"kind":%s,"target":%s,"time":' + _TIME_V
+)
 _draft: Final = Draft._make
 _sha256: Final = hashlib.sha256
 
@@ -409,7 +413,8 @@ def encode_event(
     allowed = event.allowed
     reason = event.reason
     exact = allowed.__class__ is bool
-    if event.kind == "decision":
+    kind = event.kind
+    if kind == "decision":
         key: tuple[object, ...] = (
             event.action,
             event.adapter,
@@ -418,6 +423,10 @@ def encode_event(
             reason,
             event.setting,
             event.value,
+            event.actor_band,
+            event.target_band,
+            event.actor_jurisdiction,
+            event.target_jurisdiction,
         )
         pieces = _PIECES.get(key) if exact else None
         if pieces is None:
@@ -425,18 +434,22 @@ def encode_event(
             if exact:
                 _cache(key, pieces)
         relationship = event.relationship
-        data = (
-            pieces[0]
-            + (
-                "null"
-                if relationship is None
-                else _MAPPING(
-                    relationship if relationship.__class__ is dict else dict(relationship)  # type: ignore[arg-type]
-                )
-            )
-            + ',"request_id":'
-            + _json_once(event.request_id)
-            + pieces[1]
+        text = _DECISION % (
+            "null" if actor is None else _quote(actor),
+            pieces[0],
+            pieces[1],
+            "null"
+            if relationship is None
+            else _MAPPING(
+                relationship if relationship.__class__ is dict else dict(relationship)  # type: ignore[arg-type]
+            ),
+            _json_once(event.request_id),
+            pieces[2],
+            _json_once(event.id),
+            pieces[3],
+            "null" if target is None else _quote(target),
+            _SECONDS.get(seconds) or _second(seconds),
+            micros,
         )
     else:
         key = (
@@ -446,41 +459,27 @@ def encode_event(
             reason,
             event.setting,
             event.value,
+            event.actor_band,
+            event.target_band,
+            event.actor_jurisdiction,
+            event.target_jurisdiction,
         )
         pieces = _PIECES.get(key) if exact else None
         if pieces is None:
             pieces = _change_pieces(key)
             if exact:
                 _cache(key, pieces)
-        data = pieces[0]
-    roles_key = (
-        event.actor_band,
-        event.target_band,
-        event.actor_jurisdiction,
-        event.target_jurisdiction,
-        event.kind,
-    )
-    roles = _PIECES.get(roles_key)
-    if roles is None:
-        roles = _cache(roles_key, _roles_pieces(roles_key))
-    text = (
-        '{"actor":'
-        + ("null" if actor is None else _quote(actor))
-        + ',"bands":'
-        + roles[0]
-        + ',"data":'
-        + data
-        + ',"id":'
-        + _json_once(event.id)
-        + ',"jurisdictions":'
-        + roles[1]
-        + ',"target":'
-        + ("null" if target is None else _quote(target))
-        + ',"time":"'
-        + (_SECONDS.get(seconds) or _second(seconds))
-        + ".%06dZ" % micros  # noqa: UP031 - the fastest zero-padded form
-        + _TAIL
-    )
+        text = _CHANGE % (
+            "null" if actor is None else _quote(actor),
+            pieces[0],
+            pieces[1],
+            _json_once(event.id),
+            pieces[2],
+            _json(kind),
+            "null" if target is None else _quote(target),
+            _SECONDS.get(seconds) or _second(seconds),
+            micros,
+        )
     body = text.encode()
     if len(body) > _MAX_BODY:
         raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")

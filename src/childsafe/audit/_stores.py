@@ -78,27 +78,12 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
     link = hashlib.sha256(_DOMAIN).copy
     prev = head_hash
     seq = head_seq
-    for d in drafts:
+    for _, time_us, kind, actor, target, reason, allowed, body, digest, _ in drafts:
         seq += 1
         h = link()
-        h.update(b"%s\x00%d\x00%s" % (prev.encode(), seq, d.digest))
+        h.update(b"%s\x00%d\x00%s" % (prev.encode(), seq, digest))
         prev_, prev = prev, h.hexdigest()
-        append(
-            make(
-                (
-                    seq,
-                    prev_,
-                    prev,
-                    d.body,
-                    d.time_us,
-                    d.kind,
-                    d.actor,
-                    d.target,
-                    d.reason,
-                    d.allowed,
-                )
-            )
-        )
+        append(make((seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
     return out
 
 
