@@ -274,7 +274,7 @@ def _quoted(text: str) -> str:
 def _json(value: object) -> str:
     """One value of an event as canonical JSON (strings that repeat: cached)."""
     if value.__class__ is str:
-        return _quoted(value)  # type: ignore[arg-type]
+        return _quoted(value)
     if value is None:
         return "null"
     if value is True:
@@ -287,7 +287,7 @@ def _json(value: object) -> str:
 def _json_once(value: object) -> str:
     """One value of an event as canonical JSON (strings that do not repeat: ids)."""
     if value.__class__ is str:
-        return _quote(value)  # type: ignore[arg-type]
+        return _quote(value)
     return _json(value)
 
 
@@ -393,7 +393,7 @@ _CHANGE: Final = (
     '{"actor":%s,"bands":%s,"data":%s,"id":%s,"jurisdictions":%s,'
     '"kind":%s,"target":%s,"time":' + _TIME_V
 )
-_draft: Final = Draft._make
+_new: Final = tuple.__new__
 _sha256: Final = hashlib.sha256
 
 
@@ -410,8 +410,8 @@ def encode_event(
     would otherwise share an entry with a different encoding."""
     time_us = (event.time - _EPOCH) // _MICRO
     seconds, micros = divmod(time_us, 1_000_000)
-    allowed = event.allowed
-    reason = event.reason
+    allowed: object = event.allowed  # typed bool and str; the index takes them only if so
+    reason: object = event.reason
     exact = allowed.__class__ is bool
     kind = event.kind
     if kind == "decision":
@@ -440,9 +440,7 @@ def encode_event(
             pieces[1],
             "null"
             if relationship is None
-            else _MAPPING(
-                relationship if relationship.__class__ is dict else dict(relationship)  # type: ignore[arg-type]
-            ),
+            else _MAPPING(relationship if relationship.__class__ is dict else dict(relationship)),
             _json_once(event.request_id),
             pieces[2],
             _json_once(event.id),
@@ -483,7 +481,8 @@ def encode_event(
     body = text.encode()
     if len(body) > _MAX_BODY:
         raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
-    return _draft(
+    return _new(
+        Draft,
         (
             event.id,
             time_us,
@@ -495,7 +494,7 @@ def encode_event(
             body,
             _sha256(body).digest(),
             critical,
-        )
+        ),
     )
 
 

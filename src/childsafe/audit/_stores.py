@@ -74,7 +74,8 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
     inlined: this loop runs once per record)."""
     out: list[StoredRecord] = []
     append = out.append
-    make = StoredRecord._make
+    new = tuple.__new__
+    cls = StoredRecord
     link = hashlib.sha256(_DOMAIN).copy
     prev = head_hash
     seq = head_seq
@@ -83,7 +84,7 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
         h = link()
         h.update(b"%s\x00%d\x00%s" % (prev.encode(), seq, digest))
         prev_, prev = prev, h.hexdigest()
-        append(make((seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
+        append(new(cls, (seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
     return out
 
 
@@ -243,6 +244,10 @@ _SQLITE_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
 }
 
 _SQLITE_TAIL: Final = f"substr({{col}}, -{TAIL})"
+_CACHE_KIB: Final = 16_384
+"""Each connection's page cache, in KiB (SQLite's default is 2 MiB): room for the
+account indexes' pages, which every batch touches, so they are not read back from the
+file for each one. The cache fills only as pages are used."""
 _WAL_PAGES: Final = 10_000
 """SQLite folds the write-ahead log back into the database once it holds this many
 pages (40 MB at the default page size) rather than SQLite's 1,000: a page that many
@@ -344,6 +349,7 @@ class SQLiteAuditStore:
                 )
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
+                conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             except sqlite3.Error as e:
                 raise self._failure("open", e) from e
             self._local.conn = conn
