@@ -57,7 +57,7 @@ from childsafe.events import DecisionEvent
 KEY: Final = b"k" * 32
 TARGET: Final = 50_000
 INSTRUCTIONS_BEFORE: Final = 275_928
-INSTRUCTIONS_AFTER: Final = 0
+INSTRUCTIONS_AFTER: Final = 182_705
 COMMAND: Final = "python3 benchmarks/bench_audit.py --write"
 
 
