@@ -554,3 +554,84 @@ def test_published_schema_matches_records() -> None:
     assert set(schema["properties"]) == set(record.to_dict()) == set(schema["required"])
     assert schema["properties"]["kind"]["enum"] == list(KINDS)
     assert schema["properties"]["v"]["const"] == childsafe.audit.RECORD_VERSION
+
+
+class TestEventEncoderEdges:
+    """The event encoder's caches and fallbacks give the same bytes as the canonical
+    encoder, and its failures are the canonical encoder's."""
+
+    @staticmethod
+    def event(**change: Any) -> Any:
+        from childsafe.events import DecisionEvent  # noqa: PLC0415
+
+        fields: dict[str, Any] = {
+            "id": "e1",
+            "time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            "kind": "decision",
+            "action": "dm.send",
+            "allowed": False,
+            "reason": "not_connected",
+            "setting": "direct_messages",
+            "value": "connections",
+            "actor_id": "a",
+            "actor_band": "adult",
+            "actor_jurisdiction": "GB",
+            "target_id": "k",
+            "target_band": "13_15",
+            "target_jurisdiction": "GB",
+            "relationship": {"connected": False},
+            "policy_version": "v",
+        }
+        fields.update(change)
+        return DecisionEvent(**fields)
+
+    @staticmethod
+    def canonical(draft: Any) -> bytes:
+        record = decode_record(stored(draft))
+        again = make_draft(
+            record.kind,
+            time=record.time,
+            actor=record.actor,
+            target=record.target,
+            bands=record.bands,
+            jurisdictions=record.jurisdictions,
+            data=record.data,
+            id=record.id,
+        )
+        return bytes(again.body)
+
+    def test_caches_stay_bounded_and_correct(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from childsafe.audit import _records  # noqa: PLC0415
+
+        monkeypatch.setattr(_records, "_CACHE_MAX", 3)
+        for i in range(10):
+            event = self.event(
+                reason=f"r{i}" + "x" * (70 if i % 2 else 0),
+                time=dt.datetime(2026, 1, 1, 0, 0, i, i, tzinfo=dt.UTC),
+                actor_band=None if i % 3 else "adult",
+                target_id=None if i == 4 else "k",
+                target_band=None if i == 4 else "13_15",
+                target_jurisdiction=None if i == 4 else "GB",
+            )
+            draft = _records.encode_event(event, "k1:ab", None if i == 4 else "k1:cd", True)
+            assert draft.body == self.canonical(draft)
+        assert len(_records._QUOTED) <= 3
+        assert len(_records._SECONDS) <= 3
+        assert len(_records._PIECES) <= 3
+
+    def test_not_a_bool_is_encoded_as_given(self) -> None:
+        from childsafe.audit._records import encode_event  # noqa: PLC0415
+
+        for kind in ("decision", "setting_change"):
+            draft = encode_event(self.event(allowed=1, kind=kind), "k1:ab", "k1:cd", True)
+            assert draft.allowed is None
+            assert b'"allowed":1,' in draft.body
+            assert draft.body == self.canonical(draft)
+
+    def test_failures(self) -> None:
+        from childsafe.audit._records import encode_event  # noqa: PLC0415
+
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            encode_event(self.event(relationship={"x": object()}), None, None, True)
+        with pytest.raises(AuditRecordError, match="over"):
+            encode_event(self.event(request_id="x" * (1 << 20)), None, None, True)
