@@ -449,6 +449,15 @@ class TestSinkEncoding:
         value=st.none() | st.text(max_size=8),
         time=times,
         kind=st.sampled_from(["decision", "setting_change"]),
+        event_id=st.text(min_size=1, max_size=40),
+        request_id=st.none() | st.text(max_size=70),
+        adapter=st.none() | st.sampled_from(["wsgi", "flask", 'odd "name"\u2028']),
+        relationship=st.none()
+        | st.dictionaries(
+            st.text(max_size=6), st.booleans() | st.integers(-(2**40), 2**40), max_size=5
+        ),
+        offset=st.integers(-14 * 60, 14 * 60),
+        target=st.none() | st.text(max_size=10),
     )
     def test_sink_bodies_are_canonical(
         self,
@@ -459,16 +468,22 @@ class TestSinkEncoding:
         value: str | None,
         time: dt.datetime,
         kind: str,
+        event_id: str,
+        request_id: str | None,
+        adapter: str | None,
+        relationship: dict[str, bool | int] | None,
+        offset: int,
+        target: str | None,
     ) -> None:
-        """The guard's events take a fast path to their body; it is byte for byte the
-        canonical encoding make_draft gives for the same record."""
+        """The guard's events take a fast path to their body (a template and cached
+        pieces); it is byte for byte the canonical encoding make_draft gives for the
+        same record, whatever the strings, the relationship and the time zone."""
         from childsafe.audit import AuditTrail, MemoryAuditStore  # noqa: PLC0415
         from childsafe.events import DecisionEvent  # noqa: PLC0415
 
-        store = MemoryAuditStore()
-        trail = AuditTrail(store, pseudonymiser=Pseudonymiser({"k": b"k" * 32}))
+        time = time.astimezone(dt.timezone(dt.timedelta(minutes=offset)))
         event = DecisionEvent(
-            id="e1",
+            id=event_id,
             time=time,
             kind=kind,  # type: ignore[arg-type]
             action="dm.send",
@@ -479,12 +494,16 @@ class TestSinkEncoding:
             actor_id=actor,
             actor_band=band,
             actor_jurisdiction="GB" if band else None,
-            target_id="kid",
-            target_band="13_15",
-            target_jurisdiction="GB",
-            relationship={"connected": True, "mutual_connections": 2},
+            target_id=target,
+            target_band="13_15" if target else None,
+            target_jurisdiction="GB" if target else None,
+            relationship=relationship,
             policy_version="v",
+            request_id=request_id,
+            adapter=adapter,
         )
+        store = MemoryAuditStore()
+        trail = AuditTrail(store, pseudonymiser=Pseudonymiser({"k": b"k" * 32}))
         trail.config = AuditConfig(allow_sample_rate=1)
         trail.sink(event)
         trail.close()
@@ -502,6 +521,26 @@ class TestSinkEncoding:
         )
         assert again.body == row.body
         assert record.time == time
+        assert record.id == event_id
+        assert record.bands == ({"actor": band} if band else {}) | (
+            {"target": "13_15"} if target else {}
+        )
+        common = {
+            "allowed": allowed,
+            "policy_version": "v",
+            "reason": reason,
+            "setting": "direct_messages",
+            "value": value,
+        }
+        if kind == "decision":
+            assert record.data == common | {
+                "action": "dm.send",
+                "adapter": adapter,
+                "relationship": relationship,
+                "request_id": request_id,
+            }
+        else:
+            assert record.data == common | {"by": "self" if actor == target else "parent"}
 
 
 def test_published_schema_matches_records() -> None:
@@ -515,3 +554,84 @@ def test_published_schema_matches_records() -> None:
     assert set(schema["properties"]) == set(record.to_dict()) == set(schema["required"])
     assert schema["properties"]["kind"]["enum"] == list(KINDS)
     assert schema["properties"]["v"]["const"] == childsafe.audit.RECORD_VERSION
+
+
+class TestEventEncoderEdges:
+    """The event encoder's caches and fallbacks give the same bytes as the canonical
+    encoder, and its failures are the canonical encoder's."""
+
+    @staticmethod
+    def event(**change: Any) -> Any:
+        from childsafe.events import DecisionEvent  # noqa: PLC0415
+
+        fields: dict[str, Any] = {
+            "id": "e1",
+            "time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            "kind": "decision",
+            "action": "dm.send",
+            "allowed": False,
+            "reason": "not_connected",
+            "setting": "direct_messages",
+            "value": "connections",
+            "actor_id": "a",
+            "actor_band": "adult",
+            "actor_jurisdiction": "GB",
+            "target_id": "k",
+            "target_band": "13_15",
+            "target_jurisdiction": "GB",
+            "relationship": {"connected": False},
+            "policy_version": "v",
+        }
+        fields.update(change)
+        return DecisionEvent(**fields)
+
+    @staticmethod
+    def canonical(draft: Any) -> bytes:
+        record = decode_record(stored(draft))
+        again = make_draft(
+            record.kind,
+            time=record.time,
+            actor=record.actor,
+            target=record.target,
+            bands=record.bands,
+            jurisdictions=record.jurisdictions,
+            data=record.data,
+            id=record.id,
+        )
+        return bytes(again.body)
+
+    def test_caches_stay_bounded_and_correct(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from childsafe.audit import _records  # noqa: PLC0415
+
+        monkeypatch.setattr(_records, "_CACHE_MAX", 3)
+        for i in range(10):
+            event = self.event(
+                reason=f"r{i}" + "x" * (70 if i % 2 else 0),
+                time=dt.datetime(2026, 1, 1, 0, 0, i, i, tzinfo=dt.UTC),
+                actor_band=None if i % 3 else "adult",
+                target_id=None if i == 4 else "k",
+                target_band=None if i == 4 else "13_15",
+                target_jurisdiction=None if i == 4 else "GB",
+            )
+            draft = _records.encode_event(event, "k1:ab", None if i == 4 else "k1:cd", True)
+            assert draft.body == self.canonical(draft)
+        assert len(_records._QUOTED) <= 3
+        assert len(_records._SECONDS) <= 3
+        assert len(_records._PIECES) <= 3
+
+    def test_not_a_bool_is_encoded_as_given(self) -> None:
+        from childsafe.audit._records import encode_event  # noqa: PLC0415
+
+        for kind in ("decision", "setting_change"):
+            draft = encode_event(self.event(allowed=1, kind=kind), "k1:ab", "k1:cd", True)
+            assert draft.allowed is None
+            assert b'"allowed":1,' in draft.body
+            assert draft.body == self.canonical(draft)
+
+    def test_failures(self) -> None:
+        from childsafe.audit._records import encode_event  # noqa: PLC0415
+
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            encode_event(self.event(relationship={"x": object()}), None, None, True)
+        with pytest.raises(AuditRecordError, match="over"):
+            encode_event(self.event(request_id="x" * (1 << 20)), None, None, True)

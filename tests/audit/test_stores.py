@@ -19,7 +19,8 @@ from childsafe.audit import (
     open_store,
     verify_chain,
 )
-from childsafe.audit._records import genesis_hash, make_draft
+from childsafe.audit._records import KINDS, genesis_hash, make_draft
+from childsafe.audit._stores import _SQLITE_MIGRATIONS, _SQLITE_TAIL, _where
 from tests.audit.support import POSTGRES_URL, needs_postgres
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -119,9 +120,76 @@ class TestSchema:
         again = SQLiteAuditStore(path)
         assert again.chain_id() == chain
         with sqlite3.connect(path) as db:
-            assert db.execute("SELECT version FROM childsafe_audit_schema").fetchall() == [(1,)]
+            versions = db.execute("SELECT version FROM childsafe_audit_schema").fetchall()
+            assert versions == [(1,), (2,)]
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         again.close()
+
+    def test_sqlite_migrates_version_1(self, tmp_path: Path) -> None:
+        """A version-1 store (whole-pseudonym account indexes) is migrated on open:
+        its records keep their chain and are found by account through the new
+        indexes."""
+        path = tmp_path / "a.db"
+        with sqlite3.connect(path) as db:
+            for statement in _SQLITE_MIGRATIONS[1]:
+                db.execute(statement.format(p="childsafe_audit"))
+            db.execute("CREATE TABLE childsafe_audit_schema (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO childsafe_audit_schema VALUES (1)")
+            db.execute(
+                "INSERT INTO childsafe_audit_meta VALUES (1, ?, 0, ?)",
+                ("c" * 32, genesis_hash("c" * 32)),
+            )
+        db.close()
+        store = SQLiteAuditStore(path)
+        try:
+            assert store.chain_id() == "c" * 32
+            drafts = [
+                make_draft("decision", time=T0, actor=f"k:{i:032x}", data={"allowed": False})
+                for i in range(5)
+            ]
+            store.append(drafts)
+            found = list(store.select(accounts=["k:" + "0" * 31 + "3"]))
+            assert [row.seq for row in found] == [4]
+            assert verify_chain(store, [], {}).status == "unanchored"
+        finally:
+            store.close()
+        with sqlite3.connect(path) as db:
+            versions = db.execute("SELECT version FROM childsafe_audit_schema").fetchall()
+            assert versions == [(1,), (2,)]
+            names = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+        db.close()
+        assert not {f"childsafe_audit_records_{i}" for i in ("actor", "target", "time")} & names
+        assert {f"childsafe_audit_records_{r}_tail" for r in ("actor", "target")} <= names
+
+    def test_sqlite_queries_use_indexes(self, tmp_path: Path) -> None:
+        """The queries the trail and the reports make are answered from an index, not
+        by reading the whole table (EXPLAIN QUERY PLAN)."""
+        store = SQLiteAuditStore(tmp_path / "a.db")
+        conn = store._conn()
+        tail = _SQLITE_TAIL
+        try:
+            cases = [
+                ("COUNT(*)", _where(1, 2, ["decision"], None, "?", tail), ["kind_time"]),
+                ("reason", _where(None, 2, ["decision"], None, "?", tail), ["kind_time"]),
+                (
+                    "seq",
+                    _where(None, None, None, ["k:a", "j:c"], "?", tail),
+                    ["actor_tail", "target_tail"],
+                ),
+                ("seq", _where(1, 2, KINDS, None, "?", tail), ["kind_time"]),
+            ]
+            for what, (where, params), indexes in cases:
+                sql = f"EXPLAIN QUERY PLAN SELECT {what} FROM childsafe_audit_records{where}"  # noqa: S608
+                plan = " ".join(str(row[-1]) for row in conn.execute(sql, params))
+                assert "SCAN" not in plan, plan
+                for index in indexes:
+                    assert f"USING INDEX childsafe_audit_records_{index} " in plan or (
+                        f"USING COVERING INDEX childsafe_audit_records_{index} " in plan
+                    ), plan
+        finally:
+            store.close()
 
     def test_sqlite_newer_schema_refused(self, tmp_path: Path) -> None:
         """A schema newer than this childsafe knows is refused with a clear error."""
@@ -129,7 +197,7 @@ class TestSchema:
         SQLiteAuditStore(path).close()
         with sqlite3.connect(path) as db:
             db.execute("INSERT INTO childsafe_audit_schema VALUES (?)", (SCHEMA_VERSION + 1,))
-        with pytest.raises(AuditStoreError, match="schema version 2, newer"):
+        with pytest.raises(AuditStoreError, match="schema version 3, newer"):
             SQLiteAuditStore(path)
 
     def test_sqlite_unopenable(self, tmp_path: Path) -> None:
@@ -182,8 +250,8 @@ class TestSchema:
             again.close()
             with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
                 rows = db.execute("SELECT version FROM t_schema_check_schema").fetchall()
-                assert rows == [(1,)]
-                db.execute("INSERT INTO t_schema_check_schema VALUES (2)")
+                assert rows == [(1,), (2,)]
+                db.execute("INSERT INTO t_schema_check_schema VALUES (3)")
             with pytest.raises(AuditStoreError, match="newer than this childsafe knows"):
                 PostgresAuditStore(POSTGRES_URL, prefix="t_schema_check")
         finally:

@@ -53,7 +53,7 @@ class AuditConfig:
     """
 
     allow_sample_rate: float = 0.01
-    batch_size: int = 2000
+    batch_size: int = 10_000
     buffer_size: int = 100_000
     block_timeout: float = 5.0
     retry_max_delay: float = 5.0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from childsafe.audit._errors import AuditStoreError
 from childsafe.audit._records import Draft, StoredRecord, genesis_hash
-from childsafe.audit._stores import SCHEMA_VERSION, _where, check_prefix, seal
+from childsafe.audit._stores import SCHEMA_VERSION, TAIL, _where, check_prefix, seal
 from childsafe.exceptions import MissingExtraError
 
 if TYPE_CHECKING:
@@ -41,7 +41,14 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE INDEX {p}_records_actor ON {p}_records (actor)",
         "CREATE INDEX {p}_records_target ON {p}_records (target)",
     ),
+    2: (
+        "DROP INDEX {p}_records_actor",
+        "DROP INDEX {p}_records_target",
+        f"CREATE INDEX {{p}}_records_actor_tail ON {{p}}_records (right(actor, {TAIL}))",
+        f"CREATE INDEX {{p}}_records_target_tail ON {{p}}_records (right(target, {TAIL}))",
+    ),
 }
+_TAIL_SQL: Final = f"right({{col}}, {TAIL})"
 _COLUMNS: Final = "seq, prev, hash, body, time_us, kind, actor, target, reason, allowed"
 
 
@@ -232,16 +239,16 @@ class PostgresAuditStore:
         kinds: Sequence[str] | None = None,
         accounts: Sequence[str] | None = None,
     ) -> Iterator[StoredRecord]:
-        where, params = _where(since_us, until_us, kinds, accounts, "%s")
+        where, params = _where(since_us, until_us, kinds, accounts, "%s", _TAIL_SQL)
         return self._pages(where, params)
 
     def count(self, kind: str, since_us: int | None, until_us: int | None) -> int:
-        where, params = _where(since_us, until_us, [kind], None, "%s")
+        where, params = _where(since_us, until_us, [kind], None, "%s", _TAIL_SQL)
         rows = self._fetch(f"SELECT COUNT(*) FROM {self.prefix}_records{where}", params)
         return int(rows[0][0])
 
     def count_denials(self, since_us: int | None, until_us: int | None) -> dict[str, int]:
-        where, params = _where(since_us, until_us, ["decision"], None, "%s")
+        where, params = _where(since_us, until_us, ["decision"], None, "%s", _TAIL_SQL)
         rows = self._fetch(
             f"SELECT reason, COUNT(*) FROM {self.prefix}_records{where} "
             "AND allowed = false AND reason IS NOT NULL GROUP BY reason",

@@ -18,14 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import json.encoder
 import re
 import uuid
-from collections.abc import Mapping
-from typing import Any, Final, Literal, NamedTuple, get_args
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, get_args
 
 import attrs
 
 from childsafe.audit._errors import AuditRecordError
+
+if TYPE_CHECKING:
+    from childsafe.events import DecisionEvent
 
 __all__ = [
     "KINDS",
@@ -35,6 +39,7 @@ __all__ = [
     "Kind",
     "StoredRecord",
     "decode_record",
+    "encode_event",
     "format_time",
     "genesis_hash",
     "link_hash",
@@ -149,10 +154,10 @@ def _roles(value: Mapping[str, str | None] | None, name: str) -> dict[str, str]:
     return out
 
 
-@attrs.frozen(slots=True)
-class Draft:
+class Draft(NamedTuple):
     """A record ready to be chained: its body and what the store indexes. The store
-    gives it a ``seq`` and its link inside the write transaction."""
+    gives it a ``seq`` and its link inside the write transaction. (A named tuple: one
+    is made per record, on the caller's thread.)"""
 
     id: str
     time_us: int
@@ -233,6 +238,263 @@ def build_draft(
         body,
         hashlib.sha256(body).digest(),
         critical,
+    )
+
+
+# -- the guard's events: straight from the event's fields to canonical bytes ----------
+#
+# A decision or setting-change event always has the same keys, so its body is written
+# from a template in sorted-key order instead of building a dict and sorting it per
+# record. Strings that repeat (actions, reasons, settings, bands, versions) are quoted
+# once and cached; so is the date-and-time up to the second. The result is byte for
+# byte what :func:`build_draft` gives for the same record (a property test holds them
+# together).
+
+_quote: Final[Callable[[str], str]] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
+_CACHE_MAX: Final = 4096
+_QUOTED: Final[dict[str, str]] = {}
+_SECONDS: Final[dict[int, str]] = {}
+_PIECES: Final[dict[tuple[object, ...], tuple[str, ...]]] = {}
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - for the naive UTC text
+
+
+def _quoted(text: str) -> str:
+    found = _QUOTED.get(text)
+    if found is None:
+        found = _quote(text)
+        if len(text) <= 64:
+            if len(_QUOTED) >= _CACHE_MAX:
+                _QUOTED.clear()
+            _QUOTED[text] = found
+    return found
+
+
+def _json(value: object) -> str:
+    """One value of an event as canonical JSON (strings that repeat: cached)."""
+    if value.__class__ is str:
+        return _quoted(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return _ENCODER.encode(value)
+
+
+def _json_once(value: object) -> str:
+    """One value of an event as canonical JSON (strings that do not repeat: ids)."""
+    if value.__class__ is str:
+        return _quote(value)
+    return _json(value)
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _mapping_encoder() -> Callable[[dict[str, Any]], str]:
+    """A flat mapping (a relationship) as canonical JSON: the standard library's C
+    encoder made once, not per call as :meth:`json.JSONEncoder.encode` does."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return _ENCODER.encode
+    # markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan
+    encode = make(None, _not_json, _quote, None, ":", ",", True, False, False)  # noqa: FBT003
+
+    def mapping(value: dict[str, Any]) -> str:
+        return "".join(encode(value, 0))
+
+    return mapping
+
+
+_MAPPING: Final = _mapping_encoder()
+
+
+def _second(seconds: int) -> str:
+    found = _SECONDS.get(seconds)
+    if found is None:
+        found = (_NAIVE_EPOCH + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        if len(_SECONDS) >= _CACHE_MAX:
+            _SECONDS.clear()
+        _SECONDS[seconds] = found
+    return found
+
+
+def _roles_json(actor: str | None, target: str | None) -> str:
+    if actor is None:
+        return "{}" if target is None else '{"target":' + _quoted(target) + "}"
+    if target is None:
+        return '{"actor":' + _quoted(actor) + "}"
+    return '{"actor":' + _quoted(actor) + ',"target":' + _quoted(target) + "}"
+
+
+def _cache(key: tuple[object, ...], value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(_PIECES) >= _CACHE_MAX:
+        _PIECES.clear()
+    _PIECES[key] = value
+    return value
+
+
+def _decision_pieces(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """A decision's bands, its data up to ``"relationship":`` and from ``"setting"``
+    on (the relationship and the request id change from one event to the next), and
+    its jurisdictions."""
+    action, adapter, allowed, version, reason, setting, value, *roles = key
+    return (
+        _roles_json(roles[0], roles[1]),
+        '{"action":'
+        + _json(action)
+        + ',"adapter":'
+        + _json(adapter)
+        + ',"allowed":'
+        + _json(allowed)
+        + ',"policy_version":'
+        + _json(version)
+        + ',"reason":'
+        + _json(reason)
+        + ',"relationship":',
+        ',"setting":' + _json(setting) + ',"value":' + _json(value) + "}",
+        _roles_json(roles[2], roles[3]),
+    )
+
+
+def _change_pieces(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """A setting change's bands, data (``by`` is known from the event's ids) and
+    jurisdictions."""
+    allowed, by_self, version, reason, setting, value, *roles = key
+    return (
+        _roles_json(roles[0], roles[1]),
+        '{"allowed":'
+        + _json(allowed)
+        + ',"by":'
+        + ('"self"' if by_self else '"parent"')
+        + ',"policy_version":'
+        + _json(version)
+        + ',"reason":'
+        + _json(reason)
+        + ',"setting":'
+        + _json(setting)
+        + ',"value":'
+        + _json(value)
+        + "}",
+        _roles_json(roles[2], roles[3]),
+    )
+
+
+_TIME_V: Final = '"%s.%06dZ","v":' + str(RECORD_VERSION) + "}"
+_DECISION: Final = (
+    '{"actor":%s,"bands":%s,"data":%s%s,"request_id":%s%s,"id":%s,"jurisdictions":%s,'
+    '"kind":"decision","target":%s,"time":' + _TIME_V
+)
+_CHANGE: Final = (
+    '{"actor":%s,"bands":%s,"data":%s,"id":%s,"jurisdictions":%s,'
+    '"kind":%s,"target":%s,"time":' + _TIME_V
+)
+_new: Final = tuple.__new__
+_sha256: Final = hashlib.sha256
+
+
+def encode_event(
+    event: DecisionEvent, actor: str | None, target: str | None, critical: bool
+) -> Draft:
+    """The :class:`Draft` of a guard's decision or setting-change event whose account
+    ids are already pseudonymised (``actor``, ``target``): the same body
+    :func:`build_draft` would encode from the event's data, built without the dict.
+
+    The parts that repeat from one event to the next (everything but the ids, the
+    time and the relationship) are encoded once per distinct combination and cached;
+    the cache is used only when ``allowed`` is a real ``bool``, since ``True == 1``
+    would otherwise share an entry with a different encoding."""
+    time_us = (event.time - _EPOCH) // _MICRO
+    seconds, micros = divmod(time_us, 1_000_000)
+    allowed: object = event.allowed  # typed bool and str; the index takes them only if so
+    reason: object = event.reason
+    exact = allowed.__class__ is bool
+    kind = event.kind
+    if kind == "decision":
+        key: tuple[object, ...] = (
+            event.action,
+            event.adapter,
+            allowed,
+            event.policy_version,
+            reason,
+            event.setting,
+            event.value,
+            event.actor_band,
+            event.target_band,
+            event.actor_jurisdiction,
+            event.target_jurisdiction,
+        )
+        pieces = _PIECES.get(key) if exact else None
+        if pieces is None:
+            pieces = _decision_pieces(key)
+            if exact:
+                _cache(key, pieces)
+        relationship = event.relationship
+        text = _DECISION % (
+            "null" if actor is None else _quote(actor),
+            pieces[0],
+            pieces[1],
+            "null"
+            if relationship is None
+            else _MAPPING(relationship if relationship.__class__ is dict else dict(relationship)),
+            _json_once(event.request_id),
+            pieces[2],
+            _json_once(event.id),
+            pieces[3],
+            "null" if target is None else _quote(target),
+            _SECONDS.get(seconds) or _second(seconds),
+            micros,
+        )
+    else:
+        key = (
+            allowed,
+            event.actor_id == event.target_id,
+            event.policy_version,
+            reason,
+            event.setting,
+            event.value,
+            event.actor_band,
+            event.target_band,
+            event.actor_jurisdiction,
+            event.target_jurisdiction,
+        )
+        pieces = _PIECES.get(key) if exact else None
+        if pieces is None:
+            pieces = _change_pieces(key)
+            if exact:
+                _cache(key, pieces)
+        text = _CHANGE % (
+            "null" if actor is None else _quote(actor),
+            pieces[0],
+            pieces[1],
+            _json_once(event.id),
+            pieces[2],
+            _json(kind),
+            "null" if target is None else _quote(target),
+            _SECONDS.get(seconds) or _second(seconds),
+            micros,
+        )
+    body = text.encode()
+    if len(body) > _MAX_BODY:
+        raise AuditRecordError(f"data: the record is {len(body)} bytes, over {_MAX_BODY}")
+    return _new(
+        Draft,
+        (
+            event.id,
+            time_us,
+            event.kind,
+            actor,
+            target,
+            reason if reason.__class__ is str else None,
+            allowed if allowed.__class__ is bool else None,
+            body,
+            _sha256(body).digest(),
+            critical,
+        ),
     )
 
 

@@ -48,8 +48,8 @@ from childsafe.audit._pseudonyms import Pseudonymiser
 from childsafe.audit._records import (
     AuditRecord,
     StoredRecord,
-    build_draft,
     decode_record,
+    encode_event,
     make_draft,
     to_micros,
 )
@@ -221,47 +221,11 @@ class AuditTrail:
         else:
             critical = True
         pseudonym = self.pseudonymiser.pseudonym
-        if event.kind == "decision":
-            data: dict[str, Any] = {
-                "action": event.action,
-                "allowed": event.allowed,
-                "reason": event.reason,
-                "setting": event.setting,
-                "value": event.value,
-                "relationship": None if event.relationship is None else dict(event.relationship),
-                "policy_version": event.policy_version,
-                "request_id": event.request_id,
-                "adapter": event.adapter,
-            }
-        else:
-            by_self = event.actor_id == event.target_id
-            data = {
-                "setting": event.setting,
-                "value": event.value,
-                "allowed": event.allowed,
-                "reason": event.reason,
-                "by": "self" if by_self else "parent",
-                "policy_version": event.policy_version,
-            }
-        bands: dict[str, str] = {}
-        places: dict[str, str] = {}
-        if event.actor_band is not None:
-            bands["actor"] = event.actor_band
-        if event.target_band is not None:
-            bands["target"] = event.target_band
-        if event.actor_jurisdiction is not None:
-            places["actor"] = event.actor_jurisdiction
-        if event.target_jurisdiction is not None:
-            places["target"] = event.target_jurisdiction
-        draft = build_draft(
-            event.kind,
-            event.time,
-            event.id,
-            None if event.actor_id is None else pseudonym(event.actor_id),
-            None if event.target_id is None else pseudonym(event.target_id),
-            bands,
-            places,
-            data,
+        actor, target = event.actor_id, event.target_id
+        draft = encode_event(
+            event,
+            None if actor is None else pseudonym(actor),
+            None if target is None else pseudonym(target),
             critical,
         )
         self._writer.put(draft, receipt=False)
