@@ -222,15 +222,22 @@ class ResolverChain:
                 found = _raised(first[1], e)
             else:
                 if result.__class__ is Account:  # the usual answer, taken at once
-                    return new_context(
-                        guard,
-                        result,
-                        first[1],
-                        None,
-                        repository,
-                        self.adapter,
-                        request,
-                    )
+                    # new_context(...), inline, as in context().
+                    context: RequestContext = _new_object(RequestContext)
+                    context.guard = guard
+                    context.account = result
+                    context._source = first[1]  # noqa: SLF001
+                    context._error = None  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = self.adapter
+                    context.decisions = []
+                    if guard._observed:  # noqa: SLF001
+                        context.request_id = request_id_of(request)
+                        context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
+                    else:
+                        context.request_id = None
+                        context._check = None  # noqa: SLF001
+                    return context
                 found = self._rest_eager(request, result)
         if found.__class__ is tuple:
             account, source, error = found
