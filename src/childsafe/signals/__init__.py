@@ -1,0 +1,39 @@
+"""Grooming-risk signals for human review: explainable rules over the metadata the
+platform passes, scores per (actor, child) pair and per actor, flags for moderators.
+See :doc:`/signals`.
+
+The library never bans, blocks or restricts anyone by itself, and never reads more than
+the platform passes it.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from childsafe.signals._engine import KINDS, Flag, FlagListener, Signals
+from childsafe.signals._errors import SignalConfigError, SignalEventError
+from childsafe.signals._rules import (
+    DEFAULT_MESSAGING_APPS,
+    RULES,
+    Evidence,
+    Rule,
+    RuleInfo,
+    Score,
+    SignalsConfig,
+)
+
+__all__ = [
+    "DEFAULT_MESSAGING_APPS",
+    "KINDS",
+    "RULES",
+    "Evidence",
+    "Flag",
+    "FlagListener",
+    "Rule",
+    "RuleInfo",
+    "Score",
+    "SignalConfigError",
+    "SignalEventError",
+    "Signals",
+    "SignalsConfig",
+]
