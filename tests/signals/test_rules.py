@@ -15,14 +15,15 @@ from childsafe.signals import (
     Signals,
     SignalsConfig,
 )
+from tests.signals.support import Make
 
 H = 3600.0
 T0 = 1_800_000_000.0
 
 
 @pytest.fixture(name="signals")
-def _signals() -> Signals:
-    s = Signals(clock=lambda: T0)
+def _signals(make: Make) -> Signals:
+    s = make()
     s.account("adult", band="adult", identifiers=("device:1",))
     s.account("adult2", band="adult", identifiers=("device:1",))
     s.account("parent", band="adult")
@@ -76,9 +77,9 @@ class TestStrangerContact:
         assert signals.pair_score("adult", "nobody").score == 10
         assert signals.actor_score("nobody").score == 0
 
-    def test_from_decision_events(self) -> None:
+    def test_from_decision_events(self, make: Make) -> None:
         """The engine is a decision-event sink: denied DMs reach it with both bands."""
-        signals = Signals()
+        signals = make()
         guard = Guard()
         guard.add_sink(signals)
         adult = Account(id="a", band="adult", jurisdiction="GB")
@@ -145,7 +146,7 @@ class TestEscalation:
         score = signals.pair_score("adult", "kid0")
         assert score.rules == {Rule.STRANGER_CONTACT, Rule.ESCALATION}
         assert score.score == 40
-        assert "message and media_request within 5.0 hours" in score.explain()
+        assert "message and media_request within 72 hours" in score.explain()
         assert "the child sent an adult stranger a friend request" in score.explain()
 
     def test_adult_request_then_link_and_message(self, signals: Signals) -> None:
@@ -198,9 +199,9 @@ class TestOffPlatform:
         assert Rule.OFF_PLATFORM in signals.pair_score("adult", "kid0").rules
         assert signals.pair_score("adult", "kid1").rules == {Rule.STRANGER_CONTACT}
 
-    def test_empty_app_list_switches_it_off(self) -> None:
+    def test_empty_app_list_switches_it_off(self, make: Make) -> None:
         """With no app names, nothing matches."""
-        signals = Signals(SignalsConfig(messaging_apps=()))
+        signals = make(SignalsConfig(messaging_apps=()))
         signals.account("a", band="adult")
         signals.link_shared("a", "k", "https://wa.me/1", at=T0, connected=True)
         assert signals.pair_score("a", "k").score == 0
@@ -212,9 +213,9 @@ class TestSecrecy:
         signals.message("adult", "kid0", at=T0, connected=True, text="send me a pic")
         assert signals.pair_score("adult", "kid0").score == 0
 
-    def test_opted_in_phrases(self) -> None:
+    def test_opted_in_phrases(self, make: Make) -> None:
         """An opted-in phrase in a message to a minor scores once, naming the phrase."""
-        signals = Signals(SignalsConfig(phrases=("send me a pic", "our secret")))
+        signals = make(SignalsConfig(phrases=("send me a pic", "our secret")))
         signals.account("a", band="adult")
         signals.account("k", band="under_13")
         signals.message("a", "k", at=T0, connected=True, text="This is OUR SECRET ok")
@@ -270,9 +271,9 @@ class TestScoresAndConfig:
         assert {r.rule for r in RULES} == set(Rule)
         assert all(r.why and r.looks_for for r in RULES)
 
-    def test_account_objects_and_times(self) -> None:
+    def test_account_objects_and_times(self, make: Make) -> None:
         """Accounts may be passed as childsafe Accounts; times as aware datetimes."""
-        signals = Signals()
+        signals = make()
         signals.account(Account(id="a", band="adult"))
         signals.account(Account(id="k", band="13_15"))
         at = dt.datetime.fromtimestamp(T0, dt.UTC)

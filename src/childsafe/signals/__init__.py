@@ -11,7 +11,8 @@ the platform passes it.
 from __future__ import annotations
 
 from childsafe.signals._engine import KINDS, Flag, FlagListener, Signals
-from childsafe.signals._errors import SignalConfigError, SignalEventError
+from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
+from childsafe.signals._redis import RedisSignalStore
 from childsafe.signals._rules import (
     DEFAULT_MESSAGING_APPS,
     RULES,
@@ -21,6 +22,7 @@ from childsafe.signals._rules import (
     Score,
     SignalsConfig,
 )
+from childsafe.signals._stores import MemorySignalStore, SignalStore, SQLiteSignalStore
 
 __all__ = [
     "DEFAULT_MESSAGING_APPS",
@@ -29,11 +31,16 @@ __all__ = [
     "Evidence",
     "Flag",
     "FlagListener",
+    "MemorySignalStore",
+    "RedisSignalStore",
     "Rule",
     "RuleInfo",
+    "SQLiteSignalStore",
     "Score",
     "SignalConfigError",
     "SignalEventError",
+    "SignalStore",
+    "SignalStoreError",
     "Signals",
     "SignalsConfig",
 ]

@@ -7,14 +7,14 @@ import datetime as dt
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from childsafe.signals._errors import SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
+from childsafe.signals._stores import EvidenceRow, MemorySignalStore, SignalStore
 
 if TYPE_CHECKING:
     from childsafe._model import Account
@@ -61,32 +61,13 @@ _B_OFF: Final = 8
 _B_SECRECY: Final = 16
 _B_BLOCK: Final = 32
 
-# A pair record: [first_t, last_t, score, evidence, fired, request_t, escalation_mask]
-_SCORE: Final = 2
-_EVIDENCE: Final = 3
-_FIRED: Final = 4
-_REQUEST_T: Final = 5
-_ESC: Final = 6
-# An actor record: [window deque, last seen per child, fan-out points, fan-out level,
-#                   evidence, best pair score, best pair child, last flagged score]
-_WINDOW: Final = 0
-_SEEN: Final = 1
-_FAN_POINTS: Final = 2
-_FAN_LEVEL: Final = 3
-_A_EVIDENCE: Final = 4
-_BEST: Final = 5
-_BEST_CHILD: Final = 6
-_FLAGGED: Final = 7
-
-_EvidenceRow = tuple[Rule, float, str, "str | None", int, str]
-
 
 def _utc(t: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(t, dt.UTC)
 
 
-def _evidence(row: _EvidenceRow) -> Evidence:
-    return Evidence(row[0], _utc(row[1]), row[2], row[3], row[4], row[5])
+def _evidence(row: EvidenceRow) -> Evidence:
+    return Evidence(Rule(row[0]), _utc(row[1]), row[2], row[3], row[4], row[5])
 
 
 @attrs.frozen
@@ -138,38 +119,36 @@ def _multiprocess_server() -> str | None:
 
 
 class Signals:
-    """Grooming-risk signals over the events the platform passes, in this process's
-    memory.
+    """Grooming-risk signals over the events the platform passes.
 
     Feed it decision events (``guard.add_sink(signals)``) and the platform's own calls
     (:meth:`friend_request`, :meth:`message`, :meth:`link_shared`, ...). It keeps
-    sliding windows per actor and a short history per (actor, child) pair, scores both,
-    and calls each flag listener (:meth:`add_listener`) when an actor's score reaches
-    ``config.flag_score`` or rises beyond it. It never bans, blocks or reads anything
-    by itself: what happens to a flag is the platform's choice, and a person decides.
+    sliding windows per actor and a short history per (actor, child) pair in ``store``,
+    scores both, and calls each flag listener (:meth:`add_listener`) when an actor's
+    score reaches ``config.flag_score`` or rises beyond it. It never bans, blocks or
+    reads anything by itself: what happens to a flag is the platform's choice, and a
+    person decides.
 
-    The memory kept here is one process's: under a multi-process server each worker
-    would see only its share of the events, so a warning is logged at start-up there.
+    The default store is this process's memory: under a multi-process server each
+    worker would see only its share of the events, so a warning is logged at start-up
+    there; pass a :class:`~childsafe.signals.SQLiteSignalStore` (one machine) or a
+    :class:`~childsafe.signals.RedisSignalStore` (several) instead.
     """
 
     def __init__(
         self,
         config: SignalsConfig | None = None,
         *,
+        store: SignalStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config if config is not None else SignalsConfig()
+        self.store: SignalStore = store if store is not None else MemorySignalStore()
         self._clock = clock
         self._bands: dict[str, str] = {}
-        self._assurance: dict[str, str] = {}
-        self._idents: dict[str, tuple[str, ...]] = {}
-        self._pairs: dict[tuple[str, str], list[Any]] = {}
-        self._actors: dict[str, list[Any]] = {}
-        self._blocks: dict[tuple[str, str], float] = {}
-        self._blocked_idents: dict[str, dict[str, float]] = {}
         self._listeners: list[FlagListener] = []
         self.events = 0
-        server = _multiprocess_server()
+        server = None if self.store.shared else _multiprocess_server()
         if server is not None:
             log.warning(
                 "childsafe.signals keeps its state in this process's memory, but this "
@@ -202,10 +181,6 @@ class Signals:
             raise SignalEventError(
                 f"account: the id must be a non-empty string, got {account_id!r}"
             )
-        if band is not None:
-            self._bands[account_id] = str(band)
-        if assurance is not None:
-            self._assurance[account_id] = str(assurance)
         ids = tuple(identifiers)
         for ident in ids:
             value: object = ident
@@ -213,8 +188,10 @@ class Signals:
                 raise SignalEventError(
                     f"account {account_id!r}: identifiers must be non-empty strings, got {ident!r}"
                 )
-        if ids:
-            self._idents[account_id] = ids
+        band = None if band is None else str(band)
+        self.store.set_account(account_id, band, None if assurance is None else str(assurance), ids)
+        if band is not None:
+            self._bands[account_id] = band
 
     def add_listener(self, listener: FlagListener) -> None:
         """Call ``listener`` with each :class:`Flag` (in the thread that fed the event)."""
@@ -223,8 +200,13 @@ class Signals:
         self._listeners.append(listener)
 
     def band(self, account_id: str) -> str | None:
-        """The band the engine knows for ``account_id``."""
-        return self._bands.get(account_id)
+        """The band the engine knows for ``account_id`` (asking the store on a miss)."""
+        band = self._bands.get(account_id)
+        if band is None:
+            band = self.store.band(account_id)
+            if band is not None:
+                self._bands[account_id] = band
+        return band
 
     # -- events -----------------------------------------------------------------------
 
@@ -377,12 +359,12 @@ class Signals:
             )
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
         self.events += 1
-        bands = self._bands
-        a_band = actor_band if actor_band is not None else bands.get(actor, "unknown")
-        t_band = target_band if target_band is not None else bands.get(target, "unknown")
         if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
-            self._on_block(actor, target, t)
+            self.store.block(actor, target, t, self.store.idents(target), self.config.block_memory)
             return
+        bands = self._bands
+        a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
+        t_band = target_band or bands.get(target) or self.band(target) or "unknown"
         if a_band == "adult":
             if t_band in _MINORS:
                 self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
@@ -394,62 +376,24 @@ class Signals:
             and mutual < self.config.min_mutual
         ):
             # A child adding an adult stranger: the pair is the adult's.
-            self._request(target, actor, t, kind, child_initiated=True)
+            self._child_request(target, actor, t, kind)
 
     # -- rules ------------------------------------------------------------------------
 
-    def _pair(self, actor: str, child: str, t: float) -> list[Any]:
-        key = (actor, child)
-        rec = self._pairs.get(key)
-        if rec is None:
-            rec = [t, t, 0, None, 0, None, 0]
-            self._pairs[key] = rec
-        else:
-            rec[1] = t
-        return rec
-
     def _add(
-        self,
-        actor: str,
-        child: str | None,
-        rec: list[Any] | None,
-        rule: Rule,
-        t: float,
-        kind: str,
-        points: int,
-        why: str,
+        self, actor: str, child: str | None, rule: Rule, t: float, kind: str, points: int, why: str
     ) -> None:
-        row: _EvidenceRow = (rule, t, kind, child, points, why)
-        if rec is not None:
-            ev = rec[_EVIDENCE]
-            if ev is None:
-                ev = rec[_EVIDENCE] = deque(maxlen=self.config.evidence_per_pair)
-            ev.append(row)
-            rec[_SCORE] += points
-        else:
-            self._actor(actor)[_A_EVIDENCE].append(row)
-        self._rescore(actor, child, rec, t)
-
-    def _actor(self, actor: str) -> list[Any]:
-        arec = self._actors.get(actor)
-        if arec is None:
-            arec = [deque(), {}, 0, 0, deque(maxlen=self.config.evidence_per_pair), 0, None, 0]
-            self._actors[actor] = arec
-        return arec
-
-    def _rescore(self, actor: str, child: str | None, rec: list[Any] | None, t: float) -> None:
-        arec = self._actor(actor)
-        if rec is not None and rec[_SCORE] > arec[_BEST]:
-            arec[_BEST] = rec[_SCORE]
-            arec[_BEST_CHILD] = child
-        total = arec[_BEST] + arec[_FAN_POINTS]
-        if total >= self.config.flag_score and total > arec[_FLAGGED]:
-            first = arec[_FLAGGED] == 0
-            arec[_FLAGGED] = total
-            if self._listeners:
-                flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), first)
-                for listener in self._listeners:
-                    listener(flag)
+        total = self.store.add_evidence(
+            actor, (rule.value, t, kind, child, points, why), self.config.evidence_per_pair
+        )
+        if total < self.config.flag_score:
+            return
+        before = self.store.raise_flag(actor, total)
+        if before is None or not self._listeners:
+            return
+        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before == 0)
+        for listener in self._listeners:
+            listener(flag)
 
     def _adult_to_minor(
         self,
@@ -465,22 +409,12 @@ class Signals:
         cfg = self.config
         if kind == "profile_view":
             return
-        stranger = not connected and mutual < cfg.min_mutual
-        rec = self._pairs.get((actor, child))
-        if rec is None:
-            if not stranger and text is None and not self._blocks:
-                return  # connected, nothing to read: no history needed
-            rec = self._pair(actor, child, t)
-        else:
-            rec[1] = t
-        fired = rec[_FIRED]
-        if stranger:
-            if not fired & _B_STRANGER:
-                rec[_FIRED] = fired = fired | _B_STRANGER
+        store = self.store
+        if not connected and mutual < cfg.min_mutual:
+            if store.fire(actor, child, _B_STRANGER):
                 self._add(
                     actor,
                     child,
-                    rec,
                     Rule.STRANGER_CONTACT,
                     t,
                     kind,
@@ -488,12 +422,10 @@ class Signals:
                     f"{kind} from an adult to a minor with no connection and "
                     f"{mutual} mutual connection(s)",
                 )
-            if not allowed and not fired & _B_DENIED:
-                rec[_FIRED] = fired = fired | _B_DENIED
+            if not allowed and store.fire(actor, child, _B_DENIED):
                 self._add(
                     actor,
                     child,
-                    rec,
                     Rule.STRANGER_CONTACT,
                     t,
                     kind,
@@ -502,95 +434,82 @@ class Signals:
                 )
             self._fan_out(actor, child, t, kind)
             if kind in _REQUESTS:
-                self._request(actor, child, t, kind, child_initiated=False)
-        if rec[_REQUEST_T] is not None:
-            bit = _ESCALATE.get(kind)
-            if bit is not None and not fired & _B_ESCALATION:
-                self._escalate(actor, child, rec, t, kind, bit)
-                fired = rec[_FIRED]
+                store.request(actor, child, t, cfg.escalation_window)
+        bit = _ESCALATE.get(kind)
+        if bit is not None:
+            mask = store.escalate(actor, child, bit, t, cfg.escalation_window)
+            if mask.bit_count() >= cfg.escalation_steps and store.fire(actor, child, _B_ESCALATION):
+                names = " and ".join(n for n, b in _ESCALATE.items() if mask & b)
+                self._add(
+                    actor,
+                    child,
+                    Rule.ESCALATION,
+                    t,
+                    kind,
+                    cfg.escalation_points,
+                    f"{names} within {cfg.escalation_window / 3600:g} hours of a "
+                    "connection request between an adult stranger and the child",
+                )
         if text is not None:
-            if not fired & _B_OFF:
-                app = cfg.apps_in(text)
-                if app is not None:
-                    rec[_FIRED] = fired = fired | _B_OFF
-                    self._add(
-                        actor,
-                        child,
-                        rec,
-                        Rule.OFF_PLATFORM,
-                        t,
-                        kind,
-                        cfg.off_platform_points,
-                        f"a {kind} to a minor naming another messaging app ({app!r})",
-                    )
-            if not fired & _B_SECRECY and kind == "message":
-                phrase = cfg.phrase_in(text)
-                if phrase is not None:
-                    rec[_FIRED] = fired = fired | _B_SECRECY
-                    self._add(
-                        actor,
-                        child,
-                        rec,
-                        Rule.SECRECY,
-                        t,
-                        kind,
-                        cfg.phrase_points,
-                        f"a message to a minor asking for images or secrecy (matched {phrase!r})",
-                    )
-        if self._blocks and not fired & _B_BLOCK:
-            self._after_block(actor, child, rec, t, kind)
+            app = cfg.apps_in(text)
+            if app is not None and store.fire(actor, child, _B_OFF):
+                self._add(
+                    actor,
+                    child,
+                    Rule.OFF_PLATFORM,
+                    t,
+                    kind,
+                    cfg.off_platform_points,
+                    f"a {kind} to a minor naming another messaging app ({app!r})",
+                )
+            phrase = cfg.phrase_in(text) if kind == "message" else None
+            if phrase is not None and store.fire(actor, child, _B_SECRECY):
+                self._add(
+                    actor,
+                    child,
+                    Rule.SECRECY,
+                    t,
+                    kind,
+                    cfg.phrase_points,
+                    f"a message to a minor asking for images or secrecy (matched {phrase!r})",
+                )
+        if store.any_blocks():
+            self._after_block(actor, child, t, kind)
 
     def _fan_out(self, actor: str, child: str, t: float, kind: str) -> None:
         cfg = self.config
-        arec = self._actors.get(actor)
-        if arec is None:
-            arec = self._actor(actor)
-        window: deque[tuple[float, str]] = arec[_WINDOW]
-        seen: dict[str, float] = arec[_SEEN]
-        start = t - cfg.fan_out_window
-        while window and window[0][0] < start:
-            t0, c0 = window.popleft()
-            if seen.get(c0) == t0:
-                del seen[c0]
-        if child in seen:
-            seen[child] = t
-            window.append((t, child))
+        distinct = self.store.reach(actor, child, t, cfg.fan_out_window)
+        if distinct < cfg.fan_out_children:
             return
-        seen[child] = t
-        window.append((t, child))
-        distinct = len(seen)
-        if distinct < cfg.fan_out_children or distinct <= arec[_FAN_LEVEL]:
+        before = self.store.raise_level(actor, distinct)
+        if before is None:
             return
-        arec[_FAN_LEVEL] = distinct
-        extra = min(distinct - cfg.fan_out_children, 8)
-        points = cfg.fan_out_points + extra * cfg.fan_out_extra_points
-        added = points - arec[_FAN_POINTS]
-        arec[_FAN_POINTS] = points
-        hours = cfg.fan_out_window / 3600
+        added = self._fan_points(distinct) - self._fan_points(before)
+        if added <= 0:
+            return
         self._add(
             actor,
-            None,
             None,
             Rule.FAN_OUT,
             t,
             kind,
             added,
-            f"reached {distinct} distinct unconnected minors within {hours:g} hours",
+            f"reached {distinct} distinct unconnected minors within "
+            f"{cfg.fan_out_window / 3600:g} hours",
         )
 
-    def _request(
-        self, actor: str, child: str, t: float, kind: str, *, child_initiated: bool
-    ) -> None:
-        rec = self._pair(actor, child, t)
-        if rec[_REQUEST_T] is None or t - rec[_REQUEST_T] > self.config.escalation_window:
-            rec[_REQUEST_T] = t
-            rec[_ESC] = 0
-        if child_initiated and not rec[_FIRED] & _B_STRANGER:
-            rec[_FIRED] |= _B_STRANGER
+    def _fan_points(self, level: int) -> int:
+        cfg = self.config
+        if level < cfg.fan_out_children:
+            return 0
+        return cfg.fan_out_points + min(level - cfg.fan_out_children, 8) * cfg.fan_out_extra_points
+
+    def _child_request(self, actor: str, child: str, t: float, kind: str) -> None:
+        self.store.request(actor, child, t, self.config.escalation_window)
+        if self.store.fire(actor, child, _B_STRANGER):
             self._add(
                 actor,
                 child,
-                rec,
                 Rule.STRANGER_CONTACT,
                 t,
                 kind,
@@ -598,89 +517,43 @@ class Signals:
                 f"the child sent an adult stranger a {kind.replace('_', ' ')}",
             )
 
-    def _escalate(
-        self, actor: str, child: str, rec: list[Any], t: float, kind: str, bit: int
-    ) -> None:
-        cfg = self.config
-        if t - rec[_REQUEST_T] > cfg.escalation_window:
+    def _after_block(self, actor: str, child: str, t: float, kind: str) -> None:
+        found = self.store.blocked_since(child, actor, self.store.idents(actor))
+        if found is None or t - found[0] > self.config.block_memory:
             return
-        rec[_ESC] |= bit
-        steps = rec[_ESC].bit_count()
-        if steps < cfg.escalation_steps:
+        if not self.store.fire(actor, child, _B_BLOCK):
             return
-        rec[_FIRED] |= _B_ESCALATION
-        hours = (t - rec[_REQUEST_T]) / 3600
-        names = [n for n, b in _ESCALATE.items() if rec[_ESC] & b]
-        self._add(
-            actor,
-            child,
-            rec,
-            Rule.ESCALATION,
-            t,
-            kind,
-            cfg.escalation_points,
-            f"{' and '.join(names)} within {hours:.1f} hours of a connection request "
-            "between an adult stranger and the child",
-        )
-
-    def _on_block(self, child: str, other: str, t: float) -> None:
-        self._blocks[(child, other)] = t
-        for ident in self._idents.get(other, ()):
-            self._blocked_idents.setdefault(ident, {})[child] = t
-
-    def _after_block(self, actor: str, child: str, rec: list[Any], t: float, kind: str) -> None:
-        cfg = self.config
-        since = self._blocks.get((child, actor))
-        why: str | None = None
-        if since is not None and t - since <= cfg.block_memory:
+        if found[1]:
             why = f"a {kind} after the child blocked or reported this account"
         else:
-            for ident in self._idents.get(actor, ()):
-                by = self._blocked_idents.get(ident)
-                if by is not None:
-                    since = by.get(child)
-                    if since is not None and t - since <= cfg.block_memory:
-                        why = (
-                            f"a {kind} from an account sharing an identifier with an "
-                            "account the child blocked or reported"
-                        )
-                        break
-        if why is None:
-            return
-        rec[_FIRED] |= _B_BLOCK
-        self._add(actor, child, rec, Rule.AFTER_BLOCK, t, kind, cfg.after_block_points, why)
+            why = (
+                f"a {kind} from an account sharing an identifier with an account the "
+                "child blocked or reported"
+            )
+        self._add(actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why)
 
     # -- scores -----------------------------------------------------------------------
 
     def pair_score(self, actor: str, child: str) -> Score:
         """The (``actor``, ``child``) pair's score and its evidence."""
-        rec = self._pairs.get((actor, child))
-        if rec is None or rec[_EVIDENCE] is None:
-            return Score(actor, child, 0, ())
-        return Score(actor, child, rec[_SCORE], tuple(_evidence(r) for r in rec[_EVIDENCE]))
+        score, rows = self.store.pair(actor, child)
+        return Score(actor, child, score, tuple(_evidence(r) for r in rows))
 
     def actor_score(self, actor: str) -> Score:
         """The actor's score: its highest pair score plus the actor-wide rules (fan-out),
         with the evidence of both."""
-        arec = self._actors.get(actor)
-        if arec is None:
-            return Score(actor, None, 0, ())
-        rows = list(arec[_A_EVIDENCE])
-        best = arec[_BEST_CHILD]
-        if best is not None:
-            rows.extend(self._pairs[(actor, best)][_EVIDENCE])
+        best, fan, best_child, rows = self.store.actor(actor)
+        if best_child is not None:
+            rows.extend(self.store.pair(actor, best_child)[1])
         rows.sort(key=lambda r: r[1])
-        return Score(
-            actor, None, arec[_BEST] + arec[_FAN_POINTS], tuple(_evidence(r) for r in rows)
-        )
+        return Score(actor, None, best + fan, tuple(_evidence(r) for r in rows))
 
     def _best_pair(self, actor: str) -> Score | None:
-        arec = self._actors[actor]
-        child = arec[_BEST_CHILD]
+        child = self.store.actor(actor)[2]
         return None if child is None else self.pair_score(actor, child)
 
     def flagged(self) -> list[Score]:
         """The actors whose score reached ``config.flag_score``, highest first."""
-        out = [self.actor_score(a) for a, r in self._actors.items() if r[_FLAGGED]]
+        out = [self.actor_score(a) for a in self.store.flagged()]
         out.sort(key=lambda s: (-s.score, s.actor))
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from childsafe.exceptions import ChildsafeError
 
-__all__ = ["SignalConfigError", "SignalEventError"]
+__all__ = ["SignalConfigError", "SignalEventError", "SignalStoreError"]
 
 
 class SignalConfigError(ChildsafeError, ValueError):
@@ -14,3 +14,7 @@ class SignalConfigError(ChildsafeError, ValueError):
 class SignalEventError(ChildsafeError, ValueError):
     """An event passed to :class:`~childsafe.signals.Signals` is invalid; the message
     names the call and the field."""
+
+
+class SignalStoreError(ChildsafeError, RuntimeError):
+    """The signals store could not be opened, read or written; the message names it."""
