@@ -10,9 +10,22 @@ the platform passes it.
 
 from __future__ import annotations
 
-from childsafe.signals._engine import KINDS, Flag, FlagListener, Signals
+from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, Signals
 from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
 from childsafe.signals._redis import RedisSignalStore
+from childsafe.signals._responses import (
+    SIGNATURE_HEADER,
+    AuditFlags,
+    CaseOpener,
+    DeadLetter,
+    DeadLetters,
+    MemoryDeadLetters,
+    SQLiteDeadLetters,
+    Webhook,
+    flag_payload,
+    sign,
+    verify_signature,
+)
 from childsafe.signals._rules import (
     DEFAULT_MESSAGING_APPS,
     RULES,
@@ -28,13 +41,21 @@ __all__ = [
     "DEFAULT_MESSAGING_APPS",
     "KINDS",
     "RULES",
+    "SIGNATURE_HEADER",
+    "AuditFlags",
+    "CaseOpener",
+    "DeadLetter",
+    "DeadLetters",
     "Evidence",
     "Flag",
     "FlagListener",
+    "Friction",
+    "MemoryDeadLetters",
     "MemorySignalStore",
     "RedisSignalStore",
     "Rule",
     "RuleInfo",
+    "SQLiteDeadLetters",
     "SQLiteSignalStore",
     "Score",
     "SignalConfigError",
@@ -43,4 +64,8 @@ __all__ = [
     "SignalStoreError",
     "Signals",
     "SignalsConfig",
+    "Webhook",
+    "flag_payload",
+    "sign",
+    "verify_signature",
 ]

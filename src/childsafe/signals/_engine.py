@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from childsafe._model import Account
     from childsafe.events import DecisionEvent
 
-__all__ = ["KINDS", "Flag", "Signals"]
+__all__ = ["KINDS", "Flag", "Friction", "Signals"]
 
 log = logging.getLogger("childsafe.signals")
 
@@ -75,14 +75,24 @@ class Flag:
     """An actor's score reached :attr:`SignalsConfig.flag_score` or rose beyond it.
 
     ``score`` is the actor's score with all its evidence; ``pair`` the highest-scoring
-    (actor, child) pair; ``first`` whether this is the actor's first flag. A flag is a
-    candidate for human review, never a verdict.
+    (actor, child) pair; ``before`` the score of the actor's previous flag (0 for its
+    first). Across processes sharing a store, each rise is flagged in exactly one of
+    them. A flag is a candidate for human review, never a verdict.
     """
 
     at: dt.datetime
     score: Score
     pair: Score | None
-    first: bool
+    before: int
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the actor's first flag."""
+        return self.before == 0
+
+    def crossed(self, threshold: int) -> bool:
+        """Whether this flag took the actor's score to ``threshold`` or past it."""
+        return self.before < threshold <= self.score.score
 
     @property
     def actor(self) -> str:
@@ -91,6 +101,25 @@ class Flag:
 
 
 FlagListener = Callable[[Flag], object]
+
+
+@attrs.frozen
+class Friction:
+    """What to put between a child and a sender when delivering or rendering: a safety
+    ``interstitial`` before the child replies, and whether to move the sender's
+    messages to ``requests``. ``score`` is the higher of the pair's and the sender's
+    score; ``rules`` the rules behind it. Friction slows contact down and tells the
+    child; it removes nothing and blocks no one."""
+
+    interstitial: bool
+    requests: bool
+    score: int
+    rules: frozenset[Rule]
+
+    @property
+    def any(self) -> bool:
+        """Whether any friction applies."""
+        return self.interstitial or self.requests
 
 
 def _seconds(at: float | dt.datetime | None, clock: Callable[[], float], call: str) -> float:
@@ -391,7 +420,7 @@ class Signals:
         before = self.store.raise_flag(actor, total)
         if before is None or not self._listeners:
             return
-        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before == 0)
+        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before)
         for listener in self._listeners:
             listener(flag)
 
@@ -547,6 +576,18 @@ class Signals:
             rows.extend(self.store.pair(actor, best_child)[1])
         rows.sort(key=lambda r: r[1])
         return Score(actor, None, best + fan, tuple(_evidence(r) for r in rows))
+
+    def friction(
+        self, recipient: str, sender: str, *, interstitial_at: int = 20, requests_at: int = 40
+    ) -> Friction:
+        """The friction for ``recipient`` (a child) receiving from ``sender``: call it when
+        delivering or rendering messages, never from :meth:`Guard.check
+        <childsafe.Guard.check>` (which stays pure). Reads the state only."""
+        pair_score, rows = self.store.pair(sender, recipient)
+        best, fan, _, actor_rows = self.store.actor(sender)
+        score = max(pair_score, best + fan)
+        rules = frozenset(Rule(r[0]) for r in (*rows, *actor_rows))
+        return Friction(score >= interstitial_at, score >= requests_at, score, rules)
 
     def _best_pair(self, actor: str) -> Score | None:
         child = self.store.actor(actor)[2]
