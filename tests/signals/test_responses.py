@@ -135,13 +135,13 @@ class TestAudit:
         )
         assert trail.flush()
         flags = list(trail.records(kinds=["signal_flag"]))
-        assert [r.data["score"] for r in flags] == [50, 55]
+        assert [r.data["score"] for r in flags] == [50, 55, 60]
         assert flags[0].data["rules"] == ["fan_out", "stranger_contact"]
         assert "kid" not in json.dumps([r.data for r in flags])  # no raw ids in the data
         found = AuditEvidence(trail).proactive_detections(
             dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
         )
-        assert (found.raised, found.confirmed) == (2, 1)
+        assert (found.raised, found.confirmed) == (3, 1)
         trail.close()
 
 
@@ -149,13 +149,14 @@ class TestFriction:
     def test_friction_follows_the_score(self) -> None:
         """Friction reads the pair and the sender; it never changes a decision."""
         signals = Signals()
-        _fan_out(signals, children=3)
+        _fan_out(signals, children=2)
         low = signals.friction("kid0", "adult")
         assert (low.interstitial, low.requests, low.any) == (False, False, False)
         signals.link_shared("adult", "kid0", "https://wa.me/123", at=T0 + 10 * H)
         mid = signals.friction("kid0", "adult")
         assert (mid.interstitial, mid.requests, mid.score) == (True, True, 45)
         assert mid.rules == {Rule.STRANGER_CONTACT, Rule.OFF_PLATFORM}
+        signals.account("kid3", band="13_15")
         signals.message("adult", "kid3", at=T0 + 11 * H)
         other = signals.friction("kid9", "adult")
         assert other.requests and other.rules == {Rule.FAN_OUT}
@@ -165,7 +166,7 @@ class TestFriction:
 def _flagged_webhook(hook: Webhook) -> None:
     signals = Signals()
     signals.add_listener(hook)
-    _fan_out(signals, children=4)
+    _fan_out(signals, children=3)
 
 
 class TestWebhook:
@@ -251,8 +252,8 @@ class TestWebhook:
         _fan_out(signals, children=6)
         assert hook.flush(10)
         hook.close()
-        assert [f.score.score for f in seen] == [50, 55, 60]
-        assert len(receiver.bodies) == 3
+        assert [f.score.score for f in seen] == [50, 55, 60, 65]
+        assert len(receiver.bodies) == 4
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),

@@ -52,7 +52,7 @@ class TestStores:
         """An unreachable Redis raises SignalStoreError naming the step."""
         store = RedisSignalStore.from_url(f"redis://127.0.0.1:{_closed_port()}/0")
         signals = Signals(store=store)
-        with pytest.raises(SignalStoreError, match="cannot fire a rule in Redis"):
+        with pytest.raises(SignalStoreError, match=r"cannot read a pair in Redis"):
             signals.observe("message", "a", "k", at=1.0, actor_band="adult", target_band="13_15")
 
     @pytest.mark.parametrize(

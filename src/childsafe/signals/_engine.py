@@ -60,6 +60,8 @@ _B_ESCALATION: Final = 4
 _B_OFF: Final = 8
 _B_SECRECY: Final = 16
 _B_BLOCK: Final = 32
+_B_CHILD_WROTE: Final = 64
+_B_BLOCKED: Final = 128
 
 
 def _utc(t: float) -> dt.datetime:
@@ -389,7 +391,7 @@ class Signals:
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
         self.events += 1
         if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
-            self.store.block(actor, target, t, self.store.idents(target), self.config.block_memory)
+            self._on_block(kind, actor, target, t)
             return
         bands = self._bands
         a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
@@ -397,15 +399,31 @@ class Signals:
         if a_band == "adult":
             if t_band in _MINORS:
                 self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
-        elif (
-            a_band in _MINORS
-            and kind in _REQUESTS
-            and t_band == "adult"
-            and not connected
-            and mutual < self.config.min_mutual
+        elif a_band in _MINORS and t_band == "adult":
+            if kind in _REQUESTS and not connected and mutual < self.config.min_mutual:
+                # A child adding an adult stranger: the pair is the adult's.
+                self._child_request(target, actor, t, kind)
+            elif kind == "message" and not self.config.count_replies:
+                self.store.fire(target, actor, _B_CHILD_WROTE)
+
+    def _on_block(self, kind: str, child: str, other: str, t: float) -> None:
+        store = self.store
+        store.block(child, other, t, store.idents(other), self.config.block_memory)
+        if (
+            store.mask(other, child) & _B_STRANGER
+            and (self._bands.get(other) or self.band(other)) == "adult"
+            and store.fire(other, child, _B_BLOCKED)
         ):
-            # A child adding an adult stranger: the pair is the adult's.
-            self._child_request(target, actor, t, kind)
+            verb = "blocked" if kind == "block" else "reported"
+            self._add(
+                other,
+                child,
+                Rule.AFTER_BLOCK,
+                t,
+                kind,
+                self.config.blocked_points,
+                f"the child {verb} this adult stranger after being contacted",
+            )
 
     # -- rules ------------------------------------------------------------------------
 
@@ -439,7 +457,15 @@ class Signals:
         if kind == "profile_view":
             return
         store = self.store
-        if not connected and mutual < cfg.min_mutual:
+        if (
+            not connected
+            and mutual < cfg.min_mutual
+            and (
+                kind != "message"
+                or cfg.count_replies
+                or not store.mask(actor, child) & _B_CHILD_WROTE
+            )
+        ):
             if store.fire(actor, child, _B_STRANGER):
                 self._add(
                     actor,
@@ -480,6 +506,7 @@ class Signals:
                     "connection request between an adult stranger and the child",
                 )
         if text is not None:
+            trusted = connected and mutual >= cfg.trusted_mutual
             app = cfg.apps_in(text)
             if app is not None and store.fire(actor, child, _B_OFF):
                 self._add(
@@ -488,7 +515,7 @@ class Signals:
                     Rule.OFF_PLATFORM,
                     t,
                     kind,
-                    cfg.off_platform_points,
+                    cfg.trusted_text_points if trusted else cfg.off_platform_points,
                     f"a {kind} to a minor naming another messaging app ({app!r})",
                 )
             phrase = cfg.phrase_in(text) if kind == "message" else None
@@ -499,7 +526,7 @@ class Signals:
                     Rule.SECRECY,
                     t,
                     kind,
-                    cfg.phrase_points,
+                    cfg.trusted_text_points if trusted else cfg.phrase_points,
                     f"a message to a minor asking for images or secrecy (matched {phrase!r})",
                 )
         if store.any_blocks():

@@ -205,6 +205,11 @@ class RedisSignalStore:
             self._call("fire a rule", lambda: self._fire(keys=[key], args=[bit, self._ttl]))
         )
 
+    def mask(self, actor: str, child: str) -> int:
+        key = self._pair_key(actor, child)
+        value = self._call("read a pair", lambda: self.client.hget(key, "fired"))
+        return int(value or 0)
+
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
         key = self._actor_key(actor, "reach")
         args: list[_Value] = [child, repr(t), repr(window), math.ceil(window) + 1]

@@ -146,7 +146,7 @@ class SignalsConfig:
     stranger_points: int = 10
     denied_points: int = 5
     """Added once per pair when an adult's contact attempt was denied."""
-    fan_out_children: int = 4
+    fan_out_children: int = 3
     fan_out_window: float = 48 * 3600.0
     fan_out_points: int = 40
     fan_out_extra_points: int = 5
@@ -156,10 +156,20 @@ class SignalsConfig:
     """Distinct kinds of escalation (message, media request, link) after the request."""
     escalation_points: int = 30
     off_platform_points: int = 35
+    trusted_mutual: int = 3
+    """A connected pair sharing at least this many connections is well known (a family
+    member, a family friend): the text rules add only ``trusted_text_points`` there."""
+    trusted_text_points: int = 10
+    count_replies: bool = False
+    """Whether an adult's message to an unconnected child who wrote to the adult first
+    counts as reaching out (stranger contact, fan-out); off by default: a creator
+    answering fans is not reaching out."""
     messaging_apps: tuple[str, ...] = DEFAULT_MESSAGING_APPS
     phrases: tuple[str, ...] = ()
     phrase_points: int = 40
     after_block_points: int = 50
+    blocked_points: int = 30
+    """Added when the child blocks or reports an adult stranger who contacted them."""
     block_memory: float = 180 * 86400.0
     flag_score: int = 40
     evidence_per_pair: int = 16
@@ -169,7 +179,12 @@ class SignalsConfig:
 
     def __attrs_post_init__(self) -> None:
         for f in attrs.fields(type(self)):
-            if f.name.startswith("_") or f.name in {"messaging_apps", "phrases", "min_mutual"}:
+            if f.name.startswith("_") or f.name in {
+                "messaging_apps",
+                "phrases",
+                "min_mutual",
+                "count_replies",
+            }:
                 continue
             _positive(f.name, getattr(self, f.name))
         if isinstance(self.min_mutual, bool) or not isinstance(self.min_mutual, int):

@@ -45,6 +45,9 @@ class SignalStore(Protocol):
     def fire(self, actor: str, child: str, bit: int) -> bool:
         """Set ``bit`` in the pair's fired mask; whether it was newly set."""
 
+    def mask(self, actor: str, child: str) -> int:
+        """The pair's fired mask."""
+
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
         """Record that ``actor`` reached ``child`` at ``t``; how many distinct children
         it reached within ``window`` seconds up to ``t``."""
@@ -134,6 +137,9 @@ class MemorySignalStore:
             return False
         self._fired[key] = mask | bit
         return True
+
+    def mask(self, actor: str, child: str) -> int:
+        return self._fired.get((actor, child), 0)
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
         state = self._windows.get(actor)
@@ -337,6 +343,10 @@ class SQLiteSignalStore:
                 (bit, actor, child),
             )
             return cur.rowcount == 1
+
+    def mask(self, actor: str, child: str) -> int:
+        row = self._one("SELECT fired FROM signals_pairs WHERE actor=? AND child=?", (actor, child))
+        return 0 if row is None else int(row[0])
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
         with self._tx() as db:
