@@ -23,13 +23,15 @@ __all__ = ["install_reports"]
 _DESK_KEY = "playground.desk"
 _EVIDENCE_KEY = "playground.evidence"
 AUDIT_KEY = "playground.audit"
+SIGNALS_KEY = "playground.signals"
 
 bp = Blueprint("reports", __name__)
 
 
 def install_reports(app: Flask) -> None:
     """The audit trail (recording the guard's decisions and setting changes and the
-    desk's cases), the desk over the app's SQLite file, and the report routes. Close
+    desk's cases), the desk over the app's SQLite file, grooming-risk signals over the
+    guard's decisions (opening cases on the desk), and the report routes. Close
     the trail (``app.extensions[AUDIT_KEY].close()``) when the app stops: it commits
     what is queued and signs a last checkpoint."""
     with app.app_context():
@@ -37,7 +39,10 @@ def install_reports(app: Flask) -> None:
         trail = reports.open_trail(_db(), app.extensions["playground"].data_dir, store)
         trail.attach(current_guard())
         desk = reports.open_desk(_db(), trail, store)
+        signals = reports.open_signals(_db(), desk, trail)
+        current_guard().add_sink(signals)
         evidence = AuditEvidence(trail)
+    app.extensions[SIGNALS_KEY] = signals
     app.extensions[AUDIT_KEY] = trail
     app.extensions[_DESK_KEY] = desk
     app.extensions[_EVIDENCE_KEY] = evidence
