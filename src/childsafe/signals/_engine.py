@@ -74,7 +74,7 @@ def _evidence(row: EvidenceRow) -> Evidence:
 
 @attrs.frozen
 class Flag:
-    """An actor's score reached :attr:`SignalsConfig.flag_score` or rose beyond it.
+    """An actor's score reached ``SignalsConfig.flag_score`` or rose beyond it.
 
     ``score`` is the actor's score with all its evidence; ``pair`` the highest-scoring
     (actor, child) pair; ``before`` the score of the actor's previous flag (0 for its
