@@ -173,7 +173,8 @@ def main() -> None:
                 "Events per second through the rules (`Signals.observe`) on one core, best "
                 f"of {args.repeat} runs in memory (one run on SQLite and Redis). The "
                 "evaluation mix is `childsafe signals evaluate`'s stream (seed "
-                f"{EVALUATION_SEED}, the example phrase list opted in): {mix}. The worst case: every event an adult's message (2/3) "
+                f"{EVALUATION_SEED}, the example phrase list opted in): {mix}. The worst "
+                "case: every event an adult's message (2/3) "
                 "or friend request (1/3) to an unconnected minor, half of them denied, 2,000 "
                 "adults over 20,000 children."
             ),
