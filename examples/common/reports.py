@@ -102,13 +102,36 @@ def open_desk(
 def open_signals(db: SocialDB, desk: ComplaintsDesk, trail: AuditTrail | None = None) -> Signals:
     """Grooming-risk signals over the app's SQLite file (shared by every worker of the
     demo's server): an adult stranger reaching several children opens a case for the
-    moderators, with its evidence, and every flag goes on ``trail``. Register it on the
-    guard (``guard.add_sink(signals)``): it reads the decisions, nothing else."""
+    moderators, with its evidence, and every flag goes on ``trail``. The app tells it
+    of each attempt (:func:`record_attempt`); it is not a sink of the guard, whose
+    decisions include the checks the pages make to choose which buttons to show."""
     signals = Signals(store=SQLiteSignalStore(str(db.path)))
     signals.add_listener(CaseOpener(desk, threshold=40))
     if trail is not None:
         signals.add_listener(AuditFlags(trail))
     return signals
+
+
+def record_attempt(
+    signals: Signals, db: SocialDB, kind: str, actor_id: str, target_id: str, *, allowed: bool
+) -> None:
+    """Tell ``signals`` that ``actor_id`` tried a ``kind`` (``message``,
+    ``friend_request``) on ``target_id``, allowed or not: the bands and the relationship
+    from the app's data, nothing more."""
+    actor, target = db.account(actor_id), db.account(target_id)
+    if actor is None or target is None:
+        return
+    rel = db.relationship(actor_id, target_id)
+    signals.observe(
+        kind,
+        actor_id,
+        target_id,
+        actor_band=actor.band.value,
+        target_band=target.band.value,
+        allowed=allowed,
+        connected=rel.connected,
+        mutual=rel.mutual_connections,
+    )
 
 
 def open_trail(db: SocialDB, data_dir: Path, store: str | None = None) -> AuditTrail:

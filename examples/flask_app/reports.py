@@ -7,7 +7,7 @@ the live transparency report. The logic is in :mod:`examples.common.reports`.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request, session
 from flask.typing import ResponseReturnValue
 
 from childsafe import exempt
@@ -15,8 +15,9 @@ from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.flask import current_guard, report_view
 from childsafe.reports import AuditEvidence
+from childsafe.signals import Signals
 from examples.common import reports
-from examples.flask_app.app import _back, _db, _me, _page, signed_in
+from examples.flask_app.app import SESSION_KEY, _back, _db, _me, _page, signed_in
 
 __all__ = ["install_reports"]
 
@@ -40,7 +41,6 @@ def install_reports(app: Flask) -> None:
         trail.attach(current_guard())
         desk = reports.open_desk(_db(), trail, store)
         signals = reports.open_signals(_db(), desk, trail)
-        current_guard().add_sink(signals)
         evidence = AuditEvidence(trail)
     app.extensions[SIGNALS_KEY] = signals
     app.extensions[AUDIT_KEY] = trail
@@ -48,6 +48,23 @@ def install_reports(app: Flask) -> None:
     app.extensions[_EVIDENCE_KEY] = evidence
     app.register_blueprint(bp)
     app.add_url_rule("/api/reports", "api_reports", view_func=report_view(desk), methods=["POST"])
+
+
+_ATTEMPTS = {"playground.send_message": "message", "playground.friend_request": "friend_request"}
+
+
+@bp.after_app_request
+def _record_attempt(response: Response) -> Response:
+    """Each message or friend request someone tried, allowed or refused, goes to the
+    grooming-risk signals."""
+    kind = _ATTEMPTS.get(request.endpoint or "")
+    target = (request.view_args or {}).get("user_id")
+    me = session.get(SESSION_KEY)
+    if kind is not None and request.method == "POST" and isinstance(target, str) and me:
+        signals = current_app.extensions[SIGNALS_KEY]
+        assert isinstance(signals, Signals)
+        reports.record_attempt(signals, _db(), kind, me, target, allowed=response.status_code < 400)
+    return response
 
 
 def _desk() -> ComplaintsDesk:

@@ -250,6 +250,7 @@ class TestSignalsInTheDemo:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
+        assert page.count("Our own detection") == 1
         trail = app.extensions[AUDIT_KEY]
         assert isinstance(trail, AuditTrail)
         assert trail.flush()
@@ -258,12 +259,8 @@ class TestSignalsInTheDemo:
 
     def test_family_messages_raise_nothing(self, app: Flask) -> None:
         """Aunt Jo messaging the children she is connected to raises no case."""
-        from childsafe.contrib.flask import current_guard  # noqa: PLC0415
-
         aunt = sign_in(app, "aunt_jo")
         for child in ("maya", "sam", "alex"):
             aunt.post(f"/messages/{child}", data={"text": "hello"})
-        with app.app_context():
-            assert current_guard().flush_events()
         riley = sign_in(app, "riley")
         assert "Our own detection" not in riley.get("/admin/reports").get_data(as_text=True)
