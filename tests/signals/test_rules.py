@@ -87,6 +87,7 @@ class TestStrangerContact:
             kid = Account(id=f"k{i}", band="13_15", jurisdiction="GB")
             guard.check("dm.send", actor=adult, target=kid, relationship=Relationship())
         guard.check("profile.view", actor=adult, target=adult)
+        guard.check("friend.suggest", actor=adult, target=kid)  # no contact attempt
         guard.change_setting(adult, "direct_messages", "everyone")
         assert guard.flush_events()
         score = signals.actor_score("a")

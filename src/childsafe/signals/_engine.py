@@ -242,12 +242,20 @@ class Signals:
     # -- events -----------------------------------------------------------------------
 
     def __call__(self, event: DecisionEvent) -> None:
-        """A decision-event sink: ``guard.add_sink(signals)``."""
-        if event.kind != "decision" or event.actor_id is None or event.target_id is None:
+        """A decision-event sink: ``guard.add_sink(signals)``. Reads the decisions on
+        ``dm.send``, ``friend.request``, ``group.invite`` and ``profile.view``; other
+        actions (suggestions, location, settings) are no contact attempts."""
+        kind = _DECISION_KINDS.get(event.action)
+        if (
+            kind is None
+            or event.kind != "decision"
+            or event.actor_id is None
+            or event.target_id is None
+        ):
             return
         rel = event.relationship or {}
         self.observe(
-            _DECISION_KINDS.get(event.action, "contact"),
+            kind,
             event.actor_id,
             event.target_id,
             at=event.time.timestamp(),
