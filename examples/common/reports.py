@@ -31,11 +31,13 @@ from childsafe.complaints import (
     ComplaintError,
     ComplaintsDesk,
     InvalidComplaintError,
+    ReporterRole,
     SQLiteComplaintStore,
     Status,
 )
 from childsafe.complaints import open_store as open_complaint_store
 from childsafe.reports import Evidence, Period, build_report, render, take_census
+from childsafe.signals import AuditFlags, CaseOpener, Signals, SQLiteSignalStore
 from examples.common.age_issuer import create_file_once
 from examples.common.socialdb import Person, SocialDB
 from examples.common.views import BAND_LABELS, Page, base_context
@@ -95,6 +97,41 @@ def open_desk(
     sinks = [] if trail is None else [ComplaintRecorder(trail)]
     cases = SQLiteComplaintStore(db.path) if store is None else open_complaint_store(store)
     return ComplaintsDesk(cases, sinks=sinks)
+
+
+def open_signals(db: SocialDB, desk: ComplaintsDesk, trail: AuditTrail | None = None) -> Signals:
+    """Grooming-risk signals over the app's SQLite file (shared by every worker of the
+    demo's server): an adult stranger reaching several children opens a case for the
+    moderators, with its evidence, and every flag goes on ``trail``. The app tells it
+    of each attempt (:func:`record_attempt`); it is not a sink of the guard, whose
+    decisions include the checks the pages make to choose which buttons to show."""
+    signals = Signals(store=SQLiteSignalStore(str(db.path)))
+    signals.add_listener(CaseOpener(desk, threshold=40))
+    if trail is not None:
+        signals.add_listener(AuditFlags(trail))
+    return signals
+
+
+def record_attempt(
+    signals: Signals, db: SocialDB, kind: str, actor_id: str, target_id: str, *, allowed: bool
+) -> None:
+    """Tell ``signals`` that ``actor_id`` tried a ``kind`` (``message``,
+    ``friend_request``) on ``target_id``, allowed or not: the bands and the relationship
+    from the app's data, nothing more."""
+    actor, target = db.account(actor_id), db.account(target_id)
+    if actor is None or target is None:
+        return
+    rel = db.relationship(actor_id, target_id)
+    signals.observe(
+        kind,
+        actor_id,
+        target_id,
+        actor_band=actor.band.value,
+        target_band=target.band.value,
+        allowed=allowed,
+        connected=rel.connected,
+        mutual=rel.mutual_connections,
+    )
 
 
 def open_trail(db: SocialDB, data_dir: Path, store: str | None = None) -> AuditTrail:
@@ -237,12 +274,15 @@ def admin_page(
     cases = []
     for case in desk.cases(limit=50):
         reporter = db.person(case.reporter.account_id) if case.reporter.account_id else None
+        platform = case.reporter.role is ReporterRole.PLATFORM
         owner = db.person(case.subject.account_id) if case.subject.account_id else None
         cases.append(
             {
                 "case": case,
                 "category": DEFAULT_CATEGORIES.label(case.category),
-                "reporter": reporter.name if reporter else "signed out",
+                "reporter": (
+                    "Our own detection" if platform else reporter.name if reporter else "signed out"
+                ),
                 "reporter_band": BAND_LABELS[case.reporter.band.value],
                 "about": _about(case.subject.kind.value, case.subject.id, owner),
             }

@@ -7,7 +7,7 @@ the live transparency report. The logic is in :mod:`examples.common.reports`.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request, session
 from flask.typing import ResponseReturnValue
 
 from childsafe import exempt
@@ -15,21 +15,24 @@ from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.flask import current_guard, report_view
 from childsafe.reports import AuditEvidence
+from childsafe.signals import Signals
 from examples.common import reports
-from examples.flask_app.app import _back, _db, _me, _page, signed_in
+from examples.flask_app.app import SESSION_KEY, _back, _db, _me, _page, signed_in
 
 __all__ = ["install_reports"]
 
 _DESK_KEY = "playground.desk"
 _EVIDENCE_KEY = "playground.evidence"
 AUDIT_KEY = "playground.audit"
+SIGNALS_KEY = "playground.signals"
 
 bp = Blueprint("reports", __name__)
 
 
 def install_reports(app: Flask) -> None:
     """The audit trail (recording the guard's decisions and setting changes and the
-    desk's cases), the desk over the app's SQLite file, and the report routes. Close
+    desk's cases), the desk over the app's SQLite file, grooming-risk signals over the
+    guard's decisions (opening cases on the desk), and the report routes. Close
     the trail (``app.extensions[AUDIT_KEY].close()``) when the app stops: it commits
     what is queued and signs a last checkpoint."""
     with app.app_context():
@@ -37,12 +40,31 @@ def install_reports(app: Flask) -> None:
         trail = reports.open_trail(_db(), app.extensions["playground"].data_dir, store)
         trail.attach(current_guard())
         desk = reports.open_desk(_db(), trail, store)
+        signals = reports.open_signals(_db(), desk, trail)
         evidence = AuditEvidence(trail)
+    app.extensions[SIGNALS_KEY] = signals
     app.extensions[AUDIT_KEY] = trail
     app.extensions[_DESK_KEY] = desk
     app.extensions[_EVIDENCE_KEY] = evidence
     app.register_blueprint(bp)
     app.add_url_rule("/api/reports", "api_reports", view_func=report_view(desk), methods=["POST"])
+
+
+_ATTEMPTS = {"playground.send_message": "message", "playground.friend_request": "friend_request"}
+
+
+@bp.after_app_request
+def _record_attempt(response: Response) -> Response:
+    """Each message or friend request someone tried, allowed or refused, goes to the
+    grooming-risk signals."""
+    kind = _ATTEMPTS.get(request.endpoint or "")
+    target = (request.view_args or {}).get("user_id")
+    me = session.get(SESSION_KEY)
+    if kind is not None and request.method == "POST" and isinstance(target, str) and me:
+        signals = current_app.extensions[SIGNALS_KEY]
+        assert isinstance(signals, Signals)
+        reports.record_attempt(signals, _db(), kind, me, target, allowed=response.status_code < 400)
+    return response
 
 
 def _desk() -> ComplaintsDesk:

@@ -43,6 +43,7 @@ from childsafe._policy import POLICY_BANDS, Citation, Policy, Rule, normalise_ju
 from childsafe._render import WIDTH, markdown_table, pairs, table
 from childsafe._report_cli import add_report_command
 from childsafe._settings import SETTINGS, SettingValue, TimeWindow
+from childsafe._signals_cli import add_signals_commands
 from childsafe.exceptions import ChildsafeError, ConfigurationError
 
 __all__ = ["main"]
@@ -863,6 +864,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="sample accounts and the decisions made for them")
     demo.set_defaults(run=_cmd_demo)
     add_audit_commands(commands)
+    add_signals_commands(commands)
     return parser
 
 

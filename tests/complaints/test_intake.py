@@ -75,6 +75,7 @@ class TestExamples:
             ({**GOOD, "reporter": {"role": "child", "age_band": "adult"}}, ["reporter.role"]),
             ({**GOOD, "reporter": {"role": "parent", "age_band": "13_15"}}, ["reporter.role"]),
             ({**GOOD, "reporter": {"name": "x"}}, ["reporter.name"]),
+            ({**GOOD, "reporter": {"role": "platform"}}, ["reporter.role"]),
         ],
     )
     def test_each_problem_names_its_field(self, data: object, expected: list[str]) -> None:

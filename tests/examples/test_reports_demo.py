@@ -226,3 +226,41 @@ class TestDjango:
             ("privacy", "13_15"),
             ("bullying", "13_15"),
         ]
+
+
+class TestSignalsInTheDemo:
+    def test_the_stranger_contacting_children_raises_a_case(self, app: Flask) -> None:
+        """Dan (an adult stranger) tries to message three children: the signals open a
+        case the moderator sees with its evidence, and the flag is on the audit trail."""
+        from examples.flask_app.reports import AUDIT_KEY  # noqa: PLC0415
+
+        from childsafe.audit import AuditTrail  # noqa: PLC0415
+        from childsafe.contrib.flask import current_guard  # noqa: PLC0415
+
+        stranger = sign_in(app, "stranger")
+        for child in ("maya", "sam", "lena"):
+            assert stranger.post(f"/messages/{child}", data={"text": "hi"}).status_code == 403
+        with app.app_context():
+            assert current_guard().flush_events()
+        riley = sign_in(app, "riley")
+        page = riley.get("/admin/reports").get_data(as_text=True)
+        assert "Our own detection" in page
+        assert "platform" in page
+        assert "Dan (a stranger)" in page
+        assert "fan_out" in page
+        assert "3 distinct unconnected minors within 48 hours" in page
+        assert "not a finding" in page
+        assert page.count("Our own detection") == 1
+        trail = app.extensions[AUDIT_KEY]
+        assert isinstance(trail, AuditTrail)
+        assert trail.flush()
+        flags = list(trail.records(kinds=["signal_flag"]))
+        assert flags and flags[0].data["rules"] == ["fan_out", "stranger_contact"]
+
+    def test_family_messages_raise_nothing(self, app: Flask) -> None:
+        """Aunt Jo messaging the children she is connected to raises no case."""
+        aunt = sign_in(app, "aunt_jo")
+        for child in ("maya", "sam", "alex"):
+            aunt.post(f"/messages/{child}", data={"text": "hello"})
+        riley = sign_in(app, "riley")
+        assert "Our own detection" not in riley.get("/admin/reports").get_data(as_text=True)

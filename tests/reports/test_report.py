@@ -346,3 +346,38 @@ class TestPublished:
 
         for path, text in sample_files().items():
             assert path.read_bytes() == text.encode(), path
+
+
+def test_platform_cases_are_own_initiative() -> None:
+    """Cases the platform's own detection opened count in the own-initiative section of
+    the CSV, and the JSON still matches its schema."""
+    from childsafe import AgeBand  # noqa: PLC0415
+    from childsafe.complaints import (  # noqa: PLC0415
+        ComplaintsDesk,
+        Intake,
+        Reporter,
+        ReporterRole,
+        Subject,
+        SubjectKind,
+    )
+
+    desk = ComplaintsDesk()
+    at = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    own = Reporter(ReporterRole.PLATFORM, AgeBand.UNKNOWN)
+    desk.file(Intake("grooming", Subject(SubjectKind.ACCOUNT, "a-1", "a-1"), own), at=at)
+    document = build_report(desk.store, YEAR).to_dict()
+    jsonschema.validate(document, report_schema())
+    rows = list(csv.DictReader(io.StringIO(render(document, "csv"))))
+    opened = [r for r in rows if r["item"] == "cases_opened"]
+    assert opened == [
+        {
+            "section": "own_initiative",
+            "item": "cases_opened",
+            "category": "",
+            "breakdown": "reporter:platform:unknown",
+            "value": "1",
+            "unit": "count",
+        }
+    ]
+    assert not [r for r in rows if r["item"] == "notices_submitted_by"]
+    assert "Our own detection" in render(document, "md")

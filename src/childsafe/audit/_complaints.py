@@ -62,6 +62,8 @@ class ComplaintRecorder:
             outcome = {"case": event.case_id, "outcome": event.outcome, "step": data["step"]}
             if event.reversed is not None:
                 outcome["reversed"] = event.reversed
+            if event.reporter_role == "platform":
+                outcome["proactive"] = True  # the platform's own detection, confirmed or not
             tickets.append(
                 self.trail.record(
                     "case_outcome",

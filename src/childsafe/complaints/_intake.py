@@ -119,6 +119,14 @@ def _reporter(
         problems.extend(_extra(data, _REPORTER, "reporter."))
         if "role" in data:
             role = _enum(ReporterRole, data["role"], "reporter.role", problems)
+            if role is ReporterRole.PLATFORM:
+                problems.append(
+                    FieldProblem(
+                        "reporter.role",
+                        "'platform' is for the platform's own detections, not for a report",
+                    )
+                )
+                role = None
         if "age_band" in data:
             band = _enum(AgeBand, data["age_band"], "reporter.age_band", problems)
     if account is not None:

@@ -43,11 +43,18 @@ __all__ = [
 
 
 class ReporterRole(enum.StrEnum):
-    """Who filed the report: the child themselves, a parent, or anyone else."""
+    """Who filed the report: the child themselves, a parent, anyone else, or the
+    platform's own detection (``PLATFORM``: a case opened for human review by a
+    proactive signal, counted in the DSA report's own-initiative section, never
+    accepted from a report someone submits).
+
+    .. versionchanged:: 0.2.0 ``PLATFORM``.
+    """
 
     CHILD = "child"
     PARENT = "parent"
     OTHER = "other"
+    PLATFORM = "platform"
 
 
 class SubjectKind(enum.StrEnum):

@@ -25,7 +25,12 @@ OUTCOME_LABELS: Final = {
     Outcome.REFERRED_LAW_ENFORCEMENT.value: "Referred to law enforcement",
     Outcome.REFERRED_HOTLINE.value: "Referred to a hotline",
 }
-ROLE_LABELS: Final = {"child": "Children", "parent": "Parents", "other": "Others"}
+ROLE_LABELS: Final = {
+    "child": "Children",
+    "parent": "Parents",
+    "other": "Others",
+    "platform": "Our own detection",
+}
 BAND_LABELS: Final = {
     "under_13": "under 13",
     "13_15": "13 to 15",
@@ -103,10 +108,11 @@ def csv_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
         )
         for row in c["by_category"]
     ]
+    # Cases the platform's own detection opened are own-initiative measures, not notices.
     rows += [
         (
-            "notices",
-            "notices_submitted_by",
+            "own_initiative" if r["role"] == "platform" else "notices",
+            "cases_opened" if r["role"] == "platform" else "notices_submitted_by",
             "",
             f"reporter:{r['role']}:{r['band']}",
             r["complaints"],

@@ -1,0 +1,71 @@
+"""Grooming-risk signals for human review: explainable rules over the metadata the
+platform passes, scores per (actor, child) pair and per actor, flags for moderators.
+See :doc:`/signals`.
+
+The library never bans, blocks or restricts anyone by itself, and never reads more than
+the platform passes it.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, Signals
+from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
+from childsafe.signals._redis import RedisSignalStore
+from childsafe.signals._responses import (
+    SIGNATURE_HEADER,
+    AuditFlags,
+    CaseOpener,
+    DeadLetter,
+    DeadLetters,
+    MemoryDeadLetters,
+    SQLiteDeadLetters,
+    Webhook,
+    flag_payload,
+    sign,
+    verify_signature,
+)
+from childsafe.signals._rules import (
+    DEFAULT_MESSAGING_APPS,
+    RULES,
+    Evidence,
+    Rule,
+    RuleInfo,
+    Score,
+    SignalsConfig,
+)
+from childsafe.signals._stores import MemorySignalStore, SignalStore, SQLiteSignalStore
+
+__all__ = [
+    "DEFAULT_MESSAGING_APPS",
+    "KINDS",
+    "RULES",
+    "SIGNATURE_HEADER",
+    "AuditFlags",
+    "CaseOpener",
+    "DeadLetter",
+    "DeadLetters",
+    "Evidence",
+    "Flag",
+    "FlagListener",
+    "Friction",
+    "MemoryDeadLetters",
+    "MemorySignalStore",
+    "RedisSignalStore",
+    "Rule",
+    "RuleInfo",
+    "SQLiteDeadLetters",
+    "SQLiteSignalStore",
+    "Score",
+    "SignalConfigError",
+    "SignalEventError",
+    "SignalStore",
+    "SignalStoreError",
+    "Signals",
+    "SignalsConfig",
+    "Webhook",
+    "flag_payload",
+    "sign",
+    "verify_signature",
+]

@@ -1,0 +1,635 @@
+"""The signals engine: events in, rules over sliding windows and pair histories, scores
+and flags out. Everything here is kept in this process's memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from childsafe.signals._errors import SignalEventError
+from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
+from childsafe.signals._stores import EvidenceRow, MemorySignalStore, SignalStore
+
+if TYPE_CHECKING:
+    from childsafe._model import Account
+    from childsafe.events import DecisionEvent
+
+__all__ = ["KINDS", "Flag", "Friction", "Signals"]
+
+log = logging.getLogger("childsafe.signals")
+
+KINDS: Final = frozenset(
+    {
+        "contact",
+        "friend_request",
+        "follow",
+        "message",
+        "group",
+        "media_request",
+        "link",
+        "block",
+        "report",
+        "profile_view",
+    }
+)
+"""The kinds of event :meth:`Signals.observe` takes."""
+
+_MINORS: Final = frozenset({"under_13", "13_15", "16_17", "unknown"})
+# Kinds an adult reaches a child with (stranger contact, fan-out, after a block).
+_REACH: Final = frozenset(
+    {"contact", "friend_request", "follow", "message", "group", "media_request", "link"}
+)
+_REQUESTS: Final = frozenset({"friend_request", "follow"})
+_ESCALATE: Final = {"message": 1, "media_request": 2, "link": 4}
+_DECISION_KINDS: Final = {
+    "dm.send": "message",
+    "friend.request": "friend_request",
+    "group.invite": "group",
+    "profile.view": "profile_view",
+}
+# Bits of a pair's `fired` mask: each pair rule adds its points once.
+_B_STRANGER: Final = 1
+_B_DENIED: Final = 2
+_B_ESCALATION: Final = 4
+_B_OFF: Final = 8
+_B_SECRECY: Final = 16
+_B_BLOCK: Final = 32
+_B_CHILD_WROTE: Final = 64
+_B_BLOCKED: Final = 128
+
+
+def _utc(t: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(t, dt.UTC)
+
+
+def _evidence(row: EvidenceRow) -> Evidence:
+    return Evidence(Rule(row[0]), _utc(row[1]), row[2], row[3], row[4], row[5])
+
+
+@attrs.frozen
+class Flag:
+    """An actor's score reached ``SignalsConfig.flag_score`` or rose beyond it.
+
+    ``score`` is the actor's score with all its evidence; ``pair`` the highest-scoring
+    (actor, child) pair; ``before`` the score of the actor's previous flag (0 for its
+    first). Across processes sharing a store, each rise is flagged in exactly one of
+    them. A flag is a candidate for human review, never a verdict.
+    """
+
+    at: dt.datetime
+    score: Score
+    pair: Score | None
+    before: int
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the actor's first flag."""
+        return self.before == 0
+
+    def crossed(self, threshold: int) -> bool:
+        """Whether this flag took the actor's score to ``threshold`` or past it."""
+        return self.before < threshold <= self.score.score
+
+    @property
+    def actor(self) -> str:
+        """The flagged account."""
+        return self.score.actor
+
+
+FlagListener = Callable[[Flag], object]
+
+
+@attrs.frozen
+class Friction:
+    """What to put between a child and a sender when delivering or rendering: a safety
+    ``interstitial`` before the child replies, and whether to move the sender's
+    messages to ``requests``. ``score`` is the higher of the pair's and the sender's
+    score; ``rules`` the rules behind it. Friction slows contact down and tells the
+    child; it removes nothing and blocks no one."""
+
+    interstitial: bool
+    requests: bool
+    score: int
+    rules: frozenset[Rule]
+
+    @property
+    def any(self) -> bool:
+        """Whether any friction applies."""
+        return self.interstitial or self.requests
+
+
+def _seconds(at: float | dt.datetime | None, clock: Callable[[], float], call: str) -> float:
+    if at is None:
+        return clock()
+    if isinstance(at, dt.datetime):
+        if at.tzinfo is None:
+            raise SignalEventError(f"{call}: at must be timezone-aware, got {at!r}")
+        return at.timestamp()
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise SignalEventError(f"{call}: at must be a datetime or epoch seconds, got {at!r}")
+    return float(at)
+
+
+def _multiprocess_server() -> str | None:
+    """The name of a multi-process server this process looks like a worker of."""
+    software = os.environ.get("SERVER_SOFTWARE", "")
+    if software.startswith("gunicorn"):
+        return "gunicorn"
+    for var, name in (("UWSGI_ORIGINAL_PROC_NAME", "uwsgi"), ("UWSGI_RELOADS", "uwsgi")):
+        if var in os.environ:
+            return name
+    if os.environ.get("WEB_CONCURRENCY", "1") not in {"", "1"}:
+        return "a server with WEB_CONCURRENCY > 1"
+    return None
+
+
+class Signals:
+    """Grooming-risk signals over the events the platform passes.
+
+    Feed it decision events (``guard.add_sink(signals)``) and the platform's own calls
+    (:meth:`friend_request`, :meth:`message`, :meth:`link_shared`, ...). It keeps
+    sliding windows per actor and a short history per (actor, child) pair in ``store``,
+    scores both, and calls each flag listener (:meth:`add_listener`) when an actor's
+    score reaches ``config.flag_score`` or rises beyond it. It never bans, blocks or
+    reads anything by itself: what happens to a flag is the platform's choice, and a
+    person decides.
+
+    The default store is this process's memory: under a multi-process server each
+    worker would see only its share of the events, so a warning is logged at start-up
+    there; pass a :class:`~childsafe.signals.SQLiteSignalStore` (one machine) or a
+    :class:`~childsafe.signals.RedisSignalStore` (several) instead.
+    """
+
+    def __init__(
+        self,
+        config: SignalsConfig | None = None,
+        *,
+        store: SignalStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config if config is not None else SignalsConfig()
+        self.store: SignalStore = store if store is not None else MemorySignalStore()
+        self._clock = clock
+        self._bands: dict[str, str] = {}
+        self._listeners: list[FlagListener] = []
+        self.events = 0
+        server = None if self.store.shared else _multiprocess_server()
+        if server is not None:
+            log.warning(
+                "childsafe.signals keeps its state in this process's memory, but this "
+                "looks like a worker of %s: each worker sees only its share of the "
+                "events, so a fan-out split across workers can be missed. Use a shared "
+                "store (SQLite on one machine, Redis across machines).",
+                server,
+            )
+
+    # -- accounts and listeners -------------------------------------------------------
+
+    def account(
+        self,
+        account: Account | str,
+        *,
+        band: str | None = None,
+        assurance: str | None = None,
+        identifiers: Iterable[str] = (),
+    ) -> None:
+        """Tell the engine an account's age band, assurance level and the device or
+        network identifiers the platform chooses to pass (opaque strings: hash them
+        first if you like, the engine only compares them)."""
+        if isinstance(account, str):
+            account_id = account
+        else:
+            account_id = account.id
+            band = band or account.band.value
+            assurance = assurance or account.assurance.value
+        if not account_id:
+            raise SignalEventError(
+                f"account: the id must be a non-empty string, got {account_id!r}"
+            )
+        ids = tuple(identifiers)
+        for ident in ids:
+            value: object = ident
+            if not isinstance(value, str) or not value:
+                raise SignalEventError(
+                    f"account {account_id!r}: identifiers must be non-empty strings, got {ident!r}"
+                )
+        band = None if band is None else str(band)
+        self.store.set_account(account_id, band, None if assurance is None else str(assurance), ids)
+        if band is not None:
+            self._bands[account_id] = band
+
+    def add_listener(self, listener: FlagListener) -> None:
+        """Call ``listener`` with each :class:`Flag` (in the thread that fed the event)."""
+        if not callable(listener):
+            raise SignalEventError(f"add_listener: a listener must be callable, got {listener!r}")
+        self._listeners.append(listener)
+
+    def band(self, account_id: str) -> str | None:
+        """The band the engine knows for ``account_id`` (asking the store on a miss)."""
+        band = self._bands.get(account_id)
+        if band is None:
+            band = self.store.band(account_id)
+            if band is not None:
+                self._bands[account_id] = band
+        return band
+
+    # -- events -----------------------------------------------------------------------
+
+    def __call__(self, event: DecisionEvent) -> None:
+        """A decision-event sink: ``guard.add_sink(signals)``. Reads the decisions on
+        ``dm.send``, ``friend.request``, ``group.invite`` and ``profile.view``; other
+        actions (suggestions, location, settings) are no contact attempts."""
+        kind = _DECISION_KINDS.get(event.action)
+        if (
+            kind is None
+            or event.kind != "decision"
+            or event.actor_id is None
+            or event.target_id is None
+        ):
+            return
+        rel = event.relationship or {}
+        self.observe(
+            kind,
+            event.actor_id,
+            event.target_id,
+            at=event.time.timestamp(),
+            actor_band=event.actor_band,
+            target_band=event.target_band,
+            allowed=event.allowed,
+            connected=bool(rel.get("connected", False)),
+            mutual=int(rel.get("mutual_connections", 0)),
+        )
+
+    def friend_request(
+        self,
+        actor: str,
+        target: str,
+        *,
+        at: float | dt.datetime | None = None,
+        connected: bool = False,
+        mutual: int = 0,
+        allowed: bool = True,
+    ) -> None:
+        """``actor`` asked ``target`` to connect (either way round: a child adding an
+        adult stranger counts as much as the adult adding the child)."""
+        self.observe(
+            "friend_request",
+            actor,
+            target,
+            at=at,
+            connected=connected,
+            mutual=mutual,
+            allowed=allowed,
+        )
+
+    def follow(
+        self, actor: str, target: str, *, at: float | dt.datetime | None = None, mutual: int = 0
+    ) -> None:
+        """``actor`` followed ``target``."""
+        self.observe("follow", actor, target, at=at, mutual=mutual)
+
+    def message(
+        self,
+        actor: str,
+        target: str,
+        *,
+        at: float | dt.datetime | None = None,
+        connected: bool = False,
+        mutual: int = 0,
+        allowed: bool = True,
+        text: str | None = None,
+    ) -> None:
+        """``actor`` sent ``target`` a message. Pass ``text`` only if the platform has
+        opted in to the text rules; the engine reads nothing else."""
+        self.observe(
+            "message",
+            actor,
+            target,
+            at=at,
+            connected=connected,
+            mutual=mutual,
+            allowed=allowed,
+            text=text,
+        )
+
+    def media_request(
+        self,
+        actor: str,
+        target: str,
+        *,
+        at: float | dt.datetime | None = None,
+        connected: bool = False,
+        mutual: int = 0,
+    ) -> None:
+        """``actor`` asked ``target`` for a photo or video (the platform's own feature
+        or its own classifier decides what counts)."""
+        self.observe("media_request", actor, target, at=at, connected=connected, mutual=mutual)
+
+    def link_shared(
+        self,
+        actor: str,
+        target: str,
+        url: str,
+        *,
+        at: float | dt.datetime | None = None,
+        connected: bool = False,
+        mutual: int = 0,
+    ) -> None:
+        """``actor`` sent ``target`` a link or handle (``url``: the link or the handle)."""
+        self.observe("link", actor, target, at=at, connected=connected, mutual=mutual, text=url)
+
+    def group_created(
+        self,
+        actor: str,
+        members: Iterable[str],
+        *,
+        at: float | dt.datetime | None = None,
+        connected: Iterable[str] = (),
+    ) -> None:
+        """``actor`` created a group with ``members`` (``connected``: the members the
+        actor is connected to)."""
+        t = _seconds(at, self._clock, "group_created")
+        linked = frozenset(connected)
+        for member in members:
+            self.observe("group", actor, member, at=t, connected=member in linked)
+
+    def blocked(self, child: str, other: str, *, at: float | dt.datetime | None = None) -> None:
+        """``child`` blocked ``other``."""
+        self.observe("block", child, other, at=at)
+
+    def reported(self, child: str, other: str, *, at: float | dt.datetime | None = None) -> None:
+        """``child`` reported ``other``."""
+        self.observe("report", child, other, at=at)
+
+    def profile_view(
+        self, actor: str, target: str, *, at: float | dt.datetime | None = None
+    ) -> None:
+        """``actor`` viewed ``target``'s profile."""
+        self.observe("profile_view", actor, target, at=at)
+
+    def observe(
+        self,
+        kind: str,
+        actor: str,
+        target: str,
+        *,
+        at: float | dt.datetime | None = None,
+        actor_band: str | None = None,
+        target_band: str | None = None,
+        allowed: bool = True,
+        connected: bool = False,
+        mutual: int = 0,
+        text: str | None = None,
+    ) -> None:
+        """One event of ``kind`` (one of :data:`KINDS`) from ``actor`` to ``target``.
+
+        Bands default to those given to :meth:`account`; an account of unknown band is
+        treated as a minor when it is reached, and never as an adult when it acts.
+        """
+        if kind not in KINDS:
+            raise SignalEventError(
+                f"observe: unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}"
+            )
+        t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
+        self.events += 1
+        if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
+            self._on_block(kind, actor, target, t)
+            return
+        bands = self._bands
+        a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
+        t_band = target_band or bands.get(target) or self.band(target) or "unknown"
+        if a_band == "adult":
+            if t_band in _MINORS:
+                self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
+        elif a_band in _MINORS and t_band == "adult":
+            if kind in _REQUESTS and not connected and mutual < self.config.min_mutual:
+                # A child adding an adult stranger: the pair is the adult's.
+                self._child_request(target, actor, t, kind)
+            elif kind == "message" and not self.config.count_replies:
+                self.store.fire(target, actor, _B_CHILD_WROTE)
+
+    def _on_block(self, kind: str, child: str, other: str, t: float) -> None:
+        store = self.store
+        store.block(child, other, t, store.idents(other), self.config.block_memory)
+        if (
+            store.mask(other, child) & _B_STRANGER
+            and (self._bands.get(other) or self.band(other)) == "adult"
+            and store.fire(other, child, _B_BLOCKED)
+        ):
+            verb = "blocked" if kind == "block" else "reported"
+            self._add(
+                other,
+                child,
+                Rule.AFTER_BLOCK,
+                t,
+                kind,
+                self.config.blocked_points,
+                f"the child {verb} this adult stranger after being contacted",
+            )
+
+    # -- rules ------------------------------------------------------------------------
+
+    def _add(
+        self, actor: str, child: str | None, rule: Rule, t: float, kind: str, points: int, why: str
+    ) -> None:
+        total = self.store.add_evidence(
+            actor, (rule.value, t, kind, child, points, why), self.config.evidence_per_pair
+        )
+        if total < self.config.flag_score:
+            return
+        before = self.store.raise_flag(actor, total)
+        if before is None or not self._listeners:
+            return
+        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before)
+        for listener in self._listeners:
+            listener(flag)
+
+    def _adult_to_minor(
+        self,
+        kind: str,
+        actor: str,
+        child: str,
+        t: float,
+        allowed: bool,
+        connected: bool,
+        mutual: int,
+        text: str | None,
+    ) -> None:
+        cfg = self.config
+        if kind == "profile_view":
+            return
+        store = self.store
+        if (
+            not connected
+            and mutual < cfg.min_mutual
+            and (
+                kind != "message"
+                or cfg.count_replies
+                or not store.mask(actor, child) & _B_CHILD_WROTE
+            )
+        ):
+            if store.fire(actor, child, _B_STRANGER):
+                self._add(
+                    actor,
+                    child,
+                    Rule.STRANGER_CONTACT,
+                    t,
+                    kind,
+                    cfg.stranger_points,
+                    f"{kind} from an adult to a minor with no connection and "
+                    f"{mutual} mutual connection(s)",
+                )
+            if not allowed and store.fire(actor, child, _B_DENIED):
+                self._add(
+                    actor,
+                    child,
+                    Rule.STRANGER_CONTACT,
+                    t,
+                    kind,
+                    cfg.denied_points,
+                    f"a denied {kind}: the adult tried to reach the child anyway",
+                )
+            self._fan_out(actor, child, t, kind)
+            if kind in _REQUESTS:
+                store.request(actor, child, t, cfg.escalation_window)
+        bit = _ESCALATE.get(kind)
+        if bit is not None:
+            mask = store.escalate(actor, child, bit, t, cfg.escalation_window)
+            if mask.bit_count() >= cfg.escalation_steps and store.fire(actor, child, _B_ESCALATION):
+                names = " and ".join(n for n, b in _ESCALATE.items() if mask & b)
+                self._add(
+                    actor,
+                    child,
+                    Rule.ESCALATION,
+                    t,
+                    kind,
+                    cfg.escalation_points,
+                    f"{names} within {cfg.escalation_window / 3600:g} hours of a "
+                    "connection request between an adult stranger and the child",
+                )
+        if text is not None:
+            trusted = connected and mutual >= cfg.trusted_mutual
+            app = cfg.apps_in(text)
+            if app is not None and store.fire(actor, child, _B_OFF):
+                self._add(
+                    actor,
+                    child,
+                    Rule.OFF_PLATFORM,
+                    t,
+                    kind,
+                    cfg.trusted_text_points if trusted else cfg.off_platform_points,
+                    f"a {kind} to a minor naming another messaging app ({app!r})",
+                )
+            phrase = cfg.phrase_in(text) if kind == "message" else None
+            if phrase is not None and store.fire(actor, child, _B_SECRECY):
+                self._add(
+                    actor,
+                    child,
+                    Rule.SECRECY,
+                    t,
+                    kind,
+                    cfg.trusted_text_points if trusted else cfg.phrase_points,
+                    f"a message to a minor asking for images or secrecy (matched {phrase!r})",
+                )
+        if store.any_blocks():
+            self._after_block(actor, child, t, kind)
+
+    def _fan_out(self, actor: str, child: str, t: float, kind: str) -> None:
+        cfg = self.config
+        distinct = self.store.reach(actor, child, t, cfg.fan_out_window)
+        if distinct < cfg.fan_out_children:
+            return
+        before = self.store.raise_level(actor, distinct)
+        if before is None:
+            return
+        added = self._fan_points(distinct) - self._fan_points(before)
+        if added <= 0:
+            return
+        self._add(
+            actor,
+            None,
+            Rule.FAN_OUT,
+            t,
+            kind,
+            added,
+            f"reached {distinct} distinct unconnected minors within "
+            f"{cfg.fan_out_window / 3600:g} hours",
+        )
+
+    def _fan_points(self, level: int) -> int:
+        cfg = self.config
+        if level < cfg.fan_out_children:
+            return 0
+        return cfg.fan_out_points + min(level - cfg.fan_out_children, 8) * cfg.fan_out_extra_points
+
+    def _child_request(self, actor: str, child: str, t: float, kind: str) -> None:
+        self.store.request(actor, child, t, self.config.escalation_window)
+        if self.store.fire(actor, child, _B_STRANGER):
+            self._add(
+                actor,
+                child,
+                Rule.STRANGER_CONTACT,
+                t,
+                kind,
+                self.config.stranger_points,
+                f"the child sent an adult stranger a {kind.replace('_', ' ')}",
+            )
+
+    def _after_block(self, actor: str, child: str, t: float, kind: str) -> None:
+        found = self.store.blocked_since(child, actor, self.store.idents(actor))
+        if found is None or t - found[0] > self.config.block_memory:
+            return
+        if not self.store.fire(actor, child, _B_BLOCK):
+            return
+        if found[1]:
+            why = f"a {kind} after the child blocked or reported this account"
+        else:
+            why = (
+                f"a {kind} from an account sharing an identifier with an account the "
+                "child blocked or reported"
+            )
+        self._add(actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why)
+
+    # -- scores -----------------------------------------------------------------------
+
+    def pair_score(self, actor: str, child: str) -> Score:
+        """The (``actor``, ``child``) pair's score and its evidence."""
+        score, rows = self.store.pair(actor, child)
+        return Score(actor, child, score, tuple(_evidence(r) for r in rows))
+
+    def actor_score(self, actor: str) -> Score:
+        """The actor's score: its highest pair score plus the actor-wide rules (fan-out),
+        with the evidence of both."""
+        best, fan, best_child, rows = self.store.actor(actor)
+        if best_child is not None:
+            rows.extend(self.store.pair(actor, best_child)[1])
+        rows.sort(key=lambda r: r[1])
+        return Score(actor, None, best + fan, tuple(_evidence(r) for r in rows))
+
+    def friction(
+        self, recipient: str, sender: str, *, interstitial_at: int = 20, requests_at: int = 40
+    ) -> Friction:
+        """The friction for ``recipient`` (a child) receiving from ``sender``: call it when
+        delivering or rendering messages, never from :meth:`Guard.check
+        <childsafe.Guard.check>` (which stays pure). Reads the state only."""
+        pair_score, rows = self.store.pair(sender, recipient)
+        best, fan, _, actor_rows = self.store.actor(sender)
+        score = max(pair_score, best + fan)
+        rules = frozenset(Rule(r[0]) for r in (*rows, *actor_rows))
+        return Friction(score >= interstitial_at, score >= requests_at, score, rules)
+
+    def _best_pair(self, actor: str) -> Score | None:
+        child = self.store.actor(actor)[2]
+        return None if child is None else self.pair_score(actor, child)
+
+    def flagged(self) -> list[Score]:
+        """The actors whose score reached ``config.flag_score``, highest first."""
+        out = [self.actor_score(a) for a in self.store.flagged()]
+        out.sort(key=lambda s: (-s.score, s.actor))
+        return out

@@ -1,0 +1,388 @@
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from childsafe import Account, Guard, Relationship
+from childsafe.signals import (
+    RULES,
+    Flag,
+    Rule,
+    SignalConfigError,
+    SignalEventError,
+    Signals,
+    SignalsConfig,
+)
+from tests.signals.support import Make
+
+H = 3600.0
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(name="signals")
+def _signals(make: Make) -> Signals:
+    s = make()
+    s.account("adult", band="adult", identifiers=("device:1",))
+    s.account("adult2", band="adult", identifiers=("device:1",))
+    s.account("parent", band="adult")
+    for i in range(10):
+        s.account(f"kid{i}", band="13_15")
+    s.account("teen", band="16_17")
+    return s
+
+
+@pytest.fixture(name="flags")
+def _flags(signals: Signals) -> list[Flag]:
+    out: list[Flag] = []
+    signals.add_listener(out.append)
+    return out
+
+
+class TestStrangerContact:
+    def test_adult_stranger_message(self, signals: Signals) -> None:
+        """An adult messaging an unconnected minor scores the pair, once."""
+        signals.message("adult", "kid0", at=T0)
+        signals.message("adult", "kid0", at=T0 + 60)
+        score = signals.pair_score("adult", "kid0")
+        assert score.score == 10
+        assert score.rules == {Rule.STRANGER_CONTACT}
+        assert "0 mutual" in score.evidence[0].explanation
+
+    def test_denied_attempt_counts(self, signals: Signals) -> None:
+        """A denied attempt is still a signal, and adds its own points."""
+        signals.message("adult", "kid0", at=T0, allowed=False)
+        assert signals.pair_score("adult", "kid0").score == 15
+
+    def test_connected_or_mutuals_are_not_strangers(self, signals: Signals) -> None:
+        """Connected accounts and enough mutual connections score nothing."""
+        signals.message("parent", "kid0", at=T0, connected=True)
+        signals.message("parent", "kid1", at=T0, mutual=3)
+        assert signals.pair_score("parent", "kid0").score == 0
+        assert signals.pair_score("parent", "kid1").score == 0
+        assert signals.actor_score("parent").score == 0
+
+    def test_minor_to_minor_and_adult_to_adult(self, signals: Signals) -> None:
+        """Teen-to-teen and adult-to-adult contact is not this rule's business."""
+        signals.message("teen", "kid0", at=T0)
+        signals.message("adult", "parent", at=T0)
+        assert signals.actor_score("teen").score == 0
+        assert signals.actor_score("adult").score == 0
+
+    def test_unknown_target_counts_as_minor(self, signals: Signals) -> None:
+        """An account of unknown band is protected as a minor; an unknown actor is no adult."""
+        signals.message("adult", "nobody", at=T0)
+        signals.message("nobody", "kid0", at=T0)
+        assert signals.pair_score("adult", "nobody").score == 10
+        assert signals.actor_score("nobody").score == 0
+
+    def test_from_decision_events(self, make: Make) -> None:
+        """The engine is a decision-event sink: denied DMs reach it with both bands."""
+        signals = make()
+        guard = Guard()
+        guard.add_sink(signals)
+        adult = Account(id="a", band="adult", jurisdiction="GB")
+        for i in range(4):
+            kid = Account(id=f"k{i}", band="13_15", jurisdiction="GB")
+            guard.check("dm.send", actor=adult, target=kid, relationship=Relationship())
+        guard.check("profile.view", actor=adult, target=adult)
+        guard.check("friend.suggest", actor=adult, target=kid)  # no contact attempt
+        guard.change_setting(adult, "direct_messages", "everyone")
+        assert guard.flush_events()
+        score = signals.actor_score("a")
+        assert score.rules == {Rule.STRANGER_CONTACT, Rule.FAN_OUT}
+        assert score.score == 40 + 5 + 15  # four children: one beyond the three
+        assert signals.events == 5
+
+
+class TestFanOut:
+    def test_many_children_in_window(self, signals: Signals, flags: list[Flag]) -> None:
+        """Reaching three unconnected minors within 48 hours raises a flag."""
+        for i in range(2):
+            signals.friend_request("adult", f"kid{i}", at=T0 + i * H)
+        assert flags == []
+        signals.message("adult", "kid2", at=T0 + 2 * H)
+        assert len(flags) == 1
+        flag = flags[0]
+        assert flag.first and flag.actor == "adult"
+        assert flag.score.score == 40 + 10
+        assert Rule.FAN_OUT in flag.score.rules
+        assert flag.pair is not None and flag.pair.child == "kid0"
+        assert "3 distinct unconnected minors within 48 hours" in flag.score.explain()
+
+    def test_more_children_raise_the_score(self, signals: Signals, flags: list[Flag]) -> None:
+        """Each child beyond the threshold adds points and a new flag; repeats add none."""
+        for i in range(6):
+            signals.message("adult", f"kid{i}", at=T0 + i)
+        signals.message("adult", "kid5", at=T0 + 10)
+        assert [f.score.score for f in flags] == [50, 55, 60, 65]
+        assert [f.first for f in flags] == [True, False, False, False]
+
+    def test_window_slides(self, signals: Signals, flags: list[Flag]) -> None:
+        """Contacts spread wider than the window never add up."""
+        for i in range(8):
+            signals.message("adult", f"kid{i}", at=T0 + i * 30 * H)
+        assert flags == []
+        assert signals.actor_score("adult").score == 10
+
+    def test_connected_children_do_not_count(self, signals: Signals) -> None:
+        """A coach messaging the team they are connected to is no fan-out."""
+        for i in range(8):
+            signals.message("parent", f"kid{i}", at=T0 + i, connected=True)
+        assert signals.actor_score("parent").score == 0
+
+    def test_group_creation(self, signals: Signals) -> None:
+        """A group of unconnected minors counts each of them."""
+        signals.group_created("adult", [f"kid{i}" for i in range(5)], at=T0, connected=["kid4"])
+        assert signals.actor_score("adult").score == 40 + 5 + 10
+
+
+class TestEscalation:
+    def test_child_adds_adult_then_escalation(self, signals: Signals) -> None:
+        """A child adding an adult stranger, then DM and a media request, escalates."""
+        signals.friend_request("kid0", "adult", at=T0)
+        signals.message("adult", "kid0", at=T0 + H, connected=True)
+        signals.media_request("adult", "kid0", at=T0 + 5 * H, connected=True)
+        score = signals.pair_score("adult", "kid0")
+        assert score.rules == {Rule.STRANGER_CONTACT, Rule.ESCALATION}
+        assert score.score == 40
+        assert "message and media_request within 72 hours" in score.explain()
+        assert "the child sent an adult stranger a friend request" in score.explain()
+
+    def test_adult_request_then_link_and_message(self, signals: Signals) -> None:
+        """The adult's request, then a message and a link, escalates too."""
+        signals.follow("adult", "kid0", at=T0)
+        signals.message("adult", "kid0", at=T0 + H)
+        signals.link_shared("adult", "kid0", "https://example.com/game", at=T0 + 2 * H)
+        assert signals.pair_score("adult", "kid0").rules == {
+            Rule.STRANGER_CONTACT,
+            Rule.ESCALATION,
+        }
+
+    def test_slow_steps_do_not_escalate(self, signals: Signals) -> None:
+        """Steps spread beyond the window are no rapid escalation."""
+        signals.friend_request("kid0", "adult", at=T0)
+        signals.message("adult", "kid0", at=T0 + 100 * H, connected=True)
+        signals.media_request("adult", "kid0", at=T0 + 101 * H, connected=True)
+        assert Rule.ESCALATION not in signals.pair_score("adult", "kid0").rules
+
+    def test_a_new_request_restarts_the_window(self, signals: Signals) -> None:
+        """A request after the window opens a new one."""
+        signals.friend_request("adult", "kid0", at=T0)
+        signals.message("adult", "kid0", at=T0 + H)
+        signals.friend_request("adult", "kid0", at=T0 + 100 * H)
+        signals.media_request("adult", "kid0", at=T0 + 101 * H)
+        assert Rule.ESCALATION not in signals.pair_score("adult", "kid0").rules
+        signals.message("adult", "kid0", at=T0 + 102 * H)
+        assert Rule.ESCALATION in signals.pair_score("adult", "kid0").rules
+
+    def test_child_adding_a_known_adult(self, signals: Signals) -> None:
+        """A child adding a parent's friend with mutual connections is no signal."""
+        signals.friend_request("kid0", "parent", at=T0, mutual=4)
+        signals.friend_request("kid0", "teen", at=T0)
+        assert signals.actor_score("parent").score == 0
+
+
+class TestOffPlatform:
+    def test_link_to_messaging_app(self, signals: Signals) -> None:
+        """A link to another messaging app sent to a minor scores, naming the app."""
+        signals.link_shared("adult", "kid0", "https://t.me/someone", at=T0, connected=True)
+        score = signals.pair_score("adult", "kid0")
+        assert score.rules == {Rule.OFF_PLATFORM}
+        assert score.score == 35
+        assert "'t.me'" in score.evidence[0].explanation
+
+    def test_handle_in_opted_in_text(self, signals: Signals) -> None:
+        """A handle in message text the platform passes scores; ordinary links do not."""
+        signals.message("adult", "kid0", at=T0, text="add me on SnapChat: cool_guy")
+        signals.link_shared("adult", "kid1", "https://example.org/homework", at=T0)
+        assert Rule.OFF_PLATFORM in signals.pair_score("adult", "kid0").rules
+        assert signals.pair_score("adult", "kid1").rules == {Rule.STRANGER_CONTACT}
+
+    def test_empty_app_list_switches_it_off(self, make: Make) -> None:
+        """With no app names, nothing matches."""
+        signals = make(SignalsConfig(messaging_apps=()))
+        signals.account("a", band="adult")
+        signals.link_shared("a", "k", "https://wa.me/1", at=T0, connected=True)
+        assert signals.pair_score("a", "k").score == 0
+
+
+class TestSecrecy:
+    def test_off_by_default(self, signals: Signals) -> None:
+        """Without an opted-in phrase list the text is not read for phrases."""
+        signals.message("adult", "kid0", at=T0, connected=True, text="send me a pic")
+        assert signals.pair_score("adult", "kid0").score == 0
+
+    def test_opted_in_phrases(self, make: Make) -> None:
+        """An opted-in phrase in a message to a minor scores once, naming the phrase."""
+        signals = make(SignalsConfig(phrases=("send me a pic", "our secret")))
+        signals.account("a", band="adult")
+        signals.account("k", band="under_13")
+        signals.message("a", "k", at=T0, connected=True, text="This is OUR SECRET ok")
+        signals.message("a", "k", at=T0 + 1, connected=True, text="send me a pic")
+        score = signals.pair_score("a", "k")
+        assert score.rules == {Rule.SECRECY}
+        assert score.score == 40
+        assert "'our secret'" in score.explain()
+
+
+class TestAfterBlock:
+    def test_contact_after_block(self, signals: Signals) -> None:
+        """Contact after the child blocked the adult scores."""
+        signals.blocked("kid0", "adult", at=T0)
+        signals.message("adult", "kid0", at=T0 + H, allowed=False)
+        assert Rule.AFTER_BLOCK in signals.pair_score("adult", "kid0").rules
+
+    def test_new_account_on_the_same_device(self, signals: Signals) -> None:
+        """A new account sharing a device identifier with the reported one scores."""
+        signals.reported("kid0", "adult", at=T0)
+        signals.friend_request("adult2", "kid0", at=T0 + H)
+        score = signals.pair_score("adult2", "kid0")
+        assert Rule.AFTER_BLOCK in score.rules
+        assert "sharing an identifier" in score.explain()
+        signals.friend_request("adult2", "kid1", at=T0 + H)
+        assert Rule.AFTER_BLOCK not in signals.pair_score("adult2", "kid1").rules
+
+    def test_block_memory_expires(self, signals: Signals) -> None:
+        """Long after the block, the rule no longer fires."""
+        signals.blocked("kid0", "adult", at=T0)
+        signals.friend_request("adult2", "kid0", at=T0 + 200 * 86400)
+        signals.message("adult", "kid0", at=T0 + 200 * 86400, connected=True)
+        assert signals.actor_score("adult").score == 0
+        assert Rule.AFTER_BLOCK not in signals.pair_score("adult2", "kid0").rules
+
+
+class TestScoresAndConfig:
+    def test_flagged_lists_actors(self, signals: Signals) -> None:
+        """flagged() lists flagged actors highest first, with JSON-ready evidence."""
+        for i in range(5):
+            signals.message("adult", f"kid{i}", at=T0 + i)
+        signals.blocked("kid0", "adult2", at=T0)
+        signals.message("adult2", "kid0", at=T0 + 1, connected=True)
+        scores = signals.flagged()
+        assert [s.actor for s in scores] == ["adult", "adult2"]
+        data = scores[0].to_dict()
+        assert data["score"] == 40 + 10 + 10
+        assert isinstance(data["evidence"], list)
+        assert data["evidence"][0]["rule"] == "stranger_contact"
+
+    def test_rules_cite_why(self) -> None:
+        """Every rule says what it looks for and why, with a source."""
+        assert {r.rule for r in RULES} == set(Rule)
+        assert all(r.why and r.looks_for for r in RULES)
+
+    def test_account_objects_and_times(self, make: Make) -> None:
+        """Accounts may be passed as childsafe Accounts; times as aware datetimes."""
+        signals = make()
+        signals.account(Account(id="a", band="adult"))
+        signals.account(Account(id="k", band="13_15"))
+        at = dt.datetime.fromtimestamp(T0, dt.UTC)
+        signals.message("a", "k", at=at)
+        assert signals.band("a") == "adult"
+        assert signals.pair_score("a", "k").evidence[0].at == at
+        signals.profile_view("a", "k", at=T0)
+        signals.message("a", "k")  # now, from the clock
+        assert signals.events == 3
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"fan_out_children": 0}, "fan_out_children must be a positive number"),
+            ({"fan_out_window": True}, "fan_out_window must be a positive number"),
+            ({"min_mutual": -1}, "min_mutual must be >= 0"),
+            ({"min_mutual": 1.5}, "min_mutual must be an integer"),
+            ({"phrases": ("ok", " ")}, "phrases must hold non-empty strings"),
+        ],
+    )
+    def test_bad_config(self, kwargs: dict[str, object], match: str) -> None:
+        """Bad parameters raise SignalConfigError naming the parameter."""
+        with pytest.raises(SignalConfigError, match=match):
+            SignalsConfig(**kwargs)  # type: ignore[arg-type]
+
+    def test_bad_events(self, signals: Signals) -> None:
+        """Bad events raise SignalEventError naming the call and field."""
+        with pytest.raises(SignalEventError, match="unknown kind 'poke'"):
+            signals.observe("poke", "a", "b")
+        with pytest.raises(SignalEventError, match="timezone-aware"):
+            signals.message("a", "b", at=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        with pytest.raises(SignalEventError, match="epoch seconds"):
+            signals.message("a", "b", at="noon")  # type: ignore[arg-type]
+        with pytest.raises(SignalEventError, match="non-empty"):
+            signals.account("")
+        with pytest.raises(SignalEventError, match="identifiers must be non-empty"):
+            signals.account("a", identifiers=[""])
+        with pytest.raises(SignalEventError, match="must be callable"):
+            signals.add_listener(42)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("env", "name"),
+        [
+            ({"SERVER_SOFTWARE": "gunicorn/22.0"}, "gunicorn"),
+            ({"UWSGI_RELOADS": "0"}, "uwsgi"),
+            ({"WEB_CONCURRENCY": "4"}, "WEB_CONCURRENCY"),
+        ],
+    )
+    def test_warns_under_a_multi_process_server(
+        self,
+        env: dict[str, str],
+        name: str,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """The memory engine warns at start-up in a worker of a multi-process server."""
+        for var in ("SERVER_SOFTWARE", "UWSGI_RELOADS", "UWSGI_ORIGINAL_PROC_NAME"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        with caplog.at_level(logging.WARNING, logger="childsafe.signals"):
+            Signals()
+        assert name in caplog.text
+        assert "shared store" in caplog.text
+
+
+class TestLookAlikes:
+    def test_replies_to_children_who_wrote_first(self, signals: Signals) -> None:
+        """A creator answering young fans who wrote first is not reaching out."""
+        for i in range(5):
+            signals.message(f"kid{i}", "adult", at=T0 + i)
+            signals.message("adult", f"kid{i}", at=T0 + 10 + i)
+        assert signals.actor_score("adult").score == 0
+
+    def test_counting_replies_is_a_choice(self, make: Make) -> None:
+        """With count_replies, the replies count as reaching out."""
+        signals = make(SignalsConfig(count_replies=True))
+        signals.account("a", band="adult")
+        for i in range(3):
+            signals.account(f"k{i}", band="13_15")
+            signals.message(f"k{i}", "a", at=T0 + i)
+            signals.message("a", f"k{i}", at=T0 + 10 + i)
+        assert Rule.FAN_OUT in signals.actor_score("a").rules
+
+    def test_well_known_pairs_score_little_for_text(self) -> None:
+        """A family member sharing a WhatsApp group link, or asking for a photo of the
+        timetable, adds only the trusted points."""
+        signals = Signals(SignalsConfig(phrases=("send me a pic",)))
+        signals.account("aunt", band="adult")
+        signals.account("k", band="13_15")
+        signals.link_shared("aunt", "k", "https://chat.whatsapp.com/fam", at=T0,
+                            connected=True, mutual=12)  # fmt: skip
+        signals.message("aunt", "k", at=T0 + 1, connected=True, mutual=12,
+                        text="send me a pic of the timetable")  # fmt: skip
+        score = signals.pair_score("aunt", "k")
+        assert score.rules == {Rule.OFF_PLATFORM, Rule.SECRECY}
+        assert score.score == 20
+
+    def test_the_child_blocking_a_stranger_is_evidence(self, signals: Signals) -> None:
+        """A child blocking or reporting an adult stranger who contacted them adds points
+        at once; blocking someone who never reached them as a stranger adds none."""
+        signals.message("adult", "kid0", at=T0)
+        signals.reported("kid0", "adult", at=T0 + H)
+        score = signals.pair_score("adult", "kid0")
+        assert score.score == 10 + 30
+        assert "the child reported this adult stranger" in score.explain()
+        signals.message("parent", "kid1", at=T0, connected=True)
+        signals.blocked("kid1", "parent", at=T0 + H)
+        signals.blocked("kid2", "teen", at=T0 + H)
+        assert signals.actor_score("parent").score == 0
