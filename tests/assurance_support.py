@@ -120,7 +120,7 @@ class JwksServer:
 
     ``requests`` counts the requests it received. ``status`` (200 by default) and
     ``delay`` (seconds before answering) change how it answers; ``body`` replaces the
-    key set with raw bytes.
+    key set with raw bytes; ``hold``, an event, keeps every answer back until it is set.
     """
 
     def __init__(self, jwks: Mapping[str, Any]) -> None:
@@ -129,6 +129,7 @@ class JwksServer:
         self.delay = 0.0
         self.body: bytes | None = None
         self.requests = 0
+        self.hold: threading.Event | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -136,8 +137,10 @@ class JwksServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests += 1
-                    status, delay = server.status, server.delay
+                    status, delay, hold = server.status, server.delay, server.hold
                     body = server.body or json.dumps(server.jwks).encode()
+                if hold is not None:
+                    hold.wait(10)
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)

@@ -328,18 +328,20 @@ def test_refused_request_page(server: tuple[str, str], page: Any, axe_script: st
     page.goto(f"{url}/users/maya")
     token = page.locator("input[name=csrfmiddlewaretoken]").first
     hidden = token.get_attribute("value") if token.count() else ""
-    page.evaluate(
-        """([path, token]) => {
-            const form = document.createElement('form');
-            form.method = 'post'; form.action = path;
-            if (token) { const i = document.createElement('input');
-                i.type = 'hidden'; i.name = 'csrfmiddlewaretoken'; i.value = token;
-                form.appendChild(i); }
-            document.body.appendChild(form); form.submit();
-        }""",
-        ["/users/maya/friend-request", hidden],
-    )
-    page.wait_for_load_state()
+    # Wait for the refusal page itself: the form's navigation starts after evaluate()
+    # returns, so waiting for a load state could still see the profile page.
+    with page.expect_navigation():
+        page.evaluate(
+            """([path, token]) => {
+                const form = document.createElement('form');
+                form.method = 'post'; form.action = path;
+                if (token) { const i = document.createElement('input');
+                    i.type = 'hidden'; i.name = 'csrfmiddlewaretoken'; i.value = token;
+                    form.appendChild(i); }
+                document.body.appendChild(form); form.submit();
+            }""",
+            ["/users/maya/friend-request", hidden],
+        )
     text = page.inner_text("main")
     problems = _look(page, axe_script, f"demo-{app}-stranger-refused")
 
