@@ -1,5 +1,4 @@
-"""The observation suite's adapter for either Playground app: sign-up and sign-in over
-HTTP, connections and parent links in the store (as the seed does); the rest is found."""
+"""The observation suite's adapter for both Playground apps; everything else is discovered."""
 
 from __future__ import annotations
 
