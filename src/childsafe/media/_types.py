@@ -1,0 +1,111 @@
+"""The contract between the request kernel and media inspection.
+
+The kernel spools a media route's body to a temporary file (:class:`MediaFile`) and
+asks a :class:`MediaInspector` about it; the inspector answers with a
+:class:`MediaVerdict`, plain data that :meth:`childsafe.Guard.check` decides on like any
+other fact. This module imports nothing beyond attrs, so the kernel can name these types
+without pulling in an image library.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "Classification",
+    "HashMatch",
+    "MediaFile",
+    "MediaInspector",
+    "MediaVerdict",
+]
+
+
+@attrs.frozen(slots=True)
+class MediaFile:
+    """One image from a request body, spooled to a temporary file.
+
+    ``path`` lives only as long as the request; ``size`` is its length in bytes;
+    ``content_type`` and ``filename`` are what the client declared (untrusted);
+    ``field`` the multipart field it came from (``None`` for a raw body).
+    """
+
+    path: Path
+    size: int
+    content_type: str | None = None
+    filename: str | None = None
+    field: str | None = None
+
+
+@attrs.frozen(slots=True)
+class HashMatch:
+    """A perceptual hash within the threshold of a listed hash.
+
+    ``list_name`` names the platform's hash list, ``listed`` the listed hash (hex),
+    ``entry_id`` that list's own id for the entry when it has one, ``distance`` the
+    Hamming distance between the two hashes.
+    """
+
+    list_name: str
+    listed: str
+    distance: int
+    entry_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Classification:
+    """A classifier's answer about one image.
+
+    ``sensitive`` is true when a label that counts as sensitive scored at or above its
+    threshold; ``labels`` the labels that counted, with their scores; ``failed`` says why
+    the classifier gave no answer (error, timeout), in which case ``sensitive`` is true:
+    the protective path.
+    """
+
+    sensitive: bool
+    labels: tuple[tuple[str, float], ...] = ()
+    failed: str | None = None
+
+
+@attrs.frozen(slots=True)
+class MediaVerdict:
+    """What inspection found about one image.
+
+    ``pdq`` is the image's PDQ hash (64 hex digits) and ``quality`` PDQ's quality score
+    (0-100), both ``None`` when the image could not be decoded (``error`` says why);
+    ``match`` the listed hash it matched, if any; ``classification`` the classifier's
+    answer, ``None`` when no classifier ran.
+    """
+
+    pdq: str | None = None
+    quality: int | None = None
+    match: HashMatch | None = None
+    classification: Classification | None = None
+    error: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        """Whether the image matched a known-abuse hash list."""
+        return self.match is not None
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether the image counts as sensitive: flagged by the classifier, or the
+        classifier failed (fail closed). ``False`` when no classifier ran."""
+        return self.classification is not None and self.classification.sensitive
+
+
+@runtime_checkable
+class MediaInspector(Protocol):
+    """Inspects one spooled image: hash matching, classification, or both.
+
+    Called by the kernel on routes that declare a media action, off the event loop on
+    ASGI. An implementation must not raise for a bad image: it answers with a verdict
+    whose ``error`` says what is wrong. It must never send the image anywhere.
+    """
+
+    def inspect(self, media: MediaFile) -> MediaVerdict: ...
