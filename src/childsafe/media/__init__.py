@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from childsafe.media._types import (
     Classification,
+    EvidencePreserver,
     HashMatch,
     MediaFile,
+    MediaIncident,
     MediaInspector,
     MediaVerdict,
 )
 
 __all__ = [
     "Classification",
+    "EvidencePreserver",
     "HashMatch",
     "MediaFile",
+    "MediaIncident",
     "MediaInspector",
     "MediaVerdict",
 ]

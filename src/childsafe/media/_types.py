@@ -11,15 +11,21 @@ without pulling in an image library.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
+if TYPE_CHECKING:
+    from childsafe._model import Account
+
 __all__ = [
     "Classification",
+    "EvidencePreserver",
     "HashMatch",
     "MediaFile",
+    "MediaIncident",
     "MediaInspector",
     "MediaVerdict",
 ]
@@ -109,3 +115,34 @@ class MediaInspector(Protocol):
     """
 
     def inspect(self, media: MediaFile) -> MediaVerdict: ...
+
+
+@attrs.frozen(slots=True)
+class MediaIncident:
+    """An image that matched a known-abuse hash list, handed to the platform's
+    :class:`EvidencePreserver` while its spooled file still exists.
+
+    ``action`` is the media action (``media.upload`` or ``media.send``); ``actor`` the
+    account that sent it (``None`` when not signed in); ``target`` the recipient, if any;
+    ``request_id`` the request's id; ``at`` when it happened (aware, UTC).
+    """
+
+    media: MediaFile
+    verdict: MediaVerdict
+    action: str
+    actor: Account | None
+    target: Account | None
+    request_id: str | None
+    at: dt.datetime
+
+
+@runtime_checkable
+class EvidencePreserver(Protocol):
+    """Keeps what the platform is legally asked to keep about a matched image.
+
+    The kernel calls :meth:`preserve` synchronously, before the request's temporary file
+    is removed and before the refusal is sent. If it raises, the upload is refused all
+    the same and the failure is logged.
+    """
+
+    def preserve(self, incident: MediaIncident) -> None: ...
