@@ -61,6 +61,7 @@ Kind = Literal[
     "signal_flag",
     "case_outcome",
     "complaint",
+    "media_match",
     "checkpoint",
     "sampling",
     "retention",

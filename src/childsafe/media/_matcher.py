@@ -1,0 +1,123 @@
+"""The exact matcher: every listed hash is compared with the image's, no approximate
+index that could miss one.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from childsafe.exceptions import MissingExtraError
+from childsafe.media._errors import MediaConfigError
+from childsafe.media._lists import HashList, _check_hash
+from childsafe.media._types import HashMatch
+
+__all__ = ["DEFAULT_THRESHOLD", "HashMatcher"]
+
+DEFAULT_THRESHOLD: Final = 31
+"""The default Hamming distance at or below which two PDQ hashes match: the threshold
+Meta recommends for PDQ (about 12 % of the 256 bits)."""
+
+
+def _numpy() -> Any:  # noqa: ANN401 - numpy is imported lazily
+    try:
+        import numpy as np  # noqa: PLC0415 - the extra is imported only when used
+    except ImportError as e:
+        raise MissingExtraError("hash matching needs numpy: pip install 'childsafe[media]'") from e
+    if not hasattr(np, "bitwise_count"):  # pragma: no cover - numpy < 2.0
+        raise MissingExtraError("hash matching needs numpy >= 2.0: pip install 'childsafe[media]'")
+    return np
+
+
+def check_threshold(threshold: int) -> int:
+    given: object = threshold
+    if isinstance(given, bool) or not isinstance(given, int) or not 0 <= given <= 256:
+        raise MediaConfigError(
+            f"threshold: expected a Hamming distance from 0 to 256, got {threshold!r}"
+        )
+    return given
+
+
+class HashMatcher:
+    """Finds the listed hash closest to an image's hash across several
+    :class:`~childsafe.media.HashList`, and reports it when its Hamming distance is at
+    most ``threshold`` (default :data:`DEFAULT_THRESHOLD`).
+
+    Exact by construction: each lookup XORs the query with every listed hash (four
+    64-bit words each, stored word by word so NumPy streams through them) and counts
+    the differing bits with ``numpy.bitwise_count``. Immutable once built, so lookups
+    from many threads need no lock; build a new matcher to change the lists.
+
+    >>> m = HashMatcher([HashList.from_entries("demo", [("f" * 64, "e1")])])
+    >>> found = m.match("f" * 63 + "0")
+    >>> found.list_name, found.entry_id, found.distance
+    ('demo', 'e1', 4)
+    >>> m.match("0" * 64) is None
+    True
+    """
+
+    __slots__ = ("_acc", "_lists", "_owner", "_starts", "_words", "threshold")
+
+    def __init__(self, lists: Iterable[HashList], *, threshold: int = DEFAULT_THRESHOLD) -> None:
+        np = _numpy()
+        self.threshold = check_threshold(threshold)
+        self._lists: tuple[HashList, ...] = tuple(lists)
+        names = [hl.name for hl in self._lists]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise MediaConfigError(f"hash lists: two lists are named {dupes[0]!r}")
+        blob = b"".join(hl.digests for hl in self._lists)
+        n = len(blob) // 32
+        # (n, 4) big-endian words -> (4, n) native words, each row contiguous
+        words = np.frombuffer(blob, dtype=">u8").reshape(n, 4).T
+        self._words = np.ascontiguousarray(words, dtype=np.uint64)
+        starts = [0]
+        for hl in self._lists:
+            starts.append(starts[-1] + len(hl))
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._owner = np
+
+    @property
+    def lists(self) -> tuple[HashList, ...]:
+        """The lists matched against."""
+        return self._lists
+
+    def __len__(self) -> int:
+        return int(self._words.shape[1])
+
+    def distances(self, pdq: str) -> Any:  # noqa: ANN401 - a numpy array
+        """The Hamming distance from ``pdq`` to every listed hash, in list order (a
+        NumPy ``uint16`` array)."""
+        np = self._owner
+        query = np.frombuffer(_check_hash(pdq, "<query>", None), dtype=">u8").astype(np.uint64)
+        w = self._words
+        n = w.shape[1]
+        acc = np.empty(n, dtype=np.uint16)
+        x = np.empty(n, dtype=np.uint64)
+        c = np.empty(n, dtype=np.uint8)
+        np.bitwise_xor(w[0], query[0], out=x)
+        np.bitwise_count(x, out=acc)
+        for k in (1, 2, 3):
+            np.bitwise_xor(w[k], query[k], out=x)
+            np.bitwise_count(x, out=c)
+            np.add(acc, c, out=acc)
+        return acc
+
+    def match(self, pdq: str) -> HashMatch | None:
+        """The closest listed hash to ``pdq`` (64 hex digits) when within the threshold
+        (the first in list order among equally close ones), else ``None``. A malformed
+        ``pdq`` raises :class:`~childsafe.media.HashListError`."""
+        if not len(self):
+            _check_hash(pdq, "<query>", None)
+            return None
+        acc = self.distances(pdq)
+        i = int(acc.argmin())
+        distance = int(acc[i])
+        if distance > self.threshold:
+            return None
+        which = int(self._owner.searchsorted(self._starts, i, side="right")) - 1
+        hl = self._lists[which]
+        entry = hl[i - int(self._starts[which])]
+        return HashMatch(hl.name, entry.pdq, distance, entry.id)

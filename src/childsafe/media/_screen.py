@@ -1,0 +1,134 @@
+"""The media inspector: hash matching against the platform's lists, then the
+classifier.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from childsafe.media._classify import Classifier, ClassifierRunner
+from childsafe.media._errors import ImageError, MediaConfigError
+from childsafe.media._lists import HashList
+from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher, check_threshold
+from childsafe.media._pdq import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, PDQHash, pdq_hash
+from childsafe.media._types import HashMatch, MediaFile, MediaVerdict
+
+__all__ = ["MediaScreen"]
+
+log = logging.getLogger("childsafe.media")
+
+
+class MediaScreen:
+    """A :class:`~childsafe.media.MediaInspector`: hashes each image with PDQ, matches
+    it against the loaded hash ``lists`` within ``threshold`` (exact,
+    :class:`~childsafe.media.HashMatcher`), then, when a ``classifier`` is given and
+    the image matched nothing, asks it whether the image is sensitive, allowing it
+    ``classifier_timeout`` seconds on one of ``classifier_workers`` threads.
+
+    :meth:`inspect` never raises for a bad image: an image that cannot be decoded
+    (not an image, truncated, a format outside ``formats``, more than ``max_pixels``
+    pixels) gives a verdict whose ``error`` says why, and the classifier does not run.
+    A classifier that fails or times out gives ``Classification(sensitive=True,
+    failed=...)``: the protective path.
+
+    Safe to share between threads; :meth:`reload` swaps the lists atomically (a lookup
+    sees either the old lists or the new, never a mix). Nothing leaves the process.
+
+    ``min_quality``: hashes whose PDQ quality is below it are not matched (0, the
+    default, matches every hash; Meta suggests 50 to skip near-blank images). Lists
+    are matched whatever their entries' quality.
+    """
+
+    def __init__(
+        self,
+        lists: Iterable[HashList] = (),
+        *,
+        threshold: int = DEFAULT_THRESHOLD,
+        classifier: Classifier | None = None,
+        classifier_timeout: float = 10.0,
+        classifier_workers: int = 2,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        formats: Iterable[str] = IMAGE_FORMATS,
+        min_quality: int = 0,
+    ) -> None:
+        self.threshold = check_threshold(threshold)
+        quality: object = min_quality
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
+            raise MediaConfigError(f"min_quality: expected 0 to 100, got {min_quality!r}")
+        pixels: object = max_pixels
+        if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 1:
+            raise MediaConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
+        self.min_quality = min_quality
+        self.max_pixels = max_pixels
+        self.formats = tuple(formats)
+        self._matcher = HashMatcher(lists, threshold=self.threshold)
+        self._reload_lock = threading.Lock()
+        self._runner = (
+            None
+            if classifier is None
+            else ClassifierRunner(
+                classifier, timeout=classifier_timeout, workers=classifier_workers
+            )
+        )
+
+    @property
+    def lists(self) -> tuple[HashList, ...]:
+        """The hash lists currently matched against."""
+        return self._matcher.lists
+
+    @property
+    def classifier(self) -> Classifier | None:
+        """The classifier, if one is configured."""
+        return None if self._runner is None else self._runner.classifier
+
+    def reload(self, lists: Iterable[HashList]) -> None:
+        """Replace the hash lists. The new matcher is built first and swapped in whole,
+        so lookups in flight finish on the old lists and a list that fails to build
+        leaves the old ones in place."""
+        with self._reload_lock:
+            self._matcher = HashMatcher(lists, threshold=self.threshold)
+        log.info(
+            "media hash lists reloaded: %s",
+            ", ".join(f"{hl.name} ({len(hl)})" for hl in self._matcher.lists) or "none",
+        )
+
+    def hash(self, path: str | os.PathLike[str] | bytes) -> PDQHash:
+        """The PDQ hash of an image, decoded with this screen's limits; raises
+        :class:`~childsafe.media.ImageError`."""
+        return pdq_hash(path, max_pixels=self.max_pixels, formats=self.formats)
+
+    def match(self, pdq: str) -> HashMatch | None:
+        """The closest listed hash within the threshold of ``pdq``, if any."""
+        return self._matcher.match(pdq)
+
+    def inspect(self, media: MediaFile) -> MediaVerdict:
+        """Inspect one spooled image; never raises for a bad image."""
+        try:
+            found = self.hash(media.path)
+        except ImageError as e:
+            return MediaVerdict(error=str(e))
+        except Exception as e:
+            log.warning("hashing %s failed", media.path, exc_info=e)
+            return MediaVerdict(error=f"the image could not be hashed ({type(e).__name__})")
+        match = self._matcher.match(found.hex) if found.quality >= self.min_quality else None
+        if match is not None or self._runner is None:
+            return MediaVerdict(pdq=found.hex, quality=found.quality, match=match)
+        classification = self._runner.classify(Path(media.path))
+        return MediaVerdict(
+            pdq=found.hex, quality=found.quality, match=None, classification=classification
+        )
+
+    def close(self) -> None:
+        """Stop the classifier's worker threads."""
+        if self._runner is not None:
+            self._runner.close()
+
+    def __repr__(self) -> str:
+        lists = ", ".join(f"{hl.name}: {len(hl)}" for hl in self.lists)
+        return f"<MediaScreen [{lists}] threshold={self.threshold} classifier={self.classifier!r}>"
