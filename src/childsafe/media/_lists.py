@@ -352,6 +352,8 @@ class HashList:
                 kind = kind if kind is not None else inner.get("type")
             if kind is None:
                 raise HashListError(source, n, "descriptor has no 'type'")
+            if not isinstance(kind, str):
+                raise HashListError(source, n, f"'type' must be a string, got {_kind(kind)}")
             if kind not in _PDQ_TYPES:
                 continue
             if not isinstance(indicator, str):

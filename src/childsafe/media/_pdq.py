@@ -132,6 +132,16 @@ def load_image(
             raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
         except Warning as e:  # a DecompressionBombWarning turned into an error
             raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    try:
+        return _decoded(image, name, limit, image_mod, image_ops)
+    finally:
+        if image is not source:
+            image.close()  # the file Pillow opened; the result is a new image
+
+
+def _decoded(
+    image: Any, name: str, limit: int, image_mod: Any, image_ops: Any
+) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
