@@ -210,6 +210,7 @@ class NudeNetClassifier:
         only the sensitive ones), highest first."""
         detector = self._load()
         import numpy as np  # noqa: PLC0415 - nudenet depends on it
+
         rgba = np.asarray(load_image(path, max_pixels=self.max_pixels).convert("RGBA"))
         found = [(str(d["class"]), float(d["score"])) for d in detector.detect(rgba)]
         return sorted(found, key=lambda d: -d[1])

@@ -140,7 +140,11 @@ def load_image(
 
 
 def _decoded(
-    image: Any, name: str, limit: int, image_mod: Any, image_ops: Any
+    image: Any,  # noqa: ANN401 - Pillow is imported lazily
+    name: str,
+    limit: int,
+    image_mod: Any,  # noqa: ANN401
+    image_ops: Any,  # noqa: ANN401
 ) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1:
