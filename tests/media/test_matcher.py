@@ -43,7 +43,7 @@ def scenario(draw: st.DrawFn) -> tuple[list[HashList], str, int]:
         lists.append(
             HashList.from_entries(f"list{n}", [(h, f"{n}-{i}") for i, h in enumerate(entries)])
         )
-    threshold = draw(st.sampled_from([0, 8, 31, 64]))
+    threshold = draw(st.sampled_from([0, 8, 31, 64, 127, 128, 200]))
     if draw(st.booleans()):
         hl = draw(st.sampled_from(lists))
         base = hl[draw(st.integers(0, len(hl) - 1))].pdq

@@ -6,6 +6,7 @@ index that could miss one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -47,8 +48,12 @@ class HashMatcher:
 
     Exact by construction: each lookup XORs the query with every listed hash (four
     64-bit words each, stored word by word so NumPy streams through them) and counts
-    the differing bits with ``numpy.bitwise_count``. Immutable once built, so lookups
-    from many threads need no lock; build a new matcher to change the lists.
+    the differing bits with ``numpy.bitwise_count``; the bits of the first two words
+    are counted for every entry and only the entries within the threshold on those
+    (a lower bound of the whole distance) are counted whole, so nothing within the
+    threshold can be skipped. Immutable once built (each thread keeps its own scratch
+    arrays), so lookups from many threads need no lock; build a new matcher to change
+    the lists.
 
     >>> m = HashMatcher([HashList.from_entries("demo", [("f" * 64, "e1")])])
     >>> found = m.match("f" * 63 + "0")
@@ -58,7 +63,7 @@ class HashMatcher:
     True
     """
 
-    __slots__ = ("_acc", "_lists", "_owner", "_starts", "_words", "threshold")
+    __slots__ = ("_lists", "_owner", "_scratch", "_starts", "_words", "threshold")
 
     def __init__(self, lists: Iterable[HashList], *, threshold: int = DEFAULT_THRESHOLD) -> None:
         np = _numpy()
@@ -78,6 +83,7 @@ class HashMatcher:
             starts.append(starts[-1] + len(hl))
         self._starts = np.asarray(starts, dtype=np.int64)
         self._owner = np
+        self._scratch = threading.local()
 
     @property
     def lists(self) -> tuple[HashList, ...]:
@@ -87,23 +93,34 @@ class HashMatcher:
     def __len__(self) -> int:
         return int(self._words.shape[1])
 
+    def _query(self, pdq: str) -> Any:  # noqa: ANN401 - a numpy array
+        np = self._owner
+        return np.frombuffer(_check_hash(pdq, "<query>", None), dtype=">u8").astype(np.uint64)
+
     def distances(self, pdq: str) -> Any:  # noqa: ANN401 - a numpy array
         """The Hamming distance from ``pdq`` to every listed hash, in list order (a
         NumPy ``uint16`` array)."""
         np = self._owner
-        query = np.frombuffer(_check_hash(pdq, "<query>", None), dtype=">u8").astype(np.uint64)
-        w = self._words
-        n = w.shape[1]
-        acc = np.empty(n, dtype=np.uint16)
-        x = np.empty(n, dtype=np.uint64)
-        c = np.empty(n, dtype=np.uint8)
-        np.bitwise_xor(w[0], query[0], out=x)
-        np.bitwise_count(x, out=acc)
-        for k in (1, 2, 3):
-            np.bitwise_xor(w[k], query[k], out=x)
-            np.bitwise_count(x, out=c)
-            np.add(acc, c, out=acc)
+        query = self._query(pdq)
+        acc = np.zeros(len(self), dtype=np.uint16)
+        for k in range(4):
+            acc += np.bitwise_count(self._words[k] ^ query[k])
         return acc
+
+    def _buffers(self) -> tuple[Any, Any, Any, Any]:
+        """This thread's scratch arrays (allocated once: a fresh 8 MB array a lookup
+        would cost page faults every time)."""
+        found = getattr(self._scratch, "arrays", None)
+        if found is None:
+            np, n = self._owner, len(self)
+            found = (
+                np.empty(n, dtype=np.uint64),
+                np.empty(n, dtype=np.uint8),
+                np.empty(n, dtype=np.uint8),
+                np.empty(n, dtype=np.bool_),
+            )
+            self._scratch.arrays = found
+        return found
 
     def match(self, pdq: str) -> HashMatch | None:
         """The closest listed hash to ``pdq`` (64 hex digits) when within the threshold
@@ -112,9 +129,31 @@ class HashMatcher:
         if not len(self):
             _check_hash(pdq, "<query>", None)
             return None
-        acc = self.distances(pdq)
-        i = int(acc.argmin())
-        distance = int(acc[i])
+        np = self._owner
+        query = self._query(pdq)
+        w = self._words
+        if self.threshold >= 128:
+            acc = self.distances(pdq)
+            i = int(acc.argmin())
+            distance = int(acc[i])
+        else:
+            # Exact pruning: the distance over all four words is at least the distance
+            # over the first two, so only entries within the threshold on those two
+            # (almost none, for unrelated hashes) can match; they are then counted whole.
+            x, a, b, near = self._buffers()
+            np.bitwise_xor(w[0], query[0], out=x)
+            np.bitwise_count(x, out=a)
+            np.bitwise_xor(w[1], query[1], out=x)
+            np.bitwise_count(x, out=b)
+            np.add(a, b, out=a)  # at most 128: fits in uint8
+            np.less_equal(a, self.threshold, out=near)
+            candidates = np.flatnonzero(near)
+            if not candidates.size:
+                return None
+            whole = np.bitwise_count(w[:, candidates] ^ query[:, None]).sum(axis=0, dtype=np.int64)
+            best = int(whole.argmin())
+            i = int(candidates[best])
+            distance = int(whole[best])
         if distance > self.threshold:
             return None
         which = int(self._owner.searchsorted(self._starts, i, side="right")) - 1
