@@ -51,6 +51,8 @@ nitpick_ignore_regex = [
     ("py:class", r"httpx\..*"),
     # The Ed25519 key types of the audit trail's checkpoints (no inventory either).
     ("py:class", r"cryptography\..*"),
+    # Pillow images and threading events in childsafe.media's signatures (no inventory).
+    ("py:class", r"(PIL|Image|threading)\..*"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately
