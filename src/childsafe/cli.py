@@ -38,6 +38,7 @@ from childsafe._bands import AgeBand, age_on
 from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
 from childsafe._engine import Guard
+from childsafe._media_cli import add_media_commands
 from childsafe._model import Account, Relationship
 from childsafe._policy import POLICY_BANDS, Citation, Policy, Rule, normalise_jurisdiction
 from childsafe._render import WIDTH, markdown_table, pairs, table
@@ -865,6 +866,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_cmd_demo)
     add_audit_commands(commands)
     add_signals_commands(commands)
+    add_media_commands(commands)
     return parser
 
 

@@ -100,3 +100,9 @@ __all__ = [
     "load_image",
     "pdq_hash",
 ]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "childsafe.media"
+del _name, _obj
