@@ -186,6 +186,17 @@ class TestFailClosed:
         assert verdict.classification.failed is not None
         assert verdict.classification.failed.startswith("timeout")
 
+    def test_closed_screen_is_sensitive(self, listed: HashList, tmp_path: Path) -> None:
+        """After close, the classifier no longer runs and images count as sensitive."""
+        classifier = MarkerClassifier()
+        screen = MediaScreen([listed], classifier=classifier)
+        screen.close()
+        verdict = screen.inspect(spool(tmp_path, "c.png", png_bytes(scene(2))))
+        assert verdict.sensitive
+        assert verdict.classification is not None
+        assert verdict.classification.failed == "classifier unavailable: closed"
+        assert classifier.calls == 0
+
     def test_wrong_answer_is_sensitive(self, listed: HashList, tmp_path: Path) -> None:
         """A classifier answering something other than a Classification fails closed."""
 

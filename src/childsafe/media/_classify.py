@@ -9,13 +9,14 @@ time and turns a failure into the protective answer.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
 import os
+import queue
 import threading
 import types
 from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Final, Protocol, cast, runtime_checkable
 
@@ -96,11 +97,11 @@ def check_timeout(timeout: float) -> float:
 
 
 class ClassifierRunner:
-    """Runs a classifier on a small pool of worker threads so a call can be abandoned
-    after ``timeout`` seconds (a thread cannot be stopped: a call that overruns keeps
-    its worker until it returns, and further calls queue behind it and time out too,
-    which is the protective answer). ``workers`` bounds how many images are classified
-    at once."""
+    """Runs a classifier on ``workers`` daemon threads so a call can be abandoned after
+    ``timeout`` seconds. A thread cannot be stopped: a call that overruns keeps its
+    worker until it returns, and calls queued behind it time out too, which is the
+    protective answer; the workers are daemon threads, so a classifier that never
+    returns cannot hold up the process's exit either."""
 
     def __init__(self, classifier: Classifier, *, timeout: float = 10.0, workers: int = 2) -> None:
         if not isinstance(classifier, Classifier):
@@ -110,30 +111,48 @@ class ClassifierRunner:
             raise MediaConfigError(f"workers: expected a positive integer, got {workers!r}")
         self.classifier = classifier
         self.timeout = check_timeout(timeout)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="childsafe-classifier"
+        self._jobs: queue.SimpleQueue[tuple[Future[Classification], Path] | None] = (
+            queue.SimpleQueue()
         )
+        self._closed = False
+        for n in range(given):
+            threading.Thread(
+                target=self._work, name=f"childsafe-classifier-{n}", daemon=True
+            ).start()
+        self._workers = given
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, path = job
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting
+            try:
+                future.set_result(self.classifier.classify(path))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller, who fails closed
+                future.set_exception(e)
 
     def classify(self, path: Path) -> Classification:
         """The classifier's answer, or ``Classification(sensitive=True, failed=...)``
         when it raised, answered with something else, or took longer than the timeout."""
-        try:
-            future = self._pool.submit(self.classifier.classify, path)
-        except RuntimeError as e:  # the pool was shut down
-            return Classification(sensitive=True, failed=f"classifier unavailable: {e}")
+        if self._closed:
+            return Classification(sensitive=True, failed="classifier unavailable: closed")
+        future: Future[Classification] = Future()
+        self._jobs.put((future, path))
         return _settle(future, self.timeout, self.classifier)
 
     def close(self) -> None:
-        """Stop the worker threads (without waiting for a call that overran)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker threads once the calls queued so far are done (without
+        waiting for them); later calls answer with the protective failure."""
+        if not self._closed:
+            self._closed = True
+            for _ in range(self._workers):
+                self._jobs.put(None)
 
 
-def _settle(
-    future: concurrent.futures.Future[Classification], timeout: float, classifier: object
-) -> Classification:
+def _settle(future: Future[Classification], timeout: float, classifier: object) -> Classification:
     try:
         answer = cast("object", future.result(timeout=timeout))
-    except concurrent.futures.TimeoutError:
+    except TimeoutError:
         future.cancel()
         log.warning(
             "classifier %r took longer than %.3gs: treated as sensitive", classifier, timeout
