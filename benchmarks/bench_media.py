@@ -116,6 +116,14 @@ def main() -> None:
         small = folder / "astronaut.jpg"
         Image.fromarray(astronaut()).save(small, format="JPEG", quality=90)
 
+        twelve = folder / "twelve.jpg"
+        Image.fromarray(astronaut()).resize((4000, 3000), Image.Resampling.BICUBIC).save(
+            twelve, format="JPEG", quality=90
+        )
+        hash_12 = times(lambda: hash_image(twelve), max(10, runs // 20), warm=1)
+        hash_12_full = times(
+            lambda: hash_image(twelve, reduce_to=None), max(10, runs // 20), warm=1
+        )
         hash_file = times(lambda: hash_image(photo), runs // 4)
         hash_pixels = times(lambda: hash_image(decoded), runs // 4)
 
@@ -207,6 +215,8 @@ def main() -> None:
             "|---|--:|--:|--:|---|",
             row("PDQ hash, 1 MP JPEG file (decode + hash)", hash_file),
             row("PDQ hash, 1 MP decoded image", hash_pixels),
+            row("PDQ hash, 12 MP JPEG file (4000x3000)", hash_12, "reduced by 3 first"),
+            row("PDQ hash, 12 MP JPEG file, every pixel", hash_12_full, "`reduce_to=None`"),
             row(
                 f"Match against {args.hashes:,} hashes",
                 lookups,

@@ -106,6 +106,30 @@ def test_larger_crops_are_beyond_pdq(fraction: float) -> None:
     assert near == []
 
 
+class TestReduce:
+    @pytest.mark.parametrize("name", ["astronaut", "coffee", "camera", "scene 0"])
+    def test_large_photos_are_reduced_first(self, name: str) -> None:
+        """A 4000-pixel-wide photo is shrunk by a whole factor before hashing; its hash
+        stays within 10 bits of hashing every pixel and within the threshold of the
+        original picture."""
+        original = PICTURES[name]
+        w, h = original.size
+        big = original.resize((4000, 4000 * h // w), Image.Resampling.BICUBIC)
+        reduced, full = pdq_hash(big), pdq_hash(big, reduce_to=None)
+        assert reduced.distance(full) <= 10
+        assert reduced.distance(pdq_hash(original)) <= DEFAULT_THRESHOLD
+
+    def test_small_images_are_not_reduced(self) -> None:
+        """Below twice the size, nothing changes."""
+        image = sample("astronaut").resize((2000, 2000))
+        assert pdq_hash(image) == pdq_hash(image, reduce_to=None)
+
+    def test_bad_reduce_to(self) -> None:
+        """reduce_to below 64 is a configuration error."""
+        with pytest.raises(MediaConfigError, match="reduce_to"):
+            pdq_hash(b"", reduce_to=10)
+
+
 class TestSafeDecoding:
     def test_not_an_image(self) -> None:
         """Bytes that are no image give ImageError, never a Pillow exception."""

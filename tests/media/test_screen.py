@@ -152,6 +152,7 @@ class TestInspect:
             {"threshold": 300},
             {"min_quality": 101},
             {"max_pixels": 0},
+            {"reduce_to": 10},
             {"classifier": MarkerClassifier(), "classifier_timeout": 0},
             {"classifier": MarkerClassifier(), "classifier_workers": 0},
             {"classifier": object()},

@@ -46,6 +46,7 @@ from childsafe.media._lists import HASH_COLUMNS, ID_COLUMNS, HashEntry, HashList
 from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher
 from childsafe.media._pdq import (
     DEFAULT_MAX_PIXELS,
+    DEFAULT_REDUCE_TO,
     IMAGE_FORMATS,
     PDQHash,
     hamming,
@@ -65,6 +66,7 @@ from childsafe.media._types import (
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_REDUCE_TO",
     "DEFAULT_THRESHOLD",
     "HASH_COLUMNS",
     "ID_COLUMNS",

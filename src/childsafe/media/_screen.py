@@ -16,7 +16,14 @@ from childsafe.media._classify import Classifier, ClassifierRunner
 from childsafe.media._errors import ImageError, MediaConfigError
 from childsafe.media._lists import HashList
 from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher, check_threshold
-from childsafe.media._pdq import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, PDQHash, pdq_hash
+from childsafe.media._pdq import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_REDUCE_TO,
+    IMAGE_FORMATS,
+    PDQHash,
+    check_reduce_to,
+    pdq_hash,
+)
 from childsafe.media._types import HashMatch, MediaFile, MediaVerdict
 
 __all__ = ["MediaScreen"]
@@ -40,6 +47,9 @@ class MediaScreen:
     Safe to share between threads; :meth:`reload` swaps the lists atomically (a lookup
     sees either the old lists or the new, never a mix). Nothing leaves the process.
 
+    ``reduce_to``: large images are shrunk by a whole factor before hashing (see
+    :func:`~childsafe.media.pdq_hash`; ``None`` hashes every pixel).
+
     ``min_quality``: hashes whose PDQ quality is below it are not matched (0, the
     default, matches every hash; Meta suggests 50 to skip near-blank images). Lists
     are matched whatever their entries' quality.
@@ -56,6 +66,7 @@ class MediaScreen:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         formats: Iterable[str] = IMAGE_FORMATS,
         min_quality: int = 0,
+        reduce_to: int | None = DEFAULT_REDUCE_TO,
     ) -> None:
         self.threshold = check_threshold(threshold)
         quality: object = min_quality
@@ -67,6 +78,7 @@ class MediaScreen:
         self.min_quality = min_quality
         self.max_pixels = max_pixels
         self.formats = tuple(formats)
+        self.reduce_to = check_reduce_to(reduce_to)
         self._matcher = HashMatcher(lists, threshold=self.threshold)
         self._reload_lock = threading.Lock()
         self._runner = (
@@ -101,7 +113,9 @@ class MediaScreen:
     def hash(self, path: str | os.PathLike[str] | bytes) -> PDQHash:
         """The PDQ hash of an image, decoded with this screen's limits; raises
         :class:`~childsafe.media.ImageError`."""
-        return pdq_hash(path, max_pixels=self.max_pixels, formats=self.formats)
+        return pdq_hash(
+            path, max_pixels=self.max_pixels, formats=self.formats, reduce_to=self.reduce_to
+        )
 
     def match(self, pdq: str) -> HashMatch | None:
         """The closest listed hash within the threshold of ``pdq``, if any."""
