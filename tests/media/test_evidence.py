@@ -177,6 +177,26 @@ class TestVault:
         with pytest.raises(KeyError):
             vault.report_bundle("nope")
 
+    def test_forget(self, tmp_path: Path, incident: MediaIncident) -> None:
+        """forget() deletes evidence older than a date, with its quarantined file, and
+        keeps the rest."""
+        vault = EvidenceVault(tmp_path / "e.db", quarantine=tmp_path / "q")
+        old = vault.keep(incident)
+        later = incident.at + dt.timedelta(days=400)
+        new = vault.keep(
+            MediaIncident(
+                incident.media, incident.verdict, "media.upload", ADULT, None, "req-9", later
+            )
+        )
+        assert vault.forget(later - dt.timedelta(days=1)) == 1
+        assert [e.id for e in vault.items()] == [new.id]
+        assert old.quarantined is not None
+        assert not Path(old.quarantined).exists()
+        assert new.quarantined is not None
+        assert Path(new.quarantined).exists()
+        with pytest.raises(MediaConfigError, match="aware"):
+            vault.forget(dt.datetime(2030, 1, 1))  # noqa: DTZ001 - the error under test
+
     def test_vanished_file_still_keeps_evidence(self, incident: MediaIncident) -> None:
         """If the spooled file is gone, the hash evidence is kept without digests."""
         incident.media.path.unlink()

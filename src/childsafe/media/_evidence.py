@@ -103,6 +103,7 @@ class EvidenceStore(Protocol):
     def put(self, evidence: Evidence) -> None: ...
     def get(self, evidence_id: str) -> Evidence | None: ...
     def items(self) -> list[Evidence]: ...
+    def remove(self, evidence_id: str) -> None: ...
 
 
 class MemoryEvidenceStore:
@@ -123,6 +124,10 @@ class MemoryEvidenceStore:
     def items(self) -> list[Evidence]:
         with self._lock:
             return sorted(self._items.values(), key=lambda e: (e.at, e.id))
+
+    def remove(self, evidence_id: str) -> None:
+        with self._lock:
+            self._items.pop(evidence_id, None)
 
 
 class SQLiteEvidenceStore:
@@ -181,6 +186,10 @@ class SQLiteEvidenceStore:
                 "SELECT body FROM childsafe_media_evidence ORDER BY at_us, id"
             ).fetchall()
         return [Evidence.from_dict(json.loads(r[0])) for r in rows]
+
+    def remove(self, evidence_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM childsafe_media_evidence WHERE id = ?", (evidence_id,))
 
 
 class EvidenceVault:
@@ -306,6 +315,27 @@ class EvidenceVault:
     def items(self) -> list[Evidence]:
         """Every piece of evidence kept, oldest first."""
         return self.store.items()
+
+    def forget(self, before: dt.datetime) -> int:
+        """Delete the evidence (and its quarantined file) of every match before
+        ``before``, once the period the law sets for keeping it has passed; returns how
+        many. The audit records stay, under the trail's own retention."""
+        if before.tzinfo is None:
+            raise MediaConfigError(f"forget: expected an aware datetime, got {before!r}")
+        gone = 0
+        for e in self.store.items():
+            if e.at >= before:
+                continue
+            if e.quarantined is not None:
+                try:
+                    Path(e.quarantined).unlink(missing_ok=True)
+                except OSError as err:
+                    raise EvidenceStoreError(
+                        f"evidence {e.id}: cannot delete its quarantined file: {err.strerror}"
+                    ) from err
+            self.store.remove(e.id)
+            gone += 1
+        return gone
 
     def report_bundle(
         self,
