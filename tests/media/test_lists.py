@@ -181,6 +181,14 @@ class TestThreatExchange:
             HashList.parse_threatexchange("  ", name="te")
 
 
+class TestEntries:
+    def test_from_entries_refuses_other_shapes(self) -> None:
+        """Entries must be hashes or (hash, id) pairs of strings."""
+        for bad in ([(A, "1", "x")], [(A, 1)], [1]):
+            with pytest.raises(HashListError, match="line 1: expected"):
+                HashList.from_entries("l", bad)  # type: ignore[arg-type]
+
+
 class TestNames:
     def test_bad_list_name(self) -> None:
         """A list name must be a short plain identifier (it is shown in cases)."""

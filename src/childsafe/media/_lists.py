@@ -188,8 +188,20 @@ class HashList:
         digests = bytearray()
         ids: list[str | None] = []
         seen: dict[str, int | None] = {}
-        for n, item in enumerate(entries, 1):
-            pdq, entry_id = (item, None) if isinstance(item, str) else item
+        given: Iterable[object] = entries
+        for n, item in enumerate(given, 1):
+            pdq: object
+            entry_id: object
+            if isinstance(item, str):
+                pdq, entry_id = item, None
+            elif isinstance(item, tuple) and len(item) == 2:
+                pdq, entry_id = item
+            else:
+                raise HashListError(
+                    source, n, f"expected a hash or a (hash, id) pair, got {item!r:.80}"
+                )
+            if not isinstance(pdq, str) or not (entry_id is None or isinstance(entry_id, str)):
+                raise HashListError(source, n, f"expected strings, got {item!r:.80}")
             digests += _check_hash(pdq, source, n)
             ids.append(_check_id(entry_id, source, n, seen))
         return cls(name, bytes(digests), ids, source=source)
@@ -234,13 +246,14 @@ class HashList:
         """Parse CSV text: one entry a row, a column of 64-hex PDQ hashes and optionally
         a column of ids; other columns are allowed and ignored.
 
-        ``header``: ``None`` (default) detects it (a first row whose cells include no
-        64-hex hash is a header). With a header, ``hash_column``/``id_column`` name the
-        columns (default: the first of :data:`HASH_COLUMNS` / :data:`ID_COLUMNS`
-        present; a named column that is absent is an error); without one they are
-        0-based indexes (default: hash in column 0, id in column 1 when present).
-        ``delimiter``: ``,`` by default, ``\\t`` for a ``.tsv``-like first line.
-        Blank lines and lines starting with ``#`` are skipped."""
+        ``header``: ``None`` (default) detects it: a first row is a header when none of
+        its cells is a 64-hex hash and one names the hash column. With a header,
+        ``hash_column`` and ``id_column`` name the columns (default: the first of
+        :data:`HASH_COLUMNS` and :data:`ID_COLUMNS` present; a named column that is
+        absent is an error); without one they are 0-based indexes (default: the hash
+        in column 0, the id in column 1 when there is one). ``delimiter``: ``,`` by
+        default, a tab when the first line has tabs and no commas. Blank lines and
+        lines starting with ``#`` are skipped."""
         text = text.removeprefix("\ufeff")
         lines = text.splitlines()
         first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), None)
