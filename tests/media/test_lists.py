@@ -61,6 +61,27 @@ class TestCSV:
         assert hl.source == str(path)
         assert len(hl) == 1
 
+    def test_threatexchange_cli_csv_export(self) -> None:
+        """The threatexchange CLI's CSV export (`dataset -P --csv`: a header, a
+        signal_type column, one row per collaboration) loads its PDQ rows only."""
+        text = (
+            "signal_type,signal_str,collab,category,tags\r\n"
+            f"pdq,{A},Sample Data,POSITIVE_CLASS,tag1 tag2\r\n"
+            "video_md5,d41d8cd98f00b204e9800998ecf8427e,Sample Data,POSITIVE_CLASS,\r\n"
+            f"pdq,{A},Other Collab,POSITIVE_CLASS,\r\n"
+            f"pdq,{B},Sample Data,INVESTIGATION_SEED,\r\n"
+        )
+        hl = HashList.parse_csv(text, name="tx")
+        assert [e.pdq for e in hl] == [A, A, B]
+        assert hl.ids == (None, None, None)
+
+    def test_hma_state_file(self) -> None:
+        """A threatexchange/HMA state file (`simple.HASH_PDQ.te`: hash, indicator id,
+        then the descriptor rollup, no header) loads with the indicator id as the id."""
+        text = f"{A},1001,6789,2024-01-01,tag1\n{B},1002,6790,2024-01-02,\n"
+        hl = HashList.parse_csv(text, name="hma")
+        assert list(hl) == [HashEntry(A, "1001"), HashEntry(B, "1002")]
+
     def test_bad_hex(self) -> None:
         """A non-hex character is named, with the line."""
         e = problem(f"{A},1\n{'g' * 64},2\n")

@@ -42,7 +42,7 @@ from childsafe.media._evidence import (
     MemoryEvidenceStore,
     SQLiteEvidenceStore,
 )
-from childsafe.media._lists import HASH_COLUMNS, ID_COLUMNS, HashEntry, HashList
+from childsafe.media._lists import HASH_COLUMNS, ID_COLUMNS, TYPE_COLUMNS, HashEntry, HashList
 from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher
 from childsafe.media._pdq import (
     DEFAULT_MAX_PIXELS,
@@ -73,6 +73,7 @@ __all__ = [
     "IMAGE_FORMATS",
     "NUDENET_SENSITIVE",
     "REPORT_FORMAT",
+    "TYPE_COLUMNS",
     "Classification",
     "Classifier",
     "ClassifierRunner",

@@ -21,6 +21,7 @@ from childsafe.media._errors import HashListError
 __all__ = [
     "HASH_COLUMNS",
     "ID_COLUMNS",
+    "TYPE_COLUMNS",
     "HashEntry",
     "HashList",
 ]
@@ -31,11 +32,17 @@ HASH_COLUMNS: Final[tuple[str, ...]] = (
     "hash",
     "signal",
     "signal_value",
+    "signal_str",
     "indicator",
     "raw_indicator",
 )
 """Header names taken to be the column of PDQ hashes (case-insensitive), in order of
 preference, when ``hash_column`` is not given."""
+
+TYPE_COLUMNS: Final[tuple[str, ...]] = ("signal_type", "indicator_type")
+"""Header names of a column giving each row's signal type, as in the ``threatexchange``
+CLI's CSV export (``threatexchange dataset -P --csv``): only rows whose type is PDQ
+(``pdq``, ``HASH_PDQ``) are read; rows of other types (MD5, URLs, video) are skipped."""
 
 ID_COLUMNS: Final[tuple[str, ...]] = ("id", "entry_id", "signal_id", "hash_id", "descriptor_id")
 """Header names taken to be the entries' own ids when ``id_column`` is not given."""
@@ -43,7 +50,7 @@ ID_COLUMNS: Final[tuple[str, ...]] = ("id", "entry_id", "signal_id", "hash_id", 
 _HEX: Final = re.compile(r"^[0-9a-fA-F]*$")
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _MAX_ID: Final = 200
-_PDQ_TYPES: Final = frozenset({"HASH_PDQ", "PDQ", "pdq"})
+_PDQ_TYPES: Final = frozenset({"HASH_PDQ", "PDQ", "pdq", "hash_pdq"})
 
 
 class HashEntry(tuple[str, str | None]):
@@ -267,6 +274,7 @@ class HashList:
         seen: dict[str, int | None] = {}
         hash_at: int | None = None
         id_at: int | None = None
+        type_at: int | None = None
         width = 0
         try:
             for row in rows:
@@ -279,6 +287,8 @@ class HashList:
                     )
                     if has_header:
                         hash_at, id_at = _columns(row, hash_column, id_column, source, line)
+                        names = [c.strip().lower() for c in row]
+                        type_at = next((names.index(c) for c in TYPE_COLUMNS if c in names), None)
                         width = len(row)
                         continue
                     hash_at, id_at = _indexes(row, hash_column, id_column, source, line)
@@ -293,6 +303,12 @@ class HashList:
                     raise HashListError(
                         source, line, f"{len(row)} columns where the header names {width}"
                     )
+                if (
+                    type_at is not None
+                    and type_at < len(row)
+                    and row[type_at].strip() not in _PDQ_TYPES
+                ):
+                    continue  # another signal type in a mixed export
                 digests += _check_hash(row[hash_at], source, line)
                 entry_id = row[id_at] if id_at is not None and id_at < len(row) else None
                 ids.append(_check_id(entry_id, source, line, seen))
