@@ -10,7 +10,7 @@ the platform passes it.
 
 from __future__ import annotations
 
-from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, Signals
+from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, SignalEvent, Signals
 from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
 from childsafe.signals._redis import RedisSignalStore
 from childsafe.signals._responses import (
@@ -35,7 +35,12 @@ from childsafe.signals._rules import (
     Score,
     SignalsConfig,
 )
-from childsafe.signals._stores import MemorySignalStore, SignalStore, SQLiteSignalStore
+from childsafe.signals._stores import (
+    EventSignalStore,
+    MemorySignalStore,
+    SignalStore,
+    SQLiteSignalStore,
+)
 
 __all__ = [
     "DEFAULT_MESSAGING_APPS",
@@ -46,6 +51,7 @@ __all__ = [
     "CaseOpener",
     "DeadLetter",
     "DeadLetters",
+    "EventSignalStore",
     "Evidence",
     "Flag",
     "FlagListener",
@@ -59,6 +65,7 @@ __all__ = [
     "SQLiteSignalStore",
     "Score",
     "SignalConfigError",
+    "SignalEvent",
     "SignalEventError",
     "SignalStore",
     "SignalStoreError",

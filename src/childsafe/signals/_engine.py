@@ -8,19 +8,26 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import attrs
 
 from childsafe.signals._errors import SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
-from childsafe.signals._stores import EvidenceRow, MemorySignalStore, SignalStore
+from childsafe.signals._stores import (
+    EventSignalStore,
+    EvidenceRow,
+    FlagState,
+    MemorySignalStore,
+    SignalStore,
+    StoreEvent,
+)
 
 if TYPE_CHECKING:
     from childsafe._model import Account
     from childsafe.events import DecisionEvent
 
-__all__ = ["KINDS", "Flag", "Friction", "Signals"]
+__all__ = ["KINDS", "Flag", "Friction", "SignalEvent", "Signals"]
 
 log = logging.getLogger("childsafe.signals")
 
@@ -46,6 +53,7 @@ _REACH: Final = frozenset(
     {"contact", "friend_request", "follow", "message", "group", "media_request", "link"}
 )
 _REQUESTS: Final = frozenset({"friend_request", "follow"})
+_BLOCKS: Final = frozenset({"block", "report"})
 _ESCALATE: Final = {"message": 1, "media_request": 2, "link": 4}
 _DECISION_KINDS: Final = {
     "dm.send": "message",
@@ -103,6 +111,22 @@ class Flag:
 
 
 FlagListener = Callable[[Flag], object]
+
+
+class SignalEvent(NamedTuple):
+    """One event for :meth:`Signals.observe_many`: the arguments of
+    :meth:`Signals.observe`, in one tuple."""
+
+    kind: str
+    actor: str
+    target: str
+    at: float | dt.datetime | None = None
+    actor_band: str | None = None
+    target_band: str | None = None
+    allowed: bool = True
+    connected: bool = False
+    mutual: int = 0
+    text: str | None = None
 
 
 @attrs.frozen
@@ -178,6 +202,8 @@ class Signals:
         self._clock = clock
         self._bands: dict[str, str] = {}
         self._listeners: list[FlagListener] = []
+        self._total = -1
+        self._scripted = self.store if isinstance(self.store, EventSignalStore) else None
         self.events = 0
         server = None if self.store.shared else _multiprocess_server()
         if server is not None:
@@ -397,9 +423,22 @@ class Signals:
                 f"observe: unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}"
             )
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
+        if t - t != 0:  # NaN or infinite
+            raise SignalEventError(f"observe({kind!r}): at must be a finite time, got {at!r}")
         self.events += 1
+        if self._scripted is not None:
+            step = self._step(
+                kind, actor, target, t, actor_band, target_band, allowed, connected, mutual, text
+            )
+            if step is not None:
+                state = self._scripted.apply_events(self.config, (step,))[0]
+                if state is not None and self._listeners:
+                    self._notify_state(step[2], t, state)
+            return
         if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
             self._on_block(kind, actor, target, t)
+            if self._total >= 0:
+                self._settle(target, t)
             return
         bands = self._bands
         a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
@@ -407,12 +446,183 @@ class Signals:
         if a_band == "adult":
             if t_band in _MINORS:
                 self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
+                if self._total >= 0:
+                    self._settle(actor, t)
         elif a_band in _MINORS and t_band == "adult":
             if kind in _REQUESTS and not connected and mutual < self.config.min_mutual:
                 # A child adding an adult stranger: the pair is the adult's.
                 self._child_request(target, actor, t, kind)
+                if self._total >= 0:
+                    self._settle(target, t)
             elif kind == "message" and not self.config.count_replies:
                 self.store.fire(target, actor, _B_CHILD_WROTE)
+
+    def observe_many(self, events: Iterable[SignalEvent], *, batch: int = 1000) -> None:
+        """Many events, in order, as :meth:`observe` would take them one by one, with the
+        same scores and flags.
+
+        On a store that runs every rule of an event in one script on its server
+        (:class:`~childsafe.signals.RedisSignalStore`), ``batch`` events go in one
+        pipeline: one round trip for all of them instead of one each, and a batch is
+        checked whole before any of it is applied. Flag listeners are called once a
+        batch is back, in the events' order. Other stores take the events one by one.
+        """
+        size: object = batch
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SignalEventError(f"observe_many: batch must be a positive integer, got {batch!r}")
+        scripted = self._scripted
+        if scripted is None:
+            for i, e in enumerate(events):
+                if not isinstance(e, SignalEvent):
+                    raise SignalEventError(
+                        f"observe_many: event {i} must be a SignalEvent, got {e!r}"
+                    )
+                self.observe(
+                    e.kind,
+                    e.actor,
+                    e.target,
+                    at=e.at,
+                    actor_band=e.actor_band,
+                    target_band=e.target_band,
+                    allowed=e.allowed,
+                    connected=e.connected,
+                    mutual=e.mutual,
+                    text=e.text,
+                )
+            return
+        chunk: list[SignalEvent] = []
+        for e in events:
+            chunk.append(e)
+            if len(chunk) >= batch:
+                self._apply_batch(scripted, chunk)
+                chunk = []
+        if chunk:
+            self._apply_batch(scripted, chunk)
+
+    def _apply_batch(self, scripted: EventSignalStore, chunk: list[SignalEvent]) -> None:
+        times: list[float] = []
+        for i, e in enumerate(chunk):
+            if not isinstance(e, SignalEvent):
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch must be a SignalEvent, got {e!r}"
+                )
+            if e.kind not in KINDS:
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch: unknown kind {e.kind!r}; expected "
+                    f"one of {', '.join(sorted(KINDS))}"
+                )
+            at = e.at
+            t = at if type(at) is float else _seconds(at, self._clock, f"observe_many (event {i})")
+            if t - t != 0:
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch: at must be a finite time, got {at!r}"
+                )
+            times.append(t)
+        bands = self._bands
+        missing = {
+            a
+            for e in chunk
+            if e.kind not in _BLOCKS
+            for a, given in ((e.actor, e.actor_band), (e.target, e.target_band))
+            if not given and a not in bands
+        }
+        if missing:
+            names = sorted(missing)
+            for name, band in zip(names, scripted.bands(names), strict=True):
+                if band is not None:
+                    bands[name] = band
+        steps: list[tuple[StoreEvent, float]] = []
+        for e, t in zip(chunk, times, strict=True):
+            step = self._step(
+                e.kind,
+                e.actor,
+                e.target,
+                t,
+                e.actor_band,
+                e.target_band,
+                e.allowed,
+                e.connected,
+                e.mutual,
+                e.text,
+                bands_only=True,
+            )
+            if step is not None:
+                steps.append((step, t))
+        self.events += len(chunk)
+        if not steps:
+            return
+        results = scripted.apply_events(self.config, [s for s, _ in steps])
+        if self._listeners:
+            for (step, t), state in zip(steps, results, strict=True):
+                if state is not None:
+                    self._notify_state(step[2], t, state)
+
+    def _step(
+        self,
+        kind: str,
+        actor: str,
+        target: str,
+        t: float,
+        actor_band: str | None,
+        target_band: str | None,
+        allowed: bool,
+        connected: bool,
+        mutual: int,
+        text: str | None,
+        *,
+        bands_only: bool = False,
+    ) -> StoreEvent | None:
+        """The event as one step of a scripted store (``None``: no rule reads it).
+        ``bands_only``: use only the bands already known here (a batch fetched them)."""
+        ts = repr(t)
+        bands = self._bands
+        if kind in _BLOCKS:
+            return ("b", kind, target, actor, ts, 1, 0, 0, 0, "", 0, "", bands.get(target, ""))
+        if bands_only:
+            a_band = actor_band or bands.get(actor) or "unknown"
+            t_band = target_band or bands.get(target) or "unknown"
+        else:
+            a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
+            t_band = target_band or bands.get(target) or self.band(target) or "unknown"
+        cfg = self.config
+        if a_band == "adult":
+            if t_band not in _MINORS or kind == "profile_view":
+                return None
+            off, off_why, phrase, phrase_why = 0, "", 0, ""
+            if text is not None:
+                trusted = connected and mutual >= cfg.trusted_mutual
+                app = cfg.apps_in(text)
+                if app is not None:
+                    off = cfg.trusted_text_points if trusted else cfg.off_platform_points
+                    off_why = f"a {kind} to a minor naming another messaging app ({app!r})"
+                found = cfg.phrase_in(text) if kind == "message" else None
+                if found is not None:
+                    phrase = cfg.trusted_text_points if trusted else cfg.phrase_points
+                    phrase_why = (
+                        f"a message to a minor asking for images or secrecy (matched {found!r})"
+                    )
+            stranger = not connected and mutual < cfg.min_mutual
+            return (
+                "a",
+                kind,
+                actor,
+                target,
+                ts,
+                1 if allowed else 0,
+                1 if stranger else 0,
+                int(mutual),
+                off,
+                off_why,
+                phrase,
+                phrase_why,
+                "adult",
+            )
+        if a_band in _MINORS and t_band == "adult":
+            if kind in _REQUESTS and not connected and mutual < cfg.min_mutual:
+                return ("c", kind, target, actor, ts, 1, 1, int(mutual), 0, "", 0, "", "adult")
+            if kind == "message" and not cfg.count_replies:
+                return ("w", kind, target, actor, ts, 1, 0, int(mutual), 0, "", 0, "", "adult")
+        return None
 
     def _on_block(self, kind: str, child: str, other: str, t: float) -> None:
         store = self.store
@@ -438,15 +648,36 @@ class Signals:
     def _add(
         self, actor: str, child: str | None, rule: Rule, t: float, kind: str, points: int, why: str
     ) -> None:
-        total = self.store.add_evidence(
+        self._total = self.store.add_evidence(
             actor, (rule.value, t, kind, child, points, why), self.config.evidence_per_pair
         )
+
+    def _settle(self, actor: str, t: float) -> None:
+        """After an event's rules: flag the actor once if its score reached the flag
+        score and rose beyond its last flag."""
+        total, self._total = self._total, -1
         if total < self.config.flag_score:
             return
         before = self.store.raise_flag(actor, total)
-        if before is None or not self._listeners:
+        if before is not None:
+            self._notify(actor, t, before)
+
+    def _notify(self, actor: str, t: float, before: int) -> None:
+        if not self._listeners:
             return
-        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before)
+        best, fan, best_child, rows = self.store.actor(actor)
+        pair_rows = [] if best_child is None else self.store.pair(actor, best_child)[1]
+        self._notify_state(actor, t, (before, best, fan, best_child, rows, pair_rows))
+
+    def _notify_state(self, actor: str, t: float, state: FlagState) -> None:
+        """Tell the listeners, from the actor's state as the flag was raised."""
+        before, best, fan, best_child, rows, pair_rows = state
+        pair = None
+        if best_child is not None:
+            pair = Score(actor, best_child, best, tuple(_evidence(r) for r in pair_rows))
+        evidence = sorted([*rows, *pair_rows], key=lambda r: r[1])
+        score = Score(actor, None, best + fan, tuple(_evidence(r) for r in evidence))
+        flag = Flag(_utc(t), score, pair, before)
         for listener in self._listeners:
             listener(flag)
 
@@ -623,10 +854,6 @@ class Signals:
         score = max(pair_score, best + fan)
         rules = frozenset(Rule(r[0]) for r in (*rows, *actor_rows))
         return Friction(score >= interstitial_at, score >= requests_at, score, rules)
-
-    def _best_pair(self, actor: str) -> Score | None:
-        child = self.store.actor(actor)[2]
-        return None if child is None else self.pair_score(actor, child)
 
     def flagged(self) -> list[Score]:
         """The actors whose score reached ``config.flag_score``, highest first."""

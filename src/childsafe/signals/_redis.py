@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from childsafe.exceptions import MissingExtraError
 from childsafe.signals._errors import SignalStoreError
-from childsafe.signals._stores import EvidenceRow
+from childsafe.signals._rules import Rule
+from childsafe.signals._stores import EvidenceRow, FlagState, StoreEvent
 
 if TYPE_CHECKING:
     import redis
+    from redis.commands.core import Script
     from redis.typing import EncodableT
+
+    from childsafe.signals._rules import SignalsConfig
 
 __all__ = ["RedisSignalStore"]
 
@@ -98,6 +102,214 @@ return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 """
 
 
+# One event, every rule, one script: the engine's steps in order (see ``Signals``), the
+# flag settled once at the end. KEYS: 1 the pair hash, 2 the actor's reach window, 3 the
+# actor hash, 4 the actor-wide evidence, 5 the pair's evidence, 6 the flagged set, 7 the
+# child's blocks, 8 the adult's account. ARGV: see ``StoreEvent``. Times are passed as
+# Python's ``repr`` and written as given (``%.17g`` where computed), so they round-trip
+# exactly. The @NAME@ constants come from the engine's SignalsConfig.
+_EVENT: Final = """
+local op, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local t = tonumber(ts)
+local TTL, KEEP = @TTL@, @KEEP@
+local total = -1
+local pair = redis.call('HMGET', KEYS[1], 'fired', 'req', 'esc')
+local fired = tonumber(pair[1] or '0')
+local fired0 = fired
+
+local function fire(b)
+  if bit.band(fired, b) ~= 0 then return false end
+  fired = bit.bor(fired, b)
+  return true
+end
+
+local function add(child, rule, pts, why)
+  local row = '[' .. cjson.encode(rule) .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
+    .. (child and cjson.encode(child) or 'null') .. ',' .. pts .. ',' .. cjson.encode(why) .. ']'
+  if child then
+    local s = redis.call('HINCRBY', KEYS[1], 'score', pts)
+    redis.call('RPUSH', KEYS[5], row)
+    redis.call('LTRIM', KEYS[5], -KEEP, -1)
+    redis.call('EXPIRE', KEYS[5], TTL)
+    local best = tonumber(redis.call('HGET', KEYS[3], 'best') or '0')
+    if s > best then redis.call('HSET', KEYS[3], 'best', s, 'best_child', child) end
+  else
+    redis.call('HINCRBY', KEYS[3], 'fan', pts)
+    redis.call('RPUSH', KEYS[4], row)
+    redis.call('LTRIM', KEYS[4], -KEEP, -1)
+    redis.call('EXPIRE', KEYS[4], TTL)
+  end
+  redis.call('EXPIRE', KEYS[3], TTL)
+  local v = redis.call('HMGET', KEYS[3], 'best', 'fan')
+  total = tonumber(v[1] or '0') + tonumber(v[2] or '0')
+end
+
+local function fan_points(level)
+  if level < @FAN_CHILDREN@ then return 0 end
+  return @FAN_POINTS@ + math.min(level - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+end
+
+local function idents()
+  local ids = redis.call('HGET', KEYS[8], 'idents')
+  if not ids then return {} end
+  return cjson.decode(ids)
+end
+
+if op == 'b' then
+  redis.call('HSET', KEYS[7], A, ts)
+  for _, i in ipairs(idents()) do redis.call('HSET', KEYS[7], 'ident:' .. i, ts) end
+  redis.call('EXPIRE', KEYS[7], @BLOCK_EXPIRE@)
+  if bit.band(fired, 1) ~= 0 then
+    local band = ARGV[13]
+    if band == '' then band = redis.call('HGET', KEYS[8], 'band') or '' end
+    if band == 'adult' and fire(128) then
+      local verb = 'reported'
+      if kind == 'block' then verb = 'blocked' end
+      add(C, @R_AFTER_BLOCK@, @BLOCKED_POINTS@,
+          'the child ' .. verb .. ' this adult stranger after being contacted')
+    end
+  end
+elseif op == 'w' then
+  fire(64)
+elseif op == 'c' then
+  local req = pair[2] and tonumber(pair[2])
+  if not req or t - req > @ESC_WINDOW@ then redis.call('HSET', KEYS[1], 'req', ts, 'esc', 0) end
+  if fire(1) then
+    add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@,
+        'the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')))
+  end
+else
+  local req = pair[2] and tonumber(pair[2])
+  local esc = tonumber(pair[3] or '0')
+  if ARGV[7] == '1' and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
+    if fire(1) then
+      add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, kind
+          .. ' from an adult to a minor with no connection and ' .. ARGV[8]
+          .. ' mutual connection(s)')
+    end
+    if ARGV[6] == '0' and fire(2) then
+      add(C, @R_STRANGER_CONTACT@, @DENIED_POINTS@,
+          'a denied ' .. kind .. ': the adult tried to reach the child anyway')
+    end
+    local old = redis.call('ZSCORE', KEYS[2], C)
+    if not old or tonumber(old) < t then redis.call('ZADD', KEYS[2], ts, C) end
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
+    redis.call('EXPIRE', KEYS[2], @FAN_EXPIRE@)
+    local distinct = redis.call('ZCARD', KEYS[2])
+    if distinct >= @FAN_CHILDREN@ then
+      local level = tonumber(redis.call('HGET', KEYS[3], 'level') or '0')
+      if distinct > level then
+        redis.call('HSET', KEYS[3], 'level', distinct)
+        local more = fan_points(distinct) - fan_points(level)
+        if more > 0 then
+          add(false, @R_FAN_OUT@, more, 'reached ' .. distinct
+              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours')
+        end
+      end
+    end
+    if kind == 'friend_request' or kind == 'follow' then
+      if not req or t - req > @ESC_WINDOW@ then
+        req, esc = t, 0
+        redis.call('HSET', KEYS[1], 'req', ts, 'esc', 0)
+      end
+    end
+  end
+  local eb = ({message = 1, media_request = 2, link = 4})[kind]
+  if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
+    esc = bit.bor(esc, eb)
+    redis.call('HSET', KEYS[1], 'esc', esc)
+    local names = {}
+    if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
+    if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
+    if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
+    if #names >= @ESC_STEPS@ and fire(4) then
+      add(C, @R_ESCALATION@, @ESC_POINTS@, table.concat(names, ' and ') .. ' within '
+          .. @ESC_HOURS@ .. ' hours of a connection request between an adult stranger '
+          .. 'and the child')
+    end
+  end
+  local off = tonumber(ARGV[9])
+  if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[10]) end
+  local phrase = tonumber(ARGV[11])
+  if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[12]) end
+  if redis.call('EXISTS', KEYS[7]) == 1 then
+    local found = redis.call('HGET', KEYS[7], A)
+    local direct = found ~= false
+    if not found then
+      for _, i in ipairs(idents()) do
+        found = redis.call('HGET', KEYS[7], 'ident:' .. i)
+        if found then break end
+      end
+    end
+    if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
+      local why = 'a ' .. kind .. ' from an account sharing an identifier with an account '
+        .. 'the child blocked or reported'
+      if direct then why = 'a ' .. kind .. ' after the child blocked or reported this account' end
+      add(C, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, why)
+    end
+  end
+end
+if fired ~= fired0 then redis.call('HSET', KEYS[1], 'fired', fired) end
+if op ~= 'b' then redis.call('EXPIRE', KEYS[1], TTL) end
+if total >= @FLAG_SCORE@ then
+  local before = tonumber(redis.call('HGET', KEYS[3], 'flagged') or '0')
+  if total > before then
+    redis.call('HSET', KEYS[3], 'flagged', total)
+    redis.call('SADD', KEYS[6], A)
+    local v = redis.call('HMGET', KEYS[3], 'best', 'fan', 'best_child')
+    local pair_rows = {}
+    if v[3] then pair_rows = redis.call('LRANGE', KEYS[4] .. ':' .. v[3], 0, -1) end
+    return {before, tonumber(v[1] or '0'), tonumber(v[2] or '0'), v[3],
+            redis.call('LRANGE', KEYS[4], 0, -1), pair_rows}
+  end
+end
+return -1
+"""
+
+
+def _lua_number(value: float) -> str:
+    if isinstance(value, bool) or not math.isfinite(value):  # pragma: no cover - validated
+        raise SignalStoreError(f"RedisSignalStore: cannot pass {value!r} to Lua")
+    return repr(value)
+
+
+def _event_source(config: SignalsConfig, ttl: int) -> str:
+    """The event script with ``config``'s parameters written in."""
+    hours = {
+        "FAN_HOURS": json.dumps(f"{config.fan_out_window / 3600:g}"),
+        "ESC_HOURS": json.dumps(f"{config.escalation_window / 3600:g}"),
+    }
+    rules = {f"R_{r.name}": json.dumps(r.value) for r in Rule}
+    numbers = {
+        "TTL": ttl,
+        "KEEP": config.evidence_per_pair,
+        "FAN_CHILDREN": config.fan_out_children,
+        "FAN_POINTS": config.fan_out_points,
+        "FAN_EXTRA": config.fan_out_extra_points,
+        "FAN_WINDOW": config.fan_out_window,
+        "FAN_EXPIRE": math.ceil(config.fan_out_window) + 1,
+        "ESC_WINDOW": config.escalation_window,
+        "ESC_STEPS": config.escalation_steps,
+        "ESC_POINTS": config.escalation_points,
+        "STRANGER_POINTS": config.stranger_points,
+        "DENIED_POINTS": config.denied_points,
+        "BLOCKED_POINTS": config.blocked_points,
+        "AFTER_BLOCK_POINTS": config.after_block_points,
+        "BLOCK_MEMORY": config.block_memory,
+        "BLOCK_EXPIRE": math.ceil(config.block_memory),
+        "FLAG_SCORE": config.flag_score,
+    }
+    values = {k: _lua_number(v) for k, v in numbers.items()}
+    values.update(hours)
+    values.update(rules)
+    values["COUNT_REPLIES"] = "true" if config.count_replies else "false"
+    source = _EVENT
+    for name, value in values.items():
+        source = source.replace(f"@{name}@", value)
+    assert "@" not in source, "every constant of the event script is written in"
+    return source
+
+
 def _driver() -> tuple[Any, type[Exception]]:
     try:
         import redis  # noqa: PLC0415 - the extra is imported only when used
@@ -114,6 +326,14 @@ def _rows(items: list[bytes]) -> list[EvidenceRow]:
         r = json.loads(item)
         out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
     return out
+
+
+def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's reply
+    if not isinstance(reply, list):
+        return None
+    before, best, fan, child, actor_rows, pair_rows = reply
+    name = None if child is None else bytes(child).decode()
+    return int(before), int(best), int(fan), name, _rows(actor_rows), _rows(pair_rows)
 
 
 class RedisSignalStore:
@@ -146,6 +366,7 @@ class RedisSignalStore:
         self._request = client.register_script(_REQUEST)
         self._escalate = client.register_script(_ESCALATE)
         self._evidence = client.register_script(_EVIDENCE)
+        self._events: dict[SignalsConfig, Script] = {}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSignalStore:  # noqa: ANN401 - passed on
@@ -198,6 +419,53 @@ class RedisSignalStore:
     def idents(self, account: str) -> tuple[str, ...]:
         value = self._account_field(account, "idents")
         return () if value is None else tuple(json.loads(value))
+
+    def _event_keys(self, adult: str, child: str) -> list[str]:
+        p = self.prefix
+        return [
+            f"{p}{{{adult}}}:pair:{child}",
+            f"{p}{{{adult}}}:reach",
+            f"{p}{{{adult}}}:actor",
+            f"{p}{{{adult}}}:evidence",
+            f"{p}{{{adult}}}:evidence:{child}",
+            f"{p}flagged",
+            f"{p}block:{child}",
+            f"{p}acct:{adult}",
+        ]
+
+    def apply_events(
+        self, config: SignalsConfig, events: Sequence[StoreEvent]
+    ) -> list[FlagState | None]:
+        """Every rule on each event in one Lua script (atomic on the server); one event
+        is one round trip, several go in one pipeline (not a transaction: each event's
+        script is atomic by itself, and they run in order)."""
+        script = self._events.get(config)
+        if script is None:
+            script = self._events[config] = self.client.register_script(
+                _event_source(config, self._ttl)
+            )
+        if len(events) == 1:
+            e = events[0]
+            keys = self._event_keys(e[2], e[3])
+            return [_flag_state(self._call("apply an event", lambda: script(keys=keys, args=e)))]
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for e in events:
+                script(keys=self._event_keys(e[2], e[3]), args=e, client=pipe)
+            return pipe.execute()
+
+        return [_flag_state(r) for r in self._call(f"apply {len(events)} events", run)]
+
+    def bands(self, accounts: Sequence[str]) -> list[str | None]:
+        def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for a in accounts:
+                pipe.hget(f"{self.prefix}acct:{a}", "band")
+            return pipe.execute()
+
+        values = self._call("read accounts", read) if accounts else []
+        return [None if v is None else bytes(v).decode() for v in values]
 
     def fire(self, actor: str, child: str, bit: int) -> bool:
         key = self._pair_key(actor, child)
