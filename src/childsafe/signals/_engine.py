@@ -431,7 +431,9 @@ class Signals:
                 kind, actor, target, t, actor_band, target_band, allowed, connected, mutual, text
             )
             if step is not None:
-                state = self._scripted.apply_events(self.config, (step,))[0]
+                state = self._scripted.apply_events(
+                    self.config, (step,), state=bool(self._listeners)
+                )[0]
                 if state is not None and self._listeners:
                     self._notify_state(step[2], t, state)
             return
@@ -551,7 +553,9 @@ class Signals:
         self.events += len(chunk)
         if not steps:
             return
-        results = scripted.apply_events(self.config, [s for s, _ in steps])
+        results = scripted.apply_events(
+            self.config, [s for s, _ in steps], state=bool(self._listeners)
+        )
         if self._listeners:
             for (step, t), state in zip(steps, results, strict=True):
                 if state is not None:
@@ -577,7 +581,7 @@ class Signals:
         ts = repr(t)
         bands = self._bands
         if kind in _BLOCKS:
-            return ("b", kind, target, actor, ts, 1, 0, 0, 0, "", 0, "", bands.get(target, ""))
+            return ("b10", kind, target, actor, ts, "0", bands.get(target, ""))
         if bands_only:
             a_band = actor_band or bands.get(actor) or "unknown"
             t_band = target_band or bands.get(target) or "unknown"
@@ -588,40 +592,32 @@ class Signals:
         if a_band == "adult":
             if t_band not in _MINORS or kind == "profile_view":
                 return None
+            head = ("a1" if allowed else "a0") + (
+                "1" if not connected and mutual < cfg.min_mutual else "0"
+            )
+            if text is None:
+                return (head, kind, actor, target, ts, str(mutual), "adult")
             off, off_why, phrase, phrase_why = 0, "", 0, ""
-            if text is not None:
-                trusted = connected and mutual >= cfg.trusted_mutual
-                app = cfg.apps_in(text)
-                if app is not None:
-                    off = cfg.trusted_text_points if trusted else cfg.off_platform_points
-                    off_why = f"a {kind} to a minor naming another messaging app ({app!r})"
-                found = cfg.phrase_in(text) if kind == "message" else None
-                if found is not None:
-                    phrase = cfg.trusted_text_points if trusted else cfg.phrase_points
-                    phrase_why = (
-                        f"a message to a minor asking for images or secrecy (matched {found!r})"
-                    )
-            stranger = not connected and mutual < cfg.min_mutual
+            trusted = connected and mutual >= cfg.trusted_mutual
+            app = cfg.apps_in(text)
+            if app is not None:
+                off = cfg.trusted_text_points if trusted else cfg.off_platform_points
+                off_why = f"a {kind} to a minor naming another messaging app ({app!r})"
+            found = cfg.phrase_in(text) if kind == "message" else None
+            if found is not None:
+                phrase = cfg.trusted_text_points if trusted else cfg.phrase_points
+                phrase_why = (
+                    f"a message to a minor asking for images or secrecy (matched {found!r})"
+                )
             return (
-                "a",
-                kind,
-                actor,
-                target,
-                ts,
-                1 if allowed else 0,
-                1 if stranger else 0,
-                int(mutual),
-                off,
-                off_why,
-                phrase,
-                phrase_why,
-                "adult",
+                *(head, kind, actor, target, ts, str(mutual), "adult"),
+                *(str(off), off_why, str(phrase), phrase_why),
             )
         if a_band in _MINORS and t_band == "adult":
             if kind in _REQUESTS and not connected and mutual < cfg.min_mutual:
-                return ("c", kind, target, actor, ts, 1, 1, int(mutual), 0, "", 0, "", "adult")
+                return ("c11", kind, target, actor, ts, str(mutual), "adult")
             if kind == "message" and not cfg.count_replies:
-                return ("w", kind, target, actor, ts, 1, 0, int(mutual), 0, "", 0, "", "adult")
+                return ("w10", kind, target, actor, ts, str(mutual), "adult")
         return None
 
     def _on_block(self, kind: str, child: str, other: str, t: float) -> None:

@@ -82,17 +82,24 @@ return esc
 _EVIDENCE: Final = """
 local pts = tonumber(ARGV[2])
 local keep = tonumber(ARGV[4])
+local function append(key)
+  local v = redis.call('HMGET', key, 'ev', 'n')
+  local text, n = ARGV[1], tonumber(v[2] or '0') + 1
+  if v[1] then text = v[1] .. '\\n' .. text end
+  local pos = 1
+  while n > keep do
+    pos = string.find(text, '\\n', pos, true) + 1
+    n = n - 1
+  end
+  redis.call('HSET', key, 'ev', string.sub(text, pos), 'n', n)
+end
 if ARGV[3] == '' then
   redis.call('HINCRBY', KEYS[1], 'fan', pts)
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('LTRIM', KEYS[2], -keep, -1)
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  append(KEYS[1])
 else
-  local s = redis.call('HINCRBY', KEYS[3], 'score', pts)
-  redis.call('RPUSH', KEYS[4], ARGV[1])
-  redis.call('LTRIM', KEYS[4], -keep, -1)
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  local s = redis.call('HINCRBY', KEYS[2], 'score', pts)
+  append(KEYS[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
   local best = tonumber(redis.call('HGET', KEYS[1], 'best') or '0')
   if s > best then redis.call('HSET', KEYS[1], 'best', s, 'best_child', ARGV[3]) end
 end
@@ -103,19 +110,33 @@ return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 
 
 # One event, every rule, one script: the engine's steps in order (see ``Signals``), the
-# flag settled once at the end. KEYS: 1 the pair hash, 2 the actor's reach window, 3 the
-# actor hash, 4 the actor-wide evidence, 5 the pair's evidence, 6 the flagged set, 7 the
-# child's blocks, 8 the adult's account. ARGV: see ``StoreEvent``. Times are passed as
-# Python's ``repr`` and written as given (``%.17g`` where computed), so they round-trip
-# exactly. The @NAME@ constants come from the engine's SignalsConfig.
+# state read once, changed in Lua locals, written once, the flag settled at the end.
+# ARGV (see ``StoreEvent``): 1 the step, allowed and stranger as one string ("a10"), 2 the
+# kind, 3 the adult, 4 the child, 5 the time, 6 mutual connections, 7 the adult's band if
+# known, then for a text the off-platform points and explanation and the phrase points
+# and explanation. Times are passed as Python's ``repr`` and written as given (``%.17g``
+# where computed), so they round-trip exactly. Every key is named from the prefix and
+# the two accounts (so one standalone Redis or one primary, not Redis Cluster). The
+# @NAME@ constants come from the engine's SignalsConfig.
 _EVENT: Final = """
-local op, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local op = string.sub(head, 1, 1)
 local t = tonumber(ts)
 local TTL, KEEP = @TTL@, @KEEP@
+local P = "@PREFIX@"
+local tag = P .. '{' .. A .. '}:'
+local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
+local kblock, kacct = P .. 'block:' .. C, P .. 'acct:' .. A
+
+local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'ev', 'n')
+local fired = tonumber(pv[1] or '0')
+local req = pv[2] and tonumber(pv[2])
+local esc = tonumber(pv[3] or '0')
+local pscore = tonumber(pv[4] or '0')
+local fired0, esc0, pscore0, reqs = fired, esc, pscore, false
+local actor = false
+local prows, arows = {}, {}
 local total = -1
-local pair = redis.call('HMGET', KEYS[1], 'fired', 'req', 'esc')
-local fired = tonumber(pair[1] or '0')
-local fired0 = fired
 
 local function fire(b)
   if bit.band(fired, b) ~= 0 then return false end
@@ -123,25 +144,44 @@ local function fire(b)
   return true
 end
 
+local function load_actor()
+  if not actor then
+    local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
+                         'ev', 'n')
+    actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
+             level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
+             ev = v[6], n = tonumber(v[7] or '0'), dirty = false}
+  end
+  return actor
+end
+
 local function add(child, rule, pts, why)
-  local row = '[' .. cjson.encode(rule) .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
+  local a = load_actor()
+  local row = '[' .. rule .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
     .. (child and cjson.encode(child) or 'null') .. ',' .. pts .. ',' .. cjson.encode(why) .. ']'
   if child then
-    local s = redis.call('HINCRBY', KEYS[1], 'score', pts)
-    redis.call('RPUSH', KEYS[5], row)
-    redis.call('LTRIM', KEYS[5], -KEEP, -1)
-    redis.call('EXPIRE', KEYS[5], TTL)
-    local best = tonumber(redis.call('HGET', KEYS[3], 'best') or '0')
-    if s > best then redis.call('HSET', KEYS[3], 'best', s, 'best_child', child) end
+    pscore = pscore + pts
+    prows[#prows + 1] = row
+    if pscore > a.best then a.best, a.child = pscore, child end
   else
-    redis.call('HINCRBY', KEYS[3], 'fan', pts)
-    redis.call('RPUSH', KEYS[4], row)
-    redis.call('LTRIM', KEYS[4], -KEEP, -1)
-    redis.call('EXPIRE', KEYS[4], TTL)
+    a.fan = a.fan + pts
+    arows[#arows + 1] = row
   end
-  redis.call('EXPIRE', KEYS[3], TTL)
-  local v = redis.call('HMGET', KEYS[3], 'best', 'fan')
-  total = tonumber(v[1] or '0') + tonumber(v[2] or '0')
+  a.dirty = true
+  total = a.best + a.fan
+end
+
+-- Evidence: the last KEEP rows, one JSON array a line, in the hash's 'ev' ('n' rows).
+local function append(old, n, rows)
+  local text = table.concat(rows, '\\n')
+  if old then text = old .. '\\n' .. text end
+  n = n + #rows
+  local pos = 1
+  while n > KEEP do
+    pos = string.find(text, '\\n', pos, true) + 1
+    n = n - 1
+  end
+  return string.sub(text, pos), n
 end
 
 local function fan_points(level)
@@ -150,18 +190,22 @@ local function fan_points(level)
 end
 
 local function idents()
-  local ids = redis.call('HGET', KEYS[8], 'idents')
+  local ids = redis.call('HGET', kacct, 'idents')
   if not ids then return {} end
   return cjson.decode(ids)
 end
 
+local function open_request()
+  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
+end
+
 if op == 'b' then
-  redis.call('HSET', KEYS[7], A, ts)
-  for _, i in ipairs(idents()) do redis.call('HSET', KEYS[7], 'ident:' .. i, ts) end
-  redis.call('EXPIRE', KEYS[7], @BLOCK_EXPIRE@)
+  redis.call('HSET', kblock, A, ts)
+  for _, i in ipairs(idents()) do redis.call('HSET', kblock, 'ident:' .. i, ts) end
+  redis.call('EXPIRE', kblock, @BLOCK_EXPIRE@)
   if bit.band(fired, 1) ~= 0 then
-    local band = ARGV[13]
-    if band == '' then band = redis.call('HGET', KEYS[8], 'band') or '' end
+    local band = ARGV[7]
+    if band == '' then band = redis.call('HGET', kacct, 'band') or '' end
     if band == 'adult' and fire(128) then
       local verb = 'reported'
       if kind == 'block' then verb = 'blocked' end
@@ -172,52 +216,44 @@ if op == 'b' then
 elseif op == 'w' then
   fire(64)
 elseif op == 'c' then
-  local req = pair[2] and tonumber(pair[2])
-  if not req or t - req > @ESC_WINDOW@ then redis.call('HSET', KEYS[1], 'req', ts, 'esc', 0) end
+  open_request()
   if fire(1) then
     add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@,
         'the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')))
   end
 else
-  local req = pair[2] and tonumber(pair[2])
-  local esc = tonumber(pair[3] or '0')
-  if ARGV[7] == '1' and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
+  if string.sub(head, 3, 3) == '1'
+     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
     if fire(1) then
       add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, kind
-          .. ' from an adult to a minor with no connection and ' .. ARGV[8]
+          .. ' from an adult to a minor with no connection and ' .. ARGV[6]
           .. ' mutual connection(s)')
     end
-    if ARGV[6] == '0' and fire(2) then
+    if string.sub(head, 2, 2) == '0' and fire(2) then
       add(C, @R_STRANGER_CONTACT@, @DENIED_POINTS@,
           'a denied ' .. kind .. ': the adult tried to reach the child anyway')
     end
-    local old = redis.call('ZSCORE', KEYS[2], C)
-    if not old or tonumber(old) < t then redis.call('ZADD', KEYS[2], ts, C) end
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
-    redis.call('EXPIRE', KEYS[2], @FAN_EXPIRE@)
-    local distinct = redis.call('ZCARD', KEYS[2])
+    local kreach = tag .. 'reach'
+    redis.call('ZADD', kreach, 'GT', ts, C)
+    redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
+    redis.call('EXPIRE', kreach, @FAN_EXPIRE@)
+    local distinct = redis.call('ZCARD', kreach)
     if distinct >= @FAN_CHILDREN@ then
-      local level = tonumber(redis.call('HGET', KEYS[3], 'level') or '0')
-      if distinct > level then
-        redis.call('HSET', KEYS[3], 'level', distinct)
-        local more = fan_points(distinct) - fan_points(level)
+      local a = load_actor()
+      if distinct > a.level then
+        local more = fan_points(distinct) - fan_points(a.level)
+        a.level, a.dirty = distinct, true
         if more > 0 then
           add(false, @R_FAN_OUT@, more, 'reached ' .. distinct
               .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours')
         end
       end
     end
-    if kind == 'friend_request' or kind == 'follow' then
-      if not req or t - req > @ESC_WINDOW@ then
-        req, esc = t, 0
-        redis.call('HSET', KEYS[1], 'req', ts, 'esc', 0)
-      end
-    end
+    if kind == 'friend_request' or kind == 'follow' then open_request() end
   end
   local eb = ({message = 1, media_request = 2, link = 4})[kind]
   if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
     esc = bit.bor(esc, eb)
-    redis.call('HSET', KEYS[1], 'esc', esc)
     local names = {}
     if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
     if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
@@ -228,16 +264,18 @@ else
           .. 'and the child')
     end
   end
-  local off = tonumber(ARGV[9])
-  if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[10]) end
-  local phrase = tonumber(ARGV[11])
-  if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[12]) end
-  if redis.call('EXISTS', KEYS[7]) == 1 then
-    local found = redis.call('HGET', KEYS[7], A)
+  if ARGV[8] then
+    local off = tonumber(ARGV[8])
+    if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[9]) end
+    local phrase = tonumber(ARGV[10])
+    if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[11]) end
+  end
+  if redis.call('EXISTS', kblock) == 1 then
+    local found = redis.call('HGET', kblock, A)
     local direct = found ~= false
     if not found then
       for _, i in ipairs(idents()) do
-        found = redis.call('HGET', KEYS[7], 'ident:' .. i)
+        found = redis.call('HGET', kblock, 'ident:' .. i)
         if found then break end
       end
     end
@@ -249,21 +287,39 @@ else
     end
   end
 end
-if fired ~= fired0 then redis.call('HSET', KEYS[1], 'fired', fired) end
-if op ~= 'b' then redis.call('EXPIRE', KEYS[1], TTL) end
-if total >= @FLAG_SCORE@ then
-  local before = tonumber(redis.call('HGET', KEYS[3], 'flagged') or '0')
-  if total > before then
-    redis.call('HSET', KEYS[3], 'flagged', total)
-    redis.call('SADD', KEYS[6], A)
-    local v = redis.call('HMGET', KEYS[3], 'best', 'fan', 'best_child')
-    local pair_rows = {}
-    if v[3] then pair_rows = redis.call('LRANGE', KEYS[4] .. ':' .. v[3], 0, -1) end
-    return {before, tonumber(v[1] or '0'), tonumber(v[2] or '0'), v[3],
-            redis.call('LRANGE', KEYS[4], 0, -1), pair_rows}
-  end
+
+local pw = {}
+if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fired end
+if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = pscore end
+if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
+if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = esc end
+if #prows > 0 then
+  local ev, n = append(pv[5], tonumber(pv[6] or '0'), prows)
+  pw[#pw + 1] = 'ev'; pw[#pw + 1] = ev; pw[#pw + 1] = 'n'; pw[#pw + 1] = n
 end
-return -1
+if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
+if op ~= 'b' then redis.call('EXPIRE', kpair, TTL) end
+if not actor then return -1 end
+local before = -1
+if total >= @FLAG_SCORE@ and total > actor.flagged then
+  before = actor.flagged
+  redis.call('SADD', P .. 'flagged', A)
+end
+if actor.dirty or before >= 0 then
+  local aw = {'best', actor.best, 'fan', actor.fan, 'level', actor.level}
+  if actor.child then aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child end
+  if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = total end
+  if #arows > 0 then
+    actor.ev, actor.n = append(actor.ev, actor.n, arows)
+    aw[#aw + 1] = 'ev'; aw[#aw + 1] = actor.ev; aw[#aw + 1] = 'n'; aw[#aw + 1] = actor.n
+  end
+  redis.call('HSET', kactor, unpack(aw))
+  redis.call('EXPIRE', kactor, TTL)
+end
+if before < 0 or not @STATE@ then return before end
+local prow = false
+if actor.child then prow = redis.call('HGET', tag .. 'pair:' .. actor.child, 'ev') end
+return {before, actor.best, actor.fan, actor.child, actor.ev, prow}
 """
 
 
@@ -273,13 +329,14 @@ def _lua_number(value: float) -> str:
     return repr(value)
 
 
-def _event_source(config: SignalsConfig, ttl: int) -> str:
-    """The event script with ``config``'s parameters written in."""
+def _event_source(config: SignalsConfig, ttl: int, prefix: str, state: bool) -> str:
+    """The event script with ``config``'s parameters, the key prefix and whether to
+    return the actor's state with a flag written in."""
     hours = {
         "FAN_HOURS": json.dumps(f"{config.fan_out_window / 3600:g}"),
         "ESC_HOURS": json.dumps(f"{config.escalation_window / 3600:g}"),
     }
-    rules = {f"R_{r.name}": json.dumps(r.value) for r in Rule}
+    rules = {f"R_{r.name}": json.dumps(json.dumps(r.value)) for r in Rule}
     numbers = {
         "TTL": ttl,
         "KEEP": config.evidence_per_pair,
@@ -303,6 +360,8 @@ def _event_source(config: SignalsConfig, ttl: int) -> str:
     values.update(hours)
     values.update(rules)
     values["COUNT_REPLIES"] = "true" if config.count_replies else "false"
+    values["STATE"] = "true" if state else "false"
+    values["PREFIX"] = "".join(f"\\{b}" for b in prefix.encode())
     source = _EVENT
     for name, value in values.items():
         source = source.replace(f"@{name}@", value)
@@ -320,9 +379,10 @@ def _driver() -> tuple[Any, type[Exception]]:
     return redis.Redis, redis.RedisError
 
 
-def _rows(items: list[bytes]) -> list[EvidenceRow]:
+def _rows(text: bytes | None) -> list[EvidenceRow]:
+    """Evidence rows from a hash's ``ev`` field: one JSON array a line."""
     out: list[EvidenceRow] = []
-    for item in items:
+    for item in () if not text else bytes(text).split(b"\n"):
         r = json.loads(item)
         out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
     return out
@@ -330,7 +390,7 @@ def _rows(items: list[bytes]) -> list[EvidenceRow]:
 
 def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's reply
     if not isinstance(reply, list):
-        return None
+        return None if reply < 0 else (int(reply), 0, 0, None, [], [])
     before, best, fan, child, actor_rows, pair_rows = reply
     name = None if child is None else bytes(child).decode()
     return int(before), int(best), int(fan), name, _rows(actor_rows), _rows(pair_rows)
@@ -366,7 +426,7 @@ class RedisSignalStore:
         self._request = client.register_script(_REQUEST)
         self._escalate = client.register_script(_ESCALATE)
         self._evidence = client.register_script(_EVIDENCE)
-        self._events: dict[SignalsConfig, Script] = {}
+        self._events: dict[tuple[SignalsConfig, bool], Script] = {}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSignalStore:  # noqa: ANN401 - passed on
@@ -420,39 +480,25 @@ class RedisSignalStore:
         value = self._account_field(account, "idents")
         return () if value is None else tuple(json.loads(value))
 
-    def _event_keys(self, adult: str, child: str) -> list[str]:
-        p = self.prefix
-        return [
-            f"{p}{{{adult}}}:pair:{child}",
-            f"{p}{{{adult}}}:reach",
-            f"{p}{{{adult}}}:actor",
-            f"{p}{{{adult}}}:evidence",
-            f"{p}{{{adult}}}:evidence:{child}",
-            f"{p}flagged",
-            f"{p}block:{child}",
-            f"{p}acct:{adult}",
-        ]
-
     def apply_events(
-        self, config: SignalsConfig, events: Sequence[StoreEvent]
+        self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
     ) -> list[FlagState | None]:
         """Every rule on each event in one Lua script (atomic on the server); one event
         is one round trip, several go in one pipeline (not a transaction: each event's
-        script is atomic by itself, and they run in order)."""
-        script = self._events.get(config)
+        script is atomic by itself, and they run in order). Without ``state``, a flag
+        comes back without the actor's evidence."""
+        script = self._events.get((config, state))
         if script is None:
-            script = self._events[config] = self.client.register_script(
-                _event_source(config, self._ttl)
-            )
+            source = _event_source(config, self._ttl, self.prefix, state)
+            script = self._events[config, state] = self.client.register_script(source)
         if len(events) == 1:
             e = events[0]
-            keys = self._event_keys(e[2], e[3])
-            return [_flag_state(self._call("apply an event", lambda: script(keys=keys, args=e)))]
+            return [_flag_state(self._call("apply an event", lambda: script(args=e)))]
 
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
             for e in events:
-                script(keys=self._event_keys(e[2], e[3]), args=e, client=pipe)
+                script(args=e, client=pipe)
             return pipe.execute()
 
         return [_flag_state(r) for r in self._call(f"apply {len(events)} events", run)]
@@ -513,12 +559,7 @@ class RedisSignalStore:
 
     def add_evidence(self, actor: str, row: EvidenceRow, keep: int) -> int:
         child = row[3]
-        keys = [
-            self._actor_key(actor, "actor"),
-            self._actor_key(actor, "evidence"),
-            self._pair_key(actor, child or "", "pair"),
-            self._pair_key(actor, child or "", "evidence"),
-        ]
+        keys = [self._actor_key(actor, "actor"), self._pair_key(actor, child or "", "pair")]
         args: list[_Value] = [json.dumps(row), row[4], child or "", keep, self._ttl]
         return int(self._call("add evidence", lambda: self._evidence(keys=keys, args=args)))
 
@@ -551,27 +592,17 @@ class RedisSignalStore:
         return True
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
-        def read() -> tuple[Any, Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hget(self._pair_key(actor, child), "score")
-            pipe.lrange(self._pair_key(actor, child, "evidence"), 0, -1)
-            score, items = pipe.execute()
-            return score, items
-
-        score, items = self._call("read a pair", read)
-        return int(score or 0), _rows(items)
+        key = self._pair_key(actor, child)
+        score, text = self._call("read a pair", lambda: self.client.hmget(key, ["score", "ev"]))
+        return int(score or 0), _rows(text)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
-        def read() -> tuple[Any, Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hmget(self._actor_key(actor, "actor"), ["best", "fan", "best_child"])
-            pipe.lrange(self._actor_key(actor, "evidence"), 0, -1)
-            values, items = pipe.execute()
-            return values, items
-
-        (best, fan, best_child), items = self._call("read an actor", read)
+        key = self._actor_key(actor, "actor")
+        best, fan, best_child, text = self._call(
+            "read an actor", lambda: self.client.hmget(key, ["best", "fan", "best_child", "ev"])
+        )
         child = None if best_child is None else bytes(best_child).decode()
-        return int(best or 0), int(fan or 0), child, _rows(items)
+        return int(best or 0), int(fan or 0), child, _rows(text)
 
     def flagged(self) -> list[str]:
         members = self._call(

@@ -34,13 +34,14 @@ __all__ = [
 EvidenceRow = tuple[str, float, str, "str | None", int, str]
 """(rule, epoch seconds, event kind, child or None, points, explanation)."""
 
-StoreEvent = tuple[str, str, str, str, str, int, int, int, int, str, int, str, str]
-"""One event as the engine hands it to an :class:`EventSignalStore`: (step, kind, adult,
-child, ``repr`` of the epoch seconds, allowed, stranger, mutual connections,
-off-platform points, their explanation, phrase points, their explanation, the adult's
-band if known). The step is ``"a"`` (an adult reaching a minor), ``"c"`` (a child's
-connection request to an adult stranger), ``"w"`` (a child writing to an adult) or
-``"b"`` (the child blocked or reported the adult)."""
+StoreEvent = tuple[str, ...]
+"""One event as the engine hands it to an :class:`EventSignalStore`: the step and two
+flags in one string (the step ``"a"``: an adult reaching a minor, ``"c"``: a child's
+connection request to an adult stranger, ``"w"``: a child writing to an adult, ``"b"``:
+the child blocked or reported the adult; then ``"1"``/``"0"`` for allowed and for
+stranger), the kind, the adult, the child, ``repr`` of the epoch seconds, the mutual
+connections, the adult's band if known (else ``""``), and for a text the off-platform
+points and explanation and the phrase points and explanation."""
 
 
 @runtime_checkable
@@ -124,10 +125,11 @@ class EventSignalStore(SignalStore, Protocol):
     (one round trip), and many events in one pipeline."""
 
     def apply_events(
-        self, config: SignalsConfig, events: Sequence[StoreEvent]
+        self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
     ) -> list[FlagState | None]:
         """Apply every rule to each event, in order, each atomically; per event the
-        actor's state if the event raised its flag, else ``None``."""
+        actor's state if the event raised its flag (only its previous flagged score
+        without ``state``), else ``None``."""
 
     def bands(self, accounts: Sequence[str]) -> list[str | None]:
         """The bands of ``accounts``, in one round trip."""
