@@ -37,9 +37,11 @@ from childsafe.signals._rules import (
 )
 from childsafe.signals._stores import (
     EventSignalStore,
+    FlagState,
     MemorySignalStore,
     SignalStore,
     SQLiteSignalStore,
+    StoreEvent,
 )
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Evidence",
     "Flag",
     "FlagListener",
+    "FlagState",
     "Friction",
     "MemoryDeadLetters",
     "MemorySignalStore",
@@ -71,6 +74,7 @@ __all__ = [
     "SignalStoreError",
     "Signals",
     "SignalsConfig",
+    "StoreEvent",
     "Webhook",
     "flag_payload",
     "sign",
