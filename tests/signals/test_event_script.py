@@ -110,7 +110,9 @@ class TestSameAsMemory:
         self, stream: SyntheticStream, redis_store: RedisSignalStore, batch: int | None
     ) -> None:
         """Event by event or pipelined, Redis flags the same actors at the same events
-        with the same scores and evidence as memory, and ends in the same state."""
+        with the same scores and evidence as memory, and ends in the same state. (A new
+        prefix is a new script: the first pipeline finds it not loaded on the server,
+        and the events refused for it are sent again, in order, once it is.)"""
         memory, memory_flags = _feed(MemorySignalStore(), stream, batch=None)
         redis, redis_flags = _feed(redis_store, stream, batch=batch)
         assert len(memory_flags) > 20  # the stream does raise flags

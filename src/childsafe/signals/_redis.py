@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisSignalStore"]
 
 DEFAULT_PREFIX: Final = "childsafe:signals:"
+_CHUNK: Final = 64
+"""Events written to the socket at a time in a pipeline (the server starts on them
+while the next are packed)."""
 _Value: TypeAlias = bytes | str | int | float
 
 _FIRE: Final = """
@@ -494,14 +497,63 @@ class RedisSignalStore:
         if len(events) == 1:
             e = events[0]
             return [_flag_state(self._call("apply an event", lambda: script(args=e)))]
+        replies = self._call(f"apply {len(events)} events", lambda: self._pipeline(script, events))
+        return [_flag_state(r) for r in replies]
 
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for e in events:
-                script(args=e, client=pipe)
-            return pipe.execute()
+    def _pipeline(self, script: Script, events: Sequence[StoreEvent]) -> list[Any]:
+        """Each event's ``EVALSHA`` written in chunks on one connection while the server
+        works through the ones before (not a transaction: each script is atomic by
+        itself, and they run in order), then every reply read. If the server lost the
+        script (restarted, ``SCRIPT FLUSH``), the events refused for it are sent again,
+        in order, once it is loaded."""
+        replies: list[Any] = [None] * len(events)
+        todo = list(range(len(events)))
+        for attempt in range(2):
+            lost = self._send(script, events, todo, replies)
+            if not lost:
+                return replies
+            if attempt == 0:
+                self.client.script_load(script.script)
+            todo = lost
+        raise self._error(f"the event script was lost again while {len(todo)} events waited")
 
-        return [_flag_state(r) for r in self._call(f"apply {len(events)} events", run)]
+    def _send(
+        self, script: Script, events: Sequence[StoreEvent], todo: list[int], replies: list[Any]
+    ) -> list[int]:
+        from redis.exceptions import NoScriptError, ResponseError  # noqa: PLC0415
+
+        head = b"$7\r\nEVALSHA\r\n$40\r\n" + script.sha.encode() + b"\r\n$1\r\n0\r\n"
+        pool = self.client.connection_pool
+        conn: Any = pool.get_connection()
+        lost: list[int] = []
+        try:
+            chunk: list[bytes] = []
+            for n, i in enumerate(todo, 1):
+                e = events[i]
+                chunk.append(b"*%d\r\n" % (len(e) + 3))
+                chunk.append(head)
+                for arg in e:
+                    data = arg.encode()
+                    chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
+                if n % _CHUNK == 0 or n == len(todo):
+                    conn.send_packed_command([b"".join(chunk)], check_health=False)
+                    chunk = []
+            error: ResponseError | None = None
+            for i in todo:
+                try:
+                    replies[i] = conn.read_response()
+                except NoScriptError:
+                    lost.append(i)
+                except ResponseError as e:  # read on, so the connection stays in step
+                    error = error or e
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+        if error is not None:
+            raise error
+        return lost
 
     def bands(self, accounts: Sequence[str]) -> list[str | None]:
         def read() -> list[Any]:
