@@ -202,7 +202,6 @@ class Signals:
         self._clock = clock
         self._bands: dict[str, str] = {}
         self._listeners: list[FlagListener] = []
-        self._total = -1
         self._scripted = self.store if isinstance(self.store, EventSignalStore) else None
         self.events = 0
         server = None if self.store.shared else _multiprocess_server()
@@ -438,24 +437,26 @@ class Signals:
                     self._notify_state(step[2], t, state)
             return
         if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
-            self._on_block(kind, actor, target, t)
-            if self._total >= 0:
-                self._settle(target, t)
+            total = self._on_block(kind, actor, target, t)
+            if total >= 0:
+                self._settle(target, t, total)
             return
         bands = self._bands
         a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
         t_band = target_band or bands.get(target) or self.band(target) or "unknown"
         if a_band == "adult":
             if t_band in _MINORS:
-                self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
-                if self._total >= 0:
-                    self._settle(actor, t)
+                total = self._adult_to_minor(
+                    kind, actor, target, t, allowed, connected, mutual, text
+                )
+                if total >= 0:
+                    self._settle(actor, t, total)
         elif a_band in _MINORS and t_band == "adult":
             if kind in _REQUESTS and not connected and mutual < self.config.min_mutual:
                 # A child adding an adult stranger: the pair is the adult's.
-                self._child_request(target, actor, t, kind)
-                if self._total >= 0:
-                    self._settle(target, t)
+                total = self._child_request(target, actor, t, kind)
+                if total >= 0:
+                    self._settle(target, t, total)
             elif kind == "message" and not self.config.count_replies:
                 self.store.fire(target, actor, _B_CHILD_WROTE)
 
@@ -620,7 +621,8 @@ class Signals:
                 return ("w10", kind, target, actor, ts, str(mutual), "adult")
         return None
 
-    def _on_block(self, kind: str, child: str, other: str, t: float) -> None:
+    def _on_block(self, kind: str, child: str, other: str, t: float) -> int:
+        """The block's rules; the adult's score if they added points, else -1."""
         store = self.store
         store.block(child, other, t, store.idents(other), self.config.block_memory)
         if (
@@ -629,7 +631,7 @@ class Signals:
             and store.fire(other, child, _B_BLOCKED)
         ):
             verb = "blocked" if kind == "block" else "reported"
-            self._add(
+            return self._add(
                 other,
                 child,
                 Rule.AFTER_BLOCK,
@@ -638,20 +640,22 @@ class Signals:
                 self.config.blocked_points,
                 f"the child {verb} this adult stranger after being contacted",
             )
+        return -1
 
     # -- rules ------------------------------------------------------------------------
 
     def _add(
         self, actor: str, child: str | None, rule: Rule, t: float, kind: str, points: int, why: str
-    ) -> None:
-        self._total = self.store.add_evidence(
+    ) -> int:
+        """Add the evidence; the actor's score after it."""
+        return self.store.add_evidence(
             actor, (rule.value, t, kind, child, points, why), self.config.evidence_per_pair
         )
 
-    def _settle(self, actor: str, t: float) -> None:
-        """After an event's rules: flag the actor once if its score reached the flag
-        score and rose beyond its last flag."""
-        total, self._total = self._total, -1
+    def _settle(self, actor: str, t: float, total: int) -> None:
+        """After an event's rules (``total``: the actor's score after the last rule that
+        added points): flag the actor once if its score reached the flag score and rose
+        beyond its last flag."""
         if total < self.config.flag_score:
             return
         before = self.store.raise_flag(actor, total)
@@ -687,11 +691,14 @@ class Signals:
         connected: bool,
         mutual: int,
         text: str | None,
-    ) -> None:
+    ) -> int:
+        """The rules on an adult reaching a minor; the adult's score after the last
+        that added points, or -1 if none did."""
         cfg = self.config
         if kind == "profile_view":
-            return
+            return -1
         store = self.store
+        total = -1
         if (
             not connected
             and mutual < cfg.min_mutual
@@ -702,7 +709,7 @@ class Signals:
             )
         ):
             if store.fire(actor, child, _B_STRANGER):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.STRANGER_CONTACT,
@@ -713,7 +720,7 @@ class Signals:
                     f"{mutual} mutual connection(s)",
                 )
             if not allowed and store.fire(actor, child, _B_DENIED):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.STRANGER_CONTACT,
@@ -722,7 +729,7 @@ class Signals:
                     cfg.denied_points,
                     f"a denied {kind}: the adult tried to reach the child anyway",
                 )
-            self._fan_out(actor, child, t, kind)
+            total = max(total, self._fan_out(actor, child, t, kind))
             if kind in _REQUESTS:
                 store.request(actor, child, t, cfg.escalation_window)
         bit = _ESCALATE.get(kind)
@@ -730,7 +737,7 @@ class Signals:
             mask = store.escalate(actor, child, bit, t, cfg.escalation_window)
             if mask.bit_count() >= cfg.escalation_steps and store.fire(actor, child, _B_ESCALATION):
                 names = " and ".join(n for n, b in _ESCALATE.items() if mask & b)
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.ESCALATION,
@@ -744,7 +751,7 @@ class Signals:
             trusted = connected and mutual >= cfg.trusted_mutual
             app = cfg.apps_in(text)
             if app is not None and store.fire(actor, child, _B_OFF):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.OFF_PLATFORM,
@@ -755,7 +762,7 @@ class Signals:
                 )
             phrase = cfg.phrase_in(text) if kind == "message" else None
             if phrase is not None and store.fire(actor, child, _B_SECRECY):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.SECRECY,
@@ -765,20 +772,21 @@ class Signals:
                     f"a message to a minor asking for images or secrecy (matched {phrase!r})",
                 )
         if store.any_blocks():
-            self._after_block(actor, child, t, kind)
+            total = max(total, self._after_block(actor, child, t, kind))
+        return total
 
-    def _fan_out(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _fan_out(self, actor: str, child: str, t: float, kind: str) -> int:
         cfg = self.config
         distinct = self.store.reach(actor, child, t, cfg.fan_out_window)
         if distinct < cfg.fan_out_children:
-            return
+            return -1
         before = self.store.raise_level(actor, distinct)
         if before is None:
-            return
+            return -1
         added = self._fan_points(distinct) - self._fan_points(before)
         if added <= 0:
-            return
-        self._add(
+            return -1
+        return self._add(
             actor,
             None,
             Rule.FAN_OUT,
@@ -795,10 +803,10 @@ class Signals:
             return 0
         return cfg.fan_out_points + min(level - cfg.fan_out_children, 8) * cfg.fan_out_extra_points
 
-    def _child_request(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _child_request(self, actor: str, child: str, t: float, kind: str) -> int:
         self.store.request(actor, child, t, self.config.escalation_window)
         if self.store.fire(actor, child, _B_STRANGER):
-            self._add(
+            return self._add(
                 actor,
                 child,
                 Rule.STRANGER_CONTACT,
@@ -807,13 +815,14 @@ class Signals:
                 self.config.stranger_points,
                 f"the child sent an adult stranger a {kind.replace('_', ' ')}",
             )
+        return -1
 
-    def _after_block(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _after_block(self, actor: str, child: str, t: float, kind: str) -> int:
         found = self.store.blocked_since(child, actor, self.store.idents(actor))
         if found is None or t - found[0] > self.config.block_memory:
-            return
+            return -1
         if not self.store.fire(actor, child, _B_BLOCK):
-            return
+            return -1
         if found[1]:
             why = f"a {kind} after the child blocked or reported this account"
         else:
@@ -821,7 +830,9 @@ class Signals:
                 f"a {kind} from an account sharing an identifier with an account the "
                 "child blocked or reported"
             )
-        self._add(actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why)
+        return self._add(
+            actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why
+        )
 
     # -- scores -----------------------------------------------------------------------
 
