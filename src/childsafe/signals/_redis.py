@@ -1,9 +1,13 @@
 """The signals' state in Redis, shared by every app server (``childsafe[redis]``).
 
-Each step is one Lua script (atomic on the server). An actor's keys share a hash tag,
-``<prefix>{<actor>}:...``, so one script touches one slot; every key expires (pair and
-actor state after ``ttl`` seconds without activity, reach windows after their window,
-blocks after the block memory).
+The engine hands each event to :meth:`RedisSignalStore.apply_events`: every rule of the
+event in one Lua script (atomic on the server, one round trip), many events' scripts in
+one pipeline. The steps of :class:`~childsafe.signals.SignalStore` are Lua scripts too,
+over the same keys. An actor's keys share a hash tag, ``<prefix>{<actor>}:...``; the
+event script also touches the child's blocks, the adult's account and the flagged set,
+so it needs one Redis server, not Redis Cluster. Every key expires (pair and actor
+state after ``ttl`` seconds without activity, reach windows after their window, blocks
+after the block memory).
 """
 
 from __future__ import annotations
