@@ -43,6 +43,9 @@ MIDDLEWARE = [
     # No django.contrib.auth here: the demo signs in by account id. With it, childsafe
     # goes after AuthenticationMiddleware (childsafe.E014).
     "childsafe.contrib.django.middleware.ChildsafeMiddleware",
+    # After childsafe: puts the audit trail on its guard, and tells the grooming-risk
+    # signals of each message or friend request tried, refused ones included.
+    "examples.django_app.playground.reports.SignalsMiddleware",
     # After childsafe, so a denied request is answered by childsafe (problem+json or
     # the denied page) before Django checks its CSRF token; an allowed one is then
     # checked for CSRF as usual.

@@ -264,3 +264,56 @@ class TestSignalsInTheDemo:
             aunt.post(f"/messages/{child}", data={"text": "hello"})
         riley = sign_in(app, "riley")
         assert "Our own detection" not in riley.get("/admin/reports").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("django_site")
+class TestDjangoAdminAndSignals:
+    """The Django app's moderators' page and signals, as the Flask app's."""
+
+    def test_only_moderators(self) -> None:
+        for account in ("maya", "parent_pat", "stranger"):
+            client = django_sign_in(account)
+            assert client.get("/admin/reports").status_code == 403, account
+            assert client.get("/admin/reports/transparency.html").status_code == 403
+            assert client.post("/admin/reports/c-1/review").status_code == 403
+
+    def test_the_stranger_contacting_children_raises_a_case(self, db_path: Path) -> None:
+        """Dan (an adult stranger) tries to message three children: the signals open a
+        case the moderator sees with its evidence, the flag is on the audit trail, and
+        the live report counts the case as the platform's own, not as a notice."""
+        stranger = django_sign_in("stranger")
+        for child in ("maya", "sam", "lena"):
+            assert stranger.post(f"/messages/{child}", {"text": "hi"}).status_code == 403
+        riley = django_sign_in("riley")
+        page = riley.get("/admin/reports").content.decode()
+        assert "Our own detection" in page
+        assert "Dan (a stranger)" in page
+        assert "fan_out" in page
+        assert "3 distinct unconnected minors within 48 hours" in page
+        assert "not a finding" in page
+        assert page.count("Our own detection") == 1
+        (case,) = SQLiteComplaintStore(db_path).cases()
+        assert (case.reporter.role.value, case.subject.account_id) == ("platform", "stranger")
+        found = CASE.search(page)
+        assert found is not None and found.group(1) == case.id
+        base = f"/admin/reports/{case.id}"
+        assert riley.post(f"{base}/review").status_code == 303
+        done = riley.post(f"{base}/resolve", {"outcome": "account_restricted"})
+        assert "resolve+done" in done["Location"]
+        document = json.loads(riley.get("/admin/reports/transparency.json").content)
+        jsonschema.validate(document, report_schema())
+        assert document["complaints"]["total"] == 0
+        assert document["own_initiative"]["cases_opened"] == 1
+        assert document["own_initiative"]["actioned"] == 1
+        assert document["proactive_detections"]["raised"] == 1
+        assert {d["reason"] for d in document["denials"]} >= {"not_connected"}
+        assert riley.get("/admin/reports/transparency.pdf").status_code == 404
+        assert b"<svg" in riley.get("/admin/reports/transparency.html").content
+
+    def test_family_messages_raise_nothing(self) -> None:
+        """Aunt Jo messaging the children she is connected to raises no case."""
+        aunt = django_sign_in("aunt_jo")
+        for child in ("maya", "sam", "alex"):
+            aunt.post(f"/messages/{child}", {"text": "hello"})
+        riley = django_sign_in("riley")
+        assert "Our own detection" not in riley.get("/admin/reports").content.decode()

@@ -124,3 +124,28 @@ def test_a_trail_object_is_accepted_and_anything_else_refused() -> None:
 
     with pytest.raises(InvalidCheckError, match="expected an AuditTrail, an AuditStore"):
         AuditEvidence(42)
+
+
+def test_a_detection_is_counted_once_however_often_its_score_rises(tmp_path: Path) -> None:
+    """Signals flag an actor again each time its score rises: the report counts one
+    detection per actor crossing the threshold, not one per rise."""
+    from childsafe.signals import AuditFlags, Signals  # noqa: PLC0415
+
+    store = make_store("sqlite", tmp_path)
+    trail = make_trail(store)
+    signals = Signals()
+    signals.add_listener(AuditFlags(trail))
+    t0 = dt.datetime.now(dt.UTC).timestamp()
+    for i in range(6):  # one adult reaching six children: flagged, then three rises
+        signals.observe("message", "adult-1", f"kid-{i}", at=t0 + i, actor_band="adult",
+                        target_band="13_15")  # fmt: skip
+    for i in range(3):  # another adult, flagged once
+        signals.observe("message", "adult-2", f"kid-{i}", at=t0 + i, actor_band="adult",
+                        target_band="13_15")  # fmt: skip
+    trail.close()
+    assert store.count("signal_flag", None, None) == 5  # every rise is on the trail
+    found = AuditEvidence(store).proactive_detections(
+        AROUND_NOW.since, AROUND_NOW.until
+    )  # fmt: skip
+    assert found.raised == 2
+    dispose(store)

@@ -374,10 +374,88 @@ def test_platform_cases_are_own_initiative() -> None:
             "section": "own_initiative",
             "item": "cases_opened",
             "category": "",
-            "breakdown": "reporter:platform:unknown",
+            "breakdown": "",
             "value": "1",
             "unit": "count",
-        }
+        },
+        {
+            "section": "own_initiative",
+            "item": "cases_opened",
+            "category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+            "breakdown": "platform_category:grooming",
+            "value": "1",
+            "unit": "count",
+        },
     ]
     assert not [r for r in rows if r["item"] == "notices_submitted_by"]
     assert "Our own detection" in render(document, "md")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_platform_cases_are_not_notices(kind: str, tmp_path: Path) -> None:
+    """A case the platform's signals opened counts as an own-initiative measure: not in
+    the notices' totals, categories, outcomes or times to action, on every store."""
+    from childsafe import AgeBand  # noqa: PLC0415
+    from childsafe.complaints import (  # noqa: PLC0415
+        Intake,
+        Reporter,
+        ReporterRole,
+        Subject,
+        SubjectKind,
+    )
+
+    at = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    subject = Subject(SubjectKind.ACCOUNT, "a-1", "a-1")
+    for store in make_store(kind, tmp_path):
+        desk = ComplaintsDesk(store=store)
+        young = Reporter(ReporterRole.CHILD, AgeBand.AGE_13_15)
+        child = desk.file(Intake("grooming", subject, young), at=at)
+        desk.resolve(child.id, "account_restricted", at=at + dt.timedelta(hours=2))
+        own = Reporter(ReporterRole.PLATFORM, AgeBand.UNKNOWN)
+        for minutes in (1, 3):
+            case = desk.file(Intake("grooming", subject, own), at=at)
+            desk.resolve(case.id, "account_restricted", at=at + dt.timedelta(minutes=minutes))
+        desk.file(Intake("bullying", subject, own), at=at)  # still open
+        document = build_report(store, YEAR).to_dict()
+        jsonschema.validate(document, report_schema())
+        c = document["complaints"]
+        assert (c["total"], c["resolved"], c["open"], c["first_actioned"]) == (1, 1, 0, 1)
+        assert {r["category"]: r["complaints"] for r in c["by_category"]}["grooming"] == 1
+        assert {r["category"]: r["complaints"] for r in c["by_category"]}["bullying"] == 0
+        assert {o["outcome"]: o["complaints"] for o in c["by_outcome"]}["account_restricted"] == 1
+        assert [r["role"] for r in c["by_reporter"]] == ["child"]
+        # only the child's notice is timed: two hours, not the platform's minutes
+        assert c["time_to_first_action"] == {
+            "count": 1,
+            "median_seconds": 7200,
+            "p90_seconds": 7200,
+        }
+        assert c["time_to_resolution"]["count"] == 1
+        assert document["own_initiative"] == {
+            "cases_opened": 3,
+            "resolved": 2,
+            "actioned": 2,
+            "by_category": [
+                {
+                    "category": "bullying",
+                    "dsa_category": "STATEMENT_CATEGORY_CYBER_VIOLENCE",
+                    "cases": 1,
+                },
+                {
+                    "category": "grooming",
+                    "dsa_category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+                    "cases": 2,
+                },
+            ],
+            "by_outcome": [{"outcome": "account_restricted", "cases": 2}],
+        }
+        rows = list(csv.DictReader(io.StringIO(render(document, "csv"))))
+        totals = {
+            (r["section"], r["item"]): r["value"]
+            for r in rows
+            if not r["category"] and not r["breakdown"]
+        }
+        assert totals["notices", "notices_received"] == "1"
+        assert totals["own_initiative", "cases_opened"] == "3"
+        assert "Our own detection opened **3** cases" in render(document, "md")
+        assert "opened <strong>3</strong> cases" in render(document, "html")

@@ -117,8 +117,8 @@ class TestCases:
 
 class TestAudit:
     def test_every_flag_and_the_confirmed_outcome(self) -> None:
-        """Each flag is a signal_flag record; resolving the platform's case counts as a
-        confirmed proactive detection in the report's evidence."""
+        """Each flag is a signal_flag record; the report's evidence counts the actor's
+        detection once, and resolving the platform's case confirms it."""
         from childsafe.audit import ComplaintRecorder  # noqa: PLC0415
 
         trail = AuditTrail(MemoryAuditStore(), pseudonymiser=Pseudonymiser({"k": b"k" * 32}))
@@ -141,7 +141,7 @@ class TestAudit:
         found = AuditEvidence(trail).proactive_detections(
             dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
         )
-        assert (found.raised, found.confirmed) == (3, 1)
+        assert (found.raised, found.confirmed) == (1, 1)  # three rises, one detection
         trail.close()
 
 

@@ -10,6 +10,7 @@ import pytest
 from childsafe.signals import (
     MemorySignalStore,
     RedisSignalStore,
+    SignalEvent,
     Signals,
     SignalStore,
     SignalStoreError,
@@ -52,8 +53,13 @@ class TestStores:
         """An unreachable Redis raises SignalStoreError naming the step."""
         store = RedisSignalStore.from_url(f"redis://127.0.0.1:{_closed_port()}/0")
         signals = Signals(store=store)
-        with pytest.raises(SignalStoreError, match=r"cannot read a pair in Redis"):
+        with pytest.raises(SignalStoreError, match=r"cannot apply an event in Redis"):
             signals.observe("message", "a", "k", at=1.0, actor_band="adult", target_band="13_15")
+        event = SignalEvent("message", "a", "k", at=1.0, actor_band="adult", target_band="13_15")
+        with pytest.raises(SignalStoreError, match=r"cannot apply 2 events in Redis"):
+            signals.observe_many([event, event])
+        with pytest.raises(SignalStoreError, match=r"cannot read a pair in Redis"):
+            signals.pair_score("a", "k")
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),

@@ -1,36 +1,105 @@
-"""Reports in the Django Playground: "report this" on profiles and messages, and the
-JSON endpoint (``childsafe.contrib.django.views.report_view``), over the same desk and
-pages as the Flask app (:mod:`examples.common.reports`). The moderators' admin page is
-the Flask app's.
+"""Reports in the Django Playground: "report this" on profiles and messages, the JSON
+endpoint (``childsafe.contrib.django.views.report_view``), the moderators' admin page
+with the live transparency report, and grooming-risk signals over the attempts to
+reach someone, over the same desk, trail and pages as the Flask app
+(:mod:`examples.common.reports`).
+
+:class:`SignalsMiddleware` (in ``MIDDLEWARE`` after childsafe's) puts the audit trail
+on the guard and tells the signals of each message or friend request someone tried,
+allowed or refused: an adult stranger reaching several children opens a case the
+moderators see at ``/admin/reports`` with its evidence.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlencode
 
+import attrs
+from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped]
+from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.urls import path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
-from childsafe import exempt
+from childsafe import Guard, exempt
+from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
+from childsafe.contrib.django import request_context
 from childsafe.contrib.django.views import report_view
+from childsafe.reports import AuditEvidence
+from childsafe.signals import Signals
 from examples.common import reports
-from examples.django_app.playground.store import get_db, get_playground
-from examples.django_app.playground.views import _me, _page, methods, signed_in
+from examples.django_app.playground.store import SESSION_KEY, get_db, get_playground
+from examples.django_app.playground.views import _back, _me, _page, methods, signed_in
 
-__all__ = ["get_desk", "urlpatterns"]
+__all__ = ["SignalsMiddleware", "get_desk", "get_signals", "urlpatterns"]
+
+
+@attrs.frozen
+class _Services:
+    desk: ComplaintsDesk
+    trail: AuditTrail
+    signals: Signals
+    evidence: AuditEvidence
+    # The guards the trail is on (one a middleware instance; held, so an id is never
+    # reused by another guard).
+    guards: dict[int, Guard] = attrs.field(factory=dict)
 
 
 @functools.cache
-def _desk(db_path: str) -> ComplaintsDesk:  # noqa: ARG001 - the cache key
-    """The desk, recording each step of a case on the audit trail in the same file."""
-    return reports.open_desk(get_db(), reports.open_trail(get_db(), get_playground().data_dir))
+def _services(db_path: str) -> _Services:  # noqa: ARG001 - the cache key
+    """The audit trail (the guard's decisions, the desk's cases, the signals' flags),
+    the desk and the signals, over the Playground's SQLite file."""
+    db = get_db()
+    trail = reports.open_trail(db, get_playground().data_dir)
+    desk = reports.open_desk(db, trail)
+    signals = reports.open_signals(db, desk, trail)
+    return _Services(desk, trail, signals, AuditEvidence(trail))
+
+
+def _current() -> _Services:
+    return _services(get_db().path)
 
 
 def get_desk() -> ComplaintsDesk:
     """The desk over the Playground's SQLite file."""
-    return _desk(get_db().path)
+    return _current().desk
+
+
+def get_signals() -> Signals:
+    """The grooming-risk signals over the Playground's SQLite file."""
+    return _current().signals
+
+
+_ATTEMPTS: Final = {"send_message": "message", "friend_request": "friend_request"}
+
+
+class SignalsMiddleware:
+    """After ``ChildsafeMiddleware``: records the guard's decisions on the audit trail,
+    and tells the grooming-risk signals of each message or friend request someone
+    tried from a page, allowed or refused (a refusal is answered inside this
+    middleware, so it sees it)."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
+        services = _current()
+        guard = request_context(request).guard
+        if id(guard) not in services.guards:
+            services.trail.attach(guard)
+            services.guards[id(guard)] = guard
+        response = self.get_response(request)
+        match = request.resolver_match
+        kind = None if match is None else _ATTEMPTS.get(match.url_name or "")
+        me = request.session.get(SESSION_KEY)
+        target = None if match is None else match.kwargs.get("user_id")
+        if kind is not None and request.method == "POST" and isinstance(target, str) and me:
+            reports.record_attempt(services.signals, get_db(), kind, me, target,
+                                   allowed=response.status_code < 400)  # fmt: skip
+        return response
 
 
 @exempt("the reporting form: anyone signed in may report harm")
@@ -53,8 +122,52 @@ def api_reports(request: Any) -> Any:  # noqa: ANN401 - HttpRequest in, HttpResp
     return report_view(get_desk())(request)
 
 
+def _moderator(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
+    if not reports.is_moderator(_me(request)):
+        raise PermissionDenied
+
+
+def _evidence() -> AuditEvidence:
+    """The trail's evidence, once what is queued is committed (the live figures)."""
+    services = _current()
+    services.trail.flush(timeout=2.0)
+    return services.evidence
+
+
+@exempt("the moderators' page: checks the account is a moderator")
+@signed_in
+def admin(request: Any) -> Any:  # noqa: ANN401 - HttpRequest in, HttpResponse out
+    _moderator(request)
+    notice = request.GET.get("done")
+    return _page(request, reports.admin_page(get_db(), get_desk(), _me(request), _evidence(),
+                                             notice))  # fmt: skip
+
+
+@exempt("a moderator's step on a case: checks the account is a moderator")
+@signed_in
+def admin_step(request: Any, case_id: str, step: str) -> Any:  # noqa: ANN401
+    _moderator(request)
+    notice = reports.admin_step(get_desk(), case_id, step, request.POST)
+    return _back("/admin/reports?" + urlencode({"done": notice}))
+
+
+@exempt("the live transparency report: checks the account is a moderator")
+@signed_in
+def transparency(request: Any, fmt: str) -> Any:  # noqa: ANN401
+    _moderator(request)
+    guard = request_context(request).guard
+    found = reports.live_report(get_db(), get_desk(), guard, _evidence(), fmt)
+    if found is None:
+        raise Http404
+    text, media_type = found
+    return HttpResponse(text, content_type=media_type)
+
+
 urlpatterns = [
     path("report", methods("GET", "HEAD", "POST")(report)),
     # JSON only (report_response refuses other media types): no CSRF token, as for the API.
     path("api/reports", csrf_exempt(api_reports)),
+    path("admin/reports", methods("GET", "HEAD")(admin)),
+    path("admin/reports/<str:case_id>/<str:step>", methods("POST")(admin_step)),
+    path("admin/reports/transparency.<str:fmt>", methods("GET", "HEAD")(transparency)),
 ]

@@ -62,7 +62,7 @@ _PERCENTILES: Final = f"""
            percentile_disc(0.9) WITHIN GROUP (ORDER BY first_action_secs),
            percentile_disc(0.5) WITHIN GROUP (ORDER BY resolution_secs),
            percentile_disc(0.9) WITHIN GROUP (ORDER BY resolution_secs)
-    FROM {TABLE} WHERE received_at >= %s AND received_at < %s
+    FROM {TABLE} WHERE received_at >= %s AND received_at < %s AND reporter_role <> 'platform'
 """  # noqa: S608 - constant identifiers
 _IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _LOCK_ID: Final = 0x6368696C64  # an advisory lock held while the schema is migrated
@@ -206,8 +206,9 @@ class PostgresComplaintStore:
             found = db.execute(_PERCENTILES, (start, end)).fetchone()
         percentiles = found if found is not None else (None, None, None, None)
         ordered = tuple(sorted(groups, key=lambda g: (g.category, g.role, g.band, g.outcome or "")))
-        first_count = sum(g.first_actioned for g in groups)
-        resolved_count = sum(g.resolved for g in groups)
+        notices = [g for g in groups if g.role != "platform"]  # own detection is not timed
+        first_count = sum(g.first_actioned for g in notices)
+        resolved_count = sum(g.resolved for g in notices)
         return ComplaintFigures(
             ordered,
             Durations(first_count, percentiles[0], percentiles[1]),

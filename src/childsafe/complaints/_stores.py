@@ -286,12 +286,17 @@ def figures_of(complaints: Iterable[Complaint]) -> ComplaintFigures:
         )
         row = counts[key]
         row[0] += 1
+        # Time to action is measured on notices: cases the platform opened itself
+        # (its own detection) are counted, not timed.
+        notice = c.reporter.role is not ReporterRole.PLATFORM
         if c.first_action_at is not None:
             row[1] += 1
-            first.append(c.first_action_at.timestamp() - c.received_at.timestamp())
+            if notice:
+                first.append(c.first_action_at.timestamp() - c.received_at.timestamp())
         if c.resolved_at is not None:
             row[2] += 1
-            resolution.append(c.resolved_at.timestamp() - c.received_at.timestamp())
+            if notice:
+                resolution.append(c.resolved_at.timestamp() - c.received_at.timestamp())
         row[3] += 1 if c.appeals else 0
         row[4] += len(c.appeals)
         row[5] += c.reversals
@@ -465,11 +470,12 @@ class SQLiteComplaintStore:
                     Group(*row[:4], *(int(v or 0) for v in row[4:]))
                     for row in db.execute(GROUP_SQL, (start, end))
                 )
+                notices = [g for g in groups if g.role != ReporterRole.PLATFORM.value]
                 first = self._durations(
-                    db, "first_action_secs", sum(g.first_actioned for g in groups), start, end
+                    db, "first_action_secs", sum(g.first_actioned for g in notices), start, end
                 )
                 resolution = self._durations(
-                    db, "resolution_secs", sum(g.resolved for g in groups), start, end
+                    db, "resolution_secs", sum(g.resolved for g in notices), start, end
                 )
             finally:
                 db.execute("COMMIT")
@@ -485,6 +491,7 @@ class SQLiteComplaintStore:
         query = (
             f"SELECT {column} FROM {TABLE} INDEXED BY {TABLE}_{column.split('_', maxsplit=1)[0]} "  # noqa: S608
             f"WHERE {column} IS NOT NULL AND received_at >= ? AND received_at < ? "
+            f"AND reporter_role <> '{ReporterRole.PLATFORM.value}' "
             f"ORDER BY {column} LIMIT 1 OFFSET ?"
         )
         median, p90 = (

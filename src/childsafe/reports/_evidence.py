@@ -112,8 +112,10 @@ NOT_CONFIRMING: frozenset[str] = frozenset({"no_violation", "dismissed"})
 
 class AuditEvidence:
     """The evidence the audit trail holds: refused decisions by reason, ``signal_flag``
-    records (detections raised) and ``case_outcome`` records of proactive cases
-    (confirmed unless the outcome is one of :data:`NOT_CONFIRMING`).
+    records (detections raised: an actor's first flag, ``data["before"]`` 0 or absent;
+    a later flag of the same actor is the same detection's score rising) and
+    ``case_outcome`` records of proactive cases (confirmed unless the outcome is one of
+    :data:`NOT_CONFIRMING`).
 
     ``audit`` is an :class:`~childsafe.audit.AuditTrail`, an
     :class:`~childsafe.audit.AuditStore` or a store URL (``sqlite:///audit.db``,
@@ -143,7 +145,12 @@ class AuditEvidence:
 
     def proactive_detections(self, since: dt.datetime, until: dt.datetime) -> Detections:
         since_us, until_us = to_micros(_utc(since)), to_micros(_utc(until))
-        raised = self.store.count("signal_flag", since_us, until_us)
+        # One detection per crossing of the threshold: a flag whose score rose beyond an
+        # earlier flag of the same actor (``before`` > 0) is the same detection growing.
+        raised = 0
+        for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["signal_flag"]):
+            if not decode_record(row).data.get("before"):
+                raised += 1
         confirmed = 0
         for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["case_outcome"]):
             data = decode_record(row).data

@@ -108,11 +108,10 @@ def csv_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
         )
         for row in c["by_category"]
     ]
-    # Cases the platform's own detection opened are own-initiative measures, not notices.
     rows += [
         (
-            "own_initiative" if r["role"] == "platform" else "notices",
-            "cases_opened" if r["role"] == "platform" else "notices_submitted_by",
+            "notices",
+            "notices_submitted_by",
             "",
             f"reporter:{r['role']}:{r['band']}",
             r["complaints"],
@@ -120,6 +119,32 @@ def csv_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
         )
         for r in c["by_reporter"]
     ]
+    # Cases the platform's own detection opened are own-initiative measures, not notices.
+    own = d.get("own_initiative")
+    if own is not None:
+        rows.append(("own_initiative", "cases_opened", "", "", own["cases_opened"], "count"))
+        rows += [
+            (
+                "own_initiative",
+                "cases_opened",
+                r["dsa_category"] or "",
+                f"platform_category:{r['category']}",
+                r["cases"],
+                "count",
+            )
+            for r in own["by_category"]
+        ]
+        rows += [
+            (
+                "own_initiative",
+                "actions_taken",
+                "",
+                f"{o['outcome']}:{DSA_ACTION[o['outcome']]}",
+                o["cases"],
+                "count",
+            )
+            for o in own["by_outcome"]
+        ]
     first, done = c["time_to_first_action"], c["time_to_resolution"]
     rows += [
         (
@@ -376,9 +401,19 @@ def to_markdown(d: dict[str, Any]) -> str:
         "## Proactive detection",
         "",
     ]
+    own = d.get("own_initiative")
+    if own is not None:
+        lines += [
+            (
+                f"{ROLE_LABELS['platform']} opened **{_n(own['cases_opened'])}** cases for "
+                f"review (not counted among the reports from users); {_n(own['actioned'])} "
+                "were actioned."
+            ),
+            "",
+        ]
     p = d["proactive_detections"]
     if p is None:
-        lines.append("Not reported for this period.")
+        lines.append("Signals raised: not reported for this period.")
     else:
         lines += _md_table(["Raised", "Confirmed"], [[_n(p["raised"]), _n(p["confirmed"])]])
     lines += ["", "## Requests refused to protect children", ""]
@@ -718,8 +753,15 @@ def to_html(d: dict[str, Any]) -> str:
     ]
     p = d["proactive_detections"]
     out.append('<section id="proactive"><h2>Harm we found ourselves</h2>')
+    own = d.get("own_initiative")
+    if own is not None:
+        out.append(
+            f"<p>{ROLE_LABELS['platform']} opened <strong>{_n(own['cases_opened'])}</strong> "
+            "cases for review (not counted among the reports from users); "
+            f"{_n(own['actioned'])} were actioned.</p>"
+        )
     if p is None:
-        out.append('<p class="note">Not reported for this period.</p>')
+        out.append('<p class="note">Signals raised: not reported for this period.</p>')
     else:
         out += [
             (

@@ -90,7 +90,39 @@ class TransparencyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as the JSON document of :data:`REPORT_SCHEMA`."""
-        groups = self.figures.groups
+        platform = ReporterRole.PLATFORM.value
+        # Notices are what users sent; cases the platform's own detection opened are
+        # own-initiative measures (the DSA template keeps the two apart).
+        groups = [g for g in self.figures.groups if g.role != platform]
+        own = [g for g in self.figures.groups if g.role == platform]
+        own_outcomes: Counter[str] = Counter()
+        own_categories: Counter[str] = Counter()
+        for g in own:
+            own_categories[g.category] += g.complaints
+            if g.outcome is not None:
+                own_outcomes[g.outcome] += g.complaints
+        own_initiative = {
+            "cases_opened": sum(g.complaints for g in own),
+            "resolved": sum(g.resolved for g in own),
+            "actioned": sum(
+                g.complaints for g in own if g.outcome is not None and Outcome(g.outcome).actioned
+            ),
+            "by_category": [
+                {
+                    "category": name,
+                    "dsa_category": (
+                        self.categories.dsa(name).code if name in self.categories else None
+                    ),
+                    "cases": n,
+                }
+                for name, n in sorted(own_categories.items())
+            ],
+            "by_outcome": [
+                {"outcome": o.value, "cases": own_outcomes[o.value]}
+                for o in Outcome
+                if own_outcomes[o.value]
+            ],
+        }
         by_category: dict[str, list[int]] = {name: [0, 0, 0] for name in self.categories}
         by_reporter: Counter[tuple[str, str]] = Counter()
         by_outcome: Counter[str] = Counter()
@@ -156,6 +188,7 @@ class TransparencyReport:
             "generator": f"childsafe {version('childsafe')}",
             "percentile_method": PERCENTILE_METHOD,
             "complaints": complaints,
+            "own_initiative": own_initiative,
             "proactive_detections": (
                 None
                 if self.detections is None

@@ -10,7 +10,7 @@ the platform passes it.
 
 from __future__ import annotations
 
-from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, Signals
+from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, SignalEvent, Signals
 from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
 from childsafe.signals._redis import RedisSignalStore
 from childsafe.signals._responses import (
@@ -35,7 +35,14 @@ from childsafe.signals._rules import (
     Score,
     SignalsConfig,
 )
-from childsafe.signals._stores import MemorySignalStore, SignalStore, SQLiteSignalStore
+from childsafe.signals._stores import (
+    EventSignalStore,
+    FlagState,
+    MemorySignalStore,
+    SignalStore,
+    SQLiteSignalStore,
+    StoreEvent,
+)
 
 __all__ = [
     "DEFAULT_MESSAGING_APPS",
@@ -46,9 +53,11 @@ __all__ = [
     "CaseOpener",
     "DeadLetter",
     "DeadLetters",
+    "EventSignalStore",
     "Evidence",
     "Flag",
     "FlagListener",
+    "FlagState",
     "Friction",
     "MemoryDeadLetters",
     "MemorySignalStore",
@@ -59,11 +68,13 @@ __all__ = [
     "SQLiteSignalStore",
     "Score",
     "SignalConfigError",
+    "SignalEvent",
     "SignalEventError",
     "SignalStore",
     "SignalStoreError",
     "Signals",
     "SignalsConfig",
+    "StoreEvent",
     "Webhook",
     "flag_payload",
     "sign",

@@ -8,19 +8,26 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import attrs
 
 from childsafe.signals._errors import SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
-from childsafe.signals._stores import EvidenceRow, MemorySignalStore, SignalStore
+from childsafe.signals._stores import (
+    EventSignalStore,
+    EvidenceRow,
+    FlagState,
+    MemorySignalStore,
+    SignalStore,
+    StoreEvent,
+)
 
 if TYPE_CHECKING:
     from childsafe._model import Account
     from childsafe.events import DecisionEvent
 
-__all__ = ["KINDS", "Flag", "Friction", "Signals"]
+__all__ = ["KINDS", "Flag", "Friction", "SignalEvent", "Signals"]
 
 log = logging.getLogger("childsafe.signals")
 
@@ -46,6 +53,7 @@ _REACH: Final = frozenset(
     {"contact", "friend_request", "follow", "message", "group", "media_request", "link"}
 )
 _REQUESTS: Final = frozenset({"friend_request", "follow"})
+_BLOCKS: Final = frozenset({"block", "report"})
 _ESCALATE: Final = {"message": 1, "media_request": 2, "link": 4}
 _DECISION_KINDS: Final = {
     "dm.send": "message",
@@ -103,6 +111,22 @@ class Flag:
 
 
 FlagListener = Callable[[Flag], object]
+
+
+class SignalEvent(NamedTuple):
+    """One event for :meth:`Signals.observe_many`: the arguments of
+    :meth:`Signals.observe`, in one tuple."""
+
+    kind: str
+    actor: str
+    target: str
+    at: float | dt.datetime | None = None
+    actor_band: str | None = None
+    target_band: str | None = None
+    allowed: bool = True
+    connected: bool = False
+    mutual: int = 0
+    text: str | None = None
 
 
 @attrs.frozen
@@ -178,6 +202,7 @@ class Signals:
         self._clock = clock
         self._bands: dict[str, str] = {}
         self._listeners: list[FlagListener] = []
+        self._scripted = self.store if isinstance(self.store, EventSignalStore) else None
         self.events = 0
         server = None if self.store.shared else _multiprocess_server()
         if server is not None:
@@ -397,24 +422,207 @@ class Signals:
                 f"observe: unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}"
             )
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
+        if t - t != 0:  # NaN or infinite
+            raise SignalEventError(f"observe({kind!r}): at must be a finite time, got {at!r}")
         self.events += 1
+        if self._scripted is not None:
+            step = self._step(
+                kind, actor, target, t, actor_band, target_band, allowed, connected, mutual, text
+            )
+            if step is not None:
+                state = self._scripted.apply_events(
+                    self.config, (step,), state=bool(self._listeners)
+                )[0]
+                if state is not None and self._listeners:
+                    self._notify_state(step[2], t, state)
+            return
         if kind == "block" or kind == "report":  # noqa: PLR1714 - cheapest on the hot path
-            self._on_block(kind, actor, target, t)
+            total = self._on_block(kind, actor, target, t)
+            if total >= 0:
+                self._settle(target, t, total)
             return
         bands = self._bands
         a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
         t_band = target_band or bands.get(target) or self.band(target) or "unknown"
         if a_band == "adult":
             if t_band in _MINORS:
-                self._adult_to_minor(kind, actor, target, t, allowed, connected, mutual, text)
+                total = self._adult_to_minor(
+                    kind, actor, target, t, allowed, connected, mutual, text
+                )
+                if total >= 0:
+                    self._settle(actor, t, total)
         elif a_band in _MINORS and t_band == "adult":
             if kind in _REQUESTS and not connected and mutual < self.config.min_mutual:
                 # A child adding an adult stranger: the pair is the adult's.
-                self._child_request(target, actor, t, kind)
+                total = self._child_request(target, actor, t, kind)
+                if total >= 0:
+                    self._settle(target, t, total)
             elif kind == "message" and not self.config.count_replies:
                 self.store.fire(target, actor, _B_CHILD_WROTE)
 
-    def _on_block(self, kind: str, child: str, other: str, t: float) -> None:
+    def observe_many(self, events: Iterable[SignalEvent], *, batch: int = 1000) -> None:
+        """Many events, in order, as :meth:`observe` would take them one by one, with the
+        same scores and flags.
+
+        On a store that runs every rule of an event in one script on its server
+        (:class:`~childsafe.signals.RedisSignalStore`), ``batch`` events go in one
+        pipeline: one round trip for all of them instead of one each, and a batch is
+        checked whole before any of it is applied. Flag listeners are called once a
+        batch is back, in the events' order. Other stores take the events one by one.
+        """
+        size: object = batch
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SignalEventError(f"observe_many: batch must be a positive integer, got {batch!r}")
+        scripted = self._scripted
+        if scripted is None:
+            for i, e in enumerate(events):
+                if not isinstance(e, SignalEvent):
+                    raise SignalEventError(
+                        f"observe_many: event {i} must be a SignalEvent, got {e!r}"
+                    )
+                self.observe(
+                    e.kind,
+                    e.actor,
+                    e.target,
+                    at=e.at,
+                    actor_band=e.actor_band,
+                    target_band=e.target_band,
+                    allowed=e.allowed,
+                    connected=e.connected,
+                    mutual=e.mutual,
+                    text=e.text,
+                )
+            return
+        chunk: list[SignalEvent] = []
+        for e in events:
+            chunk.append(e)
+            if len(chunk) >= batch:
+                self._apply_batch(scripted, chunk)
+                chunk = []
+        if chunk:
+            self._apply_batch(scripted, chunk)
+
+    def _apply_batch(self, scripted: EventSignalStore, chunk: list[SignalEvent]) -> None:
+        times: list[float] = []
+        for i, e in enumerate(chunk):
+            if not isinstance(e, SignalEvent):
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch must be a SignalEvent, got {e!r}"
+                )
+            if e.kind not in KINDS:
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch: unknown kind {e.kind!r}; expected "
+                    f"one of {', '.join(sorted(KINDS))}"
+                )
+            at = e.at
+            t = at if type(at) is float else _seconds(at, self._clock, f"observe_many (event {i})")
+            if t - t != 0:
+                raise SignalEventError(
+                    f"observe_many: event {i} of a batch: at must be a finite time, got {at!r}"
+                )
+            times.append(t)
+        bands = self._bands
+        missing = {
+            a
+            for e in chunk
+            if e.kind not in _BLOCKS
+            for a, given in ((e.actor, e.actor_band), (e.target, e.target_band))
+            if not given and a not in bands
+        }
+        if missing:
+            names = sorted(missing)
+            for name, band in zip(names, scripted.bands(names), strict=True):
+                if band is not None:
+                    bands[name] = band
+        steps: list[tuple[StoreEvent, float]] = []
+        for e, t in zip(chunk, times, strict=True):
+            step = self._step(
+                e.kind,
+                e.actor,
+                e.target,
+                t,
+                e.actor_band,
+                e.target_band,
+                e.allowed,
+                e.connected,
+                e.mutual,
+                e.text,
+                bands_only=True,
+            )
+            if step is not None:
+                steps.append((step, t))
+        self.events += len(chunk)
+        if not steps:
+            return
+        results = scripted.apply_events(
+            self.config, [s for s, _ in steps], state=bool(self._listeners)
+        )
+        if self._listeners:
+            for (step, t), state in zip(steps, results, strict=True):
+                if state is not None:
+                    self._notify_state(step[2], t, state)
+
+    def _step(
+        self,
+        kind: str,
+        actor: str,
+        target: str,
+        t: float,
+        actor_band: str | None,
+        target_band: str | None,
+        allowed: bool,
+        connected: bool,
+        mutual: int,
+        text: str | None,
+        *,
+        bands_only: bool = False,
+    ) -> StoreEvent | None:
+        """The event as one step of a scripted store (``None``: no rule reads it).
+        ``bands_only``: use only the bands already known here (a batch fetched them)."""
+        ts = repr(t)
+        bands = self._bands
+        if kind in _BLOCKS:
+            return ("b10", kind, target, actor, ts, "0", bands.get(target, ""))
+        if bands_only:
+            a_band = actor_band or bands.get(actor) or "unknown"
+            t_band = target_band or bands.get(target) or "unknown"
+        else:
+            a_band = actor_band or bands.get(actor) or self.band(actor) or "unknown"
+            t_band = target_band or bands.get(target) or self.band(target) or "unknown"
+        cfg = self.config
+        if a_band == "adult":
+            if t_band not in _MINORS or kind == "profile_view":
+                return None
+            head = ("a1" if allowed else "a0") + (
+                "1" if not connected and mutual < cfg.min_mutual else "0"
+            )
+            if text is None:
+                return (head, kind, actor, target, ts, str(mutual), "adult")
+            off, off_why, phrase, phrase_why = 0, "", 0, ""
+            trusted = connected and mutual >= cfg.trusted_mutual
+            app = cfg.apps_in(text)
+            if app is not None:
+                off = cfg.trusted_text_points if trusted else cfg.off_platform_points
+                off_why = f"a {kind} to a minor naming another messaging app ({app!r})"
+            found = cfg.phrase_in(text) if kind == "message" else None
+            if found is not None:
+                phrase = cfg.trusted_text_points if trusted else cfg.phrase_points
+                phrase_why = (
+                    f"a message to a minor asking for images or secrecy (matched {found!r})"
+                )
+            return (
+                *(head, kind, actor, target, ts, str(mutual), "adult"),
+                *(str(off), off_why, str(phrase), phrase_why),
+            )
+        if a_band in _MINORS and t_band == "adult":
+            if kind in _REQUESTS and not connected and mutual < cfg.min_mutual:
+                return ("c11", kind, target, actor, ts, str(mutual), "adult")
+            if kind == "message" and not cfg.count_replies:
+                return ("w10", kind, target, actor, ts, str(mutual), "adult")
+        return None
+
+    def _on_block(self, kind: str, child: str, other: str, t: float) -> int:
+        """The block's rules; the adult's score if they added points, else -1."""
         store = self.store
         store.block(child, other, t, store.idents(other), self.config.block_memory)
         if (
@@ -423,7 +631,7 @@ class Signals:
             and store.fire(other, child, _B_BLOCKED)
         ):
             verb = "blocked" if kind == "block" else "reported"
-            self._add(
+            return self._add(
                 other,
                 child,
                 Rule.AFTER_BLOCK,
@@ -432,21 +640,44 @@ class Signals:
                 self.config.blocked_points,
                 f"the child {verb} this adult stranger after being contacted",
             )
+        return -1
 
     # -- rules ------------------------------------------------------------------------
 
     def _add(
         self, actor: str, child: str | None, rule: Rule, t: float, kind: str, points: int, why: str
-    ) -> None:
-        total = self.store.add_evidence(
+    ) -> int:
+        """Add the evidence; the actor's score after it."""
+        return self.store.add_evidence(
             actor, (rule.value, t, kind, child, points, why), self.config.evidence_per_pair
         )
+
+    def _settle(self, actor: str, t: float, total: int) -> None:
+        """After an event's rules (``total``: the actor's score after the last rule that
+        added points): flag the actor once if its score reached the flag score and rose
+        beyond its last flag."""
         if total < self.config.flag_score:
             return
         before = self.store.raise_flag(actor, total)
-        if before is None or not self._listeners:
+        if before is not None:
+            self._notify(actor, t, before)
+
+    def _notify(self, actor: str, t: float, before: int) -> None:
+        if not self._listeners:
             return
-        flag = Flag(_utc(t), self.actor_score(actor), self._best_pair(actor), before)
+        best, fan, best_child, rows = self.store.actor(actor)
+        pair_rows = [] if best_child is None else self.store.pair(actor, best_child)[1]
+        self._notify_state(actor, t, (before, best, fan, best_child, rows, pair_rows))
+
+    def _notify_state(self, actor: str, t: float, state: FlagState) -> None:
+        """Tell the listeners, from the actor's state as the flag was raised."""
+        before, best, fan, best_child, rows, pair_rows = state
+        pair = None
+        if best_child is not None:
+            pair = Score(actor, best_child, best, tuple(_evidence(r) for r in pair_rows))
+        evidence = sorted([*rows, *pair_rows], key=lambda r: r[1])
+        score = Score(actor, None, best + fan, tuple(_evidence(r) for r in evidence))
+        flag = Flag(_utc(t), score, pair, before)
         for listener in self._listeners:
             listener(flag)
 
@@ -460,11 +691,14 @@ class Signals:
         connected: bool,
         mutual: int,
         text: str | None,
-    ) -> None:
+    ) -> int:
+        """The rules on an adult reaching a minor; the adult's score after the last
+        that added points, or -1 if none did."""
         cfg = self.config
         if kind == "profile_view":
-            return
+            return -1
         store = self.store
+        total = -1
         if (
             not connected
             and mutual < cfg.min_mutual
@@ -475,7 +709,7 @@ class Signals:
             )
         ):
             if store.fire(actor, child, _B_STRANGER):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.STRANGER_CONTACT,
@@ -486,7 +720,7 @@ class Signals:
                     f"{mutual} mutual connection(s)",
                 )
             if not allowed and store.fire(actor, child, _B_DENIED):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.STRANGER_CONTACT,
@@ -495,7 +729,7 @@ class Signals:
                     cfg.denied_points,
                     f"a denied {kind}: the adult tried to reach the child anyway",
                 )
-            self._fan_out(actor, child, t, kind)
+            total = max(total, self._fan_out(actor, child, t, kind))
             if kind in _REQUESTS:
                 store.request(actor, child, t, cfg.escalation_window)
         bit = _ESCALATE.get(kind)
@@ -503,7 +737,7 @@ class Signals:
             mask = store.escalate(actor, child, bit, t, cfg.escalation_window)
             if mask.bit_count() >= cfg.escalation_steps and store.fire(actor, child, _B_ESCALATION):
                 names = " and ".join(n for n, b in _ESCALATE.items() if mask & b)
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.ESCALATION,
@@ -517,7 +751,7 @@ class Signals:
             trusted = connected and mutual >= cfg.trusted_mutual
             app = cfg.apps_in(text)
             if app is not None and store.fire(actor, child, _B_OFF):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.OFF_PLATFORM,
@@ -528,7 +762,7 @@ class Signals:
                 )
             phrase = cfg.phrase_in(text) if kind == "message" else None
             if phrase is not None and store.fire(actor, child, _B_SECRECY):
-                self._add(
+                total = self._add(
                     actor,
                     child,
                     Rule.SECRECY,
@@ -538,20 +772,21 @@ class Signals:
                     f"a message to a minor asking for images or secrecy (matched {phrase!r})",
                 )
         if store.any_blocks():
-            self._after_block(actor, child, t, kind)
+            total = max(total, self._after_block(actor, child, t, kind))
+        return total
 
-    def _fan_out(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _fan_out(self, actor: str, child: str, t: float, kind: str) -> int:
         cfg = self.config
         distinct = self.store.reach(actor, child, t, cfg.fan_out_window)
         if distinct < cfg.fan_out_children:
-            return
+            return -1
         before = self.store.raise_level(actor, distinct)
         if before is None:
-            return
+            return -1
         added = self._fan_points(distinct) - self._fan_points(before)
         if added <= 0:
-            return
-        self._add(
+            return -1
+        return self._add(
             actor,
             None,
             Rule.FAN_OUT,
@@ -568,10 +803,10 @@ class Signals:
             return 0
         return cfg.fan_out_points + min(level - cfg.fan_out_children, 8) * cfg.fan_out_extra_points
 
-    def _child_request(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _child_request(self, actor: str, child: str, t: float, kind: str) -> int:
         self.store.request(actor, child, t, self.config.escalation_window)
         if self.store.fire(actor, child, _B_STRANGER):
-            self._add(
+            return self._add(
                 actor,
                 child,
                 Rule.STRANGER_CONTACT,
@@ -580,13 +815,14 @@ class Signals:
                 self.config.stranger_points,
                 f"the child sent an adult stranger a {kind.replace('_', ' ')}",
             )
+        return -1
 
-    def _after_block(self, actor: str, child: str, t: float, kind: str) -> None:
+    def _after_block(self, actor: str, child: str, t: float, kind: str) -> int:
         found = self.store.blocked_since(child, actor, self.store.idents(actor))
         if found is None or t - found[0] > self.config.block_memory:
-            return
+            return -1
         if not self.store.fire(actor, child, _B_BLOCK):
-            return
+            return -1
         if found[1]:
             why = f"a {kind} after the child blocked or reported this account"
         else:
@@ -594,7 +830,9 @@ class Signals:
                 f"a {kind} from an account sharing an identifier with an account the "
                 "child blocked or reported"
             )
-        self._add(actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why)
+        return self._add(
+            actor, child, Rule.AFTER_BLOCK, t, kind, self.config.after_block_points, why
+        )
 
     # -- scores -----------------------------------------------------------------------
 
@@ -623,10 +861,6 @@ class Signals:
         score = max(pair_score, best + fan)
         rules = frozenset(Rule(r[0]) for r in (*rows, *actor_rows))
         return Friction(score >= interstitial_at, score >= requests_at, score, rules)
-
-    def _best_pair(self, actor: str) -> Score | None:
-        child = self.store.actor(actor)[2]
-        return None if child is None else self.pair_score(actor, child)
 
     def flagged(self) -> list[Score]:
         """The actors whose score reached ``config.flag_score``, highest first."""

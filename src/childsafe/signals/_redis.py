@@ -1,29 +1,40 @@
 """The signals' state in Redis, shared by every app server (``childsafe[redis]``).
 
-Each step is one Lua script (atomic on the server). An actor's keys share a hash tag,
-``<prefix>{<actor>}:...``, so one script touches one slot; every key expires (pair and
-actor state after ``ttl`` seconds without activity, reach windows after their window,
-blocks after the block memory).
+The engine hands each event to :meth:`RedisSignalStore.apply_events`: every rule of the
+event in one Lua script (atomic on the server, one round trip), many events' scripts in
+one pipeline. The steps of :class:`~childsafe.signals.SignalStore` are Lua scripts too,
+over the same keys. An actor's keys share a hash tag, ``<prefix>{<actor>}:...``; the
+event script also touches the child's blocks, the adult's account and the flagged set,
+so it needs one Redis server, not Redis Cluster. Every key expires (pair and actor
+state after ``ttl`` seconds without activity, reach windows after their window, blocks
+after the block memory).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from childsafe.exceptions import MissingExtraError
 from childsafe.signals._errors import SignalStoreError
-from childsafe.signals._stores import EvidenceRow
+from childsafe.signals._rules import Rule
+from childsafe.signals._stores import EvidenceRow, FlagState, StoreEvent
 
 if TYPE_CHECKING:
     import redis
+    from redis.commands.core import Script
     from redis.typing import EncodableT
+
+    from childsafe.signals._rules import SignalsConfig
 
 __all__ = ["RedisSignalStore"]
 
 DEFAULT_PREFIX: Final = "childsafe:signals:"
+_CHUNK: Final = 64
+"""Events written to the socket at a time in a pipeline (the server starts on them
+while the next are packed)."""
 _Value: TypeAlias = bytes | str | int | float
 
 _FIRE: Final = """
@@ -78,17 +89,24 @@ return esc
 _EVIDENCE: Final = """
 local pts = tonumber(ARGV[2])
 local keep = tonumber(ARGV[4])
+local function append(key)
+  local v = redis.call('HMGET', key, 'ev', 'n')
+  local text, n = ARGV[1], tonumber(v[2] or '0') + 1
+  if v[1] then text = v[1] .. '\\n' .. text end
+  local pos = 1
+  while n > keep do
+    pos = string.find(text, '\\n', pos, true) + 1
+    n = n - 1
+  end
+  redis.call('HSET', key, 'ev', string.sub(text, pos), 'n', n)
+end
 if ARGV[3] == '' then
   redis.call('HINCRBY', KEYS[1], 'fan', pts)
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('LTRIM', KEYS[2], -keep, -1)
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  append(KEYS[1])
 else
-  local s = redis.call('HINCRBY', KEYS[3], 'score', pts)
-  redis.call('RPUSH', KEYS[4], ARGV[1])
-  redis.call('LTRIM', KEYS[4], -keep, -1)
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  local s = redis.call('HINCRBY', KEYS[2], 'score', pts)
+  append(KEYS[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
   local best = tonumber(redis.call('HGET', KEYS[1], 'best') or '0')
   if s > best then redis.call('HSET', KEYS[1], 'best', s, 'best_child', ARGV[3]) end
 end
@@ -96,6 +114,266 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 local v = redis.call('HMGET', KEYS[1], 'best', 'fan')
 return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 """
+
+
+# One event, every rule, one script: the engine's steps in order (see ``Signals``), the
+# state read once, changed in Lua locals, written once, the flag settled at the end.
+# ARGV (see ``StoreEvent``): 1 the step, allowed and stranger as one string ("a10"), 2 the
+# kind, 3 the adult, 4 the child, 5 the time, 6 mutual connections, 7 the adult's band if
+# known, then for a text the off-platform points and explanation and the phrase points
+# and explanation. Times are passed as Python's ``repr`` and written as given (``%.17g``
+# where computed), so they round-trip exactly. Every key is named from the prefix and
+# the two accounts (so one standalone Redis or one primary, not Redis Cluster). The
+# @NAME@ constants come from the engine's SignalsConfig.
+_EVENT: Final = """
+local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local op = string.sub(head, 1, 1)
+local t = tonumber(ts)
+local TTL, KEEP = @TTL@, @KEEP@
+local P = "@PREFIX@"
+local tag = P .. '{' .. A .. '}:'
+local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
+local kblock, kacct = P .. 'block:' .. C, P .. 'acct:' .. A
+
+local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'ev', 'n')
+local fired = tonumber(pv[1] or '0')
+local req = pv[2] and tonumber(pv[2])
+local esc = tonumber(pv[3] or '0')
+local pscore = tonumber(pv[4] or '0')
+local fired0, esc0, pscore0, reqs = fired, esc, pscore, false
+local actor = false
+local prows, arows = {}, {}
+local total = -1
+
+local function fire(b)
+  if bit.band(fired, b) ~= 0 then return false end
+  fired = bit.bor(fired, b)
+  return true
+end
+
+local function load_actor()
+  if not actor then
+    local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
+                         'ev', 'n')
+    actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
+             level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
+             ev = v[6], n = tonumber(v[7] or '0'), dirty = false}
+  end
+  return actor
+end
+
+local function add(child, rule, pts, why)
+  local a = load_actor()
+  local row = '[' .. rule .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
+    .. (child and cjson.encode(child) or 'null') .. ',' .. pts .. ',' .. cjson.encode(why) .. ']'
+  if child then
+    pscore = pscore + pts
+    prows[#prows + 1] = row
+    if pscore > a.best then a.best, a.child = pscore, child end
+  else
+    a.fan = a.fan + pts
+    arows[#arows + 1] = row
+  end
+  a.dirty = true
+  total = a.best + a.fan
+end
+
+-- Evidence: the last KEEP rows, one JSON array a line, in the hash's 'ev' ('n' rows).
+local function append(old, n, rows)
+  local text = table.concat(rows, '\\n')
+  if old then text = old .. '\\n' .. text end
+  n = n + #rows
+  local pos = 1
+  while n > KEEP do
+    pos = string.find(text, '\\n', pos, true) + 1
+    n = n - 1
+  end
+  return string.sub(text, pos), n
+end
+
+local function fan_points(level)
+  if level < @FAN_CHILDREN@ then return 0 end
+  return @FAN_POINTS@ + math.min(level - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+end
+
+local function idents()
+  local ids = redis.call('HGET', kacct, 'idents')
+  if not ids then return {} end
+  return cjson.decode(ids)
+end
+
+local function open_request()
+  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
+end
+
+if op == 'b' then
+  redis.call('HSET', kblock, A, ts)
+  for _, i in ipairs(idents()) do redis.call('HSET', kblock, 'ident:' .. i, ts) end
+  redis.call('EXPIRE', kblock, @BLOCK_EXPIRE@)
+  if bit.band(fired, 1) ~= 0 then
+    local band = ARGV[7]
+    if band == '' then band = redis.call('HGET', kacct, 'band') or '' end
+    if band == 'adult' and fire(128) then
+      local verb = 'reported'
+      if kind == 'block' then verb = 'blocked' end
+      add(C, @R_AFTER_BLOCK@, @BLOCKED_POINTS@,
+          'the child ' .. verb .. ' this adult stranger after being contacted')
+    end
+  end
+elseif op == 'w' then
+  fire(64)
+elseif op == 'c' then
+  open_request()
+  if fire(1) then
+    add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@,
+        'the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')))
+  end
+else
+  if string.sub(head, 3, 3) == '1'
+     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
+    if fire(1) then
+      add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, kind
+          .. ' from an adult to a minor with no connection and ' .. ARGV[6]
+          .. ' mutual connection(s)')
+    end
+    if string.sub(head, 2, 2) == '0' and fire(2) then
+      add(C, @R_STRANGER_CONTACT@, @DENIED_POINTS@,
+          'a denied ' .. kind .. ': the adult tried to reach the child anyway')
+    end
+    local kreach = tag .. 'reach'
+    redis.call('ZADD', kreach, 'GT', ts, C)
+    redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
+    redis.call('EXPIRE', kreach, @FAN_EXPIRE@)
+    local distinct = redis.call('ZCARD', kreach)
+    if distinct >= @FAN_CHILDREN@ then
+      local a = load_actor()
+      if distinct > a.level then
+        local more = fan_points(distinct) - fan_points(a.level)
+        a.level, a.dirty = distinct, true
+        if more > 0 then
+          add(false, @R_FAN_OUT@, more, 'reached ' .. distinct
+              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours')
+        end
+      end
+    end
+    if kind == 'friend_request' or kind == 'follow' then open_request() end
+  end
+  local eb = ({message = 1, media_request = 2, link = 4})[kind]
+  if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
+    esc = bit.bor(esc, eb)
+    local names = {}
+    if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
+    if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
+    if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
+    if #names >= @ESC_STEPS@ and fire(4) then
+      add(C, @R_ESCALATION@, @ESC_POINTS@, table.concat(names, ' and ') .. ' within '
+          .. @ESC_HOURS@ .. ' hours of a connection request between an adult stranger '
+          .. 'and the child')
+    end
+  end
+  if ARGV[8] then
+    local off = tonumber(ARGV[8])
+    if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[9]) end
+    local phrase = tonumber(ARGV[10])
+    if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[11]) end
+  end
+  if redis.call('EXISTS', kblock) == 1 then
+    local found = redis.call('HGET', kblock, A)
+    local direct = found ~= false
+    if not found then
+      for _, i in ipairs(idents()) do
+        found = redis.call('HGET', kblock, 'ident:' .. i)
+        if found then break end
+      end
+    end
+    if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
+      local why = 'a ' .. kind .. ' from an account sharing an identifier with an account '
+        .. 'the child blocked or reported'
+      if direct then why = 'a ' .. kind .. ' after the child blocked or reported this account' end
+      add(C, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, why)
+    end
+  end
+end
+
+local pw = {}
+if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fired end
+if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = pscore end
+if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
+if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = esc end
+if #prows > 0 then
+  local ev, n = append(pv[5], tonumber(pv[6] or '0'), prows)
+  pw[#pw + 1] = 'ev'; pw[#pw + 1] = ev; pw[#pw + 1] = 'n'; pw[#pw + 1] = n
+end
+if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
+if op ~= 'b' then redis.call('EXPIRE', kpair, TTL) end
+if not actor then return -1 end
+local before = -1
+if total >= @FLAG_SCORE@ and total > actor.flagged then
+  before = actor.flagged
+  redis.call('SADD', P .. 'flagged', A)
+end
+if actor.dirty or before >= 0 then
+  local aw = {'best', actor.best, 'fan', actor.fan, 'level', actor.level}
+  if actor.child then aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child end
+  if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = total end
+  if #arows > 0 then
+    actor.ev, actor.n = append(actor.ev, actor.n, arows)
+    aw[#aw + 1] = 'ev'; aw[#aw + 1] = actor.ev; aw[#aw + 1] = 'n'; aw[#aw + 1] = actor.n
+  end
+  redis.call('HSET', kactor, unpack(aw))
+  redis.call('EXPIRE', kactor, TTL)
+end
+if before < 0 or not @STATE@ then return before end
+local prow = false
+if actor.child then prow = redis.call('HGET', tag .. 'pair:' .. actor.child, 'ev') end
+return {before, actor.best, actor.fan, actor.child, actor.ev, prow}
+"""
+
+
+def _lua_number(value: float) -> str:
+    if isinstance(value, bool) or not math.isfinite(value):  # pragma: no cover - validated
+        raise SignalStoreError(f"RedisSignalStore: cannot pass {value!r} to Lua")
+    return repr(value)
+
+
+def _event_source(config: SignalsConfig, ttl: int, prefix: str, state: bool) -> str:
+    """The event script with ``config``'s parameters, the key prefix and whether to
+    return the actor's state with a flag written in."""
+    hours = {
+        "FAN_HOURS": json.dumps(f"{config.fan_out_window / 3600:g}"),
+        "ESC_HOURS": json.dumps(f"{config.escalation_window / 3600:g}"),
+    }
+    rules = {f"R_{r.name}": json.dumps(json.dumps(r.value)) for r in Rule}
+    numbers = {
+        "TTL": ttl,
+        "KEEP": config.evidence_per_pair,
+        "FAN_CHILDREN": config.fan_out_children,
+        "FAN_POINTS": config.fan_out_points,
+        "FAN_EXTRA": config.fan_out_extra_points,
+        "FAN_WINDOW": config.fan_out_window,
+        "FAN_EXPIRE": math.ceil(config.fan_out_window) + 1,
+        "ESC_WINDOW": config.escalation_window,
+        "ESC_STEPS": config.escalation_steps,
+        "ESC_POINTS": config.escalation_points,
+        "STRANGER_POINTS": config.stranger_points,
+        "DENIED_POINTS": config.denied_points,
+        "BLOCKED_POINTS": config.blocked_points,
+        "AFTER_BLOCK_POINTS": config.after_block_points,
+        "BLOCK_MEMORY": config.block_memory,
+        "BLOCK_EXPIRE": math.ceil(config.block_memory),
+        "FLAG_SCORE": config.flag_score,
+    }
+    values = {k: _lua_number(v) for k, v in numbers.items()}
+    values.update(hours)
+    values.update(rules)
+    values["COUNT_REPLIES"] = "true" if config.count_replies else "false"
+    values["STATE"] = "true" if state else "false"
+    values["PREFIX"] = "".join(f"\\{b}" for b in prefix.encode())
+    source = _EVENT
+    for name, value in values.items():
+        source = source.replace(f"@{name}@", value)
+    assert "@" not in source, "every constant of the event script is written in"
+    return source
 
 
 def _driver() -> tuple[Any, type[Exception]]:
@@ -108,12 +386,21 @@ def _driver() -> tuple[Any, type[Exception]]:
     return redis.Redis, redis.RedisError
 
 
-def _rows(items: list[bytes]) -> list[EvidenceRow]:
+def _rows(text: bytes | None) -> list[EvidenceRow]:
+    """Evidence rows from a hash's ``ev`` field: one JSON array a line."""
     out: list[EvidenceRow] = []
-    for item in items:
+    for item in () if not text else bytes(text).split(b"\n"):
         r = json.loads(item)
         out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
     return out
+
+
+def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's reply
+    if not isinstance(reply, list):
+        return None if reply < 0 else (int(reply), 0, 0, None, [], [])
+    before, best, fan, child, actor_rows, pair_rows = reply
+    name = None if child is None else bytes(child).decode()
+    return int(before), int(best), int(fan), name, _rows(actor_rows), _rows(pair_rows)
 
 
 class RedisSignalStore:
@@ -146,6 +433,7 @@ class RedisSignalStore:
         self._request = client.register_script(_REQUEST)
         self._escalate = client.register_script(_ESCALATE)
         self._evidence = client.register_script(_EVIDENCE)
+        self._events: dict[tuple[SignalsConfig, bool], Script] = {}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSignalStore:  # noqa: ANN401 - passed on
@@ -199,6 +487,88 @@ class RedisSignalStore:
         value = self._account_field(account, "idents")
         return () if value is None else tuple(json.loads(value))
 
+    def apply_events(
+        self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
+    ) -> list[FlagState | None]:
+        """Every rule on each event in one Lua script (atomic on the server); one event
+        is one round trip, several go in one pipeline (not a transaction: each event's
+        script is atomic by itself, and they run in order). Without ``state``, a flag
+        comes back without the actor's evidence."""
+        script = self._events.get((config, state))
+        if script is None:
+            source = _event_source(config, self._ttl, self.prefix, state)
+            script = self._events[config, state] = self.client.register_script(source)
+        if len(events) == 1:
+            e = events[0]
+            return [_flag_state(self._call("apply an event", lambda: script(args=e)))]
+        replies = self._call(f"apply {len(events)} events", lambda: self._pipeline(script, events))
+        return [_flag_state(r) for r in replies]
+
+    def _pipeline(self, script: Script, events: Sequence[StoreEvent]) -> list[Any]:
+        """Each event's ``EVALSHA`` written in chunks on one connection while the server
+        works through the ones before (not a transaction: each script is atomic by
+        itself, and they run in order), then every reply read. If the server lost the
+        script (restarted, ``SCRIPT FLUSH``), the events refused for it are sent again,
+        in order, once it is loaded."""
+        replies: list[Any] = [None] * len(events)
+        todo = list(range(len(events)))
+        for attempt in range(2):
+            lost = self._send(script, events, todo, replies)
+            if not lost:
+                return replies
+            if attempt == 0:
+                self.client.script_load(script.script)
+            todo = lost
+        raise self._error(f"the event script was lost again while {len(todo)} events waited")
+
+    def _send(
+        self, script: Script, events: Sequence[StoreEvent], todo: list[int], replies: list[Any]
+    ) -> list[int]:
+        from redis.exceptions import NoScriptError, ResponseError  # noqa: PLC0415
+
+        head = b"$7\r\nEVALSHA\r\n$40\r\n" + script.sha.encode() + b"\r\n$1\r\n0\r\n"
+        pool = self.client.connection_pool
+        conn: Any = pool.get_connection()
+        lost: list[int] = []
+        try:
+            chunk: list[bytes] = []
+            for n, i in enumerate(todo, 1):
+                e = events[i]
+                chunk.append(b"*%d\r\n" % (len(e) + 3))
+                chunk.append(head)
+                for arg in e:
+                    data = arg.encode()
+                    chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
+                if n % _CHUNK == 0 or n == len(todo):
+                    conn.send_packed_command([b"".join(chunk)], check_health=False)
+                    chunk = []
+            error: ResponseError | None = None
+            for i in todo:
+                try:
+                    replies[i] = conn.read_response()
+                except NoScriptError:
+                    lost.append(i)
+                except ResponseError as e:  # read on, so the connection stays in step
+                    error = error or e
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
+        if error is not None:
+            raise error
+        return lost
+
+    def bands(self, accounts: Sequence[str]) -> list[str | None]:
+        def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for a in accounts:
+                pipe.hget(f"{self.prefix}acct:{a}", "band")
+            return pipe.execute()
+
+        values = self._call("read accounts", read) if accounts else []
+        return [None if v is None else bytes(v).decode() for v in values]
+
     def fire(self, actor: str, child: str, bit: int) -> bool:
         key = self._pair_key(actor, child)
         return bool(
@@ -245,12 +615,7 @@ class RedisSignalStore:
 
     def add_evidence(self, actor: str, row: EvidenceRow, keep: int) -> int:
         child = row[3]
-        keys = [
-            self._actor_key(actor, "actor"),
-            self._actor_key(actor, "evidence"),
-            self._pair_key(actor, child or "", "pair"),
-            self._pair_key(actor, child or "", "evidence"),
-        ]
+        keys = [self._actor_key(actor, "actor"), self._pair_key(actor, child or "", "pair")]
         args: list[_Value] = [json.dumps(row), row[4], child or "", keep, self._ttl]
         return int(self._call("add evidence", lambda: self._evidence(keys=keys, args=args)))
 
@@ -283,27 +648,17 @@ class RedisSignalStore:
         return True
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
-        def read() -> tuple[Any, Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hget(self._pair_key(actor, child), "score")
-            pipe.lrange(self._pair_key(actor, child, "evidence"), 0, -1)
-            score, items = pipe.execute()
-            return score, items
-
-        score, items = self._call("read a pair", read)
-        return int(score or 0), _rows(items)
+        key = self._pair_key(actor, child)
+        score, text = self._call("read a pair", lambda: self.client.hmget(key, ["score", "ev"]))
+        return int(score or 0), _rows(text)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
-        def read() -> tuple[Any, Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hmget(self._actor_key(actor, "actor"), ["best", "fan", "best_child"])
-            pipe.lrange(self._actor_key(actor, "evidence"), 0, -1)
-            values, items = pipe.execute()
-            return values, items
-
-        (best, fan, best_child), items = self._call("read an actor", read)
+        key = self._actor_key(actor, "actor")
+        best, fan, best_child, text = self._call(
+            "read an actor", lambda: self.client.hmget(key, ["best", "fan", "best_child", "ev"])
+        )
         child = None if best_child is None else bytes(best_child).decode()
-        return int(best or 0), int(fan or 0), child, _rows(items)
+        return int(best or 0), int(fan or 0), child, _rows(text)
 
     def flagged(self) -> list[str]:
         members = self._call(

@@ -12,16 +12,36 @@ import json
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from childsafe.signals._errors import SignalStoreError
 
-__all__ = ["EvidenceRow", "MemorySignalStore", "SQLiteSignalStore", "SignalStore"]
+if TYPE_CHECKING:
+    from childsafe.signals._rules import SignalsConfig
+
+__all__ = [
+    "EventSignalStore",
+    "EvidenceRow",
+    "FlagState",
+    "MemorySignalStore",
+    "SQLiteSignalStore",
+    "SignalStore",
+    "StoreEvent",
+]
 
 EvidenceRow = tuple[str, float, str, "str | None", int, str]
 """(rule, epoch seconds, event kind, child or None, points, explanation)."""
+
+StoreEvent = tuple[str, ...]
+"""One event as the engine hands it to an :class:`EventSignalStore`: the step and two
+flags in one string (the step ``"a"``: an adult reaching a minor, ``"c"``: a child's
+connection request to an adult stranger, ``"w"``: a child writing to an adult, ``"b"``:
+the child blocked or reported the adult; then ``"1"``/``"0"`` for allowed and for
+stranger), the kind, the adult, the child, ``repr`` of the epoch seconds, the mutual
+connections, the adult's band if known (else ``""``), and for a text the off-platform
+points and explanation and the phrase points and explanation."""
 
 
 @runtime_checkable
@@ -92,6 +112,27 @@ class SignalStore(Protocol):
 
     def flagged(self) -> list[str]:
         """The actors ever flagged."""
+
+
+FlagState = tuple[int, int, int, "str | None", list[EvidenceRow], list[EvidenceRow]]
+"""An actor's state when an event raised its flag: (its previous flagged score, best pair
+score, fan-out points, best child, actor-wide evidence, the best pair's evidence)."""
+
+
+@runtime_checkable
+class EventSignalStore(SignalStore, Protocol):
+    """A store that applies every rule to an event in one atomic step on its server
+    (one round trip), and many events in one pipeline."""
+
+    def apply_events(
+        self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
+    ) -> list[FlagState | None]:
+        """Apply every rule to each event, in order, each atomically; per event the
+        actor's state if the event raised its flag (only its previous flagged score
+        without ``state``), else ``None``."""
+
+    def bands(self, accounts: Sequence[str]) -> list[str | None]:
+        """The bands of ``accounts``, in one round trip."""
 
 
 class MemorySignalStore:

@@ -1,0 +1,195 @@
+"""Redis runs every rule of an event in one script, and many events in one pipeline: the
+scores, evidence and flags are the memory store's, event for event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from childsafe.signals import (
+    EventSignalStore,
+    Flag,
+    MemorySignalStore,
+    RedisSignalStore,
+    Score,
+    SignalEvent,
+    SignalEventError,
+    Signals,
+    SignalsConfig,
+    SignalStore,
+    SQLiteSignalStore,
+)
+from childsafe.signals._synthetic import EXAMPLE_PHRASES, SyntheticStream, generate
+from tests.signals.support import REDIS_URL, T0, drop_redis, redis_prefix
+
+needs_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="set CHILDSAFE_TEST_REDIS_URL to test against a real Redis"
+)
+CONFIG = SignalsConfig(phrases=EXAMPLE_PHRASES)
+
+
+@pytest.fixture(name="stream", scope="module")
+def _stream() -> SyntheticStream:
+    # Every harmful pattern (fan-out, escalation, links, phrases, blocks and new
+    # accounts on a shared device, denied attempts) among benign look-alikes.
+    return generate(11, benign_adults=250, instances=70, children=600, teen_events=1500, days=10)
+
+
+@pytest.fixture(name="redis_store")
+def _redis_store() -> Iterator[RedisSignalStore]:
+    assert REDIS_URL is not None
+    prefix = redis_prefix()
+    store = RedisSignalStore.from_url(REDIS_URL, prefix=prefix)
+    yield store
+    store.client.close()
+    drop_redis(prefix)
+
+
+def _events(stream: SyntheticStream, *, bands: bool) -> list[SignalEvent]:
+    return [
+        SignalEvent(
+            e.kind,
+            e.actor,
+            e.target,
+            e.t,
+            e.actor_band if bands else None,
+            e.target_band if bands else None,
+            e.allowed,
+            e.connected,
+            e.mutual,
+            e.text,
+        )
+        for e in stream.events
+    ]
+
+
+def _feed(
+    store: SignalStore, stream: SyntheticStream, *, batch: int | None, bands: bool = True
+) -> tuple[Signals, list[Flag]]:
+    signals = Signals(CONFIG, store=store)
+    for account, (band, idents) in stream.accounts.items():
+        signals.account(account, band=band, identifiers=idents)
+    flags: list[Flag] = []
+    signals.add_listener(flags.append)
+    events = _events(stream, bands=bands)
+    if batch is None:
+        for e in events:
+            signals.observe(
+                e.kind,
+                e.actor,
+                e.target,
+                at=e.at,
+                actor_band=e.actor_band,
+                target_band=e.target_band,
+                allowed=e.allowed,
+                connected=e.connected,
+                mutual=e.mutual,
+                text=e.text,
+            )
+    else:
+        signals.observe_many(events, batch=batch)
+    return signals, flags
+
+
+def _state(signals: Signals, stream: SyntheticStream) -> list[Score]:
+    pairs = sorted({(e.actor, e.target) for e in stream.events} | {
+        (e.target, e.actor) for e in stream.events
+    })  # fmt: skip
+    return [
+        *signals.flagged(),
+        *(signals.actor_score(a) for a in sorted(stream.accounts)),
+        *(signals.pair_score(a, c) for a, c in pairs),
+    ]
+
+
+@needs_redis
+class TestSameAsMemory:
+    @pytest.mark.parametrize("batch", [None, 1, 97, 1000], ids=["observe", "b1", "b97", "b1000"])
+    def test_generated_stream(
+        self, stream: SyntheticStream, redis_store: RedisSignalStore, batch: int | None
+    ) -> None:
+        """Event by event or pipelined, Redis flags the same actors at the same events
+        with the same scores and evidence as memory, and ends in the same state. (A new
+        prefix is a new script: the first pipeline finds it not loaded on the server,
+        and the events refused for it are sent again, in order, once it is.)"""
+        memory, memory_flags = _feed(MemorySignalStore(), stream, batch=None)
+        redis, redis_flags = _feed(redis_store, stream, batch=batch)
+        assert len(memory_flags) > 20  # the stream does raise flags
+        assert {f.actor for f in memory_flags} & {
+            a for i in stream.instances for a in i.accounts
+        }  # fmt: skip
+        assert redis_flags == memory_flags
+        assert _state(redis, stream) == _state(memory, stream)
+
+    def test_bands_from_the_accounts(
+        self, stream: SyntheticStream, redis_store: RedisSignalStore
+    ) -> None:
+        """Events without bands take them from the accounts the platform registered
+        (read for a whole batch at once): the same flags as with the bands given."""
+        memory, memory_flags = _feed(MemorySignalStore(), stream, batch=None)
+        redis, redis_flags = _feed(redis_store, stream, batch=250, bands=False)
+        assert redis_flags == memory_flags
+        assert [s.actor for s in redis.flagged()] == [s.actor for s in memory.flagged()]
+
+    def test_registered_elsewhere(self, redis_store: RedisSignalStore) -> None:
+        """A band registered by another app server is read from Redis for the batch."""
+        Signals(store=redis_store).account("adult1", band="adult")
+        Signals(store=redis_store).account("kid1", band="13_15")
+        signals = Signals(store=redis_store)
+        signals.observe_many([SignalEvent("message", "adult1", "kid1", at=T0)])
+        assert signals.pair_score("adult1", "kid1").score == 10
+
+    def test_store_protocol(self, redis_store: RedisSignalStore) -> None:
+        """Redis runs whole events; memory and SQLite run the rules step by step."""
+        assert isinstance(redis_store, EventSignalStore)
+        assert not isinstance(MemorySignalStore(), EventSignalStore)
+        assert not isinstance(SQLiteSignalStore(":memory:"), EventSignalStore)
+
+
+@pytest.fixture(name="any_signals", params=["memory", pytest.param("redis", marks=needs_redis)])
+def _any_signals(request: pytest.FixtureRequest) -> Iterator[Signals]:
+    if request.param == "memory":
+        yield Signals(store=MemorySignalStore(), clock=lambda: T0)
+        return
+    assert REDIS_URL is not None
+    prefix = redis_prefix()
+    yield Signals(store=RedisSignalStore.from_url(REDIS_URL, prefix=prefix), clock=lambda: T0)
+    drop_redis(prefix)
+
+
+class TestObserveMany:
+    def test_fan_out_in_one_batch(self, any_signals: Signals) -> None:
+        """A fan-out inside one batch is flagged once per rise, in the events' order."""
+        flags: list[Flag] = []
+        any_signals.add_listener(flags.append)
+        any_signals.observe_many(
+            [
+                SignalEvent("message", "adult", f"kid{i}", T0 + i, "adult", "13_15")
+                for i in range(5)
+            ],
+            batch=2,
+        )
+        assert [(f.before, f.score.score) for f in flags] == [(0, 50), (50, 55), (55, 60)]
+        assert any_signals.events == 5
+
+    def test_bad_batch_size(self, any_signals: Signals) -> None:
+        """A batch size that is not a positive integer is refused."""
+        with pytest.raises(SignalEventError, match="batch must be a positive integer"):
+            any_signals.observe_many([], batch=0)
+
+    @pytest.mark.parametrize(
+        ("event", "match"),
+        [
+            (SignalEvent("wave", "a", "k"), "unknown kind 'wave'"),
+            (SignalEvent("message", "a", "k", at=float("nan")), "finite time"),
+            (("message", "a", "k"), "must be a SignalEvent"),
+        ],
+    )
+    def test_bad_events(self, any_signals: Signals, event: object, match: str) -> None:
+        """A bad event names itself and nothing of its batch is applied."""
+        good = SignalEvent("message", "adult", "kid", T0, "adult", "13_15")
+        with pytest.raises(SignalEventError, match=match):
+            any_signals.observe_many([good, event])  # type: ignore[list-item]
+        if isinstance(any_signals.store, EventSignalStore):
+            assert any_signals.pair_score("adult", "kid").score == 0
