@@ -19,6 +19,7 @@ from childsafe.typing import (
 )
 from childsafe.web.denials import problem_response
 from childsafe.web.filtering import ResponseFilter
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
 from childsafe.web.options import check_middleware_options
 from childsafe.web.resolvers import ResolverChain
 from childsafe.web.routes import RouteTable
@@ -56,6 +57,10 @@ class MiddlewareBase(Generic[AppT]):
         renderer: DenialRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
         strict: bool = True,
+        media_inspector: object = None,
+        evidence_preserver: object = None,
+        max_media_body: int = DEFAULT_MAX_MEDIA_BODY,
+        media_temp_dir: str | None = None,
     ) -> None:
         problems = check_middleware_options(
             guard=guard,
@@ -69,8 +74,20 @@ class MiddlewareBase(Generic[AppT]):
         )
         if self.sync_only:
             problems.extend(_async_problems(problems, resolvers, repository))
+        try:
+            media = MediaOptions.build(
+                inspector=media_inspector,
+                preserver=evidence_preserver,
+                max_body=max_media_body,
+                temp_dir=media_temp_dir,
+            )
+        except ConfigurationError as e:
+            problems.extend(e.problems)
         if problems:
             raise ConfigurationError(problems)
+        if strict and routes is not None:
+            media.check_routes(routes.rules(), where="ChildsafeMiddleware")
+        self.media = media
         self.app = app
         self.guard = guard
         self.resolvers = tuple(resolvers)
