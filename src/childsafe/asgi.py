@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
 from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import Request
 from childsafe.web import (
     CONTEXT_KEY,
     DenialResponse,
@@ -70,6 +71,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+
+MEDIA_KEY: Final = "childsafe.media"
+"""Where the middleware leaves its media options in the scope for the endpoints
+``childsafe.contrib.starlette`` checks (only when a media inspector is configured)."""
 
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
@@ -259,6 +264,9 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         if not isinstance(context, RequestContext):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
+        if self.media.inspector is not None:
+            # For endpoints checked by childsafe.contrib.starlette (media routes).
+            scope[MEDIA_KEY] = self.media
         if rule is not None:
             request.params = params or NO_PARAMS
             if rule.reads_media and not websocket:
@@ -424,7 +432,7 @@ async def _read_body(receive: Receive, max_body: int) -> tuple[bytes | None, Rec
 async def media_request_async(
     options: MediaOptions,
     rule: ActionRule,
-    request: ASGIRequest,
+    request: Request,
     context: RequestContext,
     receive: Receive,
 ) -> DenialResponse | Decision | tuple[Receive, Spool] | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -259,7 +259,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     ) -> Iterable[bytes]:
         """A media route: spool, inspect, decide; then the app with the body replayed."""
         environ = request.environ
-        outcome = media_request(self.media, rule, request, context)
+        outcome = media_request(self.media, rule, request, context, environ)
         if isinstance(outcome, DenialResponse):
             return _send(outcome, start_response)
         if isinstance(outcome, Decision):
@@ -280,14 +280,17 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
 def media_request(
     options: MediaOptions,
     rule: ActionRule,
-    request: WSGIRequest,
+    request: Request,
     context: RequestContext,
+    environ: MutableMapping[str, Any],
+    stream: Any = None,  # noqa: ANN401 - any binary file-like
 ) -> DenialResponse | Decision | Spool:
-    """A WSGI media route's request: its body spooled (under the cap), each image
-    inspected and decided. A refusal of the body (413, 400...), a denial to render, or
-    the spool whose body now replays as ``wsgi.input`` (close it after the response).
-    What the WSGI, Flask and Django adapters share."""
-    environ = request.environ
+    """A WSGI media route's request: its body (``stream``, default
+    ``environ["wsgi.input"]``) spooled under the cap, each image inspected and decided.
+    A refusal of the body (413, 400...), a denial to render, or the spool (close it
+    after the response) whose body the app now reads again: ``wsgi.input`` and
+    ``CONTENT_LENGTH`` replaced, and :meth:`Spool.replay_file` as the stream a
+    framework holds. What the WSGI, Flask and Django adapters share."""
     spool: Spool | None = None
     try:
         declared = declared_length(environ.get("CONTENT_LENGTH"))
@@ -297,7 +300,11 @@ def media_request(
         if isinstance(target, Decision):
             return target
         spool = Spool(options.max_body, declared, options.temp_dir)
-        _spool_input(environ, spool)
+        _spool_input(
+            environ.get("wsgi.input") if stream is None else stream,
+            spool,
+            terminated=bool(environ.get("wsgi.input_terminated")),
+        )
         try:
             outcome = decide_media(context, rule, request, spool, options, target)
         except BodyProblem:
@@ -318,10 +325,9 @@ def media_request(
     return done
 
 
-def _spool_input(environ: WSGIEnvironment, spool: Spool) -> None:
-    """Copy ``wsgi.input`` into ``spool``: ``Content-Length`` bytes, or (for a chunked
-    body the server ends) until the end; refused as soon as the cap is passed."""
-    stream = environ.get("wsgi.input")
+def _spool_input(stream: Any, spool: Spool, *, terminated: bool) -> None:  # noqa: ANN401
+    """Copy ``stream`` into ``spool``: ``Content-Length`` bytes, or (for a chunked body
+    the server ends) until the end; refused as soon as the cap is passed."""
     remaining = spool.declared
     if stream is None:
         pass
@@ -332,7 +338,7 @@ def _spool_input(environ: WSGIEnvironment, spool: Spool) -> None:
                 break
             spool.write(chunk)
             remaining -= len(chunk)
-    elif environ.get("wsgi.input_terminated"):
+    elif terminated:
         while chunk := stream.read(CHUNK):
             spool.write(chunk)
     else:

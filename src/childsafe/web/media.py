@@ -18,9 +18,9 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from childsafe.media import EvidencePreserver, MediaFile, MediaInspector, MediaVerdict
     from childsafe.web.context import RequestContext
     from childsafe.web.routes import ActionRule
+    from childsafe.web.strict import RouteInfo
 
 __all__ = [
     "DEFAULT_MAX_MEDIA_BODY",
@@ -191,7 +192,24 @@ class MediaOptions:
             None if temp_dir is None else str(os.fspath(temp_dir)),  # type: ignore[call-overload]
         )
 
-    def check_routes(self, rules: dict[str, ActionRule], *, where: str) -> None:
+    def check_inventory(
+        self,
+        routes: Iterable[RouteInfo],
+        *,
+        where: str,
+        table: Mapping[str, _HasAction] | None = None,
+    ) -> None:
+        """:meth:`check_routes` for an app's route inventory and its route ``table``'s
+        entries (strict mode)."""
+        found: dict[str, _HasAction] = dict(table or {})
+        for info in routes:
+            for action in info.actions:
+                name = action.partition(" ")[0]
+                if name in MEDIA_BODY_ACTIONS:
+                    found.setdefault(info.key, _MediaProbe(name))
+        self.check_routes(found, where=where)
+
+    def check_routes(self, rules: Mapping[str, _HasAction], *, where: str) -> None:
         """Strict start-up check: a route declaring ``media.upload`` or ``media.send``
         needs an inspector. ``rules`` maps a route's name to its rule."""
         if self.inspector is not None:
@@ -207,6 +225,16 @@ class MediaOptions:
                 )
                 for name in missing
             )
+
+
+class _HasAction(Protocol):
+    @property
+    def action(self) -> str: ...
+
+
+@attrs.frozen
+class _MediaProbe:
+    action: str
 
 
 # ------------------------------------------------------------------ spooling
