@@ -339,7 +339,8 @@ def _spool_input(stream: Any, spool: Spool, *, terminated: bool) -> None:  # noq
             spool.write(chunk)
             remaining -= len(chunk)
     elif terminated:
-        while chunk := stream.read(CHUNK):
+        # Never more than one byte past the cap: enough to know the body is too large.
+        while chunk := stream.read(min(CHUNK, spool.cap + 1 - spool.size)):
             spool.write(chunk)
     else:
         raise BodyProblem(

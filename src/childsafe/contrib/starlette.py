@@ -630,11 +630,10 @@ class DeclaredRoutes:
             self._guard(route)
         strict = self.strict
         if strict is not None:
-            check_strict(
-                _inventory(self.router, strict.app, strict.exempt),
-                strict=strict.on,
-                where=_WHERE,
-            )
+            inventory = _inventory(self.router, strict.app, strict.exempt)
+            check_strict(inventory, strict=strict.on, where=_WHERE)
+            if strict.on and not _middleware_inspects(strict.app):
+                MediaOptions().check_inventory(inventory, where=_WHERE)
         self.seen = len(routes)
 
     def _guard(self, route: BaseRoute) -> None:
@@ -923,6 +922,20 @@ def _middleware_table(app: object) -> RouteTable | None:
             if isinstance(table, RouteTable):
                 return table
     return None
+
+
+def _middleware_inspects(app: object) -> bool:
+    """Whether the app's childsafe ASGI middleware was given a ``media_inspector``
+    (what media endpoints need); ``True`` when the app has no such middleware listed
+    (the endpoints then refuse per request)."""
+    listed = False
+    for entry in getattr(app, "user_middleware", None) or ():
+        cls = getattr(entry, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, ChildsafeMiddleware):
+            listed = True
+            if (getattr(entry, "kwargs", None) or {}).get("media_inspector") is not None:
+                return True
+    return not listed
 
 
 def _inventory(

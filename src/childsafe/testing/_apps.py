@@ -858,7 +858,9 @@ def _headers(reply: Reply) -> list[tuple[str, str]]:
 def _declare(view: Any, rule: ActionRule | None, exempt: str | None) -> Any:  # noqa: ANN401
     """``view`` declared with ``rule``, or else marked exempt for the reason ``exempt``."""
     if rule is not None:
-        return action(rule.action, target=rule.target, sensitivity=rule.sensitivity)(view)
+        return action(
+            rule.action, target=rule.target, sensitivity=rule.sensitivity, media=rule.media
+        )(view)
     if exempt is not None:
         return exempt_view(exempt)(view)
     return view

@@ -295,7 +295,11 @@ class ChildsafeMiddleware:
         as incomplete, never passed unchecked."""
         from childsafe.wsgi import media_request  # noqa: PLC0415 - only media views need it
 
+        meta = request.META
         stream = request._stream  # noqa: SLF001 - Django keeps the body's stream here
+        if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+            # Django limits a body of unknown length to nothing; the server ends it.
+            stream = meta.get("wsgi.input", stream)
         outcome = media_request(self.config.media, rule, wrapper, context, request.META, stream)
         if isinstance(outcome, DenialResponse):
             return _http_response(outcome)
