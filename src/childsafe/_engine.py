@@ -483,6 +483,7 @@ class Guard:
         *,
         request_id: str | None = None,
         adapter: str | None = None,
+        media: object = None,
     ) -> None:
         """Send the event of ``decision`` to the sinks, if the guard has any (the request
         kernel records the denials it makes itself, such as ``unverifiable``)."""
@@ -496,6 +497,7 @@ class Guard:
                 relationship,
                 request_id=request_id,
                 adapter=adapter,
+                media=media,
             )
 
     @property

@@ -474,7 +474,7 @@ class CheckedEndpoint:
     websockets are closed.
     """
 
-    __slots__ = ("_bodies", "_only", "app", "max_body", "renderer", "rules")
+    __slots__ = ("_bodies", "_media", "_only", "app", "max_body", "renderer", "rules")
 
     def __init__(
         self,
@@ -502,6 +502,8 @@ class CheckedEndpoint:
         self._only = rules.get("*") if list(rules) == ["*"] else None
         # The rule sets that read the body (a json_field target), worked out once.
         self._bodies = frozenset(id(r) for r in rules.values() if any(x.needs_body for x in r))
+        # The rule sets of media routes (their bodies are spooled and inspected).
+        self._media = frozenset(id(r) for r in rules.values() if any(x.reads_media for x in r))
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -526,8 +528,8 @@ class CheckedEndpoint:
                 await _refuse_websocket(receive, send, "unverifiable")
                 return
             raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
-        if not websocket and any(rule.reads_media for rule in rules):
-            await self._media(rules, found, scope, receive, send)
+        if self._media and not websocket and id(rules) in self._media:
+            await self._media_route(rules, found, scope, receive, send)
             return
         if websocket:
             request = StarletteRequest(WebSocket(scope, receive, send))
@@ -550,7 +552,7 @@ class CheckedEndpoint:
             return
         await self.app(scope, receive, send)
 
-    async def _media(
+    async def _media_route(
         self,
         rules: tuple[ActionRule, ...],
         found: RequestContext,
