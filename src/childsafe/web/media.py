@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -46,6 +46,7 @@ __all__ = [
     "MediaOutcome",
     "MediaResult",
     "MultipartParser",
+    "Part",
     "Spool",
     "body_problem_response",
     "decide_media",
@@ -197,11 +198,11 @@ class MediaOptions:
         routes: Iterable[RouteInfo],
         *,
         where: str,
-        table: Mapping[str, _HasAction] | None = None,
+        table: Mapping[str, object] | None = None,
     ) -> None:
         """:meth:`check_routes` for an app's route inventory and its route ``table``'s
         entries (strict mode)."""
-        found: dict[str, _HasAction] = dict(table or {})
+        found: dict[str, object] = dict(table or {})
         for info in routes:
             for action in info.actions:
                 name = action.partition(" ")[0]
@@ -209,12 +210,16 @@ class MediaOptions:
                     found.setdefault(info.key, _MediaProbe(name))
         self.check_routes(found, where=where)
 
-    def check_routes(self, rules: Mapping[str, _HasAction], *, where: str) -> None:
+    def check_routes(self, rules: Mapping[str, object], *, where: str) -> None:
         """Strict start-up check: a route declaring ``media.upload`` or ``media.send``
         needs an inspector. ``rules`` maps a route's name to its rule."""
         if self.inspector is not None:
             return
-        missing = sorted(name for name, rule in rules.items() if rule.action in MEDIA_BODY_ACTIONS)
+        missing = sorted(
+            name
+            for name, rule in rules.items()
+            if getattr(rule, "action", None) in MEDIA_BODY_ACTIONS
+        )
         if missing:
             raise ConfigurationError(
                 ConfigProblem(
@@ -225,11 +230,6 @@ class MediaOptions:
                 )
                 for name in missing
             )
-
-
-class _HasAction(Protocol):
-    @property
-    def action(self) -> str: ...
 
 
 @attrs.frozen
@@ -626,10 +626,9 @@ def _target_id(rule: ActionRule, request: Request) -> str | None:
     return str(found) if is_id(found) else None
 
 
-Target = tuple[Account | None, Relationship | None]
-
-
-def media_target(context: RequestContext, rule: ActionRule, request: Request) -> Target | Decision:
+def media_target(
+    context: RequestContext, rule: ActionRule, request: Request
+) -> tuple[Account | None, Relationship | None] | Decision:
     """The recipient of a ``media.send`` (and how the sender relates to them), loaded
     through the sync repository; ``(None, None)`` for ``media.upload``; a denial
     (``unverifiable``) when it cannot be found."""
@@ -646,7 +645,7 @@ def media_target(context: RequestContext, rule: ActionRule, request: Request) ->
 
 async def media_target_async(
     context: RequestContext, rule: ActionRule, request: Request
-) -> Target | Decision:
+) -> tuple[Account | None, Relationship | None] | Decision:
     """:func:`media_target` for async (or sync) repositories."""
     if rule.extract is None:
         return None, None
@@ -754,7 +753,7 @@ def decide_media(
     request: Request,
     spool: Spool,
     options: MediaOptions,
-    target: Target,
+    target: tuple[Account | None, Relationship | None],
 ) -> MediaOutcome:
     """Parse the spooled body, inspect each image and decide it (the confirm header
     satisfies an intervention), hand matches to the preserver. Sync and blocking: the
