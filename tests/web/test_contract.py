@@ -937,6 +937,7 @@ class TestMedia:
         body = problem(call(built, "teen", "GET", f"/photos/{photo}"))
         assert body["reason"] == "sensitive_media_blurred"
         assert body["needs_confirmation"] is True
+        assert body["choices"] == ["view", "dont_view", "block_and_report"]
         assert "block and report" in body["next_step"]
         shown = call(
             built, "teen", "GET", f"/photos/{photo}", headers={"Childsafe-Confirm": "media.view"}
