@@ -59,6 +59,9 @@ class Reason(enum.StrEnum):
     PARENT_APPROVAL_TO_CONTACT = "parent_approval_to_contact"
     #: Allowed because the actor is a linked parent or guardian of the account.
     GUARDIAN = "guardian"
+    #: Strict mode: the route declares no action, matches no route-table rule and is
+    #: not exempt, so it is not served.
+    UNDECLARED_ROUTE = "undeclared_route"
     #: The image matches a hash list of known abuse imagery the platform loaded: it is
     #: refused for every account, adults included, and never served.
     KNOWN_ABUSE_MATCH = "known_abuse_match"
@@ -71,9 +74,6 @@ class Reason(enum.StrEnum):
     #: ``sensitive_media_blur`` blurs it: shown once the viewer chooses to see it
     #: (``confirmed=True``).
     SENSITIVE_MEDIA_BLURRED = "sensitive_media_blurred"
-    #: Strict mode: the route declares no action, matches no route-table rule and is
-    #: not exempt, so it is not served.
-    UNDECLARED_ROUTE = "undeclared_route"
 
 
 @attrs.frozen(slots=True)

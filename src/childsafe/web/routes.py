@@ -105,7 +105,8 @@ class ActionRule:
     action: str = attrs.field()
     target: Extractor | None = None
     sensitivity: str | None = None
-    media: Callable[[Request], Any] | None = None
+    # Not in the repr, which stays what it was before media= existed.
+    media: Callable[[Request], Any] | None = attrs.field(default=None, repr=False)
     needs_body: bool = attrs.field(init=False, default=False, eq=False, repr=False)
     """Whether the target is read from the request body (adapters then read it)."""
     extract: Extractor | None = attrs.field(init=False, default=None, eq=False, repr=False)
