@@ -53,6 +53,7 @@ nitpick_ignore_regex = [
     ("py:class", r"cryptography\..*"),
     # Pillow images and threading events in childsafe.media's signatures (no inventory).
     ("py:class", r"(PIL|Image|threading)\..*"),
+    ("py:class", r"(typing\.)?IO"),
 ]
 # Private types that appear in the attrs-generated signatures of public classes
 # (`Policy.overlays`, `Setting.domain`). They are implementation details, deliberately

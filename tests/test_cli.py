@@ -495,7 +495,7 @@ class TestMatrix:
         assert data["policy"] == {"name": "minimum", "source": str(config), "jurisdictions": []}
         assert (data["jurisdiction"], data["unknown_age"]) == ("US-NY", "13_15")
         assert data["bands"] == ["under_13", "13_15", "16_17", "adult"]
-        assert len(data["settings"]) == 24
+        assert len(data["settings"]) == 25
         assert data["settings"]["daily_time_reminder"]["16_17"] == {
             "default": 60,
             "floor": "none",

@@ -1125,6 +1125,13 @@ CHECK_CASES: dict[str, tuple[object, list[str] | None, list[str]]] = {
     "strict not a bool": ({**GOOD, "STRICT": "yes"}, None, ["E018"]),
     "exempt a string": ({**GOOD, "EXEMPT": "admin"}, None, ["E019"]),
     "exempt without a reason": ({**GOOD, "EXEMPT": {"admin": ""}}, None, ["E019"]),
+    "media body cap not a size": ({**GOOD, "MAX_MEDIA_BODY": -1}, None, ["E021"]),
+    "media inspector without inspect": ({**GOOD, "MEDIA_INSPECTOR": 3}, None, ["E021"]),
+    "media inspector not importable": (
+        {**GOOD, "MEDIA_INSPECTOR": "nowhere.Inspector"},
+        None,
+        ["E021"],
+    ),
 }
 
 # What each id is about: two different errors never share an id.
@@ -1149,6 +1156,8 @@ ID_TOPICS = {
     "E018": "CHILDSAFE['STRICT']",
     "E019": "CHILDSAFE['EXEMPT']",
     "E020": "declares no action",
+    "E021": "media",
+    "E022": "no media inspector is configured",
     "W001": "childsafe is disabled",
     "W002": "served unchecked",
 }
@@ -1219,13 +1228,30 @@ class TestChecks:
             in_code |= set(re.findall(r'"((?:childsafe\.)?[EW]\d{3})"', text))
         in_code = {i.removeprefix("childsafe.") for i in in_code}
         documented = _documented_ids()
-        tested = {i for *_, ids in CHECK_CASES.values() for i in ids} | {"E017", "E020", "W002"}
+        tested = {i for *_, ids in CHECK_CASES.values() for i in ids} | {
+            "E017",
+            "E020",
+            "E022",
+            "W002",
+        }
 
         in_docs = Path(__file__).parents[1] / "docs" / "django.md"
         table = set(re.findall(r"^\| `childsafe\.([EW]\d{3})`", in_docs.read_text(), re.MULTILINE))
 
         assert len(documented) == len(set(documented))
         assert set(documented) == in_code == tested == set(ID_TOPICS) == table
+
+    def test_media_route_without_inspector(self) -> None:
+        """Strict mode reports a media route with no MEDIA_INSPECTOR, naming it (E022),
+        and the middleware does not start."""
+        media = {**GOOD, "ROUTES": {**ROUTED, "POST /photos": action_rule("media.upload")}}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=media):
+            found = [m for m in check_routes() if m.id == "childsafe.E022"]
+            assert len(found) == 1
+            assert "'POST /photos'" in found[0].msg
+            assert ID_TOPICS["E022"] in found[0].msg
+            with pytest.raises(ConfigurationError, match="POST /photos"):
+                ChildsafeMiddleware(lambda _request: None)
 
     def test_deploy_check(self) -> None:
         """``check --deploy`` turns a disabled childsafe into an error."""

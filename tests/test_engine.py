@@ -378,7 +378,8 @@ class TestCheckErrors:
     def test_action_list(self) -> None:
         """Every action the issue names is known."""
         own = {"live.start", "purchase", "feed.personalise", "data.share"}
-        assert set(ACTIONS) == {*RELATIONAL, *own, "notify", "content.show"}
+        media = {"media.upload", "media.send", "media.view"}
+        assert set(ACTIONS) == {*RELATIONAL, *own, *media, "notify", "content.show"}
 
 
 class TestFailClosed:

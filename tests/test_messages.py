@@ -18,6 +18,7 @@ from childsafe import (
     AUDIENCES,
     CHANGE_REASONS,
     LOCALES,
+    MEDIA_ACTIONS,
     SETTINGS,
     Account,
     AgeBand,
@@ -39,6 +40,7 @@ from childsafe._messages import check_key, check_text, locale_dir
 from childsafe._msgfmt import compile_mo, main, parse_po
 from childsafe._settings import EnumDomain
 from childsafe.exceptions import ConfigurationError, InvalidCheckError, InvalidSettingError
+from childsafe.media import Classification, HashMatch, MediaVerdict
 from childsafe.typing import Audience
 from childsafe.web import negotiate_locale
 from childsafe.web.denials import undeclared_route, unverifiable
@@ -111,6 +113,18 @@ def _decisions(guard: Guard) -> Iterator[Decision]:
                     relationship=relationship,
                     confirmed=confirmed,
                 )
+    verdicts = (
+        MediaVerdict(pdq="0" * 64, classification=Classification(sensitive=True)),
+        MediaVerdict(pdq="0" * 64, match=HashMatch(list_name="l", listed="1" * 64, distance=0)),
+        MediaVerdict(error="not an image"),
+    )
+    for action, band, media, confirmed in itertools.product(
+        MEDIA_ACTIONS, BANDS, verdicts, (False, True)
+    ):
+        sender = Account(id="s", band=band)
+        yield guard.check(
+            action, sender, Account(id="t", band="adult"), media=media, confirmed=confirmed
+        )
     teen = Account(id="t", band="13_15", guardians=["p"])
     yield guard.check("profile.view", actor=teen, target=teen)
     yield guard.check("connections.view", actor=Account(id="p", band="adult"), target=teen)

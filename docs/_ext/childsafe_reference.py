@@ -305,6 +305,9 @@ _REQUIREMENT_WORDS: Final = {
 _SPECIAL: Final = {
     "notify": ("target", "`quiet_hours`, `engagement_features`"),
     "content": ("actor (the viewer)", "`sensitive_content`"),
+    "media.upload": ("actor (the uploader)", "`sensitive_media_send`"),
+    "media.send": ("actor (the sender)", "`sensitive_media_send`"),
+    "media.view": ("actor (the viewer)", "`sensitive_media_blur`"),
 }
 
 
@@ -312,10 +315,10 @@ def render_actions() -> str:
     """What each value of each action's deciding setting requires."""
     rows: list[list[str]] = []
     for spec in _actions._SPECS:  # noqa: SLF001 - the engine's own table is the truth
-        if spec.kind in _SPECIAL:
-            whose, settings = _SPECIAL[spec.kind]
+        special = _SPECIAL.get(spec.name) or _SPECIAL.get(spec.kind)
+        if special is not None:
+            whose, settings = special
             rows.append([_code(spec.name), whose, settings, "see below"])
-            continue
         for who, side in (("target", spec.target), ("actor", spec.actor)):
             if side is None:
                 continue

@@ -15,7 +15,14 @@ from childsafe._bands import AgeBand, Assurance, age_on
 from childsafe._decision import Decision, Reason
 from childsafe._diff import PolicyDiff, RuleChange, diff_policies
 from childsafe._effective import Settings
-from childsafe._engine import ACTIONS, GROUP_ACTIONS, SENSITIVITY_LEVELS, Guard, SettingChange
+from childsafe._engine import (
+    ACTIONS,
+    GROUP_ACTIONS,
+    MEDIA_ACTIONS,
+    SENSITIVITY_LEVELS,
+    Guard,
+    SettingChange,
+)
 from childsafe._messages import (
     AUDIENCES,
     CHANGE_REASONS,
@@ -63,6 +70,7 @@ __all__ = [
     "CHANGE_REASONS",
     "GROUP_ACTIONS",
     "LOCALES",
+    "MEDIA_ACTIONS",
     "SENSITIVITY_LEVELS",
     "SETTINGS",
     "Account",

@@ -59,6 +59,15 @@ SENSITIVITY_LEVELS: Final = ("none", "mild", "strong", "adult")
 _SENSITIVITY_RANK: Final = {name: i for i, name in enumerate(SENSITIVITY_LEVELS)}
 _MAX_SENSITIVITY: Final = {"strictest": 0, "limited": 1, "standard": 2}
 
+MEDIA_SOURCES: Final = (
+    "apple-communication-safety",
+    "instagram-nudity-protection",
+    "nspcc-self-generated-imagery",
+)
+"""Citations of the nudity interventions (the ``sensitive_media_*`` rules cite theirs)."""
+MATCH_SOURCES: Final = ("ofcom-icu-c9",)
+"""Citations of refusing an image that matches a known-abuse hash list."""
+
 
 def _reqs(setting: str, *pairs: tuple[str, int]) -> Mapping[SettingValue, int]:
     values = SETTINGS[setting].domain.values  # type: ignore[union-attr]
@@ -79,7 +88,9 @@ class _ActionSpec:
     name: str
     # "request", "group" and "list" are relational actions with rules of their own on
     # top of the table (contact a child starts, groups, whose list): see _contact.
-    kind: Literal["relational", "request", "group", "list", "own", "notify", "content"]
+    # "media" actions decide on a MediaVerdict too (see _media); media.send also has
+    # the relational sides of dm.send.
+    kind: Literal["relational", "request", "group", "list", "own", "notify", "content", "media"]
     target: _Side | None = None
     actor: _Side | None = None
     actor_minors_only: bool = False
@@ -248,10 +259,23 @@ _SPECS: Final = (
     ),
     _ActionSpec("notify", "notify"),
     _ActionSpec("content.show", "content"),
+    _ActionSpec("media.upload", "media"),
+    _ActionSpec(
+        "media.send",
+        "media",
+        target=_contact("media.send", "direct_messages"),
+        actor=_contact("media.send", "direct_messages", "actor"),
+        actor_minors_only=True,
+        consent_dm=True,
+    ),
+    _ActionSpec("media.view", "media"),
 )
 
 ACTIONS: Final = tuple(s.name for s in _SPECS)
 """Every action :meth:`Guard.check` decides."""
+MEDIA_ACTIONS: Final = tuple(s.name for s in _SPECS if s.kind == "media")
+"""The actions that decide on an image (``media=``): ``media.upload``, ``media.send``
+and ``media.view``."""
 GROUP_ACTIONS: Final = ("group.form", "group.join")
 """The actions :meth:`Guard.check_group` decides."""
 _DM_SPEC: Final = _SPECS[0]

@@ -62,6 +62,18 @@ class Reason(enum.StrEnum):
     #: Strict mode: the route declares no action, matches no route-table rule and is
     #: not exempt, so it is not served.
     UNDECLARED_ROUTE = "undeclared_route"
+    #: The image matches a hash list of known abuse imagery the platform loaded: it is
+    #: refused for every account, adults included, and never served.
+    KNOWN_ABUSE_MATCH = "known_abuse_match"
+    #: The body is not an image that could be read (undecodable, or not an image).
+    MEDIA_UNREADABLE = "media_unreadable"
+    #: The image may show nudity (or could not be checked) and the sender's
+    #: ``sensitive_media_send`` is ``blocked``.
+    SENSITIVE_MEDIA_BLOCKED = "sensitive_media_blocked"
+    #: The image may show nudity (or could not be checked) and the viewer's
+    #: ``sensitive_media_blur`` blurs it: shown once the viewer chooses to see it
+    #: (``confirmed=True``).
+    SENSITIVE_MEDIA_BLURRED = "sensitive_media_blurred"
 
 
 @attrs.frozen(slots=True)

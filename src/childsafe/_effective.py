@@ -33,6 +33,7 @@ class Settings:
     live_gifting: str
     sensitive_content: str
     sensitive_media_blur: str
+    sensitive_media_send: str
     feed_personalisation: str
     personalised_ads: str
     data_sharing: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import attrs
 
@@ -32,6 +32,8 @@ from childsafe._actions import (
     CONNECTED,
     GROUP_ACTIONS,
     INVITED,
+    MATCH_SOURCES,
+    MEDIA_ACTIONS,
     MUTUAL,
     MUTUAL_OR_INVITED,
     SENSITIVITY_LEVELS,
@@ -55,7 +57,17 @@ from childsafe._time import local_minute
 from childsafe.events import EventDispatcher, EventSink, EventStats
 from childsafe.exceptions import InvalidCheckError, InvalidSettingError, UnknownActionError
 
-__all__ = ["ACTIONS", "GROUP_ACTIONS", "SENSITIVITY_LEVELS", "Guard", "SettingChange"]
+if TYPE_CHECKING:
+    from childsafe.media import MediaVerdict
+
+__all__ = [
+    "ACTIONS",
+    "GROUP_ACTIONS",
+    "MEDIA_ACTIONS",
+    "SENSITIVITY_LEVELS",
+    "Guard",
+    "SettingChange",
+]
 
 _SETTINGS_CACHE_SIZE: Final = 4096
 _NO_CONSENTS: Final[frozenset[str]] = frozenset()
@@ -103,6 +115,7 @@ class _BandTable:
         "dm_contact_ok",
         "entries",
         "gates",
+        "match_citations",
         "rules",
         "settings",
         "settings_cache",
@@ -141,6 +154,7 @@ class _BandTable:
         self.settings = Settings(**self.defaults)  # type: ignore[arg-type]
         self.citations = {n: policy.cite(r.sources) for n, r in rules.items()}
         self.contact_citations = policy.cite(_contacts.CONFIRM_SOURCES)
+        self.match_citations = policy.cite(MATCH_SOURCES)
         self.cache: dict[tuple[str, str, bool], Decision] = {}
         # Effective settings per distinct set of personal changes (bounded, see below).
         self.settings_cache: dict[tuple[object, ...], Settings] = {}
@@ -469,6 +483,7 @@ class Guard:
         *,
         request_id: str | None = None,
         adapter: str | None = None,
+        media: object = None,
     ) -> None:
         """Send the event of ``decision`` to the sinks, if the guard has any (the request
         kernel records the denials it makes itself, such as ``unverifiable``)."""
@@ -482,6 +497,7 @@ class Guard:
                 relationship,
                 request_id=request_id,
                 adapter=adapter,
+                media=media,
             )
 
     @property
@@ -701,6 +717,7 @@ class Guard:
         sensitivity: str | None = None,
         engagement: bool = False,
         confirmed: bool = False,
+        media: MediaVerdict | None = None,
     ) -> Decision:
         """Decide whether ``actor`` may do ``action`` to ``target``.
 
@@ -709,12 +726,22 @@ class Guard:
         ``engagement=True`` for engagement prompts; ``content.show`` needs the viewing
         ``actor`` and the content's ``sensitivity`` (one of :data:`SENSITIVITY_LEVELS`).
 
+        The media actions (:data:`MEDIA_ACTIONS`) decide on what inspection found about
+        the image, ``media=`` (a :class:`~childsafe.media.MediaVerdict`): an image that
+        matches a known-abuse hash list is refused for everyone; one that could not be
+        read is refused; a sensitive one (or one with no verdict) meets the minor
+        sender's ``sensitive_media_send`` (``media.upload``; ``media.send``, which
+        also asks what ``dm.send`` asks of the two accounts) or the viewer's
+        ``sensitive_media_blur`` (``media.view``, whose ``target`` is the sender): a
+        blur or an intervention is a decision that needs confirmation.
+
         A decision may *need confirmation* (its ``needs_confirmation`` is true): a
         13-17 sending a friend or follow request to an adult who is not a connection
         sees a safety prompt first. Show it, and when the account holder confirms, ask
         again with ``confirmed=True``; that satisfies the prompt and nothing else.
 
         .. versionchanged:: 0.2.0 ``confirmed``; the ``follow`` and ``connections.listed``
+           actions; ``media`` and the ``media.upload``, ``media.send`` and ``media.view``
            actions.
         """
         # The try costs nothing until it catches: a wrong type (a dict or a string
@@ -795,6 +822,8 @@ class Guard:
                             return table.consent_denial(action, side.setting, chosen)  # type: ignore[union-attr]
                 req, allow, deny = table.entries[side.key][value]  # type: ignore[union-attr]
                 return allow if req == ANY else deny
+            if spec.kind == "media":
+                return _media(c, spec, actor, target, relationship, media, confirmed)
             if spec.kind == "notify":
                 return self._notify(c, target, at, engagement=engagement)
             return self._content(c, actor, sensitivity)
@@ -1133,6 +1162,221 @@ _CONTACT_KINDS: Final[dict[str, _Rule]] = {
     "group": _group_invite,
     "list": _list,
 }
+
+
+# -- media: upload, send, view --------------------------------------------------
+
+
+def _media(
+    c: _Compiled,
+    spec: _ActionSpec,
+    actor: Account | None,
+    target: Account | None,
+    relationship: Relationship | None,
+    media: MediaVerdict | None,
+    confirmed: bool,
+) -> Decision:
+    """``media.upload``, ``media.send`` and ``media.view``: a match refuses for everyone,
+    an unreadable image is refused, then the relational rules (``media.send``) and the
+    sensitivity rules. No verdict counts as sensitive for a minor (fail closed), never
+    as a match."""
+    # Imported here, not at the top: only a media check needs it.
+    from childsafe.media._types import MediaVerdict  # noqa: PLC0415
+
+    action = spec.name
+    if not isinstance(actor, Account):
+        _check_arguments(action, actor, target, relationship, confirmed)
+        raise InvalidCheckError(f"{action} needs actor= (the {_MEDIA_ACTOR[action]})")
+    if action == "media.send" and target is None:
+        raise InvalidCheckError("media.send needs both actor= and target=")
+    _check_arguments(action, actor, target, relationship, confirmed)
+    if media is not None and not isinstance(media, MediaVerdict):
+        raise InvalidCheckError(
+            f"{action}: media= must be a childsafe.media.MediaVerdict (or None), got "
+            f"{type(media).__name__} {_short(media)}"
+        )
+    table = c.table(actor)
+    if media is not None:
+        if media.match is not None:
+            return _cached(table, (f"{action}:match", "", False), lambda: _matched(table, action))
+        if media.error is not None:
+            return _cached(
+                table, (f"{action}:unreadable", "", False), lambda: _unreadable(table, action)
+            )
+    minor = table.band is not _ADULT
+    sensitive = media.sensitive if media is not None else minor
+    if action == "media.view":
+        return _view(table, actor, target, relationship, sensitive=sensitive, confirmed=confirmed)
+    base: Decision | None = None
+    if action == "media.send":
+        assert target is not None
+        base = _relational(c, spec, actor, target, relationship)
+        if not base.allowed:
+            return base
+    if not (sensitive and minor):
+        return base if base is not None else _media_allow(table, action, actor)
+    value = str(table.value(actor, "sensitive_media_send"))
+    if value == "allowed":
+        return _media_allow(table, action, actor)
+    key = (f"{action}:sensitive", value, confirmed)
+    return _cached(table, key, lambda: _send_rule(table, action, value, confirmed=confirmed))
+
+
+_MEDIA_ACTOR: Final = {
+    "media.upload": "uploader",
+    "media.send": "sender",
+    "media.view": "viewer",
+}
+
+
+def _matched(table: _BandTable, action: str) -> Decision:
+    return Decision(
+        allowed=False,
+        action=action,
+        reason=Reason.KNOWN_ABUSE_MATCH,
+        message=f"{action} denied: the image matches a hash list of known abuse imagery "
+        "the platform loaded; it is refused for every account and never served.",
+        subject="actor",
+        band=table.band,
+        citations=table.match_citations,
+    )
+
+
+def _unreadable(table: _BandTable, action: str) -> Decision:
+    return Decision(
+        allowed=False,
+        action=action,
+        reason=Reason.MEDIA_UNREADABLE,
+        message=f"{action} denied: the body could not be read as an image.",
+        subject="actor",
+        band=table.band,
+        remedy="Send a still image in a format the platform reads (JPEG, PNG).",
+    )
+
+
+def _media_allow(table: _BandTable, action: str, actor: Account) -> Decision:
+    value = str(table.value(actor, "sensitive_media_send"))
+    return _cached(
+        table,
+        (f"{action}:allow", value, True),
+        lambda: table.decision(
+            action,
+            "actor",
+            "sensitive_media_send",
+            value,
+            Reason.PERMITTED,
+            f"{action} allowed: no known-abuse match, and the image is not sensitive or the "
+            f"actor's sensitive_media_send is {value!r} ({table.band.value}).",
+            None,
+        ),
+    )
+
+
+def _send_rule(table: _BandTable, action: str, value: str, *, confirmed: bool) -> Decision:
+    """A minor about to send a sensitive image: ``blocked`` refuses, ``intervene`` is
+    the safety message first (needs confirmation), then allowed once confirmed."""
+    common: dict[str, Any] = {
+        "action": action,
+        "setting": "sensitive_media_send",
+        "value": value,
+        "subject": "actor",
+        "band": table.band,
+        "citations": table.citations["sensitive_media_send"],
+    }
+    band = table.band.value
+    if value == "blocked":
+        return Decision(
+            allowed=False,
+            reason=Reason.SENSITIVE_MEDIA_BLOCKED,
+            message=f"{action} denied: the image may show nudity (or could not be checked) "
+            f"and the actor's sensitive_media_send is 'blocked' ({band}).",
+            **common,
+        )
+    if confirmed:
+        return Decision(
+            allowed=True,
+            reason=Reason.CONFIRMED,
+            message=f"{action} allowed: the actor saw the safety message about sending an "
+            f"image that may show nudity and confirmed ({band}).",
+            **common,
+        )
+    return Decision(
+        allowed=False,
+        reason=Reason.CONFIRMATION_REQUIRED,
+        message=f"{action} needs confirmation: the image may show nudity (or could not be "
+        f"checked) and the actor's sensitive_media_send is 'intervene' ({band}).",
+        remedy="Show the safety message about sending images that may show nudity; if the "
+        "account holder still wants to send it, check again with confirmed=True.",
+        needs_confirmation=True,
+        **common,
+    )
+
+
+def _view(
+    table: _BandTable,
+    viewer: Account,
+    sender: Account | None,
+    relationship: Relationship | None,
+    *,
+    sensitive: bool,
+    confirmed: bool,
+) -> Decision:
+    """``media.view``: a sensitive image is blurred per the viewer's
+    ``sensitive_media_blur`` until the viewer chooses to see it."""
+    if sender is not None and sender.id == viewer.id:
+        return _own("media.view")
+    value = str(table.value(viewer, "sensitive_media_blur"))
+    connected = relationship is not None and relationship.connected
+    blurred = sensitive and (
+        value == "always" or (value == "from_non_connections" and not connected)
+    )
+    if not blurred:
+        return _cached(
+            table,
+            ("media.view:allow", value, True),
+            lambda: table.decision(
+                "media.view",
+                "actor",
+                "sensitive_media_blur",
+                value,
+                Reason.PERMITTED,
+                f"media.view allowed: the image is not sensitive, or the viewer's "
+                f"sensitive_media_blur is {value!r} ({table.band.value}) and does not blur "
+                "it here.",
+                None,
+            ),
+        )
+
+    def build() -> Decision:
+        common: dict[str, Any] = {
+            "action": "media.view",
+            "setting": "sensitive_media_blur",
+            "value": value,
+            "subject": "actor",
+            "band": table.band,
+            "citations": table.citations["sensitive_media_blur"],
+        }
+        if confirmed:
+            return Decision(
+                allowed=True,
+                reason=Reason.CONFIRMED,
+                message="media.view allowed: the viewer chose to see a blurred image "
+                f"({table.band.value}).",
+                **common,
+            )
+        return Decision(
+            allowed=False,
+            reason=Reason.SENSITIVE_MEDIA_BLURRED,
+            message="media.view blurred: the image may show nudity (or could not be "
+            f"checked) and the viewer's sensitive_media_blur is {value!r} "
+            f"({table.band.value}).",
+            remedy="Show it blurred with the explanation and three choices (view, don't "
+            "view, block and report); check again with confirmed=True to show it.",
+            needs_confirmation=True,
+            **common,
+        )
+
+    return _cached(table, ("media.view:blur", value, confirmed), build)
 
 
 def _members(action: str, actor: Account, members: Iterable[Account]) -> list[Account]:

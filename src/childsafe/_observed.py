@@ -31,7 +31,7 @@ class _Observed(Guard):
         **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
     ) -> Decision:
         decision = super().check(action, actor, target, relationship, **options)
-        self._record(decision, actor, target, relationship)
+        self._record(decision, actor, target, relationship, media=options.get("media"))
         return decision
 
     def _check_for_request(
@@ -45,7 +45,15 @@ class _Observed(Guard):
         **options: Any,  # noqa: ANN401 - Guard.check's keywords, passed on as they are
     ) -> Decision:
         decision = super().check(action, actor, target, relationship, **options)
-        self._record(decision, actor, target, relationship, request_id=request_id, adapter=adapter)
+        self._record(
+            decision,
+            actor,
+            target,
+            relationship,
+            request_id=request_id,
+            adapter=adapter,
+            media=options.get("media"),
+        )
         return decision
 
     def check_group(

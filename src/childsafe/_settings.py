@@ -339,6 +339,11 @@ _CATALOGUE: Final = (
         "blurring of sensitive images in messages",
     ),
     _enum(
+        "sensitive_media_send",
+        "blocked intervene allowed",
+        "what happens when the account is about to send an image flagged as sensitive",
+    ),
+    _enum(
         "feed_personalisation",
         "chronological non_profiled profiled",
         "how the main feed is ranked",

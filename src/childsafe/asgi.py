@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
 from childsafe.exceptions import ConfigProblem, ConfigurationError
+from childsafe.typing import Request
 from childsafe.web import (
     CONTEXT_KEY,
     DenialResponse,
@@ -33,8 +34,20 @@ from childsafe.web import (
     single_value,
     withheld_response,
 )
+from childsafe.web.media import (
+    CHUNK,
+    BodyProblem,
+    MediaOptions,
+    Spool,
+    body_problem_response,
+    decide_media,
+    declared_length,
+    media_target_async,
+    too_large,
+)
 from childsafe.web.middleware import MiddlewareBase
 from childsafe.web.request import NO_PARAMS
+from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
@@ -58,6 +71,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+
+MEDIA_KEY: Final = "childsafe.media"
+"""Where the middleware leaves its media options in the scope for the endpoints
+``childsafe.contrib.starlette`` checks (only when a media inspector is configured)."""
 
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
@@ -247,8 +264,14 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         if not isinstance(context, RequestContext):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
+        if self.media.inspector is not None:
+            # For endpoints checked by childsafe.contrib.starlette (media routes).
+            scope[MEDIA_KEY] = self.media
         if rule is not None:
             request.params = params or NO_PARAMS
+            if rule.reads_media and not websocket:
+                await self._media(rule, request, context, scope, receive, send)
+                return
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
             decision = context.check_rule_eager(rule, request)
@@ -274,6 +297,39 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         await self.app(
             _without_pathsend(scope), receive, _FilteringSend(send, context, self.response_filter)
         )
+
+    async def _media(
+        self,
+        rule: ActionRule,
+        request: ASGIRequest,
+        context: RequestContext,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """A media route: spool, inspect (in a thread), decide; then the app with the
+        body replayed."""
+        outcome = await media_request_async(self.media, rule, request, context, receive)
+        if outcome is None:
+            return  # the client went away
+        if isinstance(outcome, DenialResponse):
+            await _send_response(send, outcome)
+            return
+        if isinstance(outcome, Decision):
+            await _send_response(send, render_denial(self.renderer, outcome, request))
+            return
+        replay, spool = outcome
+        try:
+            if self.response_filter is None:
+                await self.app(scope, replay, send)
+            else:
+                await self.app(
+                    _without_pathsend(scope),
+                    replay,
+                    _FilteringSend(send, context, self.response_filter),
+                )
+        finally:
+            spool.close()
 
     def _first_request(self, app: object) -> None:
         """What is learnt once, from the app behind (``scope["app"]``): the adapter's
@@ -371,6 +427,78 @@ async def _read_body(receive: Receive, max_body: int) -> tuple[bytes | None, Rec
         return await receive()
 
     return body, replay
+
+
+async def media_request_async(
+    options: MediaOptions,
+    rule: ActionRule,
+    request: Request,
+    context: RequestContext,
+    receive: Receive,
+) -> DenialResponse | Decision | tuple[Receive, Spool] | None:
+    """An ASGI media route's request: its body spooled from ``receive`` (under the
+    cap), each image inspected and decided in a worker thread. A refusal of the body
+    (413, 400...), a denial to render, ``None`` when the client went away, or a
+    ``receive`` replaying the body and the spool to close after the app ran. What the
+    ASGI, Starlette and FastAPI adapters share."""
+    import anyio.to_thread  # noqa: PLC0415 - only media routes need it
+
+    spool: Spool | None = None
+    try:
+        declared = declared_length(request.header("content-length"))
+        if declared is not None and declared > options.max_body:
+            return body_problem_response(too_large(options.max_body))
+        target = await media_target_async(context, rule, request)
+        if isinstance(target, Decision):
+            return target
+        spool = Spool(options.max_body, declared, options.temp_dir)
+        while True:
+            message = await receive()
+            if message.get("type") != "http.request":
+                return None  # http.disconnect: nothing to answer
+            spool.write(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                break
+        spool.finish()
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                decide_media, context, rule, request, spool, options, target
+            )
+        except BodyProblem:
+            raise
+        except Exception as e:  # noqa: BLE001 - a media check never becomes a 500
+            return context._unverifiable(rule.action, e)  # noqa: SLF001
+        if not outcome.decision.allowed:
+            return outcome.decision
+        replay = _replay(spool.replay_file(), spool.size, receive)
+        done, spool = spool, None
+    except BodyProblem as problem:
+        return body_problem_response(problem)
+    finally:
+        if spool is not None:
+            spool.close()
+    return replay, done
+
+
+def _replay(body: Any, size: int, receive: Receive) -> Receive:  # noqa: ANN401 - a binary file
+    """A ``receive`` giving the app the spooled body as ``http.request`` messages, then
+    whatever the client sends next (``http.disconnect``)."""
+    sent = 0
+    finished = False
+
+    async def replay() -> Message:
+        nonlocal sent, finished
+        if finished:
+            return await receive()
+        chunk = body.read(CHUNK)
+        sent += len(chunk)
+        more = sent < size and bool(chunk)
+        if not more:
+            finished = True
+            body.close()
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return replay
 
 
 async def _refuse_websocket(receive: Receive, send: Send, reason: str) -> None:

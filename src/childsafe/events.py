@@ -81,6 +81,18 @@ class DecisionEvent:
 
     Account ids are the platform's own: a sink that stores events decides how to
     pseudonymise them.
+
+    A media decision (``media.upload``, ``media.send``, ``media.view``) carries what
+    inspection found about the image, so the audit trail and the transparency report
+    can count matches and interventions: ``media_pdq`` (its PDQ hash, 64 hex digits),
+    ``media_matched`` and, for a match, ``media_list``, ``media_entry`` and
+    ``media_distance``; ``media_sensitive`` and ``media_labels`` (the classifier's
+    labels that counted, with their scores); ``media_classifier_failed`` (why the
+    classifier gave no answer: the protective path was taken) and ``media_error`` (why
+    the image could not be read). All ``None`` (labels empty) for other actions, and
+    for a media check given no verdict.
+
+    .. versionchanged:: 0.2.0 The ``media_*`` fields (added within version 1).
     """
 
     id: str
@@ -102,12 +114,22 @@ class DecisionEvent:
     request_id: str | None = None
     adapter: str | None = None
     version: int = EVENT_VERSION
+    media_pdq: str | None = None
+    media_matched: bool | None = None
+    media_list: str | None = None
+    media_entry: str | None = None
+    media_distance: int | None = None
+    media_sensitive: bool | None = None
+    media_labels: tuple[tuple[str, float], ...] = ()
+    media_classifier_failed: str | None = None
+    media_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the time in ISO 8601, UTC)."""
         out = attrs.asdict(self, recurse=False)
         out["time"] = self.time.isoformat()
         out["relationship"] = None if self.relationship is None else dict(self.relationship)
+        out["media_labels"] = [list(label) for label in self.media_labels]
         return out
 
 
@@ -189,6 +211,26 @@ def _relationship_facts(rel: Relationship | None) -> Mapping[str, bool | int] | 
     }
 
 
+def _media_facts(verdict: object) -> dict[str, Any]:
+    """The event fields of a media verdict (read by attribute: this module imports no
+    media type)."""
+    match = getattr(verdict, "match", None)
+    classification = getattr(verdict, "classification", None)
+    return {
+        "media_pdq": getattr(verdict, "pdq", None),
+        "media_matched": match is not None,
+        "media_list": getattr(match, "list_name", None),
+        "media_entry": getattr(match, "entry_id", None),
+        "media_distance": getattr(match, "distance", None),
+        "media_sensitive": bool(getattr(verdict, "sensitive", False)),
+        "media_labels": tuple(
+            (str(name), float(score)) for name, score in getattr(classification, "labels", ())
+        ),
+        "media_classifier_failed": getattr(classification, "failed", None),
+        "media_error": getattr(verdict, "error", None),
+    }
+
+
 def _band(account: Account | None) -> str | None:
     return None if account is None else account.band.value
 
@@ -241,8 +283,10 @@ class EventDispatcher:
         *,
         request_id: str | None = None,
         adapter: str | None = None,
+        media: object = None,
     ) -> None:
-        """Queue the event of ``decision``."""
+        """Queue the event of ``decision`` (``media``: the
+        :class:`~childsafe.media.MediaVerdict` a media action was decided on)."""
         self.emit(
             DecisionEvent(
                 id=uuid.uuid4().hex,
@@ -263,6 +307,7 @@ class EventDispatcher:
                 policy_version=policy_version(policy),
                 request_id=request_id,
                 adapter=adapter,
+                **(_media_facts(media) if media is not None else {}),
             )
         )
 

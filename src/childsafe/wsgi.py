@@ -24,10 +24,11 @@ from __future__ import annotations
 import http
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from childsafe._decision import Decision
 from childsafe.typing import AccountRepository, Request
 from childsafe.web import (
     CONTEXT_KEY,
@@ -43,8 +44,20 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.media import (
+    CHUNK,
+    BodyProblem,
+    MediaOptions,
+    Spool,
+    body_problem_response,
+    decide_media,
+    declared_length,
+    media_target,
+    too_large,
+)
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
 from childsafe.web.request import NO_PARAMS
+from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -223,6 +236,8 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         found = self._find(method, path)
         if found is not None:
             rule, request.params = found
+            if rule.reads_media:
+                return self._media(rule, request, context, start_response)
             decision = context.check_rule(rule, request)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
@@ -234,6 +249,126 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         return _FilteredResponse(start_response, context, self.response_filter).run(
             self.app, environ
         )
+
+    def _media(
+        self,
+        rule: ActionRule,
+        request: WSGIRequest,
+        context: RequestContext,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """A media route: spool, inspect, decide; then the app with the body replayed."""
+        environ = request.environ
+        outcome = media_request(self.media, rule, request, context, environ)
+        if isinstance(outcome, DenialResponse):
+            return _send(outcome, start_response)
+        if isinstance(outcome, Decision):
+            return _send(render_denial(self.renderer, outcome, request), start_response)
+        try:
+            if self.response_filter is None:
+                body = self.app(environ, start_response)
+            else:
+                body = _FilteredResponse(start_response, context, self.response_filter).run(
+                    self.app, environ
+                )
+        except BaseException:
+            outcome.close()
+            raise
+        return _Closing(body, outcome.close)
+
+
+def media_request(
+    options: MediaOptions,
+    rule: ActionRule,
+    request: Request,
+    context: RequestContext,
+    environ: MutableMapping[str, Any],
+    stream: Any = None,  # noqa: ANN401 - any binary file-like
+) -> DenialResponse | Decision | Spool:
+    """A WSGI media route's request: its body (``stream``, default
+    ``environ["wsgi.input"]``) spooled under the cap, each image inspected and decided.
+    A refusal of the body (413, 400...), a denial to render, or the spool (close it
+    after the response) whose body the app now reads again: ``wsgi.input`` and
+    ``CONTENT_LENGTH`` replaced, and :meth:`Spool.replay_file` as the stream a
+    framework holds. What the WSGI, Flask and Django adapters share."""
+    spool: Spool | None = None
+    try:
+        declared = declared_length(environ.get("CONTENT_LENGTH"))
+        if declared is not None and declared > options.max_body:
+            return body_problem_response(too_large(options.max_body))
+        target = media_target(context, rule, request)
+        if isinstance(target, Decision):
+            return target
+        spool = Spool(options.max_body, declared, options.temp_dir)
+        _spool_input(
+            environ.get("wsgi.input") if stream is None else stream,
+            spool,
+            terminated=bool(environ.get("wsgi.input_terminated")),
+        )
+        try:
+            outcome = decide_media(context, rule, request, spool, options, target)
+        except BodyProblem:
+            raise
+        except Exception as e:  # noqa: BLE001 - a media check never becomes a 500
+            return context._unverifiable(rule.action, e)  # noqa: SLF001
+        if not outcome.decision.allowed:
+            return outcome.decision
+        environ["wsgi.input"] = spool.replay_file()
+        environ["CONTENT_LENGTH"] = str(spool.size)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        done, spool = spool, None
+    except BodyProblem as problem:
+        return body_problem_response(problem)
+    finally:
+        if spool is not None:
+            spool.close()
+    return done
+
+
+def _spool_input(stream: Any, spool: Spool, *, terminated: bool) -> None:  # noqa: ANN401
+    """Copy ``stream`` into ``spool``: ``Content-Length`` bytes, or (for a chunked body
+    the server ends) until the end; refused as soon as the cap is passed."""
+    remaining = spool.declared
+    if stream is None:
+        pass
+    elif remaining is not None:
+        while remaining > 0:
+            chunk = stream.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            spool.write(chunk)
+            remaining -= len(chunk)
+    elif terminated:
+        # Never more than one byte past the cap: enough to know the body is too large.
+        while chunk := stream.read(min(CHUNK, spool.cap + 1 - spool.size)):
+            spool.write(chunk)
+    else:
+        raise BodyProblem(
+            411,
+            "Length required",
+            "A media route needs a Content-Length, or a server that ends chunked bodies "
+            "(wsgi.input_terminated).",
+        )
+    spool.finish()
+
+
+class _Closing:
+    """The app's response iterable, with ``then`` called when it is closed."""
+
+    __slots__ = ("_body", "_then")
+
+    def __init__(self, body: Iterable[bytes], then: Callable[[], None]) -> None:
+        self._body = body
+        self._then = then
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            _close(self._body)
+        finally:
+            self._then()
 
 
 class _FilteredResponse:

@@ -18,14 +18,20 @@ never skipped.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import io
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from childsafe import Account, Relationship, Request, action_rule, path_param
+from childsafe.exceptions import ConfigurationError
 from childsafe.testing import (
     ADAPTERS,
     AppRoute,
@@ -38,6 +44,7 @@ from childsafe.testing import (
 from childsafe.testing._apps import Adapter
 from childsafe.web import ANONYMOUS_ID
 from tests import django_settings
+from tests.media_support import MATCH, SENSITIVE, MarkerInspector, RecordingPreserver, png
 
 PROBLEM = "application/problem+json"
 DM_TO_PATH_TARGET = action_rule("dm.send", target=path_param("user_id"))
@@ -668,3 +675,428 @@ class TestStrictMode:
         if response is not None:
             assert response.status_code in {403, 404, 405, 500}, response.text
         assert built.social.ran == []
+
+
+# -- media routes -------------------------------------------------------------------
+
+MEDIA_CAP = 64 * 1024
+
+
+class _PhotoSender:
+    """The sender of the photo in the path: what a ``media.view`` route's target
+    extractor reads from the platform's store."""
+
+    def __init__(self, social: SocialApp) -> None:
+        self.social = social
+
+    def __call__(self, request: Request) -> str | None:
+        stored = self.social.photos.get(request.path_param("photo_id") or "")
+        return stored[0] if stored is not None else None
+
+
+class _StoredVerdict:
+    """The verdict the platform stored with the photo at upload."""
+
+    def __init__(self, social: SocialApp) -> None:
+        self.social = social
+
+    def __call__(self, request: Request) -> object:
+        stored = self.social.photos.get(request.path_param("photo_id") or "")
+        return stored[1] if stored is not None else None
+
+
+def media_routes(social: SocialApp) -> list[AppRoute]:
+    return [
+        AppRoute("media_upload", "/photos", ("POST",), {"POST": action_rule("media.upload")}),
+        AppRoute(
+            "media_send",
+            "/users/{user_id}/photos",
+            ("POST",),
+            {"POST": action_rule("media.send", target=path_param("user_id"))},
+        ),
+        AppRoute(
+            "media_view",
+            "/photos/{photo_id}",
+            ("GET",),
+            {
+                "GET": action_rule(
+                    "media.view", target=_PhotoSender(social), media=_StoredVerdict(social)
+                )
+            },
+        ),
+    ]
+
+
+def files(image: bytes, name: str = "photo.png") -> dict[str, Any]:
+    """A multipart upload of ``image`` with a caption field beside it."""
+    return {"files": {"photo": (name, image, "image/png")}, "data": {"caption": "look"}}
+
+
+def raw(image: bytes, content_type: str = "image/png") -> dict[str, Any]:
+    return {"content": image, "headers": {"Content-Type": content_type}}
+
+
+class TestMedia:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        social = SocialApp()
+        for route in media_routes(social):
+            social.add_route(route)
+        return social
+
+    @pytest.fixture(name="inspector")
+    def _inspector(self) -> MarkerInspector:
+        return MarkerInspector()
+
+    @pytest.fixture(name="preserver")
+    def _preserver(self) -> RecordingPreserver:
+        return RecordingPreserver()
+
+    @pytest.fixture(name="spool_dir")
+    def _spool_dir(self, tmp_path: Path) -> Iterator[Path]:
+        yield tmp_path
+        assert list(tmp_path.iterdir()) == [], "a temporary file was left behind"
+
+    @pytest.fixture(name="built")
+    def _built(
+        self,
+        make: Make,
+        inspector: MarkerInspector,
+        preserver: RecordingPreserver,
+        spool_dir: Path,
+    ) -> BuiltApp:
+        return make(
+            media_inspector=inspector,
+            evidence_preserver=preserver,
+            max_media_body=MEDIA_CAP,
+            media_temp_dir=str(spool_dir),
+        )
+
+    @pytest.mark.parametrize("account", ["stranger", "teen", "kid"])
+    def test_multipart_upload_is_replayed_intact(
+        self, built: BuiltApp, inspector: MarkerInspector, account: str
+    ) -> None:
+        """A clean photo (and the caption beside it) reaches the view byte for byte,
+        with its verdict on the request context; the inspector read the very image."""
+        image = png()
+        with built.client(account) as client:
+            request = client.build_request("POST", "/photos", **files(image))
+            sent = request.read()
+            response = client.send(request)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["sha256"] == hashlib.sha256(sent).hexdigest()
+        assert body["size"] == len(sent)
+        assert body["images"] == [
+            {
+                "field": "photo",
+                "filename": "photo.png",
+                "size": len(image),
+                "sensitive": False,
+                "outcome": "allowed",
+                "path_exists": False,
+            }
+        ]
+        [(media, existed, data)] = inspector.seen
+        assert (existed, data, media.content_type) == (True, image, "image/png")
+        assert built.social.ran == [f"media_upload {len(sent)}"]
+
+    def test_raw_upload_is_replayed_intact(self, built: BuiltApp) -> None:
+        """A raw ``image/png`` body is the image, inspected and replayed as it came."""
+        image = png(shade=3)
+        response = call(built, "teen", "POST", "/photos", **raw(image))
+        assert response.status_code == 201, response.text
+        assert response.json()["sha256"] == hashlib.sha256(image).hexdigest()
+        assert response.json()["images"][0]["field"] is None
+
+    @pytest.mark.parametrize("account", ["stranger", "teen"])
+    def test_matched_upload_is_refused_and_preserved(
+        self, built: BuiltApp, preserver: RecordingPreserver, account: str
+    ) -> None:
+        """A photo matching a known-abuse list is refused for an adult and a child alike,
+        in neutral words; the preserver got it while the file existed; the view never
+        ran."""
+        image = png(MATCH)
+        body = problem(call(built, account, "POST", "/photos", **files(image)))
+        assert body["reason"] == "known_abuse_match"
+        assert "list" not in json.dumps(body).lower()
+        [(incident, data)] = preserver.incidents
+        assert data == image
+        assert (incident.action, incident.actor and incident.actor.id) == (
+            "media.upload",
+            account,
+        )
+        assert incident.verdict.match is not None
+        assert built.social.ran == []
+
+    def test_matched_send_is_refused_for_a_connected_adult(
+        self, built: BuiltApp, preserver: RecordingPreserver
+    ) -> None:
+        """``media.send`` refuses a match even between connections, naming the recipient
+        in the incident."""
+        body = problem(call(built, "aunt", "POST", "/users/teen/photos", **raw(png(MATCH))))
+        assert body["reason"] == "known_abuse_match"
+        [(incident, _)] = preserver.incidents
+        assert incident.target is not None
+        assert incident.target.id == "teen"
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("declared", [True, False])
+    def test_oversized_body_is_413(
+        self, built: BuiltApp, inspector: MarkerInspector, declared: bool
+    ) -> None:
+        """A body over the cap is refused with 413: at once with a Content-Length, and as
+        soon as the cap is passed without one (never read to the end)."""
+        chunks = [b"x" * 4096] * (3 * MEDIA_CAP // 4096)
+        status, body, read = send_raw(
+            built, "teen", "/photos", chunks, declared=declared, content_type="image/png"
+        )
+        assert status == 413
+        assert json.loads(body)["status"] == 413
+        if declared:
+            assert read == 0
+        else:
+            assert read <= MEDIA_CAP + 4096
+        assert inspector.seen == []
+        assert built.social.ran == []
+
+    def test_malformed_multipart_is_400(self, built: BuiltApp) -> None:
+        """A multipart body that does not parse is a 400 problem naming what is wrong."""
+        response = call(
+            built,
+            "teen",
+            "POST",
+            "/photos",
+            content=b"--b\r\nContent-Type: image/png\r\n\r\nabc\r\n--b--\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"] == PROBLEM
+        assert "no Content-Disposition" in response.json()["detail"]
+        assert built.social.ran == []
+
+    def test_not_an_image_is_refused(self, built: BuiltApp) -> None:
+        """A file that is not an image is refused as unreadable."""
+        body = problem(call(built, "stranger", "POST", "/photos", **files(b"hello", "a.png")))
+        assert body["reason"] == "media_unreadable"
+
+    def test_other_routes_are_untouched(self, built: BuiltApp, inspector: MarkerInspector) -> None:
+        """A route declaring no media action is never spooled or inspected: its body
+        reaches the view as sent."""
+        response = call(
+            built, "aunt", "POST", "/messages/json", json={"to": "teen", "photo": "x" * 9000}
+        )
+        assert response.status_code == 201
+        assert inspector.seen == []
+
+    def test_under_13_cannot_send_a_sensitive_image(self, built: BuiltApp) -> None:
+        """A 12-year-old's sensitive photo to a connection is refused, confirmed or not,
+        in words for a child and with no internal code in them."""
+        for headers in ({}, {"Childsafe-Confirm": "media.send"}):
+            body = problem(
+                call(
+                    built,
+                    "kid",
+                    "POST",
+                    "/users/aunt/photos",
+                    **files(png(SENSITIVE)),
+                    headers=headers,
+                )
+            )
+            assert body["reason"] == "sensitive_media_blocked"
+            assert "sensitive_media" not in body["detail"] + body["next_step"]
+        assert built.social.ran == []
+
+    def test_teen_meets_the_intervention_then_confirms(self, built: BuiltApp) -> None:
+        """A 14-year-old sees the intervention first; confirming sends the photo."""
+        image = png(SENSITIVE)
+        body = problem(call(built, "teen", "POST", "/users/aunt/photos", **files(image)))
+        assert body["reason"] == "confirmation_required"
+        assert body["needs_confirmation"] is True
+        assert body["confirm"] == {"header": "Childsafe-Confirm", "value": "media.send"}
+        assert "can't take it back" in body["detail"]
+        assert built.social.ran == []
+        response = call(
+            built,
+            "teen",
+            "POST",
+            "/users/aunt/photos",
+            **files(image),
+            headers={"Childsafe-Confirm": "media.send"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["images"][0]["outcome"] == "allowed"
+
+    def test_blur_on_view_for_a_child_not_an_adult(self, built: BuiltApp) -> None:
+        """An adult's sensitive photo is blurred for the 14-year-old it was sent to
+        (three choices; confirming shows it) and shown to an adult at once."""
+        image = png(SENSITIVE)
+        sent = call(built, "aunt", "POST", "/users/teen/photos", **raw(image))
+        assert sent.status_code == 201, sent.text
+        photo = sent.json()["photo"]
+        body = problem(call(built, "teen", "GET", f"/photos/{photo}"))
+        assert body["reason"] == "sensitive_media_blurred"
+        assert body["needs_confirmation"] is True
+        assert body["choices"] == ["view", "dont_view", "block_and_report"]
+        assert "block and report" in body["next_step"]
+        shown = call(
+            built, "teen", "GET", f"/photos/{photo}", headers={"Childsafe-Confirm": "media.view"}
+        )
+        assert (shown.status_code, shown.content) == (200, image)
+        adult = call(built, "parent", "GET", f"/photos/{photo}")
+        assert (adult.status_code, adult.content) == (200, image)
+
+    def test_clean_photo_is_not_blurred(self, built: BuiltApp) -> None:
+        """A clean photo is shown to the child without a blur."""
+        sent = call(built, "aunt", "POST", "/users/teen/photos", **raw(png()))
+        photo = sent.json()["photo"]
+        assert call(built, "teen", "GET", f"/photos/{photo}").status_code == 200
+
+
+class TestMediaFailClosed:
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        social = SocialApp()
+        for route in media_routes(social):
+            social.add_route(route)
+        return social
+
+    def test_inspector_that_raises_is_protective(self, make: Make, tmp_path: Path) -> None:
+        """An inspector that raises counts as sensitive for a child (blocked under 13,
+        the intervention at 14), never as a match for an adult; no file is left."""
+        built = make(media_inspector=MarkerInspector(raises=True), media_temp_dir=str(tmp_path))
+        assert problem(call(built, "kid", "POST", "/photos", **files(png())))["reason"] == (
+            "sensitive_media_blocked"
+        )
+        assert problem(call(built, "teen", "POST", "/photos", **files(png())))["reason"] == (
+            "confirmation_required"
+        )
+        assert call(built, "stranger", "POST", "/photos", **files(png())).status_code == 201
+        assert list(tmp_path.iterdir()) == []
+
+    def test_media_route_without_inspector_is_a_start_up_error(self, adapter: Adapter) -> None:
+        """Strict mode refuses to start with a media route and no inspector, naming it."""
+        social = SocialApp()
+        for route in media_routes(social):
+            social.add_route(route)
+        with pytest.raises(ConfigurationError, match="/photos"):
+            build_app(adapter, social).close()
+
+
+def send_raw(
+    built: BuiltApp,
+    account: str,
+    path: str,
+    chunks: list[bytes],
+    *,
+    declared: bool,
+    content_type: str,
+) -> tuple[int, bytes, int]:
+    """POST ``chunks`` through the raw interface (a chunked body when not ``declared``):
+    the status, the body, and how many body bytes the app side read."""
+    total = sum(len(c) for c in chunks)
+    headers = [("Authorization", f"Bearer {account}"), ("Content-Type", content_type)]
+    if declared:
+        headers.append(("Content-Length", str(total)))
+    if built.wsgi is not None:
+        stream = _CountingInput(chunks)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "testserver",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": stream,
+            "wsgi.input_terminated": True,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in headers:
+            key = name.upper().replace("-", "_")
+            environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+        started: list[str] = []
+
+        def start_response(status: str, _headers: object, *_: object) -> None:
+            started.append(status)
+
+        result = built.wsgi(environ, start_response)
+        body = b"".join(result)
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        return int(started[-1].split()[0]), body, stream.read_bytes
+    assert built.asgi is not None
+    return asyncio.run(_asgi_post(built.asgi, path, headers, chunks))
+
+
+class _CountingInput:
+    """A ``wsgi.input`` that hands out ``chunks`` and counts the bytes read."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._data = io.BytesIO(b"".join(chunks))
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._data.read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._data.readline(size)
+        self.read_bytes += len(data)
+        return data
+
+
+async def _asgi_post(
+    app: Any,
+    path: str,
+    headers: list[tuple[str, str]],
+    chunks: list[bytes],
+) -> tuple[int, bytes, int]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(n.lower().encode(), v.encode()) for n, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    pending = list(chunks)
+    read = 0
+    status = 0
+    body = b""
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if pending:
+            chunk = pending.pop(0)
+            read += len(chunk)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+        await asyncio.Event().wait()  # the client stays connected until cancelled
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, body
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body += message.get("body", b"")
+
+    await app(scope, receive, send)
+    return status, body, read

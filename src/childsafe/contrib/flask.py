@@ -48,12 +48,14 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.denials import rendered
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
 from childsafe.web.strict import RouteInfo, check_strict, exempt, route_protection
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
+    from childsafe.media import EvidencePreserver, MediaInspector
 
 try:
     import flask
@@ -157,6 +159,7 @@ class _AppState:
         "guard",
         "has_routes",
         "max_body",
+        "media",
         "renderer",
         "repository",
         "resolvers",
@@ -167,7 +170,15 @@ class _AppState:
         "view_rules",
     )
 
-    def __init__(self, extension: ChildSafe, guard: Guard, *, strict: bool, max_body: int) -> None:
+    def __init__(
+        self,
+        extension: ChildSafe,
+        guard: Guard,
+        *,
+        strict: bool,
+        max_body: int,
+        media: MediaOptions,
+    ) -> None:
         self.extension = extension
         self.guard = guard
         self.resolvers = extension.resolvers
@@ -181,6 +192,7 @@ class _AppState:
         self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
         self.strict = strict
         self.max_body = max_body
+        self.media = media
         # Whether the app's routes were found protected (or strict mode is off), before
         # its first request: routes added after init_app are checked then.
         self.strict_checked = False
@@ -223,6 +235,12 @@ class ChildSafe:
         A :class:`~childsafe.ResponseFilter` (field and list names).
     ``routes``
         A :class:`~childsafe.RouteTable`, for views you prefer not to decorate.
+    ``media_inspector``, ``evidence_preserver``
+        The :class:`~childsafe.media.MediaInspector` that looks at each image of a
+        ``media.upload`` or ``media.send`` route, and the
+        :class:`~childsafe.media.EvidencePreserver` a matched image is handed to (see
+        ``docs/media-routes.md``). A media route without an inspector is a
+        configuration error in strict mode.
 
     ``app.config`` keys (read with ``setdefault``, so yours win and the defaults are
     visible in ``app.config``):
@@ -248,6 +266,10 @@ class ChildSafe:
     ``CHILDSAFE_MAX_BODY``
         The largest request body, in bytes, read to find a target declared with
         :func:`~childsafe.json_field`. Default 1 MiB, as the other adapters.
+    ``CHILDSAFE_MAX_MEDIA_BODY``
+        The largest body, in bytes, a media route accepts (``413`` beyond). Default
+        10 MiB. ``CHILDSAFE_MEDIA_TEMP_DIR``: where media bodies are spooled (default
+        the system's temporary directory).
     ``CHILDSAFE_FILTER_JSON``
         Whether to filter JSON responses. Default: ``True`` when a
         ``response_filter`` is given, else ``False``; ``True`` without one uses
@@ -259,6 +281,8 @@ class ChildSafe:
     nothing after their views).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0 ``media_inspector``, ``evidence_preserver``,
+       ``CHILDSAFE_MAX_MEDIA_BODY`` and ``CHILDSAFE_MEDIA_TEMP_DIR``.
     """
 
     def __init__(
@@ -271,10 +295,14 @@ class ChildSafe:
         renderer: FlaskRenderer | None = None,
         response_filter: ResponseFilter | None = None,
         routes: RouteTable | None = None,
+        media_inspector: MediaInspector | None = None,
+        evidence_preserver: EvidencePreserver | None = None,
     ) -> None:
         problems = _check_arguments(guard, resolvers, renderer, response_filter, routes)
         if problems:
             raise ConfigurationError(problems)
+        self.media_inspector = media_inspector
+        self.evidence_preserver = evidence_preserver
         self.guard = guard
         self.resolvers: tuple[Resolver, ...] = tuple(resolvers)
         self.repository = repository
@@ -303,7 +331,20 @@ class ChildSafe:
         filtering = config.setdefault("CHILDSAFE_FILTER_JSON", self.response_filter is not None)
         strict = config.setdefault("CHILDSAFE_STRICT", True)
         max_body = config.setdefault("CHILDSAFE_MAX_BODY", DEFAULT_MAX_BODY)
+        max_media_body = config.setdefault("CHILDSAFE_MAX_MEDIA_BODY", DEFAULT_MAX_MEDIA_BODY)
+        media_temp_dir = config.setdefault("CHILDSAFE_MEDIA_TEMP_DIR", None)
         problems: list[ConfigProblem] = max_body_problems(_SOURCE, max_body)
+        media = None
+        try:
+            media = MediaOptions.build(
+                inspector=self.media_inspector,
+                preserver=self.evidence_preserver,
+                max_body=max_media_body,
+                temp_dir=media_temp_dir,
+                where=_SOURCE,
+            )
+        except ConfigurationError as e:
+            problems.extend(e.problems)
         for key, value in (
             ("CHILDSAFE_ENABLED", enabled),
             ("CHILDSAFE_FILTER_JSON", filtering),
@@ -331,7 +372,7 @@ class ChildSafe:
                         f"{', '.join(needs)} need an AccountRepository to load accounts",
                     )
                 )
-        if problems or guard is None:
+        if problems or guard is None or media is None:
             raise ConfigurationError(problems)
         if enabled is False:
             log.warning(
@@ -340,10 +381,15 @@ class ChildSafe:
                 "service that children use like this.",
                 app.name,
             )
-        state = _AppState(self, guard, strict=strict is True, max_body=max_body)
+        state = _AppState(self, guard, strict=strict is True, max_body=max_body, media=media)
         app.extensions[EXTENSION_KEY] = state
         if enabled is not False:
-            check_strict(routes(app), strict=state.strict, where=f"Flask app {app.name!r}")
+            inventory = routes(app)
+            check_strict(inventory, strict=state.strict, where=f"Flask app {app.name!r}")
+            if state.strict:
+                media.check_inventory(
+                    inventory, where=f"Flask app {app.name!r}", table=self.routes.rules()
+                )
         app.before_request(self._before_request(app, state))
         if filtering:
             # Only then: Flask charges every request for each hook it has.
@@ -438,7 +484,11 @@ class ChildSafe:
                 return None
             if not state.strict_checked:
                 # Routes added after init_app (blueprints, app factories) are seen now.
-                check_strict(routes(app), strict=state.strict, where=f"Flask app {app.name!r}")
+                where = f"Flask app {app.name!r}"
+                inventory = routes(app)
+                check_strict(inventory, strict=state.strict, where=where)
+                if state.strict:
+                    state.media.check_inventory(inventory, where=where, table=state.routes.rules())
                 state.strict_checked = True
             if req.method == "OPTIONS" and getattr(
                 req.url_rule, "provide_automatic_options", False
@@ -453,6 +503,11 @@ class ChildSafe:
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
                 rules = _view_rules(view, req.method, known)
             for rule in rules:
+                if rule.reads_media:
+                    refused = _media(app, state, rule, request, context)
+                    if refused is not None:
+                        return refused
+                    continue
                 decision = context.check_rule(rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
@@ -461,6 +516,8 @@ class ChildSafe:
             found = state.routes.find(req.method, req.path)
             if found is not None:
                 table_rule, request.params = found
+                if table_rule.reads_media:
+                    return _media(app, state, table_rule, request, context)
                 decision = context.check_rule(table_rule, request)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
@@ -521,6 +578,35 @@ def _deny(
         response = app.make_response(cast("ResponseReturnValue", made))
     response.status_code = denial_status(response.status_code)
     return response
+
+
+def _media(
+    app: flask.Flask,
+    state: _AppState,
+    rule: ActionRule,
+    request: FlaskRequest,
+    context: RequestContext,
+) -> flask.Response | None:
+    """A media route: the body spooled, inspected and decided by the kernel, then
+    replayed (``request.stream``, ``request.files`` and ``get_data()`` read it)."""
+    req = request.request
+    from childsafe.wsgi import media_request  # noqa: PLC0415 - only media routes need it
+
+    outcome = media_request(state.media, rule, request, context, req.environ)
+    if isinstance(outcome, DenialResponse):
+        return _native(app, outcome)
+    if isinstance(outcome, Decision):
+        return _deny(app, state, outcome, request)
+    # Werkzeug reads the body from wsgi.input (replaced) when first asked for it.
+    for cached in ("stream", "input_stream", "content_length"):
+        req.__dict__.pop(cached, None)
+
+    @flask.after_this_request
+    def close_spool(response: flask.Response) -> flask.Response:
+        response.call_on_close(outcome.close)
+        return response
+
+    return None
 
 
 def routes(app: flask.Flask) -> list[RouteInfo]:

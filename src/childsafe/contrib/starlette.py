@@ -32,6 +32,7 @@ import attrs
 
 from childsafe._decision import Decision
 from childsafe.asgi import (
+    MEDIA_KEY,
     WS_POLICY_VIOLATION,
     ASGIApp,
     ChildsafeMiddleware,
@@ -40,6 +41,8 @@ from childsafe.asgi import (
     Send,
     _read_body,
     _refuse_websocket,
+    _send_response,
+    media_request_async,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
 from childsafe.typing import Extractor, Request
@@ -61,6 +64,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.denials import rendered
+from childsafe.web.media import MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.strict import (
     RouteInfo,
@@ -92,6 +96,7 @@ __all__ = [
     "CheckedEndpoint",
     "ChildsafeDenied",
     "DeclaredRoutes",
+    "MediaBodyRefused",
     "Requirement",
     "StarletteRenderer",
     "StarletteRequest",
@@ -314,6 +319,8 @@ class Requirement:
     async def __call__(self, connection: HTTPConnection) -> RequestContext:
         found = context(connection)
         request = StarletteRequest(connection)
+        if self.rule.reads_media:
+            return await self._media(connection, found, request)
         if self._needs_body:
             await request.load_json(self.max_body)
         decision = found.check_rule_eager(self.rule, request)
@@ -324,6 +331,69 @@ class Requirement:
         if request.method == "WEBSOCKET":
             raise WebSocketException(WS_POLICY_VIOLATION, decision.reason.value)
         raise ChildsafeDenied(decision, request)
+
+    async def _media(
+        self, connection: HTTPConnection, found: RequestContext, request: StarletteRequest
+    ) -> RequestContext:
+        """A media route: the body spooled, inspected and decided, then replayed to the
+        endpoint's ``request.body()``/``request.form()``. The endpoint must read the
+        body itself (``request: Request``), not through ``File``/``Form`` parameters,
+        which FastAPI reads before any dependency runs."""
+        options = _media_options(connection.scope, self.rule)
+        if not isinstance(connection, HTTPRequest) or connection._stream_consumed:  # noqa: SLF001
+            raise ConfigurationError(
+                [
+                    ConfigProblem(
+                        _WHERE,
+                        self.rule.action,
+                        "the body of a media route was read before its check: read it in "
+                        "the endpoint (request: Request), not with File/Form parameters",
+                    )
+                ]
+            )
+        receive = connection._receive  # noqa: SLF001 - the request's own channel
+        outcome = await media_request_async(options, self.rule, request, found, receive)
+        if outcome is None:
+            raise ChildsafeDenied(found._unverifiable(self.rule.action, "disconnected"), request)  # noqa: SLF001
+        if isinstance(outcome, DenialResponse):
+            raise MediaBodyRefused(outcome)
+        if isinstance(outcome, Decision):
+            raise ChildsafeDenied(outcome, request)
+        replay, spool = outcome
+        connection._receive = replay  # noqa: SLF001 - the endpoint reads the replayed body
+        # The spool's files are gone already; its replayed body closes when fully read.
+        del spool
+        return found
+
+
+class MediaBodyRefused(HTTPException):
+    """A media route's body refused before any decision (413, 400, 411, 415): answered
+    with its problem document.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, response: DenialResponse) -> None:
+        super().__init__(status_code=response.status)
+        self.response = response
+
+
+def _media_options(scope: Scope, rule: ActionRule) -> MediaOptions:
+    """The middleware's media options; a configuration error naming the action when
+    none were configured (a media route needs an inspector)."""
+    options = scope.get(MEDIA_KEY)
+    if not isinstance(options, MediaOptions):
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    _WHERE,
+                    rule.action,
+                    "a route declaring a media action needs the middleware's "
+                    "media_inspector (ChildsafeMiddleware(..., media_inspector=...))",
+                )
+            ]
+        )
+    return options
 
 
 def _describe(extractor: Extractor) -> str:
@@ -342,6 +412,7 @@ def require(
     target: Extractor | None = None,
     sensitivity: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    media: Callable[[Request], Any] | None = None,
 ) -> Requirement:
     """Declare an endpoint's action: a dependency that checks it before the endpoint runs.
 
@@ -365,7 +436,7 @@ def require(
     problems = max_body_problems(_WHERE, max_body)
     if problems:
         raise ConfigurationError(problems)
-    return Requirement(ActionRule(action, target, sensitivity), max_body=max_body)
+    return Requirement(ActionRule(action, target, sensitivity, media), max_body=max_body)
 
 
 # -------------------------------------------------- endpoints declared with @action
@@ -403,7 +474,7 @@ class CheckedEndpoint:
     websockets are closed.
     """
 
-    __slots__ = ("_bodies", "_only", "app", "max_body", "renderer", "rules")
+    __slots__ = ("_bodies", "_media", "_only", "app", "max_body", "renderer", "rules")
 
     def __init__(
         self,
@@ -431,6 +502,8 @@ class CheckedEndpoint:
         self._only = rules.get("*") if list(rules) == ["*"] else None
         # The rule sets that read the body (a json_field target), worked out once.
         self._bodies = frozenset(id(r) for r in rules.values() if any(x.needs_body for x in r))
+        # The rule sets of media routes (their bodies are spooled and inspected).
+        self._media = frozenset(id(r) for r in rules.values() if any(x.reads_media for x in r))
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -455,6 +528,9 @@ class CheckedEndpoint:
                 await _refuse_websocket(receive, send, "unverifiable")
                 return
             raise ConfigurationError([ConfigProblem(_WHERE, "ChildsafeMiddleware", _NO_MIDDLEWARE)])
+        if self._media and not websocket and id(rules) in self._media:
+            await self._media_route(rules, found, scope, receive, send)
+            return
         if websocket:
             request = StarletteRequest(WebSocket(scope, receive, send))
         elif self._bodies and id(rules) in self._bodies:
@@ -475,6 +551,43 @@ class CheckedEndpoint:
                 await _render(self.renderer, decision, request)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _media_route(
+        self,
+        rules: tuple[ActionRule, ...],
+        found: RequestContext,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """A media route: the other rules, then the body spooled, inspected, decided and
+        replayed to the endpoint."""
+        request = StarletteRequest.of_scope(scope, receive)
+        media_rule = next(rule for rule in rules if rule.reads_media)
+        options = _media_options(scope, media_rule)
+        for rule in rules:
+            if rule is media_rule:
+                continue
+            decision = found.check_rule_eager(rule, request)
+            if decision.__class__ is not Decision:
+                decision = await decision  # type: ignore[misc]  # an async repository
+            if not decision.allowed:
+                await _render(self.renderer, decision, request)(scope, receive, send)
+                return
+        outcome = await media_request_async(options, media_rule, request, found, receive)
+        if outcome is None:
+            return  # the client went away
+        if isinstance(outcome, DenialResponse):
+            await _send_response(send, outcome)
+            return
+        if isinstance(outcome, Decision):
+            await _render(self.renderer, outcome, request)(scope, receive, send)
+            return
+        replay, spool = outcome
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            spool.close()
 
 
 class DeclaredRoutes:
@@ -519,11 +632,10 @@ class DeclaredRoutes:
             self._guard(route)
         strict = self.strict
         if strict is not None:
-            check_strict(
-                _inventory(self.router, strict.app, strict.exempt),
-                strict=strict.on,
-                where=_WHERE,
-            )
+            inventory = _inventory(self.router, strict.app, strict.exempt)
+            check_strict(inventory, strict=strict.on, where=_WHERE)
+            if strict.on and not _middleware_inspects(strict.app):
+                MediaOptions().check_inventory(inventory, where=_WHERE)
         self.seen = len(routes)
 
     def _guard(self, route: BaseRoute) -> None:
@@ -719,7 +831,14 @@ def install(
     if not strict:
         log.warning("childsafe: install(app, strict=False): undeclared routes are served unchecked")
     app.add_exception_handler(ChildsafeDenied, denial_handler(renderer))
+    app.add_exception_handler(MediaBodyRefused, _media_body_handler)
     _declare_routes(app.router, renderer, max_body, _Strict(strict, app, exemptions))
+
+
+async def _media_body_handler(request: HTTPRequest, exc: Exception) -> Response:
+    del request
+    assert isinstance(exc, MediaBodyRefused)
+    return as_response(exc.response)
 
 
 def _exemptions(
@@ -805,6 +924,20 @@ def _middleware_table(app: object) -> RouteTable | None:
             if isinstance(table, RouteTable):
                 return table
     return None
+
+
+def _middleware_inspects(app: object) -> bool:
+    """Whether the app's childsafe ASGI middleware was given a ``media_inspector``
+    (what media endpoints need); ``True`` when the app has no such middleware listed
+    (the endpoints then refuse per request)."""
+    listed = False
+    for entry in getattr(app, "user_middleware", None) or ():
+        cls = getattr(entry, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, ChildsafeMiddleware):
+            listed = True
+            if (getattr(entry, "kwargs", None) or {}).get("media_inspector") is not None:
+                return True
+    return not listed
 
 
 def _inventory(

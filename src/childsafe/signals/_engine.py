@@ -57,6 +57,7 @@ _BLOCKS: Final = frozenset({"block", "report"})
 _ESCALATE: Final = {"message": 1, "media_request": 2, "link": 4}
 _DECISION_KINDS: Final = {
     "dm.send": "message",
+    "media.send": "message",
     "friend.request": "friend_request",
     "group.invite": "group",
     "profile.view": "profile_view",
@@ -70,6 +71,8 @@ _B_SECRECY: Final = 16
 _B_BLOCK: Final = 32
 _B_CHILD_WROTE: Final = 64
 _B_BLOCKED: Final = 128
+_B_ASKED_IMAGES: Final = 256  # the adult asked the child for images (a media_request)
+_B_CHILD_IMAGE: Final = 512  # then the child tried to send a flagged image to that adult
 
 
 def _utc(t: float) -> dt.datetime:
@@ -268,8 +271,11 @@ class Signals:
 
     def __call__(self, event: DecisionEvent) -> None:
         """A decision-event sink: ``guard.add_sink(signals)``. Reads the decisions on
-        ``dm.send``, ``friend.request``, ``group.invite`` and ``profile.view``; other
-        actions (suggestions, location, settings) are no contact attempts."""
+        ``dm.send``, ``media.send`` (a message with an image), ``friend.request``,
+        ``group.invite`` and ``profile.view``; other actions (suggestions, location,
+        settings) are no contact attempts. A minor's attempt to send a flagged image
+        (``media_sensitive``) to an adult who asked them for images
+        (:meth:`media_request`) adds to that adult's score, whatever was decided."""
         kind = _DECISION_KINDS.get(event.action)
         if (
             kind is None
@@ -278,6 +284,8 @@ class Signals:
             or event.target_id is None
         ):
             return
+        if event.media_sensitive and event.action == "media.send":
+            self._child_image(event)
         rel = event.relationship or {}
         self.observe(
             kind,
@@ -426,6 +434,8 @@ class Signals:
             raise SignalEventError(f"observe({kind!r}): at must be a finite time, got {at!r}")
         self.events += 1
         if self._scripted is not None:
+            if kind == "media_request":
+                self._scripted.fire(actor, target, _B_ASKED_IMAGES)
             step = self._step(
                 kind, actor, target, t, actor_band, target_band, allowed, connected, mutual, text
             )
@@ -552,6 +562,9 @@ class Signals:
             if step is not None:
                 steps.append((step, t))
         self.events += len(chunk)
+        for e in chunk:
+            if e.kind == "media_request":
+                scripted.fire(e.actor, e.target, _B_ASKED_IMAGES)
         if not steps:
             return
         results = scripted.apply_events(
@@ -620,6 +633,35 @@ class Signals:
             if kind == "message" and not cfg.count_replies:
                 return ("w10", kind, target, actor, ts, str(mutual), "adult")
         return None
+
+    def _child_image(self, event: DecisionEvent) -> None:
+        """A minor tried to send a flagged image to an adult: after that adult asked
+        them for images, the sequence grooming for images follows."""
+        child, adult = event.actor_id, event.target_id
+        assert child is not None
+        assert adult is not None
+        bands = self._bands
+        child_band = event.actor_band or bands.get(child) or self.band(child) or "unknown"
+        adult_band = event.target_band or bands.get(adult) or self.band(adult)
+        store = self.store
+        if (
+            child_band in _MINORS
+            and adult_band == "adult"
+            and store.mask(adult, child) & _B_ASKED_IMAGES
+            and store.fire(adult, child, _B_CHILD_IMAGE)
+        ):
+            t = event.time.timestamp()
+            total = self._add(
+                adult,
+                child,
+                Rule.SECRECY,
+                t,
+                "media_send",
+                self.config.image_after_request_points,
+                "the minor tried to send this adult an image flagged as sensitive after "
+                "the adult asked them for images",
+            )
+            self._settle(adult, t, total)
 
     def _on_block(self, kind: str, child: str, other: str, t: float) -> int:
         """The block's rules; the adult's score if they added points, else -1."""
@@ -699,6 +741,8 @@ class Signals:
             return -1
         store = self.store
         total = -1
+        if kind == "media_request":
+            store.fire(actor, child, _B_ASKED_IMAGES)
         if (
             not connected
             and mutual < cfg.min_mutual

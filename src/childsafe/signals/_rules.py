@@ -78,7 +78,8 @@ RULES: Final[tuple[RuleInfo, ...]] = (
     RuleInfo(
         Rule.SECRECY,
         "Requests for images or for secrecy sent to a minor, matched against a phrase list "
-        "the platform opts in to (and supplies in its own languages).",
+        "the platform opts in to (and supplies in its own languages); and a minor trying to "
+        "send a flagged image to an adult who asked them for images.",
         "Asking a child for images or to keep the contact secret are core grooming "
         "behaviours named by the NSPCC and in Ofcom's illegal harms register.",
     ),
@@ -167,6 +168,9 @@ class SignalsConfig:
     messaging_apps: tuple[str, ...] = DEFAULT_MESSAGING_APPS
     phrases: tuple[str, ...] = ()
     phrase_points: int = 40
+    image_after_request_points: int = 40
+    """Added once per pair when a minor tries to send an image flagged as sensitive to
+    an adult who asked them for images (a media request)."""
     after_block_points: int = 50
     blocked_points: int = 30
     """Added when the child blocks or reports an adult stranger who contacted them."""

@@ -376,6 +376,8 @@ class SocialApp:
             raise ValueError(f"route names must be unique: {names}")
         self.ran: list[str] = []
         self.log: list[str] = []
+        # Photos stored by the media routes: id -> (sender id, verdict, bytes).
+        self.photos: dict[str, tuple[str, Any, bytes]] = {}
 
     def add_route(self, route: AppRoute) -> None:
         """Add ``route`` to the description (apps already built do not see it: use
@@ -488,8 +490,50 @@ class SocialApp:
         if name == "chat":
             self.ran.append(f"chat {target}")
             return Reply(text=f"chatting with {target}")
+        if name in ("media_upload", "media_send"):
+            return self._store_media(call)
+        if name == "media_view":
+            photo = call.params.get("photo_id", "")
+            self.ran.append(f"media_view {photo}")
+            stored = self.photos.get(photo)
+            if stored is None:
+                return _json(404, {"photo": None})
+            return Reply(200, (("Content-Type", "application/octet-stream"),), stored[2])
         self.ran.append(name)
         return Reply(200, body=name.encode())
+
+    def _store_media(self, call: Call) -> Reply:
+        """``media_upload`` and ``media_send``: what the view received (the body's
+        SHA-256 and size, the images in ``ctx.media``) and the photo stored with its
+        verdict, as a platform keeps it for ``media.view``."""
+        import hashlib  # noqa: PLC0415
+
+        context = call.context
+        results = context.media if context is not None else ()
+        self.ran.append(f"{call.route.name} {len(call.body)}")
+        photo = str(len(self.photos) + 1)
+        if results:
+            sender = context.account.id if context is not None else ""
+            self.photos[photo] = (sender, results[0].verdict, call.body)
+        return _json(
+            201,
+            {
+                "photo": photo,
+                "sha256": hashlib.sha256(call.body).hexdigest(),
+                "size": len(call.body),
+                "images": [
+                    {
+                        "field": r.file.field,
+                        "filename": r.file.filename,
+                        "size": r.file.size,
+                        "sensitive": r.verdict.sensitive,
+                        "outcome": r.decision.outcome,
+                        "path_exists": r.file.path.exists(),
+                    }
+                    for r in results
+                ],
+            },
+        )
 
     def _profile(self, user_id: str, variant: str) -> Reply:
         raw = json.dumps({"id": user_id, "name": user_id.title(), "location": LOCATION}).encode()
@@ -814,7 +858,9 @@ def _headers(reply: Reply) -> list[tuple[str, str]]:
 def _declare(view: Any, rule: ActionRule | None, exempt: str | None) -> Any:  # noqa: ANN401
     """``view`` declared with ``rule``, or else marked exempt for the reason ``exempt``."""
     if rule is not None:
-        return action(rule.action, target=rule.target, sensitivity=rule.sensitivity)(view)
+        return action(
+            rule.action, target=rule.target, sensitivity=rule.sensitivity, media=rule.media
+        )(view)
     if exempt is not None:
         return exempt_view(exempt)(view)
     return view
@@ -1484,7 +1530,16 @@ def build_fastapi(
     def dependencies(rule: ActionRule | None) -> list[Any]:
         if rule is None:
             return []
-        return [Depends(require(rule.action, target=rule.target, sensitivity=rule.sensitivity))]
+        return [
+            Depends(
+                require(
+                    rule.action,
+                    target=rule.target,
+                    sensitivity=rule.sensitivity,
+                    media=rule.media,
+                )
+            )
+        ]
 
     def endpoint(route: AppRoute) -> Callable[..., Any]:
         async def handle(request: StarletteRequest) -> Response:

@@ -17,6 +17,7 @@ One concept a module:
 * :mod:`childsafe.web.denials` -- answering a refused request;
 * :mod:`childsafe.web.filtering` -- removing what a viewer may not see from responses;
 * :mod:`childsafe.web.notify` -- the quiet-hours gate for notifications;
+* :mod:`childsafe.web.media` -- media routes: spooling, multipart, inspection, replay;
 * :mod:`childsafe.web.options` -- checking an adapter's options.
 
 .. versionadded:: 0.1.0

@@ -30,6 +30,9 @@ from childsafe.web.denials import undeclared_route, unverifiable
 from childsafe.web.request import close_awaitable, confirms, is_id
 from childsafe.web.routes import ActionRule
 
+if TYPE_CHECKING:
+    from childsafe.web.media import MediaResult
+
 Checker = Callable[..., Decision]
 
 log = logging.getLogger("childsafe")
@@ -104,6 +107,17 @@ def _rule_options(rule: ActionRule) -> dict[str, Any]:
     if rule.action == "notify":
         options["at"] = dt.datetime.now(dt.UTC)
     return options
+
+
+def _stored_verdict(rule: ActionRule, request: Request) -> object:
+    """The verdict a ``media.view`` route's ``media`` extractor finds (what the platform
+    stored at upload); ``None`` (sensitive for a minor) when it fails or finds none."""
+    try:
+        assert rule.media is not None
+        return rule.media(request)
+    except Exception as e:  # noqa: BLE001 - no verdict is the protective path
+        log.warning("childsafe: the media extractor for %s raised %r", rule.action, e)
+        return None
 
 
 def _rule_checker(
@@ -189,6 +203,7 @@ class RequestContext:
     __slots__ = (
         "_check",
         "_error",
+        "_media",
         "_resolution",
         "_settings",
         "_source",
@@ -202,6 +217,7 @@ class RequestContext:
     _resolution: Resolution
     _settings: Settings
     _check: Checker | None
+    _media: tuple[MediaResult, ...]
 
     def __init__(
         self,
@@ -253,6 +269,20 @@ class RequestContext:
         except AttributeError:  # computed when first read
             settings = self._settings = self.guard.settings_for(self.account)
             return settings
+
+    @property
+    def media(self) -> tuple[MediaResult, ...]:
+        """The images of a media route's request (``media.upload``, ``media.send``):
+        each one's spooled file (removed before the view runs), what inspection found
+        and the decision, so the view can store the verdict for ``media.view``. Empty
+        on every other route.
+
+        .. versionadded:: 0.2.0
+        """
+        try:
+            return self._media
+        except AttributeError:
+            return ()
 
     @property
     def is_minor(self) -> bool:
@@ -432,6 +462,8 @@ class RequestContext:
         """The decision for a declared rule, confirmed when it needs the account
         holder's confirmation and the request carries it (:func:`confirms`)."""
         options = _rule_options(rule)
+        if rule.media is not None:
+            options["media"] = _stored_verdict(rule, request)
         check = self._check or self.guard.check
         decision = check(rule.action, self.account, target, relationship, **options)
         if decision.needs_confirmation and confirms(request, rule.action):

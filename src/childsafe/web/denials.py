@@ -57,8 +57,11 @@ def problem_details(
     the ``remedy``, a ``next_step`` and, before a safety prompt, a ``tip``; ``parent``
     is the display name of their linked parent, for texts that name them.
 
+    A blurred image (``sensitive_media_blurred``) also lists its ``choices``
+    (``view``, ``dont_view``, ``block_and_report``).
+
     .. versionchanged:: 0.2.0 ``locale``, ``parent`` and ``messages``; the requester's
-       own denials carry ``next_step`` and ``tip``.
+       own denials carry ``next_step`` and ``tip``; a blur its ``choices``.
     """
     own = decision.subject == "actor"
     said = explain(
@@ -90,7 +93,16 @@ def problem_details(
         # Allowed once the account holder (the requester) confirms the safety prompt.
         body["needs_confirmation"] = True
         body["confirm"] = {"header": CONFIRM_HEADER, "value": decision.action}
+    if decision.reason is Reason.SENSITIVE_MEDIA_BLURRED:
+        # The three choices a blurred image offers: "view" confirms (the header above).
+        body["choices"] = list(BLUR_CHOICES)
     return body
+
+
+BLUR_CHOICES: Final = ("view", "dont_view", "block_and_report")
+"""What a blurred image offers its viewer, in the ``choices`` of its problem document:
+see it (confirm), leave it blurred, or block and report the sender (the platform's own
+flows)."""
 
 
 CHANGE_PROBLEM_TYPE_BASE: Final = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Iterable, Sequence
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from childsafe._engine import Guard
 from childsafe.exceptions import ConfigProblem, ConfigurationError
@@ -19,9 +19,13 @@ from childsafe.typing import (
 )
 from childsafe.web.denials import problem_response
 from childsafe.web.filtering import ResponseFilter
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
 from childsafe.web.options import check_middleware_options
 from childsafe.web.resolvers import ResolverChain
 from childsafe.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from childsafe.media import EvidencePreserver, MediaInspector
 
 __all__ = ["DEFAULT_MAX_BODY", "MiddlewareBase"]
 
@@ -38,6 +42,15 @@ class MiddlewareBase(Generic[AppT]):
 
     ``adapter`` names the protocol in decision events; ``sync_only`` refuses async
     resolvers and repositories (the WSGI middleware cannot await them).
+
+    ``media_inspector`` and ``evidence_preserver`` serve the routes declaring
+    ``media.upload`` or ``media.send`` (see ``docs/media-routes.md``), whose bodies are
+    capped at ``max_media_body`` bytes and spooled to ``media_temp_dir`` (default: the
+    system's temporary directory). In strict mode a media route without an inspector is
+    a configuration error.
+
+    .. versionchanged:: 0.2.0 ``media_inspector``, ``evidence_preserver``,
+       ``max_media_body`` and ``media_temp_dir``.
     """
 
     adapter: ClassVar[str]
@@ -56,6 +69,10 @@ class MiddlewareBase(Generic[AppT]):
         renderer: DenialRenderer = problem_response,
         max_body: int = DEFAULT_MAX_BODY,
         strict: bool = True,
+        media_inspector: MediaInspector | None = None,
+        evidence_preserver: EvidencePreserver | None = None,
+        max_media_body: int = DEFAULT_MAX_MEDIA_BODY,
+        media_temp_dir: str | None = None,
     ) -> None:
         problems = check_middleware_options(
             guard=guard,
@@ -69,8 +86,20 @@ class MiddlewareBase(Generic[AppT]):
         )
         if self.sync_only:
             problems.extend(_async_problems(problems, resolvers, repository))
+        try:
+            media = MediaOptions.build(
+                inspector=media_inspector,
+                preserver=evidence_preserver,
+                max_body=max_media_body,
+                temp_dir=media_temp_dir,
+            )
+        except ConfigurationError as e:
+            problems.extend(e.problems)
         if problems:
             raise ConfigurationError(problems)
+        if strict and routes is not None:
+            media.check_routes(routes.rules(), where="ChildsafeMiddleware")
+        self.media = media
         self.app = app
         self.guard = guard
         self.resolvers = tuple(resolvers)

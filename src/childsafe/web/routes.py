@@ -79,8 +79,10 @@ _ACTION_ATTR: Final = "__childsafe_action__"
 
 # Actions decided on the actor alone; every other action needs a target account.
 _NO_TARGET: Final = frozenset(
-    {"live.start", "purchase", "feed.personalise", "data.share", "content.show"}
+    {"live.start", "purchase", "feed.personalise", "data.share", "content.show", "media.upload"}
 )
+# Actions whose routes' bodies are the image: read, inspected and replayed.
+_MEDIA_BODY: Final = frozenset({"media.upload", "media.send"})
 
 
 @attrs.frozen
@@ -90,11 +92,21 @@ class ActionRule:
     Checked when declared: the action must be known, actions about another account
     need a ``target`` extractor, and ``content.show`` needs a ``sensitivity`` (one of
     :data:`~childsafe.SENSITIVITY_LEVELS`), which no other action takes.
+
+    ``media.upload`` and ``media.send`` routes have their bodies read and inspected
+    (see ``docs/media-routes.md``), so their target cannot be in the body; a
+    ``media.view`` route's ``target`` is the sender and its ``media`` a function of the
+    request returning the :class:`~childsafe.media.MediaVerdict` the platform stored
+    for the image (``None`` when it has none: treated as sensitive for a minor).
+
+    .. versionchanged:: 0.2.0 ``media``.
     """
 
     action: str = attrs.field()
     target: Extractor | None = None
     sensitivity: str | None = None
+    # Not in the repr, which stays what it was before media= existed.
+    media: Callable[[Request], Any] | None = attrs.field(default=None, repr=False)
     needs_body: bool = attrs.field(init=False, default=False, eq=False, repr=False)
     """Whether the target is read from the request body (adapters then read it)."""
     extract: Extractor | None = attrs.field(init=False, default=None, eq=False, repr=False)
@@ -103,7 +115,9 @@ class ActionRule:
     """The path parameter naming the target, for a :func:`path_param` target (the
     kernel then reads it without calling the extractor)."""
     plain: bool = attrs.field(init=False, default=True, eq=False, repr=False)
-    """Whether the check takes no option (no ``sensitivity``, not ``notify``)."""
+    """Whether the check takes no option (no ``sensitivity``, not ``notify``, no media)."""
+    reads_media: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+    """Whether the route's body is an image to spool, inspect and replay."""
 
     @action.validator
     def _known(self, _: attrs.Attribute[str], value: str) -> None:
@@ -139,6 +153,16 @@ class ActionRule:
                 )
         elif self.sensitivity is not None:
             problems.append(f"sensitivity only applies to content.show, not {self.action}")
+        if self.media is not None and (self.action != "media.view" or not callable(self.media)):
+            problems.append(
+                "media= is a function of the request giving the stored MediaVerdict, and "
+                f"only applies to media.view (got {self.media!r} for {self.action})"
+            )
+        if self.action in _MEDIA_BODY and getattr(target, "needs_body", False):
+            problems.append(
+                f"{self.action} reads the body as the image: name the recipient in the path "
+                "or the query, e.g. target=path_param('user_id')"
+            )
         if problems:
             raise ConfigurationError(
                 ConfigProblem("<routes>", self.action, message) for message in problems
@@ -148,14 +172,25 @@ class ActionRule:
         object.__setattr__(self, "extract", None if target is None else fast_callable(target))
         if type(target) is _PathParam:
             object.__setattr__(self, "param", target.name)
-        object.__setattr__(self, "plain", self.sensitivity is None and self.action != "notify")
+        object.__setattr__(
+            self,
+            "plain",
+            self.sensitivity is None
+            and self.action != "notify"
+            and not self.action.startswith("media."),
+        )
+        object.__setattr__(self, "reads_media", self.action in _MEDIA_BODY)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def action(
-    name: str, *, target: Extractor | None = None, sensitivity: str | None = None
+    name: str,
+    *,
+    target: Extractor | None = None,
+    sensitivity: str | None = None,
+    media: Callable[[Request], Any] | None = None,
 ) -> Callable[[F], F]:
     """Declare what a view does, so the adapter checks it before the view runs.
 
@@ -170,7 +205,7 @@ def action(
     mistake (an unknown action, a missing target) raises
     :class:`~childsafe.exceptions.ConfigurationError` at import time.
     """
-    rule = ActionRule(name, target, sensitivity)
+    rule = ActionRule(name, target, sensitivity, media)
 
     def decorate(view: F) -> F:
         setattr(view, _ACTION_ATTR, rule)
@@ -342,6 +377,7 @@ class RouteTable:
     ) -> None:
         problems: list[ConfigProblem] = []
         self._routes: list[_Route] = []
+        self._keys: list[str] = []
         entries: list[tuple[object, object]] = list((routes or {}).items())
         for key, rule in entries:
             messages: list[str] = []
@@ -352,6 +388,7 @@ class RouteTable:
                 problems.extend(ConfigProblem("<routes>", str(key), m) for m in messages)
                 continue
             self._routes.append(_Route(parsed[0], parsed[1], rule))
+            self._keys.append(str(key))
         self._exempt: list[tuple[frozenset[str], re.Pattern[str], str]] = []
         given: object = exempt
         exempt_entries: list[tuple[object, object]] = (
@@ -386,6 +423,13 @@ class RouteTable:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+    def rules(self) -> dict[str, ActionRule]:
+        """Each entry's key (``"POST /photos"``) and its rule, in order.
+
+        .. versionadded:: 0.2.0
+        """
+        return {key: route.rule for key, route in zip(self._keys, self._routes, strict=True)}
 
     def match(
         self, method: str, path: str
@@ -437,7 +481,14 @@ def _parse_key(key: object, messages: list[str]) -> tuple[frozenset[str], re.Pat
 
 
 def action_rule(
-    name: str, *, target: Extractor | None = None, sensitivity: str | None = None
+    name: str,
+    *,
+    target: Extractor | None = None,
+    sensitivity: str | None = None,
+    media: Callable[[Request], Any] | None = None,
 ) -> ActionRule:
-    """An :class:`ActionRule` for a :class:`RouteTable` entry."""
-    return ActionRule(name, target, sensitivity)
+    """An :class:`ActionRule` for a :class:`RouteTable` entry.
+
+    .. versionchanged:: 0.2.0 ``media`` (for ``media.view``).
+    """
+    return ActionRule(name, target, sensitivity, media)

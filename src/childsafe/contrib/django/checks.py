@@ -24,6 +24,9 @@ E017      ``ENABLED`` is ``False`` (``manage.py check --deploy`` only)
 E018      ``STRICT`` is not a boolean
 E019      ``EXEMPT`` is not valid
 E020      a route declares no action and is not exempt (strict mode; one per route)
+E021      ``MEDIA_INSPECTOR``, ``EVIDENCE_PRESERVER``, ``MAX_MEDIA_BODY`` or
+          ``MEDIA_TEMP_DIR`` is not valid
+E022      a route declares a media action and no ``MEDIA_INSPECTOR`` is set (strict mode)
 W001      ``ENABLED`` is ``False``
 W002      ``STRICT`` is ``False`` and some routes are unprotected (one per route)
 ========  ==========================================================================
@@ -39,6 +42,7 @@ from django.core.checks import Error, Warning  # type: ignore[import-untyped]  #
 
 from childsafe.contrib.django.conf import Problem, conf, load
 from childsafe.contrib.django.inventory import routes
+from childsafe.exceptions import ConfigurationError
 
 __all__ = ["check_deploy", "check_routes", "check_settings"]
 
@@ -76,8 +80,23 @@ def check_routes(app_configs: object = None, **kwargs: object) -> list[Any]:
     config = load(instantiate=False).config
     if config is None or not config.enabled:
         return []  # the settings' own problems are reported by check_settings
-    found = []
-    for route in routes(table=config.routes, exempt=config.exempt):
+    found: list[Any] = []
+    inventory = routes(table=config.routes, exempt=config.exempt)
+    if config.strict:
+        try:
+            config.media.check_inventory(
+                inventory, where="settings.CHILDSAFE", table=config.routes.rules()
+            )
+        except ConfigurationError as e:
+            found.extend(
+                Error(
+                    problem.message,
+                    hint="Set CHILDSAFE['MEDIA_INSPECTOR'] (e.g. a childsafe.media.MediaScreen).",
+                    id="childsafe.E022",
+                )
+                for problem in e.problems
+            )
+    for route in inventory:
         if route.protected:
             continue
         message = f"{route.key} ({route.endpoint}) declares no action and is not exempt."

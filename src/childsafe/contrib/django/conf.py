@@ -38,6 +38,15 @@ Every key is optional except ``REPOSITORY``:
     stops the middleware from starting (:class:`~childsafe.exceptions.ConfigurationError`
     naming each) and fails ``manage.py check`` (``childsafe.E020``). ``False`` serves
     them unchecked and warns (``childsafe.W002``).
+``MEDIA_INSPECTOR``, ``EVIDENCE_PRESERVER``
+    The :class:`~childsafe.media.MediaInspector` that looks at each image of a
+    ``media.upload`` or ``media.send`` view, and the
+    :class:`~childsafe.media.EvidencePreserver` a matched image is handed to (objects
+    or their dotted paths). In strict mode a media view without an inspector stops the
+    middleware from starting (``childsafe.E022``).
+``MAX_MEDIA_BODY``
+    The largest body, in bytes, a media view accepts (``413`` beyond). Default 10 MiB.
+    ``MEDIA_TEMP_DIR``: where media bodies are spooled (default: the system's).
 ``EXEMPT``
     Routes that need no check, by URL name (``"healthz"``), namespace (``"admin"``
     covers every ``admin:`` route) or path prefix (``"/static/"``): a list, or a
@@ -70,6 +79,7 @@ from childsafe.contrib.django.request import (
 from childsafe.exceptions import ConfigurationError
 from childsafe.typing import AccountRepository, Resolver
 from childsafe.web import ResponseFilter, RouteTable
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
 
 __all__ = ["KEYS", "ChildsafeSettings", "Config", "Problem", "conf", "load"]
 
@@ -85,6 +95,10 @@ KEYS: Final = (
     "MAX_BODY",
     "STRICT",
     "EXEMPT",
+    "MEDIA_INSPECTOR",
+    "EVIDENCE_PRESERVER",
+    "MAX_MEDIA_BODY",
+    "MEDIA_TEMP_DIR",
 )
 DEFAULT_RESOLVERS: Final = ("childsafe.contrib.django.django_user",)
 MIDDLEWARE_PATH: Final = "childsafe.contrib.django.middleware.ChildsafeMiddleware"
@@ -145,6 +159,22 @@ class ChildsafeSettings:
     def EXEMPT(self) -> object:  # noqa: N802
         return self._get("EXEMPT", ())
 
+    @property
+    def MEDIA_INSPECTOR(self) -> object:  # noqa: N802
+        return self._get("MEDIA_INSPECTOR", None)
+
+    @property
+    def EVIDENCE_PRESERVER(self) -> object:  # noqa: N802
+        return self._get("EVIDENCE_PRESERVER", None)
+
+    @property
+    def MAX_MEDIA_BODY(self) -> object:  # noqa: N802
+        return self._get("MAX_MEDIA_BODY", DEFAULT_MAX_MEDIA_BODY)
+
+    @property
+    def MEDIA_TEMP_DIR(self) -> object:  # noqa: N802
+        return self._get("MEDIA_TEMP_DIR", None)
+
 
 conf: Final = ChildsafeSettings()
 
@@ -177,6 +207,7 @@ class Config:
     max_body: int
     strict: bool = True
     exempt: Mapping[str, str] = attrs.field(factory=dict)
+    media: MediaOptions = attrs.field(factory=MediaOptions)
 
 
 def _key(name: str) -> str:
@@ -420,6 +451,28 @@ class _Loader:
                 out[entry.strip()] = reason.strip()
         return out
 
+    def media(self, settings_: ChildsafeSettings) -> MediaOptions:
+        try:
+            inspector = _import(settings_.MEDIA_INSPECTOR)
+            preserver = _import(settings_.EVIDENCE_PRESERVER)
+        except Exception as e:  # noqa: BLE001 - any import failure is reported
+            self.error(
+                "E021", f"the media inspector or evidence preserver cannot be imported: {e!r}."
+            )
+            return MediaOptions()
+        try:
+            return MediaOptions.build(
+                inspector=inspector,
+                preserver=preserver,
+                max_body=settings_.MAX_MEDIA_BODY,
+                temp_dir=settings_.MEDIA_TEMP_DIR,
+                where=SETTING,
+            )
+        except ConfigurationError as e:
+            for problem in e.problems:
+                self.error("E021", f"{SETTING}: {problem}.")
+            return MediaOptions()
+
     def max_body(self, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.error("E012", f"{_key('MAX_BODY')} must be a size in bytes, not {value!r}.")
@@ -534,6 +587,7 @@ def load(settings_: ChildsafeSettings = conf, *, instantiate: bool = True) -> Lo
     max_body = loader.max_body(settings_.MAX_BODY)
     strict = loader.strict(settings_.STRICT)
     exempt = loader.exempt(settings_.EXEMPT)
+    media = loader.media(settings_)
     config = None
     if (
         guard is not None
@@ -551,6 +605,7 @@ def load(settings_: ChildsafeSettings = conf, *, instantiate: bool = True) -> Lo
             max_body=max_body,
             strict=strict,
             exempt=exempt,
+            media=media,
         )
     loader.problems.extend(_middleware_problems(resolvers))
     return Loaded(config, tuple(loader.problems))

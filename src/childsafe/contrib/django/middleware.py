@@ -133,6 +133,14 @@ def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     ``META``, body and session) alive until the garbage collector runs, instead of
     freeing it when Django lets go of it."""
     vars(request).pop(_REQUEST_ATTR, None)
+    _close_spool(request)
+
+
+def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
+    """Close a media view's replayed body (its temporary files are already gone)."""
+    spool = vars(request).pop("_childsafe_spool", None)
+    if spool is not None:
+        spool.close()
 
 
 class ChildsafeMiddleware:
@@ -212,6 +220,8 @@ class ChildsafeMiddleware:
             return response
         finally:
             request.__dict__.pop(_REQUEST_ATTR, None)  # see _release
+            if "_childsafe_spool" in request.__dict__:
+                _close_spool(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
         await sync_to_async(self._start, thread_sensitive=True)(request)
@@ -253,6 +263,11 @@ class ChildsafeMiddleware:
         if rules:
             wrapper.params = view_kwargs  # converted to text when read (path_param)
             for rule in rules:
+                if rule.reads_media:
+                    refused = self._media(rule, request, wrapper, context)
+                    if refused is not None:
+                        return refused
+                    continue
                 decision = context.check_rule(rule, wrapper)
                 if not decision.allowed:
                     return self._deny(decision, request)
@@ -260,9 +275,41 @@ class ChildsafeMiddleware:
             found = self._find(wrapper.method, wrapper.path)
             if found is not None:
                 route, wrapper.params = found
+                if route.reads_media:
+                    return self._media(route, request, wrapper, context)
                 decision = context.check_rule(route, wrapper)
                 if not decision.allowed:
                     return self._deny(decision, request)
+        return None
+
+    def _media(
+        self,
+        rule: ActionRule,
+        request: Any,  # noqa: ANN401 - an HttpRequest
+        wrapper: DjangoRequest,
+        context: RequestContext,
+    ) -> Any:  # noqa: ANN401 - an HttpResponse or None
+        """A media view: the body spooled, inspected and decided by the kernel, then
+        replayed (``request.body``, ``request.FILES`` read it). The body must not have
+        been read before (by a middleware reading ``request.POST``): it is then refused
+        as incomplete, never passed unchecked."""
+        from childsafe.wsgi import media_request  # noqa: PLC0415 - only media views need it
+
+        meta = request.META
+        stream = request._stream  # noqa: SLF001 - Django keeps the body's stream here
+        if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
+            # Django limits a body of unknown length to nothing; the server ends it.
+            stream = meta.get("wsgi.input", stream)
+        outcome = media_request(self.config.media, rule, wrapper, context, request.META, stream)
+        if isinstance(outcome, DenialResponse):
+            return _http_response(outcome)
+        if isinstance(outcome, Decision):
+            return self._deny(outcome, request)
+        replay = request.META.get("wsgi.input")
+        request._stream = replay  # noqa: SLF001 - the view reads the replayed body
+        request._read_started = False  # noqa: SLF001
+        request.__dict__.pop("_body", None)
+        request._childsafe_spool = outcome  # noqa: SLF001 - closed with the response
         return None
 
     # -- shared steps -------------------------------------------------------------
@@ -286,11 +333,12 @@ class ChildsafeMiddleware:
         """Refuse to serve while a URL pattern declares no action and is not exempt."""
         if self._strict_checked:
             return
-        check_strict(
-            routes(table=self.config.routes, exempt=self.config.exempt),
-            strict=self.config.strict,
-            where="settings.CHILDSAFE",
-        )
+        inventory = routes(table=self.config.routes, exempt=self.config.exempt)
+        check_strict(inventory, strict=self.config.strict, where="settings.CHILDSAFE")
+        if self.config.strict:
+            self.config.media.check_inventory(
+                inventory, where="settings.CHILDSAFE", table=self.config.routes.rules()
+            )
         self._strict_checked = True
 
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest

@@ -1,0 +1,254 @@
+"""The kernel's streaming multipart/form-data parser and the body spool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from childsafe.web.media import (
+    BodyProblem,
+    MalformedMultipart,
+    MultipartParser,
+    Spool,
+    parse_content_type,
+)
+
+BOUNDARY = "----childsafe-test-7MA4YWxkTrZu0gW"
+
+
+class Opener:
+    """Opens each file part as a real temporary file under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.count = 0
+
+    def __call__(self) -> tuple[str, IO[bytes]]:
+        self.count += 1
+        path = self.root / f"part-{self.count}"
+        return str(path), path.open("wb")
+
+
+def encode(parts: list[tuple[str, str | None, str | None, bytes]], boundary: str) -> bytes:
+    """A multipart body as a browser writes it: (name, filename, content type, data)."""
+    out = b""
+    for name, filename, content_type, data in parts:
+        out += f"--{boundary}\r\n".encode()
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += disposition.encode() + b"\r\n"
+        if content_type is not None:
+            out += f"Content-Type: {content_type}\r\n".encode()
+        out += b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def one_part(header: str) -> bytes:
+    """A complete body of one part with one header line."""
+    return f"--{BOUNDARY}\r\n{header}\r\n\r\nx\r\n--{BOUNDARY}--".encode()
+
+
+def split(data: bytes, cuts: list[int]) -> Iterator[bytes]:
+    """``data`` in pieces cut at ``cuts`` (positions, any order)."""
+    start = 0
+    for cut in sorted({c % (len(data) + 1) for c in cuts}):
+        yield data[start:cut]
+        start = cut
+    yield data[start:]
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+part_strategy = st.tuples(
+    names,
+    st.one_of(st.none(), st.text(alphabet="abcdefghij.-_", min_size=1, max_size=12)),
+    st.sampled_from([None, "image/png", "image/jpeg", "text/plain"]),
+    # Data may hold CRLFs, dashes and even most of the boundary: only the full
+    # delimiter ends a part.
+    st.binary(max_size=300).map(lambda b: b.replace(b"\r\n--" + BOUNDARY.encode(), b"")),
+)
+
+
+def parse(body: bytes, cuts: list[int], tmp: Path) -> list[tuple[object, ...]]:
+    parser = MultipartParser(BOUNDARY, Opener(tmp))
+    for piece in split(body, cuts):
+        parser.feed(piece)
+    return [
+        (
+            p.name,
+            p.filename,
+            p.content_type,
+            Path(p.path).read_bytes() if p.path is not None else None,
+            p.size,
+        )
+        for p in parser.close()
+    ]
+
+
+class TestParser:
+    @given(
+        st.lists(part_strategy, min_size=1, max_size=5),
+        st.lists(st.integers(0, 5000), max_size=20),
+    )
+    def test_round_trip_whatever_the_chunking(
+        self,
+        tmp_path_factory: pytest.TempPathFactory,
+        parts: list[tuple[str, str | None, str | None, bytes]],
+        cuts: list[int],
+    ) -> None:
+        """Every part comes back with its name, filename, type and exact bytes (files
+        written to disk), however the body is cut into pieces."""
+        tmp = tmp_path_factory.mktemp("parts")
+        body = encode(parts, BOUNDARY)
+        got = parse(body, cuts, tmp)
+        assert len(got) == len(parts)
+        for (name, filename, content_type, data), part in zip(parts, got, strict=True):
+            is_file = filename is not None or (content_type or "").startswith("image/")
+            assert part == (name, filename, content_type, data if is_file else None, len(data))
+
+    @given(st.binary(max_size=200), st.binary(max_size=200))
+    def test_preamble_and_epilogue_ignored(
+        self, tmp_path_factory: pytest.TempPathFactory, preamble: bytes, epilogue: bytes
+    ) -> None:
+        """Text before the first boundary (after a CRLF) and after the last is ignored."""
+        tmp = tmp_path_factory.mktemp("parts")
+        preamble = preamble.replace(b"--" + BOUNDARY.encode(), b"")
+        body = preamble + b"\r\n" + encode([("p", "a.png", "image/png", b"PNG")], BOUNDARY)
+        got = parse(body + epilogue, [], tmp)
+        assert [g[3] for g in got] == [b"PNG"]
+
+    @given(st.binary(max_size=400), st.lists(st.integers(0, 500), max_size=10))
+    def test_arbitrary_bytes_never_crash(
+        self, tmp_path_factory: pytest.TempPathFactory, body: bytes, cuts: list[int]
+    ) -> None:
+        """Any body either parses or raises MalformedMultipart: never another error."""
+        tmp = tmp_path_factory.mktemp("parts")
+        problem: MalformedMultipart | None = None
+        try:
+            parse(body, cuts, tmp)
+        except MalformedMultipart as e:
+            problem = e
+        assert problem is None or str(problem).startswith("multipart/form-data: ")
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            (b"no boundary anywhere", "holds no boundary line"),
+            (
+                f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=a\r\n\r\nabc".encode(),
+                "ends inside part 1",
+            ),
+            (
+                f"--{BOUNDARY}\r\nX-Other: 1\r\n\r\nabc\r\n--{BOUNDARY}--".encode(),
+                "part 1: it has no Content-Disposition header",
+            ),
+            (
+                one_part("Content-Disposition: attachment; name=a"),
+                "Content-Disposition is 'attachment'",
+            ),
+            (
+                one_part("Content-Disposition: form-data"),
+                "Content-Disposition has no name",
+            ),
+            (
+                f"--{BOUNDARY}\r\nbroken header\r\n\r\nx\r\n--{BOUNDARY}--".encode(),
+                "part 1: the header line 'broken header' is malformed",
+            ),
+            (f"--{BOUNDARY}XX\r\n".encode(), "followed by something other than CRLF"),
+            (f"--{BOUNDARY}\r\n".encode() + b"A" * 20000, "headers are longer than"),
+        ],
+    )
+    def test_malformed_names_what_is_wrong(self, tmp_path: Path, body: bytes, message: str) -> None:
+        """Each malformation is refused with a message naming it and the part."""
+        with pytest.raises(MalformedMultipart, match=message):
+            parse(body, [7, 30], tmp_path)
+
+    def test_boundary_checked(self, tmp_path: Path) -> None:
+        """A missing or over-long boundary is refused up front."""
+        with pytest.raises(MalformedMultipart, match="has no boundary"):
+            MultipartParser("", Opener(tmp_path))
+        with pytest.raises(MalformedMultipart, match="1 to 70 characters"):
+            MultipartParser("x" * 71, Opener(tmp_path))
+
+
+class TestContentType:
+    @pytest.mark.parametrize(
+        ("header", "expected"),
+        [
+            ("multipart/form-data; boundary=abc", ("multipart/form-data", {"boundary": "abc"})),
+            (
+                'Multipart/Form-Data; BOUNDARY="a;b c"',
+                ("multipart/form-data", {"boundary": "a;b c"}),
+            ),
+            ("image/png", ("image/png", {})),
+            (None, ("", {})),
+            (
+                'form-data; name="f\\"x"; filename="a.png"',
+                ("form-data", {"name": 'f"x', "filename": "a.png"}),
+            ),
+        ],
+    )
+    def test_parse(self, header: str | None, expected: tuple[str, dict[str, str]]) -> None:
+        """Media types are lower-cased, parameters unquoted (quoted semicolons kept)."""
+        assert parse_content_type(header) == expected
+
+
+class TestSpool:
+    def test_declared_length_over_the_cap(self, tmp_path: Path) -> None:
+        """A declared length over the cap is refused before a file is even made."""
+        with pytest.raises(BodyProblem) as caught:
+            Spool(10, 11, str(tmp_path))
+        assert caught.value.status == 413
+        assert list(tmp_path.iterdir()) == []
+
+    @given(st.lists(st.binary(min_size=1, max_size=50), max_size=10), st.integers(1, 200))
+    def test_refused_as_soon_as_the_cap_is_passed(
+        self, tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes], cap: int
+    ) -> None:
+        """Without a length, writing stops with 413 at the first chunk past the cap, and
+        close removes the file."""
+        tmp = tmp_path_factory.mktemp("spool")
+        spool = Spool(cap, None, str(tmp))
+        written = 0
+        try:
+            for chunk in chunks:
+                if written + len(chunk) > cap:
+                    with pytest.raises(BodyProblem):
+                        spool.write(chunk)
+                    break
+                spool.write(chunk)
+                written += len(chunk)
+            else:
+                spool.finish()
+                assert b"".join(spool.chunks()) == b"".join(chunks)
+        finally:
+            spool.close()
+        assert list(tmp.iterdir()) == []
+
+    def test_short_body(self, tmp_path: Path) -> None:
+        """A body shorter than its Content-Length is refused (400)."""
+        spool = Spool(100, 10, str(tmp_path))
+        spool.write(b"abc")
+        with pytest.raises(BodyProblem, match="after 3 of the 10 bytes"):
+            spool.finish()
+        spool.close()
+        assert list(tmp_path.iterdir()) == []
+
+    def test_replay_leaves_nothing_on_disk(self, tmp_path: Path) -> None:
+        """The replayed body reads back exactly while no temporary file is left."""
+        spool = Spool(100, None, str(tmp_path))
+        spool.write(b"hello ")
+        spool.write(b"world")
+        spool.finish()
+        _, f = spool.new_part_file()
+        f.close()
+        replay = spool.replay_file()
+        assert list(tmp_path.iterdir()) == []
+        assert replay.read() == b"hello world"
+        spool.close()
+        assert replay.closed
