@@ -31,7 +31,9 @@ import argparse
 import datetime as dt
 import multiprocessing
 import os
+import re
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -170,6 +172,59 @@ def run(url: str, folder: Path, writers: int, n: int) -> tuple[float, float, str
     return writers * n / elapsed, writers * n / cpu, report.status
 
 
+# -- instructions per record (Valgrind) --------------------------------------------
+
+# Appends in the two counted processes; each builds COUNT_MANY events first, so their
+# difference, divided by the difference in appends, leaves out start-up, imports, the
+# events' construction, opening and closing the store and the closing checkpoint.
+COUNT_FEW: Final = 2_000
+COUNT_MANY: Final = 12_000
+_IREFS: Final = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def count_one(number: int) -> None:
+    """What a counting subprocess runs: one trail over a new SQLite file, ``number`` of
+    :data:`COUNT_MANY` events appended and committed, then closed."""
+    batch = events(COUNT_MANY)[:number]
+    signer = CheckpointSigner.generate()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/audit.db"
+        open_store(url).close()
+        trail = trail_for(url, f"{tmp}/cps", signer.private_pem())
+        append_all(trail, batch)
+        trail.close()
+
+
+def _instructions(number: int) -> int:
+    """The instructions (every thread, user space: SQLite's too, not the kernel's) a
+    process appending ``number`` records executes, counted by Valgrind."""
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--count-one",
+        str(number),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False, timeout=1800
+    )
+    found = _IREFS.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        tail = done.stderr.strip().splitlines()[-5:]
+        raise RuntimeError(f"counting {number} appends failed: {' | '.join(tail)}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions_per_record() -> int:
+    """Instructions one append costs on SQLite: (I(12,000) - I(2,000)) / 10,000."""
+    few, many = _instructions(COUNT_FEW), _instructions(COUNT_MANY)
+    return round((many - few) / (COUNT_MANY - COUNT_FEW))
+
+
 def reference_us() -> float:
     return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
 
@@ -178,7 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per writer")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only count the instructions per record under Valgrind (SQLite, one writer)",
+    )
+    parser.add_argument("--count-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.count_one is not None:
+        count_one(args.count_one)
+        return 0
+    if args.instructions:
+        print(f"{instructions_per_record():,} instructions per record")
+        return 0
     stores: list[tuple[str, str]] = []
     rows: list[str] = []
     results: dict[tuple[str, int], float] = {}

@@ -455,6 +455,15 @@ class TestSinkEncoding:
         relationship=st.none()
         | st.dictionaries(
             st.text(max_size=6), st.booleans() | st.integers(-(2**40), 2**40), max_size=5
+        )
+        # the guard's five facts (the encoder's cached path), a fact now and then of
+        # the other type, which must not share the cache with it (True == 1)
+        | st.fixed_dictionaries(
+            {
+                name: st.booleans() | st.integers(-2, 2)
+                for name in ("connected", "follows", "blocked", "invited")
+            }
+            | {"mutual_connections": st.integers(-(2**40), 2**40) | st.booleans()}
         ),
         offset=st.integers(-14 * 60, 14 * 60),
         target=st.none() | st.text(max_size=10),

@@ -311,6 +311,43 @@ def _mapping_encoder() -> Callable[[dict[str, Any]], str]:
 
 
 _MAPPING: Final = _mapping_encoder()
+_RELATIONSHIPS: Final[dict[tuple[bool, bool, bool, bool, int], str]] = {}
+_RELATIONSHIP: Final = (
+    '{"blocked":%s,"connected":%s,"follows":%s,"invited":%s,"mutual_connections":%d}'
+)
+_BOOL_JSON: Final = {True: "true", False: "false"}
+
+
+def _relationship_json(value: Any) -> str:  # noqa: ANN401 - any mapping the event holds
+    """An event's relationship facts as canonical JSON. The guard's are a dict of the
+    five facts (four booleans and a count): their few combinations are cached; any
+    other mapping goes through the JSON encoder."""
+    if value.__class__ is dict and len(value) == 5:
+        get = value.get
+        blocked, connected, follows = get("blocked"), get("connected"), get("follows")
+        invited, mutual = get("invited"), get("mutual_connections")
+        if (
+            blocked.__class__ is bool
+            and connected.__class__ is bool
+            and follows.__class__ is bool
+            and invited.__class__ is bool
+            and mutual.__class__ is int
+        ):
+            key = (blocked, connected, follows, invited, mutual)
+            found = _RELATIONSHIPS.get(key)
+            if found is None:
+                found = _RELATIONSHIP % (
+                    _BOOL_JSON[blocked],
+                    _BOOL_JSON[connected],
+                    _BOOL_JSON[follows],
+                    _BOOL_JSON[invited],
+                    mutual,
+                )
+                if len(_RELATIONSHIPS) >= _CACHE_MAX:
+                    _RELATIONSHIPS.clear()
+                _RELATIONSHIPS[key] = found
+            return found
+    return _MAPPING(value if value.__class__ is dict else dict(value))
 
 
 def _second(seconds: int) -> str:
@@ -438,9 +475,7 @@ def encode_event(
             "null" if actor is None else _quote(actor),
             pieces[0],
             pieces[1],
-            "null"
-            if relationship is None
-            else _MAPPING(relationship if relationship.__class__ is dict else dict(relationship)),
+            "null" if relationship is None else _relationship_json(relationship),
             _json_once(event.request_id),
             pieces[2],
             _json_once(event.id),
