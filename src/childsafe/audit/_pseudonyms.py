@@ -63,6 +63,7 @@ class Pseudonymiser:
         if self.current not in checked:
             raise AuditKeyError(f"current: no key with id {self.current!r}")
         self._key = checked[self.current]
+        self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -93,8 +94,9 @@ class Pseudonymiser:
             return found
         if not isinstance(account_id, str):
             raise AuditKeyError(f"account ids are strings, got {account_id!r}")
-        digest = hmac.new(self._key, account_id.encode(), hashlib.sha256).hexdigest()
-        found = f"{self.current}:{digest[:32]}"
+        mac = self._mac.copy()  # the key's inner and outer state, set up once
+        mac.update(account_id.encode())
+        found = f"{self.current}:{mac.hexdigest()[:32]}"
         with self._lock:
             if len(self._cache) >= _CACHE:
                 self._cache.clear()
