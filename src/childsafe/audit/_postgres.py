@@ -12,7 +12,7 @@ import contextlib
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from childsafe.audit._errors import AuditStoreError
@@ -196,6 +196,16 @@ class PostgresAuditStore:
                 conn.close()
 
     def append(self, drafts: Sequence[Draft]) -> list[StoredRecord]:
+        return self._append(drafts, None)
+
+    def append_growing(self, drafts: list[Draft], grow: Callable[[], None]) -> list[StoredRecord]:
+        """:meth:`append`, calling ``grow`` once the head row is locked: it may add to
+        ``drafts`` (the trail's writer adds what was queued while it waited)."""
+        return self._append(drafts, grow)
+
+    def _append(
+        self, drafts: Sequence[Draft], grow: Callable[[], None] | None
+    ) -> list[StoredRecord]:
         if not drafts:
             return []
         p = self.prefix
@@ -210,6 +220,8 @@ class PostgresAuditStore:
                         raise AuditStoreError(
                             f"the audit store {self.description} lost its head row"
                         )
+                    if grow is not None:
+                        grow()
                     sealed = seal(drafts, head[0], head[1])
                     columns = f"{_COLUMNS}, actor_key, target_key"
                     with conn.cursor().copy(f"COPY {p}_records ({columns}) FROM STDIN") as copy:

@@ -26,7 +26,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
@@ -112,10 +112,52 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
     for _, time_us, kind, actor, target, reason, allowed, body, digest, _ in drafts:
         seq += 1
         h = link()
-        h.update(b"%s\x00%d\x00%s" % (prev.encode(), seq, digest))
+        h.update(f"{prev}\x00{seq}\x00".encode() + digest)
         prev_, prev = prev, h.hexdigest()
         append(new(cls, (seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
     return out
+
+
+def _seal_rows(
+    drafts: Sequence[Draft], head_seq: int, head_hash: str
+) -> tuple[list[StoredRecord], list[tuple[object, ...]]]:
+    """:func:`seal` and, in the same pass, the rows SQLite inserts: each record's
+    columns and its actor's and target's :func:`account_key`. The body goes as a
+    ``bytearray`` and ``allowed`` as ``0`` or ``1``: the driver binds those types
+    directly, where ``bytes`` and ``bool`` would each go through its adapter lookup
+    first."""
+    out: list[StoredRecord] = []
+    rows: list[tuple[object, ...]] = []
+    append, add = out.append, rows.append
+    new = tuple.__new__
+    cls = StoredRecord
+    link = hashlib.sha256(_DOMAIN).copy
+    key = account_key
+    prev = head_hash
+    seq = head_seq
+    for _, time_us, kind, actor, target, reason, allowed, body, digest, _ in drafts:
+        seq += 1
+        h = link()
+        h.update(f"{prev}\x00{seq}\x00".encode() + digest)
+        prev_, prev = prev, h.hexdigest()
+        append(new(cls, (seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
+        add(
+            (
+                seq,
+                prev_,
+                prev,
+                bytearray(body),
+                time_us,
+                kind,
+                actor,
+                target,
+                reason,
+                None if allowed is None else 1 if allowed else 0,
+                None if actor is None else key(actor),
+                None if target is None else key(target),
+            )
+        )
+    return out, rows
 
 
 @runtime_checkable
@@ -350,31 +392,6 @@ def _where(
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _with_keys(sealed: Sequence[StoredRecord]) -> list[tuple[object, ...]]:
-    """The rows to insert: each record's columns and its actor's and target's
-    :func:`account_key`. The body goes as a ``bytearray`` and ``allowed`` as ``0`` or
-    ``1``: the driver binds those types directly, where ``bytes`` and ``bool`` would
-    each go through its adapter lookup first (a fifth of the insert's cost)."""
-    key = account_key
-    return [
-        (
-            seq,
-            prev,
-            h,
-            bytearray(body),
-            time_us,
-            kind,
-            actor,
-            target,
-            reason,
-            None if allowed is None else 1 if allowed else 0,
-            None if actor is None else key(actor),
-            None if target is None else key(target),
-        )
-        for seq, prev, h, body, time_us, kind, actor, target, reason, allowed in sealed
-    ]
-
-
 class SQLiteAuditStore:
     """Records in a SQLite file (WAL, ``synchronous=FULL``), shared by every thread and
     process that opens it. Tables are ``<prefix>_records``, ``<prefix>_meta`` and
@@ -492,19 +509,35 @@ class SQLiteAuditStore:
         p = self.prefix
         conn = self._conn()
         with self._writing():
-            return self._append(conn, p, drafts)
+            return self._append(conn, p, drafts, None)
+
+    def append_growing(self, drafts: list[Draft], grow: Callable[[], None]) -> list[StoredRecord]:
+        """:meth:`append`, calling ``grow`` once the write lock is held: it may add to
+        ``drafts`` (the trail's writer adds what was queued while it waited)."""
+        if not drafts:
+            return []
+        p = self.prefix
+        conn = self._conn()
+        with self._writing():
+            return self._append(conn, p, drafts, grow)
 
     def _append(
-        self, conn: sqlite3.Connection, p: str, drafts: Sequence[Draft]
+        self,
+        conn: sqlite3.Connection,
+        p: str,
+        drafts: Sequence[Draft],
+        grow: Callable[[], None] | None,
     ) -> list[StoredRecord]:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if grow is not None:
+                    grow()
                 head = conn.execute(
                     f"SELECT head_seq, head_hash FROM {p}_meta WHERE id = 1"
                 ).fetchone()
-                sealed = seal(drafts, head[0], head[1])
-                conn.executemany(_INSERT.format(p=p), _with_keys(sealed))
+                sealed, rows = _seal_rows(drafts, head[0], head[1])
+                conn.executemany(_INSERT.format(p=p), rows)
                 last = sealed[-1]
                 conn.execute(
                     f"UPDATE {p}_meta SET head_seq = ?, head_hash = ? WHERE id = 1",
