@@ -118,21 +118,22 @@ def seal(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[StoredR
     return out
 
 
-def _seal_rows(
-    drafts: Sequence[Draft], head_seq: int, head_hash: str
-) -> tuple[list[StoredRecord], list[tuple[object, ...]]]:
-    """:func:`seal` and, in the same pass, the rows SQLite inserts: each record's
-    columns and its actor's and target's :func:`account_key`. The body goes as a
-    ``bytearray`` and ``allowed`` as ``0`` or ``1``: the driver binds those types
-    directly, where ``bytes`` and ``bool`` would each go through its adapter lookup
-    first."""
-    out: list[StoredRecord] = []
-    rows: list[tuple[object, ...]] = []
-    append, add = out.append, rows.append
-    new = tuple.__new__
-    cls = StoredRecord
+_Row = tuple[
+    int, str, str, bytearray, int, str, str | None, str | None, str | None, int | None,
+    int | None, int | None,
+]  # fmt: skip
+"""A row SQLite inserts: a record's columns, then its actor's and target's keys."""
+
+
+def _seal_rows(drafts: Sequence[Draft], head_seq: int, head_hash: str) -> list[_Row]:
+    """:func:`seal`, as the rows SQLite inserts: each record's columns and its actor's
+    and target's :func:`account_key`. The body goes as a ``bytearray`` and ``allowed``
+    as ``0`` or ``1``: the driver binds those types directly, where ``bytes`` and
+    ``bool`` would each go through its adapter lookup first."""
+    rows: list[_Row] = []
+    add = rows.append
     link = hashlib.sha256(_DOMAIN).copy
-    key = account_key
+    keys = _KEYS.get
     prev = head_hash
     seq = head_seq
     for _, time_us, kind, actor, target, reason, allowed, body, digest, _ in drafts:
@@ -140,7 +141,6 @@ def _seal_rows(
         h = link()
         h.update(f"{prev}\x00{seq}\x00".encode() + digest)
         prev_, prev = prev, h.hexdigest()
-        append(new(cls, (seq, prev_, prev, body, time_us, kind, actor, target, reason, allowed)))
         add(
             (
                 seq,
@@ -153,11 +153,36 @@ def _seal_rows(
                 target,
                 reason,
                 None if allowed is None else 1 if allowed else 0,
-                None if actor is None else key(actor),
-                None if target is None else key(target),
+                None if actor is None else keys(actor) or account_key(actor),
+                None if target is None else keys(target) or account_key(target),
             )
         )
-    return out, rows
+    return rows
+
+
+def _stored(row: _Row) -> StoredRecord:
+    """The :class:`StoredRecord` an inserted row holds."""
+    seq, prev, h, body, time_us, kind, actor, target, reason, allowed = row[:10]
+    return StoredRecord(
+        seq, prev, h, bytes(body), time_us, kind, actor, target, reason,
+        None if allowed is None else bool(allowed),
+    )  # fmt: skip
+
+
+class _Committed:
+    """The records of a batch SQLite committed, each built from its row only when
+    asked for (the trail's writer asks only for those with a receipt)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> StoredRecord:
+        return _stored(self._rows[index])
 
 
 @runtime_checkable
@@ -509,17 +534,16 @@ class SQLiteAuditStore:
         p = self.prefix
         conn = self._conn()
         with self._writing():
-            return self._append(conn, p, drafts, None)
+            rows = self._append(conn, p, drafts, None)
+        return [_stored(row) for row in rows]
 
-    def append_growing(self, drafts: list[Draft], grow: Callable[[], None]) -> list[StoredRecord]:
+    def append_growing(self, drafts: list[Draft], grow: Callable[[], None]) -> _Committed:
         """:meth:`append`, calling ``grow`` once the write lock is held: it may add to
-        ``drafts`` (the trail's writer adds what was queued while it waited)."""
-        if not drafts:
-            return []
-        p = self.prefix
+        ``drafts`` (the trail's writer adds what was queued while it waited). The
+        committed records, built one by one when asked for."""
         conn = self._conn()
         with self._writing():
-            return self._append(conn, p, drafts, grow)
+            return _Committed(self._append(conn, self.prefix, drafts, grow))
 
     def _append(
         self,
@@ -527,7 +551,7 @@ class SQLiteAuditStore:
         p: str,
         drafts: Sequence[Draft],
         grow: Callable[[], None] | None,
-    ) -> list[StoredRecord]:
+    ) -> list[_Row]:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -536,12 +560,11 @@ class SQLiteAuditStore:
                 head = conn.execute(
                     f"SELECT head_seq, head_hash FROM {p}_meta WHERE id = 1"
                 ).fetchone()
-                sealed, rows = _seal_rows(drafts, head[0], head[1])
+                rows = _seal_rows(drafts, head[0], head[1])
                 conn.executemany(_INSERT.format(p=p), rows)
-                last = sealed[-1]
                 conn.execute(
                     f"UPDATE {p}_meta SET head_seq = ?, head_hash = ? WHERE id = 1",
-                    (last.seq, last.hash),
+                    (rows[-1][0], rows[-1][2]),
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -550,7 +573,7 @@ class SQLiteAuditStore:
                 raise
         except sqlite3.Error as e:
             raise self._failure("write to", e) from e
-        return sealed
+        return rows
 
     def head(self) -> tuple[int, str]:
         try:
