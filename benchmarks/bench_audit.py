@@ -340,9 +340,9 @@ beforehand in both runs): {INSTRUCTIONS_FIRST:,} instructions a record before th
 rework, {INSTRUCTIONS_BEFORE:,} after it and {INSTRUCTIONS_AFTER:,} now. Valgrind's CPU
 has no SHA instructions, so it counts the three SHA-256 computations a record needs
 (the body, the link, and the HMAC of each account not in the cache: most of the
-counted run's accounts are new, 1.3 HMACs a record) at several times what this machine runs them in; they
-are about 45,000 of the instructions, which is why the count falls by a fifth while the
-CPU time falls by a quarter to a third.
+counted run's accounts are new, 1.3 HMACs a record) at several times what this machine
+runs them in; they are about 45,000 of the instructions, which is why the count falls
+by a fifth while the CPU time falls by a quarter to a third.
 <!-- audit:end -->"""
     print(text)
     if args.write:
