@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import string
 from pathlib import Path
@@ -274,6 +275,17 @@ class TestKeys:
         for i in range(70_000):
             a.pseudonym(str(i))
         assert a.pseudonym("x") in a.candidates("x")
+
+    @given(
+        key=st.binary(min_size=32, max_size=200),
+        account=st.text(max_size=40),
+    )
+    def test_pseudonym_is_hmac_sha256(self, key: bytes, account: str) -> None:
+        """A pseudonym is the key id and the first 32 hex digits of HMAC-SHA256 of the
+        account id, whatever the key's length (longer than a block: hashed first)."""
+        expected = hmac.new(key, account.encode(), hashlib.sha256).hexdigest()[:32]
+        assert Pseudonymiser({"k": key}).pseudonym(account) == f"k:{expected}"
+        assert f"k:{expected}" in Pseudonymiser({"k": key}).candidates(account)
 
     def test_signer_keys(self) -> None:
         """Signers load from PEM; other key types and junk are refused."""
