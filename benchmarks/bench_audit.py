@@ -61,7 +61,7 @@ TARGET: Final = 50_000
 # Instructions per record (``--instructions``), as recorded at each rework.
 INSTRUCTIONS_FIRST: Final = 275_928  # before the first rework
 INSTRUCTIONS_BEFORE: Final = 182_705  # after it (185,998 when recounted by --instructions)
-INSTRUCTIONS_AFTER: Final = 145_616  # after the second (schema 3)
+INSTRUCTIONS_AFTER: Final = 139_439  # after the second (schema 3)
 COMMAND: Final = "python3 benchmarks/bench_audit.py --write"
 
 
@@ -318,22 +318,25 @@ writer mostly run one after the other.
 
 Where a record's CPU goes on SQLite (about {1e6 / cpu_rates["SQLite", 1]:.0f} µs in this
 run; measured piece by piece on 2026-12-05 with the reference loop at 10.5 µs): on the
-caller's side about 5.5 µs (two pseudonyms from the cache, 0.4 µs; the body written by
-one f-string from cached pieces and its SHA-256, 4.6 µs; queueing); in the writer thread
+caller's side about 5.5 µs (two pseudonyms from the cache, 0.4 µs, and 0.6 µs for an
+account not yet in it; the body written by one f-string from cached pieces and its
+SHA-256, 4.6 µs; queueing); in the writer thread
 about 1.9 µs for the chain link and the row, and 4.8 µs of user time plus 1.0 µs of
 kernel time for the insert and commit, of which about 2 µs are the two account indexes
 (integer keys that arrive in random order; the (kind, time) index grows at its end);
 the rest is the hand-over between the threads, their turns on the GIL and the garbage
-collector. The 2026-12-05 rework of the store (schema 3) took the record from about
-23-24 µs to 16-17 µs of CPU (interleaved runs of the old and new code, 100,000 records,
-one writer: user plus kernel time) and from 23-24 µs to 18-19 µs with four writers: an
+collector. The 2026-12-05 rework of the store (schema 3) took the record from 22-25 µs
+to 15.5-17 µs of CPU with one writer (three interleaved pairs of runs of the old and
+new code on this machine, 100,000 records, user plus kernel time: 31 % less) and from
+27 to 19 µs with four (29 % less): an
 integer column for each account index instead of a text expression; the body and
 `allowed` bound in types the driver takes without its adapter lookup (about 0.4 µs
 each); the body written by an f-string instead of a `%` template (parsed again on every
 call); the relationship facts from a cached template; one pass to chain and build the
 rows, and committed records built only for a receipt that asks; drafts and tickets
-queued side by side; 16 KiB pages in a new file (kernel time 1.9 instead of 3.2 µs); a
-writer that waited for the lock takes what was queued meanwhile. Counted by Valgrind
+queued side by side; 16 KiB pages in a new file (kernel time 1.9 instead of 3 µs); a
+writer that waited for the lock takes what was queued meanwhile; a pseudonym's HMAC
+from the key's two pads hashed once (0.6 instead of 1.1 µs). Counted by Valgrind
 (`bench_audit.py --instructions`: instructions, so independent of the load, every thread
 and SQLite's, not the kernel's; 12,000 appends less 2,000 on SQLite, the events built
 beforehand in both runs): {INSTRUCTIONS_FIRST:,} instructions a record before the first
@@ -341,8 +344,8 @@ rework, {INSTRUCTIONS_BEFORE:,} after it and {INSTRUCTIONS_AFTER:,} now. Valgrin
 has no SHA instructions, so it counts the three SHA-256 computations a record needs
 (the body, the link, and the HMAC of each account not in the cache: most of the
 counted run's accounts are new, 1.3 HMACs a record) at several times what this machine
-runs them in; they are about 45,000 of the instructions, which is why the count falls
-by a fifth while the CPU time falls by a quarter to a third.
+runs them in; they are about 40,000 of the instructions, which is why the count falls
+by a quarter while the CPU time falls by about 30 %.
 <!-- audit:end -->"""
     print(text)
     if args.write:
