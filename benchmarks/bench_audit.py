@@ -31,7 +31,9 @@ import argparse
 import datetime as dt
 import multiprocessing
 import os
+import re
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,8 +58,10 @@ from childsafe.events import DecisionEvent
 
 KEY: Final = b"k" * 32
 TARGET: Final = 50_000
-INSTRUCTIONS_BEFORE: Final = 275_928
-INSTRUCTIONS_AFTER: Final = 182_705
+# Instructions per record (``--instructions``), as recorded at each rework.
+INSTRUCTIONS_FIRST: Final = 275_928  # before the first rework
+INSTRUCTIONS_BEFORE: Final = 182_705  # after it (185,998 when recounted by --instructions)
+INSTRUCTIONS_AFTER: Final = 139_439  # after the second (schema 3)
 COMMAND: Final = "python3 benchmarks/bench_audit.py --write"
 
 
@@ -170,6 +174,59 @@ def run(url: str, folder: Path, writers: int, n: int) -> tuple[float, float, str
     return writers * n / elapsed, writers * n / cpu, report.status
 
 
+# -- instructions per record (Valgrind) --------------------------------------------
+
+# Appends in the two counted processes; each builds COUNT_MANY events first, so their
+# difference, divided by the difference in appends, leaves out start-up, imports, the
+# events' construction, opening and closing the store and the closing checkpoint.
+COUNT_FEW: Final = 2_000
+COUNT_MANY: Final = 12_000
+_IREFS: Final = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def count_one(number: int) -> None:
+    """What a counting subprocess runs: one trail over a new SQLite file, ``number`` of
+    :data:`COUNT_MANY` events appended and committed, then closed."""
+    batch = events(COUNT_MANY)[:number]
+    signer = CheckpointSigner.generate()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/audit.db"
+        open_store(url).close()
+        trail = trail_for(url, f"{tmp}/cps", signer.private_pem())
+        append_all(trail, batch)
+        trail.close()
+
+
+def _instructions(number: int) -> int:
+    """The instructions (every thread, user space: SQLite's too, not the kernel's) a
+    process appending ``number`` records executes, counted by Valgrind."""
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--count-one",
+        str(number),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False, timeout=1800
+    )
+    found = _IREFS.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        tail = done.stderr.strip().splitlines()[-5:]
+        raise RuntimeError(f"counting {number} appends failed: {' | '.join(tail)}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions_per_record() -> int:
+    """Instructions one append costs on SQLite: (I(12,000) - I(2,000)) / 10,000."""
+    few, many = _instructions(COUNT_FEW), _instructions(COUNT_MANY)
+    return round((many - few) / (COUNT_MANY - COUNT_FEW))
+
+
 def reference_us() -> float:
     return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
 
@@ -178,7 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per writer")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only count the instructions per record under Valgrind (SQLite, one writer)",
+    )
+    parser.add_argument("--count-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.count_one is not None:
+        count_one(args.count_one)
+        return 0
+    if args.instructions:
+        print(f"{instructions_per_record():,} instructions per record")
+        return 0
     stores: list[tuple[str, str]] = []
     rows: list[str] = []
     results: dict[tuple[str, int], float] = {}
@@ -238,21 +307,45 @@ before it is recorded.
 One transaction per batch (up to `batch_size`, 10,000, records, one `fsync` each:
 `synchronous=FULL`) is what makes these rates possible. The four-writer runs share the
 store: a writer takes the SQLite write lock (`BEGIN IMMEDIATE`, behind a `flock`) or
-PostgreSQL's head-row lock for each batch, so the chain stays one. On a shared machine
-the figures scale with the reference loop and the load: compare them before reading the
-targets. *Appends per CPU-second* divides the records by the CPU time the writing
-processes used (the caller's thread and the writer thread, which take turns on the GIL;
-not the database server's): what one uncontended core of this machine does, since
-caller and writer mostly run one after the other. On SQLite a record costs about
-{1e6 / cpu_rates["SQLite", 1]:.0f} µs of CPU in this run: about 5.5 µs on the caller's side (two
-pseudonyms, cached; the body written from a template whose repeating pieces are cached; its SHA-256;
-queueing), 1.5 µs for the chain link and about 9 µs for the insert, 4 µs of which are
-the two indexes on the pseudonyms' last 8 characters (their keys arrive in random
-order; the other index, on kind and time, grows at its end); measured separately on
-2026-12-05 with the reference loop at 10.5 µs. Counted by Valgrind (instructions, so
-independent of the load; 12,000 appends less 2,000 on SQLite, event construction taken
-out): {INSTRUCTIONS_BEFORE:,} instructions a record before the 2026-12-05 rework (8,841
-appends/s recorded with the reference loop at 20.6 µs), {INSTRUCTIONS_AFTER:,} after.
+PostgreSQL's head-row lock for each batch, so the chain stays one; once it holds the
+lock it adds to its batch the records queued while it waited, so writers taking turns
+commit big batches rather than many small ones. On a shared machine the figures scale
+with the reference loop and the load: compare them before reading the targets.
+*Appends per CPU-second* divides the records by the CPU time the writing processes used
+(the caller's thread and the writer thread, which take turns on the GIL; not the
+database server's): what one uncontended core of this machine does, since caller and
+writer mostly run one after the other.
+
+Where a record's CPU goes on SQLite (about {1e6 / cpu_rates["SQLite", 1]:.0f} µs in this
+run; measured piece by piece on 2026-12-05 with the reference loop at 10.5 µs): on the
+caller's side about 5.5 µs (two pseudonyms from the cache, 0.4 µs, and 0.6 µs for an
+account not yet in it; the body written by one f-string from cached pieces and its
+SHA-256, 4.6 µs; queueing); in the writer thread
+about 1.9 µs for the chain link and the row, and 4.8 µs of user time plus 1.0 µs of
+kernel time for the insert and commit, of which about 2 µs are the two account indexes
+(integer keys that arrive in random order; the (kind, time) index grows at its end);
+the rest is the hand-over between the threads, their turns on the GIL and the garbage
+collector. The 2026-12-05 rework of the store (schema 3) took the record from 22-25 µs
+to 15.5-17 µs of CPU with one writer (three interleaved pairs of runs of the old and
+new code on this machine, 100,000 records, user plus kernel time: 31 % less) and from
+27 to 19 µs with four (29 % less): an
+integer column for each account index instead of a text expression; the body and
+`allowed` bound in types the driver takes without its adapter lookup (about 0.4 µs
+each); the body written by an f-string instead of a `%` template (parsed again on every
+call); the relationship facts from a cached template; one pass to chain and build the
+rows, and committed records built only for a receipt that asks; drafts and tickets
+queued side by side; 16 KiB pages in a new file (kernel time 1.9 instead of 3 µs); a
+writer that waited for the lock takes what was queued meanwhile; a pseudonym's HMAC
+from the key's two pads hashed once (0.6 instead of 1.1 µs). Counted by Valgrind
+(`bench_audit.py --instructions`: instructions, so independent of the load, every thread
+and SQLite's, not the kernel's; 12,000 appends less 2,000 on SQLite, the events built
+beforehand in both runs): {INSTRUCTIONS_FIRST:,} instructions a record before the first
+rework, {INSTRUCTIONS_BEFORE:,} after it and {INSTRUCTIONS_AFTER:,} now. Valgrind's CPU
+has no SHA instructions, so it counts the three SHA-256 computations a record needs
+(the body, the link, and the HMAC of each account not in the cache: most of the
+counted run's accounts are new, 1.3 HMACs a record) at several times what this machine
+runs them in; they are about 40,000 of the instructions, which is why the count falls
+by a quarter while the CPU time falls by about 30 %.
 <!-- audit:end -->"""
     print(text)
     if args.write:

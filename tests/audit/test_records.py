@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import string
 from pathlib import Path
@@ -275,6 +276,17 @@ class TestKeys:
             a.pseudonym(str(i))
         assert a.pseudonym("x") in a.candidates("x")
 
+    @given(
+        key=st.binary(min_size=32, max_size=200),
+        account=st.text(max_size=40),
+    )
+    def test_pseudonym_is_hmac_sha256(self, key: bytes, account: str) -> None:
+        """A pseudonym is the key id and the first 32 hex digits of HMAC-SHA256 of the
+        account id, whatever the key's length (longer than a block: hashed first)."""
+        expected = hmac.new(key, account.encode(), hashlib.sha256).hexdigest()[:32]
+        assert Pseudonymiser({"k": key}).pseudonym(account) == f"k:{expected}"
+        assert f"k:{expected}" in Pseudonymiser({"k": key}).candidates(account)
+
     def test_signer_keys(self) -> None:
         """Signers load from PEM; other key types and junk are refused."""
         from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
@@ -455,6 +467,15 @@ class TestSinkEncoding:
         relationship=st.none()
         | st.dictionaries(
             st.text(max_size=6), st.booleans() | st.integers(-(2**40), 2**40), max_size=5
+        )
+        # the guard's five facts (the encoder's cached path), a fact now and then of
+        # the other type, which must not share the cache with it (True == 1)
+        | st.fixed_dictionaries(
+            {
+                name: st.booleans() | st.integers(-2, 2)
+                for name in ("connected", "follows", "blocked", "invited")
+            }
+            | {"mutual_connections": st.integers(-(2**40), 2**40) | st.booleans()}
         ),
         offset=st.integers(-14 * 60, 14 * 60),
         target=st.none() | st.text(max_size=10),

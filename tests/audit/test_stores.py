@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - test tables named by a fixed prefix
 """The store suite: the same behaviour from memory, SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from childsafe.audit import (
     open_store,
     verify_chain,
 )
-from childsafe.audit._records import KINDS, genesis_hash, make_draft
-from childsafe.audit._stores import _SQLITE_MIGRATIONS, _SQLITE_TAIL, _where
+from childsafe.audit._records import KINDS, StoredRecord, genesis_hash, make_draft
+from childsafe.audit._stores import _SQLITE_MIGRATIONS, _where, account_key, seal
 from tests.audit.support import POSTGRES_URL, needs_postgres
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -71,6 +72,26 @@ class TestStoreSuite:
         assert [r.seq for r in store.select(accounts=["k1:other"])] == [7]
         assert [r.seq for r in store.select(accounts=[])] == []
 
+    def test_accounts_sharing_a_key(self, store: AuditStore) -> None:
+        """Pseudonyms whose last 8 hex digits agree share an index key, and strings
+        that are not pseudonyms all share key 0: a lookup still returns only the
+        account asked for."""
+        one, two = "k1:" + "1" * 24 + "0a0b0c0d", "k2:" + "2" * 24 + "0a0b0c0d"
+        assert account_key(one) == account_key(two) == 0x0A0B0C0D
+        assert account_key("k1:a") == account_key("k1:t0") == 0
+        store.append(
+            [
+                draft(0, actor=one),  # type: ignore[list-item]
+                draft(1, actor=two),  # type: ignore[list-item]
+                draft(2, actor="k1:plain"),  # type: ignore[list-item]
+                make_draft("complaint", time=T0, target=one),
+            ]
+        )
+        assert [r.seq for r in store.select(accounts=[one])] == [1, 4]
+        assert [r.seq for r in store.select(accounts=[two])] == [2]
+        assert [r.seq for r in store.select(accounts=["k1:plain"])] == [3]
+        assert [r.seq for r in store.select(accounts=[one, "k1:plain"])] == [1, 3, 4]
+
     def test_counts(self, store: AuditStore) -> None:
         """count by kind and period; denials by reason leave allows out."""
         store.append([draft(i) for i in range(5)])  # type: ignore[misc]
@@ -109,7 +130,148 @@ class TestStoreSuite:
         assert report.records == 80
 
 
+# Version-2 rows: pseudonyms (hex tails, one of them above 0x7fffffff), a string that is
+# not a pseudonym, and records without a target.
+V2_ACCOUNTS = ("k1:" + "0" * 24 + "89abcdef", "k1:" + "f" * 32, "legacy account")
+
+
+def v2_records(chain: str) -> list[StoredRecord]:
+    a, b, c = V2_ACCOUNTS
+    pairs = [(a, b), (b, None), (c, a), (None, c), (b, a)]
+    drafts = [
+        make_draft("decision", time=T0, actor=actor, target=target, data={"allowed": False})
+        for actor, target in pairs
+    ]
+    return seal(drafts, 0, genesis_hash(chain))
+
+
+def check_migrated_v2(store: AuditStore) -> None:
+    """After the migration: every account's records are found, the chain verifies and
+    appends go on."""
+    a, b, c = V2_ACCOUNTS
+    assert [r.seq for r in store.select(accounts=[a])] == [1, 3, 5]
+    assert [r.seq for r in store.select(accounts=[b])] == [1, 2, 5]
+    assert [r.seq for r in store.select(accounts=[c])] == [3, 4]
+    (new,) = store.append([make_draft("complaint", time=T0, actor=c)])
+    assert new.seq == 6
+    assert [r.seq for r in store.select(accounts=[c])] == [3, 4, 6]
+    report = verify_chain(store, [], {})
+    assert (report.status, report.records) == ("unanchored", 6)
+
+
 class TestSchema:
+    def test_account_key(self) -> None:
+        """The account key is the pseudonym's last 8 hex digits as a signed 32-bit
+        integer, and 0 for anything else."""
+        assert account_key("k1:" + "0" * 31 + "1") == 1
+        assert account_key("k1:" + "0" * 24 + "7fffffff") == 2**31 - 1
+        assert account_key("k1:" + "0" * 24 + "80000000") == -(2**31)
+        assert account_key("k1:" + "f" * 32) == -1
+        for other in ("", "abc", "k1:" + "0" * 24 + "0000000G", "k1:0000_000", "+fffffff"):
+            assert account_key(other) == 0, other
+        assert account_key("X" + "ABCDEF12") == 0  # upper case is not a pseudonym's
+
+    def test_sqlite_page_size(self, tmp_path: Path) -> None:
+        """A file the store creates gets 16 KiB pages and a log folded back at about
+        40 MB; a file that already holds tables keeps its page size, and works."""
+        store = SQLiteAuditStore(tmp_path / "new.db")
+        conn = store._conn()
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16_384
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 40_000_000 // 16_384
+        store.close()
+        with sqlite3.connect(tmp_path / "old.db") as db:
+            db.execute("CREATE TABLE app_data (x INTEGER)")
+        db.close()
+        store = SQLiteAuditStore(tmp_path / "old.db")
+        try:
+            conn = store._conn()
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 40_000_000 // 4096
+            store.append([draft(1)])  # type: ignore[list-item]
+            assert verify_chain(store, [], {}).records == 1
+        finally:
+            store.close()
+
+    def test_sqlite_migrates_version_2(self, tmp_path: Path) -> None:
+        """A version-2 store (text expression indexes on the pseudonyms' tails) is
+        migrated on open: the key columns are filled for the rows it holds."""
+        path = tmp_path / "a.db"
+        chain = "c" * 32
+        records = v2_records(chain)
+        with sqlite3.connect(path) as db:
+            for version in (1, 2):
+                for statement in _SQLITE_MIGRATIONS[version]:
+                    db.execute(statement.format(p="childsafe_audit"))
+            db.execute("CREATE TABLE childsafe_audit_schema (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO childsafe_audit_schema VALUES (1), (2)")
+            db.execute(
+                "INSERT INTO childsafe_audit_meta VALUES (1, ?, ?, ?)",
+                (chain, records[-1].seq, records[-1].hash),
+            )
+            db.executemany(
+                "INSERT INTO childsafe_audit_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                records,
+            )
+        db.close()
+        store = SQLiteAuditStore(path)
+        try:
+            check_migrated_v2(store)
+        finally:
+            store.close()
+        with sqlite3.connect(path) as db:
+            keys = db.execute(
+                "SELECT actor_key, target_key FROM childsafe_audit_records ORDER BY seq"
+            ).fetchall()
+            names = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+        db.close()
+        a, b, c = (account_key(x) for x in V2_ACCOUNTS)
+        assert (a, b, c) == (0x89ABCDEF - 2**32, -1, 0)
+        assert keys == [(a, b), (b, None), (c, a), (None, c), (b, a), (c, None)]
+        assert (
+            not {"childsafe_audit_records_actor_tail", "childsafe_audit_records_target_tail"}
+            & names
+        )
+
+    @needs_postgres
+    def test_postgres_migrates_version_2(self) -> None:
+        """The same on PostgreSQL, whose migration computes the keys in SQL."""
+        import psycopg  # noqa: PLC0415
+
+        from childsafe.audit._postgres import _MIGRATIONS  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        prefix = "t_migrate_v2"
+        chain = "d" * 32
+        records = v2_records(chain)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+            for table in ("records", "meta", "schema"):
+                db.execute(f"DROP TABLE IF EXISTS {prefix}_{table}")
+            for version in (1, 2):
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement.format(p=prefix))
+            db.execute(f"CREATE TABLE {prefix}_schema (version integer NOT NULL)")
+            db.execute(f"INSERT INTO {prefix}_schema VALUES (1), (2)")
+            db.execute(
+                f"INSERT INTO {prefix}_meta VALUES (1, %s, %s, %s)",
+                (chain, records[-1].seq, records[-1].hash),
+            )
+            with db.cursor().copy(f"COPY {prefix}_records FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(record)
+        store = PostgresAuditStore(POSTGRES_URL, prefix=prefix)
+        try:
+            check_migrated_v2(store)
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                keys = db.execute(
+                    f"SELECT actor_key, target_key FROM {prefix}_records ORDER BY seq"
+                ).fetchall()
+            a, b, c = (account_key(x) for x in V2_ACCOUNTS)
+            assert keys == [(a, b), (b, None), (c, a), (None, c), (b, a), (c, None)]
+        finally:
+            store.destroy()
+
     def test_sqlite_version_table(self, tmp_path: Path) -> None:
         """SQLite records its schema version, reopens without migrating twice, keeps the
         chain id and runs in WAL mode."""
@@ -121,7 +283,7 @@ class TestSchema:
         assert again.chain_id() == chain
         with sqlite3.connect(path) as db:
             versions = db.execute("SELECT version FROM childsafe_audit_schema").fetchall()
-            assert versions == [(1,), (2,)]
+            assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         again.close()
 
@@ -155,33 +317,33 @@ class TestSchema:
             store.close()
         with sqlite3.connect(path) as db:
             versions = db.execute("SELECT version FROM childsafe_audit_schema").fetchall()
-            assert versions == [(1,), (2,)]
+            assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
             names = {
                 row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
             }
         db.close()
-        assert not {f"childsafe_audit_records_{i}" for i in ("actor", "target", "time")} & names
-        assert {f"childsafe_audit_records_{r}_tail" for r in ("actor", "target")} <= names
+        gone = ("actor", "target", "time", "actor_tail", "target_tail")
+        assert not {f"childsafe_audit_records_{i}" for i in gone} & names
+        assert {f"childsafe_audit_records_{r}_key" for r in ("actor", "target")} <= names
 
     def test_sqlite_queries_use_indexes(self, tmp_path: Path) -> None:
         """The queries the trail and the reports make are answered from an index, not
         by reading the whole table (EXPLAIN QUERY PLAN)."""
         store = SQLiteAuditStore(tmp_path / "a.db")
         conn = store._conn()
-        tail = _SQLITE_TAIL
         try:
             cases = [
-                ("COUNT(*)", _where(1, 2, ["decision"], None, "?", tail), ["kind_time"]),
-                ("reason", _where(None, 2, ["decision"], None, "?", tail), ["kind_time"]),
+                ("COUNT(*)", _where(1, 2, ["decision"], None, "?"), ["kind_time"]),
+                ("reason", _where(None, 2, ["decision"], None, "?"), ["kind_time"]),
                 (
                     "seq",
-                    _where(None, None, None, ["k:a", "j:c"], "?", tail),
-                    ["actor_tail", "target_tail"],
+                    _where(None, None, None, ["k:a", "j:c"], "?"),
+                    ["actor_key", "target_key"],
                 ),
-                ("seq", _where(1, 2, KINDS, None, "?", tail), ["kind_time"]),
+                ("seq", _where(1, 2, KINDS, None, "?"), ["kind_time"]),
             ]
             for what, (where, params), indexes in cases:
-                sql = f"EXPLAIN QUERY PLAN SELECT {what} FROM childsafe_audit_records{where}"  # noqa: S608
+                sql = f"EXPLAIN QUERY PLAN SELECT {what} FROM childsafe_audit_records{where}"
                 plan = " ".join(str(row[-1]) for row in conn.execute(sql, params))
                 assert "SCAN" not in plan, plan
                 for index in indexes:
@@ -197,7 +359,7 @@ class TestSchema:
         SQLiteAuditStore(path).close()
         with sqlite3.connect(path) as db:
             db.execute("INSERT INTO childsafe_audit_schema VALUES (?)", (SCHEMA_VERSION + 1,))
-        with pytest.raises(AuditStoreError, match="schema version 3, newer"):
+        with pytest.raises(AuditStoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer"):
             SQLiteAuditStore(path)
 
     def test_sqlite_unopenable(self, tmp_path: Path) -> None:
@@ -250,8 +412,8 @@ class TestSchema:
             again.close()
             with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
                 rows = db.execute("SELECT version FROM t_schema_check_schema").fetchall()
-                assert rows == [(1,), (2,)]
-                db.execute("INSERT INTO t_schema_check_schema VALUES (3)")
+                assert rows == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+                db.execute("INSERT INTO t_schema_check_schema VALUES (%s)", (SCHEMA_VERSION + 1,))
             with pytest.raises(AuditStoreError, match="newer than this childsafe knows"):
                 PostgresAuditStore(POSTGRES_URL, prefix="t_schema_check")
         finally:

@@ -7,6 +7,8 @@ import datetime as dt
 import logging
 import secrets
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,11 +23,12 @@ from childsafe.audit import (
     AuditTrail,
     AuditUnavailableError,
     MemoryAuditStore,
+    PostgresAuditStore,
     Pseudonymiser,
     SQLiteAuditStore,
 )
 from childsafe.parental import ConsentIssuer, ConsentVerifier, MemoryRevocationStore
-from tests.audit.support import KEY, make_trail
+from tests.audit.support import KEY, dispose, make_store, make_trail, needs_postgres
 
 KID = Account(id="kid-1", band="13_15", jurisdiction="GB", guardians={"parent-1"})
 ADULT = Account(id="adult-1", band="adult", jurisdiction="GB")
@@ -295,6 +298,66 @@ class TestStoreDown:
             trail.close()
         assert "metric hook raised" in caplog.text
         assert trail.count("complaint") == 1
+
+
+def hold_write_lock(store: AuditStore) -> Callable[[], None]:
+    """Take ``store``'s write lock from another connection, as another process's
+    writer would; the function that releases it."""
+    if isinstance(store, SQLiteAuditStore):
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        return release
+    import psycopg  # noqa: PLC0415
+
+    assert isinstance(store, PostgresAuditStore)
+    conn = psycopg.connect(store.conninfo)
+    conn.execute(f"SELECT head_seq FROM {store.prefix}_meta WHERE id = 1 FOR UPDATE")  # noqa: S608
+
+    def release_pg() -> None:
+        conn.rollback()
+        conn.close()
+
+    return release_pg
+
+
+class TestBatching:
+    @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=needs_postgres)])
+    def test_records_queued_while_waiting_for_the_lock_join_the_batch(
+        self, tmp_path: Path, kind: str
+    ) -> None:
+        """A writer waiting for the store's write lock (held by another process) takes
+        the records queued meanwhile into the same transaction once it has the lock:
+        writers taking turns on one store commit big batches. Every ticket still gets
+        its own record, in order."""
+        store = make_store(kind, tmp_path)
+        committed: list[int] = []
+
+        def metric(name: str, amount: int) -> None:
+            if name == "audit.committed":
+                committed.append(amount)
+
+        trail = make_trail(store, on_metric=metric)
+        release = hold_write_lock(store)
+        try:
+            tickets = [trail.record_complaint("r-0", category="other")]
+            deadline = time.monotonic() + 10
+            while trail._writer._items and time.monotonic() < deadline:
+                time.sleep(0.005)  # until the writer has taken r-0 and waits for the lock
+            tickets += [trail.record_complaint(f"r-{i}", category="other") for i in range(1, 50)]
+        finally:
+            release()
+        records = [t.wait(10) for t in tickets]
+        assert [r.data["complaint"] for r in records] == [f"r-{i}" for i in range(50)]
+        assert [r.seq for r in records] == list(range(1, 51))
+        assert committed == [50]
+        trail.close()
+        assert trail.verify().status == "valid"
+        dispose(store)
 
 
 class TestCheckpointsAndRetention:

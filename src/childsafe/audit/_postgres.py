@@ -12,18 +12,36 @@ import contextlib
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from childsafe.audit._errors import AuditStoreError
 from childsafe.audit._records import Draft, StoredRecord, genesis_hash
-from childsafe.audit._stores import SCHEMA_VERSION, TAIL, _where, check_prefix, seal
+from childsafe.audit._stores import (
+    SCHEMA_VERSION,
+    TAIL,
+    _where,
+    account_key,
+    check_prefix,
+    seal,
+)
 from childsafe.exceptions import MissingExtraError
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["PostgresAuditStore"]
+
+
+def _key_sql(column: str) -> str:
+    """:func:`~childsafe.audit._stores.account_key` of ``column`` in SQL (for the rows
+    a migration finds; new rows get it from Python)."""
+    tail = f"right({column}, {TAIL})"
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL WHEN {tail} ~ '^[0-9a-f]{{{{{TAIL}}}}}$' "
+        f"THEN ('x' || {tail})::bit(32)::integer ELSE 0 END"
+    )
+
 
 _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: (
@@ -47,8 +65,18 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         f"CREATE INDEX {{p}}_records_actor_tail ON {{p}}_records (right(actor, {TAIL}))",
         f"CREATE INDEX {{p}}_records_target_tail ON {{p}}_records (right(target, {TAIL}))",
     ),
+    3: (
+        "ALTER TABLE {p}_records ADD COLUMN actor_key integer, ADD COLUMN target_key integer",
+        "UPDATE {p}_records SET actor_key = "
+        + _key_sql("actor")
+        + ", target_key = "
+        + _key_sql("target"),
+        "DROP INDEX {p}_records_actor_tail",
+        "DROP INDEX {p}_records_target_tail",
+        "CREATE INDEX {p}_records_actor_key ON {p}_records (actor_key)",
+        "CREATE INDEX {p}_records_target_key ON {p}_records (target_key)",
+    ),
 }
-_TAIL_SQL: Final = f"right({{col}}, {TAIL})"
 _COLUMNS: Final = "seq, prev, hash, body, time_us, kind, actor, target, reason, allowed"
 
 
@@ -168,6 +196,16 @@ class PostgresAuditStore:
                 conn.close()
 
     def append(self, drafts: Sequence[Draft]) -> list[StoredRecord]:
+        return self._append(drafts, None)
+
+    def append_growing(self, drafts: list[Draft], grow: Callable[[], None]) -> list[StoredRecord]:
+        """:meth:`append`, calling ``grow`` once the head row is locked: it may add to
+        ``drafts`` (the trail's writer adds what was queued while it waited)."""
+        return self._append(drafts, grow)
+
+    def _append(
+        self, drafts: Sequence[Draft], grow: Callable[[], None] | None
+    ) -> list[StoredRecord]:
         if not drafts:
             return []
         p = self.prefix
@@ -182,10 +220,21 @@ class PostgresAuditStore:
                         raise AuditStoreError(
                             f"the audit store {self.description} lost its head row"
                         )
+                    if grow is not None:
+                        grow()
                     sealed = seal(drafts, head[0], head[1])
-                    with conn.cursor().copy(f"COPY {p}_records ({_COLUMNS}) FROM STDIN") as copy:
+                    columns = f"{_COLUMNS}, actor_key, target_key"
+                    with conn.cursor().copy(f"COPY {p}_records ({columns}) FROM STDIN") as copy:
+                        write = copy.write_row
                         for record in sealed:
-                            copy.write_row(record)
+                            actor, target = record[6], record[7]
+                            write(
+                                (
+                                    *record,
+                                    None if actor is None else account_key(actor),
+                                    None if target is None else account_key(target),
+                                )
+                            )
                     last = sealed[-1]
                     conn.execute(
                         f"UPDATE {p}_meta SET head_seq = %s, head_hash = %s WHERE id = 1",
@@ -239,16 +288,16 @@ class PostgresAuditStore:
         kinds: Sequence[str] | None = None,
         accounts: Sequence[str] | None = None,
     ) -> Iterator[StoredRecord]:
-        where, params = _where(since_us, until_us, kinds, accounts, "%s", _TAIL_SQL)
+        where, params = _where(since_us, until_us, kinds, accounts, "%s")
         return self._pages(where, params)
 
     def count(self, kind: str, since_us: int | None, until_us: int | None) -> int:
-        where, params = _where(since_us, until_us, [kind], None, "%s", _TAIL_SQL)
+        where, params = _where(since_us, until_us, [kind], None, "%s")
         rows = self._fetch(f"SELECT COUNT(*) FROM {self.prefix}_records{where}", params)
         return int(rows[0][0])
 
     def count_denials(self, since_us: int | None, until_us: int | None) -> dict[str, int]:
-        where, params = _where(since_us, until_us, ["decision"], None, "%s", _TAIL_SQL)
+        where, params = _where(since_us, until_us, ["decision"], None, "%s")
         rows = self._fetch(
             f"SELECT reason, COUNT(*) FROM {self.prefix}_records{where} "
             "AND allowed = false AND reason IS NOT NULL GROUP BY reason",

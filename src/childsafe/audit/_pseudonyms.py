@@ -22,8 +22,8 @@ import hmac
 import os
 import re
 import threading
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from childsafe.audit._errors import AuditKeyError
 
@@ -33,6 +33,21 @@ _KEY_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _MIN_KEY: Final = 32
 _CACHE: Final = 65_536
 ENV_KEYS: Final = "CHILDSAFE_AUDIT_PSEUDONYM_KEYS"
+
+
+_BLOCK: Final = 64  # SHA-256's block size, in bytes
+
+
+def _hmac_states(key: bytes) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """HMAC-SHA256 under ``key`` (RFC 2104) as two SHA-256 states, the key's inner and
+    outer pads already hashed: each returns a fresh copy. A pseudonym is then two
+    copies, two updates and two digests, about half what copying an ``hmac`` object
+    costs (that copies three states, and its digest a fourth); a test holds the
+    result to :func:`hmac.new`."""
+    block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner.copy, outer.copy
 
 
 class Pseudonymiser:
@@ -63,6 +78,7 @@ class Pseudonymiser:
         if self.current not in checked:
             raise AuditKeyError(f"current: no key with id {self.current!r}")
         self._key = checked[self.current]
+        self._inner, self._outer = _hmac_states(self._key)
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -93,8 +109,11 @@ class Pseudonymiser:
             return found
         if not isinstance(account_id, str):
             raise AuditKeyError(f"account ids are strings, got {account_id!r}")
-        digest = hmac.new(self._key, account_id.encode(), hashlib.sha256).hexdigest()
-        found = f"{self.current}:{digest[:32]}"
+        inner = self._inner()
+        inner.update(account_id.encode())
+        outer = self._outer()
+        outer.update(inner.digest())
+        found = f"{self.current}:{outer.hexdigest()[:32]}"
         with self._lock:
             if len(self._cache) >= _CACHE:
                 self._cache.clear()

@@ -47,7 +47,6 @@ from childsafe.audit._errors import AuditError, AuditRecordError
 from childsafe.audit._pseudonyms import Pseudonymiser
 from childsafe.audit._records import (
     AuditRecord,
-    StoredRecord,
     decode_record,
     encode_event,
     make_draft,
@@ -362,8 +361,8 @@ class AuditTrail:
 
     # -- checkpoints ---------------------------------------------------------------
 
-    def _after_commit(self, sealed: Sequence[StoredRecord]) -> None:
-        self._since_checkpoint += len(sealed)
+    def _after_commit(self, count: int) -> None:
+        self._since_checkpoint += count
         if self.signer is not None and (
             self._since_checkpoint >= self.config.checkpoint_every
             or time.monotonic() - self._last_checkpoint >= self.config.checkpoint_interval
