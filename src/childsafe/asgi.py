@@ -12,6 +12,7 @@ flowing. The :class:`~childsafe.RequestContext` is stored in
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +35,7 @@ from childsafe.web import (
     withheld_response,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS
+from childsafe.web.request import NO_PARAMS, path_params
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
@@ -84,7 +85,9 @@ _HEADER_NAMES: Final = {
 class ASGIRequest:
     """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_headers", "_json", "_query", "body", "params", "scope")
+    __slots__ = ("_cookies", "_headers", "_json", "_params", "_query", "body", "scope")
+    # The path parameters: a mapping, or the route table's match (read by name).
+    _params: Mapping[str, str] | re.Match[str]
     _headers: Sequence[tuple[bytes, bytes]]
     _cookies: dict[str, str]
     _query: dict[str, list[str]]
@@ -92,9 +95,19 @@ class ASGIRequest:
 
     def __init__(self, scope: Scope, params: Mapping[str, str] | None = None) -> None:
         self.scope = scope
-        self.params: Mapping[str, str] = params or NO_PARAMS
+        self._params = params or NO_PARAMS
         self.body: bytes | None = None
         # _headers, _cookies, _query and _json are set when first read.
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path parameters of the route-table rule the request matched (see
+        :meth:`path_param` for the framework's own)."""
+        return path_params(self._params)
+
+    @params.setter
+    def params(self, value: Mapping[str, str] | None) -> None:
+        self._params = value or NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -171,8 +184,10 @@ class ASGIRequest:
         return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
-        if name in self.params:
-            return self.params[name]
+        try:  # a mapping or a match: both are read by name
+            return self._params[name]
+        except LookupError:
+            pass
         framework_params = self.scope.get("path_params")
         if isinstance(framework_params, dict) and name in framework_params:
             return str(framework_params[name])
@@ -223,7 +238,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        rule = params = None
+        rule = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
             try:  # subscripts: cheaper than .get() when present, as servers make them
@@ -237,7 +252,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
                 path = request.path
             found = self._find(method, path)
             if found is not None:
-                rule, params = found
+                rule, request._params = found  # noqa: SLF001 - the match, read by name
             else:
                 undeclared = self._refused(method, path, checked_elsewhere=self._app_checks_routes)
         if websocket and rule is None and not undeclared:
@@ -248,7 +263,6 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if rule is not None:
-            request.params = params or NO_PARAMS
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
             decision = context.check_rule_eager(rule, request)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -44,7 +45,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS
+from childsafe.web.request import NO_PARAMS, path_params
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -60,10 +61,12 @@ __all__ = ["ChildsafeMiddleware", "WSGIRequest", "report_app", "request_of"]
 class WSGIRequest:
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_json", "_query", "environ", "max_body", "params")
+    __slots__ = ("_cookies", "_json", "_params", "_query", "environ", "max_body")
     _cookies: dict[str, str]
     _query: dict[str, list[str]]
     _json: object
+    # The path parameters: a mapping, or the route table's match (read by name).
+    _params: Mapping[str, str] | re.Match[str]
 
     def __init__(
         self,
@@ -72,9 +75,18 @@ class WSGIRequest:
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.environ = environ
-        self.params: Mapping[str, str] = params or NO_PARAMS
+        self._params = params or NO_PARAMS
         self.max_body = max_body
         # _cookies, _query and _json are set when first read.
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path parameters (of the route-table rule the request matched)."""
+        return path_params(self._params)
+
+    @params.setter
+    def params(self, value: Mapping[str, str] | None) -> None:
+        self._params = value or NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -113,7 +125,10 @@ class WSGIRequest:
         return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
-        return self.params.get(name)
+        try:  # a mapping or a match: both are read by name
+            return self._params[name]
+        except LookupError:
+            return None
 
     def json(self) -> object:
         """The JSON body, read once (at most ``max_body`` bytes) and put back in
@@ -222,7 +237,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = request.path
         found = self._find(method, path)
         if found is not None:
-            rule, request.params = found
+            rule, request._params = found  # noqa: SLF001 - the match, read by name
             decision = context.check_rule(rule, request)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)

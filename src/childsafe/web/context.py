@@ -167,7 +167,11 @@ def _rule_checker(
                     decision = self._rule_decision(rule, loaded, rel, request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
-        self.decisions.append(decision)
+        # self._remember(decision), inline: a request's first decision is kept alone.
+        if self._decisions is None:
+            self._decisions = decision
+        else:
+            self._remember(decision)
         return decision
 
     check.__name__ = name
@@ -188,13 +192,13 @@ class RequestContext:
 
     __slots__ = (
         "_check",
+        "_decisions",
         "_error",
         "_resolution",
         "_settings",
         "_source",
         "account",
         "adapter",
-        "decisions",
         "guard",
         "repository",
         "request_id",
@@ -202,6 +206,9 @@ class RequestContext:
     _resolution: Resolution
     _settings: Settings
     _check: Checker | None
+    # None (no decision yet), the request's one decision, or the list of them: most
+    # requests make one decision, which is then kept without building a list.
+    _decisions: Decision | list[Decision] | None
 
     def __init__(
         self,
@@ -215,7 +222,7 @@ class RequestContext:
         self.guard = guard
         self.account = resolution.account
         self.repository = repository
-        self.decisions: list[Decision] = []
+        self._decisions = None
         self._resolution: Resolution = resolution
         self._source = resolution.source
         self._error = resolution.error
@@ -235,6 +242,31 @@ class RequestContext:
         """What adapters build per request (see :func:`new_context`)."""
         account, source, error = found
         return new_context(guard, account, source, error, repository, adapter, request)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """The decisions made while handling the request, in order (a list the
+        context keeps: what is appended to it is remembered)."""
+        kept = self._decisions
+        if isinstance(kept, list):
+            return kept
+        decisions: list[Decision] = [] if kept is None else [kept]
+        self._decisions = decisions
+        return decisions
+
+    @decisions.setter
+    def decisions(self, value: list[Decision]) -> None:
+        self._decisions = value
+
+    def _remember(self, decision: Decision) -> None:
+        """Add ``decision`` to :attr:`decisions`."""
+        kept = self._decisions
+        if kept is None:
+            self._decisions = decision
+        elif isinstance(kept, list):
+            kept.append(decision)
+        else:
+            self._decisions = [kept, decision]
 
     @property
     def resolution(self) -> Resolution:
@@ -276,13 +308,13 @@ class RequestContext:
         decision = (self._check or self.guard.check)(
             action_name, self.account, target, relationship, **options
         )
-        self.decisions.append(decision)
+        self._remember(decision)
         return decision
 
     def _unverifiable(self, action_name: str, why: object) -> Decision:
         log.warning("childsafe: could not check %s: %r; failing closed", action_name, why)
         decision = unverifiable(action_name)
-        self.decisions.append(decision)
+        self._remember(decision)
         self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
             decision, self.account, request_id=self.request_id, adapter=self.adapter
         )
@@ -293,7 +325,7 @@ class RequestContext:
         exemption: denied (``undeclared_route``), logged and recorded."""
         log.warning("childsafe: %s %s declares no action and is not exempt; refused", method, path)
         decision = undeclared_route(f"{method} {path}")
-        self.decisions.append(decision)
+        self._remember(decision)
         self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
             decision, self.account, request_id=self.request_id, adapter=self.adapter
         )
@@ -419,7 +451,7 @@ class RequestContext:
             decision = self._rule_decision(rule, loaded, _loaded_relationship(rel), request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
-        self.decisions.append(decision)
+        self._remember(decision)
         return decision
 
     def _rule_decision(
@@ -518,7 +550,7 @@ def new_context(
     self._error = error
     self.repository = repository
     self.adapter = adapter
-    self.decisions = []
+    self._decisions = None
     if guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
         self.request_id = request_id_of(request)
         self._check = _checker(guard, self.request_id, adapter)
