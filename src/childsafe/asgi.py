@@ -238,7 +238,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         request = ASGIRequest(scope)
-        rule = None
+        rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
             try:  # subscripts: cheaper than .get() when present, as servers make them
@@ -252,7 +252,8 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
                 path = request.path
             found = self._find(method, path)
             if found is not None:
-                rule, request._params = found  # noqa: SLF001 - the match, read by name
+                rule, match = found
+                request._params = match  # noqa: SLF001 - the match, read by name
             else:
                 undeclared = self._refused(method, path, checked_elsewhere=self._app_checks_routes)
         if websocket and rule is None and not undeclared:
@@ -265,7 +266,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         if rule is not None:
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
-            decision = context.check_rule_eager(rule, request)
+            decision = context.check_rule_eager(rule, request, match)
             if not isinstance(decision, Decision):
                 decision = await decision  # an async repository
             if not decision.allowed:

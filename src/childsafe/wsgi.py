@@ -237,8 +237,9 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = request.path
         found = self._find(method, path)
         if found is not None:
-            rule, request._params = found  # noqa: SLF001 - the match, read by name
-            decision = context.check_rule(rule, request)
+            rule, match = found
+            request._params = match  # noqa: SLF001 - the match, read by name
+            decision = context.check_rule(rule, request, match)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
         elif self._refused(method, path):

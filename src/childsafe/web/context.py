@@ -14,6 +14,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Mapping,
 )
 from typing import TYPE_CHECKING, Any, Final
 
@@ -106,7 +107,7 @@ def _rule_options(rule: ActionRule) -> dict[str, Any]:
     return options
 
 
-def _rule_checker(
+def _rule_checker(  # noqa: PLR0915 - the hot path stays inline
     eager: bool,
     name: str,
     doc: str,
@@ -116,7 +117,10 @@ def _rule_checker(
     check, synchronously until the repository returns an awaitable."""
 
     def check(
-        self: RequestContext, rule: ActionRule, request: Request
+        self: RequestContext,
+        rule: ActionRule,
+        request: Request,
+        params: Mapping[str, str] | re.Match[str] | None = None,
     ) -> Decision | Coroutine[Any, Any, Decision]:
         try:
             extract = rule.extract
@@ -128,7 +132,15 @@ def _rule_checker(
                 # The id the extractor finds; one that fails finds nothing.
                 try:
                     param = rule.param
-                    found: object = extract(request) if param is None else request.path_param(param)
+                    if param is None:
+                        found: object = extract(request)
+                    elif params is None:
+                        found = request.path_param(param)
+                    else:  # the adapter's routing found it (a route table's match)
+                        try:
+                            found = params[param]
+                        except LookupError:
+                            found = request.path_param(param)
                 except Exception as e:  # noqa: BLE001
                     log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
                     found = None
@@ -402,10 +414,18 @@ class RequestContext:
     # each is the whole check, with no call in between.
     if TYPE_CHECKING:
 
-        def check_rule(self, rule: ActionRule, request: Request) -> Decision: ...
+        def check_rule(
+            self,
+            rule: ActionRule,
+            request: Request,
+            params: Mapping[str, str] | re.Match[str] | None = None,
+        ) -> Decision: ...
 
         def check_rule_eager(
-            self, rule: ActionRule, request: Request
+            self,
+            rule: ActionRule,
+            request: Request,
+            params: Mapping[str, str] | re.Match[str] | None = None,
         ) -> Decision | Coroutine[Any, Any, Decision]: ...
 
     else:
@@ -414,7 +434,9 @@ class RequestContext:
             "check_rule",
             """Decide a declared :class:`ActionRule` for ``request``. A target that cannot
             be found, or any failure on the way, is denied as ``unverifiable`` (an async
-            repository too: use :meth:`check_rule_async`).""",
+            repository too: use :meth:`check_rule_async`). ``params``, the path
+            parameters the adapter's route table matched (a mapping or the match), is
+            where a :func:`~childsafe.path_param` target is read first.""",
         )
         check_rule_eager = _rule_checker(
             _EAGER,
