@@ -35,7 +35,7 @@ from childsafe.web import (
     withheld_response,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS, path_params
+from childsafe.web.request import NO_PARAMS, new_object, path_params
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
@@ -237,7 +237,11 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         else:
             await self.app(scope, receive, send)
             return
-        request = ASGIRequest(scope)
+        # ASGIRequest(scope), without the class call.
+        request: ASGIRequest = new_object(ASGIRequest)
+        request.scope = scope
+        request._params = NO_PARAMS  # noqa: SLF001
+        request.body = None
         rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:

@@ -45,7 +45,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS, path_params
+from childsafe.web.request import NO_PARAMS, new_object, path_params
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -223,7 +223,11 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = WSGIRequest(environ, None, self.max_body)
+        # WSGIRequest(environ, None, self.max_body), without the class call.
+        request: WSGIRequest = new_object(WSGIRequest)
+        request.environ = environ
+        request._params = NO_PARAMS  # noqa: SLF001
+        request.max_body = self.max_body
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them

@@ -50,6 +50,7 @@ from childsafe.web import (
 from childsafe.web.denials import rendered
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
+from childsafe.web.request import new_object
 from childsafe.web.strict import RouteInfo, check_strict, exempt, route_protection
 
 if TYPE_CHECKING:
@@ -430,7 +431,11 @@ class ChildSafe:
 
         def childsafe_before_request() -> flask.Response | None:
             req = request_var.get().request if fast else _current_request()
-            request = FlaskRequest(req, None, state.max_body)
+            # FlaskRequest(req, None, state.max_body), without the class call.
+            request: FlaskRequest = new_object(FlaskRequest)
+            request.request = req
+            request.params = _NO_PARAMS
+            request.max_body = state.max_body
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context

@@ -28,6 +28,10 @@ def path_params(params: Mapping[str, str] | re.Match[str]) -> Mapping[str, str]:
     return params
 
 
+new_object: Final = object.__new__
+"""``object.__new__``: adapters build their request wrapper per request with it and
+set its attributes themselves, which skips the class call and ``__init__``."""
+
 CONTEXT_KEY: Final = "childsafe.context"
 """Where adapters store the :class:`RequestContext` (WSGI environ, ASGI scope)."""
 
