@@ -457,8 +457,9 @@ class ChildSafe:
                 rules = known[view, req.method]
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
                 rules = _view_rules(view, req.method, known)
+            view_args = req.view_args  # where FlaskRequest.path_param reads them
             for rule in rules:
-                decision = context.check_rule(rule, request)
+                decision = context.check_rule(rule, request, view_args)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
             if not state.has_routes:

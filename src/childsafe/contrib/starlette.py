@@ -316,7 +316,7 @@ class Requirement:
         request = StarletteRequest(connection)
         if self._needs_body:
             await request.load_json(self.max_body)
-        decision = found.check_rule_eager(self.rule, request)
+        decision = found.check_rule_eager(self.rule, request, connection.scope.get("path_params"))
         if not isinstance(decision, Decision):
             decision = await decision  # an async repository
         if decision.allowed:
@@ -463,8 +463,9 @@ class CheckedEndpoint:
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
             request = StarletteRequest.of_scope(scope, receive)
+        params = scope.get("path_params")  # where StarletteRequest.path_param reads them
         for rule in rules:
-            decision = found.check_rule_eager(rule, request)
+            decision = found.check_rule_eager(rule, request, params)
             if decision.__class__ is not Decision:
                 decision = await decision  # type: ignore[misc]  # an async repository
             if decision.allowed:

@@ -116,7 +116,7 @@ def _rule_checker(  # noqa: PLR0915 - the hot path stays inline
     is a denial) or ``check_rule_eager`` (a coroutine finishing the check): the rule
     check, synchronously until the repository returns an awaitable."""
 
-    def check(
+    def check(  # noqa: PLR0915 - the hot path stays inline
         self: RequestContext,
         rule: ActionRule,
         request: Request,
@@ -136,11 +136,14 @@ def _rule_checker(  # noqa: PLR0915 - the hot path stays inline
                         found: object = extract(request)
                     elif params is None:
                         found = request.path_param(param)
-                    else:  # the adapter's routing found it (a route table's match)
+                    else:  # the adapter's routing found it
                         try:
                             found = params[param]
                         except LookupError:
                             found = request.path_param(param)
+                        else:  # as Request.path_param reads it: text, or nothing
+                            if found.__class__ is not str and found is not None:
+                                found = str(found)
                 except Exception as e:  # noqa: BLE001
                     log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
                     found = None
@@ -435,8 +438,10 @@ class RequestContext:
             """Decide a declared :class:`ActionRule` for ``request``. A target that cannot
             be found, or any failure on the way, is denied as ``unverifiable`` (an async
             repository too: use :meth:`check_rule_async`). ``params``, the path
-            parameters the adapter's route table matched (a mapping or the match), is
-            where a :func:`~childsafe.path_param` target is read first.""",
+            parameters the adapter's routing found (a mapping, or a route table's
+            match), is where a :func:`~childsafe.path_param` target is read first (a
+            value that is not text is read as ``str(value)``, as ``path_param`` does);
+            one it does not hold is read with ``request.path_param``.""",
         )
         check_rule_eager = _rule_checker(
             _EAGER,

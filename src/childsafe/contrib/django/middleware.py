@@ -259,7 +259,7 @@ class ChildsafeMiddleware:
         if rules:
             wrapper.params = view_kwargs  # converted to text when read (path_param)
             for rule in rules:
-                decision = context.check_rule(rule, wrapper)
+                decision = context.check_rule(rule, wrapper, view_kwargs)
                 if not decision.allowed:
                     return self._deny(decision, request)
         if self._has_routes:
