@@ -462,7 +462,11 @@ class CheckedEndpoint:
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
-            request = StarletteRequest.of_scope(scope, receive)
+            # StarletteRequest.of_scope(scope, receive), inline: the usual case.
+            request = _new_object(StarletteRequest)
+            request.scope = scope
+            request._receive = receive  # noqa: SLF001 - this module's own class
+            request._json = None  # noqa: SLF001
         params = scope.get("path_params")  # where StarletteRequest.path_param reads them
         for rule in rules:
             decision = found.check_rule_eager(rule, request, params)

@@ -278,8 +278,9 @@ class _BearerToken:
     __name__: str = "bearer_token"
 
     def __call__(self, request: Request) -> Account | Awaitable[Account | None] | None:
-        if self.header:
-            value = request.header(self.header)
+        header = self.header
+        if header:
+            value = request.header(header)
             if value:
                 scheme, _, credentials = value.partition(" ")
                 if scheme != "Bearer" and scheme.lower() != "bearer":
