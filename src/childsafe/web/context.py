@@ -107,7 +107,25 @@ def _rule_options(rule: ActionRule) -> dict[str, Any]:
     return options
 
 
-def _rule_checker(  # noqa: PLR0915 - the hot path stays inline
+def _target_of(rule: ActionRule, request: Request) -> str | None:
+    """The target id a rule's extractor finds in ``request``: text, or an integer from
+    JSON; ``None`` when it finds nothing usable or raises (logged)."""
+    try:
+        param = rule.param
+        found: object = (
+            rule.extract(request)  # type: ignore[misc]  # a rule with a target has one
+            if param is None
+            else request.path_param(param)
+        )
+    except Exception as e:  # noqa: BLE001 - an extractor that fails finds nothing
+        log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
+        return None
+    if found.__class__ is str:
+        return found or None
+    return str(found) if is_id(found) and found != "" else None
+
+
+def _rule_checker(
     eager: bool,
     name: str,
     doc: str,
@@ -116,70 +134,58 @@ def _rule_checker(  # noqa: PLR0915 - the hot path stays inline
     is a denial) or ``check_rule_eager`` (a coroutine finishing the check): the rule
     check, synchronously until the repository returns an awaitable."""
 
-    def check(  # noqa: PLR0915 - the hot path stays inline
+    def check(
         self: RequestContext,
         rule: ActionRule,
         request: Request,
         params: Mapping[str, str] | re.Match[str] | None = None,
     ) -> Decision | Coroutine[Any, Any, Decision]:
         try:
-            extract = rule.extract
-            if extract is None:
-                decision = (self._check or self.guard.check)(
-                    rule.action, self.account, **_rule_options(rule)
-                )
-            else:
-                # The id the extractor finds; one that fails finds nothing.
+            param = rule.param
+            if param is not None and params is not None:
+                # The adapter's routing found the path parameter: read it as
+                # Request.path_param does (a converter's value, an int or a UUID, as text).
                 try:
-                    param = rule.param
-                    if param is None:
-                        found: object = extract(request)
-                    elif params is None:
-                        found = request.path_param(param)
-                    else:  # the adapter's routing found it
-                        try:
-                            found = params[param]
-                        except LookupError:
-                            found = request.path_param(param)
-                        else:  # as Request.path_param reads it: text, or nothing
-                            if found.__class__ is not str and found is not None:
-                                found = str(found)
-                except Exception as e:  # noqa: BLE001
-                    log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
-                    found = None
+                    found: object = params[param]
+                except LookupError:
+                    found = request.path_param(param)
                 if found.__class__ is str:
                     target = found or None
                 else:
-                    target = str(found) if is_id(found) and found != "" else None
-                if target is None:
-                    return self._unverifiable(rule.action, "no target id in the request")
-                repo = self.repository
-                if repo is None:
-                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
-                loaded: object = repo.get_account(target)
-                if loaded.__class__ is not Account and not isinstance(loaded, Account):
-                    if eager and inspect.isawaitable(loaded):
-                        return self._rule_awaiting(rule, repo, target, loaded, request)
-                    loaded = _sync_account(loaded, target)
-                rel: object = repo.relationship(self.account, loaded)
-                if (
-                    rel is not None
-                    and rel.__class__ is not Relationship
-                    and not isinstance(rel, Relationship)
-                ):
-                    if eager and inspect.isawaitable(rel):
-                        return self._rule_awaiting(rule, repo, loaded, rel, request)
-                    rel = _sync_relationship(rel)
-                if rule.plain:
-                    check = self._check
-                    if check is None:
-                        decision = self.guard.check(rule.action, self.account, loaded, rel)
-                    else:
-                        decision = check(rule.action, self.account, loaded, rel)
-                    if decision.needs_confirmation:
-                        decision = self._rule_decision(rule, loaded, rel, request)
+                    target = None if found is None else str(found) or None
+            elif rule.extract is None:
+                return self._no_target(rule)
+            else:
+                target = _target_of(rule, request)
+            if target is None:
+                return self._unverifiable(rule.action, "no target id in the request")
+            repo = self.repository
+            if repo is None:
+                raise LookupError("no AccountRepository configured")  # noqa: TRY301
+            loaded: object = repo.get_account(target)
+            if loaded.__class__ is not Account and not isinstance(loaded, Account):
+                if eager and inspect.isawaitable(loaded):
+                    return self._rule_awaiting(rule, repo, target, loaded, request)
+                loaded = _sync_account(loaded, target)
+            rel: object = repo.relationship(self.account, loaded)
+            if (
+                rel is not None
+                and rel.__class__ is not Relationship
+                and not isinstance(rel, Relationship)
+            ):
+                if eager and inspect.isawaitable(rel):
+                    return self._rule_awaiting(rule, repo, loaded, rel, request)
+                rel = _sync_relationship(rel)
+            if rule.plain:
+                check = self._check
+                if check is None:
+                    decision = self.guard.check(rule.action, self.account, loaded, rel)
                 else:
+                    decision = check(rule.action, self.account, loaded, rel)
+                if decision.needs_confirmation:
                     decision = self._rule_decision(rule, loaded, rel, request)
+            else:
+                decision = self._rule_decision(rule, loaded, rel, request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
         # self._remember(decision), inline: a request's first decision is kept alone.
@@ -322,6 +328,14 @@ class RequestContext:
         """``Guard.check`` with this request's account as the actor; remembered."""
         decision = (self._check or self.guard.check)(
             action_name, self.account, target, relationship, **options
+        )
+        self._remember(decision)
+        return decision
+
+    def _no_target(self, rule: ActionRule) -> Decision:
+        """A declared rule about the account itself (no target): decided, remembered."""
+        decision = (self._check or self.guard.check)(
+            rule.action, self.account, **_rule_options(rule)
         )
         self._remember(decision)
         return decision
