@@ -264,14 +264,14 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         context = self._chain.context_eager(self.guard, request, self.repository)
-        if not isinstance(context, RequestContext):
+        if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if rule is not None:
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
             decision = context.check_rule_eager(rule, request, match)
-            if not isinstance(decision, Decision):
+            if decision.__class__ is not Decision and not isinstance(decision, Decision):
                 decision = await decision  # an async repository
             if not decision.allowed:
                 if websocket:
