@@ -136,8 +136,11 @@ class ASGIRequest:
                 wanted = name.lower().encode("latin-1")
             except UnicodeEncodeError:
                 return None  # no header can have that name
-        headers = self.scope.get("headers", ())
-        if type(headers) not in _SEQUENCES:
+        try:  # a subscript: cheaper than .get() when present, as servers make it
+            headers = self.scope["headers"]
+        except KeyError:
+            headers = ()
+        if headers.__class__ is not list and type(headers) not in _SEQUENCES:
             try:
                 headers = self._headers
             except AttributeError:  # kept, so a one-shot iterable can be read again
@@ -154,7 +157,7 @@ class ASGIRequest:
                     found.append(raw_value)
         if found is None:
             if value is not None:
-                return bytes(value).decode("latin-1")
+                return (value if value.__class__ is bytes else bytes(value)).decode("latin-1")
             size = len(wanted)
             found = [
                 raw_value
