@@ -2075,6 +2075,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="count instructions and print their table; time nothing",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name.split()[0].lower() for name in MAIN],
+        help="with --only-instructions: count this adapter only (repeat for several)",
+    )
     parser.add_argument("--count-one", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--count-piece", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -2086,7 +2092,8 @@ def main(argv: list[str] | None = None) -> int:
         run_piece(*args.count_piece)
         return 0
     if args.only_instructions:  # the target alone, printed (nothing is written)
-        counted = count_instructions(MAIN, (BARE, WRAPPED, FLOOR), args.count_runs)
+        chosen = [name for name in MAIN if not args.only or name.split()[0].lower() in args.only]
+        counted = count_instructions(chosen, (BARE, WRAPPED, FLOOR), args.count_runs)
         print(instructions_table(counted))
         print(spread(counted))
         print()

@@ -42,7 +42,7 @@ nitpicky = True
 # library: references to stdlib types in signatures cannot resolve. Builtins and
 # `typing` names are resolved by Sphinx itself; these are the rest.
 nitpick_ignore_regex = [
-    ("py:class", r"(collections\.abc|datetime|os)\..*"),
+    ("py:class", r"(collections\.abc|datetime|os|re)\..*"),
     # The optional database drivers of the revocation stores (extras, no inventory).
     ("py:class", r"(redis|psycopg)\..*"),
     # pytest and hypothesis types in the QA toolkit's signatures (no inventory either).

@@ -340,6 +340,22 @@ class TestDeclaredRoutes:
         assert fallback.json()["reason"] == "not_connected"
 
     @pytest.mark.anyio
+    async def test_renderer_reads_the_route_params(
+        self, guard: Guard, accounts: Accounts, social_app: SocialASGI
+    ) -> None:
+        """The request a renderer gets carries the matched route's path parameters,
+        by name and as a mapping."""
+
+        def renderer(decision: Decision, request: Request) -> DenialResponse:
+            assert isinstance(request, ASGIRequest)
+            seen = f"{request.path_param('user_id')} {dict(request.params)} {decision.action}"
+            return DenialResponse(403, (("content-type", "text/plain"),), seen.encode())
+
+        async with client(wrap(social_app, accounts, guard, renderer=renderer)) as http:
+            response = await http.post("/users/kid/messages", headers=as_("stranger"))
+        assert (response.status_code, response.text) == (403, "kid {'user_id': 'kid'} dm.send")
+
+    @pytest.mark.anyio
     async def test_route_below_root_path(self, guard: Guard, accounts: Accounts) -> None:
         """Routes are matched below the app's root_path, as its router sees them."""
         app = SocialASGI()

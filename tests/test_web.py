@@ -323,6 +323,18 @@ class TestRouteTable:
         assert routes.match("POST", "/users/42/messages/x") == (None, None)
         assert routes.match("POST", "/users//messages") == (None, None)
 
+    def test_search_gives_the_match(self) -> None:
+        """search answers the rule and the path's match (parameters read by name);
+        find the same with the parameters as a dict."""
+        routes = RouteTable({"POST /users/{user_id}/messages": DM})
+        found = routes.search("POST", "/users/42/messages")
+        assert found is not None
+        rule, match = found
+        assert rule is DM
+        assert match["user_id"] == "42"
+        assert routes.find("POST", "/users/42/messages") == (DM, {"user_id": "42"})
+        assert routes.search("GET", "/users/42/messages") is None
+
     def test_several_methods_and_any(self) -> None:
         """Method lists, '*' (websockets included) and GET covering HEAD."""
         routes = RouteTable({"PUT, PATCH /a/{user_id}": DM, "* /b/{user_id}": VIEW})
@@ -770,6 +782,67 @@ class TestRequestContext:
         assert declared == decision
         assert context.decisions == [decision, declared]
         assert "failing closed" in caplog.text
+
+    def test_decisions_in_order_and_kept(self, guard: Guard, accounts: Accounts) -> None:
+        """decisions lists every decision in order, however the first was made; what
+        the app appends to the list is kept, and a list it sets replaces it."""
+        context = context_for(guard, RELATIVE, accounts)
+        assert context.decisions == []
+        first = context.check_rule(DM, DictRequest(params={"user_id": "kid"}))
+        assert context.decisions == [first]
+        assert context.decisions is context.decisions
+        second = context.check("dm.send", "stranger")
+        assert context.decisions == [first, second]
+        context.decisions.append(first)
+        assert context.decisions == [first, second, first]
+        context.decisions = []
+        third = context.check_rule(DM, DictRequest(params={"user_id": "kid"}))
+        assert context.decisions == [third]
+
+    @pytest.mark.parametrize(
+        ("params", "request_params"),
+        [
+            ({"user_id": "kid"}, {"user_id": "stranger"}),
+            (re.fullmatch(r"/users/(?P<user_id>[^/]+)", "/users/kid"), {}),
+            ({}, {"user_id": "kid"}),
+            (re.fullmatch(r"/users/(?P<other>[^/]+)", "/users/x"), {"user_id": "kid"}),
+        ],
+        ids=["mapping", "match", "missing-falls-back", "match-without-it-falls-back"],
+    )
+    def test_check_rule_reads_the_routing_params_first(
+        self,
+        guard: Guard,
+        accounts: Accounts,
+        params: Mapping[str, str] | re.Match[str],
+        request_params: dict[str, str],
+    ) -> None:
+        """The path parameters the adapter's routing found are where a path_param
+        target is read; a name they lack is read from the request."""
+        context = context_for(guard, RELATIVE, accounts)
+        decision = context.check_rule(DM, DictRequest(params=request_params), params)
+        assert decision.allowed  # the relative may message the kid, not the stranger
+        assert accounts.loads == ["kid"]
+
+    def test_check_rule_routing_params_that_are_not_text(
+        self, guard: Guard, accounts: Accounts
+    ) -> None:
+        """A routing value that is not text (a converter's int or UUID) is read as its
+        text, as path_param reads it; an empty or absent one finds no target."""
+        accounts.accounts["42"] = Account(id="42", band="13_15")
+
+        class Id:
+            def __str__(self) -> str:
+                return "kid"
+
+        context = context_for(guard, RELATIVE, accounts)
+        assert context.check_rule(DM, DictRequest(), {"user_id": Id()}).allowed  # type: ignore[dict-item]
+        assert context.check_rule(DM, DictRequest(), {"user_id": 42}).reason is (  # type: ignore[dict-item]
+            Reason.NOT_CONNECTED
+        )
+        assert accounts.loads == ["kid", "42"]
+        for empty in ({"user_id": ""}, {"user_id": None}):
+            decision = context.check_rule(DM, DictRequest(), empty)  # type: ignore[arg-type]
+            assert decision.reason is Reason.UNVERIFIABLE
 
     def test_async_relationship_on_sync_path(self, guard: Guard) -> None:
         """A repository whose relationship is async cannot be used by check."""

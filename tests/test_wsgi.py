@@ -278,6 +278,21 @@ class TestDeclaredRoutes:
         assert response.status_code == 403
         assert response.json()["reason"] == "not_connected"
 
+    def test_renderer_reads_the_route_params(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """The request a renderer gets carries the matched route's path parameters,
+        by name and as a mapping."""
+
+        def renderer(decision: Decision, request: Request) -> DenialResponse:
+            assert isinstance(request, WSGIRequest)
+            seen = f"{request.path_param('user_id')} {dict(request.params)} {decision.action}"
+            return DenialResponse(403, (("content-type", "text/plain"),), seen.encode())
+
+        with client(wrap(social_app, accounts, guard, renderer=renderer)) as http:
+            response = http.post("/users/kid/messages", headers=as_("stranger"))
+        assert (response.status_code, response.text) == (403, "kid {'user_id': 'kid'} dm.send")
+
     @pytest.mark.parametrize(
         ("status", "line"),
         [(451, "451 Unavailable For Legal Reasons"), (303, "303 See Other"), (599, "599 Denied")],

@@ -12,6 +12,7 @@ flowing. The :class:`~childsafe.RequestContext` is stored in
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -46,7 +47,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS
+from childsafe.web.request import NO_PARAMS, new_object, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -101,7 +102,9 @@ _HEADER_NAMES: Final = {
 class ASGIRequest:
     """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_headers", "_json", "_query", "body", "params", "scope")
+    __slots__ = ("_cookies", "_headers", "_json", "_params", "_query", "body", "scope")
+    # The path parameters: a mapping, or the route table's match (read by name).
+    _params: Mapping[str, str] | re.Match[str]
     _headers: Sequence[tuple[bytes, bytes]]
     _cookies: dict[str, str]
     _query: dict[str, list[str]]
@@ -109,9 +112,19 @@ class ASGIRequest:
 
     def __init__(self, scope: Scope, params: Mapping[str, str] | None = None) -> None:
         self.scope = scope
-        self.params: Mapping[str, str] = params or NO_PARAMS
+        self._params = params or NO_PARAMS
         self.body: bytes | None = None
         # _headers, _cookies, _query and _json are set when first read.
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path parameters of the route-table rule the request matched (see
+        :meth:`path_param` for the framework's own)."""
+        return path_params(self._params)
+
+    @params.setter
+    def params(self, value: Mapping[str, str] | None) -> None:
+        self._params = value or NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -140,8 +153,11 @@ class ASGIRequest:
                 wanted = name.lower().encode("latin-1")
             except UnicodeEncodeError:
                 return None  # no header can have that name
-        headers = self.scope.get("headers", ())
-        if type(headers) not in _SEQUENCES:
+        try:  # a subscript: cheaper than .get() when present, as servers make it
+            headers = self.scope["headers"]
+        except KeyError:
+            headers = ()
+        if headers.__class__ is not list and type(headers) not in _SEQUENCES:
             try:
                 headers = self._headers
             except AttributeError:  # kept, so a one-shot iterable can be read again
@@ -158,7 +174,7 @@ class ASGIRequest:
                     found.append(raw_value)
         if found is None:
             if value is not None:
-                return bytes(value).decode("latin-1")
+                return (value if value.__class__ is bytes else bytes(value)).decode("latin-1")
             size = len(wanted)
             found = [
                 raw_value
@@ -188,8 +204,10 @@ class ASGIRequest:
         return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
-        if name in self.params:
-            return self.params[name]
+        try:  # a mapping or a match: both are read by name
+            return self._params[name]
+        except LookupError:
+            pass
         framework_params = self.scope.get("path_params")
         if isinstance(framework_params, dict) and name in framework_params:
             return str(framework_params[name])
@@ -239,8 +257,12 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         else:
             await self.app(scope, receive, send)
             return
-        request = ASGIRequest(scope)
-        rule = params = None
+        # ASGIRequest(scope), without the class call.
+        request: ASGIRequest = new_object(ASGIRequest)
+        request.scope = scope
+        request._params = NO_PARAMS  # noqa: SLF001
+        request.body = None
+        rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
             try:  # subscripts: cheaper than .get() when present, as servers make them
@@ -254,28 +276,28 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
                 path = request.path
             found = self._find(method, path)
             if found is not None:
-                rule, params = found
+                rule, match = found
+                request._params = match  # noqa: SLF001 - the match, read by name
             else:
                 undeclared = self._refused(method, path, checked_elsewhere=self._app_checks_routes)
         if websocket and rule is None and not undeclared:
             await self.app(scope, receive, send)
             return
         context = self._chain.context_eager(self.guard, request, self.repository)
-        if not isinstance(context, RequestContext):
+        if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if self.media.inspector is not None:
             # For endpoints checked by childsafe.contrib.starlette (media routes).
             scope[MEDIA_KEY] = self.media
         if rule is not None:
-            request.params = params or NO_PARAMS
             if rule.reads_media and not websocket:
                 await self._media(rule, request, context, scope, receive, send)
                 return
             if rule.needs_body and not websocket:
                 receive = await self._buffer_body(request, receive)
-            decision = context.check_rule_eager(rule, request)
-            if not isinstance(decision, Decision):
+            decision = context.check_rule_eager(rule, request, match)
+            if decision.__class__ is not Decision and not isinstance(decision, Decision):
                 decision = await decision  # an async repository
             if not decision.allowed:
                 if websocket:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -56,7 +57,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS
+from childsafe.web.request import NO_PARAMS, new_object, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -73,10 +74,12 @@ __all__ = ["ChildsafeMiddleware", "WSGIRequest", "report_app", "request_of"]
 class WSGIRequest:
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_json", "_query", "environ", "max_body", "params")
+    __slots__ = ("_cookies", "_json", "_params", "_query", "environ", "max_body")
     _cookies: dict[str, str]
     _query: dict[str, list[str]]
     _json: object
+    # The path parameters: a mapping, or the route table's match (read by name).
+    _params: Mapping[str, str] | re.Match[str]
 
     def __init__(
         self,
@@ -85,9 +88,18 @@ class WSGIRequest:
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.environ = environ
-        self.params: Mapping[str, str] = params or NO_PARAMS
+        self._params = params or NO_PARAMS
         self.max_body = max_body
         # _cookies, _query and _json are set when first read.
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path parameters (of the route-table rule the request matched)."""
+        return path_params(self._params)
+
+    @params.setter
+    def params(self, value: Mapping[str, str] | None) -> None:
+        self._params = value or NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -126,7 +138,10 @@ class WSGIRequest:
         return single_value(query.get(name))
 
     def path_param(self, name: str) -> str | None:
-        return self.params.get(name)
+        try:  # a mapping or a match: both are read by name
+            return self._params[name]
+        except LookupError:
+            return None
 
     def json(self) -> object:
         """The JSON body, read once (at most ``max_body`` bytes) and put back in
@@ -221,7 +236,11 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = WSGIRequest(environ, None, self.max_body)
+        # WSGIRequest(environ, None, self.max_body), without the class call.
+        request: WSGIRequest = new_object(WSGIRequest)
+        request.environ = environ
+        request._params = NO_PARAMS  # noqa: SLF001
+        request.max_body = self.max_body
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
@@ -235,10 +254,11 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = request.path
         found = self._find(method, path)
         if found is not None:
-            rule, request.params = found
+            rule, match = found
+            request._params = match  # noqa: SLF001 - the match, read by name
             if rule.reads_media:
                 return self._media(rule, request, context, start_response)
-            decision = context.check_rule(rule, request)
+            decision = context.check_rule(rule, request, match)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
         elif self._refused(method, path):

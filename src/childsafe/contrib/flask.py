@@ -51,6 +51,7 @@ from childsafe.web.denials import rendered
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
+from childsafe.web.request import new_object
 from childsafe.web.strict import RouteInfo, check_strict, exempt, route_protection
 
 if TYPE_CHECKING:
@@ -476,7 +477,11 @@ class ChildSafe:
 
         def childsafe_before_request() -> flask.Response | None:
             req = request_var.get().request if fast else _current_request()
-            request = FlaskRequest(req, None, state.max_body)
+            # FlaskRequest(req, None, state.max_body), without the class call.
+            request: FlaskRequest = new_object(FlaskRequest)
+            request.request = req
+            request.params = _NO_PARAMS
+            request.max_body = state.max_body
             context = state.chain.context(state.guard, request, state.repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
@@ -502,13 +507,14 @@ class ChildSafe:
                 rules = known[view, req.method]
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
                 rules = _view_rules(view, req.method, known)
+            view_args = req.view_args  # where FlaskRequest.path_param reads them
             for rule in rules:
                 if rule.reads_media:
                     refused = _media(app, state, rule, request, context)
                     if refused is not None:
                         return refused
                     continue
-                decision = context.check_rule(rule, request)
+                decision = context.check_rule(rule, request, view_args)
                 if not decision.allowed:
                     return _deny(app, state, decision, request)
             if not state.has_routes:

@@ -323,7 +323,7 @@ class Requirement:
             return await self._media(connection, found, request)
         if self._needs_body:
             await request.load_json(self.max_body)
-        decision = found.check_rule_eager(self.rule, request)
+        decision = found.check_rule_eager(self.rule, request, connection.scope.get("path_params"))
         if not isinstance(decision, Decision):
             decision = await decision  # an async repository
         if decision.allowed:
@@ -538,9 +538,14 @@ class CheckedEndpoint:
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
-            request = StarletteRequest.of_scope(scope, receive)
+            # StarletteRequest.of_scope(scope, receive), inline: the usual case.
+            request = _new_object(StarletteRequest)
+            request.scope = scope
+            request._receive = receive  # noqa: SLF001 - this module's own class
+            request._json = None  # noqa: SLF001
+        params = scope.get("path_params")  # where StarletteRequest.path_param reads them
         for rule in rules:
-            decision = found.check_rule_eager(rule, request)
+            decision = found.check_rule_eager(rule, request, params)
             if decision.__class__ is not Decision:
                 decision = await decision  # type: ignore[misc]  # an async repository
             if decision.allowed:

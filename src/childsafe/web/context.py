@@ -14,6 +14,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Mapping,
 )
 from typing import TYPE_CHECKING, Any, Final
 
@@ -120,6 +121,24 @@ def _stored_verdict(rule: ActionRule, request: Request) -> object:
         return None
 
 
+def _target_of(rule: ActionRule, request: Request) -> str | None:
+    """The target id a rule's extractor finds in ``request``: text, or an integer from
+    JSON; ``None`` when it finds nothing usable or raises (logged)."""
+    try:
+        param = rule.param
+        found: object = (
+            rule.extract(request)  # type: ignore[misc]  # a rule with a target has one
+            if param is None
+            else request.path_param(param)
+        )
+    except Exception as e:  # noqa: BLE001 - an extractor that fails finds nothing
+        log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
+        return None
+    if found.__class__ is str:
+        return found or None
+    return str(found) if is_id(found) and found != "" else None
+
+
 def _rule_checker(
     eager: bool,
     name: str,
@@ -130,58 +149,64 @@ def _rule_checker(
     check, synchronously until the repository returns an awaitable."""
 
     def check(
-        self: RequestContext, rule: ActionRule, request: Request
+        self: RequestContext,
+        rule: ActionRule,
+        request: Request,
+        params: Mapping[str, str] | re.Match[str] | None = None,
     ) -> Decision | Coroutine[Any, Any, Decision]:
         try:
-            extract = rule.extract
-            if extract is None:
-                decision = (self._check or self.guard.check)(
-                    rule.action, self.account, **_rule_options(rule)
-                )
-            else:
-                # The id the extractor finds; one that fails finds nothing.
+            param = rule.param
+            if param is not None and params is not None:
+                # The adapter's routing found the path parameter: read it as
+                # Request.path_param does (a converter's value, an int or a UUID, as text).
                 try:
-                    param = rule.param
-                    found: object = extract(request) if param is None else request.path_param(param)
-                except Exception as e:  # noqa: BLE001
-                    log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
-                    found = None
+                    found: object = params[param]
+                except LookupError:
+                    found = request.path_param(param)
                 if found.__class__ is str:
                     target = found or None
                 else:
-                    target = str(found) if is_id(found) and found != "" else None
-                if target is None:
-                    return self._unverifiable(rule.action, "no target id in the request")
-                repo = self.repository
-                if repo is None:
-                    raise LookupError("no AccountRepository configured")  # noqa: TRY301
-                loaded: object = repo.get_account(target)
-                if loaded.__class__ is not Account and not isinstance(loaded, Account):
-                    if eager and inspect.isawaitable(loaded):
-                        return self._rule_awaiting(rule, repo, target, loaded, request)
-                    loaded = _sync_account(loaded, target)
-                rel: object = repo.relationship(self.account, loaded)
-                if (
-                    rel is not None
-                    and rel.__class__ is not Relationship
-                    and not isinstance(rel, Relationship)
-                ):
-                    if eager and inspect.isawaitable(rel):
-                        return self._rule_awaiting(rule, repo, loaded, rel, request)
-                    rel = _sync_relationship(rel)
-                if rule.plain:
-                    check = self._check
-                    if check is None:
-                        decision = self.guard.check(rule.action, self.account, loaded, rel)
-                    else:
-                        decision = check(rule.action, self.account, loaded, rel)
-                    if decision.needs_confirmation:
-                        decision = self._rule_decision(rule, loaded, rel, request)
+                    target = None if found is None else str(found) or None
+            elif rule.extract is None:
+                return self._no_target(rule)
+            else:
+                target = _target_of(rule, request)
+            if target is None:
+                return self._unverifiable(rule.action, "no target id in the request")
+            repo = self.repository
+            if repo is None:
+                raise LookupError("no AccountRepository configured")  # noqa: TRY301
+            loaded: object = repo.get_account(target)
+            if loaded.__class__ is not Account and not isinstance(loaded, Account):
+                if eager and inspect.isawaitable(loaded):
+                    return self._rule_awaiting(rule, repo, target, loaded, request)
+                loaded = _sync_account(loaded, target)
+            rel: object = repo.relationship(self.account, loaded)
+            if (
+                rel is not None
+                and rel.__class__ is not Relationship
+                and not isinstance(rel, Relationship)
+            ):
+                if eager and inspect.isawaitable(rel):
+                    return self._rule_awaiting(rule, repo, loaded, rel, request)
+                rel = _sync_relationship(rel)
+            if rule.plain:
+                check = self._check
+                if check is None:
+                    decision = self.guard.check(rule.action, self.account, loaded, rel)
                 else:
+                    decision = check(rule.action, self.account, loaded, rel)
+                if decision.needs_confirmation:
                     decision = self._rule_decision(rule, loaded, rel, request)
+            else:
+                decision = self._rule_decision(rule, loaded, rel, request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
-        self.decisions.append(decision)
+        # self._remember(decision), inline: a request's first decision is kept alone.
+        if self._decisions is None:
+            self._decisions = decision
+        else:
+            self._remember(decision)
         return decision
 
     check.__name__ = name
@@ -202,6 +227,7 @@ class RequestContext:
 
     __slots__ = (
         "_check",
+        "_decisions",
         "_error",
         "_media",
         "_resolution",
@@ -209,7 +235,6 @@ class RequestContext:
         "_source",
         "account",
         "adapter",
-        "decisions",
         "guard",
         "repository",
         "request_id",
@@ -218,6 +243,9 @@ class RequestContext:
     _settings: Settings
     _check: Checker | None
     _media: tuple[MediaResult, ...]
+    # None (no decision yet), the request's one decision, or the list of them: most
+    # requests make one decision, which is then kept without building a list.
+    _decisions: Decision | list[Decision] | None
 
     def __init__(
         self,
@@ -231,7 +259,7 @@ class RequestContext:
         self.guard = guard
         self.account = resolution.account
         self.repository = repository
-        self.decisions: list[Decision] = []
+        self._decisions = None
         self._resolution: Resolution = resolution
         self._source = resolution.source
         self._error = resolution.error
@@ -251,6 +279,31 @@ class RequestContext:
         """What adapters build per request (see :func:`new_context`)."""
         account, source, error = found
         return new_context(guard, account, source, error, repository, adapter, request)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """The decisions made while handling the request, in order (a list the
+        context keeps: what is appended to it is remembered)."""
+        kept = self._decisions
+        if isinstance(kept, list):
+            return kept
+        decisions: list[Decision] = [] if kept is None else [kept]
+        self._decisions = decisions
+        return decisions
+
+    @decisions.setter
+    def decisions(self, value: list[Decision]) -> None:
+        self._decisions = value
+
+    def _remember(self, decision: Decision) -> None:
+        """Add ``decision`` to :attr:`decisions`."""
+        kept = self._decisions
+        if kept is None:
+            self._decisions = decision
+        elif isinstance(kept, list):
+            kept.append(decision)
+        else:
+            self._decisions = [kept, decision]
 
     @property
     def resolution(self) -> Resolution:
@@ -306,13 +359,21 @@ class RequestContext:
         decision = (self._check or self.guard.check)(
             action_name, self.account, target, relationship, **options
         )
-        self.decisions.append(decision)
+        self._remember(decision)
+        return decision
+
+    def _no_target(self, rule: ActionRule) -> Decision:
+        """A declared rule about the account itself (no target): decided, remembered."""
+        decision = (self._check or self.guard.check)(
+            rule.action, self.account, **_rule_options(rule)
+        )
+        self._remember(decision)
         return decision
 
     def _unverifiable(self, action_name: str, why: object) -> Decision:
         log.warning("childsafe: could not check %s: %r; failing closed", action_name, why)
         decision = unverifiable(action_name)
-        self.decisions.append(decision)
+        self._remember(decision)
         self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
             decision, self.account, request_id=self.request_id, adapter=self.adapter
         )
@@ -323,7 +384,7 @@ class RequestContext:
         exemption: denied (``undeclared_route``), logged and recorded."""
         log.warning("childsafe: %s %s declares no action and is not exempt; refused", method, path)
         decision = undeclared_route(f"{method} {path}")
-        self.decisions.append(decision)
+        self._remember(decision)
         self.guard._record(  # noqa: SLF001 - the kernel's own denial, recorded like any other
             decision, self.account, request_id=self.request_id, adapter=self.adapter
         )
@@ -400,10 +461,18 @@ class RequestContext:
     # each is the whole check, with no call in between.
     if TYPE_CHECKING:
 
-        def check_rule(self, rule: ActionRule, request: Request) -> Decision: ...
+        def check_rule(
+            self,
+            rule: ActionRule,
+            request: Request,
+            params: Mapping[str, str] | re.Match[str] | None = None,
+        ) -> Decision: ...
 
         def check_rule_eager(
-            self, rule: ActionRule, request: Request
+            self,
+            rule: ActionRule,
+            request: Request,
+            params: Mapping[str, str] | re.Match[str] | None = None,
         ) -> Decision | Coroutine[Any, Any, Decision]: ...
 
     else:
@@ -412,7 +481,11 @@ class RequestContext:
             "check_rule",
             """Decide a declared :class:`ActionRule` for ``request``. A target that cannot
             be found, or any failure on the way, is denied as ``unverifiable`` (an async
-            repository too: use :meth:`check_rule_async`).""",
+            repository too: use :meth:`check_rule_async`). ``params``, the path
+            parameters the adapter's routing found (a mapping, or a route table's
+            match), is where a :func:`~childsafe.path_param` target is read first (a
+            value that is not text is read as ``str(value)``, as ``path_param`` does);
+            one it does not hold is read with ``request.path_param``.""",
         )
         check_rule_eager = _rule_checker(
             _EAGER,
@@ -449,7 +522,7 @@ class RequestContext:
             decision = self._rule_decision(rule, loaded, _loaded_relationship(rel), request)
         except Exception as e:  # noqa: BLE001 - a declared check never becomes a 500
             return self._unverifiable(rule.action, e)
-        self.decisions.append(decision)
+        self._remember(decision)
         return decision
 
     def _rule_decision(
@@ -550,7 +623,7 @@ def new_context(
     self._error = error
     self.repository = repository
     self.adapter = adapter
-    self.decisions = []
+    self._decisions = None
     if guard._observed:  # noqa: SLF001 - the kernel's own question to the guard
         self.request_id = request_id_of(request)
         self._check = _checker(guard, self.request_id, adapter)

@@ -111,8 +111,8 @@ class MiddlewareBase(Generic[AppT]):
         self.strict = strict
         # Looked up once here rather than on every request.
         self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
-        # ``(rule, path parameters)`` of a request's route-table rule, or ``None``.
-        self._find = self.routes.find
+        # ``(rule, path match)`` of a request's route-table rule, or ``None``.
+        self._find = self.routes.search
         self._has_routes = len(self.routes) > 0
         if not strict:
             log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
 from typing import Any, Final
@@ -17,6 +18,19 @@ log = logging.getLogger("childsafe")
 
 NO_PARAMS: Final[Mapping[str, Any]] = MappingProxyType({})
 """No path parameters (shared: it cannot be changed)."""
+
+
+def path_params(params: Mapping[str, str] | re.Match[str]) -> Mapping[str, str]:
+    """A request's path parameters as a mapping: ``params`` itself, or the parameters
+    of a route table's match (which adapters keep instead, reading one by name)."""
+    if isinstance(params, re.Match):
+        return params.groupdict()
+    return params
+
+
+new_object: Final = object.__new__
+"""``object.__new__``: adapters build their request wrapper per request with it and
+set its attributes themselves, which skips the class call and ``__init__``."""
 
 CONTEXT_KEY: Final = "childsafe.context"
 """Where adapters store the :class:`RequestContext` (WSGI environ, ASGI scope)."""

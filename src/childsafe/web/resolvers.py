@@ -190,7 +190,7 @@ class ResolverChain:
                     context._error = None  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
-                    context.decisions = []
+                    context._decisions = None  # noqa: SLF001
                     if guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
@@ -230,7 +230,7 @@ class ResolverChain:
                     context._error = None  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
-                    context.decisions = []
+                    context._decisions = None  # noqa: SLF001
                     if guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
@@ -278,8 +278,9 @@ class _BearerToken:
     __name__: str = "bearer_token"
 
     def __call__(self, request: Request) -> Account | Awaitable[Account | None] | None:
-        if self.header:
-            value = request.header(self.header)
+        header = self.header
+        if header:
+            value = request.header(header)
             if value:
                 scheme, _, credentials = value.partition(" ")
                 if scheme != "Bearer" and scheme.lower() != "bearer":

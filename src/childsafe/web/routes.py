@@ -439,13 +439,20 @@ class RouteTable:
         return (None, None) if found is None else found
 
     def find(self, method: str, path: str) -> tuple[ActionRule, dict[str, str]] | None:
-        """:meth:`match`, answering ``None`` when no rule matches (what adapters call)."""
+        """:meth:`match`, answering ``None`` when no rule matches."""
+        found = self.search(method, path)
+        return None if found is None else (found[0], found[1].groupdict())
+
+    def search(self, method: str, path: str) -> tuple[ActionRule, re.Match[str]] | None:
+        """:meth:`find` with the path's match instead of its parameters (what the WSGI
+        and ASGI middlewares call: ``match[name]`` is a parameter's value, and no
+        dictionary is built for a request that reads one)."""
         for methods, fullmatch, rule in self._match:
             if methods and method not in methods and method.upper() not in methods:
                 continue
             m = fullmatch(path)
             if m is not None:
-                return rule, m.groupdict()
+                return rule, m
         return None
 
     def __iter__(self) -> Iterator[ActionRule]:

@@ -38,7 +38,7 @@ from childsafe._decision import Decision
 from childsafe.contrib.django.conf import Config, load
 from childsafe.contrib.django.decorators import is_filter_exempt
 from childsafe.contrib.django.inventory import routes
-from childsafe.contrib.django.request import DjangoRequest
+from childsafe.contrib.django.request import NO_VIEW_PARAMS, DjangoRequest
 from childsafe.web import (
     ActionRule,
     DenialResponse,
@@ -51,6 +51,7 @@ from childsafe.web import (
     problem_response,
 )
 from childsafe.web.denials import rendered
+from childsafe.web.request import new_object
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -208,7 +209,12 @@ class ChildsafeMiddleware:
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
-        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        # DjangoRequest(request, repository, None, self._max_body), without the class call.
+        wrapper: DjangoRequest = new_object(DjangoRequest)
+        wrapper.request = request
+        wrapper.repository = repository
+        wrapper.params = NO_VIEW_PARAMS
+        wrapper.max_body = self._max_body
         request.childsafe = self._chain.context(self._guard, wrapper, repository)
         request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         try:
@@ -249,8 +255,11 @@ class ChildsafeMiddleware:
         if self._filter_views and is_filter_exempt(view_func):
             setattr(request, _EXEMPT_ATTR, True)
         attributes = request.__dict__
-        context = attributes.get(CONTEXT_ATTR)
-        wrapper = attributes.get(_REQUEST_ATTR)
+        try:  # subscripts: cheaper than .get() when present, as __call__ sets them
+            context = attributes[CONTEXT_ATTR]
+            wrapper = attributes[_REQUEST_ATTR]
+        except KeyError:
+            context = wrapper = None
         if context.__class__ is not RequestContext or wrapper.__class__ is not DjangoRequest:
             context, wrapper = self._context(request)
         method = request.method
@@ -268,7 +277,7 @@ class ChildsafeMiddleware:
                     if refused is not None:
                         return refused
                     continue
-                decision = context.check_rule(rule, wrapper)
+                decision = context.check_rule(rule, wrapper, view_kwargs)
                 if not decision.allowed:
                     return self._deny(decision, request)
         if self._has_routes:

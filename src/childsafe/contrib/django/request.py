@@ -19,7 +19,8 @@ __all__ = ["DjangoRequest", "django_user", "session_account"]
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 """The largest request body (bytes) read to find a target declared with ``json_field``."""
 
-_NO_PARAMS: Final[Mapping[str, object]] = MappingProxyType({})
+NO_VIEW_PARAMS: Final[Mapping[str, object]] = MappingProxyType({})
+_NO_PARAMS: Final = NO_VIEW_PARAMS
 
 # Django ships no type information: its objects are `Any` here, named in comments.
 
