@@ -40,7 +40,9 @@ def banner(port: int, data_dir: Path) -> str:
     return (
         f"Playground (Flask + childsafe) on http://{HOST}:{port}/  (Ctrl+C to stop)\n"
         f"Sign in as any of: {names}.\n"
-        "The sign-in page says who each is and what to try.\n"
+        "The sign-in page says who each is and what to try; the Photos page shows the\n"
+        "media checks on generated pictures (the demo hash list: "
+        f"{Path(data_dir) / 'media' / 'demo-hash-list.csv'}).\n"
         "An age token from the local test issuer, for the JSON API:\n"
         f"  python3 dev.py age-token --data-dir {data_dir} sam --age-band 13_15"
     )
