@@ -238,3 +238,27 @@ def test_confirmed_allows_are_recorded_whatever_the_sampling(tmp_path: Path) -> 
     allowed = [r for r in store.select(kinds=["decision"]) if r.allowed]
     assert {r.reason for r in allowed} == {"confirmed"}
     dispose(store)
+
+
+def test_a_confirmed_request_counts_its_prompt_once() -> None:
+    """The request kernel decides a confirmed request twice (the prompt, then the
+    confirmed answer, both with the request's id): the prompt the child saw was in the
+    earlier response, so it is counted once."""
+    evidence = MemoryEvidence()
+    at = dt.datetime.now(dt.UTC)
+    send, view = "sensitive_media_send", "sensitive_media_blur"
+    for request_id, action, allowed, reason, setting in (
+        ("r1", "media.send", False, "confirmation_required", send),  # the prompt shown
+        ("r2", "media.send", False, "confirmation_required", send),  # "send anyway": pre-check
+        ("r2", "media.send", True, "confirmed", send),
+        ("r3", "media.view", False, "sensitive_media_blurred", view),  # the blur shown
+        ("r4", "media.view", False, "sensitive_media_blurred", view),  # "view": pre-check
+        ("r4", "media.view", True, "confirmed", view),
+        ("r5", "media.send", False, "confirmation_required", send),  # shown, not sent
+    ):
+        evidence.record_media(
+            action, at, allowed=allowed, reason=reason, setting=setting, request_id=request_id
+        )
+    figures = evidence.media(AROUND_NOW.since, AROUND_NOW.until)
+    assert (figures.interventions, figures.sent_anyway, figures.not_sent) == (2, 1, 1)
+    assert (figures.blurred_views, figures.viewed_after_blur) == (1, 1)

@@ -65,9 +65,9 @@ class MediaFigures:
     matched a known-abuse hash list (``matches``: by list name), and what children met
     about images that may show nudity: the interventions shown before sending
     (``interventions``) and how many were sent anyway once the child confirmed
-    (``sent_anyway``), sends refused outright (``blocked_sends``: under-13s), images
-    shown blurred (``blurred_views``) and opened after the child chose to see them
-    (``viewed_after_blur``).
+    (``sent_anyway``), sends refused outright (``blocked_sends``: under-13s), the times
+    an image was shown blurred (``blurred_views``) and opened after the child chose to
+    see it (``viewed_after_blur``).
 
     .. versionadded:: 0.2.0
     """
@@ -83,6 +83,31 @@ class MediaFigures:
     def not_sent(self) -> int:
         """Interventions after which nothing was sent (shown, less sent anyway)."""
         return max(0, self.interventions - self.sent_anyway)
+
+    @classmethod
+    def tally(
+        cls,
+        matches: Mapping[str, int],
+        decisions: Iterable[tuple[str | None, str, bool, str, str | None]],
+    ) -> MediaFigures:
+        """The figures of ``matches`` (by list) and media ``decisions``, each
+        ``(request_id, action, allowed, reason, setting)``. A request that carries the
+        account holder's confirmation is decided twice by the request kernel (the
+        prompt, then the confirmed answer); its prompt was shown in an earlier response,
+        so it is not counted again: a prompt counts only when its request (if it has an
+        id) holds no confirmed decision of the same action."""
+        chosen = list(decisions)
+        confirmed = {
+            (request_id, action)
+            for request_id, action, allowed, reason, _ in chosen
+            if request_id is not None and allowed and reason == "confirmed"
+        }
+        figures = cls(dict(matches))
+        for request_id, action, allowed, reason, setting in chosen:
+            if not allowed and (request_id, action) in confirmed:
+                continue
+            figures = figures.count(action, allowed, reason, setting)
+        return figures
 
     def count(self, action: str, allowed: bool, reason: str, setting: str | None) -> MediaFigures:
         """These figures with one media decision added (anything else leaves them)."""
@@ -153,7 +178,9 @@ class MemoryEvidence:
     def __init__(self) -> None:
         self._denials: list[tuple[dt.datetime, str]] = []
         self._detections: list[tuple[dt.datetime, bool]] = []
-        self._media: list[tuple[dt.datetime, str, bool, str, str | None, str | None]] = []
+        self._media: list[
+            tuple[dt.datetime, str, bool, str, str | None, str | None, str | None]
+        ] = []
         self._lock = threading.Lock()
 
     def __call__(self, event: DecisionEvent) -> None:
@@ -171,6 +198,7 @@ class MemoryEvidence:
                 reason=event.reason,
                 setting=event.setting,
                 matched_list=event.media_list if event.media_matched else None,
+                request_id=event.request_id,
             )
 
     def record_media(
@@ -182,11 +210,16 @@ class MemoryEvidence:
         reason: str,
         setting: str | None = None,
         matched_list: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Count a media decision at ``at`` (``matched_list``: the hash list an upload
-        matched). Denials are counted by :meth:`record_denial`, not here."""
+        matched; ``request_id``: the request it was made in, see
+        :meth:`MediaFigures.tally`). Denials are counted by :meth:`record_denial`, not
+        here."""
         with self._lock:
-            self._media.append((_utc(at), action, allowed, reason, setting, matched_list))
+            self._media.append(
+                (_utc(at), action, allowed, reason, setting, matched_list, request_id)
+            )
 
     def record_denial(self, reason: str, at: dt.datetime) -> None:
         """Count a request denied for ``reason`` at ``at``."""
@@ -211,10 +244,10 @@ class MemoryEvidence:
         """The media figures of ``[since, until)`` (see :class:`MediaFigures`)."""
         with self._lock:
             chosen = [m for m in self._media if since <= m[0] < until]
-        figures = MediaFigures(Counter(m[5] for m in chosen if m[5] is not None))
-        for _, action, allowed, reason, setting, _listed in chosen:
-            figures = figures.count(action, allowed, reason, setting)
-        return figures
+        return MediaFigures.tally(
+            Counter(m[5] for m in chosen if m[5] is not None),
+            [(m[6], m[1], m[2], m[3], m[4]) for m in chosen],
+        )
 
 
 NOT_CONFIRMING: frozenset[str] = frozenset({"no_violation", "dismissed"})
@@ -279,17 +312,24 @@ class AuditEvidence:
         matches: Counter[str] = Counter()
         for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["media_match"]):
             matches[str(decode_record(row).data.get("list"))] += 1
-        figures = MediaFigures(matches)
+        decisions = []
         for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["decision"]):
             if row.reason not in _MEDIA_REASONS:
                 continue
             data = decode_record(row).data
             action = data.get("action")
             if isinstance(action, str) and action.startswith("media."):
-                figures = figures.count(
-                    action, row.allowed is True, str(row.reason), data.get("setting")
+                request_id = data.get("request_id")
+                decisions.append(
+                    (
+                        request_id if isinstance(request_id, str) else None,
+                        action,
+                        row.allowed is True,
+                        str(row.reason),
+                        data.get("setting"),
+                    )
                 )
-        return figures
+        return MediaFigures.tally(matches, decisions)
 
     def close(self) -> None:
         """Close the store if this evidence opened it from a URL."""
