@@ -445,3 +445,24 @@ def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_scri
     assert shown[1].startswith("A photo from")
     assert problems == [], "\n".join(problems)
     assert wide == []
+
+
+def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script: str) -> None:
+    """An adult's listed picture is refused; the moderators' page then shows the match
+    case and the images figures, accessibly."""
+    url = flask_url
+    _sign_in(page, url, "stranger")
+    page.goto(f"{url}/photos")
+    _pick_and_send(page, "listed", "riley")
+    page.wait_for_selector("#refused:not([hidden])")
+    _sign_in(page, url, "riley")
+    page.goto(f"{url}/admin/reports")
+    images = page.inner_text("#images")
+    cases = page.inner_text("main")
+    screenshot(page, "demo-flask-riley-admin-images")
+    violations = run_axe(page, axe_script)
+
+    assert "Matched a known-abuse hash list (refused)" in images
+    assert "Our own detection" in cases
+    assert "matched the known-abuse hash list" in cases
+    assert violations == [], describe(violations)
