@@ -76,6 +76,9 @@ nitpick_ignore = [
     # The audit trail's private writer, in AuditTicket's signature; `dt` is its
     # modules' alias of `datetime`.
     ("py:class", "childsafe.audit._writer.Writer"),
+    # The transparency report's media figures in attrs-generated signatures; documented
+    # as childsafe.reports.MediaFigures.
+    ("py:class", "childsafe.reports._evidence.MediaFigures"),
     ("py:class", "dt.datetime"),
 ]
 

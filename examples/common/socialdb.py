@@ -388,6 +388,11 @@ class SocialDB:
                 ).fetchone()[0]
             )
 
+    def block(self, a: str, b: str) -> None:
+        """``a`` blocks ``b``."""
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO blocks (a, b) VALUES (?, ?)", (a, b))
+
     def blocked(self, a: str, b: str) -> bool:
         with self._db() as db:
             return (

@@ -23,6 +23,7 @@ from types import FrameType
 
 from examples.common.socialdb import SEED_PEOPLE
 from examples.flask_app.app import create_app
+from examples.flask_app.photos import SCREEN_KEY
 from examples.flask_app.reports import AUDIT_KEY
 
 HOST = "127.0.0.1"
@@ -40,7 +41,9 @@ def banner(port: int, data_dir: Path) -> str:
     return (
         f"Playground (Flask + childsafe) on http://{HOST}:{port}/  (Ctrl+C to stop)\n"
         f"Sign in as any of: {names}.\n"
-        "The sign-in page says who each is and what to try.\n"
+        "The sign-in page says who each is and what to try; the Photos page shows the\n"
+        "media checks on generated pictures (the demo hash list: "
+        f"{Path(data_dir) / 'media' / 'demo-hash-list.csv'}).\n"
         "An age token from the local test issuer, for the JSON API:\n"
         f"  python3 dev.py age-token --data-dir {data_dir} sam --age-band 13_15"
     )
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if app is not None:  # commit the audit trail's queue and sign a last checkpoint
             app.extensions[AUDIT_KEY].close()
+            app.extensions[SCREEN_KEY].close()  # the media classifier's worker threads
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0

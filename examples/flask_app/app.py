@@ -61,7 +61,7 @@ from childsafe import (
     problem_response,
 )
 from childsafe.contrib.flask import ChildSafe, current_context, current_guard, session_account
-from examples.common import views
+from examples.common import photos, views
 from examples.common.playground import (
     AGE_TOKEN,
     SESSION_AGE_TOKEN,
@@ -118,6 +118,9 @@ def create_app(
     playground = Playground(db, data_dir or default_data_dir(db_path))
     app.extensions[_PLAYGROUND_KEY] = playground
     repository = playground.repository()
+    # Photo messages: the demo hash list and classifier, and the evidence vault (its
+    # audit trail and desk are attached by install_reports below).
+    screen, vault = photos.open_media(Path(playground.data_dir) / "media", None, None)
 
     ChildSafe(
         app,
@@ -135,11 +138,17 @@ def create_app(
         repository=repository,
         renderer=render_denial,
         response_filter=ResponseFilter(),
+        media_inspector=screen,
+        evidence_preserver=vault,
     )
     app.register_blueprint(bp)
-    from examples.flask_app.reports import install_reports  # noqa: PLC0415 - imports this module
+    from examples.flask_app.photos import install_photos  # noqa: PLC0415 - imports this module
+    from examples.flask_app.reports import AUDIT_KEY, DESK_KEY, install_reports  # noqa: PLC0415
 
     install_reports(app)
+    vault.trail = app.extensions[AUDIT_KEY]
+    vault.desk = app.extensions[DESK_KEY]
+    install_photos(app, screen, photos.PhotoStore(db_path))
 
     for status in views.ERRORS:
         app.register_error_handler(status, _error_page)

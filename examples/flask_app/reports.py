@@ -21,7 +21,7 @@ from examples.flask_app.app import SESSION_KEY, _back, _db, _me, _page, signed_i
 
 __all__ = ["install_reports"]
 
-_DESK_KEY = "playground.desk"
+DESK_KEY = "playground.desk"
 _EVIDENCE_KEY = "playground.evidence"
 AUDIT_KEY = "playground.audit"
 SIGNALS_KEY = "playground.signals"
@@ -44,7 +44,7 @@ def install_reports(app: Flask) -> None:
         evidence = AuditEvidence(trail)
     app.extensions[SIGNALS_KEY] = signals
     app.extensions[AUDIT_KEY] = trail
-    app.extensions[_DESK_KEY] = desk
+    app.extensions[DESK_KEY] = desk
     app.extensions[_EVIDENCE_KEY] = evidence
     app.register_blueprint(bp)
     app.add_url_rule("/api/reports", "api_reports", view_func=report_view(desk), methods=["POST"])
@@ -68,7 +68,7 @@ def _record_attempt(response: Response) -> Response:
 
 
 def _desk() -> ComplaintsDesk:
-    desk = current_app.extensions[_DESK_KEY]
+    desk = current_app.extensions[DESK_KEY]
     assert isinstance(desk, ComplaintsDesk)
     return desk
 

@@ -374,3 +374,95 @@ def test_unknown_account_and_phone_width(
     assert "no demo account called “zed”" in alert
     assert problems == [], "\n".join(problems)
     assert wide == []
+
+
+# -- photo messages (Flask) ----------------------------------------------------------------
+
+
+def _pick_and_send(page: Any, picture: str, to: str) -> None:
+    """On the photos page: pick a gallery picture and press "Send to <to>"."""
+    page.check(f"input[name=demo][value={picture}]")
+    page.click(f"button[formaction='/photos/to/{to}']")
+
+
+def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_script: str) -> None:
+    """In the browser: Sam (15) picks the flagged picture and meets the intervention
+    (what can happen, where to get help, send anyway / don't send), then sends it anyway;
+    a listed picture is refused in plain words; Maya (12) receives a flagged picture from
+    her aunt blurred, with the three choices, and sees it once she chooses to. The photos
+    page fits a 375 px screen."""
+    url = flask_url
+    _sign_in(page, url, "sam")
+    page.goto(f"{url}/photos")
+    problems = _look(page, axe_script, "demo-flask-sam-photos")
+    _pick_and_send(page, "flagged", "aunt_jo")
+    page.wait_for_selector("#intervention:not([hidden])")
+    intervention = page.inner_text("#intervention")
+    problems += _look(page, axe_script, "demo-flask-sam-photo-intervention")
+    with page.expect_navigation():
+        page.click("#intervention [data-send-anyway]")
+    sent_notice = page.inner_text("main .notice")
+
+    _pick_and_send(page, "listed", "aunt_jo")
+    page.wait_for_selector("#refused:not([hidden])")
+    refused = page.inner_text("#refused")
+    problems += _look(page, axe_script, "demo-flask-sam-photo-refused")
+
+    _sign_in(page, url, "aunt_jo")
+    page.goto(f"{url}/photos")
+    _pick_and_send(page, "flagged", "maya")
+    page.wait_for_url(re.compile(r".*/photos\?sent=maya"))
+
+    _sign_in(page, url, "maya")
+    page.goto(f"{url}/photos")
+    box = page.locator(".blurred").first
+    blurred_text = box.inner_text()
+    blurred_src = box.locator("img").get_attribute("src") or ""
+    problems += _look(page, axe_script, "demo-flask-maya-photo-blurred")
+    page.set_viewport_size({"width": 375, "height": 800})
+    wide = overflowing(page)
+    screenshot(page, "demo-flask-maya-photos-375")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    box.locator("[data-view]").click()
+    page.wait_for_function("() => document.querySelector('.blurred img').src.startsWith('blob:')")
+    shown = page.evaluate(
+        "() => { const i = document.querySelector('.blurred img');"
+        " return [i.naturalWidth, i.alt]; }"
+    )
+    problems += _look(page, axe_script, "demo-flask-maya-photo-shown")
+
+    assert "can't take it back" in intervention
+    assert "Childline" in intervention
+    assert "Send anyway" in intervention
+    assert "Don't send" in intervention
+    assert sent_notice.startswith("Photo sent to")
+    assert "This image can't be shared here." in refused
+    assert "might show nudity or something upsetting" in blurred_text
+    for choice in ("View", "Don't view", "Block and report"):
+        assert choice in blurred_text
+    assert blurred_src.endswith("/blurred")
+    assert shown[0] == 320
+    assert shown[1].startswith("A photo from")
+    assert problems == [], "\n".join(problems)
+    assert wide == []
+
+
+def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script: str) -> None:
+    """An adult's listed picture is refused; the moderators' page then shows the match
+    case and the images figures, accessibly."""
+    url = flask_url
+    _sign_in(page, url, "stranger")
+    page.goto(f"{url}/photos")
+    _pick_and_send(page, "listed", "riley")
+    page.wait_for_selector("#refused:not([hidden])")
+    _sign_in(page, url, "riley")
+    page.goto(f"{url}/admin/reports")
+    images = page.inner_text("#images")
+    cases = page.inner_text("main")
+    screenshot(page, "demo-flask-riley-admin-images")
+    violations = run_axe(page, axe_script)
+
+    assert "Matched a known-abuse hash list (refused)" in images
+    assert "Our own detection" in cases
+    assert "matched the known-abuse hash list" in cases
+    assert violations == [], describe(violations)

@@ -24,11 +24,27 @@ SUFFIX = {"json": "json", "csv": "csv", "md": "md", "html": "html"}
 def sample_document() -> dict[str, Any]:
     store = MemoryComplaintStore()
     store.add_many(to_complaint(r) for r in generate(400))
+    found = evidence()
+    at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    media = [
+        ("media.upload", False, "known_abuse_match", None, "hotline-2025"),
+        ("media.send", False, "known_abuse_match", None, "hotline-2025"),
+        ("media.send", False, "known_abuse_match", None, "industry-share"),
+        *[("media.send", False, "confirmation_required", "sensitive_media_send", None)] * 5,
+        *[("media.send", True, "confirmed", "sensitive_media_send", None)] * 2,
+        *[("media.send", False, "sensitive_media_blocked", "sensitive_media_send", None)] * 2,
+        *[("media.view", False, "sensitive_media_blurred", "sensitive_media_blur", None)] * 4,
+        ("media.view", True, "confirmed", "sensitive_media_blur", None),
+    ]
+    for action, allowed, reason, setting, listed in media:
+        found.record_media(
+            action, at, allowed=allowed, reason=reason, setting=setting, matched_list=listed
+        )
     document = build_report(
         store,
         Period.year(2025),
         platform="Playground",
-        evidence=evidence(),
+        evidence=found,
         census=census(),
         now=dt.datetime(2026, 1, 15, 8, 30, tzinfo=dt.UTC),
     ).to_dict()

@@ -36,8 +36,9 @@ _MAX_DAYS: Final = 36_500
 class AuditConfig:
     """How the trail records and keeps.
 
-    - ``allow_sample_rate``: the share of allowed decisions recorded (0 to 1; denials are
-      always recorded; the allows not recorded are counted in ``sampling`` records);
+    - ``allow_sample_rate``: the share of allowed decisions recorded (0 to 1; denials and
+      allows confirmed after a safety prompt are always recorded; the allows not
+      recorded are counted in ``sampling`` records);
     - ``batch_size``: the most records committed in one transaction;
     - ``buffer_size``: how many records may wait for the store; when full, denials,
       setting changes, consent events, complaints and the other explicit records wait up

@@ -208,10 +208,12 @@ class AuditTrail:
         return ticket
 
     def sink(self, event: DecisionEvent) -> None:
-        """The decision-event sink: ``guard.add_sink(trail.sink)``. Denials and setting
-        changes are always recorded; allows with probability ``allow_sample_rate`` (the
-        others are counted in ``sampling`` records)."""
-        if event.kind == "decision" and event.allowed:
+        """The decision-event sink: ``guard.add_sink(trail.sink)``. Denials, setting
+        changes and allows the account holder confirmed after a safety prompt (reason
+        ``confirmed``: the transparency report counts them) are always recorded; other
+        allows with probability ``allow_sample_rate`` (the others are counted in
+        ``sampling`` records)."""
+        if event.kind == "decision" and event.allowed and event.reason != "confirmed":
             rate = self.config.allow_sample_rate
             if rate < 1 and (rate <= 0 or self._sample() >= rate):
                 self._writer.sampled_out()

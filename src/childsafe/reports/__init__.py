@@ -26,6 +26,7 @@ from childsafe.reports._evidence import (
     Census,
     Detections,
     Evidence,
+    MediaFigures,
     MemoryEvidence,
     take_census,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Census",
     "Detections",
     "Evidence",
+    "MediaFigures",
     "MemoryEvidence",
     "Period",
     "TransparencyReport",

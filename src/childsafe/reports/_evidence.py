@@ -30,6 +30,7 @@ __all__ = [
     "Census",
     "Detections",
     "Evidence",
+    "MediaFigures",
     "MemoryEvidence",
     "take_census",
 ]
@@ -52,6 +53,100 @@ class Detections:
     confirmed: int
 
 
+_MEDIA_SENDS: frozenset[str] = frozenset({"media.upload", "media.send"})
+_MEDIA_REASONS: frozenset[str] = frozenset(
+    {"confirmation_required", "confirmed", "sensitive_media_blocked", "sensitive_media_blurred"}
+)
+
+
+@attrs.frozen
+class MediaFigures:
+    """Media safety in a period (``childsafe.media``): uploads refused because they
+    matched a known-abuse hash list (``matches``: by list name), and what children met
+    about images that may show nudity: the interventions shown before sending
+    (``interventions``) and how many were sent anyway once the child confirmed
+    (``sent_anyway``), sends refused outright (``blocked_sends``: under-13s), the times
+    an image was shown blurred (``blurred_views``) and opened after the child chose to
+    see it (``viewed_after_blur``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    matches: Mapping[str, int] = attrs.field(factory=dict)
+    interventions: int = 0
+    sent_anyway: int = 0
+    blocked_sends: int = 0
+    blurred_views: int = 0
+    viewed_after_blur: int = 0
+
+    @property
+    def not_sent(self) -> int:
+        """Interventions after which nothing was sent (shown, less sent anyway)."""
+        return max(0, self.interventions - self.sent_anyway)
+
+    @classmethod
+    def tally(
+        cls,
+        matches: Mapping[str, int],
+        decisions: Iterable[tuple[str | None, str, bool, str, str | None]],
+    ) -> MediaFigures:
+        """The figures of ``matches`` (by list) and media ``decisions``, each
+        ``(request_id, action, allowed, reason, setting)``. A request that carries the
+        account holder's confirmation is decided twice by the request kernel (the
+        prompt, then the confirmed answer); its prompt was shown in an earlier response,
+        so it is not counted again: a prompt counts only when its request (if it has an
+        id) holds no confirmed decision of the same action."""
+        chosen = list(decisions)
+        confirmed = {
+            (request_id, action)
+            for request_id, action, allowed, reason, _ in chosen
+            if request_id is not None and allowed and reason == "confirmed"
+        }
+        figures = cls(dict(matches))
+        for request_id, action, allowed, reason, setting in chosen:
+            if not allowed and (request_id, action) in confirmed:
+                continue
+            figures = figures.count(action, allowed, reason, setting)
+        return figures
+
+    def count(self, action: str, allowed: bool, reason: str, setting: str | None) -> MediaFigures:
+        """These figures with one media decision added (anything else leaves them)."""
+        field = None
+        if action in _MEDIA_SENDS:
+            if not allowed and reason == "confirmation_required":
+                field = "interventions"
+            elif allowed and reason == "confirmed" and setting == "sensitive_media_send":
+                field = "sent_anyway"
+            elif not allowed and reason == "sensitive_media_blocked":
+                field = "blocked_sends"
+        elif action == "media.view":
+            if not allowed and reason == "sensitive_media_blurred":
+                field = "blurred_views"
+            elif allowed and reason == "confirmed" and setting == "sensitive_media_blur":
+                field = "viewed_after_blur"
+        if field is None:
+            return self
+        return attrs.evolve(self, **{field: getattr(self, field) + 1})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's ``media`` section."""
+        return {
+            "matches": {
+                "total": sum(self.matches.values()),
+                "by_list": [
+                    {"list": name, "matches": n} for name, n in sorted(self.matches.items())
+                ],
+            },
+            "interventions": {
+                "shown": self.interventions,
+                "sent_anyway": self.sent_anyway,
+                "not_sent": self.not_sent,
+            },
+            "blocked_sends": self.blocked_sends,
+            "blurred": {"shown": self.blurred_views, "viewed": self.viewed_after_blur},
+        }
+
+
 class Evidence(Protocol):
     """The audit evidence a transparency report reads. The audit trail provides it
     (``childsafe.audit``); :class:`MemoryEvidence` is an in-memory one."""
@@ -72,19 +167,59 @@ def _utc(at: dt.datetime) -> dt.datetime:
 
 class MemoryEvidence:
     """Evidence kept in memory. Register it as a guard's event sink
-    (``guard.add_sink(evidence)``) to count denials, and call
+    (``guard.add_sink(evidence)``) to count denials and media decisions (a match is
+    counted from the refused decision's ``media_list``), and call
     :meth:`record_detection` when a signal is raised (``confirmed=True`` once a
-    reviewer confirms it)."""
+    reviewer confirms it).
+
+    .. versionchanged:: 0.2.0 Counts media decisions (:meth:`media`).
+    """
 
     def __init__(self) -> None:
         self._denials: list[tuple[dt.datetime, str]] = []
         self._detections: list[tuple[dt.datetime, bool]] = []
+        self._media: list[
+            tuple[dt.datetime, str, bool, str, str | None, str | None, str | None]
+        ] = []
         self._lock = threading.Lock()
 
     def __call__(self, event: DecisionEvent) -> None:
-        """Count ``event`` if it is a denied decision (an event sink)."""
-        if event.kind == "decision" and not event.allowed:
+        """Count ``event`` if it is a denied decision or a media decision (an event
+        sink)."""
+        if event.kind != "decision":
+            return
+        if not event.allowed:
             self.record_denial(event.reason, event.time)
+        if event.action.startswith("media."):
+            self.record_media(
+                event.action,
+                event.time,
+                allowed=event.allowed,
+                reason=event.reason,
+                setting=event.setting,
+                matched_list=event.media_list if event.media_matched else None,
+                request_id=event.request_id,
+            )
+
+    def record_media(
+        self,
+        action: str,
+        at: dt.datetime,
+        *,
+        allowed: bool,
+        reason: str,
+        setting: str | None = None,
+        matched_list: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Count a media decision at ``at`` (``matched_list``: the hash list an upload
+        matched; ``request_id``: the request it was made in, see
+        :meth:`MediaFigures.tally`). Denials are counted by :meth:`record_denial`, not
+        here."""
+        with self._lock:
+            self._media.append(
+                (_utc(at), action, allowed, reason, setting, matched_list, request_id)
+            )
 
     def record_denial(self, reason: str, at: dt.datetime) -> None:
         """Count a request denied for ``reason`` at ``at``."""
@@ -104,6 +239,15 @@ class MemoryEvidence:
         with self._lock:
             chosen = [c for at, c in self._detections if since <= at < until]
         return Detections(len(chosen), sum(chosen))
+
+    def media(self, since: dt.datetime, until: dt.datetime) -> MediaFigures:
+        """The media figures of ``[since, until)`` (see :class:`MediaFigures`)."""
+        with self._lock:
+            chosen = [m for m in self._media if since <= m[0] < until]
+        return MediaFigures.tally(
+            Counter(m[5] for m in chosen if m[5] is not None),
+            [(m[6], m[1], m[2], m[3], m[4]) for m in chosen],
+        )
 
 
 NOT_CONFIRMING: frozenset[str] = frozenset({"no_violation", "dismissed"})
@@ -157,6 +301,35 @@ class AuditEvidence:
             if data.get("proactive") is True and data.get("outcome") not in NOT_CONFIRMING:
                 confirmed += 1
         return Detections(raised, confirmed)
+
+    def media(self, since: dt.datetime, until: dt.datetime) -> MediaFigures:
+        """The media figures of ``[since, until)``: ``media_match`` records (one per
+        matched upload, written by :class:`~childsafe.media.EvidenceVault`) by list,
+        and the media decisions recorded on the trail. Allowed decisions count only as
+        far as the trail records them (``allow_sample_rate`` below 1 samples them, so
+        ``sent_anyway`` and ``viewed_after_blur`` are then lower bounds)."""
+        since_us, until_us = to_micros(_utc(since)), to_micros(_utc(until))
+        matches: Counter[str] = Counter()
+        for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["media_match"]):
+            matches[str(decode_record(row).data.get("list"))] += 1
+        decisions = []
+        for row in self.store.select(since_us=since_us, until_us=until_us, kinds=["decision"]):
+            if row.reason not in _MEDIA_REASONS:
+                continue
+            data = decode_record(row).data
+            action = data.get("action")
+            if isinstance(action, str) and action.startswith("media."):
+                request_id = data.get("request_id")
+                decisions.append(
+                    (
+                        request_id if isinstance(request_id, str) else None,
+                        action,
+                        row.allowed is True,
+                        str(row.reason),
+                        data.get("setting"),
+                    )
+                )
+        return MediaFigures.tally(matches, decisions)
 
     def close(self) -> None:
         """Close the store if this evidence opened it from a URL."""

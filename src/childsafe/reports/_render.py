@@ -213,6 +213,36 @@ def csv_rows(d: dict[str, Any]) -> list[tuple[Any, ...]]:
             )
             for x in d["denials"]
         ]
+    media = d.get("media")
+    if media is not None:
+        shown, blurred = media["interventions"], media["blurred"]
+        rows += [
+            (
+                "childsafe_media",
+                "known_abuse_matches",
+                "",
+                f"list:{x['list']}",
+                x["matches"],
+                "count",
+            )
+            for x in media["matches"]["by_list"]
+        ]
+        rows += [
+            ("childsafe_media", "known_abuse_matches", "", "", media["matches"]["total"], "count"),
+            ("childsafe_media", "send_interventions", "", "shown", shown["shown"], "count"),
+            (
+                "childsafe_media",
+                "send_interventions",
+                "",
+                "sent_anyway",
+                shown["sent_anyway"],
+                "count",
+            ),
+            ("childsafe_media", "send_interventions", "", "not_sent", shown["not_sent"], "count"),
+            ("childsafe_media", "sends_blocked", "", "", media["blocked_sends"], "count"),
+            ("childsafe_media", "blurred_images", "", "shown", blurred["shown"], "count"),
+            ("childsafe_media", "blurred_images", "", "viewed", blurred["viewed"], "count"),
+        ]
     accounts = d["child_accounts"]
     if accounts is not None:
         for band in accounts["bands"]:
@@ -424,6 +454,9 @@ def to_markdown(d: dict[str, Any]) -> str:
             ["Why", "Reason code", "Requests"],
             [[_why(x["reason"]), f"`{x['reason']}`", _n(x["count"])] for x in d["denials"]],
         )
+    if "media" in d:
+        lines += ["", "## Images", ""]
+        lines += _media_lines(d["media"])
     lines += ["", "## Child accounts on protective defaults", ""]
     accounts = d["child_accounts"]
     if accounts is None:
@@ -446,6 +479,46 @@ def to_markdown(d: dict[str, Any]) -> str:
         if changed:
             lines += ["", *_md_table(["Age band", "Setting", "Accounts that changed it"], changed)]
     return "\n".join(lines) + "\n"
+
+
+_MEDIA_WORDS: Final = (
+    "Uploads refused because they matched a known child sexual abuse image on a hash list",
+    "Times a child was shown a safety message before sending an image that may show nudity",
+    "Images sent anyway after the safety message",
+    "Safety messages after which nothing was sent",
+    "Images that may show nudity refused outright (children under 13)",
+    "Images shown blurred to a child",
+    "Blurred images the child chose to see",
+)
+
+
+def _media_rows(m: dict[str, Any]) -> list[list[str]]:
+    shown, blurred = m["interventions"], m["blurred"]
+    figures = (
+        m["matches"]["total"],
+        shown["shown"],
+        shown["sent_anyway"],
+        shown["not_sent"],
+        m["blocked_sends"],
+        blurred["shown"],
+        blurred["viewed"],
+    )
+    return [[words, _n(n)] for words, n in zip(_MEDIA_WORDS, figures, strict=True)]
+
+
+def _media_lines(m: dict[str, Any] | None) -> list[str]:
+    if m is None:
+        return ["Not reported for this period."]
+    lines = _md_table(["What", "Count"], _media_rows(m))
+    if m["matches"]["by_list"]:
+        lines += [
+            "",
+            *_md_table(
+                ["Hash list", "Matches"],
+                [[x["list"], _n(x["matches"])] for x in m["matches"]["by_list"]],
+            ),
+        ]
+    return lines
 
 
 # ------------------------------------------------------------------------- HTML
@@ -801,6 +874,22 @@ def to_html(d: dict[str, Any]) -> str:
             ),
         ]
     out.append("</section>")
+    if "media" in d:
+        m = d["media"]
+        out.append('<section id="media"><h2>Images</h2>')
+        if m is None:
+            out.append('<p class="note">Not reported for this period.</p>')
+        else:
+            out.append(_table(["What", "Count"], _media_rows(m), {1}))
+            if m["matches"]["by_list"]:
+                out.append(
+                    _table(
+                        ["Hash list", "Matches"],
+                        [[x["list"], _n(x["matches"])] for x in m["matches"]["by_list"]],
+                        {1},
+                    )
+                )
+        out.append("</section>")
     out.append('<section id="defaults"><h2>Child accounts on protective defaults</h2>')
     accounts = d["child_accounts"]
     if accounts is None:

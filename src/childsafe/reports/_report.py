@@ -21,7 +21,7 @@ from childsafe.complaints import (
     ReporterRole,
 )
 from childsafe.exceptions import InvalidCheckError
-from childsafe.reports._evidence import Census, Detections, Evidence
+from childsafe.reports._evidence import Census, Detections, Evidence, MediaFigures
 
 __all__ = ["PERCENTILE_METHOD", "REPORT_SCHEMA", "Period", "TransparencyReport", "build_report"]
 
@@ -87,6 +87,7 @@ class TransparencyReport:
     detections: Detections | None = None
     denials: Mapping[str, int] | None = None
     census: Census | None = None
+    media: MediaFigures | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as the JSON document of :data:`REPORT_SCHEMA`."""
@@ -203,6 +204,7 @@ class TransparencyReport:
                 ]
             ),
             "child_accounts": None if self.census is None else self.census.to_dict(),
+            "media": None if self.media is None else self.media.to_dict(),
         }
 
 
@@ -222,7 +224,9 @@ def build_report(
     Complaint figures cover the complaints *received* in the period, whatever
     happened to them later (a cohort: a complaint is counted once, in the period it
     arrived). ``evidence`` gives denials and proactive detections (omitted: the report
-    says they are not reported); ``census`` the child accounts' settings (default:
+    says they are not reported), and the media figures when it has a ``media(since,
+    until)`` method returning :class:`MediaFigures` (:class:`AuditEvidence` and
+    :class:`MemoryEvidence` do); ``census`` the child accounts' settings (default:
     the store's latest census taken before the period ended, if any). ``progress``
     is called with the name of each step as it starts.
     """
@@ -230,11 +234,19 @@ def build_report(
     step = progress or (lambda _name: None)
     step("complaints")
     figures = store.figures(chosen.since, chosen.until)
-    detections = denials = None
+    detections = denials = media = None
     if evidence is not None:
         step("evidence")
         detections = evidence.proactive_detections(chosen.since, chosen.until)
         denials = dict(evidence.denials_by_reason(chosen.since, chosen.until))
+        media_of = getattr(evidence, "media", None)
+        if callable(media_of):
+            found_media = media_of(chosen.since, chosen.until)
+            if not isinstance(found_media, MediaFigures):
+                raise InvalidCheckError(
+                    f"evidence.media() must return MediaFigures, got {found_media!r:.80}"
+                )
+            media = found_media
     if census is None:
         step("census")
         found = store.latest_census(chosen.until)
@@ -248,4 +260,5 @@ def build_report(
         detections=detections,
         denials=denials,
         census=census,
+        media=media,
     )
