@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from examples.flask_app.app import create_app
+from examples.flask_app.app import close_app, create_app
 
-__all__ = ["create_app"]
+__all__ = ["close_app", "create_app"]

@@ -22,9 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from examples.common.socialdb import SEED_PEOPLE
-from examples.flask_app.app import create_app
-from examples.flask_app.photos import SCREEN_KEY
-from examples.flask_app.reports import AUDIT_KEY
+from examples.flask_app.app import close_app, create_app
 
 HOST = "127.0.0.1"
 
@@ -88,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlayground stopped.", flush=True)
     finally:
         if app is not None:  # commit the audit trail's queue and sign a last checkpoint
-            app.extensions[AUDIT_KEY].close()
-            app.extensions[SCREEN_KEY].close()  # the media classifier's worker threads
+            close_app(app)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0

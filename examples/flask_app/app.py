@@ -61,6 +61,7 @@ from childsafe import (
     problem_response,
 )
 from childsafe.contrib.flask import ChildSafe, current_context, current_guard, session_account
+from childsafe.signals import SQLiteSignalStore
 from examples.common import photos, views
 from examples.common.playground import (
     AGE_TOKEN,
@@ -163,6 +164,23 @@ def create_app(
 
 
 # -- helpers ---------------------------------------------------------------------
+
+
+def close_app(app: Flask) -> None:
+    """Close what :func:`create_app` opened: commit the audit trail's queue and sign a
+    last checkpoint, close the desk's and the signals' SQLite connections and stop the
+    media classifier's worker threads. Call it when the app stops (the demo's
+    ``__main__`` does; tests that make many apps do, so none holds files open)."""
+    from examples.flask_app.photos import SCREEN_KEY  # noqa: PLC0415 - imports this module
+    from examples.flask_app.reports import AUDIT_KEY, DESK_KEY, SIGNALS_KEY  # noqa: PLC0415
+
+    extensions = app.extensions
+    extensions[AUDIT_KEY].close()
+    extensions[DESK_KEY].store.close()
+    store = extensions[SIGNALS_KEY].store
+    if isinstance(store, SQLiteSignalStore):
+        store.close()
+    extensions[SCREEN_KEY].close()
 
 
 def _db() -> SocialDB:

@@ -18,7 +18,7 @@ from examples.common.age_issuer import AUDIENCE, ISSUER, AgeIssuer
 from examples.common.playground import Playground, default_data_dir
 from examples.common.scenarios import SCENARIOS, Site, report, run_scenarios
 from examples.common.socialdb import SEED_PEOPLE, SocialDB
-from examples.flask_app import create_app
+from examples.flask_app import close_app, create_app
 from examples.flask_app.__main__ import main
 from flask import Flask
 from flask.testing import FlaskClient
@@ -38,8 +38,10 @@ def _db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(name="app")
-def _app(db_path: Path) -> Flask:
-    return create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+def _app(db_path: Path) -> Iterator[Flask]:
+    app = create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+    yield app
+    close_app(app)
 
 
 def sign_in(app: Flask, account: str) -> FlaskClient:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from examples.common.photos import DEMO_PICTURES, HASH_LIST_FILE, LIST_NAME, picture_bytes
-from examples.flask_app import create_app
+from examples.flask_app import close_app, create_app
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -30,8 +31,10 @@ def _db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(name="app")
-def _app(db_path: Path) -> Flask:
-    return create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+def _app(db_path: Path) -> Iterator[Flask]:
+    app = create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+    yield app
+    close_app(app)
 
 
 BOUNDARY = "----playground-test-boundary"

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from django.test import Client, override_settings  # type: ignore[import-untyped]
 from examples.common.reports import MODERATORS
-from examples.flask_app import create_app
+from examples.flask_app import close_app, create_app
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -34,8 +34,10 @@ def _db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(name="app")
-def _app(db_path: Path) -> Flask:
-    return create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+def _app(db_path: Path) -> Iterator[Flask]:
+    app = create_app(db_path, secret_key="test-only")  # noqa: S106 - a test-only key
+    yield app
+    close_app(app)
 
 
 def file(client: FlaskClient | Any, **form: str) -> Any:

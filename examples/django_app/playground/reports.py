@@ -12,7 +12,7 @@ moderators see at ``/admin/reports`` with its evidence.
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -29,7 +29,7 @@ from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.django import request_context
 from childsafe.contrib.django.views import report_view
 from childsafe.reports import AuditEvidence
-from childsafe.signals import Signals
+from childsafe.signals import Signals, SQLiteSignalStore
 from examples.common import reports
 from examples.django_app.playground.store import SESSION_KEY, get_db, get_playground
 from examples.django_app.playground.views import _back, _me, _page, methods, signed_in
@@ -48,8 +48,7 @@ class _Services:
     guards: dict[int, Guard] = attrs.field(factory=dict)
 
 
-@functools.cache
-def _services(db_path: str) -> _Services:  # noqa: ARG001 - the cache key
+def _open_services() -> _Services:
     """The audit trail (the guard's decisions, the desk's cases, the signals' flags),
     the desk and the signals, over the Playground's SQLite file."""
     db = get_db()
@@ -59,8 +58,33 @@ def _services(db_path: str) -> _Services:  # noqa: ARG001 - the cache key
     return _Services(desk, trail, signals, AuditEvidence(trail))
 
 
+def _close_services(services: _Services) -> None:
+    """Commit and close what :func:`_open_services` opened (the trail's writer, the
+    desk's and the signals' SQLite connections)."""
+    services.trail.close()
+    services.desk.store.close()
+    store = services.signals.store
+    if isinstance(store, SQLiteSignalStore):
+        store.close()
+
+
+# The services of the Playground's current SQLite file. A process serves one file; when
+# the setting names another (as tests do), the old file's services are closed first, so
+# no connection or writer thread is left behind.
+_held: dict[str, _Services] = {}
+_held_lock = threading.Lock()
+
+
 def _current() -> _Services:
-    return _services(get_db().path)
+    path = get_db().path
+    with _held_lock:
+        services = _held.get(path)
+        if services is None:
+            for old in _held.values():
+                _close_services(old)
+            _held.clear()
+            services = _held[path] = _open_services()
+        return services
 
 
 def get_desk() -> ComplaintsDesk:
