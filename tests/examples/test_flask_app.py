@@ -855,6 +855,27 @@ class TestRealServer:
         assert response.headers["content-type"].startswith("text/html")
 
 
+class TestClosing:
+    @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+    def test_closed_apps_hold_no_files(self, tmp_path: Path) -> None:
+        """Apps made, used and closed with close_app leave no file descriptors behind
+        (the audit trail, the desk, the signals and the media screen all let go)."""
+
+        def open_fds() -> int:
+            return len(list(Path("/proc/self/fd").iterdir()))
+
+        def use_one(i: int) -> None:
+            app = create_app(tmp_path / f"db{i}.sqlite3", secret_key="test-only")  # noqa: S106
+            sign_in(app, "maya").get("/")
+            close_app(app)
+
+        use_one(0)  # the first app loads modules and caches that stay
+        before = open_fds()
+        for i in range(1, 6):
+            use_one(i)
+        assert open_fds() <= before + 1
+
+
 class TestMain:
     def test_main_rejects_bad_arguments(self, capsys: pytest.CaptureFixture[str]) -> None:
         """The command line refuses a port that is not a number."""
