@@ -118,7 +118,11 @@ class WSGIRequest:
             return raw
 
     def header(self, name: str) -> str | None:
-        value = self.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
+        try:
+            key = ENVIRON_KEYS[name]
+        except KeyError:  # a header childsafe seldom reads
+            key = environ_key(name)
+        value = self.environ.get(key)
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
