@@ -55,7 +55,7 @@ class ResolverChain:
     start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
     :func:`resolve_async`, returning ``(account, source, error)``."""
 
-    __slots__ = ("_entries", "_first", "adapter")
+    __slots__ = ("_entries", "_first", "_first_how", "adapter")
 
     def __init__(self, resolvers: Iterable[Resolver], *, adapter: str | None = None) -> None:
         self._entries: tuple[tuple[Resolver, str], ...] = tuple(
@@ -63,6 +63,10 @@ class ResolverChain:
         )
         # The first resolver, called without the loop (most apps have one).
         self._first = self._entries[0] if self._entries else None
+        # What a context resolved by the first resolver records of how it was found.
+        self._first_how: tuple[str, str | None] = (
+            (self._entries[0][1], None) if self._entries else ("anonymous", None)
+        )
         #: The adapter's name, carried by the events of the requests it resolves.
         self.adapter = adapter
 
@@ -184,8 +188,7 @@ class ResolverChain:
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
                     context.account = result
-                    context._source = first[1]  # noqa: SLF001
-                    context._error = None  # noqa: SLF001
+                    context._how = self._first_how  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
@@ -224,8 +227,7 @@ class ResolverChain:
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
                     context.account = result
-                    context._source = first[1]  # noqa: SLF001
-                    context._error = None  # noqa: SLF001
+                    context._how = self._first_how  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
