@@ -147,8 +147,9 @@ class ASGIRequest:
         compared again case-insensitively, so a header is found whatever its case (but
         when a lower-case name matches, other spellings of it are not read).
         """
-        wanted = _HEADER_NAMES.get(name)
-        if wanted is None:
+        try:  # a subscript: cheaper than .get() for the names childsafe reads
+            wanted = _HEADER_NAMES[name]
+        except KeyError:
             try:
                 wanted = name.lower().encode("latin-1")
             except UnicodeEncodeError:

@@ -127,7 +127,11 @@ class FlaskRequest:
 
     def header(self, name: str) -> str | None:
         # What `request.headers.get(name)` reads, without building the headers object.
-        value = self.request.environ.get(ENVIRON_KEYS.get(name) or environ_key(name))
+        try:
+            key = ENVIRON_KEYS[name]
+        except KeyError:  # a header childsafe seldom reads
+            key = environ_key(name)
+        value = self.request.environ.get(key)
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:

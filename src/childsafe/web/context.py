@@ -228,11 +228,10 @@ class RequestContext:
     __slots__ = (
         "_check",
         "_decisions",
-        "_error",
+        "_how",
         "_media",
         "_resolution",
         "_settings",
-        "_source",
         "account",
         "adapter",
         "guard",
@@ -241,6 +240,9 @@ class RequestContext:
     )
     _resolution: Resolution
     _settings: Settings
+    # How the account was found: the resolver's name (or "anonymous", "error") and what
+    # went wrong, one tuple (resolver chains build it once per resolver).
+    _how: tuple[str, str | None]
     _check: Checker | None
     _media: tuple[MediaResult, ...]
     # None (no decision yet), the request's one decision, or the list of them: most
@@ -261,8 +263,7 @@ class RequestContext:
         self.repository = repository
         self._decisions = None
         self._resolution: Resolution = resolution
-        self._source = resolution.source
-        self._error = resolution.error
+        self._how = (resolution.source, resolution.error)
         self.request_id = request_id
         self.adapter = adapter
         self._check: Checker | None = _checker(guard, request_id, adapter)
@@ -311,7 +312,7 @@ class RequestContext:
         try:
             return self._resolution
         except AttributeError:  # built when first read
-            resolution = self._resolution = Resolution(self.account, self._source, self._error)
+            resolution = self._resolution = Resolution(self.account, *self._how)
             return resolution
 
     @property
@@ -619,8 +620,7 @@ def new_context(
     self: RequestContext = _new_object(RequestContext)
     self.guard = guard
     self.account = account
-    self._source = source
-    self._error = error
+    self._how = (source, error)
     self.repository = repository
     self.adapter = adapter
     self._decisions = None

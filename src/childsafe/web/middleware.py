@@ -113,6 +113,8 @@ class MiddlewareBase(Generic[AppT]):
         self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
         # ``(rule, path match)`` of a request's route-table rule, or ``None``.
         self._find = self.routes.search
+        # What RouteTable.search walks, for a middleware that walks it inline.
+        self._entries = self.routes._match  # noqa: SLF001 - the kernel's own table
         self._has_routes = len(self.routes) > 0
         if not strict:
             log.warning(

@@ -12,8 +12,6 @@ from collections.abc import (
 )
 from typing import Any, Final
 
-import attrs
-
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request, Resolver, Verifier
@@ -57,7 +55,7 @@ class ResolverChain:
     start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
     :func:`resolve_async`, returning ``(account, source, error)``."""
 
-    __slots__ = ("_entries", "_first", "adapter")
+    __slots__ = ("_entries", "_first", "_first_how", "adapter")
 
     def __init__(self, resolvers: Iterable[Resolver], *, adapter: str | None = None) -> None:
         self._entries: tuple[tuple[Resolver, str], ...] = tuple(
@@ -65,6 +63,10 @@ class ResolverChain:
         )
         # The first resolver, called without the loop (most apps have one).
         self._first = self._entries[0] if self._entries else None
+        # What a context resolved by the first resolver records of how it was found.
+        self._first_how: tuple[str, str | None] = (
+            (self._entries[0][1], None) if self._entries else ("anonymous", None)
+        )
         #: The adapter's name, carried by the events of the requests it resolves.
         self.adapter = adapter
 
@@ -186,8 +188,7 @@ class ResolverChain:
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
                     context.account = result
-                    context._source = first[1]  # noqa: SLF001
-                    context._error = None  # noqa: SLF001
+                    context._how = self._first_how  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
@@ -226,8 +227,7 @@ class ResolverChain:
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
                     context.account = result
-                    context._source = first[1]  # noqa: SLF001
-                    context._error = None  # noqa: SLF001
+                    context._how = self._first_how  # noqa: SLF001
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
@@ -270,15 +270,20 @@ async def resolve_async(resolvers: Sequence[Resolver], request: Request) -> Reso
     return Resolution(*await ResolverChain(resolvers).run_async(request))
 
 
-@attrs.frozen
-class _BearerToken:
-    verify: Verifier
-    header: str | None
-    cookie: str | None
-    __name__: str = "bearer_token"
+def bearer_token(
+    verify: Verifier,
+    *,
+    header: str | None = "authorization",
+    cookie: str | None = None,
+) -> Resolver:
+    """A resolver reading an age-band token from ``Authorization: Bearer ...`` (or the
+    ``cookie`` named, when the header has no bearer token). ``verify`` turns the token
+    into an account, or ``None`` for a token it does not accept; if it raises, the
+    request fails closed. ``verify`` may be a coroutine function under ASGI."""
+    # A closure rather than an object: it runs on every request, and reads ``verify``,
+    # ``header`` and ``cookie`` as its own cells instead of attributes.
 
-    def __call__(self, request: Request) -> Account | Awaitable[Account | None] | None:
-        header = self.header
+    def bearer_token(request: Request) -> Account | Awaitable[Account | None] | None:
         if header:
             value = request.header(header)
             if value:
@@ -290,22 +295,11 @@ class _BearerToken:
                         credentials = ""
                 credentials = credentials.strip()
                 if credentials:
-                    return self.verify(credentials)
-        if self.cookie:
-            cookie = request.cookie(self.cookie)
-            if cookie:
-                return self.verify(cookie)
+                    return verify(credentials)
+        if cookie:
+            found = request.cookie(cookie)
+            if found:
+                return verify(found)
         return None
 
-
-def bearer_token(
-    verify: Verifier,
-    *,
-    header: str | None = "authorization",
-    cookie: str | None = None,
-) -> Resolver:
-    """A resolver reading an age-band token from ``Authorization: Bearer ...`` (or the
-    ``cookie`` named, when the header has no bearer token). ``verify`` turns the token
-    into an account, or ``None`` for a token it does not accept; if it raises, the
-    request fails closed. ``verify`` may be a coroutine function under ASGI."""
-    return _BearerToken(verify, header, cookie)
+    return bearer_token

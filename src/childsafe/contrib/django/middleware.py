@@ -225,8 +225,9 @@ class ChildsafeMiddleware:
                 return self._filter(request, response)
             return response
         finally:
-            request.__dict__.pop(_REQUEST_ATTR, None)  # see _release
-            if "_childsafe_spool" in request.__dict__:
+            attributes = request.__dict__
+            attributes.pop(_REQUEST_ATTR, None)  # see _release
+            if "_childsafe_spool" in attributes:
                 _close_spool(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__

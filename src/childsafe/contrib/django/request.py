@@ -66,7 +66,11 @@ class DjangoRequest:
     def header(self, name: str) -> str | None:
         """The header from ``request.META`` (what ``request.headers`` reads, without
         building the whole mapping of every header on first use)."""
-        value = self.request.META.get(ENVIRON_KEYS.get(name) or environ_key(name))
+        try:
+            key = ENVIRON_KEYS[name]
+        except KeyError:  # a header childsafe seldom reads
+            key = environ_key(name)
+        value = self.request.META.get(key)
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
