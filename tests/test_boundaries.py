@@ -430,10 +430,14 @@ class TestCliMalformedInput:
 class _SlowServer:
     """An HTTP server on 127.0.0.1 that answers 200 and then trickles its body a byte
     at a time (``trickle``), streams bytes without end (``endless``), or trickles its
-    very headers (``headers``)."""
+    very headers (``headers``). ``abandoned`` is set when the client closes the
+    connection; ``finished`` if the server got to the end of what it sends (the whole
+    trickle takes tens of seconds, so a client without a deadline would read it all)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        self.abandoned = threading.Event()
+        self.finished = threading.Event()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -457,21 +461,23 @@ class _SlowServer:
             if self.mode == "headers":
                 for byte in b"HTTP/1.1 200 OK\r\nx-padding: " + b"a" * 200:
                     if self.stop.wait(0.2):
-                        break
+                        return
                     conn.sendall(bytes([byte]))
+                self.finished.set()
             elif self.mode == "trickle":
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
                 for byte in body:
                     if self.stop.wait(0.2):
-                        break
+                        return
                     conn.sendall(bytes([byte]))
+                self.finished.set()
             else:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
                 chunk = b" " * 65536
                 while not self.stop.is_set():
                     conn.sendall(chunk)
         except OSError:
-            pass
+            self.abandoned.set()
         finally:
             conn.close()
 
@@ -507,11 +513,12 @@ class TestJwksDeadline:
     def test_sync_fetch_has_an_overall_deadline(self, slow: _SlowServer) -> None:
         """A server trickling its key set, or streaming without end, cannot hold verify()."""
         verifier = self._verifier(slow)
-        started = time.monotonic()
         with pytest.raises(TokenError, match="keys_unavailable"):
             verifier.verify(_rs_token(), now=NOW)
-        # The deadline is 0.5 s; allow one more read and a slow machine.
-        assert time.monotonic() - started < 2.0
+        # The client hung up mid-answer: the server's next write fails. Without the
+        # deadline it would have read the whole trickle (or forever, endless).
+        assert slow.abandoned.wait(30)
+        assert not slow.finished.is_set()
         cache = verifier.jwks(ISSUER)
         assert cache is not None
         assert cache.last_error is not None
@@ -521,10 +528,10 @@ class TestJwksDeadline:
     async def test_async_fetch_has_an_overall_deadline(self, slow: _SlowServer) -> None:
         """verify_async gives up at the deadline too."""
         verifier = self._verifier(slow)
-        started = time.monotonic()
         with pytest.raises(TokenError, match="keys_unavailable"):
             await verifier.verify_async(_rs_token(), now=NOW)
-        assert time.monotonic() - started < 2.0
+        assert slow.abandoned.wait(30)
+        assert not slow.finished.is_set()
         await verifier.aclose()
 
     def test_deep_jwks_body(self) -> None:

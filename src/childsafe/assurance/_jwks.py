@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -87,6 +88,48 @@ def _grow(body: bytearray, chunk: bytes, deadline: float, timeout: float) -> Non
         raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
     if time.monotonic() > deadline:
         raise _FetchTimeoutError(f"no complete answer within {timeout:g} s")
+
+
+class _Cutoff:
+    """The sockets a sync download opened, to shut down when its deadline passes.
+
+    httpx reads with a timeout per read, so a server that trickles its answer keeps a
+    blocked read going; shutting the socket down wakes that read with an error and
+    hangs up on the server. The sockets come from httpcore's ``trace`` extension (the
+    ``connection.connect_tcp.complete`` event); one opened after the cut is shut down
+    as soon as it is seen."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._cut = False
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if event != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
+        sock = getattr(stream, "get_extra_info", lambda _: None)("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            cut = self._cut
+        if cut:
+            _shut(sock)
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by the worker, or never connected
+        return
 
 
 def _family(key: object) -> str | None:
@@ -385,26 +428,38 @@ class JwksCache:
         self._begin(now)
         # httpx's timeouts are per read, and a server can trickle even its headers: the
         # download runs in a worker thread, and the caller waits for it no longer than
-        # the deadline. A worker left behind stops at its next chunk (or read timeout).
+        # the deadline. Then the worker's connection is shut down, so a worker left
+        # behind fails at once instead of reading on (see ``_Cutoff``).
         outcome: list[bytes | Exception] = []
+        cutoff = _Cutoff()
 
         def download() -> None:
             try:
-                outcome.append(self._download())
+                outcome.append(self._download(cutoff))
             except Exception as e:  # noqa: BLE001 - handed to the waiting thread
                 outcome.append(e)
 
         worker = threading.Thread(target=download, name="childsafe-jwks-fetch", daemon=True)
         worker.start()
         worker.join(self.timeout)
+        if worker.is_alive():
+            cutoff.cut()
         try:
             return self._accept(_downloaded(outcome, self.timeout), now)
         except (httpx.HTTPError, _FetchError) as e:
             return self._failed(e)
 
-    def _download(self) -> bytes:
+    def _download(self, cutoff: _Cutoff) -> bytes:
         deadline = time.monotonic() + self.timeout
-        with self._client().stream("GET", self.url, timeout=self.timeout) as response:
+        # ``connection: close``: the fetch's connection is never pooled, so every fetch
+        # opens its own, which the cut-off can see and shut down.
+        with self._client().stream(
+            "GET",
+            self.url,
+            timeout=self.timeout,
+            headers={"connection": "close"},
+            extensions={"trace": cutoff.trace},
+        ) as response:
             _status(response)
             body = bytearray()
             for chunk in response.iter_bytes():
