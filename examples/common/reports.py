@@ -283,7 +283,8 @@ def admin_page(
                 "reporter": (
                     "Our own detection" if platform else reporter.name if reporter else "signed out"
                 ),
-                "reporter_band": BAND_LABELS[case.reporter.band.value],
+                # The platform's own detection has no age band to show.
+                "reporter_band": None if platform else BAND_LABELS[case.reporter.band.value],
                 "about": _about(case.subject.kind.value, case.subject.id, owner),
             }
         )

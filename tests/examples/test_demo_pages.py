@@ -458,6 +458,8 @@ def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script
     _sign_in(page, url, "riley")
     page.goto(f"{url}/admin/reports")
     images = page.inner_text("#images")
+    own = page.inner_text("#own-initiative")
+    newest = page.inner_text("[aria-label='Newest cases']")
     cases = page.inner_text("main")
     screenshot(page, "demo-flask-riley-admin-images")
     violations = run_axe(page, axe_script)
@@ -465,4 +467,10 @@ def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script
     assert "Matched a known-abuse hash list (refused)" in images
     assert "Our own detection" in cases
     assert "matched the known-abuse hash list" in cases
+    # The summary counts the detection's cases, apart from the users' reports, and
+    # the platform is shown without an age band.
+    assert own.startswith("Our own detection opened ")
+    assert "case" in own
+    assert " open" in own
+    assert "age unknown" not in newest
     assert violations == [], describe(violations)
