@@ -315,9 +315,13 @@ def media_request(
     context: RequestContext,
     environ: MutableMapping[str, Any],
     stream: Any = None,  # noqa: ANN401 - any binary file-like
+    *,
+    whole: bool = False,
 ) -> DenialResponse | Decision | Spool:
     """A WSGI media route's request: its body (``stream``, default
     ``environ["wsgi.input"]``) spooled under the cap, each image inspected and decided.
+    ``whole``: ``stream`` holds the whole body and ends with it (a body the framework
+    has already read), so one without a ``Content-Length`` is read to its end too.
     A refusal of the body (413, 400...), a denial to render, or the spool (close it
     after the response) whose body the app now reads again: ``wsgi.input`` and
     ``CONTENT_LENGTH`` replaced, and :meth:`Spool.replay_file` as the stream a
@@ -334,7 +338,7 @@ def media_request(
         _spool_input(
             environ.get("wsgi.input") if stream is None else stream,
             spool,
-            terminated=bool(environ.get("wsgi.input_terminated")),
+            terminated=whole or bool(environ.get("wsgi.input_terminated")),
         )
         try:
             outcome = decide_media(context, rule, request, spool, options, target)

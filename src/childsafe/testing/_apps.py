@@ -23,6 +23,7 @@ import re
 import sys
 import zlib
 from collections.abc import (
+    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -1193,6 +1194,13 @@ def _django_guard(handler: Any) -> Guard:  # noqa: ANN401 - a WSGIHandler
     return guard
 
 
+async def _aiterate(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` as an async iterator, each made when asked for (Django under ASGI
+    reads a sync iterator to its end before sending anything)."""
+    for chunk in chunks:
+        yield chunk
+
+
 def build_django(
     social: SocialApp,
     *,
@@ -1200,9 +1208,11 @@ def build_django(
     resolvers: Sequence[Resolver] | None = None,
     denial_page: DenialPage | None = None,
     reports: ComplaintsDesk | None = None,
+    server: Literal["wsgi", "asgi"] = "wsgi",
     **options: Any,  # noqa: ANN401 - CHILDSAFE keys, upper-cased
 ) -> BuiltApp:
-    """A Django project served by Django's ``WSGIHandler``, with only the childsafe
+    """A Django project served by Django's ``WSGIHandler`` (``server="asgi"``: its
+    ``ASGIHandler``, streamed bodies then async iterators), with only the childsafe
     middleware, ``CHILDSAFE = {"RESPONSE_FILTER": True, ...}`` (``options`` become its
     keys, upper-cased), function views declared with :func:`childsafe.action` and a
     ``View`` for ``view_class`` routes (each declared method through
@@ -1215,6 +1225,7 @@ def build_django(
     :attr:`BuiltApp.guard`. ``denial_page``: a custom
     ``RENDERER`` (see :class:`DenialPage`)."""
     _require("django", "django")
+    from django.core.handlers.asgi import ASGIHandler  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.core.handlers.wsgi import WSGIHandler  # type: ignore[import-untyped]  # noqa: PLC0415
     from django.http import (  # type: ignore[import-untyped]  # noqa: PLC0415
         HttpResponse,
@@ -1245,7 +1256,9 @@ def build_django(
             )
         else:
             response = StreamingHttpResponse(
-                reply.body, status=reply.status, content_type=reply.content_type
+                reply.body if server == "wsgi" else _aiterate(reply.body),
+                status=reply.status,
+                content_type=reply.content_type,
             )
         for name, value in reply.other_headers():
             response[name] = value
@@ -1307,7 +1320,7 @@ def build_django(
     )
     overridden.enable()
     try:
-        handler = WSGIHandler()
+        handler = WSGIHandler() if server == "wsgi" else ASGIHandler()
     except BaseException:
         overridden.disable()
         raise
@@ -1315,7 +1328,8 @@ def build_django(
         "django",
         social,
         handler,
-        wsgi=handler,
+        wsgi=handler if server == "wsgi" else None,
+        asgi=handler if server == "asgi" else None,
         on_close=overridden.disable,
         guard=_django_guard(handler),
         register=register,

@@ -307,10 +307,15 @@ class ChildsafeMiddleware:
 
         meta = request.META
         stream = request._stream  # noqa: SLF001 - Django keeps the body's stream here
+        # Under ASGI, Django has read the whole body (into a temporary file) before any
+        # middleware runs: its stream ends with the body, declared length or not.
+        whole = "wsgi.input" not in meta
         if not meta.get("CONTENT_LENGTH") and meta.get("wsgi.input_terminated"):
             # Django limits a body of unknown length to nothing; the server ends it.
             stream = meta.get("wsgi.input", stream)
-        outcome = media_request(self.config.media, rule, wrapper, context, request.META, stream)
+        outcome = media_request(
+            self.config.media, rule, wrapper, context, meta, stream, whole=whole
+        )
         if isinstance(outcome, DenialResponse):
             return _http_response(outcome)
         if isinstance(outcome, Decision):
