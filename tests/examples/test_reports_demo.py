@@ -247,12 +247,12 @@ class TestSignalsInTheDemo:
         riley = sign_in(app, "riley")
         page = riley.get("/admin/reports").get_data(as_text=True)
         assert "Our own detection" in page
-        assert "platform" in page
         assert "Dan (a stranger)" in page
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("Our own detection") == 1
+        assert page.count("<td>Our own detection</td>") == 1
+        assert "Our own detection opened <strong>1</strong> case for review" in page
         trail = app.extensions[AUDIT_KEY]
         assert isinstance(trail, AuditTrail)
         assert trail.flush()
@@ -265,7 +265,9 @@ class TestSignalsInTheDemo:
         for child in ("maya", "sam", "alex"):
             aunt.post(f"/messages/{child}", data={"text": "hello"})
         riley = sign_in(app, "riley")
-        assert "Our own detection" not in riley.get("/admin/reports").get_data(as_text=True)
+        page = riley.get("/admin/reports").get_data(as_text=True)
+        assert "<td>Our own detection</td>" not in page
+        assert "Our own detection opened <strong>0</strong> cases" in page
 
 
 @pytest.mark.usefixtures("django_site")
@@ -293,7 +295,8 @@ class TestDjangoAdminAndSignals:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("Our own detection") == 1
+        assert page.count("<td>Our own detection</td>") == 1
+        assert "Our own detection opened <strong>1</strong> case for review" in page
         (case,) = SQLiteComplaintStore(db_path).cases()
         assert (case.reporter.role.value, case.subject.account_id) == ("platform", "stranger")
         found = CASE.search(page)
@@ -318,4 +321,6 @@ class TestDjangoAdminAndSignals:
         for child in ("maya", "sam", "alex"):
             aunt.post(f"/messages/{child}", {"text": "hello"})
         riley = django_sign_in("riley")
-        assert "Our own detection" not in riley.get("/admin/reports").content.decode()
+        page = riley.get("/admin/reports").content.decode()
+        assert "<td>Our own detection</td>" not in page
+        assert "Our own detection opened <strong>0</strong> cases" in page
