@@ -64,7 +64,8 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [TEMPLATES_DIR],
         "APP_DIRS": False,
-        "OPTIONS": {},
+        # The navigation's Photos link (playground/photos.py).
+        "OPTIONS": {"environment": "examples.django_app.playground.photos.jinja_environment"},
     }
 ]
 
@@ -98,4 +99,14 @@ CHILDSAFE = {
     "RENDERER": "examples.django_app.playground.views.render_denial",
     # Remove children's locations and drop children from suggestions in JSON responses.
     "RESPONSE_FILTER": True,
+    # Photo messages: each image of a media.send view goes to the media screen (the
+    # demo hash list, then the demo classifier); a match goes to the evidence vault,
+    # which keeps the evidence, writes the audit record and opens a case. Both are
+    # those of the Playground's database (playground/photos.py).
+    "MEDIA_INSPECTOR": "examples.django_app.playground.photos.inspector",
+    "EVIDENCE_PRESERVER": "examples.django_app.playground.photos.preserver",
+    # A larger upload is refused with 413 before it is read (the default is 10 MiB).
+    "MAX_MEDIA_BODY": 5 * 1024 * 1024,
+    # Where uploads are spooled while they are checked ("MEDIA_TEMP_DIR"): the
+    # system's temporary directory, removed on every path.
 }
