@@ -54,7 +54,7 @@ from tests.examples.test_flask_photos import check_match_kept, form_post
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = ROOT / "examples" / "django_app" / "manage.py"
-PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent", "/age")
+PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent", "/age", "/photos")
 ACCOUNTS = tuple(ident for ident, *_ in SEED_PEOPLE)
 NOT_OVERRIDDEN = ("INSTALLED_APPS", "DATABASES")
 START_TIMEOUT = 30.0
