@@ -6,9 +6,10 @@ Environment variables:
     The SQLite file (seeded with the demo accounts when empty). Default:
     ``childsafe-playground-django.sqlite3`` in the system's temporary directory.
 ``PLAYGROUND_DATA``
-    The directory for the consent-grant secret, the revocation list and the test
-    age-token issuer's key pair (created on first use, with a ``.gitignore``). Default:
-    ``<db name>-data`` next to the database.
+    The directory for the consent-grant secret, the revocation list, the test
+    age-token issuer's key pair, the audit trail's checkpoints and, in ``media/``, the
+    demo hash list and the evidence vault (created on first use, with a
+    ``.gitignore``). Default: ``<db name>-data`` next to the database.
 ``PLAYGROUND_SECRET_KEY``
     Signs the session cookie. Every worker must share it. The default is for local
     demos only.
