@@ -20,13 +20,13 @@ import functools
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
-from childsafe import RequestContext, problem_details
+from childsafe import Request, RequestContext, problem_details
 from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
 from childsafe.media import (
@@ -45,10 +45,15 @@ __all__ = [
     "DEMO_PICTURES",
     "HASH_LIST_FILE",
     "LIST_NAME",
+    "NO_PICTURE",
     "DemoPicture",
+    "PhotoFacts",
     "PhotoStore",
+    "block_sender",
     "blurred_preview",
+    "keep_sent",
     "open_media",
+    "openable",
     "photos_page",
     "picture_bytes",
 ]
@@ -269,16 +274,88 @@ def may_see(photo: Photo | None, account_id: str) -> bool:
     return photo is not None and account_id in (photo.from_id, photo.to_id)
 
 
+def _stored(photos: PhotoStore, raw_id: str | None) -> Photo | None:
+    """The photo whose id is ``raw_id`` (a path parameter), if it is one."""
+    return photos.get(int(raw_id)) if raw_id is not None and raw_id.isdigit() else None
+
+
+def openable(photos: PhotoStore, raw_id: str, account_id: str) -> Photo | None:
+    """The photo ``raw_id`` if ``account_id`` may open it (its sender or recipient);
+    ``None`` (the app answers 404) otherwise."""
+    photo = _stored(photos, raw_id)
+    return photo if photo is not None and may_see(photo, account_id) else None
+
+
+class PhotoFacts:
+    """What ``media.view`` decides on, read from the photo in the path (``photo_id``):
+    :meth:`sender` is the target, :meth:`verdict` the stored verdict. ``photos`` gives
+    the app's store when a request comes."""
+
+    def __init__(self, photos: Callable[[], PhotoStore]) -> None:
+        self.photos = photos
+
+    def sender(self, req: Request) -> str | None:
+        """``media.view``'s target: who sent the photo in the path."""
+        photo = _stored(self.photos(), req.path_param("photo_id"))
+        return None if photo is None else photo.from_id
+
+    def verdict(self, req: Request) -> MediaVerdict | None:
+        """``media.view``'s facts: the verdict the photo was stored with."""
+        photo = _stored(self.photos(), req.path_param("photo_id"))
+        return None if photo is None else photo.verdict
+
+
+NO_PICTURE: Final = "expected a picture in the form field 'photo'"
+"""The JSON error for a ``media.send`` request without its picture."""
+
+
+def keep_sent(
+    photos: PhotoStore,
+    ctx: RequestContext,
+    to_id: str,
+    upload: tuple[bytes, str | None] | None,
+    caption: str,
+) -> int | None:
+    """Store the picture a ``media.send`` view received (``upload``: its bytes and
+    declared content type, from the form field ``photo``) with the verdict childsafe
+    gave it; its id, or ``None`` when the request carried no checked picture."""
+    checked = next((m for m in ctx.media if m.file.field == "photo"), None)
+    if upload is None or checked is None:
+        return None
+    data, content_type = upload
+    return photos.add(
+        ctx.account.id,
+        to_id,
+        caption.strip()[:200],
+        content_type or "application/octet-stream",
+        data,
+        checked.verdict,
+    )
+
+
+def block_sender(db: SocialDB, photos: PhotoStore, raw_id: str, account_id: str) -> str | None:
+    """The recipient of photo ``raw_id`` blocks its sender: the report form's path to go
+    to next, or ``None`` (404) when the photo was not sent to ``account_id``."""
+    photo = _stored(photos, raw_id)
+    if photo is None or photo.to_id != account_id:
+        return None
+    db.block(account_id, photo.from_id)
+    return f"/report?kind=content&id=photo-{photo.id}&account={photo.from_id}"
+
+
 def photos_page(
     db: SocialDB,
     photos: PhotoStore,
     ctx: RequestContext,
-    notice: str | None = None,
+    sent_to: str | None = None,
 ) -> Page:
     """The photos page: the gallery and the form to send one to a connection, the
     photos received (each shown, or blurred with the explanation and the three choices
-    when ``media.view`` asks the viewer first) and those sent."""
+    when ``media.view`` asks the viewer first) and those sent. ``sent_to`` (the
+    ``?sent=`` of the redirect after sending) says whom a photo just went to."""
     me = ctx.account
+    person = db.person(sent_to) if sent_to else None
+    notice = f"Photo sent to {person.name}." if person is not None else None
     contacts = [p for i in db.connections(me.id) if (p := db.person(i)) is not None]
     received = []
     for photo in photos.received(me.id):

@@ -6,9 +6,10 @@ Environment variables:
     The SQLite file (seeded with the demo accounts when empty). Default:
     ``childsafe-playground-django.sqlite3`` in the system's temporary directory.
 ``PLAYGROUND_DATA``
-    The directory for the consent-grant secret, the revocation list and the test
-    age-token issuer's key pair (created on first use, with a ``.gitignore``). Default:
-    ``<db name>-data`` next to the database.
+    The directory for the consent-grant secret, the revocation list, the test
+    age-token issuer's key pair, the audit trail's checkpoints and, in ``media/``, the
+    demo hash list and the evidence vault (created on first use, with a
+    ``.gitignore``). Default: ``<db name>-data`` next to the database.
 ``PLAYGROUND_SECRET_KEY``
     Signs the session cookie. Every worker must share it. The default is for local
     demos only.
@@ -64,7 +65,8 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [TEMPLATES_DIR],
         "APP_DIRS": False,
-        "OPTIONS": {},
+        # The navigation's Photos link (playground/photos.py).
+        "OPTIONS": {"environment": "examples.django_app.playground.photos.jinja_environment"},
     }
 ]
 
@@ -98,4 +100,14 @@ CHILDSAFE = {
     "RENDERER": "examples.django_app.playground.views.render_denial",
     # Remove children's locations and drop children from suggestions in JSON responses.
     "RESPONSE_FILTER": True,
+    # Photo messages: each image of a media.send view goes to the media screen (the
+    # demo hash list, then the demo classifier); a match goes to the evidence vault,
+    # which keeps the evidence, writes the audit record and opens a case. Both are
+    # those of the Playground's database (playground/photos.py).
+    "MEDIA_INSPECTOR": "examples.django_app.playground.photos.inspector",
+    "EVIDENCE_PRESERVER": "examples.django_app.playground.photos.preserver",
+    # A larger upload is refused with 413 before it is read (the default is 10 MiB).
+    "MAX_MEDIA_BODY": 5 * 1024 * 1024,
+    # Where uploads are spooled while they are checked ("MEDIA_TEMP_DIR"): the
+    # system's temporary directory, removed on every path.
 }

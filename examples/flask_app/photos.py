@@ -9,8 +9,9 @@ photos page. The pictures, the demo hash list, the screen and the vault are in
   desk); a flagged picture meets the intervention (13-17: "send anyway" sends the
   ``Childsafe-Confirm: media.send`` header) or is refused (under 13).
 * ``GET /photos/<photo_id>/image`` declares ``media.view`` against the sender, with
-  the verdict the photo was stored with: a flagged picture is blurred for a child
-  until they choose to see it (``Childsafe-Confirm: media.view``).
+  the verdict the photo was stored with (:class:`~examples.common.photos.PhotoFacts`):
+  a flagged picture is blurred for a child until they choose to see it
+  (``Childsafe-Confirm: media.view``).
 
 :func:`install_photos` registers it; ``create_app`` calls it once the audit trail and
 the desk exist.
@@ -21,9 +22,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
-from childsafe import Request, action, exempt, path_param
+from childsafe import action, exempt, path_param
 from childsafe.contrib.flask import current_context
-from childsafe.media import MediaScreen, MediaVerdict
+from childsafe.media import MediaScreen
 from examples.common import photos
 from examples.flask_app.app import _back, _db, _me, _page, _wants_json, signed_in
 
@@ -42,33 +43,15 @@ def _photos() -> photos.PhotoStore:
     return store
 
 
-def _photo_id(req: Request) -> int | None:
-    raw = req.path_param("photo_id")
-    return int(raw) if raw is not None and raw.isdigit() else None
-
-
-def photo_sender(req: Request) -> str | None:
-    """``media.view``'s target: who sent the photo in the path."""
-    photo_id = _photo_id(req)
-    photo = None if photo_id is None else _photos().get(photo_id)
-    return None if photo is None else photo.from_id
-
-
-def photo_verdict(req: Request) -> MediaVerdict | None:
-    """``media.view``'s facts: the verdict the photo was stored with."""
-    photo_id = _photo_id(req)
-    photo = None if photo_id is None else _photos().get(photo_id)
-    return None if photo is None else photo.verdict
+# ``media.view``'s target (the sender) and facts (the stored verdict).
+facts = photos.PhotoFacts(_photos)
 
 
 @bp.get("/photos")
 @exempt("the account's own photos; each received one checked with media.view")
 @signed_in
 def photos_page() -> str:
-    sent = request.args.get("sent")
-    person = _db().person(sent) if sent else None
-    notice = f"Photo sent to {person.name}." if person is not None else None
-    return _page(photos.photos_page(_db(), _photos(), _me(), notice))
+    return _page(photos.photos_page(_db(), _photos(), _me(), request.args.get("sent")))
 
 
 @bp.get("/photos/demo/<name>.png")
@@ -85,33 +68,29 @@ def demo_picture(name: str) -> ResponseReturnValue:
 @action("media.send", target=path_param("user_id"))
 @signed_in
 def send_photo(user_id: str) -> ResponseReturnValue:
-    me = _me()
     upload = request.files.get("photo")
-    checked = next((m for m in current_context().media if m.file.field == "photo"), None)
-    if upload is None or checked is None:
-        if _wants_json():
-            return {"error": "expected a picture in the form field 'photo'"}, 400
-        return _back("/photos")
-    data = upload.read()
-    photo_id = _photos().add(
-        me.account.id,
+    photo_id = photos.keep_sent(
+        _photos(),
+        current_context(),
         user_id,
-        request.form.get("caption", "").strip()[:200],
-        upload.mimetype or "application/octet-stream",
-        data,
-        checked.verdict,
+        None if upload is None else (upload.read(), upload.mimetype),
+        request.form.get("caption", ""),
     )
+    if photo_id is None:
+        if _wants_json():
+            return {"error": photos.NO_PICTURE}, 400
+        return _back("/photos")
     if _wants_json():
         return {"id": photo_id}, 201
     return _back(f"/photos?sent={user_id}")
 
 
 @bp.get("/photos/<photo_id>/image")
-@action("media.view", target=photo_sender, media=photo_verdict)
+@action("media.view", target=facts.sender, media=facts.verdict)
 @signed_in
 def photo_image(photo_id: str) -> ResponseReturnValue:
-    photo = _photos().get(int(photo_id)) if photo_id.isdigit() else None
-    if photo is None or not photos.may_see(photo, _me().account.id):
+    photo = photos.openable(_photos(), photo_id, _me().account.id)
+    if photo is None:
         abort(404)
     return Response(photo.data, content_type=photo.content_type)
 
@@ -120,8 +99,8 @@ def photo_image(photo_id: str) -> ResponseReturnValue:
 @exempt("the blurred preview the recipient's settings call for; only to them and the sender")
 @signed_in
 def photo_blurred(photo_id: str) -> ResponseReturnValue:
-    photo = _photos().get(int(photo_id)) if photo_id.isdigit() else None
-    if photo is None or not photos.may_see(photo, _me().account.id):
+    photo = photos.openable(_photos(), photo_id, _me().account.id)
+    if photo is None:
         abort(404)
     return Response(photos.blurred_preview(photo.data), content_type="image/png")
 
@@ -130,12 +109,10 @@ def photo_blurred(photo_id: str) -> ResponseReturnValue:
 @exempt("the recipient blocks the sender of a photo sent to them, then reports it")
 @signed_in
 def block_and_report(photo_id: str) -> ResponseReturnValue:
-    me = _me().account.id
-    photo = _photos().get(int(photo_id)) if photo_id.isdigit() else None
-    if photo is None or photo.to_id != me:
+    report = photos.block_sender(_db(), _photos(), photo_id, _me().account.id)
+    if report is None:
         abort(404)
-    _db().block(me, photo.from_id)
-    return _back(f"/report?kind=content&id=photo-{photo.id}&account={photo.from_id}")
+    return _back(report)
 
 
 def install_photos(app: Flask, screen: MediaScreen, store: photos.PhotoStore) -> None:

@@ -376,7 +376,7 @@ def test_unknown_account_and_phone_width(
     assert wide == []
 
 
-# -- photo messages (Flask) ----------------------------------------------------------------
+# -- photo messages -----------------------------------------------------------------------
 
 
 def _pick_and_send(page: Any, picture: str, to: str) -> None:
@@ -385,20 +385,22 @@ def _pick_and_send(page: Any, picture: str, to: str) -> None:
     page.click(f"button[formaction='/photos/to/{to}']")
 
 
-def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_script: str) -> None:
+def test_photo_intervention_blur_and_refusal(
+    server: tuple[str, str], page: Any, axe_script: str
+) -> None:
     """In the browser: Sam (15) picks the flagged picture and meets the intervention
     (what can happen, where to get help, send anyway / don't send), then sends it anyway;
     a listed picture is refused in plain words; Maya (12) receives a flagged picture from
     her aunt blurred, with the three choices, and sees it once she chooses to. The photos
-    page fits a 375 px screen."""
-    url = flask_url
+    page fits a 375 px screen. On Django the page's script posts the form's CSRF token."""
+    app, url = server
     _sign_in(page, url, "sam")
     page.goto(f"{url}/photos")
-    problems = _look(page, axe_script, "demo-flask-sam-photos")
+    problems = _look(page, axe_script, f"demo-{app}-sam-photos")
     _pick_and_send(page, "flagged", "aunt_jo")
     page.wait_for_selector("#intervention:not([hidden])")
     intervention = page.inner_text("#intervention")
-    problems += _look(page, axe_script, "demo-flask-sam-photo-intervention")
+    problems += _look(page, axe_script, f"demo-{app}-sam-photo-intervention")
     with page.expect_navigation():
         page.click("#intervention [data-send-anyway]")
     sent_notice = page.inner_text("main .notice")
@@ -406,7 +408,7 @@ def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_scri
     _pick_and_send(page, "listed", "aunt_jo")
     page.wait_for_selector("#refused:not([hidden])")
     refused = page.inner_text("#refused")
-    problems += _look(page, axe_script, "demo-flask-sam-photo-refused")
+    problems += _look(page, axe_script, f"demo-{app}-sam-photo-refused")
 
     _sign_in(page, url, "aunt_jo")
     page.goto(f"{url}/photos")
@@ -418,10 +420,10 @@ def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_scri
     box = page.locator(".blurred").first
     blurred_text = box.inner_text()
     blurred_src = box.locator("img").get_attribute("src") or ""
-    problems += _look(page, axe_script, "demo-flask-maya-photo-blurred")
+    problems += _look(page, axe_script, f"demo-{app}-maya-photo-blurred")
     page.set_viewport_size({"width": 375, "height": 800})
     wide = overflowing(page)
-    screenshot(page, "demo-flask-maya-photos-375")
+    screenshot(page, f"demo-{app}-maya-photos-375")
     page.set_viewport_size({"width": 1280, "height": 800})
     box.locator("[data-view]").click()
     page.wait_for_function("() => document.querySelector('.blurred img').src.startsWith('blob:')")
@@ -429,7 +431,7 @@ def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_scri
         "() => { const i = document.querySelector('.blurred img');"
         " return [i.naturalWidth, i.alt]; }"
     )
-    problems += _look(page, axe_script, "demo-flask-maya-photo-shown")
+    problems += _look(page, axe_script, f"demo-{app}-maya-photo-shown")
 
     assert "can't take it back" in intervention
     assert "Childline" in intervention
@@ -447,10 +449,12 @@ def test_photo_intervention_blur_and_refusal(flask_url: str, page: Any, axe_scri
     assert wide == []
 
 
-def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script: str) -> None:
+def test_moderators_page_counts_the_images(
+    server: tuple[str, str], page: Any, axe_script: str
+) -> None:
     """An adult's listed picture is refused; the moderators' page then shows the match
     case and the images figures, accessibly."""
-    url = flask_url
+    app, url = server
     _sign_in(page, url, "stranger")
     page.goto(f"{url}/photos")
     _pick_and_send(page, "listed", "riley")
@@ -461,7 +465,7 @@ def test_moderators_page_counts_the_images(flask_url: str, page: Any, axe_script
     own = page.inner_text("#own-initiative")
     newest = page.inner_text("[aria-label='Newest cases']")
     cases = page.inner_text("main")
-    screenshot(page, "demo-flask-riley-admin-images")
+    screenshot(page, f"demo-{app}-riley-admin-images")
     violations = run_axe(page, axe_script)
 
     assert "Matched a known-abuse hash list (refused)" in images

@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import html
 import importlib
+import io
 import json
 import os
 import re
@@ -31,18 +32,29 @@ import httpx
 import pytest
 from django.test import Client, override_settings  # type: ignore[import-untyped]
 from examples.common.age_issuer import AUDIENCE, ISSUER, AgeIssuer
+from examples.common.photos import (
+    DEMO_PICTURES,
+    HASH_LIST_FILE,
+    LIST_NAME,
+    PhotoStore,
+    picture_bytes,
+)
 from examples.common.playground import default_data_dir
 from examples.common.scenarios import SCENARIOS, Site, report, run_scenarios
 from examples.common.socialdb import SEED_PEOPLE, SocialDB
+from examples.django_app.playground.reports import close_services, get_vault
 from examples.django_app.playground.store import get_playground
 
 from childsafe.assurance import IssuerConfig, TokenVerifier
+from childsafe.media import HashList, pdq_hash
 from childsafe.parental import ConsentIssuer, SQLiteRevocationStore
+from childsafe.testing.media import jpeg_bytes
 from tests import django_settings
+from tests.examples.test_flask_photos import check_match_kept, form_post
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = ROOT / "examples" / "django_app" / "manage.py"
-PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent", "/age")
+PAGES = ("/", "/suggestions", "/requests", "/messages", "/settings", "/parent", "/age", "/photos")
 ACCOUNTS = tuple(ident for ident, *_ in SEED_PEOPLE)
 NOT_OVERRIDDEN = ("INSTALLED_APPS", "DATABASES")
 START_TIMEOUT = 30.0
@@ -74,6 +86,9 @@ def _db_path(tmp_path: Path) -> Path:
 def _site(django_env: None, db_path: Path) -> Iterator[None]:
     with override_settings(**example_overrides(db_path)):
         yield
+    # The trail's writer, the desk's and signals' connections and the media screen's
+    # threads of this test's database: closed now, not when the next test opens its own.
+    close_services()
 
 
 def sign_in(account: str, *, enforce_csrf_checks: bool = False) -> Any:
@@ -884,6 +899,186 @@ class TestAgeTokens:
 
         assert body == issuer.jwks()
         assert "d" not in body["keys"][0]  # no private part
+
+
+# -- photo messages --------------------------------------------------------------------
+
+
+def send_photo(client: Any, to: str, image: bytes, **options: Any) -> Any:
+    """Send ``image`` to ``to`` with a Django test client as the page's form does
+    (``options``: those of :func:`~tests.examples.test_flask_photos.form_post`)."""
+    return client.post(**form_post(to, image, **options))
+
+
+def media_dir(db_path: Path) -> Path:
+    return default_data_dir(db_path) / "media"
+
+
+def csrf_token(client: Any, page: str = "/photos") -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text(client.get(page)))
+    assert match is not None
+    return match[1]
+
+
+@pytest.mark.usefixtures("site")
+class TestPhotos:
+    def test_page_gallery_and_navigation(self, db_path: Path) -> None:
+        """The navigation links the Photos page; it shows the labelled gallery (served
+        as PNGs) and a send button per connection, its forms carry the CSRF token, and
+        the demo hash list is written at start-up from the listed picture."""
+        sam = sign_in("sam")
+        page = text(sam.get("/photos"))
+
+        assert 'href="/photos"' in text(sam.get("/"))
+        for picture in DEMO_PICTURES:
+            assert f'src="/photos/demo/{picture.name}.png"' in page
+            assert picture.label in page
+            served = sam.get(f"/photos/demo/{picture.name}.png")
+            assert (served.status_code, served["Content-Type"]) == (200, "image/png")
+        assert "drawn by the computer" in page
+        assert 'formaction="/photos/to/aunt_jo"' in page
+        assert page.count('name="csrfmiddlewaretoken"') == 2  # sign out, the photo form
+        assert sam.get("/photos/demo/nothing.png").status_code == 404
+        assert sam.get("/photos/to/aunt_jo").status_code == 405
+        assert Client().get("/photos")["Location"] == "/login"
+        listed = {e.pdq for e in HashList.from_csv(media_dir(db_path) / HASH_LIST_FILE)}
+        assert pdq_hash(picture_bytes("listed")).hex in listed
+        assert pdq_hash(picture_bytes("ordinary")).hex not in listed
+
+    @pytest.mark.parametrize("account", ["aunt_jo", "sam"])
+    def test_listed_picture_refused_with_evidence_audit_and_case(
+        self, db_path: Path, account: str
+    ) -> None:
+        """A recompressed copy of the listed picture is refused for an adult and a
+        child alike, in neutral words; the vault kept the evidence, the audit trail has
+        the match, and the moderators' page shows the case and the images figures."""
+        from PIL import Image  # noqa: PLC0415 - the media extra
+
+        to = "sam" if account == "aunt_jo" else "aunt_jo"
+        copy = jpeg_bytes(Image.open(io.BytesIO(picture_bytes("listed"))), quality=50)
+        response = send_photo(sign_in(account), to, copy, name="copy.jpg")
+
+        assert response.status_code == 403
+        assert response.json()["reason"] == "known_abuse_match"
+        assert LIST_NAME not in text(response)
+        trail = get_vault().trail
+        assert trail is not None
+        admin = text(sign_in("riley").get("/admin/reports"))
+        check_match_kept(db_path, media_dir(db_path), (account, to, copy), admin, trail)
+        assert "/image" not in text(sign_in(to).get("/photos"))
+
+    def test_plain_form_refusal_is_the_styled_page(self) -> None:
+        """Without the page's script (a plain form post), the refusal is the styled
+        "Not allowed" page in plain words."""
+        response = send_photo(
+            sign_in("aunt_jo"), "sam", picture_bytes("listed"), headers={"Accept": "text/html"}
+        )
+
+        assert response.status_code == 403
+        assert "This image can&#39;t be shared here." in text(response)
+        assert "known_abuse" not in text(response)
+
+    def test_teen_meets_the_intervention_then_sends_anyway(self) -> None:
+        """Sam (15) sending the flagged picture is asked first; confirmed, it is sent,
+        counted on the live transparency report, and the aunt sees it as sent."""
+        sam = sign_in("sam")
+        first = send_photo(sam, "aunt_jo", picture_bytes("flagged"))
+        body = first.json()
+        sent = send_photo(sam, "aunt_jo", picture_bytes("flagged"), confirm=True)
+
+        assert first.status_code == 403
+        assert body["needs_confirmation"] is True
+        assert body["confirm"] == {"header": "Childsafe-Confirm", "value": "media.send"}
+        assert "can't take it back" in body["detail"]
+        assert sent.status_code == 201, text(sent)
+        live = sign_in("riley").get("/admin/reports/transparency.json").json()
+        assert live["media"]["interventions"] == {"shown": 1, "sent_anyway": 1, "not_sent": 0}
+        photo = sent.json()["id"]
+        aunt = sign_in("aunt_jo")
+        assert f'src="/photos/{photo}/image"' in text(aunt.get("/photos"))
+        shown = aunt.get(f"/photos/{photo}/image")
+        assert (shown.status_code, shown.content) == (200, picture_bytes("flagged"))
+        assert "Photo sent to Aunt Jo." in text(sam.get("/photos?sent=aunt_jo"))
+
+    def test_under_13_is_refused_with_an_explanation(self) -> None:
+        """Maya (12) cannot send it, confirmed or not, and is told why in her words."""
+        response = send_photo(sign_in("maya"), "aunt_jo", picture_bytes("flagged"), confirm=True)
+        body = response.json()
+
+        assert response.status_code == 403
+        assert body["reason"] == "sensitive_media_blocked"
+        assert "needs_confirmation" not in body
+        assert "nudity" in body["detail"]
+        assert "sensitive_media" not in body["detail"] + body["next_step"]
+
+    def test_child_receiving_it_sees_it_blurred_with_three_choices(self) -> None:
+        """The aunt's flagged picture reaches Sam blurred, with the explanation and the
+        three choices; the image is refused until Sam chooses to see it; blocking and
+        reporting blocks the aunt and opens the report form."""
+        sent = send_photo(sign_in("aunt_jo"), "sam", picture_bytes("flagged"))
+        assert sent.status_code == 201, text(sent)
+        photo = sent.json()["id"]
+        sam = sign_in("sam")
+        page = text(sam.get("/photos"))
+
+        assert f'src="/photos/{photo}/blurred"' in page
+        assert f'src="/photos/{photo}/image"' not in page
+        assert "might show nudity or something upsetting" in page
+        for choice in (">View<", "Don't view", "Block and report"):
+            assert choice in html.unescape(page)
+        preview = sam.get(f"/photos/{photo}/blurred")
+        assert preview.status_code == 200
+        assert preview.content != picture_bytes("flagged")
+        refused = sam.get(f"/photos/{photo}/image", headers={"Accept": "application/json"})
+        assert refused.json()["reason"] == "sensitive_media_blurred"
+        shown = sam.get(f"/photos/{photo}/image", headers={"Childsafe-Confirm": "media.view"})
+        assert (shown.status_code, shown.content) == (200, picture_bytes("flagged"))
+        blocked = sam.post(f"/photos/{photo}/block")
+        assert blocked.status_code == 303
+        assert blocked["Location"] == f"/report?kind=content&id=photo-{photo}&account=aunt_jo"
+        assert "<form" in text(sam.get(blocked["Location"]))
+        assert get_playground().db.blocked("sam", "aunt_jo")
+
+    def test_only_sender_and_recipient_open_a_photo(self) -> None:
+        """An ordinary picture passes and its recipient sees it; anyone else gets 404
+        for the image and its preview, and the block route is the recipient's only."""
+        sent = send_photo(sign_in("aunt_jo"), "sam", picture_bytes("ordinary"))
+        photo = sent.json()["id"]
+        other = sign_in("parent_pat")
+
+        assert sign_in("sam").get(f"/photos/{photo}/image").content == picture_bytes("ordinary")
+        assert other.get(f"/photos/{photo}/image").status_code == 404
+        assert other.get(f"/photos/{photo}/blurred").status_code == 404
+        assert other.post(f"/photos/{photo}/block").status_code == 404
+        assert sign_in("aunt_jo").post(f"/photos/{photo}/block").status_code == 404
+
+    def test_upload_without_a_picture(self) -> None:
+        """A form with no picture is refused by childsafe before the view (400)."""
+        response = sign_in("sam").post(
+            "/photos/to/aunt_jo", {"caption": "no picture"}, headers={"Accept": "application/json"}
+        )
+
+        assert response.status_code == 400
+
+    def test_forms_need_the_csrf_token(self, db_path: Path) -> None:
+        """With CSRF enforced, an allowed photo without the form's token is refused and
+        not kept; with it (as the page's script sends it) it is sent. A refused picture
+        gets childsafe's answer first."""
+        aunt = sign_in("aunt_jo", enforce_csrf_checks=True)
+        forged = send_photo(aunt, "sam", picture_bytes("ordinary"))
+        token = csrf_token(aunt)
+        sent = send_photo(aunt, "sam", picture_bytes("ordinary"), csrfmiddlewaretoken=token)
+        refused = send_photo(aunt, "sam", picture_bytes("listed"))
+
+        assert forged.status_code == 403
+        assert sent.status_code == 201, text(sent)
+        assert refused.json()["reason"] == "known_abuse_match"
+        assert len(PhotoStore(db_path).received("sam")) == 1
+        photo = sent.json()["id"]
+        sam = sign_in("sam", enforce_csrf_checks=True)
+        assert sam.post(f"/photos/{photo}/block").status_code == 403
+        blocked = sam.post(f"/photos/{photo}/block", {"csrfmiddlewaretoken": csrf_token(sam)})
+        assert blocked.status_code == 303
 
 
 # -- real servers ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from examples.common.photos import DEMO_PICTURES, HASH_LIST_FILE, LIST_NAME, picture_bytes
@@ -40,20 +41,46 @@ def _app(db_path: Path) -> Iterator[Flask]:
 BOUNDARY = "----playground-test-boundary"
 
 
-def form_body(image: bytes, name: str, caption: str = "look") -> bytes:
-    """A ``multipart/form-data`` body as a browser sends the photo form. (Werkzeug's own
+def form_body(image: bytes, name: str, caption: str = "look", **fields: str) -> bytes:
+    """A ``multipart/form-data`` body as a browser sends the photo form, with the
+    ``fields`` before the picture (Django's ``csrfmiddlewaretoken``). (Werkzeug's own
     test encoder is not used: its boundary is sometimes 71 characters long, beyond the
     70 that RFC 2046 allows and childsafe's parser accepts.)"""
     return (
         (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="caption"\r\n\r\n'
-            f"{caption}\r\n"
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photo"; '
+            "".join(
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
+                for field, value in {**fields, "caption": caption}.items()
+            )
+            + f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photo"; '
             f'filename="{name}"\r\nContent-Type: image/png\r\n\r\n'
         ).encode()
         + image
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
+
+
+def form_post(
+    to: str,
+    image: bytes,
+    *,
+    name: str = "photo.png",
+    confirm: bool = False,
+    headers: dict[str, str] | None = None,
+    **fields: str,
+) -> dict[str, Any]:
+    """A test client's ``post`` arguments sending ``image`` to ``to`` as the page's form
+    does (multipart, ``photo`` field; JSON asked for unless ``headers`` say otherwise),
+    for Flask's and Django's test clients alike."""
+    extra = dict(JSON if headers is None else headers)
+    if confirm:
+        extra["Childsafe-Confirm"] = "media.send"
+    return {
+        "path": f"/photos/to/{to}",
+        "data": form_body(image, name, **fields),
+        "headers": extra,
+        "content_type": f"multipart/form-data; boundary={BOUNDARY}",
+    }
 
 
 def send(
@@ -65,19 +92,34 @@ def send(
     confirm: bool = False,
     headers: dict[str, str] | None = None,
 ) -> TestResponse:
-    """Send ``image`` to ``to`` as the page's form does (multipart, ``photo`` field)."""
-    extra = dict(JSON if headers is None else headers)
-    if confirm:
-        extra["Childsafe-Confirm"] = "media.send"
-    return client.post(
-        f"/photos/to/{to}",
-        data=form_body(image, name),
-        headers=extra,
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
-        # Read the whole response and close it, as a server does: closing it removes
-        # childsafe's spooled copy of the upload.
-        buffered=True,
-    )
+    """Send ``image`` to ``to`` as the page's form does."""
+    # Read the whole response and close it, as a server does: closing it removes
+    # childsafe's spooled copy of the upload.
+    post = form_post(to, image, name=name, confirm=confirm, headers=headers)
+    return client.post(**post, buffered=True)
+
+
+def check_match_kept(
+    db_path: Path, media: Path, sent: tuple[str, str, bytes], admin: str, trail: AuditTrail
+) -> None:
+    """After the one matched upload ``sent`` (who, to whom, what): the vault kept its
+    evidence and a quarantined copy, the desk has the platform's case, the moderators'
+    page (``admin``) shows the case and counts the match, and the trail has the
+    ``media_match`` record."""
+    account, to, image = sent
+    [kept] = SQLiteEvidenceStore(media / "evidence.sqlite3").items()
+    assert (kept.account_id, kept.target_id, kept.list_name) == (account, to, LIST_NAME)
+    assert kept.quarantined is not None
+    assert Path(kept.quarantined).read_bytes() == image
+    [case] = SQLiteComplaintStore(db_path).cases()
+    assert case.reporter.role is ReporterRole.PLATFORM
+    assert case.id == kept.case_id
+    assert f"/admin/reports/{case.id}/" in admin
+    assert "Our own detection" in admin
+    assert re.search(r"known-abuse hash list \(refused\)</td><td>1<", admin)
+    assert trail.flush(timeout=10.0)
+    [record] = trail.records(kinds=["media_match"])
+    assert record.id == kept.audit_id
 
 
 def _data_dir(db_path: Path) -> Path:
@@ -130,24 +172,10 @@ class TestListedPicture:
         assert body["reason"] == "known_abuse_match"
         assert LIST_NAME not in response.get_data(as_text=True)
 
-        [kept] = SQLiteEvidenceStore(_data_dir(db_path) / "evidence.sqlite3").items()
-        assert (kept.account_id, kept.target_id, kept.list_name) == (account, to, LIST_NAME)
-        assert kept.quarantined is not None
-        assert Path(kept.quarantined).read_bytes() == copy
-
-        [case] = SQLiteComplaintStore(db_path).cases()
-        assert case.reporter.role is ReporterRole.PLATFORM
-        assert case.id == kept.case_id
-        admin = sign_in(app, "riley").get("/admin/reports").get_data(as_text=True)
-        assert f"/admin/reports/{case.id}/" in admin
-        assert "Our own detection" in admin
-        assert re.search(r"known-abuse hash list \(refused\)</td><td>1<", admin)
-
         trail = app.extensions["playground.audit"]
         assert isinstance(trail, AuditTrail)
-        assert trail.flush(timeout=10.0)
-        [record] = trail.records(kinds=["media_match"])
-        assert record.id == kept.audit_id
+        admin = sign_in(app, "riley").get("/admin/reports").get_data(as_text=True)
+        check_match_kept(db_path, _data_dir(db_path), (account, to, copy), admin, trail)
         assert sign_in(app, to).get("/photos").get_data(as_text=True).count("/image") == 0
 
     def test_plain_form_refusal_is_the_styled_page(self, app: Flask) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -28,13 +29,23 @@ from childsafe.audit import AuditTrail
 from childsafe.complaints import ComplaintsDesk
 from childsafe.contrib.django import request_context
 from childsafe.contrib.django.views import report_view
+from childsafe.media import EvidenceVault, MediaScreen
 from childsafe.reports import AuditEvidence
 from childsafe.signals import Signals, SQLiteSignalStore
-from examples.common import reports
+from examples.common import photos, reports
 from examples.django_app.playground.store import SESSION_KEY, get_db, get_playground
 from examples.django_app.playground.views import _back, _me, _page, methods, signed_in
 
-__all__ = ["SignalsMiddleware", "get_desk", "get_signals", "urlpatterns"]
+__all__ = [
+    "SignalsMiddleware",
+    "close_services",
+    "get_desk",
+    "get_photos",
+    "get_screen",
+    "get_signals",
+    "get_vault",
+    "urlpatterns",
+]
 
 
 @attrs.frozen
@@ -43,24 +54,34 @@ class _Services:
     trail: AuditTrail
     signals: Signals
     evidence: AuditEvidence
+    # Photo messages (playground/photos.py): the demo hash list and classifier, the
+    # evidence vault on this trail and desk, and the sent photos.
+    screen: MediaScreen
+    vault: EvidenceVault
+    photos: photos.PhotoStore
     # The guards the trail is on (one a middleware instance; held, so an id is never
     # reused by another guard).
     guards: dict[int, Guard] = attrs.field(factory=dict)
 
 
 def _open_services() -> _Services:
-    """The audit trail (the guard's decisions, the desk's cases, the signals' flags),
-    the desk and the signals, over the Playground's SQLite file."""
+    """The audit trail (the guard's decisions, the desk's cases, the signals' flags,
+    the vault's matches), the desk, the signals and the photo messages' screen, vault
+    and store, over the Playground's SQLite file and data folder."""
     db = get_db()
-    trail = reports.open_trail(db, get_playground().data_dir)
+    data_dir = get_playground().data_dir
+    trail = reports.open_trail(db, data_dir)
     desk = reports.open_desk(db, trail)
     signals = reports.open_signals(db, desk, trail)
-    return _Services(desk, trail, signals, AuditEvidence(trail))
+    screen, vault = photos.open_media(Path(data_dir) / "media", trail, desk)
+    store = photos.PhotoStore(db.path)
+    return _Services(desk, trail, signals, AuditEvidence(trail), screen, vault, store)
 
 
 def _close_services(services: _Services) -> None:
     """Commit and close what :func:`_open_services` opened (the trail's writer, the
-    desk's and the signals' SQLite connections)."""
+    desk's and the signals' SQLite connections, the classifier's worker threads)."""
+    services.screen.close()
     services.trail.close()
     services.desk.store.close()
     store = services.signals.store
@@ -95,6 +116,30 @@ def get_desk() -> ComplaintsDesk:
 def get_signals() -> Signals:
     """The grooming-risk signals over the Playground's SQLite file."""
     return _current().signals
+
+
+def get_screen() -> MediaScreen:
+    """The media screen (the demo hash list, then the demo classifier)."""
+    return _current().screen
+
+
+def get_vault() -> EvidenceVault:
+    """The evidence vault (in ``<data dir>/media``, on the trail and the desk)."""
+    return _current().vault
+
+
+def get_photos() -> photos.PhotoStore:
+    """The sent photos, in the Playground's SQLite file."""
+    return _current().photos
+
+
+def close_services() -> None:
+    """Close the services this process holds (tests call it when they finish with a
+    database; a server's last ones end with its process)."""
+    with _held_lock:
+        for old in _held.values():
+            _close_services(old)
+        _held.clear()
 
 
 _ATTEMPTS: Final = {"send_message": "message", "friend_request": "friend_request"}

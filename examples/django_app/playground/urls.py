@@ -4,7 +4,7 @@ Each view accepts only its methods. The sign-in form and the JSON API are exempt
 Django's CSRF tokens: the shared scenario script signs in without a token, and the API
 reads only ``application/json`` bodies, which an HTML form on another site cannot send
 (and the session cookie is ``SameSite=Lax``). Every other form carries
-``{{ csrf_input }}``.
+``{{ csrf_input }}``, the photo form too (its script posts the form's fields).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.urls import path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
-from examples.django_app.playground import reports, views
+from examples.django_app.playground import photos, reports, views
 from examples.django_app.playground.views import methods
 
 # Each view's methods; anything else is the styled 405 page.
@@ -54,4 +54,5 @@ urlpatterns = [
     path("api/settings", csrf_exempt(post_only(views.change_setting_json))),
     path("api/location", csrf_exempt(post_only(views.check_in_json))),
     *reports.urlpatterns,
+    *photos.urlpatterns,
 ]
