@@ -86,19 +86,58 @@ redis.call('HSET', KEYS[1], 'esc', esc)
 return esc
 """
 
-_EVIDENCE: Final = """
+# Evidence: a hash keeps its last rows in fields of their own, row i (counted from 0) in
+# 'e' .. i % k, with 'n' the rows ever added and 'k' how many it keeps; so adding a row
+# writes one short field (no long text read into Lua or built there: Lua hashes every
+# string it makes, byte by byte). Both scripts start with these helpers.
+_RING: Final = """
+local function ring_fields(n, k)
+  local out = {}
+  local m = math.min(n, k)
+  for j = n - m, n - 1 do out[#out + 1] = 'e' .. (j % k) end
+  return out
+end
+
+local function ring_get(key, n, k)
+  if n == 0 then return {} end
+  return redis.call('HMGET', key, unpack(ring_fields(n, k)))
+end
+
+-- The fields and values that add `rows` to a ring of `keep` into `out` (for one HSET;
+-- a ring kept at another size first keeps its newest rows, moved to `keep`); the new n.
+local function ring_put(key, n, k, keep, rows, out)
+  if n > 0 and k ~= keep then
+    local old = ring_fields(n, k)
+    local values = redis.call('HMGET', key, unpack(old))
+    redis.call('HDEL', key, unpack(old))
+    n = 0
+    for j = math.max(#old - keep, 0) + 1, #old do
+      if values[j] then
+        out[#out + 1] = 'e' .. n; out[#out + 1] = values[j]; n = n + 1
+      end
+    end
+    k = nil
+  end
+  for _, row in ipairs(rows) do
+    out[#out + 1] = 'e' .. (n % keep); out[#out + 1] = row
+    n = n + 1
+  end
+  out[#out + 1] = 'n'; out[#out + 1] = n
+  if k ~= keep then out[#out + 1] = 'k'; out[#out + 1] = keep end
+  return n
+end
+"""
+
+_EVIDENCE: Final = (
+    _RING
+    + """
 local pts = tonumber(ARGV[2])
 local keep = tonumber(ARGV[4])
 local function append(key)
-  local v = redis.call('HMGET', key, 'ev', 'n')
-  local text, n = ARGV[1], tonumber(v[2] or '0') + 1
-  if v[1] then text = v[1] .. '\\n' .. text end
-  local pos = 1
-  while n > keep do
-    pos = string.find(text, '\\n', pos, true) + 1
-    n = n - 1
-  end
-  redis.call('HSET', key, 'ev', string.sub(text, pos), 'n', n)
+  local v = redis.call('HMGET', key, 'n', 'k')
+  local w = {}
+  ring_put(key, tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, {ARGV[1]}, w)
+  redis.call('HSET', key, unpack(w))
 end
 if ARGV[3] == '' then
   redis.call('HINCRBY', KEYS[1], 'fan', pts)
@@ -114,6 +153,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 local v = redis.call('HMGET', KEYS[1], 'best', 'fan')
 return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 """
+)
 
 
 # One event, every rule, one script: the engine's steps in order (see ``Signals``), the
@@ -125,7 +165,9 @@ return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 # where computed), so they round-trip exactly. Every key is named from the prefix and
 # the two accounts (so one standalone Redis or one primary, not Redis Cluster). The
 # @NAME@ constants come from the engine's SignalsConfig.
-_EVENT: Final = """
+_EVENT: Final = (
+    _RING
+    + """
 local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local op = string.sub(head, 1, 1)
 local t = tonumber(ts)
@@ -135,7 +177,7 @@ local tag = P .. '{' .. A .. '}:'
 local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
 local kblock, kacct = P .. 'block:' .. C, P .. 'acct:' .. A
 
-local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'ev', 'n')
+local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'n', 'k')
 local fired = tonumber(pv[1] or '0')
 local req = pv[2] and tonumber(pv[2])
 local esc = tonumber(pv[3] or '0')
@@ -154,10 +196,10 @@ end
 local function load_actor()
   if not actor then
     local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
-                         'ev', 'n')
+                         'n', 'k')
     actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
              level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
-             ev = v[6], n = tonumber(v[7] or '0'), dirty = false}
+             n = tonumber(v[6] or '0'), k = tonumber(v[7] or KEEP), dirty = false}
   end
   return actor
 end
@@ -176,19 +218,6 @@ local function add(child, rule, pts, why)
   end
   a.dirty = true
   total = a.best + a.fan
-end
-
--- Evidence: the last KEEP rows, one JSON array a line, in the hash's 'ev' ('n' rows).
-local function append(old, n, rows)
-  local text = table.concat(rows, '\\n')
-  if old then text = old .. '\\n' .. text end
-  n = n + #rows
-  local pos = 1
-  while n > KEEP do
-    pos = string.find(text, '\\n', pos, true) + 1
-    n = n - 1
-  end
-  return string.sub(text, pos), n
 end
 
 local function fan_points(level)
@@ -301,8 +330,7 @@ if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = pscore end
 if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
 if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = esc end
 if #prows > 0 then
-  local ev, n = append(pv[5], tonumber(pv[6] or '0'), prows)
-  pw[#pw + 1] = 'ev'; pw[#pw + 1] = ev; pw[#pw + 1] = 'n'; pw[#pw + 1] = n
+  ring_put(kpair, tonumber(pv[5] or '0'), tonumber(pv[6] or KEEP), KEEP, prows, pw)
 end
 if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
 if op ~= 'b' then redis.call('EXPIRE', kpair, TTL) end
@@ -317,17 +345,22 @@ if actor.dirty or before >= 0 then
   if actor.child then aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child end
   if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = total end
   if #arows > 0 then
-    actor.ev, actor.n = append(actor.ev, actor.n, arows)
-    aw[#aw + 1] = 'ev'; aw[#aw + 1] = actor.ev; aw[#aw + 1] = 'n'; aw[#aw + 1] = actor.n
+    actor.n = ring_put(kactor, actor.n, actor.k, KEEP, arows, aw)
+    actor.k = KEEP
   end
   redis.call('HSET', kactor, unpack(aw))
   redis.call('EXPIRE', kactor, TTL)
 end
 if before < 0 or not @STATE@ then return before end
-local prow = false
-if actor.child then prow = redis.call('HGET', tag .. 'pair:' .. actor.child, 'ev') end
-return {before, actor.best, actor.fan, actor.child, actor.ev, prow}
+local best_rows = {}
+if actor.child then
+  local kp = tag .. 'pair:' .. actor.child
+  local v = redis.call('HMGET', kp, 'n', 'k')
+  best_rows = ring_get(kp, tonumber(v[1] or '0'), tonumber(v[2] or KEEP))
+end
+return {before, actor.best, actor.fan, actor.child, ring_get(kactor, actor.n, actor.k), best_rows}
 """
+)
 
 
 def _lua_number(value: float) -> str:
@@ -386,13 +419,21 @@ def _driver() -> tuple[Any, type[Exception]]:
     return redis.Redis, redis.RedisError
 
 
-def _rows(text: bytes | None) -> list[EvidenceRow]:
-    """Evidence rows from a hash's ``ev`` field: one JSON array a line."""
+def _rows(items: Sequence[bytes | None]) -> list[EvidenceRow]:
+    """Evidence rows from their JSON arrays, oldest first."""
     out: list[EvidenceRow] = []
-    for item in () if not text else bytes(text).split(b"\n"):
-        r = json.loads(item)
-        out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
+    for item in items:
+        if item is not None:
+            r = json.loads(item)
+            out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
     return out
+
+
+def _ring(fields: dict[bytes, bytes]) -> list[EvidenceRow]:
+    """The evidence rows a hash keeps (see ``_RING``), oldest first."""
+    n = int(fields.get(b"n", 0))
+    k = int(fields.get(b"k", 0)) or n
+    return _rows([fields.get(b"e%d" % (i % k)) for i in range(n - min(n, k), n)])
 
 
 def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's reply
@@ -649,16 +690,15 @@ class RedisSignalStore:
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
         key = self._pair_key(actor, child)
-        score, text = self._call("read a pair", lambda: self.client.hmget(key, ["score", "ev"]))
-        return int(score or 0), _rows(text)
+        fields = self._call("read a pair", lambda: self.client.hgetall(key))
+        return int(fields.get(b"score", 0)), _ring(fields)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
         key = self._actor_key(actor, "actor")
-        best, fan, best_child, text = self._call(
-            "read an actor", lambda: self.client.hmget(key, ["best", "fan", "best_child", "ev"])
-        )
+        fields = self._call("read an actor", lambda: self.client.hgetall(key))
+        best_child = fields.get(b"best_child")
         child = None if best_child is None else bytes(best_child).decode()
-        return int(best or 0), int(fan or 0), child, _rows(text)
+        return int(fields.get(b"best", 0)), int(fields.get(b"fan", 0)), child, _ring(fields)
 
     def flagged(self) -> list[str]:
         members = self._call(
