@@ -53,6 +53,7 @@ local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not old or tonumber(old) < t then redis.call('ZADD', KEYS[1], t, ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. start)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('HDEL', KEYS[2], 'rmin')
 return redis.call('ZCARD', KEYS[1])
 """
 
@@ -91,10 +92,12 @@ return esc
 # writes one short field (no long text read into Lua or built there: Lua hashes every
 # string it makes, byte by byte). Both scripts start with these helpers.
 _RING: Final = """
+local fmt = string.format
+
 local function ring_fields(n, k)
   local out = {}
   local m = math.min(n, k)
-  for j = n - m, n - 1 do out[#out + 1] = 'e' .. (j % k) end
+  for j = n - m, n - 1 do out[#out + 1] = fmt('e%d', j % k) end
   return out
 end
 
@@ -105,7 +108,7 @@ end
 
 -- The fields and values that add `rows` to a ring of `keep` into `out` (for one HSET;
 -- a ring kept at another size first keeps its newest rows, moved to `keep`); the new n.
-local function ring_put(key, n, k, keep, rows, out)
+local function ring_put(key, n, k, keep, keep_text, rows, out)
   if n > 0 and k ~= keep then
     local old = ring_fields(n, k)
     local values = redis.call('HMGET', key, unpack(old))
@@ -113,17 +116,18 @@ local function ring_put(key, n, k, keep, rows, out)
     n = 0
     for j = math.max(#old - keep, 0) + 1, #old do
       if values[j] then
-        out[#out + 1] = 'e' .. n; out[#out + 1] = values[j]; n = n + 1
+        out[#out + 1] = fmt('e%d', n); out[#out + 1] = values[j]; n = n + 1
       end
     end
-    k = nil
+    out[#out + 1] = 'k'; out[#out + 1] = keep_text
+  elseif n == 0 then
+    out[#out + 1] = 'k'; out[#out + 1] = keep_text
   end
   for _, row in ipairs(rows) do
-    out[#out + 1] = 'e' .. (n % keep); out[#out + 1] = row
+    out[#out + 1] = fmt('e%d', n % keep); out[#out + 1] = row
     n = n + 1
   end
-  out[#out + 1] = 'n'; out[#out + 1] = n
-  if k ~= keep then out[#out + 1] = 'k'; out[#out + 1] = keep end
+  out[#out + 1] = 'n'; out[#out + 1] = fmt('%d', n)
   return n
 end
 """
@@ -136,7 +140,7 @@ local keep = tonumber(ARGV[4])
 local function append(key)
   local v = redis.call('HMGET', key, 'n', 'k')
   local w = {}
-  ring_put(key, tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, {ARGV[1]}, w)
+  ring_put(key, tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, ARGV[4], {ARGV[1]}, w)
   redis.call('HSET', key, unpack(w))
 end
 if ARGV[3] == '' then
@@ -171,7 +175,7 @@ _EVENT: Final = (
 local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local op = string.sub(head, 1, 1)
 local t = tonumber(ts)
-local TTL, KEEP = @TTL@, @KEEP@
+local KEEP = @KEEP@
 local P = "@PREFIX@"
 local tag = P .. '{' .. A .. '}:'
 local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
@@ -186,6 +190,7 @@ local fired0, esc0, pscore0, reqs = fired, esc, pscore, false
 local actor = false
 local prows, arows = {}, {}
 local total = -1
+local cjson_child = false
 
 local function fire(b)
   if bit.band(fired, b) ~= 0 then return false end
@@ -196,25 +201,30 @@ end
 local function load_actor()
   if not actor then
     local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
-                         'n', 'k')
+                         'n', 'k', 'rmin')
     actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
              level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
-             n = tonumber(v[6] or '0'), k = tonumber(v[7] or KEEP), dirty = false}
+             n = tonumber(v[6] or '0'), k = tonumber(v[7] or KEEP),
+             rmin = v[8] and tonumber(v[8]), rmin_text = false, dirty = false}
+    actor.best0, actor.fan0, actor.level0 = actor.best, actor.fan, actor.level
   end
   return actor
 end
 
-local function add(child, rule, pts, why)
+-- A row of evidence, a JSON array: the points also as text (`text`), the explanation
+-- `why` as a JSON string (every explanation built here is plain text, nothing to escape).
+local function add(pair, rule, pts, text, why)
   local a = load_actor()
-  local row = '[' .. rule .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
-    .. (child and cjson.encode(child) or 'null') .. ',' .. pts .. ',' .. cjson.encode(why) .. ']'
-  if child then
+  if pair then
+    if not cjson_child then cjson_child = cjson.encode(C) end
+    prows[#prows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",' .. cjson_child .. ','
+      .. text .. ',' .. why .. ']'
     pscore = pscore + pts
-    prows[#prows + 1] = row
-    if pscore > a.best then a.best, a.child = pscore, child end
+    if pscore > a.best then a.best, a.child = pscore, C end
   else
+    arows[#arows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",null,' .. text .. ','
+      .. why .. ']'
     a.fan = a.fan + pts
-    arows[#arows + 1] = row
   end
   a.dirty = true
   total = a.best + a.fan
@@ -238,15 +248,15 @@ end
 if op == 'b' then
   redis.call('HSET', kblock, A, ts)
   for _, i in ipairs(idents()) do redis.call('HSET', kblock, 'ident:' .. i, ts) end
-  redis.call('EXPIRE', kblock, @BLOCK_EXPIRE@)
+  redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
   if bit.band(fired, 1) ~= 0 then
     local band = ARGV[7]
     if band == '' then band = redis.call('HGET', kacct, 'band') or '' end
     if band == 'adult' and fire(128) then
       local verb = 'reported'
       if kind == 'block' then verb = 'blocked' end
-      add(C, @R_AFTER_BLOCK@, @BLOCKED_POINTS@,
-          'the child ' .. verb .. ' this adult stranger after being contacted')
+      add(true, @R_AFTER_BLOCK@, @BLOCKED_POINTS@, '@BLOCKED_POINTS@',
+          '"the child ' .. verb .. ' this adult stranger after being contacted"')
     end
   end
 elseif op == 'w' then
@@ -254,35 +264,48 @@ elseif op == 'w' then
 elseif op == 'c' then
   open_request()
   if fire(1) then
-    add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@,
-        'the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')))
+    add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
+        '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
   end
 else
   if string.sub(head, 3, 3) == '1'
      and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
     if fire(1) then
-      add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, kind
+      add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@', '"' .. kind
           .. ' from an adult to a minor with no connection and ' .. ARGV[6]
-          .. ' mutual connection(s)')
+          .. ' mutual connection(s)"')
     end
     if string.sub(head, 2, 2) == '0' and fire(2) then
-      add(C, @R_STRANGER_CONTACT@, @DENIED_POINTS@,
-          'a denied ' .. kind .. ': the adult tried to reach the child anyway')
+      add(true, @R_STRANGER_CONTACT@, @DENIED_POINTS@, '@DENIED_POINTS@',
+          '"a denied ' .. kind .. ': the adult tried to reach the child anyway"')
     end
+    -- The distinct children reached within the window: the reach set keeps each child's
+    -- last time; the actor's 'rmin' is at most the oldest of them, so the set is trimmed
+    -- (and its oldest read again) only once a time in it may have left the window.
+    local a = load_actor()
     local kreach = tag .. 'reach'
+    local start = t - @FAN_WINDOW@
     redis.call('ZADD', kreach, 'GT', ts, C)
-    redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
-    redis.call('EXPIRE', kreach, @FAN_EXPIRE@)
+    redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
     local distinct = redis.call('ZCARD', kreach)
-    if distinct >= @FAN_CHILDREN@ then
-      local a = load_actor()
-      if distinct > a.level then
-        local more = fan_points(distinct) - fan_points(a.level)
-        a.level, a.dirty = distinct, true
-        if more > 0 then
-          add(false, @R_FAN_OUT@, more, 'reached ' .. distinct
-              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours')
-        end
+    if not a.rmin or a.rmin < start then
+      if distinct == 1 then
+        a.rmin, a.rmin_text = t, ts
+      else
+        redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', start))
+        local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
+        a.rmin, a.rmin_text = tonumber(oldest[2]), oldest[2]
+        distinct = redis.call('ZCARD', kreach)
+      end
+    elseif t < a.rmin then
+      a.rmin, a.rmin_text = t, ts
+    end
+    if distinct >= @FAN_CHILDREN@ and distinct > a.level then
+      local more = fan_points(distinct) - fan_points(a.level)
+      a.level, a.dirty = distinct, true
+      if more > 0 then
+        add(false, @R_FAN_OUT@, more, fmt('%d', more), '"reached ' .. fmt('%d', distinct)
+            .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
       end
     end
     if kind == 'friend_request' or kind == 'follow' then open_request() end
@@ -295,16 +318,18 @@ else
     if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
     if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
     if #names >= @ESC_STEPS@ and fire(4) then
-      add(C, @R_ESCALATION@, @ESC_POINTS@, table.concat(names, ' and ') .. ' within '
-          .. @ESC_HOURS@ .. ' hours of a connection request between an adult stranger '
-          .. 'and the child')
+      add(true, @R_ESCALATION@, @ESC_POINTS@, '@ESC_POINTS@', '"' .. table.concat(names, ' and ')
+          .. ' within ' .. @ESC_HOURS@ .. ' hours of a connection request between an adult '
+          .. 'stranger and the child"')
     end
   end
   if ARGV[8] then
     local off = tonumber(ARGV[8])
-    if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[9]) end
+    if off > 0 and fire(8) then add(true, @R_OFF_PLATFORM@, off, ARGV[8], cjson.encode(ARGV[9])) end
     local phrase = tonumber(ARGV[10])
-    if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[11]) end
+    if phrase > 0 and fire(16) then
+      add(true, @R_SECRECY@, phrase, ARGV[10], cjson.encode(ARGV[11]))
+    end
   end
   if redis.call('EXISTS', kblock) == 1 then
     local found = redis.call('HGET', kblock, A)
@@ -316,41 +341,46 @@ else
       end
     end
     if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
-      local why = 'a ' .. kind .. ' from an account sharing an identifier with an account '
-        .. 'the child blocked or reported'
-      if direct then why = 'a ' .. kind .. ' after the child blocked or reported this account' end
-      add(C, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, why)
+      local why = '"a ' .. kind .. ' from an account sharing an identifier with an account '
+        .. 'the child blocked or reported"'
+      if direct then why = '"a ' .. kind .. ' after the child blocked or reported this account"' end
+      add(true, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, '@AFTER_BLOCK_POINTS@', why)
     end
   end
 end
 
 local pw = {}
-if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fired end
-if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = pscore end
+if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fmt('%d', fired) end
+if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = fmt('%d', pscore) end
 if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
-if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = esc end
+if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = fmt('%d', esc) end
 if #prows > 0 then
-  ring_put(kpair, tonumber(pv[5] or '0'), tonumber(pv[6] or KEEP), KEEP, prows, pw)
+  ring_put(kpair, tonumber(pv[5] or '0'), tonumber(pv[6] or KEEP), KEEP, '@KEEP@', prows, pw)
 end
 if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
-if op ~= 'b' then redis.call('EXPIRE', kpair, TTL) end
+if op ~= 'b' then redis.call('EXPIRE', kpair, '@TTL@') end
 if not actor then return -1 end
 local before = -1
 if total >= @FLAG_SCORE@ and total > actor.flagged then
   before = actor.flagged
-  redis.call('SADD', P .. 'flagged', A)
+  if before == 0 then redis.call('SADD', P .. 'flagged', A) end
 end
-if actor.dirty or before >= 0 then
-  local aw = {'best', actor.best, 'fan', actor.fan, 'level', actor.level}
-  if actor.child then aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child end
-  if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = total end
-  if #arows > 0 then
-    actor.n = ring_put(kactor, actor.n, actor.k, KEEP, arows, aw)
-    actor.k = KEEP
-  end
-  redis.call('HSET', kactor, unpack(aw))
-  redis.call('EXPIRE', kactor, TTL)
+-- Only the fields that changed are written (a number written costs a conversion).
+local aw = {}
+if actor.best ~= actor.best0 then
+  aw[#aw + 1] = 'best'; aw[#aw + 1] = fmt('%d', actor.best)
+  aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child
 end
+if actor.fan ~= actor.fan0 then aw[#aw + 1] = 'fan'; aw[#aw + 1] = fmt('%d', actor.fan) end
+if actor.level ~= actor.level0 then aw[#aw + 1] = 'level'; aw[#aw + 1] = fmt('%d', actor.level) end
+if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = fmt('%d', total) end
+if #arows > 0 then
+  actor.n = ring_put(kactor, actor.n, actor.k, KEEP, '@KEEP@', arows, aw)
+  actor.k = KEEP
+end
+if actor.rmin_text then aw[#aw + 1] = 'rmin'; aw[#aw + 1] = actor.rmin_text end
+if #aw > 0 then redis.call('HSET', kactor, unpack(aw)) end
+if actor.dirty or #aw > 0 then redis.call('EXPIRE', kactor, '@TTL@') end
 if before < 0 or not @STATE@ then return before end
 local best_rows = {}
 if actor.child then
@@ -432,7 +462,7 @@ def _rows(items: Sequence[bytes | None]) -> list[EvidenceRow]:
 def _ring(fields: dict[bytes, bytes]) -> list[EvidenceRow]:
     """The evidence rows a hash keeps (see ``_RING``), oldest first."""
     n = int(fields.get(b"n", 0))
-    k = int(fields.get(b"k", 0)) or n
+    k = int(fields.get(b"k") or n)
     return _rows([fields.get(b"e%d" % (i % k)) for i in range(n - min(n, k), n)])
 
 
@@ -622,9 +652,9 @@ class RedisSignalStore:
         return int(value or 0)
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
-        key = self._actor_key(actor, "reach")
+        keys = [self._actor_key(actor, "reach"), self._actor_key(actor, "actor")]
         args: list[_Value] = [child, repr(t), repr(window), math.ceil(window) + 1]
-        return int(self._call("count a window", lambda: self._reach(keys=[key], args=args)))
+        return int(self._call("count a window", lambda: self._reach(keys=keys, args=args)))
 
     def _raise_field(self, actor: str, field: str, value: int) -> int | None:
         keys = [self._actor_key(actor, "actor"), f"{self.prefix}flagged"]
