@@ -37,12 +37,14 @@ _CHUNK: Final = 64
 while the next are packed)."""
 _Value: TypeAlias = bytes | str | int | float
 
+# The step scripts: KEYS[1] the adult's hash, a pair's fields named '<field>:<child>'.
 _FIRE: Final = """
-local f = tonumber(redis.call('HGET', KEYS[1], 'fired') or '0')
+local field = 'fired:' .. ARGV[3]
+local f = tonumber(redis.call('HGET', KEYS[1], field) or '0')
 local b = tonumber(ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if bit.band(f, b) ~= 0 then return 0 end
-redis.call('HSET', KEYS[1], 'fired', bit.bor(f, b))
+redis.call('HSET', KEYS[1], field, bit.bor(f, b))
 return 1
 """
 
@@ -69,21 +71,22 @@ return before
 
 _REQUEST: Final = """
 local t = tonumber(ARGV[1])
-local req = redis.call('HGET', KEYS[1], 'req')
+local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
 if not req or t - tonumber(req) > tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'req', ARGV[1], 'esc', 0)
+  redis.call('HSET', KEYS[1], 'req:' .. ARGV[4], ARGV[1], 'esc:' .. ARGV[4], 0)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 """
 
 _ESCALATE: Final = """
-local req = redis.call('HGET', KEYS[1], 'req')
+local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
 if not req then return 0 end
 local d = tonumber(ARGV[2]) - tonumber(req)
 if d < 0 or d > tonumber(ARGV[3]) then return 0 end
-local esc = bit.bor(tonumber(redis.call('HGET', KEYS[1], 'esc') or '0'), tonumber(ARGV[1]))
-redis.call('HSET', KEYS[1], 'esc', esc)
+local field = 'esc:' .. ARGV[4]
+local esc = bit.bor(tonumber(redis.call('HGET', KEYS[1], field) or '0'), tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], field, esc)
 return esc
 """
 
@@ -94,40 +97,41 @@ return esc
 _RING: Final = """
 local fmt = string.format
 
-local function ring_fields(n, k)
+local function ring_fields(n, k, sfx)
   local out = {}
   local m = math.min(n, k)
-  for j = n - m, n - 1 do out[#out + 1] = fmt('e%d', j % k) end
+  for j = n - m, n - 1 do out[#out + 1] = fmt('e%d', j % k) .. sfx end
   return out
 end
 
-local function ring_get(key, n, k)
+local function ring_get(key, n, k, sfx)
   if n == 0 then return {} end
-  return redis.call('HMGET', key, unpack(ring_fields(n, k)))
+  return redis.call('HMGET', key, unpack(ring_fields(n, k, sfx)))
 end
 
--- The fields and values that add `rows` to a ring of `keep` into `out` (for one HSET;
--- a ring kept at another size first keeps its newest rows, moved to `keep`); the new n.
-local function ring_put(key, n, k, keep, keep_text, rows, out)
+-- The fields and values that add `rows` to the ring `sfx` kept at `keep` rows, into
+-- `out` (for one HSET; a ring kept at another size first keeps its newest rows, moved
+-- to `keep`); the new n.
+local function ring_put(key, n, k, keep, keep_text, rows, out, sfx)
   if n > 0 and k ~= keep then
-    local old = ring_fields(n, k)
+    local old = ring_fields(n, k, sfx)
     local values = redis.call('HMGET', key, unpack(old))
     redis.call('HDEL', key, unpack(old))
     n = 0
     for j = math.max(#old - keep, 0) + 1, #old do
       if values[j] then
-        out[#out + 1] = fmt('e%d', n); out[#out + 1] = values[j]; n = n + 1
+        out[#out + 1] = fmt('e%d', n) .. sfx; out[#out + 1] = values[j]; n = n + 1
       end
     end
-    out[#out + 1] = 'k'; out[#out + 1] = keep_text
+    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
   elseif n == 0 then
-    out[#out + 1] = 'k'; out[#out + 1] = keep_text
+    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
   end
   for _, row in ipairs(rows) do
-    out[#out + 1] = fmt('e%d', n % keep); out[#out + 1] = row
+    out[#out + 1] = fmt('e%d', n % keep) .. sfx; out[#out + 1] = row
     n = n + 1
   end
-  out[#out + 1] = 'n'; out[#out + 1] = fmt('%d', n)
+  out[#out + 1] = 'n' .. sfx; out[#out + 1] = fmt('%d', n)
   return n
 end
 """
@@ -137,25 +141,42 @@ _EVIDENCE: Final = (
     + """
 local pts = tonumber(ARGV[2])
 local keep = tonumber(ARGV[4])
-local function append(key)
-  local v = redis.call('HMGET', key, 'n', 'k')
+local function append(sfx)
+  local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx)
   local w = {}
-  ring_put(key, tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, ARGV[4], {ARGV[1]}, w)
-  redis.call('HSET', key, unpack(w))
+  ring_put(KEYS[1], tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, ARGV[4], {ARGV[1]}, w,
+           sfx)
+  redis.call('HSET', KEYS[1], unpack(w))
 end
 if ARGV[3] == '' then
   redis.call('HINCRBY', KEYS[1], 'fan', pts)
-  append(KEYS[1])
+  append('')
 else
-  local s = redis.call('HINCRBY', KEYS[2], 'score', pts)
-  append(KEYS[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  local sfx = ':' .. ARGV[3]
+  local s = redis.call('HINCRBY', KEYS[1], 'score' .. sfx, pts)
+  append(sfx)
   local best = tonumber(redis.call('HGET', KEYS[1], 'best') or '0')
   if s > best then redis.call('HSET', KEYS[1], 'best', s, 'best_child', ARGV[3]) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 local v = redis.call('HMGET', KEYS[1], 'best', 'fan')
 return tonumber(v[1] or '0') + tonumber(v[2] or '0')
+"""
+)
+
+# A ring of evidence and some fields beside it, read at once: KEYS[1] the adult's hash,
+# ARGV[1] the ring's suffix ('' for the adult's own, ':<child>' for a pair's), then the
+# fields to read.
+_READ: Final = (
+    _RING
+    + """
+local sfx = ARGV[1]
+local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx, unpack(ARGV, 2))
+local n = tonumber(v[1] or '0')
+local rows = ring_get(KEYS[1], n, tonumber(v[2] or n), sfx)
+table.remove(v, 1)
+table.remove(v, 1)
+return {v, rows}
 """
 )
 
@@ -178,16 +199,24 @@ local t = tonumber(ts)
 local KEEP = @KEEP@
 local P = "@PREFIX@"
 local tag = P .. '{' .. A .. '}:'
-local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
-local kblock, kacct = P .. 'block:' .. C, P .. 'acct:' .. A
+local ka, kblock = tag .. 'actor', P .. 'block:' .. C
+local sfx = ':' .. C
+local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sfx, 'score' .. sfx
 
-local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'n', 'k')
-local fired = tonumber(pv[1] or '0')
-local req = pv[2] and tonumber(pv[2])
-local esc = tonumber(pv[3] or '0')
-local pscore = tonumber(pv[4] or '0')
-local fired0, esc0, pscore0, reqs = fired, esc, pscore, false
-local actor = false
+-- The adult's hash: its own fields, and each child's as '<field>:<child>'.
+local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
+                     'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
+local fired = tonumber(v[1] or '0')
+local req = v[2] and tonumber(v[2])
+local esc = tonumber(v[3] or '0')
+local pscore = tonumber(v[4] or '0')
+local pn, pk = tonumber(v[5] or '0'), tonumber(v[6] or KEEP)
+local best, fan, level = tonumber(v[7] or '0'), tonumber(v[8] or '0'), tonumber(v[9] or '0')
+local best_child, flagged = v[10], tonumber(v[11] or '0')
+local an, ak = tonumber(v[12] or '0'), tonumber(v[13] or KEEP)
+local rmin, rmin_text = v[14] and tonumber(v[14]), false
+local fired0, esc0, pscore0, best0, fan0, level0 = fired, esc, pscore, best, fan, level
+local reqs = false
 local prows, arows = {}, {}
 local total = -1
 local cjson_child = false
@@ -198,45 +227,30 @@ local function fire(b)
   return true
 end
 
-local function load_actor()
-  if not actor then
-    local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
-                         'n', 'k', 'rmin')
-    actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
-             level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
-             n = tonumber(v[6] or '0'), k = tonumber(v[7] or KEEP),
-             rmin = v[8] and tonumber(v[8]), rmin_text = false, dirty = false}
-    actor.best0, actor.fan0, actor.level0 = actor.best, actor.fan, actor.level
-  end
-  return actor
-end
-
 -- A row of evidence, a JSON array: the points also as text (`text`), the explanation
 -- `why` as a JSON string (every explanation built here is plain text, nothing to escape).
 local function add(pair, rule, pts, text, why)
-  local a = load_actor()
   if pair then
     if not cjson_child then cjson_child = cjson.encode(C) end
     prows[#prows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",' .. cjson_child .. ','
       .. text .. ',' .. why .. ']'
     pscore = pscore + pts
-    if pscore > a.best then a.best, a.child = pscore, C end
+    if pscore > best then best, best_child = pscore, C end
   else
     arows[#arows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",null,' .. text .. ','
       .. why .. ']'
-    a.fan = a.fan + pts
+    fan = fan + pts
   end
-  a.dirty = true
-  total = a.best + a.fan
+  total = best + fan
 end
 
-local function fan_points(level)
-  if level < @FAN_CHILDREN@ then return 0 end
-  return @FAN_POINTS@ + math.min(level - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+local function fan_points(l)
+  if l < @FAN_CHILDREN@ then return 0 end
+  return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
 end
 
 local function idents()
-  local ids = redis.call('HGET', kacct, 'idents')
+  local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
   if not ids then return {} end
   return cjson.decode(ids)
 end
@@ -251,7 +265,7 @@ if op == 'b' then
   redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
   if bit.band(fired, 1) ~= 0 then
     local band = ARGV[7]
-    if band == '' then band = redis.call('HGET', kacct, 'band') or '' end
+    if band == '' then band = redis.call('HGET', P .. 'acct:' .. A, 'band') or '' end
     if band == 'adult' and fire(128) then
       local verb = 'reported'
       if kind == 'block' then verb = 'blocked' end
@@ -280,29 +294,28 @@ else
           '"a denied ' .. kind .. ': the adult tried to reach the child anyway"')
     end
     -- The distinct children reached within the window: the reach set keeps each child's
-    -- last time; the actor's 'rmin' is at most the oldest of them, so the set is trimmed
-    -- (and its oldest read again) only once a time in it may have left the window.
-    local a = load_actor()
+    -- last time; 'rmin' is at most the oldest of them, so the set is trimmed (and its
+    -- oldest read again) only once a time in it may have left the window.
     local kreach = tag .. 'reach'
     local start = t - @FAN_WINDOW@
     redis.call('ZADD', kreach, 'GT', ts, C)
     redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
     local distinct = redis.call('ZCARD', kreach)
-    if not a.rmin or a.rmin < start then
+    if not rmin or rmin < start then
       if distinct == 1 then
-        a.rmin, a.rmin_text = t, ts
+        rmin, rmin_text = t, ts
       else
-        redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', start))
+        redis.call('ZREMRANGEBYSCORE', kreach, '-inf', fmt('(%.17g', start))
         local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
-        a.rmin, a.rmin_text = tonumber(oldest[2]), oldest[2]
+        rmin, rmin_text = tonumber(oldest[2]), oldest[2]
         distinct = redis.call('ZCARD', kreach)
       end
-    elseif t < a.rmin then
-      a.rmin, a.rmin_text = t, ts
+    elseif t < rmin then
+      rmin, rmin_text = t, ts
     end
-    if distinct >= @FAN_CHILDREN@ and distinct > a.level then
-      local more = fan_points(distinct) - fan_points(a.level)
-      a.level, a.dirty = distinct, true
+    if distinct >= @FAN_CHILDREN@ and distinct > level then
+      local more = fan_points(distinct) - fan_points(level)
+      level = distinct
       if more > 0 then
         add(false, @R_FAN_OUT@, more, fmt('%d', more), '"reached ' .. fmt('%d', distinct)
             .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
@@ -310,7 +323,8 @@ else
     end
     if kind == 'friend_request' or kind == 'follow' then open_request() end
   end
-  local eb = ({message = 1, media_request = 2, link = 4})[kind]
+  local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
+    or (kind == 'link' and 4)
   if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
     esc = bit.bor(esc, eb)
     local names = {}
@@ -349,46 +363,39 @@ else
   end
 end
 
-local pw = {}
-if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fmt('%d', fired) end
-if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = fmt('%d', pscore) end
-if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
-if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = fmt('%d', esc) end
-if #prows > 0 then
-  ring_put(kpair, tonumber(pv[5] or '0'), tonumber(pv[6] or KEEP), KEEP, '@KEEP@', prows, pw)
-end
-if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
-if op ~= 'b' then redis.call('EXPIRE', kpair, '@TTL@') end
-if not actor then return -1 end
 local before = -1
-if total >= @FLAG_SCORE@ and total > actor.flagged then
-  before = actor.flagged
+if total >= @FLAG_SCORE@ and total > flagged then
+  before = flagged
   if before == 0 then redis.call('SADD', P .. 'flagged', A) end
 end
--- Only the fields that changed are written (a number written costs a conversion).
-local aw = {}
-if actor.best ~= actor.best0 then
-  aw[#aw + 1] = 'best'; aw[#aw + 1] = fmt('%d', actor.best)
-  aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child
+-- One write of the fields that changed (a number written costs a conversion).
+local w = {}
+if fired ~= fired0 then w[#w + 1] = f_fired; w[#w + 1] = fmt('%d', fired) end
+if pscore ~= pscore0 then w[#w + 1] = f_score; w[#w + 1] = fmt('%d', pscore) end
+if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
+if reqs or esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = fmt('%d', esc) end
+if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
+if best ~= best0 then
+  w[#w + 1] = 'best'; w[#w + 1] = fmt('%d', best)
+  w[#w + 1] = 'best_child'; w[#w + 1] = best_child
 end
-if actor.fan ~= actor.fan0 then aw[#aw + 1] = 'fan'; aw[#aw + 1] = fmt('%d', actor.fan) end
-if actor.level ~= actor.level0 then aw[#aw + 1] = 'level'; aw[#aw + 1] = fmt('%d', actor.level) end
-if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = fmt('%d', total) end
-if #arows > 0 then
-  actor.n = ring_put(kactor, actor.n, actor.k, KEEP, '@KEEP@', arows, aw)
-  actor.k = KEEP
-end
-if actor.rmin_text then aw[#aw + 1] = 'rmin'; aw[#aw + 1] = actor.rmin_text end
-if #aw > 0 then redis.call('HSET', kactor, unpack(aw)) end
-if actor.dirty or #aw > 0 then redis.call('EXPIRE', kactor, '@TTL@') end
+if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = fmt('%d', fan) end
+if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = fmt('%d', level) end
+if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = fmt('%d', total) end
+if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
+if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
+if #w > 0 then redis.call('HSET', ka, unpack(w)) end
+if op ~= 'b' or #w > 0 then redis.call('EXPIRE', ka, '@TTL@') end
 if before < 0 or not @STATE@ then return before end
 local best_rows = {}
-if actor.child then
-  local kp = tag .. 'pair:' .. actor.child
-  local v = redis.call('HMGET', kp, 'n', 'k')
-  best_rows = ring_get(kp, tonumber(v[1] or '0'), tonumber(v[2] or KEEP))
+if best_child == C then
+  best_rows = ring_get(ka, pn, pk, sfx)
+elseif best_child then
+  local b = ':' .. best_child
+  local nk = redis.call('HMGET', ka, 'n' .. b, 'k' .. b)
+  best_rows = ring_get(ka, tonumber(nk[1] or '0'), tonumber(nk[2] or KEEP), b)
 end
-return {before, actor.best, actor.fan, actor.child, ring_get(kactor, actor.n, actor.k), best_rows}
+return {before, best, fan, best_child, ring_get(ka, an, ak, ''), best_rows}
 """
 )
 
@@ -459,13 +466,6 @@ def _rows(items: Sequence[bytes | None]) -> list[EvidenceRow]:
     return out
 
 
-def _ring(fields: dict[bytes, bytes]) -> list[EvidenceRow]:
-    """The evidence rows a hash keeps (see ``_RING``), oldest first."""
-    n = int(fields.get(b"n", 0))
-    k = int(fields.get(b"k") or n)
-    return _rows([fields.get(b"e%d" % (i % k)) for i in range(n - min(n, k), n)])
-
-
 def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's reply
     if not isinstance(reply, list):
         return None if reply < 0 else (int(reply), 0, 0, None, [], [])
@@ -504,6 +504,7 @@ class RedisSignalStore:
         self._request = client.register_script(_REQUEST)
         self._escalate = client.register_script(_ESCALATE)
         self._evidence = client.register_script(_EVIDENCE)
+        self._read = client.register_script(_READ)
         self._events: dict[tuple[SignalsConfig, bool], Script] = {}
 
     @classmethod
@@ -518,11 +519,8 @@ class RedisSignalStore:
         except self._error as e:
             raise SignalStoreError(f"cannot {what} in Redis ({self.prefix!r}): {e}") from e
 
-    def _actor_key(self, actor: str, part: str) -> str:
+    def _key(self, actor: str, part: str = "actor") -> str:
         return f"{self.prefix}{{{actor}}}:{part}"
-
-    def _pair_key(self, actor: str, child: str, part: str = "pair") -> str:
-        return f"{self.prefix}{{{actor}}}:{part}:{child}"
 
     def set_account(
         self, account: str, band: str | None, assurance: str | None, idents: tuple[str, ...]
@@ -641,23 +639,22 @@ class RedisSignalStore:
         return [None if v is None else bytes(v).decode() for v in values]
 
     def fire(self, actor: str, child: str, bit: int) -> bool:
-        key = self._pair_key(actor, child)
-        return bool(
-            self._call("fire a rule", lambda: self._fire(keys=[key], args=[bit, self._ttl]))
-        )
+        keys = [self._key(actor)]
+        args: list[_Value] = [bit, self._ttl, child]
+        return bool(self._call("fire a rule", lambda: self._fire(keys=keys, args=args)))
 
     def mask(self, actor: str, child: str) -> int:
-        key = self._pair_key(actor, child)
-        value = self._call("read a pair", lambda: self.client.hget(key, "fired"))
+        key = self._key(actor)
+        value = self._call("read a pair", lambda: self.client.hget(key, f"fired:{child}"))
         return int(value or 0)
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
-        keys = [self._actor_key(actor, "reach"), self._actor_key(actor, "actor")]
+        keys = [self._key(actor, "reach"), self._key(actor)]
         args: list[_Value] = [child, repr(t), repr(window), math.ceil(window) + 1]
         return int(self._call("count a window", lambda: self._reach(keys=keys, args=args)))
 
     def _raise_field(self, actor: str, field: str, value: int) -> int | None:
-        keys = [self._actor_key(actor, "actor"), f"{self.prefix}flagged"]
+        keys = [self._key(actor), f"{self.prefix}flagged"]
         before = int(
             self._call(
                 f"raise the {field}",
@@ -673,21 +670,18 @@ class RedisSignalStore:
         return self._raise_field(actor, "flagged", total)
 
     def request(self, actor: str, child: str, t: float, window: float) -> None:
-        key = self._pair_key(actor, child)
-        self._call(
-            "open a request window",
-            lambda: self._request(keys=[key], args=[repr(t), repr(window), self._ttl]),
-        )
+        keys = [self._key(actor)]
+        args: list[_Value] = [repr(t), repr(window), self._ttl, child]
+        self._call("open a request window", lambda: self._request(keys=keys, args=args))
 
     def escalate(self, actor: str, child: str, bit: int, t: float, window: float) -> int:
-        key = self._pair_key(actor, child)
-        args: list[_Value] = [bit, repr(t), repr(window)]
-        return int(self._call("escalate", lambda: self._escalate(keys=[key], args=args)))
+        keys = [self._key(actor)]
+        args: list[_Value] = [bit, repr(t), repr(window), child]
+        return int(self._call("escalate", lambda: self._escalate(keys=keys, args=args)))
 
     def add_evidence(self, actor: str, row: EvidenceRow, keep: int) -> int:
-        child = row[3]
-        keys = [self._actor_key(actor, "actor"), self._pair_key(actor, child or "", "pair")]
-        args: list[_Value] = [json.dumps(row), row[4], child or "", keep, self._ttl]
+        keys = [self._key(actor)]
+        args: list[_Value] = [json.dumps(row), row[4], row[3] or "", keep, self._ttl]
         return int(self._call("add evidence", lambda: self._evidence(keys=keys, args=args)))
 
     def block(self, child: str, other: str, t: float, idents: tuple[str, ...], keep: float) -> None:
@@ -719,16 +713,19 @@ class RedisSignalStore:
         return True
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
-        key = self._pair_key(actor, child)
-        fields = self._call("read a pair", lambda: self.client.hgetall(key))
-        return int(fields.get(b"score", 0)), _ring(fields)
+        keys = [self._key(actor)]
+        args = [f":{child}", f"score:{child}"]
+        (score,), rows = self._call("read a pair", lambda: self._read(keys=keys, args=args))
+        return int(score or 0), _rows(rows)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
-        key = self._actor_key(actor, "actor")
-        fields = self._call("read an actor", lambda: self.client.hgetall(key))
-        best_child = fields.get(b"best_child")
+        keys = [self._key(actor)]
+        args = ["", "best", "fan", "best_child"]
+        (best, fan, best_child), rows = self._call(
+            "read an actor", lambda: self._read(keys=keys, args=args)
+        )
         child = None if best_child is None else bytes(best_child).decode()
-        return int(fields.get(b"best", 0)), int(fields.get(b"fan", 0)), child, _ring(fields)
+        return int(best or 0), int(fan or 0), child, _rows(rows)
 
     def flagged(self) -> list[str]:
         members = self._call(
