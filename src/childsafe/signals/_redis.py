@@ -3,11 +3,28 @@
 The engine hands each event to :meth:`RedisSignalStore.apply_events`: every rule of the
 event in one Lua script (atomic on the server, one round trip), many events' scripts in
 one pipeline. The steps of :class:`~childsafe.signals.SignalStore` are Lua scripts too,
-over the same keys. An actor's keys share a hash tag, ``<prefix>{<actor>}:...``; the
-event script also touches the child's blocks, the adult's account and the flagged set,
-so it needs one Redis server, not Redis Cluster. Every key expires (pair and actor
-state after ``ttl`` seconds without activity, reach windows after their window, blocks
-after the block memory).
+over the same keys:
+
+- ``<prefix>{<adult>}:actor``, a hash: the adult's scores (``best``, ``best_child``,
+  ``fan``, ``level``, ``flagged``), the lower bound ``rmin`` of the times in its reach
+  set, and each child it has a history with as ``<field>:<child>`` fields (``fired``,
+  ``req``, ``esc``, ``score``); evidence rows are fields of their own, a ring of
+  ``evidence_per_pair`` rows (row ``i`` in ``e<i % k>``, with ``n`` the rows ever added
+  and ``k`` the ring's size; ``e<j>:<child>``, ``n:<child>``, ``k:<child>`` for a pair).
+  So an event reads the adult and the pair in one ``HMGET`` and writes them in one
+  ``HSET``.
+- ``<prefix>{<adult>}:reach``, a sorted set: each unconnected child the adult reached,
+  scored by the last time, trimmed to the fan-out window.
+- ``<prefix>block:<child>``, a hash: whom the child blocked or reported (and their
+  identifiers), and when.
+- ``<prefix>acct:<account>``, a hash: the band, assurance level and identifiers passed.
+- ``<prefix>flagged``, a set: the adults ever flagged.
+
+The adult's keys share a hash tag; the event script also touches the child's blocks,
+the adult's account and the flagged set, so it needs one Redis server, not Redis
+Cluster. Every key but the flagged set expires: the adult's hash ``ttl`` seconds after
+its last event (its pairs with it), the reach set after the window, blocks after the
+block memory.
 """
 
 from __future__ import annotations
