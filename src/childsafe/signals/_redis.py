@@ -390,7 +390,7 @@ local w = {}
 if fired ~= fired0 then w[#w + 1] = f_fired; w[#w + 1] = fmt('%d', fired) end
 if pscore ~= pscore0 then w[#w + 1] = f_score; w[#w + 1] = fmt('%d', pscore) end
 if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
-if reqs or esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = fmt('%d', esc) end
+if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = fmt('%d', esc) end
 if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
 if best ~= best0 then
   w[#w + 1] = 'best'; w[#w + 1] = fmt('%d', best)
