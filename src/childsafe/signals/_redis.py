@@ -111,13 +111,18 @@ return esc
 # 'e' .. i % k, with 'n' the rows ever added and 'k' how many it keeps; so adding a row
 # writes one short field (no long text read into Lua or built there: Lua hashes every
 # string it makes, byte by byte). Both scripts start with these helpers.
-_RING: Final = """
-local fmt = string.format
+_RING: Final = (
+    "local fmt = string.format\n"
+    # Small integers as text: looked up, not formatted (string.format costs more).
+    "local INT = {"
+    + ", ".join(f"'{i}'" for i in range(32))
+    + "}\n"
+    + """
 
 local function ring_fields(n, k, sfx)
   local out = {}
   local m = math.min(n, k)
-  for j = n - m, n - 1 do out[#out + 1] = fmt('e%d', j % k) .. sfx end
+  for j = n - m, n - 1 do out[#out + 1] = 'e' .. (INT[j % k + 1] or fmt('%d', j % k)) .. sfx end
   return out
 end
 
@@ -145,13 +150,15 @@ local function ring_put(key, n, k, keep, keep_text, rows, out, sfx)
     out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
   end
   for _, row in ipairs(rows) do
-    out[#out + 1] = fmt('e%d', n % keep) .. sfx; out[#out + 1] = row
+    local i = n % keep
+    out[#out + 1] = 'e' .. (INT[i + 1] or fmt('%d', i)) .. sfx; out[#out + 1] = row
     n = n + 1
   end
-  out[#out + 1] = 'n' .. sfx; out[#out + 1] = fmt('%d', n)
+  out[#out + 1] = 'n' .. sfx; out[#out + 1] = INT[n + 1] or fmt('%d', n)
   return n
 end
 """
+)
 
 _EVIDENCE: Final = (
     _RING
@@ -212,7 +219,7 @@ _EVENT: Final = (
     + """
 local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local op = string.sub(head, 1, 1)
-local t = tonumber(ts)
+local t = ts + 0
 local KEEP = @KEEP@
 local P = "@PREFIX@"
 local tag = P .. '{' .. A .. '}:'
@@ -223,24 +230,23 @@ local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sf
 -- The adult's hash: its own fields, and each child's as '<field>:<child>'.
 local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
                      'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
-local fired = tonumber(v[1] or '0')
-local req = v[2] and tonumber(v[2])
-local esc = tonumber(v[3] or '0')
-local pscore = tonumber(v[4] or '0')
-local pn, pk = tonumber(v[5] or '0'), tonumber(v[6] or KEEP)
-local best, fan, level = tonumber(v[7] or '0'), tonumber(v[8] or '0'), tonumber(v[9] or '0')
-local best_child, flagged = v[10], tonumber(v[11] or '0')
-local an, ak = tonumber(v[12] or '0'), tonumber(v[13] or KEEP)
-local rmin, rmin_text = v[14] and tonumber(v[14]), false
-local fired0, esc0, pscore0, best0, fan0, level0 = fired, esc, pscore, best, fan, level
-local reqs = false
-local prows, arows = {}, {}
-local total = -1
-local cjson_child = false
+-- What the rules change, in one table `fire` and `add` share (a closure over many locals
+-- costs more to make). A field not there is 0; `x + 0` reads a number without a call.
+local s = {fired = (v[1] or 0) + 0, pscore = (v[4] or 0) + 0, best = (v[7] or 0) + 0,
+           best_child = v[10], fan = (v[8] or 0) + 0, total = -1, prows = {}, arows = {},
+           child_json = false}
+local req, esc = v[2] and v[2] + 0, (v[3] or 0) + 0
+local pn, pk = (v[5] or 0) + 0, (v[6] or KEEP) + 0
+local level, flagged = (v[9] or 0) + 0, (v[11] or 0) + 0
+local an, ak = (v[12] or 0) + 0, (v[13] or KEEP) + 0
+local rmin, rmin_text = v[14] and v[14] + 0, false
+local fired0, pscore0, best0, fan0 = s.fired, s.pscore, s.best, s.fan
+local esc0, level0, reqs = esc, level, false
 
 local function fire(b)
-  if bit.band(fired, b) ~= 0 then return false end
-  fired = bit.bor(fired, b)
+  local f = s.fired
+  if bit.band(f, b) ~= 0 then return false end
+  s.fired = bit.bor(f, b)
   return true
 end
 
@@ -248,39 +254,34 @@ end
 -- `why` as a JSON string (every explanation built here is plain text, nothing to escape).
 local function add(pair, rule, pts, text, why)
   if pair then
-    if not cjson_child then cjson_child = cjson.encode(C) end
-    prows[#prows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",' .. cjson_child .. ','
-      .. text .. ',' .. why .. ']'
-    pscore = pscore + pts
-    if pscore > best then best, best_child = pscore, C end
+    local cj = s.child_json
+    if not cj then
+      cj = cjson.encode(C)
+      s.child_json = cj
+    end
+    local rows = s.prows
+    rows[#rows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",' .. cj .. ',' .. text
+      .. ',' .. why .. ']'
+    local score = s.pscore + pts
+    s.pscore = score
+    if score > s.best then s.best, s.best_child = score, C end
   else
-    arows[#arows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",null,' .. text .. ','
+    local rows = s.arows
+    rows[#rows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",null,' .. text .. ','
       .. why .. ']'
-    fan = fan + pts
+    s.fan = s.fan + pts
   end
-  total = best + fan
-end
-
-local function fan_points(l)
-  if l < @FAN_CHILDREN@ then return 0 end
-  return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
-end
-
-local function idents()
-  local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
-  if not ids then return {} end
-  return cjson.decode(ids)
-end
-
-local function open_request()
-  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
+  s.total = s.best + s.fan
 end
 
 if op == 'b' then
   redis.call('HSET', kblock, A, ts)
-  for _, i in ipairs(idents()) do redis.call('HSET', kblock, 'ident:' .. i, ts) end
+  local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+  for _, i in ipairs(ids and cjson.decode(ids) or {}) do
+    redis.call('HSET', kblock, 'ident:' .. i, ts)
+  end
   redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
-  if bit.band(fired, 1) ~= 0 then
+  if bit.band(s.fired, 1) ~= 0 then
     local band = ARGV[7]
     if band == '' then band = redis.call('HGET', P .. 'acct:' .. A, 'band') or '' end
     if band == 'adult' and fire(128) then
@@ -293,14 +294,14 @@ if op == 'b' then
 elseif op == 'w' then
   fire(64)
 elseif op == 'c' then
-  open_request()
+  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
   if fire(1) then
     add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
         '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
   end
 else
   if string.sub(head, 3, 3) == '1'
-     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
+     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(s.fired, 64) == 0) then
     if fire(1) then
       add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@', '"' .. kind
           .. ' from an adult to a minor with no connection and ' .. ARGV[6]
@@ -331,14 +332,22 @@ else
       rmin, rmin_text = t, ts
     end
     if distinct >= @FAN_CHILDREN@ and distinct > level then
+      local function fan_points(l)
+        if l < @FAN_CHILDREN@ then return 0 end
+        return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+      end
       local more = fan_points(distinct) - fan_points(level)
       level = distinct
       if more > 0 then
-        add(false, @R_FAN_OUT@, more, fmt('%d', more), '"reached ' .. fmt('%d', distinct)
+        add(false, @R_FAN_OUT@, more, INT[more + 1] or fmt('%d', more), '"reached '
+            .. (INT[distinct + 1] or fmt('%d', distinct))
             .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
       end
     end
-    if kind == 'friend_request' or kind == 'follow' then open_request() end
+    if (kind == 'friend_request' or kind == 'follow')
+       and (not req or t - req > @ESC_WINDOW@) then
+      req, reqs, esc = t, ts, 0
+    end
   end
   local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
     or (kind == 'link' and 4)
@@ -366,7 +375,8 @@ else
     local found = redis.call('HGET', kblock, A)
     local direct = found ~= false
     if not found then
-      for _, i in ipairs(idents()) do
+      local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+      for _, i in ipairs(ids and cjson.decode(ids) or {}) do
         found = redis.call('HGET', kblock, 'ident:' .. i)
         if found then break end
       end
@@ -380,6 +390,8 @@ else
   end
 end
 
+local fired, pscore, best, fan, total = s.fired, s.pscore, s.best, s.fan, s.total
+local best_child, prows, arows = s.best_child, s.prows, s.arows
 local before = -1
 if total >= @FLAG_SCORE@ and total > flagged then
   before = flagged
@@ -387,18 +399,18 @@ if total >= @FLAG_SCORE@ and total > flagged then
 end
 -- One write of the fields that changed (a number written costs a conversion).
 local w = {}
-if fired ~= fired0 then w[#w + 1] = f_fired; w[#w + 1] = fmt('%d', fired) end
-if pscore ~= pscore0 then w[#w + 1] = f_score; w[#w + 1] = fmt('%d', pscore) end
+if fired ~= fired0 then w[#w + 1] = f_fired; w[#w + 1] = INT[fired + 1] or fmt('%d', fired) end
+if pscore ~= pscore0 then w[#w + 1] = f_score; w[#w + 1] = INT[pscore + 1] or fmt('%d', pscore) end
 if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
-if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = fmt('%d', esc) end
+if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = INT[esc + 1] or fmt('%d', esc) end
 if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
 if best ~= best0 then
-  w[#w + 1] = 'best'; w[#w + 1] = fmt('%d', best)
+  w[#w + 1] = 'best'; w[#w + 1] = INT[best + 1] or fmt('%d', best)
   w[#w + 1] = 'best_child'; w[#w + 1] = best_child
 end
-if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = fmt('%d', fan) end
-if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = fmt('%d', level) end
-if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = fmt('%d', total) end
+if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = INT[fan + 1] or fmt('%d', fan) end
+if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = INT[level + 1] or fmt('%d', level) end
+if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = INT[total + 1] or fmt('%d', total) end
 if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
 if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
 if #w > 0 then redis.call('HSET', ka, unpack(w)) end
