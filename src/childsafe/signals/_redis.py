@@ -1,9 +1,9 @@
 """The signals' state in Redis, shared by every app server (``childsafe[redis]``).
 
-The engine hands each event to :meth:`RedisSignalStore.apply_events`: every rule of the
-event in one Lua script (atomic on the server, one round trip), many events' scripts in
-one pipeline. The steps of :class:`~childsafe.signals.SignalStore` are Lua scripts too,
-over the same keys:
+The engine hands events to :meth:`RedisSignalStore.apply_events`: every rule of an
+event in one Lua script, atomic on the server (a call of the script applies up to 16
+events, one after another), many calls in one pipeline. The steps of
+:class:`~childsafe.signals.SignalStore` are Lua scripts too, over the same keys:
 
 - ``<prefix>{<adult>}:actor``, a hash: the adult's scores (``best``, ``best_child``,
   ``fan``, ``level``, ``flagged``), the lower bound ``rmin`` of the times in its reach
@@ -52,6 +52,9 @@ DEFAULT_PREFIX: Final = "childsafe:signals:"
 _CHUNK: Final = 64
 """Events written to the socket at a time in a pipeline (the server starts on them
 while the next are packed)."""
+_GROUP: Final = 16
+"""Events a call of the event script applies, one after another (its fixed cost, about
+a sixth of an event's, shared by them)."""
 _Value: TypeAlias = bytes | str | int | float
 
 # The step scripts: KEYS[1] the adult's hash, a pair's fields named '<field>:<child>'.
@@ -217,31 +220,11 @@ return {v, rows}
 _EVENT: Final = (
     _RING
     + """
-local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local op = string.sub(head, 1, 1)
-local t = ts + 0
 local KEEP = @KEEP@
 local P = "@PREFIX@"
-local tag = P .. '{' .. A .. '}:'
-local ka, kblock = tag .. 'actor', P .. 'block:' .. C
-local sfx = ':' .. C
-local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sfx, 'score' .. sfx
-
--- The adult's hash: its own fields, and each child's as '<field>:<child>'.
-local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
-                     'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
--- What the rules change, in one table `fire` and `add` share (a closure over many locals
--- costs more to make). A field not there is 0; `x + 0` reads a number without a call.
-local s = {fired = (v[1] or 0) + 0, pscore = (v[4] or 0) + 0, best = (v[7] or 0) + 0,
-           best_child = v[10], fan = (v[8] or 0) + 0, total = -1, prows = {}, arows = {},
-           child_json = false}
-local req, esc = v[2] and v[2] + 0, (v[3] or 0) + 0
-local pn, pk = (v[5] or 0) + 0, (v[6] or KEEP) + 0
-local level, flagged = (v[9] or 0) + 0, (v[11] or 0) + 0
-local an, ak = (v[12] or 0) + 0, (v[13] or KEEP) + 0
-local rmin, rmin_text = v[14] and v[14] + 0, false
-local fired0, pscore0, best0, fan0 = s.fired, s.pscore, s.best, s.fan
-local esc0, level0, reqs = esc, level, false
+-- What the rules change in the event at hand, in one table `fire` and `add` share (made
+-- once a call, not once an event; a closure over many locals costs more to make).
+local s = {}
 
 local function fire(b)
   local f = s.fired
@@ -256,175 +239,221 @@ local function add(pair, rule, pts, text, why)
   if pair then
     local cj = s.child_json
     if not cj then
-      cj = cjson.encode(C)
+      cj = cjson.encode(s.C)
       s.child_json = cj
     end
     local rows = s.prows
-    rows[#rows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",' .. cj .. ',' .. text
-      .. ',' .. why .. ']'
+    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",' .. cj .. ','
+      .. text .. ',' .. why .. ']'
     local score = s.pscore + pts
     s.pscore = score
-    if score > s.best then s.best, s.best_child = score, C end
+    if score > s.best then s.best, s.best_child = score, s.C end
   else
     local rows = s.arows
-    rows[#rows + 1] = '[' .. rule .. ',' .. ts .. ',"' .. kind .. '",null,' .. text .. ','
+    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",null,' .. text .. ','
       .. why .. ']'
     s.fan = s.fan + pts
   end
   s.total = s.best + s.fan
 end
 
-if op == 'b' then
-  redis.call('HSET', kblock, A, ts)
-  local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
-  for _, i in ipairs(ids and cjson.decode(ids) or {}) do
-    redis.call('HSET', kblock, 'ident:' .. i, ts)
-  end
-  redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
-  if bit.band(s.fired, 1) ~= 0 then
-    local band = ARGV[7]
-    if band == '' then band = redis.call('HGET', P .. 'acct:' .. A, 'band') or '' end
-    if band == 'adult' and fire(128) then
-      local verb = 'reported'
-      if kind == 'block' then verb = 'blocked' end
-      add(true, @R_AFTER_BLOCK@, @BLOCKED_POINTS@, '@BLOCKED_POINTS@',
-          '"the child ' .. verb .. ' this adult stranger after being contacted"')
+-- One event, its arguments as ``StoreEvent`` has them: -1, or the adult's previous
+-- flagged score if the event raised its flag (with the state, the adult's state then).
+local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why, phrase_text,
+                     phrase_why)
+  local op = string.sub(head, 1, 1)
+  local t = ts + 0
+  local tag = P .. '{' .. A .. '}:'
+  local ka, kblock = tag .. 'actor', P .. 'block:' .. C
+  local sfx = ':' .. C
+  local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sfx, 'score' .. sfx
+
+  -- The adult's hash: its own fields, and each child's as '<field>:<child>'.
+  local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
+                       'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
+  -- A field not there is 0; `x + 0` reads a number without a call.
+  s.fired, s.pscore, s.best = (v[1] or 0) + 0, (v[4] or 0) + 0, (v[7] or 0) + 0
+  s.best_child, s.fan, s.total = v[10], (v[8] or 0) + 0, -1
+  s.prows, s.arows, s.child_json = {}, {}, false
+  s.kind, s.ts, s.C = kind, ts, C
+  local req, esc = v[2] and v[2] + 0, (v[3] or 0) + 0
+  local pn, pk = (v[5] or 0) + 0, (v[6] or KEEP) + 0
+  local level, flagged = (v[9] or 0) + 0, (v[11] or 0) + 0
+  local an, ak = (v[12] or 0) + 0, (v[13] or KEEP) + 0
+  local rmin, rmin_text = v[14] and v[14] + 0, false
+  local fired0, pscore0, best0, fan0 = s.fired, s.pscore, s.best, s.fan
+  local esc0, level0, reqs = esc, level, false
+
+  if op == 'b' then
+    redis.call('HSET', kblock, A, ts)
+    local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+    for _, i in ipairs(ids and cjson.decode(ids) or {}) do
+      redis.call('HSET', kblock, 'ident:' .. i, ts)
     end
-  end
-elseif op == 'w' then
-  fire(64)
-elseif op == 'c' then
-  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
-  if fire(1) then
-    add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
-        '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
-  end
-else
-  if string.sub(head, 3, 3) == '1'
-     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(s.fired, 64) == 0) then
+    redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
+    if bit.band(s.fired, 1) ~= 0 then
+      local band = band_given
+      if band == '' then band = redis.call('HGET', P .. 'acct:' .. A, 'band') or '' end
+      if band == 'adult' and fire(128) then
+        local verb = 'reported'
+        if kind == 'block' then verb = 'blocked' end
+        add(true, @R_AFTER_BLOCK@, @BLOCKED_POINTS@, '@BLOCKED_POINTS@',
+            '"the child ' .. verb .. ' this adult stranger after being contacted"')
+      end
+    end
+  elseif op == 'w' then
+    fire(64)
+  elseif op == 'c' then
+    if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
     if fire(1) then
-      add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@', '"' .. kind
-          .. ' from an adult to a minor with no connection and ' .. ARGV[6]
-          .. ' mutual connection(s)"')
+      add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
+          '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
     end
-    if string.sub(head, 2, 2) == '0' and fire(2) then
-      add(true, @R_STRANGER_CONTACT@, @DENIED_POINTS@, '@DENIED_POINTS@',
-          '"a denied ' .. kind .. ': the adult tried to reach the child anyway"')
-    end
-    -- The distinct children reached within the window: the reach set keeps each child's
-    -- last time; 'rmin' is at most the oldest of them, so the set is trimmed (and its
-    -- oldest read again) only once a time in it may have left the window.
-    local kreach = tag .. 'reach'
-    local start = t - @FAN_WINDOW@
-    redis.call('ZADD', kreach, 'GT', ts, C)
-    redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
-    local distinct = redis.call('ZCARD', kreach)
-    if not rmin or rmin < start then
-      if distinct == 1 then
+  else
+    if string.sub(head, 3, 3) == '1'
+       and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(s.fired, 64) == 0) then
+      if fire(1) then
+        add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@', '"' .. kind
+            .. ' from an adult to a minor with no connection and ' .. mutual
+            .. ' mutual connection(s)"')
+      end
+      if string.sub(head, 2, 2) == '0' and fire(2) then
+        add(true, @R_STRANGER_CONTACT@, @DENIED_POINTS@, '@DENIED_POINTS@',
+            '"a denied ' .. kind .. ': the adult tried to reach the child anyway"')
+      end
+      -- The distinct children reached within the window: the reach set keeps each child's
+      -- last time; 'rmin' is at most the oldest of them, so the set is trimmed (and its
+      -- oldest read again) only once a time in it may have left the window.
+      local kreach = tag .. 'reach'
+      local start = t - @FAN_WINDOW@
+      redis.call('ZADD', kreach, 'GT', ts, C)
+      redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
+      local distinct = redis.call('ZCARD', kreach)
+      if not rmin or rmin < start then
+        if distinct == 1 then
+          rmin, rmin_text = t, ts
+        else
+          redis.call('ZREMRANGEBYSCORE', kreach, '-inf', fmt('(%.17g', start))
+          local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
+          rmin, rmin_text = tonumber(oldest[2]), oldest[2]
+          distinct = redis.call('ZCARD', kreach)
+        end
+      elseif t < rmin then
         rmin, rmin_text = t, ts
-      else
-        redis.call('ZREMRANGEBYSCORE', kreach, '-inf', fmt('(%.17g', start))
-        local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
-        rmin, rmin_text = tonumber(oldest[2]), oldest[2]
-        distinct = redis.call('ZCARD', kreach)
       end
-    elseif t < rmin then
-      rmin, rmin_text = t, ts
-    end
-    if distinct >= @FAN_CHILDREN@ and distinct > level then
-      local function fan_points(l)
-        if l < @FAN_CHILDREN@ then return 0 end
-        return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+      if distinct >= @FAN_CHILDREN@ and distinct > level then
+        local function fan_points(l)
+          if l < @FAN_CHILDREN@ then return 0 end
+          return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+        end
+        local more = fan_points(distinct) - fan_points(level)
+        level = distinct
+        if more > 0 then
+          add(false, @R_FAN_OUT@, more, INT[more + 1] or fmt('%d', more), '"reached '
+              .. (INT[distinct + 1] or fmt('%d', distinct))
+              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
+        end
       end
-      local more = fan_points(distinct) - fan_points(level)
-      level = distinct
-      if more > 0 then
-        add(false, @R_FAN_OUT@, more, INT[more + 1] or fmt('%d', more), '"reached '
-            .. (INT[distinct + 1] or fmt('%d', distinct))
-            .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
+      if (kind == 'friend_request' or kind == 'follow')
+         and (not req or t - req > @ESC_WINDOW@) then
+        req, reqs, esc = t, ts, 0
       end
     end
-    if (kind == 'friend_request' or kind == 'follow')
-       and (not req or t - req > @ESC_WINDOW@) then
-      req, reqs, esc = t, ts, 0
-    end
-  end
-  local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
-    or (kind == 'link' and 4)
-  if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
-    esc = bit.bor(esc, eb)
-    local names = {}
-    if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
-    if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
-    if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
-    if #names >= @ESC_STEPS@ and fire(4) then
-      add(true, @R_ESCALATION@, @ESC_POINTS@, '@ESC_POINTS@', '"' .. table.concat(names, ' and ')
-          .. ' within ' .. @ESC_HOURS@ .. ' hours of a connection request between an adult '
-          .. 'stranger and the child"')
-    end
-  end
-  if ARGV[8] then
-    local off = tonumber(ARGV[8])
-    if off > 0 and fire(8) then add(true, @R_OFF_PLATFORM@, off, ARGV[8], cjson.encode(ARGV[9])) end
-    local phrase = tonumber(ARGV[10])
-    if phrase > 0 and fire(16) then
-      add(true, @R_SECRECY@, phrase, ARGV[10], cjson.encode(ARGV[11]))
-    end
-  end
-  if redis.call('EXISTS', kblock) == 1 then
-    local found = redis.call('HGET', kblock, A)
-    local direct = found ~= false
-    if not found then
-      local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
-      for _, i in ipairs(ids and cjson.decode(ids) or {}) do
-        found = redis.call('HGET', kblock, 'ident:' .. i)
-        if found then break end
+    local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
+      or (kind == 'link' and 4)
+    if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
+      esc = bit.bor(esc, eb)
+      local names = {}
+      if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
+      if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
+      if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
+      if #names >= @ESC_STEPS@ and fire(4) then
+        add(true, @R_ESCALATION@, @ESC_POINTS@, '@ESC_POINTS@', '"' .. table.concat(names, ' and ')
+            .. ' within ' .. @ESC_HOURS@ .. ' hours of a connection request between an adult '
+            .. 'stranger and the child"')
       end
     end
-    if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
-      local why = '"a ' .. kind .. ' from an account sharing an identifier with an account '
-        .. 'the child blocked or reported"'
-      if direct then why = '"a ' .. kind .. ' after the child blocked or reported this account"' end
-      add(true, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, '@AFTER_BLOCK_POINTS@', why)
+    if off_text then
+      local off = tonumber(off_text)
+      if off > 0 and fire(8) then
+        add(true, @R_OFF_PLATFORM@, off, off_text, cjson.encode(off_why))
+      end
+      local phrase = tonumber(phrase_text)
+      if phrase > 0 and fire(16) then
+        add(true, @R_SECRECY@, phrase, phrase_text, cjson.encode(phrase_why))
+      end
+    end
+    if redis.call('EXISTS', kblock) == 1 then
+      local found = redis.call('HGET', kblock, A)
+      local direct = found ~= false
+      if not found then
+        local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+        for _, i in ipairs(ids and cjson.decode(ids) or {}) do
+          found = redis.call('HGET', kblock, 'ident:' .. i)
+          if found then break end
+        end
+      end
+      if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
+        local why = '"a ' .. kind .. ' from an account sharing an identifier with an account '
+          .. 'the child blocked or reported"'
+        if direct then
+          why = '"a ' .. kind .. ' after the child blocked or reported this account"'
+        end
+        add(true, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, '@AFTER_BLOCK_POINTS@', why)
+      end
     end
   end
+
+  local fired, pscore, best, fan, total = s.fired, s.pscore, s.best, s.fan, s.total
+  local best_child, prows, arows = s.best_child, s.prows, s.arows
+  local before = -1
+  if total >= @FLAG_SCORE@ and total > flagged then
+    before = flagged
+    if before == 0 then redis.call('SADD', P .. 'flagged', A) end
+  end
+  -- One write of the fields that changed (a number written costs a conversion).
+  local w = {}
+  if fired ~= fired0 then
+    w[#w + 1] = f_fired; w[#w + 1] = INT[fired + 1] or fmt('%d', fired)
+  end
+  if pscore ~= pscore0 then
+    w[#w + 1] = f_score; w[#w + 1] = INT[pscore + 1] or fmt('%d', pscore)
+  end
+  if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
+  if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = INT[esc + 1] or fmt('%d', esc) end
+  if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
+  if best ~= best0 then
+    w[#w + 1] = 'best'; w[#w + 1] = INT[best + 1] or fmt('%d', best)
+    w[#w + 1] = 'best_child'; w[#w + 1] = best_child
+  end
+  if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = INT[fan + 1] or fmt('%d', fan) end
+  if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = INT[level + 1] or fmt('%d', level) end
+  if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = INT[total + 1] or fmt('%d', total) end
+  if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
+  if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
+  if #w > 0 then redis.call('HSET', ka, unpack(w)) end
+  if op ~= 'b' or #w > 0 then redis.call('EXPIRE', ka, '@TTL@') end
+  if before < 0 or not @STATE@ then return before end
+  local best_rows = {}
+  if best_child == C then
+    best_rows = ring_get(ka, pn, pk, sfx)
+  elseif best_child then
+    local b = ':' .. best_child
+    local nk = redis.call('HMGET', ka, 'n' .. b, 'k' .. b)
+    best_rows = ring_get(ka, tonumber(nk[1] or '0'), tonumber(nk[2] or KEEP), b)
+  end
+  return {before, best, fan, best_child, ring_get(ka, an, ak, ''), best_rows}
 end
 
-local fired, pscore, best, fan, total = s.fired, s.pscore, s.best, s.fan, s.total
-local best_child, prows, arows = s.best_child, s.prows, s.arows
-local before = -1
-if total >= @FLAG_SCORE@ and total > flagged then
-  before = flagged
-  if before == 0 then redis.call('SADD', P .. 'flagged', A) end
+-- ARGV: the events one after another, each its number of arguments then the arguments;
+-- each event applied in turn, each reply in turn.
+local out, i = {}, 1
+while ARGV[i] do
+  local n = ARGV[i] + 0
+  out[#out + 1] = event(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
 end
--- One write of the fields that changed (a number written costs a conversion).
-local w = {}
-if fired ~= fired0 then w[#w + 1] = f_fired; w[#w + 1] = INT[fired + 1] or fmt('%d', fired) end
-if pscore ~= pscore0 then w[#w + 1] = f_score; w[#w + 1] = INT[pscore + 1] or fmt('%d', pscore) end
-if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
-if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = INT[esc + 1] or fmt('%d', esc) end
-if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
-if best ~= best0 then
-  w[#w + 1] = 'best'; w[#w + 1] = INT[best + 1] or fmt('%d', best)
-  w[#w + 1] = 'best_child'; w[#w + 1] = best_child
-end
-if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = INT[fan + 1] or fmt('%d', fan) end
-if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = INT[level + 1] or fmt('%d', level) end
-if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = INT[total + 1] or fmt('%d', total) end
-if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
-if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
-if #w > 0 then redis.call('HSET', ka, unpack(w)) end
-if op ~= 'b' or #w > 0 then redis.call('EXPIRE', ka, '@TTL@') end
-if before < 0 or not @STATE@ then return before end
-local best_rows = {}
-if best_child == C then
-  best_rows = ring_get(ka, pn, pk, sfx)
-elseif best_child then
-  local b = ':' .. best_child
-  local nk = redis.call('HMGET', ka, 'n' .. b, 'k' .. b)
-  best_rows = ring_get(ka, tonumber(nk[1] or '0'), tonumber(nk[2] or KEEP), b)
-end
-return {before, best, fan, best_child, ring_get(ka, an, ak, ''), best_rows}
+return out
 """
 )
 
@@ -588,28 +617,29 @@ class RedisSignalStore:
     def apply_events(
         self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
     ) -> list[FlagState | None]:
-        """Every rule on each event in one Lua script (atomic on the server); one event
-        is one round trip, several go in one pipeline (not a transaction: each event's
-        script is atomic by itself, and they run in order). Without ``state``, a flag
-        comes back without the actor's evidence."""
+        """Every rule on each event in one Lua script (atomic on the server, up to
+        ``_GROUP`` events a call, one after another); one event is one round trip,
+        several go in one pipeline (not a transaction: each call is atomic by itself,
+        and they run in order). Without ``state``, a flag comes back without the
+        actor's evidence."""
         script = self._events.get((config, state))
         if script is None:
             source = _event_source(config, self._ttl, self.prefix, state)
             script = self._events[config, state] = self.client.register_script(source)
         if len(events) == 1:
-            e = events[0]
-            return [_flag_state(self._call("apply an event", lambda: script(args=e)))]
+            args = [str(len(events[0])), *events[0]]
+            return [_flag_state(self._call("apply an event", lambda: script(args=args)[0]))]
         replies = self._call(f"apply {len(events)} events", lambda: self._pipeline(script, events))
         return [_flag_state(r) for r in replies]
 
     def _pipeline(self, script: Script, events: Sequence[StoreEvent]) -> list[Any]:
-        """Each event's ``EVALSHA`` written in chunks on one connection while the server
-        works through the ones before (not a transaction: each script is atomic by
-        itself, and they run in order), then every reply read. If the server lost the
-        script (restarted, ``SCRIPT FLUSH``), the events refused for it are sent again,
-        in order, once it is loaded."""
+        """An ``EVALSHA`` for each ``_GROUP`` events, written in chunks on one connection
+        while the server works through the ones before (not a transaction: each call is
+        atomic by itself, and they run in order), then every reply read. If the server
+        lost the script (restarted, ``SCRIPT FLUSH``), the calls refused for it are sent
+        again, in order, once it is loaded."""
         replies: list[Any] = [None] * len(events)
-        todo = list(range(len(events)))
+        todo = list(range(0, len(events), _GROUP))
         for attempt in range(2):
             lost = self._send(script, events, todo, replies)
             if not lost:
@@ -617,7 +647,7 @@ class RedisSignalStore:
             if attempt == 0:
                 self.client.script_load(script.script)
             todo = lost
-        raise self._error(f"the event script was lost again while {len(todo)} events waited")
+        raise self._error(f"the event script was lost again while {len(todo)} calls waited")
 
     def _send(
         self, script: Script, events: Sequence[StoreEvent], todo: list[int], replies: list[Any]
@@ -630,24 +660,34 @@ class RedisSignalStore:
         lost: list[int] = []
         try:
             chunk: list[bytes] = []
+            packed = 0
             for n, i in enumerate(todo, 1):
-                e = events[i]
-                chunk.append(b"*%d\r\n" % (len(e) + 3))
+                group = events[i : i + _GROUP]
+                chunk.append(b"*%d\r\n" % (sum(len(e) + 1 for e in group) + 3))
                 chunk.append(head)
-                for arg in e:
-                    data = arg.encode()
-                    chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
-                if n % _CHUNK == 0 or n == len(todo):
+                for e in group:
+                    chunk.append(b"$%d\r\n%d\r\n" % (len(str(len(e))), len(e)))
+                    for arg in e:
+                        data = arg.encode()
+                        chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
+                packed += len(group)
+                if packed >= _CHUNK or n == len(todo):
                     conn.send_packed_command([b"".join(chunk)], check_health=False)
-                    chunk = []
+                    chunk, packed = [], 0
             error: ResponseError | None = None
             for i in todo:
                 try:
-                    replies[i] = conn.read_response()
+                    got = conn.read_response()
                 except NoScriptError:
                     lost.append(i)
+                    continue
                 except ResponseError as e:  # read on, so the connection stays in step
                     error = error or e
+                    continue
+                if isinstance(got, list) and len(got) == len(events[i : i + _GROUP]):
+                    replies[i : i + len(got)] = got
+                else:
+                    error = error or ResponseError(f"the event script answered {got!r}")
         except BaseException:
             conn.disconnect()
             raise
