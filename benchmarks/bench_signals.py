@@ -198,8 +198,10 @@ def main() -> None:
         p_cpu, p_wall = max(r[0] for r in piped), max(r[1] for r in piped)
         rows.append(
             (
-                f"Redis (local), `observe_many`: a script call for 16 events, "
-                f"{args.batch:,} a pipeline",
+                (
+                    f"Redis (local), `observe_many`: a script call for 16 events, "
+                    f"{args.batch:,} a pipeline"
+                ),
                 "worst case",
                 len(shared),
                 p_cpu,
