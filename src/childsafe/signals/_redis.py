@@ -208,10 +208,11 @@ return {v, rows}
 )
 
 
-# One event, every rule, one script: the engine's steps in order (see ``Signals``), the
-# state read once, changed in Lua locals, written once, the flag settled at the end.
-# ARGV (see ``StoreEvent``): 1 the step, allowed and stranger as one string ("a10"), 2 the
-# kind, 3 the adult, 4 the child, 5 the time, 6 mutual connections, 7 the adult's band if
+# Every rule of an event in one script: the engine's steps in order (see ``Signals``), the
+# state read once, changed in Lua, written once, the flag settled at the end; a call
+# applies several events, one after another. ARGV: each event's number of arguments, then
+# its arguments (see ``StoreEvent``): the step, allowed and stranger as one string ("a10"),
+# the kind, the adult, the child, the time, mutual connections, the adult's band if
 # known, then for a text the off-platform points and explanation and the phrase points
 # and explanation. Times are passed as Python's ``repr`` and written as given (``%.17g``
 # where computed), so they round-trip exactly. Every key is named from the prefix and
