@@ -65,9 +65,14 @@ def _events(stream: SyntheticStream, *, bands: bool) -> list[SignalEvent]:
 
 
 def _feed(
-    store: SignalStore, stream: SyntheticStream, *, batch: int | None, bands: bool = True
+    store: SignalStore,
+    stream: SyntheticStream,
+    *,
+    batch: int | None,
+    bands: bool = True,
+    config: SignalsConfig = CONFIG,
 ) -> tuple[Signals, list[Flag]]:
-    signals = Signals(CONFIG, store=store)
+    signals = Signals(config, store=store)
     for account, (band, idents) in stream.accounts.items():
         signals.account(account, band=band, identifiers=idents)
     flags: list[Flag] = []
@@ -121,6 +126,45 @@ class TestSameAsMemory:
         }  # fmt: skip
         assert redis_flags == memory_flags
         assert _state(redis, stream) == _state(memory, stream)
+
+    @pytest.mark.parametrize("batch", [None, 1000], ids=["observe", "b1000"])
+    def test_short_window_and_few_rows(
+        self, stream: SyntheticStream, redis_store: RedisSignalStore, batch: int | None
+    ) -> None:
+        """A fan-out window of an hour (the reach set trimmed as it slides) and two
+        evidence rows a pair (the rows kept in a ring that wraps): still memory's flags,
+        scores and evidence."""
+        config = SignalsConfig(phrases=EXAMPLE_PHRASES, fan_out_window=3600.0, evidence_per_pair=2)
+        memory, memory_flags = _feed(MemorySignalStore(), stream, batch=None, config=config)
+        redis, redis_flags = _feed(redis_store, stream, batch=batch, config=config)
+        assert len(memory_flags) > 20
+        assert redis_flags == memory_flags
+        assert _state(redis, stream) == _state(memory, stream)
+
+    def test_rows_kept_at_a_new_size(self, redis_store: RedisSignalStore) -> None:
+        """When evidence_per_pair changes, the rows already kept are cut to the newest
+        of the new size before the next row goes in."""
+        first = Signals(SignalsConfig(), store=redis_store)
+        for i in range(8):
+            first.observe(
+                "message", "adult", f"kid{i}", at=T0 + i, actor_band="adult", target_band="13_15"
+            )
+        fan = first.store.actor("adult")[3]
+        assert [r[4] for r in fan] == [40, 5, 5, 5, 5, 5]
+        assert len(first.pair_score("adult", "kid0").evidence) == 1
+        second = Signals(SignalsConfig(evidence_per_pair=3), store=redis_store)
+        second.observe("message", "adult", "kid8", at=T0 + 8, actor_band="adult",
+                       target_band="13_15")  # fmt: skip
+        rows = second.store.actor("adult")[3]
+        assert rows[:2] == fan[-2:]
+        assert len(rows) == 3
+        assert rows[2][5] == "reached 9 distinct unconnected minors within 48 hours"
+        third = Signals(SignalsConfig(evidence_per_pair=1), store=redis_store)
+        third.observe("message", "adult", "kid0", at=T0 + 9, actor_band="adult",
+                      target_band="13_15", allowed=False)  # fmt: skip
+        pair = third.pair_score("adult", "kid0")
+        assert pair.score == 15
+        assert [e.points for e in pair.evidence] == [5]
 
     def test_bands_from_the_accounts(
         self, stream: SyntheticStream, redis_store: RedisSignalStore

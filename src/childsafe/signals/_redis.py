@@ -1,13 +1,30 @@
 """The signals' state in Redis, shared by every app server (``childsafe[redis]``).
 
-The engine hands each event to :meth:`RedisSignalStore.apply_events`: every rule of the
-event in one Lua script (atomic on the server, one round trip), many events' scripts in
-one pipeline. The steps of :class:`~childsafe.signals.SignalStore` are Lua scripts too,
-over the same keys. An actor's keys share a hash tag, ``<prefix>{<actor>}:...``; the
-event script also touches the child's blocks, the adult's account and the flagged set,
-so it needs one Redis server, not Redis Cluster. Every key expires (pair and actor
-state after ``ttl`` seconds without activity, reach windows after their window, blocks
-after the block memory).
+The engine hands events to :meth:`RedisSignalStore.apply_events`: every rule of an
+event in one Lua script, atomic on the server (a call of the script applies up to 16
+events, one after another), many calls in one pipeline. The steps of
+:class:`~childsafe.signals.SignalStore` are Lua scripts too, over the same keys:
+
+- ``<prefix>{<adult>}:actor``, a hash: the adult's scores (``best``, ``best_child``,
+  ``fan``, ``level``, ``flagged``), the lower bound ``rmin`` of the times in its reach
+  set, and each child it has a history with as ``<field>:<child>`` fields (``fired``,
+  ``req``, ``esc``, ``score``); evidence rows are fields of their own, a ring of
+  ``evidence_per_pair`` rows (row ``i`` in ``e<i % k>``, with ``n`` the rows ever added
+  and ``k`` the ring's size; ``e<j>:<child>``, ``n:<child>``, ``k:<child>`` for a pair).
+  So an event reads the adult and the pair in one ``HMGET`` and writes them in one
+  ``HSET``.
+- ``<prefix>{<adult>}:reach``, a sorted set: each unconnected child the adult reached,
+  scored by the last time, trimmed to the fan-out window.
+- ``<prefix>block:<child>``, a hash: whom the child blocked or reported (and their
+  identifiers), and when.
+- ``<prefix>acct:<account>``, a hash: the band, assurance level and identifiers passed.
+- ``<prefix>flagged``, a set: the adults ever flagged.
+
+The adult's keys share a hash tag; the event script also touches the child's blocks,
+the adult's account and the flagged set, so it needs one Redis server, not Redis
+Cluster. Every key but the flagged set expires: the adult's hash ``ttl`` seconds after
+its last event (its pairs with it), the reach set after the window, blocks after the
+block memory.
 """
 
 from __future__ import annotations
@@ -35,14 +52,19 @@ DEFAULT_PREFIX: Final = "childsafe:signals:"
 _CHUNK: Final = 64
 """Events written to the socket at a time in a pipeline (the server starts on them
 while the next are packed)."""
+_GROUP: Final = 16
+"""Events a call of the event script applies, one after another (its fixed cost, about
+a sixth of an event's, shared by them)."""
 _Value: TypeAlias = bytes | str | int | float
 
+# The step scripts: KEYS[1] the adult's hash, a pair's fields named '<field>:<child>'.
 _FIRE: Final = """
-local f = tonumber(redis.call('HGET', KEYS[1], 'fired') or '0')
+local field = 'fired:' .. ARGV[3]
+local f = tonumber(redis.call('HGET', KEYS[1], field) or '0')
 local b = tonumber(ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if bit.band(f, b) ~= 0 then return 0 end
-redis.call('HSET', KEYS[1], 'fired', bit.bor(f, b))
+redis.call('HSET', KEYS[1], field, bit.bor(f, b))
 return 1
 """
 
@@ -53,6 +75,7 @@ local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not old or tonumber(old) < t then redis.call('ZADD', KEYS[1], t, ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. start)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('HDEL', KEYS[2], 'rmin')
 return redis.call('ZCARD', KEYS[1])
 """
 
@@ -68,45 +91,97 @@ return before
 
 _REQUEST: Final = """
 local t = tonumber(ARGV[1])
-local req = redis.call('HGET', KEYS[1], 'req')
+local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
 if not req or t - tonumber(req) > tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'req', ARGV[1], 'esc', 0)
+  redis.call('HSET', KEYS[1], 'req:' .. ARGV[4], ARGV[1], 'esc:' .. ARGV[4], 0)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 """
 
 _ESCALATE: Final = """
-local req = redis.call('HGET', KEYS[1], 'req')
+local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
 if not req then return 0 end
 local d = tonumber(ARGV[2]) - tonumber(req)
 if d < 0 or d > tonumber(ARGV[3]) then return 0 end
-local esc = bit.bor(tonumber(redis.call('HGET', KEYS[1], 'esc') or '0'), tonumber(ARGV[1]))
-redis.call('HSET', KEYS[1], 'esc', esc)
+local field = 'esc:' .. ARGV[4]
+local esc = bit.bor(tonumber(redis.call('HGET', KEYS[1], field) or '0'), tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], field, esc)
 return esc
 """
 
-_EVIDENCE: Final = """
+# Evidence: a hash keeps its last rows in fields of their own, row i (counted from 0) in
+# 'e' .. i % k, with 'n' the rows ever added and 'k' how many it keeps; so adding a row
+# writes one short field (no long text read into Lua or built there: Lua hashes every
+# string it makes, byte by byte). Both scripts start with these helpers.
+_RING: Final = (
+    "local fmt = string.format\n"
+    # Small integers as text: looked up, not formatted (string.format costs more).
+    "local INT = {"
+    + ", ".join(f"'{i}'" for i in range(32))
+    + "}\n"
+    + """
+
+local function ring_fields(n, k, sfx)
+  local out = {}
+  local m = math.min(n, k)
+  for j = n - m, n - 1 do out[#out + 1] = 'e' .. (INT[j % k + 1] or fmt('%d', j % k)) .. sfx end
+  return out
+end
+
+local function ring_get(key, n, k, sfx)
+  if n == 0 then return {} end
+  return redis.call('HMGET', key, unpack(ring_fields(n, k, sfx)))
+end
+
+-- The fields and values that add `rows` to the ring `sfx` kept at `keep` rows, into
+-- `out` (for one HSET; a ring kept at another size first keeps its newest rows, moved
+-- to `keep`); the new n.
+local function ring_put(key, n, k, keep, keep_text, rows, out, sfx)
+  if n > 0 and k ~= keep then
+    local old = ring_fields(n, k, sfx)
+    local values = redis.call('HMGET', key, unpack(old))
+    redis.call('HDEL', key, unpack(old))
+    n = 0
+    for j = math.max(#old - keep, 0) + 1, #old do
+      if values[j] then
+        out[#out + 1] = fmt('e%d', n) .. sfx; out[#out + 1] = values[j]; n = n + 1
+      end
+    end
+    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
+  elseif n == 0 then
+    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
+  end
+  for _, row in ipairs(rows) do
+    local i = n % keep
+    out[#out + 1] = 'e' .. (INT[i + 1] or fmt('%d', i)) .. sfx; out[#out + 1] = row
+    n = n + 1
+  end
+  out[#out + 1] = 'n' .. sfx; out[#out + 1] = INT[n + 1] or fmt('%d', n)
+  return n
+end
+"""
+)
+
+_EVIDENCE: Final = (
+    _RING
+    + """
 local pts = tonumber(ARGV[2])
 local keep = tonumber(ARGV[4])
-local function append(key)
-  local v = redis.call('HMGET', key, 'ev', 'n')
-  local text, n = ARGV[1], tonumber(v[2] or '0') + 1
-  if v[1] then text = v[1] .. '\\n' .. text end
-  local pos = 1
-  while n > keep do
-    pos = string.find(text, '\\n', pos, true) + 1
-    n = n - 1
-  end
-  redis.call('HSET', key, 'ev', string.sub(text, pos), 'n', n)
+local function append(sfx)
+  local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx)
+  local w = {}
+  ring_put(KEYS[1], tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, ARGV[4], {ARGV[1]}, w,
+           sfx)
+  redis.call('HSET', KEYS[1], unpack(w))
 end
 if ARGV[3] == '' then
   redis.call('HINCRBY', KEYS[1], 'fan', pts)
-  append(KEYS[1])
+  append('')
 else
-  local s = redis.call('HINCRBY', KEYS[2], 'score', pts)
-  append(KEYS[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  local sfx = ':' .. ARGV[3]
+  local s = redis.call('HINCRBY', KEYS[1], 'score' .. sfx, pts)
+  append(sfx)
   local best = tonumber(redis.call('HGET', KEYS[1], 'best') or '0')
   if s > best then redis.call('HSET', KEYS[1], 'best', s, 'best_child', ARGV[3]) end
 end
@@ -114,220 +189,274 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 local v = redis.call('HMGET', KEYS[1], 'best', 'fan')
 return tonumber(v[1] or '0') + tonumber(v[2] or '0')
 """
+)
+
+# A ring of evidence and some fields beside it, read at once: KEYS[1] the adult's hash,
+# ARGV[1] the ring's suffix ('' for the adult's own, ':<child>' for a pair's), then the
+# fields to read.
+_READ: Final = (
+    _RING
+    + """
+local sfx = ARGV[1]
+local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx, unpack(ARGV, 2))
+local n = tonumber(v[1] or '0')
+local rows = ring_get(KEYS[1], n, tonumber(v[2] or n), sfx)
+table.remove(v, 1)
+table.remove(v, 1)
+return {v, rows}
+"""
+)
 
 
-# One event, every rule, one script: the engine's steps in order (see ``Signals``), the
-# state read once, changed in Lua locals, written once, the flag settled at the end.
-# ARGV (see ``StoreEvent``): 1 the step, allowed and stranger as one string ("a10"), 2 the
-# kind, 3 the adult, 4 the child, 5 the time, 6 mutual connections, 7 the adult's band if
+# Every rule of an event in one script: the engine's steps in order (see ``Signals``), the
+# state read once, changed in Lua, written once, the flag settled at the end; a call
+# applies several events, one after another. ARGV: each event's number of arguments, then
+# its arguments (see ``StoreEvent``): the step, allowed and stranger as one string ("a10"),
+# the kind, the adult, the child, the time, mutual connections, the adult's band if
 # known, then for a text the off-platform points and explanation and the phrase points
 # and explanation. Times are passed as Python's ``repr`` and written as given (``%.17g``
 # where computed), so they round-trip exactly. Every key is named from the prefix and
 # the two accounts (so one standalone Redis or one primary, not Redis Cluster). The
 # @NAME@ constants come from the engine's SignalsConfig.
-_EVENT: Final = """
-local head, kind, A, C, ts = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local op = string.sub(head, 1, 1)
-local t = tonumber(ts)
-local TTL, KEEP = @TTL@, @KEEP@
+_EVENT: Final = (
+    _RING
+    + """
+local KEEP = @KEEP@
 local P = "@PREFIX@"
-local tag = P .. '{' .. A .. '}:'
-local kpair, kactor = tag .. 'pair:' .. C, tag .. 'actor'
-local kblock, kacct = P .. 'block:' .. C, P .. 'acct:' .. A
-
-local pv = redis.call('HMGET', kpair, 'fired', 'req', 'esc', 'score', 'ev', 'n')
-local fired = tonumber(pv[1] or '0')
-local req = pv[2] and tonumber(pv[2])
-local esc = tonumber(pv[3] or '0')
-local pscore = tonumber(pv[4] or '0')
-local fired0, esc0, pscore0, reqs = fired, esc, pscore, false
-local actor = false
-local prows, arows = {}, {}
-local total = -1
+-- What the rules change in the event at hand, in one table `fire` and `add` share (made
+-- once a call, not once an event; a closure over many locals costs more to make).
+local s = {}
 
 local function fire(b)
-  if bit.band(fired, b) ~= 0 then return false end
-  fired = bit.bor(fired, b)
+  local f = s.fired
+  if bit.band(f, b) ~= 0 then return false end
+  s.fired = bit.bor(f, b)
   return true
 end
 
-local function load_actor()
-  if not actor then
-    local v = redis.call('HMGET', kactor, 'best', 'fan', 'level', 'best_child', 'flagged',
-                         'ev', 'n')
-    actor = {best = tonumber(v[1] or '0'), fan = tonumber(v[2] or '0'),
-             level = tonumber(v[3] or '0'), child = v[4], flagged = tonumber(v[5] or '0'),
-             ev = v[6], n = tonumber(v[7] or '0'), dirty = false}
-  end
-  return actor
-end
-
-local function add(child, rule, pts, why)
-  local a = load_actor()
-  local row = '[' .. rule .. ',' .. ts .. ',' .. cjson.encode(kind) .. ','
-    .. (child and cjson.encode(child) or 'null') .. ',' .. pts .. ',' .. cjson.encode(why) .. ']'
-  if child then
-    pscore = pscore + pts
-    prows[#prows + 1] = row
-    if pscore > a.best then a.best, a.child = pscore, child end
+-- A row of evidence, a JSON array: the points also as text (`text`), the explanation
+-- `why` as a JSON string (every explanation built here is plain text, nothing to escape).
+local function add(pair, rule, pts, text, why)
+  if pair then
+    local cj = s.child_json
+    if not cj then
+      cj = cjson.encode(s.C)
+      s.child_json = cj
+    end
+    local rows = s.prows
+    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",' .. cj .. ','
+      .. text .. ',' .. why .. ']'
+    local score = s.pscore + pts
+    s.pscore = score
+    if score > s.best then s.best, s.best_child = score, s.C end
   else
-    a.fan = a.fan + pts
-    arows[#arows + 1] = row
+    local rows = s.arows
+    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",null,' .. text .. ','
+      .. why .. ']'
+    s.fan = s.fan + pts
   end
-  a.dirty = true
-  total = a.best + a.fan
+  s.total = s.best + s.fan
 end
 
--- Evidence: the last KEEP rows, one JSON array a line, in the hash's 'ev' ('n' rows).
-local function append(old, n, rows)
-  local text = table.concat(rows, '\\n')
-  if old then text = old .. '\\n' .. text end
-  n = n + #rows
-  local pos = 1
-  while n > KEEP do
-    pos = string.find(text, '\\n', pos, true) + 1
-    n = n - 1
-  end
-  return string.sub(text, pos), n
-end
+-- One event, its arguments as ``StoreEvent`` has them: -1, or the adult's previous
+-- flagged score if the event raised its flag (with the state, the adult's state then).
+local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why, phrase_text,
+                     phrase_why)
+  local op = string.sub(head, 1, 1)
+  local t = ts + 0
+  local tag = P .. '{' .. A .. '}:'
+  local ka, kblock = tag .. 'actor', P .. 'block:' .. C
+  local sfx = ':' .. C
+  local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sfx, 'score' .. sfx
 
-local function fan_points(level)
-  if level < @FAN_CHILDREN@ then return 0 end
-  return @FAN_POINTS@ + math.min(level - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
-end
+  -- The adult's hash: its own fields, and each child's as '<field>:<child>'.
+  local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
+                       'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
+  -- A field not there is 0; `x + 0` reads a number without a call.
+  s.fired, s.pscore, s.best = (v[1] or 0) + 0, (v[4] or 0) + 0, (v[7] or 0) + 0
+  s.best_child, s.fan, s.total = v[10], (v[8] or 0) + 0, -1
+  s.prows, s.arows, s.child_json = {}, {}, false
+  s.kind, s.ts, s.C = kind, ts, C
+  local req, esc = v[2] and v[2] + 0, (v[3] or 0) + 0
+  local pn, pk = (v[5] or 0) + 0, (v[6] or KEEP) + 0
+  local level, flagged = (v[9] or 0) + 0, (v[11] or 0) + 0
+  local an, ak = (v[12] or 0) + 0, (v[13] or KEEP) + 0
+  local rmin, rmin_text = v[14] and v[14] + 0, false
+  local fired0, pscore0, best0, fan0 = s.fired, s.pscore, s.best, s.fan
+  local esc0, level0, reqs = esc, level, false
 
-local function idents()
-  local ids = redis.call('HGET', kacct, 'idents')
-  if not ids then return {} end
-  return cjson.decode(ids)
-end
-
-local function open_request()
-  if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
-end
-
-if op == 'b' then
-  redis.call('HSET', kblock, A, ts)
-  for _, i in ipairs(idents()) do redis.call('HSET', kblock, 'ident:' .. i, ts) end
-  redis.call('EXPIRE', kblock, @BLOCK_EXPIRE@)
-  if bit.band(fired, 1) ~= 0 then
-    local band = ARGV[7]
-    if band == '' then band = redis.call('HGET', kacct, 'band') or '' end
-    if band == 'adult' and fire(128) then
-      local verb = 'reported'
-      if kind == 'block' then verb = 'blocked' end
-      add(C, @R_AFTER_BLOCK@, @BLOCKED_POINTS@,
-          'the child ' .. verb .. ' this adult stranger after being contacted')
+  if op == 'b' then
+    redis.call('HSET', kblock, A, ts)
+    local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+    for _, i in ipairs(ids and cjson.decode(ids) or {}) do
+      redis.call('HSET', kblock, 'ident:' .. i, ts)
     end
-  end
-elseif op == 'w' then
-  fire(64)
-elseif op == 'c' then
-  open_request()
-  if fire(1) then
-    add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@,
-        'the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')))
-  end
-else
-  if string.sub(head, 3, 3) == '1'
-     and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(fired, 64) == 0) then
+    redis.call('EXPIRE', kblock, '@BLOCK_EXPIRE@')
+    if bit.band(s.fired, 1) ~= 0 then
+      local band = band_given
+      if band == '' then band = redis.call('HGET', P .. 'acct:' .. A, 'band') or '' end
+      if band == 'adult' and fire(128) then
+        local verb = 'reported'
+        if kind == 'block' then verb = 'blocked' end
+        add(true, @R_AFTER_BLOCK@, @BLOCKED_POINTS@, '@BLOCKED_POINTS@',
+            '"the child ' .. verb .. ' this adult stranger after being contacted"')
+      end
+    end
+  elseif op == 'w' then
+    fire(64)
+  elseif op == 'c' then
+    if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
     if fire(1) then
-      add(C, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, kind
-          .. ' from an adult to a minor with no connection and ' .. ARGV[6]
-          .. ' mutual connection(s)')
+      add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
+          '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
     end
-    if string.sub(head, 2, 2) == '0' and fire(2) then
-      add(C, @R_STRANGER_CONTACT@, @DENIED_POINTS@,
-          'a denied ' .. kind .. ': the adult tried to reach the child anyway')
-    end
-    local kreach = tag .. 'reach'
-    redis.call('ZADD', kreach, 'GT', ts, C)
-    redis.call('ZREMRANGEBYSCORE', kreach, '-inf', string.format('(%.17g', t - @FAN_WINDOW@))
-    redis.call('EXPIRE', kreach, @FAN_EXPIRE@)
-    local distinct = redis.call('ZCARD', kreach)
-    if distinct >= @FAN_CHILDREN@ then
-      local a = load_actor()
-      if distinct > a.level then
-        local more = fan_points(distinct) - fan_points(a.level)
-        a.level, a.dirty = distinct, true
+  else
+    if string.sub(head, 3, 3) == '1'
+       and (kind ~= 'message' or @COUNT_REPLIES@ or bit.band(s.fired, 64) == 0) then
+      if fire(1) then
+        add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@', '"' .. kind
+            .. ' from an adult to a minor with no connection and ' .. mutual
+            .. ' mutual connection(s)"')
+      end
+      if string.sub(head, 2, 2) == '0' and fire(2) then
+        add(true, @R_STRANGER_CONTACT@, @DENIED_POINTS@, '@DENIED_POINTS@',
+            '"a denied ' .. kind .. ': the adult tried to reach the child anyway"')
+      end
+      -- The distinct children reached within the window: the reach set keeps each child's
+      -- last time; 'rmin' is at most the oldest of them, so the set is trimmed (and its
+      -- oldest read again) only once a time in it may have left the window.
+      local kreach = tag .. 'reach'
+      local start = t - @FAN_WINDOW@
+      redis.call('ZADD', kreach, 'GT', ts, C)
+      redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
+      local distinct = redis.call('ZCARD', kreach)
+      if not rmin or rmin < start then
+        if distinct == 1 then
+          rmin, rmin_text = t, ts
+        else
+          redis.call('ZREMRANGEBYSCORE', kreach, '-inf', fmt('(%.17g', start))
+          local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
+          rmin, rmin_text = tonumber(oldest[2]), oldest[2]
+          distinct = redis.call('ZCARD', kreach)
+        end
+      elseif t < rmin then
+        rmin, rmin_text = t, ts
+      end
+      if distinct >= @FAN_CHILDREN@ and distinct > level then
+        local function fan_points(l)
+          if l < @FAN_CHILDREN@ then return 0 end
+          return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+        end
+        local more = fan_points(distinct) - fan_points(level)
+        level = distinct
         if more > 0 then
-          add(false, @R_FAN_OUT@, more, 'reached ' .. distinct
-              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours')
+          add(false, @R_FAN_OUT@, more, INT[more + 1] or fmt('%d', more), '"reached '
+              .. (INT[distinct + 1] or fmt('%d', distinct))
+              .. ' distinct unconnected minors within ' .. @FAN_HOURS@ .. ' hours"')
         end
       end
-    end
-    if kind == 'friend_request' or kind == 'follow' then open_request() end
-  end
-  local eb = ({message = 1, media_request = 2, link = 4})[kind]
-  if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
-    esc = bit.bor(esc, eb)
-    local names = {}
-    if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
-    if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
-    if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
-    if #names >= @ESC_STEPS@ and fire(4) then
-      add(C, @R_ESCALATION@, @ESC_POINTS@, table.concat(names, ' and ') .. ' within '
-          .. @ESC_HOURS@ .. ' hours of a connection request between an adult stranger '
-          .. 'and the child')
-    end
-  end
-  if ARGV[8] then
-    local off = tonumber(ARGV[8])
-    if off > 0 and fire(8) then add(C, @R_OFF_PLATFORM@, off, ARGV[9]) end
-    local phrase = tonumber(ARGV[10])
-    if phrase > 0 and fire(16) then add(C, @R_SECRECY@, phrase, ARGV[11]) end
-  end
-  if redis.call('EXISTS', kblock) == 1 then
-    local found = redis.call('HGET', kblock, A)
-    local direct = found ~= false
-    if not found then
-      for _, i in ipairs(idents()) do
-        found = redis.call('HGET', kblock, 'ident:' .. i)
-        if found then break end
+      if (kind == 'friend_request' or kind == 'follow')
+         and (not req or t - req > @ESC_WINDOW@) then
+        req, reqs, esc = t, ts, 0
       end
     end
-    if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
-      local why = 'a ' .. kind .. ' from an account sharing an identifier with an account '
-        .. 'the child blocked or reported'
-      if direct then why = 'a ' .. kind .. ' after the child blocked or reported this account' end
-      add(C, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, why)
+    local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
+      or (kind == 'link' and 4)
+    if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
+      esc = bit.bor(esc, eb)
+      local names = {}
+      if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
+      if bit.band(esc, 2) ~= 0 then names[#names + 1] = 'media_request' end
+      if bit.band(esc, 4) ~= 0 then names[#names + 1] = 'link' end
+      if #names >= @ESC_STEPS@ and fire(4) then
+        add(true, @R_ESCALATION@, @ESC_POINTS@, '@ESC_POINTS@', '"' .. table.concat(names, ' and ')
+            .. ' within ' .. @ESC_HOURS@ .. ' hours of a connection request between an adult '
+            .. 'stranger and the child"')
+      end
+    end
+    if off_text then
+      local off = tonumber(off_text)
+      if off > 0 and fire(8) then
+        add(true, @R_OFF_PLATFORM@, off, off_text, cjson.encode(off_why))
+      end
+      local phrase = tonumber(phrase_text)
+      if phrase > 0 and fire(16) then
+        add(true, @R_SECRECY@, phrase, phrase_text, cjson.encode(phrase_why))
+      end
+    end
+    if redis.call('EXISTS', kblock) == 1 then
+      local found = redis.call('HGET', kblock, A)
+      local direct = found ~= false
+      if not found then
+        local ids = redis.call('HGET', P .. 'acct:' .. A, 'idents')
+        for _, i in ipairs(ids and cjson.decode(ids) or {}) do
+          found = redis.call('HGET', kblock, 'ident:' .. i)
+          if found then break end
+        end
+      end
+      if found and t - tonumber(found) <= @BLOCK_MEMORY@ and fire(32) then
+        local why = '"a ' .. kind .. ' from an account sharing an identifier with an account '
+          .. 'the child blocked or reported"'
+        if direct then
+          why = '"a ' .. kind .. ' after the child blocked or reported this account"'
+        end
+        add(true, @R_AFTER_BLOCK@, @AFTER_BLOCK_POINTS@, '@AFTER_BLOCK_POINTS@', why)
+      end
     end
   end
+
+  local fired, pscore, best, fan, total = s.fired, s.pscore, s.best, s.fan, s.total
+  local best_child, prows, arows = s.best_child, s.prows, s.arows
+  local before = -1
+  if total >= @FLAG_SCORE@ and total > flagged then
+    before = flagged
+    if before == 0 then redis.call('SADD', P .. 'flagged', A) end
+  end
+  -- One write of the fields that changed (a number written costs a conversion).
+  local w = {}
+  if fired ~= fired0 then
+    w[#w + 1] = f_fired; w[#w + 1] = INT[fired + 1] or fmt('%d', fired)
+  end
+  if pscore ~= pscore0 then
+    w[#w + 1] = f_score; w[#w + 1] = INT[pscore + 1] or fmt('%d', pscore)
+  end
+  if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
+  if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = INT[esc + 1] or fmt('%d', esc) end
+  if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
+  if best ~= best0 then
+    w[#w + 1] = 'best'; w[#w + 1] = INT[best + 1] or fmt('%d', best)
+    w[#w + 1] = 'best_child'; w[#w + 1] = best_child
+  end
+  if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = INT[fan + 1] or fmt('%d', fan) end
+  if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = INT[level + 1] or fmt('%d', level) end
+  if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = INT[total + 1] or fmt('%d', total) end
+  if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
+  if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
+  if #w > 0 then redis.call('HSET', ka, unpack(w)) end
+  if op ~= 'b' or #w > 0 then redis.call('EXPIRE', ka, '@TTL@') end
+  if before < 0 or not @STATE@ then return before end
+  local best_rows = {}
+  if best_child == C then
+    best_rows = ring_get(ka, pn, pk, sfx)
+  elseif best_child then
+    local b = ':' .. best_child
+    local nk = redis.call('HMGET', ka, 'n' .. b, 'k' .. b)
+    best_rows = ring_get(ka, tonumber(nk[1] or '0'), tonumber(nk[2] or KEEP), b)
+  end
+  return {before, best, fan, best_child, ring_get(ka, an, ak, ''), best_rows}
 end
 
-local pw = {}
-if fired ~= fired0 then pw[#pw + 1] = 'fired'; pw[#pw + 1] = fired end
-if pscore ~= pscore0 then pw[#pw + 1] = 'score'; pw[#pw + 1] = pscore end
-if reqs then pw[#pw + 1] = 'req'; pw[#pw + 1] = reqs end
-if reqs or esc ~= esc0 then pw[#pw + 1] = 'esc'; pw[#pw + 1] = esc end
-if #prows > 0 then
-  local ev, n = append(pv[5], tonumber(pv[6] or '0'), prows)
-  pw[#pw + 1] = 'ev'; pw[#pw + 1] = ev; pw[#pw + 1] = 'n'; pw[#pw + 1] = n
+-- ARGV: the events one after another, each its number of arguments then the arguments;
+-- each event applied in turn, each reply in turn.
+local out, i = {}, 1
+while ARGV[i] do
+  local n = ARGV[i] + 0
+  out[#out + 1] = event(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
 end
-if #pw > 0 then redis.call('HSET', kpair, unpack(pw)) end
-if op ~= 'b' then redis.call('EXPIRE', kpair, TTL) end
-if not actor then return -1 end
-local before = -1
-if total >= @FLAG_SCORE@ and total > actor.flagged then
-  before = actor.flagged
-  redis.call('SADD', P .. 'flagged', A)
-end
-if actor.dirty or before >= 0 then
-  local aw = {'best', actor.best, 'fan', actor.fan, 'level', actor.level}
-  if actor.child then aw[#aw + 1] = 'best_child'; aw[#aw + 1] = actor.child end
-  if before >= 0 then aw[#aw + 1] = 'flagged'; aw[#aw + 1] = total end
-  if #arows > 0 then
-    actor.ev, actor.n = append(actor.ev, actor.n, arows)
-    aw[#aw + 1] = 'ev'; aw[#aw + 1] = actor.ev; aw[#aw + 1] = 'n'; aw[#aw + 1] = actor.n
-  end
-  redis.call('HSET', kactor, unpack(aw))
-  redis.call('EXPIRE', kactor, TTL)
-end
-if before < 0 or not @STATE@ then return before end
-local prow = false
-if actor.child then prow = redis.call('HGET', tag .. 'pair:' .. actor.child, 'ev') end
-return {before, actor.best, actor.fan, actor.child, actor.ev, prow}
+return out
 """
+)
 
 
 def _lua_number(value: float) -> str:
@@ -386,12 +515,13 @@ def _driver() -> tuple[Any, type[Exception]]:
     return redis.Redis, redis.RedisError
 
 
-def _rows(text: bytes | None) -> list[EvidenceRow]:
-    """Evidence rows from a hash's ``ev`` field: one JSON array a line."""
+def _rows(items: Sequence[bytes | None]) -> list[EvidenceRow]:
+    """Evidence rows from their JSON arrays, oldest first."""
     out: list[EvidenceRow] = []
-    for item in () if not text else bytes(text).split(b"\n"):
-        r = json.loads(item)
-        out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
+    for item in items:
+        if item is not None:
+            r = json.loads(item)
+            out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
     return out
 
 
@@ -433,6 +563,7 @@ class RedisSignalStore:
         self._request = client.register_script(_REQUEST)
         self._escalate = client.register_script(_ESCALATE)
         self._evidence = client.register_script(_EVIDENCE)
+        self._read = client.register_script(_READ)
         self._events: dict[tuple[SignalsConfig, bool], Script] = {}
 
     @classmethod
@@ -447,11 +578,8 @@ class RedisSignalStore:
         except self._error as e:
             raise SignalStoreError(f"cannot {what} in Redis ({self.prefix!r}): {e}") from e
 
-    def _actor_key(self, actor: str, part: str) -> str:
+    def _key(self, actor: str, part: str = "actor") -> str:
         return f"{self.prefix}{{{actor}}}:{part}"
-
-    def _pair_key(self, actor: str, child: str, part: str = "pair") -> str:
-        return f"{self.prefix}{{{actor}}}:{part}:{child}"
 
     def set_account(
         self, account: str, band: str | None, assurance: str | None, idents: tuple[str, ...]
@@ -490,28 +618,29 @@ class RedisSignalStore:
     def apply_events(
         self, config: SignalsConfig, events: Sequence[StoreEvent], *, state: bool = True
     ) -> list[FlagState | None]:
-        """Every rule on each event in one Lua script (atomic on the server); one event
-        is one round trip, several go in one pipeline (not a transaction: each event's
-        script is atomic by itself, and they run in order). Without ``state``, a flag
-        comes back without the actor's evidence."""
+        """Every rule on each event in one Lua script (atomic on the server, up to
+        ``_GROUP`` events a call, one after another); one event is one round trip,
+        several go in one pipeline (not a transaction: each call is atomic by itself,
+        and they run in order). Without ``state``, a flag comes back without the
+        actor's evidence."""
         script = self._events.get((config, state))
         if script is None:
             source = _event_source(config, self._ttl, self.prefix, state)
             script = self._events[config, state] = self.client.register_script(source)
         if len(events) == 1:
-            e = events[0]
-            return [_flag_state(self._call("apply an event", lambda: script(args=e)))]
+            args = [str(len(events[0])), *events[0]]
+            return [_flag_state(self._call("apply an event", lambda: script(args=args)[0]))]
         replies = self._call(f"apply {len(events)} events", lambda: self._pipeline(script, events))
         return [_flag_state(r) for r in replies]
 
     def _pipeline(self, script: Script, events: Sequence[StoreEvent]) -> list[Any]:
-        """Each event's ``EVALSHA`` written in chunks on one connection while the server
-        works through the ones before (not a transaction: each script is atomic by
-        itself, and they run in order), then every reply read. If the server lost the
-        script (restarted, ``SCRIPT FLUSH``), the events refused for it are sent again,
-        in order, once it is loaded."""
+        """An ``EVALSHA`` for each ``_GROUP`` events, written in chunks on one connection
+        while the server works through the ones before (not a transaction: each call is
+        atomic by itself, and they run in order), then every reply read. If the server
+        lost the script (restarted, ``SCRIPT FLUSH``), the calls refused for it are sent
+        again, in order, once it is loaded."""
         replies: list[Any] = [None] * len(events)
-        todo = list(range(len(events)))
+        todo = list(range(0, len(events), _GROUP))
         for attempt in range(2):
             lost = self._send(script, events, todo, replies)
             if not lost:
@@ -519,7 +648,7 @@ class RedisSignalStore:
             if attempt == 0:
                 self.client.script_load(script.script)
             todo = lost
-        raise self._error(f"the event script was lost again while {len(todo)} events waited")
+        raise self._error(f"the event script was lost again while {len(todo)} calls waited")
 
     def _send(
         self, script: Script, events: Sequence[StoreEvent], todo: list[int], replies: list[Any]
@@ -532,24 +661,34 @@ class RedisSignalStore:
         lost: list[int] = []
         try:
             chunk: list[bytes] = []
+            packed = 0
             for n, i in enumerate(todo, 1):
-                e = events[i]
-                chunk.append(b"*%d\r\n" % (len(e) + 3))
+                group = events[i : i + _GROUP]
+                chunk.append(b"*%d\r\n" % (sum(len(e) + 1 for e in group) + 3))
                 chunk.append(head)
-                for arg in e:
-                    data = arg.encode()
-                    chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
-                if n % _CHUNK == 0 or n == len(todo):
+                for e in group:
+                    chunk.append(b"$%d\r\n%d\r\n" % (len(str(len(e))), len(e)))
+                    for arg in e:
+                        data = arg.encode()
+                        chunk.append(b"$%d\r\n%b\r\n" % (len(data), data))
+                packed += len(group)
+                if packed >= _CHUNK or n == len(todo):
                     conn.send_packed_command([b"".join(chunk)], check_health=False)
-                    chunk = []
+                    chunk, packed = [], 0
             error: ResponseError | None = None
             for i in todo:
                 try:
-                    replies[i] = conn.read_response()
+                    got = conn.read_response()
                 except NoScriptError:
                     lost.append(i)
+                    continue
                 except ResponseError as e:  # read on, so the connection stays in step
                     error = error or e
+                    continue
+                if isinstance(got, list) and len(got) == len(events[i : i + _GROUP]):
+                    replies[i : i + len(got)] = got
+                else:
+                    error = error or ResponseError(f"the event script answered {got!r}")
         except BaseException:
             conn.disconnect()
             raise
@@ -570,23 +709,22 @@ class RedisSignalStore:
         return [None if v is None else bytes(v).decode() for v in values]
 
     def fire(self, actor: str, child: str, bit: int) -> bool:
-        key = self._pair_key(actor, child)
-        return bool(
-            self._call("fire a rule", lambda: self._fire(keys=[key], args=[bit, self._ttl]))
-        )
+        keys = [self._key(actor)]
+        args: list[_Value] = [bit, self._ttl, child]
+        return bool(self._call("fire a rule", lambda: self._fire(keys=keys, args=args)))
 
     def mask(self, actor: str, child: str) -> int:
-        key = self._pair_key(actor, child)
-        value = self._call("read a pair", lambda: self.client.hget(key, "fired"))
+        key = self._key(actor)
+        value = self._call("read a pair", lambda: self.client.hget(key, f"fired:{child}"))
         return int(value or 0)
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
-        key = self._actor_key(actor, "reach")
+        keys = [self._key(actor, "reach"), self._key(actor)]
         args: list[_Value] = [child, repr(t), repr(window), math.ceil(window) + 1]
-        return int(self._call("count a window", lambda: self._reach(keys=[key], args=args)))
+        return int(self._call("count a window", lambda: self._reach(keys=keys, args=args)))
 
     def _raise_field(self, actor: str, field: str, value: int) -> int | None:
-        keys = [self._actor_key(actor, "actor"), f"{self.prefix}flagged"]
+        keys = [self._key(actor), f"{self.prefix}flagged"]
         before = int(
             self._call(
                 f"raise the {field}",
@@ -602,21 +740,18 @@ class RedisSignalStore:
         return self._raise_field(actor, "flagged", total)
 
     def request(self, actor: str, child: str, t: float, window: float) -> None:
-        key = self._pair_key(actor, child)
-        self._call(
-            "open a request window",
-            lambda: self._request(keys=[key], args=[repr(t), repr(window), self._ttl]),
-        )
+        keys = [self._key(actor)]
+        args: list[_Value] = [repr(t), repr(window), self._ttl, child]
+        self._call("open a request window", lambda: self._request(keys=keys, args=args))
 
     def escalate(self, actor: str, child: str, bit: int, t: float, window: float) -> int:
-        key = self._pair_key(actor, child)
-        args: list[_Value] = [bit, repr(t), repr(window)]
-        return int(self._call("escalate", lambda: self._escalate(keys=[key], args=args)))
+        keys = [self._key(actor)]
+        args: list[_Value] = [bit, repr(t), repr(window), child]
+        return int(self._call("escalate", lambda: self._escalate(keys=keys, args=args)))
 
     def add_evidence(self, actor: str, row: EvidenceRow, keep: int) -> int:
-        child = row[3]
-        keys = [self._actor_key(actor, "actor"), self._pair_key(actor, child or "", "pair")]
-        args: list[_Value] = [json.dumps(row), row[4], child or "", keep, self._ttl]
+        keys = [self._key(actor)]
+        args: list[_Value] = [json.dumps(row), row[4], row[3] or "", keep, self._ttl]
         return int(self._call("add evidence", lambda: self._evidence(keys=keys, args=args)))
 
     def block(self, child: str, other: str, t: float, idents: tuple[str, ...], keep: float) -> None:
@@ -648,17 +783,19 @@ class RedisSignalStore:
         return True
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
-        key = self._pair_key(actor, child)
-        score, text = self._call("read a pair", lambda: self.client.hmget(key, ["score", "ev"]))
-        return int(score or 0), _rows(text)
+        keys = [self._key(actor)]
+        args = [f":{child}", f"score:{child}"]
+        (score,), rows = self._call("read a pair", lambda: self._read(keys=keys, args=args))
+        return int(score or 0), _rows(rows)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
-        key = self._actor_key(actor, "actor")
-        best, fan, best_child, text = self._call(
-            "read an actor", lambda: self.client.hmget(key, ["best", "fan", "best_child", "ev"])
+        keys = [self._key(actor)]
+        args = ["", "best", "fan", "best_child"]
+        (best, fan, best_child), rows = self._call(
+            "read an actor", lambda: self._read(keys=keys, args=args)
         )
         child = None if best_child is None else bytes(best_child).decode()
-        return int(best or 0), int(fan or 0), child, _rows(text)
+        return int(best or 0), int(fan or 0), child, _rows(rows)
 
     def flagged(self) -> list[str]:
         members = self._call(
