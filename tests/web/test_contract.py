@@ -875,6 +875,43 @@ class TestMedia:
         assert "no Content-Disposition" in response.json()["detail"]
         assert built.social.ran == []
 
+    @pytest.mark.parametrize(
+        ("content_type", "eol", "detail"),
+        [
+            # Werkzeug and Django split at a boundary after a bare LF: a second image.
+            ("multipart/form-data; boundary=b", b"\n", "other than CRLF"),
+            # Werkzeug and Django take the last boundary given: only the second image.
+            ("multipart/form-data; boundary=a; boundary=b", b"\r\n", "more than once"),
+        ],
+    )
+    def test_body_parsers_would_split_differently_is_400(
+        self, built: BuiltApp, content_type: str, eol: bytes, detail: str
+    ) -> None:
+        """A body the app's framework would read as holding an image this check never
+        saw (a matched one, behind a clean one) is refused as malformed, and the view
+        never runs."""
+        first = b"a" if "boundary=a" in content_type else b"b"
+        body = (
+            b"--" + first + b'\r\nContent-Disposition: form-data; name="photo"; '
+            b'filename="c.png"\r\nContent-Type: image/png\r\n\r\n'
+            + png()
+            # What the framework reads as the next part:
+            + eol
+            + b'--b\r\nContent-Disposition: form-data; name="photo"; filename="m.png"'
+            + eol
+            + eol
+            + png(MATCH)
+            + b"\r\n--b--\r\n"
+            + (b"\r\n--a--\r\n" if first == b"a" else b"")
+        )
+        response = call(
+            built, "teen", "POST", "/photos", content=body, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert detail in response.json()["detail"]
+        assert built.social.ran == []
+
     def test_not_an_image_is_refused(self, built: BuiltApp) -> None:
         """A file that is not an image is refused as unreadable."""
         body = problem(call(built, "stranger", "POST", "/photos", **files(b"hello", "a.png")))
