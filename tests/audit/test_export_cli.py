@@ -142,6 +142,39 @@ class TestBundles:
         bundle["segments"][0]["end"] = 2
         assert "no signed checkpoint names" in (verify_bundle(bundle).problem or "")
 
+    def test_replayed_segment_in_bundle(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """A bundle that repeats a segment (whole or overlapping another) is broken,
+        not valid with its records counted twice; a record missing its hash is the
+        library's error naming the field."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        out = tmp_path / "all.json"
+        trail.export(out, since=T0)
+        trail.close()
+        honest = verify_bundle(read_bundle(out))
+        assert honest.status == "valid"
+        bundle = read_bundle(out)
+        bundle["segments"].append(bundle["segments"][1])
+        report = verify_bundle(bundle)
+        last, copied = len(bundle["segments"]) - 1, bundle["segments"][1]
+        expected = (
+            f"segment {last} repeats records {copied['start'] + 1}..{copied['end']} "
+            "of segment 1 (replayed)"
+        )
+        assert (report.status, report.problem) == ("broken", expected)
+        assert report.records <= honest.records
+        bundle = read_bundle(out)
+        bundle["segments"].insert(1, bundle["segments"][0])
+        assert "repeats records" in (verify_bundle(bundle).problem or "")
+        bundle = read_bundle(out)
+        del next(e for e in bundle["segments"][0]["entries"] if "body" in e)["hash"]
+        with pytest.raises(AuditRecordError, match=r"entries\[\d+\]\.hash: expected str"):
+            verify_bundle(bundle)
+
     def test_unanchored_tail_in_bundle(self, tmp_path: Path) -> None:
         """Records after the last checkpoint are exported as unanchored."""
         signer = CheckpointSigner.generate()
