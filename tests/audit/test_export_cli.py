@@ -234,6 +234,21 @@ class TestBundles:
 
 
 class TestCLI:
+    @pytest.mark.parametrize("command", ["verify", "export"])
+    def test_a_store_that_does_not_exist(
+        self, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """verify and export refuse a SQLite path with no store (exit 2, naming it):
+        verifying a mistyped path said "The chain is empty." and exited 0, and left an
+        empty database behind."""
+        missing = tmp_path / "typo.db"
+        args = ["audit", command, f"sqlite:///{missing}", "--checkpoints", str(tmp_path)]
+        if command == "export":
+            args += ["--from", "2026-01-01", "-o", str(tmp_path / "b.json")]
+        assert main(args) == 2
+        assert f"there is no audit store at '{missing}'" in capsys.readouterr().err
+        assert not missing.exists()
+
     def test_verify_store_and_bundle(
         self,
         setup: tuple[str, Path, CheckpointSigner],

@@ -311,6 +311,20 @@ class TestCommand:
         assert period["from"].endswith("-01-01")
         assert period["to"].endswith("-12-31")
 
+    @pytest.mark.parametrize("option", ["--store", "--audit"])
+    def test_a_store_that_does_not_exist(
+        self, db: str, tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A mistyped store path is exit 2 naming it, never a report of zeros (nor a
+        new empty database left behind)."""
+        missing = tmp_path / "typo.db"
+        args = ["report", "--store", db, "-f", "csv", option, f"sqlite:///{missing}"]
+        assert main(args) == 2
+        assert f"there is no {'complaint' if option == '--store' else 'audit'} store at" in (
+            capsys.readouterr().err
+        )
+        assert not missing.exists()
+
     def test_a_bad_date(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["report", "--from", "2025-13-01", "--to", "2025-12-31"]) == 2
         assert "expected a date" in capsys.readouterr().err

@@ -522,15 +522,20 @@ class SQLiteComplaintStore:
         """Nothing to release: every call opens and closes its own connection."""
 
 
-def open_store(url: str) -> ComplaintStore:
+def open_store(url: str, *, create: bool = True) -> ComplaintStore:
     """The store a URL names: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``,
-    ``memory:`` or ``postgresql://...`` (``childsafe[postgres]``)."""
+    ``memory:`` or ``postgresql://...`` (``childsafe[postgres]``). With ``create=False``
+    (readers, such as ``childsafe report``) a SQLite file that does not exist raises
+    :class:`~childsafe.complaints.ComplaintStoreError` instead of being created empty,
+    so a mistyped path does not give a report of zeros."""
     if url == "memory:":
         return MemoryComplaintStore()
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ComplaintError(f"{url!r} names no file: use sqlite:///path/to/file.db")
+        if not create and not Path(path).exists():
+            raise ComplaintStoreError(f"{url}: there is no complaint store at {path!r}")
         return SQLiteComplaintStore(path)
     if url.startswith(("postgresql://", "postgres://")):
         from childsafe.complaints._postgres import PostgresComplaintStore  # noqa: PLC0415
