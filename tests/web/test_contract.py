@@ -860,6 +860,40 @@ class TestMedia:
         assert inspector.seen == []
         assert built.social.ran == []
 
+    @pytest.mark.parametrize(
+        ("length", "status"),
+        [("\u00b2", 400), ("1\u00b3", 400), ("+9", 400), ("9" * 5000, 413)],
+    )
+    def test_a_content_length_that_is_no_number(
+        self, built: BuiltApp, inspector: MarkerInspector, length: str, status: int
+    ) -> None:
+        """A Content-Length of superscript digits (``str.isdigit`` takes them, ``int``
+        does not), a sign, or thousands of digits is the library's own refusal, never
+        a server error: 400 naming it, 413 for a length past the cap; nothing is read
+        into an inspection."""
+        code, body, _ = send_raw(
+            built, "teen", "/photos", [png()], declared=length, content_type="image/png"
+        )
+        assert code == status, body
+        assert json.loads(body)["status"] == status
+        assert inspector.seen == []
+        assert built.social.ran == []
+
+    def test_a_json_target_behind_a_content_length_that_is_no_number(self, built: BuiltApp) -> None:
+        """A stranger's message to a child whose Content-Length is superscript digits
+        (``str.isdigit`` takes them, ``int`` does not) is refused like any other (the
+        target read from the body, or not found: fail closed), never a server error."""
+        code, body, _ = send_raw(
+            built,
+            "stranger",
+            "/messages/json",
+            [b'{"to": "teen"}'],
+            declared="1\u00b2",
+            content_type="application/json",
+        )
+        assert code == 403, body
+        assert built.social.ran == []
+
     def test_malformed_multipart_is_400(self, built: BuiltApp) -> None:
         """A multipart body that does not parse is a 400 problem naming what is wrong."""
         response = call(
@@ -1026,15 +1060,16 @@ def send_raw(
     path: str,
     chunks: list[bytes],
     *,
-    declared: bool,
+    declared: bool | str,
     content_type: str,
 ) -> tuple[int, bytes, int]:
-    """POST ``chunks`` through the raw interface (a chunked body when not ``declared``):
-    the status, the body, and how many body bytes the app side read."""
+    """POST ``chunks`` through the raw interface (a chunked body when not ``declared``;
+    a string is the ``Content-Length`` sent, in Latin-1 as servers decode it): the
+    status, the body, and how many body bytes the app side read."""
     total = sum(len(c) for c in chunks)
     headers = [("Authorization", f"Bearer {account}"), ("Content-Type", content_type)]
     if declared:
-        headers.append(("Content-Length", str(total)))
+        headers.append(("Content-Length", declared if isinstance(declared, str) else str(total)))
     if built.wsgi is not None:
         stream = _CountingInput(chunks)
         environ: dict[str, Any] = {
@@ -1109,7 +1144,7 @@ async def _asgi_post(
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"testserver")]
-        + [(n.lower().encode(), v.encode()) for n, v in headers],
+        + [(n.lower().encode(), v.encode("latin-1")) for n, v in headers],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "state": {},

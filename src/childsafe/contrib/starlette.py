@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import attrs
 
 from childsafe._decision import Decision
+from childsafe._parsing import ParseError, content_length
 from childsafe.asgi import (
     MEDIA_KEY,
     WS_POLICY_VIOLATION,
@@ -228,8 +229,11 @@ class StarletteRequest:
             return
         if not self._json_expected():
             return
-        length = self.header("content-length")
-        if length is None or not length.isdigit() or not 0 < int(length) <= max_body:
+        try:
+            length = content_length(self.header("content-length"))
+        except ParseError:
+            length = None
+        if length is None or not 0 < length <= max_body:
             log.warning("childsafe: the body of %s is too large or of unknown length", self.path)
             return
         try:

@@ -27,6 +27,7 @@ import attrs
 
 from childsafe._decision import Decision
 from childsafe._model import Account, Relationship
+from childsafe._parsing import ParseError, content_length
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import Request
 from childsafe.web.denials import DenialResponse
@@ -907,14 +908,10 @@ def decide_media(
 def declared_length(value: str | None) -> int | None:
     """A ``Content-Length`` as a number (``None``: absent); :class:`BodyProblem` 400
     when it is not one."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if not text.isdigit():
-        raise BodyProblem(
-            400, "Bad Content-Length", f"Content-Length {value[:40]!r} is not a number."
-        )
-    return int(text)
+    try:
+        return content_length(value)
+    except ParseError as e:
+        raise BodyProblem(400, "Bad Content-Length", f"{e}.") from None
 
 
 def media_facts(results: tuple[MediaResult, ...]) -> list[dict[str, Any]]:
