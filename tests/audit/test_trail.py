@@ -151,8 +151,29 @@ class TestExplicitRecords:
             trail.record_signal_flag("a", "x", data={"score": 0.5})
         with pytest.raises(AuditRecordError, match="kind: unknown record kind 'nope'"):
             trail.record("nope")
+        with pytest.raises(AuditRecordError, match=r"data\.n: an integer of more than 4300"):
+            trail.record("complaint", data={"n": 10**5000})
         with pytest.raises(AuditRecordError, match="since: expected an aware datetime"):
             trail.count("decision", since=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        trail.close()
+
+    @pytest.mark.parametrize("kind", ["checkpoint", "sampling", "retention"])
+    def test_the_trails_own_kinds_are_refused(self, tmp_path: Path, kind: str) -> None:
+        """record() refuses the kinds only the trail writes: a checkpoint record with no
+        signed checkpoint made every later verification fail, a retention record nobody
+        ran would say records were dropped on purpose. Nothing is written."""
+        trail = make_trail(SQLiteAuditStore(tmp_path / "a.db"))
+        trail.record_complaint("r-1", category="other").wait()
+        with pytest.raises(AuditRecordError, match=f"kind: '{kind}' records are written by"):
+            trail.record(kind, data={})
+        trail.close()
+        assert trail.verify().status == "valid"
+        assert [r.kind for r in trail.records()] == ["complaint", "checkpoint"]
+
+    def test_a_large_integer_is_kept(self) -> None:
+        trail = make_trail(MemoryAuditStore())
+        record = trail.record("complaint", data={"n": 10**4300 - 1}).wait()
+        assert record.data["n"] == 10**4300 - 1
         trail.close()
 
     def test_constructor_checks(self) -> None:
