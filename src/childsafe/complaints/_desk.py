@@ -22,7 +22,7 @@ from childsafe.complaints._model import (
     Outcome,
     Status,
 )
-from childsafe.complaints._stores import ComplaintStore, MemoryComplaintStore
+from childsafe.complaints._stores import ComplaintStore, MemoryComplaintStore, _check_status
 
 __all__ = ["ComplaintEvent", "ComplaintEventError", "ComplaintSink", "ComplaintsDesk"]
 
@@ -160,14 +160,18 @@ class ComplaintsDesk:
 
     def get(self, case_id: str) -> Complaint:
         """The case ``case_id``; :class:`UnknownCaseError` if there is none."""
+        given: object = case_id
+        if not isinstance(given, str):
+            raise ComplaintError(f"a case id is a string, got {given!r:.60}")
         found = self.store.get(case_id)
         if found is None:
             raise UnknownCaseError(case_id)
         return found
 
-    def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
-        """The newest cases, in ``status`` if given."""
-        return self.store.cases(status=status, limit=limit)
+    def cases(self, *, status: Status | str | None = None, limit: int = 50) -> list[Complaint]:
+        """The newest cases, in ``status`` if given (a :class:`Status` or its value;
+        :class:`ComplaintError` for another)."""
+        return self.store.cases(status=_check_status(status), limit=limit)
 
     def start_review(self, case_id: str, *, at: dt.datetime | None = None) -> Complaint:
         """Take the case up for review (its first action)."""
