@@ -164,11 +164,18 @@ class TestProblems:
         problem(post(built, "kid", json=huge), 413)
         assert desk.cases() == []
 
-    def test_only_post(self, built: BuiltApp) -> None:
-        """Another method gets 405 (or the framework's own 405), never a filed case."""
+    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+    def test_only_post(self, built: BuiltApp, desk: ComplaintsDesk, method: str) -> None:
+        """Another method gets 405 naming POST (the problem document where the endpoint
+        sees the request, the framework's own 405 where the route is mounted for POST
+        only), never strict mode's 403 and never a filed case."""
         with built.client("kid") as client:
-            response = client.get("/reports")
+            response = client.request(method, "/reports", json=REPORT)
         assert response.status_code == 405
+        assert "POST" in response.headers["allow"]
+        if built.adapter in ("wsgi", "asgi", "django"):
+            assert problem(response, 405)["type"].endswith("#method-not-allowed")
+        assert desk.cases() == []
 
     def test_a_store_that_fails_is_503(self, built: BuiltApp, store: SQLiteComplaintStore) -> None:
         """When the database cannot take the report, the reporter is told to try again."""
