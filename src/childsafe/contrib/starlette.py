@@ -1036,12 +1036,12 @@ def report_endpoint(desk: ComplaintsDesk) -> Callable[[HTTPRequest], Awaitable[R
 
     @exempt(REPORT_EXEMPTION)
     async def childsafe_report(request: HTTPRequest) -> Response:
-        body: bytes | None = b""
+        read = b""
         async for chunk in request.stream():
-            if body is not None:
-                body += chunk
-                if len(body) > MAX_REPORT_BODY:
-                    body = None
+            read += chunk
+            if len(read) > MAX_REPORT_BODY:
+                break  # refused at once (413): the rest is never read
+        body: bytes | None = read if len(read) <= MAX_REPORT_BODY else None
         found = request.scope.get(CONTEXT_KEY)
         response = await anyio.to_thread.run_sync(
             lambda: report_response(
