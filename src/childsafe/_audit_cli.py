@@ -127,6 +127,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         accounts = [args.pseudonym]
     if args.since is None and args.until is None and accounts is None:
         raise AuditError("choose what to export: --from/--to, --account or --pseudonym")
+    if args.since is not None and args.until is not None and args.until <= args.since:
+        raise AuditError(
+            f"--to ({args.until.isoformat()}) must come after --from "
+            f"({args.since.isoformat()}): the period holds nothing"
+        )
     store = open_store(args.store, create=False)
     try:
         sink = DirectoryCheckpoints(args.checkpoints)

@@ -23,6 +23,7 @@ from childsafe.audit import (
 from childsafe.cli import main
 from tests.audit.support import KEY, POSTGRES_URL, needs_postgres
 
+EXPORT = ["audit", "export", "sqlite:///x.db", "--checkpoints", "c", "-o", "o"]
 KID = Account(id="kid-1", band="13_15", jurisdiction="GB")
 ADULT = Account(id="adult-1", band="adult", jurisdiction="GB")
 # Sixty days ago at midnight: the policy loaded "now" precedes nothing; load it first.
@@ -388,6 +389,14 @@ class TestCLI:
             (
                 ["audit", "export", "sqlite:///x.db", "--checkpoints", "c", "-o", "o"],
                 "choose what to export",
+            ),
+            (
+                [*EXPORT, "--from", "2026-12-01", "--to", "2026-01-01"],
+                "--to (2026-01-02T00:00:00+00:00) must come after --from",
+            ),
+            (
+                [*EXPORT, "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-01T00:00:00Z"],
+                "the period holds nothing",
             ),
             (["audit", "verify", "nope.json"], "not a readable bundle"),
             (["audit", "verify", "mysql://x"], "unknown audit store URL"),
