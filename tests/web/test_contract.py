@@ -894,6 +894,22 @@ class TestMedia:
         assert code == 403, body
         assert built.social.ran == []
 
+    @pytest.mark.parametrize("declared", [True, False])
+    @pytest.mark.parametrize(("extra", "status"), [(0, 201), (1, 413)])
+    def test_the_cap_is_exact(
+        self, built: BuiltApp, declared: bool, extra: int, status: int
+    ) -> None:
+        """A body of exactly ``max_media_body`` bytes is taken, one byte more is 413,
+        with a Content-Length or without one (chunked), however it is cut."""
+        image = png()
+        body = image + b"\0" * (MEDIA_CAP - len(image) + extra)
+        chunks = [body[i : i + 4093] for i in range(0, len(body), 4093)]
+        code, answer, _ = send_raw(
+            built, "teen", "/photos", chunks, declared=declared, content_type="image/png"
+        )
+        assert code == status, answer
+        assert built.social.ran == ([f"media_upload {MEDIA_CAP}"] if status == 201 else [])
+
     def test_malformed_multipart_is_400(self, built: BuiltApp) -> None:
         """A multipart body that does not parse is a 400 problem naming what is wrong."""
         response = call(
