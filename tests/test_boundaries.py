@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from childsafe import Account, AgeBand, Guard, Policy
 from childsafe._iso3166 import COUNTRIES, SUBDIVISIONS
-from childsafe._parsing import ParseError, check_depth, load_json, load_toml
+from childsafe._parsing import ParseError, check_depth, content_length, load_json, load_toml
 from childsafe._policy import normalise_jurisdiction
 from childsafe.assurance import IssuerConfig, TokenVerifier
 from childsafe.assurance._errors import InvalidClaimError, MalformedTokenError, TokenError
@@ -583,3 +583,28 @@ class TestReferenceTimes:
         }[kind]
         with pytest.raises(ConfigurationError, match="nested more than"):
             load({"x": deep})
+
+
+class TestContentLength:
+    @given(st.text(max_size=30))
+    def test_any_header_is_a_length_or_a_parse_error(self, value: str) -> None:
+        """Whatever a Content-Length holds, the answer is a length, ``None`` or the
+        library's ParseError naming it; ASCII digits are their number."""
+        text = value.strip(" \t")
+        if text and not (text.isascii() and text.isdigit()):
+            with pytest.raises(ParseError, match=r"^Content-Length "):
+                content_length(value)
+            return
+        found = content_length(value)
+        assert found == (int(text) if text else None)
+
+    @pytest.mark.parametrize("value", ["\u00b2", "1\u00b3", "\u0665", "+5", "-5", "5_0", "0x1"])
+    def test_not_ascii_digits(self, value: str) -> None:
+        with pytest.raises(ParseError, match="is not a number"):
+            content_length(value)
+
+    def test_thousands_of_digits(self) -> None:
+        """Past int()'s 4,300-digit limit: larger than any cap, or its value when the
+        digits are leading zeros."""
+        assert content_length("9" * 5000) == 10**18
+        assert content_length("0" * 5000 + "12") == 12

@@ -99,7 +99,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 "platform publishes, or pass --public-key"
             )
         return _print(verify_bundle(bundle, pinned), args.target, args.format, notes)
-    store = open_store(args.target)
+    store = open_store(args.target, create=False)
     try:
         sink = DirectoryCheckpoints(args.checkpoints) if args.checkpoints else None
         checkpoints = sink.read() if sink is not None else []
@@ -127,7 +127,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         accounts = [args.pseudonym]
     if args.since is None and args.until is None and accounts is None:
         raise AuditError("choose what to export: --from/--to, --account or --pseudonym")
-    store = open_store(args.store)
+    if args.since is not None and args.until is not None and args.until <= args.since:
+        raise AuditError(
+            f"--to ({args.until.isoformat()}) must come after --from "
+            f"({args.since.isoformat()}): the period holds nothing"
+        )
+    store = open_store(args.store, create=False)
     try:
         sink = DirectoryCheckpoints(args.checkpoints)
         keys = _keys(args.public_key) or sink.public_keys()

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_DEPTH",
     "ParseError",
     "check_depth",
+    "content_length",
     "load_json",
     "load_toml",
 ]
@@ -31,6 +32,34 @@ MAX_CONFIG_BYTES: Final = 1 << 20
 
 class ParseError(ValueError):
     """A text that is not valid, too large, too deep or repeats a key."""
+
+
+_LENGTH_DIGITS: Final = 18
+_BEYOND_ANY_CAP: Final = 10**_LENGTH_DIGITS
+
+
+def content_length(value: str | None) -> int | None:
+    """A ``Content-Length`` header's value as a number (``None``: absent or empty).
+
+    Only ASCII digits are a length (RFC 9110: ``1*DIGIT``; spaces around are taken):
+    ``str.isdigit`` also takes ``'²'``, which ``int`` then refuses, and ``int`` takes
+    ``'+5'``, ``'5_0'`` and digits of other scripts. A length of more than 18 digits
+    (after leading zeros) is returned as ``10**18``, larger than any body anyone
+    accepts, instead of being converted (``int`` refuses more than 4,300 digits).
+    :class:`ParseError` for anything else.
+
+    >>> content_length(" 42 "), content_length(None), content_length("0" * 30 + "7")
+    (42, None, 7)
+    """
+    if value is None:
+        return None
+    text = value.strip(" \t")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise ParseError(f"Content-Length {value[:40]!r} is not a number")
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _LENGTH_DIGITS else _BEYOND_ANY_CAP
 
 
 def check_depth(value: object, max_depth: int = MAX_DEPTH) -> None:

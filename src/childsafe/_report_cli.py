@@ -95,8 +95,12 @@ def _run(args: argparse.Namespace) -> int:
     period = _period(args)
     fmt = _format(args)
     bar = ProgressBar(_STEPS, sys.stderr, enabled=args.progress or sys.stderr.isatty())
-    store = open_store(args.store)
-    evidence = None if args.audit is None else AuditEvidence(args.audit)
+    store = open_store(args.store, create=False)
+    try:
+        evidence = None if args.audit is None else AuditEvidence(args.audit)
+    except ChildsafeError:
+        store.close()
+        raise
     try:
         report = build_report(
             store, period, platform=args.platform, evidence=evidence, progress=bar.step

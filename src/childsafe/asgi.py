@@ -638,17 +638,17 @@ def report_app(desk: ComplaintsDesk) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body: bytes | None = b""
+        read = b""
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            if body is not None:
-                body += message.get("body", b"")
-                if len(body) > MAX_REPORT_BODY:
-                    body = None
+            read += message.get("body", b"")
+            if len(read) > MAX_REPORT_BODY:
+                break  # refused at once (413): the rest is never read
             more = message.get("more_body", False)
+        body: bytes | None = read if len(read) <= MAX_REPORT_BODY else None
         headers = dict(scope.get("headers", ()))
         raw_type = headers.get(b"content-type")
         context = scope.get(CONTEXT_KEY)

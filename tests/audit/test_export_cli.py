@@ -23,6 +23,7 @@ from childsafe.audit import (
 from childsafe.cli import main
 from tests.audit.support import KEY, POSTGRES_URL, needs_postgres
 
+EXPORT = ["audit", "export", "sqlite:///x.db", "--checkpoints", "c", "-o", "o"]
 KID = Account(id="kid-1", band="13_15", jurisdiction="GB")
 ADULT = Account(id="adult-1", band="adult", jurisdiction="GB")
 # Sixty days ago at midnight: the policy loaded "now" precedes nothing; load it first.
@@ -142,6 +143,39 @@ class TestBundles:
         bundle["segments"][0]["end"] = 2
         assert "no signed checkpoint names" in (verify_bundle(bundle).problem or "")
 
+    def test_replayed_segment_in_bundle(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """A bundle that repeats a segment (whole or overlapping another) is broken,
+        not valid with its records counted twice; a record missing its hash is the
+        library's error naming the field."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        out = tmp_path / "all.json"
+        trail.export(out, since=T0)
+        trail.close()
+        honest = verify_bundle(read_bundle(out))
+        assert honest.status == "valid"
+        bundle = read_bundle(out)
+        bundle["segments"].append(bundle["segments"][1])
+        report = verify_bundle(bundle)
+        last, copied = len(bundle["segments"]) - 1, bundle["segments"][1]
+        expected = (
+            f"segment {last} repeats records {copied['start'] + 1}..{copied['end']} "
+            "of segment 1 (replayed)"
+        )
+        assert (report.status, report.problem) == ("broken", expected)
+        assert report.records <= honest.records
+        bundle = read_bundle(out)
+        bundle["segments"].insert(1, bundle["segments"][0])
+        assert "repeats records" in (verify_bundle(bundle).problem or "")
+        bundle = read_bundle(out)
+        del next(e for e in bundle["segments"][0]["entries"] if "body" in e)["hash"]
+        with pytest.raises(AuditRecordError, match=r"entries\[\d+\]\.hash: expected str"):
+            verify_bundle(bundle)
+
     def test_unanchored_tail_in_bundle(self, tmp_path: Path) -> None:
         """Records after the last checkpoint are exported as unanchored."""
         signer = CheckpointSigner.generate()
@@ -201,6 +235,21 @@ class TestBundles:
 
 
 class TestCLI:
+    @pytest.mark.parametrize("command", ["verify", "export"])
+    def test_a_store_that_does_not_exist(
+        self, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """verify and export refuse a SQLite path with no store (exit 2, naming it):
+        verifying a mistyped path said "The chain is empty." and exited 0, and left an
+        empty database behind."""
+        missing = tmp_path / "typo.db"
+        args = ["audit", command, f"sqlite:///{missing}", "--checkpoints", str(tmp_path)]
+        if command == "export":
+            args += ["--from", "2026-01-01", "-o", str(tmp_path / "b.json")]
+        assert main(args) == 2
+        assert f"there is no audit store at '{missing}'" in capsys.readouterr().err
+        assert not missing.exists()
+
     def test_verify_store_and_bundle(
         self,
         setup: tuple[str, Path, CheckpointSigner],
@@ -340,6 +389,14 @@ class TestCLI:
             (
                 ["audit", "export", "sqlite:///x.db", "--checkpoints", "c", "-o", "o"],
                 "choose what to export",
+            ),
+            (
+                [*EXPORT, "--from", "2026-12-01", "--to", "2026-01-01"],
+                "--to (2026-01-02T00:00:00+00:00) must come after --from",
+            ),
+            (
+                [*EXPORT, "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-01T00:00:00Z"],
+                "the period holds nothing",
             ),
             (["audit", "verify", "nope.json"], "not a readable bundle"),
             (["audit", "verify", "mysql://x"], "unknown audit store URL"),

@@ -231,6 +231,11 @@ class TestMalformedRecords:
             ({"data": {"a": "x" * (1 << 20)}}, "bytes, over"),
             ({"bands": {"other": "adult"}}, "roles are 'actor' and 'target'"),
             ({"bands": {"actor": 5}}, r"bands\.actor: expected a string"),
+            # What the canonical body cannot hold, or a JSON reader cannot read back:
+            ({"data": {"a": ["ok", "\ud800"]}}, r"data\.a\[1\]: '\\ud800' at 0 is a lone"),
+            ({"data": {"\udfff": 1}}, r"data key: '\\udfff' at 0 is a lone surrogate"),
+            ({"data": {"n": 10**4300}}, r"data\.n: an integer of more than 4300 digits"),
+            ({"data": {"n": -(10**5000)}}, r"data\.n: an integer of more than 4300 digits"),
         ],
     )
     def test_drafts(self, options: dict[str, Any], message: str) -> None:

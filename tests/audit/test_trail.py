@@ -17,6 +17,7 @@ from childsafe import Account, Guard, Policy, Relationship
 from childsafe.audit import (
     AuditConfig,
     AuditError,
+    AuditKeyError,
     AuditRecordError,
     AuditStore,
     AuditTicket,
@@ -99,6 +100,30 @@ class TestFromTheGuard:
         assert changes[2].actor == trail.pseudonymiser.pseudonym("parent-1")
         assert trail.count("setting_change", since=NOW - dt.timedelta(days=3650)) == 3
 
+    def test_lone_surrogates_are_recorded_not_lost(self, tmp_path: Path) -> None:
+        """A denial for an account id holding a lone surrogate (a resolver reading it
+        from JSON, which can carry ``"\\ud800"``) is recorded, found by the account and
+        verified; it was lost when UTF-8 could not encode the id."""
+        trail = make_trail(SQLiteAuditStore(tmp_path / "a.db"))
+        guard = Guard()
+        guard.add_sink(trail.sink)
+        odd = Account(id="u-\ud800", band="adult", jurisdiction="GB")
+        assert not guard.check("dm.send", actor=odd, target=KID).allowed
+        assert guard.flush_events()
+        trail.close()
+        assert trail.denials_by_reason() == {"not_connected": 1}
+        [denial] = trail.records(account="u-\ud800")
+        assert denial.kind == "decision"
+        assert trail.verify().status == "valid"
+
+    def test_a_key_id_given_twice_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Two keys under one id in the environment: refused, not the first one dropped
+        (and every record written under it made unfindable)."""
+        one, two = secrets.token_bytes(32).hex(), secrets.token_bytes(32).hex()
+        monkeypatch.setenv("CHILDSAFE_AUDIT_PSEUDONYM_KEYS", f"k1:{one},k1:{two}")
+        with pytest.raises(AuditKeyError, match="key id 'k1' is given twice"):
+            Pseudonymiser.from_env()
+
 
 class TestExplicitRecords:
     def test_every_kind(self) -> None:
@@ -151,8 +176,29 @@ class TestExplicitRecords:
             trail.record_signal_flag("a", "x", data={"score": 0.5})
         with pytest.raises(AuditRecordError, match="kind: unknown record kind 'nope'"):
             trail.record("nope")
+        with pytest.raises(AuditRecordError, match=r"data\.n: an integer of more than 4300"):
+            trail.record("complaint", data={"n": 10**5000})
         with pytest.raises(AuditRecordError, match="since: expected an aware datetime"):
             trail.count("decision", since=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        trail.close()
+
+    @pytest.mark.parametrize("kind", ["checkpoint", "sampling", "retention"])
+    def test_the_trails_own_kinds_are_refused(self, tmp_path: Path, kind: str) -> None:
+        """record() refuses the kinds only the trail writes: a checkpoint record with no
+        signed checkpoint made every later verification fail, a retention record nobody
+        ran would say records were dropped on purpose. Nothing is written."""
+        trail = make_trail(SQLiteAuditStore(tmp_path / "a.db"))
+        trail.record_complaint("r-1", category="other").wait()
+        with pytest.raises(AuditRecordError, match=f"kind: '{kind}' records are written by"):
+            trail.record(kind, data={})
+        trail.close()
+        assert trail.verify().status == "valid"
+        assert [r.kind for r in trail.records()] == ["complaint", "checkpoint"]
+
+    def test_a_large_integer_is_kept(self) -> None:
+        trail = make_trail(MemoryAuditStore())
+        record = trail.record("complaint", data={"n": 10**4300 - 1}).wait()
+        assert record.data["n"] == 10**4300 - 1
         trail.close()
 
     def test_constructor_checks(self) -> None:

@@ -33,6 +33,17 @@ def hours(n: float) -> dt.datetime:
     return T0 + dt.timedelta(hours=n)
 
 
+def take(desk: ComplaintsDesk, step: str, case_id: str, at: dt.datetime) -> Complaint:
+    """Take the lifecycle ``step`` (by name) on the case at ``at``."""
+    if step == "resolve":
+        return desk.resolve(case_id, Outcome.CONTENT_REMOVED, at=at)
+    if step == "decide_appeal":
+        return desk.decide_appeal(case_id, outcome=Outcome.NO_VIOLATION, at=at)
+    method = getattr(desk, step)
+    result: Complaint = method(case_id, at=at)
+    return result
+
+
 @pytest.fixture(name="events")
 def _events() -> list[ComplaintEvent]:
     return []
@@ -155,6 +166,30 @@ class TestErrors:
         case = desk.file_report(REPORT, at=T0)
         with pytest.raises(ComplaintError, match="cannot be dated earlier"):
             desk.start_review(case.id, at=hours(-1))
+
+    @pytest.mark.parametrize(
+        ("steps", "late", "was"),
+        [
+            (["start_review"], "resolve", "first acted on"),
+            (["resolve"], "appeal", "resolved"),
+            (["resolve", "appeal"], "decide_appeal", "appealed"),
+            (["resolve", "appeal", "decide_appeal"], "appeal", "had an appeal decided"),
+        ],
+    )
+    def test_a_step_before_the_last_one_is_refused(
+        self, desk: ComplaintsDesk, steps: list[str], late: str, was: str
+    ) -> None:
+        """A step dated before the case's previous step (a resolution before the
+        review began) is refused and nothing changes: the durations a report reads
+        stay consistent (first action never after the resolution)."""
+        case = desk.file_report(REPORT, at=T0)
+        for n, step in enumerate(steps, start=1):
+            case = take(desk, step, case.id, hours(2 * n))
+        with pytest.raises(ComplaintError, match=f"was {was} at .*cannot be dated earlier"):
+            take(desk, late, case.id, hours(1))
+        assert desk.get(case.id) == case
+        later = take(desk, late, case.id, hours(2 * len(steps)))  # the same time is fine
+        assert later.revision == case.revision + 1
 
     def test_an_intake_with_a_foreign_category(self) -> None:
         """An intake validated against other categories is refused by this desk."""

@@ -109,10 +109,12 @@ json_values = st.recursive(
     max_leaves=20,
 )
 ids = st.text(
-    alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_categories=("Cc", "Cs")),
+    alphabet=st.characters(
+        min_codepoint=33, max_codepoint=0x2FFF, exclude_categories=("Cc", "Cs", "Cf", "Zl", "Zp")
+    ),
     min_size=1,
     max_size=MAX_ID,
-)
+).filter(str.strip)  # all white space (U+1680 too) is an empty id
 valid_reports = st.fixed_dictionaries(
     {
         "category": st.sampled_from(list(DEFAULT_CATEGORIES)),
@@ -159,3 +161,36 @@ class TestProperties:
            {"category", "subject", "description", "reporter"}))  # fmt: skip
     def test_an_unknown_field_is_always_named(self, data: dict[str, Any], key: str) -> None:
         assert key in fields({**data, key: 1})
+
+
+class TestHostileIds:
+    @pytest.mark.parametrize("digits", [MAX_ID + 1, 5000, 100_000])
+    def test_huge_integer_ids_are_a_problem_not_a_crash(self, digits: int) -> None:
+        """An integer id too long to be one (even past Python's 4,300-digit limit on
+        turning integers into text) is a named problem."""
+        with pytest.raises(InvalidComplaintError) as caught:
+            parse_report({**GOOD, "subject": {"kind": "content", "id": 10 ** (digits - 1)}})
+        [problem] = caught.value.problems
+        assert (problem.field, problem.message.startswith(f"at most {MAX_ID} characters")) == (
+            "subject.id",
+            True,
+        )
+
+    def test_an_integer_id_of_the_longest_length_is_taken(self) -> None:
+        intake = parse_report({**GOOD, "subject": {"kind": "content", "id": 10 ** (MAX_ID - 1)}})
+        assert len(intake.subject.id) == MAX_ID
+
+    @pytest.mark.parametrize(
+        "char", ["\u202e", "\u200b", "\u2066", "\ufeff", "\u2028", "\u061c", "\u200f"]
+    )
+    def test_invisible_characters_in_ids_are_refused(self, char: str) -> None:
+        """An id with a bidi override or an invisible character (it would show a
+        moderator something other than what it is) is refused, naming the character;
+        a description may hold them (right-to-left languages use some)."""
+        data = {**GOOD, "subject": {"kind": "account", "id": f"u-1{char}gnp.exe"}}
+        with pytest.raises(InvalidComplaintError) as caught:
+            parse_report(data)
+        [problem] = caught.value.problems
+        assert problem.field == "subject.id"
+        assert f"U+{ord(char):04X}" in problem.message
+        assert parse_report({**GOOD, "description": f"he wrote {char}this"}).description

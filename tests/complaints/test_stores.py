@@ -76,6 +76,24 @@ class TestCases:
         with pytest.raises(ComplaintError, match="limit"):
             store.cases(limit=0)
 
+    def test_status_by_name_and_bad_filters(self, store: ComplaintStore) -> None:
+        """The desk takes a status by its value as by its member, on every store; a
+        status that is none is the library's error naming the statuses (the memory
+        store matched nothing in silence, the SQL ones raised AttributeError), and so
+        is a case id that is not a string (PostgreSQL raised its own SQL error)."""
+        desk = ComplaintsDesk(store)
+        case = desk.file_report(REPORT, at=T0)
+        assert [c.id for c in desk.cases(status="received")] == [case.id]
+        assert desk.cases(status="resolved") == []
+        for bad in ("open", 1, Outcome.NO_VIOLATION):
+            with pytest.raises(ComplaintError, match=r"status must be one of received, "):
+                desk.cases(status=bad)  # type: ignore[arg-type]
+            with pytest.raises(ComplaintError, match="status must be one of"):
+                store.cases(status=bad)  # type: ignore[arg-type]
+        with pytest.raises(ComplaintError, match="a case id is a string, got 5"):
+            desk.start_review(5, at=T0)  # type: ignore[arg-type]
+        assert desk.get(case.id) == case
+
     def test_naive_and_backwards_times_are_refused(self, store: ComplaintStore) -> None:
         case = ComplaintsDesk(store).file_report(REPORT, at=T0)
         backwards = case.start_review(T0 - dt.timedelta(seconds=1))

@@ -164,11 +164,18 @@ class TestProblems:
         problem(post(built, "kid", json=huge), 413)
         assert desk.cases() == []
 
-    def test_only_post(self, built: BuiltApp) -> None:
-        """Another method gets 405 (or the framework's own 405), never a filed case."""
+    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+    def test_only_post(self, built: BuiltApp, desk: ComplaintsDesk, method: str) -> None:
+        """Another method gets 405 naming POST (the problem document where the endpoint
+        sees the request, the framework's own 405 where the route is mounted for POST
+        only), never strict mode's 403 and never a filed case."""
         with built.client("kid") as client:
-            response = client.get("/reports")
+            response = client.request(method, "/reports", json=REPORT)
         assert response.status_code == 405
+        assert "POST" in response.headers["allow"]
+        if built.adapter in ("wsgi", "asgi", "django"):
+            assert problem(response, 405)["type"].endswith("#method-not-allowed")
+        assert desk.cases() == []
 
     def test_a_store_that_fails_is_503(self, built: BuiltApp, store: SQLiteComplaintStore) -> None:
         """When the database cannot take the report, the reporter is told to try again."""
@@ -271,6 +278,43 @@ class TestBodiesOfUnknownLength:
 
         asyncio.run(call())
         assert sent[0]["status"] == 201, sent
+
+
+class TestEndlessBodies:
+    def test_reading_stops_past_the_limit(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """A body streamed without end (chunked, no length) is refused with 413 as soon
+        as it passes the limit: the ASGI endpoints read all of it before answering."""
+        if built.asgi is None:
+            pytest.skip("n/a: a WSGI app (it reads at most the limit and one byte)")
+        asgi = built.asgi
+        sent: list[dict[str, Any]] = []
+        read = 0
+        chunk = b" " * 1024
+
+        async def receive() -> dict[str, Any]:
+            nonlocal read
+            read += 1
+            return {"type": "http.request", "body": chunk, "more_body": read < 10_000}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/reports", "raw_path": b"/reports",
+            "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80), "state": {},
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                        (b"authorization", b"Bearer kid")],
+        }  # fmt: skip
+
+        async def call() -> None:
+            await asgi(scope, receive, send)
+
+        asyncio.run(call())
+        assert sent[0]["status"] == 413, sent
+        assert read <= MAX_REPORT_BODY // len(chunk) + 2
+        assert desk.cases() == []
 
 
 class TestRawEdges:

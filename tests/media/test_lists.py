@@ -201,6 +201,17 @@ class TestThreatExchange:
         with pytest.raises(HashListError, match="empty list"):
             HashList.parse_threatexchange("  ", name="te")
 
+    @pytest.mark.parametrize("depth", [1_000, 100_000])
+    def test_deep_nesting_is_refused(self, depth: int) -> None:
+        """JSON nested deeper than the decoder goes (a hostile or broken export) is a
+        HashListError naming the line, not a RecursionError; in JSON lines too."""
+        deep = "[" * depth + "]" * depth
+        with pytest.raises(HashListError, match=r"<text>: not valid JSON \(nested too deeply\)"):
+            HashList.parse_threatexchange(deep, name="te")
+        lines = json.dumps({"type": "HASH_PDQ", "raw_indicator": A}) + "\n" + '{"a":' + deep + "}"
+        with pytest.raises(HashListError, match=r"line 2: not valid JSON \(nested too deeply\)"):
+            HashList.parse_threatexchange(lines, name="te")
+
 
 class TestEntries:
     def test_from_entries_refuses_other_shapes(self) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from childsafe import Account, Guard
 from childsafe.cli import main
@@ -311,6 +313,20 @@ class TestCommand:
         assert period["from"].endswith("-01-01")
         assert period["to"].endswith("-12-31")
 
+    @pytest.mark.parametrize("option", ["--store", "--audit"])
+    def test_a_store_that_does_not_exist(
+        self, db: str, tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A mistyped store path is exit 2 naming it, never a report of zeros (nor a
+        new empty database left behind)."""
+        missing = tmp_path / "typo.db"
+        args = ["report", "--store", db, "-f", "csv", option, f"sqlite:///{missing}"]
+        assert main(args) == 2
+        assert f"there is no {'complaint' if option == '--store' else 'audit'} store at" in (
+            capsys.readouterr().err
+        )
+        assert not missing.exists()
+
     def test_a_bad_date(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["report", "--from", "2025-13-01", "--to", "2025-12-31"]) == 2
         assert "expected a date" in capsys.readouterr().err
@@ -459,3 +475,32 @@ def test_platform_cases_are_not_notices(kind: str, tmp_path: Path) -> None:
         assert totals["own_initiative", "cases_opened"] == "3"
         assert "Our own detection opened **3** cases" in render(document, "md")
         assert "opened <strong>3</strong> cases" in render(document, "html")
+
+
+class TestHostileNames:
+    @given(st.text(min_size=1, max_size=40))
+    def test_a_platform_name_cannot_inject(self, name: str) -> None:
+        """Whatever the platform is called, the CSV has no cell a spreadsheet would run
+        as a formula and still says the name (behind a ``'`` when it starts like one),
+        and the Markdown title stays one heading line."""
+        document = build_report(ComplaintsDesk().store, YEAR, platform=name, now=NOW).to_dict()
+        rows = list(csv.reader(io.StringIO(render(document, "csv"), newline="")))
+        assert not [
+            cell
+            for row in rows
+            for cell in row
+            if cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+        ]
+        [platform] = [row[4] for row in rows if row[:2] == ["report", "platform"]]
+        assert platform in (name, "'" + name)
+        markdown = render(document, "md").splitlines()
+        assert markdown[0].startswith("# ")
+        assert markdown[0].endswith(": transparency report")
+        assert markdown[1] == ""
+
+    def test_a_formula_name_is_text(self) -> None:
+        document = build_report(
+            ComplaintsDesk().store, YEAR, platform='=HYPERLINK("http://x","y")', now=NOW
+        ).to_dict()
+        assert '"\'=HYPERLINK(""http://x"",""y"")"' in render(document, "csv")
+        assert document["platform"] == '=HYPERLINK("http://x","y")'  # JSON keeps it as is

@@ -876,6 +876,56 @@ class TestMedia:
         assert inspector.seen == []
         assert built.social.ran == []
 
+    @pytest.mark.parametrize(
+        ("length", "status"),
+        [("\u00b2", 400), ("1\u00b3", 400), ("+9", 400), ("9" * 5000, 413)],
+    )
+    def test_a_content_length_that_is_no_number(
+        self, built: BuiltApp, inspector: MarkerInspector, length: str, status: int
+    ) -> None:
+        """A Content-Length of superscript digits (``str.isdigit`` takes them, ``int``
+        does not), a sign, or thousands of digits is the library's own refusal, never
+        a server error: 400 naming it, 413 for a length past the cap; nothing is read
+        into an inspection."""
+        code, body, _ = send_raw(
+            built, "teen", "/photos", [png()], declared=length, content_type="image/png"
+        )
+        assert code == status, body
+        assert json.loads(body)["status"] == status
+        assert inspector.seen == []
+        assert built.social.ran == []
+
+    def test_a_json_target_behind_a_content_length_that_is_no_number(self, built: BuiltApp) -> None:
+        """A stranger's message to a child whose Content-Length is superscript digits
+        (``str.isdigit`` takes them, ``int`` does not) is refused like any other (the
+        target read from the body, or not found: fail closed), never a server error."""
+        code, body, _ = send_raw(
+            built,
+            "stranger",
+            "/messages/json",
+            [b'{"to": "teen"}'],
+            declared="1\u00b2",
+            content_type="application/json",
+        )
+        assert code == 403, body
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("declared", [True, False])
+    @pytest.mark.parametrize(("extra", "status"), [(0, 201), (1, 413)])
+    def test_the_cap_is_exact(
+        self, built: BuiltApp, declared: bool, extra: int, status: int
+    ) -> None:
+        """A body of exactly ``max_media_body`` bytes is taken, one byte more is 413,
+        with a Content-Length or without one (chunked), however it is cut."""
+        image = png()
+        body = image + b"\0" * (MEDIA_CAP - len(image) + extra)
+        chunks = [body[i : i + 4093] for i in range(0, len(body), 4093)]
+        code, answer, _ = send_raw(
+            built, "teen", "/photos", chunks, declared=declared, content_type="image/png"
+        )
+        assert code == status, answer
+        assert built.social.ran == ([f"media_upload {MEDIA_CAP}"] if status == 201 else [])
+
     def test_malformed_multipart_is_400(self, built: BuiltApp) -> None:
         """A multipart body that does not parse is a 400 problem naming what is wrong."""
         response = call(
@@ -889,6 +939,43 @@ class TestMedia:
         assert response.status_code == 400
         assert response.headers["content-type"] == PROBLEM
         assert "no Content-Disposition" in response.json()["detail"]
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize(
+        ("content_type", "eol", "detail"),
+        [
+            # Werkzeug and Django split at a boundary after a bare LF: a second image.
+            ("multipart/form-data; boundary=b", b"\n", "other than CRLF"),
+            # Werkzeug and Django take the last boundary given: only the second image.
+            ("multipart/form-data; boundary=a; boundary=b", b"\r\n", "more than once"),
+        ],
+    )
+    def test_body_parsers_would_split_differently_is_400(
+        self, built: BuiltApp, content_type: str, eol: bytes, detail: str
+    ) -> None:
+        """A body the app's framework would read as holding an image this check never
+        saw (a matched one, behind a clean one) is refused as malformed, and the view
+        never runs."""
+        first = b"a" if "boundary=a" in content_type else b"b"
+        body = (
+            b"--" + first + b'\r\nContent-Disposition: form-data; name="photo"; '
+            b'filename="c.png"\r\nContent-Type: image/png\r\n\r\n'
+            + png()
+            # What the framework reads as the next part:
+            + eol
+            + b'--b\r\nContent-Disposition: form-data; name="photo"; filename="m.png"'
+            + eol
+            + eol
+            + png(MATCH)
+            + b"\r\n--b--\r\n"
+            + (b"\r\n--a--\r\n" if first == b"a" else b"")
+        )
+        response = call(
+            built, "teen", "POST", "/photos", content=body, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert detail in response.json()["detail"]
         assert built.social.ran == []
 
     def test_not_an_image_is_refused(self, built: BuiltApp) -> None:
@@ -1005,15 +1092,16 @@ def send_raw(
     path: str,
     chunks: list[bytes],
     *,
-    declared: bool,
+    declared: bool | str,
     content_type: str,
 ) -> tuple[int, bytes, int]:
-    """POST ``chunks`` through the raw interface (a chunked body when not ``declared``):
-    the status, the body, and how many body bytes the app side read."""
+    """POST ``chunks`` through the raw interface (a chunked body when not ``declared``;
+    a string is the ``Content-Length`` sent, in Latin-1 as servers decode it): the
+    status, the body, and how many body bytes the app side read."""
     total = sum(len(c) for c in chunks)
     headers = [("Authorization", f"Bearer {account}"), ("Content-Type", content_type)]
     if declared:
-        headers.append(("Content-Length", str(total)))
+        headers.append(("Content-Length", declared if isinstance(declared, str) else str(total)))
     if built.wsgi is not None:
         stream = _CountingInput(chunks)
         environ: dict[str, Any] = {
@@ -1088,7 +1176,7 @@ async def _asgi_post(
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"testserver")]
-        + [(n.lower().encode(), v.encode()) for n, v in headers],
+        + [(n.lower().encode(), v.encode("latin-1")) for n, v in headers],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "state": {},

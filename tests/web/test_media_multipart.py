@@ -74,8 +74,10 @@ part_strategy = st.tuples(
 )
 
 
-def parse(body: bytes, cuts: list[int], tmp: Path) -> list[tuple[object, ...]]:
-    parser = MultipartParser(BOUNDARY, Opener(tmp))
+def parse(
+    body: bytes, cuts: list[int], tmp: Path, *, boundary: str = BOUNDARY
+) -> list[tuple[object, ...]]:
+    parser = MultipartParser(boundary, Opener(tmp))
     for piece in split(body, cuts):
         parser.feed(piece)
     return [
@@ -271,3 +273,213 @@ class TestSpool:
         assert replay.read() == b"hello world"
         spool.close()
         assert replay.closed
+
+
+# -- parsers must agree --------------------------------------------------------------
+#
+# The app parses the replayed body with its framework's parser. Wherever that parser
+# would find a file this one did not inspect, an unchecked image reaches the app, so
+# every body this parser accepts must give the frameworks no other file.
+
+SMALL = "bnd"
+CAT = b"CATDATA"
+EVIL = b"EVILDATA"
+
+
+def werkzeug_files(body: bytes, content_type: str) -> list[bytes] | None:
+    """The files Werkzeug's parser (Flask's) finds, or ``None`` if it refuses."""
+    import io  # noqa: PLC0415
+
+    from werkzeug.formparser import FormDataParser  # noqa: PLC0415
+    from werkzeug.http import parse_options_header  # noqa: PLC0415
+
+    mimetype, options = parse_options_header(content_type)
+    try:
+        _, _, files = FormDataParser(stream_factory=lambda *_, **__: io.BytesIO()).parse(
+            io.BytesIO(body), mimetype, len(body), options
+        )
+    except ValueError:
+        return None
+    return sorted(storage.read() for _, storage in files.items(multi=True))
+
+
+def django_files(body: bytes, content_type: str) -> list[bytes] | None:
+    """The files Django's parser finds, or ``None`` if it refuses."""
+    import io  # noqa: PLC0415
+
+    from django.core.files.uploadhandler import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        MemoryFileUploadHandler,
+    )
+    from django.http.multipartparser import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        MultiPartParser,
+        MultiPartParserError,
+    )
+
+    from tests.django_settings import setup  # noqa: PLC0415
+
+    setup()
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+    try:
+        _, files = MultiPartParser(meta, io.BytesIO(body), [MemoryFileUploadHandler()]).parse()
+    except (MultiPartParserError, ValueError):
+        return None
+    return sorted(f.read() for name in files for f in files.getlist(name))
+
+
+def ours(body: bytes, content_type: str, tmp: Path) -> list[bytes] | None:
+    """The files this parser inspects (what ``_images`` hands the inspector), or
+    ``None`` if it refuses the body."""
+    from childsafe.web.media import repeated_parameters  # noqa: PLC0415
+
+    _, params = parse_content_type(content_type)
+    if "boundary" in repeated_parameters(content_type):
+        return None
+    try:
+        parser = MultipartParser(params.get("boundary", ""), Opener(tmp))
+        parser.feed(body)
+        parts = parser.close()
+    except MalformedMultipart:
+        return None
+    return sorted(Path(p.path).read_bytes() for p in parts if p.path is not None)
+
+
+def assert_no_unchecked_file(body: bytes, content_type: str, tmp: Path) -> None:
+    checked = ours(body, content_type, tmp)
+    if checked is None:
+        return
+    for framework in (werkzeug_files, django_files):
+        seen = framework(body, content_type)
+        unchecked = [f for f in seen or [] if f and f not in checked]
+        assert unchecked == [], f"{framework.__name__} found files never inspected"
+
+
+FILE_HEADERS = (
+    b'Content-Disposition: form-data; name="photo"; filename="evil.png"',
+    b"Content-Disposition: form-data; name=\"photo\"; filename*=UTF-8''evil.png",
+    b'Content-Disposition: form-data; name="note"',
+    b"Content-Type: application/octet-stream",
+    b"Content-Type: image/png",
+)
+TOKENS = (
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b" ",
+    b"--",
+    f"--{SMALL}".encode(),
+    *FILE_HEADERS,
+    EVIL,
+)
+
+
+def cat_body(middle: bytes, *, epilogue: bytes = b"") -> bytes:
+    """One clean file part, then ``middle`` inside its data, then the closing boundary."""
+    return (
+        (
+            f'--{SMALL}\r\nContent-Disposition: form-data; name="photo"; filename="cat.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + CAT
+        + middle
+        + f"\r\n--{SMALL}--\r\n".encode()
+        + epilogue
+    )
+
+
+class TestAgreesWithFrameworks:
+    @given(st.lists(st.sampled_from(TOKENS), max_size=24), st.booleans())
+    def test_no_file_the_frameworks_see_goes_uninspected(
+        self, tmp_path_factory: pytest.TempPathFactory, tokens: list[bytes], in_epilogue: bool
+    ) -> None:
+        """Whatever a hostile client puts in a part's data or after the closing
+        boundary, Werkzeug and Django find no file in an accepted body that was not
+        inspected."""
+        tmp = tmp_path_factory.mktemp("parts")
+        middle = b"".join(tokens)
+        body = cat_body(b"", epilogue=middle) if in_epilogue else cat_body(middle)
+        assert_no_unchecked_file(body, f"multipart/form-data; boundary={SMALL}", tmp)
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            # A boundary after a bare LF or CR: Werkzeug splits there, Django anywhere.
+            (
+                cat_body(b"\n--bnd\n" + FILE_HEADERS[0] + b"\n\n" + EVIL),
+                "part 1 holds the boundary after something other than CRLF",
+            ),
+            (cat_body(b"\r--bnd\r\n" + FILE_HEADERS[0] + b"\r\n\r\n" + EVIL), "other than CRLF"),
+            (cat_body(b"x--bnd\r\n" + FILE_HEADERS[0] + b"\r\n\r\n" + EVIL), "other than CRLF"),
+            (
+                b"preamble\n--bnd\r\n" + FILE_HEADERS[0] + b"\r\n\r\n" + EVIL + cat_body(b""),
+                "the preamble holds the boundary",
+            ),
+            (
+                cat_body(b"", epilogue=b"--bnd\r\n" + FILE_HEADERS[0] + b"\r\n\r\n" + EVIL),
+                "the epilogue holds the boundary",
+            ),
+            # Two Content-Disposition headers: Werkzeug reads the first, Django the last.
+            (
+                (
+                    f"--{SMALL}\r\n{FILE_HEADERS[0].decode()}\r\n{FILE_HEADERS[2].decode()}\r\n"
+                    f"Content-Type: application/octet-stream\r\n\r\nEVIL\r\n--{SMALL}--\r\n"
+                ).encode(),
+                "part 1: the Content-Disposition header is given more than once",
+            ),
+            (
+                (
+                    f'--{SMALL}\r\nContent-Disposition: form-data; name="a"; filename="x"; '
+                    f'filename="y"\r\n\r\nEVIL\r\n--{SMALL}--\r\n'
+                ).encode(),
+                "part 1: Content-Disposition gives 'filename' more than once",
+            ),
+            (
+                f'--{SMALL}\r\nContent-Disposition: form-data; name="a"\n\nX: y\r\n\r\nE\r\n'
+                f"--{SMALL}--".encode(),
+                "holds a bare CR or LF",
+            ),
+        ],
+    )
+    def test_ambiguous_bodies_are_refused(self, tmp_path: Path, body: bytes, message: str) -> None:
+        """A body two parsers could split differently is refused, naming why."""
+        with pytest.raises(MalformedMultipart, match=message):
+            parse(body, [5, 40, 41, 90], tmp_path, boundary=SMALL)
+
+    def test_extended_filename_is_a_file(self, tmp_path: Path) -> None:
+        """A part named only by ``filename*`` (RFC 5987), which Werkzeug and Django
+        take as a file, is inspected as one, with its name decoded."""
+        body = (
+            (
+                f'--{SMALL}\r\nContent-Disposition: form-data; name="photo"; '
+                f"filename*=UTF-8''%C3%A9t%C3%A9.png\r\nContent-Type: application/octet-stream"
+                f"\r\n\r\n"
+            ).encode()
+            + EVIL
+            + f"\r\n--{SMALL}--\r\n".encode()
+        )
+        parser = MultipartParser(SMALL, Opener(tmp_path))
+        parser.feed(body)
+        [part] = parser.close()
+        assert (part.filename, part.is_file, part.size) == ("été.png", True, len(EVIL))
+        assert_no_unchecked_file(body, f"multipart/form-data; boundary={SMALL}", tmp_path)
+
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            "multipart/form-data; boundary=bnd; boundary=other",
+            "multipart/form-data; boundary=bnd; BOUNDARY=other",
+            "multipart/form-data; boundary=bnd; boundary*=UTF-8''other",
+        ],
+    )
+    def test_repeated_boundary_is_refused(self, content_type: str) -> None:
+        """Werkzeug and Django split at the last boundary given, this parser at the
+        first: a Content-Type naming two is a 400, never parsed."""
+        from childsafe.web.media import _images  # noqa: PLC0415
+
+        spool = Spool(1024, None)
+        try:
+            spool.write(cat_body(b""))
+            spool.finish()
+            with pytest.raises(MalformedMultipart, match="gives the boundary more than once"):
+                _images(spool, content_type)
+        finally:
+            spool.close()

@@ -28,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from childsafe._parsing import ParseError, load_json
+from childsafe._parsing import ParseError, content_length, load_json
 from childsafe.assurance._errors import KeysUnavailableError, UnknownKeyError
 
 __all__ = [
@@ -67,8 +67,11 @@ _JWKS_DEPTH: Final = 8
 def _status(response: httpx.Response) -> None:
     if response.status_code != httpx.codes.OK:
         raise _FetchError(f"HTTP {response.status_code}")
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+    try:
+        declared = content_length(response.headers.get("content-length"))
+    except ParseError:
+        declared = None  # the body's own size is checked as it is read
+    if declared is not None and declared > MAX_JWKS_BYTES:
         raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
 
 

@@ -171,6 +171,8 @@ def verify_bundle(
     first: int | None = None
     last: int | None = None
     anchored: int | None = None
+    covered: list[tuple[int, int, int]] = []  # (first seq, last seq, segment) of each
+    ids: dict[str, int] = {}
     try:
         signed = _trusted(checkpoints, keys, chain)
         for n, segment in enumerate(_field(bundle, "segments", list, "bundle")):
@@ -187,9 +189,20 @@ def verify_bundle(
                 raise _Broken(
                     f"segment {n} starts at record {start + 1} with no signed checkpoint at {start}"
                 )
+            entries = _field(segment, "entries", list, where)
+            high = start + len(entries)
+            for low, other_high, other in covered:
+                if start < other_high and low <= high:
+                    raise _Broken(
+                        f"segment {n} repeats records {max(low, start + 1)}.."
+                        f"{min(other_high, high)} of segment {other} (replayed)",
+                        max(low, start + 1),
+                    )
+            if entries:
+                covered.append((start + 1, high, n))
             seq = start
             full = 0
-            for i, entry in enumerate(_field(segment, "entries", list, where)):
+            for i, entry in enumerate(entries):
                 here = f"{where}.entries[{i}]"
                 if not isinstance(entry, dict):
                     raise AuditRecordError(f"{here}: expected an object")
@@ -205,9 +218,24 @@ def verify_bundle(
                     body = _field(entry, "body", str, here).encode()
                     digest = hashlib.sha256(body).digest()
                     stored = StoredRecord(
-                        seq, prev, entry["hash"], body, 0, "", None, None, None, None
+                        seq,
+                        prev,
+                        _field(entry, "hash", str, here),
+                        body,
+                        0,
+                        "",
+                        None,
+                        None,
+                        None,
+                        None,
                     )
-                    decode_record(stored)
+                    record_id = decode_record(stored).id
+                    if record_id in ids:
+                        raise _Broken(
+                            f"record {seq} repeats the id of record {ids[record_id]} (replayed)",
+                            seq,
+                        )
+                    ids[record_id] = seq
                     full += 1
                     first = seq if first is None else min(first, seq)
                     last = seq if last is None else max(last, seq)

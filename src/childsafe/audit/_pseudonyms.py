@@ -91,6 +91,8 @@ class Pseudonymiser:
         keys: dict[str, bytes] = {}
         for item in text.split(","):
             key_id, _, secret = item.strip().partition(":")
+            if key_id in keys:
+                raise AuditKeyError(f"{variable}: key id {key_id!r} is given twice")
             try:
                 keys[key_id] = bytes.fromhex(secret)
             except ValueError:
@@ -110,7 +112,7 @@ class Pseudonymiser:
         if not isinstance(account_id, str):
             raise AuditKeyError(f"account ids are strings, got {account_id!r}")
         inner = self._inner()
-        inner.update(account_id.encode())
+        inner.update(account_id.encode("utf-8", "surrogatepass"))  # any str has a pseudonym
         outer = self._outer()
         outer.update(inner.digest())
         found = f"{self.current}:{outer.hexdigest()[:32]}"
@@ -123,7 +125,8 @@ class Pseudonymiser:
     def candidates(self, account_id: str) -> tuple[str, ...]:
         """``account_id``'s pseudonym under every key known: what to look up to find
         all of an account's records."""
+        raw = account_id.encode("utf-8", "surrogatepass")
         return tuple(
-            f"{key_id}:{hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()[:32]}"
+            f"{key_id}:{hmac.new(key, raw, hashlib.sha256).hexdigest()[:32]}"
             for key_id, key in self._keys.items()
         )

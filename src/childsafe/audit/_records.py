@@ -70,6 +70,9 @@ KINDS: Final[tuple[str, ...]] = get_args(Kind)
 """Every record kind. ``checkpoint``, ``sampling`` and ``retention`` are written by the
 trail itself (a signed checkpoint's reference, counts of allows not recorded, and a
 retention run); the others record what happened."""
+OWN_KINDS: Final = frozenset({"checkpoint", "sampling", "retention"})
+"""The kinds only the trail writes (:meth:`~childsafe.audit.AuditTrail.record` refuses
+them)."""
 
 _DOMAIN: Final = b"childsafe-audit/1\x00"
 _MAX_BODY: Final = 1 << 20
@@ -82,6 +85,8 @@ _BODY_KEYS: Final = frozenset(
     ("v", "id", "time", "kind", "actor", "target", "bands", "jurisdictions", "data")
 )
 _ROLES: Final = frozenset(("actor", "target"))
+_MAX_INT_DIGITS: Final = 4300  # what json.loads reads back (sys.get_int_max_str_digits)
+_MAX_INT: Final = 10**_MAX_INT_DIGITS
 
 
 def genesis_hash(chain_id: str) -> str:
@@ -120,17 +125,38 @@ def parse_time(text: object, where: str) -> dt.datetime:
         raise AuditRecordError(f"{where}: time {text!r} is not a date: {e}") from None
 
 
+def _check_text(value: str, path: str) -> None:
+    """Refuse what UTF-8 cannot encode (a lone surrogate), which the canonical body
+    could not hold."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise AuditRecordError(
+                f"{path}: {value[e.start]!r} at {e.start} is a lone surrogate, not text"
+            ) from None
+
+
 def _check_json(value: object, path: str, depth: int = 0) -> None:
     if depth > _MAX_DEPTH:
         raise AuditRecordError(f"{path}: nested more than {_MAX_DEPTH} levels deep")
-    if value is None or isinstance(value, str | bool):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
         return
     if isinstance(value, int):
+        if not -_MAX_INT < value < _MAX_INT:
+            raise AuditRecordError(
+                f"{path}: an integer of more than {_MAX_INT_DIGITS} digits (JSON readers "
+                "cannot read it back)"
+            )
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise AuditRecordError(f"{path}: keys must be strings, got {key!r}")
+            _check_text(key, f"{path} key")
             _check_json(item, f"{path}.{key}", depth + 1)
         return
     if isinstance(value, list | tuple):

@@ -27,6 +27,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
@@ -679,10 +680,13 @@ class SQLiteAuditStore:
                 self._lock_file = None
 
 
-def open_store(url: str) -> AuditStore:
+def open_store(url: str, *, create: bool = True) -> AuditStore:
     """The store a URL names: ``sqlite:///relative.db`` or ``sqlite:////absolute.db``
     (as SQLAlchemy writes them), ``postgresql://...`` (``childsafe[postgres]``) or
-    ``memory:``. ``?prefix=name`` sets the table prefix of a SQL store."""
+    ``memory:``. ``?prefix=name`` sets the table prefix of a SQL store. With
+    ``create=False`` (readers: verifying, exporting, reporting) a SQLite file that does
+    not exist raises :class:`~childsafe.audit.AuditStoreError` instead of being
+    created empty, so a mistyped path is not read as an empty trail."""
     if not isinstance(url, str):
         raise AuditStoreError(f"a store URL is a string, got {url!r}")
     if url == "memory:":
@@ -697,7 +701,10 @@ def open_store(url: str) -> AuditStore:
             raise AuditStoreError(
                 f"{url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
-        return SQLiteAuditStore(unquote(parts.path[1:]), prefix=prefix)
+        path = unquote(parts.path[1:])
+        if not create and not Path(path).exists():
+            raise AuditStoreError(f"{url}: there is no audit store at {path!r}")
+        return SQLiteAuditStore(path, prefix=prefix)
     if parts.scheme in ("postgresql", "postgres"):
         from childsafe.audit._postgres import PostgresAuditStore  # noqa: PLC0415 - an extra
 

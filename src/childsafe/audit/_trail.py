@@ -46,6 +46,7 @@ from childsafe.audit._config import AuditConfig
 from childsafe.audit._errors import AuditError, AuditRecordError
 from childsafe.audit._pseudonyms import Pseudonymiser
 from childsafe.audit._records import (
+    OWN_KINDS,
     AuditRecord,
     decode_record,
     encode_event,
@@ -191,7 +192,25 @@ class AuditTrail:
         time: dt.datetime | None = None,
     ) -> AuditTicket:
         """Record one event of ``kind`` (the ``record_*`` methods call this). Account
-        ids are pseudonymised; ``data`` must be JSON-safe (integers, not floats)."""
+        ids are pseudonymised; ``data`` must be JSON-safe (integers, not floats). The
+        trail's own kinds (``checkpoint``, ``sampling``, ``retention``) are refused: a
+        checkpoint record with no signed checkpoint behind it, or a retention record
+        nobody ran, would make the chain fail verification or misstate it."""
+        if kind in OWN_KINDS:
+            raise AuditRecordError(
+                f"kind: {kind!r} records are written by the trail itself, not through record()"
+            )
+        return self._record(kind, actor=actor, target=target, data=data, time=time)
+
+    def _record(
+        self,
+        kind: str,
+        *,
+        actor: Account | str | None = None,
+        target: Account | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        time: dt.datetime | None = None,
+    ) -> AuditTicket:
         actor_id, actor_band, actor_place = self._ref(actor)
         target_id, target_band, target_place = self._ref(target)
         draft = make_draft(
@@ -451,7 +470,7 @@ class AuditTrail:
         if through is None:
             return 0
         anchor = signed[through]
-        self.record(
+        self._record(
             "retention",
             data={
                 "dropped_through": through,

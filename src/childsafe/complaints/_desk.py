@@ -22,7 +22,7 @@ from childsafe.complaints._model import (
     Outcome,
     Status,
 )
-from childsafe.complaints._stores import ComplaintStore, MemoryComplaintStore
+from childsafe.complaints._stores import ComplaintStore, MemoryComplaintStore, _check_status
 
 __all__ = ["ComplaintEvent", "ComplaintEventError", "ComplaintSink", "ComplaintsDesk"]
 
@@ -160,19 +160,25 @@ class ComplaintsDesk:
 
     def get(self, case_id: str) -> Complaint:
         """The case ``case_id``; :class:`UnknownCaseError` if there is none."""
+        given: object = case_id
+        if not isinstance(given, str):
+            raise ComplaintError(f"a case id is a string, got {given!r:.60}")
         found = self.store.get(case_id)
         if found is None:
             raise UnknownCaseError(case_id)
         return found
 
-    def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
-        """The newest cases, in ``status`` if given."""
-        return self.store.cases(status=status, limit=limit)
+    def cases(self, *, status: Status | str | None = None, limit: int = 50) -> list[Complaint]:
+        """The newest cases, in ``status`` if given (a :class:`Status` or its value;
+        :class:`ComplaintError` for another)."""
+        return self.store.cases(status=_check_status(status), limit=limit)
 
     def start_review(self, case_id: str, *, at: dt.datetime | None = None) -> Complaint:
         """Take the case up for review (its first action)."""
         case = self.get(case_id)
-        return self._save(case.start_review(self._after(case, at)), "complaint.review_started")
+        return self._save(
+            case.start_review(self._after(case, at, "start_review")), "complaint.review_started"
+        )
 
     def resolve(
         self, case_id: str, outcome: Outcome | str, *, at: dt.datetime | None = None
@@ -180,12 +186,14 @@ class ComplaintsDesk:
         """Resolve the case with ``outcome``."""
         chosen = self._outcome(case_id, outcome)
         case = self.get(case_id)
-        return self._save(case.resolve(chosen, self._after(case, at)), "complaint.resolved")
+        return self._save(
+            case.resolve(chosen, self._after(case, at, "resolve")), "complaint.resolved"
+        )
 
     def appeal(self, case_id: str, *, at: dt.datetime | None = None) -> Complaint:
         """Record an appeal against the case's outcome."""
         case = self.get(case_id)
-        return self._save(case.appeal(self._after(case, at)), "complaint.appealed")
+        return self._save(case.appeal(self._after(case, at, "appeal")), "complaint.appealed")
 
     def decide_appeal(
         self,
@@ -199,7 +207,8 @@ class ComplaintsDesk:
         chosen = None if outcome is None else self._outcome(case_id, outcome)
         case = self.get(case_id)
         return self._save(
-            case.decide_appeal(self._after(case, at), chosen), "complaint.appeal_decided"
+            case.decide_appeal(self._after(case, at, "decide_appeal"), chosen),
+            "complaint.appeal_decided",
         )
 
     # -- helpers -----------------------------------------------------------------
@@ -210,12 +219,27 @@ class ComplaintsDesk:
             raise ComplaintError(f"a complaint time must be timezone-aware, got {when!r}")
         return when.astimezone(dt.UTC)
 
-    def _after(self, case: Complaint, at: dt.datetime | None) -> dt.datetime:
+    def _after(self, case: Complaint, at: dt.datetime | None, step: str) -> dt.datetime:
+        """The time of ``step`` (which the case's state must allow, checked first),
+        never before the case's last step: a resolution dated before the review began,
+        or an appeal before the resolution, would make the report's durations disagree
+        with each other."""
+        case._step(step)  # noqa: SLF001 - the state's refusal comes before the time's
         when = self._at(at)
-        if when < case.received_at:
+        steps = [("received", case.received_at)]
+        if case.first_action_at is not None:
+            steps.append(("first acted on", case.first_action_at))
+        if case.resolved_at is not None:
+            steps.append(("resolved", case.resolved_at))
+        for appeal in case.appeals:
+            steps.append(("appealed", appeal.filed_at))
+            if appeal.decided_at is not None:
+                steps.append(("had an appeal decided", appeal.decided_at))
+        what, last = max(reversed(steps), key=lambda step: step[1])  # the latest named
+        if when < last:
             raise ComplaintError(
-                f"case {case.id!r} was received at {case.received_at.isoformat()}; a step "
-                f"cannot be dated earlier ({when.isoformat()})"
+                f"case {case.id!r} was {what} at {last.isoformat()}; a step cannot be "
+                f"dated earlier ({when.isoformat()})"
             )
         return when
 

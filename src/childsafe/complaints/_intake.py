@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Final, TypeVar
 
@@ -33,6 +34,8 @@ _MINORS: Final = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_
 _TOP: Final = frozenset({"category", "subject", "description", "reporter"})
 _SUBJECT: Final = frozenset({"kind", "id", "account_id"})
 _REPORTER: Final = frozenset({"role", "age_band"})
+_INVISIBLE: Final = frozenset({"Cf", "Zl", "Zp"})
+_ID_BITS: Final = MAX_ID * 4  # an integer this wide has more digits than MAX_ID
 
 
 @attrs.frozen
@@ -58,6 +61,10 @@ def _text_problem(value: str, limit: int, *, multiline: bool) -> str | None:
             return f"control character {ch!r} is not allowed"
         if 0xD800 <= ord(ch) <= 0xDFFF:
             return "a lone surrogate is not text"
+        if not multiline and unicodedata.category(ch) in _INVISIBLE:
+            # Bidi overrides, zero-width characters, line separators: an id shown to a
+            # moderator must read as what it is.
+            return f"invisible or reordering character U+{ord(ch):04X} is not allowed"
     return None
 
 
@@ -71,6 +78,10 @@ def _id(
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, str | int):
         problems.append(FieldProblem(path, f"must be a string, got {type(value).__name__}"))
+        return None
+    if isinstance(value, int) and value.bit_length() > _ID_BITS:
+        # Not turned into text: str() refuses integers of more than 4,300 digits.
+        problems.append(FieldProblem(path, f"at most {MAX_ID} characters, got a longer number"))
         return None
     text = str(value).strip()
     if not text:

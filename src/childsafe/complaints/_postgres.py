@@ -24,6 +24,7 @@ from childsafe.complaints._stores import (
     TABLE,
     _check_limit,
     _check_period,
+    _check_status,
     _seconds,
     complaint_of,
     row_of,
@@ -183,6 +184,7 @@ class PostgresComplaintStore:
 
     def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
         _check_limit(limit)
+        status = _check_status(status)
         where, params = ("WHERE status = %s", (status.value,)) if status else ("", ())
         with self._connect() as db:
             rows = db.execute(

@@ -199,6 +199,18 @@ def _check_limit(limit: int) -> int:
     return limit
 
 
+def _check_status(status: Status | str | None) -> Status | None:
+    """``status`` as a :class:`Status` (its value is taken too); anything else raises
+    :class:`ComplaintError` naming the statuses, never matching nothing in silence."""
+    given: object = status
+    if given is None or isinstance(given, Status):
+        return given
+    if isinstance(given, str) and given in {s.value for s in Status}:
+        return Status(given)
+    known = ", ".join(s.value for s in Status)
+    raise ComplaintError(f"status must be one of {known}, got {status!r}")
+
+
 def _check_period(since: dt.datetime, until: dt.datetime) -> tuple[float, float]:
     start, end = _seconds(since), _seconds(until)
     if end <= start:
@@ -246,6 +258,7 @@ class MemoryComplaintStore:
 
     def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
         _check_limit(limit)
+        status = _check_status(status)
         with self._lock:
             found = [c for c in self._cases.values() if status is None or c.status is status]
         found.sort(key=lambda c: (c.received_at, c.id), reverse=True)
@@ -452,6 +465,7 @@ class SQLiteComplaintStore:
 
     def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
         _check_limit(limit)
+        status = _check_status(status)
         where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
         with self._connect() as db:
             rows = db.execute(
@@ -522,15 +536,20 @@ class SQLiteComplaintStore:
         """Nothing to release: every call opens and closes its own connection."""
 
 
-def open_store(url: str) -> ComplaintStore:
+def open_store(url: str, *, create: bool = True) -> ComplaintStore:
     """The store a URL names: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``,
-    ``memory:`` or ``postgresql://...`` (``childsafe[postgres]``)."""
+    ``memory:`` or ``postgresql://...`` (``childsafe[postgres]``). With ``create=False``
+    (readers, such as ``childsafe report``) a SQLite file that does not exist raises
+    :class:`~childsafe.complaints.ComplaintStoreError` instead of being created empty,
+    so a mistyped path does not give a report of zeros."""
     if url == "memory:":
         return MemoryComplaintStore()
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ComplaintError(f"{url!r} names no file: use sqlite:///path/to/file.db")
+        if not create and not Path(path).exists():
+            raise ComplaintStoreError(f"{url}: there is no complaint store at {path!r}")
         return SQLiteComplaintStore(path)
     if url.startswith(("postgresql://", "postgres://")):
         from childsafe.complaints._postgres import PostgresComplaintStore  # noqa: PLC0415

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import attrs
 
 from childsafe._decision import Decision
+from childsafe._parsing import ParseError, content_length
 from childsafe.asgi import (
     MEDIA_KEY,
     WS_POLICY_VIOLATION,
@@ -228,8 +229,11 @@ class StarletteRequest:
             return
         if not self._json_expected():
             return
-        length = self.header("content-length")
-        if length is None or not length.isdigit() or not 0 < int(length) <= max_body:
+        try:
+            length = content_length(self.header("content-length"))
+        except ParseError:
+            length = None
+        if length is None or not 0 < length <= max_body:
             log.warning("childsafe: the body of %s is too large or of unknown length", self.path)
             return
         try:
@@ -1032,12 +1036,12 @@ def report_endpoint(desk: ComplaintsDesk) -> Callable[[HTTPRequest], Awaitable[R
 
     @exempt(REPORT_EXEMPTION)
     async def childsafe_report(request: HTTPRequest) -> Response:
-        body: bytes | None = b""
+        read = b""
         async for chunk in request.stream():
-            if body is not None:
-                body += chunk
-                if len(body) > MAX_REPORT_BODY:
-                    body = None
+            read += chunk
+            if len(read) > MAX_REPORT_BODY:
+                break  # refused at once (413): the rest is never read
+        body: bytes | None = read if len(read) <= MAX_REPORT_BODY else None
         found = request.scope.get(CONTEXT_KEY)
         response = await anyio.to_thread.run_sync(
             lambda: report_response(

@@ -110,6 +110,15 @@ def _check_id(
     return text
 
 
+def _json(text: str, source: str, line: int | None) -> object:
+    """``json.loads``, with nesting too deep for the decoder (``[[[[...``, which raised
+    ``RecursionError``) refused as a :class:`~childsafe.media.HashListError`."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise HashListError(source, line, "not valid JSON (nested too deeply)") from None
+
+
 def _check_name(name: str) -> str:
     given: object = name
     if not isinstance(given, str) or not _NAME.fullmatch(given):
@@ -344,7 +353,7 @@ class HashList:
             raise HashListError(source, None, "empty list: no hashes found")
         items: list[tuple[int, object]]
         try:
-            doc = json.loads(stripped)
+            doc = _json(stripped, source, None)
         except json.JSONDecodeError as e:
             if stripped.startswith("{") and "\n" in stripped:
                 items = []
@@ -352,7 +361,7 @@ class HashList:
                     if not ln.strip():
                         continue
                     try:
-                        items.append((n, json.loads(ln)))
+                        items.append((n, _json(ln, source, n)))
                     except json.JSONDecodeError as e2:
                         raise HashListError(source, n, f"not valid JSON ({e2.msg})") from None
             else:

@@ -273,7 +273,7 @@ class AuditEvidence:
         self._owned = isinstance(audit, str)
         self.store: AuditStore
         if isinstance(audit, str):
-            self.store = open_store(audit)
+            self.store = open_store(audit, create=False)  # a reader creates nothing
         elif isinstance(audit, AuditTrail):
             self.store = audit.store
         elif all(hasattr(audit, name) for name in ("count", "count_denials", "select")):

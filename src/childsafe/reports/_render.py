@@ -287,11 +287,23 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a text value starting like a
+    formula (``=``, ``+``, ``-``, ``@``, a tab or a CR; a platform or hash list named
+    ``=HYPERLINK(...)``) gets a leading ``'``, as OWASP advises. Numbers are kept."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(document: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    writer.writerows(csv_rows(document))
+    writer.writerows(tuple(csv_cell(v) for v in row) for row in csv_rows(document))
     return out.getvalue()
 
 
@@ -333,9 +345,15 @@ def _pct(part: int, whole: int) -> str:
 # --------------------------------------------------------------------- Markdown
 
 
+def _md_inline(value: object) -> str:
+    """Text on one Markdown line: line breaks (which would end a heading or a table
+    row and start a block of the writer's choosing) become spaces."""
+    return " ".join(str(value).splitlines())
+
+
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|")
+        return _md_inline(value).replace("|", "\\|")
 
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -346,7 +364,7 @@ def to_markdown(d: dict[str, Any]) -> str:
     c = d["complaints"]
     first, done, a = c["time_to_first_action"], c["time_to_resolution"], c["appeals"]
     lines = [
-        f"# {d['platform']}: transparency report",
+        f"# {_md_inline(d['platform'])}: transparency report",
         "",
         (
             f"Period: {d['period']['from']} to {d['period']['to']} (UTC). "

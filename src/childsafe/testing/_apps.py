@@ -72,7 +72,7 @@ def _reports_exempt(reports: ComplaintsDesk | None) -> dict[str, str] | None:
         return None
     from childsafe.complaints import REPORT_EXEMPTION  # noqa: PLC0415
 
-    return {f"GET, POST {REPORTS_PATH}": REPORT_EXEMPTION}
+    return {f"* {REPORTS_PATH}": REPORT_EXEMPTION}  # every method: 405 for all but POST
 
 
 __all__ = [

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -26,6 +27,7 @@ import attrs
 
 from childsafe._decision import Decision
 from childsafe._model import Account, Relationship
+from childsafe._parsing import ParseError, content_length
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import Request
 from childsafe.web.denials import DenialResponse
@@ -53,6 +55,7 @@ __all__ = [
     "media_target",
     "media_target_async",
     "parse_content_type",
+    "repeated_parameters",
 ]
 
 log = logging.getLogger("childsafe")
@@ -341,7 +344,32 @@ def parse_content_type(header: str | None) -> tuple[str, dict[str, str]]:
     return media.strip().lower(), _parameters(rest)
 
 
-def _parameters(text: str) -> dict[str, str]:
+def repeated_parameters(header: str | None) -> list[str]:
+    """The parameters a ``Content-Type`` or ``Content-Disposition`` value names more
+    than once, counting RFC 2231 forms (``filename*``, ``boundary*0``) as the
+    parameter they extend, except ``filename`` beside ``filename*`` (RFC 6266's
+    fallback). Parsers disagree on which of two values counts (childsafe's takes the
+    first, Werkzeug's and Django's the last), so a body that repeats one is refused
+    rather than read differently from the app.
+
+    >>> repeated_parameters("multipart/form-data; boundary=a; Boundary=b")
+    ['boundary']
+    >>> repeated_parameters('form-data; name="p"; filename="a.png"; filename*=UTF-8\'\'a.png')
+    []
+    """
+    names: list[str] = []
+    _parameters(header.partition(";")[2] if header else "", names)
+    forms: dict[str, list[str]] = {}
+    for name in names:
+        forms.setdefault(name.partition("*")[0], []).append(name)
+    return [
+        base
+        for base, given in forms.items()
+        if len(set(given)) < len(given) or (base != "filename" and len(given) > 1)
+    ]
+
+
+def _parameters(text: str, names: list[str] | None = None) -> dict[str, str]:
     params: dict[str, str] = {}
     i, n = 0, len(text)
     while i < n:
@@ -375,6 +403,8 @@ def _parameters(text: str) -> dict[str, str]:
                 value = text[start:i].strip()
         if name:
             params.setdefault(name, value)
+            if names is not None:
+                names.append(name)
     return params
 
 
@@ -399,6 +429,25 @@ class Part:
     def is_file(self) -> bool:
         """A file (it has a filename) or an image: what a media route inspects."""
         return self.filename is not None or (self.content_type or "").startswith("image/")
+
+
+def _filename(params: Mapping[str, str]) -> str | None:
+    """A part's file name: ``filename``, else the RFC 5987 ``filename*`` (or its
+    continuations) decoded. Frameworks take either as a file, so either makes one."""
+    if "filename" in params:
+        return params["filename"]
+    extended = [value for name, value in params.items() if name.startswith("filename*")]
+    if not extended:
+        return None
+    value = "".join(extended)
+    charset, quote, rest = value.partition("'")
+    if not quote:
+        return value
+    encoded = rest.partition("'")[2]
+    try:
+        return urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset
+        return urllib.parse.unquote(encoded, errors="replace")
 
 
 MAX_BOUNDARY: Final = 200
@@ -437,6 +486,11 @@ class MultipartParser:
         self._delimiter = b"\r\n--" + raw
         self._open_part = open_part
         self._buffer = bytearray()
+        # The last bytes dropped from the buffer before a part's data or the preamble
+        # continues (to see what precedes a boundary found at the buffer's start), and
+        # whether anything was dropped at all (the first boundary may start the body).
+        self._before = b""
+        self._dropped = False
         self._state = self._PREAMBLE
         self._part: Part | None = None
         self._file: IO[bytes] | None = None
@@ -449,15 +503,19 @@ class MultipartParser:
     def feed(self, data: bytes) -> None:
         """Parse the next piece of the body."""
         self._buffer += data
-        while self._step():
-            pass
+        try:
+            while self._step():
+                pass
+        except MalformedMultipart:
+            self._finish_part()  # the part's file is closed (the spool removes it)
+            raise
 
     def _step(self) -> bool:  # noqa: PLR0915 - one state machine
         """Advance as far as the buffer allows; whether to call again."""
         buf = self._buffer
         if self._state == self._PREAMBLE:
             # The first boundary may start the body, or follow a preamble and CRLF.
-            if buf.startswith(self._first):
+            if not self._dropped and buf.startswith(self._first):
                 del buf[: len(self._first)]
                 self._state = self._AFTER
                 return True
@@ -465,9 +523,12 @@ class MultipartParser:
             if at < 0:
                 keep = len(self._delimiter) - 1
                 if len(buf) > keep:
-                    del buf[: len(buf) - keep]
+                    self._check_stray(len(buf) - keep)
+                    self._drop(len(buf) - keep)
                 return False
+            self._check_stray(at)
             del buf[: at + len(self._delimiter)]
+            self._before, self._dropped = b"", True
             self._state = self._AFTER
             return True
         if self._state == self._AFTER:
@@ -476,8 +537,8 @@ class MultipartParser:
             if buf[:2] == b"--":
                 self._finish_part()
                 self._state = self._END
-                buf.clear()
-                return False
+                del buf[:2]
+                return True
             # Transport padding (spaces, tabs) may follow a boundary before its CRLF.
             stripped = 0
             while stripped < len(buf) and buf[stripped] in b" \t":
@@ -513,16 +574,48 @@ class MultipartParser:
             if at < 0:
                 keep = len(self._delimiter) - 1
                 if len(buf) > keep:
+                    self._check_stray(len(buf) - keep)
                     self._data(bytes(buf[: len(buf) - keep]))
-                    del buf[: len(buf) - keep]
+                    self._drop(len(buf) - keep)
                 return False
+            self._check_stray(at)
             self._data(bytes(buf[:at]))
             del buf[: at + len(self._delimiter)]
+            self._before = b""
             self._state = self._AFTER
             return True
-        # _END: the epilogue is ignored.
-        buf.clear()
+        # _END: the epilogue is ignored, unless it holds the boundary (Django would
+        # read a part there).
+        if buf.find(self._first) >= 0:
+            raise MalformedMultipart("the epilogue holds the boundary after the closing one")
+        keep = len(self._first) - 1
+        if len(buf) > keep:
+            del buf[: len(buf) - keep]
         return False
+
+    def _drop(self, count: int) -> None:
+        """Drop the buffer's first ``count`` bytes (already handled), remembering the
+        last two."""
+        self._before = (self._before + bytes(self._buffer[max(0, count - 2) : count]))[-2:]
+        self._dropped = True
+        del self._buffer[:count]
+
+    def _check_stray(self, end: int) -> None:
+        """Refuse the boundary (``--`` and the boundary) starting before ``end`` in the
+        buffer anywhere but after a CRLF, where it is a delimiter: Werkzeug also splits
+        parts at a boundary after a bare LF or CR, and Django wherever it occurs, so the
+        app would see parts (and images) this parser never did."""
+        buf = self._buffer
+        at = buf.find(self._first)
+        while 0 <= at < end:
+            before = (self._before + bytes(buf[max(0, at - 2) : at]))[-2:]
+            if before != b"\r\n":
+                where = f"part {len(self.parts)}" if self._part is not None else "the preamble"
+                raise MalformedMultipart(
+                    f"{where} holds the boundary after something other than CRLF "
+                    "(parsers would split the body differently)"
+                )
+            at = buf.find(self._first, at + 1)
 
     def _start_part(self, block: bytes) -> None:
         index = len(self.parts) + 1
@@ -537,7 +630,17 @@ class MultipartParser:
                 raise MalformedMultipart(
                     f"part {index}: the header line {line[:60]!r} is malformed"
                 )
-            headers[name.strip().lower()] = value.strip()
+            if "\r" in line or "\n" in line:
+                raise MalformedMultipart(
+                    f"part {index}: the header line {line[:60]!r} holds a bare CR or LF "
+                    "(lines end with CRLF)"
+                )
+            key = name.strip().lower()
+            if key in headers:
+                raise MalformedMultipart(
+                    f"part {index}: the {name.strip()} header is given more than once"
+                )
+            headers[key] = value.strip()
         disposition = headers.get("content-disposition")
         if disposition is None:
             raise MalformedMultipart(f"part {index}: it has no Content-Disposition header")
@@ -546,6 +649,11 @@ class MultipartParser:
             raise MalformedMultipart(
                 f"part {index}: Content-Disposition is {kind!r}, not 'form-data'"
             )
+        repeated = repeated_parameters(disposition)
+        if repeated:
+            raise MalformedMultipart(
+                f"part {index}: Content-Disposition gives {repeated[0]!r} more than once"
+            )
         if "name" not in params:
             raise MalformedMultipart(f"part {index}: Content-Disposition has no name")
         content_type = headers.get("content-type")
@@ -553,7 +661,7 @@ class MultipartParser:
             index=index,
             headers=headers,
             name=params["name"],
-            filename=params.get("filename"),
+            filename=_filename(params),
             content_type=parse_content_type(content_type)[0] if content_type else None,
         )
         self._part = part
@@ -680,6 +788,11 @@ def _images(spool: Spool, content_type: str | None) -> list[MediaFile]:
             "A media route takes a multipart/form-data body or an image/* body, got "
             f"{media or 'no Content-Type'!r}.",
         )
+    if "boundary" in repeated_parameters(content_type):
+        raise MalformedMultipart(
+            "the Content-Type gives the boundary more than once (parsers disagree on "
+            "which one counts)"
+        )
     parser = MultipartParser(params.get("boundary", ""), spool.new_part_file)
     for chunk in spool.chunks():
         parser.feed(chunk)
@@ -795,14 +908,10 @@ def decide_media(
 def declared_length(value: str | None) -> int | None:
     """A ``Content-Length`` as a number (``None``: absent); :class:`BodyProblem` 400
     when it is not one."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if not text.isdigit():
-        raise BodyProblem(
-            400, "Bad Content-Length", f"Content-Length {value[:40]!r} is not a number."
-        )
-    return int(text)
+    try:
+        return content_length(value)
+    except ParseError as e:
+        raise BodyProblem(400, "Bad Content-Length", f"{e}.") from None
 
 
 def media_facts(results: tuple[MediaResult, ...]) -> list[dict[str, Any]]:
