@@ -65,7 +65,6 @@ with the site's own error page."""
 
 CONTEXT_ATTR: Final = "childsafe"
 """The ``HttpRequest`` attribute holding the :class:`~childsafe.RequestContext`."""
-_REQUEST_ATTR: Final = "_childsafe_request"
 _EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
 
 # Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
@@ -128,15 +127,6 @@ def _held(response: Any, raw: bytes) -> Any:  # noqa: ANN401 - Http* in and out
     return held
 
 
-def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
-    """Forget the request's :class:`DjangoRequest` once the response is made: it refers
-    back to the request, and left in place that cycle would keep every request (its
-    ``META``, body and session) alive until the garbage collector runs, instead of
-    freeing it when Django lets go of it."""
-    vars(request).pop(_REQUEST_ATTR, None)
-    _close_spool(request)
-
-
 def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     """Close a media view's replayed body (its temporary files are already gone)."""
     spool = vars(request).pop("_childsafe_spool", None)
@@ -186,8 +176,10 @@ class ChildsafeMiddleware:
         self._repository = self.config.repository
         self._guard = self.config.guard
         self._max_body = self.config.max_body
-        # (view, method) -> its declared rules; views are declared when imported.
-        self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        # view -> method -> its declared rules; views are declared when imported.
+        self._view_rules: dict[object, dict[str, tuple[ActionRule, ...]]] = {}
+        # Whether a media rule was ever checked: only then may a request hold a spool.
+        self._spooling = False
         # Strict mode, checked here (system checks do not run under production servers)
         # and again before the first request, for URL patterns added since.
         self._strict_checked = not self.config.enabled
@@ -210,13 +202,14 @@ class ChildsafeMiddleware:
             self._check_strict()
         repository = self._repository
         # DjangoRequest(request, repository, None, self._max_body), without the class call.
+        # Only the context is kept on the request: the wrapper refers back to the request,
+        # and kept on it that cycle would leave every request to the garbage collector.
         wrapper: DjangoRequest = new_object(DjangoRequest)
         wrapper.request = request
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
         request.childsafe = self._chain.context(self._guard, wrapper, repository)
-        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -225,9 +218,7 @@ class ChildsafeMiddleware:
                 return self._filter(request, response)
             return response
         finally:
-            attributes = request.__dict__
-            attributes.pop(_REQUEST_ATTR, None)  # see _release
-            if "_childsafe_spool" in attributes:
+            if self._spooling:  # a media rule was checked: this request may hold a spool
                 _close_spool(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
@@ -240,7 +231,7 @@ class ChildsafeMiddleware:
                 return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
             return response
         finally:
-            _release(request)
+            _close_spool(request)
 
     def process_view(
         self,
@@ -255,23 +246,27 @@ class ChildsafeMiddleware:
             return None
         if self._filter_views and is_filter_exempt(view_func):
             setattr(request, _EXEMPT_ATTR, True)
-        attributes = request.__dict__
-        try:  # subscripts: cheaper than .get() when present, as __call__ sets them
-            context = attributes[CONTEXT_ATTR]
-            wrapper = attributes[_REQUEST_ATTR]
-        except KeyError:
-            context = wrapper = None
-        if context.__class__ is not RequestContext or wrapper.__class__ is not DjangoRequest:
-            context, wrapper = self._context(request)
         method = request.method
         if method.__class__ is not str:
-            method = wrapper.method
+            method = str(method or "GET").upper()  # as DjangoRequest.method reads it
         try:
-            rules = self._view_rules[view_func, method]
+            rules = self._view_rules[view_func][method]
         except (KeyError, TypeError):  # not seen yet, or an unhashable view
             rules = self._rules_of(view_func, method)
+        if not rules and not self._has_routes:
+            return None
+        context = getattr(request, CONTEXT_ATTR, None)
+        if context.__class__ is not RequestContext:
+            # Called outside __call__ (a test driving process_view): resolve now.
+            context = self._start(request)
+        # The request as the kernel reads it, with the view's keyword arguments (converted
+        # to text when read, as path_param does); DjangoRequest(...) without the class call.
+        wrapper: DjangoRequest = new_object(DjangoRequest)
+        wrapper.request = request
+        wrapper.repository = self._repository
+        wrapper.params = view_kwargs
+        wrapper.max_body = self._max_body
         if rules:
-            wrapper.params = view_kwargs  # converted to text when read (path_param)
             for rule in rules:
                 if rule.reads_media:
                     refused = self._media(rule, request, wrapper, context)
@@ -315,6 +310,7 @@ class ChildsafeMiddleware:
             return _http_response(outcome)
         if isinstance(outcome, Decision):
             return self._deny(outcome, request)
+        self._spooling = True  # from now on __call__ closes what a request spooled
         replay = request.META.get("wsgi.input")
         request._stream = replay  # noqa: SLF001 - the view reads the replayed body
         request._read_started = False  # noqa: SLF001
@@ -327,16 +323,16 @@ class ChildsafeMiddleware:
     def _rules_of(self, view_func: object, method: str) -> tuple[ActionRule, ...]:
         """The kernel's :func:`~childsafe.web.declared_rules`, remembered per view and
         standard method."""
-        key = (view_func, method)
         try:
-            known = self._view_rules.get(key)
+            by_method = self._view_rules.get(view_func)
         except TypeError:  # an unhashable view
             return declared_rules(view_func, method)
-        if known is not None:
-            return known
         rules = declared_rules(view_func, method)
-        if method in _CACHED_METHODS and len(self._view_rules) < _RULES_CACHE_SIZE:
-            self._view_rules[key] = rules
+        if method in _CACHED_METHODS:
+            if by_method is not None:
+                by_method[method] = rules
+            elif len(self._view_rules) < _RULES_CACHE_SIZE:
+                self._view_rules[view_func] = {method: rules}
         return rules
 
     def _check_strict(self) -> None:
@@ -352,23 +348,22 @@ class ChildsafeMiddleware:
         self._strict_checked = True
 
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+        """Resolve the account and keep the request's context on ``request.childsafe``
+        (only the context: a :class:`DjangoRequest` refers back to the request)."""
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
         wrapper = DjangoRequest(request, repository, None, self._max_body)
         context = self._chain.context(self._guard, wrapper, repository)
         request.childsafe = context  # CONTEXT_ATTR
-        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         return context
 
-    def _context(self, request: Any) -> tuple[RequestContext, DjangoRequest]:  # noqa: ANN401
+    def _context(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
         context = getattr(request, CONTEXT_ATTR, None)
-        wrapper = getattr(request, _REQUEST_ATTR, None)
-        if not isinstance(context, RequestContext) or not isinstance(wrapper, DjangoRequest):
+        if not isinstance(context, RequestContext):
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
-            wrapper = getattr(request, _REQUEST_ATTR)
-        return context, wrapper
+        return context
 
     def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
         # PermissionDenied and Http404 give the site's own error page; the view never runs.
@@ -405,7 +400,7 @@ class ChildsafeMiddleware:
         if not raw:
             return response  # HEAD, 204, 304: nothing to filter
         headers = list(response.items())
-        context, _ = self._context(request)
+        context = self._context(request)
         outcome = filter_response(context, response_filter, raw, headers)
         if isinstance(outcome, DenialResponse):
             return _http_response(outcome)
