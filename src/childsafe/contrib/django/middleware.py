@@ -127,6 +127,11 @@ def _held(response: Any, raw: bytes) -> Any:  # noqa: ANN401 - Http* in and out
     return held
 
 
+def _method(request: Any) -> str:  # noqa: ANN401 - an HttpRequest
+    """The request's method, as :attr:`DjangoRequest.method` reads it."""
+    return str(request.method or "GET").upper()
+
+
 def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     """Close a media view's replayed body (its temporary files are already gone)."""
     spool = vars(request).pop("_childsafe_spool", None)
@@ -168,6 +173,8 @@ class ChildsafeMiddleware:
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
         self._filtering = self.config.enabled and self.config.response_filter is not None
+        # Whether process_view checks without more ado (enabled, no response filter).
+        self._checking = self.config.enabled and self.config.response_filter is None
         # Worked out once: read on every request.
         self._enabled = self.config.enabled
         self._filter_views = self.config.response_filter is not None
@@ -185,6 +192,8 @@ class ChildsafeMiddleware:
         self._strict_checked = not self.config.enabled
         self._check_strict()
         self._strict_checked = not self.config.enabled
+        # Whether __call__ goes straight to the sync path (strict mode checked, not async).
+        self._ready = self._strict_checked and not self.is_async
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
@@ -195,21 +204,21 @@ class ChildsafeMiddleware:
     # -- the request/response cycle ----------------------------------------------
 
     def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
-        if self.is_async:
-            return self.__acall__(request)
-        # _start(request), inline: this runs on every request.
-        if not self._strict_checked:
+        if not self._ready:
+            if self.is_async:
+                return self.__acall__(request)
             self._check_strict()
+            self._ready = True
+        # _start(request), inline: this runs on every request.
         repository = self._repository
         # DjangoRequest(request, repository, None, self._max_body), without the class call.
-        # Only the context is kept on the request: the wrapper refers back to the request,
-        # and kept on it that cycle would leave every request to the garbage collector.
         wrapper: DjangoRequest = new_object(DjangoRequest)
         wrapper.request = request
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
-        request.childsafe = self._chain.context(self._guard, wrapper, repository)
+        context = request.childsafe = self._chain.context(self._guard, wrapper, repository)
+        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -218,11 +227,15 @@ class ChildsafeMiddleware:
                 return self._filter(request, response)
             return response
         finally:
+            # The wrapper refers back to the request: kept past the response, that cycle
+            # would leave every request (its META, body and session) to the garbage
+            # collector instead of freeing it when Django lets go of it.
+            context._request = None  # noqa: SLF001
             if self._spooling:  # a media rule was checked: this request may hold a spool
                 _close_spool(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
-        await sync_to_async(self._start, thread_sensitive=True)(request)
+        context = await sync_to_async(self._start, thread_sensitive=True)(request)
         try:
             response = await self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -231,6 +244,7 @@ class ChildsafeMiddleware:
                 return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
             return response
         finally:
+            context._request = None  # noqa: SLF001 - as in __call__
             _close_spool(request)
 
     def process_view(
@@ -242,31 +256,29 @@ class ChildsafeMiddleware:
     ) -> Any:  # noqa: ANN401 - an HttpResponse or None
         """Check what the view is declared to do; a denial is the response."""
         del view_args  # unnamed groups: targets come from named ones
-        if not self._enabled:
-            return None
-        if self._filter_views and is_filter_exempt(view_func):
-            setattr(request, _EXEMPT_ATTR, True)
-        method = request.method
-        if method.__class__ is not str:
-            method = str(method or "GET").upper()  # as DjangoRequest.method reads it
+        if not self._checking:
+            if not self._enabled:
+                return None
+            if is_filter_exempt(view_func):
+                setattr(request, _EXEMPT_ATTR, True)
         try:
-            rules = self._view_rules[view_func][method]
-        except (KeyError, TypeError):  # not seen yet, or an unhashable view
-            rules = self._rules_of(view_func, method)
+            rules = self._view_rules[view_func][request.method]
+        except (KeyError, TypeError):  # not seen yet, an unhashable view, an odd method
+            rules = self._rules_of(view_func, _method(request))
         if not rules and not self._has_routes:
             return None
-        context = getattr(request, CONTEXT_ATTR, None)
-        if context.__class__ is not RequestContext:
+        try:
+            context = request.childsafe  # CONTEXT_ATTR, set by __call__
+            wrapper = context._request  # noqa: SLF001
+        except AttributeError:
+            context = wrapper = None
+        if wrapper.__class__ is not DjangoRequest or context.__class__ is not RequestContext:
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
-        # The request as the kernel reads it, with the view's keyword arguments (converted
-        # to text when read, as path_param does); DjangoRequest(...) without the class call.
-        wrapper: DjangoRequest = new_object(DjangoRequest)
-        wrapper.request = request
-        wrapper.repository = self._repository
-        wrapper.params = view_kwargs
-        wrapper.max_body = self._max_body
+            wrapper = context._request  # noqa: SLF001
+            assert wrapper is not None  # set by _start
         if rules:
+            wrapper.params = view_kwargs  # converted to text when read (path_param)
             for rule in rules:
                 if rule.reads_media:
                     refused = self._media(rule, request, wrapper, context)
@@ -277,7 +289,7 @@ class ChildsafeMiddleware:
                 if not decision.allowed:
                     return self._deny(decision, request)
         if self._has_routes:
-            found = self._find(wrapper.method, wrapper.path)
+            found = self._find(_method(request), wrapper.path)
             if found is not None:
                 route, wrapper.params = found
                 if route.reads_media:
@@ -348,13 +360,14 @@ class ChildsafeMiddleware:
         self._strict_checked = True
 
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
-        """Resolve the account and keep the request's context on ``request.childsafe``
-        (only the context: a :class:`DjangoRequest` refers back to the request)."""
+        """Resolve the account and keep the request's context on ``request.childsafe``,
+        with the :class:`DjangoRequest` for process_view (cleared with the response)."""
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
         wrapper = DjangoRequest(request, repository, None, self._max_body)
         context = self._chain.context(self._guard, wrapper, repository)
+        context._request = wrapper  # noqa: SLF001
         request.childsafe = context  # CONTEXT_ATTR
         return context
 
