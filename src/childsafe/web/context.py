@@ -230,6 +230,7 @@ class RequestContext:
         "_decisions",
         "_how",
         "_media",
+        "_request",
         "_resolution",
         "_settings",
         "account",
@@ -245,6 +246,10 @@ class RequestContext:
     _how: tuple[str, str | None]
     _check: Checker | None
     _media: tuple[MediaResult, ...]
+    # The adapter's Request over the request, for adapters whose hooks run apart (the
+    # Django middleware keeps it here from __call__ to process_view, and clears it with
+    # the response, as it refers back to the framework's request). Unset otherwise.
+    _request: Request | None
     # None (no decision yet), the request's one decision, or the list of them: most
     # requests make one decision, which is then kept without building a list.
     _decisions: Decision | list[Decision] | None

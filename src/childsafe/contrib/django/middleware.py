@@ -65,7 +65,6 @@ with the site's own error page."""
 
 CONTEXT_ATTR: Final = "childsafe"
 """The ``HttpRequest`` attribute holding the :class:`~childsafe.RequestContext`."""
-_REQUEST_ATTR: Final = "_childsafe_request"
 _EXEMPT_ATTR: Final = "_childsafe_filter_exempt"
 
 # Problems the middleware does not raise for: E013 (not in MIDDLEWARE) is for checks only.
@@ -128,13 +127,9 @@ def _held(response: Any, raw: bytes) -> Any:  # noqa: ANN401 - Http* in and out
     return held
 
 
-def _release(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
-    """Forget the request's :class:`DjangoRequest` once the response is made: it refers
-    back to the request, and left in place that cycle would keep every request (its
-    ``META``, body and session) alive until the garbage collector runs, instead of
-    freeing it when Django lets go of it."""
-    vars(request).pop(_REQUEST_ATTR, None)
-    _close_spool(request)
+def _method(request: Any) -> str:  # noqa: ANN401 - an HttpRequest
+    """The request's method, as :attr:`DjangoRequest.method` reads it."""
+    return str(request.method or "GET").upper()
 
 
 def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
@@ -178,6 +173,8 @@ class ChildsafeMiddleware:
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
         self._filtering = self.config.enabled and self.config.response_filter is not None
+        # Whether process_view checks without more ado (enabled, no response filter).
+        self._checking = self.config.enabled and self.config.response_filter is None
         # Worked out once: read on every request.
         self._enabled = self.config.enabled
         self._filter_views = self.config.response_filter is not None
@@ -186,13 +183,17 @@ class ChildsafeMiddleware:
         self._repository = self.config.repository
         self._guard = self.config.guard
         self._max_body = self.config.max_body
-        # (view, method) -> its declared rules; views are declared when imported.
-        self._view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        # view -> method -> its declared rules; views are declared when imported.
+        self._view_rules: dict[object, dict[str, tuple[ActionRule, ...]]] = {}
+        # Whether a media rule was ever checked: only then may a request hold a spool.
+        self._spooling = False
         # Strict mode, checked here (system checks do not run under production servers)
         # and again before the first request, for URL patterns added since.
         self._strict_checked = not self.config.enabled
         self._check_strict()
         self._strict_checked = not self.config.enabled
+        # Whether __call__ goes straight to the sync path (strict mode checked, not async).
+        self._ready = self._strict_checked and not self.is_async
         if not self.config.enabled:
             log.warning(
                 "childsafe is DISABLED (CHILDSAFE['ENABLED'] is False): declared actions are "
@@ -203,11 +204,12 @@ class ChildsafeMiddleware:
     # -- the request/response cycle ----------------------------------------------
 
     def __call__(self, request: Any) -> Any:  # noqa: ANN401 - HttpRequest -> HttpResponse
-        if self.is_async:
-            return self.__acall__(request)
-        # _start(request), inline: this runs on every request.
-        if not self._strict_checked:
+        if not self._ready:
+            if self.is_async:
+                return self.__acall__(request)
             self._check_strict()
+            self._ready = True
+        # _start(request), inline: this runs on every request.
         repository = self._repository
         # DjangoRequest(request, repository, None, self._max_body), without the class call.
         wrapper: DjangoRequest = new_object(DjangoRequest)
@@ -215,8 +217,8 @@ class ChildsafeMiddleware:
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
-        request.childsafe = self._chain.context(self._guard, wrapper, repository)
-        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
+        context = request.childsafe = self._chain.context(self._guard, wrapper, repository)
+        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
         try:
             response = self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -225,13 +227,15 @@ class ChildsafeMiddleware:
                 return self._filter(request, response)
             return response
         finally:
-            attributes = request.__dict__
-            attributes.pop(_REQUEST_ATTR, None)  # see _release
-            if "_childsafe_spool" in attributes:
+            # The wrapper refers back to the request: kept past the response, that cycle
+            # would leave every request (its META, body and session) to the garbage
+            # collector instead of freeing it when Django lets go of it.
+            context._request = None  # noqa: SLF001
+            if self._spooling:  # a media rule was checked: this request may hold a spool
                 _close_spool(request)
 
     async def __acall__(self, request: Any) -> Any:  # noqa: ANN401 - as __call__
-        await sync_to_async(self._start, thread_sensitive=True)(request)
+        context = await sync_to_async(self._start, thread_sensitive=True)(request)
         try:
             response = await self.get_response(request)
             if self._filtering and self._needs_filter(request, response):
@@ -240,7 +244,8 @@ class ChildsafeMiddleware:
                 return await sync_to_async(self._filter, thread_sensitive=True)(request, response)
             return response
         finally:
-            _release(request)
+            context._request = None  # noqa: SLF001 - as in __call__
+            _close_spool(request)
 
     def process_view(
         self,
@@ -251,25 +256,27 @@ class ChildsafeMiddleware:
     ) -> Any:  # noqa: ANN401 - an HttpResponse or None
         """Check what the view is declared to do; a denial is the response."""
         del view_args  # unnamed groups: targets come from named ones
-        if not self._enabled:
-            return None
-        if self._filter_views and is_filter_exempt(view_func):
-            setattr(request, _EXEMPT_ATTR, True)
-        attributes = request.__dict__
-        try:  # subscripts: cheaper than .get() when present, as __call__ sets them
-            context = attributes[CONTEXT_ATTR]
-            wrapper = attributes[_REQUEST_ATTR]
-        except KeyError:
-            context = wrapper = None
-        if context.__class__ is not RequestContext or wrapper.__class__ is not DjangoRequest:
-            context, wrapper = self._context(request)
-        method = request.method
-        if method.__class__ is not str:
-            method = wrapper.method
+        if not self._checking:
+            if not self._enabled:
+                return None
+            if is_filter_exempt(view_func):
+                setattr(request, _EXEMPT_ATTR, True)
         try:
-            rules = self._view_rules[view_func, method]
-        except (KeyError, TypeError):  # not seen yet, or an unhashable view
-            rules = self._rules_of(view_func, method)
+            rules = self._view_rules[view_func][request.method]
+        except (KeyError, TypeError):  # not seen yet, an unhashable view, an odd method
+            rules = self._rules_of(view_func, _method(request))
+        if not rules and not self._has_routes:
+            return None
+        try:
+            context = request.childsafe  # CONTEXT_ATTR, set by __call__
+            wrapper = context._request  # noqa: SLF001
+        except AttributeError:
+            context = wrapper = None
+        if wrapper.__class__ is not DjangoRequest or context.__class__ is not RequestContext:
+            # Called outside __call__ (a test driving process_view): resolve now.
+            context = self._start(request)
+            wrapper = context._request  # noqa: SLF001
+            assert wrapper is not None  # set by _start
         if rules:
             wrapper.params = view_kwargs  # converted to text when read (path_param)
             for rule in rules:
@@ -282,7 +289,7 @@ class ChildsafeMiddleware:
                 if not decision.allowed:
                     return self._deny(decision, request)
         if self._has_routes:
-            found = self._find(wrapper.method, wrapper.path)
+            found = self._find(_method(request), wrapper.path)
             if found is not None:
                 route, wrapper.params = found
                 if route.reads_media:
@@ -320,6 +327,7 @@ class ChildsafeMiddleware:
             return _http_response(outcome)
         if isinstance(outcome, Decision):
             return self._deny(outcome, request)
+        self._spooling = True  # from now on __call__ closes what a request spooled
         replay = request.META.get("wsgi.input")
         request._stream = replay  # noqa: SLF001 - the view reads the replayed body
         request._read_started = False  # noqa: SLF001
@@ -332,16 +340,16 @@ class ChildsafeMiddleware:
     def _rules_of(self, view_func: object, method: str) -> tuple[ActionRule, ...]:
         """The kernel's :func:`~childsafe.web.declared_rules`, remembered per view and
         standard method."""
-        key = (view_func, method)
         try:
-            known = self._view_rules.get(key)
+            by_method = self._view_rules.get(view_func)
         except TypeError:  # an unhashable view
             return declared_rules(view_func, method)
-        if known is not None:
-            return known
         rules = declared_rules(view_func, method)
-        if method in _CACHED_METHODS and len(self._view_rules) < _RULES_CACHE_SIZE:
-            self._view_rules[key] = rules
+        if method in _CACHED_METHODS:
+            if by_method is not None:
+                by_method[method] = rules
+            elif len(self._view_rules) < _RULES_CACHE_SIZE:
+                self._view_rules[view_func] = {method: rules}
         return rules
 
     def _check_strict(self) -> None:
@@ -357,23 +365,23 @@ class ChildsafeMiddleware:
         self._strict_checked = True
 
     def _start(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
+        """Resolve the account and keep the request's context on ``request.childsafe``,
+        with the :class:`DjangoRequest` for process_view (cleared with the response)."""
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
         wrapper = DjangoRequest(request, repository, None, self._max_body)
         context = self._chain.context(self._guard, wrapper, repository)
+        context._request = wrapper  # noqa: SLF001
         request.childsafe = context  # CONTEXT_ATTR
-        request._childsafe_request = wrapper  # noqa: SLF001 - _REQUEST_ATTR, set without setattr()
         return context
 
-    def _context(self, request: Any) -> tuple[RequestContext, DjangoRequest]:  # noqa: ANN401
+    def _context(self, request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRequest
         context = getattr(request, CONTEXT_ATTR, None)
-        wrapper = getattr(request, _REQUEST_ATTR, None)
-        if not isinstance(context, RequestContext) or not isinstance(wrapper, DjangoRequest):
+        if not isinstance(context, RequestContext):
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
-            wrapper = getattr(request, _REQUEST_ATTR)
-        return context, wrapper
+        return context
 
     def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
         # PermissionDenied and Http404 give the site's own error page; the view never runs.
@@ -410,7 +418,7 @@ class ChildsafeMiddleware:
         if not raw:
             return response  # HEAD, 204, 304: nothing to filter
         headers = list(response.items())
-        context, _ = self._context(request)
+        context = self._context(request)
         outcome = filter_response(context, response_filter, raw, headers)
         if isinstance(outcome, DenialResponse):
             return _http_response(outcome)
