@@ -1126,6 +1126,7 @@ CHECK_CASES: dict[str, tuple[object, list[str] | None, list[str]]] = {
     "exempt a string": ({**GOOD, "EXEMPT": "admin"}, None, ["E019"]),
     "exempt without a reason": ({**GOOD, "EXEMPT": {"admin": ""}}, None, ["E019"]),
     "media body cap not a size": ({**GOOD, "MAX_MEDIA_BODY": -1}, None, ["E021"]),
+    "media files cap not a count": ({**GOOD, "MAX_MEDIA_FILES": 0}, None, ["E021"]),
     "media inspector without inspect": ({**GOOD, "MEDIA_INSPECTOR": 3}, None, ["E021"]),
     "media inspector not importable": (
         {**GOOD, "MEDIA_INSPECTOR": "nowhere.Inspector"},

@@ -926,6 +926,31 @@ class TestMedia:
         assert code == status, answer
         assert built.social.ran == ([f"media_upload {MEDIA_CAP}"] if status == 201 else [])
 
+    @pytest.mark.parametrize(("count", "status"), [(3, 201), (4, 413)])
+    def test_images_per_request_are_capped(
+        self,
+        make: Make,
+        inspector: MarkerInspector,
+        spool_dir: Path,
+        count: int,
+        status: int,
+    ) -> None:
+        """``max_media_files`` images in one body are each inspected; one more and the
+        body is refused with 413 before any is (no classifier run, no view)."""
+        built = make(media_inspector=inspector, media_temp_dir=str(spool_dir), max_media_files=3)
+        upload = [("photo", (f"p{n}.png", png(), "image/png")) for n in range(count)]
+        response = call(built, "teen", "POST", "/photos", files=upload)
+        assert response.status_code == status, response.text
+        if status == 413:
+            document = response.json()
+            assert document["title"] == "Too many images"
+            assert "at most 3 images; this one has 4" in document["detail"]
+            assert inspector.seen == []
+            assert built.social.ran == []
+        else:
+            assert len(inspector.seen) == count
+            assert len(built.social.ran) == 1
+
     def test_malformed_multipart_is_400(self, built: BuiltApp) -> None:
         """A multipart body that does not parse is a 400 problem naming what is wrong."""
         response = call(

@@ -157,6 +157,9 @@ class TestOptions:
             ({"evidence_preserver": 3}, "evidence_preserver: must have a preserve"),
             ({"max_media_body": 0}, "max_media_body: must be a positive number"),
             ({"media_temp_dir": "/nonexistent/dir"}, "is not a directory"),
+            ({"max_media_files": 0}, "max_media_files: must be a positive number of images"),
+            ({"max_media_files": True}, "max_media_files: must be a positive number of images"),
+            ({"max_media_files": "20"}, r"max_media_files: .* got '20'"),
         ],
     )
     def test_bad_options_are_refused(self, options: dict[str, Any], message: str) -> None:

@@ -480,6 +480,6 @@ class TestAgreesWithFrameworks:
             spool.write(cat_body(b""))
             spool.finish()
             with pytest.raises(MalformedMultipart, match="gives the boundary more than once"):
-                _images(spool, content_type)
+                _images(spool, content_type, 20)
         finally:
             spool.close()

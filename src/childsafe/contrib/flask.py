@@ -48,7 +48,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.denials import rendered
-from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
 from childsafe.web.request import new_object
@@ -274,7 +274,8 @@ class ChildSafe:
     ``CHILDSAFE_MAX_MEDIA_BODY``
         The largest body, in bytes, a media route accepts (``413`` beyond). Default
         10 MiB. ``CHILDSAFE_MEDIA_TEMP_DIR``: where media bodies are spooled (default
-        the system's temporary directory).
+        the system's temporary directory). ``CHILDSAFE_MAX_MEDIA_FILES``: the images
+        one request may carry (``413`` beyond, before any is inspected). Default 20.
     ``CHILDSAFE_FILTER_JSON``
         Whether to filter JSON responses. Default: ``True`` when a
         ``response_filter`` is given, else ``False``; ``True`` without one uses
@@ -287,7 +288,8 @@ class ChildSafe:
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 ``media_inspector``, ``evidence_preserver``,
-       ``CHILDSAFE_MAX_MEDIA_BODY`` and ``CHILDSAFE_MEDIA_TEMP_DIR``.
+       ``CHILDSAFE_MAX_MEDIA_BODY``, ``CHILDSAFE_MAX_MEDIA_FILES`` and
+       ``CHILDSAFE_MEDIA_TEMP_DIR``.
     """
 
     def __init__(
@@ -338,6 +340,7 @@ class ChildSafe:
         max_body = config.setdefault("CHILDSAFE_MAX_BODY", DEFAULT_MAX_BODY)
         max_media_body = config.setdefault("CHILDSAFE_MAX_MEDIA_BODY", DEFAULT_MAX_MEDIA_BODY)
         media_temp_dir = config.setdefault("CHILDSAFE_MEDIA_TEMP_DIR", None)
+        max_media_files = config.setdefault("CHILDSAFE_MAX_MEDIA_FILES", DEFAULT_MAX_MEDIA_FILES)
         problems: list[ConfigProblem] = max_body_problems(_SOURCE, max_body)
         media = None
         try:
@@ -346,6 +349,7 @@ class ChildSafe:
                 preserver=self.evidence_preserver,
                 max_body=max_media_body,
                 temp_dir=media_temp_dir,
+                max_files=max_media_files,
                 where=_SOURCE,
             )
         except ConfigurationError as e:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_MEDIA_BODY",
+    "DEFAULT_MAX_MEDIA_FILES",
     "MEDIA_BODY_ACTIONS",
     "BodyProblem",
     "MalformedMultipart",
@@ -61,6 +62,10 @@ __all__ = [
 log = logging.getLogger("childsafe")
 
 DEFAULT_MAX_MEDIA_BODY: Final = 10 * 1024 * 1024
+DEFAULT_MAX_MEDIA_FILES: Final = 20
+"""Images a media route inspects in one request at the most (a carousel post's worth):
+each costs a decode, a hash and a classifier run, so a body of many tiny images would
+otherwise buy seconds of CPU for a few kilobytes."""
 """The largest body (bytes) a media route accepts by default: 10 MiB."""
 
 MEDIA_BODY_ACTIONS: Final = frozenset({"media.upload", "media.send"})
@@ -132,13 +137,15 @@ def body_problem_response(problem: BodyProblem) -> DenialResponse:
 class MediaOptions:
     """What a middleware needs for media routes: the ``inspector`` that looks at each
     image, the ``preserver`` a matched image is handed to, the body size cap
-    ``max_body`` (bytes) and the directory temporary files go to (``None``: the
-    system's)."""
+    ``max_body`` (bytes), the directory temporary files go to (``None``: the
+    system's) and ``max_files``, the images one request may carry (a body with more is
+    refused with 413 before any is inspected)."""
 
     inspector: MediaInspector | None = None
     preserver: EvidencePreserver | None = None
     max_body: int = DEFAULT_MAX_MEDIA_BODY
     temp_dir: str | None = None
+    max_files: int = DEFAULT_MAX_MEDIA_FILES
 
     @classmethod
     def build(
@@ -148,6 +155,7 @@ class MediaOptions:
         preserver: object = None,
         max_body: object = DEFAULT_MAX_MEDIA_BODY,
         temp_dir: object = None,
+        max_files: object = DEFAULT_MAX_MEDIA_FILES,
         where: str = "ChildsafeMiddleware",
     ) -> MediaOptions:
         """Check the options together: every problem in one
@@ -177,6 +185,14 @@ class MediaOptions:
                     where, "max_media_body", f"must be a positive number of bytes, got {max_body!r}"
                 )
             )
+        if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files <= 0:
+            problems.append(
+                ConfigProblem(
+                    where,
+                    "max_media_files",
+                    f"must be a positive number of images, got {max_files!r}",
+                )
+            )
         if temp_dir is not None and not (isinstance(temp_dir, str | os.PathLike)):
             problems.append(
                 ConfigProblem(where, "media_temp_dir", f"must be a path, got {temp_dir!r}")
@@ -194,6 +210,7 @@ class MediaOptions:
             preserver,  # type: ignore[arg-type]
             max_body,  # type: ignore[arg-type]
             None if temp_dir is None else str(os.fspath(temp_dir)),  # type: ignore[call-overload]
+            max_files,  # type: ignore[arg-type]
         )
 
     def check_inventory(
@@ -773,9 +790,10 @@ async def media_target_async(
         return context._unverifiable(rule.action, e)  # noqa: SLF001
 
 
-def _images(spool: Spool, content_type: str | None) -> list[MediaFile]:
+def _images(spool: Spool, content_type: str | None, max_files: int) -> list[MediaFile]:
     """The images of a spooled body: each file part of a multipart body, or the raw
-    ``image/*`` body itself. :class:`BodyProblem` for anything else."""
+    ``image/*`` body itself. :class:`BodyProblem` for anything else, and 413 for more
+    than ``max_files`` file parts."""
     from childsafe.media import MediaFile  # noqa: PLC0415 - only media routes need it
 
     media, params = parse_content_type(content_type)
@@ -799,6 +817,12 @@ def _images(spool: Spool, content_type: str | None) -> list[MediaFile]:
     files = [p for p in parser.close() if p.is_file and p.path is not None]
     if not files:
         raise MalformedMultipart("the body holds no file part (no image to check)")
+    if len(files) > max_files:
+        raise BodyProblem(
+            413,
+            "Too many images",
+            f"A media request carries at most {max_files} images; this one has {len(files)}.",
+        )
     return [
         MediaFile(
             path=Path(p.path),  # type: ignore[arg-type]
@@ -879,7 +903,7 @@ def decide_media(
     satisfies an intervention), hand matches to the preserver. Sync and blocking: the
     ASGI adapters run it in a thread. :class:`BodyProblem` for a body that is not
     acceptable. The decisions are added to the context and its ``media``."""
-    images = _images(spool, request.header("content-type"))
+    images = _images(spool, request.header("content-type"), options.max_files)
     account, rel = target
     check = context._check or context.guard.check  # noqa: SLF001 - the request's own check
     confirmed = False

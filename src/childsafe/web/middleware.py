@@ -19,7 +19,7 @@ from childsafe.typing import (
 )
 from childsafe.web.denials import problem_response
 from childsafe.web.filtering import ResponseFilter
-from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.options import check_middleware_options
 from childsafe.web.resolvers import ResolverChain
 from childsafe.web.routes import RouteTable
@@ -45,12 +45,12 @@ class MiddlewareBase(Generic[AppT]):
 
     ``media_inspector`` and ``evidence_preserver`` serve the routes declaring
     ``media.upload`` or ``media.send`` (see ``docs/media-routes.md``), whose bodies are
-    capped at ``max_media_body`` bytes and spooled to ``media_temp_dir`` (default: the
-    system's temporary directory). In strict mode a media route without an inspector is
-    a configuration error.
+    capped at ``max_media_body`` bytes and ``max_media_files`` images and spooled to
+    ``media_temp_dir`` (default: the system's temporary directory). In strict mode a
+    media route without an inspector is a configuration error.
 
     .. versionchanged:: 0.2.0 ``media_inspector``, ``evidence_preserver``,
-       ``max_media_body`` and ``media_temp_dir``.
+       ``max_media_body``, ``max_media_files`` and ``media_temp_dir``.
     """
 
     adapter: ClassVar[str]
@@ -73,6 +73,7 @@ class MiddlewareBase(Generic[AppT]):
         evidence_preserver: EvidencePreserver | None = None,
         max_media_body: int = DEFAULT_MAX_MEDIA_BODY,
         media_temp_dir: str | None = None,
+        max_media_files: int = DEFAULT_MAX_MEDIA_FILES,
     ) -> None:
         problems = check_middleware_options(
             guard=guard,
@@ -92,6 +93,7 @@ class MiddlewareBase(Generic[AppT]):
                 preserver=evidence_preserver,
                 max_body=max_media_body,
                 temp_dir=media_temp_dir,
+                max_files=max_media_files,
             )
         except ConfigurationError as e:
             problems.extend(e.problems)

@@ -24,8 +24,8 @@ E017      ``ENABLED`` is ``False`` (``manage.py check --deploy`` only)
 E018      ``STRICT`` is not a boolean
 E019      ``EXEMPT`` is not valid
 E020      a route declares no action and is not exempt (strict mode; one per route)
-E021      ``MEDIA_INSPECTOR``, ``EVIDENCE_PRESERVER``, ``MAX_MEDIA_BODY`` or
-          ``MEDIA_TEMP_DIR`` is not valid
+E021      ``MEDIA_INSPECTOR``, ``EVIDENCE_PRESERVER``, ``MAX_MEDIA_BODY``,
+          ``MAX_MEDIA_FILES`` or ``MEDIA_TEMP_DIR`` is not valid
 E022      a route declares a media action and no ``MEDIA_INSPECTOR`` is set (strict mode)
 W001      ``ENABLED`` is ``False``
 W002      ``STRICT`` is ``False`` and some routes are unprotected (one per route)

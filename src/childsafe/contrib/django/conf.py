@@ -47,6 +47,8 @@ Every key is optional except ``REPOSITORY``:
 ``MAX_MEDIA_BODY``
     The largest body, in bytes, a media view accepts (``413`` beyond). Default 10 MiB.
     ``MEDIA_TEMP_DIR``: where media bodies are spooled (default: the system's).
+    ``MAX_MEDIA_FILES``: the images one request may carry (``413`` beyond, before any
+    is inspected). Default 20.
 ``EXEMPT``
     Routes that need no check, by URL name (``"healthz"``), namespace (``"admin"``
     covers every ``admin:`` route) or path prefix (``"/static/"``): a list, or a
@@ -79,7 +81,7 @@ from childsafe.contrib.django.request import (
 from childsafe.exceptions import ConfigurationError
 from childsafe.typing import AccountRepository, Resolver
 from childsafe.web import ResponseFilter, RouteTable
-from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, MediaOptions
+from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 
 __all__ = ["KEYS", "ChildsafeSettings", "Config", "Problem", "conf", "load"]
 
@@ -98,6 +100,7 @@ KEYS: Final = (
     "MEDIA_INSPECTOR",
     "EVIDENCE_PRESERVER",
     "MAX_MEDIA_BODY",
+    "MAX_MEDIA_FILES",
     "MEDIA_TEMP_DIR",
 )
 DEFAULT_RESOLVERS: Final = ("childsafe.contrib.django.django_user",)
@@ -170,6 +173,10 @@ class ChildsafeSettings:
     @property
     def MAX_MEDIA_BODY(self) -> object:  # noqa: N802
         return self._get("MAX_MEDIA_BODY", DEFAULT_MAX_MEDIA_BODY)
+
+    @property
+    def MAX_MEDIA_FILES(self) -> object:  # noqa: N802
+        return self._get("MAX_MEDIA_FILES", DEFAULT_MAX_MEDIA_FILES)
 
     @property
     def MEDIA_TEMP_DIR(self) -> object:  # noqa: N802
@@ -466,6 +473,7 @@ class _Loader:
                 preserver=preserver,
                 max_body=settings_.MAX_MEDIA_BODY,
                 temp_dir=settings_.MEDIA_TEMP_DIR,
+                max_files=settings_.MAX_MEDIA_FILES,
                 where=SETTING,
             )
         except ConfigurationError as e:
