@@ -250,6 +250,25 @@ class TestCLI:
         assert f"there is no audit store at '{missing}'" in capsys.readouterr().err
         assert not missing.exists()
 
+    @needs_postgres
+    @pytest.mark.parametrize("command", ["verify", "export"])
+    def test_a_postgres_prefix_with_no_store(
+        self, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A PostgreSQL URL whose prefix names no tables is refused (exit 2, naming
+        it), and no table is created."""
+        import psycopg  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        url = f"{POSTGRES_URL}?prefix=t_cli_typo"
+        args = ["audit", command, url, "--checkpoints", str(tmp_path)]
+        if command == "export":
+            args += ["--from", "2026-01-01", "-o", str(tmp_path / "b.json")]
+        assert main(args) == 2
+        assert "there is no audit store" in capsys.readouterr().err
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+            assert db.execute("SELECT to_regclass('t_cli_typo_schema')").fetchone() == (None,)
+
     def test_verify_store_and_bundle(
         self,
         setup: tuple[str, Path, CheckpointSigner],

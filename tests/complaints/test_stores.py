@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import sqlite3
 import sys
 import threading
@@ -197,6 +198,31 @@ class TestOpenStore:
         assert POSTGRES_URL is not None
         store = open_store(POSTGRES_URL)
         assert type(store).__name__ == "PostgresComplaintStore"
+
+    @pytest.mark.skipif(not POSTGRES_URL, reason="set CHILDSAFE_TEST_POSTGRES_URL")
+    def test_postgres_reader_refuses_a_database_without_the_tables(self) -> None:
+        """``create=False`` (what ``childsafe report`` opens) names a schema with no
+        complaint tables instead of creating them and reporting zeros; with the tables
+        it opens the store."""
+        import psycopg  # noqa: PLC0415
+
+        from childsafe.complaints import PostgresComplaintStore  # noqa: PLC0415
+
+        assert POSTGRES_URL is not None
+        schema = f"childsafe_test_{secrets.token_hex(4)}"
+        try:
+            with pytest.raises(ComplaintStoreError, match=f"schema {schema} has no table"):
+                PostgresComplaintStore(POSTGRES_URL, schema=schema, create=False)
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                found = db.execute(
+                    "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+                ).fetchone()
+            assert found is None  # nothing was created
+            PostgresComplaintStore(POSTGRES_URL, schema=schema).close()
+            PostgresComplaintStore(POSTGRES_URL, schema=schema, create=False).close()
+        finally:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+                db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
     def test_memory_close_forgets(self) -> None:
         store = MemoryComplaintStore()

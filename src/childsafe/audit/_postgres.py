@@ -106,7 +106,12 @@ class PostgresAuditStore:
     """
 
     def __init__(
-        self, conninfo: str, *, prefix: str = "childsafe_audit", timeout: float = 30.0
+        self,
+        conninfo: str,
+        *,
+        prefix: str = "childsafe_audit",
+        timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self._pg = _psycopg()
         self.conninfo = conninfo
@@ -118,6 +123,7 @@ class PostgresAuditStore:
         self._read: psycopg.Connection[Any] | None = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._create = create
         self._chain = self._migrate()
 
     def _failure(self, what: str, error: Exception) -> AuditStoreError:
@@ -142,6 +148,12 @@ class PostgresAuditStore:
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"childsafe:{p}",))
+                if not self._create:
+                    exists = conn.execute("SELECT to_regclass(%s)", (f"{p}_meta",)).fetchone()
+                    if exists is None or exists[0] is None:
+                        raise AuditStoreError(
+                            f"there is no audit store {self.description}: no table {p}_meta"
+                        )
                 conn.execute(
                     sql.SQL("CREATE TABLE IF NOT EXISTS {} (version integer NOT NULL)").format(
                         sql.Identifier(f"{p}_schema")

@@ -685,8 +685,9 @@ def open_store(url: str, *, create: bool = True) -> AuditStore:
     (as SQLAlchemy writes them), ``postgresql://...`` (``childsafe[postgres]``) or
     ``memory:``. ``?prefix=name`` sets the table prefix of a SQL store. With
     ``create=False`` (readers: verifying, exporting, reporting) a SQLite file that does
-    not exist raises :class:`~childsafe.audit.AuditStoreError` instead of being
-    created empty, so a mistyped path is not read as an empty trail."""
+    not exist, or a PostgreSQL database without the prefix's tables, raises
+    :class:`~childsafe.audit.AuditStoreError` instead of being created empty, so a
+    mistyped path, database or prefix is not read as an empty trail."""
     if not isinstance(url, str):
         raise AuditStoreError(f"a store URL is a string, got {url!r}")
     if url == "memory:":
@@ -710,7 +711,7 @@ def open_store(url: str, *, create: bool = True) -> AuditStore:
 
         rest = [(k, v) for k, values in options.items() for v in values]
         conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
-        return PostgresAuditStore(conninfo, prefix=prefix)
+        return PostgresAuditStore(conninfo, prefix=prefix, create=create)
     raise AuditStoreError(
         f"unknown audit store URL {url!r}: expected sqlite:///PATH, postgresql://... or memory:"
     )

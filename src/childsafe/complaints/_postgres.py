@@ -83,9 +83,18 @@ class PostgresComplaintStore:
     """Cases in PostgreSQL (psycopg 3): one store for every app server. Each call
     opens a connection to ``conninfo`` (use a pooler such as PgBouncer at scale);
     ``timeout`` bounds connecting and each statement; ``schema`` is the PostgreSQL
-    schema holding the tables (created if missing; default: the ``search_path``'s)."""
+    schema holding the tables (created if missing; default: the ``search_path``'s).
+    ``create=False`` (readers) refuses a database without the tables
+    (:class:`~childsafe.complaints.ComplaintStoreError`) instead of creating them."""
 
-    def __init__(self, conninfo: str, *, timeout: float = 30.0, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        timeout: float = 30.0,
+        schema: str | None = None,
+        create: bool = True,
+    ) -> None:
         self._psycopg = _psycopg()
         if schema is not None and not _IDENTIFIER.match(schema):
             raise ComplaintError(f"schema must be a plain SQL identifier, got {schema!r}")
@@ -94,6 +103,14 @@ class PostgresComplaintStore:
         self.schema = schema
         with self._connect() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            if not create:
+                found = db.execute("SELECT to_regclass(%s)", (META,)).fetchone()
+                if found is None or found[0] is None:
+                    where = "its search_path" if schema is None else f"schema {schema}"
+                    raise ComplaintStoreError(
+                        f"there is no complaint store in this database ({where} has no "
+                        f"table {META})"
+                    )
             if schema is not None:
                 db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             db.execute(f"CREATE TABLE IF NOT EXISTS {META} (key text PRIMARY KEY, value text)")

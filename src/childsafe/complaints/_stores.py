@@ -539,9 +539,10 @@ class SQLiteComplaintStore:
 def open_store(url: str, *, create: bool = True) -> ComplaintStore:
     """The store a URL names: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``,
     ``memory:`` or ``postgresql://...`` (``childsafe[postgres]``). With ``create=False``
-    (readers, such as ``childsafe report``) a SQLite file that does not exist raises
+    (readers, such as ``childsafe report``) a SQLite file that does not exist, or a
+    PostgreSQL database without the tables, raises
     :class:`~childsafe.complaints.ComplaintStoreError` instead of being created empty,
-    so a mistyped path does not give a report of zeros."""
+    so a mistyped path or database does not give a report of zeros."""
     if url == "memory:":
         return MemoryComplaintStore()
     if url.startswith("sqlite:///"):
@@ -554,7 +555,7 @@ def open_store(url: str, *, create: bool = True) -> ComplaintStore:
     if url.startswith(("postgresql://", "postgres://")):
         from childsafe.complaints._postgres import PostgresComplaintStore  # noqa: PLC0415
 
-        return PostgresComplaintStore(url)
+        return PostgresComplaintStore(url, create=create)
     raise ComplaintError(
         f"unknown store {url!r}: use sqlite:///path.db, postgresql://... or memory:"
     )
