@@ -47,7 +47,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS, new_object, path_params
+from childsafe.web.request import NO_PARAMS, client_of, new_object, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -138,6 +138,12 @@ class ASGIRequest:
         if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
             path = path[len(root) :]
         return path or "/"
+
+    @property
+    def client_addr(self) -> str | None:
+        """The client's address from the scope (behind a proxy, what the server's
+        proxy-headers handling put there)."""
+        return client_of(self.scope)
 
     def header(self, name: str) -> str | None:
         """A header's value; repeated headers are joined with commas (cookies with ";").

@@ -117,6 +117,12 @@ class WSGIRequest:
         except UnicodeError:
             return raw
 
+    @property
+    def client_addr(self) -> str | None:
+        """``REMOTE_ADDR`` (behind a proxy, what the proxy middleware put there)."""
+        value = self.environ.get("REMOTE_ADDR")
+        return value if isinstance(value, str) and value else None
+
     def header(self, name: str) -> str | None:
         try:
             key = ENVIRON_KEYS[name]

@@ -9,6 +9,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from childsafe import Account, AgeBand
@@ -67,6 +68,18 @@ class TestVault:
     def test_is_an_evidence_preserver(self) -> None:
         """EvidenceVault satisfies the kernel's EvidencePreserver protocol."""
         assert isinstance(EvidenceVault(), EvidencePreserver)
+
+    def test_the_incidents_address_is_kept(self, tmp_path: Path, incident: MediaIncident) -> None:
+        """The address the kernel saw (the incident's ``client_addr``) is kept and
+        goes into the report bundle; ``keep(ip=)`` overrides it."""
+        seen = attrs.evolve(incident, client_addr="192.0.2.10")
+        vault = EvidenceVault(tmp_path / "evidence.db")
+        vault.preserve(seen)
+        [kept] = vault.store.items()
+        assert kept.ip == "192.0.2.10"
+        assert vault.report_bundle(kept.id)["account"]["ip"] == "192.0.2.10"
+        assert vault.keep(seen, ip="198.51.100.1").ip == "198.51.100.1"
+        assert vault.keep(incident).ip is None
 
     def test_keeps_records_and_opens_a_case(
         self,

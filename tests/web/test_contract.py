@@ -839,6 +839,8 @@ class TestMedia:
             account,
         )
         assert incident.verdict.match is not None
+        # The address the request came from, for the platform's legal report.
+        assert incident.client_addr == "127.0.0.1"
         assert built.social.ran == []
 
     def test_matched_send_is_refused_for_a_connected_adult(

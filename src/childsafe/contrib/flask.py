@@ -125,6 +125,12 @@ class FlaskRequest:
     def path(self) -> str:
         return self.request.path
 
+    @property
+    def client_addr(self) -> str | None:
+        """The client's address as Flask sees it (``request.remote_addr``: behind a
+        proxy, what Werkzeug's ``ProxyFix`` makes of ``X-Forwarded-For``)."""
+        return self.request.remote_addr
+
     def header(self, name: str) -> str | None:
         # What `request.headers.get(name)` reads, without building the headers object.
         try:

@@ -67,6 +67,7 @@ from childsafe.web import (
 from childsafe.web.denials import rendered
 from childsafe.web.media import MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
+from childsafe.web.request import client_of
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -196,6 +197,12 @@ class StarletteRequest:
         if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
             path = path[len(root) :]
         return path or "/"
+
+    @property
+    def client_addr(self) -> str | None:
+        """The client's address from the ASGI scope (behind a proxy, what the server's
+        proxy-headers handling put there)."""
+        return client_of(self.scope)
 
     def header(self, name: str) -> str | None:
         """A header's value; repeated headers are joined with commas."""

@@ -248,9 +248,9 @@ class EvidenceVault:
         self.keep(incident)
 
     def keep(self, incident: MediaIncident, *, ip: str | None = None) -> Evidence:
-        """Keep the evidence of ``incident`` (``ip``: the uploader's address, when the
-        platform passes it), write the audit record and open the case; returns the
-        evidence as stored."""
+        """Keep the evidence of ``incident`` (``ip``: the uploader's address; default
+        the incident's ``client_addr``, what the adapter saw), write the audit record
+        and open the case; returns the evidence as stored."""
         verdict, media = incident.verdict, incident.media
         match = verdict.match
         if match is None or verdict.pdq is None:
@@ -280,7 +280,7 @@ class EvidenceVault:
             target_id=None if target is None else target.id,
             target_band=None if target is None else target.band.value,
             request_id=incident.request_id,
-            ip=ip,
+            ip=ip if ip is not None else incident.client_addr,
             quarantined=quarantined,
         )
         self.store.put(evidence)

@@ -124,7 +124,12 @@ class MediaIncident:
 
     ``action`` is the media action (``media.upload`` or ``media.send``); ``actor`` the
     account that sent it (``None`` when not signed in); ``target`` the recipient, if any;
-    ``request_id`` the request's id; ``at`` when it happened (aware, UTC).
+    ``request_id`` the request's id; ``at`` when it happened (aware, UTC);
+    ``client_addr`` the address the request came from, as the adapter's framework saw it
+    (``None`` when it gave none; behind a proxy, configure the framework's proxy
+    handling so this is the client's, not the proxy's).
+
+    .. versionchanged:: 0.2.0 ``client_addr``.
     """
 
     media: MediaFile
@@ -134,6 +139,7 @@ class MediaIncident:
     target: Account | None
     request_id: str | None
     at: dt.datetime
+    client_addr: str | None = None
 
 
 @runtime_checkable

@@ -31,7 +31,7 @@ from childsafe._parsing import ParseError, content_length
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import Request
 from childsafe.web.denials import DenialResponse
-from childsafe.web.request import callable_name, confirms, is_id
+from childsafe.web.request import callable_name, client_addr, confirms, is_id
 
 if TYPE_CHECKING:
     from childsafe.media import EvidencePreserver, MediaFile, MediaInspector, MediaVerdict
@@ -863,6 +863,7 @@ def _preserve(
     media: MediaFile,
     verdict: MediaVerdict,
     target: Account | None,
+    request: Request,
 ) -> None:
     """Hand a matched image to the evidence preserver while its file exists; a failure
     is logged (the request is refused all the same)."""
@@ -884,6 +885,7 @@ def _preserve(
         target=target,
         request_id=context.request_id,
         at=dt.datetime.now(dt.UTC),
+        client_addr=client_addr(request),
     )
     try:
         preserver.preserve(incident)
@@ -917,7 +919,7 @@ def decide_media(
                 rule.action, context.account, account, rel, media=verdict, confirmed=True
             )
         if verdict.matched:
-            _preserve(options, context, rule.action, media, verdict, account)
+            _preserve(options, context, rule.action, media, verdict, account, request)
         results.append(MediaResult(media, verdict, decision))
     refusals = [
         r.decision for r in results if not r.decision.allowed and not r.decision.needs_confirmation

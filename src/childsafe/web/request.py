@@ -95,6 +95,25 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
+def client_of(scope: Mapping[str, Any]) -> str | None:
+    """The client's host from an ASGI scope's ``client`` (``None`` when the server
+    gives none, as over a Unix socket)."""
+    client = scope.get("client")
+    if isinstance(client, list | tuple) and client and isinstance(client[0], str):
+        return client[0] or None
+    return None
+
+
+def client_addr(request: object) -> str | None:
+    """The client address a request carries (the adapters' requests have a
+    ``client_addr``; an app's own :class:`~childsafe.typing.Request` may not)."""
+    try:
+        value = getattr(request, "client_addr", None)
+    except Exception:  # noqa: BLE001 - an address is never worth failing a request
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def callable_name(obj: object) -> str:
     """A callable's name for messages (its ``__name__``, else its type's)."""
     return str(getattr(obj, "__name__", None) or type(obj).__name__)

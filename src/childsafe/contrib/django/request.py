@@ -63,6 +63,13 @@ class DjangoRequest:
         """``request.path_info``: the path below the script prefix, as URLconfs see it."""
         return str(self.request.path_info)
 
+    @property
+    def client_addr(self) -> str | None:
+        """``REMOTE_ADDR`` (behind a proxy, set it from the proxy's header yourself, as
+        Django leaves it to you)."""
+        value = self.request.META.get("REMOTE_ADDR")
+        return value if isinstance(value, str) and value else None
+
     def header(self, name: str) -> str | None:
         """The header from ``request.META`` (what ``request.headers`` reads, without
         building the whole mapping of every header on first use)."""
