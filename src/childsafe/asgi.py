@@ -383,8 +383,15 @@ def _adapter_name(app: object) -> str:
 def _checks_own_routes(app: object) -> bool:
     """Whether ``app`` is a Starlette or FastAPI app whose routes
     ``childsafe.contrib.starlette.install(app)`` checks (strict mode included)."""
-    stack = getattr(getattr(app, "router", None), "middleware_stack", None)
-    return bool(getattr(stack, "checks_declared_endpoints", False))
+    return _routes_checked(getattr(app, "router", None))
+
+
+def _routes_checked(router: object) -> bool:
+    """Whether ``childsafe.contrib.starlette.install`` put its layer in ``router``'s
+    ``middleware_stack`` (the layer's bound ``__call__``, or the layer itself)."""
+    stack = getattr(router, "middleware_stack", None)
+    layer = getattr(stack, "__self__", stack)
+    return bool(getattr(layer, "checks_declared_endpoints", False))
 
 
 def _check_declarations(app: object) -> bool:
@@ -397,7 +404,7 @@ def _check_declarations(app: object) -> bool:
     routes = getattr(router, "routes", None)
     if not isinstance(routes, list):
         return True  # not a Starlette app: nothing to look at
-    if getattr(getattr(router, "middleware_stack", None), "checks_declared_endpoints", False):
+    if _routes_checked(router):
         return True
     declared = [
         getattr(route, "path", repr(route))
