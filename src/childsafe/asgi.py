@@ -244,9 +244,14 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     # Starlette or FastAPI app given to childsafe.contrib.starlette.install).
     _declarations_checked = False
     _app_checks_routes = False
+    # The app checks its own routes and this middleware has no route table to match.
+    _routes_elsewhere = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915 - the hot path stays inline
-        kind = scope.get("type")
+        try:  # a subscript: cheaper than .get() when present, as the ASGI spec asks
+            kind = scope["type"]
+        except KeyError:
+            kind = None
         if kind == "http":
             websocket = False
             if not self._declarations_checked:
@@ -263,6 +268,28 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         request.scope = scope
         request._params = NO_PARAMS  # noqa: SLF001
         request.body = None
+        if self._routes_elsewhere:
+            # An app checking its own routes (a Starlette or FastAPI app given to
+            # childsafe.contrib.starlette.install) and no route table: the context, then
+            # the app. Websockets pass through untouched (no route table declares them).
+            if websocket:
+                await self.app(scope, receive, send)
+                return
+            context = self._chain.context_eager(self.guard, request, self.repository)
+            if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
+                context = await context  # an async resolver
+            scope[CONTEXT_KEY] = context
+            if self.media.inspector is not None:
+                scope[MEDIA_KEY] = self.media  # for the media routes the app checks
+            if self.response_filter is None:
+                await self.app(scope, receive, send)
+            else:
+                await self.app(
+                    _without_pathsend(scope),
+                    receive,
+                    _FilteringSend(send, context, self.response_filter),
+                )
+            return
         rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
@@ -360,6 +387,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         are checked at all."""
         self._chain.adapter = _adapter_name(app)
         self._app_checks_routes = _checks_own_routes(app)
+        self._routes_elsewhere = self._app_checks_routes and not self._has_routes
         self._declarations_checked = _check_declarations(app)
 
     async def _buffer_body(self, request: ASGIRequest, receive: Receive) -> Receive:

@@ -532,8 +532,11 @@ class CheckedEndpoint:
         request.scope = scope
         request._receive = receive  # noqa: SLF001 - this module's own class
         request._json = None  # noqa: SLF001
-        # The path parameters: where StarletteRequest.path_param reads them.
-        decision = found.check_rule_eager(rule, request, scope.get("path_params"))
+        try:  # where StarletteRequest.path_param reads them (a subscript: Starlette's
+            params = scope["path_params"]  # routing sets them)
+        except KeyError:
+            params = None
+        decision = found.check_rule_eager(rule, request, params)
         if decision.__class__ is not Decision:  # an async repository
             return self._awaiting(decision, request, scope, receive, send)  # type: ignore[arg-type]
         if decision.allowed:
