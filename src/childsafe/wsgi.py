@@ -119,10 +119,9 @@ class WSGIRequest:
 
     def header(self, name: str) -> str | None:
         try:
-            key = ENVIRON_KEYS[name]
+            value = self.environ.get(ENVIRON_KEYS[name])
         except KeyError:  # a header childsafe seldom reads
-            key = environ_key(name)
-        value = self.environ.get(key)
+            value = self.environ.get(environ_key(name))
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
@@ -260,7 +259,8 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         # tuple cost a tenth of what the middleware adds to a request.
         match = None
         for methods, fullmatch, rule in self._entries:  # noqa: B007 - read after the loop
-            if methods and method not in methods and method.upper() not in methods:
+            # The method as given first: the usual answer, and no other test.
+            if method not in methods and methods and method.upper() not in methods:
                 continue
             match = fullmatch(path)
             if match is not None:

@@ -523,7 +523,10 @@ class CheckedEndpoint:
         # case, is checked here while the repository answers at once, and the endpoint's
         # coroutine (or the denial's) is returned. Saves a coroutine per request.
         # Anything else is the coroutine of _checked.
-        found = scope.get(CONTEXT_KEY)
+        try:  # a subscript: cheaper than .get() when present, as the middleware puts it
+            found = scope[CONTEXT_KEY]
+        except KeyError:
+            found = None
         rule = self._rule
         if rule is None or found.__class__ is not RequestContext or scope["type"] != "http":
             return self._checked(scope, receive, send)
