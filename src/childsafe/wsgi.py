@@ -95,7 +95,10 @@ class WSGIRequest:
     @property
     def params(self) -> Mapping[str, str]:
         """The path parameters (of the route-table rule the request matched)."""
-        return path_params(self._params)
+        try:
+            return path_params(self._params)
+        except AttributeError:  # the middleware sets them only for a matched rule
+            return NO_PARAMS
 
     @params.setter
     def params(self, value: Mapping[str, str] | None) -> None:
@@ -143,7 +146,7 @@ class WSGIRequest:
     def path_param(self, name: str) -> str | None:
         try:  # a mapping or a match: both are read by name
             return self._params[name]
-        except LookupError:
+        except (LookupError, AttributeError):  # none, or not set: no rule matched
             return None
 
     def json(self) -> object:
@@ -239,10 +242,10 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # WSGIRequest(environ, None, self.max_body), without the class call.
+        # WSGIRequest(environ, None, self.max_body), without the class call; its path
+        # parameters are set below when a rule matches (unset, it has none).
         request: WSGIRequest = new_object(WSGIRequest)
         request.environ = environ
-        request._params = NO_PARAMS  # noqa: SLF001
         request.max_body = self.max_body
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
@@ -251,7 +254,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = environ["PATH_INFO"]
         except KeyError:
             method = path = None
-        if method.__class__ is not str or not method:
+        if method.__class__ is not str:  # (an empty one would read as empty again)
             method = request.method
         if path.__class__ is not str or not path or not path.isascii():
             path = request.path

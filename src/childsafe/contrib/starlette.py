@@ -462,8 +462,9 @@ def _endpoint_rules(endpoint: object) -> dict[str, tuple[ActionRule, ...]]:
 class CheckedEndpoint:
     """A declared endpoint's ASGI app behind its check: what :func:`install` puts in
     place of ``route.app`` for each route whose endpoint carries
-    :func:`childsafe.action`. Routing has already happened, so the path parameters
-    are the route's own.
+    :func:`childsafe.action` (its bound ``__call__``, called faster than the object:
+    ``route.app.__self__`` is the ``CheckedEndpoint``). Routing has already happened,
+    so the path parameters are the route's own.
 
     The check runs before the endpoint (and before the route's own middleware): an
     allowed request goes on unchanged (a body read for a ``json_field`` target is
@@ -651,8 +652,8 @@ class DeclaredRoutes:
     """Puts every route of a router whose endpoint carries :func:`childsafe.action`
     behind a :class:`CheckedEndpoint`, and again whenever the router's routes change.
 
-    :func:`install` sets it in front of ``app.router``'s routing (its
-    ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
+    :func:`install` sets it (its bound ``__call__``) in front of ``app.router``'s
+    routing (its ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
     the next request; routers of ``Mount`` and ``Host`` routes get one of their own.
     Per request it costs a length check, so a route *replaced* in place (the count
     unchanged) is found only when the count next changes: call ``install(app)`` again
