@@ -293,6 +293,26 @@ class TestDeclaredRoutes:
             response = http.post("/users/kid/messages", headers=as_("stranger"))
         assert (response.status_code, response.text) == (403, "kid {'user_id': 'kid'} dm.send")
 
+    def test_resolvers_see_no_path_params(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """Resolvers run before the route is matched: the request they get has no path
+        parameters (empty, not an error), on declared and undeclared routes alike."""
+        seen: list[str] = []
+        resolver = token_resolver(accounts)
+
+        def reading(request: Request) -> Account | None:
+            assert isinstance(request, WSGIRequest)
+            seen.append(f"{request.path_param('user_id')} {dict(request.params)}")
+            found = resolver(request)
+            assert found is None or isinstance(found, Account)
+            return found
+
+        with client(wrap(social_app, accounts, guard, resolvers=[reading])) as http:
+            assert http.post("/users/kid/messages", headers=as_("relative")).status_code == 200
+            assert http.get("/whoami", headers=as_("kid")).text == "kid reading"
+        assert seen == ["None {}", "None {}"]
+
     @pytest.mark.parametrize(
         ("status", "line"),
         [(451, "451 Unavailable For Legal Reasons"), (303, "303 See Other"), (599, "599 Denied")],

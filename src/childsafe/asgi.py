@@ -250,9 +250,14 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     # Starlette or FastAPI app given to childsafe.contrib.starlette.install).
     _declarations_checked = False
     _app_checks_routes = False
+    # The app checks its own routes and this middleware has no route table to match.
+    _routes_elsewhere = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915 - the hot path stays inline
-        kind = scope.get("type")
+        try:  # a subscript: cheaper than .get() when present, as the ASGI spec asks
+            kind = scope["type"]
+        except KeyError:
+            kind = None
         if kind == "http":
             websocket = False
             if not self._declarations_checked:
@@ -269,6 +274,28 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         request.scope = scope
         request._params = NO_PARAMS  # noqa: SLF001
         request.body = None
+        if self._routes_elsewhere:
+            # An app checking its own routes (a Starlette or FastAPI app given to
+            # childsafe.contrib.starlette.install) and no route table: the context, then
+            # the app. Websockets pass through untouched (no route table declares them).
+            if websocket:
+                await self.app(scope, receive, send)
+                return
+            context = self._chain.context_eager(self.guard, request, self.repository)
+            if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
+                context = await context  # an async resolver
+            scope[CONTEXT_KEY] = context
+            if self.media.inspector is not None:
+                scope[MEDIA_KEY] = self.media  # for the media routes the app checks
+            if self.response_filter is None:
+                await self.app(scope, receive, send)
+            else:
+                await self.app(
+                    _without_pathsend(scope),
+                    receive,
+                    _FilteringSend(send, context, self.response_filter),
+                )
+            return
         rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
@@ -366,6 +393,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         are checked at all."""
         self._chain.adapter = _adapter_name(app)
         self._app_checks_routes = _checks_own_routes(app)
+        self._routes_elsewhere = self._app_checks_routes and not self._has_routes
         self._declarations_checked = _check_declarations(app)
 
     async def _buffer_body(self, request: ASGIRequest, receive: Receive) -> Receive:
@@ -389,8 +417,15 @@ def _adapter_name(app: object) -> str:
 def _checks_own_routes(app: object) -> bool:
     """Whether ``app`` is a Starlette or FastAPI app whose routes
     ``childsafe.contrib.starlette.install(app)`` checks (strict mode included)."""
-    stack = getattr(getattr(app, "router", None), "middleware_stack", None)
-    return bool(getattr(stack, "checks_declared_endpoints", False))
+    return _routes_checked(getattr(app, "router", None))
+
+
+def _routes_checked(router: object) -> bool:
+    """Whether ``childsafe.contrib.starlette.install`` put its layer in ``router``'s
+    ``middleware_stack`` (the layer's bound ``__call__``, or the layer itself)."""
+    stack = getattr(router, "middleware_stack", None)
+    layer = getattr(stack, "__self__", stack)
+    return bool(getattr(layer, "checks_declared_endpoints", False))
 
 
 def _check_declarations(app: object) -> bool:
@@ -403,7 +438,7 @@ def _check_declarations(app: object) -> bool:
     routes = getattr(router, "routes", None)
     if not isinstance(routes, list):
         return True  # not a Starlette app: nothing to look at
-    if getattr(getattr(router, "middleware_stack", None), "checks_declared_endpoints", False):
+    if _routes_checked(router):
         return True
     declared = [
         getattr(route, "path", repr(route))

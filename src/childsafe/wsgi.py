@@ -95,7 +95,10 @@ class WSGIRequest:
     @property
     def params(self) -> Mapping[str, str]:
         """The path parameters (of the route-table rule the request matched)."""
-        return path_params(self._params)
+        try:
+            return path_params(self._params)
+        except AttributeError:  # the middleware sets them only for a matched rule
+            return NO_PARAMS
 
     @params.setter
     def params(self, value: Mapping[str, str] | None) -> None:
@@ -125,10 +128,9 @@ class WSGIRequest:
 
     def header(self, name: str) -> str | None:
         try:
-            key = ENVIRON_KEYS[name]
+            value = self.environ.get(ENVIRON_KEYS[name])
         except KeyError:  # a header childsafe seldom reads
-            key = environ_key(name)
-        value = self.environ.get(key)
+            value = self.environ.get(environ_key(name))
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
@@ -150,7 +152,7 @@ class WSGIRequest:
     def path_param(self, name: str) -> str | None:
         try:  # a mapping or a match: both are read by name
             return self._params[name]
-        except LookupError:
+        except (LookupError, AttributeError):  # none, or not set: no rule matched
             return None
 
     def json(self) -> object:
@@ -246,10 +248,10 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # WSGIRequest(environ, None, self.max_body), without the class call.
+        # WSGIRequest(environ, None, self.max_body), without the class call; its path
+        # parameters are set below when a rule matches (unset, it has none).
         request: WSGIRequest = new_object(WSGIRequest)
         request.environ = environ
-        request._params = NO_PARAMS  # noqa: SLF001
         request.max_body = self.max_body
         context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
@@ -258,7 +260,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = environ["PATH_INFO"]
         except KeyError:
             method = path = None
-        if method.__class__ is not str or not method:
+        if method.__class__ is not str:  # (an empty one would read as empty again)
             method = request.method
         if path.__class__ is not str or not path or not path.isascii():
             path = request.path
@@ -266,7 +268,8 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         # tuple cost a tenth of what the middleware adds to a request.
         match = None
         for methods, fullmatch, rule in self._entries:  # noqa: B007 - read after the loop
-            if methods and method not in methods and method.upper() not in methods:
+            # The method as given first: the usual answer, and no other test.
+            if method not in methods and methods and method.upper() not in methods:
                 continue
             match = fullmatch(path)
             if match is not None:

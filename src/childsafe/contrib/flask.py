@@ -134,10 +134,9 @@ class FlaskRequest:
     def header(self, name: str) -> str | None:
         # What `request.headers.get(name)` reads, without building the headers object.
         try:
-            key = ENVIRON_KEYS[name]
+            value = self.request.environ.get(ENVIRON_KEYS[name])
         except KeyError:  # a header childsafe seldom reads
-            key = environ_key(name)
-        value = self.request.environ.get(key)
+            value = self.request.environ.get(environ_key(name))
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
@@ -514,7 +513,10 @@ class ChildSafe:
             ):
                 # Flask answers these itself; the view never runs.
                 return None
-            endpoint = req.endpoint
+            # What Flask dispatches to: its URL rule's endpoint (what `req.endpoint`
+            # reads, without the property's call).
+            url_rule = req.url_rule
+            endpoint = url_rule.endpoint if url_rule is not None else None
             view = app.view_functions.get(endpoint) if endpoint is not None else None
             known = state.view_rules
             try:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import attrs
 
@@ -473,8 +473,9 @@ def _endpoint_rules(endpoint: object) -> dict[str, tuple[ActionRule, ...]]:
 class CheckedEndpoint:
     """A declared endpoint's ASGI app behind its check: what :func:`install` puts in
     place of ``route.app`` for each route whose endpoint carries
-    :func:`childsafe.action`. Routing has already happened, so the path parameters
-    are the route's own.
+    :func:`childsafe.action` (its bound ``__call__``, called faster than the object:
+    ``route.app.__self__`` is the ``CheckedEndpoint``). Routing has already happened,
+    so the path parameters are the route's own.
 
     The check runs before the endpoint (and before the route's own middleware): an
     allowed request goes on unchanged (a body read for a ``json_field`` target is
@@ -485,7 +486,7 @@ class CheckedEndpoint:
     websockets are closed.
     """
 
-    __slots__ = ("_bodies", "_media", "_only", "app", "max_body", "renderer", "rules")
+    __slots__ = ("_bodies", "_media", "_only", "_rule", "app", "max_body", "renderer", "rules")
 
     def __init__(
         self,
@@ -515,6 +516,11 @@ class CheckedEndpoint:
         self._bodies = frozenset(id(r) for r in rules.values() if any(x.needs_body for x in r))
         # The rule sets of media routes (their bodies are spooled and inspected).
         self._media = frozenset(id(r) for r in rules.values() if any(x.reads_media for x in r))
+        # The one rule for every method when it reads neither the body nor media:
+        # checked without a coroutine of this endpoint's own (see __call__).
+        only = self._only
+        plain = only is not None and len(only) == 1 and not self._bodies and not self._media
+        self._rule = only[0] if plain and only is not None else None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -523,7 +529,54 @@ class CheckedEndpoint:
         )
         return f"<CheckedEndpoint {{{shown}}} of {self.app!r}>"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine of its own (the route awaits what this returns): an HTTP
+        # request to an endpoint with one rule reading neither body nor media, the usual
+        # case, is checked here while the repository answers at once, and the endpoint's
+        # coroutine (or the denial's) is returned. Saves a coroutine per request.
+        # Anything else is the coroutine of _checked.
+        try:  # a subscript: cheaper than .get() when present, as the middleware puts it
+            found = scope[CONTEXT_KEY]
+        except KeyError:
+            found = None
+        rule = self._rule
+        if rule is None or found.__class__ is not RequestContext or scope["type"] != "http":
+            return self._checked(scope, receive, send)
+        # StarletteRequest.of_scope(scope, receive), inline.
+        request = _new_object(StarletteRequest)
+        request.scope = scope
+        request._receive = receive  # noqa: SLF001 - this module's own class
+        request._json = None  # noqa: SLF001
+        try:  # where StarletteRequest.path_param reads them (a subscript: Starlette's
+            params = scope["path_params"]  # routing sets them)
+        except KeyError:
+            params = None
+        decision = found.check_rule_eager(rule, request, params)
+        if decision.__class__ is not Decision:  # an async repository
+            return self._awaiting(decision, request, scope, receive, send)  # type: ignore[arg-type]
+        if decision.allowed:
+            return self.app(scope, receive, send)
+        return _render(self.renderer, decision, request)(scope, receive, send)
+
+    async def _awaiting(
+        self,
+        pending: Awaitable[Decision],
+        request: StarletteRequest,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """The rest of :meth:`__call__` once the check returned ``pending`` (an async
+        repository)."""
+        decision = await pending
+        if decision.allowed:
+            await self.app(scope, receive, send)
+        else:
+            await _render(self.renderer, decision, request)(scope, receive, send)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every other request: per-method rules, websockets, bodies, media, no
+        request context."""
         found = scope.get(CONTEXT_KEY)
         websocket = scope.get("type") == "websocket"
         rules = self._only
@@ -610,8 +663,8 @@ class DeclaredRoutes:
     """Puts every route of a router whose endpoint carries :func:`childsafe.action`
     behind a :class:`CheckedEndpoint`, and again whenever the router's routes change.
 
-    :func:`install` sets it in front of ``app.router``'s routing (its
-    ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
+    :func:`install` sets it (its bound ``__call__``) in front of ``app.router``'s
+    routing (its ``middleware_stack``), so endpoints declared after ``install(app)`` are found on
     the next request; routers of ``Mount`` and ``Host`` routes get one of their own.
     Per request it costs a length check, so a route *replaced* in place (the count
     unchanged) is found only when the count next changes: call ``install(app)`` again
@@ -670,12 +723,14 @@ class DeclaredRoutes:
         if isinstance(route, Route | WebSocketRoute):
             inner = route.app
             rules = _endpoint_rules(route.endpoint)
-            if isinstance(inner, CheckedEndpoint):
-                inner.configure(rules, renderer=self.renderer, max_body=self.max_body)
+            checked = _layer(inner, CheckedEndpoint)
+            if checked is not None:
+                checked.configure(rules, renderer=self.renderer, max_body=self.max_body)
             elif rules:
-                route.app = CheckedEndpoint(
+                checked = CheckedEndpoint(
                     inner, rules, renderer=self.renderer, max_body=self.max_body
                 )
+                route.app = checked.__call__  # a bound method: called faster than an object
             return
         router = _inner_router(route)
         if router is not None:
@@ -728,11 +783,12 @@ def _declare_routes(
     router: Router, renderer: StarletteRenderer, max_body: int, strict: _Strict | None = None
 ) -> None:
     stack: object = getattr(router, "middleware_stack", None)
-    if isinstance(stack, DeclaredRoutes):
-        stack.renderer, stack.max_body = renderer, max_body
+    declared = _layer(stack, DeclaredRoutes)
+    if declared is not None:
+        declared.renderer, declared.max_body = renderer, max_body
         if strict is not None:
-            stack.strict = strict
-        stack.sync()
+            declared.strict = strict
+        declared.sync()
         return
     if not callable(stack):
         raise ConfigurationError(
@@ -745,9 +801,22 @@ def _declare_routes(
                 )
             ]
         )
-    router.middleware_stack = DeclaredRoutes(
+    declared = DeclaredRoutes(
         cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body, strict=strict
     )
+    router.middleware_stack = declared.__call__  # a bound method: called faster than an object
+
+
+_T = TypeVar("_T")
+
+
+def _layer(app: object, cls: type[_T]) -> _T | None:
+    """The :class:`CheckedEndpoint` or :class:`DeclaredRoutes` that :func:`install` put
+    in place of ``app``: its bound ``__call__`` (or, set by hand, the object itself)."""
+    if isinstance(app, cls):
+        return app
+    owner = getattr(app, "__self__", None)
+    return owner if isinstance(owner, cls) else None
 
 
 def as_response(denial: DenialResponse) -> Response:
@@ -1019,7 +1088,8 @@ def routes(app: Starlette) -> list[RouteInfo]:
     .. versionadded:: 0.1.0
     """
     stack = getattr(app.router, "middleware_stack", None)
-    strict = stack.strict if isinstance(stack, DeclaredRoutes) else None
+    declared = _layer(stack, DeclaredRoutes)
+    strict = declared.strict if declared is not None else None
     return _inventory(app.router, app, strict.exempt if strict is not None else {})
 
 

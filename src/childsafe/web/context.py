@@ -182,9 +182,9 @@ def _rule_checker(
                     return self._rule_awaiting(rule, repo, target, loaded, request)
                 loaded = _sync_account(loaded, target)
             rel: object = repo.relationship(self.account, loaded)
-            if (
-                rel is not None
-                and rel.__class__ is not Relationship
+            if (  # a Relationship first: the usual answer, and one test
+                rel.__class__ is not Relationship
+                and rel is not None
                 and not isinstance(rel, Relationship)
             ):
                 if eager and inspect.isawaitable(rel):

@@ -192,7 +192,9 @@ class ResolverChain:
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
-                    if guard._observed:  # noqa: SLF001
+                    # A plain Guard is never observed (events swap in a subclass): its
+                    # class is tested first, cheaper than reading the class variable.
+                    if guard.__class__ is not Guard and guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
                     else:
@@ -231,7 +233,9 @@ class ResolverChain:
                     context.repository = repository
                     context.adapter = self.adapter
                     context._decisions = None  # noqa: SLF001
-                    if guard._observed:  # noqa: SLF001
+                    # A plain Guard is never observed (events swap in a subclass): its
+                    # class is tested first, cheaper than reading the class variable.
+                    if guard.__class__ is not Guard and guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
                     else:
