@@ -402,6 +402,34 @@ class TestHeadAndOptions:
         assert built.social.ran == []
 
 
+class TestOwnHeadHandler:
+    """A class-based view with its own ``head`` handler beside a declared ``get``: ``HEAD``
+    follows ``GET``, so the handler runs only after the ``GET`` rule allowed it."""
+
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        peek = action_rule("profile.view", target=path_param("user_id"))
+        return SocialApp(
+            extra_routes=[
+                AppRoute(
+                    "peek", "/users/{user_id}/peek", ("GET", "HEAD"), {"GET": peek}, view_class=True
+                )
+            ]
+        )
+
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, adapter: str) -> BuiltApp:
+        if adapter == "fastapi":
+            pytest.skip("n/a: a FastAPI HEAD path operation declares its own Depends")
+        return make()
+
+    def test_head_handler_is_checked_with_the_get_rule(self, built: BuiltApp) -> None:
+        assert call(built, "stranger", "HEAD", "/users/teen/peek").status_code == 403
+        assert built.social.ran == []
+        assert call(built, "aunt", "HEAD", "/users/teen/peek").status_code == 200
+        assert built.social.ran == ["peek"]
+
+
 class TestWebsockets:
     @pytest.fixture(name="built")
     def _built(self, make: Make) -> BuiltApp:

@@ -247,7 +247,9 @@ def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
     The one lookup every adapter uses. It finds :func:`childsafe.action` on a view
     function (also through ``functools.partial``), and on a class-based view: on the class, on its
     dispatcher (``dispatch``, ``dispatch_request``) and on the handler for ``method``
-    (``get``, ``post``, ...; ``HEAD`` falls back to ``get`` as the frameworks do).
+    (``get``, ``post``, ...). ``HEAD`` follows ``GET``: without a rule on a ``head``
+    handler of its own, the ``get`` handler's rules are checked, also when the class
+    has an undeclared ``head`` (the frameworks run it instead of ``get``).
 
     >>> from childsafe import action, path_param
     >>> class Messages:
@@ -273,7 +275,9 @@ def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
             add(getattr(cls, name, None))
         handler_name = method.lower()
         handler = getattr(cls, handler_name, None) if handler_name in _HANDLERS else None
-        if handler is None and handler_name == "head":
+        if handler_name == "head" and declared_rule(handler) is None:
+            # HEAD follows GET, also into a class's own undeclared ``head`` handler
+            # (which would otherwise run unchecked where ``get`` is declared).
             handler = getattr(cls, "get", None)
         add(handler)
     return tuple(found)
