@@ -377,7 +377,8 @@ class RouteTable:
     ``{name:int}`` only digits and ``{name:path}`` the rest of the path, slashes
     included. A trailing slash is optional, so ``/users/42/`` matches
     ``/users/{id}``. The first matching entry wins. Every mistake in the table is
-    reported at once as a :class:`~childsafe.exceptions.ConfigurationError`.
+    reported at once as a :class:`~childsafe.exceptions.ConfigurationError`, a
+    :func:`path_param` target naming no parameter of its entry's path included.
     """
 
     def __init__(
@@ -389,12 +390,35 @@ class RouteTable:
         problems: list[ConfigProblem] = []
         self._routes: list[_Route] = []
         self._keys: list[str] = []
+        given_routes: object = routes
+        if given_routes is not None and not isinstance(given_routes, Mapping):
+            raise ConfigurationError(
+                [
+                    ConfigProblem(
+                        "<routes>",
+                        "routes",
+                        "expected a mapping of 'METHOD /path' to action_rule(...), got "
+                        f"{type(given_routes).__name__} {given_routes!r:.80}",
+                    )
+                ]
+            )
         entries: list[tuple[object, object]] = list((routes or {}).items())
         for key, rule in entries:
             messages: list[str] = []
             if not isinstance(rule, ActionRule):
                 messages.append(f"expected action_rule(...), got {rule!r}")
             parsed = _parse_key(key, messages)
+            if (
+                parsed is not None
+                and isinstance(rule, ActionRule)
+                and rule.param is not None
+                and rule.param not in parsed[1].groupindex
+            ):
+                named = ", ".join(parsed[1].groupindex) or "none"
+                messages.append(
+                    f"target path_param({rule.param!r}) names no parameter of the path "
+                    f"(its parameters: {named}), so no request would have a target"
+                )
             if parsed is None or messages or not isinstance(rule, ActionRule):
                 problems.extend(ConfigProblem("<routes>", str(key), m) for m in messages)
                 continue
@@ -402,6 +426,8 @@ class RouteTable:
             self._keys.append(str(key))
         self._exempt: list[tuple[frozenset[str], re.Pattern[str], str]] = []
         given: object = exempt
+        if given is None:  # as if none were given
+            exempt = given = ()
         exempt_entries: list[tuple[object, object]] = (
             list(exempt.items())
             if isinstance(exempt, Mapping)
