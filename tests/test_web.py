@@ -439,7 +439,8 @@ class TestRouteTable:
 
     def test_exempt_none_is_no_exemption(self) -> None:
         """``exempt=None`` is as if no exemption were given."""
-        assert RouteTable({"POST /users/{user_id}": DM}, exempt=None).exemption("GET", "/") is None
+        none: Any = None
+        assert RouteTable({"POST /users/{user_id}": DM}, exempt=none).exemption("GET", "/") is None
 
     def test_empty(self) -> None:
         """An empty table matches nothing."""
