@@ -571,6 +571,12 @@ class TestOverrides:
             ({"en": {"value.comments.everyone": "{child}"}}, "allowed here: none"),
             ({"en": {"value.quiet_hours.window": "{from}"}}, "allowed here: {end}, {start}"),
             ({"e n": {}}, "expected a locale name"),
+            (
+                {"en": {"decision.blocked.child.text": "Hi {child:d}"}},
+                "{child:d}: a placeholder takes no format spec or conversion; write {child}",
+            ),
+            ({"en": {"decision.blocked.child.text": "{child:>99999999}"}}, "write {child}"),
+            ({"en": {"decision.blocked.parent.text": "{child!r}"}}, "{child!r}: a placeholder"),
         ],
     )
     def test_invalid(self, overrides: dict[str, dict[str, str]], message: str) -> None:
@@ -608,6 +614,31 @@ class TestOverrides:
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigurationError, match=re.escape(message)):
             Messages.from_file(path)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b"\xff\xfe[\x00m\x00", "cannot read: 'utf-8' codec can't decode byte 0xff"),
+            (b'\xef\xbb\xbf[messages.en]\n"name.parent" = "g"\n', "byte order mark"),
+            (b"x = " + b"[" * 5000 + b"]" * 5000, "invalid TOML: nested more than 32 levels"),
+            (b'[messages.en]\n"name.parent" = "' + b"x" * (1 << 20) + b'"\n', "larger than"),
+        ],
+    )
+    def test_hostile_file(self, tmp_path: Path, content: bytes, message: str) -> None:
+        """A file that is not UTF-8, starts with a byte order mark, nests too deeply or
+        is larger than the config limit is a ConfigurationError naming the file (not a
+        UnicodeDecodeError, a RecursionError or a very large catalogue)."""
+        path = tmp_path / "messages.toml"
+        path.write_bytes(content)
+        with pytest.raises(ConfigurationError) as info:
+            Messages.from_file(path)
+        assert info.value.problems[0].source == str(path)
+        assert message in info.value.problems[0].message
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A file that does not exist is a ConfigurationError naming it."""
+        with pytest.raises(ConfigurationError, match="cannot read"):
+            Messages.from_file(tmp_path / "nowhere.toml")
 
 
 class TestProblemDetails:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import gettext
 import string
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, cast
@@ -38,6 +37,7 @@ import attrs
 
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
+from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, load_toml
 from childsafe._settings import (
     SETTINGS,
     EnumDomain,
@@ -241,9 +241,18 @@ def check_text(key: str, text: object) -> str | None:
     else:
         allowed = _PLACEHOLDERS
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        parsed = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)]
     except ValueError as e:
         return f"{key!r}: {e} (write {{{{ and }}}} for literal braces)"
+    fields = {name for name, _, _ in parsed if name is not None}
+    for name, spec, conv in parsed:
+        if name is not None and (spec or conv):
+            # {child:d} fails when the text is shown, {child:>9999999} fills memory.
+            shown = f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+            return (
+                f"{key!r}: {shown}: a placeholder takes no format spec or conversion; "
+                f"write {{{name}}}"
+            )
     unknown = sorted(fields - allowed)
     if unknown:
         known = ", ".join(f"{{{p}}}" for p in sorted(allowed)) or "none"
@@ -252,6 +261,29 @@ def check_text(key: str, text: object) -> str | None:
 
 
 # ------------------------------------------------------------------ catalogue
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    """A messages file's TOML, read within the config limits; what is wrong with it
+    (unreadable, not UTF-8, too large, a byte order mark, invalid or too deeply nested
+    TOML) as a :class:`~childsafe.exceptions.ConfigurationError` naming the file."""
+    problem: str
+    try:
+        size = path.stat().st_size
+        text = path.read_text(encoding="utf-8") if size <= MAX_CONFIG_BYTES else ""
+    except (OSError, UnicodeDecodeError) as e:
+        problem = f"cannot read: {e}"
+    else:
+        if size > MAX_CONFIG_BYTES:
+            problem = f"larger than {MAX_CONFIG_BYTES} bytes"
+        elif text.startswith("\ufeff"):
+            problem = "starts with a byte order mark: save it as UTF-8 without one"
+        else:
+            try:
+                return load_toml(text)
+            except ParseError as e:
+                problem = f"invalid TOML: {e}"
+    raise ConfigurationError([ConfigProblem(str(path), "", problem)])
 
 
 def _normalise(locale: str) -> str:
@@ -319,10 +351,7 @@ class Messages:
         """A catalogue with the overrides in a TOML file: one ``[messages.<locale>]``
         table per locale, its keys quoted (``"name.parent" = "your grown-up"``)."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ConfigurationError([ConfigProblem(str(path), "", str(e))]) from e
+        data = _read_toml(path)
         extra = sorted(set(data) - {"messages"})
         if extra:
             hint = suggest(extra[0], ("messages",))
