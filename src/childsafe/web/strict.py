@@ -28,6 +28,7 @@ __all__ = [
     "exemption",
     "route_protection",
     "sample_path",
+    "under_prefix",
 ]
 
 log = logging.getLogger("childsafe")
@@ -180,6 +181,18 @@ def route_protection(
     if reason is None and routes is not None and path is not None:
         reason = routes.exemption(method, sample_path(path))
     return tuple(describe_rule(r) for r in rules), reason
+
+
+def under_prefix(path: str, prefix: str) -> bool:
+    """Whether the route ``path`` lies under the path ``prefix`` of an exemption, whole
+    segments only: ``/static`` and ``/static/`` cover ``/static`` and
+    ``/static/{path}``, not ``/statistics``; ``/`` covers every path.
+
+    >>> under_prefix("/static/{path}", "/static"), under_prefix("/statistics", "/static")
+    (True, False)
+    """
+    base = prefix.rstrip("/")
+    return not base or path == base or path.startswith(base + "/")
 
 
 def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> None:
