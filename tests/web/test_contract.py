@@ -430,6 +430,54 @@ class TestOwnHeadHandler:
         assert built.social.ran == ["peek"]
 
 
+class TestConfirmation:
+    """The safety prompt of docs/kernel.md: a teenager's friend request to an adult they
+    are not connected with is a ``403`` naming the ``Childsafe-Confirm`` header, and the
+    same request confirmed goes through; no header helps a child under 13."""
+
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        befriend = action_rule("friend.request", target=path_param("user_id"))
+        return SocialApp(
+            extra_routes=[AppRoute("befriend", "/friends/{user_id}", ("POST",), {"POST": befriend})]
+        )
+
+    def test_unconfirmed_request_names_the_header(self, built: BuiltApp) -> None:
+        body = problem(call(built, "teen", "POST", "/friends/stranger"))
+        assert (body["reason"], body["needs_confirmation"]) == ("confirmation_required", True)
+        assert body["confirm"] == {"header": "Childsafe-Confirm", "value": "friend.request"}
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize(
+        "value", ["friend.request", " friend.request ", "dm.send, friend.request"]
+    )
+    def test_confirmed_request_goes_through(self, built: BuiltApp, value: str) -> None:
+        response = call(
+            built, "teen", "POST", "/friends/stranger", headers={"Childsafe-Confirm": value}
+        )
+        assert response.status_code == 200, response.text
+        assert built.social.ran == ["befriend"]
+
+    @pytest.mark.parametrize("value", ["dm.send", "friend.requests", "FRIEND.REQUEST", ""])
+    def test_another_confirmation_is_no_confirmation(self, built: BuiltApp, value: str) -> None:
+        response = call(
+            built, "teen", "POST", "/friends/stranger", headers={"Childsafe-Confirm": value}
+        )
+        assert problem(response)["reason"] == "confirmation_required"
+        assert built.social.ran == []
+
+    def test_no_header_satisfies_a_child_under_13(self, built: BuiltApp) -> None:
+        response = call(
+            built,
+            "kid",
+            "POST",
+            "/friends/stranger",
+            headers={"Childsafe-Confirm": "friend.request"},
+        )
+        assert problem(response)["reason"] == "parent_approval_to_contact"
+        assert built.social.ran == []
+
+
 class TestWebsockets:
     @pytest.fixture(name="built")
     def _built(self, make: Make) -> BuiltApp:
