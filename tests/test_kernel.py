@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import flask
 import httpx
 import pytest
 from hypothesis import given
@@ -22,7 +23,10 @@ from childsafe import (
     bearer_token,
     exempt,
     path_param,
+    query_param,
 )
+from childsafe.contrib.flask import ChildSafe
+from childsafe.contrib.flask import routes as flask_routes
 from childsafe.exceptions import ConfigurationError
 from childsafe.web import declared_rules, denial_status, is_declared, single_value
 from childsafe.web.request import parse_json_body
@@ -196,13 +200,33 @@ class TestStrictBuildingBlocks:
             ("/users/<int:user_id>", "/users/1"),
             ("/users/<user_id>/messages", "/users/childsafe-sample/messages"),
             ("/users/{user_id}", "/users/childsafe-sample"),
-            ("/files/{rest:path}", "/files/childsafe-sample"),
+            ("/files/{rest:path}", "/files/childsafe-sample/childsafe-sample"),
+            ("/files/<path:rest>", "/files/childsafe-sample/childsafe-sample"),
             ("/", "/"),
         ],
     )
     def test_sample_path(self, template: str, sample: str) -> None:
         """A path template is filled so that route tables can be asked about it."""
         assert sample_path(template) == sample
+
+    @pytest.mark.parametrize(
+        ("entry", "protection"),
+        [
+            ("GET /files/{name}", "UNPROTECTED"),
+            ("GET /files/{name:path}", "profile.view (target query_param('to'))"),
+        ],
+    )
+    def test_path_route_needs_a_path_entry(self, entry: str, protection: str) -> None:
+        """A route whose parameter takes slashes (Flask's ``<path:name>``) is covered only
+        by a table entry whose parameter takes them too: ``{name}`` would leave
+        ``/files/a/b`` unchecked while strict mode counted the route as protected."""
+        app = flask.Flask("files")
+        app.config["CHILDSAFE_STRICT"] = False
+        app.add_url_rule("/files/<path:name>", "files", lambda name: name)
+        table = RouteTable({entry: action_rule("profile.view", target=query_param("to"))})
+        ChildSafe(app, routes=table, guard=Guard(), repository=Strangers())
+        [route] = [r for r in flask_routes(app) if r.endpoint == "files"]
+        assert route.protection == protection
 
     @pytest.mark.parametrize("reason", ["", "   ", None, 3])
     def test_exempt_needs_a_reason(self, reason: Any) -> None:

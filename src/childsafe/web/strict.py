@@ -152,13 +152,17 @@ _SAMPLES: Final = re.compile(r"<(?:(\w+):)?[^<>]+>|\{[^{}]*\}")
 
 def sample_path(template: str) -> str:
     """A path that ``template`` matches (``/users/<int:id>`` -> ``/users/1``), to ask a
-    :class:`~childsafe.RouteTable` whether one of its rules covers the route."""
+    :class:`~childsafe.RouteTable` whether one of its rules covers the route. A
+    parameter that takes slashes (``<path:name>``, ``{name:path}``) is filled with two
+    segments, so only a table entry that takes them too (``{name:path}``) covers it."""
 
     def fill(m: re.Match[str]) -> str:
         text = m.group(0)
         braces = text.startswith("{")
         converter = text[1:-1].partition(":")[2] if braces else m.group(1) or ""
-        return "1" if converter in {"int", "float"} else "childsafe-sample"
+        if converter in {"int", "float"}:
+            return "1"
+        return "childsafe-sample/childsafe-sample" if converter == "path" else "childsafe-sample"
 
     return _SAMPLES.sub(fill, template) or "/"
 
