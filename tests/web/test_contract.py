@@ -30,7 +30,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from childsafe import Account, Relationship, Request, action_rule, path_param
+from childsafe import Account, DenialResponse, Relationship, Request, action_rule, path_param
 from childsafe.exceptions import ConfigurationError
 from childsafe.testing import (
     ADAPTERS,
@@ -258,6 +258,40 @@ class TestRenderer:
         assert problem(call(built, "stranger", "POST", "/users/teen/messages"))["reason"] == (
             "not_connected"
         )
+        assert built.social.ran == []
+
+
+def _sign_in_redirect(decision: Any, request: Request) -> DenialResponse:
+    """A renderer sending the refused to the sign-in page, back to the request's path."""
+    del decision
+    return DenialResponse(302, (("location", f"/login?next={request.path}"),), b"")
+
+
+class TestRendererHeaders:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, adapter: str) -> BuiltApp:
+        if adapter in {"starlette", "fastapi"}:
+            return make(install_options={"renderer": _sign_in_redirect})
+        return make(renderer=_sign_in_redirect)
+
+    def test_rendered_redirect_is_sent(self, built: BuiltApp) -> None:
+        """A renderer's redirect goes out as it was made."""
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert (response.status_code, response.headers["location"]) == (
+            302,
+            "/login?next=/users/teen/messages",
+        )
+
+    @pytest.mark.parametrize("escape", ["%0d%0aSet-Cookie:%20admin=1", "%0aX:%20y", "%00"])
+    def test_header_with_a_control_character_is_the_problem_instead(
+        self, built: BuiltApp, escape: str
+    ) -> None:
+        """A rendered header carrying a CR, LF or NUL from the request (header injection,
+        or the server's 500) is replaced by the problem+json denial; the view never runs."""
+        response = call(built, "stranger", "POST", f"/users/te{escape}en/messages")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert "set-cookie" not in response.headers
         assert built.social.ran == []
 
 
