@@ -312,7 +312,8 @@ def render_denial(renderer: DenialRenderer, decision: Decision, request: Request
         response: object = renderer(decision, request)
         if not isinstance(response, DenialResponse):
             raise TypeError(f"returned a {type(response).__name__}, not a DenialResponse")  # noqa: TRY301
-        _check_sendable(response)
+        if renderer is not problem_response:  # the library's own answer is sendable
+            _check_sendable(response)
     except Exception as e:  # noqa: BLE001 - the denial must be sent whatever the renderer did
         log.error(  # noqa: TRY400 - the renderer's failure is reported, not re-raised
             "childsafe: denial renderer %s failed (%r); sending problem+json",
@@ -349,7 +350,7 @@ def rendered(
         return problem_response(decision, request)
     try:
         made = renderer(decision, request)
-        if isinstance(made, DenialResponse):
+        if renderer is not problem_response and isinstance(made, DenialResponse):
             _check_sendable(made)
     except passthrough:
         raise
