@@ -4,6 +4,7 @@ declared-rule lookup, confirmations, strict mode's building blocks."""
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import flask
@@ -88,6 +89,15 @@ class TestAmbiguity:
     def test_unreadable_json_bodies(self, raw: bytes) -> None:
         """Duplicated keys, NaN, deep nesting and malformed bodies are not read."""
         assert parse_json_body(raw) is None
+        assert parse_json_body(raw.decode()) is None
+
+    @given(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=4))
+    def test_json_bodies_round_trip_as_bytes_and_text(self, body: dict[str, str]) -> None:
+        """A JSON body is read the same from its bytes and from its text, whatever
+        characters it holds (a text with non-ASCII characters was refused as too large)."""
+        text = json.dumps(body, ensure_ascii=False)
+        assert parse_json_body(text.encode()) == body
+        assert parse_json_body(text) == body
 
 
 class TestDeclaredRules:
