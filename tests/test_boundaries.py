@@ -99,6 +99,27 @@ class TestJurisdictionCodes:
         except ValueError:
             return
         assert code.split("-")[0] in COUNTRIES | {"EU"}
+        assert text.isascii(), "only an ASCII spelling may name a jurisdiction"
+        assert code == text.strip().upper()
+
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "\u00df",  # 'ß'.upper() is 'SS', South Sudan
+            "us-\u0131l",  # dotless i: 'ı'.upper() is 'I', so 'US-IL'
+            "\ufb00",  # the ligature 'ﬀ' upper-cases to 'FF'
+            "\uff27\uff22",  # fullwidth 'ＧＢ'
+            "G\u0392",  # Greek capital beta looks like B
+        ],
+    )
+    def test_non_ascii_spellings_are_refused(self, code: str) -> None:
+        """A code with a letter that upper-cases (or looks) like an ASCII one is refused,
+        not read as some other country's, in an Account, a config and the CLI."""
+        with pytest.raises(InvalidAccountError, match="is not an ISO 3166-1 alpha-2 code"):
+            Account(id="a", jurisdiction=code)
+        with pytest.raises(ConfigurationError, match="is not an ISO 3166-1 alpha-2 code"):
+            Policy.from_mapping({"jurisdiction": [code]})
+        assert main(["explain", "--age", "14", "--jurisdiction", code]) == 2
 
 
 def hs256(payload: bytes, secret: bytes = SECRET, header: bytes = b'{"alg":"HS256"}') -> str:

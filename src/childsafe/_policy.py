@@ -158,14 +158,17 @@ def normalise_jurisdiction(value: str) -> str:
        countries in :data:`childsafe._iso3166.SUBDIVISIONS`, ISO 3166-2.
     """
     raw: object = value  # callers may pass anything; say what is wrong
-    text = raw.strip().upper() if isinstance(raw, str) else ""
+    # ASCII is checked before upper-casing: 'ß'.upper() is 'SS' (South Sudan) and
+    # 'ı'.upper() is 'I', so a non-ASCII code must not become some other country's.
+    stripped = raw.strip() if isinstance(raw, str) else ""
+    text = stripped.upper() if stripped.isascii() else ""
     country, sep, sub = text.partition("-")
-    if len(country) != 2 or not country.isalpha() or not country.isascii():
+    if len(country) != 2 or not country.isalpha():
         raise ValueError(
             f"jurisdiction {value!r} is not an ISO 3166-1 alpha-2 code ('GB') "
             "or ISO 3166-2 subdivision ('US-NY')"
         )
-    if sep and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
+    if sep and not (1 <= len(sub) <= 3 and sub.isalnum()):
         raise ValueError(f"jurisdiction {value!r} has a malformed subdivision after '-'")
     return check_jurisdiction(value, text)
 
