@@ -106,9 +106,9 @@ class TestJurisdictionCodes:
         "code",
         [
             "\u00df",  # 'ß'.upper() is 'SS', South Sudan
-            "us-\u0131l",  # dotless i: 'ı'.upper() is 'I', so 'US-IL'
+            "us-\u0131l",  # the dotless i upper-cases to 'I', so 'US-IL'
             "\ufb00",  # the ligature 'ﬀ' upper-cases to 'FF'
-            "\uff27\uff22",  # fullwidth 'ＧＢ'
+            "\uff27\uff22",  # fullwidth G and B
             "G\u0392",  # Greek capital beta looks like B
         ],
     )
@@ -629,3 +629,101 @@ class TestContentLength:
         digits are leading zeros."""
         assert content_length("9" * 5000) == 10**18
         assert content_length("0" * 5000 + "12") == 12
+
+
+class TestConfigHostileValues:
+    """A config value or key of any shape is a ConfigurationError naming where, never
+    another exception (int's 4,300-digit limit was a bare ValueError)."""
+
+    HUGE = 10**5000
+
+    @pytest.mark.parametrize(
+        ("config", "where"),
+        [
+            ({"bands": {"13_15": {"daily_time_reminder": {"default": HUGE}}}}, "default"),
+            ({"name": HUGE}, "name"),
+            ({HUGE: 1}, "unknown key an integer of 5001 digits"),
+            ({"bands": {HUGE: {}}}, "bands: an age band is named by a string"),
+            ({"bands": {"13_15": {HUGE: {}}}}, "bands.13_15: a setting is named by a string"),
+            ({"bands": {"13_15": {"direct_messages": {"default": HUGE}}}}, "default"),
+            ({"bands": {"16_17": {"quiet_hours": {"floor": HUGE}}}}, "floor"),
+        ],
+    )
+    def test_huge_integers_are_configuration_errors(self, config: Any, where: str) -> None:
+        with pytest.raises(ConfigurationError, match=where) as caught:
+            Policy.from_mapping(config)
+        assert "an integer of 5001 digits" in str(caught.value)
+
+    def test_huge_integer_in_toml_is_a_configuration_error(self) -> None:
+        with pytest.raises(ConfigurationError, match=r"c\.toml: invalid TOML: .*4300 digits"):
+            Policy.from_toml(f"name = {'9' * 5000}\n", source="c.toml")
+
+    def test_long_values_are_cut_in_messages(self) -> None:
+        with pytest.raises(ConfigurationError) as caught:
+            Policy.from_mapping({"jurisdiction": "x" * 100_000})
+        assert "(100002 characters)" in str(caught.value)
+        assert len(str(caught.value)) < 1000
+
+    def test_cli_diff_with_a_huge_integer_exits_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """diff's documented exit status for an invalid config, not a traceback."""
+        path = tmp_path / "big.toml"
+        path.write_text(
+            f"[bands.13_15.daily_time_reminder]\ndefault = {'9' * 5000}\n", encoding="utf-8"
+        )
+        assert main(["diff", "baseline", str(path)]) == 2
+        assert main(["check", str(path)]) == 1
+        assert "big.toml: invalid TOML" in capsys.readouterr().err
+
+    @given(
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats()
+            | st.text(max_size=8)
+            | st.sampled_from(["nobody", "none", "22:00-07:00", "13_15", "GB", "parent"]),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["default", "floor", "changeable_by", "bands", "13_15"])
+                    | st.text(max_size=4)
+                    | st.integers(),
+                    inner,
+                    max_size=3,
+                )
+            ),
+            max_leaves=12,
+        ),
+        st.sampled_from(
+            [
+                "name",
+                "jurisdiction",
+                "unknown_age",
+                "declarations",
+                "bands",
+                "bands.13_15",
+                "bands.13_15.direct_messages",
+                "bands.16_17.quiet_hours.default",
+                "bands.adult.daily_time_reminder.floor",
+                "bands.under_13.purchases.changeable_by",
+            ]
+        ),
+    )
+    def test_any_value_anywhere_is_a_policy_or_a_configuration_error(
+        self, value: object, where: str
+    ) -> None:
+        config: dict[object, object] = {}
+        node = config
+        *parents, last = where.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[last] = value
+        problems: tuple[object, ...] = ()
+        try:
+            Policy.from_mapping(config)  # type: ignore[arg-type]
+        except ConfigurationError as error:
+            problems = tuple(p.source for p in error.problems)
+            assert problems, "an error lists its problems"
+        assert set(problems) <= {"<mapping>"}

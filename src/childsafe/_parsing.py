@@ -22,6 +22,7 @@ __all__ = [
     "content_length",
     "load_json",
     "load_toml",
+    "shown",
 ]
 
 MAX_DEPTH: Final = 32
@@ -32,6 +33,34 @@ MAX_CONFIG_BYTES: Final = 1 << 20
 
 class ParseError(ValueError):
     """A text that is not valid, too large, too deep or repeats a key."""
+
+
+_SHOWN_CHARS: Final = 80
+_SHOWN_INT_DIGITS: Final = 40
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, safe for any parsed value.
+
+    ``repr`` of an integer of more than 4,300 digits raises ``ValueError`` (and one of
+    a few hundred digits buries the message), so integers past 40 digits are described
+    by their size; a longer text is cut at 80 characters and says how long it was.
+
+    >>> shown("nobody"), shown(10**50), shown("x" * 100)[-24:]
+    ("'nobody'", 'an integer of 51 digits', 'xxxx... (102 characters)')
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        magnitude = abs(value)
+        if magnitude >= 10**_SHOWN_INT_DIGITS:
+            # bit_length gives the digits to within one without converting to text.
+            digits = int(magnitude.bit_length() * 0.30102999566398120) + 1
+            if magnitude < 10 ** (digits - 1):
+                digits -= 1
+            return f"an integer of {digits} digits"
+    text = repr(value)
+    if len(text) > _SHOWN_CHARS:
+        return f"{text[: _SHOWN_CHARS - 3]}... ({len(text)} characters)"
+    return text
 
 
 _LENGTH_DIGITS: Final = 18
@@ -129,7 +158,7 @@ def load_toml(
         value = tomllib.loads(text)
     except RecursionError:
         raise ParseError(f"nested more than {max_depth} levels deep") from None
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, and int's 4,300-digit limit
         raise ParseError(str(e)) from None
     check_depth(value, max_depth)
     return value

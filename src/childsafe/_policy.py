@@ -37,7 +37,14 @@ from childsafe._config import (
     structure,
 )
 from childsafe._iso3166 import check_jurisdiction
-from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, check_depth, load_json, load_toml
+from childsafe._parsing import (
+    MAX_CONFIG_BYTES,
+    ParseError,
+    check_depth,
+    load_json,
+    load_toml,
+    shown,
+)
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
 
@@ -159,17 +166,17 @@ def normalise_jurisdiction(value: str) -> str:
     """
     raw: object = value  # callers may pass anything; say what is wrong
     # ASCII is checked before upper-casing: 'ß'.upper() is 'SS' (South Sudan) and
-    # 'ı'.upper() is 'I', so a non-ASCII code must not become some other country's.
+    # the dotless i upper-cases to 'I', so a non-ASCII code never becomes another's.
     stripped = raw.strip() if isinstance(raw, str) else ""
     text = stripped.upper() if stripped.isascii() else ""
     country, sep, sub = text.partition("-")
     if len(country) != 2 or not country.isalpha():
         raise ValueError(
-            f"jurisdiction {value!r} is not an ISO 3166-1 alpha-2 code ('GB') "
+            f"jurisdiction {shown(value)} is not an ISO 3166-1 alpha-2 code ('GB') "
             "or ISO 3166-2 subdivision ('US-NY')"
         )
     if sep and not (1 <= len(sub) <= 3 and sub.isalnum()):
-        raise ValueError(f"jurisdiction {value!r} has a malformed subdivision after '-'")
+        raise ValueError(f"jurisdiction {shown(value)} has a malformed subdivision after '-'")
     return check_jurisdiction(value, text)
 
 
@@ -228,7 +235,7 @@ class _Builder:
         )
         self.problems.add(
             path,
-            f"unknown age band {name!r}; expected one of "
+            f"unknown age band {shown(name)}; expected one of "
             f"{', '.join(repr(b) for b in allowed)}{hint}{extra}",
         )
         return None
@@ -236,7 +243,7 @@ class _Builder:
     def setting(self, name: str, path: str) -> Setting | None:
         if name in SETTINGS:
             return SETTINGS[name]
-        self.problems.add(path, f"unknown setting {name!r}{suggest(name, tuple(SETTINGS))}")
+        self.problems.add(path, f"unknown setting {shown(name)}{suggest(name, tuple(SETTINGS))}")
         return None
 
     def changeable(self, raw: str | None, path: str) -> tuple[bool, ChangeableBy | None]:
@@ -248,7 +255,7 @@ class _Builder:
             names = tuple(c.value for c in ChangeableBy)
             self.problems.add(
                 path,
-                f"{raw!r} is not one of {', '.join(map(repr, names))}{suggest(raw, names)}",
+                f"{shown(raw)} is not one of {', '.join(map(repr, names))}{suggest(raw, names)}",
             )
             return False, None
 
@@ -630,7 +637,7 @@ class Policy:
             if d not in known:
                 problems.add(
                     f"declarations[{i}]",
-                    f"unknown declaration {d!r}{suggest(d, sorted(known))}; known: "
+                    f"unknown declaration {shown(d)}{suggest(d, sorted(known))}; known: "
                     f"{', '.join(map(repr, sorted(known)))}",
                 )
         unknown_age = self.unknown_age
@@ -777,7 +784,7 @@ def _baseline(name: str, problems: ProblemCollector) -> Policy:
     if name not in available:
         problems.add(
             "baseline",
-            f"unknown baseline {name!r}{suggest(name, available)}; available: "
+            f"unknown baseline {shown(name)}{suggest(name, available)}; available: "
             f"{', '.join(map(repr, available))}",
         )
         return _EMPTY
