@@ -727,3 +727,12 @@ class TestConfigHostileValues:
             problems = tuple(p.source for p in error.problems)
             assert problems, "an error lists its problems"
         assert set(problems) <= {"<mapping>"}
+
+
+def test_config_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """A path to an endless stream (size 0 to stat) is cut at 1 MiB, not read forever."""
+    path = tmp_path / "zero.toml"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(ConfigurationError, match=r"zero\.toml: larger than 1048576 bytes"):
+        Policy.from_file(path)
+    assert main(["diff", "baseline", str(path)]) == 2

@@ -563,11 +563,15 @@ class Policy:
         p = Path(path)
         source = str(path)
         try:
-            if p.stat().st_size > MAX_CONFIG_BYTES:
+            # Read at most one byte past the limit: st_size is 0 for /dev/zero, a pipe or
+            # /proc files, so checking it alone would read an endless stream to the end.
+            with p.open("rb") as f:
+                data = f.read(MAX_CONFIG_BYTES + 1)
+            if len(data) > MAX_CONFIG_BYTES:
                 raise ConfigurationError(
                     [ConfigProblem(source, "", f"larger than {MAX_CONFIG_BYTES} bytes")]
                 )
-            text = p.read_text(encoding="utf-8")
+            text = data.decode("utf-8")
         except FileNotFoundError:
             raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
         except (OSError, UnicodeDecodeError) as e:
