@@ -165,6 +165,23 @@ class TestAgeTokens:
         with pytest.raises(TokenError):
             verifier.verify(token, now=NOW)
 
+    @pytest.mark.parametrize(
+        "birthdate",
+        [
+            "\uff12\uff10\uff11\uff10-01-01",  # fullwidth digits
+            "2010-0\u0661-01",  # an Arabic-Indic one
+            "\u0968\u0966\u0967\u0966",  # a Devanagari year
+        ],
+    )
+    def test_birth_date_in_other_digits_is_refused(
+        self, verifier: TokenVerifier, birthdate: str
+    ) -> None:
+        """'YYYY-MM-DD' means ASCII digits, as the CLI's --birth-date does: other scripts'
+        digits are an invalid claim, not read as a date."""
+        token = hs256(json.dumps(claims(age_band=None, birthdate=birthdate)).encode())
+        with pytest.raises(InvalidClaimError, match="must be a 'YYYY-MM-DD' date"):
+            verifier.verify(token, now=NOW)
+
     def test_duplicate_age_claim_is_refused(self, verifier: TokenVerifier) -> None:
         """A payload with the age claim twice is malformed, not read as the last one."""
         base = claims(age_band=None)
@@ -739,3 +756,14 @@ def test_config_file_that_never_ends_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"zero\.toml: larger than 1048576 bytes"):
         Policy.from_file(path)
     assert main(["diff", "baseline", str(path)]) == 2
+
+
+@pytest.mark.parametrize(
+    "window", ["1\u0662:00-07:00", "21:00-0\u0667:00", "\uff12\uff11:00-07:00", "21:00-07:0\u0966"]
+)
+def test_quiet_hours_in_other_digits_are_refused(window: str) -> None:
+    """A quiet-hours window is written in ASCII digits: values are never coerced, so
+    '1٢:00' is not read as noon."""
+    config = {"bands": {"16_17": {"quiet_hours": {"default": window}}}}
+    with pytest.raises(ConfigurationError, match="expected a daily window 'HH:MM-HH:MM'"):
+        Policy.from_mapping(config)

@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 DAY_MINUTES: Final = 24 * 60
-_WINDOW_RE: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+_WINDOW_RE: Final = re.compile(
+    r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$", re.ASCII
+)
 
 
 def _check_minute(name: str, value: object) -> None:

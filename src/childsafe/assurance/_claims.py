@@ -29,7 +29,7 @@ ANYWHERE_ON_EARTH: Final = dt.timezone(dt.timedelta(hours=-12), "AoE")
 place on Earth to reach a birthday: wherever the person lives, they are at least that
 young (the protective reading of a date without a time zone)."""
 
-_DATE: Final = re.compile(r"(\d{4})(?:-(\d{2})-(\d{2}))?")
+_DATE: Final = re.compile(r"(\d{4})(?:-(\d{2})-(\d{2}))?", re.ASCII)
 _EMPTY_MAP: Final[Mapping[str, Any]] = types.MappingProxyType({})
 _DEFAULT_AGE_OVER: Final = types.MappingProxyType(
     {"age_over_13": 13, "age_over_16": 16, "age_over_18": 18}
