@@ -151,6 +151,50 @@ class TestIssuerConfig:
             with pytest.raises(ConfigurationError, match="jwks_url"):
                 make(**options)
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            " https://age.example/jwks.json",
+            "https://age.example/jwks.json\n",
+            "https://age.example/jwks.json\r\nHost: evil.example",
+            "http://evil.example\n@localhost/jwks.json",  # urlsplit reads localhost
+            "http://local\thost/jwks.json",
+            "https://age.example/\x00jwks.json",
+        ],
+    )
+    def test_jwks_url_with_spaces_or_controls_is_refused(self, url: str) -> None:
+        """urlsplit drops tabs and line breaks, so the URL checked is not the URL fetched;
+        such a URL is a configuration error naming it, not cleaned up."""
+        options = {"algorithms": ["ES256"], "shared_secret": None, "jwks_url": url}
+        with pytest.raises(ConfigurationError, match="no spaces or control characters") as info:
+            make(**options)
+        assert list(problems_of(info)) == ["jwks_url"]
+
+    @pytest.mark.parametrize(
+        ("key", "value", "where"),
+        [
+            ("leeway", 10**5000, "issuers[0].leeway"),
+            ("max_token_bytes", -(10**5000), "issuers[0].max_token_bytes"),
+            ("claims", {"age_over": {"age_over_18": 10**5000}}, "issuers[0].claims.age_over"),
+        ],
+        ids=["leeway", "max_token_bytes", "age_over"],  # repr() of the values raises
+    )
+    def test_huge_integers_are_configuration_errors(
+        self, key: str, value: object, where: str
+    ) -> None:
+        """int's 4,300-digit limit is not what the integrator sees: a ConfigurationError
+        naming the key and the integer's size."""
+        table = {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "algorithms": ["HS256"],
+            "shared_secret": "a test secret, at least 32 bytes long",
+            key: value,
+        }
+        with pytest.raises(ConfigurationError, match="an integer of 5001 digits") as info:
+            TokenVerifier.from_mapping({"issuers": [table]})
+        assert where in str(info.value)
+
     def test_jwks_url_type(self) -> None:
         """A JWKS URL must be a string."""
         with pytest.raises(ConfigurationError, match="expected an https:// URL"):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from childsafe._parsing import shown
+
 __all__ = ["seconds_problem", "timedelta_problem"]
 
 
@@ -27,15 +29,15 @@ def seconds_problem(value: object, *, positive: bool, maximum: float) -> str | N
     bound = "> 0" if positive else ">= 0"
     expected = f"expected a finite number of seconds {bound} and at most {_describe(maximum)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{expected}, got {value!r}"
+        return f"{expected}, got {shown(value)}"
     try:
         number = float(value)
     except OverflowError:
-        return f"{expected}, got {value!r}"
+        return f"{expected}, got {shown(value)}"
     if not math.isfinite(number) or not (number > 0 if positive else number >= 0):
-        return f"{expected}, got {value!r}"
+        return f"{expected}, got {shown(value)}"
     if number > maximum:
-        return f"{expected}, got {value!r}"
+        return f"{expected}, got {shown(value)}"
     return None
 
 
@@ -44,7 +46,7 @@ def timedelta_problem(value: object, *, positive: bool, maximum: dt.timedelta) -
     bound = "> 0" if positive else ">= 0"
     expected = f"expected a datetime.timedelta {bound} and at most {maximum}"
     if not isinstance(value, dt.timedelta):
-        return f"{expected}, got {value!r}"
+        return f"{expected}, got {shown(value)}"
     zero = dt.timedelta(0)
     if not (value > zero if positive else value >= zero) or value > maximum:
         return f"{expected}, got {value}"

@@ -17,7 +17,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
-from childsafe._parsing import ParseError, check_depth
+from childsafe._parsing import ParseError, check_depth, shown
 from childsafe.assurance._errors import InvalidClaimError, MissingAgeClaimError
 from childsafe.assurance._signals import AgeSignal, rebase
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
@@ -139,7 +139,7 @@ class ClaimMapping:
                 if not claim_name(f"age_over.{claim}", claim):
                     continue
                 if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= MAX_AGE:
-                    bad(f"age_over.{claim}", f"expected an age 1-{MAX_AGE}, got {age!r}")
+                    bad(f"age_over.{claim}", f"expected an age 1-{MAX_AGE}, got {shown(age)}")
                     continue
                 over.append((claim, _path(claim), age))
         object.__setattr__(self, "_age_over_paths", tuple(over))
