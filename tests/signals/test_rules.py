@@ -12,6 +12,7 @@ from childsafe.signals import (
     Flag,
     Rule,
     SignalConfigError,
+    SignalEvent,
     SignalEventError,
     Signals,
     SignalsConfig,
@@ -320,8 +321,29 @@ class TestScoresAndConfig:
             signals.account("a", identifiers=[""])
         with pytest.raises(SignalEventError, match="must be callable"):
             signals.add_listener(42)  # type: ignore[arg-type]
-        with pytest.raises(SignalEventError, match="at must be a finite time, got an integer"):
+        with pytest.raises(SignalEventError, match=r"at must be a finite time.*, got an integer"):
             signals.message("a", "b", at=10**400)  # float() of it overflowed
+
+    @pytest.mark.parametrize("at", [1e15, -1e15, 253402300800.0, -62135596801.0])
+    def test_a_time_no_datetime_can_hold_is_refused(self, signals: Signals, at: float) -> None:
+        """Such an event was stored, then every score of its actor raised ValueError
+        (year out of range) when the evidence was read."""
+        signals.account("dan", band="adult")
+        signals.account("kid", band="13_15")
+        with pytest.raises(SignalEventError, match="from year 1 to 9999"):
+            signals.message("dan", "kid", at=at)
+        with pytest.raises(SignalEventError, match="at must be a finite time from year 1"):
+            signals.observe_many([SignalEvent("message", "dan", "kid", at=at)] * 40)
+        assert signals.actor_score("dan").score == 0
+
+    @pytest.mark.parametrize("at", [253402300799.0 - 600, -62135596800.0])
+    def test_the_first_and_last_times_score_and_explain(self, signals: Signals, at: float) -> None:
+        signals.account("dan", band="adult")
+        signals.account("kid", band="13_15")
+        signals.message("dan", "kid", at=at, allowed=False)
+        score = signals.actor_score("dan")
+        assert score.score > 0
+        assert "stranger_contact" in score.explain()
 
     @pytest.mark.parametrize(
         ("call", "match"),

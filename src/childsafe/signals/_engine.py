@@ -53,6 +53,11 @@ _MINORS: Final = frozenset({"under_13", "13_15", "16_17", "unknown"})
 _BAND_NAMES: Final = tuple(b.value for b in AgeBand)
 _ASSURANCE_NAMES: Final = tuple(a.value for a in Assurance)
 _BAND_SET: Final = frozenset(_BAND_NAMES)
+# Times a datetime can hold: an event outside them was stored, then every score read
+# of its actor raised ValueError turning it into a datetime.
+_FIRST_TIME: Final = dt.datetime.min.replace(tzinfo=dt.UTC).timestamp()
+_LAST_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
+_TIME_RANGE: Final = "at must be a finite time from year 1 to 9999 (UTC)"
 
 
 def _known_band(band: object) -> bool:
@@ -183,7 +188,7 @@ def _seconds(at: float | dt.datetime | None, clock: Callable[[], float], call: s
     try:
         return float(at)
     except OverflowError:  # an int past float's range
-        raise SignalEventError(f"{call}: at must be a finite time, got {shown(at)}") from None
+        raise SignalEventError(f"{call}: {_TIME_RANGE}, got {shown(at)}") from None
 
 
 def _multiprocess_server() -> str | None:
@@ -470,8 +475,8 @@ class Signals:
                 f"observe: unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}"
             )
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
-        if t - t != 0:  # NaN or infinite
-            raise SignalEventError(f"observe({kind!r}): at must be a finite time, got {at!r}")
+        if not _FIRST_TIME <= t <= _LAST_TIME:  # NaN, infinite or past a datetime's range
+            raise SignalEventError(f"observe({kind!r}): {_TIME_RANGE}, got {shown(at)}")
         if (actor_band is not None and not _known_band(actor_band)) or (
             target_band is not None and not _known_band(target_band)
         ):
@@ -570,9 +575,9 @@ class Signals:
                 )
             at = e.at
             t = at if type(at) is float else _seconds(at, self._clock, f"observe_many (event {i})")
-            if t - t != 0:
+            if not _FIRST_TIME <= t <= _LAST_TIME:
                 raise SignalEventError(
-                    f"observe_many: event {i} of a batch: at must be a finite time, got {at!r}"
+                    f"observe_many: event {i} of a batch: {_TIME_RANGE}, got {shown(at)}"
                 )
             if (e.actor_band is not None and not _known_band(e.actor_band)) or (
                 e.target_band is not None and not _known_band(e.target_band)
