@@ -585,8 +585,10 @@ class Policy:
         return cls.from_toml(text, source=source)
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "<toml>") -> Policy:
-        """Load config from TOML text; ``source`` names it in error messages."""
+    def from_toml(cls, text: str | bytes, *, source: str = "<toml>") -> Policy:
+        """Load config from TOML text (or its UTF-8 bytes, as from a file opened in
+        binary); ``source`` names it in error messages."""
+        text = _config_text(text, source, "TOML")
         try:
             data = load_toml(text)
         except ParseError as e:
@@ -594,8 +596,13 @@ class Policy:
         return cls.from_mapping(data, source=source)
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "<json>") -> Policy:
-        """Load config from JSON text (an object); ``source`` names it in errors."""
+    def from_json(cls, text: str | bytes, *, source: str = "<json>") -> Policy:
+        """Load config from JSON text or bytes (an object); ``source`` names it in errors."""
+        given: object = text
+        if not isinstance(given, str | bytes | bytearray):
+            raise ConfigurationError(
+                [ConfigProblem(source, "", f"expected JSON text, got {type(given).__name__}")]
+            )
         try:
             data = load_json(text)
         except ParseError as e:
@@ -721,15 +728,19 @@ class Policy:
             return self.rules
         return _apply_overlays(self.rules, chain, self.declarations, self.baseline_rules)
 
-    def rule(self, band: AgeBand, setting: str, jurisdiction: str | None = None) -> Rule:
-        """The effective rule for ``band`` and ``setting`` (``unknown`` resolved)."""
-        if band is AgeBand.UNKNOWN:
-            band = self.unknown_age
+    def rule(self, band: AgeBand | str, setting: str, jurisdiction: str | None = None) -> Rule:
+        """The effective rule for ``band`` (an :class:`AgeBand` or its name) and
+        ``setting`` (``unknown`` resolved); another band is an
+        :class:`~childsafe.exceptions.InvalidAgeError`."""
+        # A name is parsed: 'unknown' (and any misspelt band) was a KeyError.
+        parsed = band if isinstance(band, AgeBand) else AgeBand.parse(band)
+        if parsed is AgeBand.UNKNOWN:
+            parsed = self.unknown_age
         if setting not in SETTINGS:
             raise InvalidSettingError(
                 f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
             )
-        return self.rules_for(jurisdiction)[band][setting]
+        return self.rules_for(jurisdiction)[parsed][setting]
 
     def jurisdiction_info(self, jurisdiction: str | None) -> JurisdictionInfo:
         """The overlays, age of digital consent and minimum account age that apply."""
@@ -846,6 +857,21 @@ _EMPTY: Final = Policy(
     citations={},
     source="",
 )
+
+
+def _config_text(text: object, source: str, kind: str) -> str:
+    """``text`` as a str: UTF-8 bytes decoded (tomllib wants a str), anything else a
+    ConfigurationError."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes | bytearray):
+        try:
+            return bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigurationError([ConfigProblem(source, "", f"not UTF-8: {e}")]) from None
+    raise ConfigurationError(
+        [ConfigProblem(source, "", f"expected {kind} text, got {type(text).__name__}")]
+    )
 
 
 def load_policy(
