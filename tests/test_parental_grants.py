@@ -316,6 +316,9 @@ class TestRefusals:
             ({"jti": None}, "jti"),
             ({"exp": None}, "exp"),
             ({"iat": True}, "'iat' must be a number"),
+            # pyjwt read true as the time 1: 'expired' rather than malformed.
+            ({"exp": True}, "'exp' must be a number, got True"),
+            ({"nbf": False}, "'nbf' must be a number, got False"),
             ({"guardian": None}, "'guardian' must be a non-empty string"),
             ({"guardian": 7}, "'guardian' must be a non-empty string"),
             ({"scope": "everything"}, "unknown consent scope"),

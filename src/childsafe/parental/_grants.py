@@ -240,9 +240,16 @@ def _strict_json(token: str) -> None:
     for what, segment in (("header", parts[0]), ("payload", parts[1])):
         try:
             raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-            load_json(raw, max_bytes=MAX_GRANT_BYTES, max_depth=8)
+            value = load_json(raw, max_bytes=MAX_GRANT_BYTES, max_depth=8)
         except (ValueError, binascii.Error) as e:
             raise MalformedGrantError(f"the grant's {what} is not valid JSON: {e}") from None
+        if what == "payload" and isinstance(value, dict):
+            for name in ("iat", "nbf", "exp"):
+                claim = value.get(name)
+                # pyjwt takes true as the time 1 (a grant "expired" in 1970, or issued
+                # then): a boolean is a claim of the wrong type, so the grant is malformed.
+                if isinstance(claim, bool):
+                    raise MalformedGrantError(f"claim {name!r} must be a number, got {claim}")
 
 
 @attrs.frozen
