@@ -17,6 +17,7 @@ from childsafe.assurance import (
     ClaimMapping,
     IssuerConfig,
     TokenVerifier,
+    combine_signals,
 )
 from childsafe.exceptions import ConfigurationError, InvalidAgeError
 from tests.assurance_support import (
@@ -540,6 +541,21 @@ class TestAgeSignal:
             AgeSignal(band="adult", assurance="sure", source="x")
         signal = AgeSignal(band="adult", assurance="verified", source="x")
         assert (signal.band, signal.assurance) == (AgeBand.ADULT, Assurance.VERIFIED)
+
+    def test_huge_integers_are_invalid_ages(self) -> None:
+        """int's 4,300-digit limit was a bare ValueError out of the message."""
+        huge = 10**5000
+        with pytest.raises(InvalidAgeError, match="got an integer of 5001 digits"):
+            AgeSignal.from_age(huge)
+        with pytest.raises(InvalidAgeError, match=r"lower must be .* an integer of 5001"):
+            AgeSignal.from_age_range(huge, None, source="app_store")
+        with pytest.raises(InvalidAgeError, match=r"band must be one of .* an integer"):
+            AgeSignal(band=huge, assurance="verified", source="x")
+
+    def test_combine_signals_takes_signals_only(self) -> None:
+        """A value that is not an AgeSignal says which argument (was an AttributeError)."""
+        with pytest.raises(InvalidAgeError, match="argument 1 is str 'self_declared'"):
+            combine_signals(AgeSignal.from_age(14), "self_declared")  # type: ignore[arg-type]
 
 
 class TestExports:
