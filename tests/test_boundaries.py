@@ -767,3 +767,34 @@ def test_quiet_hours_in_other_digits_are_refused(window: str) -> None:
     config = {"bands": {"16_17": {"quiet_hours": {"default": window}}}}
     with pytest.raises(ConfigurationError, match="expected a daily window 'HH:MM-HH:MM'"):
         Policy.from_mapping(config)
+
+
+class TestByteOrderMarks:
+    """Windows editors save UTF-8 with a byte-order mark; tomllib called it an "Invalid
+    statement (at line 1, column 1)", which names no cause."""
+
+    @pytest.mark.parametrize("name", ["childsafe.toml", "childsafe.json"])
+    def test_a_config_file_with_a_bom_loads(self, tmp_path: Path, name: str) -> None:
+        path = tmp_path / name
+        body = '{"jurisdiction": "GB"}' if name.endswith(".json") else 'jurisdiction = "GB"\n'
+        path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+        assert Policy.from_file(path).jurisdictions == ("GB",)
+        assert main(["check", str(path)]) == 0
+
+    def test_parsers_ignore_one_leading_bom(self) -> None:
+        assert load_toml("\ufeffa = 1\n") == {"a": 1}
+        assert load_json("\ufeff[1]") == [1]
+        assert load_json(b"\xef\xbb\xbf[1]") == [1]
+        with pytest.raises(ParseError):  # only one, and only at the start
+            load_toml("\ufeff\ufeffa = 1\n")
+        with pytest.raises(ParseError):
+            load_json("[\ufeff1]")
+
+    def test_an_issuer_file_with_a_bom_loads(self, tmp_path: Path) -> None:
+        path = tmp_path / "age-assurance.toml"
+        text = (
+            f'[[issuers]]\nissuer = "{ISSUER}"\naudience = "{AUDIENCE}"\n'
+            f'algorithms = ["HS256"]\nshared_secret = "{SECRET.decode()}"\n'
+        )
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert TokenVerifier.from_file(path).issuers[0].issuer == ISSUER

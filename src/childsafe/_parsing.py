@@ -120,6 +120,14 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _without_bom(text: str | bytes) -> str | bytes:
+    """``text`` without one leading byte-order mark: Notepad and other editors save
+    UTF-8 with one, which tomllib calls an "Invalid statement (at line 1, column 1)"."""
+    if isinstance(text, str):
+        return text.removeprefix("\ufeff")
+    return text.removeprefix(b"\xef\xbb\xbf")
+
+
 def _constant(name: str) -> object:
     raise ParseError(f"{name} is not a JSON number")
 
@@ -135,10 +143,11 @@ def _size(text: str | bytes, max_bytes: int) -> None:
 def load_json(
     text: str | bytes, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
 ) -> Any:  # noqa: ANN401 - JSON is any JSON value
-    """Parse JSON with a size and depth limit, refusing repeated keys and NaN/Infinity."""
+    """Parse JSON with a size and depth limit, refusing repeated keys and NaN/Infinity.
+    A leading UTF-8 byte-order mark (as Windows editors save) is ignored."""
     _size(text, max_bytes)
     try:
-        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_constant)
+        value = json.loads(_without_bom(text), object_pairs_hook=_unique, parse_constant=_constant)
     except ParseError:
         raise
     except RecursionError:
@@ -152,8 +161,10 @@ def load_json(
 def load_toml(
     text: str, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
 ) -> dict[str, Any]:
-    """Parse TOML with a size and depth limit (TOML itself refuses repeated keys)."""
+    """Parse TOML with a size and depth limit (TOML itself refuses repeated keys). A
+    leading byte-order mark is ignored."""
     _size(text, max_bytes)
+    text = text.removeprefix("\ufeff")  # see _without_bom
     try:
         value = tomllib.loads(text)
     except RecursionError:
