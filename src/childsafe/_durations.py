@@ -13,7 +13,17 @@ import math
 
 from childsafe._parsing import shown
 
-__all__ = ["seconds_problem", "timedelta_problem"]
+__all__ = ["describe_timedelta", "seconds_problem", "timedelta_problem"]
+
+
+def describe_timedelta(value: dt.timedelta) -> str:
+    """``400 days`` or ``10 minutes`` rather than ``str()``'s ``400 days, 0:00:00``."""
+    seconds = value.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 def _describe(maximum: float) -> str:
@@ -44,7 +54,7 @@ def seconds_problem(value: object, *, positive: bool, maximum: float) -> str | N
 def timedelta_problem(value: object, *, positive: bool, maximum: dt.timedelta) -> str | None:
     """:func:`seconds_problem` for a :class:`datetime.timedelta`."""
     bound = "> 0" if positive else ">= 0"
-    expected = f"expected a datetime.timedelta {bound} and at most {maximum}"
+    expected = f"expected a datetime.timedelta {bound} and at most {describe_timedelta(maximum)}"
     if not isinstance(value, dt.timedelta):
         return f"{expected}, got {shown(value)}"
     zero = dt.timedelta(0)

@@ -21,9 +21,9 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 import jwt
 
-from childsafe._durations import seconds_problem, timedelta_problem
+from childsafe._durations import describe_timedelta, seconds_problem, timedelta_problem
 from childsafe._model import Account
-from childsafe._parsing import load_json
+from childsafe._parsing import load_json, shown
 from childsafe._supervision import ConsentScope
 from childsafe.exceptions import InvalidScopeError
 from childsafe.parental._errors import (
@@ -185,7 +185,10 @@ class ConsentIssuer:
         parsed = ConsentScope.parse(scope)
         given: object = ttl
         if not isinstance(given, dt.timedelta) or not dt.timedelta(0) < given <= self.max_ttl:
-            raise GrantConfigError(f"ttl must be positive and at most {self.max_ttl}, got {ttl}")
+            raise GrantConfigError(
+                f"ttl must be positive and at most {describe_timedelta(self.max_ttl)} "
+                f"(a datetime.timedelta), got {shown(given)}"
+            )
         issued = _aware(now)
         try:
             expires = issued + ttl
