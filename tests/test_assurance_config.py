@@ -17,6 +17,7 @@ from childsafe.assurance import (
     ClaimMapping,
     IssuerConfig,
     TokenVerifier,
+    combine_signals,
 )
 from childsafe.exceptions import ConfigurationError, InvalidAgeError
 from tests.assurance_support import (
@@ -150,6 +151,50 @@ class TestIssuerConfig:
         else:
             with pytest.raises(ConfigurationError, match="jwks_url"):
                 make(**options)
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            " https://age.example/jwks.json",
+            "https://age.example/jwks.json\n",
+            "https://age.example/jwks.json\r\nHost: evil.example",
+            "http://evil.example\n@localhost/jwks.json",  # urlsplit reads localhost
+            "http://local\thost/jwks.json",
+            "https://age.example/\x00jwks.json",
+        ],
+    )
+    def test_jwks_url_with_spaces_or_controls_is_refused(self, url: str) -> None:
+        """urlsplit drops tabs and line breaks, so the URL checked is not the URL fetched;
+        such a URL is a configuration error naming it, not cleaned up."""
+        options = {"algorithms": ["ES256"], "shared_secret": None, "jwks_url": url}
+        with pytest.raises(ConfigurationError, match="no spaces or control characters") as info:
+            make(**options)
+        assert list(problems_of(info)) == ["jwks_url"]
+
+    @pytest.mark.parametrize(
+        ("key", "value", "where"),
+        [
+            ("leeway", 10**5000, "issuers[0].leeway"),
+            ("max_token_bytes", -(10**5000), "issuers[0].max_token_bytes"),
+            ("claims", {"age_over": {"age_over_18": 10**5000}}, "issuers[0].claims.age_over"),
+        ],
+        ids=["leeway", "max_token_bytes", "age_over"],  # repr() of the values raises
+    )
+    def test_huge_integers_are_configuration_errors(
+        self, key: str, value: object, where: str
+    ) -> None:
+        """int's 4,300-digit limit is not what the integrator sees: a ConfigurationError
+        naming the key and the integer's size."""
+        table = {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "algorithms": ["HS256"],
+            "shared_secret": "a test secret, at least 32 bytes long",
+            key: value,
+        }
+        with pytest.raises(ConfigurationError, match="an integer of 5001 digits") as info:
+            TokenVerifier.from_mapping({"issuers": [table]})
+        assert where in str(info.value)
 
     def test_jwks_url_type(self) -> None:
         """A JWKS URL must be a string."""
@@ -496,6 +541,21 @@ class TestAgeSignal:
             AgeSignal(band="adult", assurance="sure", source="x")
         signal = AgeSignal(band="adult", assurance="verified", source="x")
         assert (signal.band, signal.assurance) == (AgeBand.ADULT, Assurance.VERIFIED)
+
+    def test_huge_integers_are_invalid_ages(self) -> None:
+        """int's 4,300-digit limit was a bare ValueError out of the message."""
+        huge = 10**5000
+        with pytest.raises(InvalidAgeError, match="got an integer of 5001 digits"):
+            AgeSignal.from_age(huge)
+        with pytest.raises(InvalidAgeError, match=r"lower must be .* an integer of 5001"):
+            AgeSignal.from_age_range(huge, None, source="app_store")
+        with pytest.raises(InvalidAgeError, match=r"band must be one of .* an integer"):
+            AgeSignal(band=huge, assurance="verified", source="x")
+
+    def test_combine_signals_takes_signals_only(self) -> None:
+        """A value that is not an AgeSignal says which argument (was an AttributeError)."""
+        with pytest.raises(InvalidAgeError, match="argument 1 is str 'self_declared'"):
+            combine_signals(AgeSignal.from_age(14), "self_declared")  # type: ignore[arg-type]
 
 
 class TestExports:

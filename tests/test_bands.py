@@ -34,7 +34,18 @@ class TestFromAge:
         """A missing age is UNKNOWN, which the policy resolves protectively."""
         assert AgeBand.from_age(None) is AgeBand.UNKNOWN
 
-    @pytest.mark.parametrize("bad", [-1, 131, 14.5, "14", True])
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            -1,
+            131,
+            14.5,
+            "14",
+            True,
+            pytest.param(10**5000, id="5001-digits"),  # repr() of it raises ValueError
+            pytest.param(-(10**5000), id="minus-5001-digits"),
+        ],
+    )
     def test_rejects_nonsense(self, bad: object) -> None:
         """Ages that are not a plausible whole number raise the library's own error."""
         with pytest.raises(InvalidAgeError) as info:
@@ -62,6 +73,24 @@ class TestFromAge:
 
 
 class TestBirthDates:
+    @pytest.mark.parametrize(
+        ("tz", "message"),
+        [
+            (5, "tz must be an IANA name such as 'Europe/London' or a tzinfo, got 5"),
+            (b"Europe/London", "tz must be an IANA name"),
+            ("Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+            ("x" * 300, r"\(302 characters\)"),
+        ],
+    )
+    def test_a_time_zone_that_is_not_one_is_an_invalid_age_error(
+        self, tz: object, message: str
+    ) -> None:
+        """Any tz that is not a zone is the library's error (an int was zoneinfo's
+        TypeError), and its message stays short."""
+        on = dt.datetime(2025, 3, 1, 1, 30, tzinfo=dt.UTC)
+        with pytest.raises(InvalidAgeError, match=message):
+            AgeBand.from_birth_date(dt.date(2012, 3, 1), on=on, tz=tz)  # type: ignore[arg-type]
+
     def test_birthday_itself(self) -> None:
         """A child is 13 on the day of their 13th birthday, not the day after."""
         assert age_on(dt.date(2012, 6, 1), on=dt.date(2025, 6, 1)) == 13

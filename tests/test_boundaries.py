@@ -99,6 +99,27 @@ class TestJurisdictionCodes:
         except ValueError:
             return
         assert code.split("-")[0] in COUNTRIES | {"EU"}
+        assert text.isascii(), "only an ASCII spelling may name a jurisdiction"
+        assert code == text.strip().upper()
+
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "\u00df",  # 'ß'.upper() is 'SS', South Sudan
+            "us-\u0131l",  # the dotless i upper-cases to 'I', so 'US-IL'
+            "\ufb00",  # the ligature 'ﬀ' upper-cases to 'FF'
+            "\uff27\uff22",  # fullwidth G and B
+            "G\u0392",  # Greek capital beta looks like B
+        ],
+    )
+    def test_non_ascii_spellings_are_refused(self, code: str) -> None:
+        """A code with a letter that upper-cases (or looks) like an ASCII one is refused,
+        not read as some other country's, in an Account, a config and the CLI."""
+        with pytest.raises(InvalidAccountError, match="is not an ISO 3166-1 alpha-2 code"):
+            Account(id="a", jurisdiction=code)
+        with pytest.raises(ConfigurationError, match="is not an ISO 3166-1 alpha-2 code"):
+            Policy.from_mapping({"jurisdiction": [code]})
+        assert main(["explain", "--age", "14", "--jurisdiction", code]) == 2
 
 
 def hs256(payload: bytes, secret: bytes = SECRET, header: bytes = b'{"alg":"HS256"}') -> str:
@@ -142,6 +163,23 @@ class TestAgeTokens:
         """Any impossible birth date is refused as a TokenError, never another error."""
         token = hs256(json.dumps(claims(age_band=None, birthdate=birthdate)).encode())
         with pytest.raises(TokenError):
+            verifier.verify(token, now=NOW)
+
+    @pytest.mark.parametrize(
+        "birthdate",
+        [
+            "\uff12\uff10\uff11\uff10-01-01",  # fullwidth digits
+            "2010-0\u0661-01",  # an Arabic-Indic one
+            "\u0968\u0966\u0967\u0966",  # a Devanagari year
+        ],
+    )
+    def test_birth_date_in_other_digits_is_refused(
+        self, verifier: TokenVerifier, birthdate: str
+    ) -> None:
+        """'YYYY-MM-DD' means ASCII digits, as the CLI's --birth-date does: other scripts'
+        digits are an invalid claim, not read as a date."""
+        token = hs256(json.dumps(claims(age_band=None, birthdate=birthdate)).encode())
+        with pytest.raises(InvalidClaimError, match="must be a 'YYYY-MM-DD' date"):
             verifier.verify(token, now=NOW)
 
     def test_duplicate_age_claim_is_refused(self, verifier: TokenVerifier) -> None:
@@ -596,7 +634,10 @@ class TestContentLength:
                 content_length(value)
             return
         found = content_length(value)
-        assert found == (int(text) if text else None)
+        if len(text.lstrip("0")) > 18:  # more than any cap: the documented 10**18
+            assert found == 10**18
+        else:
+            assert found == (int(text) if text else None)
 
     @pytest.mark.parametrize("value", ["\u00b2", "1\u00b3", "\u0665", "+5", "-5", "5_0", "0x1"])
     def test_not_ascii_digits(self, value: str) -> None:
@@ -608,3 +649,152 @@ class TestContentLength:
         digits are leading zeros."""
         assert content_length("9" * 5000) == 10**18
         assert content_length("0" * 5000 + "12") == 12
+
+
+class TestConfigHostileValues:
+    """A config value or key of any shape is a ConfigurationError naming where, never
+    another exception (int's 4,300-digit limit was a bare ValueError)."""
+
+    HUGE = 10**5000
+
+    @pytest.mark.parametrize(
+        ("config", "where"),
+        [
+            ({"bands": {"13_15": {"daily_time_reminder": {"default": HUGE}}}}, "default"),
+            ({"name": HUGE}, "name"),
+            ({HUGE: 1}, "unknown key an integer of 5001 digits"),
+            ({"bands": {HUGE: {}}}, "bands: an age band is named by a string"),
+            ({"bands": {"13_15": {HUGE: {}}}}, "bands.13_15: a setting is named by a string"),
+            ({"bands": {"13_15": {"direct_messages": {"default": HUGE}}}}, "default"),
+            ({"bands": {"16_17": {"quiet_hours": {"floor": HUGE}}}}, "floor"),
+        ],
+    )
+    def test_huge_integers_are_configuration_errors(self, config: Any, where: str) -> None:
+        with pytest.raises(ConfigurationError, match=where) as caught:
+            Policy.from_mapping(config)
+        assert "an integer of 5001 digits" in str(caught.value)
+
+    def test_huge_integer_in_toml_is_a_configuration_error(self) -> None:
+        with pytest.raises(ConfigurationError, match=r"c\.toml: invalid TOML: .*4300 digits"):
+            Policy.from_toml(f"name = {'9' * 5000}\n", source="c.toml")
+
+    def test_long_values_are_cut_in_messages(self) -> None:
+        with pytest.raises(ConfigurationError) as caught:
+            Policy.from_mapping({"jurisdiction": "x" * 100_000})
+        assert "(100002 characters)" in str(caught.value)
+        assert len(str(caught.value)) < 1000
+
+    def test_cli_diff_with_a_huge_integer_exits_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """diff's documented exit status for an invalid config, not a traceback."""
+        path = tmp_path / "big.toml"
+        path.write_text(
+            f"[bands.13_15.daily_time_reminder]\ndefault = {'9' * 5000}\n", encoding="utf-8"
+        )
+        assert main(["diff", "baseline", str(path)]) == 2
+        assert main(["check", str(path)]) == 1
+        assert "big.toml: invalid TOML" in capsys.readouterr().err
+
+    @given(
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats()
+            | st.text(max_size=8)
+            | st.sampled_from(["nobody", "none", "22:00-07:00", "13_15", "GB", "parent"]),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["default", "floor", "changeable_by", "bands", "13_15"])
+                    | st.text(max_size=4)
+                    | st.integers(),
+                    inner,
+                    max_size=3,
+                )
+            ),
+            max_leaves=12,
+        ),
+        st.sampled_from(
+            [
+                "name",
+                "jurisdiction",
+                "unknown_age",
+                "declarations",
+                "bands",
+                "bands.13_15",
+                "bands.13_15.direct_messages",
+                "bands.16_17.quiet_hours.default",
+                "bands.adult.daily_time_reminder.floor",
+                "bands.under_13.purchases.changeable_by",
+            ]
+        ),
+    )
+    def test_any_value_anywhere_is_a_policy_or_a_configuration_error(
+        self, value: object, where: str
+    ) -> None:
+        config: dict[object, object] = {}
+        node = config
+        *parents, last = where.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[last] = value
+        problems: tuple[object, ...] = ()
+        try:
+            Policy.from_mapping(config)  # type: ignore[arg-type]
+        except ConfigurationError as error:
+            problems = tuple(p.source for p in error.problems)
+            assert problems, "an error lists its problems"
+        assert set(problems) <= {"<mapping>"}
+
+
+def test_config_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """A path to an endless stream (size 0 to stat) is cut at 1 MiB, not read forever."""
+    path = tmp_path / "zero.toml"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(ConfigurationError, match=r"zero\.toml: larger than 1048576 bytes"):
+        Policy.from_file(path)
+    assert main(["diff", "baseline", str(path)]) == 2
+
+
+@pytest.mark.parametrize(
+    "window", ["1\u0662:00-07:00", "21:00-0\u0667:00", "\uff12\uff11:00-07:00", "21:00-07:0\u0966"]
+)
+def test_quiet_hours_in_other_digits_are_refused(window: str) -> None:
+    """A quiet-hours window is written in ASCII digits: values are never coerced, so
+    '1٢:00' is not read as noon."""
+    config = {"bands": {"16_17": {"quiet_hours": {"default": window}}}}
+    with pytest.raises(ConfigurationError, match="expected a daily window 'HH:MM-HH:MM'"):
+        Policy.from_mapping(config)
+
+
+class TestByteOrderMarks:
+    """Windows editors save UTF-8 with a byte-order mark; tomllib called it an "Invalid
+    statement (at line 1, column 1)", which names no cause."""
+
+    @pytest.mark.parametrize("name", ["childsafe.toml", "childsafe.json"])
+    def test_a_config_file_with_a_bom_loads(self, tmp_path: Path, name: str) -> None:
+        path = tmp_path / name
+        body = '{"jurisdiction": "GB"}' if name.endswith(".json") else 'jurisdiction = "GB"\n'
+        path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+        assert Policy.from_file(path).jurisdictions == ("GB",)
+        assert main(["check", str(path)]) == 0
+
+    def test_parsers_ignore_one_leading_bom(self) -> None:
+        assert load_toml("\ufeffa = 1\n") == {"a": 1}
+        assert load_json("\ufeff[1]") == [1]
+        assert load_json(b"\xef\xbb\xbf[1]") == [1]
+        with pytest.raises(ParseError):  # only one, and only at the start
+            load_toml("\ufeff\ufeffa = 1\n")
+        with pytest.raises(ParseError):
+            load_json("[\ufeff1]")
+
+    def test_an_issuer_file_with_a_bom_loads(self, tmp_path: Path) -> None:
+        path = tmp_path / "age-assurance.toml"
+        text = (
+            f'[[issuers]]\nissuer = "{ISSUER}"\naudience = "{AUDIENCE}"\n'
+            f'algorithms = ["HS256"]\nshared_secret = "{SECRET.decode()}"\n'
+        )
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert TokenVerifier.from_file(path).issuers[0].issuer == ISSUER

@@ -624,6 +624,26 @@ class TestReload:
         assert guard.policy is strict
         assert not guard.check("comment", actor=adult, target=sixteen, relationship=CONNECTED)
 
+    def test_an_unknown_action_of_any_size_is_named_briefly(self, adult: Account) -> None:
+        with pytest.raises(UnknownActionError, match=r"\(100002 characters\)") as caught:
+            Guard().check("x" * 100_000, actor=adult, target=adult)
+        assert len(str(caught.value)) < 1000
+        with pytest.raises(UnknownActionError, match="an integer of 5001 digits"):
+            Guard().check(10**5000, actor=adult, target=adult)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("given", ["childsafe.toml", {"baseline": "minimum"}, 5])
+    def test_a_guard_takes_only_a_policy(self, given: object) -> None:
+        """A path or a mapping where a Policy belongs is the library's InvalidCheckError
+        pointing at load_policy (it was an AttributeError), and a failed reload keeps the
+        policy in force."""
+        with pytest.raises(InvalidCheckError, match=r"^Guard: policy must be a childsafe\.Policy"):
+            Guard(given)  # type: ignore[arg-type]
+        guard = Guard()
+        before = guard.policy
+        with pytest.raises(InvalidCheckError, match=r"load_policy\(\.\.\.\)"):
+            guard.reload(given)  # type: ignore[arg-type]
+        assert guard.policy is before
+
     def test_concurrent_checks_see_a_whole_policy(self, adult: Account) -> None:
         """Threads checking during reloads always get an answer from one policy or the other."""
         guard = Guard()

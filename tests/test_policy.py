@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from childsafe import SETTINGS, AgeBand, ChangeableBy, Policy, Rule, TimeWindow, load_policy
 from childsafe._policy import POLICY_BANDS
 from childsafe._settings import EnumDomain
-from childsafe.exceptions import ConfigurationError, InvalidSettingError
+from childsafe.exceptions import ConfigurationError, InvalidAgeError, InvalidSettingError
 from tests.strategies import rule_overrides, values_of
 
 MINORS = (AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17)
@@ -472,3 +472,37 @@ def test_enum_domains_list_values() -> None:
     for setting in SETTINGS.values():
         if isinstance(setting.domain, EnumDomain):
             assert len(setting.domain.values) >= 2
+
+
+class TestApiInputs:
+    @pytest.mark.parametrize("band", ["unknown", AgeBand.UNKNOWN])
+    def test_rule_for_unknown_by_name_or_band(self, band: AgeBand | str) -> None:
+        """'unknown' by name resolves as AgeBand.UNKNOWN does (it was a KeyError)."""
+        policy = Policy.from_mapping({"unknown_age": "13_15"})
+        assert policy.rule(band, "direct_messages") == policy.rule(
+            AgeBand.AGE_13_15, "direct_messages"
+        )
+
+    @pytest.mark.parametrize("band", ["teen", "ADULT", ["13_15"]])
+    def test_rule_for_a_band_that_is_not_one(self, band: object) -> None:
+        with pytest.raises(InvalidAgeError, match="unknown age band"):
+            Policy.baseline().rule(band, "direct_messages")  # type: ignore[arg-type]
+
+    def test_toml_bytes_as_read_from_a_binary_file(self, tmp_path: Path) -> None:
+        """tomllib reads files opened in binary, so TOML bytes are taken (as JSON bytes
+        were); bytes that are not UTF-8 are a ConfigurationError naming the source."""
+        path = tmp_path / "childsafe.toml"
+        path.write_text('jurisdiction = "GB"\n', encoding="utf-8")
+        assert Policy.from_toml(path.read_bytes()).jurisdictions == ("GB",)
+        with pytest.raises(ConfigurationError, match=r"^c\.toml: not UTF-8"):
+            Policy.from_toml(b'name = "\xe9"\n', source="c.toml")
+
+    @pytest.mark.parametrize(
+        ("load", "kind"), [(Policy.from_toml, "TOML"), (Policy.from_json, "JSON")]
+    )
+    @pytest.mark.parametrize("text", [None, 5, {"jurisdiction": "GB"}])
+    def test_text_that_is_not_text(self, load: Any, kind: str, text: object) -> None:
+        """A mapping or None where the text belongs is a ConfigurationError pointing at
+        what is expected (it was a TypeError from len())."""
+        with pytest.raises(ConfigurationError, match=f"^c: expected {kind} text, got "):
+            load(text, source="c")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -174,6 +177,33 @@ class TestGuardianLinks:
         locked = Account(id="c1", band="13_15", guardians={"p1"}, locks={"comments"})
         after = unlink_guardian(locked, "p1")
         assert not after.supervised and after.locks == frozenset()
+
+    @pytest.mark.parametrize(
+        ("function", "first", "second", "message"),
+        [
+            (link_guardian, "CHILD", "p1", "link_guardian: guardian must be a "),
+            (link_guardian, "CHILD", None, "got NoneType None"),
+            (link_guardian, "c1", "PARENT", "link_guardian: child must be a "),
+            (unlink_guardian, "CHILD", "PARENT", "guardian_id must be the guardian's id"),
+            (unlink_guardian, "c1", "p1", "unlink_guardian: child must be a "),
+        ],
+    )
+    def test_an_id_where_an_account_belongs_or_the_reverse(
+        self,
+        child: Account,
+        parent: Account,
+        function: Callable[[Any, Any], Account],
+        first: object,
+        second: object,
+        message: str,
+    ) -> None:
+        """link_guardian takes Accounts and unlink_guardian an id: the other way round was
+        an AttributeError (reading .id off a string) or a TypeError (an Account is not
+        hashable), now the library's GuardianLinkError saying which argument."""
+        stand_in = {"CHILD": child, "PARENT": parent}
+        args = [stand_in.get(a, a) if isinstance(a, str) else a for a in (first, second)]
+        with pytest.raises(GuardianLinkError, match=message):
+            function(*args)
 
     def test_unlink_unknown(self, child: Account) -> None:
         """Unlinking someone who is not a guardian is an error."""

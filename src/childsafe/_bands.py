@@ -4,6 +4,7 @@ import datetime as dt
 import enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from childsafe._parsing import shown
 from childsafe.exceptions import InvalidAgeError
 
 __all__ = ["AgeBand", "Assurance", "age_on"]
@@ -52,7 +53,7 @@ class AgeBand(enum.StrEnum):
         if isinstance(age, bool) or not isinstance(age, int):
             raise InvalidAgeError(f"age must be a whole number of years, got {age!r}")
         if age < 0 or age > MAX_AGE:
-            raise InvalidAgeError(f"age must be between 0 and {MAX_AGE}, got {age}")
+            raise InvalidAgeError(f"age must be between 0 and {MAX_AGE}, got {shown(age)}")
         if age < 13:
             return cls.UNDER_13
         if age < 16:
@@ -86,11 +87,16 @@ class AgeBand(enum.StrEnum):
 def _resolve_tz(tz: str | dt.tzinfo) -> dt.tzinfo:
     if isinstance(tz, dt.tzinfo):
         return tz
+    given: object = tz  # callers may pass anything; say what is wrong
+    if not isinstance(given, str):
+        raise InvalidAgeError(
+            f"tz must be an IANA name such as 'Europe/London' or a tzinfo, got {shown(given)}"
+        )
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidAgeError(
-            f"unknown time zone {tz!r}; use an IANA name such as 'Europe/London'"
+            f"unknown time zone {shown(tz)}; use an IANA name such as 'Europe/London'"
         ) from None
 
 

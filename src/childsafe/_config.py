@@ -14,6 +14,7 @@ import attrs
 import cattrs
 from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError, IterableValidationNote
 
+from childsafe._parsing import shown
 from childsafe._settings import suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 
@@ -104,7 +105,7 @@ def _describe(value: object) -> str:
         list: "a list",
         dict: "a table",
     }.get(type(value), type(value).__name__)
-    return f"{value!r} ({kind})" if not isinstance(value, dict | list) else kind
+    return f"{shown(value)} ({kind})" if not isinstance(value, dict | list) else kind
 
 
 def _strict(kind: type, label: str) -> Callable[[object, object], object]:
@@ -185,13 +186,21 @@ def _join(path: str, part: str | int) -> str:
     return f"{path}.{part}" if path else str(part)
 
 
+def _key_order(key: object) -> tuple[int, str]:
+    return (0, key) if isinstance(key, str) else (1, shown(key))
+
+
 def _collect(exc: BaseException, path: str, problems: ProblemCollector) -> None:
     if isinstance(exc, ForbiddenExtraKeysError):
         fields = [a.name for a in attrs.fields(exc.cl)]
-        for extra in sorted(exc.extra_fields):
+        # A mapping built in code may mix key types, which do not sort together, and
+        # cattrs types them as strings although they may be anything.
+        extras: set[object] = set(exc.extra_fields)
+        for extra in sorted(extras, key=_key_order):
             problems.add(
-                _join(path, extra),
-                f"unknown key {extra!r}{suggest(extra, fields)}; expected one of "
+                _join(path, extra if isinstance(extra, str) else shown(extra)),
+                f"unknown key {shown(extra)}"
+                f"{suggest(extra, fields) if isinstance(extra, str) else ''}; expected one of "
                 f"{', '.join(map(repr, fields))}",
             )
         return
@@ -249,6 +258,9 @@ def rule_specs(raw: object, problems: ProblemCollector) -> dict[str, dict[str, R
         return {}
     out: dict[str, dict[str, RuleSpecDoc]] = {}
     for band, table in raw.items():
+        if not isinstance(band, str):  # only a mapping built in code can have one
+            problems.add("bands", f"an age band is named by a string, got {_describe(band)}")
+            continue
         if not isinstance(table, dict):
             problems.add(
                 f"bands.{band}",
@@ -258,6 +270,11 @@ def rule_specs(raw: object, problems: ProblemCollector) -> dict[str, dict[str, R
             continue
         out[band] = {}
         for name, spec in table.items():
+            if not isinstance(name, str):
+                problems.add(
+                    f"bands.{band}", f"a setting is named by a string, got {_describe(name)}"
+                )
+                continue
             doc = structure(spec, RuleSpecDoc, problems, f"bands.{band}.{name}")
             if doc is not None:
                 out[band][name] = doc

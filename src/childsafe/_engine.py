@@ -44,6 +44,7 @@ from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
 from childsafe._effective import Settings
 from childsafe._model import STRANGERS, Account, Relationship
+from childsafe._parsing import shown
 from childsafe._policy import ChangeableBy, Policy, Rule
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
 from childsafe._supervision import (
@@ -402,7 +403,7 @@ class Guard:
     _observed: ClassVar[bool] = False
 
     def __init__(self, policy: Policy | None = None) -> None:
-        self._compiled = _Compiled(policy if policy is not None else Policy.baseline())
+        self._compiled = _Compiled(_check_policy("Guard", policy))
         self._events: EventDispatcher | None = None
 
     @property
@@ -412,7 +413,7 @@ class Guard:
 
     def reload(self, policy: Policy) -> None:
         """Compile ``policy`` and swap it in; calls in flight finish on the old one."""
-        self._compiled = _Compiled(policy)
+        self._compiled = _Compiled(_check_policy("Guard.reload", policy))
 
     # -- events -----------------------------------------------------------------
 
@@ -752,7 +753,7 @@ class Guard:
             spec = c.actions.get(action) if isinstance(raw, str) else None
             if spec is None:
                 raise UnknownActionError(
-                    f"unknown action {action!r}{suggest(action, ACTIONS)}; known actions: "
+                    f"unknown action {shown(action)}{suggest(action, ACTIONS)}; known actions: "
                     f"{', '.join(ACTIONS)}"
                 )
             if spec.kind == "relational":
@@ -1428,6 +1429,19 @@ def _check_flags(**flags: object) -> None:
         if given is not True and given is not False:
             # A truthy "no" must not count as the child's confirmation.
             raise InvalidCheckError(f"{flag} must be True or False, got {given!r}")
+
+
+def _check_policy(method: str, policy: object) -> Policy:
+    """``policy`` itself (``None``: the built-in baseline); anything else, a path
+    included, is an :class:`InvalidCheckError` instead of an ``AttributeError``."""
+    if policy is None:
+        return Policy.baseline()
+    if not isinstance(policy, Policy):
+        raise InvalidCheckError(
+            f"{method}: policy must be a childsafe.Policy (load a config with "
+            f"load_policy(...)), got {type(policy).__name__} {_short(policy)}"
+        )
+    return policy
 
 
 def _check_account(method: str, account: object) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "content_length",
     "load_json",
     "load_toml",
+    "shown",
 ]
 
 MAX_DEPTH: Final = 32
@@ -32,6 +33,34 @@ MAX_CONFIG_BYTES: Final = 1 << 20
 
 class ParseError(ValueError):
     """A text that is not valid, too large, too deep or repeats a key."""
+
+
+_SHOWN_CHARS: Final = 80
+_SHOWN_INT_DIGITS: Final = 40
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, safe for any parsed value.
+
+    ``repr`` of an integer of more than 4,300 digits raises ``ValueError`` (and one of
+    a few hundred digits buries the message), so integers past 40 digits are described
+    by their size; a longer text is cut at 80 characters and says how long it was.
+
+    >>> shown("nobody"), shown(10**50), shown("x" * 100)[-24:]
+    ("'nobody'", 'an integer of 51 digits', 'xxxx... (102 characters)')
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        magnitude = abs(value)
+        if magnitude >= 10**_SHOWN_INT_DIGITS:
+            # bit_length gives the digits to within one without converting to text.
+            digits = int(magnitude.bit_length() * 0.30102999566398120) + 1
+            if magnitude < 10 ** (digits - 1):
+                digits -= 1
+            return f"an integer of {digits} digits"
+    text = repr(value)
+    if len(text) > _SHOWN_CHARS:
+        return f"{text[: _SHOWN_CHARS - 3]}... ({len(text)} characters)"
+    return text
 
 
 _LENGTH_DIGITS: Final = 18
@@ -91,6 +120,14 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _without_bom(text: str | bytes) -> str | bytes:
+    """``text`` without one leading byte-order mark: Notepad and other editors save
+    UTF-8 with one, which tomllib calls an "Invalid statement (at line 1, column 1)"."""
+    if isinstance(text, str):
+        return text.removeprefix("\ufeff")
+    return text.removeprefix(b"\xef\xbb\xbf")
+
+
 def _constant(name: str) -> object:
     raise ParseError(f"{name} is not a JSON number")
 
@@ -106,10 +143,11 @@ def _size(text: str | bytes, max_bytes: int) -> None:
 def load_json(
     text: str | bytes, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
 ) -> Any:  # noqa: ANN401 - JSON is any JSON value
-    """Parse JSON with a size and depth limit, refusing repeated keys and NaN/Infinity."""
+    """Parse JSON with a size and depth limit, refusing repeated keys and NaN/Infinity.
+    A leading UTF-8 byte-order mark (as Windows editors save) is ignored."""
     _size(text, max_bytes)
     try:
-        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_constant)
+        value = json.loads(_without_bom(text), object_pairs_hook=_unique, parse_constant=_constant)
     except ParseError:
         raise
     except RecursionError:
@@ -123,13 +161,15 @@ def load_json(
 def load_toml(
     text: str, *, max_bytes: int = MAX_CONFIG_BYTES, max_depth: int = MAX_DEPTH
 ) -> dict[str, Any]:
-    """Parse TOML with a size and depth limit (TOML itself refuses repeated keys)."""
+    """Parse TOML with a size and depth limit (TOML itself refuses repeated keys). A
+    leading byte-order mark is ignored."""
     _size(text, max_bytes)
+    text = text.removeprefix("\ufeff")  # see _without_bom
     try:
         value = tomllib.loads(text)
     except RecursionError:
         raise ParseError(f"nested more than {max_depth} levels deep") from None
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, and int's 4,300-digit limit
         raise ParseError(str(e)) from None
     check_depth(value, max_depth)
     return value

@@ -37,7 +37,14 @@ from childsafe._config import (
     structure,
 )
 from childsafe._iso3166 import check_jurisdiction
-from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, check_depth, load_json, load_toml
+from childsafe._parsing import (
+    MAX_CONFIG_BYTES,
+    ParseError,
+    check_depth,
+    load_json,
+    load_toml,
+    shown,
+)
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
 
@@ -158,15 +165,18 @@ def normalise_jurisdiction(value: str) -> str:
        countries in :data:`childsafe._iso3166.SUBDIVISIONS`, ISO 3166-2.
     """
     raw: object = value  # callers may pass anything; say what is wrong
-    text = raw.strip().upper() if isinstance(raw, str) else ""
+    # ASCII is checked before upper-casing: 'ß'.upper() is 'SS' (South Sudan) and
+    # the dotless i upper-cases to 'I', so a non-ASCII code never becomes another's.
+    stripped = raw.strip() if isinstance(raw, str) else ""
+    text = stripped.upper() if stripped.isascii() else ""
     country, sep, sub = text.partition("-")
-    if len(country) != 2 or not country.isalpha() or not country.isascii():
+    if len(country) != 2 or not country.isalpha():
         raise ValueError(
-            f"jurisdiction {value!r} is not an ISO 3166-1 alpha-2 code ('GB') "
+            f"jurisdiction {shown(value)} is not an ISO 3166-1 alpha-2 code ('GB') "
             "or ISO 3166-2 subdivision ('US-NY')"
         )
-    if sep and not (1 <= len(sub) <= 3 and sub.isalnum() and sub.isascii()):
-        raise ValueError(f"jurisdiction {value!r} has a malformed subdivision after '-'")
+    if sep and not (1 <= len(sub) <= 3 and sub.isalnum()):
+        raise ValueError(f"jurisdiction {shown(value)} has a malformed subdivision after '-'")
     return check_jurisdiction(value, text)
 
 
@@ -225,7 +235,7 @@ class _Builder:
         )
         self.problems.add(
             path,
-            f"unknown age band {name!r}; expected one of "
+            f"unknown age band {shown(name)}; expected one of "
             f"{', '.join(repr(b) for b in allowed)}{hint}{extra}",
         )
         return None
@@ -233,7 +243,7 @@ class _Builder:
     def setting(self, name: str, path: str) -> Setting | None:
         if name in SETTINGS:
             return SETTINGS[name]
-        self.problems.add(path, f"unknown setting {name!r}{suggest(name, tuple(SETTINGS))}")
+        self.problems.add(path, f"unknown setting {shown(name)}{suggest(name, tuple(SETTINGS))}")
         return None
 
     def changeable(self, raw: str | None, path: str) -> tuple[bool, ChangeableBy | None]:
@@ -245,7 +255,7 @@ class _Builder:
             names = tuple(c.value for c in ChangeableBy)
             self.problems.add(
                 path,
-                f"{raw!r} is not one of {', '.join(map(repr, names))}{suggest(raw, names)}",
+                f"{shown(raw)} is not one of {', '.join(map(repr, names))}{suggest(raw, names)}",
             )
             return False, None
 
@@ -553,11 +563,15 @@ class Policy:
         p = Path(path)
         source = str(path)
         try:
-            if p.stat().st_size > MAX_CONFIG_BYTES:
+            # Read at most one byte past the limit: st_size is 0 for /dev/zero, a pipe or
+            # /proc files, so checking it alone would read an endless stream to the end.
+            with p.open("rb") as f:
+                data = f.read(MAX_CONFIG_BYTES + 1)
+            if len(data) > MAX_CONFIG_BYTES:
                 raise ConfigurationError(
                     [ConfigProblem(source, "", f"larger than {MAX_CONFIG_BYTES} bytes")]
                 )
-            text = p.read_text(encoding="utf-8")
+            text = data.decode("utf-8")
         except FileNotFoundError:
             raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
         except (OSError, UnicodeDecodeError) as e:
@@ -571,8 +585,10 @@ class Policy:
         return cls.from_toml(text, source=source)
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "<toml>") -> Policy:
-        """Load config from TOML text; ``source`` names it in error messages."""
+    def from_toml(cls, text: str | bytes, *, source: str = "<toml>") -> Policy:
+        """Load config from TOML text (or its UTF-8 bytes, as from a file opened in
+        binary); ``source`` names it in error messages."""
+        text = _config_text(text, source, "TOML")
         try:
             data = load_toml(text)
         except ParseError as e:
@@ -580,8 +596,13 @@ class Policy:
         return cls.from_mapping(data, source=source)
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "<json>") -> Policy:
-        """Load config from JSON text (an object); ``source`` names it in errors."""
+    def from_json(cls, text: str | bytes, *, source: str = "<json>") -> Policy:
+        """Load config from JSON text or bytes (an object); ``source`` names it in errors."""
+        given: object = text
+        if not isinstance(given, str | bytes | bytearray):
+            raise ConfigurationError(
+                [ConfigProblem(source, "", f"expected JSON text, got {type(given).__name__}")]
+            )
         try:
             data = load_json(text)
         except ParseError as e:
@@ -627,7 +648,7 @@ class Policy:
             if d not in known:
                 problems.add(
                     f"declarations[{i}]",
-                    f"unknown declaration {d!r}{suggest(d, sorted(known))}; known: "
+                    f"unknown declaration {shown(d)}{suggest(d, sorted(known))}; known: "
                     f"{', '.join(map(repr, sorted(known)))}",
                 )
         unknown_age = self.unknown_age
@@ -707,15 +728,19 @@ class Policy:
             return self.rules
         return _apply_overlays(self.rules, chain, self.declarations, self.baseline_rules)
 
-    def rule(self, band: AgeBand, setting: str, jurisdiction: str | None = None) -> Rule:
-        """The effective rule for ``band`` and ``setting`` (``unknown`` resolved)."""
-        if band is AgeBand.UNKNOWN:
-            band = self.unknown_age
+    def rule(self, band: AgeBand | str, setting: str, jurisdiction: str | None = None) -> Rule:
+        """The effective rule for ``band`` (an :class:`AgeBand` or its name) and
+        ``setting`` (``unknown`` resolved); another band is an
+        :class:`~childsafe.exceptions.InvalidAgeError`."""
+        # A name is parsed: 'unknown' (and any misspelt band) was a KeyError.
+        parsed = band if isinstance(band, AgeBand) else AgeBand.parse(band)
+        if parsed is AgeBand.UNKNOWN:
+            parsed = self.unknown_age
         if setting not in SETTINGS:
             raise InvalidSettingError(
                 f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
             )
-        return self.rules_for(jurisdiction)[band][setting]
+        return self.rules_for(jurisdiction)[parsed][setting]
 
     def jurisdiction_info(self, jurisdiction: str | None) -> JurisdictionInfo:
         """The overlays, age of digital consent and minimum account age that apply."""
@@ -774,7 +799,7 @@ def _baseline(name: str, problems: ProblemCollector) -> Policy:
     if name not in available:
         problems.add(
             "baseline",
-            f"unknown baseline {name!r}{suggest(name, available)}; available: "
+            f"unknown baseline {shown(name)}{suggest(name, available)}; available: "
             f"{', '.join(map(repr, available))}",
         )
         return _EMPTY
@@ -832,6 +857,21 @@ _EMPTY: Final = Policy(
     citations={},
     source="",
 )
+
+
+def _config_text(text: object, source: str, kind: str) -> str:
+    """``text`` as a str: UTF-8 bytes decoded (tomllib wants a str), anything else a
+    ConfigurationError."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes | bytearray):
+        try:
+            return bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigurationError([ConfigProblem(source, "", f"not UTF-8: {e}")]) from None
+    raise ConfigurationError(
+        [ConfigProblem(source, "", f"expected {kind} text, got {type(text).__name__}")]
+    )
 
 
 def load_policy(

@@ -15,6 +15,7 @@ from typing import Final
 
 import attrs
 
+from childsafe._parsing import shown
 from childsafe.exceptions import InvalidSettingError
 
 __all__ = [
@@ -30,12 +31,14 @@ __all__ = [
 ]
 
 DAY_MINUTES: Final = 24 * 60
-_WINDOW_RE: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+_WINDOW_RE: Final = re.compile(
+    r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$", re.ASCII
+)
 
 
 def _check_minute(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < DAY_MINUTES:
-        raise InvalidSettingError(f"{name} must be minutes in 0..1439, got {value!r}")
+        raise InvalidSettingError(f"{name} must be minutes in 0..1439, got {shown(value)}")
 
 
 @attrs.frozen(order=False)
@@ -62,7 +65,7 @@ class TimeWindow:
         m = _WINDOW_RE.match(raw.strip()) if isinstance(raw, str) else None
         if m is None:
             raise InvalidSettingError(
-                f"expected a daily window 'HH:MM-HH:MM' such as '21:00-07:00', got {text!r}"
+                f"expected a daily window 'HH:MM-HH:MM' such as '21:00-07:00', got {shown(text)}"
             )
         sh, sm, eh, em = (int(g) for g in m.groups())
         if eh == 24 and em != 0:
@@ -140,7 +143,7 @@ class EnumDomain:
         if isinstance(raw, str) and raw in self._rank:
             return raw
         hint = suggest(raw, self.values) if isinstance(raw, str) else ""
-        raise InvalidSettingError(f"{raw!r} is not one of {self.describe()}{hint}")
+        raise InvalidSettingError(f"{shown(raw)} is not one of {self.describe()}{hint}")
 
     def describe(self) -> str:
         return ", ".join(repr(v) for v in self.values)
@@ -171,7 +174,7 @@ class MinutesDomain:
             return None
         if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= DAY_MINUTES:
             return raw
-        raise InvalidSettingError(f"{raw!r} is not one of {self.describe()}")
+        raise InvalidSettingError(f"{shown(raw)} is not one of {self.describe()}")
 
     def describe(self) -> str:
         return "a whole number of minutes from 1 to 1440, or 'none'"
@@ -212,7 +215,7 @@ class WindowDomain:
             return raw
         if isinstance(raw, str):
             return TimeWindow.parse(raw)
-        raise InvalidSettingError(f"{raw!r} is not {self.describe()}")
+        raise InvalidSettingError(f"{shown(raw)} is not {self.describe()}")
 
     def describe(self) -> str:
         return "a daily window 'HH:MM-HH:MM' (e.g. '21:00-07:00'), or 'none'"
@@ -386,5 +389,5 @@ def get_setting(name: str) -> Setting:
         return SETTINGS[name]
     except (KeyError, TypeError):
         raise InvalidSettingError(
-            f"unknown setting {name!r}{suggest(name, tuple(SETTINGS))}"
+            f"unknown setting {shown(name)}{suggest(name, tuple(SETTINGS))}"
         ) from None

@@ -4,21 +4,31 @@ naive baseline."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
+from childsafe._parsing import shown
 from childsafe.signals._evaluate import evaluate
 from childsafe.signals._synthetic import EVALUATION_SEED, generate
 
 __all__ = ["add_signals_commands"]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+def _count(maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``maximum``. Beyond it a stream would
+    run for hours or (days) reach past the year 9999 and end in a traceback."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {shown(text)}"
+            ) from None
+        if not 1 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected 1 to {maximum:,}, got {shown(value)}")
+        return value
+
+    return parse
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -49,7 +59,7 @@ def add_signals_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         default=EVALUATION_SEED,
         help=f"the stream's seed (default: the evaluation seed, {EVALUATION_SEED})",
     )
-    ev.add_argument("--benign-adults", type=_positive, default=10_000, metavar="N")
-    ev.add_argument("--cases", type=_positive, default=350, metavar="N", help="harmful cases")
-    ev.add_argument("--days", type=_positive, default=42, metavar="N")
+    ev.add_argument("--benign-adults", type=_count(1_000_000), default=10_000, metavar="N")
+    ev.add_argument("--cases", type=_count(100_000), default=350, metavar="N", help="harmful cases")
+    ev.add_argument("--days", type=_count(3650), default=42, metavar="N")
     ev.set_defaults(run=_evaluate)

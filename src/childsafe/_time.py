@@ -4,6 +4,8 @@ import datetime as dt
 import functools
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from childsafe._parsing import shown
+
 __all__ = ["local_minute", "zone"]
 
 
@@ -14,7 +16,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name such as 'Europe/London'"
+            f"unknown time zone {shown(name)}; use an IANA name such as 'Europe/London'"
         ) from None
 
 

@@ -35,3 +35,21 @@ class TestEvaluate:
         assert main(["signals", "evaluate", "--cases", "0"]) == 2
         assert main(["signals", "evaluate", "--days", "x"]) == 2
         assert "expected" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("option", "value", "message"),
+        [
+            ("--days", "100000000", "argument --days: expected 1 to 3,650, got 100000000"),
+            ("--benign-adults", "10000000000", "expected 1 to 1,000,000"),
+            ("--cases", "100001", "expected 1 to 100,000, got 100001"),
+        ],
+    )
+    def test_numbers_too_large_are_usage_errors(
+        self, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+    ) -> None:
+        """--days 100000000 reached past the year 9999 and ended in a traceback; the
+        documented answer to a bad option is exit status 2 and one line."""
+        assert main(["signals", "evaluate", option, value]) == 2
+        err = capsys.readouterr().err
+        assert message in err
+        assert "Traceback" not in err

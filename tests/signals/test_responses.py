@@ -183,6 +183,10 @@ class TestWebhook:
         assert not verify_signature(SECRET, header, body + b" ")
         assert not verify_signature(SECRET, "v1=abc", body)
         assert not verify_signature(SECRET, header, body, now=0)
+        # A request without the header: headers.get() gives None, which must be a
+        # refusal, not an AttributeError (a 500 in the receiver).
+        assert not verify_signature(SECRET, None, body)  # type: ignore[arg-type]
+        assert not verify_signature(SECRET, header.encode(), body)  # type: ignore[arg-type]
         payload = json.loads(body)
         assert payload["type"] == "childsafe.signals.flag"
         assert payload["actor"] == "adult"

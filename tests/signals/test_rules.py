@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import pytest
 
-from childsafe import Account, Guard, Relationship
+from childsafe import Account, AgeBand, Assurance, Guard, Relationship
 from childsafe.signals import (
     RULES,
     Flag,
     Rule,
     SignalConfigError,
+    SignalEvent,
     SignalEventError,
     Signals,
     SignalsConfig,
@@ -293,6 +295,11 @@ class TestScoresAndConfig:
             ({"min_mutual": -1}, "min_mutual must be >= 0"),
             ({"min_mutual": 1.5}, "min_mutual must be an integer"),
             ({"phrases": ("ok", " ")}, "phrases must hold non-empty strings"),
+            # NaN compared false with 0, so it passed: a NaN flag_score never flagged.
+            ({"flag_score": float("nan")}, "flag_score must be a positive number, got nan"),
+            ({"fan_out_window": float("nan")}, "fan_out_window must be a positive number"),
+            ({"fan_out_window": float("inf")}, "fan_out_window must be a positive number"),
+            ({"stranger_points": float("-inf")}, "stranger_points must be a positive number"),
         ],
     )
     def test_bad_config(self, kwargs: dict[str, object], match: str) -> None:
@@ -314,6 +321,60 @@ class TestScoresAndConfig:
             signals.account("a", identifiers=[""])
         with pytest.raises(SignalEventError, match="must be callable"):
             signals.add_listener(42)  # type: ignore[arg-type]
+        with pytest.raises(SignalEventError, match=r"at must be a finite time.*, got an integer"):
+            signals.message("a", "b", at=10**400)  # float() of it overflowed
+
+    @pytest.mark.parametrize("at", [1e15, -1e15, 253402300800.0, -62135596801.0])
+    def test_a_time_no_datetime_can_hold_is_refused(self, signals: Signals, at: float) -> None:
+        """Such an event was stored, then every score of its actor raised ValueError
+        (year out of range) when the evidence was read."""
+        signals.account("dan", band="adult")
+        signals.account("kid", band="13_15")
+        with pytest.raises(SignalEventError, match="from year 1 to 9999"):
+            signals.message("dan", "kid", at=at)
+        with pytest.raises(SignalEventError, match="at must be a finite time from year 1"):
+            signals.observe_many([SignalEvent("message", "dan", "kid", at=at)] * 40)
+        assert signals.actor_score("dan").score == 0
+
+    @pytest.mark.parametrize("at", [253402300799.0 - 600, -62135596800.0])
+    def test_the_first_and_last_times_score_and_explain(self, signals: Signals, at: float) -> None:
+        signals.account("dan", band="adult")
+        signals.account("kid", band="13_15")
+        signals.message("dan", "kid", at=at, allowed=False)
+        score = signals.actor_score("dan")
+        assert score.score > 0
+        assert "stranger_contact" in score.explain()
+
+    @pytest.mark.parametrize(
+        ("call", "match"),
+        [
+            (lambda s: s.account("dan", band="adlt"), r"account 'dan': unknown band 'adlt'"),
+            (lambda s: s.account("dan", band="Adult"), "unknown band 'Adult'"),
+            (lambda s: s.account("dan", assurance="sure"), "unknown assurance 'sure'"),
+            (lambda s: s.account(42), "expected an Account or an account id, got 42"),
+            (
+                lambda s: s.observe("message", "dan", "kid", at=1.0, actor_band="grown_up"),
+                r"observe\('message'\): unknown actor_band 'grown_up'",
+            ),
+            (
+                lambda s: s.observe("message", "dan", "kid", at=1.0, target_band=["13_15"]),
+                "unknown target_band \\['13_15'\\]",
+            ),
+        ],
+    )
+    def test_a_band_the_engine_does_not_know_is_refused(
+        self, signals: Signals, call: Callable[[Signals], object], match: str
+    ) -> None:
+        """A misspelt band was stored as given: an adult recorded as 'adlt' was neither
+        adult nor minor to the rules, so their contact with children scored nothing."""
+        with pytest.raises(SignalEventError, match=match):
+            call(signals)
+        assert signals.events == 0
+
+    def test_bands_given_as_enums_are_taken(self, signals: Signals) -> None:
+        signals.account("dan", band=AgeBand.ADULT, assurance=Assurance.VERIFIED)
+        signals.observe("message", "dan", "kid", at=1.0, target_band=AgeBand.AGE_13_15)
+        assert signals.pair_score("dan", "kid").score > 0
 
     @pytest.mark.parametrize(
         ("env", "name"),

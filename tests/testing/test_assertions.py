@@ -89,6 +89,23 @@ class TestAssertAllowed:
             assert_allowed(allow, action="dm.send")
 
 
+class TestNotADecision:
+    @pytest.mark.parametrize("helper", [assert_allowed, assert_denied])
+    @pytest.mark.parametrize("value", [None, True, "denied"])
+    def test_a_value_that_is_not_a_decision_is_a_type_error(
+        self, helper: object, value: object
+    ) -> None:
+        """None, a bool or text where a Decision belongs says so, instead of an
+        AttributeError from reading .allowed off it."""
+        with pytest.raises(TypeError, match=r"takes the Decision that Guard\.check returns"):
+            helper(value)  # type: ignore[operator]
+
+    def test_an_http_response_points_at_the_response_helpers(self) -> None:
+        response = problem_response(Guard().check("dm.send", STRANGER, TEEN))
+        with pytest.raises(TypeError, match="use assert_denied_response"):
+            assert_denied(response)  # type: ignore[arg-type]
+
+
 def flask_response(status: int, body: object, content_type: str) -> object:
     app = Flask(__name__)
     with app.test_request_context():

@@ -17,7 +17,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
-from childsafe._parsing import ParseError, check_depth
+from childsafe._parsing import ParseError, check_depth, shown
 from childsafe.assurance._errors import InvalidClaimError, MissingAgeClaimError
 from childsafe.assurance._signals import AgeSignal, rebase
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
@@ -29,7 +29,7 @@ ANYWHERE_ON_EARTH: Final = dt.timezone(dt.timedelta(hours=-12), "AoE")
 place on Earth to reach a birthday: wherever the person lives, they are at least that
 young (the protective reading of a date without a time zone)."""
 
-_DATE: Final = re.compile(r"(\d{4})(?:-(\d{2})-(\d{2}))?")
+_DATE: Final = re.compile(r"(\d{4})(?:-(\d{2})-(\d{2}))?", re.ASCII)
 _EMPTY_MAP: Final[Mapping[str, Any]] = types.MappingProxyType({})
 _DEFAULT_AGE_OVER: Final = types.MappingProxyType(
     {"age_over_13": 13, "age_over_16": 16, "age_over_18": 18}
@@ -139,7 +139,7 @@ class ClaimMapping:
                 if not claim_name(f"age_over.{claim}", claim):
                     continue
                 if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= MAX_AGE:
-                    bad(f"age_over.{claim}", f"expected an age 1-{MAX_AGE}, got {age!r}")
+                    bad(f"age_over.{claim}", f"expected an age 1-{MAX_AGE}, got {shown(age)}")
                     continue
                 over.append((claim, _path(claim), age))
         object.__setattr__(self, "_age_over_paths", tuple(over))

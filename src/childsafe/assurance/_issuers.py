@@ -14,7 +14,7 @@ import attrs
 from childsafe._bands import Assurance
 from childsafe._config import ProblemCollector, structure
 from childsafe._durations import seconds_problem
-from childsafe._parsing import ParseError, check_depth
+from childsafe._parsing import ParseError, check_depth, shown
 from childsafe._settings import suggest
 from childsafe.assurance._claims import ClaimMapping, claim_mapping_from
 from childsafe.assurance._jwks import (
@@ -190,7 +190,7 @@ class IssuerConfig:
                 bad(name, problem)
         size: object = self.max_token_bytes
         if isinstance(size, bool) or not isinstance(size, int) or size < 64:
-            bad("max_token_bytes", f"expected a size in bytes >= 64, got {size!r}")
+            bad("max_token_bytes", f"expected a size in bytes >= 64, got {shown(size)}")
         if (
             _is_seconds(self.jwks_ttl, positive=True)
             and _is_seconds(self.jwks_max_stale, positive=True)
@@ -258,8 +258,12 @@ class IssuerConfig:
     def _check_url(self, bad: _Bad) -> None:
         url: object = self.jwks_url
         parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in {"https", "http"} or not parts.hostname:
-            bad("jwks_url", f"expected an https:// URL, got {url!r}")
+        if isinstance(url, str) and any(c.isspace() or not c.isprintable() for c in url):
+            # urlsplit drops tabs and line breaks and strips spaces, so the URL checked
+            # would not be the one fetched: such a URL is refused, not cleaned up.
+            bad("jwks_url", f"a URL has no spaces or control characters, got {shown(url)}")
+        elif parts is None or parts.scheme not in {"https", "http"} or not parts.hostname:
+            bad("jwks_url", f"expected an https:// URL, got {shown(url)}")
         elif parts.scheme == "http" and not _local(parts.hostname):
             bad("jwks_url", "keys must be fetched over https:// (plain http only to localhost)")
 

@@ -16,7 +16,7 @@ import attrs
 
 from childsafe._bands import MAX_AGE, AgeBand, Assurance, age_on
 from childsafe._config import ProblemCollector, structure
-from childsafe._parsing import ParseError, check_depth
+from childsafe._parsing import ParseError, check_depth, shown
 from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidAgeError
 
 __all__ = ["AgeSignal", "AssurancePolicy", "band_rank", "combine_signals"]
@@ -46,18 +46,20 @@ def as_assurance(value: object) -> object:
 def _known_band(_: object, __: attrs.Attribute[AgeBand], value: object) -> None:
     if not isinstance(value, AgeBand) or value not in _RANK:
         names = ", ".join(repr(b.value) for b in _RANK)
-        raise InvalidAgeError(f"a signal's band must be one of {names}, got {value!r}")
+        raise InvalidAgeError(f"a signal's band must be one of {names}, got {shown(value)}")
 
 
 def _known_assurance(_: object, __: attrs.Attribute[Assurance], value: object) -> None:
     if not isinstance(value, Assurance):
         names = ", ".join(repr(a.value) for a in Assurance)
-        raise InvalidAgeError(f"a signal's assurance must be one of {names}, got {value!r}")
+        raise InvalidAgeError(f"a signal's assurance must be one of {names}, got {shown(value)}")
 
 
 def _check_age(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
-        raise InvalidAgeError(f"{what} must be a whole number of years 0-{MAX_AGE}, got {value!r}")
+        raise InvalidAgeError(
+            f"{what} must be a whole number of years 0-{MAX_AGE}, got {shown(value)}"
+        )
     return value
 
 
@@ -133,6 +135,13 @@ def combine_signals(*signals: AgeSignal) -> AgeSignal:
     """
     if not signals:
         raise InvalidAgeError("combine_signals needs at least one signal")
+    for i, signal in enumerate(signals):
+        given: object = signal
+        if not isinstance(given, AgeSignal):  # reading .band off it was an AttributeError
+            raise InvalidAgeError(
+                f"combine_signals takes AgeSignals; argument {i} is "
+                f"{type(given).__name__} {shown(given)}"
+            )
     return min(signals, key=lambda s: (_RANK[s.band], -s.assurance.rank))
 
 

@@ -19,7 +19,14 @@ from childsafe._bands import AgeBand, Assurance
 from childsafe._config import ProblemCollector, structure
 from childsafe._durations import seconds_problem
 from childsafe._model import Account
-from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, check_depth, load_json, load_toml
+from childsafe._parsing import (
+    MAX_CONFIG_BYTES,
+    ParseError,
+    check_depth,
+    load_json,
+    load_toml,
+    shown,
+)
 from childsafe.assurance._cache import TokenCache
 from childsafe.assurance._claims import ANYWHERE_ON_EARTH
 from childsafe.assurance._errors import (
@@ -322,7 +329,9 @@ class TokenVerifier:
         size: object = cache_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             problems.append(
-                ConfigProblem(_SOURCE, "cache_size", f"expected a count >= 0, got {cache_size!r}")
+                ConfigProblem(
+                    _SOURCE, "cache_size", f"expected a count >= 0, got {shown(cache_size)}"
+                )
             )
         problem = seconds_problem(cache_ttl, positive=True, maximum=86400.0)
         if problem is not None:

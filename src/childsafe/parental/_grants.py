@@ -21,9 +21,9 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 import jwt
 
-from childsafe._durations import seconds_problem, timedelta_problem
+from childsafe._durations import describe_timedelta, seconds_problem, timedelta_problem
 from childsafe._model import Account
-from childsafe._parsing import load_json
+from childsafe._parsing import load_json, shown
 from childsafe._supervision import ConsentScope
 from childsafe.exceptions import InvalidScopeError
 from childsafe.parental._errors import (
@@ -185,7 +185,10 @@ class ConsentIssuer:
         parsed = ConsentScope.parse(scope)
         given: object = ttl
         if not isinstance(given, dt.timedelta) or not dt.timedelta(0) < given <= self.max_ttl:
-            raise GrantConfigError(f"ttl must be positive and at most {self.max_ttl}, got {ttl}")
+            raise GrantConfigError(
+                f"ttl must be positive and at most {describe_timedelta(self.max_ttl)} "
+                f"(a datetime.timedelta), got {shown(given)}"
+            )
         issued = _aware(now)
         try:
             expires = issued + ttl
@@ -240,9 +243,16 @@ def _strict_json(token: str) -> None:
     for what, segment in (("header", parts[0]), ("payload", parts[1])):
         try:
             raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-            load_json(raw, max_bytes=MAX_GRANT_BYTES, max_depth=8)
+            value = load_json(raw, max_bytes=MAX_GRANT_BYTES, max_depth=8)
         except (ValueError, binascii.Error) as e:
             raise MalformedGrantError(f"the grant's {what} is not valid JSON: {e}") from None
+        if what == "payload" and isinstance(value, dict):
+            for name in ("iat", "nbf", "exp"):
+                claim = value.get(name)
+                # pyjwt takes true as the time 1 (a grant "expired" in 1970, or issued
+                # then): a boolean is a claim of the wrong type, so the grant is malformed.
+                if isinstance(claim, bool):
+                    raise MalformedGrantError(f"claim {name!r} must be a number, got {claim}")
 
 
 @attrs.frozen

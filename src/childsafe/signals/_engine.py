@@ -8,10 +8,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn
 
 import attrs
 
+from childsafe._bands import AgeBand, Assurance
+from childsafe._model import Account
+from childsafe._parsing import shown
 from childsafe.signals._errors import SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
 from childsafe.signals._stores import (
@@ -24,7 +27,6 @@ from childsafe.signals._stores import (
 )
 
 if TYPE_CHECKING:
-    from childsafe._model import Account
     from childsafe.events import DecisionEvent
 
 __all__ = ["KINDS", "Flag", "Friction", "SignalEvent", "Signals"]
@@ -48,6 +50,29 @@ KINDS: Final = frozenset(
 """The kinds of event :meth:`Signals.observe` takes."""
 
 _MINORS: Final = frozenset({"under_13", "13_15", "16_17", "unknown"})
+_BAND_NAMES: Final = tuple(b.value for b in AgeBand)
+_ASSURANCE_NAMES: Final = tuple(a.value for a in Assurance)
+_BAND_SET: Final = frozenset(_BAND_NAMES)
+# Times a datetime can hold: an event outside them was stored, then every score read
+# of its actor raised ValueError turning it into a datetime.
+_FIRST_TIME: Final = dt.datetime.min.replace(tzinfo=dt.UTC).timestamp()
+_LAST_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
+_TIME_RANGE: Final = "at must be a finite time from year 1 to 9999 (UTC)"
+
+
+def _known_band(band: object) -> bool:
+    return isinstance(band, str) and band in _BAND_SET
+
+
+def _bad_band(call: str, actor_band: object, target_band: object) -> NoReturn:
+    """A misspelt band ('adlt') would leave an adult out of every rule: refuse it."""
+    bad = actor_band if actor_band is not None and not _known_band(actor_band) else target_band
+    which = "actor_band" if bad is actor_band else "target_band"
+    raise SignalEventError(
+        f"{call}: unknown {which} {shown(bad)}; expected one of {', '.join(map(repr, _BAND_NAMES))}"
+    )
+
+
 # Kinds an adult reaches a child with (stranger contact, fan-out, after a block).
 _REACH: Final = frozenset(
     {"contact", "friend_request", "follow", "message", "group", "media_request", "link"}
@@ -160,7 +185,10 @@ def _seconds(at: float | dt.datetime | None, clock: Callable[[], float], call: s
         return at.timestamp()
     if isinstance(at, bool) or not isinstance(at, int | float):
         raise SignalEventError(f"{call}: at must be a datetime or epoch seconds, got {at!r}")
-    return float(at)
+    try:
+        return float(at)
+    except OverflowError:  # an int past float's range
+        raise SignalEventError(f"{call}: {_TIME_RANGE}, got {shown(at)}") from None
 
 
 def _multiprocess_server() -> str | None:
@@ -230,12 +258,29 @@ class Signals:
         """Tell the engine an account's age band, assurance level and the device or
         network identifiers the platform chooses to pass (opaque strings: hash them
         first if you like, the engine only compares them)."""
-        if isinstance(account, str):
-            account_id = account
+        given: object = account
+        if isinstance(given, str):
+            account_id = given
+        elif isinstance(given, Account):
+            account_id = given.id
+            band = band or given.band.value
+            assurance = assurance or given.assurance.value
         else:
-            account_id = account.id
-            band = band or account.band.value
-            assurance = assurance or account.assurance.value
+            raise SignalEventError(
+                f"account: expected an Account or an account id, got {shown(given)}"
+            )
+        # A misspelt band ('adlt') would silently leave an adult out of every rule.
+        if band is not None and not _known_band(band):
+            raise SignalEventError(
+                f"account {account_id!r}: unknown band {shown(band)}; expected one of "
+                f"{', '.join(map(repr, _BAND_NAMES))}"
+            )
+        level: object = assurance
+        if level is not None and not (isinstance(level, str) and level in _ASSURANCE_NAMES):
+            raise SignalEventError(
+                f"account {account_id!r}: unknown assurance {shown(assurance)}; expected one "
+                f"of {', '.join(map(repr, _ASSURANCE_NAMES))}"
+            )
         if not account_id:
             raise SignalEventError(
                 f"account: the id must be a non-empty string, got {account_id!r}"
@@ -430,8 +475,12 @@ class Signals:
                 f"observe: unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}"
             )
         t = at if type(at) is float else _seconds(at, self._clock, f"observe({kind!r})")
-        if t - t != 0:  # NaN or infinite
-            raise SignalEventError(f"observe({kind!r}): at must be a finite time, got {at!r}")
+        if not _FIRST_TIME <= t <= _LAST_TIME:  # NaN, infinite or past a datetime's range
+            raise SignalEventError(f"observe({kind!r}): {_TIME_RANGE}, got {shown(at)}")
+        if (actor_band is not None and not _known_band(actor_band)) or (
+            target_band is not None and not _known_band(target_band)
+        ):
+            _bad_band(f"observe({kind!r})", actor_band, target_band)
         self.events += 1
         if self._scripted is not None:
             if kind == "media_request":
@@ -526,10 +575,14 @@ class Signals:
                 )
             at = e.at
             t = at if type(at) is float else _seconds(at, self._clock, f"observe_many (event {i})")
-            if t - t != 0:
+            if not _FIRST_TIME <= t <= _LAST_TIME:
                 raise SignalEventError(
-                    f"observe_many: event {i} of a batch: at must be a finite time, got {at!r}"
+                    f"observe_many: event {i} of a batch: {_TIME_RANGE}, got {shown(at)}"
                 )
+            if (e.actor_band is not None and not _known_band(e.actor_band)) or (
+                e.target_band is not None and not _known_band(e.target_band)
+            ):
+                _bad_band(f"observe_many: event {i} of a batch", e.actor_band, e.target_band)
             times.append(t)
         bands = self._bands
         missing = {

@@ -164,7 +164,11 @@ def verify_signature(
     secret: bytes, header: str, body: bytes, *, tolerance: float = 300.0, now: float | None = None
 ) -> bool:
     """Whether ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds:
-    what a receiver checks before trusting a payload."""
+    what a receiver checks before trusting a payload; ``False`` for a missing header
+    (``None``) or one that is not text."""
+    given_header: object = header
+    if not isinstance(given_header, str):
+        return False
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
         t = int(parts["t"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import re
 from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
+from childsafe._parsing import shown
 from childsafe.signals._errors import SignalConfigError
 
 __all__ = [
@@ -115,8 +117,17 @@ DEFAULT_MESSAGING_APPS: Final[tuple[str, ...]] = (
 
 def _positive(name: str, value: float) -> None:
     number: object = value
-    if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
-        raise SignalConfigError(f"SignalsConfig.{name} must be a positive number, got {value!r}")
+    # NaN compares false with everything, so `<= 0` let it through: a NaN flag_score
+    # never flagged anyone and a NaN window never matched; infinity is refused too.
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int | float)
+        or (isinstance(number, float) and not math.isfinite(number))
+        or number <= 0
+    ):
+        raise SignalConfigError(
+            f"SignalsConfig.{name} must be a positive number, got {shown(value)}"
+        )
 
 
 def _patterns(name: str, values: Iterable[str]) -> re.Pattern[str] | None:

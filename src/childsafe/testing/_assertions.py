@@ -57,6 +57,23 @@ def _mismatches(got: Mapping[str, object], expected: Mapping[str, object | None]
     ]
 
 
+def _check_decision(helper: str, decision: object) -> None:
+    """A value that is not a Decision (None, a bool, a response) is a TypeError saying
+    so, not an AttributeError from reading ``.allowed`` off it."""
+    __tracebackhide__ = True
+    if not isinstance(decision, Decision):
+        text = repr(decision)
+        raise TypeError(
+            f"{helper} takes the Decision that Guard.check returns, got "
+            f"{type(decision).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+            + (
+                " (use assert_denied_response for an HTTP response)"
+                if hasattr(decision, "status_code") or hasattr(decision, "status")
+                else ""
+            )
+        )
+
+
 def assert_denied(
     decision: Decision,
     reason: Reason | str | None = None,
@@ -78,6 +95,7 @@ def assert_denied(
     .. versionadded:: 0.1.0
     """
     __tracebackhide__ = True
+    _check_decision("assert_denied", decision)
     want = _reason(reason) if reason is not None else None
     if decision.allowed:
         raise AssertionError(
@@ -115,6 +133,7 @@ def assert_allowed(decision: Decision, *, action: str | None = None) -> Decision
     .. versionadded:: 0.1.0
     """
     __tracebackhide__ = True
+    _check_decision("assert_allowed", decision)
     if not decision.allowed:
         raise AssertionError(
             f"expected {decision.action} to be allowed, but it was denied "
