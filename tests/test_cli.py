@@ -799,6 +799,10 @@ starlette_app = Starlette(routes=[Route("/forgotten", forgotten)])
 
 def not_an_app():
     return 42
+
+
+def failing_factory():
+    raise KeyError("SECRET_KEY")
 """
 
 
@@ -807,6 +811,8 @@ class TestRoutes:
     def _apps(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         """A module of small apps, importable from the current directory."""
         (tmp_path / "routes_apps.py").write_text(UNPROTECTED_APPS)
+        (tmp_path / "routes_broken.py").write_text('raise RuntimeError("no database")\n')
+        (tmp_path / "routes_typo.py").write_text("def app(:\n")
         monkeypatch.chdir(tmp_path)
         monkeypatch.syspath_prepend(str(tmp_path))
         return "routes_apps"
@@ -849,10 +855,14 @@ class TestRoutes:
             ("missing_module_xyz:app", "cannot import"),
             ("routes_apps:nothing", "has no attribute 'nothing'"),
             ("routes_apps:not_an_app()", "is a int, not a Flask"),
+            ("routes_apps:failing_factory()", "failing_factory() failed: KeyError: 'SECRET_KEY'"),
+            ("routes_broken:app", "cannot import 'routes_broken': RuntimeError: no database"),
+            ("routes_typo:app", "cannot import 'routes_typo': SyntaxError"),
         ],
     )
     def test_bad_apps(self, run: Callable[..., Any], apps: str, spec: str, message: str) -> None:
-        """An app that cannot be found is a one-line error and exit 2."""
+        """An app that cannot be found or fails to load is a one-line error and exit 2
+        (never a traceback, nor exit 1, which means an unprotected route)."""
         code, out, err = run("routes", spec.replace("routes_apps", apps))
         assert (code, out) == (2, "")
         assert message in err
@@ -863,6 +873,30 @@ class TestRoutes:
         code, _, err = run("routes")
         assert code == 2
         assert "name the app" in err
+
+    def test_django_urlconf_that_fails_is_exit_2(self, tmp_path: Path) -> None:
+        """A Django project whose URLconf cannot be imported is a one-line error and
+        exit 2, not a traceback with exit 1 (a process of its own)."""
+        (tmp_path / "broken_settings.py").write_text(
+            'SECRET_KEY = "x"\nINSTALLED_APPS = []\nROOT_URLCONF = "no_such_urls_xyz"\n'
+        )
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+        done = subprocess.run(
+            [sys.executable, "-m", "childsafe.cli", "routes", "--django", "broken_settings"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert (done.returncode, done.stdout) == (2, "")
+        expected = (
+            "childsafe routes: error: cannot set Django up with 'broken_settings': "
+            "ModuleNotFoundError: No module named 'no_such_urls_xyz'"
+        )
+        assert done.stderr.splitlines() == [expected]
 
     def test_django_example(self) -> None:
         """A Django project is listed from its settings module (a process of its own)."""

@@ -1289,6 +1289,17 @@ class TestChecks:
         assert listed["/routed/<str:user_id>"] == "exempt: a test route"
         assert listed["/poke/<str:user_id>"] == "dm.send (target path_param('user_id'))"
 
+    @pytest.mark.parametrize("prefix", ["/rout", "/rout/", "/routed/<str"])
+    def test_exempt_prefix_covers_whole_segments(self, prefix: str) -> None:
+        """A path prefix covers the paths under it, whole segments only: ``/rout`` does
+        not exempt ``/routed/...``, which strict mode still refuses."""
+        settings = {**GOOD, "ROUTES": {}, "EXEMPT": {prefix: "a test route"}}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=settings):
+            listed = {r.path: r.protection for r in routes()}
+            errors = check_routes()
+        assert listed["/routed/<str:user_id>"] == "UNPROTECTED"
+        assert [m.id for m in errors] == ["childsafe.E020"]
+
     def test_middleware_refuses_to_start(self) -> None:
         """The middleware itself refuses an unprotected route (checks do not run under
         production servers)."""

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import flask
 import pytest
-from flask import Flask, abort, render_template_string
+from flask import Blueprint, Flask, abort, render_template_string
 from flask.testing import FlaskClient
 from flask.views import MethodView
 
@@ -1082,6 +1082,40 @@ class TestStrictMode:
         assert listed["GET /static/<path:filename>"] == "exempt: Flask's static files"
         assert listed["POST /poke/<user_id>"] == "dm.send (target path_param('user_id'))"
         assert all(r.protected for r in routes(harness.app))
+
+    def test_a_view_named_static_is_not_exempt(
+        self, repository: MemoryRepository, tmp_path: Path
+    ) -> None:
+        """Only the views Flask registers for static folders (the app's, a blueprint's)
+        are exempt as static files: an app's own view named ``static`` (endpoint
+        ``static`` or ``bp.static``) is held to strict mode like any other."""
+        app = Flask(__name__, static_folder=None)
+
+        @app.get("/users/<user_id>/static")
+        def static(user_id: str) -> str:
+            return f"{user_id}'s page"
+
+        admin = Blueprint("admin", __name__)
+
+        @admin.post("/users/<user_id>/delete")
+        def static_delete(user_id: str) -> str:
+            return f"deleted {user_id}"
+
+        admin.add_url_rule("/purge/<user_id>", "static", static_delete, methods=["POST"])
+        app.register_blueprint(admin, url_prefix="/admin")
+        assets = Blueprint("assets", __name__, static_folder=str(tmp_path))
+        app.register_blueprint(assets, url_prefix="/assets")
+        with pytest.raises(ConfigurationError) as info:
+            ChildSafe(app, repository=repository)
+        assert sorted(p.path for p in info.value.problems) == [
+            "GET /users/<user_id>/static",
+            "POST /admin/purge/<user_id>",
+            "POST /admin/users/<user_id>/delete",
+        ]
+        listed = {r.key: r.protection for r in routes(app)}
+        assert listed["GET /assets/" + tmp_path.name + "/<path:filename>"] == (
+            "exempt: Flask's static files"
+        )
 
     def test_strict_off_warns_and_serves(
         self, repository: MemoryRepository, caplog: pytest.LogCaptureFixture

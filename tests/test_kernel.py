@@ -4,8 +4,10 @@ declared-rule lookup, confirmations, strict mode's building blocks."""
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
+import flask
 import httpx
 import pytest
 from hypothesis import given
@@ -22,7 +24,10 @@ from childsafe import (
     bearer_token,
     exempt,
     path_param,
+    query_param,
 )
+from childsafe.contrib.flask import ChildSafe
+from childsafe.contrib.flask import routes as flask_routes
 from childsafe.exceptions import ConfigurationError
 from childsafe.web import declared_rules, denial_status, is_declared, single_value
 from childsafe.web.request import parse_json_body
@@ -84,6 +89,15 @@ class TestAmbiguity:
     def test_unreadable_json_bodies(self, raw: bytes) -> None:
         """Duplicated keys, NaN, deep nesting and malformed bodies are not read."""
         assert parse_json_body(raw) is None
+        assert parse_json_body(raw.decode()) is None
+
+    @given(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=4))
+    def test_json_bodies_round_trip_as_bytes_and_text(self, body: dict[str, str]) -> None:
+        """A JSON body is read the same from its bytes and from its text, whatever
+        characters it holds (a text with non-ASCII characters was refused as too large)."""
+        text = json.dumps(body, ensure_ascii=False)
+        assert parse_json_body(text.encode()) == body
+        assert parse_json_body(text) == body
 
 
 class TestDeclaredRules:
@@ -196,13 +210,33 @@ class TestStrictBuildingBlocks:
             ("/users/<int:user_id>", "/users/1"),
             ("/users/<user_id>/messages", "/users/childsafe-sample/messages"),
             ("/users/{user_id}", "/users/childsafe-sample"),
-            ("/files/{rest:path}", "/files/childsafe-sample"),
+            ("/files/{rest:path}", "/files/childsafe-sample/childsafe-sample"),
+            ("/files/<path:rest>", "/files/childsafe-sample/childsafe-sample"),
             ("/", "/"),
         ],
     )
     def test_sample_path(self, template: str, sample: str) -> None:
         """A path template is filled so that route tables can be asked about it."""
         assert sample_path(template) == sample
+
+    @pytest.mark.parametrize(
+        ("entry", "protection"),
+        [
+            ("GET /files/{name}", "UNPROTECTED"),
+            ("GET /files/{name:path}", "profile.view (target query_param('to'))"),
+        ],
+    )
+    def test_path_route_needs_a_path_entry(self, entry: str, protection: str) -> None:
+        """A route whose parameter takes slashes (Flask's ``<path:name>``) is covered only
+        by a table entry whose parameter takes them too: ``{name}`` would leave
+        ``/files/a/b`` unchecked while strict mode counted the route as protected."""
+        app = flask.Flask("files")
+        app.config["CHILDSAFE_STRICT"] = False
+        app.add_url_rule("/files/<path:name>", "files", lambda name: name)
+        table = RouteTable({entry: action_rule("profile.view", target=query_param("to"))})
+        ChildSafe(app, routes=table, guard=Guard(), repository=Strangers())
+        [route] = [r for r in flask_routes(app) if r.endpoint == "files"]
+        assert route.protection == protection
 
     @pytest.mark.parametrize("reason", ["", "   ", None, 3])
     def test_exempt_needs_a_reason(self, reason: Any) -> None:

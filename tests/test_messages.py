@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -528,8 +529,52 @@ class TestLocales:
     def test_unknown_audience(self, guard: Guard) -> None:
         """An unknown audience is refused with a suggestion."""
         decision = guard.check("purchase", actor=Account(id="k", band="13_15"))
-        with pytest.raises(ValueError, match="did you mean 'parent'"):
+        with pytest.raises(InvalidCheckError, match="did you mean 'parent'"):
             explain(decision, "parnt")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("arguments", "message"),
+        [
+            ({"audience": None}, "unknown audience None (known: child, parent"),
+            ({"locale": None}, "locale must be a language such as 'fr' or 'fr-CA', got NoneType"),
+            ({"locale": 5}, "got int"),
+            ({"names": ["mum"]}, "names must map account ids to display names, got list"),
+            ({"names": {"mum": 5}}, "names['mum'] must be a display name, got int"),
+            ({"child": 5}, "child must be a display name, got int"),
+            ({"messages": {"en": {}}}, "messages must be a Messages catalogue"),
+        ],
+    )
+    def test_arguments_of_the_wrong_kind(
+        self, guard: Guard, arguments: dict[str, Any], message: str
+    ) -> None:
+        """explain's arguments of the wrong kind are an InvalidCheckError saying what is
+        expected (not an AttributeError or TypeError from inside, nor a number shown as
+        a name)."""
+        sam = Account(id="sam", band="13_15", guardians=["mum"])
+        change = guard.change_setting(sam, "location_sharing", "connections_coarse")
+        with pytest.raises(InvalidCheckError, match=re.escape(message)):
+            explain(change, **arguments)
+
+    def test_not_an_outcome(self) -> None:
+        """explain of something that is no Decision or SettingChange is refused."""
+        with pytest.raises(InvalidCheckError, match="expected a Decision or a SettingChange"):
+            explain("not_connected")  # type: ignore[arg-type]
+
+    def test_problem_details_locale_of_the_wrong_kind(self, guard: Guard) -> None:
+        """The problem document's locale is checked the same way."""
+        decision = guard.check("purchase", actor=Account(id="k", band="13_15"))
+        with pytest.raises(InvalidCheckError, match="locale must be a language"):
+            problem_details(decision, locale=5)  # type: ignore[arg-type]
+
+    def test_catalogue_that_is_no_mapping(self) -> None:
+        """Overrides given as a list are a ConfigurationError, not an AttributeError."""
+        with pytest.raises(ConfigurationError, match="expected a mapping of locales"):
+            Messages(["en"])  # type: ignore[arg-type]
+
+    def test_setting_text_for_an_unknown_band(self) -> None:
+        """A band that does not exist is an InvalidSettingError with a suggestion."""
+        with pytest.raises(InvalidSettingError, match="did you mean '13_15'"):
+            Messages().setting_text("location_sharing", "13-15")
 
 
 class TestOverrides:
@@ -571,6 +616,12 @@ class TestOverrides:
             ({"en": {"value.comments.everyone": "{child}"}}, "allowed here: none"),
             ({"en": {"value.quiet_hours.window": "{from}"}}, "allowed here: {end}, {start}"),
             ({"e n": {}}, "expected a locale name"),
+            (
+                {"en": {"decision.blocked.child.text": "Hi {child:d}"}},
+                "{child:d}: a placeholder takes no format spec or conversion; write {child}",
+            ),
+            ({"en": {"decision.blocked.child.text": "{child:>99999999}"}}, "write {child}"),
+            ({"en": {"decision.blocked.parent.text": "{child!r}"}}, "{child!r}: a placeholder"),
         ],
     )
     def test_invalid(self, overrides: dict[str, dict[str, str]], message: str) -> None:
@@ -608,6 +659,31 @@ class TestOverrides:
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigurationError, match=re.escape(message)):
             Messages.from_file(path)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b"\xff\xfe[\x00m\x00", "cannot read: 'utf-8' codec can't decode byte 0xff"),
+            (b'\xef\xbb\xbf[messages.en]\n"name.parent" = "g"\n', "byte order mark"),
+            (b"x = " + b"[" * 5000 + b"]" * 5000, "invalid TOML: nested more than 32 levels"),
+            (b'[messages.en]\n"name.parent" = "' + b"x" * (1 << 20) + b'"\n', "larger than"),
+        ],
+    )
+    def test_hostile_file(self, tmp_path: Path, content: bytes, message: str) -> None:
+        """A file that is not UTF-8, starts with a byte order mark, nests too deeply or
+        is larger than the config limit is a ConfigurationError naming the file (not a
+        UnicodeDecodeError, a RecursionError or a very large catalogue)."""
+        path = tmp_path / "messages.toml"
+        path.write_bytes(content)
+        with pytest.raises(ConfigurationError) as info:
+            Messages.from_file(path)
+        assert info.value.problems[0].source == str(path)
+        assert message in info.value.problems[0].message
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A file that does not exist is a ConfigurationError naming it."""
+        with pytest.raises(ConfigurationError, match="cannot read"):
+            Messages.from_file(tmp_path / "nowhere.toml")
 
 
 class TestProblemDetails:

@@ -694,6 +694,25 @@ class TestStrictMode:
         with pytest.raises(ConfigurationError, match="exempt"):
             install(app, exempt={"/static": ""})
 
+    @pytest.mark.parametrize("prefix", ["/static", "/static/"])
+    def test_exempt_prefix_covers_whole_segments(self, prefix: str) -> None:
+        """An exempt path prefix covers the paths under it, not every path that starts
+        with the same letters: ``/static`` leaves ``/statistics`` to strict mode."""
+
+        async def page(request: HTTPRequest) -> Response:
+            return PlainTextResponse("page")
+
+        app = Starlette(
+            routes=[
+                Route("/static", page),
+                Mount("/static", app=_assets),
+                Route("/statistics/{user_id}", page),
+            ]
+        )
+        with pytest.raises(ConfigurationError) as info:
+            install(app, exempt={prefix: "public assets"})
+        assert [p.path for p in info.value.problems] == ["GET /statistics/{user_id}"]
+
     def test_strict_off_warns(self, caplog: pytest.LogCaptureFixture) -> None:
         """strict=False serves undeclared routes and says so."""
 

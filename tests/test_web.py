@@ -418,6 +418,30 @@ class TestRouteTable:
         assert "a key must be 'METHOD /path'" in text
         assert "expected action_rule(...)" in text
 
+    def test_path_param_target_must_be_in_the_path(self) -> None:
+        """A ``path_param`` target naming no parameter of its entry's path (a typo:
+        every request would be unverifiable) is reported with the path's parameters."""
+        with pytest.raises(ConfigurationError) as info:
+            RouteTable({"POST /users/{id}/messages": DM, "GET /feed": VIEW})
+        names = "target path_param('user_id') names no parameter of the path"
+        why = "so no request would have a target"
+        assert str(info.value).splitlines()[1:] == [
+            f"  - <routes>: POST /users/{{id}}/messages: {names} (its parameters: id), {why}",
+            f"  - <routes>: GET /feed: {names} (its parameters: none), {why}",
+        ]
+
+    @pytest.mark.parametrize("routes", [[("POST /users/{user_id}", DM)], "POST /x", DM])
+    def test_routes_that_are_no_mapping(self, routes: object) -> None:
+        """Entries given as a list, a string or a rule are a ConfigurationError saying a
+        mapping is expected (not an AttributeError)."""
+        with pytest.raises(ConfigurationError, match="expected a mapping of 'METHOD /path'"):
+            RouteTable(routes)  # type: ignore[arg-type]
+
+    def test_exempt_none_is_no_exemption(self) -> None:
+        """``exempt=None`` is as if no exemption were given."""
+        none: Any = None
+        assert RouteTable({"POST /users/{user_id}": DM}, exempt=none).exemption("GET", "/") is None
+
     def test_empty(self) -> None:
         """An empty table matches nothing."""
         assert RouteTable().match("GET", "/") == (None, None)
@@ -455,6 +479,10 @@ def templates(draw: st.DrawFn) -> tuple[str, str, dict[str, str], list[int]]:
     return "/" + "/".join(segments), "/" + "/".join(path), params, literals
 
 
+# A rule whose target is not in the path, for tables of generated paths.
+SHOW = action_rule("profile.view", target=query_param("user_id"))
+
+
 class TestRouteTableProperties:
     @given(templates(), st.booleans())
     def test_generated_paths_round_trip(
@@ -462,8 +490,8 @@ class TestRouteTableProperties:
     ) -> None:
         """A path built from a template matches it with exactly the values put in."""
         pattern, path, params, _ = template
-        routes = RouteTable({f"GET {pattern}": VIEW})
-        assert routes.match("GET", path + ("/" if slash else "")) == (VIEW, params)
+        routes = RouteTable({f"GET {pattern}": SHOW})
+        assert routes.match("GET", path + ("/" if slash else "")) == (SHOW, params)
 
     @given(templates(), st.data())
     def test_changed_literals_do_not_match(
@@ -476,7 +504,7 @@ class TestRouteTableProperties:
         index = data.draw(st.sampled_from(literals))
         parts = path.split("/")[1:]
         parts[index] = data.draw(_LITERAL.filter(lambda s: s != parts[index]))
-        routes = RouteTable({f"GET {pattern}": VIEW})
+        routes = RouteTable({f"GET {pattern}": SHOW})
         assert routes.match("GET", "/" + "/".join(parts)) == (None, None)
 
 

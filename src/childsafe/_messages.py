@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import gettext
 import string
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, cast
@@ -38,6 +37,7 @@ import attrs
 
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
+from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, load_toml
 from childsafe._settings import (
     SETTINGS,
     EnumDomain,
@@ -47,7 +47,12 @@ from childsafe._settings import (
     WindowDomain,
     suggest,
 )
-from childsafe.exceptions import ConfigProblem, ConfigurationError, InvalidSettingError
+from childsafe.exceptions import (
+    ConfigProblem,
+    ConfigurationError,
+    InvalidCheckError,
+    InvalidSettingError,
+)
 
 if TYPE_CHECKING:
     from childsafe._engine import SettingChange
@@ -241,9 +246,18 @@ def check_text(key: str, text: object) -> str | None:
     else:
         allowed = _PLACEHOLDERS
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        parsed = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)]
     except ValueError as e:
         return f"{key!r}: {e} (write {{{{ and }}}} for literal braces)"
+    fields = {name for name, _, _ in parsed if name is not None}
+    for name, spec, conv in parsed:
+        if name is not None and (spec or conv):
+            # {child:d} fails when the text is shown, {child:>9999999} fills memory.
+            shown = f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+            return (
+                f"{key!r}: {shown}: a placeholder takes no format spec or conversion; "
+                f"write {{{name}}}"
+            )
     unknown = sorted(fields - allowed)
     if unknown:
         known = ", ".join(f"{{{p}}}" for p in sorted(allowed)) or "none"
@@ -252,6 +266,29 @@ def check_text(key: str, text: object) -> str | None:
 
 
 # ------------------------------------------------------------------ catalogue
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    """A messages file's TOML, read within the config limits; what is wrong with it
+    (unreadable, not UTF-8, too large, a byte order mark, invalid or too deeply nested
+    TOML) as a :class:`~childsafe.exceptions.ConfigurationError` naming the file."""
+    problem: str
+    try:
+        size = path.stat().st_size
+        text = path.read_text(encoding="utf-8") if size <= MAX_CONFIG_BYTES else ""
+    except (OSError, UnicodeDecodeError) as e:
+        problem = f"cannot read: {e}"
+    else:
+        if size > MAX_CONFIG_BYTES:
+            problem = f"larger than {MAX_CONFIG_BYTES} bytes"
+        elif text.startswith("\ufeff"):
+            problem = "starts with a byte order mark: save it as UTF-8 without one"
+        else:
+            try:
+                return load_toml(text)
+            except ParseError as e:
+                problem = f"invalid TOML: {e}"
+    raise ConfigurationError([ConfigProblem(str(path), "", problem)])
 
 
 def _normalise(locale: str) -> str:
@@ -302,6 +339,18 @@ class Messages:
         self, overrides: Mapping[str, Mapping[str, str]] | None = None, *, source: str = "<mapping>"
     ) -> None:
         overrides = overrides or {}
+        given: object = overrides
+        if not isinstance(given, Mapping):
+            raise ConfigurationError(
+                [
+                    ConfigProblem(
+                        source,
+                        "",
+                        "expected a mapping of locales to tables of keys and texts, got "
+                        f"{type(given).__name__}",
+                    )
+                ]
+            )
         problems = list(_check_overrides(cast("Mapping[object, object]", overrides), source))
         if problems:
             raise ConfigurationError(problems)
@@ -319,10 +368,7 @@ class Messages:
         """A catalogue with the overrides in a TOML file: one ``[messages.<locale>]``
         table per locale, its keys quoted (``"name.parent" = "your grown-up"``)."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ConfigurationError([ConfigProblem(str(path), "", str(e))]) from e
+        data = _read_toml(path)
         extra = sorted(set(data) - {"messages"})
         if extra:
             hint = suggest(extra[0], ("messages",))
@@ -346,6 +392,11 @@ class Messages:
         return (_DEFAULT_LOCALE, *sorted(set(self._locales) - {_DEFAULT_LOCALE}))
 
     def _locale(self, locale: str) -> str:
+        given: object = locale
+        if not isinstance(given, str):
+            raise InvalidCheckError(
+                f"locale must be a language such as 'fr' or 'fr-CA', got {type(given).__name__}"
+            )
         name = _normalise(locale)
         if name in self._locales:
             return name
@@ -379,7 +430,12 @@ class Messages:
             raise InvalidSettingError(
                 f"unknown setting {setting!r}{suggest(setting, tuple(SETTINGS))}"
             )
-        band_name = AgeBand(band).value if band is not None else None
+        try:
+            band_name = AgeBand(band).value if band is not None else None
+        except ValueError:
+            bands = tuple(b.value for b in AgeBand)
+            hint = suggest(str(band), bands) or f" (known: {', '.join(bands)})"
+            raise InvalidSettingError(f"unknown age band {band!r}{hint}") from None
         locale = self._locale(locale)
         cache_key = ("setting", setting, band_name, locale)
         found = self._cache.get(cache_key)
@@ -507,6 +563,9 @@ class Messages:
         names: Mapping[str, str] | None = None,
     ) -> Explanation:
         """See :func:`childsafe.explain`."""
+        if outcome.__class__ is not Decision or parent or child or names is not None:
+            # Checked only off the denial path (a Decision, no names): it costs a call.
+            _check_explain_arguments(outcome, parent, child, names)
         if isinstance(outcome, Decision):
             kind, reason = "decision", outcome.reason.value
             band = outcome.band.value if outcome.band is not None else None
@@ -521,7 +580,10 @@ class Messages:
             remedy = outcome.remedy if isinstance(outcome, Decision) else None
             return Explanation(title=reason, text=outcome.message, next_step=remedy)
         if audience not in _CATALOGUED:
-            raise ValueError(f"unknown audience {audience!r}{suggest(audience, AUDIENCES)}")
+            shown: object = audience
+            hint = suggest(shown, AUDIENCES) if isinstance(shown, str) else ""
+            known = ", ".join(AUDIENCES)
+            raise InvalidCheckError(f"unknown audience {audience!r}{hint or f' (known: {known})'}")
         setting = outcome.setting
         title, text, next_step, tip = self._templates(kind, reason, audience, setting, band, locale)
         if title is None or text is None:
@@ -645,6 +707,32 @@ def default_messages() -> Messages:
     return Messages()
 
 
+def _check_explain_arguments(outcome: object, parent: object, child: object, names: object) -> None:
+    """Raise :class:`~childsafe.exceptions.InvalidCheckError` for an argument of
+    :func:`explain` of the wrong kind (rather than an ``AttributeError`` from deep
+    inside, or a number shown as a name)."""
+    from childsafe._engine import SettingChange  # noqa: PLC0415 - the engine imports this module
+
+    if not isinstance(outcome, Decision | SettingChange):
+        raise InvalidCheckError(
+            f"explain: expected a Decision or a SettingChange, got {type(outcome).__name__}"
+        )
+    for label, value in (("parent", parent), ("child", child)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidCheckError(f"{label} must be a display name, got {type(value).__name__}")
+    if names is None:
+        return
+    if not isinstance(names, Mapping):
+        raise InvalidCheckError(
+            f"names must map account ids to display names, got {type(names).__name__}"
+        )
+    for key, value in names.items():
+        if not isinstance(value, str):
+            raise InvalidCheckError(
+                f"names[{key!r}] must be a display name, got {type(value).__name__}"
+            )
+
+
 def explain(
     outcome: Decision | SettingChange,
     audience: Audience = "child",
@@ -673,6 +761,12 @@ def explain(
 
     .. versionadded:: 0.2.0
     """
+    given: object = messages
+    if given is not None and not isinstance(given, Messages):
+        raise InvalidCheckError(
+            f"messages must be a Messages catalogue (Messages({{...}}) or "
+            f"Messages.from_file(path)), got {type(given).__name__}"
+        )
     catalogue = messages if messages is not None else default_messages()
     return catalogue.explain(
         outcome, audience, locale=locale, parent=parent, child=child, names=names

@@ -40,8 +40,12 @@ def _load(spec: str) -> object:
     _importable_here()
     try:
         module = importlib.import_module(module_name)
+    except ChildsafeError:  # the app's own childsafe set-up refused it: said as such
+        raise
     except ImportError as e:
         raise RoutesError(f"cannot import {module_name!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - the app's code failed: one line, exit 2
+        raise RoutesError(f"cannot import {module_name!r}: {_failure(e)}") from None
     call = attribute.endswith("()")
     name = attribute.removesuffix("()")
     try:
@@ -51,8 +55,19 @@ def _load(spec: str) -> object:
     if call:
         if not callable(found):
             raise RoutesError(f"{spec!r}: {name} is not callable")
-        found = found()
+        try:
+            found = found()
+        except ChildsafeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the factory failed: one line, exit 2
+            raise RoutesError(f"{spec!r}: {name}() failed: {_failure(e)}") from None
     return found
+
+
+def _failure(error: BaseException) -> str:
+    """An exception raised by the app's own code, in one line (no traceback)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _django(settings_module: str) -> list[RouteInfo]:
@@ -62,11 +77,13 @@ def _django(settings_module: str) -> list[RouteInfo]:
         import django  # type: ignore[import-untyped]  # noqa: PLC0415 - only for Django apps
 
         django.setup()
-    except ImportError as e:
-        raise RoutesError(f"cannot set Django up with {settings_module!r}: {e}") from None
-    from childsafe.contrib.django.inventory import routes  # noqa: PLC0415
+        from childsafe.contrib.django.inventory import routes  # noqa: PLC0415
 
-    return routes()
+        return routes()
+    except ChildsafeError:
+        raise
+    except Exception as e:  # noqa: BLE001 - settings or URLconf that fail: one line, exit 2
+        raise RoutesError(f"cannot set Django up with {settings_module!r}: {_failure(e)}") from None
 
 
 def find_routes(app: str | None, *, django_settings: str | None = None) -> list[RouteInfo]:

@@ -30,7 +30,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from childsafe import Account, Relationship, Request, action_rule, path_param
+from childsafe import Account, DenialResponse, Relationship, Request, action_rule, path_param
 from childsafe.exceptions import ConfigurationError
 from childsafe.testing import (
     ADAPTERS,
@@ -261,6 +261,40 @@ class TestRenderer:
         assert built.social.ran == []
 
 
+def _sign_in_redirect(decision: Any, request: Request) -> DenialResponse:
+    """A renderer sending the refused to the sign-in page, back to the request's path."""
+    del decision
+    return DenialResponse(302, (("location", f"/login?next={request.path}"),), b"")
+
+
+class TestRendererHeaders:
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, adapter: str) -> BuiltApp:
+        if adapter in {"starlette", "fastapi"}:
+            return make(install_options={"renderer": _sign_in_redirect})
+        return make(renderer=_sign_in_redirect)
+
+    def test_rendered_redirect_is_sent(self, built: BuiltApp) -> None:
+        """A renderer's redirect goes out as it was made."""
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert (response.status_code, response.headers["location"]) == (
+            302,
+            "/login?next=/users/teen/messages",
+        )
+
+    @pytest.mark.parametrize("escape", ["%0d%0aSet-Cookie:%20admin=1", "%0aX:%20y", "%00"])
+    def test_header_with_a_control_character_is_the_problem_instead(
+        self, built: BuiltApp, escape: str
+    ) -> None:
+        """A rendered header carrying a CR, LF or NUL from the request (header injection,
+        or the server's 500) is replaced by the problem+json denial; the view never runs."""
+        response = call(built, "stranger", "POST", f"/users/te{escape}en/messages")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert "set-cookie" not in response.headers
+        assert built.social.ran == []
+
+
 # Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
 READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
 
@@ -399,6 +433,82 @@ class TestHeadAndOptions:
         and is never a server error."""
         response = call(built, account, "OPTIONS", "/users/teen/messages")
         assert response.status_code < 500
+        assert built.social.ran == []
+
+
+class TestOwnHeadHandler:
+    """A class-based view with its own ``head`` handler beside a declared ``get``: ``HEAD``
+    follows ``GET``, so the handler runs only after the ``GET`` rule allowed it."""
+
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        peek = action_rule("profile.view", target=path_param("user_id"))
+        return SocialApp(
+            extra_routes=[
+                AppRoute(
+                    "peek", "/users/{user_id}/peek", ("GET", "HEAD"), {"GET": peek}, view_class=True
+                )
+            ]
+        )
+
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, adapter: str) -> BuiltApp:
+        if adapter == "fastapi":
+            pytest.skip("n/a: a FastAPI HEAD path operation declares its own Depends")
+        return make()
+
+    def test_head_handler_is_checked_with_the_get_rule(self, built: BuiltApp) -> None:
+        assert call(built, "stranger", "HEAD", "/users/teen/peek").status_code == 403
+        assert built.social.ran == []
+        assert call(built, "aunt", "HEAD", "/users/teen/peek").status_code == 200
+        assert built.social.ran == ["peek"]
+
+
+class TestConfirmation:
+    """The safety prompt of docs/kernel.md: a teenager's friend request to an adult they
+    are not connected with is a ``403`` naming the ``Childsafe-Confirm`` header, and the
+    same request confirmed goes through; no header helps a child under 13."""
+
+    @pytest.fixture(name="social")
+    def _social(self) -> SocialApp:
+        befriend = action_rule("friend.request", target=path_param("user_id"))
+        return SocialApp(
+            extra_routes=[AppRoute("befriend", "/friends/{user_id}", ("POST",), {"POST": befriend})]
+        )
+
+    def test_unconfirmed_request_names_the_header(self, built: BuiltApp) -> None:
+        body = problem(call(built, "teen", "POST", "/friends/stranger"))
+        assert (body["reason"], body["needs_confirmation"]) == ("confirmation_required", True)
+        assert body["confirm"] == {"header": "Childsafe-Confirm", "value": "friend.request"}
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize(
+        "value", ["friend.request", " friend.request ", "dm.send, friend.request"]
+    )
+    def test_confirmed_request_goes_through(self, built: BuiltApp, value: str) -> None:
+        response = call(
+            built, "teen", "POST", "/friends/stranger", headers={"Childsafe-Confirm": value}
+        )
+        assert response.status_code == 200, response.text
+        assert built.social.ran == ["befriend"]
+
+    @pytest.mark.parametrize("value", ["dm.send", "friend.requests", "FRIEND.REQUEST", ""])
+    def test_another_confirmation_is_no_confirmation(self, built: BuiltApp, value: str) -> None:
+        response = call(
+            built, "teen", "POST", "/friends/stranger", headers={"Childsafe-Confirm": value}
+        )
+        assert problem(response)["reason"] == "confirmation_required"
+        assert built.social.ran == []
+
+    def test_no_header_satisfies_a_child_under_13(self, built: BuiltApp) -> None:
+        response = call(
+            built,
+            "kid",
+            "POST",
+            "/friends/stranger",
+            headers={"Childsafe-Confirm": "friend.request"},
+        )
+        assert problem(response)["reason"] == "parent_approval_to_contact"
         assert built.social.ran == []
 
 

@@ -652,7 +652,7 @@ def routes(app: flask.Flask) -> list[RouteInfo]:
         automatic = getattr(rule, "provide_automatic_options", False)
         skip = {"HEAD", "OPTIONS"} if automatic else {"HEAD"}
         methods = sorted(set(rule.methods or ()) - skip) or ["GET"]
-        static = endpoint == "static" or endpoint.endswith(".static")
+        static = (endpoint == "static" or endpoint.endswith(".static")) and _serves_static(view)
         groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
         for method in methods:
             actions, reason = route_protection(view, method, path=rule.rule, routes=table)
@@ -664,6 +664,19 @@ def routes(app: flask.Flask) -> list[RouteInfo]:
             for (actions, reason), group in groups.items()
         )
     return found
+
+
+def _serves_static(view: object) -> bool:
+    """Whether ``view`` is the one Flask registers for a static folder: the app's
+    (a function of ``flask.app`` calling ``send_static_file``) or a blueprint's
+    (its bound ``send_static_file``). An app's own view named ``static`` is not, and
+    gets no exemption from its name."""
+    if getattr(view, "__name__", None) == "send_static_file":
+        return getattr(view, "__self__", None) is not None
+    code = getattr(view, "__code__", None)
+    return getattr(view, "__module__", None) == "flask.app" and "send_static_file" in (
+        getattr(code, "co_names", ()) or ()
+    )
 
 
 def _native(app: flask.Flask, response: DenialResponse) -> flask.Response:

@@ -75,6 +75,7 @@ from childsafe.web.strict import (
     exempt,
     exemption,
     route_protection,
+    under_prefix,
 )
 
 if TYPE_CHECKING:
@@ -963,7 +964,7 @@ def _requirements(dependant: object) -> list[ActionRule]:
 
 def _configured(path: str, name: str, exempt: Mapping[str, str]) -> str | None:
     for entry, reason in exempt.items():
-        if (entry.startswith("/") and path.startswith(entry)) or entry == name:
+        if (entry.startswith("/") and under_prefix(path, entry)) or entry == name:
             return reason
     return None
 

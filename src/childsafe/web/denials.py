@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -274,6 +275,34 @@ def denial_status(status: int) -> int:
     return DENIED_STATUS
 
 
+# A header name is an RFC 9110 token; a value has no control character but tab (a CR or
+# LF would end the header and start another: header injection, or a server's 500).
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE_BAD: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_sendable(response: DenialResponse) -> None:
+    """Raise ``TypeError`` or ``ValueError`` unless ``response`` can be sent as it is: a
+    bytes body, a 3-digit status, header names that are tokens and values without
+    control characters, all in latin-1."""
+    body: object = response.body
+    status: object = response.status
+    if (
+        not isinstance(body, bytes)
+        or not isinstance(status, int)
+        or isinstance(status, bool)
+        or not 100 <= status <= 999
+    ):
+        raise TypeError("a DenialResponse needs a bytes body and a 3-digit status")
+    headers: tuple[tuple[object, object], ...] = tuple(response.headers)
+    for name, value in headers:
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"header name {name!r:.60} is not a token")
+        if not isinstance(value, str) or _HEADER_VALUE_BAD.search(value):
+            raise ValueError(f"header {name} has a control character (CR, LF, NUL...)")
+        value.encode("latin-1")
+
+
 def render_denial(renderer: DenialRenderer, decision: Decision, request: Request) -> DenialResponse:
     """``renderer(decision, request)`` with its status passed through
     :func:`denial_status`, or the default problem response when the app's renderer
@@ -283,12 +312,8 @@ def render_denial(renderer: DenialRenderer, decision: Decision, request: Request
         response: object = renderer(decision, request)
         if not isinstance(response, DenialResponse):
             raise TypeError(f"returned a {type(response).__name__}, not a DenialResponse")  # noqa: TRY301
-        body: object = response.body
-        if not isinstance(body, bytes) or not 100 <= response.status <= 999:
-            raise TypeError("a DenialResponse needs a bytes body and a 3-digit status")  # noqa: TRY301
-        for name, value in response.headers:
-            name.encode("latin-1")
-            value.encode("latin-1")
+        if renderer is not problem_response:  # the library's own answer is sendable
+            _check_sendable(response)
     except Exception as e:  # noqa: BLE001 - the denial must be sent whatever the renderer did
         log.error(  # noqa: TRY400 - the renderer's failure is reported, not re-raised
             "childsafe: denial renderer %s failed (%r); sending problem+json",
@@ -324,15 +349,19 @@ def rendered(
     if renderer is None:
         return problem_response(decision, request)
     try:
-        return renderer(decision, request)
+        made = renderer(decision, request)
+        if renderer is not problem_response and isinstance(made, DenialResponse):
+            _check_sendable(made)
     except passthrough:
         raise
     except Exception:
         log.exception(  # the renderer's failure is reported, not re-raised
-            "childsafe: the denial renderer raised (%s); answering problem+json",
+            "childsafe: the denial renderer raised or answered what cannot be sent (%s); "
+            "answering problem+json",
             callable_name(renderer),
         )
         return problem_response(decision, request)
+    return made
 
 
 def unverifiable(action_name: str) -> Decision:

@@ -247,15 +247,24 @@ def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
     The one lookup every adapter uses. It finds :func:`childsafe.action` on a view
     function (also through ``functools.partial``), and on a class-based view: on the class, on its
     dispatcher (``dispatch``, ``dispatch_request``) and on the handler for ``method``
-    (``get``, ``post``, ...; ``HEAD`` falls back to ``get`` as the frameworks do).
+    (``get``, ``post``, ...). ``HEAD`` follows ``GET``: without a rule on a ``head``
+    handler of its own, the ``get`` handler's rules are checked, also when the class
+    has an undeclared ``head`` (the frameworks run it instead of ``get``).
 
     >>> from childsafe import action, path_param
     >>> class Messages:
     ...     @action("dm.send", target=path_param("user_id"))
     ...     def post(self) -> None: ...
     ...     def get(self) -> None: ...
+    ...     def head(self) -> None: ...
     >>> [r.action for r in declared_rules(Messages, "POST")], declared_rules(Messages, "GET")
     (['dm.send'], ())
+    >>> class Profile:
+    ...     @action("profile.view", target=path_param("user_id"))
+    ...     def get(self) -> None: ...
+    ...     def head(self) -> None: ...
+    >>> [r.action for r in declared_rules(Profile, "HEAD")]
+    ['profile.view']
     """
     view = _unwrap(view)
     found: list[ActionRule] = []
@@ -273,7 +282,9 @@ def declared_rules(view: object, method: str) -> tuple[ActionRule, ...]:
             add(getattr(cls, name, None))
         handler_name = method.lower()
         handler = getattr(cls, handler_name, None) if handler_name in _HANDLERS else None
-        if handler is None and handler_name == "head":
+        if handler_name == "head" and declared_rule(handler) is None:
+            # HEAD follows GET, also into a class's own undeclared ``head`` handler
+            # (which would otherwise run unchecked where ``get`` is declared).
             handler = getattr(cls, "get", None)
         add(handler)
     return tuple(found)
@@ -366,7 +377,8 @@ class RouteTable:
     ``{name:int}`` only digits and ``{name:path}`` the rest of the path, slashes
     included. A trailing slash is optional, so ``/users/42/`` matches
     ``/users/{id}``. The first matching entry wins. Every mistake in the table is
-    reported at once as a :class:`~childsafe.exceptions.ConfigurationError`.
+    reported at once as a :class:`~childsafe.exceptions.ConfigurationError`, a
+    :func:`path_param` target naming no parameter of its entry's path included.
     """
 
     def __init__(
@@ -378,12 +390,35 @@ class RouteTable:
         problems: list[ConfigProblem] = []
         self._routes: list[_Route] = []
         self._keys: list[str] = []
+        given_routes: object = routes
+        if given_routes is not None and not isinstance(given_routes, Mapping):
+            raise ConfigurationError(
+                [
+                    ConfigProblem(
+                        "<routes>",
+                        "routes",
+                        "expected a mapping of 'METHOD /path' to action_rule(...), got "
+                        f"{type(given_routes).__name__} {given_routes!r:.80}",
+                    )
+                ]
+            )
         entries: list[tuple[object, object]] = list((routes or {}).items())
         for key, rule in entries:
             messages: list[str] = []
             if not isinstance(rule, ActionRule):
                 messages.append(f"expected action_rule(...), got {rule!r}")
             parsed = _parse_key(key, messages)
+            if (
+                parsed is not None
+                and isinstance(rule, ActionRule)
+                and rule.param is not None
+                and rule.param not in parsed[1].groupindex
+            ):
+                named = ", ".join(parsed[1].groupindex) or "none"
+                messages.append(
+                    f"target path_param({rule.param!r}) names no parameter of the path "
+                    f"(its parameters: {named}), so no request would have a target"
+                )
             if parsed is None or messages or not isinstance(rule, ActionRule):
                 problems.extend(ConfigProblem("<routes>", str(key), m) for m in messages)
                 continue
@@ -391,6 +426,8 @@ class RouteTable:
             self._keys.append(str(key))
         self._exempt: list[tuple[frozenset[str], re.Pattern[str], str]] = []
         given: object = exempt
+        if given is None:  # as if none were given
+            exempt = given = ()
         exempt_entries: list[tuple[object, object]] = (
             list(exempt.items())
             if isinstance(exempt, Mapping)

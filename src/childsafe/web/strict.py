@@ -28,6 +28,7 @@ __all__ = [
     "exemption",
     "route_protection",
     "sample_path",
+    "under_prefix",
 ]
 
 log = logging.getLogger("childsafe")
@@ -151,13 +152,17 @@ _SAMPLES: Final = re.compile(r"<(?:(\w+):)?[^<>]+>|\{[^{}]*\}")
 
 def sample_path(template: str) -> str:
     """A path that ``template`` matches (``/users/<int:id>`` -> ``/users/1``), to ask a
-    :class:`~childsafe.RouteTable` whether one of its rules covers the route."""
+    :class:`~childsafe.RouteTable` whether one of its rules covers the route. A
+    parameter that takes slashes (``<path:name>``, ``{name:path}``) is filled with two
+    segments, so only a table entry that takes them too (``{name:path}``) covers it."""
 
     def fill(m: re.Match[str]) -> str:
         text = m.group(0)
         braces = text.startswith("{")
         converter = text[1:-1].partition(":")[2] if braces else m.group(1) or ""
-        return "1" if converter in {"int", "float"} else "childsafe-sample"
+        if converter in {"int", "float"}:
+            return "1"
+        return "childsafe-sample/childsafe-sample" if converter == "path" else "childsafe-sample"
 
     return _SAMPLES.sub(fill, template) or "/"
 
@@ -180,6 +185,18 @@ def route_protection(
     if reason is None and routes is not None and path is not None:
         reason = routes.exemption(method, sample_path(path))
     return tuple(describe_rule(r) for r in rules), reason
+
+
+def under_prefix(path: str, prefix: str) -> bool:
+    """Whether the route ``path`` lies under the path ``prefix`` of an exemption, whole
+    segments only: ``/static`` and ``/static/`` cover ``/static`` and
+    ``/static/{path}``, not ``/statistics``; ``/`` covers every path.
+
+    >>> under_prefix("/static/{path}", "/static"), under_prefix("/statistics", "/static")
+    (True, False)
+    """
+    base = prefix.rstrip("/")
+    return not base or path == base or path.startswith(base + "/")
 
 
 def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver  # type: ignore[import-untyped]
 
 from childsafe.web import RouteTable
-from childsafe.web.strict import RouteInfo, route_protection
+from childsafe.web.strict import RouteInfo, route_protection, under_prefix
 
 __all__ = ["routes"]
 
@@ -36,7 +36,7 @@ def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[st
 def _configured_exemption(path: str, name: str, exempt: Mapping[str, str]) -> str | None:
     for entry, reason in exempt.items():
         if entry.startswith("/"):
-            if path.startswith(entry):
+            if under_prefix(path, entry):
                 return reason
         elif name == entry or name.startswith(entry + ":"):  # a URL name or a namespace
             return reason
