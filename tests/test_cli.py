@@ -790,6 +790,15 @@ def health() -> str:
 ChildSafe(flask_app)
 
 
+misnamed_app = Flask(__name__, static_folder=None)
+
+
+@misnamed_app.post("/users/<uid>")
+@childsafe.action("dm.send", target=childsafe.path_param("user_id"))
+def poke(uid: str) -> str:
+    return uid
+
+
 async def forgotten(request):
     return PlainTextResponse("open")
 
@@ -845,8 +854,20 @@ class TestRoutes:
                 "actions": [],
                 "exempt": None,
                 "protected": False,
+                "problems": [],
             }
         ]
+
+    def test_path_param_the_route_lacks(self, run: Callable[..., Any], apps: str) -> None:
+        """A declaration naming a path parameter its route does not have is listed
+        under the table, and the command exits 1."""
+        code, out, _ = run("routes", f"{apps}:misnamed_app")
+        assert code == 1
+        assert out.rstrip().endswith(
+            "POST /users/<uid>: dm.send takes its target from path_param('user_id'), "
+            "but the route has no parameter 'user_id' (its parameters: uid)"
+        )
+        assert "1 routes, all protected" in out
 
     @pytest.mark.parametrize(
         ("spec", "message"),

@@ -35,7 +35,7 @@ from django.http import (  # type: ignore[import-untyped]
     StreamingHttpResponse,
 )
 from django.test import AsyncClient, Client, RequestFactory, override_settings  # type: ignore[import-untyped]
-from django.urls import path  # type: ignore[import-untyped]
+from django.urls import include, path, re_path  # type: ignore[import-untyped]
 from django.utils.decorators import method_decorator  # type: ignore[import-untyped]
 from django.views import View  # type: ignore[import-untyped]
 
@@ -1159,6 +1159,7 @@ ID_TOPICS = {
     "E020": "declares no action",
     "E021": "media",
     "E022": "no media inspector is configured",
+    "E023": "the route has no parameter 'user_id'",
     "W001": "childsafe is disabled",
     "W002": "served unchecked",
 }
@@ -1233,6 +1234,7 @@ class TestChecks:
             "E017",
             "E020",
             "E022",
+            "E023",
             "W002",
         }
 
@@ -1253,6 +1255,28 @@ class TestChecks:
             assert ID_TOPICS["E022"] in found[0].msg
             with pytest.raises(ConfigurationError, match="POST /photos"):
                 ChildsafeMiddleware(lambda _request: None)
+
+    def test_path_param_the_pattern_lacks(self) -> None:
+        """A declared path_param naming no parameter of its URL pattern is an error
+        (E023), with STRICT off too, naming the route, the action and the parameters
+        the pattern has; the middleware does not start."""
+        for strict in (True, False):
+            settings = {**GOOD, "STRICT": strict}
+            with override_settings(ROOT_URLCONF=MisnamedURLs, CHILDSAFE=settings):
+                found = [m for m in check_routes() if m.id == "childsafe.E023"]
+                assert len(found) == 1
+                assert found[0].msg.startswith("* /users/<int:uid>/dm (misnamed): dm.send")
+                assert ID_TOPICS["E023"] in found[0].msg
+                assert "(its parameters: uid)" in found[0].msg
+                with pytest.raises(ConfigurationError, match="path_param\\('user_id'\\)"):
+                    ChildsafeMiddleware(lambda _request: None)
+
+    def test_path_params_from_includes_regexes_and_kwargs(self) -> None:
+        """A parameter may come from an including pattern, a ``re_path`` named group or
+        the pattern's extra keyword arguments: none of these is an E023."""
+        with override_settings(ROOT_URLCONF=ParamURLs, CHILDSAFE=GOOD):
+            assert [m for m in check_routes() if m.id == "childsafe.E023"] == []
+            assert all(not r.problems for r in routes())
 
     def test_deploy_check(self) -> None:
         """``check --deploy`` turns a disabled childsafe into an error."""
@@ -1376,6 +1400,26 @@ class Remember:
     def __call__(self, request: Any) -> Any:
         SEEN.append(weakref.ref(request))
         return self.get_response(request)
+
+
+class MisnamedURLs:
+    """A declaration of ``path_param("user_id")`` on a pattern whose parameter is ``uid``."""
+
+    urlpatterns: ClassVar[list[Any]] = [
+        *URLs.urlpatterns,
+        path("users/<int:uid>/dm", send_dm, name="misnamed"),
+    ]
+
+
+class ParamURLs:
+    """``user_id`` given to ``send_dm`` every way Django gives a view a parameter."""
+
+    urlpatterns: ClassVar[list[Any]] = [
+        *URLs.urlpatterns,
+        path("team/<str:user_id>/", include([path("dm", send_dm)])),
+        re_path(r"^legacy/(?P<user_id>\w+)/dm$", send_dm),
+        path("me/dm", send_dm, {"user_id": "alex"}),
+    ]
 
 
 class MemoryURLs:

@@ -1132,6 +1132,60 @@ class TestStrictMode:
         assert "GET /open" in caplog.text
         assert app.test_client().get("/open").get_data() == b"open"
 
+    def test_path_param_the_rule_lacks_is_refused(self, repository: MemoryRepository) -> None:
+        """A path_param naming no variable of the URL rule stops init_app, with strict
+        mode off too, naming the route, the action and the variables the rule has."""
+        app = Flask(__name__)
+        app.config["CHILDSAFE_STRICT"] = False
+
+        class Messages(MethodView):
+            @action("dm.send", target=path_param("user_id"))
+            def post(self, uid: str) -> str:
+                return f"sent to {uid}"
+
+            @action("profile.view", target=path_param("uid"))
+            def get(self, uid: str) -> str:
+                return uid
+
+        app.add_url_rule("/m/<int:uid>", view_func=Messages.as_view("messages"))
+        with pytest.raises(ConfigurationError) as info:
+            ChildSafe(app, repository=repository)
+        assert [p.path for p in info.value.problems] == ["POST /m/<int:uid>"]
+        assert "messages: dm.send takes its target from path_param('user_id')" in str(info.value)
+        assert "(its parameters: uid)" in str(info.value)
+
+    def test_path_param_of_a_blueprint_registered_late(self, repository: MemoryRepository) -> None:
+        """A mismatched declaration in a blueprint registered after init_app is found
+        before the first request, which is refused."""
+        app = Flask(__name__)
+        ChildSafe(app, repository=repository)
+        late = flask.Blueprint("late", __name__)
+
+        @late.post("/poke/<uid>")
+        @action("dm.send", target=path_param("user_id"))
+        def poke(uid: str) -> str:
+            return "served"
+
+        app.register_blueprint(late)
+        response = app.test_client().post("/poke/alex")
+        assert response.status_code == 500
+        assert b"served" not in response.get_data()
+
+    def test_converters_and_defaults_are_parameters(self, repository: MemoryRepository) -> None:
+        """A variable with a converter (``<int:user_id>``, ``<path:user_id>``) or given
+        by the rule's ``defaults`` is a parameter the declaration may name."""
+        app = Flask(__name__)
+
+        @app.post("/by-number/<int:user_id>")
+        @app.post("/by-path/<path:user_id>")
+        @app.post("/me/poke", defaults={"user_id": "alex"})
+        @action("dm.send", target=path_param("user_id"))
+        def poke(user_id: object) -> str:
+            return f"poked {user_id}"
+
+        ChildSafe(app, repository=repository)
+        assert all(not r.problems for r in routes(app))
+
     def test_strict_must_be_a_bool(self, repository: MemoryRepository) -> None:
         """CHILDSAFE_STRICT takes True or False only."""
         app = Flask(__name__)

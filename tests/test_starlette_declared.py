@@ -16,7 +16,7 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from childsafe import (
@@ -712,6 +712,70 @@ class TestStrictMode:
         with pytest.raises(ConfigurationError) as info:
             install(app, exempt={prefix: "public assets"})
         assert [p.path for p in info.value.problems] == ["GET /statistics/{user_id}"]
+
+    @pytest.mark.parametrize("strict", [True, False])
+    def test_path_param_the_route_lacks_is_refused(self, strict: bool) -> None:
+        """A declared path_param naming no parameter of the route's path is refused by
+        install(), strict or not, naming the route, the action and its parameters."""
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:  # pragma: no cover - never served
+            return PlainTextResponse("sent")
+
+        app = Starlette(routes=[Route("/users/{uid:int}/messages", send, methods=["POST"])])
+        with pytest.raises(ConfigurationError) as info:
+            install(app, strict=strict)
+        assert [p.path for p in info.value.problems] == ["POST /users/{uid:int}/messages"]
+        assert "dm.send takes its target from path_param('user_id')" in str(info.value)
+        assert "(its parameters: uid)" in str(info.value)
+
+    def test_path_params_of_mounts_and_hosts_count(self) -> None:
+        """A parameter in a Mount's path or a Host's pattern reaches the route's
+        path_params, so a declaration may name it; a converter is fine too."""
+
+        @DM
+        async def send(request: HTTPRequest) -> Response:
+            return PlainTextResponse(f"sent to {request.path_params['user_id']}")
+
+        app = Starlette(
+            routes=[
+                Route("/by-number/{user_id:int}", send, methods=["POST"]),
+                Mount("/users/{user_id}", routes=[Route("/messages", send, methods=["POST"])]),
+                Host(
+                    "{user_id}.example.org",
+                    Router(routes=[Route("/messages", send, methods=["POST"])]),
+                ),
+            ]
+        )
+        add_childsafe(app, memory())
+        install(app)
+        assert all(not r.problems for r in routes(app))
+        with TestClient(app) as client:
+            response = client.post("/users/sam/messages", headers=auth("t-aunt"))
+        assert response.text == "sent to sam"
+
+    def test_fastapi_requirement_of_a_path_param_the_route_lacks(self) -> None:
+        """Depends(require(...)) on a route, or on the router it is included with,
+        naming no parameter of the route's path is refused by install()."""
+        send_dm = require("dm.send", target=path_param("user_id"))
+        app = FastAPI()
+
+        @app.post("/users/{user_id}/messages", dependencies=[Depends(send_dm)])
+        async def send(user_id: str) -> dict[str, str]:  # pragma: no cover - never served
+            return {"sent_to": user_id}
+
+        install(app)
+        guarded = APIRouter(prefix="/v2")
+
+        @guarded.post("/people/{uid}/messages")
+        async def send_v2(uid: str) -> dict[str, str]:  # pragma: no cover - never served
+            return {"sent_to": uid}
+
+        app.include_router(guarded, dependencies=[Depends(send_dm)])
+        with pytest.raises(ConfigurationError) as info:
+            install(app)
+        assert [p.path for p in info.value.problems] == ["POST /v2/people/{uid}/messages"]
+        assert "path_param('user_id')" in str(info.value)
 
     def test_strict_off_warns(self, caplog: pytest.LogCaptureFixture) -> None:
         """strict=False serves undeclared routes and says so."""

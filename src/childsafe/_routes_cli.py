@@ -120,6 +120,7 @@ def render_routes(routes: Sequence[RouteInfo], output: str) -> list[str]:
                 "actions": list(r.actions),
                 "exempt": r.exempt,
                 "protected": r.protected,
+                "problems": list(r.problems),
             }
             for r in routes
         ]
@@ -134,9 +135,13 @@ def render_routes(routes: Sequence[RouteInfo], output: str) -> list[str]:
         for row in [header, *rows]
     ]
     unprotected = sum(not r.protected for r in routes)
+    broken = [f"{r.key}: {problem}" for r in routes for problem in r.problems]
     lines.append(
         f"{len(routes)} routes, {unprotected} unprotected"
         if unprotected
         else f"{len(routes)} routes, all protected"
     )
+    if broken:
+        lines += ["", f"{len(broken)} declaration(s) cannot work:"]
+        lines += [f"  {message}" for message in broken]
     return lines

@@ -771,7 +771,7 @@ def _cmd_routes(args: argparse.Namespace) -> int:
 
     routes = find_routes(args.app, django_settings=args.django)
     _emit(render_routes(routes, args.format))
-    return 1 if any(not r.protected for r in routes) else 0
+    return 1 if any(not r.protected or r.problems for r in routes) else 0
 
 
 # ------------------------------------------------------------------------ parser
@@ -783,7 +783,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Protective defaults, safeguarding floors and explainable decisions "
         "for child accounts.",
         epilog="Exit status: 0 success; 1 problems found (check), protection loosened "
-        "(diff) or an unprotected route (routes); 2 usage or configuration error.",
+        "(diff) or an unprotected route or broken declaration (routes); 2 usage or "
+        "configuration error.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {version('childsafe')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

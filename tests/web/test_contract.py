@@ -799,6 +799,36 @@ class TestStrictMode:
         assert built.social.ran == []
 
 
+MISNAMED = AppRoute("nudge", "/users/{uid}/nudge", ("POST",), {"POST": DM_TO_PATH_TARGET})
+"""Declares ``path_param("user_id")`` on a route whose parameter is ``uid``."""
+
+
+class TestPathParamNames:
+    @pytest.mark.parametrize("strict", [True, False])
+    def test_missing_path_param_is_a_start_up_error(
+        self, adapter: str, social: SocialApp, strict: bool
+    ) -> None:
+        """A declaration taking its target from a path parameter the route does not have
+        is refused when the app is built, strict or not, naming the parameter and the
+        ones the route has (every request to it would be denied unverifiable)."""
+        social.add_route(MISNAMED)
+        with pytest.raises(ConfigurationError, match="'user_id'") as raised:
+            build(adapter, social, strict=strict).close()
+        assert "uid" in str(raised.value)
+        assert social.ran == []
+
+    def test_matching_path_param_starts(self, make: Make, social: SocialApp) -> None:
+        """The same declaration on a route that has the parameter starts and is checked."""
+        social.add_route(
+            AppRoute("nudge", "/users/{user_id}/nudge", ("POST",), {"POST": DM_TO_PATH_TARGET})
+        )
+        built = make()
+        reason = problem(call(built, "stranger", "POST", "/users/teen/nudge"))["reason"]
+        assert reason == "not_connected"
+        assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
+        assert social.ran == ["nudge"]
+
+
 # -- media routes -------------------------------------------------------------------
 
 MEDIA_CAP = 64 * 1024

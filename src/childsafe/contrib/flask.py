@@ -52,7 +52,13 @@ from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES,
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
 from childsafe.web.request import new_object
-from childsafe.web.strict import RouteInfo, check_strict, exempt, route_protection
+from childsafe.web.strict import (
+    RouteInfo,
+    check_strict,
+    exempt,
+    param_problems,
+    route_protection,
+)
 
 if TYPE_CHECKING:
     from childsafe.complaints import ComplaintsDesk
@@ -653,15 +659,17 @@ def routes(app: flask.Flask) -> list[RouteInfo]:
         skip = {"HEAD", "OPTIONS"} if automatic else {"HEAD"}
         methods = sorted(set(rule.methods or ()) - skip) or ["GET"]
         static = (endpoint == "static" or endpoint.endswith(".static")) and _serves_static(view)
-        groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        params = frozenset(rule.arguments)  # its variables and its defaults' keys
+        groups: dict[tuple[tuple[str, ...], str | None, tuple[str, ...]], list[str]] = {}
         for method in methods:
             actions, reason = route_protection(view, method, path=rule.rule, routes=table)
             if static and not actions and reason is None:
                 reason = "Flask's static files"
-            groups.setdefault((actions, reason), []).append(method)
+            problems = param_problems(declared_rules(view, method), params)
+            groups.setdefault((actions, reason, problems), []).append(method)
         found.extend(
-            RouteInfo(tuple(group), rule.rule, endpoint, actions, reason)
-            for (actions, reason), group in groups.items()
+            RouteInfo(tuple(group), rule.rule, endpoint, actions, reason, problems)
+            for (actions, reason, problems), group in groups.items()
         )
     return found
 

@@ -74,6 +74,7 @@ from childsafe.web.strict import (
     describe_rule,
     exempt,
     exemption,
+    param_problems,
     route_protection,
     under_prefix,
 )
@@ -87,7 +88,15 @@ try:
     from starlette.requests import HTTPConnection
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import Response
-    from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
+    from starlette.routing import (
+        BaseRoute,
+        Host,
+        Mount,
+        Route,
+        Router,
+        WebSocketRoute,
+        compile_path,
+    )
     from starlette.websockets import WebSocket
 except ImportError:
     raise MissingExtraError(
@@ -1031,10 +1040,12 @@ def _inventory(
     app: object,
     exempt: Mapping[str, str],
     prefix: str = "",
-    inherited: tuple[str, ...] = (),
+    inherited: tuple[ActionRule, ...] = (),
+    host: frozenset[str] = frozenset(),
 ) -> list[RouteInfo]:
-    """The routes of ``router`` below ``prefix``; ``inherited`` are the actions that
-    dependencies of an including router add to each (FastAPI)."""
+    """The routes of ``router`` below ``prefix``; ``inherited`` are the rules that
+    dependencies of an including router add to each (FastAPI), ``host`` the parameters
+    of the ``Host`` patterns above it (in each request's path parameters too)."""
     docs = _docs_paths(app) if not prefix else set()
     table = _middleware_table(app)
     found: list[RouteInfo] = []
@@ -1047,36 +1058,43 @@ def _inventory(
             # FastAPI's included router, resolved lazily: its routes, under its prefix
             # and with the dependencies the include added.
             context = getattr(route, "include_context", None)
-            added = _depends_requirements(getattr(context, "dependencies", None))
-            extra = tuple(describe_rule(r) for r in added)
+            added = tuple(_depends_requirements(getattr(context, "dependencies", None)))
             below = prefix + str(getattr(context, "prefix", "") or "")
-            found.extend(_inventory(original, app, exempt, below, inherited + extra))
+            found.extend(_inventory(original, app, exempt, below, inherited + added, host))
             continue
         if isinstance(route, Mount | Host):
             inner = _inner_router(route)
             below = path if isinstance(route, Mount) else prefix
+            within = host | frozenset(route.param_convertors) if isinstance(route, Host) else host
             if inner is not None:
-                found.extend(_inventory(inner, app, exempt, below, inherited))
+                found.extend(_inventory(inner, app, exempt, below, inherited, within))
             else:
                 reason = configured or exemption(route.app)
                 shown = name or repr(route.app)
-                found.append(RouteInfo(("*",), path + "/{path}", shown, inherited, reason))
+                described = tuple(describe_rule(r) for r in inherited)
+                found.append(RouteInfo(("*",), path + "/{path}", shown, described, reason))
             continue
         if not isinstance(route, Route | WebSocketRoute):
             shown = path or type(route).__name__
-            found.append(RouteInfo(("*",), shown, name or shown, inherited, configured))
+            described = tuple(describe_rule(r) for r in inherited)
+            found.append(RouteInfo(("*",), shown, name or shown, described, configured))
             continue
-        own = _requirements(getattr(route, "dependant", None))
-        required = inherited + tuple(describe_rule(r) for r in own)
-        groups: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        own = inherited + tuple(_requirements(getattr(route, "dependant", None)))
+        required = tuple(describe_rule(r) for r in own)
+        # The parameters Starlette puts in the request's path_params: those of the
+        # whole path (mounts' prefixes included) and of the hosts above it.
+        params = host | frozenset(compile_path(path)[2]) if "{" in path else host
+        groups: dict[tuple[tuple[str, ...], str | None, tuple[str, ...]], list[str]] = {}
         for method in _route_methods(route):
             actions, reason = route_protection(route.endpoint, method, path=path, routes=table)
             if path in docs and not actions and reason is None:
                 reason = "FastAPI's API documentation"
-            groups.setdefault((actions + required, reason or configured), []).append(method)
+            problems = param_problems(own + declared_rules(route.endpoint, method), params)
+            key = (actions + required, reason or configured, problems)
+            groups.setdefault(key, []).append(method)
         found.extend(
-            RouteInfo(tuple(group), path, name, actions, reason)
-            for (actions, reason), group in groups.items()
+            RouteInfo(tuple(group), path, name, actions, reason, problems)
+            for (actions, reason, problems), group in groups.items()
         )
     return found
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -26,6 +26,7 @@ __all__ = [
     "describe_rule",
     "exempt",
     "exemption",
+    "param_problems",
     "route_protection",
     "sample_path",
     "under_prefix",
@@ -117,7 +118,11 @@ class RouteInfo:
 
     ``methods`` the HTTP methods it answers (``"*"`` for any, ``"WEBSOCKET"``);
     ``path`` its path template; ``endpoint`` the view's name; ``actions`` the rules
-    declared for it (described); ``exempt`` why it needs no check, if it is exempt.
+    declared for it (described); ``exempt`` why it needs no check, if it is exempt;
+    ``problems`` what is wrong with its declarations (:func:`param_problems`), which
+    :func:`check_strict` refuses whether or not strict mode is on.
+
+    .. versionchanged:: 0.2.0 ``problems``.
     """
 
     methods: tuple[str, ...]
@@ -125,6 +130,7 @@ class RouteInfo:
     endpoint: str
     actions: tuple[str, ...] = ()
     exempt: str | None = None
+    problems: tuple[str, ...] = ()
 
     @property
     def protected(self) -> bool:
@@ -187,6 +193,40 @@ def route_protection(
     return tuple(describe_rule(r) for r in rules), reason
 
 
+def param_problems(rules: Iterable[ActionRule], params: Collection[str]) -> tuple[str, ...]:
+    """What is wrong with declaring ``rules`` on a route whose path parameters are
+    ``params``: one message per rule taking its target from a :func:`path_param` the
+    route does not have (every request to it would be denied ``unverifiable``).
+
+    >>> from childsafe import action_rule, path_param
+    >>> rule = action_rule("dm.send", target=path_param("user_id"))
+    >>> for problem in param_problems([rule], {"uid"}):
+    ...     print(problem)  # doctest: +NORMALIZE_WHITESPACE
+    dm.send takes its target from path_param('user_id'), but the route has no parameter
+    'user_id' (its parameters: uid)
+    >>> param_problems([action_rule("dm.send", target=path_param("uid"))], {"uid"})
+    ()
+
+    Each adapter hands over the parameter names its framework gives the route when
+    the app starts (Flask's ``rule.arguments``, Django's URL pattern groups, Starlette's
+    ``{name}`` segments); :class:`~childsafe.RouteTable` refuses the same mistake in its
+    own entries.
+    """
+    have = ", ".join(sorted(params)) or "none"
+    found: list[str] = []
+    for rule in rules:
+        param = rule.param
+        if param is None or param in params:
+            continue
+        message = (
+            f"{rule.action} takes its target from path_param({param!r}), but the "
+            f"route has no parameter {param!r} (its parameters: {have})"
+        )
+        if message not in found:
+            found.append(message)
+    return tuple(found)
+
+
 def under_prefix(path: str, prefix: str) -> bool:
     """Whether the route ``path`` lies under the path ``prefix`` of an exemption, whole
     segments only: ``/static`` and ``/static/`` cover ``/static`` and
@@ -201,8 +241,27 @@ def under_prefix(path: str, prefix: str) -> bool:
 
 def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> None:
     """Refuse an app with unprotected routes (``strict``), naming each one, or log a
-    warning listing them (``strict=False``)."""
+    warning listing them (``strict=False``).
+
+    A route whose declarations cannot work (:attr:`RouteInfo.problems`: a
+    :func:`path_param` the route does not have) is refused whether or not strict mode
+    is on: it is a broken declaration, not an unprotected route, and every request to
+    it would be denied.
+    """
+    routes = list(routes)
+    broken = [
+        ConfigProblem(
+            where,
+            route.key,
+            f"{route.endpoint}: {problem}; rename the URL parameter or the path_param() "
+            "so that they match",
+        )
+        for route in routes
+        for problem in route.problems
+    ]
     unprotected = [r for r in routes if not r.protected]
+    if broken and (not strict or not unprotected):
+        raise ConfigurationError(broken)
     if not unprotected:
         return
     if not strict:
@@ -214,12 +273,15 @@ def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> No
         )
         return
     raise ConfigurationError(
-        ConfigProblem(
-            where,
-            route.key,
-            f"{route.endpoint} declares no action and is not exempt: declare what it does "
-            "(@childsafe.action(...), Depends(require(...)) or a RouteTable rule) or mark it "
-            "@childsafe.exempt('why'); strict=False serves it unchecked",
-        )
-        for route in unprotected
+        broken
+        + [
+            ConfigProblem(
+                where,
+                route.key,
+                f"{route.endpoint} declares no action and is not exempt: declare what it does "
+                "(@childsafe.action(...), Depends(require(...)) or a RouteTable rule) or mark it "
+                "@childsafe.exempt('why'); strict=False serves it unchecked",
+            )
+            for route in unprotected
+        ]
     )

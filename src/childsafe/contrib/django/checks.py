@@ -27,6 +27,8 @@ E020      a route declares no action and is not exempt (strict mode; one per rou
 E021      ``MEDIA_INSPECTOR``, ``EVIDENCE_PRESERVER``, ``MAX_MEDIA_BODY``,
           ``MAX_MEDIA_FILES`` or ``MEDIA_TEMP_DIR`` is not valid
 E022      a route declares a media action and no ``MEDIA_INSPECTOR`` is set (strict mode)
+E023      a route declares ``path_param(name)`` and its URL pattern has no parameter
+          ``name`` (whether or not ``STRICT`` is on; one per route and declaration)
 W001      ``ENABLED`` is ``False``
 W002      ``STRICT`` is ``False`` and some routes are unprotected (one per route)
 ========  ==========================================================================
@@ -74,8 +76,9 @@ def check_deploy(app_configs: object = None, **kwargs: object) -> list[Any]:
 
 def check_routes(app_configs: object = None, **kwargs: object) -> list[Any]:
     """Strict mode: every URL pattern declares an action or is exempt (``E020``; a
-    warning, ``W002``, when ``STRICT`` is ``False``). Registered under the ``urls`` tag,
-    so it runs once the URLconf loads."""
+    warning, ``W002``, when ``STRICT`` is ``False``), and, strict or not, every
+    ``path_param`` declared names a parameter of its URL pattern (``E023``). Registered
+    under the ``urls`` tag, so it runs once the URLconf loads."""
     del app_configs, kwargs
     config = load(instantiate=False).config
     if config is None or not config.enabled:
@@ -97,6 +100,15 @@ def check_routes(app_configs: object = None, **kwargs: object) -> list[Any]:
                 for problem in e.problems
             )
     for route in inventory:
+        found.extend(
+            Error(
+                f"{route.key} ({route.endpoint}): {problem}, so every request to it is "
+                "denied as unverifiable.",
+                hint="Rename the URL pattern's parameter or the path_param() so that they match.",
+                id="childsafe.E023",
+            )
+            for problem in route.problems
+        )
         if route.protected:
             continue
         message = f"{route.key} ({route.endpoint}) declares no action and is not exempt."
