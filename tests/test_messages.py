@@ -747,6 +747,13 @@ class TestNegotiateLocale:
             ("fr;q=0.2, en;q=0.9", "en"),
             ("fr;q=0", "en"),
             ("fr;q=bad, en", "en"),
+            # Not RFC 9110 qvalues (0 to 1, three decimals at most): no preference.
+            ("en;q=0.9, fr;q=inf", "en"),
+            ("en;q=0.9, fr;q=1e999", "en"),
+            ("en;q=0.9, fr;q=2", "en"),
+            ("en;q=0.9, fr;q=nan", "en"),
+            ("en;q=0.5, fr;q=1.000", "fr"),
+            ("en;q=0.5, fr;q=0.501", "fr"),
             ("en-GB, fr", "en"),
         ],
     )

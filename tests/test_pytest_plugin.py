@@ -183,6 +183,9 @@ class TestPolicyMarker:
         """A config file that is not TOML, or not a table, is reported as such."""
         (pytester.path / "bad.toml").write_text("= nope")
         (pytester.path / "list.json").write_text("[1]")
+        # Valid TOML in a file named .yaml: refused by its name, as Policy.from_file
+        # refuses it, not read as TOML.
+        (pytester.path / "policy.yaml").write_text('jurisdiction = "GB"\n')
         pytester.makepyfile(
             """
             import pytest
@@ -194,12 +197,20 @@ class TestPolicyMarker:
             @pytest.mark.childsafe_policy("list.json")
             def test_list(policy):
                 pass
+
+            @pytest.mark.childsafe_policy("policy.yaml")
+            def test_yaml(policy):
+                pass
             """
         )
         result = pytester.runpytest_inprocess()
-        result.assert_outcomes(errors=2)
+        result.assert_outcomes(errors=3)
         result.stdout.fnmatch_lines(
-            ["*bad.toml: cannot read:*", "*list.json: the top level must be a table*"]
+            [
+                "*bad.toml: cannot read:*",
+                "*list.json: the top level must be a table*",
+                "*policy.yaml: config files must end in .toml or .json, not '.yaml'*",
+            ]
         )
 
     def test_markers_are_registered(self, pytester: pytest.Pytester) -> None:

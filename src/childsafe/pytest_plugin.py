@@ -152,9 +152,13 @@ def _merge_bands(base: object, extra: Mapping[str, Any]) -> Any:  # noqa: ANN401
 
 
 def _read_config(path: Path, source: str) -> dict[str, Any]:
+    suffix = path.suffix.lower()
+    if suffix not in {".toml", ".json"}:
+        problem = f"config files must end in .toml or .json, not {suffix or 'no suffix'!r}"
+        raise ConfigurationError([ConfigProblem(source, "", problem)])
     try:
         text = path.read_text(encoding="utf-8")
-        data = load_json(text) if path.suffix.lower() == ".json" else load_toml(text)
+        data = load_json(text) if suffix == ".json" else load_toml(text)
     except FileNotFoundError:
         raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
     except (OSError, ValueError) as e:

@@ -172,6 +172,9 @@ class TestMalformedRecords:
             ({"data": []}, r"record 4\.data: expected an object"),
             ({"time": "2026-01-01"}, r"record 4\.time: time must look like"),
             ({"time": "2026-02-30T00:00:00.000000Z"}, "is not a date"),
+            # Digits of another script, and a line break after the Z: not the body's form.
+            ({"time": "2026-01-0\u0661T00:00:00.000000Z"}, r"record 4\.time: time must look"),
+            ({"time": "2026-01-01T00:00:00.000000Z\n"}, r"record 4\.time: time must look"),
             ({"actor": 5}, r"record 4\.actor: expected a string or null"),
             ({"bands": {"parent": "adult"}}, r"record 4\.bands: expected an object"),
             ({"extra": 1}, r"unexpected \['extra'\]"),

@@ -79,7 +79,8 @@ _MAX_BODY: Final = 1 << 20
 _MAX_DEPTH: Final = 16
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO: Final = dt.timedelta(microseconds=1)
-_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+# ASCII digits only (``\d`` takes any script's), and nothing after the ``Z``.
+_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _BODY_KEYS: Final = frozenset(
     ("v", "id", "time", "kind", "actor", "target", "bands", "jurisdictions", "data")
@@ -115,7 +116,7 @@ def format_time(time: dt.datetime) -> str:
 
 def parse_time(text: object, where: str) -> dt.datetime:
     """The body's time form back to an aware UTC datetime."""
-    if not isinstance(text, str) or not _TIME.match(text):
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise AuditRecordError(
             f"{where}: time must look like 2026-01-31T12:00:00.000000Z, got {text!r}"
         )

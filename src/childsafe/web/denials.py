@@ -185,6 +185,9 @@ def change_problem_response(
     )
 
 
+_QVALUE: Final = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+
+
 def negotiate_locale(accept_language: str | None, default: str = "en") -> str:
     """The shipped locale (:data:`childsafe.LOCALES`) an ``Accept-Language`` header
     prefers (``fr-CA`` counts as ``fr``), or ``default``.
@@ -205,10 +208,9 @@ def negotiate_locale(accept_language: str | None, default: str = "en") -> str:
         quality = 1.0
         params = params.strip()
         if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                quality = 0.0
+            # RFC 9110 qvalue: 0 to 1 with at most three decimals; anything else
+            # ("inf", "1e999", "2", "NaN") is not a preference.
+            quality = float(params[2:]) if _QVALUE.fullmatch(params[2:]) else 0.0
         base = language.strip().lower().replace("_", "-").partition("-")[0]
         if base in LOCALES and quality > 0:
             ranked.append((-quality, position, base))
