@@ -390,6 +390,26 @@ class TestApply:
         assert [type(e) for e in result.refused] == [MalformedGrantError]
         assert all(isinstance(g, ConsentGrant) for g in result.grants)
 
+    def test_apply_takes_what_callers_pass_without_raising(
+        self, verifier: ConsentVerifier, issuer: ConsentIssuer, child: Account
+    ) -> None:
+        """apply keeps its promise never to raise for what an app hands it: no grants
+        (``None``, an absent header), one token on its own (not read character by
+        character), something that is not a list, or a list holding a non-token."""
+        good = issuer.issue(child, "p1", "personalised_content")
+        assert verifier.apply(child, None).scopes == frozenset()
+        assert verifier.apply(child, None).refused == ()
+        one = verifier.apply(child, good)
+        assert one.scopes == {PROFILED}
+        assert one.refused == ()
+        odd = verifier.apply(child, 5)  # type: ignore[arg-type]
+        assert odd.scopes == frozenset()
+        assert [type(e) for e in odd.refused] == [MalformedGrantError]
+        assert "must be a list of tokens, got int" in str(odd.refused[0])
+        mixed = verifier.apply(child, [None, good])  # type: ignore[list-item]
+        assert mixed.scopes == {PROFILED}
+        assert [type(e) for e in mixed.refused] == [MalformedGrantError]
+
     def test_apply_replaces_stale_consents(self, verifier: ConsentVerifier) -> None:
         """Consents carried from an earlier request are dropped unless a grant backs them."""
         stale = Account(id="c1", band="13_15", guardians={"p1"}, consents=[PROFILED])

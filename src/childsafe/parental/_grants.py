@@ -432,10 +432,22 @@ class ConsentVerifier:
         self._check_child(grant, child)
         return grant
 
-    def _screen(self, child: Account, tokens: Iterable[str]) -> _Screened:
+    def _screen(self, child: Account, tokens: Iterable[str] | str | None) -> _Screened:
         candidates: list[ConsentGrant] = []
         refused: list[Refusal] = []
-        for token in tokens:
+        given: object = tokens
+        if given is None:  # no stored grants (a header or a column that is absent)
+            given = ()
+        elif isinstance(given, str | bytes):  # one grant, not its characters
+            given = (given,)
+        try:
+            items = list(given)  # type: ignore[call-overload]
+        except TypeError:
+            items = []
+            refused.append(
+                MalformedGrantError(f"grants must be a list of tokens, got {type(given).__name__}")
+            )
+        for token in items:
             try:
                 candidates.append(self._checked(token, child))
             except GrantError as e:
@@ -465,8 +477,9 @@ class ConsentVerifier:
         grant = self._checked(token, child)
         return self._unrevoked(grant, await self._within(store.revoked([grant.id])))
 
-    def apply(self, child: Account, tokens: Iterable[str]) -> ConsentResult:
-        """``child`` with ``consents`` set to the scopes of the ``tokens`` that count.
+    def apply(self, child: Account, tokens: Iterable[str] | str | None) -> ConsentResult:
+        """``child`` with ``consents`` set to the scopes of the ``tokens`` that count
+        (``None``: no grants; one token on its own is taken as a list of one).
 
         Call it when resolving the account for a request; it never raises for a bad
         grant or a store that is down: such grants count as none (logged), and the
@@ -482,7 +495,9 @@ class ConsentVerifier:
             return screened.settle(e)
         return screened.settle(revoked)
 
-    async def apply_async(self, child: Account, tokens: Iterable[str]) -> ConsentResult:
+    async def apply_async(
+        self, child: Account, tokens: Iterable[str] | str | None
+    ) -> ConsentResult:
         """:meth:`apply` for async apps: the one store round trip is awaited, so the event
         loop serves other requests meanwhile.
 
