@@ -119,7 +119,7 @@ class RouteInfo:
     ``methods`` the HTTP methods it answers (``"*"`` for any, ``"WEBSOCKET"``);
     ``path`` its path template; ``endpoint`` the view's name; ``actions`` the rules
     declared for it (described); ``exempt`` why it needs no check, if it is exempt;
-    ``problems`` what is wrong with its declarations (:func:`param_problems`), which
+    ``problems`` what is wrong with its declarations (``param_problems``), which
     :func:`check_strict` refuses whether or not strict mode is on.
 
     .. versionchanged:: 0.2.0 ``problems``.
@@ -195,7 +195,7 @@ def route_protection(
 
 def param_problems(rules: Iterable[ActionRule], params: Collection[str]) -> tuple[str, ...]:
     """What is wrong with declaring ``rules`` on a route whose path parameters are
-    ``params``: one message per rule taking its target from a :func:`path_param` the
+    ``params``: one message per rule taking its target from a :func:`~childsafe.path_param` the
     route does not have (every request to it would be denied ``unverifiable``).
 
     >>> from childsafe import action_rule, path_param
@@ -243,8 +243,8 @@ def check_strict(routes: Iterable[RouteInfo], *, strict: bool, where: str) -> No
     """Refuse an app with unprotected routes (``strict``), naming each one, or log a
     warning listing them (``strict=False``).
 
-    A route whose declarations cannot work (:attr:`RouteInfo.problems`: a
-    :func:`path_param` the route does not have) is refused whether or not strict mode
+    A route whose declarations cannot work (``RouteInfo.problems``: a
+    :func:`~childsafe.path_param` the route does not have) is refused whether or not strict mode
     is on: it is a broken declaration, not an unprotected route, and every request to
     it would be denied.
     """
