@@ -4,6 +4,7 @@ scores, evidence and flags are the memory store's, event for event."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -108,6 +109,19 @@ def _state(signals: Signals, stream: SyntheticStream) -> list[Score]:
     ]
 
 
+class _StepsOnly:
+    """A store seen through the step protocol alone: the engine runs each rule as a step
+    (one script or command each) instead of a whole event in one script."""
+
+    def __init__(self, inner: SignalStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"apply_events", "bands"}:
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 @needs_redis
 class TestSameAsMemory:
     @pytest.mark.parametrize("batch", [None, 1, 97, 1000], ids=["observe", "b1", "b97", "b1000"])
@@ -183,6 +197,37 @@ class TestSameAsMemory:
         signals = Signals(store=redis_store)
         signals.observe_many([SignalEvent("message", "adult1", "kid1", at=T0)])
         assert signals.pair_score("adult1", "kid1").score == 10
+
+    def test_steps_one_by_one(self, stream: SyntheticStream, redis_store: RedisSignalStore) -> None:
+        """Redis's step scripts (each rule a step, as memory and SQLite run them) give
+        memory's flags, scores and evidence too, with a window that slides and rings that
+        wrap."""
+        config = SignalsConfig(phrases=EXAMPLE_PHRASES, fan_out_window=3600.0, evidence_per_pair=2)
+        steps = _StepsOnly(redis_store)
+        assert not isinstance(steps, EventSignalStore)
+        memory, memory_flags = _feed(MemorySignalStore(), stream, batch=None, config=config)
+        redis, redis_flags = _feed(steps, stream, batch=None, config=config)
+        assert len(memory_flags) > 20
+        assert redis_flags == memory_flags
+        assert _state(redis, stream) == _state(memory, stream)
+
+    def test_every_key_expires(
+        self, stream: SyntheticStream, redis_store: RedisSignalStore
+    ) -> None:
+        """Every key the event script and the steps write expires, but the set of flagged
+        adults: also an adult's hash that a step creates (an adult asking another adult
+        for images: no rule reads it but the step that remembers it)."""
+        _feed(redis_store, stream, batch=1000)
+        _feed(_StepsOnly(redis_store), stream, batch=None)
+        Signals(store=redis_store).observe(
+            "media_request", "adult9", "adult10", at=T0, actor_band="adult", target_band="adult"
+        )
+        client = redis_store.client
+        keys = list(client.scan_iter(match=redis_store.prefix + "*", count=1000))
+        assert f"{redis_store.prefix}{{adult9}}:actor".encode() in keys
+        assert len(keys) > 100
+        never = [k for k in keys if client.ttl(k) < 0]
+        assert never == [f"{redis_store.prefix}flagged".encode()]
 
     def test_store_protocol(self, redis_store: RedisSignalStore) -> None:
         """Redis runs whole events; memory and SQLite run the rules step by step."""

@@ -5,14 +5,16 @@ event in one Lua script, atomic on the server (a call of the script applies up t
 events, one after another), many calls in one pipeline. The steps of
 :class:`~childsafe.signals.SignalStore` are Lua scripts too, over the same keys:
 
-- ``<prefix>{<adult>}:actor``, a hash: the adult's scores (``best``, ``best_child``,
-  ``fan``, ``level``, ``flagged``), the lower bound ``rmin`` of the times in its reach
-  set, and each child it has a history with as ``<field>:<child>`` fields (``fired``,
-  ``req``, ``esc``, ``score``); evidence rows are fields of their own, a ring of
-  ``evidence_per_pair`` rows (row ``i`` in ``e<i % k>``, with ``n`` the rows ever added
-  and ``k`` the ring's size; ``e<j>:<child>``, ``n:<child>``, ``k:<child>`` for a pair).
-  So an event reads the adult and the pair in one ``HMGET`` and writes them in one
-  ``HSET``.
+- ``<prefix>{<adult>}:actor``, a hash: the adult's own state packed in field ``a``
+  (scores ``best``, ``fan``, ``level``, ``flagged``; the lower bound ``rmin`` of the
+  times in its reach set; the best pair's child), each child it has a history with as
+  field ``p:<child>`` (the pair's state packed: the rules fired, the request window, the
+  escalation steps, the score), and the evidence rows, each a field of its own: a ring
+  of ``evidence_per_pair`` rows (row ``i`` in ``e<i % k>`` for the adult's own,
+  ``e<i % k>:<child>`` for a pair's, with the rows ever added and the ring's size in the
+  packed state). So an event reads the adult and the pair in one ``HMGET`` of two
+  fields and writes them in one ``HSET``. The packed states are little-endian doubles
+  (``_PAIR``, ``_ADULT``).
 - ``<prefix>{<adult>}:reach``, a sorted set: each unconnected child the adult reached,
   scored by the last time, trimmed to the fan-out window.
 - ``<prefix>block:<child>``, a hash: whom the child blocked or reported (and their
@@ -23,14 +25,16 @@ events, one after another), many calls in one pipeline. The steps of
 The adult's keys share a hash tag; the event script also touches the child's blocks,
 the adult's account and the flagged set, so it needs one Redis server, not Redis
 Cluster. Every key but the flagged set expires: the adult's hash ``ttl`` seconds after
-its last event (its pairs with it), the reach set after the window, blocks after the
-block memory.
+its last event (its pairs with it; up to a second more: the event script sets an
+adult's expiries at most once a second), the reach set after the window, blocks after
+the block memory.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -57,70 +61,56 @@ _GROUP: Final = 16
 a sixth of an event's, shared by them)."""
 _Value: TypeAlias = bytes | str | int | float
 
-# The step scripts: KEYS[1] the adult's hash, a pair's fields named '<field>:<child>'.
-_FIRE: Final = """
-local field = 'fired:' .. ARGV[3]
-local f = tonumber(redis.call('HGET', KEYS[1], field) or '0')
-local b = tonumber(ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if bit.band(f, b) ~= 0 then return 0 end
-redis.call('HSET', KEYS[1], field, bit.bor(f, b))
-return 1
-"""
+# A pair's state and the adult's own are each packed in one field of the adult's hash, so
+# an event reads two fields, whatever it does: little-endian doubles (``struct`` in Lua and
+# in Python alike), which hold every count and every time exactly.
+_PAIR: Final = "<dddddd"
+"""Field ``p:<child>``: the rules fired (bits), the time of the connection request that
+opened the escalation window (``-inf``: none), the escalation steps seen since (bits),
+the pair's score, the evidence rows ever added and the size of their ring."""
+_ADULT: Final = "<dddddddddB"
+"""Field ``a``: the best pair score, the fan-out points, the fan-out level, the score
+last flagged, the adult's own evidence rows ever added and the size of their ring,
+``rmin`` (``-inf``: none), the second (the server's clock) when the event script last
+set the hash's expiry and when it last set the reach set's, and 1 if the best pair's
+child follows (its name: the rest of the value) else 0."""
 
-_REACH: Final = """
-local t = tonumber(ARGV[2])
-local start = t - tonumber(ARGV[3])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not old or tonumber(old) < t then redis.call('ZADD', KEYS[1], t, ARGV[1]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. start)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('HDEL', KEYS[2], 'rmin')
-return redis.call('ZCARD', KEYS[1])
-"""
-
-_RAISE: Final = """
-local before = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local v = tonumber(ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if v <= before then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], v)
-if ARGV[1] == 'flagged' then redis.call('SADD', KEYS[2], ARGV[4]) end
-return before
-"""
-
-_REQUEST: Final = """
-local t = tonumber(ARGV[1])
-local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
-if not req or t - tonumber(req) > tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'req:' .. ARGV[4], ARGV[1], 'esc:' .. ARGV[4], 0)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 0
-"""
-
-_ESCALATE: Final = """
-local req = redis.call('HGET', KEYS[1], 'req:' .. ARGV[4])
-if not req then return 0 end
-local d = tonumber(ARGV[2]) - tonumber(req)
-if d < 0 or d > tonumber(ARGV[3]) then return 0 end
-local field = 'esc:' .. ARGV[4]
-local esc = bit.bor(tonumber(redis.call('HGET', KEYS[1], field) or '0'), tonumber(ARGV[1]))
-redis.call('HSET', KEYS[1], field, esc)
-return esc
-"""
-
-# Evidence: a hash keeps its last rows in fields of their own, row i (counted from 0) in
-# 'e' .. i % k, with 'n' the rows ever added and 'k' how many it keeps; so adding a row
-# writes one short field (no long text read into Lua or built there: Lua hashes every
-# string it makes, byte by byte). Both scripts start with these helpers.
-_RING: Final = (
+# What every script starts with: the packed states and the ring of evidence. A ring keeps
+# its last rows in fields of their own, row i (counted from 0) in 'e' .. i % k .. sfx, sfx
+# '' for the adult's own rows and ':<child>' for a pair's, with n the rows ever added and
+# k how many it keeps (both in the packed state); so adding a row writes one short field
+# and reads none. A row is a JSON array [rule, time, kind, points, why] (a pair's child is
+# its ring's). Nothing in the hash: zeros, and no time.
+_COMMON: Final = (
+    f"local PAIR, ADULT = '{_PAIR}', '{_ADULT}'\n"
+    "local spack, sunpack = struct.pack, struct.unpack\n"
+    "local NONE = -1 / 0\n"
     "local fmt = string.format\n"
     # Small integers as text: looked up, not formatted (string.format costs more).
     "local INT = {"
     + ", ".join(f"'{i}'" for i in range(32))
     + "}\n"
     + """
+-- fired, req, esc, score, n, k
+local function pair_get(v)
+  if not v then return 0, NONE, 0, 0, 0, 0 end
+  local fired, req, esc, score, n, k = sunpack(PAIR, v)
+  return fired, req, esc, score, n, k
+end
+
+-- best, fan, level, flagged, n, k, rmin, x, rx, best_child (false: none)
+local function adult_get(v)
+  if not v then return 0, 0, 0, 0, 0, 0, NONE, 0, 0, false end
+  local best, fan, level, flagged, n, k, rmin, x, rx, has, at = sunpack(ADULT, v)
+  return best, fan, level, flagged, n, k, rmin, x, rx, has == 1 and string.sub(v, at)
+end
+
+local function adult_put(best, fan, level, flagged, n, k, rmin, x, rx, child)
+  if child then
+    return spack(ADULT, best, fan, level, flagged, n, k, rmin, x, rx, 1) .. child
+  end
+  return spack(ADULT, best, fan, level, flagged, n, k, rmin, x, rx, 0)
+end
 
 local function ring_fields(n, k, sfx)
   local out = {}
@@ -134,10 +124,10 @@ local function ring_get(key, n, k, sfx)
   return redis.call('HMGET', key, unpack(ring_fields(n, k, sfx)))
 end
 
--- The fields and values that add `rows` to the ring `sfx` kept at `keep` rows, into
--- `out` (for one HSET; a ring kept at another size first keeps its newest rows, moved
--- to `keep`); the new n.
-local function ring_put(key, n, k, keep, keep_text, rows, out, sfx)
+-- The fields and values that add `rows` to the ring `sfx` kept at `keep` rows, into `out`
+-- (for one HSET; a ring kept at another size first keeps its newest rows, moved to
+-- `keep`); the new n (and the new k is `keep`).
+local function ring_put(key, n, k, keep, rows, out, sfx)
   if n > 0 and k ~= keep then
     local old = ring_fields(n, k, sfx)
     local values = redis.call('HMGET', key, unpack(old))
@@ -148,81 +138,173 @@ local function ring_put(key, n, k, keep, keep_text, rows, out, sfx)
         out[#out + 1] = fmt('e%d', n) .. sfx; out[#out + 1] = values[j]; n = n + 1
       end
     end
-    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
-  elseif n == 0 then
-    out[#out + 1] = 'k' .. sfx; out[#out + 1] = keep_text
   end
   for _, row in ipairs(rows) do
     local i = n % keep
     out[#out + 1] = 'e' .. (INT[i + 1] or fmt('%d', i)) .. sfx; out[#out + 1] = row
     n = n + 1
   end
-  out[#out + 1] = 'n' .. sfx; out[#out + 1] = INT[n + 1] or fmt('%d', n)
   return n
 end
 """
 )
 
-_EVIDENCE: Final = (
-    _RING
+# The step scripts: KEYS[1] the adult's hash, a pair's state in its field 'p:<child>'. A
+# write comes before the EXPIRE, so a hash a step creates expires too.
+_FIRE: Final = (
+    _COMMON
     + """
-local pts = tonumber(ARGV[2])
-local keep = tonumber(ARGV[4])
-local function append(sfx)
-  local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx)
-  local w = {}
-  ring_put(KEYS[1], tonumber(v[1] or '0'), tonumber(v[2] or keep), keep, ARGV[4], {ARGV[1]}, w,
-           sfx)
-  redis.call('HSET', KEYS[1], unpack(w))
+local field = 'p:' .. ARGV[3]
+local fired, req, esc, score, n, k = pair_get(redis.call('HGET', KEYS[1], field))
+local b = tonumber(ARGV[1])
+local hit = bit.band(fired, b) == 0
+if hit then
+  redis.call('HSET', KEYS[1], field, spack(PAIR, bit.bor(fired, b), req, esc, score, n, k))
 end
-if ARGV[3] == '' then
-  redis.call('HINCRBY', KEYS[1], 'fan', pts)
-  append('')
-else
-  local sfx = ':' .. ARGV[3]
-  local s = redis.call('HINCRBY', KEYS[1], 'score' .. sfx, pts)
-  append(sfx)
-  local best = tonumber(redis.call('HGET', KEYS[1], 'best') or '0')
-  if s > best then redis.call('HSET', KEYS[1], 'best', s, 'best_child', ARGV[3]) end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-local v = redis.call('HMGET', KEYS[1], 'best', 'fan')
-return tonumber(v[1] or '0') + tonumber(v[2] or '0')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if hit then return 1 end
+return 0
 """
 )
 
-# A ring of evidence and some fields beside it, read at once: KEYS[1] the adult's hash,
-# ARGV[1] the ring's suffix ('' for the adult's own, ':<child>' for a pair's), then the
-# fields to read.
+# The reach set without the event script's lower bound 'rmin' of its times: the bound is
+# dropped (the event script reads the set's oldest time again).
+_REACH: Final = (
+    _COMMON
+    + """
+local t = tonumber(ARGV[2])
+local start = t - tonumber(ARGV[3])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not old or tonumber(old) < t then redis.call('ZADD', KEYS[1], t, ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. start)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local v = redis.call('HGET', KEYS[2], 'a')
+if v then
+  local best, fan, level, flagged, n, k, rmin, x, rx, child = adult_get(v)
+  if rmin ~= NONE then
+    redis.call('HSET', KEYS[2], 'a', adult_put(best, fan, level, flagged, n, k, NONE, x, rx, child))
+  end
+end
+return redis.call('ZCARD', KEYS[1])
+"""
+)
+
+_RAISE: Final = (
+    _COMMON
+    + """
+local best, fan, level, flagged, n, k, rmin, x, rx, child =
+  adult_get(redis.call('HGET', KEYS[1], 'a'))
+local v = tonumber(ARGV[2])
+local before = level
+if ARGV[1] == 'flagged' then before = flagged end
+if v > before then
+  if ARGV[1] == 'flagged' then
+    flagged = v
+    redis.call('SADD', KEYS[2], ARGV[4])
+  else
+    level = v
+  end
+  redis.call('HSET', KEYS[1], 'a', adult_put(best, fan, level, flagged, n, k, rmin, x, rx, child))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if v <= before then return -1 end
+return before
+"""
+)
+
+_REQUEST: Final = (
+    _COMMON
+    + """
+local field = 'p:' .. ARGV[4]
+local fired, req, esc, score, n, k = pair_get(redis.call('HGET', KEYS[1], field))
+local t = tonumber(ARGV[1])
+if req == NONE or t - req > tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], field, spack(PAIR, fired, t, 0, score, n, k))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+)
+
+_ESCALATE: Final = (
+    _COMMON
+    + """
+local field = 'p:' .. ARGV[4]
+local fired, req, esc, score, n, k = pair_get(redis.call('HGET', KEYS[1], field))
+if req == NONE then return 0 end
+local d = tonumber(ARGV[2]) - req
+if d < 0 or d > tonumber(ARGV[3]) then return 0 end
+esc = bit.bor(esc, tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], field, spack(PAIR, fired, req, esc, score, n, k))
+return esc
+"""
+)
+
+# A row of evidence: ARGV the row, its points, its ring's suffix ('' for the adult's own,
+# ':<child>' for a pair's), the ring's size and the hash's time to live.
+_EVIDENCE: Final = (
+    _COMMON
+    + """
+local pts, keep, sfx = tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[3]
+local v = redis.call('HMGET', KEYS[1], 'a', 'p' .. sfx)
+local best, fan, level, flagged, an, ak, rmin, x, rx, best_child = adult_get(v[1])
+local w = {}
+if sfx == '' then
+  fan = fan + pts
+  an, ak = ring_put(KEYS[1], an, ak, keep, {ARGV[1]}, w, ''), keep
+else
+  local fired, req, esc, score, n, k = pair_get(v[2])
+  score = score + pts
+  n = ring_put(KEYS[1], n, k, keep, {ARGV[1]}, w, sfx)
+  w[#w + 1] = 'p' .. sfx; w[#w + 1] = spack(PAIR, fired, req, esc, score, n, keep)
+  if score > best then best, best_child = score, string.sub(sfx, 2) end
+end
+w[#w + 1] = 'a'; w[#w + 1] = adult_put(best, fan, level, flagged, an, ak, rmin, x, rx, best_child)
+redis.call('HSET', KEYS[1], unpack(w))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return best + fan
+"""
+)
+
+# A pair's score and rows (ARGV[1] ':<child>') or the adult's best, fan-out points, best
+# child and own rows (ARGV[1] ''), read at once.
 _READ: Final = (
-    _RING
+    _COMMON
     + """
 local sfx = ARGV[1]
-local v = redis.call('HMGET', KEYS[1], 'n' .. sfx, 'k' .. sfx, unpack(ARGV, 2))
-local n = tonumber(v[1] or '0')
-local rows = ring_get(KEYS[1], n, tonumber(v[2] or n), sfx)
-table.remove(v, 1)
-table.remove(v, 1)
-return {v, rows}
+if sfx == '' then
+  local best, fan, level, flagged, n, k, rmin, x, rx, child =
+    adult_get(redis.call('HGET', KEYS[1], 'a'))
+  return {best, fan, child, ring_get(KEYS[1], n, k, '')}
+end
+local fired, req, esc, score, n, k = pair_get(redis.call('HGET', KEYS[1], 'p' .. sfx))
+return {score, ring_get(KEYS[1], n, k, sfx)}
 """
 )
 
 
 # Every rule of an event in one script: the engine's steps in order (see ``Signals``), the
-# state read once, changed in Lua, written once, the flag settled at the end; a call
-# applies several events, one after another. ARGV: each event's number of arguments, then
-# its arguments (see ``StoreEvent``): the step, allowed and stranger as one string ("a10"),
-# the kind, the adult, the child, the time, mutual connections, the adult's band if
-# known, then for a text the off-platform points and explanation and the phrase points
-# and explanation. Times are passed as Python's ``repr`` and written as given (``%.17g``
-# where computed), so they round-trip exactly. Every key is named from the prefix and
-# the two accounts (so one standalone Redis or one primary, not Redis Cluster). The
-# @NAME@ constants come from the engine's SignalsConfig.
+# state read once (two fields), changed in Lua, written once, the flag settled at the end;
+# a call applies several events, one after another. ARGV: each event's number of
+# arguments, then its arguments (see ``StoreEvent``): the step, allowed and stranger as
+# one string ("a10"), the kind, the adult, the child, the time, mutual connections, the
+# adult's band if known, then for a text the off-platform points and explanation and the
+# phrase points and explanation. Times are passed as Python's ``repr``: read as doubles
+# and written as given in rows, so they round-trip exactly. Every key is named from the
+# prefix and the two accounts (so one standalone Redis or one primary, not Redis
+# Cluster). The @NAME@ constants come from the engine's SignalsConfig.
+#
+# Expiry: an EXPIRE costs more than the rest of an event's writes together, so the script
+# sets the adult's hash's (and its reach set's) once a second of the server's clock per
+# adult, noting the second in the adult's state; the hash lives TTL (a second more than
+# the store's ttl) from then, so still at least ttl after the adult's last event. A reach
+# set that holds only the child just added may be new: its expiry is always set.
 _EVENT: Final = (
-    _RING
+    _COMMON
     + """
 local KEEP = @KEEP@
 local P = "@PREFIX@"
+local NOW = tonumber(redis.call('TIME')[1])
 -- What the rules change in the event at hand, in one table `fire` and `add` share (made
 -- once a call, not once an event; a closure over many locals costs more to make).
 local s = {}
@@ -237,22 +319,16 @@ end
 -- A row of evidence, a JSON array: the points also as text (`text`), the explanation
 -- `why` as a JSON string (every explanation built here is plain text, nothing to escape).
 local function add(pair, rule, pts, text, why)
+  local row = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",' .. text .. ',' .. why .. ']'
   if pair then
-    local cj = s.child_json
-    if not cj then
-      cj = cjson.encode(s.C)
-      s.child_json = cj
-    end
     local rows = s.prows
-    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",' .. cj .. ','
-      .. text .. ',' .. why .. ']'
+    rows[#rows + 1] = row
     local score = s.pscore + pts
     s.pscore = score
     if score > s.best then s.best, s.best_child = score, s.C end
   else
     local rows = s.arows
-    rows[#rows + 1] = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",null,' .. text .. ','
-      .. why .. ']'
+    rows[#rows + 1] = row
     s.fan = s.fan + pts
   end
   s.total = s.best + s.fan
@@ -267,23 +343,25 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   local tag = P .. '{' .. A .. '}:'
   local ka, kblock = tag .. 'actor', P .. 'block:' .. C
   local sfx = ':' .. C
-  local f_fired, f_req, f_esc, f_score = 'fired' .. sfx, 'req' .. sfx, 'esc' .. sfx, 'score' .. sfx
+  local fp = 'p' .. sfx
 
-  -- The adult's hash: its own fields, and each child's as '<field>:<child>'.
-  local v = redis.call('HMGET', ka, f_fired, f_req, f_esc, f_score, 'n' .. sfx, 'k' .. sfx,
-                       'best', 'fan', 'level', 'best_child', 'flagged', 'n', 'k', 'rmin')
-  -- A field not there is 0; `x + 0` reads a number without a call.
-  s.fired, s.pscore, s.best = (v[1] or 0) + 0, (v[4] or 0) + 0, (v[7] or 0) + 0
-  s.best_child, s.fan, s.total = v[10], (v[8] or 0) + 0, -1
-  s.prows, s.arows, s.child_json = {}, {}, false
+  -- The adult's hash: its own state in 'a', the pair's in 'p:<child>'.
+  local v = redis.call('HMGET', ka, 'a', fp)
+  local va, vp = v[1], v[2]
+  local fired, req, esc, pscore, pn, pk = 0, NONE, 0, 0, 0, 0
+  if vp then fired, req, esc, pscore, pn, pk = sunpack(PAIR, vp) end
+  local best, fan, level, flagged, an, ak, rmin, x, rx, best_child =
+    0, 0, 0, 0, 0, 0, NONE, 0, 0, false
+  if va then
+    local has, at
+    best, fan, level, flagged, an, ak, rmin, x, rx, has, at = sunpack(ADULT, va)
+    if has == 1 then best_child = string.sub(va, at) end
+  end
+  s.fired, s.pscore, s.best, s.best_child, s.fan, s.total = fired, pscore, best, best_child,
+    fan, -1
+  s.prows, s.arows = {}, {}
   s.kind, s.ts, s.C = kind, ts, C
-  local req, esc = v[2] and v[2] + 0, (v[3] or 0) + 0
-  local pn, pk = (v[5] or 0) + 0, (v[6] or KEEP) + 0
-  local level, flagged = (v[9] or 0) + 0, (v[11] or 0) + 0
-  local an, ak = (v[12] or 0) + 0, (v[13] or KEEP) + 0
-  local rmin, rmin_text = v[14] and v[14] + 0, false
-  local fired0, pscore0, best0, fan0 = s.fired, s.pscore, s.best, s.fan
-  local esc0, level0, reqs = esc, level, false
+  local req0, esc0, level0, rmin0, rx0 = req, esc, level, rmin, rx
 
   if op == 'b' then
     redis.call('HSET', kblock, A, ts)
@@ -305,7 +383,7 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   elseif op == 'w' then
     fire(64)
   elseif op == 'c' then
-    if not req or t - req > @ESC_WINDOW@ then req, reqs, esc = t, ts, 0 end
+    if req == NONE or t - req > @ESC_WINDOW@ then req, esc = t, 0 end
     if fire(1) then
       add(true, @R_STRANGER_CONTACT@, @STRANGER_POINTS@, '@STRANGER_POINTS@',
           '"the child sent an adult stranger a ' .. (string.gsub(kind, '_', ' ')) .. '"')
@@ -328,19 +406,22 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
       local kreach = tag .. 'reach'
       local start = t - @FAN_WINDOW@
       redis.call('ZADD', kreach, 'GT', ts, C)
-      redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
       local distinct = redis.call('ZCARD', kreach)
-      if not rmin or rmin < start then
+      if rx ~= NOW or distinct == 1 then
+        redis.call('EXPIRE', kreach, '@FAN_EXPIRE@')
+        rx = NOW
+      end
+      if rmin == NONE or rmin < start then
         if distinct == 1 then
-          rmin, rmin_text = t, ts
+          rmin = t
         else
           redis.call('ZREMRANGEBYSCORE', kreach, '-inf', fmt('(%.17g', start))
           local oldest = redis.call('ZRANGE', kreach, 0, 0, 'WITHSCORES')
-          rmin, rmin_text = tonumber(oldest[2]), oldest[2]
+          rmin = tonumber(oldest[2])
           distinct = redis.call('ZCARD', kreach)
         end
       elseif t < rmin then
-        rmin, rmin_text = t, ts
+        rmin = t
       end
       if distinct >= @FAN_CHILDREN@ and distinct > level then
         local function fan_points(l)
@@ -356,13 +437,13 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
         end
       end
       if (kind == 'friend_request' or kind == 'follow')
-         and (not req or t - req > @ESC_WINDOW@) then
-        req, reqs, esc = t, ts, 0
+         and (req == NONE or t - req > @ESC_WINDOW@) then
+        req, esc = t, 0
       end
     end
     local eb = (kind == 'message' and 1) or (kind == 'media_request' and 2)
       or (kind == 'link' and 4)
-    if eb and req and t - req >= 0 and t - req <= @ESC_WINDOW@ then
+    if eb and req ~= NONE and t - req >= 0 and t - req <= @ESC_WINDOW@ then
       esc = bit.bor(esc, eb)
       local names = {}
       if bit.band(esc, 1) ~= 0 then names[#names + 1] = 'message' end
@@ -405,45 +486,43 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
     end
   end
 
-  local fired, pscore, best, fan, total = s.fired, s.pscore, s.best, s.fan, s.total
-  local best_child, prows, arows = s.best_child, s.prows, s.arows
+  local fired1, pscore1, best1, fan1, total = s.fired, s.pscore, s.best, s.fan, s.total
+  local prows, arows = s.prows, s.arows
+  best_child = s.best_child
   local before = -1
   if total >= @FLAG_SCORE@ and total > flagged then
     before = flagged
+    flagged = total
     if before == 0 then redis.call('SADD', P .. 'flagged', A) end
   end
-  -- One write of the fields that changed (a number written costs a conversion).
+  -- One write of the states that changed, and of the new rows.
   local w = {}
-  if fired ~= fired0 then
-    w[#w + 1] = f_fired; w[#w + 1] = INT[fired + 1] or fmt('%d', fired)
+  if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, prows, w, sfx), KEEP end
+  if #prows > 0 or fired1 ~= fired or req ~= req0 or esc ~= esc0 then
+    w[#w + 1] = fp; w[#w + 1] = spack(PAIR, fired1, req, esc, pscore1, pn, pk)
   end
-  if pscore ~= pscore0 then
-    w[#w + 1] = f_score; w[#w + 1] = INT[pscore + 1] or fmt('%d', pscore)
+  if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, arows, w, ''), KEEP end
+  local adult = #arows > 0 or best1 ~= best or fan1 ~= fan or level ~= level0 or before >= 0
+    or rmin ~= rmin0 or rx ~= rx0
+  local writes = adult or #w > 0
+  local renew = (writes or op ~= 'b') and x ~= NOW
+  if renew and (writes or va) then x, adult = NOW, true end
+  if adult then
+    w[#w + 1] = 'a'
+    w[#w + 1] = adult_put(best1, fan1, level, flagged, an, ak, rmin, x, rx, best_child)
   end
-  if reqs then w[#w + 1] = f_req; w[#w + 1] = reqs end
-  if esc ~= esc0 then w[#w + 1] = f_esc; w[#w + 1] = INT[esc + 1] or fmt('%d', esc) end
-  if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, '@KEEP@', prows, w, sfx), KEEP end
-  if best ~= best0 then
-    w[#w + 1] = 'best'; w[#w + 1] = INT[best + 1] or fmt('%d', best)
-    w[#w + 1] = 'best_child'; w[#w + 1] = best_child
-  end
-  if fan ~= fan0 then w[#w + 1] = 'fan'; w[#w + 1] = INT[fan + 1] or fmt('%d', fan) end
-  if level ~= level0 then w[#w + 1] = 'level'; w[#w + 1] = INT[level + 1] or fmt('%d', level) end
-  if before >= 0 then w[#w + 1] = 'flagged'; w[#w + 1] = INT[total + 1] or fmt('%d', total) end
-  if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, '@KEEP@', arows, w, ''), KEEP end
-  if rmin_text then w[#w + 1] = 'rmin'; w[#w + 1] = rmin_text end
   if #w > 0 then redis.call('HSET', ka, unpack(w)) end
-  if op ~= 'b' or #w > 0 then redis.call('EXPIRE', ka, '@TTL@') end
+  if renew then redis.call('EXPIRE', ka, '@TTL@') end
   if before < 0 or not @STATE@ then return before end
   local best_rows = {}
   if best_child == C then
     best_rows = ring_get(ka, pn, pk, sfx)
   elseif best_child then
     local b = ':' .. best_child
-    local nk = redis.call('HMGET', ka, 'n' .. b, 'k' .. b)
-    best_rows = ring_get(ka, tonumber(nk[1] or '0'), tonumber(nk[2] or KEEP), b)
+    local _, _, _, _, n, k = pair_get(redis.call('HGET', ka, 'p' .. b))
+    best_rows = ring_get(ka, n, k, b)
   end
-  return {before, best, fan, best_child, ring_get(ka, an, ak, ''), best_rows}
+  return {before, best1, fan1, best_child, ring_get(ka, an, ak, ''), best_rows}
 end
 
 -- ARGV: the events one after another, each its number of arguments then the arguments;
@@ -515,13 +594,14 @@ def _driver() -> tuple[Any, type[Exception]]:
     return redis.Redis, redis.RedisError
 
 
-def _rows(items: Sequence[bytes | None]) -> list[EvidenceRow]:
-    """Evidence rows from their JSON arrays, oldest first."""
+def _rows(items: Sequence[bytes | None], child: str | None) -> list[EvidenceRow]:
+    """Evidence rows of ``child``'s ring (``None``: the adult's own) from their JSON
+    arrays, oldest first."""
     out: list[EvidenceRow] = []
     for item in items:
         if item is not None:
             r = json.loads(item)
-            out.append((r[0], r[1], r[2], r[3], r[4], r[5]))
+            out.append((r[0], r[1], r[2], child, r[3], r[4]))
     return out
 
 
@@ -530,14 +610,15 @@ def _flag_state(reply: Any) -> FlagState | None:  # noqa: ANN401 - a script's re
         return None if reply < 0 else (int(reply), 0, 0, None, [], [])
     before, best, fan, child, actor_rows, pair_rows = reply
     name = None if child is None else bytes(child).decode()
-    return int(before), int(best), int(fan), name, _rows(actor_rows), _rows(pair_rows)
+    return int(before), int(best), int(fan), name, _rows(actor_rows, None), _rows(pair_rows, name)
 
 
 class RedisSignalStore:
     """The state in Redis, shared by every app server.
 
     ``client`` is a ``redis.Redis``; :meth:`from_url` builds one. ``ttl`` is how long
-    an actor's state (pairs, evidence, scores) is kept after its last activity.
+    an actor's state (pairs, evidence, scores) is kept after its last activity (up to
+    a second more).
     """
 
     shared = True
@@ -557,6 +638,8 @@ class RedisSignalStore:
         self.client = client
         self.prefix = prefix
         self._ttl = math.ceil(ttl)
+        # The adult's hash: a second more (the event script sets its expiry once a second).
+        self._actor_ttl = self._ttl + 1
         self._fire = client.register_script(_FIRE)
         self._reach = client.register_script(_REACH)
         self._raise = client.register_script(_RAISE)
@@ -625,7 +708,7 @@ class RedisSignalStore:
         actor's evidence."""
         script = self._events.get((config, state))
         if script is None:
-            source = _event_source(config, self._ttl, self.prefix, state)
+            source = _event_source(config, self._actor_ttl, self.prefix, state)
             script = self._events[config, state] = self.client.register_script(source)
         if len(events) == 1:
             args = [str(len(events[0])), *events[0]]
@@ -710,13 +793,13 @@ class RedisSignalStore:
 
     def fire(self, actor: str, child: str, bit: int) -> bool:
         keys = [self._key(actor)]
-        args: list[_Value] = [bit, self._ttl, child]
+        args: list[_Value] = [bit, self._actor_ttl, child]
         return bool(self._call("fire a rule", lambda: self._fire(keys=keys, args=args)))
 
     def mask(self, actor: str, child: str) -> int:
         key = self._key(actor)
-        value = self._call("read a pair", lambda: self.client.hget(key, f"fired:{child}"))
-        return int(value or 0)
+        value = self._call("read a pair", lambda: self.client.hget(key, f"p:{child}"))
+        return 0 if value is None else int(struct.unpack_from(_PAIR, value)[0])
 
     def reach(self, actor: str, child: str, t: float, window: float) -> int:
         keys = [self._key(actor, "reach"), self._key(actor)]
@@ -728,7 +811,7 @@ class RedisSignalStore:
         before = int(
             self._call(
                 f"raise the {field}",
-                lambda: self._raise(keys=keys, args=[field, value, self._ttl, actor]),
+                lambda: self._raise(keys=keys, args=[field, value, self._actor_ttl, actor]),
             )
         )
         return None if before < 0 else before
@@ -741,7 +824,7 @@ class RedisSignalStore:
 
     def request(self, actor: str, child: str, t: float, window: float) -> None:
         keys = [self._key(actor)]
-        args: list[_Value] = [repr(t), repr(window), self._ttl, child]
+        args: list[_Value] = [repr(t), repr(window), self._actor_ttl, child]
         self._call("open a request window", lambda: self._request(keys=keys, args=args))
 
     def escalate(self, actor: str, child: str, bit: int, t: float, window: float) -> int:
@@ -751,7 +834,9 @@ class RedisSignalStore:
 
     def add_evidence(self, actor: str, row: EvidenceRow, keep: int) -> int:
         keys = [self._key(actor)]
-        args: list[_Value] = [json.dumps(row), row[4], row[3] or "", keep, self._ttl]
+        text = json.dumps([row[0], row[1], row[2], row[4], row[5]])
+        ring = "" if row[3] is None else f":{row[3]}"
+        args: list[_Value] = [text, row[4], ring, keep, self._actor_ttl]
         return int(self._call("add evidence", lambda: self._evidence(keys=keys, args=args)))
 
     def block(self, child: str, other: str, t: float, idents: tuple[str, ...], keep: float) -> None:
@@ -784,18 +869,18 @@ class RedisSignalStore:
 
     def pair(self, actor: str, child: str) -> tuple[int, list[EvidenceRow]]:
         keys = [self._key(actor)]
-        args = [f":{child}", f"score:{child}"]
-        (score,), rows = self._call("read a pair", lambda: self._read(keys=keys, args=args))
-        return int(score or 0), _rows(rows)
+        args = [f":{child}"]
+        score, rows = self._call("read a pair", lambda: self._read(keys=keys, args=args))
+        return int(score), _rows(rows, child)
 
     def actor(self, actor: str) -> tuple[int, int, str | None, list[EvidenceRow]]:
         keys = [self._key(actor)]
-        args = ["", "best", "fan", "best_child"]
-        (best, fan, best_child), rows = self._call(
+        args = [""]
+        best, fan, best_child, rows = self._call(
             "read an actor", lambda: self._read(keys=keys, args=args)
         )
         child = None if best_child is None else bytes(best_child).decode()
-        return int(best or 0), int(fan or 0), child, _rows(rows)
+        return int(best), int(fan), child, _rows(rows, None)
 
     def flagged(self) -> list[str]:
         members = self._call(
