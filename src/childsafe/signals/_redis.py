@@ -105,9 +105,10 @@ local function adult_get(v)
   return best, fan, level, flagged, n, k, rmin, x, rx, has == 1 and string.sub(v, at)
 end
 
+local ADULT_CHILD = ADULT .. 'c0'
 local function adult_put(best, fan, level, flagged, n, k, rmin, x, rx, child)
   if child then
-    return spack(ADULT, best, fan, level, flagged, n, k, rmin, x, rx, 1) .. child
+    return spack(ADULT_CHILD, best, fan, level, flagged, n, k, rmin, x, rx, 1, child)
   end
   return spack(ADULT, best, fan, level, flagged, n, k, rmin, x, rx, 0)
 end
@@ -124,10 +125,10 @@ local function ring_get(key, n, k, sfx)
   return redis.call('HMGET', key, unpack(ring_fields(n, k, sfx)))
 end
 
--- The fields and values that add `rows` to the ring `sfx` kept at `keep` rows, into `out`
--- (for one HSET; a ring kept at another size first keeps its newest rows, moved to
--- `keep`); the new n (and the new k is `keep`).
-local function ring_put(key, n, k, keep, rows, out, sfx)
+-- The fields and values that add the first `count` of `rows` to the ring `sfx` kept at
+-- `keep` rows, into `out` (for one HSET; a ring kept at another size first keeps its
+-- newest rows, moved to `keep`); the new n (and the new k is `keep`).
+local function ring_put(key, n, k, keep, rows, count, out, sfx)
   if n > 0 and k ~= keep then
     local old = ring_fields(n, k, sfx)
     local values = redis.call('HMGET', key, unpack(old))
@@ -139,9 +140,9 @@ local function ring_put(key, n, k, keep, rows, out, sfx)
       end
     end
   end
-  for _, row in ipairs(rows) do
+  for j = 1, count do
     local i = n % keep
-    out[#out + 1] = 'e' .. (INT[i + 1] or fmt('%d', i)) .. sfx; out[#out + 1] = row
+    out[#out + 1] = 'e' .. (INT[i + 1] or fmt('%d', i)) .. sfx; out[#out + 1] = rows[j]
     n = n + 1
   end
   return n
@@ -251,11 +252,11 @@ local best, fan, level, flagged, an, ak, rmin, x, rx, best_child = adult_get(v[1
 local w = {}
 if sfx == '' then
   fan = fan + pts
-  an, ak = ring_put(KEYS[1], an, ak, keep, {ARGV[1]}, w, ''), keep
+  an, ak = ring_put(KEYS[1], an, ak, keep, {ARGV[1]}, 1, w, ''), keep
 else
   local fired, req, esc, score, n, k = pair_get(v[2])
   score = score + pts
-  n = ring_put(KEYS[1], n, k, keep, {ARGV[1]}, w, sfx)
+  n = ring_put(KEYS[1], n, k, keep, {ARGV[1]}, 1, w, sfx)
   w[#w + 1] = 'p' .. sfx; w[#w + 1] = spack(PAIR, fired, req, esc, score, n, keep)
   if score > best then best, best_child = score, string.sub(sfx, 2) end
 end
@@ -306,8 +307,14 @@ local KEEP = @KEEP@
 local P = "@PREFIX@"
 local NOW = tonumber(redis.call('TIME')[1])
 -- What the rules change in the event at hand, in one table `fire` and `add` share (made
--- once a call, not once an event; a closure over many locals costs more to make).
-local s = {}
+-- once a call, not once an event; a closure over many locals costs more to make); its
+-- rows, `np` of them in `prows` for the pair and `na` in `arows` for the adult.
+local s = {prows = {}, arows = {}}
+
+local function fan_points(l)
+  if l < @FAN_CHILDREN@ then return 0 end
+  return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
+end
 
 local function fire(b)
   local f = s.fired
@@ -321,14 +328,14 @@ end
 local function add(pair, rule, pts, text, why)
   local row = '[' .. rule .. ',' .. s.ts .. ',"' .. s.kind .. '",' .. text .. ',' .. why .. ']'
   if pair then
-    local rows = s.prows
-    rows[#rows + 1] = row
+    local np = s.np + 1
+    s.prows[np], s.np = row, np
     local score = s.pscore + pts
     s.pscore = score
     if score > s.best then s.best, s.best_child = score, s.C end
   else
-    local rows = s.arows
-    rows[#rows + 1] = row
+    local na = s.na + 1
+    s.arows[na], s.na = row, na
     s.fan = s.fan + pts
   end
   s.total = s.best + s.fan
@@ -340,10 +347,8 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
                      phrase_why)
   local op = string.sub(head, 1, 1)
   local t = ts + 0
-  local tag = P .. '{' .. A .. '}:'
-  local ka, kblock = tag .. 'actor', P .. 'block:' .. C
-  local sfx = ':' .. C
-  local fp = 'p' .. sfx
+  local ka, kblock = P .. '{' .. A .. '}:actor', P .. 'block:' .. C
+  local fp = 'p:' .. C
 
   -- The adult's hash: its own state in 'a', the pair's in 'p:<child>'.
   local v = redis.call('HMGET', ka, 'a', fp)
@@ -359,7 +364,7 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   end
   s.fired, s.pscore, s.best, s.best_child, s.fan, s.total = fired, pscore, best, best_child,
     fan, -1
-  s.prows, s.arows = {}, {}
+  s.np, s.na = 0, 0
   s.kind, s.ts, s.C = kind, ts, C
   local req0, esc0, level0, rmin0, rx0 = req, esc, level, rmin, rx
 
@@ -403,7 +408,7 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
       -- The distinct children reached within the window: the reach set keeps each child's
       -- last time; 'rmin' is at most the oldest of them, so the set is trimmed (and its
       -- oldest read again) only once a time in it may have left the window.
-      local kreach = tag .. 'reach'
+      local kreach = P .. '{' .. A .. '}:reach'
       local start = t - @FAN_WINDOW@
       redis.call('ZADD', kreach, 'GT', ts, C)
       local distinct = redis.call('ZCARD', kreach)
@@ -424,10 +429,6 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
         rmin = t
       end
       if distinct >= @FAN_CHILDREN@ and distinct > level then
-        local function fan_points(l)
-          if l < @FAN_CHILDREN@ then return 0 end
-          return @FAN_POINTS@ + math.min(l - @FAN_CHILDREN@, 8) * @FAN_EXTRA@
-        end
         local more = fan_points(distinct) - fan_points(level)
         level = distinct
         if more > 0 then
@@ -487,7 +488,7 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   end
 
   local fired1, pscore1, best1, fan1, total = s.fired, s.pscore, s.best, s.fan, s.total
-  local prows, arows = s.prows, s.arows
+  local np, na = s.np, s.na
   best_child = s.best_child
   local before = -1
   if total >= @FLAG_SCORE@ and total > flagged then
@@ -497,12 +498,12 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   end
   -- One write of the states that changed, and of the new rows.
   local w = {}
-  if #prows > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, prows, w, sfx), KEEP end
-  if #prows > 0 or fired1 ~= fired or req ~= req0 or esc ~= esc0 then
+  if np > 0 then pn, pk = ring_put(ka, pn, pk, KEEP, s.prows, np, w, ':' .. C), KEEP end
+  if np > 0 or fired1 ~= fired or req ~= req0 or esc ~= esc0 then
     w[#w + 1] = fp; w[#w + 1] = spack(PAIR, fired1, req, esc, pscore1, pn, pk)
   end
-  if #arows > 0 then an, ak = ring_put(ka, an, ak, KEEP, arows, w, ''), KEEP end
-  local adult = #arows > 0 or best1 ~= best or fan1 ~= fan or level ~= level0 or before >= 0
+  if na > 0 then an, ak = ring_put(ka, an, ak, KEEP, s.arows, na, w, ''), KEEP end
+  local adult = na > 0 or best1 ~= best or fan1 ~= fan or level ~= level0 or before >= 0
     or rmin ~= rmin0 or rx ~= rx0
   local writes = adult or #w > 0
   local renew = (writes or op ~= 'b') and x ~= NOW
@@ -516,7 +517,7 @@ local function event(head, kind, A, C, ts, mutual, band_given, off_text, off_why
   if before < 0 or not @STATE@ then return before end
   local best_rows = {}
   if best_child == C then
-    best_rows = ring_get(ka, pn, pk, sfx)
+    best_rows = ring_get(ka, pn, pk, ':' .. C)
   elseif best_child then
     local b = ':' .. best_child
     local _, _, _, _, n, k = pair_get(redis.call('HGET', ka, 'p' .. b))
