@@ -295,9 +295,10 @@ return {score, ring_get(KEYS[1], n, k, sfx)}
 # prefix and the two accounts (so one standalone Redis or one primary, not Redis
 # Cluster). The @NAME@ constants come from the engine's SignalsConfig.
 #
-# Expiry: an EXPIRE costs more than the rest of an event's writes together, so the script
-# sets the adult's hash's (and its reach set's) once a second of the server's clock per
-# adult, noting the second in the adult's state; the hash lives TTL (a second more than
+# Expiry: an EXPIRE is a call and a write of its own (about a twentieth of an event's
+# server instructions, and one more command for replicas), so the script sets the adult's
+# hash's (and its reach set's) once a second of the server's clock per adult, noting the
+# second in the adult's state; the hash lives TTL (a second more than
 # the store's ttl) from then, so still at least ttl after the adult's last event. A reach
 # set that holds only the child just added may be new: its expiry is always set.
 _EVENT: Final = (
