@@ -109,9 +109,11 @@ def _timezone(jurisdiction: str) -> str:
     return "Europe/Berlin" if len(jurisdiction) == 2 else "UTC"
 
 
-def _birth_date(age: int, today: dt.date) -> dt.date:
-    """A birth date making someone ``age`` on ``today``, their birthday 100 days away."""
-    upcoming = today + dt.timedelta(days=100)
+def _birth_date(age: int, today: dt.date, n: int = 0) -> dt.date:
+    """A birth date making someone ``age`` on ``today``, their birthday between 30 and
+    349 days away: the ``n``-th persona's, so that no two of the first 320 share one
+    (a birth date shown is a canary)."""
+    upcoming = today + dt.timedelta(days=30 + (n * 11) % 320)
     try:
         return upcoming.replace(year=upcoming.year - age - 1)
     except ValueError:  # 29 February
@@ -271,6 +273,13 @@ _PARAM: Final = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>|\{([^{}:]+)(?::[^{}]*)?\}")
 _ACCOUNT_PARAM: Final = re.compile(
     r"user|account|member|friend|child|parent|guardian|profile|handle|username|person|target|recipient|^id$"
 )
+_GENERIC_PARAM: Final = re.compile(r"^(id|pk|uid|uuid|slug|key|ident|identifier)$")
+_ACCOUNT_SEGMENT: Final = re.compile(
+    r"user|account|member|friend|child|kid|parent|guardian|profile|people|person|player"
+    r"|student|^u$"
+)
+"""A generic parameter (``pk``, ``slug``) names an account after one of these path
+segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
 _AUTH: Final = re.compile(
     r"log-?in|log-?out|sign-?in|sign-?out|sign-?up|register|session|password|token|jwks"
     r"|(^|/)age(/|$)|static|well-known"
@@ -312,6 +321,23 @@ class _Route:
     @property
     def params(self) -> list[str]:
         return [a or b for a, b in _PARAM.findall(self.path)]
+
+    @property
+    def fills_accounts(self) -> bool:
+        """Whether every path parameter names an account: by its name (``user_id``),
+        or a generic name (``pk``, ``slug``) after an account segment (``/users/``)."""
+        segments = self.path.lower().strip("/").split("/")
+        for n, segment in enumerate(segments):
+            names = [a or b for a, b in _PARAM.findall(segment)]
+            if not names:
+                continue
+            before = segments[n - 1] if n and not _PARAM.search(segments[n - 1]) else ""
+            for name in names:
+                if _ACCOUNT_PARAM.search(name):
+                    continue
+                if not (_GENERIC_PARAM.match(name) and _ACCOUNT_SEGMENT.search(before)):
+                    return False
+        return True
 
     @property
     def kind(self) -> str:
@@ -523,6 +549,17 @@ class _Read:
     url: str
     status: int
     content: bytes
+    headers: str = ""  # every response header but Set-Cookie, one "name: value" a line
+
+    def text(self) -> str:
+        """The body, decompressed, and the headers: where a page can show a canary."""
+        return body_text(self.content) + "\n" + self.headers
+
+
+def _headers_of(response: httpx.Response) -> str:
+    return "\n".join(
+        f"{k}: {v}" for k, v in response.headers.multi_items() if k.lower() != "set-cookie"
+    )
 
 
 def _rule(decision: Decision) -> str:
@@ -543,6 +580,8 @@ def _accepted_encodings() -> str:
 _ENCODINGS: Final = _accepted_encodings()
 _LIST_KEYS: Final = ("next", "next_url", "nextPage", "next_page", "next_link")
 _CURSOR_KEYS: Final = ("next_cursor", "cursor", "nextCursor")
+_OFFSET_KEYS: Final = ("offset", "start", "skip")
+_MORE_KEYS: Final = ("has_more", "hasMore", "more")
 _HTML_NEXT: Final = re.compile(
     r"<a\b[^>]*\brel=[\"']?next[\"']?[^>]*\bhref=[\"']([^\"']+)[\"']"
     r"|<a\b[^>]*\bhref=[\"']([^\"']+)[\"'][^>]*\brel=[\"']?next",
@@ -586,6 +625,7 @@ class ObservationSuite:
         self.today = today or dt.datetime.now(dt.UTC).date()
         self._random = random.Random(seed)  # noqa: S311 - canary codes, not secrets
         self._used: set[str] = set()
+        self._personas = 0
 
     # -- personas ----------------------------------------------------------------
 
@@ -603,6 +643,7 @@ class ObservationSuite:
         """A new persona with fresh canary values."""
         code = self.code()
         first = "Aaron" if role == "filler" else "Zoë"
+        self._personas += 1
         return Persona(
             key=key,
             role=role,
@@ -612,7 +653,7 @@ class ObservationSuite:
             code=code,
             name=f"{first} {code.upper()} O'Hara",
             handle=f"{code}_x",
-            birth_date=_birth_date(age, self.today),
+            birth_date=_birth_date(age, self.today, self._personas),
         )
 
     def run(self, adapter: ObserveAdapter) -> ObservationReport:
@@ -742,7 +783,9 @@ class _Run:
             if response is None:
                 break
             self.stats["reads"] += 1
-            out.append(_Read(next_url, response.status_code, response.content))
+            out.append(
+                _Read(next_url, response.status_code, response.content, _headers_of(response))
+            )
             if response.status_code != 200:
                 break
             found, count, data = _next_page(response, next_url)
@@ -772,7 +815,11 @@ class _Run:
         self.members[persona.key] = member
         code = persona.code
         needles = (code, persona.handle) + ((member.id,) if _distinctive(member.id) else ())
-        self.canaries[persona.key] = [Canary("name", persona.key, needles)]
+        self.canaries[persona.key] = [
+            Canary("name", persona.key, needles),
+            Canary("birth date", persona.key, _date_forms(persona.birth_date)),
+            Canary("contact", persona.key, (persona.email,)),
+        ]
         return member
 
     def setup(self) -> list[str]:
@@ -863,13 +910,11 @@ class _Run:
         client = self.client_for(key)
         texts = []
         for route in reads:
-            if route.params and not (
-                addressed and all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params)
-            ):
+            if route.params and not (addressed and route.fills_accounts):
                 continue
             url = route.fill(self.members[key].id) if route.params else route.path
             texts += [
-                "\n".join(forms_of(body_text(page.content)))
+                "\n".join(forms_of(page.text()))
                 for page in self.read_all(client, url, limit=3)
                 if page.status == 200
             ]
@@ -956,7 +1001,7 @@ class _Run:
         viewers += [r for r in VIEWER_ROLES if r in self.members]
         targets = [*children, "connected_adult"] if "connected_adult" in self.members else children
         for route in reads:
-            if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
+            if route.params and not route.fills_accounts:
                 self.note(
                     route.key,
                     f"path parameters {route.params} are not accounts the "
@@ -970,8 +1015,18 @@ class _Run:
                 who += children if target is None else ([target] if target in children else [])
                 for viewer in who:
                     client = self.client_for(viewer)
-                    for page in self.read_all(client, url):
-                        if page.status == 200:
+                    pages = self.read_all(client, url)
+                    head = self.request(client, "HEAD", url)
+                    if head is not None:  # an app may answer HEAD with other headers
+                        pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
+                    if target is None:  # a search: each child asked for by handle and code
+                        for child in children:
+                            persona = self.members[child].persona
+                            for value in (persona.handle, persona.code):
+                                query = _with_query(url, **dict.fromkeys(_SEARCH_KEYS, value))
+                                pages += self.read_all(client, query, limit=2)
+                    for page in pages:
+                        if 200 <= page.status < 400:  # a redirect shows its Location
                             self.judge_read(route, viewer, target, page, client, children)
 
     def judge_read(
@@ -983,7 +1038,7 @@ class _Run:
         client: httpx.Client,
         children: list[str],
     ) -> None:
-        forms = forms_of(body_text(page.content))
+        forms = forms_of(page.text())
         # A child reading another child's canary is "another child", named.
         role = "logged_out" if viewer is None else viewer
         if viewer in children:
@@ -1048,6 +1103,12 @@ class _Run:
             return listed.allowed, _rule(listed)
         if kind == "location":
             decision = self.check("location.view", viewer, child)
+            return decision.allowed, _rule(decision)
+        if kind == "birth date":  # a profile detail: for those who may see the profile
+            decision = self.check("profile.view", viewer, child)
+            return decision.allowed, _rule(decision)
+        if kind == "contact":  # an address to write to: for those who may message
+            decision = self.check("dm.send", viewer, child)
             return decision.allowed, _rule(decision)
         if kind == "connection":
             if target != child or viewer == "connected_adult":
@@ -1119,7 +1180,7 @@ class _Run:
         tid = self.members[target].id
         planned: list[tuple[_Route, str, bool]] = []
         for route in routes:
-            if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
+            if route.params and not route.fills_accounts:
                 self.note(route.key, f"path parameters {route.params} are not accounts")
                 continue
             paths = [route.fill(tid)] if route.params else [route.path]
@@ -1477,7 +1538,7 @@ class _Run:
         ]
         self.reads = reads
         for r in reads + writes:
-            if r.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in r.params):
+            if r.params and not r.fills_accounts:
                 why = f"path parameters {r.params} are not accounts the suite made: it "
                 self.note(r.key, why + "cannot fill them (list a filled path in extra_routes)")
         for r in routes:
@@ -1506,6 +1567,10 @@ class _Run:
         )
 
 
+_SEARCH_KEYS: Final = ("q", "query", "search", "term", "name", "handle", "username")
+"""The query parameters a search route usually reads: a route that takes no account is
+also read with each child's handle, then its canary code, in all of them."""
+
 _DECLARED_AGE: Final = {
     "age": 30,
     "birth_date": "1990-01-01",
@@ -1517,6 +1582,23 @@ _DECLARED_AGE: Final = {
     "is_adult": True,
 }
 """What a request may claim about its sender's age: an app must never believe it."""
+
+
+def _date_forms(day: dt.date) -> tuple[str, ...]:
+    """How a page writes a birth date: ISO, day-first and month-first with ``/``, ``.``
+    and ``-``, and with the month's English name."""
+    d, m, y, month = day.day, day.month, day.year, day.strftime("%B")
+    return (
+        day.isoformat(),
+        f"{d:02d}/{m:02d}/{y}",
+        f"{m:02d}/{d:02d}/{y}",
+        f"{d:02d}.{m:02d}.{y}",
+        f"{d:02d}-{m:02d}-{y}",
+        f"{d}/{m}/{y}",
+        f"{m}/{d}/{y}",
+        f"{month} {d}, {y}",
+        f"{d} {month} {y}",
+    )
 
 
 def _contact_body(text: str, target: str) -> dict[str, Any]:
@@ -1595,6 +1677,23 @@ def _walk(data: object) -> Iterator[tuple[str, object]]:
             yield from _walk(v)
 
 
+def _next_offset(data: object, url: str, count: int) -> str | None:
+    """The next page of a list paged by offset: the same parameter the page echoes
+    (``offset``, ``start``, ``skip``) moved on by the items it held, or ``?offset=``
+    when it only says there is more (``has_more``)."""
+    if not isinstance(data, dict) or not count:
+        return None
+    for key in _OFFSET_KEYS:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _with_query(url, **{key: str(value + count)})
+    if any(data.get(k) is True for k in _MORE_KEYS):
+        current = dict(parse_qsl(urlsplit(url).query)).get("offset", "0")
+        start = int(current) if current.isdigit() else 0
+        return _with_query(url, offset=str(start + count))
+    return None
+
+
 def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, object]:
     """The next page's URL (``Link: rel=next``, a ``next`` field, a cursor, an HTML
     ``rel=next`` link) and how many items this page held."""
@@ -1615,7 +1714,7 @@ def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, obj
                 return _with_query(url, cursor=str(value)), count, data
             if key in {"next_page", "nextPage"} and isinstance(value, int):
                 return _with_query(url, page=str(value)), count, data
-        return None, count, data
+        return _next_offset(data, url, count), count, data
     m = _HTML_NEXT.search(text)
     if m:
         return (m.group(1) or m.group(2)).replace("&amp;", "&"), count, None
