@@ -5,16 +5,19 @@ to sign up and sign in, optionally how to connect two accounts, link a parent an
 the app's clock) it
 
 1. creates child accounts of every band in every chosen jurisdiction through the app's
-   own sign-up, with unique *canary* values: display name and handle, a location with
-   coordinates and a place name, membership of a connection list, a message's text;
+   own sign-up, with unique *canary* values: display name and handle, birth date and
+   email address, a location with coordinates and a place name, membership of a
+   connection list, a message's text;
    filler accounts are made first so that children sort onto later pages;
 2. discovers every route from the framework (Flask's URL map, Django's resolver,
    Starlette/FastAPI routes), fills path parameters from the test accounts and reads
    every readable route as every kind of viewer (logged out, adult stranger, teen
    strangers 13-15 and 16-17, friend of a friend, connected adult, parent, another
-   child, the child itself), following pagination (``Link`` headers, ``next`` fields,
-   ``page`` and ``cursor`` parameters);
-3. searches each raw response, decompressed and in every escaped form, for the canaries
+   child, the child itself), with ``GET`` and ``HEAD``, following pagination (``Link``
+   headers, ``next`` fields, ``page``, ``offset`` and ``cursor`` parameters), and
+   routes that take no account also as a search for each child;
+3. searches each raw response and its headers, decompressed and in every escaped
+   form, for the canaries
    the active policy (through :class:`~childsafe.Guard`, per jurisdiction) says that
    viewer must not see;
 4. probes every state-changing route with each write action it could perform (a DM, a
