@@ -1019,15 +1019,15 @@ class _Run:
                 for viewer in who:
                     client = self.client_for(viewer)
                     pages = self.read_all(client, url)
-                    head = self.request(client, "HEAD", url)
-                    if head is not None:  # an app may answer HEAD with other headers
-                        pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
-                    if target is None:  # a search: each child asked for by handle and code
-                        for child in children:
-                            persona = self.members[child].persona
-                            for value in (persona.handle, persona.code):
-                                query = _with_query(url, **dict.fromkeys(_SEARCH_KEYS, value))
-                                pages += self.read_all(client, query, limit=2)
+                    if viewer in _HEAD_VIEWERS:  # an app may answer HEAD with other headers
+                        head = self.request(client, "HEAD", url)
+                        if head is not None:
+                            pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
+                    strange = viewer not in _CONNECTED_VIEWERS
+                    if target is None and strange and pages and pages[0].status == 200:
+                        for child in children:  # a search: each child asked for
+                            query = _with_query(url, **_search_query(self.members[child].persona))
+                            pages += self.read_all(client, query, limit=2)
                     for page in pages:
                         if 200 <= page.status < 400:  # a redirect shows its Location
                             self.judge_read(route, viewer, target, page, client, children)
@@ -1570,9 +1570,19 @@ class _Run:
         )
 
 
-_SEARCH_KEYS: Final = ("q", "query", "search", "term", "name", "handle", "username")
-"""The query parameters a search route usually reads: a route that takes no account is
-also read with each child's handle, then its canary code, in all of them."""
+_HEAD_VIEWERS: Final = (None, "adult_stranger", "teen_13_15")
+"""Who reads every route with ``HEAD`` too: the strangers a leak usually reaches."""
+_CONNECTED_VIEWERS: Final = ("connected_adult", "parent")
+"""Viewers connected to every child: nothing they find by searching is a leak."""
+_SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
+_HANDLE_KEYS: Final = ("handle", "username")
+
+
+def _search_query(persona: Persona) -> dict[str, str]:
+    """The query parameters a search route usually reads: its text (the persona's
+    code, part of its name and handle) and a handle to look up."""
+    return dict.fromkeys(_SEARCH_KEYS, persona.code) | dict.fromkeys(_HANDLE_KEYS, persona.handle)
+
 
 _DECLARED_AGE: Final = {
     "age": 30,
