@@ -2,7 +2,7 @@
 of :data:`LEAKS` is switched on: leaks the observation suite once missed (a location in
 a header, a redirect, whole-number coordinates or a geohash, a birth date or an email
 address shown to strangers, a search that finds a child by handle, a list paged by
-offset, a detail route whose parameter is a ``pk``)."""
+offset, a detail route whose parameter is a ``pk``, a search asked by ``POST``)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ LEAKS: Final = {
     "geohash": ("GET /api/users/<user_id>/card.json", "location"),
     "offset_pages": ("GET /api/directory", "name"),
     "pk_route": ("GET /people/<pk>", "location"),
+    "post_search": ("POST /api/people/search", "name"),
 }
 """Each leak, and the route and kind of the findings it must cause."""
 
@@ -37,6 +38,7 @@ EXTRA: Final = (
     ("GET", "/api/people", "people_search"),
     ("GET", "/api/directory", "directory"),
     ("GET", "/people/<pk>", "by_pk"),
+    ("POST", "/api/people/search", "post_search"),
 )
 
 Params = Mapping[str, str]
@@ -80,6 +82,18 @@ class More(Social):
         if self.allowed("dm.send", viewer, rec) or self.leak == "email":
             out["contact"] = {"email": self.emails.get(rec.id, "")}
         return Reply(200, out, headers=headers)
+
+    def post_search(self, viewer: Rec | None, _: Params, body: Body) -> Reply:
+        """A search asked in the request body; nothing without a query."""
+        if viewer is None:
+            return Reply(401, {"error": "sign in first"})
+        q = str(body.get("q") or "").lower()
+        if not q:
+            return Reply(400, {"error": "q is required"})
+        found = [r for r in self.people() if r.id != viewer.id and q in r.handle]
+        if self.leak != "post_search":
+            found = [r for r in found if self.suggestible(viewer, r)]
+        return Reply(200, {"results": [self.brief(r) for r in found]})
 
     def by_pk(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         rec = self._target(params["pk"])

@@ -553,6 +553,8 @@ class _Read:
     status: int
     content: bytes
     headers: str = ""  # every response header but Set-Cookie, one "name: value" a line
+    method: str = "GET"
+    body: object = None  # what a POST search sent
 
     def text(self) -> str:
         """The body, decompressed, and the headers: where a page can show a canary."""
@@ -1032,6 +1034,36 @@ class _Run:
                         if 200 <= page.status < 400:  # a redirect shows its Location
                             self.judge_read(route, viewer, target, page, client, children)
 
+    def read_searches(self, children: list[str], writes: list[_Route]) -> None:
+        """``POST`` routes named as searches (``/search``, ``/lookup``, ``/find``),
+        asked for each child by every viewer not connected to the children, their
+        answers judged as pages about nobody."""
+        searches = [
+            r
+            for r in writes
+            if r.method == "POST" and not r.params and _SEARCH_PATH.search(r.path.lower())
+        ]
+        viewers: list[str | None] = [None]
+        viewers += [r for r in VIEWER_ROLES if r in self.members and r not in _CONNECTED_VIEWERS]
+        viewers += children
+        for route in searches:
+            for viewer in viewers:
+                client = self.client_for(viewer)
+                for child in children:
+                    body = _search_query(self.members[child].persona)
+                    response = self.send(client, "POST", route.path, body)
+                    if response is None or not 200 <= response.status_code < 300:
+                        continue
+                    page = _Read(
+                        route.path,
+                        response.status_code,
+                        response.content,
+                        _headers_of(response),
+                        "POST",
+                        body,
+                    )
+                    self.judge_read(route, viewer, None, page, client, children)
+
     def judge_read(
         self,
         route: _Route,
@@ -1065,7 +1097,7 @@ class _Run:
                         canary.kind,
                         verdict[1],
                         f"{page.url} shows {shown!r}",
-                        self.curl(client, "GET", page.url),
+                        self.curl(client, page.method, page.url, page.body),
                     )
                 )
         if viewer in children and target is None:  # strangers suggested to the child
@@ -1085,7 +1117,7 @@ class _Run:
                             f"stranger {member.role} shown",
                             _rule(decision),
                             f"{page.url} shows {member.persona.code!r}",
-                            self.curl(client, "GET", page.url),
+                            self.curl(client, page.method, page.url, page.body),
                         )
                     )
 
@@ -1551,6 +1583,7 @@ class _Run:
             children = self.setup()
             self.plant(children, writes, reads)
             self.read_routes(children, reads)
+            self.read_searches(children, writes)
             self.check_defaults(children, reads)
             self.probe_contacts(children, writes, reads)
             self.probe_purchases(children, writes, reads)
@@ -1574,6 +1607,8 @@ _HEAD_VIEWERS: Final = (None, "adult_stranger", "teen_13_15")
 """Who reads every route with ``HEAD`` too: the strangers a leak usually reaches."""
 _CONNECTED_VIEWERS: Final = ("connected_adult", "parent")
 """Viewers connected to every child: nothing they find by searching is a leak."""
+_SEARCH_PATH: Final = re.compile(r"search|lookup|find|discover")
+"""A ``POST`` route whose path says it searches: asked like a search, not written to."""
 _SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
 _HANDLE_KEYS: Final = ("handle", "username")
 
