@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from childsafe.testing._leaks import Canary, body_text, forms_of, found_in
+from childsafe.testing._leaks import Canary, body_text, forms_of, found_in, geohash
 from childsafe.testing.observe import (
     Finding,
     Member,
@@ -27,6 +27,7 @@ from childsafe.testing.observe import (
     Unprobed,
     discover_routes,
 )
+from tests.testing import leaky_routes
 
 PLACE = Canary("location", "kid", ("qplace12",), (51.512345, -0.123456))
 NAME = Canary("name", "kid", ("qzoe1234",))
@@ -186,3 +187,64 @@ def test_the_asgi_transport() -> None:
         assert client.post("/", content=b"x").text == "seen POST"
     transport.shutdown()
     transport.shutdown()
+
+
+class TestLeaksOnceMissed:
+    """Leaks the suite did not see before it read headers, redirects and ``HEAD``,
+    whole-number coordinates, birth dates and email addresses, and searched by handle."""
+
+    def test_the_correct_app_passes(self) -> None:
+        """Every extra route, correct, shows birth dates and addresses only as allowed."""
+        report = ObservationSuite(jurisdictions=["GB"], seed=5).run(leaky_routes.adapter(None))
+        report.assert_passed()
+
+    @pytest.mark.parametrize("leak", sorted(leaky_routes.LEAKS))
+    def test_the_leak_is_found(self, leak: str) -> None:
+        """Each leak is found on its route, as its kind, for strangers."""
+        report = ObservationSuite(jurisdictions=["GB"], seed=5).run(leaky_routes.adapter(leak))
+        route, kind = leaky_routes.LEAKS[leak]
+        found = {(f.route, f.kind, f.viewer) for f in report.findings}
+        assert (route, kind, "adult_stranger") in found, report.table()
+
+
+class TestMoreForms:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"latE7": 515123450, "lngE7": -1234560}',
+            "51512345,-123456",
+            "5151235 / -123456",
+        ],
+    )
+    def test_coordinates_as_whole_numbers(self, text: str) -> None:
+        """Coordinates scaled by 10^5 to 10^7 are a location."""
+        assert PLACE.find(forms_of(text)) is not None
+
+    @pytest.mark.parametrize("text", ["515123450 alone", "1515123450,-1234560", "5151,-1234"])
+    def test_not_whole_coordinates(self, text: str) -> None:
+        """One number, a longer number or too few digits are not."""
+        assert PLACE.find(forms_of(text)) is None
+
+    def test_birth_dates_are_unique(self) -> None:
+        """Personas of one age get different birth dates, and keep their age."""
+        day = dt.date(2026, 2, 28)
+        suite = ObservationSuite(seed=1, today=day)
+        people = [suite.persona(f"p{i}", "child", 14, "GB") for i in range(40)]
+        assert len({p.birth_date for p in people}) == 40
+        assert {p.band.value for p in people} == {"13_15"}
+        assert all(
+            day.year
+            - p.birth_date.year
+            - ((day.month, day.day) < (p.birth_date.month, p.birth_date.day))
+            == 14
+            for p in people
+        )
+
+    def test_a_geohash(self) -> None:
+        """A geohash of 6 characters or more, as a word, is a location; a shorter one or
+        one inside a longer word is not."""
+        cell = geohash(51.512345, -0.123456, 9)
+        assert cell == "gcpvj1w15"
+        assert PLACE.find(forms_of(f'{{"cell": "{cell[:7]}"}}')) == cell[:7]
+        assert PLACE.find(forms_of(f"area {cell[:5]}")) is None
+        assert PLACE.find(forms_of(f"token x{cell[:8]}")) is None

@@ -1,6 +1,7 @@
 """How the observation suite reads a response and finds a canary in it: decompressed,
 in every form a leak takes (raw, HTML entities, JSON ``\\u`` escapes, URL encoding),
-coordinates rounded to 1-3 decimals and the place name they stand for.
+coordinates rounded or truncated to 1-6 decimals, scaled to whole numbers (``latE7``)
+or as a geohash, and the place name they stand for.
 
 .. versionadded:: 0.2.0
 """
@@ -12,6 +13,7 @@ import html
 import re
 import zlib
 from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Final
 from urllib.parse import unquote_plus
 
@@ -22,6 +24,10 @@ __all__ = ["Canary", "body_text", "forms_of", "found_in"]
 _U_ESCAPE: Final = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _NUMERIC: Final = re.compile(r"-?\d+\.\d+")
+_WHOLE: Final = re.compile(r"(?<![\d.])-?\d{6,}(?![\d.])")
+_SCALES: Final = (5, 6, 7)
+"""Powers of ten by which coordinates are stored as whole numbers (``latE7`` in
+Google's APIs, microdegrees, ``E5`` in compact formats)."""
 
 
 def body_text(content: bytes) -> str:
@@ -72,7 +78,9 @@ def forms_of(text: str) -> tuple[str, ...]:
 class Canary:
     """One planted value: ``kind`` (``name``, ``location``, ``connection``,
     ``message``), the strings that betray it (any one found is a leak) and, for a
-    location, its coordinates (any pair of them rounded to 1-3 decimals is a leak)."""
+    location, its coordinates (any pair of them rounded or truncated to 1-6 decimals,
+    or scaled to whole numbers by 10^5 to 10^7, or a geohash of 6 to 9 characters, is
+    a leak)."""
 
     kind: str
     owner: str
@@ -87,7 +95,9 @@ class Canary:
                 if needle in form:
                     return needle
             if self.coordinates is not None:
-                shown = _coordinates_in(form, self.coordinates)
+                shown = _coordinates_in(form, self.coordinates) or _geohash_in(
+                    form, self.coordinates
+                )
                 if shown is not None:
                     return shown
         return None
@@ -102,18 +112,65 @@ def _rounded(value: float) -> set[str]:
     return out
 
 
+def _scaled(value: float) -> set[str]:
+    """``value`` as a whole number of 10^-5 to 10^-7 degrees, rounded or truncated."""
+    exact = Decimal(f"{value:.6f}")
+    out = set()
+    for scale in _SCALES:
+        whole = exact.scaleb(scale)
+        for rounding in (ROUND_HALF_EVEN, ROUND_HALF_UP):
+            out.add(str(int(whole.to_integral_value(rounding=rounding))))
+        out.add(str(int(whole)))  # truncated towards zero
+    return {n for n in out if len(n.lstrip("-")) >= 6}
+
+
 def _coordinates_in(form: str, coordinates: tuple[float, float]) -> str | None:
     """A latitude and longitude of ``coordinates``, rounded or truncated to at least
-    one decimal, both in ``form`` (numbers matched whole, so ``51.1`` is not found in
-    ``151.17``)."""
-    numbers = set(_NUMERIC.findall(form))
-    if not numbers:
-        return None
+    one decimal or scaled to whole numbers, both in ``form`` (numbers matched whole,
+    so ``51.1`` is not found in ``151.17``)."""
     lat, lon = coordinates
-    lats, lons = _rounded(lat) & numbers, _rounded(lon) & numbers
-    if lats and lons:
-        return f"{max(lats, key=len)},{max(lons, key=len)}"
+    numbers = set(_NUMERIC.findall(form))
+    if numbers:
+        lats, lons = _rounded(lat) & numbers, _rounded(lon) & numbers
+        if lats and lons:
+            return f"{max(lats, key=len)},{max(lons, key=len)}"
+    wholes = set(_WHOLE.findall(form))
+    if wholes:
+        lats, lons = _scaled(lat) & wholes, _scaled(lon) & wholes
+        if lats and lons:
+            return f"{max(lats, key=len)},{max(lons, key=len)}"
     return None
+
+
+_BASE32: Final = "0123456789bcdefghjkmnpqrstuvwxyz"
+_GEOHASH_WORD: Final = re.compile(r"(?<![0-9a-z])[0-9b-hjkmnp-z]{6,12}(?![0-9a-z])")
+
+
+def geohash(lat: float, lon: float, length: int) -> str:
+    """The geohash of ``lat``, ``lon`` in ``length`` characters."""
+    bounds = {True: [-180.0, 180.0], False: [-90.0, 90.0]}  # True: a longitude bit
+    out, char, bits, lon_bit = "", 0, 0, True
+    while len(out) < length:
+        low_high, value = bounds[lon_bit], lon if lon_bit else lat
+        middle = (low_high[0] + low_high[1]) / 2
+        char <<= 1
+        if value >= middle:
+            char |= 1
+            low_high[0] = middle
+        else:
+            low_high[1] = middle
+        lon_bit, bits = not lon_bit, bits + 1
+        if bits == 5:
+            out, char, bits = out + _BASE32[char], 0, 0
+    return out
+
+
+def _geohash_in(form: str, coordinates: tuple[float, float]) -> str | None:
+    """A geohash of ``coordinates``, 6 characters (about 1 km) or more, as a word of
+    ``form``."""
+    full = geohash(*coordinates, 12)
+    words: list[str] = _GEOHASH_WORD.findall(form)
+    return next((word for word in words if full.startswith(word)), None)
 
 
 def found_in(content: bytes, canaries: Iterable[Canary]) -> list[tuple[Canary, str]]:

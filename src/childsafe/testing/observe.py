@@ -5,16 +5,19 @@ to sign up and sign in, optionally how to connect two accounts, link a parent an
 the app's clock) it
 
 1. creates child accounts of every band in every chosen jurisdiction through the app's
-   own sign-up, with unique *canary* values: display name and handle, a location with
-   coordinates and a place name, membership of a connection list, a message's text;
+   own sign-up, with unique *canary* values: display name and handle, birth date and
+   email address, a location with coordinates and a place name, membership of a
+   connection list, a message's text;
    filler accounts are made first so that children sort onto later pages;
 2. discovers every route from the framework (Flask's URL map, Django's resolver,
    Starlette/FastAPI routes), fills path parameters from the test accounts and reads
    every readable route as every kind of viewer (logged out, adult stranger, teen
    strangers 13-15 and 16-17, friend of a friend, connected adult, parent, another
-   child, the child itself), following pagination (``Link`` headers, ``next`` fields,
-   ``page`` and ``cursor`` parameters);
-3. searches each raw response, decompressed and in every escaped form, for the canaries
+   child, the child itself), with ``GET`` and ``HEAD``, following pagination (``Link``
+   headers, ``next`` fields, ``page``, ``offset`` and ``cursor`` parameters), and
+   routes that take no account also as a search for each child;
+3. searches each raw response and its headers, decompressed and in every escaped
+   form, for the canaries
    the active policy (through :class:`~childsafe.Guard`, per jurisdiction) says that
    viewer must not see;
 4. probes every state-changing route with each write action it could perform (a DM, a
@@ -109,9 +112,11 @@ def _timezone(jurisdiction: str) -> str:
     return "Europe/Berlin" if len(jurisdiction) == 2 else "UTC"
 
 
-def _birth_date(age: int, today: dt.date) -> dt.date:
-    """A birth date making someone ``age`` on ``today``, their birthday 100 days away."""
-    upcoming = today + dt.timedelta(days=100)
+def _birth_date(age: int, today: dt.date, n: int = 0) -> dt.date:
+    """A birth date making someone ``age`` on ``today``, their birthday between 30 and
+    349 days away: the ``n``-th persona's, so that no two of the first 320 share one
+    (a birth date shown is a canary)."""
+    upcoming = today + dt.timedelta(days=30 + (n * 11) % 320)
     try:
         return upcoming.replace(year=upcoming.year - age - 1)
     except ValueError:  # 29 February
@@ -271,6 +276,13 @@ _PARAM: Final = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>|\{([^{}:]+)(?::[^{}]*)?\}")
 _ACCOUNT_PARAM: Final = re.compile(
     r"user|account|member|friend|child|parent|guardian|profile|handle|username|person|target|recipient|^id$"
 )
+_GENERIC_PARAM: Final = re.compile(r"^(id|pk|uid|uuid|slug|key|ident|identifier)$")
+_ACCOUNT_SEGMENT: Final = re.compile(
+    r"user|account|member|friend|child|kid|parent|guardian|profile|people|person|player"
+    r"|student|^u$"
+)
+"""A generic parameter (``pk``, ``slug``) names an account after one of these path
+segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
 _AUTH: Final = re.compile(
     r"log-?in|log-?out|sign-?in|sign-?out|sign-?up|register|session|password|token|jwks"
     r"|(^|/)age(/|$)|static|well-known"
@@ -312,6 +324,23 @@ class _Route:
     @property
     def params(self) -> list[str]:
         return [a or b for a, b in _PARAM.findall(self.path)]
+
+    @property
+    def fills_accounts(self) -> bool:
+        """Whether every path parameter names an account: by its name (``user_id``),
+        or a generic name (``pk``, ``slug``) after an account segment (``/users/``)."""
+        segments = self.path.lower().strip("/").split("/")
+        for n, segment in enumerate(segments):
+            names = [a or b for a, b in _PARAM.findall(segment)]
+            if not names:
+                continue
+            before = segments[n - 1] if n and not _PARAM.search(segments[n - 1]) else ""
+            for name in names:
+                if _ACCOUNT_PARAM.search(name):
+                    continue
+                if not (_GENERIC_PARAM.match(name) and _ACCOUNT_SEGMENT.search(before)):
+                    return False
+        return True
 
     @property
     def kind(self) -> str:
@@ -523,6 +552,19 @@ class _Read:
     url: str
     status: int
     content: bytes
+    headers: str = ""  # every response header but Set-Cookie, one "name: value" a line
+    method: str = "GET"
+    body: object = None  # what a POST search sent
+
+    def text(self) -> str:
+        """The body, decompressed, and the headers: where a page can show a canary."""
+        return body_text(self.content) + "\n" + self.headers
+
+
+def _headers_of(response: httpx.Response) -> str:
+    return "\n".join(
+        f"{k}: {v}" for k, v in response.headers.multi_items() if k.lower() != "set-cookie"
+    )
 
 
 def _rule(decision: Decision) -> str:
@@ -543,6 +585,8 @@ def _accepted_encodings() -> str:
 _ENCODINGS: Final = _accepted_encodings()
 _LIST_KEYS: Final = ("next", "next_url", "nextPage", "next_page", "next_link")
 _CURSOR_KEYS: Final = ("next_cursor", "cursor", "nextCursor")
+_OFFSET_KEYS: Final = ("offset", "start", "skip")
+_MORE_KEYS: Final = ("has_more", "hasMore", "more")
 _HTML_NEXT: Final = re.compile(
     r"<a\b[^>]*\brel=[\"']?next[\"']?[^>]*\bhref=[\"']([^\"']+)[\"']"
     r"|<a\b[^>]*\bhref=[\"']([^\"']+)[\"'][^>]*\brel=[\"']?next",
@@ -586,6 +630,7 @@ class ObservationSuite:
         self.today = today or dt.datetime.now(dt.UTC).date()
         self._random = random.Random(seed)  # noqa: S311 - canary codes, not secrets
         self._used: set[str] = set()
+        self._personas = 0
 
     # -- personas ----------------------------------------------------------------
 
@@ -603,6 +648,7 @@ class ObservationSuite:
         """A new persona with fresh canary values."""
         code = self.code()
         first = "Aaron" if role == "filler" else "Zoë"
+        self._personas += 1
         return Persona(
             key=key,
             role=role,
@@ -612,7 +658,7 @@ class ObservationSuite:
             code=code,
             name=f"{first} {code.upper()} O'Hara",
             handle=f"{code}_x",
-            birth_date=_birth_date(age, self.today),
+            birth_date=_birth_date(age, self.today, self._personas),
         )
 
     def run(self, adapter: ObserveAdapter) -> ObservationReport:
@@ -742,7 +788,9 @@ class _Run:
             if response is None:
                 break
             self.stats["reads"] += 1
-            out.append(_Read(next_url, response.status_code, response.content))
+            out.append(
+                _Read(next_url, response.status_code, response.content, _headers_of(response))
+            )
             if response.status_code != 200:
                 break
             found, count, data = _next_page(response, next_url)
@@ -772,7 +820,11 @@ class _Run:
         self.members[persona.key] = member
         code = persona.code
         needles = (code, persona.handle) + ((member.id,) if _distinctive(member.id) else ())
-        self.canaries[persona.key] = [Canary("name", persona.key, needles)]
+        self.canaries[persona.key] = [
+            Canary("name", persona.key, needles),
+            Canary("birth date", persona.key, _date_forms(persona.birth_date)),
+            Canary("contact", persona.key, (persona.email,)),
+        ]
         return member
 
     def setup(self) -> list[str]:
@@ -863,13 +915,11 @@ class _Run:
         client = self.client_for(key)
         texts = []
         for route in reads:
-            if route.params and not (
-                addressed and all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params)
-            ):
+            if route.params and not (addressed and route.fills_accounts):
                 continue
             url = route.fill(self.members[key].id) if route.params else route.path
             texts += [
-                "\n".join(forms_of(body_text(page.content)))
+                "\n".join(forms_of(page.text()))
                 for page in self.read_all(client, url, limit=3)
                 if page.status == 200
             ]
@@ -956,7 +1006,7 @@ class _Run:
         viewers += [r for r in VIEWER_ROLES if r in self.members]
         targets = [*children, "connected_adult"] if "connected_adult" in self.members else children
         for route in reads:
-            if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
+            if route.params and not route.fills_accounts:
                 self.note(
                     route.key,
                     f"path parameters {route.params} are not accounts the "
@@ -970,9 +1020,49 @@ class _Run:
                 who += children if target is None else ([target] if target in children else [])
                 for viewer in who:
                     client = self.client_for(viewer)
-                    for page in self.read_all(client, url):
-                        if page.status == 200:
+                    pages = self.read_all(client, url)
+                    if viewer in _HEAD_VIEWERS:  # an app may answer HEAD with other headers
+                        head = self.request(client, "HEAD", url)
+                        if head is not None:
+                            pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
+                    strange = viewer not in _CONNECTED_VIEWERS
+                    if target is None and strange and pages and pages[0].status == 200:
+                        for child in children:  # a search: each child asked for
+                            query = _with_query(url, **_search_query(self.members[child].persona))
+                            pages += self.read_all(client, query, limit=2)
+                    for page in pages:
+                        if 200 <= page.status < 400:  # a redirect shows its Location
                             self.judge_read(route, viewer, target, page, client, children)
+
+    def read_searches(self, children: list[str], writes: list[_Route]) -> None:
+        """``POST`` routes named as searches (``/search``, ``/lookup``, ``/find``),
+        asked for each child by every viewer not connected to the children, their
+        answers judged as pages about nobody."""
+        searches = [
+            r
+            for r in writes
+            if r.method == "POST" and not r.params and _SEARCH_PATH.search(r.path.lower())
+        ]
+        viewers: list[str | None] = [None]
+        viewers += [r for r in VIEWER_ROLES if r in self.members and r not in _CONNECTED_VIEWERS]
+        viewers += children
+        for route in searches:
+            for viewer in viewers:
+                client = self.client_for(viewer)
+                for child in children:
+                    body = _search_query(self.members[child].persona)
+                    response = self.send(client, "POST", route.path, body)
+                    if response is None or not 200 <= response.status_code < 300:
+                        continue
+                    page = _Read(
+                        route.path,
+                        response.status_code,
+                        response.content,
+                        _headers_of(response),
+                        "POST",
+                        body,
+                    )
+                    self.judge_read(route, viewer, None, page, client, children)
 
     def judge_read(
         self,
@@ -983,7 +1073,7 @@ class _Run:
         client: httpx.Client,
         children: list[str],
     ) -> None:
-        forms = forms_of(body_text(page.content))
+        forms = forms_of(page.text())
         # A child reading another child's canary is "another child", named.
         role = "logged_out" if viewer is None else viewer
         if viewer in children:
@@ -1007,7 +1097,7 @@ class _Run:
                         canary.kind,
                         verdict[1],
                         f"{page.url} shows {shown!r}",
-                        self.curl(client, "GET", page.url),
+                        self.curl(client, page.method, page.url, page.body),
                     )
                 )
         if viewer in children and target is None:  # strangers suggested to the child
@@ -1027,7 +1117,7 @@ class _Run:
                             f"stranger {member.role} shown",
                             _rule(decision),
                             f"{page.url} shows {member.persona.code!r}",
-                            self.curl(client, "GET", page.url),
+                            self.curl(client, page.method, page.url, page.body),
                         )
                     )
 
@@ -1048,6 +1138,12 @@ class _Run:
             return listed.allowed, _rule(listed)
         if kind == "location":
             decision = self.check("location.view", viewer, child)
+            return decision.allowed, _rule(decision)
+        if kind == "birth date":  # a profile detail: for those who may see the profile
+            decision = self.check("profile.view", viewer, child)
+            return decision.allowed, _rule(decision)
+        if kind == "contact":  # an address to write to: for those who may message
+            decision = self.check("dm.send", viewer, child)
             return decision.allowed, _rule(decision)
         if kind == "connection":
             if target != child or viewer == "connected_adult":
@@ -1119,7 +1215,7 @@ class _Run:
         tid = self.members[target].id
         planned: list[tuple[_Route, str, bool]] = []
         for route in routes:
-            if route.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in route.params):
+            if route.params and not route.fills_accounts:
                 self.note(route.key, f"path parameters {route.params} are not accounts")
                 continue
             paths = [route.fill(tid)] if route.params else [route.path]
@@ -1477,7 +1573,7 @@ class _Run:
         ]
         self.reads = reads
         for r in reads + writes:
-            if r.params and not all(_ACCOUNT_PARAM.search(p.lower()) for p in r.params):
+            if r.params and not r.fills_accounts:
                 why = f"path parameters {r.params} are not accounts the suite made: it "
                 self.note(r.key, why + "cannot fill them (list a filled path in extra_routes)")
         for r in routes:
@@ -1487,6 +1583,7 @@ class _Run:
             children = self.setup()
             self.plant(children, writes, reads)
             self.read_routes(children, reads)
+            self.read_searches(children, writes)
             self.check_defaults(children, reads)
             self.probe_contacts(children, writes, reads)
             self.probe_purchases(children, writes, reads)
@@ -1506,6 +1603,22 @@ class _Run:
         )
 
 
+_HEAD_VIEWERS: Final = (None, "adult_stranger", "teen_13_15")
+"""Who reads every route with ``HEAD`` too: the strangers a leak usually reaches."""
+_CONNECTED_VIEWERS: Final = ("connected_adult", "parent")
+"""Viewers connected to every child: nothing they find by searching is a leak."""
+_SEARCH_PATH: Final = re.compile(r"search|lookup|find|discover")
+"""A ``POST`` route whose path says it searches: asked like a search, not written to."""
+_SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
+_HANDLE_KEYS: Final = ("handle", "username")
+
+
+def _search_query(persona: Persona) -> dict[str, str]:
+    """The query parameters a search route usually reads: its text (the persona's
+    code, part of its name and handle) and a handle to look up."""
+    return dict.fromkeys(_SEARCH_KEYS, persona.code) | dict.fromkeys(_HANDLE_KEYS, persona.handle)
+
+
 _DECLARED_AGE: Final = {
     "age": 30,
     "birth_date": "1990-01-01",
@@ -1517,6 +1630,23 @@ _DECLARED_AGE: Final = {
     "is_adult": True,
 }
 """What a request may claim about its sender's age: an app must never believe it."""
+
+
+def _date_forms(day: dt.date) -> tuple[str, ...]:
+    """How a page writes a birth date: ISO, day-first and month-first with ``/``, ``.``
+    and ``-``, and with the month's English name."""
+    d, m, y, month = day.day, day.month, day.year, day.strftime("%B")
+    return (
+        day.isoformat(),
+        f"{d:02d}/{m:02d}/{y}",
+        f"{m:02d}/{d:02d}/{y}",
+        f"{d:02d}.{m:02d}.{y}",
+        f"{d:02d}-{m:02d}-{y}",
+        f"{d}/{m}/{y}",
+        f"{m}/{d}/{y}",
+        f"{month} {d}, {y}",
+        f"{d} {month} {y}",
+    )
 
 
 def _contact_body(text: str, target: str) -> dict[str, Any]:
@@ -1595,6 +1725,23 @@ def _walk(data: object) -> Iterator[tuple[str, object]]:
             yield from _walk(v)
 
 
+def _next_offset(data: object, url: str, count: int) -> str | None:
+    """The next page of a list paged by offset: the same parameter the page echoes
+    (``offset``, ``start``, ``skip``) moved on by the items it held, or ``?offset=``
+    when it only says there is more (``has_more``)."""
+    if not isinstance(data, dict) or not count:
+        return None
+    for key in _OFFSET_KEYS:
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _with_query(url, **{key: str(value + count)})
+    if any(data.get(k) is True for k in _MORE_KEYS):
+        current = dict(parse_qsl(urlsplit(url).query)).get("offset", "0")
+        start = int(current) if current.isdigit() else 0
+        return _with_query(url, offset=str(start + count))
+    return None
+
+
 def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, object]:
     """The next page's URL (``Link: rel=next``, a ``next`` field, a cursor, an HTML
     ``rel=next`` link) and how many items this page held."""
@@ -1615,7 +1762,7 @@ def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, obj
                 return _with_query(url, cursor=str(value)), count, data
             if key in {"next_page", "nextPage"} and isinstance(value, int):
                 return _with_query(url, page=str(value)), count, data
-        return None, count, data
+        return _next_offset(data, url, count), count, data
     m = _HTML_NEXT.search(text)
     if m:
         return (m.group(1) or m.group(2)).replace("&amp;", "&"), count, None
