@@ -157,6 +157,31 @@ class ChildsafeMiddleware:
     server from starting (``ImproperlyConfigured``), as it fails ``manage.py check``.
     """
 
+    # Slots: the attributes __call__ and process_view read on every request are then
+    # read as slots (an instance dict's reads were left unspecialized by the
+    # interpreter). ``__dict__`` stays, for markcoroutinefunction and subclasses.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_chain",
+        "_checking",
+        "_enabled",
+        "_filter_views",
+        "_filtering",
+        "_find",
+        "_guard",
+        "_has_routes",
+        "_max_body",
+        "_ready",
+        "_repository",
+        "_spooling",
+        "_strict_checked",
+        "_view_rules",
+        "config",
+        "get_response",
+        "is_async",
+    )
+
     sync_capable = True
     async_capable = True
 
@@ -272,7 +297,7 @@ class ChildsafeMiddleware:
             wrapper = context._request  # noqa: SLF001
         except AttributeError:
             context = wrapper = None
-        if wrapper.__class__ is not DjangoRequest or context.__class__ is not RequestContext:
+        if type(wrapper) is not DjangoRequest or type(context) is not RequestContext:
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
             wrapper = context._request  # noqa: SLF001
