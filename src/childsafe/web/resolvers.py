@@ -206,6 +206,36 @@ class ResolverChain:
             account, source, error = _NOTHING_FOUND
         return new_context(guard, account, source, error, repository, self.adapter, request)
 
+    @property
+    def first(self) -> Resolver | None:
+        """The first resolver, as :meth:`context` calls it (``None`` without resolvers),
+        for an adapter that calls it inline and hands its result to
+        :meth:`context_after`."""
+        first = self._first
+        return None if first is None else first[0]
+
+    def context_after(
+        self,
+        guard: Guard,
+        request: Request,
+        repository: AccountRepository | AsyncAccountRepository | None,
+        result: object,
+        error: Exception | None = None,
+    ) -> RequestContext:
+        """:meth:`context` once the adapter called :attr:`first` itself: it returned
+        ``result``, or raised ``error``. The rest of the chain runs as in :meth:`context`
+        (sync resolvers), failing closed the same way."""
+        first = self._first
+        if first is None:
+            account, source, why = _NOTHING_FOUND
+        elif error is not None:
+            account, source, why = _raised(first[1], error)
+        elif type(result) is Account:
+            account, source, why = result, first[1], None
+        else:
+            account, source, why = self._rest(request, result)
+        return new_context(guard, account, source, why, repository, self.adapter, request)
+
     def context_eager(
         self,
         guard: Guard,

@@ -35,10 +35,12 @@ from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
 
 from childsafe._decision import Decision
+from childsafe._engine import Guard
+from childsafe._model import Account
 from childsafe.contrib.django.conf import Config, load
 from childsafe.contrib.django.decorators import is_filter_exempt
 from childsafe.contrib.django.inventory import routes
-from childsafe.contrib.django.request import NO_VIEW_PARAMS, DjangoRequest
+from childsafe.contrib.django.request import NO_VIEW_PARAMS, DjangoRequest, _PerRequest
 from childsafe.web import (
     ActionRule,
     DenialResponse,
@@ -139,6 +141,11 @@ def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
         spool.close()
 
 
+def _no_account(request: object) -> None:
+    """The resolver of a middleware configured with none: no account (anonymous)."""
+    del request
+
+
 class ChildsafeMiddleware:
     """Enforces the ``CHILDSAFE`` settings (see :mod:`childsafe.contrib.django.conf`).
 
@@ -171,9 +178,11 @@ class ChildsafeMiddleware:
         "_find",
         "_guard",
         "_has_routes",
+        "_how",
         "_max_body",
         "_ready",
         "_repository",
+        "_resolve",
         "_spooling",
         "_strict_checked",
         "_view_rules",
@@ -197,6 +206,10 @@ class ChildsafeMiddleware:
             raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
+        # The first resolver, called by __call__ itself (none: one finding no account),
+        # and what a context it resolved records of how (ResolverChain.context's own).
+        self._resolve = self._chain.first or _no_account
+        self._how = self._chain._first_how  # noqa: SLF001 - the chain's own record
         self._filtering = self.config.enabled and self.config.response_filter is not None
         # Whether process_view checks without more ado (enabled, no response filter).
         self._checking = self.config.enabled and self.config.response_filter is None
@@ -236,16 +249,37 @@ class ChildsafeMiddleware:
             self._ready = True
         # _start(request), inline: this runs on every request.
         repository = self._repository
-        # DjangoRequest(request, repository, None, self._max_body), without the class call.
-        wrapper: DjangoRequest = new_object(DjangoRequest)
+        guard = self._guard
+        # DjangoRequest(request, repository, None, self._max_body), without __init__.
+        wrapper = _PerRequest()
         wrapper.request = request
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
-        context = request.childsafe = self._chain.context(self._guard, wrapper, repository)
-        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
+        # self._chain.context(guard, wrapper, repository), its usual answer (the first
+        # resolver finds the account; a plain Guard, which records no events) inline.
         try:
-            response = self.get_response(request)
+            found = self._resolve(wrapper)
+        except Exception as e:  # noqa: BLE001 - the chain fails closed
+            context = self._chain.context_after(guard, wrapper, repository, None, e)
+        else:
+            if type(found) is Account and type(guard) is Guard:
+                context = new_object(RequestContext)
+                context.guard = guard
+                context.account = found
+                context._how = self._how  # noqa: SLF001
+                context.repository = repository
+                context.adapter = "django"
+                context._decisions = None  # noqa: SLF001
+                context.request_id = None
+                context._check = None  # noqa: SLF001
+            else:
+                context = self._chain.context_after(guard, wrapper, repository, found)
+        request.childsafe = context  # CONTEXT_ATTR
+        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
+        get_response = self.get_response  # a slot: read as one, then called
+        try:
+            response = get_response(request)
             if self._filtering and self._needs_filter(request, response):
                 if response.streaming:
                     response = _held(response, _join(response))
@@ -297,7 +331,7 @@ class ChildsafeMiddleware:
             wrapper = context._request  # noqa: SLF001
         except AttributeError:
             context = wrapper = None
-        if type(wrapper) is not DjangoRequest or type(context) is not RequestContext:
+        if type(wrapper) is not _PerRequest or type(context) is not RequestContext:
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
             wrapper = context._request  # noqa: SLF001
@@ -395,7 +429,11 @@ class ChildsafeMiddleware:
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
-        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        wrapper = _PerRequest()  # DjangoRequest(request, repository, None, self._max_body)
+        wrapper.request = request
+        wrapper.repository = repository
+        wrapper.params = NO_VIEW_PARAMS
+        wrapper.max_body = self._max_body
         context = self._chain.context(self._guard, wrapper, repository)
         context._request = wrapper  # noqa: SLF001
         request.childsafe = context  # CONTEXT_ATTR

@@ -114,6 +114,15 @@ class DjangoRequest:
         return self._json
 
 
+class _PerRequest(DjangoRequest):
+    """The :class:`DjangoRequest` the middleware builds for each request: called with no
+    arguments (``object.__init__``, so no Python frame) and its attributes set by the
+    middleware, which is cheaper than ``object.__new__(DjangoRequest)``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
 def _repository(request: Request, resolver: str) -> tuple[Any, AccountRepository]:
     """The ``HttpRequest`` and the repository behind ``request``, or an error that makes
     the request fail closed."""
