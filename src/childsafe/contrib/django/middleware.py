@@ -53,7 +53,6 @@ from childsafe.web import (
     problem_response,
 )
 from childsafe.web.denials import rendered
-from childsafe.web.request import new_object
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -139,6 +138,15 @@ def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
     spool = vars(request).pop("_childsafe_spool", None)
     if spool is not None:
         spool.close()
+
+
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` ``__call__`` builds when the first resolver
+    found the account: called with no arguments (``object.__init__``, no Python frame)
+    and its attributes set by ``__call__``, cheaper than ``object.__new__``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
 
 
 def _no_account(request: object) -> None:
@@ -264,7 +272,7 @@ class ChildsafeMiddleware:
             context = self._chain.context_after(guard, wrapper, repository, None, e)
         else:
             if type(found) is Account and type(guard) is Guard:
-                context = new_object(RequestContext)
+                context = _Context()
                 context.guard = guard
                 context.account = found
                 context._how = self._how  # noqa: SLF001
@@ -331,7 +339,7 @@ class ChildsafeMiddleware:
             wrapper = context._request  # noqa: SLF001
         except AttributeError:
             context = wrapper = None
-        if type(wrapper) is not _PerRequest or type(context) is not RequestContext:
+        if type(wrapper) is not _PerRequest:  # only __call__ and _start make one
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
             wrapper = context._request  # noqa: SLF001
