@@ -29,7 +29,7 @@ from childsafe import (
 from childsafe.contrib.flask import ChildSafe
 from childsafe.contrib.flask import routes as flask_routes
 from childsafe.exceptions import ConfigurationError
-from childsafe.web import declared_rules, denial_status, is_declared, single_value
+from childsafe.web import ResolverChain, declared_rules, denial_status, is_declared, single_value
 from childsafe.web.request import parse_json_body
 from childsafe.web.strict import RouteInfo, check_strict, exemption, sample_path
 from childsafe.wsgi import ChildsafeMiddleware
@@ -302,3 +302,79 @@ class TestRendererStatus:
         with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as http:
             response = http.post("/dm/teen", headers={"Authorization": "Bearer adult"})
         assert (response.status_code, response.text) == (403, "all good!")
+
+
+class TestResolverChainAfter:
+    """``ResolverChain.context_after``: the context once an adapter called the first
+    resolver itself, the same as :meth:`ResolverChain.context` would have built."""
+
+    @staticmethod
+    def _request() -> Any:
+        return object()
+
+    def test_first_is_the_first_resolver(self) -> None:
+        """``first`` is the first resolver as the chain calls it; ``None`` without any."""
+
+        def mine(request: Any) -> Account | None:
+            del request
+            return ACCOUNTS["teen"]
+
+        assert ResolverChain([mine]).first is mine
+        assert ResolverChain([]).first is None
+
+    def test_an_account_is_taken_at_once(self) -> None:
+        """An account from the first resolver is the request's, named after it."""
+
+        def mine(request: Any) -> Account | None:
+            del request
+            return ACCOUNTS["adult"]
+
+        chain = ResolverChain([mine], adapter="test")
+        context = chain.context_after(Guard(), self._request(), None, ACCOUNTS["teen"])
+        assert context.account is ACCOUNTS["teen"]
+        assert (context.resolution.source, context.resolution.error) == ("mine", None)
+        assert context.adapter == "test"
+
+    def test_none_runs_the_rest_of_the_chain(self) -> None:
+        """``None`` from the first resolver moves on to the next one, as ``context`` does."""
+        calls: list[str] = []
+
+        def second(request: Any) -> Account | None:
+            del request
+            calls.append("second")
+            return ACCOUNTS["kid"]
+
+        chain = ResolverChain([lambda _: None, second])
+        context = chain.context_after(Guard(), self._request(), None, None)
+        assert context.account is ACCOUNTS["kid"]
+        assert context.resolution.source == "second"
+        assert calls == ["second"]
+
+    def test_an_error_fails_closed(self) -> None:
+        """An error the first resolver raised gives the protective anonymous account,
+        recorded as an error, and the rest of the chain never runs."""
+
+        def second(request: Any) -> Account | None:
+            raise AssertionError("never called")  # pragma: no cover
+
+        def first(request: Any) -> Account | None:
+            raise RuntimeError("down")  # pragma: no cover
+
+        chain = ResolverChain([first, second])
+        context = chain.context_after(Guard(), self._request(), None, None, RuntimeError("down"))
+        assert context.account.band.value == "unknown"
+        assert context.resolution.source == "error"
+        assert context.resolution.error == "resolver first raised RuntimeError: down"
+
+    def test_something_else_fails_closed(self) -> None:
+        """A first resolver's answer that is not an account fails closed too."""
+        chain = ResolverChain([lambda _: "teen"])  # type: ignore[list-item,return-value]
+        context = chain.context_after(Guard(), self._request(), None, "teen")
+        assert context.account.band.value == "unknown"
+        assert context.resolution.source == "error"
+
+    def test_no_resolvers_is_anonymous(self) -> None:
+        """Without resolvers the request is anonymous, whatever ``result`` says."""
+        context = ResolverChain([]).context_after(Guard(), self._request(), None, None)
+        assert context.account.band.value == "unknown"
+        assert context.resolution.source == "anonymous"

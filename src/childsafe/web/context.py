@@ -134,7 +134,7 @@ def _target_of(rule: ActionRule, request: Request) -> str | None:
     except Exception as e:  # noqa: BLE001 - an extractor that fails finds nothing
         log.warning("childsafe: the target extractor for %s raised %r", rule.action, e)
         return None
-    if found.__class__ is str:
+    if type(found) is str:
         return found or None
     return str(found) if is_id(found) and found != "" else None
 
@@ -163,7 +163,7 @@ def _rule_checker(
                     found: object = params[param]
                 except LookupError:
                     found = request.path_param(param)
-                if found.__class__ is str:
+                if type(found) is str:
                     target = found or None
                 else:
                     target = None if found is None else str(found) or None
@@ -177,13 +177,13 @@ def _rule_checker(
             if repo is None:
                 raise LookupError("no AccountRepository configured")  # noqa: TRY301
             loaded: object = repo.get_account(target)
-            if loaded.__class__ is not Account and not isinstance(loaded, Account):
+            if type(loaded) is not Account and not isinstance(loaded, Account):
                 if eager and inspect.isawaitable(loaded):
                     return self._rule_awaiting(rule, repo, target, loaded, request)
                 loaded = _sync_account(loaded, target)
             rel: object = repo.relationship(self.account, loaded)
             if (  # a Relationship first: the usual answer, and one test
-                rel.__class__ is not Relationship
+                type(rel) is not Relationship
                 and rel is not None
                 and not isinstance(rel, Relationship)
             ):

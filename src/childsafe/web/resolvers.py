@@ -79,7 +79,7 @@ class ResolverChain:
             result: object = first[0](request)
         except Exception as e:  # noqa: BLE001 - any failure must fail closed
             return _raised(first[1], e)
-        if result.__class__ is Account:  # the usual answer, taken at once
+        if type(result) is Account:  # the usual answer, taken at once
             return result, first[1], None
         return self._rest(request, result)
 
@@ -120,7 +120,7 @@ class ResolverChain:
             result: object = first[0](request)
         except Exception as e:  # noqa: BLE001 - any failure must fail closed
             return _raised(first[1], e)
-        if result.__class__ is Account:  # the usual answer, taken at once
+        if type(result) is Account:  # the usual answer, taken at once
             return result, first[1], None
         return self._rest_eager(request, result)
 
@@ -183,7 +183,7 @@ class ResolverChain:
             except Exception as e:  # noqa: BLE001 - any failure must fail closed
                 account, source, error = _raised(first[1], e)
             else:
-                if result.__class__ is Account:
+                if type(result) is Account:
                     # new_context(...), inline: this is the hot path of every request.
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
@@ -194,7 +194,7 @@ class ResolverChain:
                     context._decisions = None  # noqa: SLF001
                     # A plain Guard is never observed (events swap in a subclass): its
                     # class is tested first, cheaper than reading the class variable.
-                    if guard.__class__ is not Guard and guard._observed:  # noqa: SLF001
+                    if type(guard) is not Guard and guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
                     else:
@@ -205,6 +205,36 @@ class ResolverChain:
         else:
             account, source, error = _NOTHING_FOUND
         return new_context(guard, account, source, error, repository, self.adapter, request)
+
+    @property
+    def first(self) -> Resolver | None:
+        """The first resolver, as :meth:`context` calls it (``None`` without resolvers),
+        for an adapter that calls it inline and hands its result to
+        :meth:`context_after`."""
+        first = self._first
+        return None if first is None else first[0]
+
+    def context_after(
+        self,
+        guard: Guard,
+        request: Request,
+        repository: AccountRepository | AsyncAccountRepository | None,
+        result: object,
+        error: Exception | None = None,
+    ) -> RequestContext:
+        """:meth:`context` once the adapter called :attr:`first` itself: it returned
+        ``result``, or raised ``error``. The rest of the chain runs as in :meth:`context`
+        (sync resolvers), failing closed the same way."""
+        first = self._first
+        if first is None:
+            account, source, why = _NOTHING_FOUND
+        elif error is not None:
+            account, source, why = _raised(first[1], error)
+        elif type(result) is Account:
+            account, source, why = result, first[1], None
+        else:
+            account, source, why = self._rest(request, result)
+        return new_context(guard, account, source, why, repository, self.adapter, request)
 
     def context_eager(
         self,
@@ -224,7 +254,7 @@ class ResolverChain:
             except Exception as e:  # noqa: BLE001 - any failure must fail closed
                 found = _raised(first[1], e)
             else:
-                if result.__class__ is Account:  # the usual answer, taken at once
+                if type(result) is Account:  # the usual answer, taken at once
                     # new_context(...), inline, as in context().
                     context: RequestContext = _new_object(RequestContext)
                     context.guard = guard
@@ -235,7 +265,7 @@ class ResolverChain:
                     context._decisions = None  # noqa: SLF001
                     # A plain Guard is never observed (events swap in a subclass): its
                     # class is tested first, cheaper than reading the class variable.
-                    if guard.__class__ is not Guard and guard._observed:  # noqa: SLF001
+                    if type(guard) is not Guard and guard._observed:  # noqa: SLF001
                         context.request_id = request_id_of(request)
                         context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
                     else:
@@ -243,7 +273,7 @@ class ResolverChain:
                         context._check = None  # noqa: SLF001
                     return context
                 found = self._rest_eager(request, result)
-        if found.__class__ is tuple:
+        if type(found) is tuple:
             account, source, error = found
             return new_context(guard, account, source, error, repository, self.adapter, request)
         return self._context_awaiting(guard, found, repository, request)  # type: ignore[arg-type]

@@ -35,10 +35,12 @@ from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
 
 from childsafe._decision import Decision
+from childsafe._engine import Guard
+from childsafe._model import Account
 from childsafe.contrib.django.conf import Config, load
 from childsafe.contrib.django.decorators import is_filter_exempt
 from childsafe.contrib.django.inventory import routes
-from childsafe.contrib.django.request import NO_VIEW_PARAMS, DjangoRequest
+from childsafe.contrib.django.request import NO_VIEW_PARAMS, DjangoRequest, _PerRequest
 from childsafe.web import (
     ActionRule,
     DenialResponse,
@@ -51,7 +53,6 @@ from childsafe.web import (
     problem_response,
 )
 from childsafe.web.denials import rendered
-from childsafe.web.request import new_object
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -139,6 +140,20 @@ def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
         spool.close()
 
 
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` ``__call__`` builds when the first resolver
+    found the account: called with no arguments (``object.__init__``, no Python frame)
+    and its attributes set by ``__call__``, cheaper than ``object.__new__``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+def _no_account(request: object) -> None:
+    """The resolver of a middleware configured with none: no account (anonymous)."""
+    del request
+
+
 class ChildsafeMiddleware:
     """Enforces the ``CHILDSAFE`` settings (see :mod:`childsafe.contrib.django.conf`).
 
@@ -157,6 +172,33 @@ class ChildsafeMiddleware:
     server from starting (``ImproperlyConfigured``), as it fails ``manage.py check``.
     """
 
+    # Slots: the attributes __call__ and process_view read on every request are then
+    # read as slots (an instance dict's reads were left unspecialized by the
+    # interpreter). ``__dict__`` stays, for markcoroutinefunction and subclasses.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_chain",
+        "_checking",
+        "_enabled",
+        "_filter_views",
+        "_filtering",
+        "_find",
+        "_guard",
+        "_has_routes",
+        "_how",
+        "_max_body",
+        "_ready",
+        "_repository",
+        "_resolve",
+        "_spooling",
+        "_strict_checked",
+        "_view_rules",
+        "config",
+        "get_response",
+        "is_async",
+    )
+
     sync_capable = True
     async_capable = True
 
@@ -172,6 +214,10 @@ class ChildsafeMiddleware:
             raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
+        # The first resolver, called by __call__ itself (none: one finding no account),
+        # and what a context it resolved records of how (ResolverChain.context's own).
+        self._resolve = self._chain.first or _no_account
+        self._how = self._chain._first_how  # noqa: SLF001 - the chain's own record
         self._filtering = self.config.enabled and self.config.response_filter is not None
         # Whether process_view checks without more ado (enabled, no response filter).
         self._checking = self.config.enabled and self.config.response_filter is None
@@ -211,16 +257,37 @@ class ChildsafeMiddleware:
             self._ready = True
         # _start(request), inline: this runs on every request.
         repository = self._repository
-        # DjangoRequest(request, repository, None, self._max_body), without the class call.
-        wrapper: DjangoRequest = new_object(DjangoRequest)
+        guard = self._guard
+        # DjangoRequest(request, repository, None, self._max_body), without __init__.
+        wrapper = _PerRequest()
         wrapper.request = request
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
-        context = request.childsafe = self._chain.context(self._guard, wrapper, repository)
-        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
+        # self._chain.context(guard, wrapper, repository), its usual answer (the first
+        # resolver finds the account; a plain Guard, which records no events) inline.
         try:
-            response = self.get_response(request)
+            found = self._resolve(wrapper)
+        except Exception as e:  # noqa: BLE001 - the chain fails closed
+            context = self._chain.context_after(guard, wrapper, repository, None, e)
+        else:
+            if type(found) is Account and type(guard) is Guard:
+                context = _Context()
+                context.guard = guard
+                context.account = found
+                context._how = self._how  # noqa: SLF001
+                context.repository = repository
+                context.adapter = "django"
+                context._decisions = None  # noqa: SLF001
+                context.request_id = None
+                context._check = None  # noqa: SLF001
+            else:
+                context = self._chain.context_after(guard, wrapper, repository, found)
+        request.childsafe = context  # CONTEXT_ATTR
+        context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
+        get_response = self.get_response  # a slot: read as one, then called
+        try:
+            response = get_response(request)
             if self._filtering and self._needs_filter(request, response):
                 if response.streaming:
                     response = _held(response, _join(response))
@@ -272,7 +339,7 @@ class ChildsafeMiddleware:
             wrapper = context._request  # noqa: SLF001
         except AttributeError:
             context = wrapper = None
-        if wrapper.__class__ is not DjangoRequest or context.__class__ is not RequestContext:
+        if type(wrapper) is not _PerRequest:  # only __call__ and _start make one
             # Called outside __call__ (a test driving process_view): resolve now.
             context = self._start(request)
             wrapper = context._request  # noqa: SLF001
@@ -370,7 +437,11 @@ class ChildsafeMiddleware:
         if not self._strict_checked:
             self._check_strict()
         repository = self._repository
-        wrapper = DjangoRequest(request, repository, None, self._max_body)
+        wrapper = _PerRequest()  # DjangoRequest(request, repository, None, self._max_body)
+        wrapper.request = request
+        wrapper.repository = repository
+        wrapper.params = NO_VIEW_PARAMS
+        wrapper.max_body = self._max_body
         context = self._chain.context(self._guard, wrapper, repository)
         context._request = wrapper  # noqa: SLF001
         request.childsafe = context  # CONTEXT_ATTR

@@ -78,7 +78,7 @@ class DjangoRequest:
         except KeyError:  # a header childsafe seldom reads
             key = environ_key(name)
         value = self.request.META.get(key)
-        return value if value.__class__ is str or value is None else str(value)
+        return value if type(value) is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         value = self.request.COOKIES.get(name)
@@ -89,7 +89,7 @@ class DjangoRequest:
 
     def path_param(self, name: str) -> str | None:
         value = self.params.get(name)
-        return value if value.__class__ is str or value is None else str(value)
+        return value if type(value) is str or value is None else str(value)
 
     def json(self) -> object:
         """The parsed JSON body; ``None`` if absent, not JSON, too large or of unknown
@@ -112,6 +112,15 @@ class DjangoRequest:
         except Exception:  # noqa: BLE001 - malformed, too large for Django, already read
             self._json = None
         return self._json
+
+
+class _PerRequest(DjangoRequest):
+    """The :class:`DjangoRequest` the middleware builds for each request: called with no
+    arguments (``object.__init__``, so no Python frame) and its attributes set by the
+    middleware, which is cheaper than ``object.__new__(DjangoRequest)``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
 
 
 def _repository(request: Request, resolver: str) -> tuple[Any, AccountRepository]:
