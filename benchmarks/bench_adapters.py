@@ -1034,7 +1034,16 @@ def find(timed: list[Timed], framework: str, variant: str) -> Timed:
 # by the difference in requests, leaves out start-up and the imports.
 COUNT_FEW: Final = 100
 COUNT_MANY: Final = 600
-COUNT_RUNS: Final = 2  # independent counting runs, to show how much a count moves
+COUNT_RUNS: Final = 3  # counting runs, each in its own memory layout (see _LAYOUT_PADS)
+# The length of an otherwise unused environment variable, per run. Valgrind starts a
+# process at the same addresses every time, so two runs with one environment count
+# within a few instructions of each other; but a different environment size (another
+# PYTHONPATH, another user name) moves every object the interpreter allocates, which
+# changes how dictionaries keyed by objects probe and moves a per-request count by up
+# to a few thousand instructions (Mytkowicz et al., "Producing wrong data without doing
+# anything obviously wrong!", ASPLOS 2009). Each run is one layout; the target is read
+# on the median ratio over the layouts, and every layout's ratio is shown.
+_LAYOUT_PADS: Final = (0, 1021, 2503, 3989, 5417, 7001, 8599)
 MAX_INSTRUCTION_RATIO: Final = 1.5  # childsafe adds at most this times the floor's
 _IREFS: Final = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -1049,8 +1058,8 @@ class Counted:
 
     @property
     def per_request(self) -> int:
-        """The mean over the runs."""
-        return round(statistics.fmean(self.runs))
+        """The median over the runs (the layouts)."""
+        return round(statistics.median(self.runs))
 
     @property
     def moved(self) -> int:
@@ -1069,9 +1078,10 @@ def serve_for_count(framework: str, variant: str, number: int) -> None:
     t.run(number)
 
 
-def _instructions(*args: str) -> int:
+def _instructions(*args: str, layout: int = 0) -> int:
     """The instructions a whole process running this script with ``args`` executes
-    (``--count-one framework variant number`` serves ``number`` requests)."""
+    (``--count-one framework variant number`` serves ``number`` requests), in memory
+    layout number ``layout``."""
     command = [
         "valgrind",
         "--tool=cachegrind",
@@ -1082,7 +1092,8 @@ def _instructions(*args: str) -> int:
         *args,
     ]
     # A fixed hash seed: dict and set probing is then the same in every run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    pad = _LAYOUT_PADS[layout % len(_LAYOUT_PADS)] + 97 * (layout // len(_LAYOUT_PADS))
+    env = {**os.environ, "PYTHONHASHSEED": "0", "CHILDSAFE_BENCH_LAYOUT": "." * pad}
     done = subprocess.run(
         command, capture_output=True, text=True, env=env, check=False, timeout=900
     )
@@ -1096,13 +1107,15 @@ def _instructions(*args: str) -> int:
 def count_instructions(
     frameworks: Iterable[str], variants: Iterable[str], runs: int = COUNT_RUNS
 ) -> list[Counted]:
-    """Instructions per request of each app, in ``runs`` independent runs of two
-    counted processes each, as many processes at once as the machine has CPUs (the
-    counts do not depend on what else runs)."""
+    """Instructions per request of each app, in ``runs`` runs of two counted processes
+    each, run ``r`` in memory layout ``r`` for every app, as many processes at once as
+    the machine has CPUs (the counts do not depend on what else runs)."""
     apps = [(f, v) for f in frameworks for v in variants]
     jobs = [(f, v, n, r) for r in range(runs) for f, v in apps for n in (COUNT_FEW, COUNT_MANY)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        counts = pool.map(lambda job: _instructions("--count-one", *map(str, job[:3])), jobs)
+        counts = pool.map(
+            lambda job: _instructions("--count-one", *map(str, job[:3]), layout=job[3]), jobs
+        )
         totals = dict(zip(jobs, counts, strict=True))
     return [
         Counted(
@@ -1136,11 +1149,12 @@ class Added:
 
     @property
     def ratio(self) -> float:
-        return statistics.fmean(self.ratios())
+        """The median over the layouts."""
+        return statistics.median(self.ratios())
 
     @property
     def passed(self) -> bool:
-        return max(self.ratios()) <= MAX_INSTRUCTION_RATIO
+        return self.ratio <= MAX_INSTRUCTION_RATIO
 
 
 def added(counted: list[Counted]) -> list[Added]:
@@ -1175,7 +1189,7 @@ def spread(counted: list[Counted]) -> str:
     ratios = [row.ratios() for row in added(counted)]
     ratio_moved = max(max(r) - min(r) for r in ratios)
     return (
-        f"Between the {len(worst.runs)} runs a per-request count moved by at most "
+        f"Between the {len(worst.runs)} layouts a per-request count moved by at most "
         f"{most.moved:,} instructions ({most.framework}, {most.variant}) and at most "
         f"{worst.moved / worst.per_request:.2%} of itself ({worst.framework}, "
         f"{worst.variant}); a ratio by at most {ratio_moved:.3f}."
@@ -1194,12 +1208,18 @@ def instructions_part(run: Run) -> str:
 Instructions a request executes, counted by Valgrind (`cachegrind --cache-sim=no`): a
 process serving {COUNT_MANY} requests less one serving {COUNT_FEW}, each app built and
 called as in the in-process timing (the aunt's allowed request), with a fixed hash
-seed; the mean of {len(run.counted[0].runs)} independent runs. *Added* is the
-instructions of the app with childsafe, or with the hand-written floor, less those of
-the bare app; the *ratio* is childsafe's addition over the floor's (per run; the target
-must hold in every run). {spread(run.counted)} Counts move a little because objects land
-at other addresses from run to run, so some dictionaries probe differently; the times
-above move by far more, with the machine's load.
+seed; the median of {len(run.counted[0].runs)} runs, each in its own memory layout (the
+processes of one run get an unused environment variable of one length, so every object
+lands at other addresses than in the other runs). *Added* is the instructions of the app
+with childsafe, or with the hand-written floor, less those of the bare app; the *ratio*
+is childsafe's addition over the floor's, the median of its ratios in the layouts, each
+of which *Targets* lists. {spread(run.counted)} Valgrind starts a process at the same
+addresses every time, so one layout counted twice moves by a few instructions; another
+layout moves a count by up to a few thousand, in the bare app as much as in the others,
+because dictionaries keyed by objects probe differently (environment size is a known
+cause of such measurement bias: Mytkowicz et al., ASPLOS 2009). The median over layouts
+is what a deployment can expect; the times above move by far more, with the machine's
+load.
 
 Every floor does the same work as childsafe, written by hand as an app would without
 it, in the framework's own hook: read the `Authorization: Bearer` token and resolve the
@@ -1829,12 +1849,12 @@ class Target:
 
 def targets(counted: list[Counted] | None) -> list[Target]:
     """The targets: per adapter, at most ``MAX_INSTRUCTION_RATIO`` times the
-    instructions the hand-written floor adds (in every counting run)."""
+    instructions the hand-written floor adds (the median over the memory layouts)."""
     return [
         Target(
             f"{row.framework}: childsafe adds at most {MAX_INSTRUCTION_RATIO:g}x the "
             "instructions of the hand-written floor",
-            f"{row.ratio:.2f}x ({', '.join(f'{r:.2f}x' for r in row.ratios())} in the runs)",
+            f"{row.ratio:.2f}x ({', '.join(f'{r:.2f}x' for r in row.ratios())} in the layouts)",
             row.passed,
         )
         for row in added(counted or [])
@@ -2068,7 +2088,7 @@ def main(argv: list[str] | None = None) -> int:
         "--count-runs",
         type=int,
         default=COUNT_RUNS,
-        help="independent Valgrind counting runs (to show how much the counts move)",
+        help="Valgrind counting runs, each in its own memory layout (the median is the figure)",
     )
     parser.add_argument(
         "--only-instructions",
