@@ -788,3 +788,101 @@ class TestStrictMode:
         assert "GET /open" in caplog.text
         with pytest.raises(ConfigurationError, match="strict"):
             install(app, strict="no")  # type: ignore[arg-type]
+
+
+ORDERS = ("middleware, then install", "install, then middleware")
+
+
+def ordered_app(order: str) -> Starlette:
+    """A declared endpoint and one exempt by ``install(app, exempt=...)``, with the
+    middleware added before ``install(app)`` (Starlette then builds it without a
+    coroutine of its own) or after."""
+
+    @DM
+    async def send(request: HTTPRequest) -> Response:
+        return PlainTextResponse(f"sent to {request.path_params['user_id']}")
+
+    async def about(request: HTTPRequest) -> Response:
+        return PlainTextResponse("about")
+
+    app = Starlette(
+        routes=[
+            Route("/users/{user_id}/messages", send, methods=["POST"]),
+            Route("/about", about),
+        ]
+    )
+    if order == ORDERS[0]:
+        add_childsafe(app, memory())
+        install(app, exempt={"/about": "a public page"})
+    else:
+        install(app, exempt={"/about": "a public page"})
+        add_childsafe(app, memory())
+    return app
+
+
+@pytest.mark.parametrize("order", ORDERS)
+class TestMiddlewareAndInstallInEitherOrder:
+    """Whether the middleware is added before ``install(app)`` or after, the app serves
+    and refuses the same requests, before and after routes change while it serves."""
+
+    def test_checks_declared_endpoints(self, order: str) -> None:
+        """A declared endpoint is checked, an exempt one served."""
+        with TestClient(ordered_app(order)) as client:
+            assert_problem(
+                client.post("/users/sam/messages", headers=auth("t-stranger")), "not_connected"
+            )
+            allowed = client.post("/users/sam/messages", headers=auth("t-aunt"))
+            assert allowed.text == "sent to sam"
+            assert client.get("/about").text == "about"
+
+    def test_undeclared_route_added_while_serving_is_refused(self, order: str) -> None:
+        """Strict mode: a route added after requests were served, declaring nothing, is
+        refused on the next request, and the app serves nothing until it is fixed."""
+
+        async def late(request: HTTPRequest) -> Response:  # pragma: no cover - never served
+            return PlainTextResponse("late")
+
+        app = ordered_app(order)
+        with TestClient(app) as client:
+            assert client.post("/users/sam/messages", headers=auth("t-aunt")).status_code == 200
+            app.add_route("/late", late)
+            for path in ("/late", "/about"):
+                with pytest.raises(ConfigurationError, match="GET /late"):
+                    client.get(path)
+
+    def test_declared_route_added_while_serving_is_checked(self, order: str) -> None:
+        """A declared route added after requests were served is checked from the next."""
+
+        @DM
+        async def late(request: HTTPRequest) -> Response:
+            return PlainTextResponse(f"late {request.path_params['user_id']}")
+
+        app = ordered_app(order)
+        with TestClient(app) as client:
+            assert client.get("/about").status_code == 200
+            app.add_route("/late/{user_id}", late, methods=["POST"])
+            assert_problem(client.post("/late/sam", headers=auth("t-stranger")), "not_connected")
+            assert client.post("/late/sam", headers=auth("t-aunt")).text == "late sam"
+
+    def test_install_again_while_serving(self, order: str) -> None:
+        """While the app serves, ``routes(app)`` keeps install's exemptions, and a route
+        replaced in place is checked once ``install(app)`` runs again."""
+
+        async def plain(request: HTTPRequest) -> Response:
+            return PlainTextResponse(f"sent to {request.path_params['user_id']}")
+
+        app = ordered_app(order)
+        with TestClient(app) as client:
+            assert client.get("/about").status_code == 200
+            listed = {r.key: r.protection for r in routes(app)}
+            assert listed["GET /about"] == "exempt: a public page"
+            app.router.routes[0] = Route("/users/{user_id}/messages", plain, methods=["POST"])
+            with pytest.raises(ConfigurationError, match="POST /users"):
+                install(app, exempt={"/about": "a public page"})
+            app.router.routes[0] = Route("/users/{user_id}/messages", DM(plain), methods=["POST"])
+            install(app, exempt={"/about": "a public page"})
+            assert_problem(
+                client.post("/users/sam/messages", headers=auth("t-stranger")), "not_connected"
+            )
+            allowed = client.post("/users/sam/messages", headers=auth("t-aunt"))
+            assert allowed.text == "sent to sam"

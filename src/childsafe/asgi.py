@@ -47,7 +47,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS, client_of, new_object, path_params
+from childsafe.web.request import NO_PARAMS, client_of, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -76,6 +76,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MEDIA_KEY: Final = "childsafe.media"
 """Where the middleware leaves its media options in the scope for the endpoints
 ``childsafe.contrib.starlette`` checks (only when a media inspector is configured)."""
+
+DECLARED_ROUTES_ATTRIBUTE: Final = "childsafe_declared_routes"
+"""Where ``childsafe.contrib.starlette`` keeps a router's layer checking its declared
+endpoints once the layer is out of the router's ``middleware_stack`` (the app's
+middleware then checks for changed routes in its place)."""
 
 WS_POLICY_VIOLATION = 1008
 """The websocket close code sent when a declared websocket route is denied."""
@@ -234,6 +239,15 @@ class ASGIRequest:
         return parsed
 
 
+class _ASGIRequestOfScope(ASGIRequest):
+    """The :class:`ASGIRequest` the middleware builds per request, its attributes set by
+    the caller: called without ``__init__``, which is cheaper than both the class call
+    and ``object.__new__`` (a call that packs its arguments)."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
 class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     """ASGI middleware enforcing a :class:`~childsafe.Guard` on every request.
 
@@ -252,6 +266,11 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     _app_checks_routes = False
     # The app checks its own routes and this middleware has no route table to match.
     _routes_elsewhere = False
+    # The app's own check for routes changed since they were checked, when it is handed
+    # to this middleware to run on each request (see _into_app): the layer
+    # childsafe.contrib.starlette.install gave the app's router (its `router`, the
+    # number of routes it has `seen`, and `sync()`).
+    _routes_layer: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915 - the hot path stays inline
         try:  # a subscript: cheaper than .get() when present, as the ASGI spec asks
@@ -269,33 +288,13 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         else:
             await self.app(scope, receive, send)
             return
-        # ASGIRequest(scope), without the class call.
-        request: ASGIRequest = new_object(ASGIRequest)
+        if self._routes_elsewhere:
+            await self._into_app(scope, receive, send)
+            return
+        request = _ASGIRequestOfScope()  # ASGIRequest(scope), without its __init__
         request.scope = scope
         request._params = NO_PARAMS  # noqa: SLF001
         request.body = None
-        if self._routes_elsewhere:
-            # An app checking its own routes (a Starlette or FastAPI app given to
-            # childsafe.contrib.starlette.install) and no route table: the context, then
-            # the app. Websockets pass through untouched (no route table declares them).
-            if websocket:
-                await self.app(scope, receive, send)
-                return
-            context = self._chain.context_eager(self.guard, request, self.repository)
-            if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
-                context = await context  # an async resolver
-            scope[CONTEXT_KEY] = context
-            if self.media.inspector is not None:
-                scope[MEDIA_KEY] = self.media  # for the media routes the app checks
-            if self.response_filter is None:
-                await self.app(scope, receive, send)
-            else:
-                await self.app(
-                    _without_pathsend(scope),
-                    receive,
-                    _FilteringSend(send, context, self.response_filter),
-                )
-            return
         rule = match = None
         undeclared = False
         if self._has_routes or not self._app_checks_routes:
@@ -353,6 +352,65 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         await self.app(
             _without_pathsend(scope), receive, _FilteringSend(send, context, self.response_filter)
         )
+
+    def _into_app(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A request to an app that checks its own routes (a Starlette or FastAPI app
+        given to ``childsafe.contrib.starlette.install``) when this middleware has no
+        route table: the context put in the scope, then the app. Not a coroutine: while
+        the resolvers answer at once, what it returns is the app's own awaitable, so a
+        caller that awaits what it returns (Starlette's middleware stack, to which
+        ``install`` hands this method as the middleware's ``__call__``) runs no
+        coroutine of this middleware's. Websockets pass through untouched (no route
+        table declares them), as do scopes that are not HTTP. Before the first request
+        (or for any other app) it is :meth:`__call__` itself."""
+        layer = self._routes_layer  # only ever set once _routes_elsewhere is
+        if layer is not None:
+            if len(layer.router.routes) != layer.seen:
+                layer.sync()  # routes added since the last request: checked before any is served
+        elif not self._routes_elsewhere:
+            return ChildsafeMiddleware.__call__(self, scope, receive, send)
+        try:  # a subscript: cheaper than .get() when present, as the ASGI spec asks
+            kind = scope["type"]
+        except KeyError:
+            kind = None
+        if kind != "http":
+            return self.app(scope, receive, send)
+        request = _ASGIRequestOfScope()  # ASGIRequest(scope), without its __init__
+        request.scope = scope
+        request._params = NO_PARAMS  # noqa: SLF001
+        request.body = None
+        context = self._chain.context_eager(self.guard, request, self.repository)
+        if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
+            return self._into_app_awaiting(context, scope, receive, send)  # an async resolver
+        scope[CONTEXT_KEY] = context
+        if self.media.inspector is not None:
+            scope[MEDIA_KEY] = self.media  # for the media routes the app checks
+        if self.response_filter is None:
+            return self.app(scope, receive, send)
+        return self.app(
+            _without_pathsend(scope), receive, _FilteringSend(send, context, self.response_filter)
+        )
+
+    async def _into_app_awaiting(
+        self,
+        pending: Awaitable[RequestContext],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """The rest of :meth:`_into_app` once an async resolver answered."""
+        context = await pending
+        scope[CONTEXT_KEY] = context
+        if self.media.inspector is not None:
+            scope[MEDIA_KEY] = self.media
+        if self.response_filter is None:
+            await self.app(scope, receive, send)
+        else:
+            await self.app(
+                _without_pathsend(scope),
+                receive,
+                _FilteringSend(send, context, self.response_filter),
+            )
 
     async def _media(
         self,
@@ -422,10 +480,14 @@ def _checks_own_routes(app: object) -> bool:
 
 def _routes_checked(router: object) -> bool:
     """Whether ``childsafe.contrib.starlette.install`` put its layer in ``router``'s
-    ``middleware_stack`` (the layer's bound ``__call__``, or the layer itself)."""
+    ``middleware_stack`` (the layer's bound ``__call__``, or the layer itself), or kept
+    it on the router (``DECLARED_ROUTES_ATTRIBUTE``)."""
     stack = getattr(router, "middleware_stack", None)
     layer = getattr(stack, "__self__", stack)
-    return bool(getattr(layer, "checks_declared_endpoints", False))
+    if getattr(layer, "checks_declared_endpoints", False):
+        return True
+    kept = getattr(router, DECLARED_ROUTES_ATTRIBUTE, None)
+    return bool(getattr(kept, "checks_declared_endpoints", False))
 
 
 def _check_declarations(app: object) -> bool:

@@ -33,6 +33,7 @@ import attrs
 from childsafe._decision import Decision
 from childsafe._parsing import ParseError, content_length
 from childsafe.asgi import (
+    DECLARED_ROUTES_ATTRIBUTE,
     MEDIA_KEY,
     WS_POLICY_VIOLATION,
     ASGIApp,
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
 try:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException, WebSocketException
+    from starlette.middleware import Middleware
     from starlette.requests import HTTPConnection
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import Response
@@ -136,7 +138,6 @@ DeniedHandler = Callable[[HTTPRequest, Exception], Awaitable[Response]]
 
 _WHERE: Final = "childsafe.contrib.starlette"
 _NO_PARAMS: Final[Mapping[str, Any]] = MappingProxyType({})
-_new_object: Final = object.__new__
 
 _NO_MIDDLEWARE: Final = (
     "no childsafe context in scope['childsafe.context']: add the middleware, e.g. "
@@ -165,20 +166,21 @@ class StarletteRequest:
     _connection: HTTPConnection
     _receive: Receive
 
+    scope: Scope
+    _json: object  # set once load_json has read the body
+
     def __init__(self, connection: HTTPConnection) -> None:
         self._connection = connection
-        self.scope: Scope = connection.scope
-        self._json: object = None
+        self.scope = connection.scope
 
     @classmethod
     def of_scope(cls, scope: Scope, receive: Receive) -> StarletteRequest:
         """The request of an HTTP ``scope``, its Starlette ``Request`` built only when
         something reads more than its path parameters (what :class:`CheckedEndpoint`
         builds per request)."""
-        self = _new_object(cls)
+        self = _StarletteRequestOfScope() if cls is StarletteRequest else object.__new__(cls)
         self.scope = scope
         self._receive = receive
-        self._json = None
         return self
 
     @property
@@ -233,7 +235,10 @@ class StarletteRequest:
 
     def json(self) -> object:
         """The parsed JSON body once :meth:`load_json` has read it, else ``None``."""
-        return self._json
+        try:
+            return self._json
+        except AttributeError:  # no body read
+            return None
 
     async def load_json(self, max_body: int = DEFAULT_MAX_BODY) -> None:
         """Read and parse the request body, as FastAPI does for a JSON body: when the
@@ -270,6 +275,15 @@ class StarletteRequest:
         if raw is None or not self._json_expected():
             return
         self._json = parse_json_body(raw)
+
+
+class _StarletteRequestOfScope(StarletteRequest):
+    """The :class:`StarletteRequest` of an HTTP scope (:meth:`StarletteRequest.of_scope`),
+    its attributes set by the caller: called without ``__init__``, which is cheaper than
+    both the class call and ``object.__new__`` (a call that packs its arguments)."""
+
+    __slots__ = ()
+    __init__ = object.__init__
 
 
 class ChildsafeDenied(HTTPException):
@@ -552,11 +566,9 @@ class CheckedEndpoint:
         rule = self._rule
         if rule is None or found.__class__ is not RequestContext or scope["type"] != "http":
             return self._checked(scope, receive, send)
-        # StarletteRequest.of_scope(scope, receive), inline.
-        request = _new_object(StarletteRequest)
+        request = _StarletteRequestOfScope()  # StarletteRequest.of_scope(scope, receive), inline
         request.scope = scope
         request._receive = receive  # noqa: SLF001 - this module's own class
-        request._json = None  # noqa: SLF001
         try:  # where StarletteRequest.path_param reads them (a subscript: Starlette's
             params = scope["path_params"]  # routing sets them)
         except KeyError:
@@ -612,11 +624,7 @@ class CheckedEndpoint:
             request = StarletteRequest(HTTPRequest(scope, receive))
             request._take_body(body)  # noqa: SLF001 - this module's own class
         else:
-            # StarletteRequest.of_scope(scope, receive), inline: the usual case.
-            request = _new_object(StarletteRequest)
-            request.scope = scope
-            request._receive = receive  # noqa: SLF001 - this module's own class
-            request._json = None  # noqa: SLF001
+            request = StarletteRequest.of_scope(scope, receive)
         params = scope.get("path_params")  # where StarletteRequest.path_param reads them
         for rule in rules:
             decision = found.check_rule_eager(rule, request, params)
@@ -678,7 +686,14 @@ class DeclaredRoutes:
     the next request; routers of ``Mount`` and ``Host`` routes get one of their own.
     Per request it costs a length check, so a route *replaced* in place (the count
     unchanged) is found only when the count next changes: call ``install(app)`` again
-    after replacing routes.
+    after replacing routes. When the app's
+    :class:`~childsafe.asgi.ChildsafeMiddleware` was added before ``install(app)``, the
+    middleware makes that check itself from its first request on, and the layer leaves
+    the router's ``middleware_stack`` (one call fewer per request; it stays on the
+    router, where ``install`` and :func:`routes` find it).
+
+    .. versionchanged:: 0.2.0
+       The app's middleware checks for changed routes in its place.
     """
 
     __slots__ = ("app", "max_body", "renderer", "router", "seen", "strict")
@@ -754,6 +769,57 @@ class DeclaredRoutes:
         return self.app(scope, receive, send)  # type: ignore[return-value]  # no cast(): a call
 
 
+class _InstalledMiddleware(ChildsafeMiddleware):
+    """:class:`childsafe.asgi.ChildsafeMiddleware` as :func:`install` has Starlette build
+    it (in place of the class given to ``app.add_middleware``). Only Starlette's own
+    middleware stack calls it, and awaits what it returns, so its ``__call__`` is not a
+    coroutine function: once the first request has shown that the app checks its own
+    routes, a request goes on to the app without a coroutine of this middleware's own
+    (``ChildsafeMiddleware._into_app``), and the check for routes changed since they
+    were checked runs inline there rather than as a layer of the router's own."""
+
+    __call__ = ChildsafeMiddleware._into_app  # type: ignore[assignment]  # noqa: SLF001 - see its docstring
+
+    def _first_request(self, app: object) -> None:
+        """As the middleware's, then, in front of an app whose routes ``install``
+        checks, the app's :class:`DeclaredRoutes` taken out of its router's middleware
+        stack (it stays findable on the router): this middleware checks for changed
+        routes in its place, without a call of its own per request."""
+        super()._first_request(app)
+        router = getattr(app, "router", None)
+        if not self._routes_elsewhere or not isinstance(router, Router):
+            return
+        declared = _declared_of(router)
+        if declared is None:
+            return
+        if _layer(router.middleware_stack, DeclaredRoutes) is declared:
+            setattr(router, DECLARED_ROUTES_ATTRIBUTE, declared)
+            router.middleware_stack = declared.app  # type: ignore[assignment]  # what it wrapped
+        self._routes_layer = declared
+        if len(router.routes) != declared.seen:
+            declared.sync()
+
+
+def _install_middleware(app: Starlette) -> None:
+    """Have Starlette build the app's :class:`~childsafe.asgi.ChildsafeMiddleware` as
+    :class:`_InstalledMiddleware`: when the app's middleware stack is not built yet and
+    lists exactly one childsafe middleware, of that very class (a subclass of the
+    user's own is left as it is)."""
+    if app.middleware_stack is not None:
+        return
+    entries: list[Any] = app.user_middleware
+    ours = [i for i, entry in enumerate(entries) if _is_childsafe(getattr(entry, "cls", None))]
+    if len(ours) == 1 and entries[ours[0]].cls is ChildsafeMiddleware:
+        entry = entries[ours[0]]
+        entries[ours[0]] = Middleware(_InstalledMiddleware, *entry.args, **entry.kwargs)
+
+
+def _is_childsafe(cls: object) -> bool:
+    """Whether a middleware entry's ``cls`` is the childsafe ASGI middleware (or a
+    subclass)."""
+    return isinstance(cls, type) and issubclass(cls, ChildsafeMiddleware)
+
+
 def _fastapi_declared(route: object) -> list[tuple[str, str]]:
     """``(path, action)`` of each FastAPI endpoint declared with ``@action`` in
     ``route``: a FastAPI route (it has a ``dependant``) or an included router (its
@@ -793,7 +859,7 @@ def _declare_routes(
     router: Router, renderer: StarletteRenderer, max_body: int, strict: _Strict | None = None
 ) -> None:
     stack: object = getattr(router, "middleware_stack", None)
-    declared = _layer(stack, DeclaredRoutes)
+    declared = _declared_of(router)
     if declared is not None:
         declared.renderer, declared.max_body = renderer, max_body
         if strict is not None:
@@ -815,6 +881,17 @@ def _declare_routes(
         cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body, strict=strict
     )
     router.middleware_stack = declared.__call__  # a bound method: called faster than an object
+
+
+def _declared_of(router: object) -> DeclaredRoutes | None:
+    """The :class:`DeclaredRoutes` that :func:`install` gave ``router``: in its middleware
+    stack, or kept on the router once the app's middleware checks for changed routes in
+    its place (see :class:`_InstalledMiddleware`)."""
+    declared = _layer(getattr(router, "middleware_stack", None), DeclaredRoutes)
+    if declared is None:
+        kept = getattr(router, DECLARED_ROUTES_ATTRIBUTE, None)
+        declared = kept if isinstance(kept, DeclaredRoutes) else None
+    return declared
 
 
 _T = TypeVar("_T")
@@ -899,8 +976,12 @@ def install(
     ``403`` ``application/problem+json``), and hold the app to strict mode. Works for
     FastAPI apps too, and is how their routes get strict mode: call it for every app.
 
-    Call it once, next to ``app.add_middleware(ChildsafeMiddleware, ...)``; endpoints
-    defined later are found on the next request (see :class:`DeclaredRoutes`).
+    Call it once, after ``app.add_middleware(ChildsafeMiddleware, ...)``; endpoints
+    defined later are found on the next request (see :class:`DeclaredRoutes`). Called
+    after it, ``install`` has Starlette build that middleware as a subclass whose
+    ``__call__`` returns the app's awaitable instead of being a coroutine of its own
+    (Starlette's middleware stack awaits it), which makes each request cheaper; called
+    before it, everything works the same.
     ``max_body`` bounds the body read for a ``json_field`` target, as the middleware's
     option does.
 
@@ -928,6 +1009,7 @@ def install(
     app.add_exception_handler(ChildsafeDenied, denial_handler(renderer))
     app.add_exception_handler(MediaBodyRefused, _media_body_handler)
     _declare_routes(app.router, renderer, max_body, _Strict(strict, app, exemptions))
+    _install_middleware(app)
 
 
 async def _media_body_handler(request: HTTPRequest, exc: Exception) -> Response:
@@ -1106,8 +1188,7 @@ def routes(app: Starlette) -> list[RouteInfo]:
 
     .. versionadded:: 0.1.0
     """
-    stack = getattr(app.router, "middleware_stack", None)
-    declared = _layer(stack, DeclaredRoutes)
+    declared = _declared_of(app.router)
     strict = declared.strict if declared is not None else None
     return _inventory(app.router, app, strict.exempt if strict is not None else {})
 
