@@ -18,6 +18,7 @@ from childsafe import (
     Account,
     AgeBand,
     ChangeableBy,
+    Decision,
     DenialResponse,
     Explanation,
     Guard,
@@ -547,14 +548,47 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+#: Why an age token was refused, in words a child can follow (the token error's code and
+#: message go in a "details for developers" box beneath).
+TOKEN_REFUSALS = {
+    "malformed": "This doesn't look like an age token. Check that you pasted all of it.",
+    "bad_signature": "Your age token was changed after it was made, so it can't be trusted.",
+    "expired": "Your age token has run out of time. Ask for a new one.",
+    "not_yet_valid": "Your age token is not ready to use yet. Try again later.",
+    "wrong_subject": "This age token belongs to someone else, so it can't be used here.",
+    "untrusted_issuer": "This age token comes from a checker this site doesn't trust.",
+}
+TOKEN_REFUSED = "Your age token could not be checked, so it was not used."  # noqa: S105 - words
+
+
 def age_page(playground: Playground, ctx: RequestContext, token: str | None) -> Page:
-    """The "Verify my age" page: what the age token kept in the session says."""
+    """The "Verify my age" page: what the age token kept in the session says; a refusal
+    in plain words first (``words``), its code and technical detail folded away."""
+    status = playground.token_status(token, subject=ctx.account.id)
+    if status is not None and not status["accepted"]:
+        status = {**status, "words": TOKEN_REFUSALS.get(status["code"], TOKEN_REFUSED)}
+    elif status is not None:  # the token's band in words, never its id ("13_15")
+        status = {
+            **status,
+            "token_band_label": BAND_LABELS[status["token_band"]],
+            "band_set_by_words": _signal_words(status["band_set_by"]),
+        }
     return "age.html", {
         **base_context(playground.db, ctx),
-        "status": playground.token_status(token, subject=ctx.account.id),
+        "status": status,
         "treated_as": BAND_LABELS[_treated_as(ctx).value],
         "issuer_command": issuer_command(playground, ctx.account.id),
     }
+
+
+def _signal_words(source: str) -> str:
+    """Where the band an account is treated as came from, in words: an age signal's
+    source is a code (``"token:age_band"``) or a phrase for developers."""
+    if source.startswith("token:"):
+        return "your age token"
+    if source in {"self_declared", "declared birth date"}:
+        return "the birth date you declared"
+    return "another age check"
 
 
 def issuer_command(playground: Playground, account_id: str) -> str:
@@ -652,8 +686,24 @@ def error_page(
     return "error.html", {"me": me, "status": status, "title": title, "text": text}
 
 
-def denied_page(db: SocialDB, ctx: RequestContext | None, detail: dict[str, Any]) -> Page:
+#: The refusal page's own words in each language childsafe explains decisions in (the
+#: rest of the demo's pages are in English only).
+DENIED_WORDS = {
+    "en": {"title": "Not allowed", "tip": "Safety tip:", "home": "Back home"},
+    "fr": {"title": "Pas autorisé", "tip": "Conseil de sécurité :", "home": "Retour à l’accueil"},  # noqa: RUF001 - French typography
+}
+
+
+def denied_page(
+    db: SocialDB, ctx: RequestContext | None, decision: Decision, accept_language: str | None
+) -> Page:
+    """The refusal page: childsafe's explanation of ``decision`` in the language the
+    browser asks for (``Accept-Language``; English when childsafe has no other)."""
+    locale = negotiate_locale(accept_language)
+    lang = locale if locale in DENIED_WORDS else "en"
     return "denied.html", {
         "me": _me(db, ctx) if ctx is not None else None,
-        "problem": detail,
+        "problem": problem_details(decision, locale=locale),
+        "lang": lang,
+        "words": DENIED_WORDS[lang],
     }

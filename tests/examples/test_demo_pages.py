@@ -478,3 +478,100 @@ def test_moderators_page_counts_the_images(
     assert " open" in own
     assert "age unknown" not in newest
     assert violations == [], describe(violations)
+
+
+def _post_form(page: Any, path: str, fields: dict[str, str]) -> None:
+    """Send a form to ``path`` from the page now open, as a browser does (with the page's
+    CSRF token on Django), and wait for the answer's page."""
+    token = page.locator("input[name=csrfmiddlewaretoken]").first
+    hidden = token.get_attribute("value") if token.count() else ""
+    with page.expect_navigation():
+        page.evaluate(
+            """([path, token, fields]) => {
+                const form = document.createElement('form');
+                form.method = 'post'; form.action = path;
+                const all = token ? {...fields, csrfmiddlewaretoken: token} : fields;
+                for (const [name, value] of Object.entries(all)) {
+                    const i = document.createElement('input');
+                    i.type = 'hidden'; i.name = name; i.value = value; form.appendChild(i);
+                }
+                document.body.appendChild(form); form.submit();
+            }""",
+            [path, hidden, fields],
+        )
+
+
+def test_refusal_page_speaks_the_browsers_language(
+    server: tuple[str, str], page: Any, axe_script: str
+) -> None:
+    """A browser asking for French gets the refusal page's explanation and its own
+    words in French, marked ``lang="fr"`` for screen readers."""
+    app, url = server
+    _sign_in(page, url, "stranger")
+    page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    page.goto(f"{url}/users/maya")
+    _post_form(page, "/users/maya/friend-request", {})
+    card = page.locator("main .card").first
+    text = card.inner_text()
+    lang = card.get_attribute("lang")
+    problems = _look(page, axe_script, f"demo-{app}-stranger-refused-fr")
+
+    assert "Pas autorisé" in text
+    assert "invitation" in text
+    assert "Not allowed" not in text
+    assert "Back home" not in text
+    assert lang == "fr"
+    assert problems == [], "\n".join(problems)
+
+
+def test_age_page_words_for_a_child(server: tuple[str, str], page: Any, axe_script: str) -> None:
+    """Maya (12) pasting a broken age token reads why in plain words, not the token
+    error's code or a decoder's message (those are folded away for developers)."""
+    app, url = server
+    _sign_in(page, url, "maya")
+    page.goto(f"{url}/age")
+    _post_form(page, "/age", {"token": "abc.def.ghi"})
+    page.goto(f"{url}/age")
+    shown = page.inner_text("main")
+    problems = _look(page, axe_script, f"demo-{app}-maya-age-refused")
+
+    assert "could not be checked" in shown
+    assert "malformed" not in shown
+    assert "codec" not in shown
+    assert problems == [], "\n".join(problems)
+
+
+def test_home_check_in_field_has_a_label(server: tuple[str, str], page: Any) -> None:
+    """The check-in field is named by a visible label, not only by its placeholder."""
+    _, url = server
+    _sign_in(page, url, "sam")
+    label = page.inner_text("label[for=check-in-place]")
+    field = page.locator("#check-in-place").get_attribute("name")
+
+    assert label == "Where are you?"
+    assert field == "place"
+
+
+def test_moderators_figures_stay_in_their_columns(server: tuple[str, str], page: Any) -> None:
+    """On a desktop screen the moderators' figure tables do not run over each other or
+    out of their card."""
+    app, url = server
+    _sign_in(page, url, "riley")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{url}/admin/reports")
+    screenshot(page, f"demo-{app}-riley-admin-1280")
+    spill: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .card:first-of-type .grid > div')]
+            .filter(box => [...box.querySelectorAll('table')].some(t =>
+                t.getBoundingClientRect().right > box.getBoundingClientRect().right + 1
+                && getComputedStyle(box).overflowX === 'visible'))
+            .map(box => box.querySelector('h2').textContent)"""
+    )
+    visible: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .card:first-of-type .grid > div')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1)
+            .map(box => box.querySelector('h2').textContent)"""
+    )
+
+    assert spill == []
+    assert visible == []
