@@ -575,3 +575,25 @@ def test_moderators_figures_stay_in_their_columns(server: tuple[str, str], page:
 
     assert spill == []
     assert visible == []
+
+
+def test_an_oversized_photo_is_refused_not_a_server_error(
+    server: tuple[str, str], page: Any
+) -> None:
+    """A photo over the media body cap, sent to the demo on waitress, is a 413 problem
+    document, not a 500 (waitress refuses a WSGI response with a ``Connection`` header)."""
+    app, url = server
+    _sign_in(page, url, "sam")
+    page.goto(f"{url}/photos")
+    token = page.locator("input[name=csrfmiddlewaretoken]").first
+    fields = {"csrfmiddlewaretoken": token.get_attribute("value") or ""} if token.count() else {}
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (30 * 1024 * 1024)
+    response = page.request.post(
+        f"{url}/photos/to/aunt_jo",
+        multipart={**fields, "photo": {"name": "big.png", "mimeType": "image/png", "buffer": big}},
+        headers={"Referer": f"{url}/photos"},
+        max_redirects=0,
+    )
+
+    assert response.status == 413, (app, response.status, response.text()[:300])
+    assert response.json()["status"] == 413
