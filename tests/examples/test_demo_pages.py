@@ -535,7 +535,7 @@ def test_age_page_words_for_a_child(server: tuple[str, str], page: Any, axe_scri
     shown = page.inner_text("main")
     problems = _look(page, axe_script, f"demo-{app}-maya-age-refused")
 
-    assert "could not be checked" in shown
+    assert "This doesn't look like an age token" in shown
     assert "malformed" not in shown
     assert "codec" not in shown
     assert problems == [], "\n".join(problems)
@@ -597,3 +597,18 @@ def test_an_oversized_photo_is_refused_not_a_server_error(
 
     assert response.status == 413, (app, response.status, response.text()[:300])
     assert response.json()["status"] == 413
+
+
+def test_citations_are_folded_away_for_a_child(server: tuple[str, str], page: Any) -> None:
+    """Maya (12) reads her settings without the standards' clause numbers ("Ofcom ICU
+    F1"); they are one click away, under "Where this rule comes from"."""
+    _, url = server
+    _sign_in(page, url, "maya")
+    page.goto(f"{url}/settings")
+    before = page.inner_text("main")
+    page.locator("details summary").first.click()
+    opened = page.inner_text("main details[open]")
+
+    assert "Ofcom ICU" not in before
+    assert "Where this rule comes from" in before
+    assert "Ofcom ICU" in opened
