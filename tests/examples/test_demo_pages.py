@@ -612,3 +612,23 @@ def test_citations_are_folded_away_for_a_child(server: tuple[str, str], page: An
     assert "Ofcom ICU" not in before
     assert "Where this rule comes from" in before
     assert "Ofcom ICU" in opened
+
+
+def test_a_too_big_photo_is_explained_in_plain_words(server: tuple[str, str], page: Any) -> None:
+    """Sam choosing a 30 MB file on the photos page reads that it is too big, not the
+    body check's bytes and route."""
+    app, url = server
+    _sign_in(page, url, "sam")
+    page.goto(f"{url}/photos")
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (30 * 1024 * 1024)
+    page.set_input_files(
+        "#photo-file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": big}]
+    )
+    page.click("button[formaction='/photos/to/aunt_jo']")
+    page.wait_for_selector("#refused:not([hidden])")
+    refused = page.inner_text("#refused")
+    screenshot(page, f"demo-{app}-sam-photo-too-big")
+
+    assert "This picture is too big to send." in refused
+    assert "bytes" not in refused
+    assert "route" not in refused
