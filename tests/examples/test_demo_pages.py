@@ -632,3 +632,25 @@ def test_a_too_big_photo_is_explained_in_plain_words(server: tuple[str, str], pa
     assert "This picture is too big to send." in refused
     assert "bytes" not in refused
     assert "route" not in refused
+
+
+def test_moderators_figures_name_their_column_on_a_phone(
+    server: tuple[str, str], page: Any
+) -> None:
+    """On a phone the tables' header rows are hidden, so each figure of the moderators'
+    page says which column it is ("Reports: 0"), not a bare number."""
+    app, url = server
+    _sign_in(page, url, "riley")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{url}/admin/reports")
+    screenshot(page, f"demo-{app}-riley-admin-375")
+    labels: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .grid table tbody td:not(:first-child)')]
+            .map(td => getComputedStyle(td, '::before').content)"""
+    )
+    wide = overflowing(page)
+
+    assert labels
+    assert [c for c in labels if c in ("none", "normal", "")] == []
+    assert '"Reports: "' in labels or "Reports" in " ".join(labels)
+    assert wide == []
