@@ -626,6 +626,17 @@ class TestConsent:
         assert granted.status_code == 201
         assert other.get_json()["reason"] == "setting_off"
 
+    def test_a_given_consent_shows_its_end_in_words(self, app: Flask) -> None:
+        """The Parent page says until when a consent counts as a date people write
+        ("5 December 2027"), not ISO ("2027-12-05")."""
+        parent = sign_in(app, "parent_pat")
+        grant(parent, "lena", "feed_personalisation:profiled")
+        page = parent.get("/parent").get_data(as_text=True)
+        found = re.search(r'<span class="badge ok">given, until ([^<]+)</span>', page)
+
+        assert found is not None
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", found[1]), found[1]
+
     def test_consents_not_offered_are_refused(self, app: Flask, db_path: Path) -> None:
         """Scopes the policy never allows, strangers and malformed scopes get no grant."""
         parent = sign_in(app, "parent_pat")
