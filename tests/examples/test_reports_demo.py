@@ -173,6 +173,27 @@ class TestAdmin:
         document = json.loads(riley.get("/admin/reports/transparency.json").get_data())
         assert {d["reason"] for d in document["denials"]} >= {"not_connected"}
 
+    def test_the_sign_in_pages_hints_are_not_refusals(self, app: Flask) -> None:
+        """The sign-in page works out its "what to try" hints by asking the policy about
+        the demo accounts; those questions are nobody's requests, so showing the page
+        adds no refusal to the transparency report."""
+        from childsafe.contrib.flask import current_guard  # noqa: PLC0415
+
+        def refused() -> int:
+            with app.app_context():
+                assert current_guard().flush_events()
+            document = json.loads(riley.get("/admin/reports/transparency.json").get_data())
+            return sum(d["count"] for d in document["denials"])
+
+        riley = sign_in(app, "riley")
+        before = refused()
+        visitor = app.test_client()
+        pages = [visitor.get("/login").get_data(as_text=True) for _ in range(3)]
+        after = refused()
+
+        assert "you will be stopped" in pages[0]
+        assert after == before
+
     def test_the_command_reports_on_the_demo_data(
         self, app: Flask, db_path: Path, tmp_path: Path
     ) -> None:
