@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -47,6 +47,9 @@ BAND_LABELS = {
 
 Page = tuple[str, dict[str, Any]]
 
+MODERATORS: Final = frozenset({"riley"})
+"""The accounts that play the platform's trust and safety team in the demo."""
+
 #: Countries the demo accounts live in, by ISO 3166-1 code.
 COUNTRIES = {"GB": "the UK", "IE": "Ireland"}
 
@@ -78,6 +81,7 @@ def _me(db: SocialDB, ctx: RequestContext) -> dict[str, Any] | None:
         ),
         "consents": sorted(scope_label(db, c) for c in supervision.consents),
         "is_parent": bool(db.children_of(person.id)),
+        "is_moderator": person.id in MODERATORS,
     }
 
 
@@ -154,6 +158,11 @@ def _tries(db: SocialDB, guard: Guard, account: Account, children: list[str]) ->
     adult = account.band is AgeBand.ADULT
     if children:
         tries.append(f"Open Parent to change {_and(children)}'s settings and give consent.")
+    if me in MODERATORS:
+        tries.append(
+            "Open Reports: the safety team's cases, with the evidence of grooming-risk "
+            "signals, and the live transparency report."
+        )
     said: set[bool] = set()
     for other in db.people():
         target = db.account(other.id)

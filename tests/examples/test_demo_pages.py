@@ -654,3 +654,20 @@ def test_moderators_figures_name_their_column_on_a_phone(
     assert [c for c in labels if c in ("none", "normal", "")] == []
     assert '"Reports: "' in labels or "Reports" in " ".join(labels)
     assert wide == []
+
+
+def test_the_moderator_finds_the_reports_page(server: tuple[str, str], page: Any) -> None:
+    """Riley (the demo's safety team) is told so on the sign-in page and reaches the
+    moderators' page from the navigation; a child's navigation has no such link."""
+    _, url = server
+    page.goto(f"{url}/login")
+    riley = page.locator(".person", has=page.locator("input[value=riley]")).inner_text()
+    _sign_in(page, url, "riley")
+    page.click("nav a[href='/admin/reports']")
+    heading = page.inner_text("main h1")
+    _sign_in(page, url, "maya")
+    links = [a.get_attribute("href") for a in page.query_selector_all("nav a")]
+
+    assert "Open Reports" in riley
+    assert heading == "Reports this year"
+    assert "/admin/reports" not in links
