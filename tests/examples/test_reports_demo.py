@@ -272,7 +272,7 @@ class TestSignalsInTheDemo:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("<td>Our own detection</td>") == 1
+        assert page.count('<td data-label="Reporter">Our own detection</td>') == 1
         assert "Our own detection opened <strong>1</strong> case for review" in page
         trail = app.extensions[AUDIT_KEY]
         assert isinstance(trail, AuditTrail)
@@ -287,7 +287,7 @@ class TestSignalsInTheDemo:
             aunt.post(f"/messages/{child}", data={"text": "hello"})
         riley = sign_in(app, "riley")
         page = riley.get("/admin/reports").get_data(as_text=True)
-        assert "<td>Our own detection</td>" not in page
+        assert '<td data-label="Reporter">Our own detection</td>' not in page
         assert "Our own detection opened <strong>0</strong> cases" in page
 
 
@@ -316,7 +316,7 @@ class TestDjangoAdminAndSignals:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("<td>Our own detection</td>") == 1
+        assert page.count('<td data-label="Reporter">Our own detection</td>') == 1
         assert "Our own detection opened <strong>1</strong> case for review" in page
         (case,) = SQLiteComplaintStore(db_path).cases()
         assert (case.reporter.role.value, case.subject.account_id) == ("platform", "stranger")
@@ -343,5 +343,5 @@ class TestDjangoAdminAndSignals:
             aunt.post(f"/messages/{child}", {"text": "hello"})
         riley = django_sign_in("riley")
         page = riley.get("/admin/reports").content.decode()
-        assert "<td>Our own detection</td>" not in page
+        assert '<td data-label="Reporter">Our own detection</td>' not in page
         assert "Our own detection opened <strong>0</strong> cases" in page
