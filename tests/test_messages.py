@@ -255,6 +255,28 @@ class TestCompleteness:
         reasons = {change.reason for change in _changes(guard)}
         assert reasons == set(CHANGE_REASONS) - {"not_changeable"}
 
+    @pytest.mark.parametrize(
+        ("locale", "words"), [("en", "while we don't know your age"), ("fr", "ne connaissons pas")]
+    )
+    def test_unknown_age_is_not_told_at_your_age(
+        self, guard: Guard, locale: str, words: str
+    ) -> None:
+        """A setting nobody may loosen, explained to an account whose age is unknown,
+        says so and how it opens up, instead of "at your age"."""
+        account = Account(id="k", band=AgeBand.UNKNOWN)
+        change = guard.change_setting(account, "discoverable", "everyone")
+        said = explain(attrs.evolve(change, reason="not_changeable"), "child", locale=locale)
+        known = explain(
+            attrs.evolve(change, reason="not_changeable", account=Account(id="m", band="13_15")),
+            "child",
+            locale=locale,
+        )
+
+        assert words in said.text
+        assert words not in known.text
+        assert said.next_step is not None
+        assert said.next_step != known.next_step
+
     def test_reachable_decisions_explain(self, guard: Guard) -> None:
         """Every decision the policy reaches explains, filled, to every audience in every locale."""
         seen = {(d.reason, d.setting, d.band): d for d in _decisions(guard)}

@@ -269,7 +269,8 @@ class Playground:
                 status = getattr(e, "code", "store_unavailable")
             else:
                 status = "counts"
-            rows.append({**row, "status": status, "expires_day": row["expires"][:10]})
+            day = dt.date.fromisoformat(row["expires"][:10])
+            rows.append({**row, "status": status, "expires_day": f"{day.day} {day:%B %Y}"})
         return rows
 
     def offers(self, guard: Guard, child: Account) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from childsafe.reports import Evidence, Period, build_report, render, take_censu
 from childsafe.signals import AuditFlags, CaseOpener, Signals, SQLiteSignalStore
 from examples.common.age_issuer import create_file_once
 from examples.common.socialdb import Person, SocialDB
-from examples.common.views import BAND_LABELS, Page, base_context
+from examples.common.views import BAND_LABELS, MODERATORS, Page, base_context
 
 __all__ = [
     "FORMATS",
@@ -55,8 +55,6 @@ __all__ = [
     "report_form_page",
 ]
 
-MODERATORS: Final = frozenset({"riley"})
-"""The accounts that play the platform's trust and safety team in the demo."""
 
 FORMATS: Final = {
     "html": "text/html; charset=utf-8",

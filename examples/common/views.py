@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -18,10 +18,12 @@ from childsafe import (
     Account,
     AgeBand,
     ChangeableBy,
+    Decision,
     DenialResponse,
     Explanation,
     Guard,
     Messages,
+    Policy,
     RequestContext,
     SettingChange,
     change_problem_response,
@@ -44,6 +46,9 @@ BAND_LABELS = {
 }
 
 Page = tuple[str, dict[str, Any]]
+
+MODERATORS: Final = frozenset({"riley"})
+"""The accounts that play the platform's trust and safety team in the demo."""
 
 #: Countries the demo accounts live in, by ISO 3166-1 code.
 COUNTRIES = {"GB": "the UK", "IE": "Ireland"}
@@ -76,6 +81,7 @@ def _me(db: SocialDB, ctx: RequestContext) -> dict[str, Any] | None:
         ),
         "consents": sorted(scope_label(db, c) for c in supervision.consents),
         "is_parent": bool(db.children_of(person.id)),
+        "is_moderator": person.id in MODERATORS,
     }
 
 
@@ -127,15 +133,36 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+_QUIET: dict[int, tuple[Policy, Guard]] = {}
+
+
+def _quiet(guard: Guard) -> Guard:
+    """A guard for ``guard``'s policy with no event sinks: the sign-in page's hints ask
+    it what would happen, and a question asked to write a hint is not a request anybody
+    made, so it must not reach the audit trail or the transparency report's refusals."""
+    policy = guard.policy
+    found = _QUIET.get(id(policy))
+    if found is None or found[0] is not policy:
+        _QUIET.clear()
+        found = _QUIET[id(policy)] = (policy, Guard(policy))
+    return found[1]
+
+
 def _tries(db: SocialDB, guard: Guard, account: Account, children: list[str]) -> list[str]:
     """What is worth trying as ``account``: what the policy refuses or allows it, found
-    by asking the guard about the other demo accounts."""
+    by asking a quiet copy of the guard (:func:`_quiet`) about the other demo accounts."""
+    guard = _quiet(guard)
     tries: list[str] = []
     me = account.id
     connected = set(db.connections(me))
     adult = account.band is AgeBand.ADULT
     if children:
         tries.append(f"Open Parent to change {_and(children)}'s settings and give consent.")
+    if me in MODERATORS:
+        tries.append(
+            "Open Reports: the safety team's cases, with the evidence of grooming-risk "
+            "signals, and the live transparency report."
+        )
     said: set[bool] = set()
     for other in db.people():
         target = db.account(other.id)
@@ -547,14 +574,47 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+#: Why an age token was refused, in words a child can follow (the token error's code and
+#: message go in a "details for developers" box beneath).
+TOKEN_REFUSALS = {
+    "malformed": "This doesn't look like an age token. Check that you pasted all of it.",
+    "bad_signature": "Your age token was changed after it was made, so it can't be trusted.",
+    "expired": "Your age token has run out of time. Ask for a new one.",
+    "not_yet_valid": "Your age token is not ready to use yet. Try again later.",
+    "wrong_subject": "This age token belongs to someone else, so it can't be used here.",
+    "untrusted_issuer": "This age token comes from a checker this site doesn't trust.",
+}
+TOKEN_REFUSED = "Your age token could not be checked, so it was not used."  # noqa: S105 - words
+
+
 def age_page(playground: Playground, ctx: RequestContext, token: str | None) -> Page:
-    """The "Verify my age" page: what the age token kept in the session says."""
+    """The "Verify my age" page: what the age token kept in the session says; a refusal
+    in plain words first (``words``), its code and technical detail folded away."""
+    status = playground.token_status(token, subject=ctx.account.id)
+    if status is not None and not status["accepted"]:
+        status = {**status, "words": TOKEN_REFUSALS.get(status["code"], TOKEN_REFUSED)}
+    elif status is not None:  # the token's band in words, never its id ("13_15")
+        status = {
+            **status,
+            "token_band_label": BAND_LABELS[status["token_band"]],
+            "band_set_by_words": _signal_words(status["band_set_by"]),
+        }
     return "age.html", {
         **base_context(playground.db, ctx),
-        "status": playground.token_status(token, subject=ctx.account.id),
+        "status": status,
         "treated_as": BAND_LABELS[_treated_as(ctx).value],
         "issuer_command": issuer_command(playground, ctx.account.id),
     }
+
+
+def _signal_words(source: str) -> str:
+    """Where the band an account is treated as came from, in words: an age signal's
+    source is a code (``"token:age_band"``) or a phrase for developers."""
+    if source.startswith("token:"):
+        return "your age token"
+    if source in {"self_declared", "declared birth date"}:
+        return "the birth date you declared"
+    return "another age check"
 
 
 def issuer_command(playground: Playground, account_id: str) -> str:
@@ -652,8 +712,24 @@ def error_page(
     return "error.html", {"me": me, "status": status, "title": title, "text": text}
 
 
-def denied_page(db: SocialDB, ctx: RequestContext | None, detail: dict[str, Any]) -> Page:
+#: The refusal page's own words in each language childsafe explains decisions in (the
+#: rest of the demo's pages are in English only).
+DENIED_WORDS = {
+    "en": {"title": "Not allowed", "tip": "Safety tip:", "home": "Back home"},
+    "fr": {"title": "Pas autorisé", "tip": "Conseil de sécurité :", "home": "Retour à l’accueil"},  # noqa: RUF001 - French typography
+}
+
+
+def denied_page(
+    db: SocialDB, ctx: RequestContext | None, decision: Decision, accept_language: str | None
+) -> Page:
+    """The refusal page: childsafe's explanation of ``decision`` in the language the
+    browser asks for (``Accept-Language``; English when childsafe has no other)."""
+    locale = negotiate_locale(accept_language)
+    lang = locale if locale in DENIED_WORDS else "en"
     return "denied.html", {
         "me": _me(db, ctx) if ctx is not None else None,
-        "problem": detail,
+        "problem": problem_details(decision, locale=locale),
+        "lang": lang,
+        "words": DENIED_WORDS[lang],
     }

@@ -57,7 +57,6 @@ from childsafe import (
     action,
     exempt,
     path_param,
-    problem_details,
     problem_response,
 )
 from childsafe.contrib.flask import ChildSafe, current_context, current_guard, session_account
@@ -251,7 +250,9 @@ def render_denial(decision: Decision, request_: Request) -> DenialResponse | Res
         return problem_response(decision, request_)
     if _signed_in() is None:
         return redirect("/login", 303)
-    template, context = views.denied_page(_db(), current_context(), problem_details(decision))
+    template, context = views.denied_page(
+        _db(), current_context(), decision, request.headers.get("Accept-Language")
+    )
     return render_template(template, **context), 403
 
 

@@ -45,6 +45,7 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.denials import wsgi_headers
 from childsafe.web.media import (
     CHUNK,
     BodyProblem,
@@ -526,7 +527,7 @@ def _send(response: DenialResponse, start_response: StartResponse) -> list[bytes
         phrase = http.HTTPStatus(response.status).phrase
     except ValueError:
         phrase = "Denied"
-    start_response(f"{response.status} {phrase}", list(response.headers))
+    start_response(f"{response.status} {phrase}", wsgi_headers(response.headers))
     return [response.body]
 
 

@@ -478,3 +478,196 @@ def test_moderators_page_counts_the_images(
     assert " open" in own
     assert "age unknown" not in newest
     assert violations == [], describe(violations)
+
+
+def _post_form(page: Any, path: str, fields: dict[str, str]) -> None:
+    """Send a form to ``path`` from the page now open, as a browser does (with the page's
+    CSRF token on Django), and wait for the answer's page."""
+    token = page.locator("input[name=csrfmiddlewaretoken]").first
+    hidden = token.get_attribute("value") if token.count() else ""
+    with page.expect_navigation():
+        page.evaluate(
+            """([path, token, fields]) => {
+                const form = document.createElement('form');
+                form.method = 'post'; form.action = path;
+                const all = token ? {...fields, csrfmiddlewaretoken: token} : fields;
+                for (const [name, value] of Object.entries(all)) {
+                    const i = document.createElement('input');
+                    i.type = 'hidden'; i.name = name; i.value = value; form.appendChild(i);
+                }
+                document.body.appendChild(form); form.submit();
+            }""",
+            [path, hidden, fields],
+        )
+
+
+def test_refusal_page_speaks_the_browsers_language(
+    server: tuple[str, str], page: Any, axe_script: str
+) -> None:
+    """A browser asking for French gets the refusal page's explanation and its own
+    words in French, marked ``lang="fr"`` for screen readers."""
+    app, url = server
+    _sign_in(page, url, "stranger")
+    page.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    page.goto(f"{url}/users/maya")
+    _post_form(page, "/users/maya/friend-request", {})
+    card = page.locator("main .card").first
+    text = card.inner_text()
+    lang = card.get_attribute("lang")
+    problems = _look(page, axe_script, f"demo-{app}-stranger-refused-fr")
+
+    assert "Pas autorisé" in text
+    assert "invitation" in text
+    assert "Not allowed" not in text
+    assert "Back home" not in text
+    assert lang == "fr"
+    assert problems == [], "\n".join(problems)
+
+
+def test_age_page_words_for_a_child(server: tuple[str, str], page: Any, axe_script: str) -> None:
+    """Maya (12) pasting a broken age token reads why in plain words, not the token
+    error's code or a decoder's message (those are folded away for developers)."""
+    app, url = server
+    _sign_in(page, url, "maya")
+    page.goto(f"{url}/age")
+    _post_form(page, "/age", {"token": "abc.def.ghi"})
+    page.goto(f"{url}/age")
+    shown = page.inner_text("main")
+    problems = _look(page, axe_script, f"demo-{app}-maya-age-refused")
+
+    assert "This doesn't look like an age token" in shown
+    assert "malformed" not in shown
+    assert "codec" not in shown
+    assert problems == [], "\n".join(problems)
+
+
+def test_home_check_in_field_has_a_label(server: tuple[str, str], page: Any) -> None:
+    """The check-in field is named by a visible label, not only by its placeholder."""
+    _, url = server
+    _sign_in(page, url, "sam")
+    label = page.inner_text("label[for=check-in-place]")
+    field = page.locator("#check-in-place").get_attribute("name")
+
+    assert label == "Where are you?"
+    assert field == "place"
+
+
+def test_moderators_figures_stay_in_their_columns(server: tuple[str, str], page: Any) -> None:
+    """On a desktop screen the moderators' figure tables do not run over each other or
+    out of their card."""
+    app, url = server
+    _sign_in(page, url, "riley")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{url}/admin/reports")
+    screenshot(page, f"demo-{app}-riley-admin-1280")
+    spill: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .card:first-of-type .grid > div')]
+            .filter(box => [...box.querySelectorAll('table')].some(t =>
+                t.getBoundingClientRect().right > box.getBoundingClientRect().right + 1
+                && getComputedStyle(box).overflowX === 'visible'))
+            .map(box => box.querySelector('h2').textContent)"""
+    )
+    visible: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .card:first-of-type .grid > div')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1)
+            .map(box => box.querySelector('h2').textContent)"""
+    )
+
+    assert spill == []
+    assert visible == []
+
+
+def test_an_oversized_photo_is_refused_not_a_server_error(
+    server: tuple[str, str], page: Any
+) -> None:
+    """A photo over the media body cap, sent to the demo on waitress, is a 413 problem
+    document, not a 500 (waitress refuses a WSGI response with a ``Connection`` header)."""
+    app, url = server
+    _sign_in(page, url, "sam")
+    page.goto(f"{url}/photos")
+    token = page.locator("input[name=csrfmiddlewaretoken]").first
+    fields = {"csrfmiddlewaretoken": token.get_attribute("value") or ""} if token.count() else {}
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (30 * 1024 * 1024)
+    response = page.request.post(
+        f"{url}/photos/to/aunt_jo",
+        multipart={**fields, "photo": {"name": "big.png", "mimeType": "image/png", "buffer": big}},
+        headers={"Referer": f"{url}/photos"},
+        max_redirects=0,
+    )
+
+    assert response.status == 413, (app, response.status, response.text()[:300])
+    assert response.json()["status"] == 413
+
+
+def test_citations_are_folded_away_for_a_child(server: tuple[str, str], page: Any) -> None:
+    """Maya (12) reads her settings without the standards' clause numbers ("Ofcom ICU
+    F1"); they are one click away, under "Where this rule comes from"."""
+    _, url = server
+    _sign_in(page, url, "maya")
+    page.goto(f"{url}/settings")
+    before = page.inner_text("main")
+    page.locator("details summary").first.click()
+    opened = page.inner_text("main details[open]")
+
+    assert "Ofcom ICU" not in before
+    assert "Where this rule comes from" in before
+    assert "Ofcom ICU" in opened
+
+
+def test_a_too_big_photo_is_explained_in_plain_words(server: tuple[str, str], page: Any) -> None:
+    """Sam choosing a 30 MB file on the photos page reads that it is too big, not the
+    body check's bytes and route."""
+    app, url = server
+    _sign_in(page, url, "sam")
+    page.goto(f"{url}/photos")
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (30 * 1024 * 1024)
+    page.set_input_files(
+        "#photo-file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": big}]
+    )
+    page.click("button[formaction='/photos/to/aunt_jo']")
+    page.wait_for_selector("#refused:not([hidden])")
+    refused = page.inner_text("#refused")
+    screenshot(page, f"demo-{app}-sam-photo-too-big")
+
+    assert "This picture is too big to send." in refused
+    assert "bytes" not in refused
+    assert "route" not in refused
+
+
+def test_moderators_figures_name_their_column_on_a_phone(
+    server: tuple[str, str], page: Any
+) -> None:
+    """On a phone the tables' header rows are hidden, so each figure of the moderators'
+    page says which column it is ("Reports: 0"), not a bare number."""
+    app, url = server
+    _sign_in(page, url, "riley")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{url}/admin/reports")
+    screenshot(page, f"demo-{app}-riley-admin-375")
+    labels: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main .grid table tbody td:not(:first-child)')]
+            .map(td => getComputedStyle(td, '::before').content)"""
+    )
+    wide = overflowing(page)
+
+    assert labels
+    assert [c for c in labels if c in ("none", "normal", "")] == []
+    assert '"Reports: "' in labels or "Reports" in " ".join(labels)
+    assert wide == []
+
+
+def test_the_moderator_finds_the_reports_page(server: tuple[str, str], page: Any) -> None:
+    """Riley (the demo's safety team) is told so on the sign-in page and reaches the
+    moderators' page from the navigation; a child's navigation has no such link."""
+    _, url = server
+    page.goto(f"{url}/login")
+    riley = page.locator(".person", has=page.locator("input[value=riley]")).inner_text()
+    _sign_in(page, url, "riley")
+    page.click("nav a[href='/admin/reports']")
+    heading = page.inner_text("main h1")
+    _sign_in(page, url, "maya")
+    links = [a.get_attribute("href") for a in page.query_selector_all("nav a")]
+
+    assert "Open Reports" in riley
+    assert heading == "Reports this year"
+    assert "/admin/reports" not in links

@@ -626,6 +626,17 @@ class TestConsent:
         assert granted.status_code == 201
         assert other.get_json()["reason"] == "setting_off"
 
+    def test_a_given_consent_shows_its_end_in_words(self, app: Flask) -> None:
+        """The Parent page says until when a consent counts as a date people write
+        ("5 December 2027"), not ISO ("2027-12-05")."""
+        parent = sign_in(app, "parent_pat")
+        grant(parent, "lena", "feed_personalisation:profiled")
+        page = parent.get("/parent").get_data(as_text=True)
+        found = re.search(r'<span class="badge ok">given, until ([^<]+)</span>', page)
+
+        assert found is not None
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", found[1]), found[1]
+
     def test_consents_not_offered_are_refused(self, app: Flask, db_path: Path) -> None:
         """Scopes the policy never allows, strangers and malformed scopes get no grant."""
         parent = sign_in(app, "parent_pat")
@@ -749,7 +760,8 @@ class TestAgeTokens:
         page = notice(sam, sam.post("/age", data={"token": issuer.issue("sam", age_band="13_15")}))
         body = me(sam)
 
-        assert page.startswith("Your age token was accepted: 13_15 from the issuer, verified.")
+        assert page.startswith("Your age token was accepted: 13 to 15 from the issuer, verified.")
+        assert "(set by your age token)" in page
         assert (body["id"], body["band"], body["assurance"]) == ("sam", "13_15", "verified")
         assert "age verified" in sam.get("/").get_data(as_text=True)
 
@@ -766,7 +778,8 @@ class TestAgeTokens:
         alex.post("/age/forget")
         after = me(alex)
 
-        assert page.startswith("Your age token was refused (bad_signature)")
+        assert page.startswith("Your age token was changed after it was made")
+        assert "bad_signature:" in page  # for developers, folded away
         assert "treated as age unknown, with the protections for under 13" in page
         assert (during["id"], during["band"], during["treated_as"]) == (
             "alex",
@@ -783,7 +796,7 @@ class TestAgeTokens:
             riley, riley.post("/age", data={"token": issuer.issue("sam", age_band="adult")})
         )
 
-        assert page.startswith("Your age token was refused (wrong_subject)")
+        assert page.startswith("This age token belongs to someone else")
         assert me(riley)["band"] == "unknown"
 
     def test_jwks_is_served(self, app: Flask, issuer: AgeIssuer) -> None:

@@ -116,7 +116,7 @@ def check_match_kept(
     assert case.id == kept.case_id
     assert f"/admin/reports/{case.id}/" in admin
     assert "Our own detection" in admin
-    assert re.search(r"known-abuse hash list \(refused\)</td><td>1<", admin)
+    assert re.search(r'known-abuse hash list \(refused\)</td><td data-label="Count">1<', admin)
     assert trail.flush(timeout=10.0)
     [record] = trail.records(kinds=["media_match"])
     assert record.id == kept.audit_id

@@ -173,6 +173,27 @@ class TestAdmin:
         document = json.loads(riley.get("/admin/reports/transparency.json").get_data())
         assert {d["reason"] for d in document["denials"]} >= {"not_connected"}
 
+    def test_the_sign_in_pages_hints_are_not_refusals(self, app: Flask) -> None:
+        """The sign-in page works out its "what to try" hints by asking the policy about
+        the demo accounts; those questions are nobody's requests, so showing the page
+        adds no refusal to the transparency report."""
+        from childsafe.contrib.flask import current_guard  # noqa: PLC0415
+
+        def refused() -> int:
+            with app.app_context():
+                assert current_guard().flush_events()
+            document = json.loads(riley.get("/admin/reports/transparency.json").get_data())
+            return sum(d["count"] for d in document["denials"])
+
+        riley = sign_in(app, "riley")
+        before = refused()
+        visitor = app.test_client()
+        pages = [visitor.get("/login").get_data(as_text=True) for _ in range(3)]
+        after = refused()
+
+        assert "you will be stopped" in pages[0]
+        assert after == before
+
     def test_the_command_reports_on_the_demo_data(
         self, app: Flask, db_path: Path, tmp_path: Path
     ) -> None:
@@ -251,7 +272,7 @@ class TestSignalsInTheDemo:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("<td>Our own detection</td>") == 1
+        assert page.count('<td data-label="Reporter">Our own detection</td>') == 1
         assert "Our own detection opened <strong>1</strong> case for review" in page
         trail = app.extensions[AUDIT_KEY]
         assert isinstance(trail, AuditTrail)
@@ -266,7 +287,7 @@ class TestSignalsInTheDemo:
             aunt.post(f"/messages/{child}", data={"text": "hello"})
         riley = sign_in(app, "riley")
         page = riley.get("/admin/reports").get_data(as_text=True)
-        assert "<td>Our own detection</td>" not in page
+        assert '<td data-label="Reporter">Our own detection</td>' not in page
         assert "Our own detection opened <strong>0</strong> cases" in page
 
 
@@ -295,7 +316,7 @@ class TestDjangoAdminAndSignals:
         assert "fan_out" in page
         assert "3 distinct unconnected minors within 48 hours" in page
         assert "not a finding" in page
-        assert page.count("<td>Our own detection</td>") == 1
+        assert page.count('<td data-label="Reporter">Our own detection</td>') == 1
         assert "Our own detection opened <strong>1</strong> case for review" in page
         (case,) = SQLiteComplaintStore(db_path).cases()
         assert (case.reporter.role.value, case.subject.account_id) == ("platform", "stranger")
@@ -322,5 +343,5 @@ class TestDjangoAdminAndSignals:
             aunt.post(f"/messages/{child}", {"text": "hello"})
         riley = django_sign_in("riley")
         page = riley.get("/admin/reports").content.decode()
-        assert "<td>Our own detection</td>" not in page
+        assert '<td data-label="Reporter">Our own detection</td>' not in page
         assert "Our own detection opened <strong>0</strong> cases" in page

@@ -6,6 +6,7 @@ in .cache/screenshots/ (report-desktop.png, report-phone.png, report-empty.png).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from childsafe.complaints import MemoryComplaintStore
 from childsafe.reports import Period, build_report, render
-from childsafe.reports._render import BAND_LABELS, OUTCOME_LABELS, ROLE_LABELS, duration
+from childsafe.reports._render import BAND_LABELS, OUTCOME_LABELS, ROLE_LABELS, _when, duration
 from tests.browser import describe, overflowing, run_axe, screenshot
 from tests.reports.dataset import generate, to_complaint
 from tests.reports.test_report import census, evidence
@@ -51,13 +52,13 @@ def figures(document: dict[str, Any]) -> list[str]:
     for row in document["denials"]:
         out += [row["reason"], f"{row['count']:,}"]
     accounts = document["child_accounts"]
-    out.append(accounts["taken_at"])
+    out.append(_when(accounts["taken_at"]))
     for band in accounts["bands"]:
         counts = (f"{band[k]:,}" for k in ("accounts", "on_defaults", "changed_any"))
         out += [BAND_LABELS[band["band"]], *counts]
         out += [f"{s['changed']:,}" for s in band["settings"]]
         out += [s["setting"].replace("_", " ") for s in band["settings"]]
-    out += [document["period"]["from"], document["period"]["to"], document["generated_at"]]
+    out += [document["period"]["from"], document["period"]["to"], _when(document["generated_at"])]
     out += [document[k] for k in ("platform", "generator", "schema", "percentile_method")]
     return out
 
@@ -83,6 +84,20 @@ class TestReportPage:
         missing = [f for f in figures(document) if f not in text]
         assert not missing, missing
         screenshot(page, "report-desktop")
+
+    def test_times_read_as_people_write_them(
+        self, page: Any, tmp_path: Path, document: dict[str, Any]
+    ) -> None:
+        """The generation and census times read as a date and a time to the minute, not
+        raw ISO 8601 with microseconds; each ``<time>`` keeps the exact value."""
+        text = _open(page, tmp_path, document)
+        exact = page.evaluate(
+            "() => [...document.querySelectorAll('time')].map(t => t.getAttribute('datetime'))"
+        )
+
+        assert "Generated 15 January 2026, 08:30 UTC by " in text
+        assert re.search(r"\d{4}-\d{2}-\d{2}T\d", text) is None
+        assert exact == [document["child_accounts"]["taken_at"], document["generated_at"]]
 
     def test_every_chart_is_a_non_empty_svg(
         self, page: Any, tmp_path: Path, document: dict[str, Any]

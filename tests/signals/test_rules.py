@@ -9,8 +9,10 @@ import pytest
 from childsafe import Account, AgeBand, Assurance, Guard, Relationship
 from childsafe.signals import (
     RULES,
+    Evidence,
     Flag,
     Rule,
+    Score,
     SignalConfigError,
     SignalEvent,
     SignalEventError,
@@ -447,3 +449,17 @@ class TestLookAlikes:
         signals.blocked("kid1", "parent", at=T0 + H)
         signals.blocked("kid2", "teen", at=T0 + H)
         assert signals.actor_score("parent").score == 0
+
+
+class TestExplain:
+    def test_times_read_to_the_second_in_utc(self) -> None:
+        """A moderator reads each piece of evidence's time in UTC to the second, not
+        ISO 8601 with microseconds and an offset; the JSON keeps the exact time."""
+        at = dt.datetime(2026, 12, 5, 12, 30, 27, 5394, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        evidence = Evidence(Rule.FAN_OUT, at, "message", None, 40, "reached 3 minors")
+        score = Score("dan", None, 40, (evidence,))
+
+        lines = score.explain().splitlines()
+
+        assert lines[1] == "  +40 fan_out at 2026-12-05 11:30:27 UTC: reached 3 minors"
+        assert evidence.to_dict()["at"] == "2026-12-05T12:30:27.005394+01:00"

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
+from wsgiref.util import is_hop_by_hop
 
 import httpx
 import pytest
@@ -1295,7 +1296,10 @@ def send_raw(
             environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
         started: list[str] = []
 
-        def start_response(status: str, _headers: object, *_: object) -> None:
+        def start_response(status: str, headers: list[tuple[str, str]], *_: object) -> None:
+            # As waitress and wsgiref do (PEP 3333): no hop-by-hop header from the app.
+            hop = [name for name, _ in headers if is_hop_by_hop(name)]
+            assert hop == [], f"a WSGI response may not carry {hop}"
             started.append(status)
 
         result = built.wsgi(environ, start_response)

@@ -46,7 +46,6 @@ from childsafe import (
     action,
     exempt,
     path_param,
-    problem_details,
     problem_response,
 )
 from childsafe.contrib.django import request_context
@@ -132,7 +131,9 @@ def render_denial(decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Ht
         return problem_response(decision)
     if _signed_in(request) is None:
         return _back("/login")
-    page = views.denied_page(get_db(), request_context(request), problem_details(decision))
+    page = views.denied_page(
+        get_db(), request_context(request), decision, request.headers.get("Accept-Language")
+    )
     return _page(request, page, status=403)
 
 

@@ -47,7 +47,7 @@ from childsafe.web import (
     parse_json_body,
     single_value,
 )
-from childsafe.web.denials import rendered
+from childsafe.web.denials import rendered, wsgi_headers
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
@@ -688,7 +688,8 @@ def _serves_static(view: object) -> bool:
 
 
 def _native(app: flask.Flask, response: DenialResponse) -> flask.Response:
-    return app.response_class(response.body, status=response.status, headers=list(response.headers))
+    headers = wsgi_headers(response.headers)
+    return app.response_class(response.body, status=response.status, headers=headers)
 
 
 def _member(view: object, views: AbstractSet[object]) -> bool:

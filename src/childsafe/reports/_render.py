@@ -4,6 +4,7 @@ and a self-contained HTML page with inline SVG charts."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import json
@@ -334,6 +335,28 @@ def _why(reason: str) -> str:
     return text if text is not None and "{" not in text else reason.replace("_", " ")
 
 
+_MONTHS: Final = ("January", "February", "March", "April", "May", "June", "July",
+                  "August", "September", "October", "November", "December")  # fmt: skip
+
+
+def _when(value: object) -> str:
+    """A report's ISO 8601 time as people read it, to the minute: ``"5 December 2026,
+    11:33 UTC"`` (anything that is not such a time, as it is)."""
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    zone = ""
+    if t.tzinfo is not None:
+        t, zone = t.astimezone(dt.UTC), " UTC"
+    return f"{t.day} {_MONTHS[t.month - 1]} {t.year}, {t:%H:%M}{zone}"
+
+
+def _time_html(value: object) -> str:
+    """:func:`_when` in a ``<time>`` element that keeps the exact time for machines."""
+    return f'<time datetime="{_E(str(value))}">{_E(_when(value))}</time>'
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -368,7 +391,7 @@ def to_markdown(d: dict[str, Any]) -> str:
         "",
         (
             f"Period: {d['period']['from']} to {d['period']['to']} (UTC). "
-            f"Generated {d['generated_at']} by {d['generator']}."
+            f"Generated {_when(d['generated_at'])} by {d['generator']}."
         ),
         "",
         "## Reports from users",
@@ -480,7 +503,7 @@ def to_markdown(d: dict[str, Any]) -> str:
     if accounts is None:
         lines.append("No census of child accounts was taken.")
     else:
-        lines += [f"Census taken {accounts['taken_at']}.", ""]
+        lines += [f"Census taken {_when(accounts['taken_at'])}.", ""]
         lines += _md_table(
             ["Age band", "Accounts", "On every default", "Changed a setting"],
             [
@@ -915,7 +938,10 @@ def to_html(d: dict[str, Any]) -> str:
     else:
         bands = accounts["bands"]
         out += [
-            f"<p>From a census of every child account taken {_E(accounts['taken_at'])}.</p>",
+            (
+                f"<p>From a census of every child account taken "
+                f"{_time_html(accounts['taken_at'])}.</p>"
+            ),
             _figure(
                 _stacked_chart(
                     "chart-defaults",
@@ -953,7 +979,7 @@ def to_html(d: dict[str, Any]) -> str:
     out += [
         "</section></main>",
         (
-            f"<footer><p>Generated {_E(d['generated_at'])} by {_E(d['generator'])}. Schema "
+            f"<footer><p>Generated {_time_html(d['generated_at'])} by {_E(d['generator'])}. Schema "
             f"<code>{_E(d['schema'])}</code>. Figures cover reports received in the period.</p>"
             "</footer></body></html>"
         ),

@@ -250,6 +250,12 @@ class Evidence:
         }
 
 
+def _utc(at: dt.datetime) -> str:
+    """``at`` in UTC to the second: ``2026-01-01 02:00:00 UTC`` (a naive time is UTC)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return f"{aware.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 @attrs.frozen
 class Score:
     """A risk score for an ``actor`` (and ``child``, for a pair score) with the
@@ -266,12 +272,15 @@ class Score:
         return frozenset(e.rule for e in self.evidence)
 
     def explain(self) -> str:
-        """The score in words, one line per piece of evidence."""
+        """The score in words, one line per piece of evidence (its time in UTC, to the
+        second, as a moderator reads it; :meth:`to_dict` keeps the exact time).
+
+        .. versionchanged:: 0.2.0 times read ``2026-01-01 02:00:00 UTC``, not ISO 8601
+           with microseconds."""
         who = self.actor if self.child is None else f"{self.actor} -> {self.child}"
         lines = [f"risk score {self.score} for {who}"]
         lines.extend(
-            f"  +{e.points} {e.rule.value} at {e.at.isoformat()}: {e.explanation}"
-            for e in self.evidence
+            f"  +{e.points} {e.rule.value} at {_utc(e.at)}: {e.explanation}" for e in self.evidence
         )
         return "\n".join(lines)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
@@ -38,6 +38,21 @@ class DenialResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+
+
+#: Headers about the connection rather than the response (RFC 9110 section 7.6.1): a
+#: WSGI application must not send them (PEP 3333; waitress and wsgiref refuse the
+#: response with a server error), so WSGI adapters drop them; ASGI passes them on.
+HOP_BY_HOP: Final = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+     "trailers", "transfer-encoding", "upgrade"}
+)  # fmt: skip
+
+
+def wsgi_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` without the hop-by-hop ones (:data:`HOP_BY_HOP`), for a WSGI server:
+    the ``connection: close`` of a 413 is the server's to decide under WSGI."""
+    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
 
 
 def problem_details(

@@ -52,7 +52,7 @@ from childsafe.web import (
     is_json,
     problem_response,
 )
-from childsafe.web.denials import rendered
+from childsafe.web.denials import rendered, wsgi_headers
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -99,7 +99,9 @@ def request_context(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRe
 
 def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResponse
     response = HttpResponse(denial.body, status=denial.status)
-    for name, value in denial.headers:
+    # Django under WSGI must not send hop-by-hop headers (under ASGI the server
+    # decides about the connection anyway).
+    for name, value in wsgi_headers(denial.headers):
         response[name] = value
     return response
 
