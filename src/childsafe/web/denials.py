@@ -52,7 +52,11 @@ HOP_BY_HOP: Final = frozenset(
 def wsgi_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """``headers`` without the hop-by-hop ones (:data:`HOP_BY_HOP`), for a WSGI server:
     the ``connection: close`` of a 413 is the server's to decide under WSGI."""
-    return [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
+    kept = []
+    for header in headers:
+        if header[0].lower() not in HOP_BY_HOP:
+            kept.append(header)  # noqa: PERF401 (a comprehension is a call of its own on 3.11)
+    return kept
 
 
 def problem_details(
