@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
+from childsafe._engine import Guard
+from childsafe._model import Account
 from childsafe.typing import AccountRepository, Request
 from childsafe.web import (
     CONTEXT_KEY,
@@ -58,7 +60,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS, path_params
+from childsafe.web.request import NO_PARAMS, new_object, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -203,7 +205,7 @@ class _NewRequest(WSGIRequest):
     middleware sets its attributes): calling it is cheaper than ``object.__new__``."""
 
     __slots__ = ()
-    __init__ = object.__init__  # type: ignore[assignment]
+    __init__ = object.__init__
 
 
 class _ReplayInput:
@@ -256,13 +258,39 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     sync_only = True
     repository: AccountRepository | None
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(  # noqa: PLR0915 - the hot path stays inline
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
         # WSGIRequest(environ, None, self.max_body), without its __init__; its path
         # parameters are set below when a rule matches (unset, it has none).
         request: WSGIRequest = _NewRequest()
         request.environ = environ
         request.max_body = self.max_body
-        context = self._chain.context(self.guard, request, self.repository)
+        guard = self.guard
+        repository = self.repository
+        resolve = self._resolve
+        # self._chain.context(guard, request, repository), its usual answer (the first
+        # resolver finds the account; a plain Guard, which records no events) inline.
+        if resolve is None:
+            context = self._chain.context(guard, request, repository)
+        else:
+            try:
+                found = resolve(request)
+            except Exception as e:  # noqa: BLE001 - the chain fails closed
+                context = self._chain.context_after(guard, request, repository, None, e)
+            else:
+                if type(found) is Account and type(guard) is Guard:
+                    context = new_object(RequestContext)
+                    context.guard = guard
+                    context.account = found
+                    context._how = self._how  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = "wsgi"
+                    context._decisions = None  # noqa: SLF001
+                    context.request_id = None
+                    context._check = None  # noqa: SLF001
+                else:
+                    context = self._chain.context_after(guard, request, repository, found)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
             method = environ["REQUEST_METHOD"]
@@ -298,9 +326,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         app = self.app
         if self.response_filter is None:
             return app(environ, start_response)
-        return _FilteredResponse(start_response, context, self.response_filter).run(
-            app, environ
-        )
+        return _FilteredResponse(start_response, context, self.response_filter).run(app, environ)
 
     def _media(
         self,

@@ -113,6 +113,11 @@ class MiddlewareBase(Generic[AppT]):
         self.strict = strict
         # Looked up once here rather than on every request.
         self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
+        # The first resolver (``None`` without resolvers) and what a context it resolved
+        # records of how, for a middleware that builds the usual context inline
+        # (ResolverChain.first and context_after finish the rest as context does).
+        self._resolve = self._chain.first
+        self._how = self._chain._first_how  # noqa: SLF001 - the chain's own record
         # ``(rule, path match)`` of a request's route-table rule, or ``None``.
         self._find = self.routes.search
         # What RouteTable.search walks, for a middleware that walks it inline.
