@@ -60,7 +60,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS, new_object, path_params
+from childsafe.web.request import NO_PARAMS, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -208,6 +208,16 @@ class _NewRequest(WSGIRequest):
     __init__ = object.__init__
 
 
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` the middleware builds for a request whose
+    first resolver found the account: called with no arguments (``object.__init__``,
+    so no Python frame) and its attributes set by the middleware, which is cheaper than
+    ``object.__new__(RequestContext)``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
 class _ReplayInput:
     """``wsgi.input`` after a partial read: the bytes read first, then the rest."""
 
@@ -280,7 +290,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
                 context = self._chain.context_after(guard, request, repository, None, e)
             else:
                 if type(found) is Account and type(guard) is Guard:
-                    context = new_object(RequestContext)
+                    context = _Context()
                     context.guard = guard
                     context.account = found
                     context._how = self._how  # noqa: SLF001
