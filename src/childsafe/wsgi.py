@@ -268,9 +268,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     sync_only = True
     repository: AccountRepository | None
 
-    def __call__(  # noqa: PLR0915 - the hot path stays inline
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # WSGIRequest(environ, None, self.max_body), without its __init__; its path
         # parameters are set below when a rule matches (unset, it has none).
         request: WSGIRequest = _NewRequest()
@@ -281,26 +279,23 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         resolve = self._resolve
         # self._chain.context(guard, request, repository), its usual answer (the first
         # resolver finds the account; a plain Guard, which records no events) inline.
-        if resolve is None:
-            context = self._chain.context(guard, request, repository)
+        try:
+            found = resolve(request)
+        except Exception as e:  # noqa: BLE001 - the chain fails closed
+            context = self._chain.context_after(guard, request, repository, None, e)
         else:
-            try:
-                found = resolve(request)
-            except Exception as e:  # noqa: BLE001 - the chain fails closed
-                context = self._chain.context_after(guard, request, repository, None, e)
+            if type(found) is Account and type(guard) is Guard:
+                context = _Context()
+                context.guard = guard
+                context.account = found
+                context._how = self._how  # noqa: SLF001
+                context.repository = repository
+                context.adapter = "wsgi"
+                context._decisions = None  # noqa: SLF001
+                context.request_id = None
+                context._check = None  # noqa: SLF001
             else:
-                if type(found) is Account and type(guard) is Guard:
-                    context = _Context()
-                    context.guard = guard
-                    context.account = found
-                    context._how = self._how  # noqa: SLF001
-                    context.repository = repository
-                    context.adapter = "wsgi"
-                    context._decisions = None  # noqa: SLF001
-                    context.request_id = None
-                    context._check = None  # noqa: SLF001
-                else:
-                    context = self._chain.context_after(guard, request, repository, found)
+                context = self._chain.context_after(guard, request, repository, found)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
             method = environ["REQUEST_METHOD"]
@@ -313,24 +308,25 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = request.path
         # self._find(method, path), inline (RouteTable.search): the call and its result
         # tuple cost a tenth of what the middleware adds to a request.
-        match = None
-        for methods, fullmatch, rule in self._entries:  # noqa: B007 - read after the loop
+        for methods, fullmatch, rule in self._entries:
             # The method as given first: the usual answer, and no other test.
             if method not in methods and methods and method.upper() not in methods:
                 continue
             match = fullmatch(path)
-            if match is not None:
-                break
-        if match is not None:  # the first rule whose path matched
+            if match is None:
+                continue
+            # The first rule whose path matched: checked here, then the loop ends.
             request._params = match  # noqa: SLF001 - the match, read by name
             if rule.reads_media:
                 return self._media(rule, request, context, start_response)
             decision = context.check_rule(rule, request, match)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
-        elif self._refused(method, path):
-            decision = context.refuse_undeclared(request.method, request.path)
-            return _send(render_denial(self.renderer, decision, request), start_response)
+            break
+        else:  # no rule matched
+            if self._refused(method, path):
+                decision = context.refuse_undeclared(request.method, request.path)
+                return _send(render_denial(self.renderer, decision, request), start_response)
         # The app read into a local first: an attribute of the instance called as a
         # method is never specialized (LOAD_METHOD stays generic).
         app = self.app
