@@ -302,15 +302,19 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = environ["PATH_INFO"]
         except KeyError:
             method = path = None
-        if type(method) is not str:  # (an empty one would read as empty again)
-            method = request.method
         if type(path) is not str or not path or not path.isascii():
             path = request.path
         # self._find(method, path), inline (RouteTable.search): the call and its result
         # tuple cost a tenth of what the middleware adds to a request.
         for methods, fullmatch, rule in self._entries:
-            # The method as given first: the usual answer, and no other test.
-            if method not in methods and methods and method.upper() not in methods:
+            # The method as given first: the usual answer, and no other test. (A method
+            # that is not a string, which no server sends, is read as request.method
+            # reads it: only here and for a request no rule matches.)
+            if (
+                method not in methods
+                and methods
+                and (method.upper() if type(method) is str else request.method) not in methods
+            ):
                 continue
             match = fullmatch(path)
             if match is None:
@@ -324,6 +328,8 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
                 return _send(render_denial(self.renderer, decision, request), start_response)
             break
         else:  # no rule matched
+            if type(method) is not str:  # (an empty one would read as empty again)
+                method = request.method
             if self._refused(method, path):
                 decision = context.refuse_undeclared(request.method, request.path)
                 return _send(render_denial(self.renderer, decision, request), start_response)
