@@ -275,27 +275,26 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         request.environ = environ
         request.max_body = self.max_body
         guard = self.guard
-        repository = self.repository
         resolve = self._resolve
-        # self._chain.context(guard, request, repository), its usual answer (the first
+        # self._chain.context(guard, request, self.repository), its usual answer (the first
         # resolver finds the account; a plain Guard, which records no events) inline.
         try:
             found = resolve(request)
         except Exception as e:  # noqa: BLE001 - the chain fails closed
-            context = self._chain.context_after(guard, request, repository, None, e)
+            context = self._chain.context_after(guard, request, self.repository, None, e)
         else:
             if type(found) is Account and type(guard) is Guard:
                 context = _Context()
                 context.guard = guard
                 context.account = found
                 context._how = self._how  # noqa: SLF001
-                context.repository = repository
+                context.repository = self.repository
                 context.adapter = "wsgi"
                 context._decisions = None  # noqa: SLF001
                 context.request_id = None
                 context._check = None  # noqa: SLF001
             else:
-                context = self._chain.context_after(guard, request, repository, found)
+                context = self._chain.context_after(guard, request, self.repository, found)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
             method = environ["REQUEST_METHOD"]
