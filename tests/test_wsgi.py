@@ -250,6 +250,14 @@ class TestDeclaredRoutes:
             assert http.head("/users/friendly/location", headers=as_("kid")).status_code == 200
         assert social_app.calls == ["HEAD /users/friendly/location"]
 
+    def test_no_resolvers_is_anonymous(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """Without resolvers every request is the protective anonymous account."""
+        with client(wrap(social_app, accounts, guard, resolvers=[])) as http:
+            assert http.post("/users/kid/messages", headers=as_("relative")).status_code == 403
+            assert http.get("/whoami", headers=as_("kid")).text == "childsafe:anonymous anonymous"
+
     def test_methods_as_request_method_reads_them(
         self, guard: Guard, accounts: Accounts, social_app: SocialApp
     ) -> None:
