@@ -250,6 +250,43 @@ class TestDeclaredRoutes:
             assert http.head("/users/friendly/location", headers=as_("kid")).status_code == 200
         assert social_app.calls == ["HEAD /users/friendly/location"]
 
+    def test_no_resolvers_is_anonymous(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """Without resolvers every request is the protective anonymous account."""
+        with client(wrap(social_app, accounts, guard, resolvers=[])) as http:
+            assert http.post("/users/kid/messages", headers=as_("relative")).status_code == 403
+            assert http.get("/whoami", headers=as_("kid")).text == "childsafe:anonymous anonymous"
+
+    def test_methods_as_request_method_reads_them(
+        self, guard: Guard, accounts: Accounts, social_app: SocialApp
+    ) -> None:
+        """A lower-case method is checked as its upper case, a missing one as GET, and
+        one that is not a string (which no server should send) as its text: it matches
+        no rule and strict mode refuses it."""
+        middleware = wrap(social_app, accounts, guard)
+
+        def status(environ: dict[str, Any]) -> str | None:
+            server = Server()
+            server.body(middleware(environ, server.start_response))
+            return server.status
+
+        lower = environ_for("/users/kid/messages", "post", headers=as_("stranger"))
+        assert status(lower) == "403 Forbidden"
+        # Allowed: the app gets it as sent (this one only answers "POST" itself).
+        assert status(environ_for("/users/kid/messages", "post", headers=as_("relative"))) == (
+            "404 Not Found"
+        )
+        missing = environ_for("/users/kid/location", headers=as_("stranger"))
+        del missing["REQUEST_METHOD"]
+        assert status(missing) == "403 Forbidden"
+        not_text = environ_for("/users/kid/messages", headers=as_("relative"))
+        not_text["REQUEST_METHOD"] = b"POST"
+        refused = status(not_text)
+        assert refused is not None
+        assert refused.startswith("4")
+        assert social_app.calls == ["post /users/kid/messages"]
+
     def test_trailing_slash_is_checked(
         self, guard: Guard, accounts: Accounts, social_app: SocialApp
     ) -> None:

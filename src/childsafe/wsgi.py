@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
+from childsafe._engine import Guard
+from childsafe._model import Account
 from childsafe.typing import AccountRepository, Request
 from childsafe.web import (
     CONTEXT_KEY,
@@ -58,7 +60,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS, new_object, path_params
+from childsafe.web.request import NO_PARAMS, path_params
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -128,11 +130,11 @@ class WSGIRequest:
         return value if isinstance(value, str) and value else None
 
     def header(self, name: str) -> str | None:
-        try:
-            value = self.environ.get(ENVIRON_KEYS[name])
-        except KeyError:  # a header childsafe seldom reads
+        try:  # a subscript: cheaper than .get() when the header is there
+            value = self.environ[ENVIRON_KEYS[name]]
+        except KeyError:  # absent, or a header childsafe seldom reads
             value = self.environ.get(environ_key(name))
-        return value if value.__class__ is str or value is None else str(value)
+        return value if type(value) is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
         try:
@@ -198,6 +200,24 @@ class WSGIRequest:
         return raw
 
 
+class _NewRequest(WSGIRequest):
+    """A :class:`WSGIRequest` built with no arguments and no ``__init__`` (the
+    middleware sets its attributes): calling it is cheaper than ``object.__new__``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` the middleware builds for a request whose
+    first resolver found the account: called with no arguments (``object.__init__``,
+    so no Python frame) and its attributes set by the middleware, which is cheaper than
+    ``object.__new__(RequestContext)``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
 class _ReplayInput:
     """``wsgi.input`` after a partial read: the bytes read first, then the rest."""
 
@@ -249,47 +269,75 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
     repository: AccountRepository | None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # WSGIRequest(environ, None, self.max_body), without the class call; its path
+        # WSGIRequest(environ, None, self.max_body), without its __init__; its path
         # parameters are set below when a rule matches (unset, it has none).
-        request: WSGIRequest = new_object(WSGIRequest)
+        request: WSGIRequest = _NewRequest()
         request.environ = environ
         request.max_body = self.max_body
-        context = self._chain.context(self.guard, request, self.repository)
+        guard = self.guard
+        resolve = self._resolve
+        # self._chain.context(guard, request, self.repository), its usual answer (the first
+        # resolver finds the account; a plain Guard, which records no events) inline.
+        try:
+            found = resolve(request)
+        except Exception as e:  # noqa: BLE001 - the chain fails closed
+            context = self._chain.context_after(guard, request, self.repository, None, e)
+        else:
+            if type(found) is Account and type(guard) is Guard:
+                context = _Context()
+                context.guard = guard
+                context.account = found
+                context._how = self._how  # noqa: SLF001
+                context.repository = self.repository
+                context.adapter = "wsgi"
+                context._decisions = None  # noqa: SLF001
+                context.request_id = None
+                context._check = None  # noqa: SLF001
+            else:
+                context = self._chain.context_after(guard, request, self.repository, found)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
             method = environ["REQUEST_METHOD"]
             path = environ["PATH_INFO"]
         except KeyError:
             method = path = None
-        if method.__class__ is not str:  # (an empty one would read as empty again)
-            method = request.method
-        if path.__class__ is not str or not path or not path.isascii():
+        if type(path) is not str or not path or not path.isascii():
             path = request.path
         # self._find(method, path), inline (RouteTable.search): the call and its result
         # tuple cost a tenth of what the middleware adds to a request.
-        match = None
-        for methods, fullmatch, rule in self._entries:  # noqa: B007 - read after the loop
-            # The method as given first: the usual answer, and no other test.
-            if method not in methods and methods and method.upper() not in methods:
+        for methods, fullmatch, rule in self._entries:
+            # The method as given first: the usual answer, and no other test. (A method
+            # that is not a string, which no server sends, is read as request.method
+            # reads it: only here and for a request no rule matches.)
+            if (
+                method not in methods
+                and methods
+                and (method.upper() if type(method) is str else request.method) not in methods
+            ):
                 continue
             match = fullmatch(path)
-            if match is not None:
-                break
-        if match is not None:  # the first rule whose path matched
+            if match is None:
+                continue
+            # The first rule whose path matched: checked here, then the loop ends.
             request._params = match  # noqa: SLF001 - the match, read by name
             if rule.reads_media:
                 return self._media(rule, request, context, start_response)
             decision = context.check_rule(rule, request, match)
             if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
-        elif self._refused(method, path):
-            decision = context.refuse_undeclared(request.method, request.path)
-            return _send(render_denial(self.renderer, decision, request), start_response)
+            break
+        else:  # no rule matched
+            if type(method) is not str:  # (an empty one would read as empty again)
+                method = request.method
+            if self._refused(method, path):
+                decision = context.refuse_undeclared(request.method, request.path)
+                return _send(render_denial(self.renderer, decision, request), start_response)
+        # The app read into a local first: an attribute of the instance called as a
+        # method is never specialized (LOAD_METHOD stays generic).
+        app = self.app
         if self.response_filter is None:
-            return self.app(environ, start_response)
-        return _FilteredResponse(start_response, context, self.response_filter).run(
-            self.app, environ
-        )
+            return app(environ, start_response)
+        return _FilteredResponse(start_response, context, self.response_filter).run(app, environ)
 
     def _media(
         self,
