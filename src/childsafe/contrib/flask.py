@@ -51,7 +51,6 @@ from childsafe.web.denials import rendered, wsgi_headers
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
-from childsafe.web.request import new_object
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -164,6 +163,14 @@ class FlaskRequest:
         if not request.is_json or length is None or not 0 < length <= self.max_body:
             return None
         return parse_json_body(request.get_data(cache=True))
+
+
+class _HotFlaskRequest(FlaskRequest):
+    """A :class:`FlaskRequest` built per request by calling the class with no arguments
+    (cheaper than ``object.__new__``); the hook sets its attributes."""
+
+    __slots__ = ()
+    __init__ = object.__init__
 
 
 class _AppState:
@@ -496,8 +503,8 @@ class ChildSafe:
 
         def childsafe_before_request() -> flask.Response | None:
             req = request_var.get().request if fast else _current_request()
-            # FlaskRequest(req, None, state.max_body), without the class call.
-            request: FlaskRequest = new_object(FlaskRequest)
+            # FlaskRequest(req, None, state.max_body), without FlaskRequest.__init__.
+            request: FlaskRequest = _HotFlaskRequest()
             request.request = req
             request.params = _NO_PARAMS
             request.max_body = state.max_body
