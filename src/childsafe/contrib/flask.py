@@ -173,6 +173,20 @@ class _HotFlaskRequest(FlaskRequest):
     __init__ = object.__init__
 
 
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` the hook builds when the first resolver
+    found the account: called with no arguments (``object.__init__``, no Python frame)
+    and its attributes set by the hook, cheaper than ``object.__new__``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+def _no_account(request: object) -> None:
+    """The resolver of an extension configured with none: no account (anonymous)."""
+    del request
+
+
 class _AppState:
     """What one app registered: stored in ``app.extensions["childsafe"]``."""
 
@@ -181,10 +195,12 @@ class _AppState:
         "extension",
         "guard",
         "has_routes",
+        "how",
         "max_body",
         "media",
         "renderer",
         "repository",
+        "resolve",
         "resolvers",
         "response_filter",
         "routes",
@@ -206,6 +222,9 @@ class _AppState:
         self.guard = guard
         self.resolvers = extension.resolvers
         self.chain = ResolverChain(extension.resolvers, adapter="flask")
+        # The chain's first resolver and what it records, called inline by the hook.
+        self.resolve = self.chain.first or _no_account
+        self.how = self.chain._first_how  # noqa: SLF001 - the chain's own record
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
@@ -496,31 +515,46 @@ class ChildSafe:
 
     # -- hooks ------------------------------------------------------------------
 
-    def _before_request(
+    def _before_request(  # noqa: PLR0915 - the hot path stays inline
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
         fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
 
-        def childsafe_before_request() -> flask.Response | None:
+        def childsafe_before_request() -> flask.Response | None:  # noqa: PLR0915 - inline
             req = request_var.get().request if fast else _current_request()
             # FlaskRequest(req, None, state.max_body), without FlaskRequest.__init__.
             request: FlaskRequest = _HotFlaskRequest()
             request.request = req
             request.params = _NO_PARAMS
             request.max_body = state.max_body
-            context = state.chain.context(state.guard, request, state.repository)
+            # state.chain.context(guard, request, repository), its usual answer (the first
+            # resolver finds the account; a plain Guard, which records no events) inline.
+            guard = state.guard
+            repository = state.repository
+            resolve = state.resolve  # read as a slot, then called (not a method lookup)
+            try:
+                resolved = resolve(request)
+            except Exception as e:  # noqa: BLE001 - the chain fails closed
+                context = state.chain.context_after(guard, request, repository, None, e)
+            else:
+                if type(resolved) is Account and type(guard) is Guard:
+                    context = _Context()
+                    context.guard = guard
+                    context.account = resolved
+                    context._how = state.how  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = "flask"
+                    context._decisions = None  # noqa: SLF001
+                    context.request_id = None
+                    context._check = None  # noqa: SLF001
+                else:
+                    context = state.chain.context_after(guard, request, repository, resolved)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if not state.strict_checked:
-                # Routes added after init_app (blueprints, app factories) are seen now.
-                where = f"Flask app {app.name!r}"
-                inventory = routes(app)
-                check_strict(inventory, strict=state.strict, where=where)
-                if state.strict:
-                    state.media.check_inventory(inventory, where=where, table=state.routes.rules())
-                state.strict_checked = True
+                _check_late_routes(app, state)
             if req.method == "OPTIONS" and getattr(
                 req.url_rule, "provide_automatic_options", False
             ):
@@ -600,6 +634,17 @@ _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF0
 _REQUEST_VAR: Final[Any] = getattr(flask.globals, "_cv_request", None)
 _APP_VAR: Final[Any] = getattr(flask.globals, "_cv_app", None)
 _FAST_CONTEXT: Final = _REQUEST_VAR is not None and _APP_VAR is not None
+
+
+def _check_late_routes(app: flask.Flask, state: _AppState) -> None:
+    """Strict mode before an app's first request: routes added after init_app
+    (blueprints, app factories) are seen now."""
+    where = f"Flask app {app.name!r}"
+    inventory = routes(app)
+    check_strict(inventory, strict=state.strict, where=where)
+    if state.strict:
+        state.media.check_inventory(inventory, where=where, table=state.routes.rules())
+    state.strict_checked = True
 
 
 def _deny(
