@@ -231,7 +231,7 @@ class _AppState:
         self.routes = extension.routes
         self.has_routes = len(self.routes) > 0
         # view function -> its declared rule (or None); views are declared when imported.
-        self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        self.view_rules: dict[object, dict[str, tuple[ActionRule, ...]]] = {}
         self.strict = strict
         self.max_body = max_body
         self.media = media
@@ -519,45 +519,44 @@ class ChildSafe:
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
         fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
+        # What the hook reads of `state` per request, fixed when it was built.
+        guard, repository, resolve, how = state.guard, state.repository, state.resolve, state.how
+        max_body, chain, view_rules = state.max_body, state.chain, state.view_rules
 
-        def childsafe_before_request() -> flask.Response | None:  # noqa: PLR0915 - inline
+        def childsafe_before_request() -> flask.Response | None:
             req = request_var.get().request if fast else _current_request()
             # FlaskRequest(req, None, state.max_body), without FlaskRequest.__init__.
             request: FlaskRequest = _HotFlaskRequest()
             request.request = req
             request.params = _NO_PARAMS
-            request.max_body = state.max_body
+            request.max_body = max_body
             # state.chain.context(guard, request, repository), its usual answer (the first
             # resolver finds the account; a plain Guard, which records no events) inline.
-            guard = state.guard
-            repository = state.repository
-            resolve = state.resolve  # read as a slot, then called (not a method lookup)
             try:
                 resolved = resolve(request)
             except Exception as e:  # noqa: BLE001 - the chain fails closed
-                context = state.chain.context_after(guard, request, repository, None, e)
+                context = chain.context_after(guard, request, repository, None, e)
             else:
                 if type(resolved) is Account and type(guard) is Guard:
                     context = _Context()
                     context.guard = guard
                     context.account = resolved
-                    context._how = state.how  # noqa: SLF001
+                    context._how = how  # noqa: SLF001
                     context.repository = repository
                     context.adapter = "flask"
                     context._decisions = None  # noqa: SLF001
                     context.request_id = None
                     context._check = None  # noqa: SLF001
                 else:
-                    context = state.chain.context_after(guard, request, repository, resolved)
+                    context = chain.context_after(guard, request, repository, resolved)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if not state.strict_checked:
                 _check_late_routes(app, state)
-            if req.method == "OPTIONS" and getattr(
-                req.url_rule, "provide_automatic_options", False
-            ):
+            method = req.method
+            if method == "OPTIONS" and getattr(req.url_rule, "provide_automatic_options", False):
                 # Flask answers these itself; the view never runs.
                 return None
             # What Flask dispatches to: its URL rule's endpoint (what `req.endpoint`
@@ -565,11 +564,10 @@ class ChildSafe:
             url_rule = req.url_rule
             endpoint = url_rule.endpoint if url_rule is not None else None
             view = app.view_functions.get(endpoint) if endpoint is not None else None
-            known = state.view_rules
             try:
-                rules = known[view, req.method]
+                rules = view_rules[view][method]
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
-                rules = _view_rules(view, req.method, known)
+                rules = _view_rules(view, method, view_rules)
             view_args = req.view_args  # where FlaskRequest.path_param reads them
             for rule in rules:
                 if rule.reads_media:
@@ -582,7 +580,7 @@ class ChildSafe:
                     return _deny(app, state, decision, request)
             if not state.has_routes:
                 return None
-            found = state.routes.find(req.method, req.path)
+            found = state.routes.find(method, req.path)
             if found is not None:
                 table_rule, request.params = found
                 if table_rule.reads_media:
@@ -756,15 +754,19 @@ _VIEW_RULES_CACHE_SIZE: Final = 4096
 
 
 def _view_rules(
-    view: object, method: str, known: dict[tuple[object, str], tuple[ActionRule, ...]]
+    view: object, method: str, known: dict[object, dict[str, tuple[ActionRule, ...]]]
 ) -> tuple[ActionRule, ...]:
     """The kernel's :func:`~childsafe.web.declared_rules` for ``view`` (a function or a
     ``MethodView``'s ``as_view()``), remembered in ``known`` (up to a bound: apps have a
     fixed set of views and methods)."""
     rules = declared_rules(view, method)
-    if len(known) < _VIEW_RULES_CACHE_SIZE:
-        with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
-            known[view, method] = rules
+    with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
+        by_method = known.get(view)
+        if by_method is not None:
+            if len(by_method) < _VIEW_RULES_CACHE_SIZE:  # a bound on odd methods too
+                by_method[method] = rules
+        elif len(known) < _VIEW_RULES_CACHE_SIZE:
+            known[view] = {method: rules}
     return rules
 
 
