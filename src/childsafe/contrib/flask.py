@@ -51,7 +51,6 @@ from childsafe.web.denials import rendered, wsgi_headers
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
-from childsafe.web.request import new_object
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -166,6 +165,28 @@ class FlaskRequest:
         return parse_json_body(request.get_data(cache=True))
 
 
+class _HotFlaskRequest(FlaskRequest):
+    """A :class:`FlaskRequest` built per request by calling the class with no arguments
+    (cheaper than ``object.__new__``); the hook sets its attributes."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+class _Context(RequestContext):
+    """The :class:`~childsafe.RequestContext` the hook builds when the first resolver
+    found the account: called with no arguments (``object.__init__``, no Python frame)
+    and its attributes set by the hook, cheaper than ``object.__new__``."""
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+def _no_account(request: object) -> None:
+    """The resolver of an extension configured with none: no account (anonymous)."""
+    del request
+
+
 class _AppState:
     """What one app registered: stored in ``app.extensions["childsafe"]``."""
 
@@ -174,10 +195,12 @@ class _AppState:
         "extension",
         "guard",
         "has_routes",
+        "how",
         "max_body",
         "media",
         "renderer",
         "repository",
+        "resolve",
         "resolvers",
         "response_filter",
         "routes",
@@ -199,13 +222,16 @@ class _AppState:
         self.guard = guard
         self.resolvers = extension.resolvers
         self.chain = ResolverChain(extension.resolvers, adapter="flask")
+        # The chain's first resolver and what it records, called inline by the hook.
+        self.resolve = self.chain.first or _no_account
+        self.how = self.chain._first_how  # noqa: SLF001 - the chain's own record
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
         self.routes = extension.routes
         self.has_routes = len(self.routes) > 0
         # view function -> its declared rule (or None); views are declared when imported.
-        self.view_rules: dict[tuple[object, str], tuple[ActionRule, ...]] = {}
+        self.view_rules: dict[object, dict[str, tuple[ActionRule, ...]]] = {}
         self.strict = strict
         self.max_body = max_body
         self.media = media
@@ -489,34 +515,48 @@ class ChildSafe:
 
     # -- hooks ------------------------------------------------------------------
 
-    def _before_request(
+    def _before_request(  # noqa: PLR0915 - the hot path stays inline
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
         fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
+        # What the hook reads of `state` per request, fixed when it was built.
+        guard, repository, resolve, how = state.guard, state.repository, state.resolve, state.how
+        max_body, chain, view_rules = state.max_body, state.chain, state.view_rules
 
         def childsafe_before_request() -> flask.Response | None:
             req = request_var.get().request if fast else _current_request()
-            # FlaskRequest(req, None, state.max_body), without the class call.
-            request: FlaskRequest = new_object(FlaskRequest)
+            # FlaskRequest(req, None, state.max_body), without FlaskRequest.__init__.
+            request: FlaskRequest = _HotFlaskRequest()
             request.request = req
             request.params = _NO_PARAMS
-            request.max_body = state.max_body
-            context = state.chain.context(state.guard, request, state.repository)
+            request.max_body = max_body
+            # state.chain.context(guard, request, repository), its usual answer (the first
+            # resolver finds the account; a plain Guard, which records no events) inline.
+            try:
+                resolved = resolve(request)
+            except Exception as e:  # noqa: BLE001 - the chain fails closed
+                context = chain.context_after(guard, request, repository, None, e)
+            else:
+                if type(resolved) is Account and type(guard) is Guard:
+                    context = _Context()
+                    context.guard = guard
+                    context.account = resolved
+                    context._how = how  # noqa: SLF001
+                    context.repository = repository
+                    context.adapter = "flask"
+                    context._decisions = None  # noqa: SLF001
+                    context.request_id = None
+                    context._check = None  # noqa: SLF001
+                else:
+                    context = chain.context_after(guard, request, repository, resolved)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return None
             if not state.strict_checked:
-                # Routes added after init_app (blueprints, app factories) are seen now.
-                where = f"Flask app {app.name!r}"
-                inventory = routes(app)
-                check_strict(inventory, strict=state.strict, where=where)
-                if state.strict:
-                    state.media.check_inventory(inventory, where=where, table=state.routes.rules())
-                state.strict_checked = True
-            if req.method == "OPTIONS" and getattr(
-                req.url_rule, "provide_automatic_options", False
-            ):
+                _check_late_routes(app, state)
+            method = req.method
+            if method == "OPTIONS" and getattr(req.url_rule, "provide_automatic_options", False):
                 # Flask answers these itself; the view never runs.
                 return None
             # What Flask dispatches to: its URL rule's endpoint (what `req.endpoint`
@@ -524,11 +564,10 @@ class ChildSafe:
             url_rule = req.url_rule
             endpoint = url_rule.endpoint if url_rule is not None else None
             view = app.view_functions.get(endpoint) if endpoint is not None else None
-            known = state.view_rules
             try:
-                rules = known[view, req.method]
+                rules = view_rules[view][method]
             except (KeyError, TypeError):  # not seen yet, or an unhashable view
-                rules = _view_rules(view, req.method, known)
+                rules = _view_rules(view, method, view_rules)
             view_args = req.view_args  # where FlaskRequest.path_param reads them
             for rule in rules:
                 if rule.reads_media:
@@ -541,7 +580,7 @@ class ChildSafe:
                     return _deny(app, state, decision, request)
             if not state.has_routes:
                 return None
-            found = state.routes.find(req.method, req.path)
+            found = state.routes.find(method, req.path)
             if found is not None:
                 table_rule, request.params = found
                 if table_rule.reads_media:
@@ -593,6 +632,17 @@ _current_g: Final[Callable[[], Any]] = flask.g._get_current_object  # noqa: SLF0
 _REQUEST_VAR: Final[Any] = getattr(flask.globals, "_cv_request", None)
 _APP_VAR: Final[Any] = getattr(flask.globals, "_cv_app", None)
 _FAST_CONTEXT: Final = _REQUEST_VAR is not None and _APP_VAR is not None
+
+
+def _check_late_routes(app: flask.Flask, state: _AppState) -> None:
+    """Strict mode before an app's first request: routes added after init_app
+    (blueprints, app factories) are seen now."""
+    where = f"Flask app {app.name!r}"
+    inventory = routes(app)
+    check_strict(inventory, strict=state.strict, where=where)
+    if state.strict:
+        state.media.check_inventory(inventory, where=where, table=state.routes.rules())
+    state.strict_checked = True
 
 
 def _deny(
@@ -704,15 +754,19 @@ _VIEW_RULES_CACHE_SIZE: Final = 4096
 
 
 def _view_rules(
-    view: object, method: str, known: dict[tuple[object, str], tuple[ActionRule, ...]]
+    view: object, method: str, known: dict[object, dict[str, tuple[ActionRule, ...]]]
 ) -> tuple[ActionRule, ...]:
     """The kernel's :func:`~childsafe.web.declared_rules` for ``view`` (a function or a
     ``MethodView``'s ``as_view()``), remembered in ``known`` (up to a bound: apps have a
     fixed set of views and methods)."""
     rules = declared_rules(view, method)
-    if len(known) < _VIEW_RULES_CACHE_SIZE:
-        with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
-            known[view, method] = rules
+    with contextlib.suppress(TypeError):  # an unhashable view: looked up every time
+        by_method = known.get(view)
+        if by_method is not None:
+            if len(by_method) < _VIEW_RULES_CACHE_SIZE:  # a bound on odd methods too
+                by_method[method] = rules
+        elif len(known) < _VIEW_RULES_CACHE_SIZE:
+            known[view] = {method: rules}
     return rules
 
 
