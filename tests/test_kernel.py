@@ -29,7 +29,14 @@ from childsafe import (
 from childsafe.contrib.flask import ChildSafe
 from childsafe.contrib.flask import routes as flask_routes
 from childsafe.exceptions import ConfigurationError
-from childsafe.web import ResolverChain, declared_rules, denial_status, is_declared, single_value
+from childsafe.web import (
+    RequestContext,
+    ResolverChain,
+    declared_rules,
+    denial_status,
+    is_declared,
+    single_value,
+)
 from childsafe.web.request import parse_json_body
 from childsafe.web.strict import RouteInfo, check_strict, exemption, sample_path
 from childsafe.wsgi import ChildsafeMiddleware
@@ -304,6 +311,103 @@ class TestRendererStatus:
         assert (response.status_code, response.text) == (403, "all good!")
 
 
+class TestResolverChainContext:
+    """``ResolverChain.context``: the one place every adapter builds its request's
+    context, its usual answer taken at once and everything else failing closed."""
+
+    @staticmethod
+    def _request(who: str = "teen", request_id: str | None = None) -> Any:
+        class Plain:
+            def header(self, name: str) -> str | None:
+                if name == "authorization":
+                    return f"Bearer {who}"
+                return request_id if name == "x-request-id" else None
+
+        return Plain()
+
+    @staticmethod
+    def _by_token(request: Any) -> Account | None:
+        value = request.header("authorization") or ""
+        return ACCOUNTS.get(value.removeprefix("Bearer "))
+
+    def test_the_first_resolvers_account_is_the_requests(self) -> None:
+        """The usual answer: the account, named after its resolver, the adapter's name,
+        no decisions yet, and no request id while the guard records no events."""
+        guard = Guard()
+        repository = Strangers()
+        chain = ResolverChain([self._by_token], adapter="test")
+        context = chain.context(guard, self._request("kid"), repository)
+        assert context.account is ACCOUNTS["kid"]
+        assert (context.resolution.source, context.resolution.error) == ("_by_token", None)
+        assert (context.guard, context.repository, context.adapter) == (guard, repository, "test")
+        assert (context.decisions, context.request_id) == ([], None)
+        assert context.settings == guard.settings_for(ACCOUNTS["kid"])
+
+    def test_an_observed_guard_gets_the_requests_id_on_its_events(self) -> None:
+        """With event sinks, the context carries the request's id, and its decisions'
+        events carry it and the adapter's name."""
+        guard = Guard()
+        events: list[Any] = []
+        guard.add_sink(events.append)
+        request = self._request("adult", request_id="req-42")
+        context = ResolverChain([self._by_token], adapter="test").context(
+            guard, request, Strangers()
+        )
+        assert context.request_id == "req-42"
+        assert not context.check("dm.send", "teen").allowed
+        guard.flush_events()
+        assert [(e.request_id, e.adapter) for e in events] == [("req-42", "test")]
+
+    def test_failures_fail_closed(self) -> None:
+        """A resolver that raises, answers something else, or (on a sync chain) answers
+        with an awaitable gives the protective unknown-age account, recorded as an
+        error; no resolvers, or none finding an account, gives it as anonymous."""
+
+        def raises(request: Any) -> Account | None:
+            raise RuntimeError("down")
+
+        async def later(request: Any) -> Account | None:
+            return ACCOUNTS["adult"]
+
+        for resolvers, source in (
+            ([raises, self._by_token], "error"),
+            ([lambda _r: "adult"], "error"),
+            ([later], "error"),
+            ([], "anonymous"),
+            ([lambda _r: None], "anonymous"),
+        ):
+            chain = ResolverChain(resolvers)  # type: ignore[arg-type]
+            context = chain.context(Guard(), self._request("adult"), None)
+            assert context.account.band.value == "unknown", resolvers
+            assert context.resolution.source == source, resolvers
+
+    def test_the_rest_of_the_chain_runs_after_none(self) -> None:
+        chain = ResolverChain([lambda _r: None, self._by_token])
+        context = chain.context(Guard(), self._request("teen"), None)
+        assert context.account is ACCOUNTS["teen"]
+        assert context.resolution.source == "_by_token"
+
+    def test_an_asynchronous_chain_awaits_a_later_resolver(self) -> None:
+        """``asynchronous=True`` (the ASGI middleware's chain): the context at once while
+        every resolver answers at once, else a coroutine giving it."""
+        import asyncio  # noqa: PLC0415
+
+        async def later(request: Any) -> Account | None:
+            return ACCOUNTS["adult"]
+
+        chain = ResolverChain([lambda _r: None, later], asynchronous=True)
+        pending = chain.context_eager(Guard(), self._request(), None)
+        assert asyncio.iscoroutine(pending)
+        context = asyncio.run(pending)
+        assert (context.account, context.resolution.source) == (ACCOUNTS["adult"], "later")
+        at_once = ResolverChain([self._by_token], asynchronous=True).context_eager(
+            Guard(), self._request("teen"), None
+        )
+        assert not asyncio.iscoroutine(at_once)
+        assert isinstance(at_once, RequestContext)
+        assert at_once.account is ACCOUNTS["teen"]
+
+
 class TestResolverChainAfter:
     """``ResolverChain.context_after``: the context once an adapter called the first
     resolver itself, the same as :meth:`ResolverChain.context` would have built."""
@@ -378,3 +482,78 @@ class TestResolverChainAfter:
         context = ResolverChain([]).context_after(Guard(), self._request(), None, None)
         assert context.account.band.value == "unknown"
         assert context.resolution.source == "anonymous"
+
+
+class TestRequestsOverAScope:
+    """Every ASGI adapter's request reads the scope itself the same way (one
+    ``ScopeRequest``): method (``WEBSOCKET`` for a websocket, as in route tables), the
+    path below the mount point, and the client's address."""
+
+    SCOPES = (
+        (
+            {"type": "http", "method": "post", "path": "/dm/teen", "client": ("10.0.0.7", 5)},
+            ("POST", "/dm/teen", "10.0.0.7"),
+        ),
+        (
+            {"type": "http", "method": "GET", "path": "/api/dm/teen", "root_path": "/api"},
+            ("GET", "/dm/teen", None),
+        ),
+        (
+            {"type": "http", "method": "GET", "path": "/apiary/x", "root_path": "/api"},
+            ("GET", "/apiary/x", None),
+        ),
+        (
+            {"type": "http", "method": "GET", "path": "/api", "root_path": "/api"},
+            ("GET", "/", None),
+        ),
+        (
+            {"type": "websocket", "path": "/chat", "client": ["::1", 9]},
+            ("WEBSOCKET", "/chat", "::1"),
+        ),
+        ({"type": "http"}, ("GET", "/", None)),
+    )
+
+    @pytest.mark.parametrize(("scope", "expected"), SCOPES)
+    def test_asgi_and_starlette_read_the_same(
+        self, scope: dict[str, Any], expected: tuple[str, str, str | None]
+    ) -> None:
+        from childsafe.asgi import ASGIRequest  # noqa: PLC0415
+        from childsafe.contrib.starlette import StarletteRequest  # noqa: PLC0415
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}  # pragma: no cover
+
+        for request in (ASGIRequest(scope), StarletteRequest.of_scope(scope, receive)):
+            assert (request.method, request.path, request.client_addr) == expected, request
+
+
+class TestParsingRequests:
+    """The WSGI and ASGI middlewares' requests parse cookies and query strings the
+    same way (one ``ParsingRequest``): a repeated parameter with different values is
+    ambiguous (``None``), blank values are kept, a malformed cookie is skipped."""
+
+    @pytest.mark.parametrize(
+        ("query", "cookie", "expected"),
+        [
+            ("to=a&to=b", "", (None, None)),
+            ("to=a&to=a", "", ("a", None)),
+            ("to=&x=1", "sid=abc", ("", "abc")),
+            ("", "bad; sid=abc; =x", (None, "abc")),
+            ("to=%C3%A9", "sid=a; sid=b", ("\u00e9", "a")),
+        ],
+    )
+    def test_wsgi_and_asgi_parse_the_same(
+        self, query: str, cookie: str, expected: tuple[str | None, str | None]
+    ) -> None:
+        from childsafe.asgi import ASGIRequest  # noqa: PLC0415
+        from childsafe.wsgi import WSGIRequest  # noqa: PLC0415
+
+        environ = {"QUERY_STRING": query, "HTTP_COOKIE": cookie}
+        scope = {
+            "type": "http",
+            "query_string": query.encode("latin-1"),
+            "headers": [(b"cookie", cookie.encode("latin-1"))] if cookie else [],
+        }
+        for request in (WSGIRequest(environ), ASGIRequest(scope)):
+            assert (request.query("to"), request.cookie("sid")) == expected, request
+            assert request.params == {}

@@ -12,11 +12,9 @@ flowing. The :class:`~childsafe.RequestContext` is stored in
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
 from childsafe.exceptions import ConfigProblem, ConfigurationError
@@ -29,12 +27,11 @@ from childsafe.web import (
     declared_rule,
     filter_response_async,
     is_json,
-    parse_cookie_header,
     parse_json_body,
     render_denial,
-    single_value,
     withheld_response,
 )
+from childsafe.web.context import BuiltContext
 from childsafe.web.media import (
     CHUNK,
     BodyProblem,
@@ -47,7 +44,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import MiddlewareBase
-from childsafe.web.request import NO_PARAMS, client_of, path_params
+from childsafe.web.request import NO_PARAMS, ParsingRequest, ScopeRequest
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -104,15 +101,11 @@ _HEADER_NAMES: Final = {
 }
 
 
-class ASGIRequest:
+class ASGIRequest(ScopeRequest, ParsingRequest):
     """A :class:`~childsafe.Request` over an ASGI scope; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_headers", "_json", "_params", "_query", "body", "scope")
-    # The path parameters: a mapping, or the route table's match (read by name).
-    _params: Mapping[str, str] | re.Match[str]
+    __slots__ = ("_headers", "_json", "body", "scope")
     _headers: Sequence[tuple[bytes, bytes]]
-    _cookies: dict[str, str]
-    _query: dict[str, list[str]]
     _json: object
 
     def __init__(self, scope: Scope, params: Mapping[str, str] | None = None) -> None:
@@ -120,35 +113,6 @@ class ASGIRequest:
         self._params = params or NO_PARAMS
         self.body: bytes | None = None
         # _headers, _cookies, _query and _json are set when first read.
-
-    @property
-    def params(self) -> Mapping[str, str]:
-        """The path parameters of the route-table rule the request matched (see
-        :meth:`path_param` for the framework's own)."""
-        return path_params(self._params)
-
-    @params.setter
-    def params(self, value: Mapping[str, str] | None) -> None:
-        self._params = value or NO_PARAMS
-
-    @property
-    def method(self) -> str:
-        return str(self.scope.get("method", "GET")).upper()
-
-    @property
-    def path(self) -> str:
-        """The path below the app's mount point (``root_path`` removed, as routers do)."""
-        path = str(self.scope.get("path", "/"))
-        root = str(self.scope.get("root_path", ""))
-        if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
-            path = path[len(root) :]
-        return path or "/"
-
-    @property
-    def client_addr(self) -> str | None:
-        """The client's address from the scope (behind a proxy, what the server's
-        proxy-headers handling put there)."""
-        return client_of(self.scope)
 
     def header(self, name: str) -> str | None:
         """A header's value; repeated headers are joined with commas (cookies with ";").
@@ -200,20 +164,11 @@ class ASGIRequest:
         separator = "; " if wanted == b"cookie" else ", "
         return separator.join(bytes(v).decode("latin-1") for v in found)
 
-    def cookie(self, name: str) -> str | None:
-        try:
-            cookies = self._cookies
-        except AttributeError:  # parsed when first read
-            cookies = self._cookies = parse_cookie_header(self.header("cookie") or "")
-        return cookies.get(name)
+    def _cookie_header(self) -> str:
+        return self.header("cookie") or ""
 
-    def query(self, name: str) -> str | None:
-        try:
-            query = self._query
-        except AttributeError:  # parsed when first read
-            raw = bytes(self.scope.get("query_string", b""))
-            query = self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
-        return single_value(query.get(name))
+    def _query_string(self) -> str:
+        return bytes(self.scope.get("query_string", b"")).decode("latin-1")
 
     def path_param(self, name: str) -> str | None:
         try:  # a mapping or a match: both are read by name
@@ -317,7 +272,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
             await self.app(scope, receive, send)
             return
         context = self._chain.context_eager(self.guard, request, self.repository)
-        if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
+        if type(context) is not BuiltContext and not isinstance(context, RequestContext):
             context = await context  # an async resolver
         scope[CONTEXT_KEY] = context
         if self.media.inspector is not None:
@@ -380,7 +335,7 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
         request._params = NO_PARAMS  # noqa: SLF001
         request.body = None
         context = self._chain.context_eager(self.guard, request, self.repository)
-        if context.__class__ is not RequestContext and not isinstance(context, RequestContext):
+        if type(context) is not BuiltContext and not isinstance(context, RequestContext):
             return self._into_app_awaiting(context, scope, receive, send)  # an async resolver
         scope[CONTEXT_KEY] = context
         if self.media.inspector is not None:
@@ -423,16 +378,15 @@ class ChildsafeMiddleware(MiddlewareBase["ASGIApp"]):
     ) -> None:
         """A media route: spool, inspect (in a thread), decide; then the app with the
         body replayed."""
-        outcome = await media_request_async(self.media, rule, request, context, receive)
-        if outcome is None:
-            return  # the client went away
-        if isinstance(outcome, DenialResponse):
-            await _send_response(send, outcome)
-            return
-        if isinstance(outcome, Decision):
-            await _send_response(send, render_denial(self.renderer, outcome, request))
-            return
-        replay, spool = outcome
+        renderer = self.renderer
+
+        def deny(decision: Decision) -> Awaitable[None]:
+            return _send_response(send, render_denial(renderer, decision, request))
+
+        passed = await media_passed_async(self.media, rule, request, context, receive, send, deny)
+        if passed is None:
+            return  # refused, or the client went away
+        replay, spool = passed
         try:
             if self.response_filter is None:
                 await self.app(scope, replay, send)
@@ -553,6 +507,32 @@ async def _read_body(receive: Receive, max_body: int) -> tuple[bytes | None, Rec
         return await receive()
 
     return body, replay
+
+
+async def media_passed_async(
+    options: MediaOptions,
+    rule: ActionRule,
+    request: Request,
+    context: RequestContext,
+    receive: Receive,
+    send: Send,
+    deny: Callable[[Decision], Awaitable[None]],
+) -> tuple[Receive, Spool] | None:
+    """:func:`media_request_async` for a middleware that answers refusals itself: a
+    refusal of the body is sent as its problem document, a denial is answered by
+    ``deny(decision)`` (the adapter's renderer), and then, as when the client went
+    away, this is ``None``; else the ``receive`` replaying the body and the spool to
+    close after the app ran."""
+    outcome = await media_request_async(options, rule, request, context, receive)
+    if outcome is None:
+        return None
+    if isinstance(outcome, DenialResponse):
+        await _send_response(send, outcome)
+        return None
+    if isinstance(outcome, Decision):
+        await deny(outcome)
+        return None
+    return outcome
 
 
 async def media_request_async(

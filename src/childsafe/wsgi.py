@@ -24,14 +24,10 @@ from __future__ import annotations
 import http
 import io
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from childsafe._decision import Decision
-from childsafe._engine import Guard
-from childsafe._model import Account
 from childsafe.typing import AccountRepository, Request
 from childsafe.web import (
     CONTEXT_KEY,
@@ -42,10 +38,8 @@ from childsafe.web import (
     environ_key,
     filter_response,
     is_json,
-    parse_cookie_header,
     parse_json_body,
     render_denial,
-    single_value,
 )
 from childsafe.web.denials import wsgi_headers
 from childsafe.web.media import (
@@ -60,7 +54,7 @@ from childsafe.web.media import (
     too_large,
 )
 from childsafe.web.middleware import DEFAULT_MAX_BODY, MiddlewareBase
-from childsafe.web.request import NO_PARAMS, path_params
+from childsafe.web.request import NO_PARAMS, ParsingRequest
 from childsafe.web.routes import ActionRule
 
 if TYPE_CHECKING:
@@ -74,15 +68,11 @@ log = logging.getLogger("childsafe")
 __all__ = ["ChildsafeMiddleware", "WSGIRequest", "report_app", "request_of"]
 
 
-class WSGIRequest:
+class WSGIRequest(ParsingRequest):
     """A :class:`~childsafe.Request` over a WSGI environ; parses only what is asked."""
 
-    __slots__ = ("_cookies", "_json", "_params", "_query", "environ", "max_body")
-    _cookies: dict[str, str]
-    _query: dict[str, list[str]]
+    __slots__ = ("_json", "environ", "max_body")
     _json: object
-    # The path parameters: a mapping, or the route table's match (read by name).
-    _params: Mapping[str, str] | re.Match[str]
 
     def __init__(
         self,
@@ -94,18 +84,6 @@ class WSGIRequest:
         self._params = params or NO_PARAMS
         self.max_body = max_body
         # _cookies, _query and _json are set when first read.
-
-    @property
-    def params(self) -> Mapping[str, str]:
-        """The path parameters (of the route-table rule the request matched)."""
-        try:
-            return path_params(self._params)
-        except AttributeError:  # the middleware sets them only for a matched rule
-            return NO_PARAMS
-
-    @params.setter
-    def params(self, value: Mapping[str, str] | None) -> None:
-        self._params = value or NO_PARAMS
 
     @property
     def method(self) -> str:
@@ -136,21 +114,11 @@ class WSGIRequest:
             value = self.environ.get(environ_key(name))
         return value if type(value) is str or value is None else str(value)
 
-    def cookie(self, name: str) -> str | None:
-        try:
-            cookies = self._cookies
-        except AttributeError:  # parsed when first read
-            cookies = self._cookies = parse_cookie_header(str(self.environ.get("HTTP_COOKIE", "")))
-        return cookies.get(name)
+    def _cookie_header(self) -> str:
+        return str(self.environ.get("HTTP_COOKIE", ""))
 
-    def query(self, name: str) -> str | None:
-        try:
-            query = self._query
-        except AttributeError:  # parsed when first read
-            query = self._query = parse_qs(
-                str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True
-            )
-        return single_value(query.get(name))
+    def _query_string(self) -> str:
+        return str(self.environ.get("QUERY_STRING", ""))
 
     def path_param(self, name: str) -> str | None:
         try:  # a mapping or a match: both are read by name
@@ -203,16 +171,6 @@ class WSGIRequest:
 class _NewRequest(WSGIRequest):
     """A :class:`WSGIRequest` built with no arguments and no ``__init__`` (the
     middleware sets its attributes): calling it is cheaper than ``object.__new__``."""
-
-    __slots__ = ()
-    __init__ = object.__init__
-
-
-class _Context(RequestContext):
-    """The :class:`~childsafe.RequestContext` the middleware builds for a request whose
-    first resolver found the account: called with no arguments (``object.__init__``,
-    so no Python frame) and its attributes set by the middleware, which is cheaper than
-    ``object.__new__(RequestContext)``."""
 
     __slots__ = ()
     __init__ = object.__init__
@@ -274,27 +232,7 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         request: WSGIRequest = _NewRequest()
         request.environ = environ
         request.max_body = self.max_body
-        guard = self.guard
-        resolve = self._resolve
-        # self._chain.context(guard, request, self.repository), its usual answer (the first
-        # resolver finds the account; a plain Guard, which records no events) inline.
-        try:
-            found = resolve(request)
-        except Exception as e:  # noqa: BLE001 - the chain fails closed
-            context = self._chain.context_after(guard, request, self.repository, None, e)
-        else:
-            if type(found) is Account and type(guard) is Guard:
-                context = _Context()
-                context.guard = guard
-                context.account = found
-                context._how = self._how  # noqa: SLF001
-                context.repository = self.repository
-                context.adapter = "wsgi"
-                context._decisions = None  # noqa: SLF001
-                context.request_id = None
-                context._check = None  # noqa: SLF001
-            else:
-                context = self._chain.context_after(guard, request, self.repository, found)
+        context = self._chain.context(self.guard, request, self.repository)
         environ[CONTEXT_KEY] = context
         try:  # subscripts: cheaper than .get() when present, as servers make them
             method = environ["REQUEST_METHOD"]

@@ -173,20 +173,6 @@ class _HotFlaskRequest(FlaskRequest):
     __init__ = object.__init__
 
 
-class _Context(RequestContext):
-    """The :class:`~childsafe.RequestContext` the hook builds when the first resolver
-    found the account: called with no arguments (``object.__init__``, no Python frame)
-    and its attributes set by the hook, cheaper than ``object.__new__``."""
-
-    __slots__ = ()
-    __init__ = object.__init__
-
-
-def _no_account(request: object) -> None:
-    """The resolver of an extension configured with none: no account (anonymous)."""
-    del request
-
-
 class _AppState:
     """What one app registered: stored in ``app.extensions["childsafe"]``."""
 
@@ -195,12 +181,10 @@ class _AppState:
         "extension",
         "guard",
         "has_routes",
-        "how",
         "max_body",
         "media",
         "renderer",
         "repository",
-        "resolve",
         "resolvers",
         "response_filter",
         "routes",
@@ -222,9 +206,6 @@ class _AppState:
         self.guard = guard
         self.resolvers = extension.resolvers
         self.chain = ResolverChain(extension.resolvers, adapter="flask")
-        # The chain's first resolver and what it records, called inline by the hook.
-        self.resolve = self.chain.first or _no_account
-        self.how = self.chain._first_how  # noqa: SLF001 - the chain's own record
         self.repository = extension.repository
         self.renderer = extension.renderer
         self.response_filter = extension.response_filter or ResponseFilter()
@@ -515,12 +496,12 @@ class ChildSafe:
 
     # -- hooks ------------------------------------------------------------------
 
-    def _before_request(  # noqa: PLR0915 - the hot path stays inline
+    def _before_request(
         self, app: flask.Flask, state: _AppState
     ) -> Callable[[], flask.Response | None]:
         fast, request_var, app_var = _FAST_CONTEXT, _REQUEST_VAR, _APP_VAR
         # What the hook reads of `state` per request, fixed when it was built.
-        guard, repository, resolve, how = state.guard, state.repository, state.resolve, state.how
+        guard, repository = state.guard, state.repository
         max_body, chain, view_rules = state.max_body, state.chain, state.view_rules
 
         def childsafe_before_request() -> flask.Response | None:
@@ -530,25 +511,7 @@ class ChildSafe:
             request.request = req
             request.params = _NO_PARAMS
             request.max_body = max_body
-            # state.chain.context(guard, request, repository), its usual answer (the first
-            # resolver finds the account; a plain Guard, which records no events) inline.
-            try:
-                resolved = resolve(request)
-            except Exception as e:  # noqa: BLE001 - the chain fails closed
-                context = chain.context_after(guard, request, repository, None, e)
-            else:
-                if type(resolved) is Account and type(guard) is Guard:
-                    context = _Context()
-                    context.guard = guard
-                    context.account = resolved
-                    context._how = how  # noqa: SLF001
-                    context.repository = repository
-                    context.adapter = "flask"
-                    context._decisions = None  # noqa: SLF001
-                    context.request_id = None
-                    context._check = None  # noqa: SLF001
-                else:
-                    context = chain.context_after(guard, request, repository, resolved)
+            context = chain.context(guard, request, repository)
             # What `g.childsafe = context` does, without `g.__setattr__`'s Python call.
             (app_var.get().g if fast else _current_g()).__dict__["childsafe"] = context
             if app.config.get("CHILDSAFE_ENABLED") is False:

@@ -43,7 +43,7 @@ from childsafe.asgi import (
     Send,
     _read_body,
     _refuse_websocket,
-    _send_response,
+    media_passed_async,
     media_request_async,
 )
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
@@ -65,10 +65,11 @@ from childsafe.web import (
     render_denial,
     single_value,
 )
+from childsafe.web.context import BuiltContext
 from childsafe.web.denials import rendered
 from childsafe.web.media import MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
-from childsafe.web.request import client_of
+from childsafe.web.request import ScopeRequest
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -152,7 +153,7 @@ _NO_WEBSOCKET_CONTEXT: Final = (
 )
 
 
-class StarletteRequest:
+class StarletteRequest(ScopeRequest):
     """A :class:`~childsafe.Request` over a Starlette request or websocket.
 
     It reads what the endpoint will read: Starlette's own headers, cookies, query and
@@ -191,30 +192,6 @@ class StarletteRequest:
         except AttributeError:  # built when first read
             connection = self._connection = HTTPRequest(self.scope, self._receive)
             return connection
-
-    @property
-    def method(self) -> str:
-        """The HTTP method, or ``WEBSOCKET`` for a websocket (as in a route table)."""
-        scope = self.scope
-        if scope.get("type") == "websocket":
-            return "WEBSOCKET"
-        return str(scope.get("method", "GET")).upper()
-
-    @property
-    def path(self) -> str:
-        """The path below the app's mount point (``root_path`` removed)."""
-        scope = self.scope
-        path = str(scope.get("path", "/"))
-        root = str(scope.get("root_path", ""))
-        if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
-            path = path[len(root) :]
-        return path or "/"
-
-    @property
-    def client_addr(self) -> str | None:
-        """The client's address from the ASGI scope (behind a proxy, what the server's
-        proxy-headers handling put there)."""
-        return client_of(self.scope)
 
     def header(self, name: str) -> str | None:
         """A header's value; repeated headers are joined with commas."""
@@ -564,7 +541,7 @@ class CheckedEndpoint:
         except KeyError:
             found = None
         rule = self._rule
-        if rule is None or found.__class__ is not RequestContext or scope["type"] != "http":
+        if rule is None or found.__class__ is not BuiltContext or scope["type"] != "http":
             return self._checked(scope, receive, send)
         request = _StarletteRequestOfScope()  # StarletteRequest.of_scope(scope, receive), inline
         request.scope = scope
@@ -608,7 +585,7 @@ class CheckedEndpoint:
         if not rules:  # a method declared on its own is not this one
             await self.app(scope, receive, send)
             return
-        if found.__class__ is not RequestContext and not isinstance(found, RequestContext):
+        if found.__class__ is not BuiltContext and not isinstance(found, RequestContext):
             if websocket:
                 log.error("childsafe: %s", _NO_WEBSOCKET_CONTEXT)
                 await _refuse_websocket(receive, send, "unverifiable")
@@ -661,16 +638,15 @@ class CheckedEndpoint:
             if not decision.allowed:
                 await _render(self.renderer, decision, request)(scope, receive, send)
                 return
-        outcome = await media_request_async(options, media_rule, request, found, receive)
-        if outcome is None:
-            return  # the client went away
-        if isinstance(outcome, DenialResponse):
-            await _send_response(send, outcome)
-            return
-        if isinstance(outcome, Decision):
-            await _render(self.renderer, outcome, request)(scope, receive, send)
-            return
-        replay, spool = outcome
+        renderer = self.renderer
+
+        def deny(decision: Decision) -> Awaitable[None]:
+            return _render(renderer, decision, request)(scope, receive, send)
+
+        passed = await media_passed_async(options, media_rule, request, found, receive, send, deny)
+        if passed is None:
+            return  # refused, or the client went away
+        replay, spool = passed
         try:
             await self.app(scope, replay, send)
         finally:

@@ -112,12 +112,10 @@ class MiddlewareBase(Generic[AppT]):
         self.max_body = max_body
         self.strict = strict
         # Looked up once here rather than on every request.
-        self._chain = ResolverChain(self.resolvers, adapter=self.adapter)
-        # The first resolver (without resolvers, one finding no account) and what a
-        # context it resolved records of how, for a middleware that builds the usual
-        # context inline (ResolverChain.context_after finishes the rest as context does).
-        self._resolve: Resolver = self._chain.first or _no_account
-        self._how = self._chain._first_how  # noqa: SLF001 - the chain's own record
+        # (Resolvers of the ASGI middleware may be async: its chain answers eagerly.)
+        self._chain = ResolverChain(
+            self.resolvers, adapter=self.adapter, asynchronous=not self.sync_only
+        )
         # ``(rule, path match)`` of a request's route-table rule, or ``None``.
         self._find = self.routes.search
         # What RouteTable.search walks, for a middleware that walks it inline.
@@ -134,11 +132,6 @@ class MiddlewareBase(Generic[AppT]):
         """Whether strict mode refuses a request that matches no route-table rule: no
         exemption, and no app behind that checks its own routes."""
         return self.strict and not checked_elsewhere and self.routes.exemption(method, path) is None
-
-
-def _no_account(request: object) -> None:
-    """The first resolver of a middleware configured with none: no account."""
-    del request
 
 
 def _async_problems(

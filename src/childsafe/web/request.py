@@ -6,9 +6,10 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 from childsafe._parsing import ParseError, load_json
 from childsafe.typing import Request
@@ -102,6 +103,88 @@ def client_of(scope: Mapping[str, Any]) -> str | None:
     if isinstance(client, list | tuple) and client and isinstance(client[0], str):
         return client[0] or None
     return None
+
+
+class ScopeRequest:
+    """What a :class:`~childsafe.typing.Request` over an ASGI scope reads of the scope
+    itself, the same on every ASGI adapter: the method, the path below the app's mount
+    point and the client's address. A subclass keeps ``scope`` in its own slots."""
+
+    __slots__ = ()
+    scope: MutableMapping[str, Any]
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, or ``WEBSOCKET`` for a websocket (as in a route table)."""
+        scope = self.scope
+        if scope.get("type") == "websocket":
+            return "WEBSOCKET"
+        return str(scope.get("method", "GET")).upper()
+
+    @property
+    def path(self) -> str:
+        """The path below the app's mount point (``root_path`` removed, as routers do)."""
+        scope = self.scope
+        path = str(scope.get("path", "/"))
+        root = str(scope.get("root_path", ""))
+        if root and path.startswith(root) and path[len(root) : len(root) + 1] in {"", "/"}:
+            path = path[len(root) :]
+        return path or "/"
+
+    @property
+    def client_addr(self) -> str | None:
+        """The client's address from the scope (behind a proxy, what the server's
+        proxy-headers handling put there)."""
+        return client_of(self.scope)
+
+
+class ParsingRequest:
+    """What the WSGI and ASGI middlewares' requests parse themselves, the same way:
+    the route table's path parameters, the cookies and the query string, each parsed
+    when first read. A subclass says where the raw cookie header and query string
+    are."""
+
+    __slots__ = ("_cookies", "_params", "_query")
+    # The path parameters: a mapping, or the route table's match (read by name).
+    _params: Mapping[str, str] | re.Match[str]
+    _cookies: dict[str, str]
+    _query: dict[str, list[str]]
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path parameters of the route-table rule the request matched."""
+        try:
+            return path_params(self._params)
+        except AttributeError:  # set only for a matched rule
+            return NO_PARAMS
+
+    @params.setter
+    def params(self, value: Mapping[str, str] | None) -> None:
+        self._params = value or NO_PARAMS
+
+    def _cookie_header(self) -> str:
+        """The raw ``Cookie`` header (empty when absent)."""
+        raise NotImplementedError
+
+    def _query_string(self) -> str:
+        """The raw query string, as text (empty when absent)."""
+        raise NotImplementedError
+
+    def cookie(self, name: str) -> str | None:
+        try:
+            cookies = self._cookies
+        except AttributeError:  # parsed when first read
+            cookies = self._cookies = parse_cookie_header(self._cookie_header())
+        return cookies.get(name)
+
+    def query(self, name: str) -> str | None:
+        """A query parameter's value; ``None`` when absent or repeated with different
+        values (see :func:`single_value`)."""
+        try:
+            query = self._query
+        except AttributeError:  # parsed when first read
+            query = self._query = parse_qs(self._query_string(), keep_blank_values=True)
+        return single_value(query.get(name))
 
 
 def client_addr(request: object) -> str | None:

@@ -6,23 +6,23 @@ import inspect
 import logging
 from collections.abc import (
     Awaitable,
+    Callable,
     Coroutine,
     Iterable,
     Sequence,
 )
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from childsafe._engine import Guard
 from childsafe._model import Account
 from childsafe.typing import AccountRepository, AsyncAccountRepository, Request, Resolver, Verifier
 from childsafe.web.context import (
     ANONYMOUS,
+    BuiltContext,
     Found,
     RequestContext,
     Resolution,
-    _checker,
     new_context,
-    request_id_of,
 )
 from childsafe.web.request import callable_name, close_awaitable, fast_callable
 
@@ -47,7 +47,11 @@ def _raised(name: str, exc: BaseException) -> Found:
 
 
 _NOTHING_FOUND: Final[Found] = (ANONYMOUS, "anonymous", None)
-_new_object: Final = object.__new__
+
+
+def _no_account(request: object) -> None:
+    """The first resolver of a chain of none: it finds no account."""
+    del request
 
 
 class ResolverChain:
@@ -55,9 +59,15 @@ class ResolverChain:
     start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
     :func:`resolve_async`, returning ``(account, source, error)``."""
 
-    __slots__ = ("_entries", "_first", "_first_how", "adapter")
+    __slots__ = ("_after", "_entries", "_first", "_first_how", "_resolve", "adapter")
 
-    def __init__(self, resolvers: Iterable[Resolver], *, adapter: str | None = None) -> None:
+    def __init__(
+        self,
+        resolvers: Iterable[Resolver],
+        *,
+        adapter: str | None = None,
+        asynchronous: bool = False,
+    ) -> None:
         self._entries: tuple[tuple[Resolver, str], ...] = tuple(
             (fast_callable(r), callable_name(r)) for r in resolvers
         )
@@ -69,6 +79,13 @@ class ResolverChain:
         )
         #: The adapter's name, carried by the events of the requests it resolves.
         self.adapter = adapter
+        # What context() calls: the first resolver (without resolvers, one finding no
+        # account), then, for any answer but the usual one, the rest of the chain, sync
+        # or (resolvers that may answer with awaitables) eager.
+        self._resolve: Resolver = self._first[0] if self._first is not None else _no_account
+        self._after: Callable[..., Any] = (
+            self._context_after_eager if asynchronous else self.context_after
+        )
 
     def run(self, request: Request) -> Found:
         """The sync path: an async resolver (one returning an awaitable) fails closed."""
@@ -174,43 +191,52 @@ class ResolverChain:
         request: Request,
         repository: AccountRepository | AsyncAccountRepository | None,
     ) -> RequestContext:
-        """The :class:`RequestContext` of ``request`` (sync resolvers): :meth:`run`,
-        with its usual answer taken at once."""
-        first = self._first
-        if first is not None:
-            try:
-                result: object = first[0](request)
-            except Exception as e:  # noqa: BLE001 - any failure must fail closed
-                account, source, error = _raised(first[1], e)
-            else:
-                if type(result) is Account:
-                    # new_context(...), inline: this is the hot path of every request.
-                    context: RequestContext = _new_object(RequestContext)
-                    context.guard = guard
-                    context.account = result
-                    context._how = self._first_how  # noqa: SLF001
-                    context.repository = repository
-                    context.adapter = self.adapter
-                    context._decisions = None  # noqa: SLF001
-                    # A plain Guard is never observed (events swap in a subclass): its
-                    # class is tested first, cheaper than reading the class variable.
-                    if type(guard) is not Guard and guard._observed:  # noqa: SLF001
-                        context.request_id = request_id_of(request)
-                        context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
-                    else:
-                        context.request_id = None
-                        context._check = None  # noqa: SLF001
-                    return context
-                account, source, error = self._rest(request, result)
-        else:
-            account, source, error = _NOTHING_FOUND
-        return new_context(guard, account, source, error, repository, self.adapter, request)
+        """The :class:`RequestContext` of ``request``: the resolvers run in order, failing
+        closed (see :func:`resolve`).
+
+        Every adapter builds its request's context here, once per request. The usual
+        answer (the first resolver finds the account, and the guard records no events) is
+        built at once; anything else goes through the rest of the chain. On a chain built
+        with ``asynchronous=True`` this may return a coroutine (see :meth:`context_eager`).
+        """
+        try:
+            result: object = self._resolve(request)
+        except Exception as e:  # noqa: BLE001 - any failure must fail closed
+            # (On a sync chain, _after is context_after: a context, never a coroutine.)
+            return self._after(guard, request, repository, None, e)  # type: ignore[no-any-return]
+        # A plain Guard is never observed (events swap in a subclass): its class is
+        # tested, cheaper than reading the class variable.
+        if type(result) is Account and type(guard) is Guard:
+            context: RequestContext = BuiltContext()
+            context.guard = guard
+            context.account = result
+            context._how = self._first_how  # noqa: SLF001
+            context.repository = repository
+            context.adapter = self.adapter
+            context._decisions = None  # noqa: SLF001
+            context.request_id = None
+            context._check = None  # noqa: SLF001
+            return context
+        return self._after(guard, request, repository, result)  # type: ignore[no-any-return]
+
+    if TYPE_CHECKING:
+
+        def context_eager(
+            self,
+            guard: Guard,
+            request: Request,
+            repository: AccountRepository | AsyncAccountRepository | None,
+        ) -> RequestContext | Coroutine[Any, Any, RequestContext]:
+            """:meth:`context` on a chain built with ``asynchronous=True`` (resolvers
+            may be sync or async): the context itself while every resolver answers at
+            once, else a coroutine to await for it (what the ASGI middleware calls)."""
+
+    else:
+        context_eager = context
 
     @property
     def first(self) -> Resolver | None:
-        """The first resolver, as :meth:`context` calls it (``None`` without resolvers),
-        for an adapter that calls it inline and hands its result to
-        :meth:`context_after`."""
+        """The first resolver (``None`` without resolvers)."""
         first = self._first
         return None if first is None else first[0]
 
@@ -222,9 +248,9 @@ class ResolverChain:
         result: object,
         error: Exception | None = None,
     ) -> RequestContext:
-        """:meth:`context` once the adapter called :attr:`first` itself: it returned
-        ``result``, or raised ``error``. The rest of the chain runs as in :meth:`context`
-        (sync resolvers), failing closed the same way."""
+        """:meth:`context` once :attr:`first` was called: it returned ``result``, or
+        raised ``error``. The rest of the chain runs as in :meth:`context` (sync
+        resolvers), failing closed the same way."""
         first = self._first
         if first is None:
             account, source, why = _NOTHING_FOUND
@@ -236,46 +262,29 @@ class ResolverChain:
             account, source, why = self._rest(request, result)
         return new_context(guard, account, source, why, repository, self.adapter, request)
 
-    def context_eager(
+    def _context_after_eager(
         self,
         guard: Guard,
         request: Request,
         repository: AccountRepository | AsyncAccountRepository | None,
+        result: object,
+        error: Exception | None = None,
     ) -> RequestContext | Coroutine[Any, Any, RequestContext]:
-        """The :class:`RequestContext` of ``request`` (sync or async resolvers): the
-        context itself while every resolver answers at once, else a coroutine to await
-        for it (what the ASGI middleware calls)."""
+        """:meth:`context_after` of an asynchronous chain: a later resolver may answer
+        with an awaitable, and then this is a coroutine to await for the context."""
         first = self._first
+        found: Found | Coroutine[Any, Any, Found]
         if first is None:
-            found: Found | Coroutine[Any, Any, Found] = _NOTHING_FOUND
+            found = _NOTHING_FOUND
+        elif error is not None:
+            found = _raised(first[1], error)
+        elif type(result) is Account:
+            found = result, first[1], None
         else:
-            try:
-                result: object = first[0](request)
-            except Exception as e:  # noqa: BLE001 - any failure must fail closed
-                found = _raised(first[1], e)
-            else:
-                if type(result) is Account:  # the usual answer, taken at once
-                    # new_context(...), inline, as in context().
-                    context: RequestContext = _new_object(RequestContext)
-                    context.guard = guard
-                    context.account = result
-                    context._how = self._first_how  # noqa: SLF001
-                    context.repository = repository
-                    context.adapter = self.adapter
-                    context._decisions = None  # noqa: SLF001
-                    # A plain Guard is never observed (events swap in a subclass): its
-                    # class is tested first, cheaper than reading the class variable.
-                    if type(guard) is not Guard and guard._observed:  # noqa: SLF001
-                        context.request_id = request_id_of(request)
-                        context._check = _checker(guard, context.request_id, self.adapter)  # noqa: SLF001
-                    else:
-                        context.request_id = None
-                        context._check = None  # noqa: SLF001
-                    return context
-                found = self._rest_eager(request, result)
+            found = self._rest_eager(request, result)
         if type(found) is tuple:
-            account, source, error = found
-            return new_context(guard, account, source, error, repository, self.adapter, request)
+            account, source, why = found
+            return new_context(guard, account, source, why, repository, self.adapter, request)
         return self._context_awaiting(guard, found, repository, request)  # type: ignore[arg-type]
 
     async def _context_awaiting(

@@ -35,8 +35,6 @@ from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
 
 from childsafe._decision import Decision
-from childsafe._engine import Guard
-from childsafe._model import Account
 from childsafe.contrib.django.conf import Config, load
 from childsafe.contrib.django.decorators import is_filter_exempt
 from childsafe.contrib.django.inventory import routes
@@ -142,20 +140,6 @@ def _close_spool(request: Any) -> None:  # noqa: ANN401 - an HttpRequest
         spool.close()
 
 
-class _Context(RequestContext):
-    """The :class:`~childsafe.RequestContext` ``__call__`` builds when the first resolver
-    found the account: called with no arguments (``object.__init__``, no Python frame)
-    and its attributes set by ``__call__``, cheaper than ``object.__new__``."""
-
-    __slots__ = ()
-    __init__ = object.__init__
-
-
-def _no_account(request: object) -> None:
-    """The resolver of a middleware configured with none: no account (anonymous)."""
-    del request
-
-
 class ChildsafeMiddleware:
     """Enforces the ``CHILDSAFE`` settings (see :mod:`childsafe.contrib.django.conf`).
 
@@ -188,11 +172,9 @@ class ChildsafeMiddleware:
         "_find",
         "_guard",
         "_has_routes",
-        "_how",
         "_max_body",
         "_ready",
         "_repository",
-        "_resolve",
         "_spooling",
         "_strict_checked",
         "_view_rules",
@@ -216,10 +198,6 @@ class ChildsafeMiddleware:
             raise ImproperlyConfigured(f"childsafe: settings.CHILDSAFE is not valid:\n{listed}")
         self.config: Config = loaded.config
         self._chain = ResolverChain(self.config.resolvers, adapter="django")
-        # The first resolver, called by __call__ itself (none: one finding no account),
-        # and what a context it resolved records of how (ResolverChain.context's own).
-        self._resolve = self._chain.first or _no_account
-        self._how = self._chain._first_how  # noqa: SLF001 - the chain's own record
         self._filtering = self.config.enabled and self.config.response_filter is not None
         # Whether process_view checks without more ado (enabled, no response filter).
         self._checking = self.config.enabled and self.config.response_filter is None
@@ -266,25 +244,7 @@ class ChildsafeMiddleware:
         wrapper.repository = repository
         wrapper.params = NO_VIEW_PARAMS
         wrapper.max_body = self._max_body
-        # self._chain.context(guard, wrapper, repository), its usual answer (the first
-        # resolver finds the account; a plain Guard, which records no events) inline.
-        try:
-            found = self._resolve(wrapper)
-        except Exception as e:  # noqa: BLE001 - the chain fails closed
-            context = self._chain.context_after(guard, wrapper, repository, None, e)
-        else:
-            if type(found) is Account and type(guard) is Guard:
-                context = _Context()
-                context.guard = guard
-                context.account = found
-                context._how = self._how  # noqa: SLF001
-                context.repository = repository
-                context.adapter = "django"
-                context._decisions = None  # noqa: SLF001
-                context.request_id = None
-                context._check = None  # noqa: SLF001
-            else:
-                context = self._chain.context_after(guard, wrapper, repository, found)
+        context = self._chain.context(guard, wrapper, repository)
         request.childsafe = context  # CONTEXT_ATTR
         context._request = wrapper  # noqa: SLF001 - for process_view, cleared below
         get_response = self.get_response  # a slot: read as one, then called
