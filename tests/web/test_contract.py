@@ -296,6 +296,78 @@ class TestRendererHeaders:
         assert built.social.ran == []
 
 
+def _native_redirect(adapter: str) -> Callable[[Any, Request], object]:
+    """A renderer answering the adapter's own redirect to the sign-in page, back to the
+    request's path (as written by hand: the path is not escaped)."""
+
+    def render(decision: Any, request: Request) -> object:
+        del decision
+        location = f"/login?next={request.path}"
+        if adapter in {"starlette", "fastapi"}:
+            from starlette.responses import Response  # noqa: PLC0415
+
+            return Response(b"", status_code=302, headers={"location": location})
+        if adapter in {"django", DJANGO_ASGI}:
+            from django.http import HttpResponse  # type: ignore[import-untyped]  # noqa: PLC0415
+
+            response = HttpResponse(b"", status=302)
+            response["Location"] = location
+            return response
+        if adapter == "flask":
+            return (b"", 302, {"Location": location})
+        return DenialResponse(302, (("location", location),), b"")
+
+    return render
+
+
+def _renderer_options(adapter: str, renderer: Callable[[Any, Request], object]) -> dict[str, Any]:
+    if adapter in {"starlette", "fastapi"}:
+        return {"install_options": {"renderer": renderer}}
+    return {"renderer": renderer}
+
+
+class TestRendererAnswers:
+    """What a renderer answers in the framework's own terms is sent only if it can be:
+    anything else is the problem+json denial, never a 500 or a header injected from the
+    request."""
+
+    @pytest.mark.parametrize("answer", [None, 42, object()], ids=["none", "int", "object"])
+    def test_answer_that_is_no_response_is_the_problem(
+        self, make: Make, adapter: str, answer: object
+    ) -> None:
+        """A renderer returning something that is no response at all (``None``, a
+        number) is replaced by the problem+json denial; the view never runs."""
+        built = make(**_renderer_options(adapter, lambda _decision, _request: answer))
+        assert problem(call(built, "stranger", "POST", "/users/teen/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+    def test_native_redirect_is_sent(self, make: Make, adapter: str) -> None:
+        """The adapter's own redirect goes out as it was made."""
+        built = make(**_renderer_options(adapter, _native_redirect(adapter)))
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert (response.status_code, response.headers["location"]) == (
+            302,
+            "/login?next=/users/teen/messages",
+        )
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("escape", ["%0d%0aSet-Cookie:%20admin=1", "%0aX:%20y", "%00"])
+    def test_native_header_with_a_control_character_is_the_problem(
+        self, make: Make, adapter: str, escape: str
+    ) -> None:
+        """The adapter's own redirect carrying a CR, LF or NUL from the request is
+        replaced by the problem+json denial, as a DenialResponse's would be."""
+        built = make(**_renderer_options(adapter, _native_redirect(adapter)))
+        response = call(built, "stranger", "POST", f"/users/te{escape}en/messages")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert "set-cookie" not in response.headers
+        assert "x" not in response.headers
+        assert built.social.ran == []
+
+
 # Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
 READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
 
