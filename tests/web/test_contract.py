@@ -31,7 +31,15 @@ from wsgiref.util import is_hop_by_hop
 import httpx
 import pytest
 
-from childsafe import Account, DenialResponse, Relationship, Request, action_rule, path_param
+from childsafe import (
+    Account,
+    DenialResponse,
+    Relationship,
+    Request,
+    action_rule,
+    bearer_token,
+    path_param,
+)
 from childsafe.exceptions import ConfigurationError
 from childsafe.testing import (
     ADAPTERS,
@@ -692,6 +700,38 @@ class TestExtraRoutes:
         assert built.social.ran == []
         assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
         assert built.social.ran == ["nudge"]
+
+
+class TestRepeatedCookie:
+    """A session cookie given twice with different values: frameworks disagree on which
+    one wins (Werkzeug the first, Django and Starlette the last), so the check never
+    picks one; the request is the protective unknown-age account's."""
+
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, social: SocialApp) -> BuiltApp:
+        return make(resolvers=[bearer_token(social.verify, cookie="session")])
+
+    @pytest.mark.parametrize("cookie", ["session=aunt", "session=aunt; session=aunt"])
+    def test_session_cookie_signs_in(self, built: BuiltApp, cookie: str) -> None:
+        response = call(built, None, "GET", "/me", headers={"Cookie": cookie})
+        assert response.json()["id"] == "aunt"
+        response = call(built, None, "POST", "/users/teen/messages", headers={"Cookie": cookie})
+        assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize(
+        "cookie",
+        [
+            "session=aunt; session=stranger",
+            "session=stranger; session=aunt",
+            "session=aunt; theme=dark; session=kid",
+        ],
+    )
+    def test_session_cookie_given_twice_is_no_session(self, built: BuiltApp, cookie: str) -> None:
+        response = call(built, None, "GET", "/me", headers={"Cookie": cookie})
+        assert response.json()["id"] == ANONYMOUS_ID
+        response = call(built, None, "POST", "/users/teen/messages", headers={"Cookie": cookie})
+        assert problem(response)["reason"] == "not_connected"
+        assert built.social.ran == ["me"]
 
 
 class TestRepositoryDown:

@@ -51,6 +51,7 @@ from childsafe.web.denials import check_headers, rendered, wsgi_headers
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
+from childsafe.web.request import unambiguous_cookie
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -145,7 +146,12 @@ class FlaskRequest:
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
-        return self.request.cookies.get(name)
+        """The cookie as Werkzeug reads it; ``None`` when given twice with different
+        values (see :func:`~childsafe.web.parse_cookie_header`)."""
+        request = self.request
+        return unambiguous_cookie(
+            request.cookies.get(name), request.environ.get("HTTP_COOKIE"), name
+        )
 
     def query(self, name: str) -> str | None:
         return single_value(self.request.args.getlist(name))

@@ -68,7 +68,7 @@ from childsafe.web.context import BuiltContext
 from childsafe.web.denials import check_headers, rendered
 from childsafe.web.media import MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
-from childsafe.web.request import ScopeRequest
+from childsafe.web.request import ScopeRequest, unambiguous_cookie
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -198,7 +198,12 @@ class StarletteRequest(ScopeRequest):
         return ", ".join(values) if values else None
 
     def cookie(self, name: str) -> str | None:
-        return self.connection.cookies.get(name)
+        """The cookie as Starlette reads it; ``None`` when given twice with different
+        values (see :func:`~childsafe.web.parse_cookie_header`)."""
+        connection = self.connection
+        return unambiguous_cookie(
+            connection.cookies.get(name), connection.headers.get("cookie"), name
+        )
 
     def query(self, name: str) -> str | None:
         """A query parameter; ``None`` when absent or given twice with different values."""
