@@ -220,6 +220,21 @@ class TestAllowAndDeny:
         assert not response.is_success
         assert built.social.ran == []
 
+    @pytest.mark.parametrize("strict", [True, False])
+    @pytest.mark.parametrize("path", ["//users/teen/messages", "///users/teen/messages/"])
+    def test_leading_slashes_never_skip_the_check(
+        self, make: Make, strict: bool, path: str
+    ) -> None:
+        """A stranger's DM with extra leading slashes, which routers such as Werkzeug's
+        (and the plain apps') serve as the path without them, is refused or not routed,
+        strict or not; it never reaches the view unchecked."""
+        built = make(strict=strict)
+        response = call(built, "stranger", "POST", f"http://testserver{path}")
+        assert not response.is_success
+        assert built.social.ran == []
+        if response.status_code == 403:
+            assert problem(response)["reason"] == "not_connected"
+
     def test_signed_out_is_a_child(self, built: BuiltApp) -> None:
         """A signed-out request is the protective unknown-age account: it may not
         message an adult it is not connected to."""
