@@ -647,9 +647,16 @@ class TestBearerToken:
 class TestParseCookieHeader:
     def test_lenient(self) -> None:
         """A malformed cookie does not hide the others; quotes are removed."""
-        header = 'bad"cookie; session=kid; junk; =x; theme="dark"; session=later'
-        assert parse_cookie_header(header) == {"session": "kid", "theme": "dark"}
+        header = 'bad"cookie; session=kid; junk; =x; theme="dark"; lang=en; lang=en'
+        assert parse_cookie_header(header) == {"session": "kid", "theme": "dark", "lang": "en"}
         assert parse_cookie_header("") == {}
+
+    @pytest.mark.parametrize(
+        "header", ["session=kid; session=adult", "session=kid; session=adult; session=kid"]
+    )
+    def test_cookie_given_twice_with_different_values_is_ambiguous(self, header: str) -> None:
+        """Frameworks disagree on which of two values wins, so neither is read."""
+        assert parse_cookie_header(header + "; theme=dark") == {"session": None, "theme": "dark"}
 
 
 # --------------------------------------------------------------------- denials

@@ -24,6 +24,7 @@ from __future__ import annotations
 import http
 import io
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -267,7 +268,14 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         else:  # no rule matched
             if type(method) is not str:  # (an empty one would read as empty again)
                 method = request.method
-            if self._refused(method, path):
+            # Leading slashes (``//users/...``), which Werkzeug's router ignores: the
+            # rule for the path without them (RouteTable.search), checked the same way.
+            found = self._find(method, path) if path[1:2] == "/" else None
+            if found is not None:
+                refused = self._check_found(found, request, context, start_response)
+                if refused is not None:
+                    return refused
+            elif self._refused(method, path):
                 decision = context.refuse_undeclared(request.method, request.path)
                 return _send(render_denial(self.renderer, decision, request), start_response)
         # The app read into a local first: an attribute of the instance called as a
@@ -276,6 +284,24 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         if self.response_filter is None:
             return app(environ, start_response)
         return _FilteredResponse(start_response, context, self.response_filter).run(app, environ)
+
+    def _check_found(
+        self,
+        found: tuple[ActionRule, re.Match[str]],
+        request: WSGIRequest,
+        context: RequestContext,
+        start_response: StartResponse,
+    ) -> Iterable[bytes] | None:
+        """A rule found outside ``__call__``'s own loop, checked as that loop does: the
+        response (a denial, or a media route's) or ``None`` when the app may run."""
+        rule, match = found
+        request._params = match  # noqa: SLF001 - the match, read by name
+        if rule.reads_media:
+            return self._media(rule, request, context, start_response)
+        decision = context.check_rule(rule, request, match)
+        if not decision.allowed:
+            return _send(render_denial(self.renderer, decision, request), start_response)
+        return None
 
     def _media(
         self,

@@ -31,7 +31,15 @@ from wsgiref.util import is_hop_by_hop
 import httpx
 import pytest
 
-from childsafe import Account, DenialResponse, Relationship, Request, action_rule, path_param
+from childsafe import (
+    Account,
+    DenialResponse,
+    Relationship,
+    Request,
+    action_rule,
+    bearer_token,
+    path_param,
+)
 from childsafe.exceptions import ConfigurationError
 from childsafe.testing import (
     ADAPTERS,
@@ -212,6 +220,21 @@ class TestAllowAndDeny:
         assert not response.is_success
         assert built.social.ran == []
 
+    @pytest.mark.parametrize("strict", [True, False])
+    @pytest.mark.parametrize("path", ["//users/teen/messages", "///users/teen/messages/"])
+    def test_leading_slashes_never_skip_the_check(
+        self, make: Make, strict: bool, path: str
+    ) -> None:
+        """A stranger's DM with extra leading slashes, which routers such as Werkzeug's
+        (and the plain apps') serve as the path without them, is refused or not routed,
+        strict or not; it never reaches the view unchecked."""
+        built = make(strict=strict)
+        response = call(built, "stranger", "POST", f"http://testserver{path}")
+        assert not response.is_success
+        assert built.social.ran == []
+        if response.status_code == 403:
+            assert problem(response)["reason"] == "not_connected"
+
     def test_signed_out_is_a_child(self, built: BuiltApp) -> None:
         """A signed-out request is the protective unknown-age account: it may not
         message an adult it is not connected to."""
@@ -293,6 +316,78 @@ class TestRendererHeaders:
         assert response.status_code == 403
         assert response.headers["content-type"] == PROBLEM
         assert "set-cookie" not in response.headers
+        assert built.social.ran == []
+
+
+def _native_redirect(adapter: str) -> Callable[[Any, Request], object]:
+    """A renderer answering the adapter's own redirect to the sign-in page, back to the
+    request's path (as written by hand: the path is not escaped)."""
+
+    def render(decision: Any, request: Request) -> object:
+        del decision
+        location = f"/login?next={request.path}"
+        if adapter in {"starlette", "fastapi"}:
+            from starlette.responses import Response  # noqa: PLC0415
+
+            return Response(b"", status_code=302, headers={"location": location})
+        if adapter in {"django", DJANGO_ASGI}:
+            from django.http import HttpResponse  # type: ignore[import-untyped]  # noqa: PLC0415
+
+            response = HttpResponse(b"", status=302)
+            response["Location"] = location
+            return response
+        if adapter == "flask":
+            return (b"", 302, {"Location": location})
+        return DenialResponse(302, (("location", location),), b"")
+
+    return render
+
+
+def _renderer_options(adapter: str, renderer: Callable[[Any, Request], object]) -> dict[str, Any]:
+    if adapter in {"starlette", "fastapi"}:
+        return {"install_options": {"renderer": renderer}}
+    return {"renderer": renderer}
+
+
+class TestRendererAnswers:
+    """What a renderer answers in the framework's own terms is sent only if it can be:
+    anything else is the problem+json denial, never a 500 or a header injected from the
+    request."""
+
+    @pytest.mark.parametrize("answer", [None, 42, object()], ids=["none", "int", "object"])
+    def test_answer_that_is_no_response_is_the_problem(
+        self, make: Make, adapter: str, answer: object
+    ) -> None:
+        """A renderer returning something that is no response at all (``None``, a
+        number) is replaced by the problem+json denial; the view never runs."""
+        built = make(**_renderer_options(adapter, lambda _decision, _request: answer))
+        assert problem(call(built, "stranger", "POST", "/users/teen/messages"))["reason"] == (
+            "not_connected"
+        )
+        assert built.social.ran == []
+
+    def test_native_redirect_is_sent(self, make: Make, adapter: str) -> None:
+        """The adapter's own redirect goes out as it was made."""
+        built = make(**_renderer_options(adapter, _native_redirect(adapter)))
+        response = call(built, "stranger", "POST", "/users/teen/messages")
+        assert (response.status_code, response.headers["location"]) == (
+            302,
+            "/login?next=/users/teen/messages",
+        )
+        assert built.social.ran == []
+
+    @pytest.mark.parametrize("escape", ["%0d%0aSet-Cookie:%20admin=1", "%0aX:%20y", "%00"])
+    def test_native_header_with_a_control_character_is_the_problem(
+        self, make: Make, adapter: str, escape: str
+    ) -> None:
+        """The adapter's own redirect carrying a CR, LF or NUL from the request is
+        replaced by the problem+json denial, as a DenialResponse's would be."""
+        built = make(**_renderer_options(adapter, _native_redirect(adapter)))
+        response = call(built, "stranger", "POST", f"/users/te{escape}en/messages")
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM
+        assert "set-cookie" not in response.headers
+        assert "x" not in response.headers
         assert built.social.ran == []
 
 
@@ -620,6 +715,38 @@ class TestExtraRoutes:
         assert built.social.ran == []
         assert call(built, "aunt", "POST", "/users/teen/nudge").status_code == 200
         assert built.social.ran == ["nudge"]
+
+
+class TestRepeatedCookie:
+    """A session cookie given twice with different values: frameworks disagree on which
+    one wins (Werkzeug the first, Django and Starlette the last), so the check never
+    picks one; the request is the protective unknown-age account's."""
+
+    @pytest.fixture(name="built")
+    def _built(self, make: Make, social: SocialApp) -> BuiltApp:
+        return make(resolvers=[bearer_token(social.verify, cookie="session")])
+
+    @pytest.mark.parametrize("cookie", ["session=aunt", "session=aunt; session=aunt"])
+    def test_session_cookie_signs_in(self, built: BuiltApp, cookie: str) -> None:
+        response = call(built, None, "GET", "/me", headers={"Cookie": cookie})
+        assert response.json()["id"] == "aunt"
+        response = call(built, None, "POST", "/users/teen/messages", headers={"Cookie": cookie})
+        assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize(
+        "cookie",
+        [
+            "session=aunt; session=stranger",
+            "session=stranger; session=aunt",
+            "session=aunt; theme=dark; session=kid",
+        ],
+    )
+    def test_session_cookie_given_twice_is_no_session(self, built: BuiltApp, cookie: str) -> None:
+        response = call(built, None, "GET", "/me", headers={"Cookie": cookie})
+        assert response.json()["id"] == ANONYMOUS_ID
+        response = call(built, None, "POST", "/users/teen/messages", headers={"Cookie": cookie})
+        assert problem(response)["reason"] == "not_connected"
+        assert built.social.ran == ["me"]
 
 
 class TestRepositoryDown:

@@ -47,10 +47,11 @@ from childsafe.web import (
     parse_json_body,
     single_value,
 )
-from childsafe.web.denials import rendered, wsgi_headers
+from childsafe.web.denials import check_headers, rendered, wsgi_headers
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
 from childsafe.web.options import max_body_problems
+from childsafe.web.request import unambiguous_cookie
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -145,7 +146,12 @@ class FlaskRequest:
         return value if value.__class__ is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
-        return self.request.cookies.get(name)
+        """The cookie as Werkzeug reads it; ``None`` when given twice with different
+        values (see :func:`~childsafe.web.parse_cookie_header`)."""
+        request = self.request
+        return unambiguous_cookie(
+            request.cookies.get(name), request.environ.get("HTTP_COOKIE"), name
+        )
 
     def query(self, name: str) -> str | None:
         return single_value(self.request.args.getlist(name))
@@ -612,12 +618,26 @@ def _deny(
     app: flask.Flask, state: _AppState, decision: Decision, request: Request
 ) -> flask.Response:
     # `abort(...)` in a renderer (HTTPException): Flask answers it; the view never runs.
-    made = rendered(state.renderer, decision, request, passthrough=(HTTPException,))
+    made = rendered(
+        state.renderer,
+        decision,
+        request,
+        passthrough=(HTTPException,),
+        native=lambda made: _made_response(app, made),
+    )
     if isinstance(made, DenialResponse):
         response = _native(app, made)
-    else:
-        response = app.make_response(cast("ResponseReturnValue", made))
+    else:  # what _made_response made of the renderer's answer
+        response = cast("flask.Response", made)
     response.status_code = denial_status(response.status_code)
+    return response
+
+
+def _made_response(app: flask.Flask, made: object) -> flask.Response:
+    """What a renderer returned (anything a Flask view may return) as a response, its
+    headers checked; raises for what cannot be sent (``None``, a header with a CR or LF)."""
+    response = app.make_response(cast("ResponseReturnValue", made))
+    check_headers(response.headers.to_wsgi_list())
     return response
 
 

@@ -62,14 +62,13 @@ from childsafe.web import (
     parse_json_body,
     problem_details,
     problem_response,
-    render_denial,
     single_value,
 )
 from childsafe.web.context import BuiltContext
-from childsafe.web.denials import rendered
+from childsafe.web.denials import check_headers, rendered
 from childsafe.web.media import MediaOptions
 from childsafe.web.middleware import DEFAULT_MAX_BODY
-from childsafe.web.request import ScopeRequest
+from childsafe.web.request import ScopeRequest, unambiguous_cookie
 from childsafe.web.strict import (
     RouteInfo,
     check_strict,
@@ -199,7 +198,12 @@ class StarletteRequest(ScopeRequest):
         return ", ".join(values) if values else None
 
     def cookie(self, name: str) -> str | None:
-        return self.connection.cookies.get(name)
+        """The cookie as Starlette reads it; ``None`` when given twice with different
+        values (see :func:`~childsafe.web.parse_cookie_header`)."""
+        connection = self.connection
+        return unambiguous_cookie(
+            connection.cookies.get(name), connection.headers.get("cookie"), name
+        )
 
     def query(self, name: str) -> str | None:
         """A query parameter; ``None`` when absent or given twice with different values."""
@@ -914,16 +918,20 @@ def denial_response(
 
 
 def _render(renderer: StarletteRenderer, decision: Decision, request: Request) -> Response:
-    made = rendered(renderer, decision, request)
-    if isinstance(made, Response):
-        response = made
-    else:
-        # Checks a DenialResponse (bytes body, status, latin-1 headers), else the default.
-        response = as_response(
-            render_denial(lambda _d, _r: cast("DenialResponse", made), decision, request)
-        )
+    made = rendered(renderer, decision, request, native=_made_response)
+    response = as_response(made) if isinstance(made, DenialResponse) else cast("Response", made)
     response.status_code = denial_status(response.status_code)
     return response
+
+
+def _made_response(made: object) -> Response:
+    """A renderer's own answer, if it is a Starlette response whose headers can be sent
+    (none carries a CR or LF from the request); raises otherwise (the denial is then
+    the default problem response)."""
+    if not isinstance(made, Response):
+        raise TypeError(f"returned a {type(made).__name__}, not a Response or a DenialResponse")
+    check_headers(made.raw_headers)
+    return made
 
 
 def denial_handler(renderer: StarletteRenderer = problem_response) -> DeniedHandler:

@@ -196,7 +196,8 @@ class AppRoute:
     def match(self, path: str) -> dict[str, str] | None:
         """The route's parameters in ``path``, or ``None`` if the route has no such
         path (a trailing slash is optional)."""
-        hit = _pattern(self.path).match(path)
+        # Leading slashes ignored, as Werkzeug's router does (``//users/...``).
+        hit = _pattern(self.path).match("/" + path.lstrip("/"))
         return None if hit is None else hit.groupdict()
 
     def formatted(self, style: Literal["flask", "django"]) -> str:

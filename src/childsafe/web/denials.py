@@ -315,8 +315,18 @@ def _check_sendable(response: DenialResponse) -> None:
         or not 100 <= status <= 999
     ):
         raise TypeError("a DenialResponse needs a bytes body and a 3-digit status")
-    headers: tuple[tuple[object, object], ...] = tuple(response.headers)
-    for name, value in headers:
+    check_headers(response.headers)
+
+
+def check_headers(headers: Iterable[tuple[object, object]]) -> None:
+    """Raise ``ValueError`` unless every header can be sent as it is: a name that is a
+    token and a value without control characters (a CR or LF from the request would
+    inject a header, or make the server answer ``500``), both in latin-1 (as text, or
+    as the bytes an ASGI response carries). What every adapter checks of a rendered
+    denial's headers, a :class:`DenialResponse`'s or a framework response's."""
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
+        value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"header name {name!r:.60} is not a token")
         if not isinstance(value, str) or _HEADER_VALUE_BAD.search(value):
@@ -361,18 +371,26 @@ def rendered(
     request: Request,
     *,
     passthrough: tuple[type[BaseException], ...] = (),
+    native: Callable[[object], object] | None = None,
 ) -> object:
     """What ``renderer`` makes of a denial, for adapters whose renderers may return their
     framework's own responses: the default problem response without a renderer or when
     it raises (logged), except for the ``passthrough`` exceptions the framework answers
-    itself (Flask's ``abort()``, Django's ``Http404``). The adapter then sends the result
-    with :func:`denial_status` applied."""
+    itself (Flask's ``abort()``, Django's ``Http404``). ``native`` turns what the renderer
+    made, when it is not a :class:`DenialResponse`, into the framework's response, and
+    raises for what cannot be sent (``None``, a header with a CR or LF: see
+    :func:`check_headers`): that is answered with the default problem response too,
+    never a ``500``. The adapter then sends the result with :func:`denial_status`
+    applied."""
     if renderer is None:
         return problem_response(decision, request)
     try:
         made = renderer(decision, request)
-        if renderer is not problem_response and isinstance(made, DenialResponse):
-            _check_sendable(made)
+        if isinstance(made, DenialResponse):
+            if renderer is not problem_response:
+                _check_sendable(made)
+        elif native is not None:
+            made = native(made)
     except passthrough:
         raise
     except Exception:

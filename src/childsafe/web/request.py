@@ -37,11 +37,14 @@ CONTEXT_KEY: Final = "childsafe.context"
 """Where adapters store the :class:`RequestContext` (WSGI environ, ASGI scope)."""
 
 
-def parse_cookie_header(header: str) -> dict[str, str]:
+def parse_cookie_header(header: str) -> dict[str, str | None]:
     """The cookies of a ``Cookie`` header, leniently: one malformed cookie (a stray
-    quote, an analytics blob) does not hide the others. The first of two cookies with
-    the same name wins (browsers send the most specific path first)."""
-    cookies: dict[str, str] = {}
+    quote, an analytics blob) does not hide the others. A cookie given twice with
+    different values is ``None``, as if absent: frameworks disagree on which one wins
+    (Werkzeug reads the first, Django and Starlette the last), so a check reading one
+    session while the app acts on the other would check another account than the
+    one acting (see :func:`single_value`). The same value twice is that value."""
+    cookies: dict[str, str | None] = {}
     for part in header.split(";"):
         name, sep, value = part.partition("=")
         name = name.strip()
@@ -50,8 +53,22 @@ def parse_cookie_header(header: str) -> dict[str, str]:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        cookies.setdefault(name, value)
+        if name not in cookies:
+            cookies[name] = value
+        elif cookies[name] not in {None, value}:
+            log.warning("childsafe: a cookie was given twice with different values")
+            cookies[name] = None
     return cookies
+
+
+def unambiguous_cookie(value: str | None, header: object, name: str) -> str | None:
+    """``value``, the cookie ``name`` as a framework read it from the raw ``Cookie``
+    ``header``, or ``None`` when the header gives that cookie twice with different
+    values (see :func:`parse_cookie_header`): what the Flask, Django and Starlette
+    adapters' ``Request.cookie`` return."""
+    if value is None or not isinstance(header, str) or header.count(name) < 2:
+        return value
+    return value if parse_cookie_header(header).get(name) is not None else None
 
 
 # The WSGI environ (and Django ``META``) keys of the headers childsafe reads most, so
@@ -147,7 +164,7 @@ class ParsingRequest:
     __slots__ = ("_cookies", "_params", "_query")
     # The path parameters: a mapping, or the route table's match (read by name).
     _params: Mapping[str, str] | re.Match[str]
-    _cookies: dict[str, str]
+    _cookies: dict[str, str | None]
     _query: dict[str, list[str]]
 
     @property

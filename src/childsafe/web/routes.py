@@ -456,6 +456,8 @@ class RouteTable:
         for methods, pattern, reason in self._exempt:
             if (not methods or method in methods) and pattern.fullmatch(path):
                 return reason
+        if path[1:2] == "/":
+            return self.exemption(method, _without_leading_slashes(path))
         return None
 
     def __len__(self) -> int:
@@ -490,10 +492,19 @@ class RouteTable:
             m = fullmatch(path)
             if m is not None:
                 return rule, m
+        if path[1:2] == "/":  # a slice: no call on the usual miss
+            return self.search(method, _without_leading_slashes(path))
         return None
 
     def __iter__(self) -> Iterator[ActionRule]:
         return (r.rule for r in self._routes)
+
+
+def _without_leading_slashes(path: str) -> str:
+    """``path`` with one leading slash instead of several: ``//users/kid/messages`` is
+    the route Werkzeug (Flask) and others serve for ``/users/kid/messages``, so a rule
+    (or an exemption) for the one is the rule for the other, never skipped."""
+    return "/" + path.lstrip("/")
 
 
 def _parse_key(key: object, messages: list[str]) -> tuple[frozenset[str], re.Pattern[str]] | None:

@@ -48,9 +48,8 @@ from childsafe.web import (
     denial_status,
     filter_response,
     is_json,
-    problem_response,
 )
-from childsafe.web.denials import rendered, wsgi_headers
+from childsafe.web.denials import check_headers, rendered, wsgi_headers
 from childsafe.web.strict import check_strict
 
 __all__ = ["ChildsafeMiddleware", "DjangoRenderer", "request_context"]
@@ -93,6 +92,16 @@ def request_context(request: Any) -> RequestContext:  # noqa: ANN401 - an HttpRe
         "This request has no childsafe context. Is "
         "'childsafe.contrib.django.middleware.ChildsafeMiddleware' in MIDDLEWARE?"
     )
+
+
+def _made_response(made: object) -> Any:  # noqa: ANN401 - an HttpResponseBase
+    """A renderer's own answer, if it is a Django response whose headers can be sent;
+    raises otherwise (the denial is then the default problem response)."""
+    if not isinstance(made, HttpResponseBase):
+        kind = type(made).__name__
+        raise TypeError(f"returned a {kind}, not an HttpResponse or a DenialResponse")
+    check_headers(made.items())
+    return made
 
 
 def _http_response(denial: DenialResponse) -> Any:  # noqa: ANN401 - an HttpResponse
@@ -419,19 +428,14 @@ class ChildsafeMiddleware:
     def _deny(self, decision: Decision, request: Any) -> Any:  # noqa: ANN401 - Http*
         # PermissionDenied and Http404 give the site's own error page; the view never runs.
         made = rendered(
-            self.config.renderer, decision, request, passthrough=(PermissionDenied, Http404)
+            self.config.renderer,
+            decision,
+            request,
+            passthrough=(PermissionDenied, Http404),
+            native=_made_response,
         )
-        if isinstance(made, DenialResponse):
-            response = _http_response(made)
-        elif isinstance(made, HttpResponseBase):
-            response = made
-        else:
-            log.error(
-                "childsafe: the denial renderer returned a %s, not an HttpResponse or a "
-                "DenialResponse; answering problem+json",
-                type(made).__name__,
-            )
-            response = _http_response(problem_response(decision))
+        # A DenialResponse, or what _made_response let through (an HttpResponseBase).
+        response: Any = _http_response(made) if isinstance(made, DenialResponse) else made
         response.status_code = denial_status(response.status_code)
         return response
 

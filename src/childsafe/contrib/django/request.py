@@ -13,6 +13,7 @@ from childsafe._model import Account
 from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import AccountRepository, Request, Resolver
 from childsafe.web import ENVIRON_KEYS, environ_key, is_json, parse_json_body, single_value
+from childsafe.web.request import unambiguous_cookie
 
 __all__ = ["DjangoRequest", "django_user", "session_account"]
 
@@ -81,8 +82,12 @@ class DjangoRequest:
         return value if type(value) is str or value is None else str(value)
 
     def cookie(self, name: str) -> str | None:
+        """The cookie as Django reads it; ``None`` when given twice with different
+        values (see :func:`~childsafe.web.parse_cookie_header`)."""
         value = self.request.COOKIES.get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        return unambiguous_cookie(str(value), self.request.META.get("HTTP_COOKIE"), name)
 
     def query(self, name: str) -> str | None:
         return single_value(self.request.GET.getlist(name))
