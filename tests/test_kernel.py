@@ -529,8 +529,8 @@ class TestRequestsOverAScope:
 
 class TestParsingRequests:
     """The WSGI and ASGI middlewares' requests parse cookies and query strings the
-    same way (one ``ParsingRequest``): a repeated parameter with different values is
-    ambiguous (``None``), blank values are kept, a malformed cookie is skipped."""
+    same way (one ``ParsingRequest``): a parameter or cookie repeated with different
+    values is ambiguous (``None``), blank values are kept, a malformed cookie is skipped."""
 
     @pytest.mark.parametrize(
         ("query", "cookie", "expected"),
@@ -539,7 +539,8 @@ class TestParsingRequests:
             ("to=a&to=a", "", ("a", None)),
             ("to=&x=1", "sid=abc", ("", "abc")),
             ("", "bad; sid=abc; =x", (None, "abc")),
-            ("to=%C3%A9", "sid=a; sid=b", ("\u00e9", "a")),
+            ("to=%C3%A9", "sid=a; sid=b", ("\u00e9", None)),
+            ("", "sid=a; sid=a", (None, "a")),
         ],
     )
     def test_wsgi_and_asgi_parse_the_same(
