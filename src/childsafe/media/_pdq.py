@@ -90,7 +90,8 @@ def hamming(a: str, b: str) -> int:
     """The Hamming distance between two PDQ hashes given as 64 hex digits; raises
     :class:`ValueError` for anything else."""
     for value in (a, b):
-        if not _HEX64.fullmatch(value.lower()):
+        given: object = value
+        if not isinstance(given, str) or not _HEX64.fullmatch(given.lower()):
             raise ValueError(f"expected 64 hex digits, got {value!r}")
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
