@@ -75,7 +75,10 @@ class HashEntry(tuple[str, str | None]):
 
 
 def _check_hash(value: str, source: str, line: int | None) -> bytes:
-    text = value.strip()
+    given: object = value
+    if not isinstance(given, str):
+        raise HashListError(source, line, f"expected 64 hex digits as a str, got {_kind(given)}")
+    text = given.strip()
     if not text:
         raise HashListError(source, line, "empty hash: expected 64 hex digits")
     if not _HEX.fullmatch(text):
