@@ -15,7 +15,7 @@ import attrs
 from childsafe._bands import AgeBand, Assurance
 from childsafe._model import Account
 from childsafe._parsing import shown
-from childsafe.signals._errors import SignalEventError
+from childsafe.signals._errors import SignalConfigError, SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
 from childsafe.signals._stores import (
     EventSignalStore,
@@ -276,6 +276,19 @@ class Signals:
         store: SignalStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if config is not None and not isinstance(config, SignalsConfig):
+            raise SignalConfigError(
+                f"Signals: config must be a SignalsConfig, got {type(config).__name__}"
+            )
+        if store is not None and not all(
+            callable(getattr(store, m, None)) for m in ("set_account", "band", "fire", "reach")
+        ):
+            raise SignalConfigError(
+                "Signals: store must be a signal store (MemorySignalStore, SQLiteSignalStore, "
+                f"RedisSignalStore), got {type(store).__name__}"
+            )
+        if not callable(clock):
+            raise SignalConfigError(f"Signals: clock must be callable, got {clock!r:.60}")
         self.config = config if config is not None else SignalsConfig()
         self.store: SignalStore = store if store is not None else MemorySignalStore()
         self._clock = clock
