@@ -343,6 +343,15 @@ class TestArguments:
             with pytest.raises(HashListError, match="a NUL byte in the path"):
                 load("list\x00.csv")
 
+    def test_an_endless_stream_is_refused(self, tmp_path: Path) -> None:
+        """A list path that is a device or a pipe (a symlink to /dev/zero) was read
+        until memory ran out."""
+        path = tmp_path / "partner.csv"
+        path.symlink_to("/dev/zero")
+        for load in (HashList.from_csv, HashList.from_threatexchange):
+            with pytest.raises(HashListError, match=r"partner\.csv: not a regular file"):
+                load(path)
+
 
 class TestThreatExchangeValues:
     def test_id_of_the_wrong_kind(self) -> None:

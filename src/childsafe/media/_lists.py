@@ -521,6 +521,12 @@ def _stem(p: Path) -> str:
 
 def _read(p: Path) -> str:
     try:
+        special = p.exists() and not p.is_dir() and not p.is_file()
+    except (OSError, ValueError):
+        special = False  # named below, when it is opened
+    if special:  # a device or a pipe (/dev/zero) would be read until memory ran out
+        raise HashListError(str(p), None, "not a regular file (a device or a pipe)")
+    try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise HashListError(str(p), None, "no such file") from None
