@@ -758,6 +758,55 @@ def test_config_file_that_never_ends_is_refused(tmp_path: Path) -> None:
     assert main(["diff", "baseline", str(path)]) == 2
 
 
+def _config_readers() -> list[tuple[str, Any]]:
+    from childsafe import Messages  # noqa: PLC0415
+    from childsafe.audit import AuditConfig  # noqa: PLC0415
+
+    return [
+        ("Policy.from_file", Policy.from_file),
+        ("TokenVerifier.from_file", TokenVerifier.from_file),
+        ("AuditConfig.from_file", AuditConfig.from_file),
+        ("Messages.from_file", Messages.from_file),
+    ]
+
+
+@pytest.mark.parametrize(("name", "read"), _config_readers())
+def test_every_config_reader_stops_at_the_limit(tmp_path: Path, name: str, read: Any) -> None:
+    """AuditConfig.from_file and Messages.from_file read /dev/zero (size 0 to stat)
+    until memory ran out; every config reader cuts it at 1 MiB now."""
+    path = tmp_path / "zero.toml"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(ConfigurationError, match=r"zero\.toml: larger than 1048576 bytes"):
+        read(path)
+
+
+@pytest.mark.parametrize(("name", "read"), _config_readers())
+def test_every_config_reader_names_a_bad_path(tmp_path: Path, name: str, read: Any) -> None:
+    """None or a number where the path belongs was a TypeError from os.fspath or
+    Path(), a path with a NUL byte a ValueError from open(); each is a
+    ConfigurationError now, and a missing file is named as such."""
+    for bad in (None, 5, ["a.toml"]):
+        with pytest.raises(ConfigurationError, match=r"<path>: expected a file path"):
+            read(bad)
+    with pytest.raises(ConfigurationError, match="a NUL byte in the path"):
+        read(str(tmp_path / "a\x00.toml"))
+    with pytest.raises(ConfigurationError, match=r"missing\.toml: no such file"):
+        read(tmp_path / "missing.toml")
+    with pytest.raises(ConfigurationError, match="Is a directory"):
+        read(tmp_path)
+
+
+def test_issuer_toml_of_the_wrong_kind() -> None:
+    """TokenVerifier.from_toml(None) was a TypeError from len(); bytes (a file read in
+    binary) were a TypeError from tomllib: UTF-8 bytes load now, as Policy.from_toml's."""
+    with pytest.raises(ConfigurationError, match="expected TOML text, got NoneType"):
+        TokenVerifier.from_toml(None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="not UTF-8"):
+        TokenVerifier.from_toml(b"\xff")
+    with pytest.raises(ConfigurationError, match="issuer"):
+        TokenVerifier.from_toml(b"[[issuer]]\n")
+
+
 @pytest.mark.parametrize(
     "window", ["1\u0662:00-07:00", "21:00-0\u0667:00", "\uff12\uff11:00-07:00", "21:00-07:0\u0966"]
 )

@@ -592,3 +592,51 @@ class TestApplyAsync:
         """A store timeout must be a finite, positive, bounded number of seconds."""
         with pytest.raises(GrantConfigError, match="store_timeout: expected a finite number"):
             ConsentVerifier(SECRET, revocations=store, store_timeout=timeout)
+
+
+class TestArguments:
+    def test_a_verifier_without_an_issuer_is_refused(self, store: MemoryRevocationStore) -> None:
+        """issuer=None was accepted and pyjwt then skipped the iss check: another
+        platform's grant signed with the same key counted. Issuer and audience must be
+        non-empty strings, for the issuer too (None was a TypeError at issue, an
+        audience of 5 was signed into every grant, a key_id of 5 a pyjwt error)."""
+        foreign = _forge(_claims(iss="another-platform"))
+        assert (
+            ConsentVerifier(SECRET, revocations=store)
+            .apply(Account(id="c1", band="13_15", guardians={"p1"}), [foreign])
+            .refused
+        )
+        for options in ({"issuer": None}, {"issuer": ""}, {"audience": None}, {"audience": 5}):
+            with pytest.raises(GrantConfigError, match="must be a non-empty string"):
+                ConsentVerifier(SECRET, revocations=store, **options)
+            with pytest.raises(GrantConfigError, match="must be a non-empty string"):
+                ConsentIssuer(SECRET, **options)
+        with pytest.raises(GrantConfigError, match="key_id must be a non-empty string"):
+            ConsentIssuer(SECRET, key_id=5)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("revocations", [None, 5, "redis://localhost", object()])
+    def test_a_verifier_needs_a_store(self, revocations: object) -> None:
+        """A store of the wrong kind was accepted, then apply (which promises never to
+        raise) raised AttributeError at the first grant."""
+        with pytest.raises(GrantConfigError, match="revocations must be a revocation store"):
+            ConsentVerifier(SECRET, revocations=revocations)  # type: ignore[arg-type]
+
+    def test_accounts_ids_and_times_of_the_wrong_kind(
+        self, issuer: ConsentIssuer, verifier: ConsentVerifier, child: Account
+    ) -> None:
+        """issue(None, ...), verify(token, None) and apply(None, ...) were
+        AttributeErrors, a guardian given as a list a TypeError, now="2026" an
+        AttributeError."""
+        token = issuer.issue(child, "p1", PROFILED)
+        with pytest.raises(GrantConfigError, match=r"issue: child must be a childsafe\.Account"):
+            issuer.issue(None, "p1", PROFILED)  # type: ignore[arg-type]
+        with pytest.raises(GrantConfigError, match="issue: guardian must be"):
+            issuer.issue(child, ["p1"], PROFILED)  # type: ignore[arg-type]
+        with pytest.raises(GrantConfigError, match="now must be an aware datetime"):
+            issuer.issue(child, "p1", PROFILED, now="2026-01-01")  # type: ignore[arg-type]
+        with pytest.raises(GrantConfigError, match="verify: child must be"):
+            verifier.verify(token, "c1")  # type: ignore[arg-type]
+        for tokens in ([token], [], None):
+            with pytest.raises(GrantConfigError, match="apply: child must be"):
+                verifier.apply(None, tokens)  # type: ignore[arg-type]
+        assert verifier.apply(child, [token]).scopes == {PROFILED}

@@ -213,6 +213,33 @@ class TestPolicyMarker:
             ]
         )
 
+    def test_endless_or_wrongly_typed_config(self, pytester: pytest.Pytester) -> None:
+        """A marker's config file that is an endless stream (a symlink to /dev/zero)
+        was read until memory ran out, and a config of 5 was a TypeError from Path();
+        both are configuration errors naming the marker's config now."""
+        (pytester.path / "zero.toml").symlink_to("/dev/zero")
+        pytester.makepyfile(
+            """
+            import pytest
+
+            @pytest.mark.childsafe_policy("zero.toml")
+            def test_zero(policy):
+                pass
+
+            @pytest.mark.childsafe_policy(5)
+            def test_number(policy):
+                pass
+            """
+        )
+        result = pytester.runpytest_inprocess()
+        result.assert_outcomes(errors=2)
+        result.stdout.fnmatch_lines(
+            [
+                "*zero.toml: larger than 1048576 bytes*",
+                "*config: config must be a mapping or a config file path, got int 5*",
+            ]
+        )
+
     def test_markers_are_registered(self, pytester: pytest.Pytester) -> None:
         """`pytest --markers` lists both markers with their signatures."""
         result = pytester.runpytest_inprocess("--markers")

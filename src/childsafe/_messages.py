@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import os
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -37,7 +38,7 @@ import attrs
 
 from childsafe._bands import AgeBand
 from childsafe._decision import Decision, Reason
-from childsafe._parsing import MAX_CONFIG_BYTES, ParseError, load_toml
+from childsafe._parsing import ParseError, load_toml, read_config
 from childsafe._settings import (
     SETTINGS,
     EnumDomain,
@@ -268,27 +269,25 @@ def check_text(key: str, text: object) -> str | None:
 # ------------------------------------------------------------------ catalogue
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def _read_toml(path: str | os.PathLike[str]) -> tuple[str, dict[str, object]]:
     """A messages file's TOML, read within the config limits; what is wrong with it
     (unreadable, not UTF-8, too large, a byte order mark, invalid or too deeply nested
     TOML) as a :class:`~childsafe.exceptions.ConfigurationError` naming the file."""
     problem: str
+    source, data = read_config(path)
     try:
-        size = path.stat().st_size
-        text = path.read_text(encoding="utf-8") if size <= MAX_CONFIG_BYTES else ""
-    except (OSError, UnicodeDecodeError) as e:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
         problem = f"cannot read: {e}"
     else:
-        if size > MAX_CONFIG_BYTES:
-            problem = f"larger than {MAX_CONFIG_BYTES} bytes"
-        elif text.startswith("\ufeff"):
+        if text.startswith("\ufeff"):
             problem = "starts with a byte order mark: save it as UTF-8 without one"
         else:
             try:
-                return load_toml(text)
+                return source, load_toml(text)
             except ParseError as e:
                 problem = f"invalid TOML: {e}"
-    raise ConfigurationError([ConfigProblem(str(path), "", problem)])
+    raise ConfigurationError([ConfigProblem(source, "", problem)])
 
 
 def _normalise(locale: str) -> str:
@@ -367,8 +366,8 @@ class Messages:
     def from_file(cls, path: str | Path) -> Messages:
         """A catalogue with the overrides in a TOML file: one ``[messages.<locale>]``
         table per locale, its keys quoted (``"name.parent" = "your grown-up"``)."""
-        path = Path(path)
-        data = _read_toml(path)
+        source, data = _read_toml(path)
+        path = Path(source)
         extra = sorted(set(data) - {"messages"})
         if extra:
             hint = suggest(extra[0], ("messages",))

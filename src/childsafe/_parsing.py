@@ -10,9 +10,12 @@ may not repeat a key: ``{"age": 15, "age": 40}`` is refused rather than read as 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Iterable
 from typing import Any, Final
+
+from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -22,6 +25,7 @@ __all__ = [
     "content_length",
     "load_json",
     "load_toml",
+    "read_config",
     "shown",
 ]
 
@@ -138,6 +142,36 @@ def _size(text: str | bytes, max_bytes: int) -> None:
         isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > max_bytes
     ):
         raise ParseError(f"larger than {max_bytes} bytes")
+
+
+def read_config(path: object, *, max_bytes: int = MAX_CONFIG_BYTES) -> tuple[str, bytes]:
+    """``(source, data)``: the name of the config file at ``path`` and its bytes, read at
+    most one byte past ``max_bytes`` (``st_size`` is 0 for ``/dev/zero``, a pipe or
+    ``/proc`` files, so a check of it alone would read an endless stream). A path that
+    is not a ``str``/``os.PathLike`` or holds a NUL byte, a missing, unreadable or
+    too large file: a :class:`~childsafe.exceptions.ConfigurationError` naming it."""
+
+    def refuse(source: str, message: str) -> ConfigurationError:
+        return ConfigurationError([ConfigProblem(source, "", message)])
+
+    if not isinstance(path, str | os.PathLike):
+        raise refuse("<path>", f"expected a file path (str or os.PathLike), got {shown(path)}")
+    try:
+        source = os.fsdecode(os.fspath(path))
+    except (TypeError, UnicodeDecodeError) as e:
+        raise refuse("<path>", f"not a usable file path ({e})") from None
+    if "\x00" in source:
+        raise refuse(repr(source), "a NUL byte in the path")
+    try:
+        with open(source, "rb") as f:  # noqa: PTH123 - plain file read
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise refuse(source, "no such file") from None
+    except OSError as e:
+        raise refuse(source, f"cannot read: {e}") from None
+    if len(data) > max_bytes:
+        raise refuse(source, f"larger than {max_bytes} bytes")
+    return source, data
 
 
 def load_json(

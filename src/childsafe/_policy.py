@@ -38,11 +38,11 @@ from childsafe._config import (
 )
 from childsafe._iso3166 import check_jurisdiction
 from childsafe._parsing import (
-    MAX_CONFIG_BYTES,
     ParseError,
     check_depth,
     load_json,
     load_toml,
+    read_config,
     shown,
 )
 from childsafe._settings import SETTINGS, Setting, SettingValue, suggest
@@ -560,21 +560,11 @@ class Policy:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Policy:
         """Load a config file (``.toml`` or ``.json``) over the baseline it names."""
-        p = Path(path)
-        source = str(path)
+        source, data = read_config(path)
+        p = Path(source)
         try:
-            # Read at most one byte past the limit: st_size is 0 for /dev/zero, a pipe or
-            # /proc files, so checking it alone would read an endless stream to the end.
-            with p.open("rb") as f:
-                data = f.read(MAX_CONFIG_BYTES + 1)
-            if len(data) > MAX_CONFIG_BYTES:
-                raise ConfigurationError(
-                    [ConfigProblem(source, "", f"larger than {MAX_CONFIG_BYTES} bytes")]
-                )
             text = data.decode("utf-8")
-        except FileNotFoundError:
-            raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"cannot read: {e}")]) from None
         if p.suffix.lower() == ".json":
             return cls.from_json(text, source=source)

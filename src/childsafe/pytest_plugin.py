@@ -29,7 +29,7 @@ import pytest
 from childsafe._bands import AgeBand
 from childsafe._engine import Guard
 from childsafe._model import Account
-from childsafe._parsing import load_json, load_toml
+from childsafe._parsing import load_json, load_toml, read_config
 from childsafe._policy import Policy, load_policy
 from childsafe._settings import suggest
 from childsafe.exceptions import ConfigProblem, ConfigurationError, MissingExtraError
@@ -110,6 +110,13 @@ class PolicyOptions:
         if isinstance(self.config, Mapping):
             data = _deep_copy(self.config)
         elif self.config is not None:
+            given: object = self.config
+            if not isinstance(given, str | os.PathLike):
+                problem = (
+                    "config must be a mapping or a config file path, got "
+                    f"{type(given).__name__} {given!r:.60}"
+                )
+                raise ConfigurationError([ConfigProblem(source, "config", problem)])
             source = str(self.config)
             data = _read_config(root / Path(self.config), source)
         for key in ("jurisdiction", "declarations", "unknown_age"):
@@ -157,11 +164,15 @@ def _read_config(path: Path, source: str) -> dict[str, Any]:
         problem = f"config files must end in .toml or .json, not {suffix or 'no suffix'!r}"
         raise ConfigurationError([ConfigProblem(source, "", problem)])
     try:
-        text = path.read_text(encoding="utf-8")
+        # at most the config limit: a path to /dev/zero or a pipe was read forever
+        _, raw = read_config(path)
+    except ConfigurationError as e:
+        message = e.problems[0].message
+        raise ConfigurationError([ConfigProblem(source, "", message)]) from None
+    try:
+        text = raw.decode("utf-8")
         data = load_json(text) if suffix == ".json" else load_toml(text)
-    except FileNotFoundError:
-        raise ConfigurationError([ConfigProblem(source, "", "no such file")]) from None
-    except (OSError, ValueError) as e:
+    except ValueError as e:
         raise ConfigurationError([ConfigProblem(source, "", f"cannot read: {e}")]) from None
     if not isinstance(data, dict):
         raise ConfigurationError([ConfigProblem(source, "", "the top level must be a table")])

@@ -23,11 +23,13 @@ from childsafe.audit import (
     AuditTicket,
     AuditTrail,
     AuditUnavailableError,
+    ComplaintRecorder,
     MemoryAuditStore,
     PostgresAuditStore,
     Pseudonymiser,
     SQLiteAuditStore,
 )
+from childsafe.exceptions import ConfigurationError
 from childsafe.parental import ConsentIssuer, ConsentVerifier, MemoryRevocationStore
 from tests.audit.support import KEY, dispose, make_store, make_trail, needs_postgres
 
@@ -222,6 +224,41 @@ class TestExplicitRecords:
         assert "UNANCHORED" in report.summary()
         assert "no signed checkpoint anchors" in report.summary()
         assert trail.public_keys() == {}
+
+
+class TestArguments:
+    def test_record_fields_of_the_wrong_kind(self) -> None:
+        """A complaint id of None, a category of 5, a case or outcome that is no string
+        went into the chain as they were; they are refused now, and nothing is written."""
+        trail = make_trail(MemoryAuditStore())
+        with pytest.raises(AuditRecordError, match="complaint: expected a non-empty string"):
+            trail.record_complaint(None, category="grooming")  # type: ignore[arg-type]
+        with pytest.raises(AuditRecordError, match="category: expected a non-empty string"):
+            trail.record_complaint("r-1", category=5)  # type: ignore[arg-type]
+        with pytest.raises(AuditRecordError, match="outcome: expected a non-empty string"):
+            trail.record_case_outcome("case-1", None)  # type: ignore[arg-type]
+        with pytest.raises(AuditRecordError, match="signal: expected a non-empty string"):
+            trail.record_signal_flag(ADULT, "")
+        assert trail.flush()
+        assert list(trail.records()) == []
+        trail.close()
+
+    @pytest.mark.parametrize("timeout", [float("nan"), -1, 1e30, "5", None])
+    def test_timeouts_of_the_wrong_kind(self, tmp_path: Path, timeout: object) -> None:
+        """close(nan) raised ValueError before the writer stopped and then closed the
+        store under it; wait(1e30) and flush(1e30) were OverflowErrors. A timeout is a
+        number of seconds from 0 to a day, and a refused close leaves the trail
+        working: the queued record is committed by the next close."""
+        trail = make_trail(make_store("sqlite", tmp_path))
+        ticket = trail.record_case_outcome("case-1", "no_violation")
+        for call in (ticket.wait, trail.flush, trail.close):
+            with pytest.raises(ConfigurationError, match="timeout: expected a finite number"):
+                call(timeout)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="timeout"):
+            ComplaintRecorder(trail, timeout=timeout)  # type: ignore[arg-type]
+        trail.close()
+        assert [r.kind for r in trail.records()] == ["case_outcome", "checkpoint"]
+        assert trail.verify().status == "valid"
 
 
 class TestKeyRotation:

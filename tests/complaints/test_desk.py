@@ -162,6 +162,44 @@ class TestErrors:
         with pytest.raises(ComplaintError, match="timezone-aware"):
             desk.file_report(REPORT, at=dt.datetime(2025, 1, 1))  # noqa: DTZ001
 
+    def test_times_of_the_wrong_kind_are_refused(self, desk: ComplaintsDesk) -> None:
+        """A time that is a string or a date (AttributeError), a clock giving one, and
+        an aware time past year 9999 in UTC (OverflowError) are ComplaintErrors, and
+        nothing is filed."""
+        for at in ("2025-01-01T00:00:00Z", dt.date(2025, 1, 1), 1735689600):
+            with pytest.raises(ComplaintError, match="must be a datetime, got"):
+                desk.file_report(REPORT, at=at)  # type: ignore[arg-type]
+        late = dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+        with pytest.raises(ComplaintError, match="out of range"):
+            desk.file_report(REPORT, at=late)
+        broken = ComplaintsDesk(clock=lambda: "now")  # type: ignore[arg-type, return-value]
+        with pytest.raises(ComplaintError, match="the desk's clock gave 'now'"):
+            broken.file_report(REPORT)
+        assert desk.cases() == [] and broken.cases() == []
+
+    def test_arguments_of_the_wrong_kind_are_refused(self) -> None:
+        """A store, categories, sinks or clock of the wrong kind were accepted (then an
+        AttributeError at the first report, or a failed event after every stored
+        step) or a TypeError; file(dict) and file_report(account="id") were
+        AttributeErrors."""
+        for options, message in (
+            ({"store": 5}, "store: expected a complaint store"),
+            ({"categories": {"spam": "scams_and_fraud"}}, "categories: expected Categories"),
+            ({"sinks": None}, "sinks: expected a list of callables"),
+            ({"sinks": [5]}, "sinks: 5 is not callable"),
+            ({"clock": "now"}, "clock: 'now' is not callable"),
+        ):
+            with pytest.raises(ComplaintError, match=message):
+                ComplaintsDesk(**options)
+        desk = ComplaintsDesk()
+        with pytest.raises(ComplaintError, match="add_sink: 5 is not callable"):
+            desk.add_sink(5)  # type: ignore[arg-type]
+        with pytest.raises(ComplaintError, match="file: expected an Intake"):
+            desk.file(REPORT)  # type: ignore[arg-type]
+        with pytest.raises(ComplaintError, match="account: expected the signed-in Account"):
+            desk.file_report(REPORT, account="k-12")  # type: ignore[arg-type]
+        assert desk.cases() == []
+
     def test_a_step_before_the_report_is_refused(self, desk: ComplaintsDesk) -> None:
         case = desk.file_report(REPORT, at=T0)
         with pytest.raises(ComplaintError, match="cannot be dated earlier"):

@@ -174,6 +174,8 @@ class TestSQLite:
     def test_an_unopenable_file(self, tmp_path: Path) -> None:
         with pytest.raises(ComplaintStoreError, match="cannot open"):
             SQLiteComplaintStore(tmp_path / "missing" / "dir" / "c.db")
+        with pytest.raises(ComplaintStoreError, match="a NUL byte in the path"):
+            SQLiteComplaintStore(str(tmp_path / "c\x00.db"))  # was a ValueError
 
     def test_a_failed_bulk_insert_rolls_back(self, tmp_path: Path) -> None:
         store = SQLiteComplaintStore(tmp_path / "c.db")

@@ -23,10 +23,12 @@ import pytest
 
 from childsafe.complaints import (
     MAX_REPORT_BODY,
+    ComplaintError,
     ComplaintEvent,
     ComplaintsDesk,
     SQLiteComplaintStore,
     Status,
+    report_response,
 )
 from childsafe.testing import ADAPTERS, BuiltApp, build_app
 from childsafe.testing._apps import Adapter
@@ -349,3 +351,14 @@ class TestRawEdges:
         asyncio.run(go())
         assert sent == []
         assert desk.cases() == []
+
+
+def test_report_response_refuses_an_adapters_wrong_arguments() -> None:
+    """method=None was an AttributeError from .upper(), desk=None one from
+    .file_report(); an adapter's bug is named as a ComplaintError, not a 500 traceback
+    of the library's insides."""
+    body = b'{"category": "bullying", "subject": {"kind": "account", "id": "u"}}'
+    with pytest.raises(ComplaintError, match="method must be a string"):
+        report_response(ComplaintsDesk(), method=None, content_type="application/json", body=body)  # type: ignore[arg-type]
+    with pytest.raises(ComplaintError, match="desk must be a ComplaintsDesk"):
+        report_response(None, method="POST", content_type="application/json", body=body)  # type: ignore[arg-type]

@@ -253,3 +253,47 @@ class TestVault:
         """A store path that cannot be opened raises EvidenceStoreError naming it."""
         with pytest.raises(EvidenceStoreError, match="evidence store"):
             SQLiteEvidenceStore(tmp_path / "missing" / "e.db")
+
+    def test_arguments_of_the_wrong_kind(self, tmp_path: Path) -> None:
+        """A store that is no store (accepted, then AttributeError at the first match),
+        a NUL byte in the store or quarantine path (ValueError), an audit_timeout that
+        is NaN or negative (accepted), keep(None) and forget(None) (AttributeError)
+        are refused with the media errors."""
+        with pytest.raises(MediaConfigError, match="store: expected an evidence store"):
+            EvidenceVault(5)  # type: ignore[arg-type]
+        with pytest.raises(EvidenceStoreError, match="a bad path"):
+            EvidenceVault(str(tmp_path / "e\x00.db"))
+        with pytest.raises(EvidenceStoreError, match=r"quarantine folder .* a bad path"):
+            EvidenceVault(quarantine=str(tmp_path / "q\x00"))
+        for wait in (float("nan"), -1, 0, 10**19, True):
+            with pytest.raises(MediaConfigError, match="audit_timeout"):
+                EvidenceVault(audit_timeout=wait)
+        vault = EvidenceVault()
+        with pytest.raises(MediaConfigError, match="expected a MediaIncident"):
+            vault.keep(None)  # type: ignore[arg-type]
+        for before in (None, "2026-01-01", dt.date(2026, 1, 1)):
+            with pytest.raises(MediaConfigError, match="forget: expected an aware datetime"):
+                vault.forget(before)  # type: ignore[arg-type]
+
+    def test_damaged_rows_are_named(self, tmp_path: Path, incident: MediaIncident) -> None:
+        """A row that is not evidence (damaged, or edited by hand) raised JSONDecodeError
+        or KeyError from get, items and forget; it is an EvidenceStoreError naming the
+        evidence now, and forget deletes nothing until it is repaired."""
+        import sqlite3  # noqa: PLC0415
+
+        path = tmp_path / "e.db"
+        vault = EvidenceVault(path)
+        kept = vault.keep(incident)
+        for body in ("{bad", "{}", "[1]", '{"at": 5}'):
+            with sqlite3.connect(path) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO childsafe_media_evidence VALUES ('x', 0, NULL, ?)",
+                    (body,),
+                )
+            with pytest.raises(EvidenceStoreError, match="the evidence 'x' cannot be read"):
+                vault.items()
+            with pytest.raises(EvidenceStoreError, match="the evidence 'x' cannot be read"):
+                vault.get("x")
+            with pytest.raises(EvidenceStoreError, match="the evidence 'x' cannot be read"):
+                vault.forget(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        assert vault.get(kept.id) == kept

@@ -297,3 +297,118 @@ def test_threatexchange_never_raises_anything_else(doc: object) -> None:
     except HashListError:
         return
     assert len(hl) >= 1
+
+
+class TestArguments:
+    """What an integrator passes the loaders is checked and refused as a HashListError
+    naming the argument, never a TypeError, AttributeError or ValueError from inside."""
+
+    @pytest.mark.parametrize("text", [None, 42, {"pdq": A}, [A]])
+    def test_text_that_is_not_text(self, text: object) -> None:
+        for parse in (HashList.parse_csv, HashList.parse_threatexchange):
+            with pytest.raises(HashListError, match="expected the list's text"):
+                parse(text, name="t")  # type: ignore[arg-type]
+
+    def test_utf8_bytes_load_and_other_bytes_are_named(self) -> None:
+        """A file read in binary loads as its UTF-8 text; other bytes are refused."""
+        assert [e.pdq for e in HashList.parse_csv(f"{A}\n".encode(), name="t")] == [A]
+        doc = json.dumps([{"type": "HASH_PDQ", "raw_indicator": A}]).encode()
+        assert len(HashList.parse_threatexchange(doc, name="t")) == 1
+        with pytest.raises(HashListError, match="not UTF-8 text"):
+            HashList.parse_csv(b"\xff" + A.encode(), name="t")
+
+    @pytest.mark.parametrize("delimiter", ["", ";;", 1, '"', "\n"])
+    def test_bad_delimiter(self, delimiter: object) -> None:
+        assert "delimiter: expected one character" in str(problem(A, delimiter=delimiter))
+
+    @pytest.mark.parametrize("column", [True, 1.5, [1], -1])
+    def test_bad_column(self, column: object) -> None:
+        """A float or a bool was taken as an index (True as column 2), a list was a
+        TypeError; a negative index was named only for files without a header."""
+        for text in (f"{A},x\n", f"pdq,id\n{A},x\n"):
+            assert "hash_column:" in str(problem(text, hash_column=column))
+            assert "id_column:" in str(problem(text, id_column=column))
+
+    def test_bad_entries(self) -> None:
+        for bad in (None, 5, A):
+            with pytest.raises(HashListError, match="entries: expected an iterable"):
+                HashList.from_entries("l", bad)  # type: ignore[arg-type]
+        with pytest.raises(HashListError, match="digests: expected bytes"):
+            HashList("l", "a" * 32, [None])  # type: ignore[arg-type]
+
+    def test_bad_paths(self) -> None:
+        for load in (HashList.from_csv, HashList.from_threatexchange):
+            with pytest.raises(HashListError, match="expected a file path"):
+                load(None)  # type: ignore[arg-type]
+            with pytest.raises(HashListError, match="a NUL byte in the path"):
+                load("list\x00.csv")
+
+    def test_an_endless_stream_is_refused(self, tmp_path: Path) -> None:
+        """A list path that is a device or a pipe (a symlink to /dev/zero) was read
+        until memory ran out."""
+        path = tmp_path / "partner.csv"
+        path.symlink_to("/dev/zero")
+        for load in (HashList.from_csv, HashList.from_threatexchange):
+            with pytest.raises(HashListError, match=r"partner\.csv: not a regular file"):
+                load(path)
+
+
+class TestThreatExchangeValues:
+    def test_id_of_the_wrong_kind(self) -> None:
+        """An id of true was loaded as the id "True"; an integer id of more than 4,300
+        digits was a ValueError from json."""
+        for raw in ("true", "9" * 5000, "9" * 250):
+            doc = f'[{{"type": "HASH_PDQ", "raw_indicator": "{A}", "id": {raw}}}]'
+            with pytest.raises(HashListError, match=r"'id' must be a string|too long|longer"):
+                HashList.parse_threatexchange(doc, name="te")
+        ok = f'[{{"type": "HASH_PDQ", "raw_indicator": "{A}", "id": 1234}}]'
+        assert HashList.parse_threatexchange(ok, name="te").ids == ("1234",)
+
+    def test_duplicate_keys(self) -> None:
+        """A descriptor naming its hash twice kept the last one silently."""
+        doc = f'[{{"type": "HASH_PDQ", "raw_indicator": "{B}", "raw_indicator": "{A}"}}]'
+        with pytest.raises(HashListError, match="duplicate key 'raw_indicator'"):
+            HashList.parse_threatexchange(doc, name="te")
+        lines = f'{{"type": "HASH_PDQ", "raw_indicator": "{A}", "type": "HASH_MD5"}}\n{{}}'
+        with pytest.raises(HashListError, match="line 1: duplicate key 'type'"):
+            HashList.parse_threatexchange(lines, name="te")
+        one = f'{{"type": "HASH_PDQ", "raw_indicator": "{A}", "id": 1, "id": 2}}'
+        pretty = f'{{\n "data": [\n  {one}\n ]\n}}'
+        with pytest.raises(HashListError, match="<text>: duplicate key 'id'"):
+            HashList.parse_threatexchange(pretty, name="te")
+
+    def test_lone_surrogate_id(self) -> None:
+        """An id holding a lone surrogate (JSON "\\ud800") loaded, and could not be
+        written to the evidence store or a report later."""
+        doc = f'[{{"type": "HASH_PDQ", "raw_indicator": "{A}", "id": "x\\ud800"}}]'
+        with pytest.raises(HashListError, match=r"line 1: id .* lone surrogate"):
+            HashList.parse_threatexchange(doc, name="te")
+        assert "lone surrogate" in str(problem(f"{A},x\ud800\n"))
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=70)
+        | st.sampled_from(["HASH_PDQ", A, "\ud800"]),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["id", "type", "raw_indicator", "indicator", "data"]), c, max_size=4
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_threatexchange_loads_only_clean_ids(doc: object) -> None:
+    """Arbitrary JSON (floats, NaN, surrogates too) loads with string ids that can be
+    encoded as UTF-8, or is refused with HashListError."""
+    try:
+        hl = HashList.parse_threatexchange(json.dumps(doc), name="p")
+    except HashListError:
+        return
+    for entry_id in hl.ids:
+        assert entry_id is None or entry_id.encode("utf-8")

@@ -111,3 +111,19 @@ def test_refusals() -> None:
     with pytest.raises(HashListError, match="wrong length"):
         HashMatcher([hl]).match("abc")
     assert HashMatcher([]).match("0" * 64) is None
+
+
+def test_arguments_of_the_wrong_kind() -> None:
+    """A query that is not a string was an AttributeError or a TypeError, lists that
+    are not HashLists an AttributeError; each names what is wrong now."""
+    hl = HashList.from_entries("l", ["0" * 64])
+    for query in (None, b"0" * 64, 0):
+        for matcher in (HashMatcher([hl]), HashMatcher([])):
+            with pytest.raises(HashListError, match="<query>: expected 64 hex digits as a str"):
+                matcher.match(query)  # type: ignore[arg-type]
+        with pytest.raises(HashListError, match="expected 64 hex digits as a str"):
+            HashMatcher([hl]).distances(query)  # type: ignore[arg-type]
+    for lists in (None, 5, ["l"], [hl, {}]):
+        with pytest.raises(MediaConfigError, match="hash lists:"):
+            HashMatcher(lists)  # type: ignore[arg-type]
+    assert HashMatcher(hl).match("0" * 64) is not None  # type: ignore[arg-type]

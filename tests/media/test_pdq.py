@@ -166,6 +166,21 @@ class TestSafeDecoding:
         with pytest.raises(MediaConfigError, match="max_pixels"):
             pdq_hash(b"", max_pixels=0)
 
+    def test_source_of_the_wrong_kind(self) -> None:
+        """A source that is no path, bytes or image was a TypeError from os.fspath."""
+        for bad in (None, 5, ["a.png"]):
+            with pytest.raises(ImageError, match="expected a path, the file's bytes"):
+                pdq_hash(bad)  # type: ignore[arg-type]
+
+    def test_formats_checked(self) -> None:
+        """formats=None was a TypeError, "PNG" was read as "P", "N", "G" and refused
+        every image as not an image."""
+        raw = image_bytes(sample("coffee"), "PNG")
+        for bad in (None, "PNG", (), ("BOGUS",)):
+            with pytest.raises(MediaConfigError, match="formats"):
+                pdq_hash(raw, formats=bad)  # type: ignore[arg-type]
+        assert pdq_hash(raw, formats=["png"]).hex == pdq_hash(raw).hex
+
     def test_format_allow_list(self) -> None:
         """Formats outside the allow-list are refused."""
         raw = image_bytes(sample("coffee"), "PNG")

@@ -255,3 +255,36 @@ class TestThreads:
         with pytest.raises(MediaConfigError):
             screen.reload([listed, listed])
         assert screen.lists == (listed,)
+
+    def test_reload_of_the_wrong_kind_keeps_the_old_lists(self, listed: HashList) -> None:
+        """reload(None) was a TypeError and reload(["name"]) an AttributeError; both are
+        MediaConfigError now, and the lists stay. One HashList counts as a list of one
+        (it was iterated into its entries, an AttributeError)."""
+        screen = MediaScreen([listed])
+        for bad in (None, ["v"], [listed, None], "v"):
+            with pytest.raises(MediaConfigError, match="hash lists:"):
+                screen.reload(bad)  # type: ignore[arg-type]
+        assert screen.lists == (listed,)
+        screen.reload(listed)  # type: ignore[arg-type]
+        assert screen.lists == (listed,)
+
+    def test_formats_that_would_refuse_every_image(self) -> None:
+        """formats="PNG" (read as "P", "N", "G"), an empty collection, None or a name
+        Pillow does not decode were accepted, then every image was refused."""
+        for bad in ("PNG", (), None, ("PNG", "EXE"), (1,)):
+            with pytest.raises(MediaConfigError, match="formats"):
+                MediaScreen([], formats=bad)  # type: ignore[arg-type]
+        assert MediaScreen([], formats=["png", "jpeg"]).formats == ("PNG", "JPEG")
+
+    def test_classifier_limits(self) -> None:
+        """A timeout beyond what the clock can wait (10**19 s: every call an
+        OverflowError, so every image flagged) and a billion worker threads (started
+        until the process ran out) are refused."""
+        for options in (
+            {"classifier_timeout": 10**19},
+            {"classifier_timeout": 3601},
+            {"classifier_workers": 10**9},
+            {"classifier_workers": 257},
+        ):
+            with pytest.raises(MediaConfigError):
+                MediaScreen([], classifier=MarkerClassifier(), **options)  # type: ignore[arg-type]

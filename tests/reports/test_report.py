@@ -203,8 +203,21 @@ class TestFormats:
         assert page.count("<svg") == 7
 
     def test_unknown_format(self, document: dict[str, Any]) -> None:
-        with pytest.raises(ValueError, match="unknown report format"):
+        with pytest.raises(InvalidCheckError, match="unknown report format"):
             render(document, "pdf")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("fmt", FORMATS)
+    def test_a_document_that_is_not_a_report(self, document: dict[str, Any], fmt: str) -> None:
+        """render(None, "json") wrote "null"; {} or a list were a KeyError or a TypeError
+        from the writers, and a report missing a section a KeyError. Each is an
+        InvalidCheckError now."""
+        partial = {k: v for k, v in document.items() if k != "period"}
+        bad: object
+        for bad in (None, {}, [], "report", partial):
+            if bad is partial and fmt == "json":
+                continue  # JSON writes whatever it is given that has the complaints
+            with pytest.raises(InvalidCheckError, match="transparency report document"):
+                render(bad, fmt)  # type: ignore[arg-type]
 
     def test_durations_read_like_people_write_them(self) -> None:
         assert [duration(s) for s in (0, 59, 60, 3599, 3600, 172799, 172800)] == [
@@ -218,6 +231,41 @@ class TestPeriodAndEvidence:
         assert Period.year(2025).until == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         with pytest.raises(InvalidCheckError, match="must not end"):
             Period(dt.date(2025, 2, 1), dt.date(2025, 1, 1))
+
+    def test_periods_of_the_wrong_kind(self, store: ComplaintStore) -> None:
+        """Period.year(0) or (10000) was a ValueError, (9999) an OverflowError when the
+        report was built, ("2025") a TypeError, (True) the year 1; Period("2025-01-01",
+        ...) and Period(datetime, datetime) were accepted and failed later;
+        build_report(None) and evidence=5 were AttributeErrors, platform=None was
+        written into the report; record_detection("2025") an AttributeError and
+        confirmed="no" counted as confirmed."""
+        for bad_year in (0, 9999, 10000, "2025", True, 2025.0):
+            with pytest.raises(InvalidCheckError, match="a report year must be"):
+                Period.year(bad_year)  # type: ignore[arg-type]
+        with pytest.raises(InvalidCheckError, match=r"today must be a datetime\.date"):
+            Period.last_year("2026-03-01")  # type: ignore[arg-type]
+        for start, end in (
+            ("2025-01-01", "2025-12-31"),
+            (dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2025, 12, 31, tzinfo=dt.UTC)),
+            (dt.date(9999, 1, 1), dt.date(9999, 12, 31)),
+        ):
+            with pytest.raises(InvalidCheckError, match="report period"):
+                Period(start, end)  # type: ignore[arg-type]
+        year = Period.year(2025)
+        for args, options, match in (
+            ((None, year), {}, "store must be a complaint store"),
+            ((store, "2025"), {}, "period must be a Period"),
+            ((store, year), {"platform": None}, "platform must be"),
+            ((store, year), {"evidence": 5}, "evidence must have"),
+        ):
+            with pytest.raises(InvalidCheckError, match=match):
+                build_report(*args, **options)
+        evidence = MemoryEvidence()
+        with pytest.raises(InvalidCheckError, match="an evidence time must be a datetime"):
+            evidence.record_detection("2025-01-01")  # type: ignore[arg-type]
+        with pytest.raises(InvalidCheckError, match="confirmed must be True or False"):
+            evidence.record_detection(dt.datetime(2025, 1, 1, tzinfo=dt.UTC), confirmed="no")  # type: ignore[arg-type]
+        assert evidence.proactive_detections(year.since, year.until) == Detections(0, 0)
 
     def test_memory_evidence_is_a_guard_sink(self) -> None:
         """Registered on a guard, it counts the denials the guard makes."""

@@ -3,12 +3,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from childsafe import Account, AgeBand, Assurance, Guard, Relationship
 from childsafe.signals import (
     RULES,
+    CaseOpener,
     Evidence,
     Flag,
     Rule,
@@ -18,6 +20,8 @@ from childsafe.signals import (
     SignalEventError,
     Signals,
     SignalsConfig,
+    SignalStoreError,
+    SQLiteSignalStore,
 )
 from tests.signals.support import Make
 
@@ -325,6 +329,24 @@ class TestScoresAndConfig:
             signals.add_listener(42)  # type: ignore[arg-type]
         with pytest.raises(SignalEventError, match=r"at must be a finite time.*, got an integer"):
             signals.message("a", "b", at=10**400)  # float() of it overflowed
+
+    def test_bad_construction(self, tmp_path: Path) -> None:
+        """A store, config or clock of the wrong kind was accepted (then an
+        AttributeError or a TypeError at the first event), CaseOpener(None) an
+        AttributeError, SQLiteSignalStore(None) a TypeError and a path with a NUL byte a
+        ValueError; each names the argument now."""
+        for options, match in (
+            ({"store": 5}, "store must be a signal store"),
+            ({"config": {"flag_score": 40}}, "config must be a SignalsConfig"),
+            ({"clock": "now"}, "clock must be callable"),
+        ):
+            with pytest.raises(SignalConfigError, match=match):
+                Signals(**options)
+        with pytest.raises(SignalConfigError, match="desk must be a ComplaintsDesk"):
+            CaseOpener(None)  # type: ignore[arg-type]
+        for path in (None, str(tmp_path / "s\x00.db")):
+            with pytest.raises(SignalStoreError, match="cannot open the signals store"):
+                SQLiteSignalStore(path)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("at", [1e15, -1e15, 253402300800.0, -62135596801.0])
     def test_a_time_no_datetime_can_hold_is_refused(self, signals: Signals, at: float) -> None:

@@ -11,11 +11,13 @@ from childsafe.signals import (
     MemorySignalStore,
     RedisSignalStore,
     SignalEvent,
+    SignalEventError,
     Signals,
     SignalStore,
     SignalStoreError,
     SQLiteSignalStore,
 )
+from tests.signals.support import T0, Make
 
 
 def _closed_port() -> int:
@@ -69,3 +71,41 @@ class TestStores:
         """Bad Redis options raise at construction."""
         with pytest.raises(SignalStoreError, match=match):
             RedisSignalStore.from_url("redis://127.0.0.1:1/0", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"allowed": "no"}, "allowed must be True or False, got 'no'"),
+        ({"allowed": None}, "allowed must be True or False"),
+        ({"connected": 1}, "connected must be True or False"),
+        ({"mutual": "3"}, "mutual must be a whole number"),
+        ({"mutual": -1}, "mutual must be a whole number"),
+        ({"mutual": True}, "mutual must be a whole number"),
+        ({"target": None}, "target must be a non-empty account id, got None"),
+        ({"actor": 5}, "actor must be a non-empty account id"),
+        ({"target": "kid\ud800"}, "target 'kid\\\\ud800' contains a lone surrogate"),
+    ],
+)
+def test_events_of_the_wrong_kind_are_refused_on_every_store(
+    make: Make, fields: dict[str, object], match: str
+) -> None:
+    """allowed="no" (truthy) counted a refused message as allowed, so the adult scored
+    less; mutual="3" was a TypeError inside the rules, a target of None a NOT NULL
+    error of SQLite, an id with a lone surrogate a UnicodeEncodeError from SQLite and
+    Redis. Each is a SignalEventError naming the field, from observe and observe_many,
+    and nothing is counted."""
+    signals = make()
+    signals.account("dan", band="adult")
+    signals.account("kid", band="13_15")
+    event = {"actor": "dan", "target": "kid", "allowed": False, "connected": False, "mutual": 0}
+    event.update(fields)
+    with pytest.raises(SignalEventError, match=match):
+        signals.observe("message", at=T0, **event)  # type: ignore[arg-type]
+    bands = {"actor_band": "adult", "target_band": "13_15"}
+    batch = [SignalEvent("message", at=T0, **bands, **event)]  # type: ignore[arg-type]
+    with pytest.raises(SignalEventError, match=match):
+        signals.observe_many(batch)
+    with pytest.raises(SignalEventError, match="contains a lone surrogate"):
+        signals.account("kid\ud800", band="13_15")
+    assert signals.actor_score("dan").score == 0

@@ -20,11 +20,11 @@ from childsafe._config import ProblemCollector, structure
 from childsafe._durations import seconds_problem
 from childsafe._model import Account
 from childsafe._parsing import (
-    MAX_CONFIG_BYTES,
     ParseError,
     check_depth,
     load_json,
     load_toml,
+    read_config,
     shown,
 )
 from childsafe.assurance._cache import TokenCache
@@ -421,10 +421,27 @@ class TokenVerifier:
             raise  # pragma: no cover - rebase always adds the problems
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "<toml>", **clients: Any) -> TokenVerifier:  # noqa: ANN401
-        """A verifier from TOML text (see :meth:`from_mapping` for the keys)."""
+    def from_toml(
+        cls,
+        text: str | bytes,
+        *,
+        source: str = "<toml>",
+        **clients: Any,  # noqa: ANN401
+    ) -> TokenVerifier:
+        """A verifier from TOML text, or its UTF-8 bytes (see :meth:`from_mapping` for
+        the keys)."""
+        given: object = text
+        if isinstance(given, bytes | bytearray):
+            try:
+                text = bytes(given).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ConfigurationError([ConfigProblem(source, "", f"not UTF-8: {e}")]) from None
+        elif not isinstance(given, str):
+            raise ConfigurationError(
+                [ConfigProblem(source, "", f"expected TOML text, got {type(given).__name__}")]
+            )
         try:
-            data = load_toml(text)
+            data = load_toml(cast("str", text))
         except ParseError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"not valid TOML: {e}")]) from e
         return cls.from_mapping(data, source=source, **clients)
@@ -432,11 +449,10 @@ class TokenVerifier:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **clients: Any) -> TokenVerifier:  # noqa: ANN401
         """A verifier from a TOML file."""
-        source = os.fspath(path)
+        source, data = read_config(path)
         try:
-            with open(path, encoding="utf-8") as f:  # noqa: PTH123 - plain file read
-                text = f.read(MAX_CONFIG_BYTES + 1)
-        except (OSError, UnicodeDecodeError) as e:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
             raise ConfigurationError([ConfigProblem(source, "", f"cannot read: {e}")]) from None
         return cls.from_toml(text, source=source, **clients)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from childsafe.audit._trail import AuditTrail
+from childsafe.audit._writer import check_timeout
 from childsafe.complaints import ComplaintEvent
 
 __all__ = ["ComplaintRecorder"]
@@ -29,7 +30,7 @@ class ComplaintRecorder:
     def __init__(self, trail: AuditTrail, *, wait: bool = True, timeout: float = 10.0) -> None:
         self.trail = trail
         self.wait = wait
-        self.timeout = timeout
+        self.timeout = check_timeout("ComplaintRecorder", timeout)
 
     def __call__(self, event: ComplaintEvent) -> None:
         data: dict[str, Any] = {

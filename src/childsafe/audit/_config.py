@@ -16,12 +16,11 @@ import datetime as dt
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
-from childsafe._parsing import ParseError, load_json, load_toml
+from childsafe._parsing import ParseError, load_json, load_toml, read_config
 from childsafe._settings import suggest
 from childsafe.audit._records import KINDS
 from childsafe.exceptions import ConfigProblem, ConfigurationError
@@ -96,11 +95,7 @@ class AuditConfig:
     def from_file(cls, path: str | os.PathLike[str]) -> AuditConfig:
         """The ``[audit]`` table of a TOML file, or a JSON file's ``audit`` object (or
         the whole object when it has no ``audit`` key)."""
-        source = os.fspath(path)
-        try:
-            text = Path(source).read_bytes()
-        except OSError as e:
-            raise ConfigurationError([ConfigProblem(source, "", f"cannot read: {e}")]) from None
+        source, text = read_config(path)
         try:
             doc: Any = load_toml(text.decode()) if source.endswith(".toml") else load_json(text)
         except (ParseError, UnicodeDecodeError) as e:

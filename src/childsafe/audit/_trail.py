@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from childsafe._diff import diff_policies
+from childsafe._parsing import shown
 from childsafe.audit._checkpoints import (
     Checkpoint,
     CheckpointSigner,
@@ -55,7 +56,14 @@ from childsafe.audit._records import (
 )
 from childsafe.audit._stores import AuditStore, open_store
 from childsafe.audit._verify import VerifyReport, verify_chain
-from childsafe.audit._writer import AuditStats, AuditTicket, MetricHook, Writer, log
+from childsafe.audit._writer import (
+    AuditStats,
+    AuditTicket,
+    MetricHook,
+    Writer,
+    check_timeout,
+    log,
+)
 from childsafe.events import DecisionEvent, policy_version
 
 if TYPE_CHECKING:
@@ -65,6 +73,14 @@ if TYPE_CHECKING:
     from childsafe.parental import ConsentGrant
 
 __all__ = ["AuditTrail"]
+
+
+def _texts(**fields: object) -> None:
+    """The ``record_*`` methods' named fields are non-empty strings: a complaint id of
+    ``None`` or a category of ``5`` went into the chain as it was."""
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value:
+            raise AuditRecordError(f"{name}: expected a non-empty string, got {shown(value)}")
 
 
 def _aware(value: dt.datetime | None, name: str) -> int | None:
@@ -317,6 +333,7 @@ class AuditTrail:
         data: Mapping[str, Any] | None = None,
     ) -> AuditTicket:
         """A risk signal flagged ``account`` (``other``: the account it concerns)."""
+        _texts(signal=signal)
         return self.record(
             "signal_flag",
             actor=account,
@@ -333,6 +350,7 @@ class AuditTrail:
         data: Mapping[str, Any] | None = None,
     ) -> AuditTicket:
         """A case (a complaint or a flag under review) reached ``outcome``."""
+        _texts(case=case, outcome=outcome)
         return self.record(
             "case_outcome", target=account, data={"case": case, "outcome": outcome, **(data or {})}
         )
@@ -348,6 +366,7 @@ class AuditTrail:
         data: Mapping[str, Any] | None = None,
     ) -> AuditTicket:
         """A complaint was received or changed ``status``."""
+        _texts(complaint=complaint, category=category, status=status)
         return self.record(
             "complaint",
             actor=reporter,
@@ -359,7 +378,7 @@ class AuditTrail:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record so far is committed; whether it was in time."""
-        return self._writer.flush(timeout)
+        return self._writer.flush(check_timeout("AuditTrail.flush", timeout))
 
     def stats(self) -> AuditStats:
         """What the writer has done so far."""
@@ -369,6 +388,7 @@ class AuditTrail:
         """Commit what is queued, sign a last checkpoint and stop the writer; raises
         :class:`~childsafe.audit.AuditUnavailableError` when records could not be
         committed."""
+        check_timeout("AuditTrail.close", timeout)
         try:
             self._writer.close(timeout)
         finally:
@@ -449,10 +469,10 @@ class AuditTrail:
         retention period; how many records were dropped. A ``retention`` record naming
         the signed checkpoint the rest now starts from is appended first, so the kept
         records still verify."""
-        if self.checkpoints is None:
-            return 0
         moment = now or dt.datetime.now(dt.UTC)
         _aware(moment, "now")
+        if self.checkpoints is None:
+            return 0
         signed = {c.seq: c for c in self.checkpoints.read() if c.chain == self._chain}
         first = next(iter(self.store.scan()), None)
         if first is None:

@@ -21,12 +21,27 @@ from typing import Final
 
 import attrs
 
+from childsafe._durations import seconds_problem
 from childsafe.audit._config import AuditConfig
 from childsafe.audit._errors import AuditUnavailableError
 from childsafe.audit._records import AuditRecord, Draft, StoredRecord, decode_record, make_draft
 from childsafe.audit._stores import AuditStore
+from childsafe.exceptions import ConfigProblem, ConfigurationError
 
 __all__ = ["AuditStats", "AuditTicket", "MetricHook"]
+
+_LONGEST_WAIT: Final = 86_400.0
+
+
+def check_timeout(call: str, timeout: object) -> float:
+    """A wait's ``timeout``: a finite number of seconds from 0 to a day. NaN made
+    ``close`` raise ``ValueError`` before the writer stopped (and the store was closed
+    under it), 10**30 s an ``OverflowError`` from the clock."""
+    problem = seconds_problem(timeout, positive=False, maximum=_LONGEST_WAIT)
+    if problem is not None:
+        raise ConfigurationError([ConfigProblem(f"<{call}>", "timeout", problem)])
+    return float(timeout)  # type: ignore[arg-type]
+
 
 log = logging.getLogger("childsafe.audit")
 
@@ -74,6 +89,7 @@ class AuditTicket:
     def wait(self, timeout: float = 5.0) -> AuditRecord:
         """The committed record, waiting at most ``timeout`` seconds; raises
         :class:`~childsafe.audit.AuditUnavailableError` if it was not committed by then."""
+        check_timeout("AuditTicket.wait", timeout)
         self._writer.wait_for(self._n, timeout)
         stored = self._stored
         if stored is None:

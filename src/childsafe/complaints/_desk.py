@@ -118,14 +118,38 @@ class ComplaintsDesk:
         sinks: Iterable[ComplaintSink] = (),
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
+        if store is not None and not all(
+            callable(getattr(store, m, None)) for m in ("add", "get", "update", "cases")
+        ):
+            raise ComplaintError(
+                "ComplaintsDesk: store: expected a complaint store (such as "
+                f"SQLiteComplaintStore) or None, got {type(store).__name__}"
+            )
         self.store: ComplaintStore = store if store is not None else MemoryComplaintStore()
+        given: object = categories
+        if given is not None and not isinstance(given, Categories):
+            raise ComplaintError(
+                "ComplaintsDesk: categories: expected Categories (Categories.from_mapping) "
+                f"or None, got {type(given).__name__}"
+            )
         self.categories = DEFAULT_CATEGORIES if categories is None else categories
+        listed: object = sinks
+        if isinstance(listed, str | bytes) or not isinstance(listed, Iterable):
+            raise ComplaintError(
+                f"ComplaintsDesk: sinks: expected a list of callables, got {type(listed).__name__}"
+            )
         self._sinks: tuple[ComplaintSink, ...] = tuple(sinks)
+        for sink in (*self._sinks, clock):
+            if not callable(sink):
+                what = "clock" if sink is clock else "sinks"
+                raise ComplaintError(f"ComplaintsDesk: {what}: {sink!r:.60} is not callable")
         self._clock = clock
         self._lock = threading.Lock()
 
     def add_sink(self, sink: ComplaintSink) -> None:
         """Send every later step's event to ``sink`` too."""
+        if not callable(sink):
+            raise ComplaintError(f"ComplaintsDesk.add_sink: {sink!r:.60} is not callable")
         with self._lock:
             self._sinks = (*self._sinks, sink)
 
@@ -140,6 +164,12 @@ class ComplaintsDesk:
 
     def file(self, intake: Intake, *, at: dt.datetime | None = None) -> Complaint:
         """File a validated report as a new case, received at ``at`` (default: now)."""
+        given: object = intake
+        if not isinstance(given, Intake):
+            raise ComplaintError(
+                f"file: expected an Intake (from parse_report), got {type(given).__name__}; "
+                "file_report takes the report as sent"
+            )
         if intake.category not in self.categories:
             raise ComplaintError(
                 f"category {intake.category!r} is not one of this desk's categories"
@@ -215,9 +245,16 @@ class ComplaintsDesk:
 
     def _at(self, at: dt.datetime | None) -> dt.datetime:
         when = self._clock() if at is None else at
+        given: object = when
+        if not isinstance(given, dt.datetime):
+            source = "the desk's clock gave" if at is None else "got"
+            raise ComplaintError(f"a complaint time must be a datetime, {source} {given!r:.60}")
         if when.tzinfo is None:
             raise ComplaintError(f"a complaint time must be timezone-aware, got {when!r}")
-        return when.astimezone(dt.UTC)
+        try:
+            return when.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31 23:00-05:00 is past year 9999 in UTC
+            raise ComplaintError(f"a complaint time out of range: {when!r}") from None
 
     def _after(self, case: Complaint, at: dt.datetime | None, step: str) -> dt.datetime:
         """The time of ``step`` (which the case's state must allow, checked first),

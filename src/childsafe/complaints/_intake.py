@@ -11,7 +11,7 @@ import attrs
 
 from childsafe._bands import AgeBand
 from childsafe._model import Account
-from childsafe.complaints._errors import FieldProblem, InvalidComplaintError
+from childsafe.complaints._errors import ComplaintError, FieldProblem, InvalidComplaintError
 from childsafe.complaints._model import (
     DEFAULT_CATEGORIES,
     Categories,
@@ -173,6 +173,19 @@ def _reporter(
     return Reporter(role, band, None)
 
 
+def _check_arguments(categories: object, account: object) -> None:
+    """``parse_report``'s own arguments (the app's, not the reporter's)."""
+    if categories is not None and not isinstance(categories, Categories):
+        raise ComplaintError(
+            "parse_report: categories: expected Categories or None, got "
+            f"{type(categories).__name__}"
+        )
+    if account is not None and not isinstance(account, Account):
+        raise ComplaintError(
+            f"parse_report: account: expected the signed-in Account or None, got {account!r:.60}"
+        )
+
+
 def parse_report(
     data: object,
     *,
@@ -197,6 +210,7 @@ def parse_report(
     >>> parse_report(report).reporter.role
     <ReporterRole.OTHER: 'other'>
     """
+    _check_arguments(categories, account)
     categories = DEFAULT_CATEGORIES if categories is None else categories
     problems: list[FieldProblem] = []
     top = _object(data, "(body)", problems)

@@ -370,6 +370,10 @@ class SQLiteComplaintStore:
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = str(path)
+        if "\x00" in self.path:
+            raise ComplaintStoreError(
+                f"cannot open the complaint store {self.path!r}: a NUL byte in the path"
+            )
         self.timeout = timeout
         with self._connect() as db:
             self._migrate(db)

@@ -16,7 +16,11 @@ from typing import Any, Final
 from childsafe._model import Account
 from childsafe._parsing import ParseError, load_json
 from childsafe.complaints._desk import ComplaintEventError, ComplaintsDesk
-from childsafe.complaints._errors import ComplaintStoreError, InvalidComplaintError
+from childsafe.complaints._errors import (
+    ComplaintError,
+    ComplaintStoreError,
+    InvalidComplaintError,
+)
 from childsafe.web.context import ANONYMOUS_ID, RequestContext
 from childsafe.web.denials import DenialResponse
 from childsafe.web.request import is_json
@@ -81,8 +85,16 @@ def report_response(
     ``413`` when the adapter refused a body over :data:`MAX_REPORT_BODY` (``body``
     ``None``); ``400`` for malformed JSON; ``422`` with ``errors`` (``field``,
     ``message``) for a report that fails validation; ``503`` when the store cannot
-    take it (nothing was filed; try again).
+    take it (nothing was filed; try again). A ``desk`` or ``method`` of the wrong kind
+    (an adapter's bug, not the reporter's) is a :class:`ComplaintError`.
     """
+    given: object = method
+    if not isinstance(given, str):
+        raise ComplaintError(f"report_response: method must be a string, got {given!r:.40}")
+    if not callable(getattr(desk, "file_report", None)):
+        raise ComplaintError(
+            f"report_response: desk must be a ComplaintsDesk, got {type(desk).__name__}"
+        )
     if method.upper() != "POST":
         return _problem(
             405,

@@ -10,7 +10,6 @@ time and turns a failure into the protective answer.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import threading
@@ -84,15 +83,25 @@ class Classifier(Protocol):
     def classify(self, path: Path) -> Classification: ...
 
 
+MAX_TIMEOUT: Final = 3600.0
+"""The longest a classifier may be given (an hour): a longer wait is no timeout, and
+past about 290 years the platform's clock cannot express it, so every call failed."""
+
+MAX_WORKERS: Final = 256
+"""The most classifier threads a runner starts (they are all started at once)."""
+
+
 def check_timeout(timeout: float) -> float:
     given: object = timeout
     if (
         isinstance(given, bool)
         or not isinstance(given, int | float)
-        or not math.isfinite(given)
-        or given <= 0
+        or not 0 < given <= MAX_TIMEOUT  # False for NaN
     ):
-        raise MediaConfigError(f"timeout: expected a positive number of seconds, got {timeout!r}")
+        raise MediaConfigError(
+            f"timeout: expected a positive number of seconds up to {MAX_TIMEOUT:g}, "
+            f"got {timeout!r:.40}"
+        )
     return float(given)
 
 
@@ -107,8 +116,10 @@ class ClassifierRunner:
         if not isinstance(classifier, Classifier):
             raise MediaConfigError(f"classifier: expected a Classifier, got {classifier!r}")
         given: object = workers
-        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-            raise MediaConfigError(f"workers: expected a positive integer, got {workers!r}")
+        if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= MAX_WORKERS:
+            raise MediaConfigError(
+                f"workers: expected a whole number from 1 to {MAX_WORKERS}, got {workers!r:.40}"
+            )
         self.classifier = classifier
         self.timeout = check_timeout(timeout)
         self._jobs: queue.SimpleQueue[tuple[Future[Classification], Path] | None] = (

@@ -136,6 +136,8 @@ class SQLiteEvidenceStore:
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
         self.path = os.fspath(path)
+        if "\x00" in self.path:
+            raise EvidenceStoreError(f"cannot open the evidence store {self.path!r}: a bad path")
         self.timeout = timeout
         fresh = not Path(self.path).exists()
         with self._connect() as db:
@@ -176,16 +178,28 @@ class SQLiteEvidenceStore:
     def get(self, evidence_id: str) -> Evidence | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT body FROM childsafe_media_evidence WHERE id = ?", (evidence_id,)
+                "SELECT id, body FROM childsafe_media_evidence WHERE id = ?", (evidence_id,)
             ).fetchone()
-        return None if row is None else Evidence.from_dict(json.loads(row[0]))
+        return None if row is None else self._decode(row[0], row[1])
 
     def items(self) -> list[Evidence]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT body FROM childsafe_media_evidence ORDER BY at_us, id"
+                "SELECT id, body FROM childsafe_media_evidence ORDER BY at_us, id"
             ).fetchall()
-        return [Evidence.from_dict(json.loads(r[0])) for r in rows]
+        return [self._decode(r[0], r[1]) for r in rows]
+
+    def _decode(self, evidence_id: object, body: object) -> Evidence:
+        """A stored row as :class:`Evidence`; a row that is not (edited by hand, or
+        damaged) is an :class:`~childsafe.media.EvidenceStoreError` naming it."""
+        try:
+            data = json.loads(body)  # type: ignore[arg-type]
+            return Evidence.from_dict(data if isinstance(data, dict) else {"": data})
+        except (ValueError, TypeError, KeyError, RecursionError) as e:
+            raise EvidenceStoreError(
+                f"evidence store {self.path!r}: the evidence {evidence_id!r} cannot be read "
+                f"({type(e).__name__}: {str(e)[:120]})"
+            ) from None
 
     def remove(self, evidence_id: str) -> None:
         with self._connect() as db:
@@ -223,8 +237,19 @@ class EvidenceVault:
             self.store: EvidenceStore = MemoryEvidenceStore()
         elif isinstance(store, str | os.PathLike):
             self.store = SQLiteEvidenceStore(store)
-        else:
+        elif all(callable(getattr(store, m, None)) for m in ("put", "get", "items", "remove")):
             self.store = store
+        else:
+            raise MediaConfigError(
+                "EvidenceVault: store: expected an evidence store (put, get, items, remove), "
+                f"a SQLite file path or None, got {type(store).__name__}"
+            )
+        wait: object = audit_timeout
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 < wait <= 3600:
+            raise MediaConfigError(
+                "EvidenceVault: audit_timeout: expected a positive number of seconds up to "
+                f"3600, got {audit_timeout!r:.40}"
+            )
         if desk is not None and category not in desk.categories:
             raise MediaConfigError(
                 f"EvidenceVault: category {category!r} is not one of the desk's categories"
@@ -242,6 +267,10 @@ class EvidenceVault:
                 raise EvidenceStoreError(
                     f"quarantine folder {str(self.quarantine)!r}: {e.strerror}"
                 ) from e
+            except ValueError:  # a NUL byte in the path
+                raise EvidenceStoreError(
+                    f"quarantine folder {str(self.quarantine)!r}: a bad path"
+                ) from None
 
     def preserve(self, incident: MediaIncident) -> None:
         """The :class:`~childsafe.media.EvidencePreserver` hook: :meth:`keep`."""
@@ -251,6 +280,11 @@ class EvidenceVault:
         """Keep the evidence of ``incident`` (``ip``: the uploader's address; default
         the incident's ``client_addr``, what the adapter saw), write the audit record
         and open the case; returns the evidence as stored."""
+        given: object = incident
+        if not isinstance(given, MediaIncident):
+            raise MediaConfigError(
+                f"EvidenceVault.keep: expected a MediaIncident, got {type(given).__name__}"
+            )
         verdict, media = incident.verdict, incident.media
         match = verdict.match
         if match is None or verdict.pdq is None:
@@ -320,7 +354,8 @@ class EvidenceVault:
         """Delete the evidence (and its quarantined file) of every match before
         ``before``, once the period the law sets for keeping it has passed; returns how
         many. The audit records stay, under the trail's own retention."""
-        if before.tzinfo is None:
+        given: object = before
+        if not isinstance(given, dt.datetime) or given.tzinfo is None:
             raise MediaConfigError(f"forget: expected an aware datetime, got {before!r}")
         gone = 0
         for e in self.store.items():

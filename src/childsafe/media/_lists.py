@@ -75,7 +75,10 @@ class HashEntry(tuple[str, str | None]):
 
 
 def _check_hash(value: str, source: str, line: int | None) -> bytes:
-    text = value.strip()
+    given: object = value
+    if not isinstance(given, str):
+        raise HashListError(source, line, f"expected 64 hex digits as a str, got {_kind(given)}")
+    text = given.strip()
     if not text:
         raise HashListError(source, line, "empty hash: expected 64 hex digits")
     if not _HEX.fullmatch(text):
@@ -102,6 +105,10 @@ def _check_id(
         raise HashListError(source, line, f"id longer than {_MAX_ID} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise HashListError(source, line, f"id {text[:40]!r} contains a control character")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        # a lone surrogate (JSON "\ud800") is no Unicode text: it could not be written
+        # to the evidence store, a case or a report later
+        raise HashListError(source, line, f"id {text[:40]!r} contains a lone surrogate")
     if text in seen:
         first = seen[text]
         where = "" if first is None else f" (first on line {first})"
@@ -112,11 +119,78 @@ def _check_id(
 
 def _json(text: str, source: str, line: int | None) -> object:
     """``json.loads``, with nesting too deep for the decoder (``[[[[...``, which raised
-    ``RecursionError``) refused as a :class:`~childsafe.media.HashListError`."""
+    ``RecursionError``) and an object naming a key twice (which would keep the last
+    value silently) refused as a :class:`~childsafe.media.HashListError`."""
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for key, value in pairs:
+            if key in out:
+                raise HashListError(source, line, f"duplicate key {key[:80]!r} in a JSON object")
+            out[key] = value
+        return out
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique)
     except RecursionError:
         raise HashListError(source, line, "not valid JSON (nested too deeply)") from None
+    except (json.JSONDecodeError, HashListError):
+        raise
+    except ValueError:  # an integer of more digits than int() converts (4,300)
+        raise HashListError(source, line, "not valid JSON (a number too long)") from None
+
+
+def _text(text: object, source: str) -> str:
+    """The list's text: a string, or UTF-8 bytes (a file read in binary)."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        try:
+            return bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise HashListError(
+                source, None, f"not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
+    if not isinstance(text, str):
+        raise HashListError(
+            source, None, f"expected the list's text (str or UTF-8 bytes), got {_kind(text)}"
+        )
+    return text
+
+
+def _check_column(value: object, what: str, source: str) -> None:
+    """``hash_column``/``id_column``: ``None``, a header name or a 0-based index."""
+    if value is None or isinstance(value, str):
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HashListError(
+            source,
+            None,
+            f"{what}: expected a column name or a 0-based index, got {_kind(value)} {value!r:.40}",
+        )
+    if value < 0:
+        raise HashListError(source, None, f"{what}: column indexes start at 0, got {value}")
+
+
+def _check_delimiter(value: object, source: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) != 1 or value in '"\r\n':
+        raise HashListError(
+            source,
+            None,
+            f"delimiter: expected one character other than a quote or a line break, "
+            f"got {value!r:.40}",
+        )
+
+
+def _path(path: object) -> Path:
+    if isinstance(path, str | os.PathLike):
+        try:
+            return Path(path)
+        except TypeError:  # an os.PathLike giving bytes
+            pass
+    raise HashListError(
+        "<path>", None, f"expected a file path (str or os.PathLike), got {_kind(path)}"
+    )
 
 
 def _check_name(name: str) -> str:
@@ -154,6 +228,9 @@ class HashList:
         self, name: str, digests: bytes, ids: Sequence[str | None], *, source: str = "<memory>"
     ) -> None:
         self.name = _check_name(name)
+        given: object = digests
+        if not isinstance(given, bytes | bytearray | memoryview):
+            raise HashListError(source, None, f"digests: expected bytes, got {_kind(given)}")
         if len(digests) % 32 or len(digests) // 32 != len(ids):
             raise HashListError(source, None, "digests and ids do not line up")
         if not ids:
@@ -204,7 +281,13 @@ class HashList:
         digests = bytearray()
         ids: list[str | None] = []
         seen: dict[str, int | None] = {}
-        given: Iterable[object] = entries
+        given: object = entries
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise HashListError(
+                source,
+                None,
+                f"entries: expected an iterable of hashes or (hash, id) pairs, got {_kind(given)}",
+            )
         for n, item in enumerate(given, 1):
             pdq: object
             entry_id: object
@@ -235,7 +318,7 @@ class HashList:
     ) -> HashList:
         """Load a CSV file (UTF-8). ``name`` defaults to the file's stem. See
         :meth:`parse_csv` for the other options."""
-        p = Path(path)
+        p = _path(path)
         text = _read(p)
         return cls.parse_csv(
             text,
@@ -250,7 +333,7 @@ class HashList:
     @classmethod
     def parse_csv(
         cls,
-        text: str,
+        text: str | bytes,
         *,
         name: str,
         source: str = "<text>",
@@ -259,8 +342,8 @@ class HashList:
         id_column: str | int | None = None,
         delimiter: str | None = None,
     ) -> HashList:
-        """Parse CSV text: one entry a row, a column of 64-hex PDQ hashes and optionally
-        a column of ids; other columns are allowed and ignored.
+        """Parse CSV text (or UTF-8 bytes): one entry a row, a column of 64-hex PDQ
+        hashes and optionally a column of ids; other columns are allowed and ignored.
 
         ``header``: ``None`` (default) detects it: a first row is a header when none of
         its cells is a 64-hex hash and one names the hash column. With a header,
@@ -270,7 +353,10 @@ class HashList:
         in column 0, the id in column 1 when there is one). ``delimiter``: ``,`` by
         default, a tab when the first line has tabs and no commas. Blank lines and
         lines starting with ``#`` are skipped."""
-        text = text.removeprefix("\ufeff")
+        text = _text(text, source).removeprefix("\ufeff")
+        _check_delimiter(delimiter, source)
+        _check_column(hash_column, "hash_column", source)
+        _check_column(id_column, "id_column", source)
         lines = text.splitlines()
         first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), None)
         if first is None:
@@ -330,42 +416,55 @@ class HashList:
         cls, path: str | os.PathLike[str], *, name: str | None = None
     ) -> HashList:
         """Load a ThreatExchange export; see :meth:`parse_threatexchange`."""
-        p = Path(path)
+        p = _path(path)
         return cls.parse_threatexchange(
             _read(p), name=name if name is not None else _stem(p), source=str(p)
         )
 
     @classmethod
     def parse_threatexchange(  # noqa: PLR0915 - one check a step, each with its message
-        cls, text: str, *, name: str, source: str = "<text>"
+        cls, text: str | bytes, *, name: str, source: str = "<text>"
     ) -> HashList:
         """Parse ThreatExchange threat descriptors, as the Graph API's
         ``threat_descriptors`` and ``tagged_objects`` queries return them and the
-        ThreatExchange tools save them: a JSON object with a ``data`` array, a JSON
-        array, or JSON lines (one descriptor a line). Each descriptor has ``type`` and
-        ``raw_indicator`` (the hash) and usually ``id``; descriptors of types other than
-        ``HASH_PDQ`` (MD5, PhotoDNA, video hashes) are skipped; a PDQ descriptor without
-        ``raw_indicator`` is an error. ``line`` in errors is the line of the JSON-lines
+        ThreatExchange tools save them (text, or UTF-8 bytes): a JSON object with a
+        ``data`` array, a JSON array, or JSON lines (one descriptor a line). Each
+        descriptor has ``type`` and ``raw_indicator`` (the hash) and usually ``id``;
+        descriptors of types other than ``HASH_PDQ`` (MD5, PhotoDNA, video hashes) are
+        skipped; a PDQ descriptor without ``raw_indicator`` is an error, and so is an
+        object naming a key twice. ``line`` in errors is the line of the JSON-lines
         file, or the descriptor's position (1-based) in a JSON document."""
-        text = text.removeprefix("\ufeff")
+        text = _text(text, source).removeprefix("\ufeff")
         stripped = text.strip()
         if not stripped:
             raise HashListError(source, None, "empty list: no hashes found")
         items: list[tuple[int, object]]
+        json_lines = stripped.startswith("{") and "\n" in stripped
+
+        def by_line() -> list[tuple[int, object]]:
+            found: list[tuple[int, object]] = []
+            for n, ln in enumerate(text.splitlines(), 1):
+                if not ln.strip():
+                    continue
+                try:
+                    found.append((n, _json(ln, source, n)))
+                except json.JSONDecodeError as e2:
+                    raise HashListError(source, n, f"not valid JSON ({e2.msg})") from None
+            return found
+
         try:
             doc = _json(stripped, source, None)
         except json.JSONDecodeError as e:
-            if stripped.startswith("{") and "\n" in stripped:
-                items = []
-                for n, ln in enumerate(text.splitlines(), 1):
-                    if not ln.strip():
-                        continue
-                    try:
-                        items.append((n, _json(ln, source, n)))
-                    except json.JSONDecodeError as e2:
-                        raise HashListError(source, n, f"not valid JSON ({e2.msg})") from None
-            else:
+            if not json_lines:
                 raise HashListError(source, e.lineno, f"not valid JSON ({e.msg})") from None
+            items = by_line()
+        except HashListError as whole:
+            if not json_lines:
+                raise
+            try:
+                items = by_line()  # JSON lines: the same problem, named with its line
+            except HashListError as part:
+                raise (whole if part.problem.startswith("not valid JSON") else part) from None
         else:
             if isinstance(doc, dict) and "data" in doc:
                 doc = doc["data"]
@@ -400,8 +499,11 @@ class HashList:
                 )
             digests += _check_hash(indicator, source, n)
             raw_id = item.get("id")
-            if raw_id is not None and not isinstance(raw_id, str | int):
+            wrong = isinstance(raw_id, bool) or not isinstance(raw_id, str | int)
+            if raw_id is not None and wrong:
                 raise HashListError(source, n, f"'id' must be a string, got {_kind(raw_id)}")
+            if isinstance(raw_id, int) and not -(10**_MAX_ID) < raw_id < 10**_MAX_ID:
+                raise HashListError(source, n, f"id longer than {_MAX_ID} characters")
             ids.append(_check_id(None if raw_id is None else str(raw_id), source, n, seen))
         if not ids:
             raise HashListError(source, None, "empty list: no HASH_PDQ descriptors found")
@@ -419,6 +521,12 @@ def _stem(p: Path) -> str:
 
 def _read(p: Path) -> str:
     try:
+        special = p.exists() and not p.is_dir() and not p.is_file()
+    except (OSError, ValueError):
+        special = False  # named below, when it is opened
+    if special:  # a device or a pipe (/dev/zero) would be read until memory ran out
+        raise HashListError(str(p), None, "not a regular file (a device or a pipe)")
+    try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise HashListError(str(p), None, "no such file") from None
@@ -428,6 +536,8 @@ def _read(p: Path) -> str:
         ) from None
     except OSError as e:
         raise HashListError(str(p), None, f"cannot be read ({e.strerror})") from None
+    except ValueError:  # open() refuses a path holding a NUL byte
+        raise HashListError(repr(str(p)), None, "cannot be read (a NUL byte in the path)") from None
 
 
 def _looks_like_hash(cell: str) -> bool:

@@ -41,6 +41,26 @@ def check_threshold(threshold: int) -> int:
     return given
 
 
+def check_lists(lists: Iterable[HashList]) -> tuple[HashList, ...]:
+    """``lists`` as a tuple: an iterable of :class:`HashList` (one list on its own
+    counts as a list of one)."""
+    given: object = lists
+    if isinstance(given, HashList):
+        return (given,)
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise MediaConfigError(
+            f"hash lists: expected an iterable of HashList, got {type(given).__name__}"
+        )
+    found = tuple(given)
+    for n, item in enumerate(found, 1):
+        if not isinstance(item, HashList):
+            raise MediaConfigError(
+                f"hash lists: item {n} is a {type(item).__name__}, not a HashList "
+                "(load one with HashList.from_csv or HashList.from_threatexchange)"
+            )
+    return found
+
+
 class HashMatcher:
     """Finds the listed hash closest to an image's hash across several
     :class:`~childsafe.media.HashList`, and reports it when its Hamming distance is at
@@ -68,7 +88,7 @@ class HashMatcher:
     def __init__(self, lists: Iterable[HashList], *, threshold: int = DEFAULT_THRESHOLD) -> None:
         np = _numpy()
         self.threshold = check_threshold(threshold)
-        self._lists: tuple[HashList, ...] = tuple(lists)
+        self._lists: tuple[HashList, ...] = check_lists(lists)
         names = [hl.name for hl in self._lists]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -90,7 +90,8 @@ def hamming(a: str, b: str) -> int:
     """The Hamming distance between two PDQ hashes given as 64 hex digits; raises
     :class:`ValueError` for anything else."""
     for value in (a, b):
-        if not _HEX64.fullmatch(value.lower()):
+        given: object = value
+        if not isinstance(given, str) or not _HEX64.fullmatch(given.lower()):
             raise ValueError(f"expected 64 hex digits, got {value!r}")
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
@@ -100,6 +101,37 @@ def check_reduce_to(reduce_to: int | None) -> int | None:
     if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < 64):
         raise MediaConfigError(f"reduce_to: expected None or at least 64, got {reduce_to!r}")
     return reduce_to
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """``formats`` as a tuple of upper-case Pillow format names; a string on its own,
+    an empty collection or a name Pillow does not decode is a
+    :class:`~childsafe.media.MediaConfigError` (each would refuse every image)."""
+    given: object = formats
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise MediaConfigError(
+            f"formats: expected a collection of format names such as ('JPEG', 'PNG'), "
+            f"got {given!r:.60}"
+        )
+    names = tuple(given)
+    if not names:
+        raise MediaConfigError("formats: empty, so every image would be refused")
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise MediaConfigError(f"formats: expected format names, got {name!r:.60}")
+    upper = tuple(n.strip().upper() for n in names)
+    try:
+        from PIL import Image as image_mod  # noqa: PLC0415, N813 - the extra is optional here
+    except ImportError:  # pragma: no cover - checked when an image is decoded
+        return upper
+    image_mod.init()
+    unknown = [n for n in upper if n not in image_mod.OPEN]
+    if unknown:
+        raise MediaConfigError(
+            f"formats: {unknown[0]!r} is not an image format Pillow decodes "
+            f"(the default is {', '.join(IMAGE_FORMATS)})"
+        )
+    return upper
 
 
 def _check_limit(max_pixels: int) -> int:
@@ -123,7 +155,13 @@ def load_image(
     :class:`~childsafe.media.ImageError` saying what is wrong."""
     image_mod, image_ops = _pil()
     limit = _check_limit(max_pixels)
+    accepted = formats if formats is IMAGE_FORMATS else check_formats(formats)
     image: Any
+    given: object = source
+    if not isinstance(given, str | os.PathLike | bytes | bytearray | memoryview | image_mod.Image):
+        raise ImageError(
+            f"expected a path, the file's bytes or a Pillow image, got {type(given).__name__}"
+        )
     if isinstance(source, image_mod.Image):
         image = source
         name = "<image>"
@@ -135,7 +173,7 @@ def load_image(
             stream = Path(os.fspath(source))  # type: ignore[arg-type]
             name = str(stream)
         try:
-            image = image_mod.open(stream, formats=tuple(formats))
+            image = image_mod.open(stream, formats=accepted)
         except image_mod.DecompressionBombError as e:
             raise ImageError(f"{name}: more pixels than allowed ({e})") from None
         except FileNotFoundError:

@@ -21,6 +21,7 @@ from childsafe.media._pdq import (
     DEFAULT_REDUCE_TO,
     IMAGE_FORMATS,
     PDQHash,
+    check_formats,
     check_reduce_to,
     pdq_hash,
 )
@@ -77,7 +78,7 @@ class MediaScreen:
             raise MediaConfigError(f"max_pixels: expected a positive integer, got {max_pixels!r}")
         self.min_quality = min_quality
         self.max_pixels = max_pixels
-        self.formats = tuple(formats)
+        self.formats = check_formats(formats)
         self.reduce_to = check_reduce_to(reduce_to)
         self._matcher = HashMatcher(lists, threshold=self.threshold)
         self._reload_lock = threading.Lock()

@@ -95,6 +95,9 @@ def _prepare(algorithm: str, key: object, *, signing: bool) -> Any:  # noqa: ANN
 def _aware(value: dt.datetime | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC)
+    given: object = value
+    if not isinstance(given, dt.datetime):
+        raise GrantConfigError(f"now must be an aware datetime, got {shown(given)}")
     if value.tzinfo is None:
         raise GrantConfigError(f"now must be an aware datetime, got {value!r}")
     return value
@@ -130,6 +133,24 @@ class ConsentResult:
         return self.account.consents
 
 
+def _check_names(issuer: object, audience: object, key_id: object = None) -> None:
+    """``issuer`` and ``audience`` are non-empty strings (pyjwt skips the ``iss`` check
+    for ``issuer=None``, so a verifier given it accepted any platform's grants), and
+    ``key_id`` one or ``None``."""
+    for name, value in (("issuer", issuer), ("audience", audience), ("key_id", key_id)):
+        if name == "key_id" and value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise GrantConfigError(f"{name} must be a non-empty string, got {shown(value)}")
+
+
+def _check_child(call: str, child: object) -> None:
+    if not isinstance(child, Account):
+        raise GrantConfigError(
+            f"{call}: child must be a childsafe.Account, got {type(child).__name__} {shown(child)}"
+        )
+
+
 # The longest a grant may be valid (max_ttl): a bound keeps exp representable.
 _LONGEST_GRANT: Final = dt.timedelta(days=3660)
 
@@ -159,6 +180,7 @@ class ConsentIssuer:
         problem = timedelta_problem(max_ttl, positive=True, maximum=_LONGEST_GRANT)
         if problem is not None:
             raise GrantConfigError(f"max_ttl: {problem}")
+        _check_names(issuer, audience, key_id)
         self._key = _prepare(algorithm, key, signing=True)
         self.algorithm = algorithm
         self.issuer = issuer
@@ -178,6 +200,12 @@ class ConsentIssuer:
         """A grant from ``guardian`` (a linked guardian of ``child``) for ``scope``,
         valid for ``ttl`` from ``now``. Store it with the child's account and pass it to
         :meth:`ConsentVerifier.apply` at each resolution."""
+        _check_child("issue", child)
+        named: object = guardian
+        if not isinstance(named, str) or not named:
+            raise GrantConfigError(
+                f"issue: guardian must be the guardian's account id, got {shown(named)}"
+            )
         if guardian not in child.guardians:
             raise NotAGuardianError(
                 f"{guardian!r} is not a linked guardian of {child.id!r}; link them first"
@@ -328,6 +356,12 @@ class ConsentVerifier:
         problem = timedelta_problem(leeway, positive=False, maximum=dt.timedelta(minutes=10))
         if problem is not None:
             raise GrantConfigError(f"leeway: {problem}")
+        _check_names(issuer, audience)
+        if not all(callable(getattr(revocations, m, None)) for m in ("revoked", "revoke")):
+            raise GrantConfigError(
+                "revocations must be a revocation store (revoked, revoke), such as "
+                f"MemoryRevocationStore or RedisRevocationStore, got {type(revocations).__name__}"
+            )
         self.revocations = revocations
         self.algorithm = algorithm
         self.issuer = issuer
@@ -428,11 +462,13 @@ class ConsentVerifier:
             )
 
     def _checked(self, token: str, child: Account) -> ConsentGrant:
+        _check_child("verify", child)
         grant = self.decode(token)
         self._check_child(grant, child)
         return grant
 
     def _screen(self, child: Account, tokens: Iterable[str] | str | None) -> _Screened:
+        _check_child("apply", child)
         candidates: list[ConsentGrant] = []
         refused: list[Refusal] = []
         given: object = tokens

@@ -160,9 +160,15 @@ class Evidence(Protocol):
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
+    given: object = at
+    if not isinstance(given, dt.datetime):
+        raise InvalidCheckError(f"an evidence time must be a datetime, got {given!r:.60}")
     if at.tzinfo is None:
         raise InvalidCheckError(f"an evidence time must be timezone-aware, got {at!r}")
-    return at.astimezone(dt.UTC)
+    try:
+        return at.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidCheckError(f"an evidence time out of range: {at!r}") from None
 
 
 class MemoryEvidence:
@@ -228,6 +234,8 @@ class MemoryEvidence:
 
     def record_detection(self, at: dt.datetime, *, confirmed: bool = False) -> None:
         """Count a proactive detection raised at ``at`` (``confirmed`` by a reviewer)."""
+        if type(confirmed) is not bool:  # "no" would count as confirmed
+            raise InvalidCheckError(f"confirmed must be True or False, got {confirmed!r:.40}")
         with self._lock:
             self._detections.append((_utc(at), confirmed))
 

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from childsafe._messages import default_messages
 from childsafe.complaints import Outcome
+from childsafe.exceptions import InvalidCheckError
 
 __all__ = ["FORMATS", "render", "to_csv", "to_html", "to_json", "to_markdown"]
 
@@ -992,13 +993,26 @@ def _sec(value: int | None) -> str:
 
 
 def render(document: dict[str, Any], fmt: Format) -> str:
-    """The report document in ``fmt``: ``json``, ``csv``, ``md`` or ``html``."""
-    if fmt == "json":
-        return to_json(document)
-    if fmt == "csv":
-        return to_csv(document)
-    if fmt == "md":
-        return to_markdown(document)
-    if fmt == "html":
-        return to_html(document)
-    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+    """The report document in ``fmt``: ``json``, ``csv``, ``md`` or ``html``. A format
+    that is none of these, or a document that is not a report's
+    (:meth:`~childsafe.reports.TransparencyReport.to_dict`), is an
+    :class:`~childsafe.exceptions.InvalidCheckError`."""
+    writers = {"json": to_json, "csv": to_csv, "md": to_markdown, "html": to_html}
+    given: object = fmt
+    writer = writers.get(given) if isinstance(given, str) else None
+    if writer is None:
+        raise InvalidCheckError(
+            f"unknown report format {fmt!r:.40}; use one of {', '.join(FORMATS)}"
+        )
+    doc: object = document
+    if not isinstance(doc, dict) or "complaints" not in doc:
+        raise InvalidCheckError(
+            "expected a transparency report document (TransparencyReport.to_dict()), got "
+            f"{type(document).__name__}"
+        )
+    try:
+        return writer(document)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise InvalidCheckError(
+            f"not a complete transparency report document ({type(e).__name__}: {e})"
+        ) from None

@@ -31,6 +31,7 @@ REPORT_SCHEMA: Final = "childsafe.transparency/1"
 PERCENTILE_METHOD: Final = "nearest-rank"
 
 _BANDS: Final = tuple(b.value for b in AgeBand)
+_LAST_DAY: Final = dt.date(9999, 12, 31)
 
 
 @attrs.frozen
@@ -41,6 +42,18 @@ class Period:
     end: dt.date
 
     def __attrs_post_init__(self) -> None:
+        for name in ("start", "end"):
+            value: object = getattr(self, name)
+            # a datetime is a date too, but compared with a date it is a TypeError
+            if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+                raise InvalidCheckError(
+                    f"a report period's {name} must be a datetime.date, got {value!r:.60}"
+                )
+        if self.end >= _LAST_DAY:
+            raise InvalidCheckError(
+                f"a report period must end before {_LAST_DAY} (the day after it must be "
+                f"representable), got {self.end}"
+            )
         if self.end < self.start:
             raise InvalidCheckError(
                 f"a report period must not end ({self.end}) before it starts ({self.start})"
@@ -48,12 +61,20 @@ class Period:
 
     @classmethod
     def year(cls, year: int) -> Period:
-        """The calendar year ``year``."""
+        """The calendar year ``year`` (1 to 9998)."""
+        given: object = year
+        if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= 9998:
+            raise InvalidCheckError(
+                f"a report year must be a year from 1 to 9998, got {year!r:.40}"
+            )
         return cls(dt.date(year, 1, 1), dt.date(year, 12, 31))
 
     @classmethod
     def last_year(cls, today: dt.date | None = None) -> Period:
         """The last full calendar year before ``today`` (the default period)."""
+        given: object = today
+        if given is not None and not isinstance(given, dt.date):
+            raise InvalidCheckError(f"today must be a datetime.date, got {given!r:.60}")
         return cls.year((today or dt.datetime.now(dt.UTC).date()).year - 1)
 
     @property
@@ -208,6 +229,26 @@ class TransparencyReport:
         }
 
 
+def _check_sources(store: object, period: object, platform: object, evidence: object) -> None:
+    """``build_report``'s arguments are what it reads (a store or evidence of the wrong
+    kind was an ``AttributeError`` halfway through)."""
+    if not all(callable(getattr(store, m, None)) for m in ("figures", "latest_census")):
+        raise InvalidCheckError(
+            f"store must be a complaint store (such as desk.store), got {type(store).__name__}"
+        )
+    if period is not None and not isinstance(period, Period):
+        raise InvalidCheckError(f"period must be a Period or None, got {period!r:.60}")
+    if not isinstance(platform, str):
+        raise InvalidCheckError(f"platform must be the platform's name, got {platform!r:.60}")
+    if evidence is not None and not all(
+        callable(getattr(evidence, m, None)) for m in ("proactive_detections", "denials_by_reason")
+    ):
+        raise InvalidCheckError(
+            "evidence must have proactive_detections and denials_by_reason (AuditEvidence, "
+            f"MemoryEvidence), got {type(evidence).__name__}"
+        )
+
+
 def build_report(
     store: ComplaintStore,
     period: Period | None = None,
@@ -230,6 +271,7 @@ def build_report(
     the store's latest census taken before the period ended, if any). ``progress``
     is called with the name of each step as it starts.
     """
+    _check_sources(store, period, platform, evidence)
     chosen = period or Period.last_year()
     step = progress or (lambda _name: None)
     step("complaints")

@@ -15,7 +15,7 @@ import attrs
 from childsafe._bands import AgeBand, Assurance
 from childsafe._model import Account
 from childsafe._parsing import shown
-from childsafe.signals._errors import SignalEventError
+from childsafe.signals._errors import SignalConfigError, SignalEventError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
 from childsafe.signals._stores import (
     EventSignalStore,
@@ -70,6 +70,54 @@ def _bad_band(call: str, actor_band: object, target_band: object) -> NoReturn:
     which = "actor_band" if bad is actor_band else "target_band"
     raise SignalEventError(
         f"{call}: unknown {which} {shown(bad)}; expected one of {', '.join(map(repr, _BAND_NAMES))}"
+    )
+
+
+def _text_ok(value: str) -> bool:
+    """Whether ``value`` can be stored: no lone surrogate (``"\\ud800"`` cannot be
+    encoded as UTF-8, so a SQLite or Redis store raised ``UnicodeEncodeError``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _fields_ok(
+    actor: object, target: object, allowed: object, connected: object, mutual: object
+) -> bool:
+    """The cheap check of an event's fields (one call an event on the hot path)."""
+    return (
+        type(allowed) is bool
+        and type(connected) is bool
+        and type(mutual) is int
+        and isinstance(actor, str)
+        and isinstance(target, str)
+        and actor != ""
+        and target != ""
+        and mutual >= 0
+        and (actor.isascii() or _text_ok(actor))
+        and (target.isascii() or _text_ok(target))
+    )
+
+
+def _bad_fields(
+    call: str, actor: object, target: object, allowed: object, connected: object, mutual: object
+) -> NoReturn:
+    """Name the field :func:`_fields_ok` refused: ``allowed="no"`` (truthy) counted a
+    refused message as allowed, ``mutual="3"`` was a ``TypeError`` deep in the rules."""
+    for name, value in (("actor", actor), ("target", target)):
+        if not isinstance(value, str) or not value:
+            raise SignalEventError(
+                f"{call}: {name} must be a non-empty account id, got {shown(value)}"
+            )
+        if not _text_ok(value):
+            raise SignalEventError(f"{call}: {name} {value!r:.60} contains a lone surrogate")
+    for name, value in (("allowed", allowed), ("connected", connected)):
+        if type(value) is not bool:
+            raise SignalEventError(f"{call}: {name} must be True or False, got {shown(value)}")
+    raise SignalEventError(
+        f"{call}: mutual must be a whole number of mutual connections, got {shown(mutual)}"
     )
 
 
@@ -228,6 +276,19 @@ class Signals:
         store: SignalStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if config is not None and not isinstance(config, SignalsConfig):
+            raise SignalConfigError(
+                f"Signals: config must be a SignalsConfig, got {type(config).__name__}"
+            )
+        if store is not None and not all(
+            callable(getattr(store, m, None)) for m in ("set_account", "band", "fire", "reach")
+        ):
+            raise SignalConfigError(
+                "Signals: store must be a signal store (MemorySignalStore, SQLiteSignalStore, "
+                f"RedisSignalStore), got {type(store).__name__}"
+            )
+        if not callable(clock):
+            raise SignalConfigError(f"Signals: clock must be callable, got {clock!r:.60}")
         self.config = config if config is not None else SignalsConfig()
         self.store: SignalStore = store if store is not None else MemorySignalStore()
         self._clock = clock
@@ -285,6 +346,8 @@ class Signals:
             raise SignalEventError(
                 f"account: the id must be a non-empty string, got {account_id!r}"
             )
+        if not _text_ok(account_id):
+            raise SignalEventError(f"account {account_id!r:.60}: the id contains a lone surrogate")
         ids = tuple(identifiers)
         for ident in ids:
             value: object = ident
@@ -481,6 +544,8 @@ class Signals:
             target_band is not None and not _known_band(target_band)
         ):
             _bad_band(f"observe({kind!r})", actor_band, target_band)
+        if not _fields_ok(actor, target, allowed, connected, mutual):
+            _bad_fields(f"observe({kind!r})", actor, target, allowed, connected, mutual)
         self.events += 1
         if self._scripted is not None:
             if kind == "media_request":
@@ -583,6 +648,15 @@ class Signals:
                 e.target_band is not None and not _known_band(e.target_band)
             ):
                 _bad_band(f"observe_many: event {i} of a batch", e.actor_band, e.target_band)
+            if not _fields_ok(e.actor, e.target, e.allowed, e.connected, e.mutual):
+                _bad_fields(
+                    f"observe_many: event {i} of a batch",
+                    e.actor,
+                    e.target,
+                    e.allowed,
+                    e.connected,
+                    e.mutual,
+                )
             times.append(t)
         bands = self._bands
         missing = {

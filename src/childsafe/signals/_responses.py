@@ -69,6 +69,10 @@ class CaseOpener:
     def __init__(
         self, desk: ComplaintsDesk, *, threshold: int = 60, category: str = "grooming"
     ) -> None:
+        if not hasattr(desk, "categories") or not callable(getattr(desk, "file_report", None)):
+            raise SignalConfigError(
+                f"CaseOpener: desk must be a ComplaintsDesk, got {type(desk).__name__}"
+            )
         if category not in desk.categories:
             raise SignalConfigError(
                 f"CaseOpener: category {category!r} is not one of the desk's categories"

@@ -9,6 +9,7 @@ actor and one history per pair: a fan-out split across workers is still one fan-
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import deque
@@ -316,6 +317,12 @@ class SQLiteSignalStore:
     shared = True
 
     def __init__(self, path: str, *, timeout: float = 10.0) -> None:
+        given: object = path
+        if not isinstance(given, str | os.PathLike) or "\x00" in str(given):
+            raise SignalStoreError(
+                f"cannot open the signals store {given!r:.80}: expected a file path "
+                "(str or os.PathLike) without NUL bytes"
+            )
         self.path = path
         try:
             self._db = sqlite3.connect(
