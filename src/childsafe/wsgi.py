@@ -24,7 +24,6 @@ from __future__ import annotations
 import http
 import io
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -244,7 +243,8 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             path = request.path
         # self._find(method, path), inline (RouteTable.search): the call and its result
         # tuple cost a tenth of what the middleware adds to a request.
-        for methods, fullmatch, rule in self._entries:
+        rule = None
+        for methods, fullmatch, candidate in self._entries:
             # The method as given first: the usual answer, and no other test. (A method
             # that is not a string, which no server sends, is read as request.method
             # reads it: only here and for a request no rule matches.)
@@ -255,16 +255,9 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             ):
                 continue
             match = fullmatch(path)
-            if match is None:
-                continue
-            # The first rule whose path matched: checked here, then the loop ends.
-            request._params = match  # noqa: SLF001 - the match, read by name
-            if rule.reads_media:
-                return self._media(rule, request, context, start_response)
-            decision = context.check_rule(rule, request, match)
-            if not decision.allowed:
-                return _send(render_denial(self.renderer, decision, request), start_response)
-            break
+            if match is not None:  # the first rule whose path matched
+                rule, matched = candidate, match
+                break
         else:  # no rule matched
             if type(method) is not str:  # (an empty one would read as empty again)
                 method = request.method
@@ -272,11 +265,16 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
             # rule for the path without them (RouteTable.search), checked the same way.
             found = self._find(method, path) if path[1:2] == "/" else None
             if found is not None:
-                refused = self._check_found(found, request, context, start_response)
-                if refused is not None:
-                    return refused
+                rule, matched = found
             elif self._refused(method, path):
                 decision = context.refuse_undeclared(request.method, request.path)
+                return _send(render_denial(self.renderer, decision, request), start_response)
+        if rule is not None:  # checked here, whichever way it was found
+            request._params = matched  # noqa: SLF001 - the match, read by name
+            if rule.reads_media:
+                return self._media(rule, request, context, start_response)
+            decision = context.check_rule(rule, request, matched)
+            if not decision.allowed:
                 return _send(render_denial(self.renderer, decision, request), start_response)
         # The app read into a local first: an attribute of the instance called as a
         # method is never specialized (LOAD_METHOD stays generic).
@@ -284,24 +282,6 @@ class ChildsafeMiddleware(MiddlewareBase["WSGIApplication"]):
         if self.response_filter is None:
             return app(environ, start_response)
         return _FilteredResponse(start_response, context, self.response_filter).run(app, environ)
-
-    def _check_found(
-        self,
-        found: tuple[ActionRule, re.Match[str]],
-        request: WSGIRequest,
-        context: RequestContext,
-        start_response: StartResponse,
-    ) -> Iterable[bytes] | None:
-        """A rule found outside ``__call__``'s own loop, checked as that loop does: the
-        response (a denial, or a media route's) or ``None`` when the app may run."""
-        rule, match = found
-        request._params = match  # noqa: SLF001 - the match, read by name
-        if rule.reads_media:
-            return self._media(rule, request, context, start_response)
-        decision = context.check_rule(rule, request, match)
-        if not decision.allowed:
-            return _send(render_denial(self.renderer, decision, request), start_response)
-        return None
 
     def _media(
         self,
