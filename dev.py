@@ -7,8 +7,8 @@ what it installed (a hash of pyproject.toml) so later runs start at once.
 Commands:
     demo    the main job: the Playground example (Flask) on http://127.0.0.1:8000 with
             seeded demo accounts; `demo --port N` picks another port
-    test    the whole suite: ruff, ruff format --check, mypy --strict, pytest with
-            branch coverage of at least 95 %, and the docs built with warnings as errors
+    test    the whole suite: ruff, ruff format --check, mypy --strict, the docs built
+            with warnings as errors, and pytest with branch coverage of at least 95 %
     bench   run the benchmarks and print the side-by-side tables
     docs    build the documentation site into docs/_build/html
     childsafe ARGS...
@@ -100,16 +100,7 @@ def cmd_test(extra: list[str]) -> int:
         (tool("ruff"), "check", "."),
         (tool("ruff"), "format", "--check", "."),
         (tool("mypy"),),
-        (
-            str(PYTHON),
-            "-m",
-            "pytest",
-            "--cov=childsafe",
-            "--cov-branch",
-            "--cov-report=term",
-            f"--cov-fail-under={COVERAGE_FLOOR}",
-            *extra,
-        ),
+        # The docs build takes seconds and the tests most of an hour: docs first.
         (
             tool("sphinx-build"),
             "-q",
@@ -120,6 +111,16 @@ def cmd_test(extra: list[str]) -> int:
             "html",
             "docs",
             "docs/_build/html",
+        ),
+        (
+            str(PYTHON),
+            "-m",
+            "pytest",
+            "--cov=childsafe",
+            "--cov-branch",
+            "--cov-report=term",
+            f"--cov-fail-under={COVERAGE_FLOOR}",
+            *extra,
         ),
     ]
     failed = [" ".join(s[:2]) for s in steps if run(*s) != 0]

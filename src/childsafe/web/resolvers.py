@@ -56,8 +56,8 @@ def _no_account(request: object) -> None:
 
 class ResolverChain:
     """Resolvers in order, with their names looked up once (adapters build one at
-    start-up). :meth:`run` and :meth:`run_async` are :func:`resolve` and
-    :func:`resolve_async`, returning ``(account, source, error)``."""
+    start-up). :meth:`run` and :meth:`run_async` are :func:`~childsafe.web.resolve` and
+    :func:`~childsafe.web.resolve_async`, returning ``(account, source, error)``."""
 
     __slots__ = ("_after", "_entries", "_first", "_first_how", "_resolve", "adapter")
 
@@ -191,8 +191,8 @@ class ResolverChain:
         request: Request,
         repository: AccountRepository | AsyncAccountRepository | None,
     ) -> RequestContext:
-        """The :class:`RequestContext` of ``request``: the resolvers run in order, failing
-        closed (see :func:`resolve`).
+        """The :class:`~childsafe.RequestContext` of ``request``: the resolvers run in
+        order, failing closed (see :func:`~childsafe.web.resolve`).
 
         Every adapter builds its request's context here, once per request. The usual
         answer (the first resolver finds the account, and the guard records no events) is
@@ -309,7 +309,7 @@ def resolve(resolvers: Sequence[Resolver], request: Request) -> Resolution:
 
 
 async def resolve_async(resolvers: Sequence[Resolver], request: Request) -> Resolution:
-    """:func:`resolve` for ASGI apps: resolvers may be sync or async."""
+    """:func:`~childsafe.web.resolve` for ASGI apps: resolvers may be sync or async."""
     return Resolution(*await ResolverChain(resolvers).run_async(request))
 
 
