@@ -558,3 +558,25 @@ class TestParsingRequests:
         for request in (WSGIRequest(environ), ASGIRequest(scope)):
             assert (request.query("to"), request.cookie("sid")) == expected, request
             assert request.params == {}
+
+    def test_a_subclass_missing_a_hook_fails_when_defined(self) -> None:
+        from childsafe.web.request import ParsingRequest  # noqa: PLC0415
+        from childsafe.wsgi import WSGIRequest  # noqa: PLC0415
+
+        with pytest.raises(TypeError, match="must define _query_string"):
+
+            class CookiesOnly(ParsingRequest):
+                def _cookie_header(self) -> str:  # pragma: no cover - never built
+                    return ""
+
+        with pytest.raises(TypeError, match="_cookie_header and _query_string"):
+
+            class Neither(ParsingRequest):
+                pass
+
+        class Traced(WSGIRequest):  # inherits both hooks
+            pass
+
+        assert Traced({"QUERY_STRING": "to=a"}).query("to") == "a"
+        with pytest.raises(TypeError, match="base class"):
+            ParsingRequest().cookie("sid")

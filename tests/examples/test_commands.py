@@ -9,6 +9,7 @@ without a traceback and removes its temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -174,9 +175,11 @@ def _demo() -> Iterator[tuple[subprocess.Popen[str], str]]:
     try:
         yield process, f"http://127.0.0.1:{port}"
     finally:
-        if process.poll() is None:
+        # The whole group, even when dev.py has already exited: a server it left
+        # behind is still in the group, and must not outlive the test.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=TIMEOUT)
+        process.wait(timeout=TIMEOUT)
 
 
 def _wait_until_serving(url: str) -> None:

@@ -179,13 +179,29 @@ class ParsingRequest:
     def params(self, value: Mapping[str, str] | None) -> None:
         self._params = value or NO_PARAMS
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # A subclass that forgets a hook fails when it is defined, not on the first
+        # request that reads a cookie (and without an abstract base class, whose
+        # instance checks would cost every request a call).
+        super().__init_subclass__(**kwargs)
+        missing = [
+            name
+            for name in ("_cookie_header", "_query_string")
+            if getattr(cls, name) is getattr(ParsingRequest, name)
+        ]
+        if missing:
+            msg = f"{cls.__qualname__} must define {' and '.join(missing)} (see ParsingRequest)"
+            raise TypeError(msg)
+
+    # The two hooks every subclass defines (checked above); ParsingRequest itself is
+    # never built.
     def _cookie_header(self) -> str:
         """The raw ``Cookie`` header (empty when absent)."""
-        raise NotImplementedError
+        raise TypeError("ParsingRequest is a base class: build a subclass")
 
     def _query_string(self) -> str:
         """The raw query string, as text (empty when absent)."""
-        raise NotImplementedError
+        raise TypeError("ParsingRequest is a base class: build a subclass")
 
     def cookie(self, name: str) -> str | None:
         try:
