@@ -614,6 +614,17 @@ class TestArguments:
         with pytest.raises(GrantConfigError, match="key_id must be a non-empty string"):
             ConsentIssuer(SECRET, key_id=5)  # type: ignore[arg-type]
 
+    def test_verify_expiry_must_be_a_bool(
+        self, issuer: ConsentIssuer, verifier: ConsentVerifier, child: Account
+    ) -> None:
+        """``verify_expiry="no"`` was read as true and ``0`` as false: a string or a
+        number is refused, naming the argument, before the grant is read."""
+        grant = issuer.issue(child, "p1", PROFILED)
+        for flag in ("no", 0, None):
+            with pytest.raises(GrantConfigError, match="verify_expiry: expected True or False"):
+                verifier.decode(grant, verify_expiry=flag)  # type: ignore[arg-type]
+        assert verifier.decode(grant, verify_expiry=False).child == child.id
+
     @pytest.mark.parametrize("revocations", [None, 5, "redis://localhost", object()])
     def test_a_verifier_needs_a_store(self, revocations: object) -> None:
         """A store of the wrong kind was accepted, then apply (which promises never to

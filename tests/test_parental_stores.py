@@ -246,6 +246,22 @@ def _contract(store: RevocationStore) -> None:
     store.revoke("a", LATER)
     store.revoke("a", LATER)  # twice is fine
     assert store.revoked(["a", "b", "a"]) == {"a"}
+    # Ids that are not grant ids are refused, naming the argument; nothing is written.
+    for ids, where in BAD_GRANT_IDS:
+        with pytest.raises(GrantConfigError, match=where):
+            store.revoked(ids)  # type: ignore[arg-type]
+    for grant_id in (None, "", 7):
+        with pytest.raises(GrantConfigError, match="grant_id: expected a non-empty string"):
+            store.revoke(grant_id, LATER)  # type: ignore[arg-type]
+    assert store.revoked(["a", "b"]) == {"a"}
+
+
+BAD_GRANT_IDS: list[tuple[object, str]] = [
+    (None, "grant_ids: expected a collection"),
+    ("ab", "grant_ids: expected a collection"),  # a string is not a list of ids
+    (["a", None], r"grant_ids\[1\]: expected a non-empty string"),
+    ([""], r"grant_ids\[0\]: expected a non-empty string"),
+]
 
 
 async def _async_contract(store: AsyncRevocationStore) -> None:
@@ -256,6 +272,12 @@ async def _async_contract(store: AsyncRevocationStore) -> None:
     await store.revoke("a", LATER)
     await store.revoke("a", LATER)  # twice is fine
     assert await store.revoked(["a", "b", "a"]) == {"a"}
+    for ids, where in BAD_GRANT_IDS:
+        with pytest.raises(GrantConfigError, match=where):
+            await store.revoked(ids)  # type: ignore[arg-type]
+    with pytest.raises(GrantConfigError, match="grant_id: expected a non-empty string"):
+        await store.revoke(None, LATER)  # type: ignore[arg-type]
+    assert await store.revoked(["a", "b"]) == {"a"}
 
 
 async def _shared_with_sync(sync: RevocationStore, async_store: AsyncRevocationStore) -> None:

@@ -184,6 +184,25 @@ class TestExplicitRecords:
             trail.count("decision", since=dt.datetime(2026, 1, 1))  # noqa: DTZ001
         trail.close()
 
+    def test_queries_refuse_unknown_kinds_and_accounts(self) -> None:
+        """A misspelt kind counted or listed nothing, which a report would print as
+        zero; ``kinds="decision"`` was read letter by letter. Both now raise at the call,
+        naming the argument, as does an account that is not a non-empty string."""
+        trail = make_trail(MemoryAuditStore())
+        trail.record_complaint("r-1", category="other").wait()
+        with pytest.raises(AuditRecordError, match="kind: unknown record kind 'complaints'"):
+            trail.count("complaints")
+        with pytest.raises(AuditRecordError, match=r"kinds\[1\]: unknown record kind 'nope'"):
+            trail.records(kinds=["complaint", "nope"])
+        with pytest.raises(AuditRecordError, match="kinds: expected a list of record kinds"):
+            trail.records(kinds="complaint")
+        for account in ("", 42):
+            with pytest.raises(AuditRecordError, match="account: expected a non-empty string"):
+                trail.records(account=account)  # type: ignore[arg-type]
+        assert trail.count("complaint") == 1
+        assert [r.kind for r in trail.records(kinds=("complaint",))] == ["complaint"]
+        trail.close()
+
     @pytest.mark.parametrize("kind", ["checkpoint", "sampling", "retention"])
     def test_the_trails_own_kinds_are_refused(self, tmp_path: Path, kind: str) -> None:
         """record() refuses the kinds only the trail writes: a checkpoint record with no

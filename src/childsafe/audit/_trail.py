@@ -47,6 +47,7 @@ from childsafe.audit._config import AuditConfig
 from childsafe.audit._errors import AuditError, AuditRecordError
 from childsafe.audit._pseudonyms import Pseudonymiser
 from childsafe.audit._records import (
+    KINDS,
     OWN_KINDS,
     AuditRecord,
     decode_record,
@@ -90,6 +91,29 @@ def _aware(value: dt.datetime | None, name: str) -> int | None:
     if not isinstance(given, dt.datetime) or given.tzinfo is None:
         raise AuditRecordError(f"{name}: expected an aware datetime, got {value!r}")
     return to_micros(given)
+
+
+def _kind(value: object, name: str) -> str:
+    """A record kind asked for by name: a typo would otherwise count or list nothing."""
+    if value not in KINDS:
+        raise AuditRecordError(f"{name}: unknown record kind {value!r}; expected one of {KINDS}")
+    return value
+
+
+def _kinds(value: Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    given: object = value
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence | set | frozenset):
+        raise AuditRecordError(f"kinds: expected a list of record kinds, got {value!r}")
+    return [_kind(kind, f"kinds[{i}]") for i, kind in enumerate(given)]
+
+
+def _account(value: str | None) -> str | None:
+    given: object = value
+    if given is not None and (not isinstance(given, str) or not given):
+        raise AuditRecordError(f"account: expected a non-empty string, got {value!r}")
+    return value
 
 
 def _policy_data(policy: Policy) -> dict[str, Any]:
@@ -507,8 +531,9 @@ class AuditTrail:
     def count(
         self, kind: str, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> int:
-        """How many records of ``kind`` have a time in ``[since, until)``."""
-        return self.store.count(kind, _aware(since, "since"), _aware(until, "until"))
+        """How many records of ``kind`` have a time in ``[since, until)``; an unknown
+        kind raises :class:`~childsafe.audit.AuditRecordError`."""
+        return self.store.count(_kind(kind, "kind"), _aware(since, "since"), _aware(until, "until"))
 
     def denials_by_reason(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
@@ -538,15 +563,17 @@ class AuditTrail:
     ) -> Iterator[AuditRecord]:
         """The records with a time in ``[since, until)``, of ``kinds``, where
         ``account`` (the platform's id; looked up under every pseudonymisation key) is
-        the actor or the target; by ``seq``."""
+        the actor or the target; by ``seq``. An unknown kind, or ``kinds`` given as one
+        string, raises :class:`~childsafe.audit.AuditRecordError` before anything is
+        read."""
+        since_us, until_us = _aware(since, "since"), _aware(until, "until")
+        kinds = _kinds(kinds)
+        account = _account(account)
         accounts = None if account is None else list(self.pseudonymiser.candidates(account))
-        for row in self.store.select(
-            since_us=_aware(since, "since"),
-            until_us=_aware(until, "until"),
-            kinds=kinds,
-            accounts=accounts,
-        ):
-            yield decode_record(row)
+        rows = self.store.select(
+            since_us=since_us, until_us=until_us, kinds=kinds, accounts=accounts
+        )
+        return (decode_record(row) for row in rows)
 
     def export(
         self,
@@ -560,6 +587,7 @@ class AuditTrail:
         :func:`~childsafe.audit.export_bundle`); the bundle's summary."""
         from childsafe.audit._export import export_bundle, write_bundle  # noqa: PLC0415
 
+        account = _account(account)
         accounts = None if account is None else list(self.pseudonymiser.candidates(account))
         bundle = export_bundle(
             self.store,

@@ -397,6 +397,10 @@ class ConsentVerifier:
     def decode(self, token: str, *, verify_expiry: bool = True) -> ConsentGrant:
         """The grant in ``token`` after checking its signature and claims (not the child,
         the guardian link nor the revocation list: :meth:`verify` does all)."""
+        flag: object = verify_expiry
+        if not isinstance(flag, bool):
+            # "no" or 0 would read as a choice, either way: say which is meant.
+            raise GrantConfigError(f"verify_expiry: expected True or False, got {flag!r}")
         raw: object = token
         if not isinstance(raw, str) or not raw:
             raise MalformedGrantError(f"a grant must be a non-empty string, got {type(raw)!r}")

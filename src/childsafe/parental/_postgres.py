@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from childsafe._durations import seconds_problem
 from childsafe.exceptions import MissingExtraError
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
-from childsafe.parental._stores import _timestamp, _unique
+from childsafe.parental._stores import _timestamp, _unique, grant_id_checked
 
 if TYPE_CHECKING:
     import anyio
@@ -76,6 +76,7 @@ class _PostgresLayout:
         }
 
     def _revoking(self, grant_id: str, expires_at: dt.datetime) -> Statements:
+        grant_id = grant_id_checked(grant_id)
         _timestamp(expires_at)
         return [(self._insert, (grant_id, expires_at)), (self._prune, ())]
 

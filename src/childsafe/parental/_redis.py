@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from childsafe._durations import seconds_problem
 from childsafe.exceptions import MissingExtraError
 from childsafe.parental._errors import GrantConfigError, RevocationStoreError
-from childsafe.parental._stores import _timestamp, _unique
+from childsafe.parental._stores import _timestamp, _unique, grant_id_checked
 
 if TYPE_CHECKING:
     import redis
@@ -72,7 +72,7 @@ class _RedisLayout:
         )
 
     def _key(self, grant_id: str) -> str:
-        return self.prefix + grant_id
+        return self.prefix + grant_id_checked(grant_id)
 
     @staticmethod
     def _ttl(expires_at: dt.datetime) -> int:

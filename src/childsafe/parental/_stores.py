@@ -81,9 +81,25 @@ def _is_async(store: object) -> TypeGuard[AsyncRevocationStore]:
     return inspect.iscoroutinefunction(getattr(store, "revoked", None))
 
 
+def grant_id_checked(grant_id: str) -> str:
+    """``grant_id`` if it is a grant's id (a grant's ``jti``: a non-empty string)."""
+    value: object = grant_id
+    if not isinstance(value, str) or not value:
+        raise GrantConfigError(f"grant_id: expected a non-empty string, got {grant_id!r}")
+    return grant_id
+
+
 def _unique(grant_ids: Collection[str]) -> list[str]:
-    """The ids once each, in order: what every store asks its backend about."""
-    return list(dict.fromkeys(grant_ids))
+    """The ids once each, in order: what every store asks its backend about. One
+    string (read letter by letter), ``None`` or an id that is not a non-empty string
+    raises :class:`~childsafe.parental.GrantConfigError`."""
+    given: object = grant_ids
+    if isinstance(given, str | bytes) or not isinstance(given, Collection):
+        raise GrantConfigError(f"grant_ids: expected a collection of grant ids, got {given!r}")
+    for i, grant_id in enumerate(given):
+        if not isinstance(grant_id, str) or not grant_id:
+            raise GrantConfigError(f"grant_ids[{i}]: expected a non-empty string, got {grant_id!r}")
+    return list(dict.fromkeys(given))
 
 
 def _timestamp(expires_at: dt.datetime) -> float:
@@ -101,6 +117,7 @@ class MemoryRevocationStore:
         self._lock = threading.Lock()
 
     def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:
+        grant_id = grant_id_checked(grant_id)
         until = _timestamp(expires_at)
         now = time.time()
         with self._lock:
@@ -110,7 +127,7 @@ class MemoryRevocationStore:
 
     def revoked(self, grant_ids: Collection[str]) -> frozenset[str]:
         found = self._revoked
-        return frozenset(g for g in grant_ids if g in found)
+        return frozenset(g for g in _unique(grant_ids) if g in found)
 
 
 class SQLiteRevocationStore:
@@ -149,6 +166,7 @@ class SQLiteRevocationStore:
         return closing(db)
 
     def revoke(self, grant_id: str, expires_at: dt.datetime) -> None:
+        grant_id = grant_id_checked(grant_id)
         until = _timestamp(expires_at)
         now = time.time()
         try:
