@@ -38,7 +38,7 @@ from childsafe.web import (
     single_value,
 )
 from childsafe.web.request import parse_json_body
-from childsafe.web.strict import RouteInfo, check_strict, exemption, sample_path
+from childsafe.web.strict import RouteInfo, check_strict, describe_rule, exemption, sample_path
 from childsafe.wsgi import ChildsafeMiddleware
 
 ACCOUNTS = {
@@ -580,3 +580,51 @@ class TestParsingRequests:
         assert Traced({"QUERY_STRING": "to=a"}).query("to") == "a"
         with pytest.raises(TypeError, match="base class"):
             ParsingRequest().cookie("sid")
+
+
+class _Facts:
+    """An app's own lookup, whose bound method is a route's extractor."""
+
+    def sender(self, request: object) -> str | None:  # pragma: no cover - never called
+        del request
+        return None
+
+    def __call__(self, request: object) -> str | None:  # pragma: no cover - never called
+        del request
+        return None
+
+
+def _owner_of(request: object) -> str | None:  # pragma: no cover - never called
+    del request
+    return None
+
+
+class TestDescribedRules:
+    """``childsafe routes`` is for CI review: the same app described twice reads the
+    same, so a diff of the listing shows only real changes. A custom extractor was
+    shown by its ``repr``, with a memory address that changed on every run."""
+
+    @pytest.mark.parametrize(
+        ("target", "shown"),
+        [
+            (path_param("user_id"), "path_param('user_id')"),
+            (query_param("to"), "query_param('to')"),
+            (_owner_of, "tests.test_kernel._owner_of"),
+            (functools.partial(_owner_of), "partial(tests.test_kernel._owner_of)"),
+        ],
+    )
+    def test_a_target_is_named(self, target: Any, shown: str) -> None:
+        assert describe_rule(action_rule("dm.send", target=target)) == f"dm.send (target {shown})"
+
+    def test_objects_are_named_without_addresses(self) -> None:
+        described = [
+            describe_rule(action_rule("media.view", target=extract))
+            for extract in (_Facts().sender, _Facts().sender, _Facts(), _Facts())
+        ]
+        assert described == [
+            "media.view (target _Facts.sender)",
+            "media.view (target _Facts.sender)",
+            "media.view (target an instance of tests.test_kernel._Facts)",
+            "media.view (target an instance of tests.test_kernel._Facts)",
+        ]
+        assert not any("0x" in text for text in described)

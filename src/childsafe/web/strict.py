@@ -93,6 +93,24 @@ def exemption(view: object, method: str | None = None) -> str | None:
     return None
 
 
+def extractor_name(target: object) -> str:
+    """A custom extractor as ``childsafe routes`` names it: the same text on every run
+    (no ``repr`` with a memory address), so a CI diff of the listing shows only real
+    changes. ``PhotoFacts.sender`` for a method, ``module.function`` for a function,
+    ``partial(module.function)``, or ``an instance of module.Class``."""
+    if isinstance(target, functools.partial):
+        return f"partial({extractor_name(target.func)})"
+    func = getattr(target, "__func__", target)  # a bound method's function
+    qualname = getattr(func, "__qualname__", None)
+    if isinstance(qualname, str) and qualname:
+        module = getattr(func, "__module__", None)
+        if getattr(target, "__self__", None) is not None or not isinstance(module, str):
+            return qualname
+        return f"{module}.{qualname}"
+    kind = type(target)
+    return f"an instance of {kind.__module__}.{kind.__qualname__}"
+
+
 def describe_rule(rule: ActionRule) -> str:
     """``dm.send (target path_param('user_id'))``: a rule as ``childsafe routes``
     shows it."""
@@ -105,7 +123,7 @@ def describe_rule(rule: ActionRule) -> str:
             "_QueryParam": "query_param",
             "_JsonField": "json_field",
         }.get(type(target).__name__)
-        shown = f"{kind}({name!r})" if kind and isinstance(name, str) else repr(target)
+        shown = f"{kind}({name!r})" if kind and isinstance(name, str) else extractor_name(target)
         parts.append(f"target {shown}")
     if rule.sensitivity is not None:
         parts.append(f"sensitivity {rule.sensitivity!r}")
