@@ -485,3 +485,53 @@ class TestExplain:
 
         assert lines[1] == "  +40 fan_out at 2026-12-05 11:30:27 UTC: reached 3 minors"
         assert evidence.to_dict()["at"] == "2026-12-05T12:30:27.005394+01:00"
+
+
+class TestListenerFailures:
+    """A listener that raises must not keep a flag from the listeners after it: the
+    store has recorded the rise, so that flag would never come again (a case opener
+    behind a failing audit trail never opened the case)."""
+
+    @staticmethod
+    def _broken(flag: Flag) -> None:
+        raise RuntimeError(f"audit trail down ({flag.actor})")
+
+    def test_later_listeners_still_get_the_flag(self, signals: Signals) -> None:
+        """Each listener is called; then the event raises SignalListenerError naming the
+        failing listener and the actor."""
+        from childsafe.complaints import ComplaintsDesk  # noqa: PLC0415
+        from childsafe.signals import SignalListenerError  # noqa: PLC0415
+
+        desk = ComplaintsDesk()
+        seen: list[Flag] = []
+        opener = CaseOpener(desk, threshold=40)
+        signals.add_listener(self._broken)
+        signals.add_listener(opener)
+        signals.add_listener(seen.append)
+        for i in range(2):
+            signals.message("adult", f"kid{i}", at=T0 + i)
+        with pytest.raises(SignalListenerError, match=r"'adult'.*1 of 3.*audit trail down"):
+            signals.message("adult", "kid2", at=T0 + 2)
+        assert [f.score.score for f in seen] == [50]
+        assert len(desk.cases()) == 1
+        assert opener.opened.keys() == {"adult"}
+        # The event was applied: the next one goes on from it.
+        with pytest.raises(SignalListenerError):
+            signals.message("adult", "kid3", at=T0 + 3)
+        assert [f.score.score for f in seen] == [50, 55]
+
+    def test_a_batch_calls_every_flag(self, signals: Signals) -> None:
+        """In observe_many, a failing listener costs none of the batch's later flags
+        (nor, on a store taking events one by one, any later event)."""
+        from childsafe.signals import SignalListenerError  # noqa: PLC0415
+
+        seen: list[Flag] = []
+        signals.add_listener(self._broken)
+        signals.add_listener(seen.append)
+        events = [
+            SignalEvent("message", "adult", f"kid{i}", T0 + i, allowed=False) for i in range(5)
+        ]
+        with pytest.raises(SignalListenerError, match="failed on 3 flags"):
+            signals.observe_many(events)
+        assert [(f.before, f.score.score) for f in seen] == [(0, 55), (55, 60), (60, 65)]
+        assert signals.actor_score("adult").score == 65

@@ -15,7 +15,7 @@ import attrs
 from childsafe._bands import AgeBand, Assurance
 from childsafe._model import Account
 from childsafe._parsing import shown
-from childsafe.signals._errors import SignalConfigError, SignalEventError
+from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalListenerError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
 from childsafe.signals._stores import (
     EventSignalStore,
@@ -361,7 +361,12 @@ class Signals:
             self._bands[account_id] = band
 
     def add_listener(self, listener: FlagListener) -> None:
-        """Call ``listener`` with each :class:`Flag` (in the thread that fed the event)."""
+        """Call ``listener`` with each :class:`Flag` (in the thread that fed the event).
+
+        A listener that raises does not keep the flag from the listeners after it: each
+        is called, then the event's call raises
+        :class:`~childsafe.signals.SignalListenerError` naming the failing listeners
+        (the event itself was applied)."""
         if not callable(listener):
             raise SignalEventError(f"add_listener: a listener must be callable, got {listener!r}")
         self._listeners.append(listener)
@@ -599,23 +604,35 @@ class Signals:
             raise SignalEventError(f"observe_many: batch must be a positive integer, got {batch!r}")
         scripted = self._scripted
         if scripted is None:
+            failed: list[SignalListenerError] = []
             for i, e in enumerate(events):
                 if not isinstance(e, SignalEvent):
                     raise SignalEventError(
                         f"observe_many: event {i} must be a SignalEvent, got {e!r}"
                     )
-                self.observe(
-                    e.kind,
-                    e.actor,
-                    e.target,
-                    at=e.at,
-                    actor_band=e.actor_band,
-                    target_band=e.target_band,
-                    allowed=e.allowed,
-                    connected=e.connected,
-                    mutual=e.mutual,
-                    text=e.text,
-                )
+                try:
+                    self.observe(
+                        e.kind,
+                        e.actor,
+                        e.target,
+                        at=e.at,
+                        actor_band=e.actor_band,
+                        target_band=e.target_band,
+                        allowed=e.allowed,
+                        connected=e.connected,
+                        mutual=e.mutual,
+                        text=e.text,
+                    )
+                except SignalListenerError as err:  # the event was applied: go on
+                    failed.append(err)
+            if len(failed) == 1:
+                raise failed[0]
+            if failed:
+                raise SignalListenerError(
+                    f"observe_many: flag listeners failed on {len(failed)} flags "
+                    f"(every event was applied, every listener called with every flag): "
+                    f"{'; '.join(map(str, failed[:3]))}"
+                ) from failed[0]
             return
         chunk: list[SignalEvent] = []
         for e in events:
@@ -698,9 +715,23 @@ class Signals:
             self.config, [s for s, _ in steps], state=bool(self._listeners)
         )
         if self._listeners:
+            # A listener that raises on one flag must not cost the batch's later flags:
+            # they were raised in the store already and would never come again.
+            failed: list[SignalListenerError] = []
             for (step, t), state in zip(steps, results, strict=True):
                 if state is not None:
-                    self._notify_state(step[2], t, state)
+                    try:
+                        self._notify_state(step[2], t, state)
+                    except SignalListenerError as e:
+                        failed.append(e)
+            if failed:
+                if len(failed) == 1:
+                    raise failed[0]
+                raise SignalListenerError(
+                    f"observe_many: flag listeners failed on {len(failed)} flags of a batch "
+                    f"(every listener was called with every flag): "
+                    f"{'; '.join(map(str, failed[:3]))}"
+                ) from failed[0]
 
     def _step(
         self,
@@ -847,8 +878,23 @@ class Signals:
         evidence = sorted([*rows, *pair_rows], key=lambda r: r[1])
         score = Score(actor, None, best + fan, tuple(_evidence(r) for r in evidence))
         flag = Flag(_utc(t), score, pair, before)
+        failed: list[tuple[FlagListener, Exception]] = []
         for listener in self._listeners:
-            listener(flag)
+            # The store has recorded this rise: a listener's error must not keep the flag
+            # from the listeners after it (the case opener behind a failing audit trail
+            # would never see this crossing again).
+            try:
+                listener(flag)
+            except Exception as e:
+                log.exception("signals: flag listener %r failed on the flag of %r", listener, actor)
+                failed.append((listener, e))
+        if failed:
+            named = "; ".join(f"{lis!r:.80} raised {type(e).__name__}: {e}" for lis, e in failed)
+            raise SignalListenerError(
+                f"flag of {actor!r:.80} (score {score.score}): {len(failed)} of "
+                f"{len(self._listeners)} flag listener(s) failed, the others were called: "
+                f"{named}"
+            ) from failed[0][1]
 
     def _adult_to_minor(
         self,
