@@ -535,3 +535,49 @@ class TestListenerFailures:
             signals.observe_many(events)
         assert [(f.before, f.score.score) for f in seen] == [(0, 55), (55, 60), (60, 65)]
         assert signals.actor_score("adult").score == 65
+
+
+class TestTextDisguises:
+    """The text rules compared lower-cased text only: an app name or phrase written with
+    full-width letters, a zero-width space or soft hyphen inside, a combining accent, a
+    Cyrillic look-alike letter or a curly apostrophe read the same to a child but slipped
+    past both rules."""
+
+    DISGUISED_APPS = (
+        "add me on \uff37\uff48\uff41\uff54\uff53\uff21\uff50\uff50",  # full-width
+        "whats\u200bapp me",  # zero-width space
+        "my snap\u00adchat is cool_guy",  # soft hyphen
+        "wh\u0430tsapp",  # Cyrillic a
+        "WH\u0301ATSAPP",  # combining acute accent
+        "t\u200d.me/someone",  # zero-width joiner
+        "\U0001d5f1\U0001d5f6\U0001d600\U0001d5f0\U0001d5fc\U0001d5ff\U0001d5f1",  # styled
+    )
+
+    @pytest.mark.parametrize("text", DISGUISED_APPS)
+    def test_disguised_app_names(self, signals: Signals, text: str) -> None:
+        """Each disguise of a messaging app's name still scores off_platform."""
+        signals.message("adult", "kid0", at=T0, connected=True, text=text)
+        assert signals.pair_score("adult", "kid0").rules == {Rule.OFF_PLATFORM}
+
+    def test_disguised_phrases(self, make: Make) -> None:
+        """Phrases match through curly apostrophes, runs of spaces and look-alikes; a
+        phrase list in another script still matches its own language."""
+        nobody = "\u043d\u0438\u043a\u043e\u043c\u0443"  # Russian: "nobody"
+        signals = make(SignalsConfig(phrases=("don't tell", nobody)))
+        signals.account("a", band="adult")
+        for kid, text in (
+            ("k1", "DON\u2019T   tell your mum"),
+            ("k2", "d\u043en't tell"),
+            (
+                "k3",
+                nobody.upper() + " \u043d\u0435 \u0433\u043e\u0432\u043e\u0440\u0438",
+            ),
+        ):
+            signals.account(kid, band="13_15")
+            signals.message("a", kid, at=T0, connected=True, text=text)
+            assert signals.pair_score("a", kid).rules == {Rule.SECRECY}, text
+
+    def test_text_must_be_a_string(self, signals: Signals) -> None:
+        """A text that is not a string is refused, naming the rule's check."""
+        with pytest.raises(SignalEventError, match="text must be a string"):
+            signals.message("adult", "kid0", at=T0, text=b"whatsapp")  # type: ignore[arg-type]
