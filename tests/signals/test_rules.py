@@ -581,3 +581,38 @@ class TestTextDisguises:
         """A text that is not a string is refused, naming the rule's check."""
         with pytest.raises(SignalEventError, match="text must be a string"):
             signals.message("adult", "kid0", at=T0, text=b"whatsapp")  # type: ignore[arg-type]
+
+
+class TestBandsChangedElsewhere:
+    """The engine remembered every band it read from the store for good: when another
+    process (or engine) changed an account's band, say a self-declared 14-year-old the
+    platform's age check found to be an adult, this engine kept treating the adult as a
+    minor and none of its contact with children scored."""
+
+    def test_a_band_changed_by_another_engine_is_seen(self, tmp_path: Path) -> None:
+        """Within band_cache seconds, the other engine's band counts here."""
+        path = str(tmp_path / "shared.db")
+        here = Signals(store=SQLiteSignalStore(path), band_cache=0.05)
+        there = Signals(store=SQLiteSignalStore(path))
+        there.account("liar", band="13_15")
+        for i in range(4):
+            there.account(f"kid{i}", band="13_15")
+        here.message("liar", "kid0", at=T0)
+        assert here.band("liar") == "13_15"
+        there.account("liar", band="adult")  # the age check found an adult
+        import time  # noqa: PLC0415
+
+        time.sleep(0.1)
+        for i in range(1, 4):
+            here.message("liar", f"kid{i}", at=T0 + i)
+        score = here.actor_score("liar")
+        # Three unconnected minors reached as an adult: fan-out, as the adult it is.
+        assert score.rules == {Rule.STRANGER_CONTACT, Rule.FAN_OUT}
+        assert score.score == 50
+        assert here.band("liar") == "adult"
+
+    def test_band_cache_checked(self) -> None:
+        """A band_cache that is not a finite number of seconds >= 0 is refused."""
+        for bad in (-1, float("nan"), float("inf"), "60", True):
+            with pytest.raises(SignalConfigError, match="band_cache"):
+                Signals(band_cache=bad)  # type: ignore[arg-type]

@@ -58,6 +58,8 @@ _BAND_SET: Final = frozenset(_BAND_NAMES)
 _FIRST_TIME: Final = dt.datetime.min.replace(tzinfo=dt.UTC).timestamp()
 _LAST_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 _TIME_RANGE: Final = "at must be a finite time from year 1 to 9999 (UTC)"
+BAND_CACHE_SIZE: Final = 100_000
+"""The most account bands a :class:`Signals` engine remembers between clearings."""
 
 
 def _known_band(band: object) -> bool:
@@ -263,6 +265,11 @@ class Signals:
     reads anything by itself: what happens to a flag is the platform's choice, and a
     person decides.
 
+    Bands the events do not carry are read from the store and remembered for
+    ``band_cache`` seconds (60 by default; at most 100,000 of them), so a band
+    another process changes (an account that said it was 14 found to be an adult) is
+    seen within that time.
+
     The default store is this process's memory: under a multi-process server each
     worker would see only its share of the events, so a warning is logged at start-up
     there; pass a :class:`~childsafe.signals.SQLiteSignalStore` (one machine) or a
@@ -275,6 +282,7 @@ class Signals:
         *,
         store: SignalStore | None = None,
         clock: Callable[[], float] = time.time,
+        band_cache: float = 60.0,
     ) -> None:
         if config is not None and not isinstance(config, SignalsConfig):
             raise SignalConfigError(
@@ -289,6 +297,17 @@ class Signals:
             )
         if not callable(clock):
             raise SignalConfigError(f"Signals: clock must be callable, got {clock!r:.60}")
+        seconds: object = band_cache
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds < float("inf")
+        ):
+            raise SignalConfigError(
+                f"Signals: band_cache must be a finite number of seconds >= 0, got {band_cache!r}"
+            )
+        self._band_cache = float(band_cache)
+        self._bands_until = time.monotonic() + self._band_cache
         self.config = config if config is not None else SignalsConfig()
         self.store: SignalStore = store if store is not None else MemorySignalStore()
         self._clock = clock
@@ -358,6 +377,8 @@ class Signals:
         band = None if band is None else str(band)
         self.store.set_account(account_id, band, None if assurance is None else str(assurance), ids)
         if band is not None:
+            if len(self._bands) >= BAND_CACHE_SIZE:
+                self._bands.clear()
             self._bands[account_id] = band
 
     def add_listener(self, listener: FlagListener) -> None:
@@ -371,12 +392,23 @@ class Signals:
             raise SignalEventError(f"add_listener: a listener must be callable, got {listener!r}")
         self._listeners.append(listener)
 
+    def _refresh_bands(self) -> None:
+        """Forget the remembered bands once ``band_cache`` seconds have passed or too
+        many are kept: a band remembered for good never saw another process's change
+        (a self-declared teen found to be an adult stayed a minor to every rule here)."""
+        now = time.monotonic()
+        if now >= self._bands_until or len(self._bands) > BAND_CACHE_SIZE:
+            self._bands.clear()
+            self._bands_until = now + self._band_cache
+
     def band(self, account_id: str) -> str | None:
         """The band the engine knows for ``account_id`` (asking the store on a miss)."""
         band = self._bands.get(account_id)
         if band is None:
             band = self.store.band(account_id)
             if band is not None:
+                if len(self._bands) >= BAND_CACHE_SIZE:
+                    self._bands.clear()
                 self._bands[account_id] = band
         return band
 
@@ -552,6 +584,8 @@ class Signals:
         if not _fields_ok(actor, target, allowed, connected, mutual):
             _bad_fields(f"observe({kind!r})", actor, target, allowed, connected, mutual)
         self.events += 1
+        if self._bands and time.monotonic() >= self._bands_until:
+            self._refresh_bands()
         if self._scripted is not None:
             if kind == "media_request":
                 self._scripted.fire(actor, target, _B_ASKED_IMAGES)
@@ -675,6 +709,7 @@ class Signals:
                     e.mutual,
                 )
             times.append(t)
+        self._refresh_bands()
         bands = self._bands
         missing = {
             a
