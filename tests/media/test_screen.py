@@ -359,6 +359,26 @@ class TestAnimated:
         with pytest.raises(MediaConfigError, match="max_frames"):
             MediaScreen([listed], max_frames=0)
 
+    def test_too_many_distinct_frames_are_sensitive(self, listed: HashList, tmp_path: Path) -> None:
+        """More distinct frames than max_classified_frames are not classified (each is
+        a classifier run) but count as sensitive, failed; the lists still see them all."""
+        classifier = MarkerClassifier()
+        screen = MediaScreen([listed], classifier=classifier, max_classified_frames=2)
+        try:
+            raw = _animation("GIF", [scene(2), scene(4), scene(5)])
+            verdict = screen.inspect(spool(tmp_path, "many.gif", raw))
+            assert verdict.sensitive
+            assert verdict.classification is not None
+            assert verdict.classification.failed is not None
+            assert "3 distinct frames, more than the 2" in verdict.classification.failed
+            assert classifier.calls == 0
+            raw = _animation("GIF", [scene(2), scene(4), scene(7)])
+            assert screen.inspect(spool(tmp_path, "listed.gif", raw)).matched
+        finally:
+            screen.close()
+        with pytest.raises(MediaConfigError, match="max_classified_frames"):
+            MediaScreen([listed], max_classified_frames=0)
+
     def test_truncated_animation(self, screen: MediaScreen, tmp_path: Path) -> None:
         """An animation cut off in a later frame is an error, not its first frames."""
         raw = _animation("GIF", [scene(2), scene(4), scene(5)])

@@ -67,7 +67,9 @@ class MediaScreen:
     the classifier sees the first frame and each later one that PDQ does not put within
     ``threshold`` of a frame it already saw: a listed or nude picture hidden behind a
     harmless first frame is found. An image of more than ``max_frames`` frames, or whose
-    frames together hold more than ``max_pixels`` pixels, gets an error verdict.
+    frames together hold more than ``max_pixels`` pixels, gets an error verdict; one of
+    more than ``max_classified_frames`` distinct frames is not classified but counts as
+    sensitive (``Classification(sensitive=True, failed=...)``).
     """
 
     def __init__(
@@ -83,12 +85,19 @@ class MediaScreen:
         min_quality: int = 0,
         reduce_to: int | None = DEFAULT_REDUCE_TO,
         max_frames: int = DEFAULT_MAX_FRAMES,
+        max_classified_frames: int = 16,
     ) -> None:
         self.threshold = check_threshold(threshold)
         frames: object = max_frames
         if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
             raise MediaConfigError(f"max_frames: expected a positive integer, got {max_frames!r}")
         self.max_frames = max_frames
+        classified: object = max_classified_frames
+        if isinstance(classified, bool) or not isinstance(classified, int) or classified < 1:
+            raise MediaConfigError(
+                f"max_classified_frames: expected a positive integer, got {max_classified_frames!r}"
+            )
+        self.max_classified_frames = max_classified_frames
         quality: object = min_quality
         if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
             raise MediaConfigError(f"min_quality: expected 0 to 100, got {min_quality!r}")
@@ -167,7 +176,8 @@ class MediaScreen:
                     hamming(found.hex, h) > self.threshold for h in seen
                 ):
                     seen.append(found.hex)
-                    later.append((found.hex, rgb))
+                    if len(seen) <= self.max_classified_frames:  # beyond: counted only
+                        later.append((found.hex, rgb))
         except ImageError as e:
             return MediaVerdict(error=str(e))
         except Exception as e:
@@ -177,6 +187,21 @@ class MediaScreen:
             return MediaVerdict(error="the image has no frames")
         if self._runner is None:
             return MediaVerdict(pdq=first[0], quality=first[1])
+        if len(seen) > self.max_classified_frames:
+            # Each distinct frame costs a classifier run: an animation of hundreds of
+            # different frames would hold the workers for minutes. Frames left unseen
+            # could show anything, so the answer is the protective one.
+            return MediaVerdict(
+                pdq=first[0],
+                quality=first[1],
+                classification=Classification(
+                    sensitive=True,
+                    failed=(
+                        f"{len(seen)} distinct frames, more than the "
+                        f"{self.max_classified_frames} the classifier is given"
+                    ),
+                ),
+            )
         classification = self._runner.classify(Path(media.path))
         if not classification.sensitive and later:
             classification = self._classify_frames(Path(media.path), later)
