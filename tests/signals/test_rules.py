@@ -616,3 +616,37 @@ class TestBandsChangedElsewhere:
         for bad in (-1, float("nan"), float("inf"), "60", True):
             with pytest.raises(SignalConfigError, match="band_cache"):
                 Signals(band_cache=bad)  # type: ignore[arg-type]
+
+
+class TestIdLimits:
+    """Account ids and identifiers had no length limit and an account no limit on its
+    identifiers: a careless integration passing a client's device id stored megabytes in
+    every key and field naming it (and again with every block)."""
+
+    def test_long_ids_refused(self, signals: Signals) -> None:
+        """An account id or identifier over 1,024 characters is refused, naming it."""
+        huge = "x" * (1 << 20)
+        with pytest.raises(SignalEventError, match=r"actor 'xxx.*1048576 characters"):
+            signals.message(huge, "kid0", at=T0)
+        with pytest.raises(SignalEventError, match=r"target .*more than the 1024"):
+            signals.observe("message", "adult", huge, at=T0)
+        with pytest.raises(SignalEventError, match=r"observe.*target .xxx"):
+            signals.observe_many([SignalEvent("message", "adult", huge, T0)])
+        with pytest.raises(SignalEventError, match="the id is 1048576 characters"):
+            signals.account(huge, band="adult")
+        with pytest.raises(SignalEventError, match=r"identifier 'xxx.*more than 1024"):
+            signals.account("adult", identifiers=[huge])
+        signals.account("a" * 1024, band="adult", identifiers=["d" * 1024])
+        signals.message("a" * 1024, "kid0", at=T0)
+        assert signals.pair_score("a" * 1024, "kid0").score == 10
+
+    def test_identifier_count_and_kind(self, signals: Signals) -> None:
+        """More than 64 identifiers, a string for the list (read letter by letter) and
+        an identifier with a lone surrogate are refused."""
+        with pytest.raises(SignalEventError, match="more than 64 identifiers"):
+            signals.account("adult", identifiers=(f"device:{i}" for i in range(10**9)))
+        with pytest.raises(SignalEventError, match="must be a list of strings"):
+            signals.account("adult", identifiers="device:1")
+        with pytest.raises(SignalEventError, match="lone surrogate"):
+            signals.account("adult", identifiers=["\ud800"])
+        signals.account("adult", identifiers=[f"device:{i}" for i in range(64)])

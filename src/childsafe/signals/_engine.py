@@ -4,6 +4,7 @@ and flags out. Everything here is kept in this process's memory."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import time
@@ -58,6 +59,13 @@ _BAND_SET: Final = frozenset(_BAND_NAMES)
 _FIRST_TIME: Final = dt.datetime.min.replace(tzinfo=dt.UTC).timestamp()
 _LAST_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 _TIME_RANGE: Final = "at must be a finite time from year 1 to 9999 (UTC)"
+MAX_ID_LENGTH: Final = 1024
+"""The longest account id or identifier the engine takes: each is a key or field of the
+store, several times over (a megabyte id from a careless integration was stored as
+such in every key and field naming it)."""
+MAX_IDENTIFIERS: Final = 64
+"""The most device or network identifiers :meth:`Signals.account` takes for one
+account (each is written again with every block of that account)."""
 BAND_CACHE_SIZE: Final = 100_000
 """The most account bands a :class:`Signals` engine remembers between clearings."""
 
@@ -95,8 +103,8 @@ def _fields_ok(
         and type(mutual) is int
         and isinstance(actor, str)
         and isinstance(target, str)
-        and actor != ""
-        and target != ""
+        and 0 < len(actor) <= MAX_ID_LENGTH
+        and 0 < len(target) <= MAX_ID_LENGTH
         and mutual >= 0
         and (actor.isascii() or _text_ok(actor))
         and (target.isascii() or _text_ok(target))
@@ -112,6 +120,11 @@ def _bad_fields(
         if not isinstance(value, str) or not value:
             raise SignalEventError(
                 f"{call}: {name} must be a non-empty account id, got {shown(value)}"
+            )
+        if len(value) > MAX_ID_LENGTH:
+            raise SignalEventError(
+                f"{call}: {name} {value!r:.60} is {len(value)} characters long, more than "
+                f"the {MAX_ID_LENGTH} an account id may have"
             )
         if not _text_ok(value):
             raise SignalEventError(f"{call}: {name} {value!r:.60} contains a lone surrogate")
@@ -365,14 +378,38 @@ class Signals:
             raise SignalEventError(
                 f"account: the id must be a non-empty string, got {account_id!r}"
             )
+        if len(account_id) > MAX_ID_LENGTH:
+            raise SignalEventError(
+                f"account {account_id!r:.60}: the id is {len(account_id)} characters long, "
+                f"more than {MAX_ID_LENGTH}"
+            )
         if not _text_ok(account_id):
             raise SignalEventError(f"account {account_id!r:.60}: the id contains a lone surrogate")
-        ids = tuple(identifiers)
+        if isinstance(identifiers, str):  # a string would be taken letter by letter
+            raise SignalEventError(
+                f"account {account_id!r:.60}: identifiers must be a list of strings, got the "
+                f"string {identifiers!r:.60}"
+            )
+        ids = tuple(itertools.islice(identifiers, MAX_IDENTIFIERS + 1))
+        if len(ids) > MAX_IDENTIFIERS:
+            raise SignalEventError(
+                f"account {account_id!r:.60}: more than {MAX_IDENTIFIERS} identifiers"
+            )
         for ident in ids:
             value: object = ident
             if not isinstance(value, str) or not value:
                 raise SignalEventError(
                     f"account {account_id!r}: identifiers must be non-empty strings, got {ident!r}"
+                )
+            if len(value) > MAX_ID_LENGTH:
+                raise SignalEventError(
+                    f"account {account_id!r:.60}: identifier {value!r:.60} is {len(value)} "
+                    f"characters long, more than {MAX_ID_LENGTH}"
+                )
+            if not _text_ok(value):
+                raise SignalEventError(
+                    f"account {account_id!r:.60}: identifier {value!r:.60} contains a lone "
+                    "surrogate"
                 )
         band = None if band is None else str(band)
         self.store.set_account(account_id, band, None if assurance is None else str(assurance), ids)
