@@ -379,6 +379,17 @@ class TestAnimated:
         with pytest.raises(MediaConfigError, match="max_classified_frames"):
             MediaScreen([listed], max_classified_frames=0)
 
+    def test_tiff_pages_of_other_sizes(self, listed: HashList, tmp_path: Path) -> None:
+        """A TIFF's pages each have their own size: a small first page does not vouch
+        for large later ones, whose pixels count against max_pixels too."""
+        small = Image.new("RGB", (8, 8), "white")
+        raw = _animation("TIFF", [small, scene(1), scene(1)])
+        width, height = scene(1).size
+        screen = MediaScreen([listed], max_pixels=width * height + 64)
+        verdict = screen.inspect(spool(tmp_path, "pages.tiff", raw))
+        assert verdict.error is not None
+        assert "frames 1 to 3 of 3 hold" in verdict.error
+
     def test_truncated_animation(self, screen: MediaScreen, tmp_path: Path) -> None:
         """An animation cut off in a later frame is an error, not its first frames."""
         raw = _animation("GIF", [scene(2), scene(4), scene(5)])

@@ -275,6 +275,34 @@ def _hash_rgb(rgb: Image.Image) -> PDQHash:
     return PDQHash(digest.hex(), int(quality))
 
 
+def _open_frames(
+    path: object,
+    accepted: Iterable[str],
+    image_mod: Any,  # noqa: ANN401 - Pillow is imported lazily
+) -> tuple[Any, str]:
+    """``path`` (a path or the file's bytes) opened by Pillow, and its name for errors."""
+    given: object = path
+    if isinstance(given, bytes | bytearray | memoryview):
+        stream: Any = io.BytesIO(bytes(given))
+        name = "<bytes>"
+    elif isinstance(given, str | os.PathLike):
+        stream = Path(os.fspath(given))
+        name = str(stream)
+    else:
+        raise ImageError(f"expected a path or the file's bytes, got {type(given).__name__}")
+    try:
+        image = image_mod.open(stream, formats=accepted)
+    except image_mod.DecompressionBombError as e:
+        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except (image_mod.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
+    except Warning as e:
+        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    return image, name
+
+
 def pdq_frames(
     path: str | os.PathLike[str] | bytes,
     *,
@@ -300,25 +328,7 @@ def pdq_frames(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise MediaConfigError(f"max_frames: expected a positive integer, got {max_frames!r}")
     accepted = formats if formats is IMAGE_FORMATS else check_formats(formats)
-    given: object = path
-    if isinstance(given, bytes | bytearray | memoryview):
-        stream: Any = io.BytesIO(bytes(given))
-        name = "<bytes>"
-    elif isinstance(given, str | os.PathLike):
-        stream = Path(os.fspath(given))
-        name = str(stream)
-    else:
-        raise ImageError(f"expected a path or the file's bytes, got {type(given).__name__}")
-    try:
-        image = image_mod.open(stream, formats=accepted)
-    except image_mod.DecompressionBombError as e:
-        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
-    except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
-    except (image_mod.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
-    except Warning as e:
-        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    image, name = _open_frames(path, accepted, image_mod)
     with image:
         try:
             frames = int(getattr(image, "n_frames", 1))
@@ -335,6 +345,7 @@ def pdq_frames(
                 f"{name}: {frames} frames of {width}x{height} are "
                 f"{width * height * frames} pixels, more than the limit of {limit}"
             )
+        total = 0
         for i in range(frames):
             if i:
                 try:
@@ -343,5 +354,14 @@ def pdq_frames(
                     raise ImageError(
                         f"{name}: frame {i + 1} of {frames} could not be read ({e})"
                     ) from None
+            # The pages of a TIFF each have a size of their own: a tiny first page said
+            # nothing about the rest, so the pixels are counted frame by frame too.
+            width, height = image.size
+            total += width * height
+            if frames > 1 and total > limit:
+                raise ImageError(
+                    f"{name}: frames 1 to {i + 1} of {frames} hold {total} pixels, more than "
+                    f"the limit of {limit}"
+                )
             rgb = _reduced(_decoded(image, name, limit, image_mod, image_ops), reduce_to)
             yield _hash_rgb(rgb), rgb
