@@ -251,17 +251,17 @@ class SignalsConfig:
         object.__setattr__(self, "_phrases_re", _patterns("phrases", self.phrases))
 
     def apps_in(self, text: str) -> str | None:
-        """The first messaging app named in ``text``, if any (compared as :func:`fold`
-        has it, so look-alike letters, full-width forms and zero-width characters do not
-        hide a name)."""
+        """The first messaging app named in ``text``, if any (compared folded: lower
+        case, look-alike letters, full-width forms and zero-width characters do not hide
+        a name)."""
         if self._apps_re is None:
             return None
         m = self._apps_re.search(_folded("apps_in", text))
         return None if m is None else m.group(0)
 
     def phrase_in(self, text: str) -> str | None:
-        """The first opted-in phrase found in ``text``, if any (compared as
-        :func:`fold` has it)."""
+        """The first opted-in phrase found in ``text``, if any (compared folded, as
+        :meth:`apps_in` compares)."""
         if self._phrases_re is None:
             return None
         m = self._phrases_re.search(_folded("phrase_in", text))
