@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from childsafe.media import (
     Classification,
@@ -288,3 +290,108 @@ class TestThreads:
         ):
             with pytest.raises(MediaConfigError):
                 MediaScreen([], classifier=MarkerClassifier(), **options)  # type: ignore[arg-type]
+
+
+def _animation(fmt: str, frames: list[Image.Image]) -> bytes:
+    out = io.BytesIO()
+    frames[0].save(out, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+ANIMATED = ("GIF", "WEBP", "PNG", "TIFF")
+
+
+class TestAnimated:
+    """Only the first frame of an animated GIF, WebP or PNG (or the first page of a TIFF)
+    was hashed and classified: a listed picture or a nude one behind a harmless first
+    frame passed."""
+
+    @pytest.mark.parametrize("fmt", ANIMATED)
+    def test_listed_frame_behind_a_harmless_one(
+        self, screen: MediaScreen, tmp_path: Path, fmt: str
+    ) -> None:
+        """A listed picture as the second frame matches, with that frame's hash."""
+        raw = _animation(fmt, [scene(2), scene(7)])
+        verdict = screen.inspect(spool(tmp_path, f"a.{fmt.lower()}", raw))
+        assert verdict.matched, fmt
+        assert verdict.match is not None
+        assert verdict.match.entry_id == "demo-7"
+        assert verdict.pdq is not None
+        assert verdict.pdq != pdq_hash(scene(2)).hex
+
+    @pytest.mark.parametrize("fmt", ANIMATED)
+    def test_sensitive_frame_behind_a_harmless_one(
+        self, screen: MediaScreen, tmp_path: Path, fmt: str
+    ) -> None:
+        """A marked picture as a later frame is sensitive; its frame file is removed."""
+        raw = _animation(fmt, [scene(2), scene(2), mark_sensitive(scene(3))])
+        verdict = screen.inspect(spool(tmp_path, f"s.{fmt.lower()}", raw))
+        assert verdict.sensitive, fmt
+        assert verdict.classification is not None
+        assert verdict.classification.labels == ((MARKER_LABEL, 1.0),)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"s.{fmt.lower()}"]
+
+    def test_like_frames_are_classified_once(self, screen: MediaScreen, tmp_path: Path) -> None:
+        """Frames PDQ puts within the threshold of one already seen are not classified
+        again; a harmless animation is not sensitive."""
+        classifier = screen.classifier
+        assert isinstance(classifier, MarkerClassifier)
+        raw = _animation("GIF", [scene(2), scene(2), scene(4), scene(4)])
+        verdict = screen.inspect(spool(tmp_path, "ok.gif", raw))
+        assert not verdict.sensitive
+        assert not verdict.matched
+        assert verdict.pdq == pdq_hash(Image.open(io.BytesIO(raw))).hex
+        assert classifier.calls == 2
+
+    def test_frame_limits(self, listed: HashList, tmp_path: Path) -> None:
+        """More frames than max_frames, or frames holding more pixels together than
+        max_pixels, give an error verdict before any frame is decoded."""
+        raw = _animation("GIF", [scene(i) for i in range(1, 5)])
+        media = spool(tmp_path, "long.gif", raw)
+        verdict = MediaScreen([listed], max_frames=3).inspect(media)
+        assert verdict.error is not None
+        assert "4 frames, more than the limit of 3" in verdict.error
+        width, height = scene(1).size
+        verdict = MediaScreen([listed], max_pixels=width * height * 3).inspect(media)
+        assert verdict.error is not None
+        assert "more than the limit" in verdict.error
+        assert MediaScreen([listed], max_frames=4).inspect(media).error is None
+        with pytest.raises(MediaConfigError, match="max_frames"):
+            MediaScreen([listed], max_frames=0)
+
+    def test_too_many_distinct_frames_are_sensitive(self, listed: HashList, tmp_path: Path) -> None:
+        """More distinct frames than max_classified_frames are not classified (each is
+        a classifier run) but count as sensitive, failed; the lists still see them all."""
+        classifier = MarkerClassifier()
+        screen = MediaScreen([listed], classifier=classifier, max_classified_frames=2)
+        try:
+            raw = _animation("GIF", [scene(2), scene(4), scene(5)])
+            verdict = screen.inspect(spool(tmp_path, "many.gif", raw))
+            assert verdict.sensitive
+            assert verdict.classification is not None
+            assert verdict.classification.failed is not None
+            assert "3 distinct frames, more than the 2" in verdict.classification.failed
+            assert classifier.calls == 0
+            raw = _animation("GIF", [scene(2), scene(4), scene(7)])
+            assert screen.inspect(spool(tmp_path, "listed.gif", raw)).matched
+        finally:
+            screen.close()
+        with pytest.raises(MediaConfigError, match="max_classified_frames"):
+            MediaScreen([listed], max_classified_frames=0)
+
+    def test_tiff_pages_of_other_sizes(self, listed: HashList, tmp_path: Path) -> None:
+        """A TIFF's pages each have their own size: a small first page does not vouch
+        for large later ones, whose pixels count against max_pixels too."""
+        small = Image.new("RGB", (8, 8), "white")
+        raw = _animation("TIFF", [small, scene(1), scene(1)])
+        width, height = scene(1).size
+        screen = MediaScreen([listed], max_pixels=width * height + 64)
+        verdict = screen.inspect(spool(tmp_path, "pages.tiff", raw))
+        assert verdict.error is not None
+        assert "frames 1 to 3 of 3 hold" in verdict.error
+
+    def test_truncated_animation(self, screen: MediaScreen, tmp_path: Path) -> None:
+        """An animation cut off in a later frame is an error, not its first frames."""
+        raw = _animation("GIF", [scene(2), scene(4), scene(5)])
+        verdict = screen.inspect(spool(tmp_path, "cut.gif", raw[: len(raw) * 3 // 4]))
+        assert verdict.error is not None

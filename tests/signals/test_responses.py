@@ -277,3 +277,37 @@ class TestWebhook:
         """A dead-letter path that cannot be opened raises the store error."""
         with pytest.raises(SignalStoreError, match="dead-letter store"):
             SQLiteDeadLetters(str(tmp_path / "no" / "such" / "dead.db"))
+
+
+class TestWebhookFailures:
+    """A delivery that failed with anything but an httpx.HTTPError (a closed client's
+    RuntimeError, a custom transport's error) killed the delivery thread and the flag was
+    never dead-lettered; an invalid URL passed the constructor and failed every time."""
+
+    def test_flag_after_close_is_dead_lettered(self, receiver: Receiver) -> None:
+        """A flag that reaches a closed webhook waits in the dead letters."""
+        hook = Webhook(receiver.url, SECRET, retries=0)
+        hook.close()
+        _flagged_webhook(hook)
+        assert hook.flush(10)
+        letters = hook.dead_letters.items()
+        assert len(letters) == 1
+        assert "RuntimeError" in letters[0].error
+        assert json.loads(letters[0].body)["actor"] == "adult"
+
+    def test_the_thread_lives_on(self, receiver: Receiver) -> None:
+        """After such a failure the delivery thread lives on: the next flag is
+        dead-lettered too, not lost with a dead thread."""
+        hook = Webhook(receiver.url, SECRET, retries=1, sleep=lambda _: None)
+        hook.close()
+        for _ in range(2):
+            _flagged_webhook(hook)
+            assert hook.flush(10)
+        assert len(hook.dead_letters.items()) == 2
+        assert hook._thread is not None
+        assert hook._thread.is_alive()
+
+    def test_invalid_url_refused(self) -> None:
+        """A URL httpx cannot parse is refused at construction, naming it."""
+        with pytest.raises(SignalConfigError, match="not a valid URL"):
+            Webhook("http://[::1/hook", SECRET)

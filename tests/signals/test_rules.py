@@ -485,3 +485,168 @@ class TestExplain:
 
         assert lines[1] == "  +40 fan_out at 2026-12-05 11:30:27 UTC: reached 3 minors"
         assert evidence.to_dict()["at"] == "2026-12-05T12:30:27.005394+01:00"
+
+
+class TestListenerFailures:
+    """A listener that raises must not keep a flag from the listeners after it: the
+    store has recorded the rise, so that flag would never come again (a case opener
+    behind a failing audit trail never opened the case)."""
+
+    @staticmethod
+    def _broken(flag: Flag) -> None:
+        raise RuntimeError(f"audit trail down ({flag.actor})")
+
+    def test_later_listeners_still_get_the_flag(self, signals: Signals) -> None:
+        """Each listener is called; then the event raises SignalListenerError naming the
+        failing listener and the actor."""
+        from childsafe.complaints import ComplaintsDesk  # noqa: PLC0415
+        from childsafe.signals import SignalListenerError  # noqa: PLC0415
+
+        desk = ComplaintsDesk()
+        seen: list[Flag] = []
+        opener = CaseOpener(desk, threshold=40)
+        signals.add_listener(self._broken)
+        signals.add_listener(opener)
+        signals.add_listener(seen.append)
+        for i in range(2):
+            signals.message("adult", f"kid{i}", at=T0 + i)
+        with pytest.raises(SignalListenerError, match=r"'adult'.*1 of 3.*audit trail down"):
+            signals.message("adult", "kid2", at=T0 + 2)
+        assert [f.score.score for f in seen] == [50]
+        assert len(desk.cases()) == 1
+        assert opener.opened.keys() == {"adult"}
+        # The event was applied: the next one goes on from it.
+        with pytest.raises(SignalListenerError):
+            signals.message("adult", "kid3", at=T0 + 3)
+        assert [f.score.score for f in seen] == [50, 55]
+
+    def test_a_batch_calls_every_flag(self, signals: Signals) -> None:
+        """In observe_many, a failing listener costs none of the batch's later flags
+        (nor, on a store taking events one by one, any later event)."""
+        from childsafe.signals import SignalListenerError  # noqa: PLC0415
+
+        seen: list[Flag] = []
+        signals.add_listener(self._broken)
+        signals.add_listener(seen.append)
+        events = [
+            SignalEvent("message", "adult", f"kid{i}", T0 + i, allowed=False) for i in range(5)
+        ]
+        with pytest.raises(SignalListenerError, match="failed on 3 flags"):
+            signals.observe_many(events)
+        assert [(f.before, f.score.score) for f in seen] == [(0, 55), (55, 60), (60, 65)]
+        assert signals.actor_score("adult").score == 65
+
+
+class TestTextDisguises:
+    """The text rules compared lower-cased text only: an app name or phrase written with
+    full-width letters, a zero-width space or soft hyphen inside, a combining accent, a
+    Cyrillic look-alike letter or a curly apostrophe read the same to a child but slipped
+    past both rules."""
+
+    DISGUISED_APPS = (
+        "add me on \uff37\uff48\uff41\uff54\uff53\uff21\uff50\uff50",  # full-width
+        "whats\u200bapp me",  # zero-width space
+        "my snap\u00adchat is cool_guy",  # soft hyphen
+        "wh\u0430tsapp",  # Cyrillic a
+        "WH\u0301ATSAPP",  # combining acute accent
+        "t\u200d.me/someone",  # zero-width joiner
+        "\U0001d5f1\U0001d5f6\U0001d600\U0001d5f0\U0001d5fc\U0001d5ff\U0001d5f1",  # styled
+    )
+
+    @pytest.mark.parametrize("text", DISGUISED_APPS)
+    def test_disguised_app_names(self, signals: Signals, text: str) -> None:
+        """Each disguise of a messaging app's name still scores off_platform."""
+        signals.message("adult", "kid0", at=T0, connected=True, text=text)
+        assert signals.pair_score("adult", "kid0").rules == {Rule.OFF_PLATFORM}
+
+    def test_disguised_phrases(self, make: Make) -> None:
+        """Phrases match through curly apostrophes, runs of spaces and look-alikes; a
+        phrase list in another script still matches its own language."""
+        nobody = "\u043d\u0438\u043a\u043e\u043c\u0443"  # Russian: "nobody"
+        signals = make(SignalsConfig(phrases=("don't tell", nobody)))
+        signals.account("a", band="adult")
+        for kid, text in (
+            ("k1", "DON\u2019T   tell your mum"),
+            ("k2", "d\u043en't tell"),
+            (
+                "k3",
+                nobody.upper() + " \u043d\u0435 \u0433\u043e\u0432\u043e\u0440\u0438",
+            ),
+        ):
+            signals.account(kid, band="13_15")
+            signals.message("a", kid, at=T0, connected=True, text=text)
+            assert signals.pair_score("a", kid).rules == {Rule.SECRECY}, text
+
+    def test_text_must_be_a_string(self, signals: Signals) -> None:
+        """A text that is not a string is refused, naming the rule's check."""
+        with pytest.raises(SignalEventError, match="text must be a string"):
+            signals.message("adult", "kid0", at=T0, text=b"whatsapp")  # type: ignore[arg-type]
+
+
+class TestBandsChangedElsewhere:
+    """The engine remembered every band it read from the store for good: when another
+    process (or engine) changed an account's band, say a self-declared 14-year-old the
+    platform's age check found to be an adult, this engine kept treating the adult as a
+    minor and none of its contact with children scored."""
+
+    def test_a_band_changed_by_another_engine_is_seen(self, tmp_path: Path) -> None:
+        """Within band_cache seconds, the other engine's band counts here."""
+        path = str(tmp_path / "shared.db")
+        here = Signals(store=SQLiteSignalStore(path), band_cache=0.05)
+        there = Signals(store=SQLiteSignalStore(path))
+        there.account("liar", band="13_15")
+        for i in range(4):
+            there.account(f"kid{i}", band="13_15")
+        here.message("liar", "kid0", at=T0)
+        assert here.band("liar") == "13_15"
+        there.account("liar", band="adult")  # the age check found an adult
+        import time  # noqa: PLC0415
+
+        time.sleep(0.1)
+        for i in range(1, 4):
+            here.message("liar", f"kid{i}", at=T0 + i)
+        score = here.actor_score("liar")
+        # Three unconnected minors reached as an adult: fan-out, as the adult it is.
+        assert score.rules == {Rule.STRANGER_CONTACT, Rule.FAN_OUT}
+        assert score.score == 50
+        assert here.band("liar") == "adult"
+
+    def test_band_cache_checked(self) -> None:
+        """A band_cache that is not a finite number of seconds >= 0 is refused."""
+        for bad in (-1, float("nan"), float("inf"), "60", True):
+            with pytest.raises(SignalConfigError, match="band_cache"):
+                Signals(band_cache=bad)  # type: ignore[arg-type]
+
+
+class TestIdLimits:
+    """Account ids and identifiers had no length limit and an account no limit on its
+    identifiers: a careless integration passing a client's device id stored megabytes in
+    every key and field naming it (and again with every block)."""
+
+    def test_long_ids_refused(self, signals: Signals) -> None:
+        """An account id or identifier over 1,024 characters is refused, naming it."""
+        huge = "x" * (1 << 20)
+        with pytest.raises(SignalEventError, match=r"actor 'xxx.*1048576 characters"):
+            signals.message(huge, "kid0", at=T0)
+        with pytest.raises(SignalEventError, match=r"target .*more than the 1024"):
+            signals.observe("message", "adult", huge, at=T0)
+        with pytest.raises(SignalEventError, match=r"observe.*target .xxx"):
+            signals.observe_many([SignalEvent("message", "adult", huge, T0)])
+        with pytest.raises(SignalEventError, match="the id is 1048576 characters"):
+            signals.account(huge, band="adult")
+        with pytest.raises(SignalEventError, match=r"identifier 'xxx.*more than 1024"):
+            signals.account("adult", identifiers=[huge])
+        signals.account("a" * 1024, band="adult", identifiers=["d" * 1024])
+        signals.message("a" * 1024, "kid0", at=T0)
+        assert signals.pair_score("a" * 1024, "kid0").score == 10
+
+    def test_identifier_count_and_kind(self, signals: Signals) -> None:
+        """More than 64 identifiers, a string for the list (read letter by letter) and
+        an identifier with a lone surrogate are refused."""
+        with pytest.raises(SignalEventError, match="more than 64 identifiers"):
+            signals.account("adult", identifiers=(f"device:{i}" for i in range(10**9)))
+        with pytest.raises(SignalEventError, match="must be a list of strings"):
+            signals.account("adult", identifiers="device:1")
+        with pytest.raises(SignalEventError, match="lone surrogate"):
+            signals.account("adult", identifiers=["\ud800"])
+        signals.account("adult", identifiers=[f"device:{i}" for i in range(64)])

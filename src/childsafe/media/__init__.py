@@ -45,12 +45,14 @@ from childsafe.media._evidence import (
 from childsafe.media._lists import HASH_COLUMNS, ID_COLUMNS, TYPE_COLUMNS, HashEntry, HashList
 from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher
 from childsafe.media._pdq import (
+    DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_PIXELS,
     DEFAULT_REDUCE_TO,
     IMAGE_FORMATS,
     PDQHash,
     hamming,
     load_image,
+    pdq_frames,
     pdq_hash,
 )
 from childsafe.media._screen import MediaScreen
@@ -65,6 +67,7 @@ from childsafe.media._types import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_REDUCE_TO",
     "DEFAULT_THRESHOLD",
@@ -101,6 +104,7 @@ __all__ = [
     "SQLiteEvidenceStore",
     "hamming",
     "load_image",
+    "pdq_frames",
     "pdq_hash",
 ]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,12 +27,14 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_REDUCE_TO",
     "IMAGE_FORMATS",
     "PDQHash",
     "hamming",
     "load_image",
+    "pdq_frames",
     "pdq_hash",
 ]
 
@@ -46,7 +48,14 @@ hashing (see :func:`pdq_hash`)."""
 
 IMAGE_FORMATS: Final[tuple[str, ...]] = ("BMP", "GIF", "JPEG", "PNG", "TIFF", "WEBP")
 """The still-image formats decoded by default (Pillow's format names); anything else is
-refused as not an image. Animated GIF/WebP are hashed on their first frame."""
+refused as not an image. :func:`pdq_hash` hashes the first frame of an animated GIF,
+WebP or PNG (or a multi-page TIFF); :func:`pdq_frames` and
+:class:`~childsafe.media.MediaScreen` hash every frame."""
+
+DEFAULT_MAX_FRAMES: Final = 256
+"""The most frames an animated image (or pages a TIFF) may have for
+:class:`~childsafe.media.MediaScreen` to inspect it; one with more is refused, since
+frames left unchecked could carry anything."""
 
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 
@@ -242,16 +251,117 @@ def pdq_hash(
     >>> len(h.hex), h.quality
     (64, 0)
     """
-    np, pdqhash = _pdq()
+    _pdq()
     check_reduce_to(reduce_to)
     rgb = load_image(source, max_pixels=max_pixels, formats=formats)
+    return _hash_rgb(_reduced(rgb, reduce_to))
+
+
+def _reduced(rgb: Image.Image, reduce_to: int | None) -> Image.Image:
     if reduce_to is not None:
         factor = max(rgb.size) // reduce_to
         if factor >= 2:
-            rgb = rgb.reduce(factor)
+            return rgb.reduce(factor)
+    return rgb
+
+
+def _hash_rgb(rgb: Image.Image) -> PDQHash:
+    np, pdqhash = _pdq()
     pixels = np.asarray(rgb, dtype=np.uint8)
     bits, quality = pdqhash.compute(pixels)
     # pdqhash gives the 256 bits most significant first: the hex the reference
     # implementation and ThreatExchange print.
     digest = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
     return PDQHash(digest.hex(), int(quality))
+
+
+def _open_frames(
+    path: object,
+    accepted: Iterable[str],
+    image_mod: Any,  # noqa: ANN401 - Pillow is imported lazily
+) -> tuple[Any, str]:
+    """``path`` (a path or the file's bytes) opened by Pillow, and its name for errors."""
+    given: object = path
+    if isinstance(given, bytes | bytearray | memoryview):
+        stream: Any = io.BytesIO(bytes(given))
+        name = "<bytes>"
+    elif isinstance(given, str | os.PathLike):
+        stream = Path(os.fspath(given))
+        name = str(stream)
+    else:
+        raise ImageError(f"expected a path or the file's bytes, got {type(given).__name__}")
+    try:
+        image = image_mod.open(stream, formats=accepted)
+    except image_mod.DecompressionBombError as e:
+        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except (image_mod.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
+    except Warning as e:
+        raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+    return image, name
+
+
+def pdq_frames(
+    path: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: Iterable[str] = IMAGE_FORMATS,
+    reduce_to: int | None = DEFAULT_REDUCE_TO,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+) -> Iterator[tuple[PDQHash, Image.Image]]:
+    """The PDQ hash of every frame of an image (a path or the file's bytes), in order,
+    each with the frame as decoded (RGB, shrunk as for hashing): one for a still image,
+    each frame of an animated GIF, WebP or PNG, each page of a TIFF.
+
+    Decoded as :func:`load_image` decodes, and the whole image is checked before its
+    first frame is decoded: more than ``max_frames`` frames, or frames together holding
+    more than ``max_pixels`` pixels, raise :class:`~childsafe.media.ImageError` (a long
+    animation of large frames is a decompression bomb over time), as does a frame that
+    cannot be decoded (a truncated animation is never cut short silently)."""
+    image_mod, image_ops = _pil()
+    _pdq()
+    limit = _check_limit(max_pixels)
+    check_reduce_to(reduce_to)
+    count: object = max_frames
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise MediaConfigError(f"max_frames: expected a positive integer, got {max_frames!r}")
+    accepted = formats if formats is IMAGE_FORMATS else check_formats(formats)
+    image, name = _open_frames(path, accepted, image_mod)
+    with image:
+        try:
+            frames = int(getattr(image, "n_frames", 1))
+        except (OSError, ValueError, SyntaxError, EOFError, Warning) as e:
+            raise ImageError(f"{name}: the frames could not be counted ({e})") from None
+        if frames > count:
+            raise ImageError(
+                f"{name}: {frames} frames, more than the limit of {count}: frames left "
+                "unchecked could show anything"
+            )
+        width, height = image.size
+        if frames > 1 and width * height * frames > limit:
+            raise ImageError(
+                f"{name}: {frames} frames of {width}x{height} are "
+                f"{width * height * frames} pixels, more than the limit of {limit}"
+            )
+        total = 0
+        for i in range(frames):
+            if i:
+                try:
+                    image.seek(i)
+                except (OSError, ValueError, SyntaxError, EOFError, Warning) as e:
+                    raise ImageError(
+                        f"{name}: frame {i + 1} of {frames} could not be read ({e})"
+                    ) from None
+            # The pages of a TIFF each have a size of their own: a tiny first page said
+            # nothing about the rest, so the pixels are counted frame by frame too.
+            width, height = image.size
+            total += width * height
+            if frames > 1 and total > limit:
+                raise ImageError(
+                    f"{name}: frames 1 to {i + 1} of {frames} hold {total} pixels, more than "
+                    f"the limit of {limit}"
+                )
+            rgb = _reduced(_decoded(image, name, limit, image_mod, image_ops), reduce_to)
+            yield _hash_rgb(rgb), rgb

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from childsafe.media._classify import Classifier, ClassifierRunner
 from childsafe.media._errors import ImageError, MediaConfigError
 from childsafe.media._lists import HashList
 from childsafe.media._matcher import DEFAULT_THRESHOLD, HashMatcher, check_threshold
 from childsafe.media._pdq import (
+    DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_PIXELS,
     DEFAULT_REDUCE_TO,
     IMAGE_FORMATS,
     PDQHash,
     check_formats,
     check_reduce_to,
+    hamming,
+    pdq_frames,
     pdq_hash,
 )
-from childsafe.media._types import HashMatch, MediaFile, MediaVerdict
+from childsafe.media._types import Classification, HashMatch, MediaFile, MediaVerdict
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["MediaScreen"]
 
@@ -54,6 +62,14 @@ class MediaScreen:
     ``min_quality``: hashes whose PDQ quality is below it are not matched (0, the
     default, matches every hash; Meta suggests 50 to skip near-blank images). Lists
     are matched whatever their entries' quality.
+
+    Every frame of an animated GIF, WebP or PNG (every page of a TIFF) is matched, and
+    the classifier sees the first frame and each later one that PDQ does not put within
+    ``threshold`` of a frame it already saw: a listed or nude picture hidden behind a
+    harmless first frame is found. An image of more than ``max_frames`` frames, or whose
+    frames together hold more than ``max_pixels`` pixels, gets an error verdict; one of
+    more than ``max_classified_frames`` distinct frames is not classified but counts as
+    sensitive (``Classification(sensitive=True, failed=...)``).
     """
 
     def __init__(
@@ -68,8 +84,20 @@ class MediaScreen:
         formats: Iterable[str] = IMAGE_FORMATS,
         min_quality: int = 0,
         reduce_to: int | None = DEFAULT_REDUCE_TO,
+        max_frames: int = DEFAULT_MAX_FRAMES,
+        max_classified_frames: int = 16,
     ) -> None:
         self.threshold = check_threshold(threshold)
+        frames: object = max_frames
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+            raise MediaConfigError(f"max_frames: expected a positive integer, got {max_frames!r}")
+        self.max_frames = max_frames
+        classified: object = max_classified_frames
+        if isinstance(classified, bool) or not isinstance(classified, int) or classified < 1:
+            raise MediaConfigError(
+                f"max_classified_frames: expected a positive integer, got {max_classified_frames!r}"
+            )
+        self.max_classified_frames = max_classified_frames
         quality: object = min_quality
         if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
             raise MediaConfigError(f"min_quality: expected 0 to 100, got {min_quality!r}")
@@ -123,21 +151,82 @@ class MediaScreen:
         return self._matcher.match(pdq)
 
     def inspect(self, media: MediaFile) -> MediaVerdict:
-        """Inspect one spooled image; never raises for a bad image."""
+        """Inspect one spooled image, every frame of it; never raises for a bad image.
+
+        The verdict's hash is the first frame's, or the matching frame's on a match."""
+        matcher = self._matcher
+        first: tuple[str, int] | None = None
+        later: list[tuple[str, Image.Image]] = []  # frames the classifier has to see
+        seen: list[str] = []
         try:
-            found = self.hash(media.path)
+            for found, rgb in pdq_frames(
+                media.path,
+                max_pixels=self.max_pixels,
+                formats=self.formats,
+                reduce_to=self.reduce_to,
+                max_frames=self.max_frames,
+            ):
+                match = matcher.match(found.hex) if found.quality >= self.min_quality else None
+                if match is not None:
+                    return MediaVerdict(pdq=found.hex, quality=found.quality, match=match)
+                if first is None:
+                    first = (found.hex, found.quality)
+                    seen.append(found.hex)
+                elif self._runner is not None and all(
+                    hamming(found.hex, h) > self.threshold for h in seen
+                ):
+                    seen.append(found.hex)
+                    if len(seen) <= self.max_classified_frames:  # beyond: counted only
+                        later.append((found.hex, rgb))
         except ImageError as e:
             return MediaVerdict(error=str(e))
         except Exception as e:
             log.warning("hashing %s failed", media.path, exc_info=e)
             return MediaVerdict(error=f"the image could not be hashed ({type(e).__name__})")
-        match = self._matcher.match(found.hex) if found.quality >= self.min_quality else None
-        if match is not None or self._runner is None:
-            return MediaVerdict(pdq=found.hex, quality=found.quality, match=match)
+        if first is None:  # pragma: no cover - pdq_frames yields a frame or raises
+            return MediaVerdict(error="the image has no frames")
+        if self._runner is None:
+            return MediaVerdict(pdq=first[0], quality=first[1])
+        if len(seen) > self.max_classified_frames:
+            # Each distinct frame costs a classifier run: an animation of hundreds of
+            # different frames would hold the workers for minutes. Frames left unseen
+            # could show anything, so the answer is the protective one.
+            return MediaVerdict(
+                pdq=first[0],
+                quality=first[1],
+                classification=Classification(
+                    sensitive=True,
+                    failed=(
+                        f"{len(seen)} distinct frames, more than the "
+                        f"{self.max_classified_frames} the classifier is given"
+                    ),
+                ),
+            )
         classification = self._runner.classify(Path(media.path))
-        return MediaVerdict(
-            pdq=found.hex, quality=found.quality, match=None, classification=classification
-        )
+        if not classification.sensitive and later:
+            classification = self._classify_frames(Path(media.path), later)
+        return MediaVerdict(pdq=first[0], quality=first[1], classification=classification)
+
+    def _classify_frames(self, path: Path, frames: list[tuple[str, Image.Image]]) -> Classification:
+        """The classifier's answer on later frames, each written as a PNG beside the
+        spooled file (a private folder, removed after): the first sensitive answer, or
+        not sensitive. A frame that cannot be written counts as a failure: sensitive."""
+        assert self._runner is not None
+        try:
+            with tempfile.TemporaryDirectory(dir=path.parent, prefix=".frames-") as folder:
+                for i, (_, rgb) in enumerate(frames):
+                    frame = Path(folder) / f"frame{i}.png"
+                    rgb.save(frame, "PNG", compress_level=1)
+                    answer = self._runner.classify(frame)
+                    if answer.sensitive:
+                        return answer
+        except OSError as e:
+            log.warning("classifying the frames of %s failed", path, exc_info=e)
+            return Classification(
+                sensitive=True,
+                failed=f"the frames could not be prepared for the classifier ({type(e).__name__})",
+            )
+        return Classification(sensitive=False)
 
     def close(self) -> None:
         """Stop the classifier's worker threads."""

@@ -11,7 +11,12 @@ the platform passes it.
 from __future__ import annotations
 
 from childsafe.signals._engine import KINDS, Flag, FlagListener, Friction, SignalEvent, Signals
-from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalStoreError
+from childsafe.signals._errors import (
+    SignalConfigError,
+    SignalEventError,
+    SignalListenerError,
+    SignalStoreError,
+)
 from childsafe.signals._redis import RedisSignalStore
 from childsafe.signals._responses import (
     SIGNATURE_HEADER,
@@ -70,6 +75,7 @@ __all__ = [
     "SignalConfigError",
     "SignalEvent",
     "SignalEventError",
+    "SignalListenerError",
     "SignalStore",
     "SignalStoreError",
     "Signals",

@@ -4,6 +4,7 @@ and flags out. Everything here is kept in this process's memory."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import time
@@ -15,7 +16,7 @@ import attrs
 from childsafe._bands import AgeBand, Assurance
 from childsafe._model import Account
 from childsafe._parsing import shown
-from childsafe.signals._errors import SignalConfigError, SignalEventError
+from childsafe.signals._errors import SignalConfigError, SignalEventError, SignalListenerError
 from childsafe.signals._rules import Evidence, Rule, Score, SignalsConfig
 from childsafe.signals._stores import (
     EventSignalStore,
@@ -58,6 +59,15 @@ _BAND_SET: Final = frozenset(_BAND_NAMES)
 _FIRST_TIME: Final = dt.datetime.min.replace(tzinfo=dt.UTC).timestamp()
 _LAST_TIME: Final = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 _TIME_RANGE: Final = "at must be a finite time from year 1 to 9999 (UTC)"
+MAX_ID_LENGTH: Final = 1024
+"""The longest account id or identifier the engine takes: each is a key or field of the
+store, several times over (a megabyte id from a careless integration was stored as
+such in every key and field naming it)."""
+MAX_IDENTIFIERS: Final = 64
+"""The most device or network identifiers :meth:`Signals.account` takes for one
+account (each is written again with every block of that account)."""
+BAND_CACHE_SIZE: Final = 100_000
+"""The most account bands a :class:`Signals` engine remembers between clearings."""
 
 
 def _known_band(band: object) -> bool:
@@ -93,8 +103,8 @@ def _fields_ok(
         and type(mutual) is int
         and isinstance(actor, str)
         and isinstance(target, str)
-        and actor != ""
-        and target != ""
+        and 0 < len(actor) <= MAX_ID_LENGTH
+        and 0 < len(target) <= MAX_ID_LENGTH
         and mutual >= 0
         and (actor.isascii() or _text_ok(actor))
         and (target.isascii() or _text_ok(target))
@@ -110,6 +120,11 @@ def _bad_fields(
         if not isinstance(value, str) or not value:
             raise SignalEventError(
                 f"{call}: {name} must be a non-empty account id, got {shown(value)}"
+            )
+        if len(value) > MAX_ID_LENGTH:
+            raise SignalEventError(
+                f"{call}: {name} {value!r:.60} is {len(value)} characters long, more than "
+                f"the {MAX_ID_LENGTH} an account id may have"
             )
         if not _text_ok(value):
             raise SignalEventError(f"{call}: {name} {value!r:.60} contains a lone surrogate")
@@ -263,6 +278,11 @@ class Signals:
     reads anything by itself: what happens to a flag is the platform's choice, and a
     person decides.
 
+    Bands the events do not carry are read from the store and remembered for
+    ``band_cache`` seconds (60 by default; at most 100,000 of them), so a band
+    another process changes (an account that said it was 14 found to be an adult) is
+    seen within that time.
+
     The default store is this process's memory: under a multi-process server each
     worker would see only its share of the events, so a warning is logged at start-up
     there; pass a :class:`~childsafe.signals.SQLiteSignalStore` (one machine) or a
@@ -275,6 +295,7 @@ class Signals:
         *,
         store: SignalStore | None = None,
         clock: Callable[[], float] = time.time,
+        band_cache: float = 60.0,
     ) -> None:
         if config is not None and not isinstance(config, SignalsConfig):
             raise SignalConfigError(
@@ -289,6 +310,17 @@ class Signals:
             )
         if not callable(clock):
             raise SignalConfigError(f"Signals: clock must be callable, got {clock!r:.60}")
+        seconds: object = band_cache
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds < float("inf")
+        ):
+            raise SignalConfigError(
+                f"Signals: band_cache must be a finite number of seconds >= 0, got {band_cache!r}"
+            )
+        self._band_cache = float(band_cache)
+        self._bands_until = time.monotonic() + self._band_cache
         self.config = config if config is not None else SignalsConfig()
         self.store: SignalStore = store if store is not None else MemorySignalStore()
         self._clock = clock
@@ -346,25 +378,65 @@ class Signals:
             raise SignalEventError(
                 f"account: the id must be a non-empty string, got {account_id!r}"
             )
+        if len(account_id) > MAX_ID_LENGTH:
+            raise SignalEventError(
+                f"account {account_id!r:.60}: the id is {len(account_id)} characters long, "
+                f"more than {MAX_ID_LENGTH}"
+            )
         if not _text_ok(account_id):
             raise SignalEventError(f"account {account_id!r:.60}: the id contains a lone surrogate")
-        ids = tuple(identifiers)
+        if isinstance(identifiers, str):  # a string would be taken letter by letter
+            raise SignalEventError(
+                f"account {account_id!r:.60}: identifiers must be a list of strings, got the "
+                f"string {identifiers!r:.60}"
+            )
+        ids = tuple(itertools.islice(identifiers, MAX_IDENTIFIERS + 1))
+        if len(ids) > MAX_IDENTIFIERS:
+            raise SignalEventError(
+                f"account {account_id!r:.60}: more than {MAX_IDENTIFIERS} identifiers"
+            )
         for ident in ids:
             value: object = ident
             if not isinstance(value, str) or not value:
                 raise SignalEventError(
                     f"account {account_id!r}: identifiers must be non-empty strings, got {ident!r}"
                 )
+            if len(value) > MAX_ID_LENGTH:
+                raise SignalEventError(
+                    f"account {account_id!r:.60}: identifier {value!r:.60} is {len(value)} "
+                    f"characters long, more than {MAX_ID_LENGTH}"
+                )
+            if not _text_ok(value):
+                raise SignalEventError(
+                    f"account {account_id!r:.60}: identifier {value!r:.60} contains a lone "
+                    "surrogate"
+                )
         band = None if band is None else str(band)
         self.store.set_account(account_id, band, None if assurance is None else str(assurance), ids)
         if band is not None:
+            if len(self._bands) >= BAND_CACHE_SIZE:
+                self._bands.clear()
             self._bands[account_id] = band
 
     def add_listener(self, listener: FlagListener) -> None:
-        """Call ``listener`` with each :class:`Flag` (in the thread that fed the event)."""
+        """Call ``listener`` with each :class:`Flag` (in the thread that fed the event).
+
+        A listener that raises does not keep the flag from the listeners after it: each
+        is called, then the event's call raises
+        :class:`~childsafe.signals.SignalListenerError` naming the failing listeners
+        (the event itself was applied)."""
         if not callable(listener):
             raise SignalEventError(f"add_listener: a listener must be callable, got {listener!r}")
         self._listeners.append(listener)
+
+    def _refresh_bands(self) -> None:
+        """Forget the remembered bands once ``band_cache`` seconds have passed or too
+        many are kept: a band remembered for good never saw another process's change
+        (a self-declared teen found to be an adult stayed a minor to every rule here)."""
+        now = time.monotonic()
+        if now >= self._bands_until or len(self._bands) > BAND_CACHE_SIZE:
+            self._bands.clear()
+            self._bands_until = now + self._band_cache
 
     def band(self, account_id: str) -> str | None:
         """The band the engine knows for ``account_id`` (asking the store on a miss)."""
@@ -372,6 +444,8 @@ class Signals:
         if band is None:
             band = self.store.band(account_id)
             if band is not None:
+                if len(self._bands) >= BAND_CACHE_SIZE:
+                    self._bands.clear()
                 self._bands[account_id] = band
         return band
 
@@ -547,6 +621,8 @@ class Signals:
         if not _fields_ok(actor, target, allowed, connected, mutual):
             _bad_fields(f"observe({kind!r})", actor, target, allowed, connected, mutual)
         self.events += 1
+        if self._bands and time.monotonic() >= self._bands_until:
+            self._refresh_bands()
         if self._scripted is not None:
             if kind == "media_request":
                 self._scripted.fire(actor, target, _B_ASKED_IMAGES)
@@ -599,23 +675,35 @@ class Signals:
             raise SignalEventError(f"observe_many: batch must be a positive integer, got {batch!r}")
         scripted = self._scripted
         if scripted is None:
+            failed: list[SignalListenerError] = []
             for i, e in enumerate(events):
                 if not isinstance(e, SignalEvent):
                     raise SignalEventError(
                         f"observe_many: event {i} must be a SignalEvent, got {e!r}"
                     )
-                self.observe(
-                    e.kind,
-                    e.actor,
-                    e.target,
-                    at=e.at,
-                    actor_band=e.actor_band,
-                    target_band=e.target_band,
-                    allowed=e.allowed,
-                    connected=e.connected,
-                    mutual=e.mutual,
-                    text=e.text,
-                )
+                try:
+                    self.observe(
+                        e.kind,
+                        e.actor,
+                        e.target,
+                        at=e.at,
+                        actor_band=e.actor_band,
+                        target_band=e.target_band,
+                        allowed=e.allowed,
+                        connected=e.connected,
+                        mutual=e.mutual,
+                        text=e.text,
+                    )
+                except SignalListenerError as err:  # the event was applied: go on
+                    failed.append(err)
+            if len(failed) == 1:
+                raise failed[0]
+            if failed:
+                raise SignalListenerError(
+                    f"observe_many: flag listeners failed on {len(failed)} flags "
+                    f"(every event was applied, every listener called with every flag): "
+                    f"{'; '.join(map(str, failed[:3]))}"
+                ) from failed[0]
             return
         chunk: list[SignalEvent] = []
         for e in events:
@@ -658,6 +746,7 @@ class Signals:
                     e.mutual,
                 )
             times.append(t)
+        self._refresh_bands()
         bands = self._bands
         missing = {
             a
@@ -698,9 +787,23 @@ class Signals:
             self.config, [s for s, _ in steps], state=bool(self._listeners)
         )
         if self._listeners:
+            # A listener that raises on one flag must not cost the batch's later flags:
+            # they were raised in the store already and would never come again.
+            failed: list[SignalListenerError] = []
             for (step, t), state in zip(steps, results, strict=True):
                 if state is not None:
-                    self._notify_state(step[2], t, state)
+                    try:
+                        self._notify_state(step[2], t, state)
+                    except SignalListenerError as e:
+                        failed.append(e)
+            if failed:
+                if len(failed) == 1:
+                    raise failed[0]
+                raise SignalListenerError(
+                    f"observe_many: flag listeners failed on {len(failed)} flags of a batch "
+                    f"(every listener was called with every flag): "
+                    f"{'; '.join(map(str, failed[:3]))}"
+                ) from failed[0]
 
     def _step(
         self,
@@ -847,8 +950,23 @@ class Signals:
         evidence = sorted([*rows, *pair_rows], key=lambda r: r[1])
         score = Score(actor, None, best + fan, tuple(_evidence(r) for r in evidence))
         flag = Flag(_utc(t), score, pair, before)
+        failed: list[tuple[FlagListener, Exception]] = []
         for listener in self._listeners:
-            listener(flag)
+            # The store has recorded this rise: a listener's error must not keep the flag
+            # from the listeners after it (the case opener behind a failing audit trail
+            # would never see this crossing again).
+            try:
+                listener(flag)
+            except Exception as e:
+                log.exception("signals: flag listener %r failed on the flag of %r", listener, actor)
+                failed.append((listener, e))
+        if failed:
+            named = "; ".join(f"{lis!r:.80} raised {type(e).__name__}: {e}" for lis, e in failed)
+            raise SignalListenerError(
+                f"flag of {actor!r:.80} (score {score.score}): {len(failed)} of "
+                f"{len(self._listeners)} flag listener(s) failed, the others were called: "
+                f"{named}"
+            ) from failed[0][1]
 
     def _adult_to_minor(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from childsafe.exceptions import ChildsafeError
 
-__all__ = ["SignalConfigError", "SignalEventError", "SignalStoreError"]
+__all__ = ["SignalConfigError", "SignalEventError", "SignalListenerError", "SignalStoreError"]
 
 
 class SignalConfigError(ChildsafeError, ValueError):
@@ -18,3 +18,9 @@ class SignalEventError(ChildsafeError, ValueError):
 
 class SignalStoreError(ChildsafeError, RuntimeError):
     """The signals store could not be opened, read or written; the message names it."""
+
+
+class SignalListenerError(ChildsafeError, RuntimeError):
+    """One or more flag listeners raised. Every listener was still called with the
+    flag (and, in a batch, with every later flag); the message names the failing
+    listeners, the actor and the errors, the first of which is the ``__cause__``."""

@@ -285,8 +285,13 @@ class Webhook:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not url.startswith(("https://", "http://")):
+        given_url: object = url
+        if not isinstance(given_url, str) or not url.startswith(("https://", "http://")):
             raise SignalConfigError(f"Webhook: url must be http(s), got {url!r}")
+        try:  # "http://[::1/" passed the prefix check, then every delivery raised
+            httpx.URL(url)
+        except httpx.InvalidURL as e:
+            raise SignalConfigError(f"Webhook: url {url!r} is not a valid URL ({e})") from None
         key: object = secret
         if not isinstance(key, bytes) or len(key) < 16:
             raise SignalConfigError("Webhook: secret must be at least 16 bytes")
@@ -349,7 +354,20 @@ class Webhook:
                     return
                 error = self.deliver(body)
                 if error is not None:
-                    self.dead_letters.add(DeadLetter(uuid.uuid4().hex, body, error, time.time()))
+                    letter = DeadLetter(uuid.uuid4().hex, body, error, time.time())
+                    try:
+                        self.dead_letters.add(letter)
+                    except Exception:
+                        # The thread must outlive a dead-letter store that fails: every
+                        # later flag would be lost with it.
+                        log.exception(
+                            "webhook %s: gave up on flag payload %s (%s) and could not "
+                            "dead-letter it: the flag is lost",
+                            self.url,
+                            letter.id,
+                            error,
+                        )
+                        continue
                     log.warning(
                         "webhook %s: gave up on a flag (%s); dead-lettered", self.url, error
                     )
@@ -371,7 +389,9 @@ class Webhook:
                         SIGNATURE_HEADER: sign(self._secret, body),
                     },
                 )
-            except httpx.HTTPError as e:
+            except Exception as e:  # noqa: BLE001 - any failure is a failed delivery
+                # Not only httpx.HTTPError: a closed client raises RuntimeError, a custom
+                # transport anything; the thread died and the flag was never dead-lettered.
                 error = f"{type(e).__name__}: {e}"
                 continue
             if reply.is_success:

@@ -6,13 +6,14 @@ import datetime as dt
 import enum
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
 from childsafe._parsing import shown
-from childsafe.signals._errors import SignalConfigError
+from childsafe.signals._errors import SignalConfigError, SignalEventError
 
 __all__ = [
     "DEFAULT_MESSAGING_APPS",
@@ -130,6 +131,37 @@ def _positive(name: str, value: float) -> None:
         )
 
 
+# Letters of other scripts drawn like Latin ones (after casefolding: Cyrillic a e o p c y
+# x i j s h d q w l, Greek a o p v i k u, Latin dotless i, alpha and script g), and
+# typographic quotes: "whatsapp" spelt with a Cyrillic a, or "don't tell" with a curly
+# apostrophe, reads as the Latin word to a child, so the text rules read it so too.
+# Phrases are folded the same way, so a phrase list in Cyrillic or Greek still matches
+# its own language.
+_CONFUSABLES: Final = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u04bb\u0501\u051b\u051d\u04cf\u03b1\u03bf\u03c1\u03bd\u03b9\u03ba\u03c5\u0131\u0251\u0261\u2018\u2019\u02bc\u2032\u201c\u201d",
+    "aeopcyxijshdqwlaopvikuiag''''\"\"",
+)
+_HIDDEN: Final = frozenset({"Mn", "Me", "Cf"})
+"""Combining marks and invisible format characters (zero-width space and joiners, soft
+hyphen, direction marks): dropped, so "whats\u200bapp" or "wh\u0301atsapp" is
+"whatsapp"."""
+
+
+def fold(text: str) -> str:
+    """``text`` as the text rules compare it: lower case, compatibility forms (full-width
+    and styled letters, ligatures) as plain ones, combining marks and invisible format
+    characters dropped, look-alike letters of other scripts as Latin, each run of
+    white space one space."""
+    if text.isascii():
+        folded = text.lower()
+    else:
+        plain = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in _HIDDEN
+        )
+        folded = unicodedata.normalize("NFKC", plain.casefold().translate(_CONFUSABLES))
+    return " ".join(folded.split())
+
+
 def _patterns(name: str, values: Iterable[str]) -> re.Pattern[str] | None:
     items = tuple(values)
     for item in items:
@@ -140,7 +172,14 @@ def _patterns(name: str, values: Iterable[str]) -> re.Pattern[str] | None:
             )
     if not items:
         return None
-    return re.compile("|".join(re.escape(i.strip().lower()) for i in items))
+    return re.compile("|".join(re.escape(fold(i)) for i in items))
+
+
+def _folded(call: str, text: str) -> str:
+    given: object = text
+    if not isinstance(given, str):
+        raise SignalEventError(f"{call}: text must be a string, got {shown(given)}")
+    return fold(text)
 
 
 @attrs.frozen
@@ -212,17 +251,20 @@ class SignalsConfig:
         object.__setattr__(self, "_phrases_re", _patterns("phrases", self.phrases))
 
     def apps_in(self, text: str) -> str | None:
-        """The first messaging app named in ``text``, if any."""
+        """The first messaging app named in ``text``, if any (compared folded: lower
+        case, look-alike letters, full-width forms and zero-width characters do not hide
+        a name)."""
         if self._apps_re is None:
             return None
-        m = self._apps_re.search(text.lower())
+        m = self._apps_re.search(_folded("apps_in", text))
         return None if m is None else m.group(0)
 
     def phrase_in(self, text: str) -> str | None:
-        """The first opted-in phrase found in ``text``, if any."""
+        """The first opted-in phrase found in ``text``, if any (compared folded, as
+        :meth:`apps_in` compares)."""
         if self._phrases_re is None:
             return None
-        m = self._phrases_re.search(text.lower())
+        m = self._phrases_re.search(_folded("phrase_in", text))
         return None if m is None else m.group(0)
 
 
