@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,67 @@ class TestBundles:
         path.write_bytes(content)
         with pytest.raises(AuditRecordError, match=message):
             read_bundle(path)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b'{"format": "childsafe-audit-bundle", "version": 1, "x": ' + b"[" * 5000
+             + b"]" * 5000 + b"}", "nested more than 32 levels deep"),
+            (b'{"format": "other", "format": "childsafe-audit-bundle", "version": 1}',
+             "duplicate key 'format'"),
+            (b'{"format": "childsafe-audit-bundle", "version": 1, "n": NaN}', "NaN"),
+        ],
+    )  # fmt: skip
+    def test_bundles_made_to_mislead_or_crash(
+        self, tmp_path: Path, content: bytes, message: str
+    ) -> None:
+        """A bundle nested to crash the reader, or repeating a key (read one way here and
+        another by other tools), is refused with AuditRecordError, never a traceback."""
+        path = tmp_path / "b.json"
+        path.write_bytes(content)
+        with pytest.raises(AuditRecordError, match=message):
+            read_bundle(path)
+
+    def test_gzip_bomb_and_size_limit(self, tmp_path: Path) -> None:
+        """A gzipped bundle inflating far beyond its size, or a bundle over max_bytes, is
+        refused while it is read, not read into memory whole."""
+        bomb = tmp_path / "bomb.json.gz"
+        with gzip.open(bomb, "wb", compresslevel=9) as f:
+            for _ in range(64):
+                f.write(b" " * (1 << 20))
+        with pytest.raises(AuditRecordError, match="inflates to more than 100 times"):
+            read_bundle(bomb)
+        plain = tmp_path / "big.json"
+        plain.write_bytes(b" " * 2048)
+        with pytest.raises(AuditRecordError, match="larger than 1024 bytes"):
+            read_bundle(plain, max_bytes=1024)
+
+    def test_a_pipe_is_not_read(self, tmp_path: Path) -> None:
+        """A bundle path that is a pipe or a device is refused, not read forever."""
+        fifo = tmp_path / "bundle.json"
+        os.mkfifo(fifo)
+        with pytest.raises(AuditRecordError, match="not a regular file"):
+            read_bundle(fifo)
+        with pytest.raises(AuditRecordError, match="not a regular file"):
+            read_bundle(Path("/dev/zero"))
+
+    def test_a_body_with_a_lone_surrogate(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """A record body holding an escaped lone surrogate is a malformed entry, named
+        with its place, rather than a UnicodeEncodeError."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        trail.export(tmp_path / "b.json")
+        trail.close()
+        bundle = read_bundle(tmp_path / "b.json")
+        entry = next(e for e in bundle["segments"][0]["entries"] if "body" in e)
+        entry["body"] = entry["body"][:-1] + "\ud800}"
+        (tmp_path / "b.json").write_text(json.dumps(bundle))
+        with pytest.raises(AuditRecordError, match=r"entries\[0\]\.body: not UTF-8 text"):
+            verify_bundle(read_bundle(tmp_path / "b.json"))
 
     def test_malformed_entries(
         self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path

@@ -17,12 +17,14 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from childsafe._parsing import ParseError, load_json
 from childsafe.audit._checkpoints import Checkpoint, load_public_key, public_pem
 from childsafe.audit._errors import AuditRecordError
 from childsafe.audit._records import (
@@ -131,14 +133,71 @@ def write_bundle(bundle: Mapping[str, Any], path: Path) -> None:
         raise AuditRecordError(f"cannot write the bundle {path}: {e}") from None
 
 
-def read_bundle(path: Path) -> dict[str, Any]:
-    """Read a bundle written by :func:`write_bundle`."""
+MAX_BUNDLE_BYTES: Final = 1 << 30
+"""The largest bundle :func:`read_bundle` reads, in bytes of JSON (after gunzip): 1 GiB."""
+MAX_GZIP_RATIO: Final = 100
+"""How many times its compressed size a gzipped bundle may grow to. A bundle's JSON
+compresses a few times over; a file that inflates further was made to exhaust the
+verifier's memory (a "gzip bomb")."""
+_CHUNK: Final = 1 << 20
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (gunzipped when it starts with gzip's
+    magic), read in chunks and refused as soon as they pass ``max_bytes`` or, for a gzip
+    file, ``MAX_GZIP_RATIO`` times its size."""
     try:
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        value = json.loads(data)
-    except (OSError, ValueError, EOFError) as e:
+        special = path.exists() and not path.is_dir() and not path.is_file()
+    except (OSError, ValueError):
+        special = False  # named below, when it is opened
+    if special:  # a device or a pipe (/dev/zero) would be read until memory ran out
+        raise AuditRecordError(f"{path}: not a regular file (a device or a pipe)")
+    try:
+        with path.open("rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if raw.read(2) != b"\x1f\x8b":
+                raw.seek(0)
+                data = raw.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise AuditRecordError(f"{path}: larger than {max_bytes} bytes")
+                return data
+            raw.seek(0)
+            limit = min(max_bytes, MAX_GZIP_RATIO * max(size, 1))
+            parts: list[bytes] = []
+            total = 0
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                while chunk := unzipped.read(_CHUNK):
+                    total += len(chunk)
+                    if total > limit:
+                        why = (
+                            f"larger than {max_bytes} bytes"
+                            if limit == max_bytes
+                            else f"inflates to more than {MAX_GZIP_RATIO} times its "
+                            f"{size} bytes (a gzip bomb?)"
+                        )
+                        raise AuditRecordError(f"{path}: {why}")
+                    parts.append(chunk)
+            return b"".join(parts)
+    except AuditRecordError:
+        raise
+    except (OSError, EOFError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise AuditRecordError(f"{path}: not a readable bundle: {e}") from None
+
+
+def read_bundle(path: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> dict[str, Any]:
+    """Read a bundle written by :func:`write_bundle`, as received from anyone. A file
+    that is not a regular one, larger than ``max_bytes`` (default 1 GiB) once
+    gunzipped, gzipped to inflate more than 100 times its size, nested more than 32
+    levels deep, with a key given twice (two readers could see two different bundles)
+    or NaN is an :class:`~childsafe.audit.AuditRecordError`, read no further.
+
+    .. versionchanged:: 0.2.0 ``max_bytes``; sizes, gzip bombs, nesting and repeated
+       keys refused.
+    """
+    data = _read_capped(path, max_bytes)
+    try:
+        value = load_json(data, max_bytes=max_bytes)
+    except ParseError as e:
         raise AuditRecordError(f"{path}: not a readable bundle: {e}") from None
     if not isinstance(value, dict) or value.get("format") != BUNDLE_FORMAT:
         raise AuditRecordError(
@@ -215,7 +274,10 @@ def verify_bundle(
                 if _field(entry, "prev", str, here) != prev:
                     raise _Broken(f"record {seq} does not link to record {seq - 1}", seq)
                 if "body" in entry:
-                    body = _field(entry, "body", str, here).encode()
+                    try:
+                        body = _field(entry, "body", str, here).encode()
+                    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") in the JSON
+                        raise AuditRecordError(f"{here}.body: not UTF-8 text") from None
                     digest = hashlib.sha256(body).digest()
                     stored = StoredRecord(
                         seq,
