@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from childsafe.complaints import (
 )
 from childsafe.complaints._stores import figures_of
 from childsafe.exceptions import MissingExtraError
+from childsafe.reports import BandCensus, Census
 from tests.complaints.stores import KINDS, POSTGRES_URL, make_store
 from tests.reports.dataset import PERIOD, generate, to_complaint
 
@@ -143,16 +145,50 @@ class TestCensusKept:
             store.save_census(dt.datetime(2025, 1, 1), {})  # noqa: DTZ001
 
     def test_the_latest_before_the_end(self, store: ComplaintStore) -> None:
-        store.save_census(T0, {"n": 1})
-        store.save_census(T0 + dt.timedelta(days=30), {"n": 2})
+        first, second = _census(T0, 1), _census(T0 + dt.timedelta(days=30), 2)
+        store.save_census(T0, first)
+        store.save_census(T0 + dt.timedelta(days=30), second)
         assert store.latest_census(T0) is None
         found = store.latest_census(T0 + dt.timedelta(days=1))
         assert found is not None
-        assert found == (T0, {"n": 1})
+        assert found == (T0, first)
         assert store.latest_census(T0 + dt.timedelta(days=31)) == (
             T0 + dt.timedelta(days=30),
-            {"n": 2},
+            second,
         )
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"band": "<script>alert(1)</script>"}, r"bands\[0\]\.band: expected one of"),
+            ({"band": "adult"}, r"bands\[0\]\.band: expected one of"),
+            ({"accounts": -1}, "whole counts"),
+            ({"on_defaults": 9}, "on_defaults at most accounts"),
+            ({"accounts": True}, "whole counts"),
+            ({"settings": [{"setting": "<b>x</b>", "changed": 1}]}, r"settings\[0\]"),
+            ({"settings": [{"setting": "quiet_hours", "changed": "1"}]}, r"settings\[0\]"),
+        ],
+    )
+    def test_what_is_not_a_census_is_refused(
+        self, store: ComplaintStore, change: dict[str, object], message: str
+    ) -> None:
+        """A census is printed in every later report: one with a band or setting the
+        report does not know (published as given in Markdown), or counts that are not
+        whole, is refused when saved, and nothing is kept."""
+        census = _census(T0, 1)
+        census["bands"][0] |= change
+        with pytest.raises(ComplaintError, match=message):
+            store.save_census(T0, census)
+        junks: list[object] = [{"n": 1}, {"taken_at": "2025-05-01", "bands": []}, []]
+        for junk in junks:
+            with pytest.raises(ComplaintError, match="save_census: "):
+                store.save_census(T0, junk)  # type: ignore[arg-type]
+        assert store.latest_census(T0 + dt.timedelta(days=1)) is None
+
+
+def _census(at: dt.datetime, accounts: int) -> dict[str, Any]:
+    """A census as take_census writes it, ``accounts`` children aged 13 to 15."""
+    return Census(at, (BandCensus("13_15", accounts, 1, {"quiet_hours": accounts - 1}),)).to_dict()
 
 
 class TestSQLite:

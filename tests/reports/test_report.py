@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,31 @@ class TestPeriodAndEvidence:
         assert report.census == taken
         before = build_report(store, Period.year(2024))
         assert before.census is None
+
+    def test_a_stored_census_that_is_not_one(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A census row that is not a census (written by an older childsafe, or by hand)
+        makes the report an InvalidCheckError naming the field, and the command exit 2,
+        rather than a KeyError traceback or a band published as given."""
+        store = SQLiteComplaintStore(tmp_path / "c.db")
+        taken = census()
+        bad = taken.to_dict()
+        bad["bands"][0]["band"] = "<script>alert(1)</script>"
+        with sqlite3.connect(store.path) as db:
+            db.execute(
+                "INSERT INTO childsafe_census VALUES (?, ?)",
+                (taken.taken_at.timestamp(), json.dumps(bad)),
+            )
+        with pytest.raises(InvalidCheckError, match=r"census is not one: bands\[0\]\.band"):
+            build_report(store, YEAR)
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE childsafe_census SET data = '{\"n\": 1}'")
+        with pytest.raises(InvalidCheckError, match="census is not one: taken_at"):
+            build_report(store, YEAR)
+        args = ["report", "--from", "2025-01-01", "--to", "2025-12-31"]
+        assert main([*args, "--store", f"sqlite:///{store.path}"]) == 2
+        assert "census is not one" in capsys.readouterr().err
 
 
 class TestCommand:
