@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +16,15 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from childsafe import Account, Guard
 from childsafe.cli import main
 from childsafe.complaints import (
     DEFAULT_CATEGORIES,
+    Categories,
     ComplaintsDesk,
     ComplaintStore,
     SQLiteComplaintStore,
@@ -578,3 +582,51 @@ class TestHostileNames:
         ).to_dict()
         assert '"\'=HYPERLINK(""http://x"",""y"")"' in render(document, "csv")
         assert document["platform"] == '=HYPERLINK("http://x","y")'  # JSON keeps it as is
+
+    def test_markdown_shows_hostile_names_as_text(self) -> None:
+        """A platform name, category label, hash list name or reason code written as
+        HTML, a link, an image or a code span is shown as written in the Markdown: a
+        CommonMark renderer (the Markdown is pasted into blog posts) makes no element of
+        it."""
+        hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(2)) ![i](x) `x` &lt;"
+        categories = Categories.from_mapping(
+            {"grooming": "protection_of_minors"}, labels={"grooming": hostile}
+        )
+        found = MemoryEvidence()
+        at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+        found.record_denial(hostile, at)
+        found.record_denial("a`<b>x</b>`", at)
+        found.record_media("media.upload", at, allowed=False, reason="known_abuse_match",
+                           matched_list=hostile)  # fmt: skip
+        document = build_report(
+            ComplaintsDesk(categories=categories).store,
+            YEAR,
+            platform=hostile,
+            categories=categories,
+            evidence=found,
+            now=NOW,
+        ).to_dict()
+        page = MarkdownIt("commonmark").enable("table").render(render(document, "md"))
+        assert "<img" not in page
+        assert "<a " not in page
+        assert "<b>" not in page
+        assert "&amp;lt;" in page  # the reference is shown, not read
+        tags = set(re.findall(r"<([a-z0-9]+)", page))
+        assert tags <= {"h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td",
+                        "strong", "code"}  # fmt: skip
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        assert text.count(hostile) >= 3  # the title, the category and the hash list
+        assert "a`<b>x</b>`" in text
+
+    @given(st.text(st.sampled_from("<>[]()!`&;#/\\ax= ") | st.characters(), max_size=40))
+    @example("<img src=x onerror=alert(1)>")
+    @example("[x](javascript:alert(1))")
+    @example("<https://example.com>")
+    def test_a_platform_name_makes_no_markdown_element(self, name: str) -> None:
+        """Whatever the platform is called, its Markdown title renders as one heading
+        holding no link, image or HTML of the name's making."""
+        document = build_report(ComplaintsDesk().store, YEAR, platform=name, now=NOW).to_dict()
+        title = render(document, "md").splitlines()[0]
+        page = MarkdownIt("commonmark").render(title)
+        assert page.startswith("<h1>")
+        assert not set(re.findall(r"<([a-z0-9]+)", page)) - {"h1", "em", "strong"}
