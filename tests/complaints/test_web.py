@@ -138,6 +138,25 @@ class TestProblems:
         assert "category" in body["detail"]
         assert desk.cases() == []
 
+    def test_a_refusal_is_not_an_amplifier(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """A body of a thousand unknown keys, or a long bad value, is answered with a
+        problem document a fraction of its size (five unknown fields named, the rest
+        counted; values repeated at most 60 characters), not one twenty times it."""
+        subject: dict[str, object] = {"kind": "account", "id": "stranger"}
+        subject |= {f"{i:x}": 0 for i in range(1400)}
+        raw = json.dumps({**REPORT, "subject": subject}).encode()
+        response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
+        body = problem(response, 422)
+        assert len(response.content) < len(raw) / 4
+        fields = [e["field"] for e in body["errors"]]
+        assert fields == [*(f"subject.{i:x}" for i in range(5)), "subject.(more)"]
+        assert body["errors"][-1]["message"] == "1395 more unknown fields"
+        raw = json.dumps({**REPORT, "category": "x" * 12000}).encode()
+        response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
+        assert len(response.content) < 1000
+        assert "got 'xxx" in problem(response, 422)["errors"][0]["message"]
+        assert desk.cases() == []
+
     def test_malformed_json_is_400(self, built: BuiltApp) -> None:
         """A body that is not JSON is a 400 saying so."""
         response = post(
