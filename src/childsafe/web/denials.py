@@ -225,13 +225,16 @@ def negotiate_locale(accept_language: str | None, default: str = "en") -> str:
         return default
     ranked = []
     for position, item in enumerate(header.split(",")):
-        language, _, params = item.strip().partition(";")
+        language, *params = item.split(";")
         quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            # RFC 9110 qvalue: 0 to 1 with at most three decimals; anything else
-            # ("inf", "1e999", "2", "NaN") is not a preference.
-            quality = float(params[2:]) if _QVALUE.fullmatch(params[2:]) else 0.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.rstrip().lower() == "q":  # "Q=0" and "level=1;q=0" refuse it too
+                # RFC 9110 qvalue: 0 to 1 with at most three decimals; anything else
+                # ("inf", "1e999", "2", "NaN") is not a preference.
+                value = value.strip()
+                quality = float(value) if _QVALUE.fullmatch(value) else 0.0
+                break
         base = language.strip().lower().replace("_", "-").partition("-")[0]
         if base in LOCALES and quality > 0:
             ranked.append((-quality, position, base))
