@@ -122,6 +122,26 @@ class TestCases:
         assert len(filed) == 80
 
 
+class TestTimesAtTheEdge:
+    def test_a_time_the_store_cannot_read_back_is_refused(self, store: ComplaintStore) -> None:
+        """A step dated in the last microseconds of 9999 (stored as seconds, read back as
+        year 10000) is refused before anything is written, so the case, and the
+        moderators' queue listing it first, stay readable; the last whole second works."""
+        desk = ComplaintsDesk(store)
+        report = {"category": "bullying", "subject": {"kind": "account", "id": "u-1"}}
+        end = dt.datetime.max.replace(tzinfo=dt.UTC)
+        with pytest.raises(ComplaintError, match=r"time out of range: 9999-12-31T23:59:59\.999999"):
+            desk.file_report(report, at=end)
+        assert desk.cases() == []
+        last = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+        case = desk.file_report(report, at=last)
+        with pytest.raises(ComplaintError, match="time out of range"):
+            desk.resolve(case.id, Outcome.NO_VIOLATION, at=end)
+        assert [c.id for c in desk.cases()] == [case.id]
+        assert desk.get(case.id).received_at == last
+        assert desk.get(case.id).status is Status.RECEIVED
+
+
 class TestFigures:
     def test_the_store_agrees_with_python(self, store: ComplaintStore) -> None:
         """On a generated data set, the store's grouping and percentiles equal the

@@ -149,9 +149,21 @@ def _check_census(taken_at: dt.datetime, data: object) -> None:
 
 
 def _seconds(value: dt.datetime) -> float:
+    """``value`` as the UNIX seconds every store keeps; a time those seconds cannot be
+    read back as (the last microseconds of 9999-12-31 round to year 10000) is refused
+    before anything is written: stored, it made ``get`` and ``cases`` (the moderators'
+    queue, newest first) raise for every later reader."""
     if value.tzinfo is None:
         raise ComplaintError(f"a complaint time must be timezone-aware, got {value!r}")
-    return value.timestamp()
+    seconds = value.timestamp()
+    try:
+        dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        raise ComplaintError(
+            f"a complaint time out of range: {value.isoformat()} (the stores keep times "
+            "up to 9999-12-31T23:59:59Z)"
+        ) from None
+    return seconds
 
 
 def _time(value: float | None) -> dt.datetime | None:
