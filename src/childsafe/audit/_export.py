@@ -231,6 +231,7 @@ def verify_bundle(
     last: int | None = None
     anchored: int | None = None
     covered: list[tuple[int, int, int]] = []  # (first seq, last seq, segment) of each
+    lows: list[int] = []  # the first seq of each in covered
     ids: dict[str, int] = {}
     try:
         signed = _trusted(checkpoints, keys, chain)
@@ -250,15 +251,21 @@ def verify_bundle(
                 )
             entries = _field(segment, "entries", list, where)
             high = start + len(entries)
-            for low, other_high, other in covered:
-                if start < other_high and low <= high:
-                    raise _Broken(
-                        f"segment {n} repeats records {max(low, start + 1)}.."
-                        f"{min(other_high, high)} of segment {other} (replayed)",
-                        max(low, start + 1),
-                    )
+            # The segments seen are disjoint, kept sorted by their first record: the
+            # only one this can overlap is the last starting at or before its end (a
+            # scan of them all made a bundle of many segments take hours).
+            i = bisect.bisect_right(lows, high) - 1
+            if i >= 0 and start < covered[i][1]:
+                low, other_high, other = covered[i]
+                raise _Broken(
+                    f"segment {n} repeats records {max(low, start + 1)}.."
+                    f"{min(other_high, high)} of segment {other} (replayed)",
+                    max(low, start + 1),
+                )
             if entries:
-                covered.append((start + 1, high, n))
+                i = bisect.bisect_left(lows, start + 1)
+                lows.insert(i, start + 1)
+                covered.insert(i, (start + 1, high, n))
             seq = start
             full = 0
             for i, entry in enumerate(entries):
