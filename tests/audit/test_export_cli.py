@@ -181,6 +181,18 @@ class TestBundles:
         with pytest.raises(AuditRecordError, match=r"entries\[\d+\]\.hash: expected str"):
             verify_bundle(bundle)
 
+    def test_a_nul_in_the_output_path(
+        self,
+        setup: tuple[str, Path, CheckpointSigner],
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An output path holding a NUL byte exits 2 naming it, not with a ValueError
+        traceback."""
+        url, folder, _ = setup
+        argv = ["audit", "export", url, "--checkpoints", str(folder), "--from", "2020-01-01"]
+        assert main([*argv, "-o", "b\x00.json"]) == 2
+        assert "a NUL byte in the path" in capsys.readouterr().err
+
     def test_many_segments_are_checked_in_linear_time(self) -> None:
         """Each segment is checked for replays against its neighbour only, not against
         every segment before it: with a checkpoint a minute, a year's bundle has some

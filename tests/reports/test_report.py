@@ -376,6 +376,7 @@ class TestCommand:
             (["--from", "2025-02-01", "--to", "2025-01-01"], "is before --from"),
             (["--store", "mysql://x"], "unknown store"),
             (["-o", "/nonexistent/dir/r.json"], "cannot write"),
+            (["-o", "r\x00.json"], "a NUL byte in the path"),  # was a ValueError traceback
         ],
     )
     def test_errors_exit_2(

@@ -131,6 +131,10 @@ def write_bundle(bundle: Mapping[str, Any], path: Path) -> None:
         path.write_bytes(data)
     except OSError as e:
         raise AuditRecordError(f"cannot write the bundle {path}: {e}") from None
+    except ValueError:  # open() refuses a path holding a NUL byte
+        raise AuditRecordError(
+            f"cannot write the bundle {path!r}: a NUL byte in the path"
+        ) from None
 
 
 MAX_BUNDLE_BYTES: Final = 1 << 30
