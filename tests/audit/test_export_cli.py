@@ -181,6 +181,32 @@ class TestBundles:
         with pytest.raises(AuditRecordError, match=r"entries\[\d+\]\.hash: expected str"):
             verify_bundle(bundle)
 
+    def test_policy_versions_are_checked_against_the_records(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """The bundle's policy_versions, which no signature covers, must be the versions
+        its records carry: a bundle edited to claim another policy was in force is
+        broken, not valid."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        trail.export(tmp_path / "b.json", account="kid-1")
+        trail.close()
+        bundle = read_bundle(tmp_path / "b.json")
+        assert bundle["policy_versions"]
+        assert verify_bundle(bundle).status == "valid"
+        honest = bundle["policy_versions"]
+        bundle["policy_versions"] = ["2026-approved-by-regulator"]
+        report = verify_bundle(bundle)
+        assert report.status == "broken"
+        assert report.problem == (
+            "policy_versions lists ['2026-approved-by-regulator'], but the bundle's records "
+            f"carry {honest!r}"
+        )
+        bundle["policy_versions"] = [*honest, "v-extra"]
+        assert verify_bundle(bundle).status == "broken"
+
     def test_a_nul_in_the_output_path(
         self,
         setup: tuple[str, Path, CheckpointSigner],

@@ -237,6 +237,7 @@ def verify_bundle(
     covered: list[tuple[int, int, int]] = []  # (first seq, last seq, segment) of each
     lows: list[int] = []  # the first seq of each in covered
     ids: dict[str, int] = {}
+    versions: set[str] = set()
     try:
         signed = _trusted(checkpoints, keys, chain)
         for n, segment in enumerate(_field(bundle, "segments", list, "bundle")):
@@ -302,7 +303,11 @@ def verify_bundle(
                         None,
                         None,
                     )
-                    record_id = decode_record(stored).id
+                    record = decode_record(stored)
+                    record_id = record.id
+                    version = record.data.get("policy_version") or record.data.get("version")
+                    if isinstance(version, str):
+                        versions.add(version)
                     if record_id in ids:
                         raise _Broken(
                             f"record {seq} repeats the id of record {ids[record_id]} (replayed)",
@@ -332,6 +337,14 @@ def verify_bundle(
                     )
                 anchored_records += full
                 anchored = end if anchored is None else max(anchored, end)
+        # Not signed, so checked: the policy versions a reader is told were in force are
+        # those the records themselves carry.
+        listed = bundle.get("policy_versions", sorted(versions))
+        if listed != sorted(versions):
+            raise _Broken(
+                f"policy_versions lists {listed!r:.200}, but the bundle's records carry "
+                f"{sorted(versions)!r:.200}"
+            )
     except _Broken as e:
         return VerifyReport(
             "broken", records, first, last, anchored, 0, len(checkpoints), e.problem, e.seq
