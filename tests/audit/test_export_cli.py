@@ -558,6 +558,10 @@ class TestCLI:
                 "cannot read the witness",
             ),
             (
+                ["audit", "verify", "sqlite:///x.db", "--witness", "/dev/zero"],
+                "/dev/zero: not a regular file",  # was read until memory ran out
+            ),
+            (
                 [
                     "audit",
                     "export",
