@@ -262,6 +262,10 @@ class TestPeriodAndEvidence:
             ((store, "2025"), {}, "period must be a Period"),
             ((store, year), {"platform": None}, "platform must be"),
             ((store, year), {"evidence": 5}, "evidence must have"),
+            # generated_at would be no RFC 3339 time (or an AttributeError)
+            ((store, year), {"now": dt.datetime(2026, 1, 1)}, "now must be a timezone-aware"),  # noqa: DTZ001
+            ((store, year), {"now": dt.date(2026, 1, 1)}, "now must be a timezone-aware"),
+            ((store, year), {"now": "2026-01-01"}, "now must be a timezone-aware"),
         ):
             with pytest.raises(InvalidCheckError, match=match):
                 build_report(*args, **options)
