@@ -777,6 +777,10 @@ class TestNegotiateLocale:
             ("en;q=0.5, fr;q=1.000", "fr"),
             ("en;q=0.5, fr;q=0.501", "fr"),
             ("en-GB, fr", "en"),
+            # The weight is a parameter like any other: named in any case, after others.
+            ("fr;Q=0, en;q=0.5", "en"),
+            ("fr;level=1;q=0, en;q=0.5", "en"),
+            ("en;q=0.5, fr ; q=0.8", "fr"),
         ],
     )
     def test_negotiate(self, header: str | None, expected: str) -> None:

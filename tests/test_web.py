@@ -682,12 +682,25 @@ class TestProblemDetails:
         assert decision.remedy is not None
         assert decision.remedy not in text
 
-    def test_remedy_only_about_the_requester(self, guard: Guard) -> None:
-        """A denial about the requester's own settings carries its remedy."""
+    def test_what_would_help_in_the_requesters_words(self, guard: Guard) -> None:
+        """A denial about the requester's own settings says what would help in their
+        words and language, never with the engine's remedy: English for developers,
+        naming the setting, its value and the band by their codes."""
         decision = guard.check("purchase", actor=KID)
         body = problem_details(decision)
-        assert body["remedy"] == decision.remedy
-        assert "13_15" not in json.dumps(body)
+        assert body["next_step"]
+        assert "remedy" not in body
+        teen = Account(id="teen", band="13_15", jurisdiction="FR")
+        decision = guard.check("feed.personalise", actor=teen)
+        assert decision.subject == "actor"
+        assert decision.remedy is not None
+        assert "13_15" in decision.remedy  # what the document used to carry
+        body = problem_details(decision, locale="fr")
+        text = json.dumps({k: v for k, v in body.items() if k not in ("reason", "setting")})
+        assert "remedy" not in body
+        assert "13_15" not in text
+        assert "feed_personalisation" not in text
+        assert "parent" in body["next_step"]
 
     @pytest.mark.parametrize(
         ("decision", "title"),

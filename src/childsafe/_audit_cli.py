@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from childsafe._parsing import load_json
 from childsafe.audit import (
     AuditRecordError,
     Checkpoint,
@@ -31,9 +32,13 @@ from childsafe.audit import (
 )
 from childsafe.audit._checkpoints import key_id_of
 from childsafe.audit._errors import AuditError
+from childsafe.audit._export import _read_capped
 from childsafe.audit._pseudonyms import ENV_KEYS
 
 __all__ = ["add_audit_commands"]
+
+
+_WITNESS_BYTES = 1 << 20  # a checkpoint is a few hundred bytes
 
 
 def _when(text: str, *, end: bool = False) -> dt.datetime:
@@ -88,7 +93,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     witness = None
     if args.witness:
         try:
-            witness = Checkpoint.from_dict(json.loads(Path(args.witness).read_text()), args.witness)
+            # As a bundle is read: a regular file, small, one reading of its keys.
+            raw = _read_capped(Path(args.witness), _WITNESS_BYTES)
+            witness = Checkpoint.from_dict(load_json(raw, max_bytes=_WITNESS_BYTES), args.witness)
         except (OSError, ValueError) as e:
             raise AuditError(f"cannot read the witness checkpoint {args.witness}: {e}") from None
     if not _is_store(args.target):

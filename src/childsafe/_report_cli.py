@@ -120,6 +120,10 @@ def _run(args: argparse.Namespace) -> int:
             Path(args.output).write_text(text, encoding="utf-8", newline="")
         except OSError as e:
             raise ReportUsageError(f"cannot write {args.output}: {e.strerror}") from None
+        except ValueError:  # open() refuses a path holding a NUL byte
+            raise ReportUsageError(
+                f"cannot write {args.output!r}: a NUL byte in the path"
+            ) from None
     bar.finish()
     return 0
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
+import os
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +24,7 @@ from childsafe.audit import (
     read_bundle,
     verify_bundle,
 )
+from childsafe.audit._records import genesis_hash, link_hash
 from childsafe.cli import main
 from tests.audit.support import KEY, POSTGRES_URL, needs_postgres
 
@@ -176,6 +181,70 @@ class TestBundles:
         with pytest.raises(AuditRecordError, match=r"entries\[\d+\]\.hash: expected str"):
             verify_bundle(bundle)
 
+    def test_policy_versions_are_checked_against_the_records(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """The bundle's policy_versions, which no signature covers, must be the versions
+        its records carry: a bundle edited to claim another policy was in force is
+        broken, not valid."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        trail.export(tmp_path / "b.json", account="kid-1")
+        trail.close()
+        bundle = read_bundle(tmp_path / "b.json")
+        assert bundle["policy_versions"]
+        assert verify_bundle(bundle).status == "valid"
+        honest = bundle["policy_versions"]
+        bundle["policy_versions"] = ["2026-approved-by-regulator"]
+        report = verify_bundle(bundle)
+        assert report.status == "broken"
+        assert report.problem == (
+            "policy_versions lists ['2026-approved-by-regulator'], but the bundle's records "
+            f"carry {honest!r}"
+        )
+        bundle["policy_versions"] = [*honest, "v-extra"]
+        assert verify_bundle(bundle).status == "broken"
+
+    def test_a_nul_in_the_output_path(
+        self,
+        setup: tuple[str, Path, CheckpointSigner],
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An output path holding a NUL byte exits 2 naming it, not with a ValueError
+        traceback."""
+        url, folder, _ = setup
+        argv = ["audit", "export", url, "--checkpoints", str(folder), "--from", "2020-01-01"]
+        assert main([*argv, "-o", "b\x00.json"]) == 2
+        assert "a NUL byte in the path" in capsys.readouterr().err
+
+    def test_many_segments_are_checked_in_linear_time(self) -> None:
+        """Each segment is checked for replays against its neighbour only, not against
+        every segment before it: with a checkpoint a minute, a year's bundle has some
+        500,000 segments, which the old all-pairs scan took about 40 minutes over. Each
+        segment's start is compared once; a replay deep inside is still found."""
+        compared = 0
+
+        class Start(int):
+            def __lt__(self, other: object) -> bool:
+                nonlocal compared
+                compared += 1
+                return int(self) < other  # type: ignore[operator]
+
+        bundle = _many_segments(400)
+        for segment in bundle["segments"]:
+            segment["start"] = Start(segment["start"])
+        assert verify_bundle(bundle).status == "empty"  # every record is redacted
+        assert compared <= 400
+        bundle = _many_segments(400)
+        bundle["segments"].insert(3, bundle["segments"][250])
+        report = verify_bundle(bundle)
+        assert (report.status, report.problem) == (
+            "broken",
+            "segment 251 repeats records 251..251 of segment 3 (replayed)",
+        )
+
     def test_unanchored_tail_in_bundle(self, tmp_path: Path) -> None:
         """Records after the last checkpoint are exported as unanchored."""
         signer = CheckpointSigner.generate()
@@ -207,6 +276,67 @@ class TestBundles:
         path.write_bytes(content)
         with pytest.raises(AuditRecordError, match=message):
             read_bundle(path)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b'{"format": "childsafe-audit-bundle", "version": 1, "x": ' + b"[" * 5000
+             + b"]" * 5000 + b"}", "nested more than 32 levels deep"),
+            (b'{"format": "other", "format": "childsafe-audit-bundle", "version": 1}',
+             "duplicate key 'format'"),
+            (b'{"format": "childsafe-audit-bundle", "version": 1, "n": NaN}', "NaN"),
+        ],
+    )  # fmt: skip
+    def test_bundles_made_to_mislead_or_crash(
+        self, tmp_path: Path, content: bytes, message: str
+    ) -> None:
+        """A bundle nested to crash the reader, or repeating a key (read one way here and
+        another by other tools), is refused with AuditRecordError, never a traceback."""
+        path = tmp_path / "b.json"
+        path.write_bytes(content)
+        with pytest.raises(AuditRecordError, match=message):
+            read_bundle(path)
+
+    def test_gzip_bomb_and_size_limit(self, tmp_path: Path) -> None:
+        """A gzipped bundle inflating far beyond its size, or a bundle over max_bytes, is
+        refused while it is read, not read into memory whole."""
+        bomb = tmp_path / "bomb.json.gz"
+        with gzip.open(bomb, "wb", compresslevel=9) as f:
+            for _ in range(64):
+                f.write(b" " * (1 << 20))
+        with pytest.raises(AuditRecordError, match="inflates to more than 100 times"):
+            read_bundle(bomb)
+        plain = tmp_path / "big.json"
+        plain.write_bytes(b" " * 2048)
+        with pytest.raises(AuditRecordError, match="larger than 1024 bytes"):
+            read_bundle(plain, max_bytes=1024)
+
+    def test_a_pipe_is_not_read(self, tmp_path: Path) -> None:
+        """A bundle path that is a pipe or a device is refused, not read forever."""
+        fifo = tmp_path / "bundle.json"
+        os.mkfifo(fifo)
+        with pytest.raises(AuditRecordError, match="not a regular file"):
+            read_bundle(fifo)
+        with pytest.raises(AuditRecordError, match="not a regular file"):
+            read_bundle(Path("/dev/zero"))
+
+    def test_a_body_with_a_lone_surrogate(
+        self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
+    ) -> None:
+        """A record body holding an escaped lone surrogate is a malformed entry, named
+        with its place, rather than a UnicodeEncodeError."""
+        url, folder, signer = setup
+        trail = AuditTrail(
+            url, pseudonymiser=Pseudonymiser({"k1": KEY}), signer=signer, checkpoints=folder
+        )
+        trail.export(tmp_path / "b.json")
+        trail.close()
+        bundle = read_bundle(tmp_path / "b.json")
+        entry = next(e for e in bundle["segments"][0]["entries"] if "body" in e)
+        entry["body"] = entry["body"][:-1] + "\ud800}"
+        (tmp_path / "b.json").write_text(json.dumps(bundle))
+        with pytest.raises(AuditRecordError, match=r"entries\[0\]\.body: not UTF-8 text"):
+            verify_bundle(read_bundle(tmp_path / "b.json"))
 
     def test_malformed_entries(
         self, setup: tuple[str, Path, CheckpointSigner], tmp_path: Path
@@ -428,6 +558,10 @@ class TestCLI:
                 "cannot read the witness",
             ),
             (
+                ["audit", "verify", "sqlite:///x.db", "--witness", "/dev/zero"],
+                "/dev/zero: not a regular file",  # was read until memory ran out
+            ),
+            (
                 [
                     "audit",
                     "export",
@@ -529,3 +663,25 @@ def test_guard_events_reach_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     trail.close()
     assert main(["audit", "verify", url, "--checkpoints", str(tmp_path / "cps")]) == 0
     assert "VALID: records 1..3" in capsys.readouterr().out
+
+
+def _many_segments(n: int) -> dict[str, Any]:
+    """A bundle of ``n`` segments of one redacted record each, a signed checkpoint
+    after every record."""
+    signer = CheckpointSigner.generate()
+    chain = uuid.uuid4().hex
+    prev = genesis_hash(chain)
+    segments, checkpoints = [], []
+    for seq in range(1, n + 1):
+        digest = hashlib.sha256(str(seq).encode()).digest()
+        link = link_hash(prev, seq, digest)
+        entry = {"seq": seq, "prev": prev, "hash": link, "digest": digest.hex()}
+        segments.append({"start": seq - 1, "end": seq, "entries": [entry]})
+        checkpoints.append(signer.sign(chain, seq, link).to_dict())
+        prev = link
+    return {
+        "chain": chain,
+        "public_keys": {signer.key_id: signer.public_pem},
+        "checkpoints": checkpoints,
+        "segments": segments,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import attrs
@@ -272,6 +273,19 @@ class TestDirectoryCheckpoints:
             trail.verify()
         files[1].write_text("{not json")
         with pytest.raises(CheckpointError, match="cannot read the checkpoint"):
+            trail.verify()
+        # A file nested to crash the parser, one repeating a key, or a pipe under a
+        # checkpoint's name: each the same error naming the file, never a traceback or
+        # a read without end.
+        files[1].write_text("[" * 5000 + "]" * 5000)
+        with pytest.raises(CheckpointError, match="nested more than 32 levels deep"):
+            trail.verify()
+        files[1].write_text('{"seq": 1, "seq": 8}')
+        with pytest.raises(CheckpointError, match="duplicate key 'seq'"):
+            trail.verify()
+        files[1].unlink()
+        os.mkfifo(files[1])
+        with pytest.raises(CheckpointError, match="not a regular file"):
             trail.verify()
         store.close()
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from childsafe.complaints import (
 )
 from childsafe.complaints._stores import figures_of
 from childsafe.exceptions import MissingExtraError
+from childsafe.reports import BandCensus, Census
 from tests.complaints.stores import KINDS, POSTGRES_URL, make_store
 from tests.reports.dataset import PERIOD, generate, to_complaint
 
@@ -120,6 +122,26 @@ class TestCases:
         assert len(filed) == 80
 
 
+class TestTimesAtTheEdge:
+    def test_a_time_the_store_cannot_read_back_is_refused(self, store: ComplaintStore) -> None:
+        """A step dated in the last microseconds of 9999 (stored as seconds, read back as
+        year 10000) is refused before anything is written, so the case, and the
+        moderators' queue listing it first, stay readable; the last whole second works."""
+        desk = ComplaintsDesk(store)
+        report = {"category": "bullying", "subject": {"kind": "account", "id": "u-1"}}
+        end = dt.datetime.max.replace(tzinfo=dt.UTC)
+        with pytest.raises(ComplaintError, match=r"time out of range: 9999-12-31T23:59:59\.999999"):
+            desk.file_report(report, at=end)
+        assert desk.cases() == []
+        last = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+        case = desk.file_report(report, at=last)
+        with pytest.raises(ComplaintError, match="time out of range"):
+            desk.resolve(case.id, Outcome.NO_VIOLATION, at=end)
+        assert [c.id for c in desk.cases()] == [case.id]
+        assert desk.get(case.id).received_at == last
+        assert desk.get(case.id).status is Status.RECEIVED
+
+
 class TestFigures:
     def test_the_store_agrees_with_python(self, store: ComplaintStore) -> None:
         """On a generated data set, the store's grouping and percentiles equal the
@@ -143,16 +165,50 @@ class TestCensusKept:
             store.save_census(dt.datetime(2025, 1, 1), {})  # noqa: DTZ001
 
     def test_the_latest_before_the_end(self, store: ComplaintStore) -> None:
-        store.save_census(T0, {"n": 1})
-        store.save_census(T0 + dt.timedelta(days=30), {"n": 2})
+        first, second = _census(T0, 1), _census(T0 + dt.timedelta(days=30), 2)
+        store.save_census(T0, first)
+        store.save_census(T0 + dt.timedelta(days=30), second)
         assert store.latest_census(T0) is None
         found = store.latest_census(T0 + dt.timedelta(days=1))
         assert found is not None
-        assert found == (T0, {"n": 1})
+        assert found == (T0, first)
         assert store.latest_census(T0 + dt.timedelta(days=31)) == (
             T0 + dt.timedelta(days=30),
-            {"n": 2},
+            second,
         )
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"band": "<script>alert(1)</script>"}, r"bands\[0\]\.band: expected one of"),
+            ({"band": "adult"}, r"bands\[0\]\.band: expected one of"),
+            ({"accounts": -1}, "whole counts"),
+            ({"on_defaults": 9}, "on_defaults at most accounts"),
+            ({"accounts": True}, "whole counts"),
+            ({"settings": [{"setting": "<b>x</b>", "changed": 1}]}, r"settings\[0\]"),
+            ({"settings": [{"setting": "quiet_hours", "changed": "1"}]}, r"settings\[0\]"),
+        ],
+    )
+    def test_what_is_not_a_census_is_refused(
+        self, store: ComplaintStore, change: dict[str, object], message: str
+    ) -> None:
+        """A census is printed in every later report: one with a band or setting the
+        report does not know (published as given in Markdown), or counts that are not
+        whole, is refused when saved, and nothing is kept."""
+        census = _census(T0, 1)
+        census["bands"][0] |= change
+        with pytest.raises(ComplaintError, match=message):
+            store.save_census(T0, census)
+        junks: list[object] = [{"n": 1}, {"taken_at": "2025-05-01", "bands": []}, []]
+        for junk in junks:
+            with pytest.raises(ComplaintError, match="save_census: "):
+                store.save_census(T0, junk)  # type: ignore[arg-type]
+        assert store.latest_census(T0 + dt.timedelta(days=1)) is None
+
+
+def _census(at: dt.datetime, accounts: int) -> dict[str, Any]:
+    """A census as take_census writes it, ``accounts`` children aged 13 to 15."""
+    return Census(at, (BandCensus("13_15", accounts, 1, {"quiet_hours": accounts - 1}),)).to_dict()
 
 
 class TestSQLite:

@@ -14,6 +14,7 @@ import asyncio
 import io
 import json
 import sqlite3
+import tracemalloc
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,25 @@ class TestProblems:
         body = problem(response, 422)
         assert [e["field"] for e in body["errors"]] == ["category", "subject.kind", "subject.id"]
         assert "category" in body["detail"]
+        assert desk.cases() == []
+
+    def test_a_refusal_is_not_an_amplifier(self, built: BuiltApp, desk: ComplaintsDesk) -> None:
+        """A body of a thousand unknown keys, or a long bad value, is answered with a
+        problem document a fraction of its size (five unknown fields named, the rest
+        counted; values repeated at most 60 characters), not one twenty times it."""
+        subject: dict[str, object] = {"kind": "account", "id": "stranger"}
+        subject |= {f"{i:x}": 0 for i in range(1400)}
+        raw = json.dumps({**REPORT, "subject": subject}).encode()
+        response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
+        body = problem(response, 422)
+        assert len(response.content) < len(raw) / 4
+        fields = [e["field"] for e in body["errors"]]
+        assert fields == [*(f"subject.{i:x}" for i in range(5)), "subject.(more)"]
+        assert body["errors"][-1]["message"] == "1395 more unknown fields"
+        raw = json.dumps({**REPORT, "category": "x" * 12000}).encode()
+        response = post(built, "kid", content=raw, headers={"content-type": "application/json"})
+        assert len(response.content) < 1000
+        assert "got 'xxx" in problem(response, 422)["errors"][0]["message"]
         assert desk.cases() == []
 
     def test_malformed_json_is_400(self, built: BuiltApp) -> None:
@@ -316,6 +336,49 @@ class TestEndlessBodies:
         asyncio.run(call())
         assert sent[0]["status"] == 413, sent
         assert read <= MAX_REPORT_BODY // len(chunk) + 2
+        assert desk.cases() == []
+
+
+class TestDjangoUnderASGI:
+    def test_a_chunked_body_is_read_only_to_the_limit(self, desk: ComplaintsDesk) -> None:
+        """Under ASGI Django receives a chunked body whole (spooled to disk past 2.5 MB);
+        with DATA_UPLOAD_MAX_MEMORY_SIZE = None the report view read all of it into
+        memory before refusing it. It reads the limit and one byte, and answers 413."""
+        from django.core.asgi import get_asgi_application  # type: ignore[import-untyped]  # noqa: PLC0415
+        from django.test import override_settings  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        with build_app("django", reports=desk, strict=True):
+            app = get_asgi_application()
+            sent: list[MutableMapping[str, Any]] = []
+            parts = 0
+            chunk = b" " * (1 << 20)
+
+            async def receive() -> dict[str, Any]:
+                nonlocal parts
+                parts += 1
+                if parts > 32:  # the body has ended: wait for the disconnect
+                    await asyncio.Event().wait()
+                return {"type": "http.request", "body": chunk, "more_body": parts < 32}
+
+            async def send(message: MutableMapping[str, Any]) -> None:
+                sent.append(message)
+
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": "POST", "scheme": "http", "path": "/reports",
+                "raw_path": b"/reports", "query_string": b"", "root_path": "",
+                "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+                "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+            }  # fmt: skip
+            tracemalloc.start()
+            try:
+                with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=None):
+                    asyncio.run(app(scope, receive, send))
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert sent[0]["status"] == 413
+        assert peak < 16 << 20  # the 32 MiB body was never held in memory
         assert desk.cases() == []
 
 

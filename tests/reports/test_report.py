@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
+import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from childsafe import Account, Guard
 from childsafe.cli import main
 from childsafe.complaints import (
     DEFAULT_CATEGORIES,
+    Categories,
     ComplaintsDesk,
     ComplaintStore,
     SQLiteComplaintStore,
@@ -257,6 +262,10 @@ class TestPeriodAndEvidence:
             ((store, "2025"), {}, "period must be a Period"),
             ((store, year), {"platform": None}, "platform must be"),
             ((store, year), {"evidence": 5}, "evidence must have"),
+            # generated_at would be no RFC 3339 time (or an AttributeError)
+            ((store, year), {"now": dt.datetime(2026, 1, 1)}, "now must be a timezone-aware"),  # noqa: DTZ001
+            ((store, year), {"now": dt.date(2026, 1, 1)}, "now must be a timezone-aware"),
+            ((store, year), {"now": "2026-01-01"}, "now must be a timezone-aware"),
         ):
             with pytest.raises(InvalidCheckError, match=match):
                 build_report(*args, **options)
@@ -296,6 +305,31 @@ class TestPeriodAndEvidence:
         assert report.census == taken
         before = build_report(store, Period.year(2024))
         assert before.census is None
+
+    def test_a_stored_census_that_is_not_one(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A census row that is not a census (written by an older childsafe, or by hand)
+        makes the report an InvalidCheckError naming the field, and the command exit 2,
+        rather than a KeyError traceback or a band published as given."""
+        store = SQLiteComplaintStore(tmp_path / "c.db")
+        taken = census()
+        bad = taken.to_dict()
+        bad["bands"][0]["band"] = "<script>alert(1)</script>"
+        with sqlite3.connect(store.path) as db:
+            db.execute(
+                "INSERT INTO childsafe_census VALUES (?, ?)",
+                (taken.taken_at.timestamp(), json.dumps(bad)),
+            )
+        with pytest.raises(InvalidCheckError, match=r"census is not one: bands\[0\]\.band"):
+            build_report(store, YEAR)
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE childsafe_census SET data = '{\"n\": 1}'")
+        with pytest.raises(InvalidCheckError, match="census is not one: taken_at"):
+            build_report(store, YEAR)
+        args = ["report", "--from", "2025-01-01", "--to", "2025-12-31"]
+        assert main([*args, "--store", f"sqlite:///{store.path}"]) == 2
+        assert "census is not one" in capsys.readouterr().err
 
 
 class TestCommand:
@@ -346,6 +380,7 @@ class TestCommand:
             (["--from", "2025-02-01", "--to", "2025-01-01"], "is before --from"),
             (["--store", "mysql://x"], "unknown store"),
             (["-o", "/nonexistent/dir/r.json"], "cannot write"),
+            (["-o", "r\x00.json"], "a NUL byte in the path"),  # was a ValueError traceback
         ],
     )
     def test_errors_exit_2(
@@ -552,3 +587,51 @@ class TestHostileNames:
         ).to_dict()
         assert '"\'=HYPERLINK(""http://x"",""y"")"' in render(document, "csv")
         assert document["platform"] == '=HYPERLINK("http://x","y")'  # JSON keeps it as is
+
+    def test_markdown_shows_hostile_names_as_text(self) -> None:
+        """A platform name, category label, hash list name or reason code written as
+        HTML, a link, an image or a code span is shown as written in the Markdown: a
+        CommonMark renderer (the Markdown is pasted into blog posts) makes no element of
+        it."""
+        hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(2)) ![i](x) `x` &lt;"
+        categories = Categories.from_mapping(
+            {"grooming": "protection_of_minors"}, labels={"grooming": hostile}
+        )
+        found = MemoryEvidence()
+        at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+        found.record_denial(hostile, at)
+        found.record_denial("a`<b>x</b>`", at)
+        found.record_media("media.upload", at, allowed=False, reason="known_abuse_match",
+                           matched_list=hostile)  # fmt: skip
+        document = build_report(
+            ComplaintsDesk(categories=categories).store,
+            YEAR,
+            platform=hostile,
+            categories=categories,
+            evidence=found,
+            now=NOW,
+        ).to_dict()
+        page = MarkdownIt("commonmark").enable("table").render(render(document, "md"))
+        assert "<img" not in page
+        assert "<a " not in page
+        assert "<b>" not in page
+        assert "&amp;lt;" in page  # the reference is shown, not read
+        tags = set(re.findall(r"<([a-z0-9]+)", page))
+        assert tags <= {"h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td",
+                        "strong", "code"}  # fmt: skip
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        assert text.count(hostile) >= 3  # the title, the category and the hash list
+        assert "a`<b>x</b>`" in text
+
+    @given(st.text(st.sampled_from("<>[]()!`&;#/\\ax= ") | st.characters(), max_size=40))
+    @example("<img src=x onerror=alert(1)>")
+    @example("[x](javascript:alert(1))")
+    @example("<https://example.com>")
+    def test_a_platform_name_makes_no_markdown_element(self, name: str) -> None:
+        """Whatever the platform is called, its Markdown title renders as one heading
+        holding no link, image or HTML of the name's making."""
+        document = build_report(ComplaintsDesk().store, YEAR, platform=name, now=NOW).to_dict()
+        title = render(document, "md").splitlines()[0]
+        page = MarkdownIt("commonmark").render(title)
+        assert page.startswith("<h1>")
+        assert not set(re.findall(r"<([a-z0-9]+)", page)) - {"h1", "em", "strong"}

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from childsafe._parsing import load_json
 from childsafe.audit._errors import AuditKeyError, CheckpointError
 from childsafe.audit._records import format_time, parse_time
 
@@ -261,6 +262,20 @@ class MemoryCheckpoints:
             return dict(self.keys)
 
 
+_MAX_CHECKPOINT_BYTES: Final = 64 * 1024  # a checkpoint is a few hundred bytes
+
+
+def _read_checkpoint(path: Path) -> object:
+    """A checkpoint file's JSON: a regular file (a pipe or a device put in the folder
+    would be read forever), small, not nested past the parser's limit (a traceback
+    otherwise), with no key given twice."""
+    if not path.is_file():
+        raise ValueError("not a regular file (a device or a pipe)")
+    with path.open("rb") as f:
+        data = f.read(_MAX_CHECKPOINT_BYTES + 1)
+    return load_json(data, max_bytes=_MAX_CHECKPOINT_BYTES)
+
+
 class DirectoryCheckpoints:
     """One JSON file per checkpoint in ``path`` (``checkpoint-<seq>-<key id>.json``),
     each written to a temporary name, synced and renamed into place, and the public
@@ -300,7 +315,7 @@ class DirectoryCheckpoints:
             if match is None:
                 continue
             try:
-                value = json.loads(entry.read_text(encoding="utf-8"))
+                value = _read_checkpoint(entry)
             except (OSError, ValueError) as e:
                 raise CheckpointError(f"{entry}: cannot read the checkpoint: {e}") from None
             checkpoint = Checkpoint.from_dict(value, str(entry))

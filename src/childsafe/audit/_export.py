@@ -17,12 +17,14 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from childsafe._parsing import ParseError, load_json
 from childsafe.audit._checkpoints import Checkpoint, load_public_key, public_pem
 from childsafe.audit._errors import AuditRecordError
 from childsafe.audit._records import (
@@ -129,16 +131,77 @@ def write_bundle(bundle: Mapping[str, Any], path: Path) -> None:
         path.write_bytes(data)
     except OSError as e:
         raise AuditRecordError(f"cannot write the bundle {path}: {e}") from None
+    except ValueError:  # open() refuses a path holding a NUL byte
+        raise AuditRecordError(
+            f"cannot write the bundle {path!r}: a NUL byte in the path"
+        ) from None
 
 
-def read_bundle(path: Path) -> dict[str, Any]:
-    """Read a bundle written by :func:`write_bundle`."""
+MAX_BUNDLE_BYTES: Final = 1 << 30
+"""The largest bundle :func:`read_bundle` reads, in bytes of JSON (after gunzip): 1 GiB."""
+MAX_GZIP_RATIO: Final = 100
+"""How many times its compressed size a gzipped bundle may grow to. A bundle's JSON
+compresses a few times over; a file that inflates further was made to exhaust the
+verifier's memory (a "gzip bomb")."""
+_CHUNK: Final = 1 << 20
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (gunzipped when it starts with gzip's
+    magic), read in chunks and refused as soon as they pass ``max_bytes`` or, for a gzip
+    file, ``MAX_GZIP_RATIO`` times its size."""
     try:
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        value = json.loads(data)
-    except (OSError, ValueError, EOFError) as e:
+        special = path.exists() and not path.is_dir() and not path.is_file()
+    except (OSError, ValueError):
+        special = False  # named below, when it is opened
+    if special:  # a device or a pipe (/dev/zero) would be read until memory ran out
+        raise AuditRecordError(f"{path}: not a regular file (a device or a pipe)")
+    try:
+        with path.open("rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if raw.read(2) != b"\x1f\x8b":
+                raw.seek(0)
+                data = raw.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise AuditRecordError(f"{path}: larger than {max_bytes} bytes")
+                return data
+            raw.seek(0)
+            limit = min(max_bytes, MAX_GZIP_RATIO * max(size, 1))
+            parts: list[bytes] = []
+            total = 0
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                while chunk := unzipped.read(_CHUNK):
+                    total += len(chunk)
+                    if total > limit:
+                        why = (
+                            f"larger than {max_bytes} bytes"
+                            if limit == max_bytes
+                            else f"inflates to more than {MAX_GZIP_RATIO} times its "
+                            f"{size} bytes (a gzip bomb?)"
+                        )
+                        raise AuditRecordError(f"{path}: {why}")
+                    parts.append(chunk)
+            return b"".join(parts)
+    except AuditRecordError:
+        raise
+    except (OSError, EOFError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise AuditRecordError(f"{path}: not a readable bundle: {e}") from None
+
+
+def read_bundle(path: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> dict[str, Any]:
+    """Read a bundle written by :func:`write_bundle`, as received from anyone. A file
+    that is not a regular one, larger than ``max_bytes`` (default 1 GiB) once
+    gunzipped, gzipped to inflate more than 100 times its size, nested more than 32
+    levels deep, with a key given twice (two readers could see two different bundles)
+    or NaN is an :class:`~childsafe.audit.AuditRecordError`, read no further.
+
+    .. versionchanged:: 0.2.0 ``max_bytes``; sizes, gzip bombs, nesting and repeated
+       keys refused.
+    """
+    data = _read_capped(path, max_bytes)
+    try:
+        value = load_json(data, max_bytes=max_bytes)
+    except ParseError as e:
         raise AuditRecordError(f"{path}: not a readable bundle: {e}") from None
     if not isinstance(value, dict) or value.get("format") != BUNDLE_FORMAT:
         raise AuditRecordError(
@@ -172,7 +235,9 @@ def verify_bundle(
     last: int | None = None
     anchored: int | None = None
     covered: list[tuple[int, int, int]] = []  # (first seq, last seq, segment) of each
+    lows: list[int] = []  # the first seq of each in covered
     ids: dict[str, int] = {}
+    versions: set[str] = set()
     try:
         signed = _trusted(checkpoints, keys, chain)
         for n, segment in enumerate(_field(bundle, "segments", list, "bundle")):
@@ -191,15 +256,21 @@ def verify_bundle(
                 )
             entries = _field(segment, "entries", list, where)
             high = start + len(entries)
-            for low, other_high, other in covered:
-                if start < other_high and low <= high:
-                    raise _Broken(
-                        f"segment {n} repeats records {max(low, start + 1)}.."
-                        f"{min(other_high, high)} of segment {other} (replayed)",
-                        max(low, start + 1),
-                    )
+            # The segments seen are disjoint, kept sorted by their first record: the
+            # only one this can overlap is the last starting at or before its end (a
+            # scan of them all made a bundle of many segments take hours).
+            i = bisect.bisect_right(lows, high) - 1
+            if i >= 0 and start < covered[i][1]:
+                low, other_high, other = covered[i]
+                raise _Broken(
+                    f"segment {n} repeats records {max(low, start + 1)}.."
+                    f"{min(other_high, high)} of segment {other} (replayed)",
+                    max(low, start + 1),
+                )
             if entries:
-                covered.append((start + 1, high, n))
+                i = bisect.bisect_left(lows, start + 1)
+                lows.insert(i, start + 1)
+                covered.insert(i, (start + 1, high, n))
             seq = start
             full = 0
             for i, entry in enumerate(entries):
@@ -215,7 +286,10 @@ def verify_bundle(
                 if _field(entry, "prev", str, here) != prev:
                     raise _Broken(f"record {seq} does not link to record {seq - 1}", seq)
                 if "body" in entry:
-                    body = _field(entry, "body", str, here).encode()
+                    try:
+                        body = _field(entry, "body", str, here).encode()
+                    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") in the JSON
+                        raise AuditRecordError(f"{here}.body: not UTF-8 text") from None
                     digest = hashlib.sha256(body).digest()
                     stored = StoredRecord(
                         seq,
@@ -229,7 +303,11 @@ def verify_bundle(
                         None,
                         None,
                     )
-                    record_id = decode_record(stored).id
+                    record = decode_record(stored)
+                    record_id = record.id
+                    version = record.data.get("policy_version") or record.data.get("version")
+                    if isinstance(version, str):
+                        versions.add(version)
                     if record_id in ids:
                         raise _Broken(
                             f"record {seq} repeats the id of record {ids[record_id]} (replayed)",
@@ -259,6 +337,14 @@ def verify_bundle(
                     )
                 anchored_records += full
                 anchored = end if anchored is None else max(anchored, end)
+        # Not signed, so checked: the policy versions a reader is told were in force are
+        # those the records themselves carry.
+        listed = bundle.get("policy_versions", sorted(versions))
+        if listed != sorted(versions):
+            raise _Broken(
+                f"policy_versions lists {listed!r:.200}, but the bundle's records carry "
+                f"{sorted(versions)!r:.200}"
+            )
     except _Broken as e:
         return VerifyReport(
             "broken", records, first, last, anchored, 0, len(checkpoints), e.problem, e.seq

@@ -94,15 +94,29 @@ def _id(
     return text
 
 
+MAX_UNKNOWN: Final = 5
+"""How many unknown fields of one object a refused report names; the rest are counted."""
+_SHOWN: Final = 60  # characters of a reporter's own value repeated in a problem
+
+
+def _name(key: str) -> str:
+    return key if len(key) <= _SHOWN else key[:_SHOWN] + "…"
+
+
 def _extra(data: Mapping[str, object], known: frozenset[str], prefix: str) -> list[FieldProblem]:
-    return [
-        FieldProblem(
-            f"{prefix}{key}" if key else f"{prefix}(empty name)",
-            f"unknown field; expected {_choices(sorted(known))}",
-        )
-        for key in data
-        if key not in known
+    """The unknown fields of ``data``: the first :data:`MAX_UNKNOWN` named, the others
+    counted in one problem, so a body of a thousand one-letter keys is not answered with
+    a thousand problems (an answer twenty times the request's size)."""
+    unknown = [key for key in data if key not in known]
+    expected = f"unknown field; expected {_choices(sorted(known))}"
+    problems = [
+        FieldProblem(f"{prefix}{_name(key)}" if key else f"{prefix}(empty name)", expected)
+        for key in unknown[:MAX_UNKNOWN]
     ]
+    if len(unknown) > MAX_UNKNOWN:
+        more = len(unknown) - MAX_UNKNOWN
+        problems.append(FieldProblem(f"{prefix}(more)", f"{more} more unknown fields"))
+    return problems
 
 
 def _object(value: object, path: str, problems: list[FieldProblem]) -> Mapping[str, object] | None:
@@ -116,7 +130,9 @@ def _enum(cls: type[E], value: object, path: str, problems: list[FieldProblem]) 
     if isinstance(value, str) and value in {m.value for m in cls}:
         return cls(value)
     problems.append(
-        FieldProblem(path, f"must be one of {_choices([m.value for m in cls])}, got {value!r}")
+        FieldProblem(
+            path, f"must be one of {_choices([m.value for m in cls])}, got {value!r:.{_SHOWN}}"
+        )
     )
     return None
 
@@ -223,7 +239,10 @@ def parse_report(
         problems.append(FieldProblem("category", "required"))
     elif not isinstance(raw_category, str) or raw_category not in categories:
         problems.append(
-            FieldProblem("category", f"must be one of {_choices(categories)}, got {raw_category!r}")
+            FieldProblem(
+                "category",
+                f"must be one of {_choices(categories)}, got {raw_category!r:.{_SHOWN}}",
+            )
         )
     else:
         category = raw_category

@@ -22,6 +22,7 @@ from childsafe.complaints._stores import (
     META,
     SCHEMA_VERSION,
     TABLE,
+    _check_census,
     _check_limit,
     _check_period,
     _check_status,
@@ -235,6 +236,7 @@ class PostgresComplaintStore:
         )
 
     def save_census(self, taken_at: dt.datetime, data: Mapping[str, Any]) -> None:
+        _check_census(taken_at, data)
         with self._connect() as db:
             db.execute(
                 f"INSERT INTO {CENSUS} VALUES (%s, %s) "  # noqa: S608

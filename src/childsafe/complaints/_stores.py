@@ -78,10 +78,92 @@ class ComplaintStore(Protocol):
         """Release connections (the store cannot be used afterwards)."""
 
 
+_CENSUS_BANDS: Final = frozenset(
+    b.value for b in (AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17, AgeBand.UNKNOWN)
+)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def census_problem(data: object) -> str | None:
+    """What is wrong with ``data`` as a census (``Census.to_dict()``: ``taken_at``, an
+    aware ISO 8601 time, and ``bands``, each a child band with whole, non-negative
+    ``accounts``, ``on_defaults`` and per known setting ``changed`` counts), or
+    ``None``. A census is printed in every later report: a band or setting the report
+    does not know, or a missing field, would break them all or be published as given."""
+    from childsafe._settings import SETTINGS  # noqa: PLC0415 - the catalogue is large
+
+    if not isinstance(data, Mapping):
+        return f"expected the census as a mapping (Census.to_dict()), got {type(data).__name__}"
+    taken = data.get("taken_at")
+    try:
+        aware = isinstance(taken, str) and dt.datetime.fromisoformat(taken).tzinfo is not None
+    except ValueError:
+        aware = False
+    if not aware:
+        return f"taken_at: expected an ISO 8601 time with its offset, got {taken!r:.60}"
+    bands = data.get("bands")
+    if not isinstance(bands, list):
+        return f"bands: expected a list, got {type(bands).__name__}"
+    seen: set[str] = set()
+    for i, band in enumerate(bands):
+        where = f"bands[{i}]"
+        if not isinstance(band, Mapping):
+            return f"{where}: expected a mapping, got {type(band).__name__}"
+        name = band.get("band")
+        if name not in _CENSUS_BANDS or name in seen:
+            known = ", ".join(sorted(_CENSUS_BANDS))
+            return f"{where}.band: expected one of {known}, each once, got {name!r:.60}"
+        seen.add(name)
+        accounts, plain = band.get("accounts"), band.get("on_defaults")
+        if not (isinstance(accounts, int) and isinstance(plain, int)) or not (
+            _count(accounts) and _count(plain) and plain <= accounts
+        ):
+            return (
+                f"{where}: accounts and on_defaults must be whole counts, on_defaults at "
+                f"most accounts, got {accounts!r:.30} and {plain!r:.30}"
+            )
+        settings = band.get("settings")
+        if not isinstance(settings, list):
+            return f"{where}.settings: expected a list, got {type(settings).__name__}"
+        for j, item in enumerate(settings):
+            if (
+                not isinstance(item, Mapping)
+                or item.get("setting") not in SETTINGS
+                or not _count(item.get("changed"))
+            ):
+                return (
+                    f"{where}.settings[{j}]: expected a known setting and a whole count "
+                    f"changed, got {item!r:.80}"
+                )
+    return None
+
+
+def _check_census(taken_at: dt.datetime, data: object) -> None:
+    _seconds(taken_at)
+    problem = census_problem(data)
+    if problem is not None:
+        raise ComplaintError(f"save_census: {problem}")
+
+
 def _seconds(value: dt.datetime) -> float:
+    """``value`` as the UNIX seconds every store keeps; a time those seconds cannot be
+    read back as (the last microseconds of 9999-12-31 round to year 10000) is refused
+    before anything is written: stored, it made ``get`` and ``cases`` (the moderators'
+    queue, newest first) raise for every later reader."""
     if value.tzinfo is None:
         raise ComplaintError(f"a complaint time must be timezone-aware, got {value!r}")
-    return value.timestamp()
+    seconds = value.timestamp()
+    try:
+        dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        raise ComplaintError(
+            f"a complaint time out of range: {value.isoformat()} (the stores keep times "
+            "up to 9999-12-31T23:59:59Z)"
+        ) from None
+    return seconds
 
 
 def _time(value: float | None) -> dt.datetime | None:
@@ -271,7 +353,7 @@ class MemoryComplaintStore:
         return figures_of(chosen)
 
     def save_census(self, taken_at: dt.datetime, data: Mapping[str, Any]) -> None:
-        _seconds(taken_at)
+        _check_census(taken_at, data)
         with self._lock:
             self._census.append((taken_at, json.loads(json.dumps(data))))
 
@@ -519,6 +601,7 @@ class SQLiteComplaintStore:
         return Durations(count, median, p90)
 
     def save_census(self, taken_at: dt.datetime, data: Mapping[str, Any]) -> None:
+        _check_census(taken_at, data)
         with self._connect() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO {CENSUS} VALUES (?, ?)",  # noqa: S608

@@ -19,6 +19,7 @@ from childsafe._settings import SETTINGS, SettingValue
 from childsafe.audit._records import decode_record, to_micros
 from childsafe.audit._stores import AuditStore, open_store
 from childsafe.audit._trail import AuditTrail
+from childsafe.complaints._stores import census_problem
 from childsafe.events import DecisionEvent
 from childsafe.exceptions import InvalidCheckError
 
@@ -384,7 +385,12 @@ class Census:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Census:
-        """The census :meth:`to_dict` wrote (as stores keep it)."""
+        """The census :meth:`to_dict` wrote (as stores keep it); data that is not one
+        (an unknown band or setting, a count that is not a whole number) is an
+        :class:`~childsafe.exceptions.InvalidCheckError` naming the field."""
+        problem = census_problem(data)
+        if problem is not None:
+            raise InvalidCheckError(f"the stored census is not one: {problem}")
         return cls(
             dt.datetime.fromisoformat(data["taken_at"]),
             tuple(

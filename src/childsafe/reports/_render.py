@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 
@@ -375,12 +376,36 @@ def _md_inline(value: object) -> str:
     return " ".join(str(value).splitlines())
 
 
-def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    def cell(value: object) -> str:
-        return _md_inline(value).replace("|", "\\|")
+_MD_MARKUP: Final = re.compile(r"([\\`<>\[\]])")
+_MD_ENTITY: Final = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 
+
+def _md_text(value: object) -> str:
+    """Text from the data (the platform's name, a category's label, a hash list's
+    name) as Markdown that shows it as written: on one line, and with what would start
+    raw HTML (``<script>``), a link or an image (``[...](javascript:...)``), a code
+    span or a character reference (``&lt;``) escaped with a backslash."""
+    return _MD_ENTITY.sub(r"\\&", _MD_MARKUP.sub(r"\\\1", _md_inline(value)))
+
+
+class _Code(str):
+    """A table cell shown as inline code (a reason code)."""
+
+    __slots__ = ()
+
+
+def _md_cell(value: object) -> str:
+    if isinstance(value, _Code):
+        text = _md_inline(value)
+        # A code span shows its content literally, up to the first backtick.
+        code = "`" not in text and text.strip() == text and text
+        return (f"`{text}`" if code else _md_text(text)).replace("|", "\\|")
+    return _md_text(value).replace("|", "\\|")
+
+
+def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
     return out
 
 
@@ -388,7 +413,7 @@ def to_markdown(d: dict[str, Any]) -> str:
     c = d["complaints"]
     first, done, a = c["time_to_first_action"], c["time_to_resolution"], c["appeals"]
     lines = [
-        f"# {_md_inline(d['platform'])}: transparency report",
+        f"# {_md_text(d['platform'])}: transparency report",
         "",
         (
             f"Period: {d['period']['from']} to {d['period']['to']} (UTC). "
@@ -494,7 +519,7 @@ def to_markdown(d: dict[str, Any]) -> str:
     else:
         lines += _md_table(
             ["Why", "Reason code", "Requests"],
-            [[_why(x["reason"]), f"`{x['reason']}`", _n(x["count"])] for x in d["denials"]],
+            [[_why(x["reason"]), _Code(x["reason"]), _n(x["count"])] for x in d["denials"]],
         )
     if "media" in d:
         lines += ["", "## Images", ""]

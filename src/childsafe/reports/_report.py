@@ -229,7 +229,9 @@ class TransparencyReport:
         }
 
 
-def _check_sources(store: object, period: object, platform: object, evidence: object) -> None:
+def _check_sources(
+    store: object, period: object, platform: object, evidence: object, now: object = None
+) -> None:
     """``build_report``'s arguments are what it reads (a store or evidence of the wrong
     kind was an ``AttributeError`` halfway through)."""
     if not all(callable(getattr(store, m, None)) for m in ("figures", "latest_census")):
@@ -240,6 +242,9 @@ def _check_sources(store: object, period: object, platform: object, evidence: ob
         raise InvalidCheckError(f"period must be a Period or None, got {period!r:.60}")
     if not isinstance(platform, str):
         raise InvalidCheckError(f"platform must be the platform's name, got {platform!r:.60}")
+    if now is not None and (not isinstance(now, dt.datetime) or now.tzinfo is None):
+        # The report's generated_at: a naive time or a date is no RFC 3339 time.
+        raise InvalidCheckError(f"now must be a timezone-aware datetime, got {now!r:.60}")
     if evidence is not None and not all(
         callable(getattr(evidence, m, None)) for m in ("proactive_detections", "denials_by_reason")
     ):
@@ -271,7 +276,7 @@ def build_report(
     the store's latest census taken before the period ended, if any). ``progress``
     is called with the name of each step as it starts.
     """
-    _check_sources(store, period, platform, evidence)
+    _check_sources(store, period, platform, evidence, now)
     chosen = period or Period.last_year()
     step = progress or (lambda _name: None)
     step("complaints")

@@ -74,7 +74,7 @@ def problem_details(
     decision was about another account, the texts are the refused person's, the same
     whatever that account's band or settings. When it was about the requester's own
     account (``subject`` is ``"actor"``), the texts are the account holder's own, with
-    the ``remedy``, a ``next_step`` and, before a safety prompt, a ``tip``; ``parent``
+    a ``next_step`` and, before a safety prompt, a ``tip``; ``parent``
     is the display name of their linked parent, for texts that name them.
 
     A blurred image (``sensitive_media_blurred``) also lists its ``choices``
@@ -82,6 +82,8 @@ def problem_details(
 
     .. versionchanged:: 0.2.0 ``locale``, ``parent`` and ``messages``; the requester's
        own denials carry ``next_step`` and ``tip``; a blur its ``choices``.
+    .. versionchanged:: 0.2.0 No ``remedy``: it is the developer's text (in English,
+       with setting, value and band codes); ``next_step`` says it to the account holder.
     """
     own = decision.subject == "actor"
     said = explain(
@@ -102,9 +104,9 @@ def problem_details(
     if decision.setting is not None:
         body["setting"] = decision.setting
     if own:
-        # About the requester's own account: safe, and useful, to say what would help.
-        if decision.remedy:
-            body["remedy"] = decision.remedy
+        # About the requester's own account: safe, and useful, to say what would help,
+        # in their words. Not the engine's ``remedy``: English for developers, naming
+        # settings, values and bands by their codes ("since 13_15 accounts are below...").
         if said.next_step:
             body["next_step"] = said.next_step
         if said.tip:
@@ -223,13 +225,16 @@ def negotiate_locale(accept_language: str | None, default: str = "en") -> str:
         return default
     ranked = []
     for position, item in enumerate(header.split(",")):
-        language, _, params = item.strip().partition(";")
+        language, *params = item.split(";")
         quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            # RFC 9110 qvalue: 0 to 1 with at most three decimals; anything else
-            # ("inf", "1e999", "2", "NaN") is not a preference.
-            quality = float(params[2:]) if _QVALUE.fullmatch(params[2:]) else 0.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.rstrip().lower() == "q":  # "Q=0" and "level=1;q=0" refuse it too
+                # RFC 9110 qvalue: 0 to 1 with at most three decimals; anything else
+                # ("inf", "1e999", "2", "NaN") is not a preference.
+                value = value.strip()
+                quality = float(value) if _QVALUE.fullmatch(value) else 0.0
+                break
         base = language.strip().lower().replace("_", "-").partition("-")[0]
         if base in LOCALES and quality > 0:
             ranked.append((-quality, position, base))

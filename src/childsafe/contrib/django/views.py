@@ -31,11 +31,20 @@ def report_view(desk: ComplaintsDesk) -> Callable[..., Any]:
 
     @exempt(REPORT_EXEMPTION)
     def childsafe_report(request: Any) -> Any:  # noqa: ANN401 - HttpRequest in, HttpResponse out
+        raw_length = request.META.get("CONTENT_LENGTH")
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(raw_length) if raw_length else None
         except ValueError:
             length = -1
-        body = request.body if 0 <= length <= MAX_REPORT_BODY else None
+        body: bytes | None
+        if length is None:
+            # No Content-Length (chunked): at most the limit and one byte of what the
+            # server received (under ASGI Django has it all, spooled; ``request.body``
+            # read it whole into memory when DATA_UPLOAD_MAX_MEMORY_SIZE is None).
+            read = request.read(MAX_REPORT_BODY + 1)
+            body = read if len(read) <= MAX_REPORT_BODY else None
+        else:
+            body = request.body if 0 <= length <= MAX_REPORT_BODY else None
         context = getattr(request, CONTEXT_ATTR, None)
         return _http_response(
             report_response(
