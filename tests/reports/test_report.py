@@ -588,6 +588,17 @@ class TestHostileNames:
         assert '"\'=HYPERLINK(""http://x"",""y"")"' in render(document, "csv")
         assert document["platform"] == '=HYPERLINK("http://x","y")'  # JSON keeps it as is
 
+    @pytest.mark.parametrize(
+        "name", [" =1+1", "\u00a0\t@SUM(A1)", '\uff1dHYPERLINK("http://x")', "\nx", " \uff0b1"]
+    )
+    def test_a_formula_behind_spaces_or_in_full_width_is_text(self, name: str) -> None:
+        """Some spreadsheets trim leading spaces before reading a cell, and some read a
+        full-width sign as the ASCII one: such a name starts its cell with ``'`` too."""
+        document = build_report(ComplaintsDesk().store, YEAR, platform=name, now=NOW).to_dict()
+        rows = list(csv.reader(io.StringIO(render(document, "csv"))))
+        assert any(cell == "'" + name for row in rows for cell in row)
+        assert not any(cell == name for row in rows for cell in row)
+
     def test_markdown_shows_hostile_names_as_text(self) -> None:
         """A platform name, category label, hash list name or reason code written as
         HTML, a link, an image or a code span is shown as written in the Markdown: a

@@ -290,14 +290,21 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
+# What some spreadsheets also read as the start of a formula: the full-width signs (an
+# East Asian input method's), after any leading white space, which some trim first.
+_FORMULA_SIGNS: Final = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
 
 
 def csv_cell(value: object) -> object:
     """A CSV cell that a spreadsheet shows as text: a text value starting like a
-    formula (``=``, ``+``, ``-``, ``@``, a tab or a CR; a platform or hash list named
-    ``=HYPERLINK(...)``) gets a leading ``'``, as OWASP advises. Numbers are kept."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    formula (``=``, ``+``, ``-``, ``@``, a tab, a CR or an LF; the full-width forms of
+    the four signs, U+FF1D, U+FF0B, U+FF0D and U+FF20; any of the signs after leading
+    spaces; a platform or hash list named ``=HYPERLINK(...)`` or ``" =1+1"``) gets a
+    leading ``'``, as OWASP advises. Numbers are kept."""
+    if isinstance(value, str) and (
+        value.startswith(_FORMULA_START) or value.lstrip()[:1] in _FORMULA_SIGNS
+    ):
         return "'" + value
     return value
 
