@@ -23,14 +23,13 @@ from childsafe.audit import (
     Pseudonymiser,
     VerifyReport,
     export_bundle,
-    load_public_key,
     open_store,
     read_bundle,
     verify_bundle,
     verify_chain,
     write_bundle,
 )
-from childsafe.audit._checkpoints import key_id_of
+from childsafe.audit._checkpoints import key_id_of, read_public_key
 from childsafe.audit._errors import AuditError
 from childsafe.audit._export import _read_capped
 from childsafe.audit._pseudonyms import ENV_KEYS
@@ -64,10 +63,7 @@ def _keys(paths: list[str] | None) -> dict[str, Any] | None:
         return None
     keys = {}
     for path in paths:
-        try:
-            key = load_public_key(Path(path).read_bytes(), path)
-        except OSError as e:
-            raise AuditError(f"cannot read the public key {path}: {e}") from None
+        key = read_public_key(path)
         keys[key_id_of(key)] = key
     return keys
 

@@ -554,6 +554,14 @@ class TestCLI:
                 "cannot read the public key",
             ),
             (
+                ["audit", "verify", "sqlite:///x.db", "--public-key", "/dev/zero"],
+                "cannot read the public key /dev/zero: not a regular file",  # read forever
+            ),
+            (
+                ["audit", "verify", "sqlite:///x.db", "--public-key", "big.pem"],
+                "cannot read the public key big.pem: larger than 65536 bytes",
+            ),
+            (
                 ["audit", "verify", "sqlite:///x.db", "--witness", "/missing.json"],
                 "cannot read the witness",
             ),
@@ -588,6 +596,7 @@ class TestCLI:
         """Usage and input errors exit 2 with a message naming the problem."""
         monkeypatch.chdir(tmp_path)
         monkeypatch.delenv("CHILDSAFE_AUDIT_PSEUDONYM_KEYS", raising=False)
+        (tmp_path / "big.pem").write_bytes(b"-" * (1 << 20))
         assert main(argv) == 2
         assert message in capsys.readouterr().err
 

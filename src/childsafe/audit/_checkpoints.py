@@ -82,6 +82,34 @@ def load_public_key(pem: str | bytes, where: str = "public key") -> Ed25519Publi
     return key
 
 
+MAX_KEY_FILE_BYTES: Final = 64 * 1024
+"""The largest public-key file read (an Ed25519 PEM is 113 bytes)."""
+
+
+def read_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """The Ed25519 public key in the PEM file at ``path``: a regular file of at most
+    :data:`MAX_KEY_FILE_BYTES` (a device or a pipe put where a key belongs would be
+    read until memory ran out). Anything else raises
+    :class:`~childsafe.audit.AuditKeyError` naming the file."""
+    where = os.fsdecode(os.fspath(path))
+    try:
+        special = Path(where).exists() and not Path(where).is_file()
+        if not special:
+            with open(where, "rb") as f:  # noqa: PTH123 - plain file read
+                data = f.read(MAX_KEY_FILE_BYTES + 1)
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise AuditKeyError(f"cannot read the public key {where!r}: {e}") from None
+    if special:
+        raise AuditKeyError(
+            f"cannot read the public key {where}: not a regular file (a device, a pipe or a folder)"
+        )
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise AuditKeyError(
+            f"cannot read the public key {where}: larger than {MAX_KEY_FILE_BYTES} bytes"
+        )
+    return load_public_key(data, where)
+
+
 @attrs.frozen
 class Checkpoint:
     """A signed statement that record ``seq`` of chain ``chain`` has hash ``hash``."""
@@ -332,6 +360,6 @@ class DirectoryCheckpoints:
         folder = self.path / "keys"
         if folder.is_dir():
             for entry in sorted(folder.glob("*.pem")):
-                key = load_public_key(entry.read_bytes(), str(entry))
+                key = read_public_key(entry)
                 keys[key_id_of(key)] = key
         return keys
