@@ -199,6 +199,16 @@ class TestFormats:
         assert f"**{document['complaints']['total']:,}**" in text
         assert "nearest-rank" in text
 
+    def test_markdown_census_in_words(self, document: dict[str, Any]) -> None:
+        """The census tables name bands and settings in words, as the HTML does, not by
+        the codes the JSON carries (``13_15``, ``daily_time_reminder``)."""
+        text = render(document, "md")
+        census = text[text.index("## Child accounts on protective defaults") :]
+        assert "| 13 to 15 | 2 | 1 | 1 |" in census
+        assert "| 13 to 15 | daily time reminder | 1 |" in census
+        assert "13_15" not in census
+        assert "daily_time_reminder" not in census
+
     def test_html_is_self_contained(self, document: dict[str, Any]) -> None:
         page = render(document, "html")
         assert page.startswith("<!doctype html>")

@@ -540,12 +540,18 @@ def to_markdown(d: dict[str, Any]) -> str:
         lines += _md_table(
             ["Age band", "Accounts", "On every default", "Changed a setting"],
             [
-                [b["band"], _n(b["accounts"]), _n(b["on_defaults"]), _n(b["changed_any"])]
+                [
+                    BAND_LABELS[b["band"]],
+                    _n(b["accounts"]),
+                    _n(b["on_defaults"]),
+                    _n(b["changed_any"]),
+                ]
                 for b in accounts["bands"]
             ],
         )
+        # In words, as the HTML says them: "13 to 15", "location sharing".
         changed = [
-            [b["band"], s["setting"], _n(s["changed"])]
+            [BAND_LABELS[b["band"]], s["setting"].replace("_", " "), _n(s["changed"])]
             for b in accounts["bands"]
             for s in b["settings"]
             if s["changed"]
