@@ -13,10 +13,13 @@ audit verify`` work on the demo's data. The Flask app
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from childsafe import Guard, RequestContext
 from childsafe.audit import (
@@ -308,6 +311,28 @@ def _about(kind: str, subject_id: str, owner: Person | None) -> str:
     if kind == "account":
         return f"{owner.name}'s profile"
     return f"a {KINDS[kind]} from {owner.name}"
+
+
+def _notice_signature(secret: str | bytes, notice: str) -> str:
+    key = secret.encode() if isinstance(secret, str) else secret
+    message = b"admin-notice:" + notice.encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def notice_query(secret: str | bytes, notice: str) -> str:
+    """The query string that carries a step's ``notice`` back to the moderators' page,
+    signed with the app's secret: a link from anyone else cannot put words there."""
+    return urlencode({"done": notice, "sig": _notice_signature(secret, notice)})
+
+
+def read_notice(secret: str | bytes, args: Mapping[str, str]) -> str | None:
+    """The notice of :func:`notice_query`, or ``None`` when it is absent or was not
+    signed with ``secret`` (a crafted ``?done=`` shows nothing)."""
+    notice, signature = args.get("done"), args.get("sig")
+    if not notice or not signature:
+        return None
+    expected = _notice_signature(secret, notice)
+    return notice if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
 
 def admin_step(desk: ComplaintsDesk, case_id: str, step: str, form: Mapping[str, str]) -> str:

@@ -113,7 +113,7 @@ def _moderator() -> None:
 @signed_in
 def admin() -> str:
     _moderator()
-    notice = request.args.get("done")
+    notice = reports.read_notice(_secret(), request.args)
     return _page(reports.admin_page(_db(), _desk(), _me(), _evidence(), notice))
 
 
@@ -139,6 +139,9 @@ def transparency(fmt: str) -> ResponseReturnValue:
 
 
 def _query(notice: str) -> str:
-    from urllib.parse import urlencode  # noqa: PLC0415
+    return reports.notice_query(_secret(), notice)
 
-    return urlencode({"done": notice})
+
+def _secret() -> str | bytes:
+    secret: str | bytes = current_app.secret_key  # type: ignore[assignment]
+    return secret

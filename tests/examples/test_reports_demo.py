@@ -148,6 +148,11 @@ class TestAdmin:
         assert "Unknown+step" in riley.post(f"{base}/delete").headers["Location"]
         shown = riley.get(done.headers["Location"]).get_data(as_text=True)
         assert "decide done" in shown
+        # A link from anyone else cannot put words on the moderators' page.
+        spoof = "Case+closed%3A+the+account+was+cleared"
+        for query in (f"done={spoof}", f"done={spoof}&sig=00"):
+            page = riley.get(f"/admin/reports?{query}").get_data(as_text=True)
+            assert "the account was cleared" not in page
         document = json.loads(riley.get("/admin/reports/transparency.json").get_data())
         jsonschema.validate(document, report_schema())
         c = document["complaints"]
@@ -326,6 +331,9 @@ class TestDjangoAdminAndSignals:
         assert riley.post(f"{base}/review").status_code == 303
         done = riley.post(f"{base}/resolve", {"outcome": "account_restricted"})
         assert "resolve+done" in done["Location"]
+        assert "resolve done" in riley.get(done["Location"]).content.decode()
+        forged = riley.get("/admin/reports?done=Case+closed%3A+cleared").content.decode()
+        assert "Case closed: cleared" not in forged
         document = json.loads(riley.get("/admin/reports/transparency.json").content)
         jsonschema.validate(document, report_schema())
         assert document["complaints"]["total"] == 0

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlencode
 
 import attrs
+from django.conf import settings  # type: ignore[import-untyped]
 from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped]
 from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.urls import path  # type: ignore[import-untyped]
@@ -207,7 +207,7 @@ def _evidence() -> AuditEvidence:
 @signed_in
 def admin(request: Any) -> Any:  # noqa: ANN401 - HttpRequest in, HttpResponse out
     _moderator(request)
-    notice = request.GET.get("done")
+    notice = reports.read_notice(settings.SECRET_KEY, request.GET)
     return _page(request, reports.admin_page(get_db(), get_desk(), _me(request), _evidence(),
                                              notice))  # fmt: skip
 
@@ -217,7 +217,7 @@ def admin(request: Any) -> Any:  # noqa: ANN401 - HttpRequest in, HttpResponse o
 def admin_step(request: Any, case_id: str, step: str) -> Any:  # noqa: ANN401
     _moderator(request)
     notice = reports.admin_step(get_desk(), case_id, step, request.POST)
-    return _back("/admin/reports?" + urlencode({"done": notice}))
+    return _back("/admin/reports?" + reports.notice_query(settings.SECRET_KEY, notice))
 
 
 @exempt("the live transparency report: checks the account is a moderator")
