@@ -15,19 +15,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 from childsafe.complaints._errors import ComplaintError, ComplaintStoreError
 from childsafe.complaints._figures import ComplaintFigures, Durations, Group
-from childsafe.complaints._model import Complaint, Status
+from childsafe.complaints._model import Complaint
 from childsafe.complaints._stores import (
     CENSUS,
     COLUMNS,
     META,
     SCHEMA_VERSION,
     TABLE,
+    SQLCases,
     _check_census,
-    _check_limit,
     _check_period,
-    _check_status,
     _seconds,
-    complaint_of,
     row_of,
 )
 from childsafe.exceptions import MissingExtraError
@@ -80,13 +78,15 @@ def _psycopg() -> Any:  # noqa: ANN401 - the optional driver module
     return psycopg
 
 
-class PostgresComplaintStore:
+class PostgresComplaintStore(SQLCases):
     """Cases in PostgreSQL (psycopg 3): one store for every app server. Each call
     opens a connection to ``conninfo`` (use a pooler such as PgBouncer at scale);
     ``timeout`` bounds connecting and each statement; ``schema`` is the PostgreSQL
     schema holding the tables (created if missing; default: the ``search_path``'s).
     ``create=False`` (readers) refuses a database without the tables
     (:class:`~childsafe.complaints.ComplaintStoreError`) instead of creating them."""
+
+    _P = "%s"
 
     def __init__(
         self,
@@ -179,39 +179,6 @@ class PostgresComplaintStore:
                     n += 1
         return n
 
-    def get(self, case_id: str) -> Complaint | None:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE id = %s",  # noqa: S608
-                (case_id,),
-            ).fetchone()
-        return None if row is None else complaint_of(row)
-
-    def update(self, complaint: Complaint) -> None:
-        row = row_of(complaint)
-        sets = ", ".join(f"{c} = %s" for c in COLUMNS[1:])
-        with self._connect() as db:
-            cursor = db.execute(
-                f"UPDATE {TABLE} SET {sets} WHERE id = %s AND revision = %s",  # noqa: S608
-                (*row[1:], complaint.id, complaint.revision - 1),
-            )
-        if cursor.rowcount != 1:
-            raise ComplaintStoreError(
-                f"case {complaint.id!r} changed since it was read; nothing was written"
-            )
-
-    def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
-        _check_limit(limit)
-        status = _check_status(status)
-        where, params = ("WHERE status = %s", (status.value,)) if status else ("", ())
-        with self._connect() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} {where} "  # noqa: S608
-                "ORDER BY received_at DESC, id DESC LIMIT %s",
-                (*params, limit),
-            ).fetchall()
-        return [complaint_of(r) for r in rows]
-
     def figures(self, since: dt.datetime, until: dt.datetime) -> ComplaintFigures:
         start, end = _check_period(since, until)
         with (
@@ -243,17 +210,3 @@ class PostgresComplaintStore:
                 "ON CONFLICT (taken_at) DO UPDATE SET data = excluded.data",
                 (_seconds(taken_at), json.dumps(data, separators=(",", ":"))),
             )
-
-    def latest_census(self, until: dt.datetime) -> tuple[dt.datetime, dict[str, Any]] | None:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT taken_at, data FROM {CENSUS} WHERE taken_at < %s "  # noqa: S608
-                "ORDER BY taken_at DESC LIMIT 1",
-                (_seconds(until),),
-            ).fetchone()
-        if row is None:
-            return None
-        return dt.datetime.fromtimestamp(row[0], dt.UTC), json.loads(row[1])
-
-    def close(self) -> None:
-        """Nothing to release: every call opens and closes its own connection."""

@@ -13,8 +13,9 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from childsafe._bands import AgeBand
 from childsafe.complaints._errors import ComplaintError, ComplaintStoreError
@@ -441,14 +442,77 @@ GROUP_SQL: Final = f"""
     GROUP BY category, reporter_role, reporter_band, outcome
 """  # noqa: S608 - constant identifiers
 _PLACEHOLDERS: Final = ", ".join("?" * len(COLUMNS))
-_UPDATE_COLUMNS: Final = ", ".join(f"{c} = ?" for c in COLUMNS[1:])
 
 
-class SQLiteComplaintStore:
+class SQLCases:
+    """What the SQLite and PostgreSQL stores ask their database in the same SQL: reading
+    a case, the optimistic update, the queue and the latest census. A subclass gives
+    its driver's parameter placeholder (``?`` or ``%s``) and ``_connect``, a context
+    manager yielding a connection whose errors it turns into
+    :class:`~childsafe.complaints.ComplaintStoreError`."""
+
+    _P: ClassVar[str]
+
+    def _connect(self) -> AbstractContextManager[Any]:
+        raise TypeError("SQLCases is a base class: use a store")
+
+    def get(self, case_id: str) -> Complaint | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE id = {self._P}",  # noqa: S608
+                (case_id,),
+            ).fetchone()
+        return None if row is None else complaint_of(row)
+
+    def update(self, complaint: Complaint) -> None:
+        row = row_of(complaint)
+        p = self._P
+        sets = ", ".join(f"{c} = {p}" for c in COLUMNS[1:])
+        with self._connect() as db:
+            cursor = db.execute(
+                f"UPDATE {TABLE} SET {sets} WHERE id = {p} AND revision = {p}",  # noqa: S608
+                (*row[1:], complaint.id, complaint.revision - 1),
+            )
+        if cursor.rowcount != 1:
+            raise ComplaintStoreError(
+                f"case {complaint.id!r} changed since it was read; nothing was written"
+            )
+
+    def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
+        _check_limit(limit)
+        status = _check_status(status)
+        p = self._P
+        where, params = (f"WHERE status = {p}", (status.value,)) if status else ("", ())
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} {where} "  # noqa: S608
+                f"ORDER BY received_at DESC, id DESC LIMIT {p}",
+                (*params, limit),
+            ).fetchall()
+        return [complaint_of(r) for r in rows]
+
+    def latest_census(self, until: dt.datetime) -> tuple[dt.datetime, dict[str, Any]] | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT taken_at, data FROM {CENSUS} WHERE taken_at < {self._P} "  # noqa: S608
+                "ORDER BY taken_at DESC LIMIT 1",
+                (_seconds(until),),
+            ).fetchone()
+        if row is None:
+            return None
+        return dt.datetime.fromtimestamp(row[0], dt.UTC), json.loads(row[1])
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own connection."""
+
+
+class SQLiteComplaintStore(SQLCases):
     """Cases in a SQLite file (standard library; WAL, so readers never wait for the
     writer; safe from several threads and processes). The tables are created, and
     migrated to :data:`SCHEMA_VERSION`, on first use; ``timeout`` is how long a
     write waits for another writer's lock."""
+
+    _P = "?"
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = str(path)
@@ -529,38 +593,6 @@ class SQLiteComplaintStore:
                 raise
         return cursor.rowcount
 
-    def get(self, case_id: str) -> Complaint | None:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE id = ?",  # noqa: S608
-                (case_id,),
-            ).fetchone()
-        return None if row is None else complaint_of(row)
-
-    def update(self, complaint: Complaint) -> None:
-        row = row_of(complaint)
-        with self._connect() as db:
-            cursor = db.execute(
-                f"UPDATE {TABLE} SET {_UPDATE_COLUMNS} WHERE id = ? AND revision = ?",  # noqa: S608
-                (*row[1:], complaint.id, complaint.revision - 1),
-            )
-        if cursor.rowcount != 1:
-            raise ComplaintStoreError(
-                f"case {complaint.id!r} changed since it was read; nothing was written"
-            )
-
-    def cases(self, *, status: Status | None = None, limit: int = 50) -> list[Complaint]:
-        _check_limit(limit)
-        status = _check_status(status)
-        where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
-        with self._connect() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM {TABLE} {where} "  # noqa: S608
-                "ORDER BY received_at DESC, id DESC LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        return [complaint_of(r) for r in rows]
-
     def figures(self, since: dt.datetime, until: dt.datetime) -> ComplaintFigures:
         start, end = _check_period(since, until)
         with self._connect() as db:
@@ -607,20 +639,6 @@ class SQLiteComplaintStore:
                 f"INSERT OR REPLACE INTO {CENSUS} VALUES (?, ?)",  # noqa: S608
                 (_seconds(taken_at), json.dumps(data, separators=(",", ":"))),
             )
-
-    def latest_census(self, until: dt.datetime) -> tuple[dt.datetime, dict[str, Any]] | None:
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT taken_at, data FROM {CENSUS} WHERE taken_at < ? "  # noqa: S608
-                "ORDER BY taken_at DESC LIMIT 1",
-                (_seconds(until),),
-            ).fetchone()
-        if row is None:
-            return None
-        return dt.datetime.fromtimestamp(row[0], dt.UTC), json.loads(row[1])
-
-    def close(self) -> None:
-        """Nothing to release: every call opens and closes its own connection."""
 
 
 def open_store(url: str, *, create: bool = True) -> ComplaintStore:
