@@ -143,6 +143,11 @@ class NotARepository:
     """A class without the repository methods."""
 
 
+def memory_repository() -> MemoryRepository:
+    """A repository factory, as ``CHILDSAFE["REPOSITORY"]`` may name one."""
+    return MemoryRepository()
+
+
 def raising_resolver(request: Request) -> Account | None:
     """A resolver whose token service is down."""
     raise OSError("token service is down")
@@ -1312,6 +1317,58 @@ class TestChecks:
             listed = {r.path: r.protection for r in routes()}
         assert listed["/routed/<str:user_id>"] == "exempt: a test route"
         assert listed["/poke/<str:user_id>"] == "dm.send (target path_param('user_id'))"
+
+    @pytest.mark.parametrize(
+        "repository",
+        [
+            "tests.test_django.MemoryRepository",
+            MemoryRepository,
+            "tests.test_django.memory_repository",
+        ],
+    )
+    def test_a_repository_class_or_factory_still_gets_its_routes_checked(
+        self, repository: object
+    ) -> None:
+        """With ``REPOSITORY`` a class or a factory (as the quickstart has it), which the
+        checks do not build, ``manage.py check`` still reports an unprotected route
+        (``E020``: it reported nothing, so the CI gate passed) and ``routes()`` (what
+        ``childsafe routes --django`` prints) still applies ``EXEMPT`` and ``ROUTES``
+        (it listed exempt and routed views as unprotected)."""
+        loose = {**GOOD, "REPOSITORY": repository, "ROUTES": {}}
+        exempted = {**loose, "EXEMPT": {"/routed/": "a test route"}}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=loose):
+            errors = check_routes()
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE=exempted):
+            assert check_routes() == []
+            listed = {r.path: r.protection for r in routes()}
+        with override_settings(ROOT_URLCONF=URLs, CHILDSAFE={**GOOD, "REPOSITORY": repository}):
+            assert check_routes() == []
+            routed = {r.path: r.protection for r in routes()}
+        assert [m.id for m in errors] == ["childsafe.E020"]
+        assert "* /routed/<str:user_id> (routed)" in errors[0].msg
+        assert listed["/routed/<str:user_id>"] == "exempt: a test route"
+        assert routed["/routed/<str:user_id>"] == "dm.send (target path_param('user_id'))"
+
+    def test_an_async_repository_class_is_reported_by_the_checks(self) -> None:
+        """An async ``REPOSITORY`` class is ``E005`` in ``manage.py check`` too (only an
+        instance was checked; the class was left for the middleware to refuse)."""
+        with override_settings(
+            CHILDSAFE={**GOOD, "REPOSITORY": "tests.test_django.AsyncRepository"}
+        ):
+            found = [m for m in check_settings() if m.id != "childsafe.E013"]
+        assert [m.id for m in found] == ["childsafe.E005"]
+        assert "class AsyncRepository is async" in found[0].msg
+
+    def test_the_checks_repository_refuses_to_be_used(self) -> None:
+        """The repository of the settings the checks load (a factory they do not call)
+        raises a ConfigurationError naming the setting if anything calls it."""
+        with override_settings(CHILDSAFE={**GOOD, "REPOSITORY": MemoryRepository}):
+            config = conf_module.load(instantiate=False).config
+        assert config is not None
+        with pytest.raises(ConfigurationError, match=r"CHILDSAFE: REPOSITORY: .*MemoryRepository"):
+            config.repository.get_account("sam")
+        with pytest.raises(ConfigurationError, match="built when the middleware starts"):
+            config.repository.relationship(SAM, SAM)
 
     @pytest.mark.parametrize("prefix", ["/rout", "/rout/", "/routed/<str"])
     def test_exempt_prefix_covers_whole_segments(self, prefix: str) -> None:

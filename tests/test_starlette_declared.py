@@ -3,13 +3,18 @@ on FastAPI endpoints): real apps through Starlette's TestClient."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
@@ -35,6 +40,7 @@ from childsafe import (
 from childsafe.asgi import ChildsafeMiddleware
 from childsafe.contrib.starlette import (
     CheckedEndpoint,
+    ChildsafeDenied,
     DeclaredRoutes,
     context,
     install,
@@ -886,3 +892,105 @@ class TestMiddlewareAndInstallInEitherOrder:
             )
             allowed = client.post("/users/sam/messages", headers=auth("t-aunt"))
             assert allowed.text == "sent to sam"
+
+
+async def _raw_asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    """A plain ASGI app, mounted without a router of its own."""
+    await PlainTextResponse("raw")(scope, receive, send)
+
+
+@contextlib.contextmanager
+def _uvicorn(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 (a free port); yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+class TestMountedApps:
+    @staticmethod
+    def mounted_api() -> FastAPI:
+        sub = FastAPI()
+        send_dm = require("dm.send", target=path_param("user_id"))
+
+        @sub.post("/users/{user_id}/messages", dependencies=[Depends(send_dm)])
+        async def send(user_id: str) -> dict[str, str]:
+            return {"sent_to": user_id}
+
+        return sub
+
+    def test_a_mounted_fastapi_apps_documentation_is_exempt(self) -> None:
+        """A FastAPI app mounted in another has its documentation routes exempt, as the
+        top app's are (they were refused as unprotected, stopping the app), and its
+        requirements' denials answer problem+json (they answered FastAPI's own
+        ``{"detail": ...}``); its other routes are still held to strict mode. On uvicorn."""
+        sub = self.mounted_api()
+        app = FastAPI()
+        add_childsafe(app, memory())
+        app.mount("/v2", sub)
+        install(app)
+        listed = {r.key: r.protection for r in routes(app)}
+        assert listed["GET /v2/docs"] == "exempt: FastAPI's API documentation"
+        assert listed["GET /v2/openapi.json"] == "exempt: FastAPI's API documentation"
+        with _uvicorn(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/v2/openapi.json").json()["paths"]
+            refused = http.post("/v2/users/sam/messages", headers=auth("t-stranger"))
+            assert_problem(refused, "not_connected")
+            allowed = http.post("/v2/users/sam/messages", headers=auth("t-aunt"))
+            assert allowed.json() == {"sent_to": "sam"}
+
+        @sub.get("/forgotten")
+        async def forgotten() -> dict[str, str]:
+            return {}
+
+        with pytest.raises(ConfigurationError, match="GET /v2/forgotten"):
+            install(app)
+
+    def test_a_mounted_apps_denials_use_the_renderer(self) -> None:
+        """``install(app, renderer=...)`` renders the denials of a mounted FastAPI app's
+        requirements too (the renderer was ignored for them), and a ``ChildsafeDenied``
+        handler the mounted app registered itself is kept. On uvicorn."""
+        app = FastAPI()
+        add_childsafe(app, memory())
+        app.mount("/v2", self.mounted_api())
+        own = self.mounted_api()
+        own.add_exception_handler(ChildsafeDenied, lambda _r, _e: PlainTextResponse("own", 403))
+        app.mount("/v3", own)
+        install(app, renderer=html_page)
+        with _uvicorn(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+            refused = http.post("/v2/users/sam/messages", headers=auth("t-stranger"))
+            kept = http.post("/v3/users/sam/messages", headers=auth("t-stranger"))
+        assert refused.status_code == 403
+        # The path the mounted app routes, below the mount.
+        assert refused.text == "<h1>Not allowed</h1><p>not_connected on /users/sam/messages</p>"
+        assert (kept.status_code, kept.text) == (403, "own")
+
+    def test_a_mounted_plain_asgi_app_is_named_without_a_memory_address(self) -> None:
+        """An unprotected mounted ASGI app is named by its qualified name, the same on
+        every run (it was a repr with a memory address, so a CI diff of ``childsafe
+        routes`` changed on every run)."""
+        app = Starlette()
+        add_childsafe(app, memory())
+        app.mount("/raw", _raw_asgi_app)
+        with pytest.raises(ConfigurationError) as info:
+            install(app)
+        assert str(info.value) == (
+            "childsafe.contrib.starlette: * /raw/{path}: "
+            "tests.test_starlette_declared._raw_asgi_app declares no action and is not "
+            "exempt: declare what it does (@childsafe.action(...), Depends(require(...)) "
+            "or a RouteTable rule) or mark it @childsafe.exempt('why'); strict=False "
+            "serves it unchecked"
+        )
+        assert [r.endpoint for r in routes(app)] == ["tests.test_starlette_declared._raw_asgi_app"]

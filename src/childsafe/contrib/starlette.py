@@ -75,6 +75,7 @@ from childsafe.web.strict import (
     describe_rule,
     exempt,
     exemption,
+    extractor_name,
     param_problems,
     route_protection,
     under_prefix,
@@ -740,6 +741,7 @@ class DeclaredRoutes:
         router = _inner_router(route)
         if router is not None:
             _declare_routes(router, self.renderer, self.max_body)
+            _answer_denials(_mounted_app(route), self.renderer)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         # Not a coroutine of its own: the router's (its routing is one), once the routes
@@ -814,6 +816,16 @@ def _fastapi_declared(route: object) -> list[tuple[str, str]]:
     return found
 
 
+def _mounted_app(route: BaseRoute) -> object:
+    """The app behind a ``Mount`` or ``Host`` route whose router is its own (a
+    mounted Starlette or FastAPI app), else ``None``."""
+    for attribute in ("_base_app", "app"):
+        candidate: object = getattr(route, attribute, None)
+        if isinstance(getattr(candidate, "router", None), Router):
+            return candidate
+    return None
+
+
 def _inner_router(route: BaseRoute) -> Router | None:
     """The router behind a ``Mount`` or ``Host`` route (a sub-app's own router too)."""
     for attribute in ("_base_app", "app"):
@@ -861,6 +873,29 @@ def _declare_routes(
         cast("ASGIApp", stack), router, renderer=renderer, max_body=max_body, strict=strict
     )
     router.middleware_stack = declared.__call__  # a bound method: called faster than an object
+
+
+_INSTALLED_HANDLER: Final = "_childsafe_installed"
+
+
+def _answer_denials(app: object, renderer: StarletteRenderer) -> None:
+    """Have a mounted Starlette or FastAPI ``app`` answer :class:`ChildsafeDenied` (and
+    refused media bodies) with ``renderer``, as :func:`install` has the top app do: the
+    mounted app's own exception middleware catches its endpoints' denials first, and
+    answered them in the framework's default format, ignoring the renderer. A handler
+    the mounted app registered itself is kept."""
+    handlers: object = getattr(app, "exception_handlers", None)
+    add: object = getattr(app, "add_exception_handler", None)
+    if not isinstance(handlers, dict) or not callable(add):
+        return
+    current: object = handlers.get(ChildsafeDenied)
+    if current is not None and not getattr(current, _INSTALLED_HANDLER, False):
+        return
+    handler = denial_handler(renderer)
+    setattr(handler, _INSTALLED_HANDLER, True)
+    add(ChildsafeDenied, handler)
+    if MediaBodyRefused not in handlers:
+        add(MediaBodyRefused, _media_body_handler)
 
 
 def _declared_of(router: object) -> DeclaredRoutes | None:
@@ -1108,11 +1143,15 @@ def _inventory(
     prefix: str = "",
     inherited: tuple[ActionRule, ...] = (),
     host: frozenset[str] = frozenset(),
+    docs: frozenset[str] | None = None,
 ) -> list[RouteInfo]:
     """The routes of ``router`` below ``prefix``; ``inherited`` are the rules that
     dependencies of an including router add to each (FastAPI), ``host`` the parameters
-    of the ``Host`` patterns above it (in each request's path parameters too)."""
-    docs = _docs_paths(app) if not prefix else set()
+    of the ``Host`` patterns above it (in each request's path parameters too), ``docs``
+    the paths of the documentation routes of the (mounted) FastAPI app ``router``
+    belongs to."""
+    if docs is None:
+        docs = frozenset(_docs_paths(app)) if not prefix else frozenset()
     table = _middleware_table(app)
     found: list[RouteInfo] = []
     for route in router.routes:
@@ -1133,10 +1172,13 @@ def _inventory(
             below = path if isinstance(route, Mount) else prefix
             within = host | frozenset(route.param_convertors) if isinstance(route, Host) else host
             if inner is not None:
-                found.extend(_inventory(inner, app, exempt, below, inherited, within))
+                # A mounted FastAPI app's own documentation routes, under the mount.
+                mounted = frozenset(below + url for url in _docs_paths(_mounted_app(route)))
+                inner_docs = mounted if isinstance(route, Mount) else docs
+                found.extend(_inventory(inner, app, exempt, below, inherited, within, inner_docs))
             else:
                 reason = configured or exemption(route.app)
-                shown = name or repr(route.app)
+                shown = name or extractor_name(route.app)  # never a memory address
                 described = tuple(describe_rule(r) for r in inherited)
                 found.append(RouteInfo(("*",), path + "/{path}", shown, described, reason))
             continue

@@ -63,7 +63,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, NoReturn, cast
 
 import attrs
 from django.conf import settings  # type: ignore[import-untyped]
@@ -71,6 +71,7 @@ from django.utils.module_loading import import_string  # type: ignore[import-unt
 
 from childsafe._decision import Decision
 from childsafe._engine import Guard
+from childsafe._model import Account, Relationship
 from childsafe._policy import Policy, load_policy
 from childsafe._settings import suggest
 from childsafe.contrib.django.request import (
@@ -78,7 +79,7 @@ from childsafe.contrib.django.request import (
     _DjangoUser,
     _SessionAccount,
 )
-from childsafe.exceptions import ConfigurationError
+from childsafe.exceptions import ConfigProblem, ConfigurationError
 from childsafe.typing import AccountRepository, Resolver
 from childsafe.web import ResponseFilter, RouteTable
 from childsafe.web.media import DEFAULT_MAX_MEDIA_BODY, DEFAULT_MAX_MEDIA_FILES, MediaOptions
@@ -232,6 +233,35 @@ def _is_repository(obj: object) -> bool:
     )
 
 
+class _Unbuilt:
+    """The ``REPOSITORY`` factory the system checks do not call (the middleware builds
+    it when it starts): a repository that refuses to be used, so nothing can mistake it
+    for the platform's accounts."""
+
+    def __init__(self, factory: object) -> None:
+        self.factory = factory
+
+    def _refuse(self) -> NoReturn:
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    SETTING,
+                    "REPOSITORY",
+                    f"{self.factory!r} is built when the middleware starts; the settings "
+                    "loaded for the system checks have no repository to call",
+                )
+            ]
+        )
+
+    def get_account(self, account_id: str) -> Account | None:
+        del account_id
+        self._refuse()
+
+    def relationship(self, actor: Account, target: Account) -> Relationship:
+        del actor, target
+        self._refuse()
+
+
 class _Loader:
     """Loads each key, collecting every problem instead of stopping at the first."""
 
@@ -288,7 +318,20 @@ class _Loader:
             return None
         if is_factory:
             if not self.instantiate:
-                return None  # built when the middleware starts, not by checks
+                # Built when the middleware starts, not by the checks; they still check
+                # the rest of the settings and the routes (they returned None here, so
+                # the strict-mode checks and `childsafe routes` skipped EXEMPT, ROUTES
+                # and every unprotected route of the documented REPOSITORY class form).
+                if isinstance(obj, type) and inspect.iscoroutinefunction(
+                    getattr(obj, "get_account", None)
+                ):
+                    self.error(
+                        "E005",
+                        f"{_key('REPOSITORY')} class {obj.__qualname__} is async; the Django "
+                        "middleware needs a sync repository (it runs it in a thread under ASGI).",
+                    )
+                    return None
+                return _Unbuilt(value)
             try:
                 obj = obj()  # type: ignore[operator]  # callable, checked above
             except Exception as e:  # noqa: BLE001 - reported, never half-configured
