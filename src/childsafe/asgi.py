@@ -27,6 +27,7 @@ from childsafe.web import (
     declared_rule,
     filter_response_async,
     is_json,
+    is_json_response,
     parse_json_body,
     render_denial,
     withheld_response,
@@ -664,7 +665,9 @@ class _FilteringSend:
         if start is None:
             if self.withheld:
                 return  # the rest of a response that was replaced by a 500
-            if message.get("type") == "http.response.start" and is_json(_content_type(message)):
+            if message.get("type") == "http.response.start" and is_json_response(
+                _content_type(message)
+            ):
                 self.start, self.chunks = message, []
                 return
             await self.send(message)

@@ -38,6 +38,7 @@ from childsafe.web import (
     environ_key,
     filter_response,
     is_json,
+    is_json_response,
     parse_json_body,
     render_denial,
 )
@@ -448,7 +449,7 @@ class _FilteredResponse:
             return self.start_response(status, headers, exc_info)
         if self.status is not None and not exc_info:
             raise RuntimeError("start_response called a second time without exc_info")
-        if not is_json(next((v for k, v in headers if k.lower() == "content-type"), None)):
+        if not is_json_response(next((v for k, v in headers if k.lower() == "content-type"), None)):
             self.passthrough = True
             self.chunks = []
             return self.start_response(status, headers, exc_info)

@@ -392,7 +392,7 @@ class TestRendererAnswers:
 
 
 # Ways the profile's JSON is sent that childsafe can read (see SocialApp's routes).
-READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed")
+READABLE = ("plain", "gzip", "deflate", "charset", "vnd", "streamed", "text-json", "x-json")
 
 
 class TestResponseFilter:

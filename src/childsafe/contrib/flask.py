@@ -43,7 +43,7 @@ from childsafe.web import (
     denial_status,
     environ_key,
     filter_response,
-    is_json,
+    is_json_response,
     parse_json_body,
     single_value,
 )
@@ -567,7 +567,7 @@ class ChildSafe:
         def childsafe_after_request(response: flask.Response) -> flask.Response:
             if app.config.get("CHILDSAFE_ENABLED") is False:
                 return response
-            if not is_json(response.content_type):
+            if not is_json_response(response.content_type):
                 return response
             endpoint = flask.request.endpoint
             if endpoint is not None and (

@@ -542,6 +542,8 @@ class SocialApp:
         media_type = {
             "charset": "application/json; charset=utf-8",
             "vnd": "application/vnd.social+json",
+            "text-json": "text/json",
+            "x-json": "application/x-json",
         }.get(variant, "application/json")
         headers = [
             ("Content-Type", media_type),

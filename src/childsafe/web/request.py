@@ -113,6 +113,20 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
+# Other names apps and older frameworks give a JSON body, which clients parse as JSON.
+_OTHER_JSON: Final = frozenset({"text/json", "text/x-json", "application/x-json"})
+
+
+def is_json_response(content_type: str | None) -> bool:
+    """Whether a response is filtered as JSON: ``application/json`` and
+    ``application/*+json``, and the other names a JSON body goes by (``text/json``,
+    ``application/x-json``), which clients parse as JSON too. A stream of JSON
+    documents (``application/x-ndjson``) is not: it is forwarded as it comes."""
+    if not content_type:
+        return False
+    return is_json(content_type) or content_type.split(";", 1)[0].strip().lower() in _OTHER_JSON
+
+
 def client_of(scope: Mapping[str, Any]) -> str | None:
     """The client's host from an ASGI scope's ``client`` (``None`` when the server
     gives none, as over a Unix socket)."""

@@ -47,7 +47,7 @@ from childsafe.web import (
     declared_rules,
     denial_status,
     filter_response,
-    is_json,
+    is_json_response,
 )
 from childsafe.web.denials import check_headers, rendered, wsgi_headers
 from childsafe.web.strict import check_strict
@@ -445,7 +445,7 @@ class ChildsafeMiddleware:
             config.enabled
             and config.response_filter is not None
             and not getattr(request, _EXEMPT_ATTR, False)
-            and is_json(response.get("Content-Type"))
+            and is_json_response(response.get("Content-Type"))
         )
 
     def _filter(self, request: Any, response: Any) -> Any:  # noqa: ANN401 - Http*
