@@ -2,10 +2,16 @@
 of :data:`LEAKS` is switched on: leaks the observation suite once missed (a location in
 a header, a redirect, whole-number coordinates or a geohash, a birth date or an email
 address shown to strangers, a search that finds a child by handle, a list paged by
-offset, a detail route whose parameter is a ``pk``, a search asked by ``POST``)."""
+offset, a detail route whose parameter is a ``pk``, a search asked by ``POST``;
+coordinates as ``DECIMAL(10, 8)`` text or inside base64, a stranger changing a child's
+settings, a message read by its sequential id, a JSON variant of an HTML page, a page
+a shared cache keeps). The correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -29,8 +35,15 @@ LEAKS: Final = {
     "offset_pages": ("GET /api/directory", "name"),
     "pk_route": ("GET /people/<pk>", "location"),
     "post_search": ("POST /api/people/search", "name"),
+    "decimal_coordinates": ("GET /api/users/<user_id>/card.json", "location"),
+    "stranger_settings": ("PATCH /api/users/<user_id>/privacy", "(by a stranger)"),
+    "message_by_id": ("GET /api/messages/<int:message_id>", "message"),
+    "base64_props": ("GET /api/users/<user_id>/card.json", "location"),
+    "json_variant": ("GET /u/<user_id>", "location"),
+    "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
-"""Each leak, and the route and kind of the findings it must cause."""
+"""Each leak, and the route and kind of the findings it must cause (a part of the kind
+and of the viewer: by default the adult stranger)."""
 
 EXTRA: Final = (
     ("GET", "/api/users/<user_id>/card.json", "card_json"),
@@ -39,6 +52,10 @@ EXTRA: Final = (
     ("GET", "/api/directory", "directory"),
     ("GET", "/people/<pk>", "by_pk"),
     ("POST", "/api/people/search", "post_search"),
+    ("PATCH", "/api/users/<user_id>/privacy", "privacy"),
+    ("GET", "/api/messages/<int:message_id>", "message_by_id"),
+    ("GET", "/u/<user_id>", "page_or_json"),
+    ("GET", "/api/users/<user_id>/summary", "summary"),
 )
 
 Params = Mapping[str, str]
@@ -53,6 +70,7 @@ class More(Social):
         self.leak = leak
         self.emails: dict[str, str] = {}
         self.method = "GET"
+        self.accept_header = ""
 
     def signup(self, viewer: Rec | None, params: Params, body: Body) -> Reply:
         reply = super().signup(viewer, params, body)
@@ -77,6 +95,15 @@ class More(Social):
                 headers["X-Geo"] = f"{where['lat']};{where['lng']}"
             if self.sees_location(viewer, rec) or self.leak == "geohash":
                 out["cell"] = geohash(where["lat"], where["lng"], 7)
+            if self.sees_location(viewer, rec) or self.leak == "decimal_coordinates":
+                # a DECIMAL(10, 8) column, serialized as a string
+                out["lat"], out["lng"] = f"{where['lat']:.8f}", f"{where['lng']:.8f}"
+        # The preview image's properties travel in its URL, base64-encoded.
+        props: dict[str, Any] = {"title": rec.name}
+        if where is not None and (self.sees_location(viewer, rec) or self.leak == "base64_props"):
+            props["where"] = [where["lat"], where["lng"]]
+        encoded = base64.urlsafe_b64encode(json.dumps(props).encode()).decode().rstrip("=")
+        out["og_image"] = f"https://og.example/render?props={encoded}"
         if self.allowed("profile.view", viewer, rec) or self.leak == "birth_date":
             out["birthday"] = rec.birth_date.strftime("%d/%m/%Y")
         if self.allowed("dm.send", viewer, rec) or self.leak == "email":
@@ -93,7 +120,7 @@ class More(Social):
         found = [r for r in self.people() if r.id != viewer.id and q in r.handle]
         if self.leak != "post_search":
             found = [r for r in found if self.suggestible(viewer, r)]
-        return Reply(200, {"results": [self.brief(r) for r in found]})
+        return Reply(200, {"query": q, "results": [self.brief(r) for r in found]})
 
     def by_pk(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         rec = self._target(params["pk"])
@@ -134,7 +161,51 @@ class More(Social):
         found = [r for r in self.people() if q and r.id != viewer.id and q in r.handle]
         if self.leak != "search_by_handle":
             found = [r for r in found if self.suggestible(viewer, r)]
-        return Reply(200, {"results": [self.brief(r) for r in found]})
+        # The query is echoed, as search pages do ("3 results for ..."), and in the
+        # link to the next page.
+        headers = {"Link": f'</api/people?q={q}&page=2>; rel="alternate"'} if q else {}
+        return Reply(
+            200,
+            {"query": q, "results": [self.brief(r) for r in found]},
+            headers=headers,
+        )
+
+    def privacy(self, viewer: Rec | None, params: Params, body: Body) -> Reply:
+        """An account's privacy settings, changed by the account holder only."""
+        me, rec = self._mine(viewer), self._target(params["user_id"])
+        if rec.id != me.id and self.leak != "stranger_settings":
+            return Reply(403, {"error": "not your account"})
+        confirmed = body.get("confirmed") in {True, "1", "true"}
+        return self._change(self.account(rec), body, confirmed=confirmed)
+
+    def message_by_id(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """One message by its sequential id: for its sender and recipient only."""
+        me = self._mine(viewer)
+        n = int(params["message_id"])
+        if not 1 <= n <= len(self.messages):
+            return Reply(404, {"error": "no such message"})
+        sender, to, text = self.messages[n - 1]
+        if me.id not in {sender, to} and self.leak != "message_by_id":
+            return Reply(404, {"error": "no such message"})
+        return Reply(200, {"id": n, "from": sender, "to": to, "text": text})
+
+    def page_or_json(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """A profile page in HTML, or JSON when the client asks for it."""
+        rec = self._target(params["user_id"])
+        if "application/json" in self.accept_header:
+            data = self.profile_data(viewer, rec)
+            if self.leak == "json_variant":  # the model rendered whole, as to_json does
+                data = {**self.brief(rec), "location": self.location_of(rec)}
+            return Reply(200, data)
+        page = f"<html><body><h1>{html.escape(rec.name)}</h1></body></html>"
+        return Reply(200, page, "text/html")
+
+    def summary(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """The profile as its viewer may see it, cached for five minutes."""
+        rec = self._target(params["user_id"])
+        scope = "public" if self.leak == "shared_cache" else "private"
+        headers = {"Cache-Control": f"{scope}, max-age=300"}
+        return Reply(200, self.profile_data(viewer, rec), headers=headers)
 
 
 def adapter(leak: str | None) -> CorpusAdapter:
@@ -146,6 +217,7 @@ def adapter(leak: str | None) -> CorpusAdapter:
         def view(**params: str) -> flask.Response:
             request = flask.request
             social.method = request.method
+            social.accept_header = request.headers.get("Accept", "")
             if request.method in {"GET", "HEAD"}:
                 body: dict[str, Any] = _form(request.args)
             else:

@@ -8,6 +8,8 @@ or as a geohash, and the place name they stand for.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import html
 import re
@@ -64,10 +66,35 @@ def _json_unescape(text: str) -> str:
     return out.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
 
 
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def _base64_texts(text: str) -> list[str]:
+    """The text inside base64 (standard or URL-safe, padded or not) runs of ``text``:
+    a token, an image's properties in its URL, a cursor, a JWT's parts. Runs that do
+    not decode to UTF-8 text are left out."""
+    out = []
+    for run in _BASE64.findall(text):
+        for part in run.split("."):
+            data = part.rstrip("=")
+            alphabet = "-_" if "-" in data or "_" in data else "+/"
+            try:
+                raw = base64.b64decode(data + "=" * (-len(data) % 4), altchars=alphabet.encode())
+                decoded = body_text(raw)
+            except (ValueError, binascii.Error):
+                continue
+            if "\ufffd" not in decoded and all(c.isprintable() or c.isspace() for c in decoded):
+                out.append(decoded)
+    return out
+
+
 def forms_of(text: str) -> tuple[str, ...]:
     """``text`` as a reader could decode it: raw, with HTML entities, JSON ``\\u``
-    escapes and URL encoding undone, alone and together, each lower-cased."""
+    escapes, URL encoding and base64 undone, alone and together, each lower-cased."""
     forms = {text}
+    decoded64 = _base64_texts(text)
+    if decoded64:
+        forms.add("\n".join(decoded64))
     for _ in range(2):
         decoded = [f(form) for form in forms for f in (html.unescape, _json_unescape, unquote_plus)]
         forms.update(decoded)
@@ -112,6 +139,18 @@ def _rounded(value: float) -> set[str]:
     return out
 
 
+def _rounded_text(number: str) -> set[str]:
+    """A number written with more than six decimals (``40.01234500``,
+    ``40.01234436035156``), rounded and truncated to 1-6 decimals."""
+    exact = Decimal(number)
+    whole, _, frac = number.partition(".")
+    out = set()
+    for places in (1, 2, 3, 4, 5, 6):
+        out.add(str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)))
+        out.add(f"{whole}.{frac[:places]}")
+    return out
+
+
 def _scaled(value: float) -> set[str]:
     """``value`` as a whole number of 10^-5 to 10^-7 degrees, rounded or truncated."""
     exact = Decimal(f"{value:.6f}")
@@ -130,6 +169,8 @@ def _coordinates_in(form: str, coordinates: tuple[float, float]) -> str | None:
     so ``51.1`` is not found in ``151.17``)."""
     lat, lon = coordinates
     numbers = set(_NUMERIC.findall(form))
+    for number in [n for n in numbers if len(n.partition(".")[2]) > 6]:
+        numbers |= _rounded_text(number)  # DECIMAL(10, 8) zeros, float32 noise
     if numbers:
         lats, lons = _rounded(lat) & numbers, _rounded(lon) & numbers
         if lats and lons:

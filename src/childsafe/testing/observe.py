@@ -283,6 +283,11 @@ _ACCOUNT_SEGMENT: Final = re.compile(
 )
 """A generic parameter (``pk``, ``slug``) names an account after one of these path
 segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
+_INT_PARAM: Final = re.compile(r"<int:[^<>]+>|\{[^{}:]+:int\}")
+"""A path parameter typed as an integer (Flask/Django ``<int:pk>``, Starlette
+``{pk:int}``)."""
+_GUESSED_IDS: Final = 12
+"""How many sequential ids a numbered route is read with (1 to this)."""
 _AUTH: Final = re.compile(
     r"log-?in|log-?out|sign-?in|sign-?out|sign-?up|register|session|password|token|jwks"
     r"|(^|/)age(/|$)|static|well-known"
@@ -341,6 +346,13 @@ class _Route:
                 if not (_GENERIC_PARAM.match(name) and _ACCOUNT_SEGMENT.search(before)):
                     return False
         return True
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the path's one parameter is an object's number, not an account:
+        typed as an integer (``<int:message_id>``, ``{id:int}``)."""
+        typed = _INT_PARAM.findall(self.path)
+        return len(self.params) == 1 and len(typed) == 1 and not self.fills_accounts
 
     @property
     def kind(self) -> str:
@@ -555,6 +567,7 @@ class _Read:
     headers: str = ""  # every response header but Set-Cookie, one "name: value" a line
     method: str = "GET"
     body: object = None  # what a POST search sent
+    searched: str | None = None  # the code of the child this page searched for
 
     def text(self) -> str:
         """The body, decompressed, and the headers: where a page can show a canary."""
@@ -685,6 +698,7 @@ class _Run:
         self.reads: list[_Route] = []
         self.message_route: _Route | None = None
         self.settings_route: str | None = None
+        self._echoes: dict[tuple[int, str, str, str], int] = {}
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -1025,14 +1039,54 @@ class _Run:
                         head = self.request(client, "HEAD", url)
                         if head is not None:
                             pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
+                        pages += self.read_as_json(client, url, pages)
                     strange = viewer not in _CONNECTED_VIEWERS
                     if target is None and strange and pages and pages[0].status == 200:
                         for child in children:  # a search: each child asked for
-                            query = _with_query(url, **_search_query(self.members[child].persona))
-                            pages += self.read_all(client, query, limit=2)
+                            persona = self.members[child].persona
+                            query = _with_query(url, **_search_query(persona))
+                            pages += [
+                                attrs.evolve(page, searched=persona.code)
+                                for page in self.read_all(client, query, limit=2)
+                            ]
                     for page in pages:
                         if 200 <= page.status < 400:  # a redirect shows its Location
                             self.judge_read(route, viewer, target, page, client, children)
+
+    def read_as_json(self, client: httpx.Client, url: str, pages: list[_Read]) -> list[_Read]:
+        """``url`` again asking for JSON, when it answered something else: an app may
+        render a page from a filtered view and JSON from the whole record (Rails'
+        ``respond_to``, a ``to_json`` of the model)."""
+        first = pages[0] if pages else None
+        if first is None or first.status != 200 or "application/json" in first.headers.lower():
+            return []
+        response = self.request(
+            client,
+            "GET",
+            url,
+            headers={"Accept": "application/json", "Accept-Encoding": _ENCODINGS},
+        )
+        if response is None:
+            return []
+        self.stats["reads"] += 1
+        return [_Read(url, response.status_code, response.content, _headers_of(response))]
+
+    def read_by_number(self, children: list[str], reads: list[_Route]) -> None:
+        """Routes whose one path parameter is an object's number (``<int:message_id>``,
+        ``{post_id:int}``), read with the numbers 1 to :data:`_GUESSED_IDS` by the
+        strangers and the logged-out visitor: sequential ids are guessed, and a message,
+        check-in or post of a child read this way is a leak like any other."""
+        viewers = [v for v in _HEAD_VIEWERS if v is None or v in self.members]
+        for route in reads:
+            if not route.numbered:
+                continue
+            for number in range(1, _GUESSED_IDS + 1):
+                url = route.fill(str(number))
+                for viewer in viewers:
+                    client = self.client_for(viewer)
+                    for page in self.read_all(client, url, limit=1):
+                        if 200 <= page.status < 400:
+                            self.judge_read(route, viewer, None, page, client, children)
 
     def read_searches(self, children: list[str], writes: list[_Route]) -> None:
         """``POST`` routes named as searches (``/search``, ``/lookup``, ``/find``),
@@ -1050,7 +1104,8 @@ class _Run:
             for viewer in viewers:
                 client = self.client_for(viewer)
                 for child in children:
-                    body = _search_query(self.members[child].persona)
+                    persona = self.members[child].persona
+                    body = _search_query(persona)
                     response = self.send(client, "POST", route.path, body)
                     if response is None or not 200 <= response.status_code < 300:
                         continue
@@ -1061,6 +1116,7 @@ class _Run:
                         _headers_of(response),
                         "POST",
                         body,
+                        persona.code,
                     )
                     self.judge_read(route, viewer, None, page, client, children)
 
@@ -1078,11 +1134,15 @@ class _Run:
         role = "logged_out" if viewer is None else viewer
         if viewer in children:
             role = f"other_child ({viewer})"
+        if viewer is not None and _shared_cacheable(page.headers, client):
+            self.judge_cached(route, role, target, page, client, children, forms)
         for child in children:
             if child == viewer:
                 continue
             for canary in self.canaries.get(child, ()):
                 shown = canary.find(forms)
+                if shown is not None and page.searched is not None and canary.kind == "name":
+                    shown = self.beyond_echo(canary, page, client, forms)
                 if shown is None:
                     continue
                 verdict = self.read_decision(canary.kind, viewer, child, target)
@@ -1120,6 +1180,85 @@ class _Run:
                             self.curl(client, page.method, page.url, page.body),
                         )
                     )
+
+    def beyond_echo(
+        self, canary: Canary, page: _Read, client: httpx.Client, forms: Sequence[str]
+    ) -> str | None:
+        """What of a child's name a search page shows beyond the query it echoes: a
+        needle the query did not carry, or the searched code more often than the same
+        search for a code nobody has brings back (a page saying "results for ...", or
+        linking to its next page with the query in it, echoes the code it was asked)."""
+        code = page.searched or ""
+        if canary.owner != self._searched_owner(code):
+            return canary.find(forms)
+        unsent = tuple(n for n in canary.needles if code not in n.lower())
+        shown = Canary(canary.kind, canary.owner, unsent).find(forms) if unsent else None
+        if shown is not None:
+            return shown
+        count = max((form.count(code) for form in forms), default=0)
+        if count > self.echo_count(page, client):
+            return code
+        return None
+
+    def _searched_owner(self, code: str) -> str | None:
+        return next((k for k, m in self.members.items() if m.persona.code == code), None)
+
+    def echo_count(self, page: _Read, client: httpx.Client) -> int:
+        """How often the search of ``page``, asked for a code nobody has, shows that
+        code: what the page echoes of its query (asked once per page and client)."""
+        key = (id(client), page.method, page.url, json.dumps(page.body, sort_keys=True))
+        if key in self._echoes:
+            return self._echoes[key]
+        code = page.searched or ""
+        blank = self.s.code()
+        url = page.url.replace(code, blank)
+        if page.method == "POST":
+            body = json.loads(json.dumps(page.body).replace(code, blank))
+            response = self.send(client, "POST", url, body)
+        else:
+            response = self.request(client, "GET", url, headers={"Accept-Encoding": _ENCODINGS})
+        count = 0
+        if response is not None:
+            text = body_text(response.content) + "\n" + _headers_of(response)
+            count = max((form.count(blank) for form in forms_of(text)), default=0)
+        self._echoes[key] = count
+        return count
+
+    def judge_cached(
+        self,
+        route: _Route,
+        role: str,
+        target: str | None,
+        page: _Read,
+        client: httpx.Client,
+        children: list[str],
+        forms: Sequence[str],
+    ) -> None:
+        """A page a shared cache may keep and serve to anyone (``Cache-Control:
+        public``, ``s-maxage``, or a ``max-age`` without ``private``, and no ``Vary`` on
+        the cookie or credentials), judged as the logged-out visitor a CDN serves it to:
+        what it shows of any child, the viewer's own page too."""
+        for child in children:
+            for canary in self.canaries.get(child, ()):
+                shown = canary.find(forms)
+                if shown is None:
+                    continue
+                verdict = self.read_decision(canary.kind, None, child, target)
+                if verdict is None or verdict[0]:
+                    continue
+                self.find(
+                    Finding(
+                        "read",
+                        route.key,
+                        f"logged_out (shared cache of {role}'s page)",
+                        child,
+                        canary.kind,
+                        verdict[1],
+                        f"{page.url} shows {shown!r} with a shared-cacheable response "
+                        "(Cache-Control, no Vary: Cookie)",
+                        self.curl(client, page.method, page.url, page.body),
+                    )
+                )
 
     def read_decision(
         self, kind: str, viewer: str | None, child: str, target: str | None
@@ -1362,6 +1501,73 @@ class _Run:
                         )
                         break
 
+    def probe_stranger_settings(
+        self, children: list[str], writes: list[_Route], reads: list[_Route]
+    ) -> None:
+        """Every settings route asked by the adult stranger to change each child's
+        settings (the path and the body naming the child), with a change the child
+        itself could make: only the account holder (or its parent) changes them, and a
+        route that checks who is signed in but not whose settings they are lets anyone
+        do it."""
+        routes = [r for r in writes if r.kind == "settings"]
+        actor = "adult_stranger"
+        if not routes or actor not in self.members:
+            return
+        client = self.client_for(actor)
+        for key in children:
+            current = self.settings_of(key, reads)
+            if current is None:
+                return
+            change = self.own_change(key, current)
+            if change is None:
+                continue
+            name, shown = change
+            tid = self.members[key].id
+            for route in routes:
+                if route.params and not route.fills_accounts:
+                    continue
+                url = route.fill(tid) if route.params else route.path
+                body = {
+                    "setting": name,
+                    "value": shown,
+                    name: shown,
+                    "confirmed": True,
+                    **dict.fromkeys(_TARGET_KEYS, tid),
+                }
+                if self.send(client, route.method, url, body) is None:
+                    continue
+                after = self.settings_of(key, reads)
+                if after is not None and after.get(name) == shown:
+                    self.find(
+                        Finding(
+                            "settings",
+                            route.key,
+                            actor,
+                            key,
+                            f"{name} -> {shown} (by a stranger)",
+                            "only the account holder or its parent changes its settings",
+                            f"{name} read back {shown!r} after the stranger's request",
+                            self.curl(client, route.method, url, body),
+                        )
+                    )
+                    return
+
+    def own_change(self, key: str, current: Mapping[str, str]) -> tuple[str, str] | None:
+        """A setting of ``key`` and another value for it that the child could choose
+        itself (the policy applies it), as it reads: what a stranger is tried with."""
+        account = self.account(key)
+        for name, setting in SETTINGS.items():
+            values = getattr(setting.domain, "values", None)
+            if name not in current or not isinstance(values, tuple):
+                continue
+            for value in values:
+                shown = setting.format(value)
+                if shown == current[name]:
+                    continue
+                if self.guard.change_setting(account, name, value, confirmed=True).applied:
+                    return name, shown
+        return None
+
     def rule_for(self, account: Account, name: str) -> str:
         rule = self.guard.rules_for(account)[name]
         return (
@@ -1583,8 +1789,12 @@ class _Run:
             children = self.setup()
             self.plant(children, writes, reads)
             self.read_routes(children, reads)
+            self.read_by_number(children, reads)
             self.read_searches(children, writes)
             self.check_defaults(children, reads)
+            # Before the write probes, which may link the stranger to a child (a
+            # child's own request or guardian link to it).
+            self.probe_stranger_settings(children, writes, reads)
             self.probe_contacts(children, writes, reads)
             self.probe_purchases(children, writes, reads)
             self.probe_minimum_age()
@@ -1613,11 +1823,51 @@ _SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
 _HANDLE_KEYS: Final = ("handle", "username")
 
 
+def _shared_cacheable(headers: str, client: httpx.Client) -> bool:
+    """Whether a response with ``headers`` (``name: value`` lines) may be stored by
+    a shared cache and served to others (RFC 9111 3, 3.5): explicitly fresh
+    (``public``, ``s-maxage``, a positive ``max-age``), not ``private`` or
+    ``no-store``, without ``Vary`` on the cookie, the credentials or ``*``; when the
+    request carried ``Authorization``, only with ``public``, ``s-maxage`` or
+    ``must-revalidate``."""
+    fields: dict[str, list[str]] = {}
+    for line in headers.lower().splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), []).append(value.strip())
+    directives = {
+        d.strip().partition("=")[0]: d.strip().partition("=")[2].strip('"')
+        for v in fields.get("cache-control", [])
+        for d in v.split(",")
+        if d.strip()
+    }
+    if "private" in directives or "no-store" in directives or "no-cache" in directives:
+        return False
+    vary = {v.strip() for value in fields.get("vary", []) for v in value.split(",")}
+    if vary & {"*", "cookie", "authorization"}:
+        return False
+    fresh = "public" in directives or _positive(directives.get("s-maxage"))
+    fresh = fresh or _positive(directives.get("max-age"))
+    if "authorization" in {k.lower() for k in client.headers}:
+        return (
+            "public" in directives
+            or "s-maxage" in directives
+            or ("must-revalidate" in directives and fresh)
+        )
+    return fresh
+
+
+def _positive(value: str | None) -> bool:
+    return value is not None and value.isdigit() and int(value) > 0
+
+
 def _search_query(persona: Persona) -> dict[str, str]:
     """The query parameters a search route usually reads: its text (the persona's
     code, part of its name and handle) and a handle to look up."""
     return dict.fromkeys(_SEARCH_KEYS, persona.code) | dict.fromkeys(_HANDLE_KEYS, persona.handle)
 
+
+_TARGET_KEYS: Final = ("user_id", "account_id", "target", "target_id", "child_id")
+"""Where a settings request may name whose settings it changes."""
 
 _DECLARED_AGE: Final = {
     "age": 30,
