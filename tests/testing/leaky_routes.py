@@ -5,7 +5,8 @@ address shown to strangers, a search that finds a child by handle, a list paged 
 offset, a detail route whose parameter is a ``pk``, a search asked by ``POST``;
 coordinates as ``DECIMAL(10, 8)`` text or inside base64, a stranger changing a child's
 settings, a message read by its sequential id, a JSON variant of an HTML page, a page
-a shared cache keeps). The correct searches echo their query, as real ones do."""
+a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``). The
+correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ LEAKS: Final = {
     "message_by_id": ("GET /api/messages/<int:message_id>", "message"),
     "base64_props": ("GET /api/users/<user_id>/card.json", "location"),
     "json_variant": ("GET /u/<user_id>", "location"),
+    "page_token": ("GET /api/roster", "name"),
+    "hal_next": ("GET /api/roster", "name"),
     "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
 """Each leak, and the route and kind of the findings it must cause (a part of the kind
@@ -56,6 +59,7 @@ EXTRA: Final = (
     ("GET", "/api/messages/<int:message_id>", "message_by_id"),
     ("GET", "/u/<user_id>", "page_or_json"),
     ("GET", "/api/users/<user_id>/summary", "summary"),
+    ("GET", "/api/roster", "roster"),
 )
 
 Params = Mapping[str, str]
@@ -199,6 +203,26 @@ class More(Social):
             return Reply(200, data)
         page = f"<html><body><h1>{html.escape(rec.name)}</h1></body></html>"
         return Reply(200, page, "text/html")
+
+    def roster(self, viewer: Rec | None, _: Params, body: Body) -> Reply:
+        """Everyone who may be suggested, paged by a token (``nextPageToken`` and
+        ``?pageToken=``, or a HAL ``_links.next.href`` with the leak ``hal_next``)."""
+        if viewer is None:
+            return Reply(401, {"error": "sign in first"})
+        token = str(body.get("pageToken") or body.get("page_token") or "")
+        start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
+        people = [r for r in self.people() if r.id != viewer.id]
+        leaky = self.leak in {"page_token", "hal_next"}
+        if not (start and leaky):  # filtered on the first page only
+            people = [r for r in people if self.suggestible(viewer, r)]
+        out: dict[str, Any] = {"items": [self.brief(r) for r in people[start : start + PAGE]]}
+        if start + PAGE < len(people):
+            after = base64.urlsafe_b64encode(str(start + PAGE).encode()).decode()
+            if self.leak == "hal_next":
+                out["_links"] = {"next": {"href": f"/api/roster?page_token={after}"}}
+            else:
+                out["nextPageToken"] = after
+        return Reply(200, out)
 
     def summary(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         """The profile as its viewer may see it, cached for five minutes."""

@@ -598,6 +598,10 @@ def _accepted_encodings() -> str:
 _ENCODINGS: Final = _accepted_encodings()
 _LIST_KEYS: Final = ("next", "next_url", "nextPage", "next_page", "next_link")
 _CURSOR_KEYS: Final = ("next_cursor", "cursor", "nextCursor")
+_TOKEN_KEYS: Final = ("nextPageToken", "next_page_token", "nextToken", "next_token")
+"""A page token (Google's ``nextPageToken``, AWS's ``NextToken``), sent back as each of
+:data:`_TOKEN_PARAMS` at once: apps read one and ignore the others."""
+_TOKEN_PARAMS: Final = ("pageToken", "page_token", "token", "next_token", "cursor")
 _OFFSET_KEYS: Final = ("offset", "start", "skip")
 _MORE_KEYS: Final = ("has_more", "hasMore", "more")
 _HTML_NEXT: Final = re.compile(
@@ -1993,8 +1997,9 @@ def _next_offset(data: object, url: str, count: int) -> str | None:
 
 
 def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, object]:
-    """The next page's URL (``Link: rel=next``, a ``next`` field, a cursor, an HTML
-    ``rel=next`` link) and how many items this page held."""
+    """The next page's URL (``Link: rel=next``, a ``next`` field or HAL ``next.href``,
+    a cursor or page token, an HTML ``rel=next`` link) and how many items this page
+    held."""
     link = response.links.get("next", {}).get("url")
     text = body_text(response.content)
     try:
@@ -2008,6 +2013,12 @@ def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, obj
         for key, value in _walk(data):
             if key in _LIST_KEYS and isinstance(value, str) and value:
                 return value, count, data
+            href = value.get("href") if isinstance(value, dict) else None
+            if key in _LIST_KEYS and isinstance(href, str) and href:  # HAL: next.href
+                return href, count, data
+            token = key in _TOKEN_KEYS or key == "NextToken"
+            if token and isinstance(value, str) and value:
+                return _with_query(url, **dict.fromkeys(_TOKEN_PARAMS, value)), count, data
             if key in _CURSOR_KEYS and isinstance(value, str | int) and value not in {"", 0}:
                 return _with_query(url, cursor=str(value)), count, data
             if key in {"next_page", "nextPage"} and isinstance(value, int):
