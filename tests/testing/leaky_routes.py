@@ -5,14 +5,20 @@ address shown to strangers, a search that finds a child by handle, a list paged 
 offset, a detail route whose parameter is a ``pk``, a search asked by ``POST``;
 coordinates as ``DECIMAL(10, 8)`` text or inside base64, a stranger changing a child's
 settings, a message read by its sequential id, a JSON variant of an HTML page, a page
-a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``). The
+a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``, a
+birth date in epoch milliseconds, an email address as a Gravatar digest, a data export
+as a ZIP archive). The
 correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import html
+import io
 import json
+import zipfile
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -42,6 +48,9 @@ LEAKS: Final = {
     "base64_props": ("GET /api/users/<user_id>/card.json", "location"),
     "json_variant": ("GET /u/<user_id>", "location"),
     "page_token": ("GET /api/roster", "name"),
+    "epoch_birth_date": ("GET /api/users/<user_id>/card.json", "birth date"),
+    "gravatar": ("GET /api/users/<user_id>/card.json", "contact"),
+    "zip_export": ("GET /api/users/<user_id>/export.zip", "location"),
     "hal_next": ("GET /api/roster", "name"),
     "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
@@ -60,6 +69,7 @@ EXTRA: Final = (
     ("GET", "/u/<user_id>", "page_or_json"),
     ("GET", "/api/users/<user_id>/summary", "summary"),
     ("GET", "/api/roster", "roster"),
+    ("GET", "/api/users/<user_id>/export.zip", "export"),
 )
 
 Params = Mapping[str, str]
@@ -112,6 +122,14 @@ class More(Social):
             out["birthday"] = rec.birth_date.strftime("%d/%m/%Y")
         if self.allowed("dm.send", viewer, rec) or self.leak == "email":
             out["contact"] = {"email": self.emails.get(rec.id, "")}
+        if self.allowed("profile.view", viewer, rec) or self.leak == "epoch_birth_date":
+            midnight = dt.datetime.combine(rec.birth_date, dt.time(), tzinfo=dt.UTC)
+            out["born_ms"] = int(midnight.timestamp()) * 1000  # a JavaScript Date
+        digest = "0" * 32  # the default picture
+        if self.allowed("dm.send", viewer, rec) or self.leak == "gravatar":
+            email = self.emails.get(rec.id, "").strip().lower().encode()
+            digest = hashlib.md5(email, usedforsecurity=False).hexdigest()
+        out["avatar"] = f"https://www.gravatar.com/avatar/{digest}?d=identicon"
         return Reply(200, out, headers=headers)
 
     def post_search(self, viewer: Rec | None, _: Params, body: Body) -> Reply:
@@ -223,6 +241,17 @@ class More(Social):
             else:
                 out["nextPageToken"] = after
         return Reply(200, out)
+
+    def export(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """The account holder's data as a ZIP archive (a "download your data" route)."""
+        me, rec = self._mine(viewer), self._target(params["user_id"])
+        if rec.id != me.id and self.leak != "zip_export":
+            return Reply(403, {"error": "only your own data"})
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("profile.json", json.dumps(self.brief(rec)))
+            archive.writestr("location.json", json.dumps(self.location_of(rec)))
+        return Reply(200, buffer.getvalue(), "application/zip")
 
     def summary(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         """The profile as its viewer may see it, cached for five minutes."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
+import hashlib
 import html
+import io
 import json
 import struct
+import zipfile
 import zlib
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -28,6 +31,8 @@ from childsafe.testing.observe import (
     Persona,
     SyncASGITransport,
     Unprobed,
+    _date_forms,
+    _email_forms,
     _shared_cacheable,
     discover_routes,
 )
@@ -311,3 +316,30 @@ class TestFormsOnceMissed:
         with httpx.Client(headers={"Authorization": "Bearer t"}) as client:
             assert not _shared_cacheable("cache-control: max-age=60", client)
             assert _shared_cacheable("cache-control: public, max-age=60", client)
+
+    def test_a_zip_archive_is_read(self) -> None:
+        """A ZIP archive's members are read (deflated, even gzip inside); an archive
+        inside an archive is not opened."""
+        inner, outer = io.BytesIO(), io.BytesIO()
+        with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("deep.txt", "qdeep123")
+        with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("a.json", '{"place": "qplace12"}')
+            z.writestr("b.gz", gzip.compress(b"qgzip123"))
+            z.writestr("c.zip", inner.getvalue())
+        text = body_text(outer.getvalue())
+        assert "qplace12" in text
+        assert "qgzip123" in text
+        assert "qdeep123" not in text
+        assert body_text(b"PK\x03\x04 not really") == "PK\x03\x04 not really"
+
+    def test_birth_date_forms(self) -> None:
+        """Short month names and the epoch seconds and milliseconds of its midnight."""
+        forms = _date_forms(dt.date(2012, 3, 5), "Europe/London")
+        assert {"Mar 5, 2012", "5 Mar 2012", "1330905600", "1330905600000"} <= set(forms)
+
+    def test_email_digests(self) -> None:
+        """An email address's Gravatar digests betray it."""
+        forms = _email_forms(" Kid@Example.test")
+        assert forms[1] == hashlib.md5(b"kid@example.test", usedforsecurity=False).hexdigest()
+        assert forms[2] == hashlib.sha256(b"kid@example.test").hexdigest()

@@ -12,7 +12,9 @@ import base64
 import binascii
 import gzip
 import html
+import io
 import re
+import zipfile
 import zlib
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -32,11 +34,43 @@ _SCALES: Final = (5, 6, 7)
 Google's APIs, microdegrees, ``E5`` in compact formats)."""
 
 
-def body_text(content: bytes) -> str:
+_ZIP_MEMBERS: Final = 64
+_ZIP_BYTES: Final = 8 * 1024 * 1024
+"""How much of a ZIP archive is read: its first members, up to this many bytes in all
+(an export of one account's data is far smaller; a bomb is cut short)."""
+
+
+def _zip_text(data: bytes) -> str | None:
+    """The members of a ZIP archive (a data export, an ``.xlsx``), each read as
+    :func:`body_text`, joined; ``None`` when ``data`` is not one."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    texts, left = [], _ZIP_BYTES
+    with archive:
+        for info in archive.infolist()[:_ZIP_MEMBERS]:
+            if left <= 0 or info.is_dir():
+                continue
+            try:
+                with archive.open(info) as member:
+                    raw = member.read(left)
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+                continue
+            left -= len(raw)
+            texts.append(body_text(raw, unzip=False))  # no archive inside an archive
+    return "\n".join(texts)
+
+
+def body_text(content: bytes, *, unzip: bool = True) -> str:
     """The text of a response body, decompressed when it is gzip or zlib data that the
     transport did not decode (a gzip file served as ``application/gzip``, a body
-    compressed twice), decoded as UTF-8 with replacement."""
+    compressed twice) or a ZIP archive, decoded as UTF-8 with replacement."""
     data = content
+    if unzip and data[:4] == b"PK\x03\x04":
+        unzipped = _zip_text(data)
+        if unzipped is not None:
+            return unzipped
     for _ in range(3):
         if data[:2] == b"\x1f\x8b":
             try:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import random
 import re
@@ -50,6 +51,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import httpx
@@ -840,8 +842,8 @@ class _Run:
         needles = (code, persona.handle) + ((member.id,) if _distinctive(member.id) else ())
         self.canaries[persona.key] = [
             Canary("name", persona.key, needles),
-            Canary("birth date", persona.key, _date_forms(persona.birth_date)),
-            Canary("contact", persona.key, (persona.email,)),
+            Canary("birth date", persona.key, _date_forms(persona.birth_date, persona.timezone)),
+            Canary("contact", persona.key, _email_forms(persona.email)),
         ]
         return member
 
@@ -1886,11 +1888,26 @@ _DECLARED_AGE: Final = {
 """What a request may claim about its sender's age: an app must never believe it."""
 
 
-def _date_forms(day: dt.date) -> tuple[str, ...]:
+def _date_forms(day: dt.date, timezone: str = "UTC") -> tuple[str, ...]:
     """How a page writes a birth date: ISO, day-first and month-first with ``/``, ``.``
-    and ``-``, and with the month's English name."""
-    d, m, y, month = day.day, day.month, day.year, day.strftime("%B")
+    and ``-``, with the month's English name in full or short, and as the epoch
+    seconds or milliseconds of its midnight in UTC or in ``timezone`` (a JavaScript
+    ``Date``, Jackson's default)."""
+    d, m, y = day.day, day.month, day.year
+    month = _MONTHS[m - 1]
+    epochs = []
+    for zone in {"UTC", timezone}:
+        try:
+            tz: dt.tzinfo = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        seconds = int(dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp())
+        epochs += [str(seconds), str(seconds * 1000)]
     return (
+        *epochs,
+        f"{month[:3]} {d}, {y}",
+        f"{d} {month[:3]} {y}",
+        f"{d:02d} {month[:3]} {y}",
         day.isoformat(),
         f"{d:02d}/{m:02d}/{y}",
         f"{m:02d}/{d:02d}/{y}",
@@ -1900,6 +1917,34 @@ def _date_forms(day: dt.date) -> tuple[str, ...]:
         f"{m}/{d}/{y}",
         f"{month} {d}, {y}",
         f"{d} {month} {y}",
+    )
+
+
+_MONTHS: Final = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _email_forms(email: str) -> tuple[str, ...]:
+    """An email address, and its MD5 and SHA-256 digests as a Gravatar URL carries
+    them: anyone who guesses the address confirms it (and the digest is the same on
+    every site), so a page showing it gives the address away."""
+    normal = email.strip().lower().encode()
+    return (
+        email,
+        hashlib.md5(normal, usedforsecurity=False).hexdigest(),
+        hashlib.sha256(normal).hexdigest(),
     )
 
 
