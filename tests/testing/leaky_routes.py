@@ -7,7 +7,8 @@ coordinates as ``DECIMAL(10, 8)`` text or inside base64, a stranger changing a c
 settings, a message read by its sequential id, a JSON variant of an HTML page, a page
 a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``, a
 birth date in epoch milliseconds, an email address as a Gravatar digest, a data export
-as a ZIP archive). The
+as a ZIP archive, "people nearby" that needs a point, an error page that serializes the
+record it refuses, a message by an untyped ``<message_id>``). The
 correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ LEAKS: Final = {
     "epoch_birth_date": ("GET /api/users/<user_id>/card.json", "birth date"),
     "gravatar": ("GET /api/users/<user_id>/card.json", "contact"),
     "zip_export": ("GET /api/users/<user_id>/export.zip", "location"),
+    "nearby": ("GET /api/nearby", "name"),
+    "error_page": ("GET /api/users/<user_id>/private", "location"),
+    "message_by_named_id": ("GET /api/dm/<message_id>", "message"),
     "hal_next": ("GET /api/roster", "name"),
     "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
@@ -70,6 +74,9 @@ EXTRA: Final = (
     ("GET", "/api/users/<user_id>/summary", "summary"),
     ("GET", "/api/roster", "roster"),
     ("GET", "/api/users/<user_id>/export.zip", "export"),
+    ("GET", "/api/nearby", "nearby"),
+    ("GET", "/api/users/<user_id>/private", "private"),
+    ("GET", "/api/dm/<message_id>", "dm_by_id"),
 )
 
 Params = Mapping[str, str]
@@ -241,6 +248,47 @@ class More(Social):
             else:
                 out["nextPageToken"] = after
         return Reply(200, out)
+
+    def nearby(self, viewer: Rec | None, _: Params, body: Body) -> Reply:
+        """People near a point, which is required: "people nearby"."""
+        if viewer is None:
+            return Reply(401, {"error": "sign in first"})
+        try:
+            lat, lng = float(body["lat"]), float(body["lng"])
+        except (KeyError, ValueError):
+            return Reply(400, {"error": "lat and lng are required"})
+        found = []
+        for rec in self.people():
+            where = self.location_of(rec)
+            if rec.id == viewer.id or where is None:
+                continue
+            near = abs(where["lat"] - lat) < 0.05 and abs(where["lng"] - lng) < 0.05
+            if near and (self.suggestible(viewer, rec) or self.leak == "nearby"):
+                found.append(self.brief(rec))
+        return Reply(200, {"nearby": found})
+
+    def private(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """The full profile for its holder; a refusal for anyone else (which, with the
+        leak, serializes the record it refuses, as an error handler may)."""
+        rec = self._target(params["user_id"])
+        if viewer is not None and viewer.id == rec.id:
+            return Reply(200, self.profile_data(viewer, rec))
+        body: dict[str, Any] = {"error": "this profile is private"}
+        if self.leak == "error_page":
+            body["record"] = {**self.brief(rec), "location": self.location_of(rec)}
+        return Reply(403, body)
+
+    def dm_by_id(self, viewer: Rec | None, params: Params, body: Body) -> Reply:
+        """A message by its number, the parameter untyped (``<message_id>``)."""
+        if not params["message_id"].isdigit():
+            return Reply(404, {"error": "no such message"})
+        if self.leak == "message_by_named_id":
+            self.leak = "message_by_id"  # the same view, another parameter
+            try:
+                return self.message_by_id(viewer, params, body)
+            finally:
+                self.leak = "message_by_named_id"
+        return self.message_by_id(viewer, params, body)
 
     def export(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         """The account holder's data as a ZIP archive (a "download your data" route)."""

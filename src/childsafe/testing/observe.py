@@ -288,6 +288,8 @@ segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
 _INT_PARAM: Final = re.compile(r"<int:[^<>]+>|\{[^{}:]+:int\}")
 """A path parameter typed as an integer (Flask/Django ``<int:pk>``, Starlette
 ``{pk:int}``)."""
+_ID_NAME: Final = re.compile(r"(^|_)(id|pk)$|[a-z]Id$")
+"""A parameter named as an object's id: ``message_id``, ``pk``, ``postId``."""
 _GUESSED_IDS: Final = 12
 """How many sequential ids a numbered route is read with (1 to this)."""
 _AUTH: Final = re.compile(
@@ -352,9 +354,11 @@ class _Route:
     @property
     def numbered(self) -> bool:
         """Whether the path's one parameter is an object's number, not an account:
-        typed as an integer (``<int:message_id>``, ``{id:int}``)."""
-        typed = _INT_PARAM.findall(self.path)
-        return len(self.params) == 1 and len(typed) == 1 and not self.fills_accounts
+        typed as an integer (``<int:message_id>``, ``{id:int}``) or named as an id
+        (``<message_id>``, ``{pk}``)."""
+        if len(self.params) != 1 or self.fills_accounts:
+            return False
+        return bool(_INT_PARAM.search(self.path) or _ID_NAME.search(self.params[0].lower()))
 
     @property
     def kind(self) -> str:
@@ -1047,17 +1051,29 @@ class _Run:
                             pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
                         pages += self.read_as_json(client, url, pages)
                     strange = viewer not in _CONNECTED_VIEWERS
-                    if target is None and strange and pages and pages[0].status == 200:
+                    answered = pages and pages[0].status in _SEARCHABLE
+                    if target is None and strange and answered:
                         for child in children:  # a search: each child asked for
                             persona = self.members[child].persona
-                            query = _with_query(url, **_search_query(persona))
+                            query = _with_query(url, **self.search_query(child))
                             pages += [
                                 attrs.evolve(page, searched=persona.code)
                                 for page in self.read_all(client, query, limit=2)
                             ]
-                    for page in pages:
-                        if 200 <= page.status < 400:  # a redirect shows its Location
-                            self.judge_read(route, viewer, target, page, client, children)
+                    for page in pages:  # a redirect shows its Location, an error page
+                        self.judge_read(route, viewer, target, page, client, children)
+
+    def search_query(self, child: str) -> dict[str, str]:
+        """What a search for ``child`` asks: its code and handle (:func:`_search_query`)
+        and, once its location is planted, a point a few hundred metres from it under
+        the usual names (a "people nearby" route that answers nothing without one; not
+        the child's own coordinates, which a page echoing its query would show)."""
+        query = _search_query(self.members[child].persona)
+        for canary in self.canaries.get(child, ()):
+            if canary.coordinates is not None:
+                lat, lon = (f"{c + _NEARBY:.6f}" for c in canary.coordinates)
+                query |= dict.fromkeys(_LAT_KEYS, lat) | dict.fromkeys(_LON_KEYS, lon)
+        return query
 
     def read_as_json(self, client: httpx.Client, url: str, pages: list[_Read]) -> list[_Read]:
         """``url`` again asking for JSON, when it answered something else: an app may
@@ -1091,8 +1107,7 @@ class _Run:
                 for viewer in viewers:
                     client = self.client_for(viewer)
                     for page in self.read_all(client, url, limit=1):
-                        if 200 <= page.status < 400:
-                            self.judge_read(route, viewer, None, page, client, children)
+                        self.judge_read(route, viewer, None, page, client, children)
 
     def read_searches(self, children: list[str], writes: list[_Route]) -> None:
         """``POST`` routes named as searches (``/search``, ``/lookup``, ``/find``),
@@ -1111,7 +1126,7 @@ class _Run:
                 client = self.client_for(viewer)
                 for child in children:
                     persona = self.members[child].persona
-                    body = _search_query(persona)
+                    body = self.search_query(child)
                     response = self.send(client, "POST", route.path, body)
                     if response is None or not 200 <= response.status_code < 300:
                         continue
@@ -1784,6 +1799,13 @@ class _Run:
             r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
         ]
         self.reads = reads
+        for r in reads:
+            if r.numbered:
+                self.note(
+                    r.key,
+                    f"read with the numbers 1 to {_GUESSED_IDS} as its {r.params[0]}, by the "
+                    "logged-out visitor and the adult and 13-15 strangers only",
+                )
         for r in reads + writes:
             if r.params and not r.fills_accounts:
                 why = f"path parameters {r.params} are not accounts the suite made: it "
@@ -1826,6 +1848,13 @@ _CONNECTED_VIEWERS: Final = ("connected_adult", "parent")
 _SEARCH_PATH: Final = re.compile(r"search|lookup|find|discover")
 """A ``POST`` route whose path says it searches: asked like a search, not written to."""
 _SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
+_LAT_KEYS: Final = ("lat", "latitude")
+_LON_KEYS: Final = ("lng", "lon", "longitude")
+_NEARBY: Final = 0.004
+"""Degrees between a child's planted location and the point a search asks near it."""
+_SEARCHABLE: Final = (200, 400, 422)
+"""What a route without an account answers a plain read when it is asked as a search
+too: a page, or a refusal for a missing parameter (``q``, ``lat``)."""
 _HANDLE_KEYS: Final = ("handle", "username")
 
 
