@@ -8,7 +8,8 @@ settings, a message read by its sequential id, a JSON variant of an HTML page, a
 a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``, a
 birth date in epoch milliseconds, an email address as a Gravatar digest, a data export
 as a ZIP archive, "people nearby" that needs a point, an error page that serializes the
-record it refuses, a message by an untyped ``<message_id>``). The
+record it refuses, a message by an untyped ``<message_id>``, a poke by a ``GET``
+link). The
 correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ LEAKS: Final = {
     "nearby": ("GET /api/nearby", "name"),
     "error_page": ("GET /api/users/<user_id>/private", "location"),
     "message_by_named_id": ("GET /api/dm/<message_id>", "message"),
+    "get_poke": ("GET /api/users/<user_id>/poke", "request stored"),
     "hal_next": ("GET /api/roster", "name"),
     "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
@@ -77,6 +79,7 @@ EXTRA: Final = (
     ("GET", "/api/nearby", "nearby"),
     ("GET", "/api/users/<user_id>/private", "private"),
     ("GET", "/api/dm/<message_id>", "dm_by_id"),
+    ("GET", "/api/users/<user_id>/poke", "poke"),
 )
 
 Params = Mapping[str, str]
@@ -289,6 +292,15 @@ class More(Social):
             finally:
                 self.leak = "message_by_named_id"
         return self.message_by_id(viewer, params, body)
+
+    def poke(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
+        """A poke by a link (``GET``), as from an email or a notification's button: the
+        target is told who poked it."""
+        me, to = self._mine(viewer), self._target(params["user_id"])
+        if self.leak != "get_poke" and not self.allowed("dm.send", me, to):
+            return Reply(403, {"error": "not allowed"})
+        self.deliver(me, to, f"{me.name} poked you")
+        return Reply(200, {"poked": True})
 
     def export(self, viewer: Rec | None, params: Params, _: Body) -> Reply:
         """The account holder's data as a ZIP archive (a "download your data" route)."""

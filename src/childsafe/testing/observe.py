@@ -288,6 +288,11 @@ segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
 _INT_PARAM: Final = re.compile(r"<int:[^<>]+>|\{[^{}:]+:int\}")
 """A path parameter typed as an integer (Flask/Django ``<int:pk>``, Starlette
 ``{pk:int}``)."""
+_ACTING: Final = re.compile(
+    r"(follow|poke|wave|nudge|befriend|add-?friend|friend-?request|connect|invite|tag"
+    r"|mention|message|dm|like|subscribe)$"
+)
+"""The last fixed segment of a ``GET`` path that acts rather than shows."""
 _ID_NAME: Final = re.compile(r"(^|_)(id|pk)$|[a-z]Id$")
 """A parameter named as an object's id: ``message_id``, ``pk``, ``postId``."""
 _GUESSED_IDS: Final = 12
@@ -350,6 +355,13 @@ class _Route:
                 if not (_GENERIC_PARAM.match(name) and _ACCOUNT_SEGMENT.search(before)):
                     return False
         return True
+
+    @property
+    def acts(self) -> bool:
+        """Whether a ``GET`` route's path ends in an action (``/users/<id>/follow``,
+        ``/poke/<id>``): a link that acts, probed as a write too."""
+        static = [p for p in self.path.lower().strip("/").split("/") if not _PARAM.search(p)]
+        return self.method == "GET" and bool(static) and bool(_ACTING.match(static[-1]))
 
     @property
     def numbered(self) -> bool:
@@ -1014,8 +1026,13 @@ class _Run:
     def send(
         self, client: httpx.Client, method: str, url: str, body: dict[str, Any]
     ) -> httpx.Response | None:
-        """``body`` as JSON, and as a form when the JSON is refused as malformed."""
+        """``body`` as JSON, and as a form when the JSON is refused as malformed; for a
+        ``GET`` that acts, as its query."""
         self.stats["probes"] += 1
+        if method == "GET":
+            query = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in body.items()}
+            query = {k: ("1" if v is True else str(v)) for k, v in query.items()}
+            return self.request(client, method, url, params=query)
         response = self.request(client, method, url, json=body)
         if response is not None and response.status_code in {400, 415, 422}:
             form = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in body.items()}
@@ -1424,6 +1441,9 @@ class _Run:
         # The actor newly shows on the target's pages but no message arrived: a
         # request, follow or invite was stored, by a request the app accepted.
         accepted = [item for item in sent if item[4].status_code < 400] or sent
+        refused = any(not self.check(item[0].action, actor, target).allowed for item in accepted)
+        if len(accepted) > 1 and refused:  # a finding: name its route, if it can be told
+            accepted = self.isolate(actor, target, client, accepted, reads) or accepted
         route, url, body, _, response, decoyed = accepted[0]
         for item in accepted:
             self.effects.add(item[0].key)
@@ -1432,6 +1452,31 @@ class _Run:
             what += " by one of " + ", ".join(sorted({item[0].key for item in accepted}))
         self.judge_contact(actor, target, client, route, url, body, response, what,
                            decoyed=decoyed, second=second)  # fmt: skip
+
+    def isolate(
+        self,
+        actor: str,
+        target: str,
+        client: httpx.Client,
+        accepted: list[tuple[_Route, str, dict[str, Any], str, httpx.Response, bool]],
+        reads: list[_Route],
+    ) -> list[tuple[_Route, str, dict[str, Any], str, httpx.Response, bool]]:
+        """Which of several accepted requests made the actor newly show on the
+        target's pages: each sent again alone, the pages read after it (only an effect
+        that adds up, such as a poke or a notification, shows again; a stored follow
+        does not, and then the batch is named)."""
+        tid = self.members[target].id
+        actor_code = self.members[actor].persona.code
+        found = []
+        for route, url, _, _, _, decoyed in accepted:
+            before = self.views[target]
+            code = self.s.code()
+            body = _contact_body(f"hello {code.upper()} \u2713", tid)
+            response = self.send(client, route.method, url, body)
+            after = self.views[target] = self.own_pages(target, reads, addressed=False)
+            if response is not None and after.count(actor_code) > before.count(actor_code):
+                found.append((route, url, body, code, response, decoyed))
+        return found
 
     def judge_contact(
         self,
@@ -1798,6 +1843,7 @@ class _Run:
         writes = [
             r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
         ]
+        writes += [r for r in reads if r.acts]  # GET /users/<id>/follow: read and probed
         self.reads = reads
         for r in reads:
             if r.numbered:
