@@ -9,7 +9,7 @@ a shared cache keeps, a list paged by ``nextPageToken`` or a HAL ``next.href``, 
 birth date in epoch milliseconds, an email address as a Gravatar digest, a data export
 as a ZIP archive, "people nearby" that needs a point, an error page that serializes the
 record it refuses, a message by an untyped ``<message_id>``, a poke by a ``GET``
-link). The
+link, coordinates with a decimal comma). The
 correct searches echo their query, as real ones do."""
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ LEAKS: Final = {
     "error_page": ("GET /api/users/<user_id>/private", "location"),
     "message_by_named_id": ("GET /api/dm/<message_id>", "message"),
     "get_poke": ("GET /api/users/<user_id>/poke", "request stored"),
+    "comma_decimal": ("GET /u/<user_id>", "location"),
     "hal_next": ("GET /api/roster", "name"),
     "shared_cache": ("GET /api/users/<user_id>/summary", "location", "logged_out (shared cache"),
 }
@@ -229,7 +230,12 @@ class More(Social):
             if self.leak == "json_variant":  # the model rendered whole, as to_json does
                 data = {**self.brief(rec), "location": self.location_of(rec)}
             return Reply(200, data)
-        page = f"<html><body><h1>{html.escape(rec.name)}</h1></body></html>"
+        # The map widget's point, written as a German locale writes numbers.
+        where, point = self.location_of(rec), ""
+        if where is not None and (self.sees_location(viewer, rec) or self.leak == "comma_decimal"):
+            lat, lng = (f"{where[k]:.6f}".replace(".", ",") for k in ("lat", "lng"))
+            point = f'<div class="map" data-lat="{lat}" data-lng="{lng}"></div>'
+        page = f"<html><body><h1>{html.escape(rec.name)}</h1>{point}</body></html>"
         return Reply(200, page, "text/html")
 
     def roster(self, viewer: Rec | None, _: Params, body: Body) -> Reply:

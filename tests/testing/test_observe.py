@@ -281,6 +281,19 @@ class TestFormsOnceMissed:
         float32 or float noise) are the location."""
         assert PLACE.find(forms_of(text)) is not None
 
+    @pytest.mark.parametrize(
+        ("text", "found"),
+        [
+            ('data-lat="51,512345" data-lng="-0,123456"', True),
+            ("Breite 51,51; Länge -0,12", True),
+            ("51,512345,-0,123456", False),  # a list, not decimal commas
+            ("1,51,512,0,12", False),
+        ],
+    )
+    def test_decimal_commas(self, text: str, found: bool) -> None:
+        """Coordinates with a decimal comma, as some locales write them."""
+        assert (PLACE.find(forms_of(text)) is not None) is found
+
     def test_other_long_numbers_are_not(self) -> None:
         assert PLACE.find(forms_of('{"a": 51.61234500, "b": -0.22345600}')) is None
 

@@ -28,6 +28,9 @@ __all__ = ["Canary", "body_text", "forms_of", "found_in"]
 _U_ESCAPE: Final = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _NUMERIC: Final = re.compile(r"-?\d+\.\d+")
+_COMMA_DECIMAL: Final = re.compile(r"(?<![\d,.])-?\d{1,3},\d+(?![\d,.])")
+"""A number with a decimal comma (``40,012345``, as a German or French locale writes
+it), not one of a comma-separated list of numbers."""
 _WHOLE: Final = re.compile(r"(?<![\d.])-?\d{6,}(?![\d.])")
 _SCALES: Final = (5, 6, 7)
 """Powers of ten by which coordinates are stored as whole numbers (``latE7`` in
@@ -199,10 +202,11 @@ def _scaled(value: float) -> set[str]:
 
 def _coordinates_in(form: str, coordinates: tuple[float, float]) -> str | None:
     """A latitude and longitude of ``coordinates``, rounded or truncated to at least
-    one decimal or scaled to whole numbers, both in ``form`` (numbers matched whole,
-    so ``51.1`` is not found in ``151.17``)."""
+    one decimal (with a decimal point or comma) or scaled to whole numbers, both in
+    ``form`` (numbers matched whole, so ``51.1`` is not found in ``151.17``)."""
     lat, lon = coordinates
     numbers = set(_NUMERIC.findall(form))
+    numbers |= {n.replace(",", ".") for n in _COMMA_DECIMAL.findall(form)}
     for number in [n for n in numbers if len(n.partition(".")[2]) > 6]:
         numbers |= _rounded_text(number)  # DECIMAL(10, 8) zeros, float32 noise
     if numbers:
