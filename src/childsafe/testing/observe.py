@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import random
 import re
@@ -50,6 +51,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import httpx
@@ -283,6 +285,18 @@ _ACCOUNT_SEGMENT: Final = re.compile(
 )
 """A generic parameter (``pk``, ``slug``) names an account after one of these path
 segments: ``/users/<int:pk>``, ``/profiles/<slug>``, ``/u/<id>``."""
+_INT_PARAM: Final = re.compile(r"<int:[^<>]+>|\{[^{}:]+:int\}")
+"""A path parameter typed as an integer (Flask/Django ``<int:pk>``, Starlette
+``{pk:int}``)."""
+_ACTING: Final = re.compile(
+    r"(follow|poke|wave|nudge|befriend|add-?friend|friend-?request|connect|invite|tag"
+    r"|mention|message|dm|like|subscribe)$"
+)
+"""The last fixed segment of a ``GET`` path that acts rather than shows."""
+_ID_NAME: Final = re.compile(r"(^|_)(id|pk)$|[a-z]Id$")
+"""A parameter named as an object's id: ``message_id``, ``pk``, ``postId``."""
+_GUESSED_IDS: Final = 12
+"""How many sequential ids a numbered route is read with (1 to this)."""
 _AUTH: Final = re.compile(
     r"log-?in|log-?out|sign-?in|sign-?out|sign-?up|register|session|password|token|jwks"
     r"|(^|/)age(/|$)|static|well-known"
@@ -341,6 +355,22 @@ class _Route:
                 if not (_GENERIC_PARAM.match(name) and _ACCOUNT_SEGMENT.search(before)):
                     return False
         return True
+
+    @property
+    def acts(self) -> bool:
+        """Whether a ``GET`` route's path ends in an action (``/users/<id>/follow``,
+        ``/poke/<id>``): a link that acts, probed as a write too."""
+        static = [p for p in self.path.lower().strip("/").split("/") if not _PARAM.search(p)]
+        return self.method == "GET" and bool(static) and bool(_ACTING.match(static[-1]))
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the path's one parameter is an object's number, not an account:
+        typed as an integer (``<int:message_id>``, ``{id:int}``) or named as an id
+        (``<message_id>``, ``{pk}``)."""
+        if len(self.params) != 1 or self.fills_accounts:
+            return False
+        return bool(_INT_PARAM.search(self.path) or _ID_NAME.search(self.params[0].lower()))
 
     @property
     def kind(self) -> str:
@@ -555,6 +585,7 @@ class _Read:
     headers: str = ""  # every response header but Set-Cookie, one "name: value" a line
     method: str = "GET"
     body: object = None  # what a POST search sent
+    searched: str | None = None  # the code of the child this page searched for
 
     def text(self) -> str:
         """The body, decompressed, and the headers: where a page can show a canary."""
@@ -585,6 +616,10 @@ def _accepted_encodings() -> str:
 _ENCODINGS: Final = _accepted_encodings()
 _LIST_KEYS: Final = ("next", "next_url", "nextPage", "next_page", "next_link")
 _CURSOR_KEYS: Final = ("next_cursor", "cursor", "nextCursor")
+_TOKEN_KEYS: Final = ("nextPageToken", "next_page_token", "nextToken", "next_token")
+"""A page token (Google's ``nextPageToken``, AWS's ``NextToken``), sent back as each of
+:data:`_TOKEN_PARAMS` at once: apps read one and ignore the others."""
+_TOKEN_PARAMS: Final = ("pageToken", "page_token", "token", "next_token", "cursor")
 _OFFSET_KEYS: Final = ("offset", "start", "skip")
 _MORE_KEYS: Final = ("has_more", "hasMore", "more")
 _HTML_NEXT: Final = re.compile(
@@ -685,6 +720,7 @@ class _Run:
         self.reads: list[_Route] = []
         self.message_route: _Route | None = None
         self.settings_route: str | None = None
+        self._echoes: dict[tuple[int, str, str, str], int] = {}
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -822,8 +858,8 @@ class _Run:
         needles = (code, persona.handle) + ((member.id,) if _distinctive(member.id) else ())
         self.canaries[persona.key] = [
             Canary("name", persona.key, needles),
-            Canary("birth date", persona.key, _date_forms(persona.birth_date)),
-            Canary("contact", persona.key, (persona.email,)),
+            Canary("birth date", persona.key, _date_forms(persona.birth_date, persona.timezone)),
+            Canary("contact", persona.key, _email_forms(persona.email)),
         ]
         return member
 
@@ -990,8 +1026,13 @@ class _Run:
     def send(
         self, client: httpx.Client, method: str, url: str, body: dict[str, Any]
     ) -> httpx.Response | None:
-        """``body`` as JSON, and as a form when the JSON is refused as malformed."""
+        """``body`` as JSON, and as a form when the JSON is refused as malformed; for a
+        ``GET`` that acts, as its query."""
         self.stats["probes"] += 1
+        if method == "GET":
+            query = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in body.items()}
+            query = {k: ("1" if v is True else str(v)) for k, v in query.items()}
+            return self.request(client, method, url, params=query)
         response = self.request(client, method, url, json=body)
         if response is not None and response.status_code in {400, 415, 422}:
             form = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in body.items()}
@@ -1025,14 +1066,65 @@ class _Run:
                         head = self.request(client, "HEAD", url)
                         if head is not None:
                             pages.append(_Read(url, head.status_code, b"", _headers_of(head)))
+                        pages += self.read_as_json(client, url, pages)
                     strange = viewer not in _CONNECTED_VIEWERS
-                    if target is None and strange and pages and pages[0].status == 200:
+                    answered = pages and pages[0].status in _SEARCHABLE
+                    if target is None and strange and answered:
                         for child in children:  # a search: each child asked for
-                            query = _with_query(url, **_search_query(self.members[child].persona))
-                            pages += self.read_all(client, query, limit=2)
-                    for page in pages:
-                        if 200 <= page.status < 400:  # a redirect shows its Location
-                            self.judge_read(route, viewer, target, page, client, children)
+                            persona = self.members[child].persona
+                            query = _with_query(url, **self.search_query(child))
+                            pages += [
+                                attrs.evolve(page, searched=persona.code)
+                                for page in self.read_all(client, query, limit=2)
+                            ]
+                    for page in pages:  # a redirect shows its Location, an error page
+                        self.judge_read(route, viewer, target, page, client, children)
+
+    def search_query(self, child: str) -> dict[str, str]:
+        """What a search for ``child`` asks: its code and handle (:func:`_search_query`)
+        and, once its location is planted, a point a few hundred metres from it under
+        the usual names (a "people nearby" route that answers nothing without one; not
+        the child's own coordinates, which a page echoing its query would show)."""
+        query = _search_query(self.members[child].persona)
+        for canary in self.canaries.get(child, ()):
+            if canary.coordinates is not None:
+                lat, lon = (f"{c + _NEARBY:.6f}" for c in canary.coordinates)
+                query |= dict.fromkeys(_LAT_KEYS, lat) | dict.fromkeys(_LON_KEYS, lon)
+        return query
+
+    def read_as_json(self, client: httpx.Client, url: str, pages: list[_Read]) -> list[_Read]:
+        """``url`` again asking for JSON, when it answered something else: an app may
+        render a page from a filtered view and JSON from the whole record (Rails'
+        ``respond_to``, a ``to_json`` of the model)."""
+        first = pages[0] if pages else None
+        if first is None or first.status != 200 or "application/json" in first.headers.lower():
+            return []
+        response = self.request(
+            client,
+            "GET",
+            url,
+            headers={"Accept": "application/json", "Accept-Encoding": _ENCODINGS},
+        )
+        if response is None:
+            return []
+        self.stats["reads"] += 1
+        return [_Read(url, response.status_code, response.content, _headers_of(response))]
+
+    def read_by_number(self, children: list[str], reads: list[_Route]) -> None:
+        """Routes whose one path parameter is an object's number (``<int:message_id>``,
+        ``{post_id:int}``), read with the numbers 1 to :data:`_GUESSED_IDS` by the
+        strangers and the logged-out visitor: sequential ids are guessed, and a message,
+        check-in or post of a child read this way is a leak like any other."""
+        viewers = [v for v in _HEAD_VIEWERS if v is None or v in self.members]
+        for route in reads:
+            if not route.numbered:
+                continue
+            for number in range(1, _GUESSED_IDS + 1):
+                url = route.fill(str(number))
+                for viewer in viewers:
+                    client = self.client_for(viewer)
+                    for page in self.read_all(client, url, limit=1):
+                        self.judge_read(route, viewer, None, page, client, children)
 
     def read_searches(self, children: list[str], writes: list[_Route]) -> None:
         """``POST`` routes named as searches (``/search``, ``/lookup``, ``/find``),
@@ -1050,7 +1142,8 @@ class _Run:
             for viewer in viewers:
                 client = self.client_for(viewer)
                 for child in children:
-                    body = _search_query(self.members[child].persona)
+                    persona = self.members[child].persona
+                    body = self.search_query(child)
                     response = self.send(client, "POST", route.path, body)
                     if response is None or not 200 <= response.status_code < 300:
                         continue
@@ -1061,6 +1154,7 @@ class _Run:
                         _headers_of(response),
                         "POST",
                         body,
+                        persona.code,
                     )
                     self.judge_read(route, viewer, None, page, client, children)
 
@@ -1078,11 +1172,15 @@ class _Run:
         role = "logged_out" if viewer is None else viewer
         if viewer in children:
             role = f"other_child ({viewer})"
+        if viewer is not None and _shared_cacheable(page.headers, client):
+            self.judge_cached(route, role, target, page, client, children, forms)
         for child in children:
             if child == viewer:
                 continue
             for canary in self.canaries.get(child, ()):
                 shown = canary.find(forms)
+                if shown is not None and page.searched is not None and canary.kind == "name":
+                    shown = self.beyond_echo(canary, page, client, forms)
                 if shown is None:
                     continue
                 verdict = self.read_decision(canary.kind, viewer, child, target)
@@ -1120,6 +1218,85 @@ class _Run:
                             self.curl(client, page.method, page.url, page.body),
                         )
                     )
+
+    def beyond_echo(
+        self, canary: Canary, page: _Read, client: httpx.Client, forms: Sequence[str]
+    ) -> str | None:
+        """What of a child's name a search page shows beyond the query it echoes: a
+        needle the query did not carry, or the searched code more often than the same
+        search for a code nobody has brings back (a page saying "results for ...", or
+        linking to its next page with the query in it, echoes the code it was asked)."""
+        code = page.searched or ""
+        if canary.owner != self._searched_owner(code):
+            return canary.find(forms)
+        unsent = tuple(n for n in canary.needles if code not in n.lower())
+        shown = Canary(canary.kind, canary.owner, unsent).find(forms) if unsent else None
+        if shown is not None:
+            return shown
+        count = max((form.count(code) for form in forms), default=0)
+        if count > self.echo_count(page, client):
+            return code
+        return None
+
+    def _searched_owner(self, code: str) -> str | None:
+        return next((k for k, m in self.members.items() if m.persona.code == code), None)
+
+    def echo_count(self, page: _Read, client: httpx.Client) -> int:
+        """How often the search of ``page``, asked for a code nobody has, shows that
+        code: what the page echoes of its query (asked once per page and client)."""
+        key = (id(client), page.method, page.url, json.dumps(page.body, sort_keys=True))
+        if key in self._echoes:
+            return self._echoes[key]
+        code = page.searched or ""
+        blank = self.s.code()
+        url = page.url.replace(code, blank)
+        if page.method == "POST":
+            body = json.loads(json.dumps(page.body).replace(code, blank))
+            response = self.send(client, "POST", url, body)
+        else:
+            response = self.request(client, "GET", url, headers={"Accept-Encoding": _ENCODINGS})
+        count = 0
+        if response is not None:
+            text = body_text(response.content) + "\n" + _headers_of(response)
+            count = max((form.count(blank) for form in forms_of(text)), default=0)
+        self._echoes[key] = count
+        return count
+
+    def judge_cached(
+        self,
+        route: _Route,
+        role: str,
+        target: str | None,
+        page: _Read,
+        client: httpx.Client,
+        children: list[str],
+        forms: Sequence[str],
+    ) -> None:
+        """A page a shared cache may keep and serve to anyone (``Cache-Control:
+        public``, ``s-maxage``, or a ``max-age`` without ``private``, and no ``Vary`` on
+        the cookie or credentials), judged as the logged-out visitor a CDN serves it to:
+        what it shows of any child, the viewer's own page too."""
+        for child in children:
+            for canary in self.canaries.get(child, ()):
+                shown = canary.find(forms)
+                if shown is None:
+                    continue
+                verdict = self.read_decision(canary.kind, None, child, target)
+                if verdict is None or verdict[0]:
+                    continue
+                self.find(
+                    Finding(
+                        "read",
+                        route.key,
+                        f"logged_out (shared cache of {role}'s page)",
+                        child,
+                        canary.kind,
+                        verdict[1],
+                        f"{page.url} shows {shown!r} with a shared-cacheable response "
+                        "(Cache-Control, no Vary: Cookie)",
+                        self.curl(client, page.method, page.url, page.body),
+                    )
+                )
 
     def read_decision(
         self, kind: str, viewer: str | None, child: str, target: str | None
@@ -1264,6 +1441,9 @@ class _Run:
         # The actor newly shows on the target's pages but no message arrived: a
         # request, follow or invite was stored, by a request the app accepted.
         accepted = [item for item in sent if item[4].status_code < 400] or sent
+        refused = any(not self.check(item[0].action, actor, target).allowed for item in accepted)
+        if len(accepted) > 1 and refused:  # a finding: name its route, if it can be told
+            accepted = self.isolate(actor, target, client, accepted, reads) or accepted
         route, url, body, _, response, decoyed = accepted[0]
         for item in accepted:
             self.effects.add(item[0].key)
@@ -1272,6 +1452,31 @@ class _Run:
             what += " by one of " + ", ".join(sorted({item[0].key for item in accepted}))
         self.judge_contact(actor, target, client, route, url, body, response, what,
                            decoyed=decoyed, second=second)  # fmt: skip
+
+    def isolate(
+        self,
+        actor: str,
+        target: str,
+        client: httpx.Client,
+        accepted: list[tuple[_Route, str, dict[str, Any], str, httpx.Response, bool]],
+        reads: list[_Route],
+    ) -> list[tuple[_Route, str, dict[str, Any], str, httpx.Response, bool]]:
+        """Which of several accepted requests made the actor newly show on the
+        target's pages: each sent again alone, the pages read after it (only an effect
+        that adds up, such as a poke or a notification, shows again; a stored follow
+        does not, and then the batch is named)."""
+        tid = self.members[target].id
+        actor_code = self.members[actor].persona.code
+        found = []
+        for route, url, _, _, _, decoyed in accepted:
+            before = self.views[target]
+            code = self.s.code()
+            body = _contact_body(f"hello {code.upper()} \u2713", tid)
+            response = self.send(client, route.method, url, body)
+            after = self.views[target] = self.own_pages(target, reads, addressed=False)
+            if response is not None and after.count(actor_code) > before.count(actor_code):
+                found.append((route, url, body, code, response, decoyed))
+        return found
 
     def judge_contact(
         self,
@@ -1361,6 +1566,73 @@ class _Run:
                             )
                         )
                         break
+
+    def probe_stranger_settings(
+        self, children: list[str], writes: list[_Route], reads: list[_Route]
+    ) -> None:
+        """Every settings route asked by the adult stranger to change each child's
+        settings (the path and the body naming the child), with a change the child
+        itself could make: only the account holder (or its parent) changes them, and a
+        route that checks who is signed in but not whose settings they are lets anyone
+        do it."""
+        routes = [r for r in writes if r.kind == "settings"]
+        actor = "adult_stranger"
+        if not routes or actor not in self.members:
+            return
+        client = self.client_for(actor)
+        for key in children:
+            current = self.settings_of(key, reads)
+            if current is None:
+                return
+            change = self.own_change(key, current)
+            if change is None:
+                continue
+            name, shown = change
+            tid = self.members[key].id
+            for route in routes:
+                if route.params and not route.fills_accounts:
+                    continue
+                url = route.fill(tid) if route.params else route.path
+                body = {
+                    "setting": name,
+                    "value": shown,
+                    name: shown,
+                    "confirmed": True,
+                    **dict.fromkeys(_TARGET_KEYS, tid),
+                }
+                if self.send(client, route.method, url, body) is None:
+                    continue
+                after = self.settings_of(key, reads)
+                if after is not None and after.get(name) == shown:
+                    self.find(
+                        Finding(
+                            "settings",
+                            route.key,
+                            actor,
+                            key,
+                            f"{name} -> {shown} (by a stranger)",
+                            "only the account holder or its parent changes its settings",
+                            f"{name} read back {shown!r} after the stranger's request",
+                            self.curl(client, route.method, url, body),
+                        )
+                    )
+                    return
+
+    def own_change(self, key: str, current: Mapping[str, str]) -> tuple[str, str] | None:
+        """A setting of ``key`` and another value for it that the child could choose
+        itself (the policy applies it), as it reads: what a stranger is tried with."""
+        account = self.account(key)
+        for name, setting in SETTINGS.items():
+            values = getattr(setting.domain, "values", None)
+            if name not in current or not isinstance(values, tuple):
+                continue
+            for value in values:
+                shown = setting.format(value)
+                if shown == current[name]:
+                    continue
+                if self.guard.change_setting(account, name, value, confirmed=True).applied:
+                    return name, shown
+        return None
 
     def rule_for(self, account: Account, name: str) -> str:
         rule = self.guard.rules_for(account)[name]
@@ -1571,7 +1843,15 @@ class _Run:
         writes = [
             r for r in routes if r.method in {"POST", "PUT", "PATCH", "DELETE"} and r.kind != "auth"
         ]
+        writes += [r for r in reads if r.acts]  # GET /users/<id>/follow: read and probed
         self.reads = reads
+        for r in reads:
+            if r.numbered:
+                self.note(
+                    r.key,
+                    f"read with the numbers 1 to {_GUESSED_IDS} as its {r.params[0]}, by the "
+                    "logged-out visitor and the adult and 13-15 strangers only",
+                )
         for r in reads + writes:
             if r.params and not r.fills_accounts:
                 why = f"path parameters {r.params} are not accounts the suite made: it "
@@ -1583,8 +1863,12 @@ class _Run:
             children = self.setup()
             self.plant(children, writes, reads)
             self.read_routes(children, reads)
+            self.read_by_number(children, reads)
             self.read_searches(children, writes)
             self.check_defaults(children, reads)
+            # Before the write probes, which may link the stranger to a child (a
+            # child's own request or guardian link to it).
+            self.probe_stranger_settings(children, writes, reads)
             self.probe_contacts(children, writes, reads)
             self.probe_purchases(children, writes, reads)
             self.probe_minimum_age()
@@ -1610,7 +1894,51 @@ _CONNECTED_VIEWERS: Final = ("connected_adult", "parent")
 _SEARCH_PATH: Final = re.compile(r"search|lookup|find|discover")
 """A ``POST`` route whose path says it searches: asked like a search, not written to."""
 _SEARCH_KEYS: Final = ("q", "query", "search", "term", "name")
+_LAT_KEYS: Final = ("lat", "latitude")
+_LON_KEYS: Final = ("lng", "lon", "longitude")
+_NEARBY: Final = 0.004
+"""Degrees between a child's planted location and the point a search asks near it."""
+_SEARCHABLE: Final = (200, 400, 422)
+"""What a route without an account answers a plain read when it is asked as a search
+too: a page, or a refusal for a missing parameter (``q``, ``lat``)."""
 _HANDLE_KEYS: Final = ("handle", "username")
+
+
+def _shared_cacheable(headers: str, client: httpx.Client) -> bool:
+    """Whether a response with ``headers`` (``name: value`` lines) may be stored by
+    a shared cache and served to others (RFC 9111 3, 3.5): explicitly fresh
+    (``public``, ``s-maxage``, a positive ``max-age``), not ``private`` or
+    ``no-store``, without ``Vary`` on the cookie, the credentials or ``*``; when the
+    request carried ``Authorization``, only with ``public``, ``s-maxage`` or
+    ``must-revalidate``."""
+    fields: dict[str, list[str]] = {}
+    for line in headers.lower().splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), []).append(value.strip())
+    directives = {
+        d.strip().partition("=")[0]: d.strip().partition("=")[2].strip('"')
+        for v in fields.get("cache-control", [])
+        for d in v.split(",")
+        if d.strip()
+    }
+    if "private" in directives or "no-store" in directives or "no-cache" in directives:
+        return False
+    vary = {v.strip() for value in fields.get("vary", []) for v in value.split(",")}
+    if vary & {"*", "cookie", "authorization"}:
+        return False
+    fresh = "public" in directives or _positive(directives.get("s-maxage"))
+    fresh = fresh or _positive(directives.get("max-age"))
+    if "authorization" in {k.lower() for k in client.headers}:
+        return (
+            "public" in directives
+            or "s-maxage" in directives
+            or ("must-revalidate" in directives and fresh)
+        )
+    return fresh
+
+
+def _positive(value: str | None) -> bool:
+    return value is not None and value.isdigit() and int(value) > 0
 
 
 def _search_query(persona: Persona) -> dict[str, str]:
@@ -1618,6 +1946,9 @@ def _search_query(persona: Persona) -> dict[str, str]:
     code, part of its name and handle) and a handle to look up."""
     return dict.fromkeys(_SEARCH_KEYS, persona.code) | dict.fromkeys(_HANDLE_KEYS, persona.handle)
 
+
+_TARGET_KEYS: Final = ("user_id", "account_id", "target", "target_id", "child_id")
+"""Where a settings request may name whose settings it changes."""
 
 _DECLARED_AGE: Final = {
     "age": 30,
@@ -1632,11 +1963,26 @@ _DECLARED_AGE: Final = {
 """What a request may claim about its sender's age: an app must never believe it."""
 
 
-def _date_forms(day: dt.date) -> tuple[str, ...]:
+def _date_forms(day: dt.date, timezone: str = "UTC") -> tuple[str, ...]:
     """How a page writes a birth date: ISO, day-first and month-first with ``/``, ``.``
-    and ``-``, and with the month's English name."""
-    d, m, y, month = day.day, day.month, day.year, day.strftime("%B")
+    and ``-``, with the month's English name in full or short, and as the epoch
+    seconds or milliseconds of its midnight in UTC or in ``timezone`` (a JavaScript
+    ``Date``, Jackson's default)."""
+    d, m, y = day.day, day.month, day.year
+    month = _MONTHS[m - 1]
+    epochs = []
+    for zone in {"UTC", timezone}:
+        try:
+            tz: dt.tzinfo = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        seconds = int(dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp())
+        epochs += [str(seconds), str(seconds * 1000)]
     return (
+        *epochs,
+        f"{month[:3]} {d}, {y}",
+        f"{d} {month[:3]} {y}",
+        f"{d:02d} {month[:3]} {y}",
         day.isoformat(),
         f"{d:02d}/{m:02d}/{y}",
         f"{m:02d}/{d:02d}/{y}",
@@ -1646,6 +1992,34 @@ def _date_forms(day: dt.date) -> tuple[str, ...]:
         f"{m}/{d}/{y}",
         f"{month} {d}, {y}",
         f"{d} {month} {y}",
+    )
+
+
+_MONTHS: Final = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _email_forms(email: str) -> tuple[str, ...]:
+    """An email address, and its MD5 and SHA-256 digests as a Gravatar URL carries
+    them: anyone who guesses the address confirms it (and the digest is the same on
+    every site), so a page showing it gives the address away."""
+    normal = email.strip().lower().encode()
+    return (
+        email,
+        hashlib.md5(normal, usedforsecurity=False).hexdigest(),
+        hashlib.sha256(normal).hexdigest(),
     )
 
 
@@ -1743,8 +2117,9 @@ def _next_offset(data: object, url: str, count: int) -> str | None:
 
 
 def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, object]:
-    """The next page's URL (``Link: rel=next``, a ``next`` field, a cursor, an HTML
-    ``rel=next`` link) and how many items this page held."""
+    """The next page's URL (``Link: rel=next``, a ``next`` field or HAL ``next.href``,
+    a cursor or page token, an HTML ``rel=next`` link) and how many items this page
+    held."""
     link = response.links.get("next", {}).get("url")
     text = body_text(response.content)
     try:
@@ -1758,6 +2133,12 @@ def _next_page(response: httpx.Response, url: str) -> tuple[str | None, int, obj
         for key, value in _walk(data):
             if key in _LIST_KEYS and isinstance(value, str) and value:
                 return value, count, data
+            href = value.get("href") if isinstance(value, dict) else None
+            if key in _LIST_KEYS and isinstance(href, str) and href:  # HAL: next.href
+                return href, count, data
+            token = key in _TOKEN_KEYS or key == "NextToken"
+            if token and isinstance(value, str) and value:
+                return _with_query(url, **dict.fromkeys(_TOKEN_PARAMS, value)), count, data
             if key in _CURSOR_KEYS and isinstance(value, str | int) and value not in {"", 0}:
                 return _with_query(url, cursor=str(value)), count, data
             if key in {"next_page", "nextPage"} and isinstance(value, int):
