@@ -1580,6 +1580,47 @@ class _Run:
         if not routes or actor not in self.members:
             return
         client = self.client_for(actor)
+        # A correct route applies the change to the stranger's own account: put it back
+        # afterwards, or the stranger's tighter settings would hide what the contact
+        # probes look for (a child's message to it, an app believing a declared age).
+        own = self.settings_of(actor, reads)
+        try:
+            self._stranger_changes(children, routes, reads, actor, client)
+        finally:
+            if own is not None:
+                self.restore_settings(actor, own, routes, reads)
+
+    def restore_settings(
+        self, key: str, before: Mapping[str, str], routes: list[_Route], reads: list[_Route]
+    ) -> None:
+        """Set back, through the app's own settings routes, what ``key``'s settings read
+        before a probe (as ``key`` itself, naming no other account)."""
+        client = self.client_for(key)
+        for _ in range(len(before)):
+            now = self.settings_of(key, reads)
+            changed = [] if now is None else [n for n, v in before.items() if now.get(n, v) != v]
+            if not changed:
+                return
+            name = changed[0]
+            body = {"setting": name, "value": before[name], name: before[name], "confirmed": True}
+            for route in routes:
+                url = route.fill(self.members[key].id) if route.params else route.path
+                if self.send(client, route.method, url, body) is None:
+                    continue
+                if (self.settings_of(key, reads) or {}).get(name) == before[name]:
+                    break
+            else:
+                self.note(f"settings of {key}", f"could not set {name} back to {before[name]}")
+                return
+
+    def _stranger_changes(
+        self,
+        children: list[str],
+        routes: list[_Route],
+        reads: list[_Route],
+        actor: str,
+        client: httpx.Client,
+    ) -> None:
         for key in children:
             current = self.settings_of(key, reads)
             if current is None:
