@@ -175,22 +175,7 @@ def load_image(
         image = source
         name = "<image>"
     else:
-        if isinstance(source, bytes | bytearray | memoryview):
-            stream: Any = io.BytesIO(bytes(source))
-            name = "<bytes>"
-        else:
-            stream = Path(os.fspath(source))  # type: ignore[arg-type]
-            name = str(stream)
-        try:
-            image = image_mod.open(stream, formats=accepted)
-        except image_mod.DecompressionBombError as e:
-            raise ImageError(f"{name}: more pixels than allowed ({e})") from None
-        except FileNotFoundError:
-            raise ImageError(f"{name}: no such file") from None
-        except (image_mod.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
-        except Warning as e:  # a DecompressionBombWarning turned into an error
-            raise ImageError(f"{name}: more pixels than allowed ({e})") from None
+        image, name = _open_image(source, accepted, image_mod)
     try:
         return _decoded(image, name, limit, image_mod, image_ops)
     finally:
@@ -275,12 +260,14 @@ def _hash_rgb(rgb: Image.Image) -> PDQHash:
     return PDQHash(digest.hex(), int(quality))
 
 
-def _open_frames(
+def _open_image(
     path: object,
     accepted: Iterable[str],
     image_mod: Any,  # noqa: ANN401 - Pillow is imported lazily
 ) -> tuple[Any, str]:
-    """``path`` (a path or the file's bytes) opened by Pillow, and its name for errors."""
+    """``path`` (a path or the file's bytes) opened by Pillow (its header read, no
+    pixels decoded), and its name for errors; what cannot be opened raises
+    :class:`~childsafe.media.ImageError`."""
     given: object = path
     if isinstance(given, bytes | bytearray | memoryview):
         stream: Any = io.BytesIO(bytes(given))
@@ -298,7 +285,7 @@ def _open_frames(
         raise ImageError(f"{name}: no such file") from None
     except (image_mod.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{name}: not an image in an accepted format ({e})") from None
-    except Warning as e:
+    except Warning as e:  # a DecompressionBombWarning turned into an error
         raise ImageError(f"{name}: more pixels than allowed ({e})") from None
     return image, name
 
@@ -328,7 +315,7 @@ def pdq_frames(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise MediaConfigError(f"max_frames: expected a positive integer, got {max_frames!r}")
     accepted = formats if formats is IMAGE_FORMATS else check_formats(formats)
-    image, name = _open_frames(path, accepted, image_mod)
+    image, name = _open_image(path, accepted, image_mod)
     with image:
         try:
             frames = int(getattr(image, "n_frames", 1))
