@@ -157,6 +157,23 @@ def test_what_could_not_be_probed_is_listed() -> None:
     assert "refused a 14-year-old in GB" in report.findings[0].rule
 
 
+def test_an_adapter_without_sign_up_or_sign_in_is_refused_at_once() -> None:
+    """An adapter missing a required hook raised a bare ``NotImplementedError`` from
+    deep inside the run; it is now a ``TypeError`` naming what to implement."""
+    suite = ObservationSuite(jurisdictions=["GB"], bands=["13_15"], fillers=0)
+
+    class SignUpOnly(ObserveAdapter):
+        def sign_up(self, persona: Persona) -> str | None:  # pragma: no cover - refused first
+            return persona.key
+
+    with pytest.raises(TypeError, match="SignUpOnly must implement sign_in: the suite"):
+        suite.run(SignUpOnly())
+    with pytest.raises(TypeError, match="ObserveAdapter must implement sign_up and sign_in"):
+        suite.run(ObserveAdapter())
+    with pytest.raises(TypeError, match="needs an ObserveAdapter subclass, got str"):
+        suite.run("http://127.0.0.1:8000")  # type: ignore[arg-type]
+
+
 def test_the_reports() -> None:
     finding = Finding(
         "read",

@@ -697,7 +697,21 @@ class ObservationSuite:
         )
 
     def run(self, adapter: ObserveAdapter) -> ObservationReport:
-        """Observe the app behind ``adapter``; never raises for a leaking app."""
+        """Observe the app behind ``adapter``; never raises for a leaking app. An
+        adapter that is not an :class:`ObserveAdapter`, or does not implement
+        :meth:`~ObserveAdapter.sign_up` and :meth:`~ObserveAdapter.sign_in`, raises
+        ``TypeError`` naming what is missing, before any request."""
+        given: object = adapter
+        if not isinstance(given, ObserveAdapter):
+            msg = f"run() needs an ObserveAdapter subclass, got {type(given).__name__}"
+            raise TypeError(msg)
+        missing = [name for name in ("sign_up", "sign_in") if not _offers(adapter, name)]
+        if missing:
+            msg = (
+                f"{type(adapter).__name__} must implement {' and '.join(missing)}: the suite "
+                "signs its accounts up and in through the app (see ObserveAdapter)"
+            )
+            raise TypeError(msg)
         return _Run(self, adapter).go()
 
 
